@@ -1,0 +1,119 @@
+// The dispatcher: every call goes through the same steps, in xapi's order (gen_server.ml):
+// strip Async., find the method (unknown: session check, then MESSAGE_METHOD_UNKNOWN),
+// arity, unmarshal, session, async mode, then the implementation in one transaction.
+import { T, classDef, type Ty } from '../../schema/index.js';
+import { ApiError, describeError } from '../errors.js';
+import type { RpcOutcome } from '../wire/http.js';
+import type { RpcCall } from '../wire/values.js';
+import { clone } from '../store/store.js';
+import { coerce } from './check.js';
+import type { CallCtx, Daemon } from './context.js';
+import { checkConstructorRecord, type Method } from './methods.js';
+
+/** In-memory session activity (not persisted: a getter must not become a write). */
+const lastActive = new Map<string, number>();
+
+/** The dispatcher. */
+export class Dispatcher {
+  constructor(readonly d: Daemon, readonly methods: Map<string, Method>) {}
+
+  /** Sync wire names of every callable message (system.listMethods). */
+  listMethods(): string[] {
+    return [...this.methods.values()].filter((m) => !m.msg.hidden).map((m) => m.wire).concat(['system.listMethods']);
+  }
+
+  /** Answers one call; never throws. */
+  async call(call: RpcCall, _transport: 'xmlrpc' | 'jsonrpc'): Promise<RpcOutcome> {
+    try {
+      return await this.dispatch(call.method, call.params);
+    } catch (e) {
+      if (!(e instanceof ApiError)) this.d.log.error(`${call.method}: ${(e as Error)?.stack ?? String(e)}`);
+      return { ok: false, error: describeError(e) };
+    }
+  }
+
+  private async dispatch(name: string, params: unknown[]): Promise<RpcOutcome> {
+    if (name === 'system.listMethods') return { ok: true, value: this.listMethods(), ty: T.set(T.string), bare: true };
+    let wire = name;
+    let isAsync = false;
+    for (const prefix of ['Async.', 'InternalAsync.']) {
+      if (wire.startsWith(prefix)) {
+        wire = wire.slice(prefix.length);
+        isAsync = true;
+      }
+    }
+    const m = this.lookup(wire);
+    if (!m) {
+      if (params.length >= 1) this.checkSession(params[0]);
+      throw new ApiError('MESSAGE_METHOD_UNKNOWN', [name]);
+    }
+    const hasSession = m.msg.session !== false;
+    const args = hasSession ? params.slice(1) : params;
+    const decl = m.msg.params;
+    const required = decl.filter((p) => p.default === undefined).length;
+    const received = hasSession ? params.length - 1 : params.length;
+    const hasDefaults = required < decl.length;
+    if (hasDefaults ? received < required : received !== decl.length) {
+      throw new ApiError('MESSAGE_PARAMETER_COUNT_MISMATCH', [m.wire, String(required), String(received)]);
+    }
+    const values = decl.map((p, i) => {
+      if (i >= args.length) return clone(p.default);
+      if (p.ty.k === 'record') return checkConstructorRecord(classDef(p.ty.cls)!, args[i]);
+      return coerce(args[i], p.ty, p.name);
+    });
+    const session = hasSession ? this.checkSession(params[0]) : '';
+    if (isAsync) {
+      if (!m.msg.async) throw new ApiError('Fault', [`No async mode for this operation (rpc: ${m.wire})`]);
+      const tasks = this.d.services.get('tasks') as { submit(m: Method, session: string, values: unknown[]): Promise<string> };
+      const ref = await tasks.submit(m, session, values);
+      return { ok: true, value: ref, ty: T.ref('task') };
+    }
+    const value = await this.run(m, session, values);
+    return { ok: true, value, ty: m.msg.result };
+  }
+
+  /** Runs a method's implementation: in a write transaction unless it only reads. */
+  async run(m: Method, session: string, values: unknown[], task?: string): Promise<unknown> {
+    if (!m.write) {
+      const ctx: CallCtx = {
+        d: this.d, session, db: this.d.store, task, method: m.wire,
+        get tx(): never {
+          throw new Error(`${m.wire} is read-only`);
+        },
+      };
+      return await m.impl(ctx, values);
+    }
+    return await this.d.store.write(async (tx) => {
+      const ctx: CallCtx = { d: this.d, session, db: tx, tx, task, method: m.wire };
+      return await m.impl(ctx, values);
+    });
+  }
+
+  /** The method for a wire name, accepting xapi's legacy `Class_message` spelling. */
+  lookup(wire: string): Method | undefined {
+    const m = this.methods.get(wire);
+    if (m) return m;
+    const i = wire.indexOf('_');
+    if (!wire.includes('.') && i > 0) return this.methods.get(`${wire.slice(0, i)}.${wire.slice(i + 1)}`);
+    return undefined;
+  }
+
+  /** A valid session ref, or SESSION_INVALID [ref]. */
+  checkSession(p: unknown): string {
+    const ref = typeof p === 'string' ? p : String(p);
+    if (typeof p !== 'string' || !this.d.store.find('session', ref)) throw new ApiError('SESSION_INVALID', [ref]);
+    lastActive.set(ref, Date.now());
+    return ref;
+  }
+}
+
+/** When a session was last used, for idle expiry. */
+export function sessionLastActive(ref: string): number | undefined {
+  return lastActive.get(ref);
+}
+/** Forgets a session's activity record. */
+export function forgetSessionActivity(ref: string): void {
+  lastActive.delete(ref);
+}
+
+export type { Ty };

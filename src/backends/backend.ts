@@ -1,0 +1,80 @@
+// The interface-reconfigure backend: the only way the daemon touches a host's networking.
+// It knows bridges, NICs, bonds, VLANs, tunnels, IPs and VIF ports; nothing here knows
+// a XenAPI record. The reconciler turns the database into a desired NetState, diffs it
+// against read(), and hands apply() an ordered plan.
+
+/** A NIC the host has (PIF.scan, the inventory a pool slave reports). */
+export interface Nic {
+  device: string;
+  MAC: string;
+  MTU: number;
+  carrier: boolean;
+}
+
+export type BondMode = 'balance-slb' | 'active-backup' | 'lacp';
+
+/** What carries a bridge's traffic off the host. */
+export type Uplink =
+  | { kind: 'nic'; device: string }
+  | { kind: 'bond'; name: string; members: string[]; mode: BondMode; properties: Record<string, string>; mac: string }
+  | { kind: 'tunnel'; name: string; protocol: 'gre' | 'vxlan'; remote: string; key: string; transport: string };
+
+/** IPv4 configuration carried by a bridge device (the management IP sits on its bridge). */
+export interface IpConfig {
+  mode: 'DHCP' | 'Static';
+  address: string;
+  netmask: string;
+  gateway: string;
+  dns: string;
+}
+
+/** One bridge as the host should have it. */
+export interface Bridge {
+  name: string;
+  MTU: number;
+  /** A VLAN bridge (OVS fake bridge; ifcfg VLAN device + bridge) on `parent` with `tag`. */
+  vlan?: { parent: string; tag: number };
+  uplink?: Uplink;
+  ip?: IpConfig;
+  /** VIF ports (vif<domid>.<device>) attached to the bridge, sorted. */
+  vifs: string[];
+}
+
+/** The whole host: bridges by name. Deterministic: equal states serialise equally. */
+export interface NetState {
+  bridges: Record<string, Bridge>;
+}
+
+/** One step of a plan; every step has an exact inverse (see invert in reconciler/plan.ts). */
+export type Step =
+  | { op: 'bridge.add'; bridge: string; MTU: number; vlan?: { parent: string; tag: number } }
+  | { op: 'bridge.del'; bridge: string; MTU: number; vlan?: { parent: string; tag: number } }
+  | { op: 'uplink.add'; bridge: string; uplink: Uplink }
+  | { op: 'uplink.del'; bridge: string; uplink: Uplink }
+  | { op: 'ip.set'; bridge: string; ip: IpConfig }
+  | { op: 'ip.clear'; bridge: string; ip: IpConfig }
+  | { op: 'vif.add'; bridge: string; vif: string }
+  | { op: 'vif.del'; bridge: string; vif: string };
+
+/** Thrown by apply(): `step` is the index that failed; steps before it were undone. */
+export class BackendError extends Error {
+  constructor(readonly step: number, message: string) {
+    super(message);
+    this.name = 'BackendError';
+  }
+}
+
+/** A backend: simulated, openvswitch, ifcfg. */
+export interface Backend {
+  readonly name: string;
+  /** The host's physical NICs. */
+  nics(): Promise<Nic[]>;
+  /** The networking the host has now. */
+  read(): Promise<NetState>;
+  /** Applies the plan all or nothing: on failure, undoes what it applied and throws BackendError. */
+  apply(plan: Step[]): Promise<void>;
+  /** Bond members with link up, by bond name (Bond.links_up). */
+  bondLinksUp(bond: string): Promise<number>;
+  /** Releases processes and handles the backend holds. */
+  close(): Promise<void>;
+}

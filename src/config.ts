@@ -1,0 +1,97 @@
+// Daemon configuration: flags, files and the embedded defaults `make run` starts with.
+import { readFileSync } from 'node:fs';
+import type { UserEntry } from './api/session.js';
+import type { InventoryNic } from './xapi/startup.js';
+
+export interface Config {
+  host: string;
+  port: number;
+  db: string;
+  backend: string;
+  inventory: InventoryNic[];
+  users: UserEntry[];
+  /** Largest request body, bytes. */
+  maxBody: number;
+  authFailDelayMs: number;
+  logLevel: string;
+  /** Log to this file as well as to the console ('' for console only). */
+  logFile: string;
+  hostname?: string;
+}
+
+/** The demo host's NICs: eth0..eth5 with fixed MACs; eth0 is the management NIC in 192.0.2.0/24 (TEST-NET-1). */
+export const DEMO_INVENTORY: InventoryNic[] = [0, 1, 2, 3, 4, 5].map((i) => ({
+  device: `eth${i}`,
+  MAC: `02:00:5e:00:53:${(0x10 + i).toString(16)}`,
+  MTU: 1500,
+  carrier: true,
+  ...(i === 0
+    ? { management: true, ip: { mode: 'Static' as const, address: '192.0.2.10', netmask: '255.255.255.0', gateway: '192.0.2.1', dns: '192.0.2.53' } }
+    : {}),
+}));
+
+/** The embedded login: user `root`, password `secret` (scrypt hash below). Replace with --users. */
+export const DEFAULT_USERS: UserEntry[] = [
+  { name: 'root', hash: 'scrypt$16384$8$1$eGVuYXBpLW5ldGQtZGVtbw==$BNplw5BCN1SKuddel05T8yMQ6xa2jypcRkOrg7uOO2s=' },
+];
+export const DEFAULT_PASSWORD = 'secret';
+
+export const DEFAULTS: Config = {
+  host: '127.0.0.1',
+  port: 8080,
+  db: 'var/xenapi-netd.db',
+  backend: 'simulated',
+  inventory: DEMO_INVENTORY,
+  users: DEFAULT_USERS,
+  maxBody: 4 * 1024 * 1024,
+  authFailDelayMs: 5000,
+  logLevel: 'info',
+  logFile: '',
+};
+
+export const USAGE = `usage: xenapi-netd [options]
+  --listen HOST:PORT     where to serve XML-RPC and JSON-RPC (default 127.0.0.1:8080)
+  --db FILE              SQLite database file (default var/xenapi-netd.db; :memory: for none)
+  --backend NAME         simulated | openvswitch | ifcfg (default simulated)
+  --inventory FILE       JSON list of NICs [{device, MAC, MTU, management?, ip?}] (default: demo eth0..eth5)
+  --users FILE           JSON list of users [{name, hash}], hashes from 'xenapi-netd hash-password PW'
+                         (default: root / ${DEFAULT_PASSWORD})
+  --max-body BYTES       largest request body (default 4194304)
+  --auth-fail-delay MS   delay before SESSION_AUTHENTICATION_FAILED (default 5000, as xapi)
+  --hostname NAME        host name_label on first start (default: the OS host name)
+  --log-level LEVEL      error | warn | info | debug (default info)
+  --log-file FILE        also log to FILE
+  --help                 this text`;
+
+/** Parses argv into a Config (throws with a message for bad flags). */
+export function parseArgs(argv: string[]): Config {
+  const c: Config = { ...DEFAULTS };
+  const need = (i: number) => {
+    if (i >= argv.length) throw new Error(`${argv[i - 1]} needs a value`);
+    return argv[i];
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    switch (a) {
+      case '--listen': {
+        const v = need(++i);
+        const m = /^(.*):(\d+)$/.exec(v);
+        if (!m) throw new Error(`--listen wants HOST:PORT, got ${v}`);
+        c.host = m[1].replace(/^\[|\]$/g, '');
+        c.port = Number(m[2]);
+        break;
+      }
+      case '--db': c.db = need(++i); break;
+      case '--backend': c.backend = need(++i); break;
+      case '--inventory': c.inventory = JSON.parse(readFileSync(need(++i), 'utf8')); break;
+      case '--users': c.users = JSON.parse(readFileSync(need(++i), 'utf8')); break;
+      case '--max-body': c.maxBody = Number(need(++i)); break;
+      case '--auth-fail-delay': c.authFailDelayMs = Number(need(++i)); break;
+      case '--hostname': c.hostname = need(++i); break;
+      case '--log-level': c.logLevel = need(++i); break;
+      case '--log-file': c.logFile = need(++i); break;
+      default: throw new Error(`unknown option ${a}\n${USAGE}`);
+    }
+  }
+  return c;
+}

@@ -1,0 +1,104 @@
+// Composes the daemon: store, backend, reconciler, semantics, dispatcher, tasks and wire.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import winston from 'winston';
+import type { Daemon } from './api/context.js';
+import { Dispatcher } from './api/dispatch.js';
+import { eventImpls } from './api/events.js';
+import { buildMethods } from './api/methods.js';
+import { sessionImpls, verifyPassword } from './api/session.js';
+import { Tasks, taskImpls } from './api/tasks.js';
+import type { Backend } from './backends/backend.js';
+import { createBackend } from './backends/index.js';
+import type { Config } from './config.js';
+import { Reconciler } from './reconciler/reconciler.js';
+import { Store } from './store/store.js';
+import { startWire } from './wire/http.js';
+import { valueString } from './wire/xmlrpc.js';
+import { semanticsImpls } from './xapi/index.js';
+import { firstStart, isEmpty, softwareVersion } from './xapi/startup.js';
+
+export const VERSION = '0.1.0';
+
+/** A running daemon. */
+export interface Running {
+  d: Daemon;
+  store: Store;
+  backend: Backend;
+  reconciler: Reconciler;
+  dispatcher: Dispatcher;
+  tasks: Tasks;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Makes the daemon's logger (console, plus a file if configured). */
+export function makeLogger(cfg: Pick<Config, 'logLevel' | 'logFile'>): winston.Logger {
+  const transports: winston.transport[] = [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })];
+  if (cfg.logFile) transports.push(new winston.transports.File({ filename: cfg.logFile }));
+  return winston.createLogger({
+    level: cfg.logLevel,
+    format: winston.format.combine(winston.format.timestamp(), winston.format.printf((i) => `${i.timestamp} ${i.level} ${i.message}`)),
+    transports,
+  });
+}
+
+/** Starts a daemon from a configuration; `backend` overrides the configured one (tests). */
+export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: winston.Logger } = {}): Promise<Running> {
+  const log = opts.log ?? makeLogger(cfg);
+  if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
+  const store = new Store(cfg.db);
+  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: cfg.inventory, log }));
+  const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
+  const d: Daemon = {
+    store,
+    log,
+    hostRef: '',
+    poolRef: '',
+    encodeResult: valueString,
+    authenticate: async (user, pw) => {
+      const h = users.get(user);
+      return h !== undefined && (await verifyPassword(pw, h));
+    },
+    authFailDelayMs: cfg.authFailDelayMs,
+    services: new Map(),
+  };
+  const reconciler = new Reconciler(backend, () => d.hostRef, log);
+  d.services.set('reconciler', reconciler);
+  d.services.set('backend', backend);
+
+  // First start creates the world; the reconciler is attached afterwards and then brings
+  // the host to the database in one plan (also what recovers from a crash mid-plan).
+  const nics = await backend.nics();
+  const inventory = cfg.inventory.map((n) => ({ ...n, ...(nics.find((x) => x.device === n.device) ?? {}) }));
+  const swOpts = { hostname: cfg.hostname, inventory, networkBackend: backend.name === 'openvswitch' ? 'openvswitch' : 'bridge', version: VERSION };
+  await store.write((tx) => {
+    if (isEmpty(tx)) firstStart(tx, swOpts);
+  });
+  d.poolRef = store.refs('pool')[0];
+  d.hostRef = String(store.get('pool', d.poolRef).master);
+  await store.write((tx) => {
+    tx.set('host', d.hostRef, { software_version: softwareVersion(swOpts) });
+  });
+  reconciler.attach(store);
+  const boot = await reconciler.reconcileNow(store);
+  if (boot.plan.length) log.info(`start-up: brought the host to the database in ${boot.plan.length} steps`);
+
+  const methods = buildMethods({ ...sessionImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls });
+  const dispatcher = new Dispatcher(d, methods);
+  const tasks = new Tasks(d, dispatcher);
+  d.services.set('tasks', tasks);
+  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log });
+  const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
+  return {
+    d, store, backend, reconciler, dispatcher, tasks, port: wire.port, url,
+    async close() {
+      await wire.close();
+      await tasks.drain();
+      tasks.close();
+      await backend.close();
+      store.close();
+    },
+  };
+}

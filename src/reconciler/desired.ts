@@ -1,0 +1,105 @@
+// The host networking the database asks for: one bridge per attached PIF's network, its
+// uplink (NIC, bond, tunnel; VLANs as bridges on their parent), the IP configuration of
+// attached PIFs, and the VIF ports of running guests resident on the host.
+import type { Bridge, BondMode, NetState, Uplink } from '../backends/backend.js';
+import { NULL_REF, type Row, type View } from '../store/store.js';
+
+const RUNNING = new Set(['Running', 'Paused']);
+
+/** The MTU a PIF's bridge gets: PIF other_config:mtu overrides the network's MTU. */
+function mtuOf(db: View, pif: Row): number {
+  const oc = pif.other_config as Record<string, string>;
+  const n = Number(oc?.mtu);
+  if (Number.isInteger(n) && n > 0) return n;
+  const net = db.find('network', String(pif.network));
+  return net ? Number(net.MTU) : 1500;
+}
+
+/** The uplink a (non-VLAN) PIF puts on its bridge, or undefined for none. */
+function uplinkOf(db: View, ref: string, pif: Row): Uplink | undefined {
+  const masterOf = db.children('PIF', ref, 'bond_master_of');
+  if (masterOf.length) {
+    const bond = db.get('Bond', masterOf[0]);
+    const members = db.children('Bond', masterOf[0], 'slaves').map((s) => String(db.get('PIF', s).device)).sort();
+    return {
+      kind: 'bond',
+      name: String(pif.device),
+      members,
+      mode: bond.mode as BondMode,
+      properties: { ...(bond.properties as Record<string, string>) },
+      mac: String(pif.MAC),
+    };
+  }
+  const access = db.children('PIF', ref, 'tunnel_access_PIF_of');
+  if (access.length) {
+    const t = db.get('tunnel', access[0]);
+    const transport = db.find('PIF', String(t.transport_PIF));
+    const tnet = transport ? db.find('network', String(transport.network)) : undefined;
+    const oc = t.other_config as Record<string, string>;
+    return {
+      kind: 'tunnel',
+      name: String(pif.device),
+      protocol: t.protocol === 'vxlan' ? 'vxlan' : 'gre',
+      remote: oc.remote_ip ?? '',
+      key: oc.key ?? '',
+      transport: tnet ? String(tnet.bridge) : '',
+    };
+  }
+  if (pif.physical && pif.bond_slave_of === NULL_REF) return { kind: 'nic', device: String(pif.device) };
+  return undefined;
+}
+
+/** The desired NetState of `host` according to `db`. */
+export function desiredState(db: View, host: string): NetState {
+  const bridges: Record<string, Bridge> = {};
+  const bridgeFor = (ref: string, pif: Row): Bridge => {
+    const net = db.get('network', String(pif.network));
+    const name = String(net.bridge);
+    let b = bridges[name];
+    if (!b) {
+      b = { name, MTU: mtuOf(db, pif), vifs: [] };
+      const vlanOf = String(pif.VLAN_master_of);
+      if (vlanOf !== NULL_REF && db.find('VLAN', vlanOf)) {
+        const vlan = db.get('VLAN', vlanOf);
+        const tagged = db.get('PIF', String(vlan.tagged_PIF));
+        // A VLAN's parent bridge exists whenever the VLAN is up, even if its PIF is not plugged (xapi's nm.ml).
+        const parent = bridgeFor(String(vlan.tagged_PIF), tagged);
+        b.vlan = { parent: parent.name, tag: Number(vlan.tag) };
+      } else {
+        const up = uplinkOf(db, ref, pif);
+        if (up) b.uplink = up;
+      }
+      bridges[name] = b;
+    }
+    return b;
+  };
+  const pifs = [...db.rows('PIF')].filter(([, p]) => p.host === host).sort(([, a], [, b]) => String(a.device).localeCompare(String(b.device)));
+  for (const [ref, pif] of pifs) {
+    if (!pif.currently_attached || pif.bond_slave_of !== NULL_REF) continue;
+    const b = bridgeFor(ref, pif);
+    if (pif.ip_configuration_mode === 'Static' || pif.ip_configuration_mode === 'DHCP') {
+      b.ip = {
+        mode: pif.ip_configuration_mode,
+        address: String(pif.IP),
+        netmask: String(pif.netmask),
+        gateway: String(pif.gateway),
+        dns: String(pif.DNS),
+      };
+    }
+  }
+  for (const [, vif] of db.rows('VIF')) {
+    if (!vif.currently_attached) continue;
+    const vm = db.find('VM', String(vif.VM));
+    if (!vm || vm.resident_on !== host || !RUNNING.has(String(vm.power_state))) continue;
+    const net = db.find('network', String(vif.network));
+    if (!net) continue;
+    const name = String(net.bridge);
+    // A network with no PIF here gets an internal bridge for its VIFs.
+    bridges[name] ??= { name, MTU: Number(net.MTU), vifs: [] };
+    bridges[name].vifs.push(`vif${vm.domid}.${vif.device}`);
+  }
+  for (const b of Object.values(bridges)) b.vifs.sort();
+  const sorted: Record<string, Bridge> = {};
+  for (const k of Object.keys(bridges).sort()) sorted[k] = bridges[k];
+  return { bridges: sorted };
+}

@@ -1,0 +1,459 @@
+// Plans: the pure half of the reconciler. diff() turns the host's actual NetState into the desired
+// one as an ordered list of Steps; every step has an exact inverse, and applyStep() is the reference
+// semantics every backend must match (the simulated backend uses it directly).
+//
+// States are treated as immutable values. applyStep() shares untouched bridges with its input;
+// applyPlan() and normalize() return states that share nothing with their input.
+
+import type { Bridge, IpConfig, NetState, Step, Uplink } from '../backends/backend.js';
+
+type Vlan = { parent: string; tag: number };
+
+// ---------------------------------------------------------------------------------------------
+// Canonical form and equality
+
+/** Deep copy with object keys sorted and undefined fields dropped (arrays keep their order). */
+function canon<T>(v: T): T {
+  if (Array.isArray(v)) return v.map((x) => canon(x)) as T;
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== undefined) out[k] = canon(x);
+    }
+    return out as T;
+  }
+  return v;
+}
+
+/** Structural equality of two plain values (key order and undefined fields ignored). */
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
+}
+
+/** A copy of one bridge in canonical form and field order (name, MTU, vlan, uplink, ip, vifs). */
+function normBridge(key: string, b: Bridge): Bridge {
+  const out = { name: b.name ?? key, MTU: b.MTU } as Bridge;
+  if (b.vlan) out.vlan = { parent: b.vlan.parent, tag: b.vlan.tag };
+  if (b.uplink) out.uplink = canon(b.uplink);
+  if (b.ip) out.ip = canon(b.ip);
+  out.vifs = [...(b.vifs ?? [])].sort();
+  return out;
+}
+
+/** A deep copy in canonical form: bridge keys sorted, vifs sorted, bond members kept in given order. */
+export function normalize(state: NetState): NetState {
+  const bridges: Record<string, Bridge> = {};
+  for (const key of Object.keys(state.bridges).sort()) bridges[key] = normBridge(key, state.bridges[key]);
+  return { bridges };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Human text
+
+function uplinkText(u: Uplink): string {
+  switch (u.kind) {
+    case 'nic':
+      return `NIC ${u.device}`;
+    case 'bond': {
+      const props = Object.keys(u.properties ?? {})
+        .sort()
+        .map((k) => ` ${k}=${u.properties[k]}`)
+        .join('');
+      return `bond ${u.name} (${u.members.join(',')} ${u.mode}${props})`;
+    }
+    case 'tunnel':
+      return `tunnel ${u.name} (${u.protocol} to ${u.remote} key ${u.key} over ${u.transport})`;
+  }
+}
+
+function ipText(ip: IpConfig): string {
+  if (ip.mode === 'DHCP') return ip.address ? `IP DHCP ${ip.address}` : 'IP DHCP';
+  const gw = ip.gateway ? ` gw ${ip.gateway}` : '';
+  return `IP ${ip.address}/${ip.netmask}${gw}`;
+}
+
+function bridgeText(bridge: string, MTU: number, vlan?: Vlan): string {
+  return vlan ? `VLAN bridge ${bridge} (on ${vlan.parent} tag ${vlan.tag}, MTU ${MTU})` : `bridge ${bridge} (MTU ${MTU})`;
+}
+
+/** One human line for a step, e.g. `bond bond0 (eth0,eth3 active-backup) → xapi1`; for dry runs and logs. */
+export function describe(step: Step): string {
+  switch (step.op) {
+    case 'bridge.add':
+      return `add ${bridgeText(step.bridge, step.MTU, step.vlan)}`;
+    case 'bridge.del':
+      return `delete ${bridgeText(step.bridge, step.MTU, step.vlan)}`;
+    case 'uplink.add':
+      return `${uplinkText(step.uplink)} → ${step.bridge}`;
+    case 'uplink.del':
+      return `remove ${uplinkText(step.uplink)} from ${step.bridge}`;
+    case 'ip.set':
+      return `${ipText(step.ip)} → ${step.bridge}`;
+    case 'ip.clear':
+      return `clear ${ipText(step.ip)} from ${step.bridge}`;
+    case 'vif.add':
+      return `VIF ${step.vif} → ${step.bridge}`;
+    case 'vif.del':
+      return `remove VIF ${step.vif} from ${step.bridge}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inverse
+
+/** The exact inverse of a step: applying step then invert(step) gives back the state before. */
+export function invert(step: Step): Step {
+  const s = canon(step) as Step;
+  switch (s.op) {
+    case 'bridge.add':
+      return { ...s, op: 'bridge.del' };
+    case 'bridge.del':
+      return { ...s, op: 'bridge.add' };
+    case 'uplink.add':
+      return { ...s, op: 'uplink.del' };
+    case 'uplink.del':
+      return { ...s, op: 'uplink.add' };
+    case 'ip.set':
+      return { ...s, op: 'ip.clear' };
+    case 'ip.clear':
+      return { ...s, op: 'ip.set' };
+    case 'vif.add':
+      return { ...s, op: 'vif.del' };
+    case 'vif.del':
+      return { ...s, op: 'vif.add' };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step semantics
+
+/** Host devices an uplink brings into existence or takes hold of (a NIC, a bond and its members, a tunnel port). */
+export function uplinkDevices(u: Uplink): string[] {
+  switch (u.kind) {
+    case 'nic':
+      return [u.device];
+    case 'bond':
+      return [u.name, ...u.members];
+    case 'tunnel':
+      return [u.name];
+  }
+}
+
+/** The bridge whose uplink holds each of the given devices (a scan, no index: states are small and plans short). */
+function deviceOwners(bridges: Record<string, Bridge>, devices: string[]): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const name in bridges) {
+    const u = bridges[name].uplink;
+    if (!u) continue;
+    for (const dev of uplinkDevices(u)) if (devices.includes(dev)) owners.set(dev, name);
+  }
+  return owners;
+}
+
+function vifOwner(bridges: Record<string, Bridge>, vif: string): string | undefined {
+  for (const name in bridges) if (bridges[name].vifs.includes(vif)) return name;
+  return undefined;
+}
+
+function uplinkProblem(u: Uplink): string | undefined {
+  if (u.kind === 'bond') {
+    if (u.members.length === 0) return `bond ${u.name} has no members`;
+    if (new Set(u.members).size !== u.members.length) return `bond ${u.name} lists a member twice`;
+    if (u.members.includes(u.name)) return `bond ${u.name} lists itself as a member`;
+  }
+  return undefined;
+}
+
+function vlanProblem(bridges: Record<string, Bridge>, name: string, vlan: Vlan): string | undefined {
+  const parent = bridges[vlan.parent];
+  if (!parent) return `VLAN parent ${vlan.parent} does not exist`;
+  if (vlan.parent === name) return `bridge ${name} cannot be its own VLAN parent`;
+  if (parent.vlan) return `VLAN parent ${vlan.parent} is itself a VLAN bridge`;
+  if (!Number.isInteger(vlan.tag) || vlan.tag < 0 || vlan.tag > 4094) return `VLAN tag ${vlan.tag} is out of range 0-4094`;
+  return undefined;
+}
+
+function fail(step: Step, reason: string): never {
+  throw new Error(`cannot apply ${step.op} "${describe(step)}": ${reason}`);
+}
+
+/** Applies one step to `state.bridges` in place by replacing or removing the touched bridge (Bridge objects are never mutated); throws naming the step, changing nothing, if it does not fit. */
+export function applyStepInPlace(state: NetState, step: Step): void {
+  const bridges = state.bridges;
+  const cur = bridges[step.bridge];
+  const put = (b: Bridge): void => {
+    bridges[b.name] = normBridge(b.name, b);
+  };
+
+  if (step.op === 'bridge.add') {
+    if (cur) fail(step, `bridge ${step.bridge} already exists`);
+    if (!Number.isInteger(step.MTU) || step.MTU <= 0) fail(step, `MTU ${step.MTU} is not a positive integer`);
+    if (step.vlan) {
+      const p = vlanProblem(bridges, step.bridge, step.vlan);
+      if (p) fail(step, p);
+    }
+    const owner = deviceOwners(bridges, [step.bridge]).get(step.bridge);
+    if (owner) fail(step, `${step.bridge} is already a device of bridge ${owner}`);
+    return put({ name: step.bridge, MTU: step.MTU, vlan: step.vlan, vifs: [] });
+  }
+
+  if (!cur) fail(step, `bridge ${step.bridge} does not exist`);
+
+  switch (step.op) {
+    case 'bridge.del': {
+      if (cur.MTU !== step.MTU) fail(step, `bridge ${step.bridge} has MTU ${cur.MTU}, not ${step.MTU}`);
+      if (!same(cur.vlan ?? null, step.vlan ?? null)) fail(step, `bridge ${step.bridge} has a different VLAN setting`);
+      if (cur.uplink) fail(step, `bridge ${step.bridge} still has uplink ${uplinkText(cur.uplink)}`);
+      if (cur.vifs.length) fail(step, `bridge ${step.bridge} still has VIFs ${cur.vifs.join(',')}`);
+      if (cur.ip) fail(step, `bridge ${step.bridge} still has an IP`);
+      const kids: string[] = [];
+      for (const name in bridges) if (bridges[name].vlan?.parent === step.bridge) kids.push(name);
+      if (kids.length) fail(step, `bridge ${step.bridge} still has VLAN bridges ${kids.join(',')}`);
+      delete bridges[step.bridge];
+      return;
+    }
+    case 'uplink.add': {
+      if (cur.uplink) fail(step, `bridge ${step.bridge} already has uplink ${uplinkText(cur.uplink)}`);
+      const p = uplinkProblem(step.uplink);
+      if (p) fail(step, p);
+      const devices = uplinkDevices(step.uplink);
+      const owners = deviceOwners(bridges, devices);
+      for (const dev of devices) {
+        const owner = owners.get(dev);
+        if (owner) fail(step, `${dev} is already in use by bridge ${owner}`);
+        if (bridges[dev]) fail(step, `${dev} is the name of a bridge`);
+      }
+      return put({ ...cur, uplink: canon(step.uplink) });
+    }
+    case 'uplink.del': {
+      if (!cur.uplink) fail(step, `bridge ${step.bridge} has no uplink`);
+      if (!same(cur.uplink, step.uplink)) fail(step, `bridge ${step.bridge} has uplink ${uplinkText(cur.uplink)} instead`);
+      const b = { ...cur };
+      delete b.uplink;
+      return put(b);
+    }
+    case 'ip.set': {
+      if (cur.ip) fail(step, `bridge ${step.bridge} already has ${ipText(cur.ip)}`);
+      return put({ ...cur, ip: canon(step.ip) });
+    }
+    case 'ip.clear': {
+      if (!cur.ip) fail(step, `bridge ${step.bridge} has no IP`);
+      if (!same(cur.ip, step.ip)) fail(step, `bridge ${step.bridge} has ${ipText(cur.ip)} instead`);
+      const b = { ...cur };
+      delete b.ip;
+      return put(b);
+    }
+    case 'vif.add': {
+      const owner = vifOwner(bridges, step.vif);
+      if (owner) fail(step, `VIF ${step.vif} is already on bridge ${owner}`);
+      return put({ ...cur, vifs: [...cur.vifs, step.vif].sort() });
+    }
+    case 'vif.del': {
+      if (!cur.vifs.includes(step.vif)) fail(step, `VIF ${step.vif} is not on bridge ${step.bridge}`);
+      return put({ ...cur, vifs: cur.vifs.filter((v) => v !== step.vif) });
+    }
+  }
+}
+
+/** Applies one step to a state and returns the new state (the input is not changed); throws naming the step if it does not fit. */
+export function applyStep(state: NetState, step: Step): NetState {
+  const next: NetState = { bridges: { ...state.bridges } };
+  applyStepInPlace(next, step);
+  return step.op === 'bridge.add' ? sortKeys(next) : next;
+}
+
+function sortKeys(state: NetState): NetState {
+  const bridges: Record<string, Bridge> = {};
+  for (const k of Object.keys(state.bridges).sort()) bridges[k] = state.bridges[k];
+  return { bridges };
+}
+
+/** Applies a plan step by step to a normalized copy of the state; throws naming the index and step that does not fit. */
+export function applyPlan(state: NetState, plan: Step[]): NetState {
+  const s = normalize(state);
+  plan.forEach((step, i) => {
+    try {
+      applyStepInPlace(s, step);
+    } catch (e) {
+      throw new Error(`plan step ${i}: ${(e as Error).message}`);
+    }
+  });
+  return sortKeys(s);
+}
+
+/** Problems that make a state unrealisable (dangling VLAN parent, a device or VIF in two places...); empty when valid. */
+export function validate(state: NetState): string[] {
+  const problems: string[] = [];
+  const bridges = state.bridges;
+  const devices = new Map<string, string>();
+  const vifs = new Map<string, string>();
+  for (const [key, b] of Object.entries(bridges)) {
+    if (b.name !== key) problems.push(`bridge key ${key} holds bridge named ${b.name}`);
+    if (!Number.isInteger(b.MTU) || b.MTU <= 0) problems.push(`bridge ${key}: MTU ${b.MTU} is not a positive integer`);
+    if (b.vlan) {
+      const p = vlanProblem(bridges, key, b.vlan);
+      if (p) problems.push(`bridge ${key}: ${p}`);
+    }
+    if (b.uplink) {
+      const p = uplinkProblem(b.uplink);
+      if (p) problems.push(`bridge ${key}: ${p}`);
+      for (const dev of uplinkDevices(b.uplink)) {
+        const other = devices.get(dev);
+        if (other !== undefined) problems.push(`device ${dev} is used by bridges ${other} and ${key}`);
+        else devices.set(dev, key);
+        if (bridges[dev]) problems.push(`device ${dev} of bridge ${key} is also a bridge name`);
+      }
+    }
+    for (const v of b.vifs ?? []) {
+      const other = vifs.get(v);
+      if (other !== undefined) problems.push(`VIF ${v} is on bridges ${other} and ${key}`);
+      else vifs.set(v, key);
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diff
+
+/** How many VLAN parents a bridge has above it (0 for a plain bridge); cycles and dangling parents stop the count. */
+function depth(bridges: Record<string, Bridge>, name: string): number {
+  let d = 0;
+  const seen = new Set([name]);
+  for (let p = bridges[name]?.vlan?.parent; p !== undefined && bridges[p] && !seen.has(p); p = bridges[p].vlan?.parent) {
+    seen.add(p);
+    d++;
+  }
+  return d;
+}
+
+/** Orders bridge names parents before VLAN children (by depth, then name). */
+function parentsFirst(names: string[], bridges: Record<string, Bridge>): string[] {
+  return names
+    .map((n) => [depth(bridges, n), n] as const)
+    .sort((x, y) => x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0))
+    .map((x) => x[1]);
+}
+
+/** Orders bridge names VLAN children before parents (by depth, deepest first, then name). */
+function childrenFirst(names: string[], bridges: Record<string, Bridge>): string[] {
+  return names
+    .map((n) => [depth(bridges, n), n] as const)
+    .sort((x, y) => y[0] - x[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0))
+    .map((x) => x[1]);
+}
+
+function addStep(b: Bridge): Step {
+  const s: Step = { op: 'bridge.add', bridge: b.name, MTU: b.MTU };
+  if (b.vlan) s.vlan = { ...b.vlan };
+  return s;
+}
+
+function delStep(b: Bridge): Step {
+  const s: Step = { op: 'bridge.del', bridge: b.name, MTU: b.MTU };
+  if (b.vlan) s.vlan = { ...b.vlan };
+  return s;
+}
+
+/** An ordered plan turning actual into desired: add bridges, del/add uplinks, move VIFs, set/clear IPs, delete bridges, re-create changed ones. */
+export function diff(actual: NetState, desired: NetState): Step[] {
+  const A = normalize(actual).bridges;
+  const D = normalize(desired).bridges;
+  const inA = (n: string) => Object.prototype.hasOwnProperty.call(A, n);
+  const inD = (n: string) => Object.prototype.hasOwnProperty.call(D, n);
+
+  // Bridges whose MTU or VLAN changes are deleted and re-created, and so are the VLAN children of those.
+  const recreated = new Set<string>();
+  for (const n of Object.keys(A)) {
+    if (inD(n) && (A[n].MTU !== D[n].MTU || !same(A[n].vlan ?? null, D[n].vlan ?? null))) recreated.add(n);
+  }
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const n of Object.keys(A)) {
+      const p = A[n].vlan?.parent;
+      if (inD(n) && !recreated.has(n) && p && recreated.has(p)) {
+        recreated.add(n);
+        grew = true;
+      }
+    }
+  }
+  const kept = new Set(Object.keys(A).filter((n) => inD(n) && !recreated.has(n)));
+  // Bridges built at the end: the re-created ones, and new VLAN bridges whose parent is one of those.
+  const late = new Set(recreated);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const n of Object.keys(D)) {
+      const p = D[n].vlan?.parent;
+      if (!inA(n) && !late.has(n) && p && late.has(p)) {
+        late.add(n);
+        grew = true;
+      }
+    }
+  }
+  const fresh = Object.keys(D).filter((n) => !inA(n) && !late.has(n));
+  const doomed = Object.keys(A).filter((n) => !inD(n) || recreated.has(n));
+
+  const plan: Step[] = [];
+
+  // (1) new bridges, parents before VLAN children
+  for (const n of parentsFirst(fresh, D)) plan.push(addStep(D[n]));
+
+  // (2) uplinks that disappear or change
+  for (const n of Object.keys(A)) {
+    const u = A[n].uplink;
+    if (u && !(kept.has(n) && same(u, D[n].uplink ?? null))) plan.push({ op: 'uplink.del', bridge: n, uplink: canon(u) });
+  }
+
+  // (3) uplinks that appear or change
+  for (const n of Object.keys(D)) {
+    const u = D[n].uplink;
+    if (u && !late.has(n) && !(kept.has(n) && same(u, A[n].uplink ?? null))) plan.push({ op: 'uplink.add', bridge: n, uplink: canon(u) });
+  }
+
+  // (4) VIFs that move or go: each VIF leaves its old bridge just before it joins its new one
+  const vifA = new Map<string, string>();
+  const vifD = new Map<string, string>();
+  for (const n of Object.keys(A)) for (const v of A[n].vifs) vifA.set(v, n);
+  for (const n of Object.keys(D)) for (const v of D[n].vifs) vifD.set(v, n);
+  for (const v of [...new Set([...vifA.keys(), ...vifD.keys()])].sort()) {
+    const from = vifA.get(v);
+    const to = vifD.get(v);
+    if (from !== undefined && from === to && kept.has(from)) continue;
+    if (from !== undefined) plan.push({ op: 'vif.del', bridge: from, vif: v });
+    if (to !== undefined && !late.has(to)) plan.push({ op: 'vif.add', bridge: to, vif: v });
+  }
+
+  // (5) IPs: set new and changed ones first (clearing a changed bridge's old IP just before), then clear those that go
+  for (const n of Object.keys(D)) {
+    const ip = D[n].ip;
+    if (!ip || late.has(n)) continue;
+    const old = kept.has(n) ? A[n].ip : undefined;
+    if (old && same(old, ip)) continue;
+    if (old) plan.push({ op: 'ip.clear', bridge: n, ip: canon(old) });
+    plan.push({ op: 'ip.set', bridge: n, ip: canon(ip) });
+  }
+  for (const n of Object.keys(A)) {
+    const ip = A[n].ip;
+    if (ip && !(kept.has(n) && D[n].ip)) plan.push({ op: 'ip.clear', bridge: n, ip: canon(ip) });
+  }
+
+  // (6) bridges that go (and the old form of re-created ones), VLAN children before parents
+  for (const n of childrenFirst(doomed, A)) plan.push(delStep(A[n]));
+
+  // (7) re-created bridges and their new VLAN children, with their contents
+  const lateNames = parentsFirst([...late], D);
+  for (const n of lateNames) plan.push(addStep(D[n]));
+  for (const n of [...late].sort()) {
+    const u = D[n].uplink;
+    if (u) plan.push({ op: 'uplink.add', bridge: n, uplink: canon(u) });
+  }
+  for (const [v, n] of [...vifD.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))) {
+    if (late.has(n)) plan.push({ op: 'vif.add', bridge: n, vif: v });
+  }
+  for (const n of [...late].sort()) {
+    const ip = D[n].ip;
+    if (ip) plan.push({ op: 'ip.set', bridge: n, ip: canon(ip) });
+  }
+  return plan;
+}

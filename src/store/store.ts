@@ -1,0 +1,522 @@
+// The transactional object store: SQLite (better-sqlite3, WAL) for durability, with the
+// whole database mirrored in memory as xapi keeps its own, so reads never touch SQLite.
+// Writes run one at a time inside a Txn overlay and reach SQLite and the mirror together
+// at commit; a Txn that throws leaves both untouched.
+import Database from 'better-sqlite3';
+import { v4 as uuidv4 } from 'uuid';
+import {
+  classDef, manySide, oneSides, relations, storedClasses, storedFields, SCHEMA_VERSION,
+  type ClassDef, type FieldDef, type RelationDef, type Ty,
+} from '../../schema/index.js';
+import { ApiError } from '../errors.js';
+
+export const NULL_REF = 'OpaqueRef:NULL';
+/** A stored row: the class's stored fields by wire name. Rows are never mutated in place. */
+export type Row = Readonly<Record<string, unknown>>;
+
+/** A fresh object reference. */
+export function newRef(): string {
+  return `OpaqueRef:${uuidv4()}`;
+}
+/** A fresh uuid. */
+export function newUuid(): string {
+  return uuidv4();
+}
+
+/** Reads shared by the committed store and a transaction's overlay. */
+export interface View {
+  /** The row of cls/ref, or undefined. */
+  find(cls: string, ref: string): Row | undefined;
+  /** The row of cls/ref, or HANDLE_INVALID [cls, ref]. */
+  get(cls: string, ref: string): Row;
+  /** All refs of a class. */
+  refs(cls: string): string[];
+  /** All [ref, row] pairs of a class. */
+  rows(cls: string): Iterable<[string, Row]>;
+  /** The computed (many) side of a relation: refs of `many.cls`... pointing at ref. */
+  children(cls: string, ref: string, field: string): string[];
+  /** The ref with this uuid, or UUID_INVALID [cls, uuid]. */
+  byUuid(cls: string, uuid: string): string;
+  /** Count of objects of a class. */
+  count(cls: string): number;
+}
+
+interface ClassState {
+  def: ClassDef;
+  fields: FieldDef[];
+  rows: Map<string, Row>;
+  uuids: Map<string, string>;
+  /** [created, modified] generation of each live row. */
+  gens: Map<string, [number, number]>;
+  upsert: Database.Statement;
+  remove: Database.Statement;
+}
+
+/** One entry of the change log event.from reads. */
+export interface Change { gen: number; cls: string; ref: string }
+/** A deleted object as event.from needs it. */
+export interface Tombstone { gen: number; created: number; uuid: string }
+
+const relKey = (r: RelationDef) => `${r.many.cls}.${r.many.field}`;
+
+/** Encodes a value of type `ty` for an SQLite column. */
+function toSql(ty: Ty, v: unknown): unknown {
+  switch (ty.k) {
+    case 'bool': return v ? 1 : 0;
+    case 'set': case 'map': return JSON.stringify(v);
+    default: return v;
+  }
+}
+/** Decodes an SQLite column into a value of type `ty`. */
+function fromSql(ty: Ty, v: unknown): unknown {
+  switch (ty.k) {
+    case 'bool': return v === 1 || v === 1n;
+    case 'set': return JSON.parse(String(v));
+    case 'map': return Object.assign(Object.create(null), JSON.parse(String(v)));
+    case 'int': case 'float': return typeof v === 'bigint' ? Number(v) : v;
+    default: return v;
+  }
+}
+function sqlType(ty: Ty): string {
+  switch (ty.k) {
+    case 'bool': case 'int': return 'INTEGER';
+    case 'float': return 'REAL';
+    default: return 'TEXT';
+  }
+}
+const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+type Hook = (tx: Txn) => void | Promise<void>;
+
+/** The object store. */
+export class Store implements View {
+  readonly db: Database.Database;
+  private classes = new Map<string, ClassState>();
+  /** Committed relation index: relation key → target ref → source refs. */
+  private rel = new Map<string, Map<string, Set<string>>>();
+  generation = 0;
+  /** Changes in generation order (compacted from time to time). */
+  log: Change[] = [];
+  tombstones = new Map<string, Tombstone>();
+  /** Tokens older than this lost their deletes to pruning: EVENTS_LOST. */
+  minValidGen = 0;
+  private lockTail: Promise<void> = Promise.resolve();
+  private precommit: Hook[] = [];
+  private listeners: ((gen: number, changes: Change[]) => void)[] = [];
+  private meta: { get: Database.Statement; set: Database.Statement };
+  private tombIns: Database.Statement;
+  private tombDel: Database.Statement;
+
+  /** Opens (creating or migrating) the database at `file` (':memory:' for tests). */
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec('CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    this.db.exec('CREATE TABLE IF NOT EXISTS _deleted (cls TEXT NOT NULL, ref TEXT NOT NULL, uuid TEXT NOT NULL, created INTEGER NOT NULL, deleted INTEGER NOT NULL, PRIMARY KEY (cls, ref))');
+    this.meta = {
+      get: this.db.prepare('SELECT value FROM _meta WHERE key = ?'),
+      set: this.db.prepare('INSERT OR REPLACE INTO _meta (key, value) VALUES (?, ?)'),
+    };
+    this.tombIns = this.db.prepare('INSERT OR REPLACE INTO _deleted (cls, ref, uuid, created, deleted) VALUES (?, ?, ?, ?, ?)');
+    this.tombDel = this.db.prepare('DELETE FROM _deleted WHERE deleted <= ?');
+    const ver = this.metaGet('schema_version');
+    if (ver !== undefined && Number(ver) > SCHEMA_VERSION) {
+      throw new Error(`database schema version ${ver} is newer than this daemon's ${SCHEMA_VERSION}`);
+    }
+    for (const r of relations) this.rel.set(relKey(r), new Map());
+    for (const def of storedClasses()) this.openClass(def);
+    this.metaSet('schema_version', String(SCHEMA_VERSION));
+    this.generation = Number(this.metaGet('generation') ?? 0);
+    this.minValidGen = Number(this.metaGet('min_valid_generation') ?? 0);
+    for (const t of this.db.prepare('SELECT cls, ref, uuid, created, deleted FROM _deleted').all() as any[]) {
+      this.tombstones.set(`${t.cls}/${t.ref}`, { gen: Number(t.deleted), created: Number(t.created), uuid: t.uuid });
+    }
+    this.rebuildLog();
+  }
+
+  private metaGet(key: string): string | undefined {
+    return (this.meta.get.get(key) as { value: string } | undefined)?.value;
+  }
+  private metaSet(key: string, value: string): void {
+    this.meta.set.run(key, value);
+  }
+
+  /** Creates the class's table, adds columns for fields new to this version, loads its rows. */
+  private openClass(def: ClassDef): void {
+    const fields = storedFields(def);
+    const cols = fields.map((fd) => `${q(fd.name)} ${sqlType(fd.ty)}`);
+    this.db.exec(`CREATE TABLE IF NOT EXISTS ${q(def.name)} (_ref TEXT PRIMARY KEY, _created INTEGER NOT NULL, _modified INTEGER NOT NULL${cols.length ? ', ' + cols.join(', ') : ''})`);
+    const have = new Set((this.db.prepare(`PRAGMA table_info(${q(def.name)})`).all() as { name: string }[]).map((c) => c.name));
+    for (const fd of fields) {
+      if (have.has(fd.name)) continue;
+      // Migration by addition: rows written by an older version get the field's default.
+      this.db.exec(`ALTER TABLE ${q(def.name)} ADD COLUMN ${q(fd.name)} ${sqlType(fd.ty)}`);
+      const dv = toSql(fd.ty, defaultOf(fd));
+      this.db.prepare(`UPDATE ${q(def.name)} SET ${q(fd.name)} = ?`).run(dv as any);
+    }
+    const names = ['_ref', '_created', '_modified', ...fields.map((fd) => fd.name)];
+    const st: ClassState = {
+      def, fields, rows: new Map(), uuids: new Map(), gens: new Map(),
+      upsert: this.db.prepare(`INSERT OR REPLACE INTO ${q(def.name)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`),
+      remove: this.db.prepare(`DELETE FROM ${q(def.name)} WHERE _ref = ?`),
+    };
+    this.classes.set(def.name, st);
+    for (const raw of this.db.prepare(`SELECT * FROM ${q(def.name)}`).iterate() as Iterable<Record<string, unknown>>) {
+      const row: Record<string, unknown> = {};
+      for (const fd of fields) row[fd.name] = fromSql(fd.ty, raw[fd.name]);
+      const ref = String(raw._ref);
+      st.rows.set(ref, row);
+      if (typeof row.uuid === 'string') st.uuids.set(row.uuid, ref);
+      st.gens.set(ref, [Number(raw._created), Number(raw._modified)]);
+    }
+  }
+
+  /** Rebuilds the relation index and the change log from the rows (start-up, compaction). */
+  private rebuildLog(): void {
+    for (const idx of this.rel.values()) idx.clear();
+    const log: Change[] = [];
+    for (const [cls, st] of this.classes) {
+      for (const [ref, row] of st.rows) {
+        this.indexRow(cls, ref, row, true);
+        log.push({ gen: st.gens.get(ref)![1], cls, ref });
+      }
+    }
+    for (const [key, t] of this.tombstones) {
+      const i = key.indexOf('/');
+      log.push({ gen: t.gen, cls: key.slice(0, i), ref: key.slice(i + 1) });
+    }
+    log.sort((a, b) => a.gen - b.gen);
+    this.log = log;
+  }
+
+  private indexRow(cls: string, ref: string, row: Row, add: boolean): void {
+    for (const r of oneSides(cls)) {
+      const target = row[r.one.field];
+      if (typeof target !== 'string' || target === NULL_REF) continue;
+      const idx = this.rel.get(relKey(r))!;
+      let s = idx.get(target);
+      if (add) {
+        if (!s) idx.set(target, (s = new Set()));
+        s.add(ref);
+      } else if (s) {
+        s.delete(ref);
+        if (s.size === 0) idx.delete(target);
+      }
+    }
+  }
+
+  /** The per-class state; throws for a class that is not stored. */
+  cls(name: string): ClassState {
+    const st = this.classes.get(name);
+    if (!st) throw new Error(`store: ${name} is not a stored class`);
+    return st;
+  }
+
+  find(cls: string, ref: string): Row | undefined {
+    return this.cls(cls).rows.get(ref);
+  }
+  get(cls: string, ref: string): Row {
+    const r = this.find(cls, ref);
+    if (!r) throw new ApiError('HANDLE_INVALID', [cls, ref]);
+    return r;
+  }
+  refs(cls: string): string[] {
+    return [...this.cls(cls).rows.keys()];
+  }
+  rows(cls: string): Iterable<[string, Row]> {
+    return this.cls(cls).rows.entries();
+  }
+  count(cls: string): number {
+    return this.cls(cls).rows.size;
+  }
+  children(cls: string, ref: string, field: string): string[] {
+    const r = manySide(cls, field);
+    if (!r) throw new Error(`store: ${cls}.${field} is not a computed relation`);
+    const s = this.rel.get(relKey(r))!.get(ref);
+    return s ? [...s] : [];
+  }
+  /** Committed children as a set, for the overlay's adjustments. */
+  childSet(r: RelationDef, ref: string): ReadonlySet<string> | undefined {
+    return this.rel.get(relKey(r))!.get(ref);
+  }
+  byUuid(cls: string, uuid: string): string {
+    const ref = this.cls(cls).uuids.get(uuid);
+    if (!ref) throw new ApiError('UUID_INVALID', [cls, uuid]);
+    return ref;
+  }
+  /** [created, modified] generations of a live object. */
+  gens(cls: string, ref: string): [number, number] | undefined {
+    return this.cls(cls).gens.get(ref);
+  }
+
+  /** Registers a hook run at the end of every write transaction, before commit (the reconciler). */
+  onPrecommit(h: Hook): void {
+    this.precommit.push(h);
+  }
+  /** Registers a listener told of every commit (events). */
+  onCommit(l: (gen: number, changes: Change[]) => void): void {
+    this.listeners.push(l);
+  }
+
+  /** Runs `fn` as one transaction, serialised with every other write. */
+  async write<T>(fn: (tx: Txn) => T | Promise<T>): Promise<T> {
+    const prev = this.lockTail;
+    let release!: () => void;
+    this.lockTail = new Promise<void>((r) => (release = r));
+    await prev;
+    const tx = new Txn(this);
+    try {
+      const result = await fn(tx);
+      if (tx.dirty()) for (const h of this.precommit) await h(tx);
+      this.commit(tx);
+      for (const f of tx.after) {
+        try { f(); } catch { /* after-commit hooks must not undo a commit */ }
+      }
+      return result;
+    } catch (e) {
+      for (const f of tx.undo.reverse()) {
+        try { await f(); } catch { /* best effort: the backend reports its own failures */ }
+      }
+      throw e;
+    } finally {
+      release();
+    }
+  }
+
+  /** Writes the overlay to SQLite and to the mirror in one step. */
+  private commit(tx: Txn): void {
+    if (!tx.dirty()) return;
+    const gen = this.generation + 1;
+    const changes: Change[] = [];
+    const apply = this.db.transaction(() => {
+      for (const [cls, m] of tx.overlay) {
+        const st = this.cls(cls);
+        for (const [ref, row] of m) {
+          const old = st.gens.get(ref);
+          if (row === null) {
+            if (!old) continue; // created and deleted inside the transaction
+            st.remove.run(ref);
+            const uuid = String(st.rows.get(ref)?.uuid ?? '');
+            this.tombIns.run(cls, ref, uuid, old[0], gen);
+          } else {
+            const vals = [ref, old ? old[0] : gen, gen, ...st.fields.map((fd) => toSql(fd.ty, row[fd.name]))];
+            st.upsert.run(...(vals as any[]));
+          }
+          changes.push({ gen, cls, ref });
+        }
+      }
+      this.metaSet('generation', String(gen));
+    });
+    apply();
+    // The mirror follows only once SQLite has committed.
+    this.generation = gen;
+    for (const [cls, m] of tx.overlay) {
+      const st = this.cls(cls);
+      for (const [ref, row] of m) {
+        const oldRow = st.rows.get(ref);
+        const old = st.gens.get(ref);
+        if (oldRow) {
+          this.indexRow(cls, ref, oldRow, false);
+          if (typeof oldRow.uuid === 'string') st.uuids.delete(oldRow.uuid);
+        }
+        if (row === null) {
+          if (!old) continue;
+          st.rows.delete(ref);
+          st.gens.delete(ref);
+          this.tombstones.set(`${cls}/${ref}`, { gen, created: old[0], uuid: String(oldRow?.uuid ?? '') });
+        } else {
+          st.rows.set(ref, row);
+          st.gens.set(ref, [old ? old[0] : gen, gen]);
+          if (typeof row.uuid === 'string') st.uuids.set(row.uuid, ref);
+          this.indexRow(cls, ref, row, true);
+          this.tombstones.delete(`${cls}/${ref}`);
+        }
+      }
+    }
+    this.log.push(...changes);
+    this.compact();
+    for (const l of this.listeners) l(gen, changes);
+  }
+
+  /** Keeps the change log and the tombstones bounded. */
+  private compact(): void {
+    let live = 0;
+    for (const st of this.classes.values()) live += st.rows.size;
+    if (this.tombstones.size > 20000) {
+      const gens = [...this.tombstones.values()].map((t) => t.gen).sort((a, b) => a - b);
+      const cut = gens[gens.length - 10000];
+      for (const [k, t] of this.tombstones) if (t.gen < cut) this.tombstones.delete(k);
+      this.tombDel.run(cut - 1);
+      this.minValidGen = cut - 1;
+      this.metaSet('min_valid_generation', String(this.minValidGen));
+      this.rebuildLog();
+    } else if (this.log.length > 4 * (live + this.tombstones.size) + 1000) {
+      this.rebuildLog();
+    }
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** The default of a field: its datamodel default, or the zero of its type. */
+export function defaultOf(fd: FieldDef): unknown {
+  if (fd.default !== undefined) return clone(fd.default);
+  switch (fd.ty.k) {
+    case 'string': case 'enum': return '';
+    case 'int': case 'float': return 0;
+    case 'bool': return false;
+    case 'datetime': return '19700101T00:00:00Z';
+    case 'ref': return NULL_REF;
+    case 'set': return [];
+    case 'map': return Object.create(null);
+    default: return '';
+  }
+}
+
+/** A deep copy of a plain value (maps keep a null prototype so `__proto__` is just a key). */
+export function clone<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(clone) as unknown as T;
+  if (v && typeof v === 'object') {
+    const o: Record<string, unknown> = Object.create(null);
+    for (const k of Object.keys(v)) o[k] = clone((v as Record<string, unknown>)[k]);
+    return o as T;
+  }
+  return v;
+}
+
+/** A write transaction: an overlay of changed rows over the committed store. */
+export class Txn implements View {
+  /** cls → ref → new row, or null for deleted. */
+  readonly overlay = new Map<string, Map<string, Row | null>>();
+  /** Run after a successful commit. */
+  readonly after: (() => void)[] = [];
+  /** Run, in reverse, when the transaction fails (undo host-side work). */
+  readonly undo: (() => void | Promise<void>)[] = [];
+  /** Scratch space for layers that need per-transaction state (reconciler, events). */
+  readonly scratch = new Map<string, unknown>();
+
+  constructor(readonly store: Store) {}
+
+  /** True once anything was written. */
+  dirty(): boolean {
+    for (const m of this.overlay.values()) if (m.size) return true;
+    return false;
+  }
+
+  private ov(cls: string): Map<string, Row | null> {
+    let m = this.overlay.get(cls);
+    if (!m) {
+      this.store.cls(cls); // throws for unknown classes
+      this.overlay.set(cls, (m = new Map()));
+    }
+    return m;
+  }
+
+  find(cls: string, ref: string): Row | undefined {
+    const m = this.overlay.get(cls);
+    if (m && m.has(ref)) return m.get(ref) ?? undefined;
+    return this.store.find(cls, ref);
+  }
+  get(cls: string, ref: string): Row {
+    const r = this.find(cls, ref);
+    if (!r) throw new ApiError('HANDLE_INVALID', [cls, ref]);
+    return r;
+  }
+  /** One field of an object (HANDLE_INVALID if the object does not exist). */
+  field<T = unknown>(cls: string, ref: string, name: string): T {
+    return this.get(cls, ref)[name] as T;
+  }
+  refs(cls: string): string[] {
+    return [...this.rows(cls)].map(([r]) => r);
+  }
+  *rows(cls: string): Iterable<[string, Row]> {
+    const m = this.overlay.get(cls);
+    for (const [ref, row] of this.store.rows(cls)) {
+      if (m && m.has(ref)) continue;
+      yield [ref, row];
+    }
+    if (m) for (const [ref, row] of m) if (row) yield [ref, row];
+  }
+  count(cls: string): number {
+    let n = 0;
+    for (const _ of this.rows(cls)) n++;
+    return n;
+  }
+  /** Refs of `cls` whose row satisfies `pred`. */
+  where(cls: string, pred: (row: Row, ref: string) => boolean): string[] {
+    const out: string[] = [];
+    for (const [ref, row] of this.rows(cls)) if (pred(row, ref)) out.push(ref);
+    return out;
+  }
+  children(cls: string, ref: string, field: string): string[] {
+    const r = manySide(cls, field);
+    if (!r) throw new Error(`store: ${cls}.${field} is not a computed relation`);
+    const base = this.store.childSet(r, ref);
+    const m = this.overlay.get(r.one.cls);
+    if (!m || m.size === 0) return base ? [...base] : [];
+    const out = new Set(base ?? []);
+    for (const [src, row] of m) {
+      if (row && row[r.one.field] === ref) out.add(src);
+      else out.delete(src);
+    }
+    return [...out];
+  }
+  byUuid(cls: string, uuid: string): string {
+    const m = this.overlay.get(cls);
+    if (m) {
+      for (const [ref, row] of m) if (row && row.uuid === uuid) return ref;
+    }
+    const ref = this.store.cls(cls).uuids.get(uuid);
+    if (!ref || (m && m.has(ref) && (m.get(ref) === null || m.get(ref)!.uuid !== uuid))) {
+      throw new ApiError('UUID_INVALID', [cls, uuid]);
+    }
+    return ref;
+  }
+
+  /** Creates an object: fields not given take their defaults; returns its ref. */
+  create(cls: string, fields: Record<string, unknown>, ref = newRef()): string {
+    const st = this.store.cls(cls);
+    for (const k of Object.keys(fields)) {
+      if (!st.fields.some((fd) => fd.name === k)) throw new Error(`store: ${cls}.${k} is not a stored field`);
+    }
+    const row: Record<string, unknown> = {};
+    for (const fd of st.fields) {
+      row[fd.name] = fd.name in fields ? fields[fd.name] : fd.name === 'uuid' ? newUuid() : defaultOf(fd);
+    }
+    this.ov(cls).set(ref, row);
+    return ref;
+  }
+  /** Changes fields of an existing object (HANDLE_INVALID if it does not exist). */
+  set(cls: string, ref: string, patch: Record<string, unknown>): void {
+    const old = this.get(cls, ref);
+    const st = this.store.cls(cls);
+    for (const k of Object.keys(patch)) {
+      if (!st.fields.some((fd) => fd.name === k)) throw new Error(`store: ${cls}.${k} is not a stored field`);
+    }
+    this.ov(cls).set(ref, { ...old, ...patch });
+  }
+  /** Marks an object changed without changing it (event.inject). */
+  touch(cls: string, ref: string): void {
+    this.ov(cls).set(ref, { ...this.get(cls, ref) });
+  }
+  /** Deletes an object (HANDLE_INVALID if it does not exist). */
+  destroy(cls: string, ref: string): void {
+    this.get(cls, ref);
+    this.ov(cls).set(ref, null);
+  }
+  /** True if cls/ref exists in this transaction's view. */
+  exists(cls: string, ref: string): boolean {
+    return this.find(cls, ref) !== undefined;
+  }
+}
+
+/** The class definition of a stored class; throws otherwise. */
+export function storedClass(name: string): ClassDef {
+  const c = classDef(name);
+  if (!c || c.stored === false) throw new Error(`store: ${name} is not a stored class`);
+  return c;
+}

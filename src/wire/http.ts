@@ -1,0 +1,197 @@
+// The HTTP front: XML-RPC on every POST path not under /jsonrpc (xapi routes by longest
+// prefix), JSON-RPC on /jsonrpc, CORS pre-flight on OPTIONS. Bodies are read with a limit
+// and refused past it without being buffered; replies always carry Content-Length.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setImmediate as yieldLoop } from 'node:timers/promises';
+import type { Ty } from '../../schema/index.js';
+import * as jsonrpc from './jsonrpc.js';
+import * as xmlrpc from './xmlrpc.js';
+import { ProtocolError, type RpcCall } from './values.js';
+
+/** What the dispatcher answers. `bare` replies skip the Status/Value wrapper (system.listMethods). */
+export type RpcOutcome =
+  | { ok: true; value: unknown; ty: Ty; bare?: boolean }
+  | { ok: false; error: string[] };
+
+/** The dispatcher as the wire sees it. */
+export interface RpcHandler {
+  call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc'): Promise<RpcOutcome>;
+}
+
+export interface WireOptions {
+  host: string;
+  port: number;
+  /** Largest request body accepted, in bytes. */
+  maxBody: number;
+  handler: RpcHandler;
+  log?: { warn(msg: string): void; debug(msg: string): void };
+}
+
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Headers': 'X-Requested-With',
+};
+
+/** Reads the body up to `max` bytes; resolves null (after answering 413) when it is larger. */
+function readBody(req: http.IncomingMessage, res: http.ServerResponse, max: number): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > max) {
+    refuseTooLarge(req, res);
+    return Promise.resolve(null);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > max) {
+        done = true;
+        chunks.length = 0;
+        refuseTooLarge(req, res);
+        resolve(null);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!done) {
+        done = true;
+        resolve(Buffer.concat(chunks, size));
+      }
+    });
+    req.on('error', (e) => {
+      if (!done) {
+        done = true;
+        reject(e);
+      }
+    });
+  });
+}
+
+function refuseTooLarge(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const body = 'Request body too large\n';
+  res.writeHead(413, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), Connection: 'close', ...CORS });
+  res.end(body, () => req.socket.destroy());
+  req.pause();
+}
+
+function sendProtocolError(res: http.ServerResponse, msg: string): void {
+  const body = `<html><body><h1>HTTP 500 internal server error</h1>${xmlrpc.esc(msg)}</body></html>`;
+  res.writeHead(500, { 'Content-Type': 'text/html', 'Content-Length': Buffer.byteLength(body), ...CORS });
+  res.end(body);
+}
+
+/** Writes string parts as one reply with an exact Content-Length, yielding between big slices. */
+async function sendParts(res: http.ServerResponse, contentType: string, parts: Iterable<string>): Promise<void> {
+  const bufs: Buffer[] = [];
+  let len = 0;
+  let sinceYield = 0;
+  for (const p of parts) {
+    const b = Buffer.from(p, 'utf8');
+    bufs.push(b);
+    len += b.length;
+    sinceYield += b.length;
+    if (sinceYield > 256 * 1024) {
+      sinceYield = 0;
+      await yieldLoop(); // let other calls in while a bulk reply is encoded
+    }
+  }
+  res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': len, ...CORS });
+  if (bufs.length === 1) res.end(bufs[0]);
+  else {
+    for (const b of bufs) res.write(b);
+    res.end();
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method === 'OPTIONS') {
+    res.writeHead(200, { ...CORS, 'Access-Control-Allow-Methods': 'PUT', 'Content-Length': 0 });
+    res.end();
+    return;
+  }
+  if (req.method !== 'POST') {
+    const body = 'Forbidden\n';
+    res.writeHead(403, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+    return;
+  }
+  const raw = await readBody(req, res, opts.maxBody);
+  if (raw === null) return;
+  const isJson = path.startsWith('/jsonrpc');
+  let text: string;
+  let badUtf8 = false;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    // Decode leniently to find the method and id; the call then fails as xapi's UTF-8 check does.
+    text = raw.toString('utf8');
+    badUtf8 = true;
+  }
+  if (isJson) {
+    let call: jsonrpc.JsonCall;
+    try {
+      call = jsonrpc.parseJsonCall(text);
+    } catch (e) {
+      return sendProtocolError(res, (e as Error).message);
+    }
+    const out: RpcOutcome = badUtf8
+      ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
+      : await opts.handler.call(call, 'jsonrpc');
+    if (out.ok) await sendParts(res, 'application/json', jsonrpc.successParts(call, out.value, out.ty));
+    else await sendParts(res, 'application/json', [jsonrpc.failure(call, out.error)]);
+    return;
+  }
+  let call: RpcCall;
+  try {
+    call = xmlrpc.parseCall(text);
+  } catch (e) {
+    return sendProtocolError(res, (e as Error).message);
+  }
+  const out: RpcOutcome = badUtf8
+    ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
+    : await opts.handler.call(call, 'xmlrpc');
+  if (out.ok) await sendParts(res, 'text/xml', xmlrpc.successParts(out.value, out.ty, out.bare));
+  else await sendParts(res, 'text/xml', [xmlrpc.failure(out.error)]);
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startWire(opts: WireOptions): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
+  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    handle(opts, req, res).catch((e) => {
+      // Nothing a client sends may stop the daemon; answer what can still be answered.
+      opts.log?.warn(`wire: ${(e as Error).message}`);
+      if (!res.headersSent) sendProtocolError(res, 'internal error');
+      else res.destroy();
+    });
+  });
+  server.on('clientError', (_e, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export { ProtocolError };

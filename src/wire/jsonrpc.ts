@@ -1,0 +1,91 @@
+// JSON-RPC v1 and v2 as xapi speaks them on /jsonrpc (mirage/ocaml-rpc's jsonrpc.ml):
+// one object per request, `id` required, v2 errors as {code: 1, message, data}.
+import { Typed, type Ty } from '../../schema/index.js';
+import { ProtocolError, type RpcCall } from './values.js';
+
+/** A parsed JSON-RPC request. */
+export interface JsonCall extends RpcCall {
+  version: 1 | 2;
+  id: number | string;
+}
+
+/** Parses a JSON-RPC request; throws ProtocolError for a malformed envelope. */
+export function parseJsonCall(body: string): JsonCall {
+  let j: unknown;
+  try {
+    j = JSON.parse(body);
+  } catch (e) {
+    throw new ProtocolError(`malformed JSON: ${(e as Error).message}`);
+  }
+  if (!j || typeof j !== 'object' || Array.isArray(j)) throw new ProtocolError('a JSON-RPC request must be one object');
+  const o = j as Record<string, unknown>;
+  let version: 1 | 2;
+  if (!('jsonrpc' in o)) version = 1;
+  else if (o.jsonrpc === '2.0') version = 2;
+  else throw new ProtocolError('unsupported jsonrpc version');
+  if (typeof o.method !== 'string') throw new ProtocolError('method must be a string');
+  const id = o.id;
+  if (!(typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id)))) {
+    throw new ProtocolError('id must be an integer or a string');
+  }
+  let params: unknown[];
+  if (version === 1) {
+    if (!Array.isArray(o.params)) throw new ProtocolError('params must be an array');
+    params = o.params;
+  } else if (o.params === undefined || o.params === null) params = [];
+  else if (Array.isArray(o.params)) params = o.params;
+  else if (typeof o.params === 'object') params = [o.params];
+  else throw new ProtocolError('params must be an array or an object');
+  return { method: o.method, params: params.map(nullProto), version, id };
+}
+
+/** JSON objects become null-prototype maps so a `__proto__` key stays a key. */
+function nullProto(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(nullProto);
+  if (v && typeof v === 'object') {
+    const o: Record<string, unknown> = Object.create(null);
+    for (const k of Object.keys(v)) o[k] = nullProto((v as Record<string, unknown>)[k]);
+    return o;
+  }
+  return v;
+}
+
+function replacer(this: unknown, _k: string, v: unknown): unknown {
+  return v instanceof Typed ? v.v : v;
+}
+
+/** Serialises a result value (ints as JSON numbers, Typed unwrapped). */
+export function stringifyValue(v: unknown, _ty: Ty): string {
+  return v === undefined ? '""' : JSON.stringify(v, replacer);
+}
+
+/** A success reply as string parts (big maps in slices). */
+export function* successParts(call: { version: 1 | 2; id: number | string }, v: unknown, ty: Ty): Generator<string, void, void> {
+  const id = JSON.stringify(call.id);
+  const head = call.version === 2 ? '{"jsonrpc":"2.0","result":' : '{"result":';
+  const tail = call.version === 2 ? `,"id":${id}}` : `,"error":null,"id":${id}}`;
+  if (ty.k === 'map' && v && typeof v === 'object' && Object.keys(v).length > 256) {
+    const m = v as Record<string, unknown>;
+    const keys = Object.keys(m);
+    yield head + '{';
+    for (let i = 0; i < keys.length; i += 256) {
+      let s = '';
+      for (let j = i; j < Math.min(i + 256, keys.length); j++) {
+        s += (j ? ',' : '') + JSON.stringify(keys[j]) + ':' + JSON.stringify(m[keys[j]], replacer);
+      }
+      yield s;
+    }
+    yield '}' + tail;
+    return;
+  }
+  yield head + (ty.k === 'void' ? '""' : stringifyValue(v, ty)) + tail;
+}
+
+/** A failure reply. */
+export function failure(call: { version: 1 | 2; id: number | string }, desc: string[]): string {
+  const id = JSON.stringify(call.id);
+  if (call.version === 2) {
+    return `{"jsonrpc":"2.0","error":${JSON.stringify({ code: 1, message: desc[0], data: desc.slice(1) })},"id":${id}}`;
+  }
+  return `{"result":null,"error":${JSON.stringify(desc)},"id":${id}}`;
+}

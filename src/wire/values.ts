@@ -1,0 +1,28 @@
+// Decoded wire values that keep the distinctions XenAPI's type checks need: an XML-RPC
+// <double> is not an <int>, a <dateTime.iso8601> is not a string.
+
+/** A value that arrived as a float (XML-RPC <double>). */
+export class WireDouble {
+  constructor(readonly value: number) {}
+}
+/** A value that arrived as an XML-RPC <dateTime.iso8601>. */
+export class WireDateTime {
+  constructor(readonly value: string) {}
+}
+
+/** A request as the codecs hand it to the dispatcher. */
+export interface RpcCall {
+  method: string;
+  params: unknown[];
+}
+
+/** A malformed request (not a methodCall, bad JSON-RPC envelope): answered with HTTP 500. */
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** Characters XML 1.0 cannot carry; stored strings never hold them (rejected at input). */
+export const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;

@@ -1,0 +1,306 @@
+// XML-RPC as xapi speaks it: liberal parsing (typed or untyped values, i4/int/i8, nil,
+// pretty-printed), compact replies with untyped strings and ints, never <i8>, the empty
+// string as <value></value>. The reply encoder is driven by the datamodel's types.
+import { SaxesParser } from 'saxes';
+import { Typed, visibleFields, classDef, type Ty, type FieldDef } from '../../schema/index.js';
+import { ProtocolError, WireDateTime, WireDouble, type RpcCall } from './values.js';
+
+interface Frame {
+  tag: string;
+  text: string;
+  value?: unknown;
+  typed?: boolean;
+  items?: unknown[];
+  obj?: Record<string, unknown>;
+  name?: string;
+  memberValue?: unknown;
+}
+
+const INT_RE = /^[+-]?\d+$/;
+const FLOAT_RE = /^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan|infinity)$/i;
+const SCALAR_TAGS = new Set(['string', 'int', 'i4', 'i8', 'boolean', 'double', 'dateTime.iso8601', 'base64']);
+
+/** Parses a methodCall; throws ProtocolError for anything that is not one. */
+export function parseCall(body: string): RpcCall {
+  const parser = new SaxesParser({ xmlns: false, position: false });
+  const stack: Frame[] = [];
+  let method: string | undefined;
+  let params: unknown[] | undefined;
+  let sawRoot = false;
+  const fail = (m: string): never => {
+    throw new ProtocolError(m);
+  };
+  const top = () => stack[stack.length - 1];
+  const giveToValue = (v: unknown) => {
+    const fr = top();
+    if (!fr || fr.tag !== 'value') fail('typed element outside <value>');
+    if (fr.typed) fail('two types in one <value>');
+    fr.value = v;
+    fr.typed = true;
+  };
+
+  parser.on('error', (e) => fail(`malformed XML: ${e.message}`));
+  parser.on('doctype', () => fail('DOCTYPE not allowed'));
+  parser.on('opentag', (node) => {
+    const tag = node.name;
+    const parent = top();
+    if (!parent) {
+      if (sawRoot || tag !== 'methodCall') fail(`expected <methodCall>, got <${tag}>`);
+      sawRoot = true;
+    } else {
+      const ok =
+        (parent.tag === 'methodCall' && (tag === 'methodName' || tag === 'params')) ||
+        (parent.tag === 'params' && tag === 'param') ||
+        (parent.tag === 'param' && tag === 'value') ||
+        (parent.tag === 'value' && (SCALAR_TAGS.has(tag) || tag === 'array' || tag === 'struct' || tag === 'nil')) ||
+        (parent.tag === 'array' && tag === 'data') ||
+        (parent.tag === 'data' && tag === 'value') ||
+        (parent.tag === 'struct' && tag === 'member') ||
+        (parent.tag === 'member' && (tag === 'name' || tag === 'value'));
+      if (!ok) fail(`unexpected <${tag}> in <${parent.tag}>`);
+      if (parent.tag === 'value' && parent.typed) fail('two types in one <value>');
+    }
+    const fr: Frame = { tag, text: '' };
+    if (tag === 'params') params = [];
+    if (tag === 'data') fr.items = [];
+    if (tag === 'struct') fr.obj = Object.create(null);
+    stack.push(fr);
+  });
+  parser.on('text', (t) => {
+    const fr = top();
+    if (fr) fr.text += t;
+  });
+  parser.on('cdata', (t) => {
+    const fr = top();
+    if (fr) fr.text += t;
+  });
+  parser.on('closetag', () => {
+    const fr = stack.pop()!;
+    const parent = top();
+    switch (fr.tag) {
+      case 'methodName':
+        method = fr.text.trim();
+        break;
+      case 'value': {
+        const v = fr.typed ? fr.value : fr.text; // an untyped value is a string, as it stands
+        if (parent?.tag === 'param') params!.push(v);
+        else if (parent?.tag === 'data') parent.items!.push(v);
+        else if (parent?.tag === 'member') {
+          parent.memberValue = v;
+          parent.typed = true;
+        }
+        break;
+      }
+      case 'param':
+        break;
+      case 'string':
+        giveToValue(fr.text);
+        break;
+      case 'int': case 'i4': case 'i8': {
+        const s = fr.text.trim();
+        if (!INT_RE.test(s)) fail(`bad <${fr.tag}> ${s}`);
+        giveToValue(Number(s));
+        break;
+      }
+      case 'boolean':
+        giveToValue(fr.text.trim() === '1');
+        break;
+      case 'double': {
+        const s = fr.text.trim();
+        if (!FLOAT_RE.test(s)) fail(`bad <double> ${s}`);
+        giveToValue(new WireDouble(Number(s)));
+        break;
+      }
+      case 'dateTime.iso8601':
+        giveToValue(new WireDateTime(fr.text.trim()));
+        break;
+      case 'base64':
+        giveToValue(Buffer.from(fr.text, 'base64').toString('utf8'));
+        break;
+      case 'nil':
+        giveToValue(null);
+        break;
+      case 'data':
+        parent!.items = fr.items;
+        break;
+      case 'array':
+        giveToValue(fr.items ?? []);
+        break;
+      case 'struct':
+        giveToValue(fr.obj);
+        break;
+      case 'name':
+        parent!.name = fr.text;
+        break;
+      case 'member':
+        if (fr.name === undefined || !fr.typed) fail('<member> needs <name> and <value>');
+        parent!.obj![fr.name!] = fr.memberValue;
+        break;
+    }
+  });
+  try {
+    parser.write(body).close();
+  } catch (e) {
+    if (e instanceof ProtocolError) throw e;
+    throw new ProtocolError(`malformed XML: ${(e as Error).message}`);
+  }
+  if (!sawRoot) fail('empty request');
+  if (method === undefined || method === '') fail('no <methodName>');
+  if (params === undefined) fail('no <params>');
+  return { method: method!, params: params! };
+}
+
+// ---------------------------------------------------------------- encoding
+
+const ESC_RE = /[&<>"\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
+const ESC_ALL = /[&<>"\u0000-\u0008\u000B\u000C\u000E-\u001F]/g;
+const ESC_MAP: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' };
+
+/** XML-escapes `< > & "` and drops characters XML cannot carry, as xapi does. */
+export function esc(s: string): string {
+  if (!ESC_RE.test(s)) return s;
+  return s.replace(ESC_ALL, (c) => ESC_MAP[c] ?? '');
+}
+
+/** Formats a float as C's %.16g. */
+export function g16(x: number): string {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
+  const exp = Math.floor(Math.log10(Math.abs(x)));
+  if (exp < -4 || exp >= 16) {
+    const [m, e] = x.toExponential(15).split('e');
+    const mm = m.includes('.') ? m.replace(/\.?0+$/, '') : m;
+    const ei = Number(e);
+    return `${mm}e${ei < 0 ? '-' : '+'}${String(Math.abs(ei)).padStart(2, '0')}`;
+  }
+  const s = x.toPrecision(16);
+  return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
+}
+
+interface RecordPlan {
+  fields: { name: string; ty: Ty; open: string }[];
+}
+const recordPlans = new Map<string, RecordPlan>();
+function planFor(cls: string): RecordPlan {
+  let p = recordPlans.get(cls);
+  if (!p) {
+    const def = classDef(cls);
+    if (!def) throw new Error(`xmlrpc: unknown record class ${cls}`);
+    p = { fields: visibleFields(def).map((fd: FieldDef) => ({ name: fd.name, ty: fd.ty, open: `<member><name>${esc(fd.name)}</name>` })) };
+    recordPlans.set(cls, p);
+  }
+  return p;
+}
+
+/** Encodes `v` of type `ty` as one compact <value>. */
+export function encode(v: unknown, ty: Ty): string {
+  switch (ty.k) {
+    case 'string': case 'enum': case 'ref':
+      return v === '' || v === undefined || v === null ? '<value></value>' : `<value>${esc(String(v))}</value>`;
+    case 'int':
+      return `<value>${typeof v === 'number' ? Math.trunc(v) : String(v ?? 0)}</value>`;
+    case 'int32':
+      return `<value><i4>${Number(v) | 0}</i4></value>`;
+    case 'float':
+      return `<value><double>${g16(Number(v))}</double></value>`;
+    case 'bool':
+      return v ? '<value><boolean>1</boolean></value>' : '<value><boolean>0</boolean></value>';
+    case 'datetime':
+      return `<value><dateTime.iso8601>${esc(String(v))}</dateTime.iso8601></value>`;
+    case 'void':
+      return '<value></value>';
+    case 'set': {
+      const a = v as unknown[];
+      let s = '<value><array><data>';
+      for (const x of a) s += encode(x, ty.of);
+      return s + '</data></array></value>';
+    }
+    case 'map': {
+      const m = v as Record<string, unknown>;
+      let s = '<value><struct>';
+      for (const k of Object.keys(m)) s += `<member><name>${esc(k)}</name>${encode(m[k], ty.val)}</member>`;
+      return s + '</struct></value>';
+    }
+    case 'record': {
+      const r = v as Record<string, unknown>;
+      let s = '<value><struct>';
+      for (const fd of planFor(ty.cls).fields) s += fd.open + encode(r[fd.name], fd.ty) + '</member>';
+      return s + '</struct></value>';
+    }
+    case 'any':
+      return encodeAny(v);
+  }
+}
+
+function encodeAny(v: unknown): string {
+  if (v instanceof Typed) return encode(v.v, v.ty);
+  if (v === null || v === undefined) return '<value></value>';
+  switch (typeof v) {
+    case 'string': return encode(v, { k: 'string' });
+    case 'number': return Number.isInteger(v) ? `<value>${v}</value>` : `<value><double>${g16(v)}</double></value>`;
+    case 'boolean': return encode(v, { k: 'bool' });
+  }
+  if (Array.isArray(v)) {
+    let s = '<value><array><data>';
+    for (const x of v) s += encodeAny(x);
+    return s + '</data></array></value>';
+  }
+  const m = v as Record<string, unknown>;
+  let s = '<value><struct>';
+  for (const k of Object.keys(m)) s += `<member><name>${esc(k)}</name>${encodeAny(m[k])}</member>`;
+  return s + '</struct></value>';
+}
+
+const HEAD = '<?xml version="1.0"?><methodResponse><params><param>';
+const TAIL = '</param></params></methodResponse>';
+const OK_OPEN = '<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>';
+const OK_CLOSE = '</member></struct></value>';
+
+/** A Success reply, as string parts; big maps and sets are encoded in slices between which the caller may yield. */
+export function* successParts(v: unknown, ty: Ty, bare = false): Generator<string, void, void> {
+  yield HEAD + (bare ? '' : OK_OPEN);
+  yield* bodyParts(v, ty);
+  yield (bare ? '' : OK_CLOSE) + TAIL;
+}
+
+const SLICE = 256;
+function* bodyParts(v: unknown, ty: Ty): Generator<string, void, void> {
+  if (ty.k === 'map' && v && typeof v === 'object') {
+    const m = v as Record<string, unknown>;
+    const keys = Object.keys(m);
+    if (keys.length > SLICE) {
+      yield '<value><struct>';
+      for (let i = 0; i < keys.length; i += SLICE) {
+        let s = '';
+        for (const k of keys.slice(i, i + SLICE)) s += `<member><name>${esc(k)}</name>${encode(m[k], ty.val)}</member>`;
+        yield s;
+      }
+      yield '</struct></value>';
+      return;
+    }
+  }
+  if (ty.k === 'set' && Array.isArray(v) && v.length > SLICE) {
+    yield '<value><array><data>';
+    for (let i = 0; i < v.length; i += SLICE) {
+      let s = '';
+      for (const x of v.slice(i, i + SLICE)) s += encode(x, ty.of);
+      yield s;
+    }
+    yield '</data></array></value>';
+    return;
+  }
+  yield encode(v, ty);
+}
+
+/** A Failure reply. */
+export function failure(desc: string[]): string {
+  let s = '<value><array><data>';
+  for (const d of desc) s += encode(d, { k: 'string' });
+  s += '</data></array></value>';
+  return `${HEAD}<value><struct><member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name>${s}</member></struct></value>${TAIL}`;
+}
+
+/** A value as the string a task's `result` holds (xapi: Xmlrpc.to_string, no declaration). */
+export function valueString(v: unknown, ty: Ty): string {
+  return encode(v, ty);
+}

@@ -1,0 +1,73 @@
+// Creating the records of a physical NIC as xapi's PIF.introduce_internal does: a
+// PIF_metrics, the PIF, and the network of its bridge (xenbr<position>), reusing a network
+// that already has that bridge.
+import { NULL_REF, type Txn } from '../store/store.js';
+
+/** A NIC as the host or the inventory reports it. */
+export interface NicInfo {
+  device: string;
+  MAC: string;
+  MTU: number;
+  carrier?: boolean;
+}
+
+/** The bridge xapi names for a NIC: xenbr<position>, position from the device's number, else br<device>. */
+export function bridgeForDevice(device: string): string {
+  const m = /^eth(\d+)$/.exec(device);
+  return m ? `xenbr${m[1]}` : `br${device}`;
+}
+
+/** Creates the PIF_metrics, network (if needed) and PIF of a physical NIC; returns the PIF ref. */
+export function introduceInternal(
+  tx: Txn,
+  host: string,
+  nic: NicInfo,
+  opts: { managed?: boolean; disallowUnplug?: boolean; managementBridge?: string } = {},
+): string {
+  const managed = opts.managed ?? true;
+  const bridge = managed ? bridgeForDevice(nic.device) : '';
+  const same = bridge ? tx.where('network', (n) => n.bridge === bridge) : [];
+  // Exactly one network with that bridge is reused; none or several: a new one (as xapi).
+  const network = same.length === 1
+    ? same[0]
+    : tx.create('network', {
+        name_label: `Pool-wide network associated with ${nic.device}`,
+        name_description: '',
+        MTU: 1500,
+        other_config: Object.create(null),
+        bridge,
+        managed,
+      });
+  const metrics = tx.create('PIF_metrics', {
+    carrier: nic.carrier ?? false,
+    vendor_id: '',
+    vendor_name: '',
+    device_id: '',
+    device_name: '',
+    speed: 0,
+    duplex: false,
+    pci_bus_path: '',
+    last_updated: '19700101T00:00:00Z',
+  });
+  const management = bridge !== '' && bridge === opts.managementBridge;
+  return tx.create('PIF', {
+    device: nic.device,
+    device_name: nic.device,
+    network,
+    host,
+    MAC: nic.MAC.toLowerCase(),
+    MTU: nic.MTU,
+    VLAN: -1,
+    metrics,
+    physical: true,
+    currently_attached: management,
+    management,
+    ip_configuration_mode: 'None',
+    bond_slave_of: NULL_REF,
+    VLAN_master_of: NULL_REF,
+    disallow_unplug: opts.disallowUnplug ?? false,
+    managed,
+    properties: Object.assign(Object.create(null), { gro: 'on' }),
+    igmp_snooping_status: 'unknown',
+  });
+}
