@@ -1,0 +1,33 @@
+# xenapi-netd: `make run` starts the daemon on the embedded defaults; `make test` runs everything.
+SHELL := /bin/bash
+NODE  ?= node
+BACKEND ?= simulated
+ARGS ?=
+
+.PHONY: all install build run test test-deps bench clean
+
+all: build
+
+node_modules/.install-stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.install-stamp
+
+build: install
+	npx tsc -p tsconfig.json
+
+run: build
+	$(NODE) dist/src/main.js --backend $(BACKEND) $(ARGS)
+
+test-deps:
+	bash scripts/install-test-deps.sh
+
+test: test-deps build
+	npx mocha --reporter ./scripts/summary-reporter.cjs
+
+bench: build
+	$(NODE) --expose-gc dist/test/bench/run.js
+
+clean:
+	rm -rf dist node_modules/.install-stamp

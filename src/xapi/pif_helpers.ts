@@ -1,0 +1,48 @@
+// PIF kinds and topology, as xapi_pif_helpers.ml decides them: every PIF has one kind, and
+// many checks look at the list of kinds from a PIF down to its root.
+import { ApiError } from '../errors.js';
+import { NULL_REF, type View } from '../store/store.js';
+
+export type PifKind = 'Tunnel_access' | 'VLAN_untagged' | 'Network_sriov_logical' | 'Bond_master' | 'Physical';
+
+/** The kind of a PIF, in xapi's priority order. */
+export function pifKind(db: View, pif: string): PifKind {
+  const row = db.get('PIF', pif);
+  if (db.children('PIF', pif, 'tunnel_access_PIF_of').length) return 'Tunnel_access';
+  if (row.VLAN_master_of !== NULL_REF) return 'VLAN_untagged';
+  if (Array.isArray(row.sriov_logical_PIF_of) && row.sriov_logical_PIF_of.length) return 'Network_sriov_logical';
+  if (db.children('PIF', pif, 'bond_master_of').length) return 'Bond_master';
+  if (row.physical) return 'Physical';
+  throw new ApiError('INTERNAL_ERROR', ['Cannot calculate PIF type']);
+}
+
+/** Kinds from the PIF down to its root (tunnel → transport, VLAN → tagged PIF). */
+export function topology(db: View, pif: string): PifKind[] {
+  const out: PifKind[] = [];
+  let cur: string | undefined = pif;
+  for (let guard = 0; cur && guard < 8; guard++) {
+    const k = pifKind(db, cur);
+    out.push(k);
+    if (k === 'Tunnel_access') cur = String(db.get('tunnel', db.children('PIF', cur, 'tunnel_access_PIF_of')[0]).transport_PIF);
+    else if (k === 'VLAN_untagged') cur = String(db.get('VLAN', String(db.get('PIF', cur).VLAN_master_of)).tagged_PIF);
+    else cur = undefined;
+  }
+  return out;
+}
+
+/** True if the PIF is a slave of an existing bond. */
+export function isBondSlave(db: View, pif: string): boolean {
+  const b = String(db.get('PIF', pif).bond_slave_of);
+  return b !== NULL_REF && db.find('Bond', b) !== undefined;
+}
+
+/** The host's management PIF, if any (the first with management = true). */
+export function managementPif(db: View, host: string): string | undefined {
+  for (const [ref, row] of db.rows('PIF')) if (row.host === host && row.management) return ref;
+  return undefined;
+}
+
+/** PIFs of `host` on `network`. */
+export function pifsOn(db: View, host: string, network: string): string[] {
+  return db.children('network', network, 'PIFs').filter((p) => db.get('PIF', p).host === host);
+}
