@@ -216,6 +216,9 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   if (!/^[A-Za-z0-9_-]{1,24}$/.test(opts.name)) throw new Error(`sandbox name ${JSON.stringify(opts.name)}: use [A-Za-z0-9_-]{1,24}`);
   const netns = `xnd-${opts.name}-${process.pid}`;
   const peerNetns = `${netns}-peer`;
+  for (const ns of [netns, peerNetns]) {
+    if (await netnsExists(ns)) throw new Error(`network namespace ${ns} already exists (one sandbox per name and process)`);
+  }
   let dir = opts.dir;
   if (dir) await mkdir(dir, { recursive: true });
   else dir = await mkdtemp(join(tmpdir(), `xnd-${opts.name}-`));
@@ -231,10 +234,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     const env = sb.env;
     for (const d of Object.values(env)) await mkdir(d, { recursive: true });
     await writeFile(join(dir, 'sandbox.json'), JSON.stringify(rec, null, 2));
-    for (const ns of [netns, peerNetns]) {
-      if (await netnsExists(ns)) throw new Error(`network namespace ${ns} already exists`);
-      await run('ip', ['netns', 'add', ns]);
-    }
+    for (const ns of [netns, peerNetns]) await run('ip', ['netns', 'add', ns]);
     await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
     await run('ip', ['-n', peerNetns, 'link', 'set', 'lo', 'up']);
     const db = join(env.OVS_DBDIR, 'conf.db');

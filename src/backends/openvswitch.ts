@@ -320,8 +320,8 @@ function isTimeout(e: unknown): boolean {
 // ---------------------------------------------------------------- rendering a plan
 
 interface Rendered {
-  /** ovs-vsctl argv of the one transaction (empty: nothing for OVS to do). */
-  vsctl: string[];
+  /** ovs-vsctl argv of each transaction: one, or two when an LACP bond's members are re-used (empty: nothing to do). */
+  vsctl: string[][];
   /** step index of each `--` command, in order (to map an ovs-vsctl error back to a step). */
   cmdStep: number[];
   /** the words of each command (for that mapping). */
@@ -536,13 +536,15 @@ export class OpenvswitchBackend implements Backend {
   }
 
   /** Turns a plan into one ovs-vsctl transaction plus one ip batch. */
-  private render(before: NetState, plan: Step[]): Rendered {
+  private render(before: NetState, plan: Step[], nicMacs: Map<string, string>): Rendered {
     const cmds: string[][] = [];
     const cmdStep: number[] = [];
     const touched = new Map<string, number>();
     const nicsUp = new Set<string>();
     const recreated = new Map<string, number>();
     const ipOps: { step: number; bridge: string; kind: 'set' | 'clear'; ip: IpConfig }[] = [];
+    const inPlace = new Set<number>();
+    const barriers = new Set<number>();
     let s = before;
     const add = (i: number, ...words: string[]) => {
       cmds.push(words);
@@ -569,6 +571,10 @@ export class OpenvswitchBackend implements Backend {
         case 'uplink.add': {
           const u = st.uplink;
           const mtu = cur?.MTU;
+          // The bridge device takes its uplink's MAC (xapi's bridge_mac), as networkd's other-config:hwaddr:
+          // peers' ARP caches stay valid when the management IP moves to a new bridge.
+          const hwaddr = u.kind === 'nic' ? nicMacs.get(u.device) : u.kind === 'bond' ? u.mac : undefined;
+          if (hwaddr && cur && !cur.vlan) add(i, 'set', 'bridge', st.bridge, `other_config:hwaddr=${q(hwaddr.toLowerCase())}`);
           if (u.kind === 'nic') {
             add(i, '--may-exist', 'add-port', st.bridge, u.device);
             if (mtu) add(i, 'set', 'interface', u.device, `mtu_request=${mtu}`);
@@ -576,7 +582,11 @@ export class OpenvswitchBackend implements Backend {
             nicsUp.add(u.device);
           } else if (u.kind === 'bond') {
             const r = renderBond(u);
-            if (u.members.length >= 2) add(i, '--may-exist', 'add-bond', st.bridge, u.name, ...u.members);
+            if (inPlace.has(i)) {
+              // Same bond, same members: rewrite its columns (whole maps, so no stale keys survive) and
+              // keep the Interfaces, so no member is re-opened and none waits for bond_updelay.
+              for (const m of u.members) add(i, 'remove', 'interface', m, 'other_config', 'lacp-aggregation-key', 'lacp-actor-key');
+            } else if (u.members.length >= 2) add(i, '--may-exist', 'add-bond', st.bridge, u.name, ...u.members);
             else {
               const m = u.members[0] ?? u.name;
               add(i, `--id=@if${i}`, 'create', 'interface', `name=${q(m)}`);
@@ -598,9 +608,19 @@ export class OpenvswitchBackend implements Backend {
           }
           break;
         }
-        case 'uplink.del':
-          add(i, '--if-exists', 'del-port', st.bridge, st.uplink.kind === 'nic' ? st.uplink.device : st.uplink.name);
+        case 'uplink.del': {
+          const again = this.inPlaceBondChange(plan, i);
+          if (again !== undefined) inPlace.add(again);
+          else add(i, '--if-exists', 'del-port', st.bridge, st.uplink.kind === 'nic' ? st.uplink.device : st.uplink.name);
+          // A member LACP disabled stays may_enable=false when re-added in the same transaction
+          // (ovs-backend.md (d) 3): commit the removal of an LACP bond before its NICs are used again.
+          const old = st.uplink;
+          if (again === undefined && old.kind === 'bond' && old.mode === 'lacp' &&
+            plan.slice(i + 1).some((n) => n.op === 'uplink.add' && (n.uplink.kind === 'nic' ? [n.uplink.device] : n.uplink.kind === 'bond' ? n.uplink.members : []).some((m) => old.members.includes(m)))) {
+            barriers.add(cmds.length);
+          }
           break;
+        }
         case 'vif.add':
           add(i, '--may-exist', 'add-port', st.bridge, st.vif);
           if (this.o.vifType === 'internal') add(i, 'set', 'interface', st.vif, 'type=internal');
@@ -652,7 +672,12 @@ export class OpenvswitchBackend implements Backend {
         if (ip.gateway) line(i, `route replace default via ${ip.gateway} dev ${n}`);
       }
     }
-    const vsctl = cmds.length ? [`--timeout=${this.o.timeoutSeconds}`, ...cmds.flatMap((c) => ['--', ...c])] : [];
+    const cuts = [0, ...[...barriers].filter((b) => b > 0 && b < cmds.length).sort((x, y) => x - y), cmds.length];
+    const vsctl: string[][] = [];
+    for (let k = 0; k + 1 < cuts.length; k++) {
+      const part = cmds.slice(cuts[k], cuts[k + 1]);
+      if (part.length) vsctl.push([`--timeout=${this.o.timeoutSeconds}`, ...part.flatMap((c) => ['--', ...c])]);
+    }
     return { vsctl, cmdStep, cmdWords: cmds, touched, ipLines, ipStep, nicsUp: [...nicsUp], target };
   }
 
@@ -679,41 +704,50 @@ export class OpenvswitchBackend implements Backend {
 
   /** Runs one rendered plan; throws BackendError (flagged nothingApplied when OVSDB refused the transaction). */
   private async execute(before: NetState, plan: Step[]): Promise<void> {
-    const r = this.render(before, plan);
-    const nicSteps = plan.findIndex((st) => st.op === 'uplink.add');
-    for (const n of r.nicsUp) {
-      try {
-        await this.ip(['link', 'set', 'dev', n, 'up']);
-      } catch (e) {
-        throw Object.assign(new BackendError(Math.max(0, r.touched.get(n) ?? nicSteps), `${n}: ${errText(e)}`), { nothingApplied: true });
+    const needMacs = plan.some((st) => st.op === 'uplink.add' && st.uplink.kind === 'nic');
+    const nicMacs = new Map(needMacs ? (await this.nics()).map((n) => [n.device, n.MAC] as const) : []);
+    const r = this.render(before, plan, nicMacs);
+    if (r.nicsUp.length) {
+      const failed = await this.ipBatch(r.nicsUp.map((n) => `link set dev ${n} up`));
+      if (failed) {
+        const n = r.nicsUp[failed.line];
+        throw Object.assign(new BackendError(r.touched.get(n) ?? 0, `${n}: ${failed.text}`), { nothingApplied: true });
       }
     }
     if (r.vsctl.length) {
       let timedOut = false;
-      try {
-        await this.vsctl(r.vsctl, true);
-      } catch (e) {
-        if (!isTimeout(e)) {
-          throw Object.assign(new BackendError(this.stepOfVsctlError(r, errText(e)), `ovs-vsctl: ${errText(e)}`), { nothingApplied: true });
+      for (const [k, argv] of r.vsctl.entries()) {
+        try {
+          await this.vsctl(argv, true);
+        } catch (e) {
+          if (!isTimeout(e)) {
+            const err = new BackendError(this.stepOfVsctlError(r, errText(e)), `ovs-vsctl: ${errText(e)}`);
+            throw k === 0 ? Object.assign(err, { nothingApplied: true }) : err;
+          }
+          timedOut = true;
         }
-        timedOut = true;
       }
-      await this.verify(before, r, timedOut);
+      await this.verify(before, r, timedOut && r.vsctl.length === 1);
     }
-    if (r.ipLines.length) {
-      const dir = await mkdtemp(join(tmpdir(), 'xnd-ip-'));
-      const file = join(dir, 'batch');
-      try {
-        await writeFile(file, r.ipLines.join('\n') + '\n');
-        await this.ip(['-batch', file]);
-      } catch (e) {
-        const text = errText(e);
-        const m = /Command failed \S*:(\d+)/.exec(text);
-        const idx = m ? r.ipStep[Number(m[1]) - 1] ?? r.ipStep[0] : r.ipStep[0];
-        throw new BackendError(idx, `ip: ${text}`);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
+    const failed = await this.ipBatch(r.ipLines);
+    if (failed) throw new BackendError(r.ipStep[failed.line] ?? r.ipStep[0], `ip: ${failed.text}`);
+  }
+
+  /** Runs `ip -batch` (stops at the first failing line); resolves to that line's index and the error, if any. */
+  private async ipBatch(lines: string[]): Promise<{ line: number; text: string } | undefined> {
+    if (lines.length === 0) return undefined;
+    const dir = await mkdtemp(join(tmpdir(), 'xnd-ip-'));
+    const file = join(dir, 'batch');
+    try {
+      await writeFile(file, lines.join('\n') + '\n');
+      await this.ip(['-batch', file]);
+      return undefined;
+    } catch (e) {
+      const text = errText(e);
+      const m = /Command failed \S*:(\d+)/.exec(text);
+      return { line: m ? Number(m[1]) - 1 : 0, text };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   }
 
@@ -749,6 +783,29 @@ export class OpenvswitchBackend implements Backend {
       }
       await new Promise((res) => setTimeout(res, 50));
     }
+  }
+
+  /**
+   * For an uplink.del of a bond at `i`: the index of a later uplink.add of the same bond (name, bridge,
+   * member set) with nothing in between touching that bridge, so the change can be made in place.
+   * Not from LACP to another mode: a member LACP disabled keeps may_enable=false until it is re-added
+   * (ovs-backend.md (d) 3).
+   */
+  private inPlaceBondChange(plan: Step[], i: number): number | undefined {
+    const del = plan[i];
+    if (del.op !== 'uplink.del' || del.uplink.kind !== 'bond') return undefined;
+    const old = del.uplink;
+    for (let j = i + 1; j < plan.length; j++) {
+      const st = plan[j];
+      if (st.bridge !== del.bridge || st.op.startsWith('ip.') || st.op.startsWith('vif.')) continue;
+      if (st.op !== 'uplink.add') return undefined;
+      const u = st.uplink;
+      if (u.kind !== 'bond' || u.name !== old.name) return undefined;
+      if ([...u.members].sort(natural).join() !== [...old.members].sort(natural).join()) return undefined;
+      if (old.mode === 'lacp' && u.mode !== 'lacp') return undefined;
+      return j;
+    }
+    return undefined;
   }
 
   /** The step whose command an ovs-vsctl error names (by the device/bridge words it quotes). */

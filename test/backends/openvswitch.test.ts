@@ -116,30 +116,42 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
   it('OVS-03 seed 004: bond0 (eth0+eth3, active-backup) on xapi1 takes the management IP in ONE ovs-vsctl write', async function () {
     // Watch the management IP from the peer namespace while the move runs.
     let watching = true;
-    const probes: { t: number; ok: boolean }[] = [];
+    const probes: { start: number; end: number; ok: boolean }[] = [];
     const watcher = (async () => {
-      while (watching) probes.push({ t: Date.now(), ok: await sb.ping('192.0.2.10', 100) });
+      while (watching) {
+        const start = Date.now();
+        const ok = await sb.ping('192.0.2.10', 100);
+        probes.push({ start, end: Date.now(), ok });
+      }
     })();
     await new Promise((r) => setTimeout(r, 300));
     const calls = be.stats.vsctlCalls;
+    const ipCalls = be.stats.ipCalls;
     const w = writes();
     const t0 = Date.now();
     await be.apply(bondMovePlan());
     const applyMs = Date.now() - t0;
     const vsctlCalls = be.stats.vsctlCalls - calls;
-    await until('ping through the bond', async () => (probes.some((p) => p.t > t0 && p.ok) ? true : undefined));
+    await until('ping through the bond', async () => (probes.some((p) => p.start > t0 + applyMs && p.ok) ? true : undefined));
     watching = false;
     await watcher;
-    const lost = probes.filter((p) => p.t >= t0 && !p.ok).length;
-    const firstOk = probes.find((p) => p.t > t0 && p.ok)!;
-    console.log(`      bond move: ${writes() - w} ovs-vsctl write, ${vsctlCalls} ovs-vsctl calls in all, apply ${applyMs} ms; ` +
-      `management answered again ${firstOk.t - t0} ms after apply started (${lost} probe(s) lost)`);
+    // Outage: from the end of the last answered probe before the first loss to the start of the next answered one.
+    const firstLost = probes.findIndex((p) => p.end >= t0 && !p.ok);
+    let outage = 0;
+    if (firstLost >= 0) {
+      const lastOk = probes.slice(0, firstLost).reverse().find((p) => p.ok);
+      const nextOk = probes.slice(firstLost).find((p) => p.ok)!;
+      outage = nextOk.start - (lastOk ? lastOk.end : t0);
+    }
+    const lost = probes.filter((p) => p.end >= t0 && !p.ok).length;
+    console.log(`      bond move: ${writes() - w} ovs-vsctl write, ${vsctlCalls} ovs-vsctl calls in all, ${be.stats.ipCalls - ipCalls} ip calls, apply ${applyMs} ms; ` +
+      `management outage seen from the peer <= ${outage} ms (${lost} of ${probes.length} probes lost)`);
 
     expect(writes() - w).to.equal(1);
     expect(await be.read()).to.deep.equal(BONDED);
     expect((await sb.vsctl(['list-br'])).split('\n')).to.deep.equal(['xapi1', 'xenbr1', 'xenbr2']);
     const list = await sb.appctl(['bond/list']);
-    expect(list).to.match(/^bond0\s+active-backup\s+(eth0, eth3|eth3, eth0)$/m);
+    expect(list).to.match(/^bond0\tactive-backup\t\S+\t(eth0, eth3|eth3, eth0)$/m);
     const port = ovsRows(await sb.vsctl(['--format=json', '--columns=bond_mode,lacp,bond_updelay,bond_downdelay,mac,other_config', 'list', 'port', 'bond0']))[0];
     expect(port.bond_mode).to.equal('active-backup');
     expect(port.lacp).to.equal('off');
@@ -236,6 +248,8 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
   it('OVS-08 lacp maps to lacp=active, balance-tcp/balance-slb by hashing_algorithm, lacp-* keys, per-member aggregation key', async function () {
     const slb = bondOn12('balance-slb', {});
     const lacp = bondOn12('lacp', { hashing_algorithm: 'tcpudp_ports', 'lacp-time': 'fast', 'lacp-fallback-ab': 'true', 'lacp-aggregation-key': '42' });
+    const memberRow = () => sb.vsctl(['get', 'interface', 'eth1', '_uuid']);
+    const eth1Row = await memberRow();
     await be.apply([
       { op: 'uplink.del', bridge: 'xapi3', uplink: slb },
       { op: 'uplink.add', bridge: 'xapi3', uplink: lacp },
@@ -247,6 +261,7 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
       other_config: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'lacp-time': 'fast', 'lacp-fallback-ab': 'true' },
     });
     for (const m of ['eth1', 'eth2']) expect(await sb.vsctl(['get', 'interface', m, 'other_config:lacp-aggregation-key'])).to.equal('"42"');
+    expect(await memberRow(), 'mode change made in place: members kept').to.equal(eth1Row);
     expect(await sb.appctl(['bond/show', 'bond1'])).to.match(/^lacp_status: (configured|negotiated)$/m);
     expect((await be.read()).bridges.xapi3).to.deep.equal(br('xapi3', { uplink: lacp }));
 
@@ -261,7 +276,11 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
       other_config: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100' },
     });
     expect((await be.read()).bridges.xapi3).to.deep.equal(br('xapi3', { uplink: srcMac }));
+    expect(await sb.vsctl(['get', 'interface', 'eth2', 'other_config'])).to.equal('{}');
+    expect(await memberRow()).to.equal(eth1Row);
 
+    // Leaving LACP: the bond's removal is committed before its NICs are re-used (two writes).
+    const w = writes();
     await be.apply([
       { op: 'uplink.del', bridge: 'xapi3', uplink: srcMac },
       { op: 'bridge.del', bridge: 'xapi3', MTU: 1500 },
@@ -270,6 +289,7 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
       { op: 'bridge.add', bridge: 'xenbr2', MTU: 1500 },
       { op: 'uplink.add', bridge: 'xenbr2', uplink: nic('eth2') },
     ]);
+    expect(writes() - w).to.equal(2);
     expect(await be.read()).to.deep.equal(START_OF_DAY);
   });
 
@@ -301,7 +321,23 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     expect(await until('ping after rollback', async () => ((await sb.ping('192.0.2.10', 300)) ? true : undefined))).to.equal(true);
   });
 
-  it('OVS-11 a write that timed out but was committed is verified by re-reading and accepted', async function () {
+  it('OVS-11 an Interface vswitchd cannot open (rc 0, error set) fails its step and the transaction is undone', async function () {
+    const strict = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip, vifType: 'system' });
+    const before = await be.read();
+    const w = strict.stats.vsctlWrites;
+    const err = await strict.apply([
+      { op: 'bridge.add', bridge: 'xapi5', MTU: 1500 },
+      { op: 'vif.add', bridge: 'xapi5', vif: 'vif9.0' },
+    ]).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(BackendError);
+    expect((err as BackendError).step).to.equal(1);
+    expect((err as BackendError).message).to.match(/vif9\.0: could not open network device vif9\.0/);
+    expect(strict.stats.vsctlWrites - w).to.equal(2);
+    expect(await be.read()).to.deep.equal(before);
+    expect((await sb.vsctl(['list-br'])).split('\n')).to.deep.equal(['xenbr0', 'xenbr1', 'xenbr2', 'xenbr3']);
+  });
+
+  it('OVS-12 a write that timed out but was committed is verified by re-reading and accepted', async function () {
     const slow = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip, timeoutSeconds: 1 });
     const pid = sb.pids().vswitchd!;
     process.kill(pid, 'SIGSTOP');
