@@ -1,6 +1,17 @@
 // Every semantics module's implementations, by wire name. A message the datamodel declares
 // becomes callable when one of these modules implements it.
 import type { Impls } from '../api/context.js';
+import { networkImpls } from './network.js';
+import { tunnelImpls } from './tunnel.js';
+import { vifImpls } from './vif.js';
+import { vlanImpls } from './vlan.js';
+import { vmImpls } from './vm.js';
 
 /** Implementations of the networking classes' custom messages. */
-export const semanticsImpls: Impls = {};
+export const semanticsImpls: Impls = {
+  ...networkImpls,
+  ...tunnelImpls,
+  ...vifImpls,
+  ...vlanImpls,
+  ...vmImpls,
+};

@@ -1,0 +1,211 @@
+// VIF: create/destroy/plug/unplug/move as xapi_vif.ml and xapi_vif_helpers.ml. Plugging
+// marks the VIF attached and attaches the networks of the VM's VIFs on its host; the
+// reconciler then puts the port vif<domid>.<device> on the network's bridge.
+import { createHash } from 'node:crypto';
+import type { Impls } from '../api/context.js';
+import { ApiError } from '../errors.js';
+import { NULL_REF, type Txn, type View } from '../store/store.js';
+import { assertCanSeeNetworks, assertNetworkCompatibleWithTrunksOnPif, attachInternal } from './network.js';
+
+/** The MAC xapi derives from a seed and a device number (xapi_vif_helpers.gen_mac). */
+export function genMac(device: number, seed: string): string {
+  const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+  let h = Buffer.from(seed, 'latin1');
+  for (let i = 0; i < 2 * device + 1; i++) h = md5(h);
+  const d = md5(h);
+  const bytes = [h[0], h[1], h[2], h[3], d[1], d[2]];
+  bytes[0] = (bytes[0] | 0x2) & ~0x1;
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** xapi's Helpers.is_valid_MAC: six colon-separated pairs of hex digits. */
+export function isValidMac(mac: string): boolean {
+  return /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac);
+}
+
+/** The domain type xapi's Helpers.domain_type reports: VM_metrics' current type while a domain exists. */
+export function domainType(db: View, vm: string): string {
+  const row = db.get('VM', vm);
+  let t = String(row.domain_type);
+  if (row.power_state !== 'Halted') {
+    const m = db.find('VM_metrics', String(row.metrics));
+    if (m && m.current_domain_type !== 'unspecified') t = String(m.current_domain_type);
+  }
+  if (t === 'unspecified') t = row.HVM_boot_policy === '' ? 'pv' : 'hvm';
+  return t;
+}
+
+/**
+ * The error xapi_vif_helpers.valid_operations records for plug/unplug, in its order
+ * (the first recorded wins): OTHER_OPERATION_IN_PROGRESS, control domain (plug), power
+ * state (DEVICE_ALREADY_ATTACHED / DEVICE_ALREADY_DETACHED / VM_BAD_POWER_STATE), VM
+ * shutdown/suspend/pause in progress, HVM hotplug support; undefined if allowed.
+ */
+export function vifOperationError(tx: View, vif: string, op: 'plug' | 'unplug'): ApiError | undefined {
+  const row = tx.get('VIF', vif);
+  const vm = String(row.VM);
+  const vmRow = tx.get('VM', vm);
+  const ops = Object.entries(row.current_operations as Record<string, string>);
+  if (ops.length) {
+    const fmt = (x: string[]) => `{${x.join('; ')}}`;
+    return new ApiError('OTHER_OPERATION_IN_PROGRESS', ['VIF', vif, fmt(ops.map(([, o]) => o).reverse()), fmt(ops.map(([t]) => t).reverse())]);
+  }
+  if (op === 'plug' && vmRow.is_control_domain) return new ApiError('OPERATION_NOT_ALLOWED', ['Control domain does not support hotplug']);
+  const ps = String(vmRow.power_state);
+  const plugged = row.currently_attached || row.reserved;
+  if (ps === 'Running') {
+    if (plugged && op === 'plug') return new ApiError('DEVICE_ALREADY_ATTACHED', [vif]);
+    if (!plugged && op === 'unplug') return new ApiError('DEVICE_ALREADY_DETACHED', [vif]);
+  } else {
+    return new ApiError('VM_BAD_POWER_STATE', [vm, 'running', ps.toLowerCase()]);
+  }
+  for (const o of Object.values(vmRow.current_operations as Record<string, string>)) {
+    if (['clean_shutdown', 'hard_shutdown', 'suspend', 'pause'].includes(o)) {
+      return new ApiError('OPERATION_NOT_ALLOWED', [`Current operation on VM:${vm} is ${o}`]);
+    }
+  }
+  if (domainType(tx, vm) === 'hvm') {
+    const gm = tx.find('VM_guest_metrics', String(vmRow.guest_metrics));
+    const hotplug = gm ? String(gm.can_use_hotplug_vif) : 'unspecified';
+    if (hotplug === 'no') return new ApiError('OPERATION_NOT_ALLOWED', ['VM states it does not support VIF hotplug.']);
+    if (hotplug === 'unspecified' && !(gm && gm.PV_drivers_detected)) return new ApiError('VM_MISSING_PV_DRIVERS', [vm]);
+  }
+  return undefined;
+}
+
+/** Active: attached and the VM not Suspended (xapi_vif.is_active). */
+export function vifActive(db: View, vif: string): boolean {
+  const row = db.get('VIF', vif);
+  return !!row.currently_attached && db.get('VM', String(row.VM)).power_state !== 'Suspended';
+}
+
+/** The host a VIF's VM lives on, or `fallback` (xapi runs VIF calls locally when the VM is nowhere). */
+function vmHost(db: View, vif: string, fallback: string): string {
+  const h = String(db.get('VM', String(db.get('VIF', vif).VM)).resident_on);
+  return h !== NULL_REF && db.find('host', h) ? h : fallback;
+}
+
+/**
+ * xapi_vif.move_internal: points the VIF at `network`; if it is active, the network is
+ * attached on the VM's host (CANNOT_PLUG_BOND_SLAVE for a needed bond slave) and the
+ * reconciler moves the port to the new bridge, with no guest involvement.
+ */
+export function moveVifInternal(tx: Txn, vif: string, network: string): void {
+  tx.set('VIF', vif, { network });
+  if (vifActive(tx, vif)) {
+    const vm = tx.get('VM', String(tx.get('VIF', vif).VM));
+    attachInternal(tx, network, String(vm.resident_on));
+  }
+}
+
+/** Attaches the networks of all the VM's VIFs on `host` (xapi's attach_for_vm, no forced bring-up). */
+export function attachNetworksForVm(tx: Txn, vm: string, host: string): void {
+  for (const v of tx.children('VM', vm, 'VIFs')) {
+    const n = String(tx.get('VIF', v).network);
+    if (tx.find('network', n)) attachInternal(tx, n, host);
+  }
+}
+
+/** VIF.create: xapi_vif_helpers.create's checks and records. */
+function create(tx: Txn, rec: Record<string, any>): string {
+  const vm = String(rec.VM);
+  const vmRow = tx.get('VM', vm);
+  tx.get('network', String(rec.network));
+  // xapi_vif.create: currently_attached only honoured for a Suspended VM.
+  const attached = vmRow.power_state === 'Suspended' ? !!rec.currently_attached : false;
+  const device = String(rec.device);
+  if (!/^\d+$/.test(device)) throw new ApiError('INVALID_DEVICE', [device]);
+  const seed = (vmRow.other_config as Record<string, string>).mac_seed;
+  let mac = String(rec.MAC);
+  let auto = false;
+  if (seed !== undefined && mac === '') {
+    mac = genMac(Number(device), seed);
+    auto = true;
+  }
+  if (!isValidMac(mac)) throw new ApiError('MAC_INVALID', [mac]);
+  if ((rec.trunks as number[]).length) assertNetworkCompatibleWithTrunksOnPif(tx, String(rec.network));
+  // (HA_CONSTRAINT_VIOLATION_NETWORK_NOT_SHARED needs HA, which this daemon never enables.)
+  const n = Number(device);
+  if (tx.children('VM', vm, 'VIFs').some((v) => Number(tx.get('VIF', v).device) === n)) throw new ApiError('DEVICE_ALREADY_EXISTS', [device]);
+  const metrics = tx.create('VIF_metrics', { io_read_kbs: 0, io_write_kbs: 0, last_updated: '19700101T00:00:00Z', other_config: Object.create(null) });
+  const ref = tx.create('VIF', {
+    ...rec, MAC: mac, MAC_autogenerated: auto, currently_attached: attached, metrics,
+    current_operations: Object.create(null), allowed_operations: [], reserved: false,
+    qos_supported_algorithms: [], status_code: 0, status_detail: '', runtime_properties: Object.create(null),
+    reserved_pci: NULL_REF,
+  });
+  updateAllowedOperations(tx, ref);
+  return ref;
+}
+
+/** Recomputes VIF.allowed_operations (attach, plug, unplug) as xapi does after each operation. */
+export function updateAllowedOperations(tx: Txn, vif: string): void {
+  const allowed: string[] = [];
+  for (const op of ['attach', 'plug', 'unplug'] as const) {
+    if (op === 'attach' ? Object.keys(tx.get('VIF', vif).current_operations as object).length === 0 : !vifOperationError(tx, vif, op)) allowed.push(op);
+  }
+  const cur = tx.get('VIF', vif).allowed_operations as string[];
+  if (cur.join() !== allowed.join()) tx.set('VIF', vif, { allowed_operations: allowed });
+}
+
+/** Recomputes allowed_operations of every VIF of a VM (after a power-state change). */
+export function updateVmVifsAllowedOperations(tx: Txn, vm: string): void {
+  for (const v of tx.children('VM', vm, 'VIFs')) updateAllowedOperations(tx, v);
+}
+
+/** VIF.destroy: OPERATION_NOT_ALLOWED while attached to a running VM; metrics go too. */
+function destroy(tx: Txn, self: string): void {
+  const row = tx.get('VIF', self);
+  const vm = tx.find('VM', String(row.VM));
+  // Helpers.is_running: a domain exists (domid ≠ -1).
+  if (vm && Number(vm.domid) !== -1 && row.currently_attached) {
+    throw new ApiError('OPERATION_NOT_ALLOWED', ['VIF currently attached to a running VM']);
+  }
+  const m = String(row.metrics);
+  if (tx.find('VIF_metrics', m)) tx.destroy('VIF_metrics', m);
+  tx.destroy('VIF', self);
+}
+
+/** VIF.plug: validity, currently_attached first, then the networks of all the VM's VIFs attached. */
+export function plugVif(tx: Txn, self: string, localHost: string): void {
+  const err = vifOperationError(tx, self, 'plug');
+  if (err) throw err;
+  tx.set('VIF', self, { currently_attached: true });
+  attachNetworksForVm(tx, String(tx.get('VIF', self).VM), vmHost(tx, self, localHost));
+  updateAllowedOperations(tx, self);
+}
+
+/** VIF.unplug / unplug_force: validity, then the port is removed (currently_attached = false). */
+export function unplugVif(tx: Txn, self: string): void {
+  const err = vifOperationError(tx, self, 'unplug');
+  if (err) throw err;
+  tx.set('VIF', self, { currently_attached: false });
+  updateAllowedOperations(tx, self);
+}
+
+/** VIF.move: reachability of the new network from the VM's host if active, trunks, then move_internal. */
+function move(tx: Txn, self: string, network: string, localHost: string): void {
+  const row = tx.get('VIF', self);
+  tx.get('network', network);
+  if (vifActive(tx, self)) {
+    const host = vmHost(tx, self, localHost);
+    try {
+      assertCanSeeNetworks(tx, String(row.VM), host, [network]);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'VM_REQUIRES_NETWORK') throw new ApiError('HOST_CANNOT_ATTACH_NETWORK', [host, network]);
+      throw e;
+    }
+  }
+  if ((row.trunks as number[]).length) assertNetworkCompatibleWithTrunksOnPif(tx, network);
+  moveVifInternal(tx, self, network);
+}
+
+/** Implementations of VIF.create/destroy/plug/unplug/unplug_force/move. */
+export const vifImpls: Impls = {
+  'VIF.create': (ctx, [rec]) => create(ctx.tx, rec),
+  'VIF.destroy': (ctx, [self]) => { destroy(ctx.tx, self); },
+  'VIF.plug': (ctx, [self]) => { plugVif(ctx.tx, self, ctx.d.hostRef); },
+  'VIF.unplug': (ctx, [self]) => { unplugVif(ctx.tx, self); },
+  'VIF.unplug_force': (ctx, [self]) => { unplugVif(ctx.tx, self); },
+  'VIF.move': (ctx, [self, network]) => { move(ctx.tx, self, network, ctx.d.hostRef); },
+};

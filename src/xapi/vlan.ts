@@ -1,0 +1,129 @@
+// VLAN: create/destroy (xapi_vlan.ml), pool.create_VLAN(_from_PIF) (xapi_pool.ml) and the
+// deprecated PIF.create_VLAN / PIF.destroy. A VLAN is a record plus an untagged PIF on the
+// VLAN's network; the reconciler makes the VLAN bridge on the tagged PIF's bridge.
+import type { Impls } from '../api/context.js';
+import { ApiError } from '../errors.js';
+import { NULL_REF, type Txn } from '../store/store.js';
+import {
+  assertNetworkCompatibleWithTrunksOnVif, assertNetworkManaged, assertNoOtherLocalPifs, assertNoProtectionEnabled,
+  plugPif, unplugPif,
+} from './network.js';
+import { topology } from './pif_helpers.js';
+
+/** The dummy MAC of every VLAN untagged PIF (xapi_vlan.vlan_mac). */
+export const VLAN_MAC = 'fe:ff:ff:ff:ff:ff';
+
+/**
+ * xapi_vlan.create_internal without its trunk check: the untagged PIF (§1.12: device of the
+ * tagged PIF, MAC fe:ff:ff:ff:ff:ff, tagged PIF's MTU, metrics and address type, not attached)
+ * and the VLAN record. No validation, nothing plugged.
+ */
+export function vlanCreateInternal(tx: Txn, host: string, taggedPif: string, tag: number, network: string, device: string): { vlan: string; untagged: string } {
+  const tagged = tx.get('PIF', taggedPif);
+  const vlan = tx.create('VLAN', { tagged_PIF: taggedPif, untagged_PIF: NULL_REF, tag, other_config: Object.create(null) });
+  const untagged = tx.create('PIF', {
+    device, device_name: device, network, host, MAC: VLAN_MAC, MTU: tagged.MTU, VLAN: tag,
+    metrics: tagged.metrics, physical: false, currently_attached: false, igmp_snooping_status: 'unknown',
+    ip_configuration_mode: 'None', IP: '', netmask: '', gateway: '', DNS: '',
+    bond_slave_of: NULL_REF, VLAN_master_of: vlan, management: false, other_config: Object.create(null),
+    disallow_unplug: false, ipv6_configuration_mode: 'None', IPv6: [''], ipv6_gateway: '',
+    primary_address_type: tagged.primary_address_type, managed: true, properties: Object.create(null),
+    capabilities: [], PCI: NULL_REF,
+  });
+  tx.set('VLAN', vlan, { untagged_PIF: untagged });
+  return { vlan, untagged };
+}
+
+/** Deletes a VLAN record and its untagged PIF (the metrics belong to the tagged PIF and stay). */
+export function vlanDestroyInternal(tx: Txn, vlan: string): void {
+  const untagged = String(tx.get('VLAN', vlan).untagged_PIF);
+  tx.destroy('VLAN', vlan);
+  if (tx.find('PIF', untagged)) tx.destroy('PIF', untagged);
+}
+
+/** VLAN.create's checks in xapi's order; returns the tagged PIF's device. */
+function assertCanCreate(tx: Txn, taggedPif: string, tag: number, network: string): { host: string; device: string } {
+  assertNetworkManaged(tx, network);
+  const pif = tx.get('PIF', taggedPif);
+  const host = String(pif.host);
+  assertNoOtherLocalPifs(tx, host, network);
+  if (!pif.managed) throw new ApiError('PIF_UNMANAGED', [taggedPif]);
+  const topo = topology(tx, taggedPif);
+  // xapi_pif_helpers.vlan_is_allowed_on_pif
+  if (topo[0] === 'Physical' && pif.bond_slave_of !== NULL_REF) throw new ApiError('CANNOT_ADD_VLAN_TO_BOND_SLAVE', [taggedPif]);
+  if (topo[0] === 'VLAN_untagged') throw new ApiError('PIF_IS_VLAN', [taggedPif]);
+  if (topo[0] === 'Tunnel_access') throw new ApiError('IS_TUNNEL_ACCESS_PIF', [taggedPif]);
+  // (SR-IOV network compatibility: no SR-IOV here, every network is a bridge network.)
+  if (!Number.isInteger(tag) || tag < 0 || tag > 4094) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
+  const device = String(pif.device);
+  if (tx.where('VLAN', (v) => v.tagged_PIF === taggedPif && Number(v.tag) === tag).length) throw new ApiError('PIF_VLAN_EXISTS', [device]);
+  // VLAN_IN_USE (the kernel already has <device>.<tag>) cannot happen: the reconciler owns every VLAN device.
+  return { host, device };
+}
+
+/** VLAN.create: checks, records, then PIF.plug of the untagged PIF. */
+export function vlanCreate(tx: Txn, taggedPif: string, tag: number, network: string): { vlan: string; untagged: string } {
+  const { host, device } = assertCanCreate(tx, taggedPif, tag, network);
+  assertNetworkCompatibleWithTrunksOnVif(tx, network);
+  const r = vlanCreateInternal(tx, host, taggedPif, tag, network, device);
+  plugPif(tx, r.untagged);
+  return r;
+}
+
+/** VLAN.destroy: orphan clean-up, bond/management/protection checks, PIF.unplug, then the records. */
+export function vlanDestroy(tx: Txn, vlan: string): void {
+  const untagged = String(tx.get('VLAN', vlan).untagged_PIF);
+  const u = tx.find('PIF', untagged);
+  if (!u) {
+    tx.destroy('VLAN', vlan);
+    return;
+  }
+  // xapi_pif.assert_not_in_bond
+  if (u.bond_slave_of !== NULL_REF || tx.children('PIF', untagged, 'bond_master_of').length) throw new ApiError('PIF_ALREADY_BONDED', [untagged]);
+  // (assert_not_slave_management_pif: only on a pool slave; this host is the master.)
+  assertNoProtectionEnabled(tx, untagged);
+  if (Number(u.VLAN) < 0) throw new ApiError('PIF_IS_PHYSICAL', []);
+  unplugPif(tx, untagged, String(u.host));
+  vlanDestroyInternal(tx, vlan);
+}
+
+/** PIF.create_VLAN (deprecated): the host's PIF named `device` with VLAN -1 becomes the tagged PIF. */
+function pifCreateVlan(tx: Txn, device: string, network: string, host: string, tag: number): string {
+  tx.get('host', host);
+  const base = tx.where('PIF', (p) => p.host === host && p.device === device && Number(p.VLAN) === -1);
+  if (base.length === 0) throw new ApiError('INVALID_VALUE', ['device', device]);
+  return vlanCreate(tx, base[0], tag, network).untagged;
+}
+
+/** PIF.destroy (deprecated): only VLAN untagged PIFs, destroyed with their VLAN. */
+function pifDestroy(tx: Txn, self: string): void {
+  const p = tx.get('PIF', self);
+  if (Number(p.VLAN) < 0) throw new ApiError('PIF_IS_PHYSICAL', []);
+  vlanDestroy(tx, String(p.VLAN_master_of));
+}
+
+/** The live hosts (host_metrics.live). */
+function liveHost(tx: Txn, host: string): boolean {
+  const m = tx.find('host_metrics', String(tx.get('host', host).metrics));
+  return !!m && m.live === true;
+}
+
+/** Implementations of VLAN.*, pool.create_VLAN(_from_PIF), PIF.create_VLAN and PIF.destroy. */
+export const vlanImpls: Impls = {
+  'VLAN.create': (ctx, [taggedPif, tag, network]) => vlanCreate(ctx.tx, taggedPif, tag, network).vlan,
+  'VLAN.destroy': (ctx, [self]) => { vlanDestroy(ctx.tx, self); },
+  'PIF.create_VLAN': (ctx, [device, network, host, tag]) => pifCreateVlan(ctx.tx, device, network, host, tag),
+  'PIF.destroy': (ctx, [self]) => { pifDestroy(ctx.tx, self); },
+  // xapi_pool.create_VLAN_from_PIF: VLAN.create on every live host's PIF of the same network; all or nothing.
+  'pool.create_VLAN_from_PIF': (ctx, [pif, network, tag]) => {
+    const tx = ctx.tx;
+    const net = String(tx.get('PIF', pif).network);
+    const pifs = tx.children('network', net, 'PIFs').filter((p) => liveHost(tx, String(tx.get('PIF', p).host)));
+    return pifs.map((p) => vlanCreate(tx, p, tag, network).untagged);
+  },
+  // xapi_pool.create_VLAN (deprecated): PIF.create_VLAN on every host; all or nothing.
+  'pool.create_VLAN': (ctx, [device, network, tag]) => {
+    const tx = ctx.tx;
+    return tx.refs('host').map((h) => pifCreateVlan(tx, device, network, h, tag));
+  },
+};
