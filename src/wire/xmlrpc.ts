@@ -162,19 +162,24 @@ export function esc(s: string): string {
   return s.replace(ESC_ALL, (c) => ESC_MAP[c] ?? '');
 }
 
-/** Formats a float as C's %.16g. */
+/** Formats a float as C's %.16g (exact ties round half to even, as printf does; JS rounds them up). */
 export function g16(x: number): string {
   if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
   if (x === 0) return Object.is(x, -0) ? '-0' : '0';
-  const exp = Math.floor(Math.log10(Math.abs(x)));
+  const sign = x < 0 ? '-' : '';
+  const a = Math.abs(x);
+  let [m, e] = a.toExponential(15).split('e');
+  const exact = a.toExponential(99).split('e');
+  const ed = exact[0].replace('.', '');
+  if (ed[16] === '5' && /^0*$/.test(ed.slice(17)) && Number(ed[15]) % 2 === 0) [m, e] = [`${ed[0]}.${ed.slice(1, 16)}`, exact[1]];
+  const digits = m.replace('.', '');
+  const exp = Number(e);
   if (exp < -4 || exp >= 16) {
-    const [m, e] = x.toExponential(15).split('e');
     const mm = m.includes('.') ? m.replace(/\.?0+$/, '') : m;
-    const ei = Number(e);
-    return `${mm}e${ei < 0 ? '-' : '+'}${String(Math.abs(ei)).padStart(2, '0')}`;
+    return `${sign}${mm}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
   }
-  const s = x.toPrecision(16);
-  return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
+  const fixed = exp >= 0 ? `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}` : `0.${'0'.repeat(-exp - 1)}${digits}`;
+  return sign + fixed.replace(/0+$/, '').replace(/\.$/, '');
 }
 
 interface RecordPlan {
