@@ -17,6 +17,8 @@ export interface Config {
   /** Log to this file as well as to the console ('' for console only). */
   logFile: string;
   hostname?: string;
+  /** host.software_version:network_backend to report ('openvswitch' | 'bridge'); default: from the backend. */
+  networkBackend?: string;
 }
 
 /** The demo host's NICs: eth0..eth5 with fixed MACs; eth0 is the management NIC in 192.0.2.0/24 (TEST-NET-1). */

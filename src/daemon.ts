@@ -72,7 +72,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // the host to the database in one plan (also what recovers from a crash mid-plan).
   const nics = await backend.nics();
   const inventory = cfg.inventory.map((n) => ({ ...n, ...(nics.find((x) => x.device === n.device) ?? {}) }));
-  const swOpts = { hostname: cfg.hostname, inventory, networkBackend: backend.name === 'openvswitch' ? 'openvswitch' : 'bridge', version: VERSION };
+  const swOpts = { hostname: cfg.hostname, inventory, networkBackend: cfg.networkBackend ?? (backend.name === 'openvswitch' ? 'openvswitch' : 'bridge'), version: VERSION };
   await store.write((tx) => {
     if (isEmpty(tx)) firstStart(tx, swOpts);
   });
