@@ -3,6 +3,7 @@
 // Semantics only change records; the reconciler builds the bridges the records ask for.
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
+import type { Reconciler } from '../reconciler/reconciler.js';
 import { NULL_REF, type Txn, type View, type Store } from '../store/store.js';
 import { pifKind } from './pif_helpers.js';
 
@@ -251,9 +252,11 @@ function addPurpose(tx: Txn, self: string, value: string): void {
 export const networkImpls: Impls = {
   'network.create': (ctx, [rec]) => create(ctx.tx, rec),
   'network.destroy': (ctx, [self]) => { destroy(ctx.tx, self); },
-  'network.attach': (ctx, [network, host]) => {
+  'network.attach': async (ctx, [network, host]) => {
     ctx.tx.get('host', host);
-    const bridges = ctx.tx.scratch.get('actual.bridges') as string[] | undefined;
+    // An unmanaged network's bridge must already exist on the host (read, never changed, here).
+    const reconciler = ctx.d.services.get('reconciler') as Reconciler;
+    const bridges = ctx.tx.get('network', network).managed ? undefined : Object.keys((await reconciler.actual()).bridges);
     attachInternal(ctx.tx, network, host, { force: true, bridges });
   },
   'network.add_purpose': (ctx, [self, value]) => { addPurpose(ctx.tx, self, value); },
