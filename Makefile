@@ -27,7 +27,8 @@ test: test-deps build
 	npx mocha --reporter ./scripts/summary-reporter.cjs
 
 bench: build
-	$(NODE) --expose-gc dist/test/bench/run.js
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "bench needs wrk (apt-get install wrk)"; exit 1; }
+	$(NODE) dist/test/bench/run.js
 
 clean:
 	rm -rf dist node_modules/.install-stamp

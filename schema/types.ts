@@ -26,6 +26,20 @@ export class Typed {
   constructor(readonly ty: Ty, readonly v: unknown) {}
 }
 
+/**
+ * A map whose entries are produced while it is encoded (bulk get_all_records replies), so a
+ * 10,000-record reply never exists as one object graph. `entries` may be iterated once.
+ */
+export class LazyMap {
+  constructor(readonly size: number, readonly entries: Iterable<[string, unknown]>) {}
+  /** JSON.stringify fallback for callers that are not streaming. */
+  toJSON(): Record<string, unknown> {
+    const o: Record<string, unknown> = Object.create(null);
+    for (const [k, v] of this.entries) o[k] = v;
+    return o;
+  }
+}
+
 /** Constructors for types, so class files read like the IDL. */
 export const T = {
   string: { k: 'string' } as Ty,

@@ -3,11 +3,11 @@
 // add_to_/remove_from_ (maps), add_/remove_ (sets), create/destroy for classes with a
 // generated constructor; then the custom messages whose semantics modules implement them.
 import {
-  T, classes, manySide, storedFields, visibleFields,
+  LazyMap, T, classes, manySide, storedFields, visibleFields,
   type ClassDef, type FieldDef, type MessageDef, type Ty,
 } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
-import { clone, defaultOf } from '../store/store.js';
+import { clone, defaultOf, type Row } from '../store/store.js';
 import { coerce } from './check.js';
 import type { CallCtx, Impl, Impls } from './context.js';
 import { dbString, fieldOf, recordOf } from './records.js';
@@ -69,21 +69,19 @@ function generated(c: ClassDef): Method[] {
       }
       return out;
     };
-    const records = (ctx: CallCtx, refs: Iterable<string>) => {
-      const m: Record<string, unknown> = Object.create(null);
-      for (const ref of refs) m[ref] = recordOf(ctx.db, cls, ref);
-      return m;
-    };
+    // Rows are immutable: a snapshot of the row list is consistent; records are built while encoding.
+    const lazy = (ctx: CallCtx, rows: [string, Row][]) =>
+      new LazyMap(rows.length, (function* () {
+        for (const [ref, row] of rows) yield [ref, recordOf(ctx.db, cls, ref, row)] as [string, unknown];
+      })());
     add('get_all', [], T.set(T.ref(cls)), `Every ${cls}.`, (ctx) => ctx.db.refs(cls), false);
-    add('get_all_records', [], T.map(T.ref(cls), T.record(cls)), `Every ${cls} with its record.`, (ctx) => {
-      const m: Record<string, unknown> = Object.create(null);
-      for (const [ref, row] of ctx.db.rows(cls)) m[ref] = recordOf(ctx.db, cls, ref, row);
-      return m;
-    }, false);
+    add('get_all_records', [], T.map(T.ref(cls), T.record(cls)), `Every ${cls} with its record.`,
+      (ctx) => lazy(ctx, [...ctx.db.rows(cls)]), false);
     add('get_all_where', [{ name: 'expr', ty: T.string }], T.set(T.ref(cls)), `Every ${cls} matching the expression.`,
       (ctx, [expr]) => where(ctx, expr), false);
     add('get_all_records_where', [{ name: 'expr', ty: T.string }], T.map(T.ref(cls), T.record(cls)),
-      `Every ${cls} matching the expression, with its record.`, (ctx, [expr]) => records(ctx, where(ctx, expr)), false);
+      `Every ${cls} matching the expression, with its record.`,
+      (ctx, [expr]) => lazy(ctx, where(ctx, expr).map((ref) => [ref, ctx.db.get(cls, ref)])), false);
   }
   const stored = new Set(storedFields(c).map((fd) => fd.name));
   for (const fd of visibleFields(c)) {

@@ -67,13 +67,27 @@ function toSql(ty: Ty, v: unknown): unknown {
     default: return v;
   }
 }
+/** Shared, frozen empty map and set: most maps and sets of most rows are empty, and rows are never mutated. */
+export const EMPTY_MAP: Readonly<Record<string, never>> = Object.freeze(Object.create(null));
+export const EMPTY_SET: readonly never[] = Object.freeze([]);
+/** Short strings repeat across rows (enums, OpaqueRef:NULL, epoch datetimes): keep one copy. */
+const interned = new Map<string, string>();
+function intern(s: string): string {
+  if (s.length > 24) return s;
+  const hit = interned.get(s);
+  if (hit !== undefined) return hit;
+  if (interned.size < 100_000) interned.set(s, s);
+  return s;
+}
+
 /** Decodes an SQLite column into a value of type `ty`. */
 function fromSql(ty: Ty, v: unknown): unknown {
   switch (ty.k) {
     case 'bool': return v === 1 || v === 1n;
-    case 'set': return JSON.parse(String(v));
-    case 'map': return Object.assign(Object.create(null), JSON.parse(String(v)));
+    case 'set': return v === '[]' ? EMPTY_SET : JSON.parse(String(v));
+    case 'map': return v === '{}' ? EMPTY_MAP : Object.assign(Object.create(null), JSON.parse(String(v)));
     case 'int': case 'float': return typeof v === 'bigint' ? Number(v) : v;
+    case 'string': case 'enum': case 'ref': case 'datetime': return typeof v === 'string' ? intern(v) : v;
     default: return v;
   }
 }
@@ -364,15 +378,20 @@ export class Store implements View {
 
 /** The default of a field: its datamodel default, or the zero of its type. */
 export function defaultOf(fd: FieldDef): unknown {
-  if (fd.default !== undefined) return clone(fd.default);
+  if (fd.default !== undefined) {
+    const d = fd.default;
+    if (Array.isArray(d) && d.length === 0) return EMPTY_SET;
+    if (d && typeof d === 'object' && !Array.isArray(d) && Object.keys(d).length === 0) return EMPTY_MAP;
+    return clone(d);
+  }
   switch (fd.ty.k) {
     case 'string': case 'enum': return '';
     case 'int': case 'float': return 0;
     case 'bool': return false;
     case 'datetime': return '19700101T00:00:00Z';
     case 'ref': return NULL_REF;
-    case 'set': return [];
-    case 'map': return Object.create(null);
+    case 'set': return EMPTY_SET;
+    case 'map': return EMPTY_MAP;
     default: return '';
   }
 }

@@ -2,6 +2,7 @@
 // prefix), JSON-RPC on /jsonrpc, CORS pre-flight on OPTIONS. Bodies are read with a limit
 // and refused past it without being buffered; replies always carry Content-Length.
 import http from 'node:http';
+import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import type { Ty } from '../../schema/index.js';
@@ -84,27 +85,43 @@ function sendProtocolError(res: http.ServerResponse, msg: string): void {
   res.end(body);
 }
 
-/** Writes string parts as one reply with an exact Content-Length, yielding between big slices. */
+/** Replies up to this size are sent whole with a Content-Length, as xapi does; larger ones are streamed. */
+const STREAM_AFTER = 1024 * 1024;
+
+/**
+ * Writes string parts as one reply. Small replies carry an exact Content-Length; a bulk reply
+ * (get_all_records of thousands of objects) is streamed with chunked encoding as it is
+ * encoded, with back-pressure, so it never sits in memory whole and other calls get turns.
+ */
 async function sendParts(res: http.ServerResponse, contentType: string, parts: Iterable<string>): Promise<void> {
-  const bufs: Buffer[] = [];
+  const it = parts[Symbol.iterator]();
+  const held: Buffer[] = [];
   let len = 0;
-  let sinceYield = 0;
-  for (const p of parts) {
-    const b = Buffer.from(p, 'utf8');
-    bufs.push(b);
+  let next = it.next();
+  while (!next.done && len <= STREAM_AFTER) {
+    const b = Buffer.from(next.value, 'utf8');
+    held.push(b);
     len += b.length;
-    sinceYield += b.length;
-    if (sinceYield > 256 * 1024) {
-      sinceYield = 0;
-      await yieldLoop(); // let other calls in while a bulk reply is encoded
+    next = it.next();
+  }
+  if (next.done) {
+    res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': len, ...CORS });
+    if (held.length === 1) res.end(held[0]);
+    else {
+      for (const b of held) res.write(b);
+      res.end();
     }
+    return;
   }
-  res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': len, ...CORS });
-  if (bufs.length === 1) res.end(bufs[0]);
-  else {
-    for (const b of bufs) res.write(b);
-    res.end();
+  res.writeHead(200, { 'Content-Type': contentType, ...CORS });
+  for (const b of held) res.write(b);
+  held.length = 0;
+  for (; !next.done; next = it.next()) {
+    if (res.destroyed) return;
+    if (!res.write(next.value)) await once(res, 'drain');
+    else await yieldLoop(); // let other calls in between slices
   }
+  res.end();
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -1,6 +1,6 @@
 // JSON-RPC v1 and v2 as xapi speaks them on /jsonrpc (mirage/ocaml-rpc's jsonrpc.ml):
 // one object per request, `id` required, v2 errors as {code: 1, message, data}.
-import { Typed, type Ty } from '../../schema/index.js';
+import { LazyMap, Typed, type Ty } from '../../schema/index.js';
 import { ProtocolError, type RpcCall } from './values.js';
 
 /** A parsed JSON-RPC request. */
@@ -64,18 +64,22 @@ export function* successParts(call: { version: 1 | 2; id: number | string }, v: 
   const id = JSON.stringify(call.id);
   const head = call.version === 2 ? '{"jsonrpc":"2.0","result":' : '{"result":';
   const tail = call.version === 2 ? `,"id":${id}}` : `,"error":null,"id":${id}}`;
-  if (ty.k === 'map' && v && typeof v === 'object' && Object.keys(v).length > 256) {
-    const m = v as Record<string, unknown>;
-    const keys = Object.keys(m);
+  if (ty.k === 'map' && (v instanceof LazyMap || (v && typeof v === 'object' && Object.keys(v).length > 256))) {
+    const entries = v instanceof LazyMap ? v.entries : Object.entries(v as Record<string, unknown>);
     yield head + '{';
-    for (let i = 0; i < keys.length; i += 256) {
-      let s = '';
-      for (let j = i; j < Math.min(i + 256, keys.length); j++) {
-        s += (j ? ',' : '') + JSON.stringify(keys[j]) + ':' + JSON.stringify(m[keys[j]], replacer);
+    let s = '';
+    let n = 0;
+    let first = true;
+    for (const [k, x] of entries) {
+      s += (first ? '' : ',') + JSON.stringify(k) + ':' + JSON.stringify(x, replacer);
+      first = false;
+      if (++n === 256) {
+        yield s;
+        s = '';
+        n = 0;
       }
-      yield s;
     }
-    yield '}' + tail;
+    yield s + '}' + tail;
     return;
   }
   yield head + (ty.k === 'void' ? '""' : stringifyValue(v, ty)) + tail;

@@ -2,7 +2,7 @@
 // pretty-printed), compact replies with untyped strings and ints, never <i8>, the empty
 // string as <value></value>. The reply encoder is driven by the datamodel's types.
 import { SaxesParser } from 'saxes';
-import { Typed, visibleFields, classDef, type Ty, type FieldDef } from '../../schema/index.js';
+import { LazyMap, Typed, visibleFields, classDef, type Ty, type FieldDef } from '../../schema/index.js';
 import { ProtocolError, WireDateTime, WireDouble, type RpcCall } from './values.js';
 
 interface Frame {
@@ -221,9 +221,13 @@ export function encode(v: unknown, ty: Ty): string {
       return s + '</data></array></value>';
     }
     case 'map': {
-      const m = v as Record<string, unknown>;
       let s = '<value><struct>';
-      for (const k of Object.keys(m)) s += `<member><name>${esc(k)}</name>${encode(m[k], ty.val)}</member>`;
+      if (v instanceof LazyMap) {
+        for (const [k, x] of v.entries) s += `<member><name>${esc(k)}</name>${encode(x, ty.val)}</member>`;
+      } else {
+        const m = v as Record<string, unknown>;
+        for (const k of Object.keys(m)) s += `<member><name>${esc(k)}</name>${encode(m[k], ty.val)}</member>`;
+      }
       return s + '</struct></value>';
     }
     case 'record': {
@@ -270,19 +274,22 @@ export function* successParts(v: unknown, ty: Ty, bare = false): Generator<strin
 
 const SLICE = 256;
 function* bodyParts(v: unknown, ty: Ty): Generator<string, void, void> {
-  if (ty.k === 'map' && v && typeof v === 'object') {
-    const m = v as Record<string, unknown>;
-    const keys = Object.keys(m);
-    if (keys.length > SLICE) {
-      yield '<value><struct>';
-      for (let i = 0; i < keys.length; i += SLICE) {
-        let s = '';
-        for (const k of keys.slice(i, i + SLICE)) s += `<member><name>${esc(k)}</name>${encode(m[k], ty.val)}</member>`;
+  if (ty.k === 'map' && (v instanceof LazyMap || (v && typeof v === 'object' && Object.keys(v).length > SLICE))) {
+    const entries = v instanceof LazyMap ? v.entries : Object.entries(v as Record<string, unknown>);
+    yield '<value><struct>';
+    let s = '';
+    let n = 0;
+    for (const [k, x] of entries) {
+      s += `<member><name>${esc(k)}</name>${encode(x, ty.val)}</member>`;
+      if (++n === SLICE) {
         yield s;
+        s = '';
+        n = 0;
       }
-      yield '</struct></value>';
-      return;
     }
+    if (s) yield s;
+    yield '</struct></value>';
+    return;
   }
   if (ty.k === 'set' && Array.isArray(v) && v.length > SLICE) {
     yield '<value><array><data>';

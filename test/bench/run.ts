@@ -1,0 +1,232 @@
+// `make bench`: the daemon against a raw node:http server measured in the same run, so the
+// figures are ratios that survive a noisy machine. Prints:
+//   - PIF.get_record calls/s, p50 and p99 at 1, 16 and 64 connections (wrk), and the ratio to
+//     the raw server returning the same bytes;
+//   - PIF.get_all_records at 1,000 and 10,000 PIFs: time to last byte and the daemon's peak RSS,
+//     with the raw server's time for the same bytes;
+//   - get_record p99 at 16 connections while a 10,000-PIF get_all_records loops;
+//   - Bond.create / Bond.destroy with 1,000 VIFs to move and 100 VLANs (bond.ts), when present.
+// Fixtures: the daemon's --inventory with N NICs makes N PIFs (+ networks, metrics) at first start.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const MAIN = join(ROOT, 'dist/src/main.js');
+const RAW = join(ROOT, 'dist/test/bench/raw-server.js');
+const DUR = Number(process.env.BENCH_SECONDS ?? 5);
+const tmp = mkdtempSync(join(tmpdir(), 'xnd-bench-'));
+const children: ChildProcess[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function waitListening(port: number): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const ok = await new Promise<boolean>((res) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.end(); res(true); });
+      c.on('error', () => res(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+function post(port: number, body: string, path = '/'): Promise<{ status: number; body: Buffer; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'Content-Type': 'text/xml', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const xmlCall = (method: string, ...params: string[]) =>
+  `<?xml version="1.0"?><methodCall><methodName>${method}</methodName><params>${params.map((p) => `<param><value>${p}</value></param>`).join('')}</params></methodCall>`;
+
+function valueOf(xml: Buffer): string {
+  const m = /<name>Value<\/name><value>([^<]*)<\/value>/.exec(xml.toString());
+  if (!m) throw new Error(`no value in ${xml.toString().slice(0, 300)}`);
+  return m[1];
+}
+
+/** Starts a daemon with n NICs; resolves to its port and pid. */
+async function startDaemon(n: number): Promise<{ port: number; child: ChildProcess; session: string }> {
+  const inv = Array.from({ length: n }, (_, i) => ({
+    device: `eth${i}`,
+    MAC: `02:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:01`,
+    MTU: 1500,
+    ...(i === 0 ? { management: true, ip: { mode: 'Static', address: '192.0.2.10', netmask: '255.255.255.0', gateway: '192.0.2.1' } } : {}),
+  }));
+  const invFile = join(tmp, `inv-${n}.json`);
+  writeFileSync(invFile, JSON.stringify(inv));
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--max-old-space-size=4096', MAIN, '--listen', `127.0.0.1:${port}`, '--db', join(tmp, `db-${n}.db`), '--inventory', invFile, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  await waitListening(port);
+  const session = valueOf((await post(port, xmlCall('session.login_with_password', 'root', 'secret'))).body);
+  return { port, child, session };
+}
+
+async function startRaw(replyFile: string): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [RAW, String(port), replyFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  await waitListening(port);
+  return { port, child };
+}
+
+function stop(c: ChildProcess): Promise<void> {
+  return new Promise((r) => {
+    if (c.exitCode !== null) return r();
+    c.once('exit', () => r());
+    c.kill('SIGTERM');
+  });
+}
+
+interface WrkResult { rps: number; p50: number; p99: number }
+
+function wrk(port: number, body: string, conns: number, seconds = DUR): WrkResult {
+  const lua = join(tmp, 'post.lua');
+  writeFileSync(lua, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "text/xml"\nwrk.body = [==[${body}]==]\n`);
+  const out = execFileSync('wrk', ['-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '-s', lua, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const ms = (label: string) => {
+    const m = new RegExp(`\\s${label}\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    if (!m) return NaN;
+    const v = Number(m[1]);
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+  };
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  if (/Non-2xx/.test(out)) throw new Error(`wrk saw errors:\n${out}`);
+  return { rps, p50: ms('50%'), p99: ms('99%') };
+}
+
+/** Resets and reads a process's peak RSS (VmHWM), in MB. */
+function resetPeak(pid: number): void {
+  try { writeFileSync(`/proc/${pid}/clear_refs`, '5'); } catch { /* kernels without it: peak since start */ }
+}
+function peakMB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const rows: string[] = [];
+function line(s = ''): void {
+  console.log(s);
+  rows.push(s);
+}
+
+async function benchGetRecord(): Promise<void> {
+  const d = await startDaemon(6);
+  const all = (await post(d.port, xmlCall('PIF.get_all', d.session))).body.toString();
+  const ref = /<value>(OpaqueRef:[^<]+)<\/value>/.exec(all)![1];
+  const body = xmlCall('PIF.get_record', d.session, ref);
+  const reply = (await post(d.port, body)).body;
+  const replyFile = join(tmp, 'pif-record.xml');
+  writeFileSync(replyFile, reply);
+  const raw = await startRaw(replyFile);
+  line(`PIF.get_record (${reply.length}-byte reply), ${DUR} s per point, wrk -t1, loopback`);
+  line('conns | daemon req/s | p50 ms | p99 ms | raw req/s | raw p99 ms | ratio');
+  for (const c of [1, 16, 64]) {
+    const rr = wrk(raw.port, body, c);
+    const dr = wrk(d.port, body, c);
+    line(`${String(c).padStart(5)} | ${fmt(dr.rps, 0).padStart(12)} | ${fmt(dr.p50, 2).padStart(6)} | ${fmt(dr.p99, 2).padStart(6)} | ${fmt(rr.rps, 0).padStart(9)} | ${fmt(rr.p99, 2).padStart(10)} | ${fmt((100 * dr.rps) / rr.rps, 0)} %${c === 16 ? '  (target >= 35 %)' : ''}`);
+  }
+  await stop(raw.child);
+  await stop(d.child);
+}
+
+async function benchGetAll(n: number): Promise<void> {
+  const d = await startDaemon(n);
+  const body = xmlCall('PIF.get_all_records', d.session);
+  await post(d.port, body); // warm-up: JIT and the first allocation of the reply buffers
+  resetPeak(d.child.pid!);
+  const runs: number[] = [];
+  let size = 0;
+  let replyBuf: Buffer = Buffer.alloc(0);
+  for (let i = 0; i < 3; i++) {
+    const r = await post(d.port, body);
+    runs.push(r.ms);
+    size = r.body.length;
+    replyBuf = r.body;
+  }
+  const peak = peakMB(d.child.pid!);
+  const replyFile = join(tmp, `all-${n}.xml`);
+  writeFileSync(replyFile, replyBuf);
+  const raw = await startRaw(replyFile);
+  const rawRuns: number[] = [];
+  for (let i = 0; i < 3; i++) rawRuns.push((await post(raw.port, body)).ms);
+  await stop(raw.child);
+  const best = Math.min(...runs);
+  const rawBest = Math.min(...rawRuns);
+  line(`PIF.get_all_records, ${n} PIFs (${(size / 1e6).toFixed(1)} MB): best of 3 ${fmt(best, 0)} ms (raw server, same bytes: ${fmt(rawBest, 0)} ms, ratio ${fmt(best / rawBest, 1)}x), daemon peak RSS ${fmt(peak, 0)} MB${n === 10000 ? '  (targets < 400 ms, < 200 MB)' : ''}`);
+  if (n === 10000) {
+    // Does a bulk reply starve small calls? get_record p99 while get_all_records loops.
+    const ref = /<name>(OpaqueRef:[^<]+)<\/name>/.exec(replyBuf.toString('utf8', 0, 5000))![1];
+    let looping = true;
+    let bulk = 0;
+    const loop = (async () => {
+      while (looping) {
+        await post(d.port, body);
+        bulk++;
+      }
+    })();
+    const r = wrk(d.port, xmlCall('PIF.get_record', d.session, ref), 16, DUR);
+    looping = false;
+    await loop;
+    line(`PIF.get_record at 16 conns while 10,000-PIF get_all_records loops (${bulk} bulk replies): ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms  (target p99 < 50 ms)`);
+  }
+  await stop(d.child);
+}
+
+async function benchBond(): Promise<void> {
+  const modUrl = new URL('./bond-bench.js', import.meta.url);
+  if (!existsSync(fileURLToPath(modUrl))) {
+    line('Bond.create/destroy benchmark: not built (test/bench/bond-bench.ts absent)');
+    return;
+  }
+  const mod = await import(modUrl.href);
+  for (const l of await mod.benchBond()) line(l);
+}
+
+async function main(): Promise<void> {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+  } catch (e) {
+    // wrk prints its version with exit status 1; only a missing binary is fatal
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error("wrk is not installed: 'apt-get install wrk' (make bench does it as root)");
+  }
+  line(`xenapi-netd benchmarks, ${new Date().toISOString()}, node ${process.version}`);
+  await benchGetRecord();
+  await benchGetAll(1000);
+  await benchGetAll(10000);
+  await benchBond();
+  writeFileSync(join(ROOT, 'bench-results.txt'), rows.join('\n') + '\n');
+}
+
+main()
+  .catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await Promise.all(children.map(stop));
+    rmSync(tmp, { recursive: true, force: true });
+  });
