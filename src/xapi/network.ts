@@ -5,6 +5,7 @@ import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import type { Reconciler } from '../reconciler/reconciler.js';
 import { NULL_REF, type Txn, type View, type Store } from '../store/store.js';
+import { afterBringUp } from './pif.js'; // (a cycle through functions only: pif.ts builds on this module)
 import { pifKind } from './pif_helpers.js';
 
 const BRIDGE_BLACKLIST = ['xen', 'xapi', 'vif', 'tap', 'eth'];
@@ -152,6 +153,7 @@ export function attachInternal(tx: Txn, network: string, host: string, opts: { f
     if (opts.force || !row.currently_attached) {
       if (row.bond_slave_of !== NULL_REF) throw new ApiError('CANNOT_PLUG_BOND_SLAVE', [pif]);
       bringPifUp(tx, pif);
+      afterBringUp(tx, pif, false);
     }
   }
 }

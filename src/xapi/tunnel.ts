@@ -4,6 +4,7 @@ import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, newUuid, type Txn } from '../store/store.js';
 import { assertNetworkManaged, assertNoOtherLocalPifs, plugPif, unplugPif } from './network.js';
+import { afterBringUp, setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
 import { genMac } from './vif.js';
 
@@ -62,7 +63,9 @@ function create(tx: Txn, transportPif: string, network: string, protocol: string
     if ((h.software_version as Record<string, string>).network_backend !== 'openvswitch') throw new ApiError('OPENVSWITCH_NOT_ACTIVE', []);
   }
   const r = tunnelCreateInternal(tx, host, transportPif, network, protocol);
+  setCulprit(tx, r.access);
   plugPif(tx, r.access);
+  afterBringUp(tx, r.access, false);
   return r.tunnel;
 }
 

@@ -20,12 +20,13 @@ describe('tunnel (tunnel.create/destroy)', () => {
     expect(transport.currently_attached).to.equal(true); // plugging the access PIF plugs the transport
     const ap = await h.call('PIF.get_record', a);
     expect(ap).to.deep.include({
-      device: 'tunnel0', network: nt, host: h.r.d.hostRef, MTU: '-1', VLAN: '-1', metrics: transport.metrics,
+      device: 'tunnel0', network: nt, host: h.r.d.hostRef, MTU: '1500', VLAN: '-1', metrics: transport.metrics,
       physical: false, currently_attached: true, ip_configuration_mode: 'None', bond_slave_of: 'OpaqueRef:NULL',
       VLAN_master_of: 'OpaqueRef:NULL', management: false, other_config: {}, disallow_unplug: false,
       IPv6: [''], primary_address_type: 'IPv4', managed: true, properties: {}, capabilities: [],
       tunnel_access_PIF_of: [t], tunnel_transport_PIF_of: [],
     });
+    // MTU is -1 at creation; bringing the PIF up sets it from the bridge (nm.ml step 8).
     expect(ap.MAC).to.match(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
     expect(parseInt(ap.MAC.slice(0, 2), 16) & 3).to.equal(2); // locally administered, unicast
     const bridge = await h.call('network.get_bridge', nt);
