@@ -18,7 +18,12 @@ build: install
 	npx tsc -p tsconfig.json
 
 run: build
+ifeq ($(BACKEND),openvswitch)
+	bash scripts/install-test-deps.sh
+	bash scripts/run-ovs.sh --db var/xenapi-netd-ovs.db $(ARGS)
+else
 	$(NODE) dist/src/main.js --backend $(BACKEND) $(ARGS)
+endif
 
 test-deps:
 	bash scripts/install-test-deps.sh

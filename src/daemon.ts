@@ -49,7 +49,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const log = opts.log ?? makeLogger(cfg);
   if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
   const store = new Store(cfg.db);
-  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: cfg.inventory, log }));
+  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: cfg.inventory, log, ovsSandbox: cfg.ovsSandbox }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const d: Daemon = {
     store,
@@ -71,7 +71,11 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // First start creates the world; the reconciler is attached afterwards and then brings
   // the host to the database in one plan (also what recovers from a crash mid-plan).
   const nics = await backend.nics();
-  const inventory = cfg.inventory.map((n) => ({ ...n, ...(nics.find((x) => x.device === n.device) ?? {}) }));
+  // The simulated host has the configured NICs; a real backend reports its own, and the
+  // inventory only says which one carries management and its IP configuration.
+  const inventory = backend.name === 'simulated'
+    ? cfg.inventory.map((n) => ({ ...n, ...(nics.find((x) => x.device === n.device) ?? {}) }))
+    : nics.map((n) => ({ ...(cfg.inventory.find((x) => x.device === n.device) ?? {}), ...n }));
   const swOpts = { hostname: cfg.hostname, inventory, networkBackend: cfg.networkBackend ?? (backend.name === 'openvswitch' ? 'openvswitch' : 'bridge'), version: VERSION };
   await store.write((tx) => {
     if (isEmpty(tx)) firstStart(tx, swOpts);

@@ -1,5 +1,9 @@
 // Backend selection by name (--backend).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import type { Backend } from './backend.js';
+import { OpenvswitchBackend, type Runner } from './openvswitch.js';
 import { SimulatedBackend } from './simulated.js';
 
 /** Options every backend may use. */
@@ -7,6 +11,17 @@ export interface BackendOptions {
   /** NICs of the simulated host (the inventory). */
   inventory: { device: string; MAC: string; MTU: number; carrier?: boolean }[];
   log?: { info(m: string): void; warn(m: string): void };
+  /** openvswitch: a sandbox directory (its sandbox.json names the netns; its run/ holds the OVS sockets). */
+  ovsSandbox?: string;
+}
+
+/** Runners for an OVS started by scripts/ovs-sandbox.ts: sockets under DIR, devices in its netns. */
+function sandboxRunners(dir: string): { vsctl: Runner; appctl: Runner; ip: Runner } {
+  const rec = JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) as { netns: string };
+  const env = { OVS_RUNDIR: join(dir, 'run'), OVS_DBDIR: join(dir, 'db'), OVS_LOGDIR: join(dir, 'log'), OVS_SYSCONFDIR: join(dir, 'etc') };
+  const run = (cmd: string, pre: string[], e?: Record<string, string>): Runner => async (args) =>
+    (await execa(cmd, [...pre, ...args], { env: e, stdin: 'ignore' })).stdout;
+  return { vsctl: run('ovs-vsctl', [], env), appctl: run('ovs-appctl', ['-t', 'ovs-vswitchd'], env), ip: run('ip', ['-n', rec.netns]) };
 }
 
 /** Creates the backend called `name`. */
@@ -14,7 +29,9 @@ export async function createBackend(name: string, o: BackendOptions): Promise<Ba
   switch (name) {
     case 'simulated':
       return new SimulatedBackend({ nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) });
+    case 'openvswitch':
+      return o.ovsSandbox ? new OpenvswitchBackend(sandboxRunners(o.ovsSandbox)) : OpenvswitchBackend.local();
     default:
-      throw new Error(`unknown backend ${name} (known: simulated)`);
+      throw new Error(`unknown backend ${name} (known: simulated, openvswitch)`);
   }
 }

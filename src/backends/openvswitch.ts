@@ -201,10 +201,19 @@ function clone<T>(v: T): T {
 }
 
 /** Canonical bridge object (fixed key order, no undefined keys). */
+/** An uplink with its keys in one order, so states compare as JSON whatever built them. */
+function canonUplink(u: Uplink): Uplink {
+  switch (u.kind) {
+    case 'nic': return { kind: 'nic', device: u.device };
+    case 'bond': return { kind: 'bond', name: u.name, members: [...u.members], mode: u.mode, properties: Object.fromEntries(Object.entries(u.properties).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), mac: u.mac };
+    case 'tunnel': return { kind: 'tunnel', name: u.name, protocol: u.protocol, remote: u.remote, key: u.key, transport: u.transport };
+  }
+}
+
 function mkBridge(b: Bridge): Bridge {
   const out: Bridge = { name: b.name, MTU: b.MTU, vifs: [...b.vifs].sort(natural) };
   if (b.vlan) out.vlan = { parent: b.vlan.parent, tag: b.vlan.tag };
-  if (b.uplink) out.uplink = clone(b.uplink);
+  if (b.uplink) out.uplink = canonUplink(b.uplink);
   if (b.ip) out.ip = { mode: b.ip.mode, address: b.ip.address, netmask: b.ip.netmask, gateway: b.ip.gateway, dns: b.ip.dns };
   const ordered: Bridge = { name: out.name, MTU: out.MTU } as Bridge;
   if (out.vlan) ordered.vlan = out.vlan;
