@@ -200,7 +200,32 @@ function move(tx: Txn, self: string, network: string, localHost: string): void {
   moveVifInternal(tx, self, network);
 }
 
-/** Implementations of VIF.create/destroy/plug/unplug/unplug_force/move. */
+/** VLAN_TAG_INVALID [tag] outside 0..4094 (xapi_vlan.assert_valid_VLAN_tag). */
+function assertValidTag(tag: number): void {
+  if (tag < 0 || tag > 4094) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
+}
+
+/** VIF.add_trunks / remove_trunks / set_trunks, as xapi_vif.ml (tag check and network check orders differ). */
+function trunks(tx: Txn, self: string, op: 'add' | 'remove' | 'set', value: number | number[]): void {
+  const row = tx.get('VIF', self);
+  const cur = row.trunks as number[];
+  const network = String(row.network);
+  if (op === 'add') {
+    assertValidTag(value as number);
+    assertNetworkCompatibleWithTrunksOnPif(tx, network);
+    if (!cur.includes(value as number)) tx.set('VIF', self, { trunks: [value, ...cur] });
+  } else if (op === 'remove') {
+    if (cur.includes(value as number)) tx.set('VIF', self, { trunks: cur.filter((t) => t !== value) });
+  } else {
+    const v = value as number[];
+    if (v.length) assertNetworkCompatibleWithTrunksOnPif(tx, network);
+    const set = [...new Set(v)];
+    set.forEach(assertValidTag);
+    tx.set('VIF', self, { trunks: set });
+  }
+}
+
+/** Implementations of VIF.create/destroy/plug/unplug/unplug_force/move and the trunk setters. */
 export const vifImpls: Impls = {
   'VIF.create': (ctx, [rec]) => create(ctx.tx, rec),
   'VIF.destroy': (ctx, [self]) => { destroy(ctx.tx, self); },
@@ -208,4 +233,7 @@ export const vifImpls: Impls = {
   'VIF.unplug': (ctx, [self]) => { unplugVif(ctx.tx, self); },
   'VIF.unplug_force': (ctx, [self]) => { unplugVif(ctx.tx, self); },
   'VIF.move': (ctx, [self, network]) => { move(ctx.tx, self, network, ctx.d.hostRef); },
+  'VIF.add_trunks': (ctx, [self, value]) => { trunks(ctx.tx, self, 'add', value); },
+  'VIF.remove_trunks': (ctx, [self, value]) => { trunks(ctx.tx, self, 'remove', value); },
+  'VIF.set_trunks': (ctx, [self, value]) => { trunks(ctx.tx, self, 'set', value); },
 };

@@ -215,6 +215,36 @@ describe('VIF (create/destroy/plug/unplug/move)', () => {
     });
   });
 
+  describe('VIF trunks', () => {
+    it('VIF-01 trunk list editing and tag validation', async () => {
+      const vm = await makeVM(h);
+      const v = await makeVIF(h, vm, await makeNetwork(h), '1', { trunks: ['2201'] });
+      await h.call('VIF.add_trunks', v, '3201');
+      expect(await h.call('VIF.get_trunks', v)).to.deep.equal(['3201', '2201']);
+      await h.call('VIF.add_trunks', v, '3201');
+      expect(await h.call('VIF.get_trunks', v)).to.deep.equal(['3201', '2201']);
+      await h.call('VIF.remove_trunks', v, '3201');
+      expect(await h.call('VIF.get_trunks', v)).to.deep.equal(['2201']);
+      await h.call('VIF.set_trunks', v, ['3201']);
+      expect(await h.call('VIF.get_trunks', v)).to.deep.equal(['3201']);
+      await h.call('VIF.set_trunks', v, []);
+      expect(await h.call('VIF.get_trunks', v)).to.deep.equal([]);
+      await failsAtomically(h, ['VLAN_TAG_INVALID', '9999'], () => h.fails('VIF.add_trunks', v, '9999'));
+      await failsAtomically(h, ['VLAN_TAG_INVALID', '-1'], () => h.fails('VIF.set_trunks', v, ['5', '-1']));
+    });
+
+    it('VIF-02 cannot trunk a VIF on a VLAN network → NETWORK_INCOMPATIBLE_WITH_TRUNKS [NV]', async () => {
+      const nv = await vlanNetwork();
+      const v = await makeVIF(h, await makeVM(h), nv, '1');
+      await failsAtomically(h, ['NETWORK_INCOMPATIBLE_WITH_TRUNKS', nv], () => h.fails('VIF.add_trunks', v, '2201'));
+      await failsAtomically(h, ['NETWORK_INCOMPATIBLE_WITH_TRUNKS', nv], () => h.fails('VIF.set_trunks', v, ['2201']));
+      // the network check comes before the tag check in set_trunks, after it in add_trunks
+      await failsAtomically(h, ['NETWORK_INCOMPATIBLE_WITH_TRUNKS', nv], () => h.fails('VIF.set_trunks', v, ['9999']));
+      await failsAtomically(h, ['VLAN_TAG_INVALID', '9999'], () => h.fails('VIF.add_trunks', v, '9999'));
+      await h.call('VIF.set_trunks', v, []);
+    });
+  });
+
   describe('VIF.move', () => {
     it('VIF-05 VIF.move of a halted VM\'s VIF: no reachability check', async () => {
       const n1 = await makeNetwork(h);
