@@ -1,7 +1,11 @@
 // Every semantics module's implementations, by wire name. A message the datamodel declares
 // becomes callable when one of these modules implements it.
 import type { Impls } from '../api/context.js';
+import { bondImpls } from './bond.js';
+import { hostImpls } from './host.js';
 import { networkImpls } from './network.js';
+import { pifImpls } from './pif.js';
+import { poolImpls } from './pool.js';
 import { tunnelImpls } from './tunnel.js';
 import { vifImpls } from './vif.js';
 import { vlanImpls } from './vlan.js';
@@ -9,6 +13,10 @@ import { vmImpls } from './vm.js';
 
 /** Implementations of the networking classes' custom messages. */
 export const semanticsImpls: Impls = {
+  ...bondImpls,
+  ...hostImpls,
+  ...pifImpls,
+  ...poolImpls,
   ...networkImpls,
   ...tunnelImpls,
   ...vifImpls,

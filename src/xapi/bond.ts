@@ -1,0 +1,403 @@
+// Bond: create, destroy, set_mode, set_property — the seed's "New Behaviour" (seeds/002),
+// step by step, with xapi's checks, order and error parameters (xapi_bond.ml). Everything
+// happens in the call's one transaction: a failure at any step (including the host-side
+// work the reconciler does at the end) leaves the database and the host as they were.
+// Where the seed and xapi differ the seed wins; docs/compat.md lists each divergence.
+//
+// Surface:
+//   chooseBondDevice(db, host)            — bond<N>, the smallest N ≥ 0 unused by a bond master on the host
+//   checkProperties(mode, props)          — INVALID_VALUE for a property the mode does not allow; adds defaults
+//   vifsToMove(db, host, networks)        — the seed's VIFs-to-move on those networks
+//   assertVifsCanBeUnplugged(db, vifs)    — the seed's "try unplugging" step: the first VIF that cannot be unplugged fails the call
+//   moveVlans(tx, host, newBase, vlans)   — move VLANs to newBase with their networks (same tags merged, seed rule)
+//   moveTunnels(tx, host, newTransport, tunnels) — move tunnels with their networks
+//   bondCreate(ctx, ...) / bondDestroy(ctx, bond)
+//   bondImpls                             — Bond.* implementations
+import type { CallCtx, Impls } from '../api/context.js';
+import { ApiError } from '../errors.js';
+import { NULL_REF, type Txn, type View } from '../store/store.js';
+import { assertNoOtherLocalPifs, assertNetworkManaged } from './network.js';
+import { moveManagement } from './host.js';
+import { bringUp, moveIpConfig, newPifMetrics, resetIpConfig, setCulprit } from './pif.js';
+import { isBondSlave, pifKind } from './pif_helpers.js';
+import { tunnelCreateInternal, tunnelDestroyInternal } from './tunnel.js';
+import { isValidMac, moveVifInternal, vifActive, vifOperationError } from './vif.js';
+import { vlanCreateInternal, vlanDestroyInternal } from './vlan.js';
+import { possibleHosts } from './vm.js';
+
+// ------------------------------------------------------------------------------------------
+// Modes and properties (xapi_bond.ml:274-309, map_check.ml)
+
+/** OCaml int_of_string: optional sign, decimal or 0x/0o/0b/0u literal, `_` after the first digit, 63-bit. */
+function isOcamlInt(v: string): boolean {
+  const m = /^([-+]?)(0[xX][0-9a-fA-F][0-9a-fA-F_]*|0[oO][0-7][0-7_]*|0[bB][01][01_]*|0[uU][0-9][0-9_]*|[0-9][0-9_]*)$/.exec(v);
+  if (!m) return false;
+  let body = m[2].replace(/_/g, '');
+  const prefixed = /^0[xXoObBuU]/.test(body);
+  if (/^0[uU]/.test(body)) body = body.slice(2);
+  const n = BigInt(body);
+  // Decimal literals must fit max_int (2^62 - 1) in magnitude; prefixed ones may use the full 63 bits.
+  return prefixed ? n <= (1n << 63n) - 1n : n <= (1n << 62n) - (m[1] === '-' ? 0n : 1n);
+}
+
+const LACP: Record<string, (v: string) => boolean> = {
+  hashing_algorithm: (v) => v === 'src_mac' || v === 'tcpudp_ports',
+  'lacp-time': (v) => v === 'fast' || v === 'slow',
+  'lacp-aggregation-key': isOcamlInt,
+  'lacp-fallback-ab': (v) => v === 'true' || v === 'false',
+};
+const LACP_DEFAULTS: [string, string][] = [['hashing_algorithm', 'tcpudp_ports'], ['lacp-time', 'slow'], ['lacp-fallback-ab', 'true']];
+
+/** True if the mode allows property k = v (no property is allowed outside lacp). */
+function propertyValid(mode: string, k: string, v: string): boolean {
+  return mode === 'lacp' && Object.prototype.hasOwnProperty.call(LACP, k) && LACP[k](v);
+}
+
+/** Bond.create step 6-7: INVALID_VALUE ["properties", "k = v"] for a bad pair; returns the properties with the mode's defaults. */
+export function checkProperties(mode: string, props: Record<string, string>): Record<string, string> {
+  for (const [k, v] of Object.entries(props)) {
+    if (!propertyValid(mode, k, v)) throw new ApiError('INVALID_VALUE', ['properties', `${k} = ${v}`]);
+  }
+  return withDefaults(mode, props);
+}
+
+function withDefaults(mode: string, props: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  if (mode === 'lacp') for (const [k, v] of LACP_DEFAULTS) if (!(k in props)) out[k] = v;
+  return Object.assign(out, props);
+}
+
+// ------------------------------------------------------------------------------------------
+// What moves
+
+/** bond<N> with the smallest N ≥ 0 not used by a bond master PIF on the host (xapi_bond.ml:19-42). */
+export function chooseBondDevice(db: View, host: string): string {
+  const used = new Set(db.children('host', host, 'PIFs')
+    .filter((p) => db.children('PIF', p, 'bond_master_of').length > 0)
+    .map((p) => String(db.get('PIF', p).device)));
+  let n = 0;
+  while (used.has(`bond${n}`)) n++;
+  return `bond${n}`;
+}
+
+/**
+ * The seed's VIF-to-move rule for host h: the VM is running, suspended or paused on h
+ * (resident_on = h), or it is not resident anywhere and h is the only host it can start on.
+ * (xapi also moves VIFs of VMs that can start nowhere; the seed does not: docs/compat.md.)
+ */
+function isLocalVm(db: View, vm: string, host: string, cache: Map<string, boolean>): boolean {
+  let v = cache.get(vm);
+  if (v === undefined) {
+    const row = db.find('VM', vm);
+    if (!row) v = false;
+    else if (row.resident_on === host) v = true;
+    else if (row.resident_on !== NULL_REF && db.find('host', String(row.resident_on))) v = false;
+    else {
+      const p = possibleHosts(db, vm);
+      v = p.length === 1 && p[0] === host;
+    }
+    cache.set(vm, v);
+  }
+  return v;
+}
+
+/** The VIFs-to-move on `networks` for `host`, network by network. */
+export function vifsToMove(db: View, host: string, networks: string[], cache = new Map<string, boolean>()): string[] {
+  const out: string[] = [];
+  for (const n of networks) {
+    for (const v of db.children('network', n, 'VIFs')) {
+      if (!out.includes(v) && isLocalVm(db, String(db.get('VIF', v).VM), host, cache)) out.push(v);
+    }
+  }
+  return out;
+}
+
+/**
+ * Seed step "try unplugging all currently attached VIFs-to-move": each active one must pass
+ * VIF.unplug's checks, else the call fails with that VIF's error and nothing changes (the
+ * transaction rolls back). The VIFs then move and stay attached on their new network.
+ */
+export function assertVifsCanBeUnplugged(db: View, vifs: string[]): void {
+  for (const v of vifs) {
+    if (!vifActive(db, v)) continue;
+    const err = vifOperationError(db, v, 'unplug');
+    if (err) throw err;
+  }
+}
+
+/** One tag's VLANs on the PIFs being merged: the one kept (network with most VIFs) and the others. */
+interface VlanGroup {
+  tag: number;
+  keep: string;
+  others: string[];
+  /** VIFs-to-move on the other VLANs' networks: they move to the kept VLAN's network. */
+  vifs: string[];
+}
+
+/** Groups VLANs by tag (first-seen order) and picks, per tag, the VLAN whose network has the most VIFs (first on a tie). */
+function planVlans(db: View, host: string, vlans: string[], cache: Map<string, boolean>): VlanGroup[] {
+  const byTag = new Map<number, string[]>();
+  for (const v of vlans) {
+    const tag = Number(db.get('VLAN', v).tag);
+    byTag.set(tag, [...(byTag.get(tag) ?? []), v]);
+  }
+  const netOf = (v: string) => String(db.get('PIF', String(db.get('VLAN', v).untagged_PIF)).network);
+  const vifCount = (v: string) => db.children('network', netOf(v), 'VIFs').length;
+  const out: VlanGroup[] = [];
+  for (const [tag, group] of byTag) {
+    let keep = group[0];
+    for (const v of group) if (vifCount(v) > vifCount(keep)) keep = v;
+    const others = group.filter((v) => v !== keep);
+    out.push({ tag, keep, others, vifs: vifsToMove(db, host, others.map(netOf), cache) });
+  }
+  return out;
+}
+
+/**
+ * Moves planned VLAN groups onto `newBase`: the kept VLAN is re-created there on its own network
+ * (the network moves up; its VIFs need no move) with its IP configuration; the others' VIFs-to-move
+ * move to that network and the others are destroyed. The new VLAN PIF is plugged if one of the
+ * group was, and is the management interface if one of them was.
+ */
+function moveVlanGroups(tx: Txn, host: string, newBase: string, groups: VlanGroup[]): void {
+  const device = String(tx.get('PIF', newBase).device);
+  for (const g of groups) {
+    const oldU = String(tx.get('VLAN', g.keep).untagged_PIF);
+    const network = String(tx.get('PIF', oldU).network);
+    let plugged = false;
+    let management = false;
+    const note = (u: string) => {
+      const r = tx.get('PIF', u);
+      plugged ||= !!r.currently_attached;
+      management ||= !!r.management;
+    };
+    note(oldU);
+    const existing = tx.children('PIF', newBase, 'VLAN_slave_of').find((v) => Number(tx.get('VLAN', v).tag) === g.tag);
+    let untagged: string;
+    if (existing) {
+      // A VLAN with this tag is already on the new base: everything merges into it.
+      untagged = String(tx.get('VLAN', existing).untagged_PIF);
+      for (const v of vifsToMove(tx, host, [network])) moveVifInternal(tx, v, String(tx.get('PIF', untagged).network));
+    } else {
+      untagged = vlanCreateInternal(tx, host, newBase, g.tag, network, device).untagged;
+      moveIpConfig(tx, oldU, untagged);
+    }
+    vlanDestroyInternal(tx, g.keep);
+    const target = String(tx.get('PIF', untagged).network);
+    for (const o of g.others) {
+      note(String(tx.get('VLAN', o).untagged_PIF));
+      vlanDestroyInternal(tx, o);
+    }
+    for (const v of g.vifs) moveVifInternal(tx, v, target);
+    if (management) {
+      tx.set('PIF', untagged, { management: true });
+      bringUp(tx, untagged, true);
+    } else if (plugged) bringUp(tx, untagged);
+  }
+}
+
+/** Moves VLANs onto `newBase` with their networks (same tags merged by the seed's rule). */
+export function moveVlans(tx: Txn, host: string, newBase: string, vlans: string[]): void {
+  moveVlanGroups(tx, host, newBase, planVlans(tx, host, vlans, new Map()));
+}
+
+/**
+ * xapi_bond.move_tunnel for each tunnel: a new tunnel (new access PIF tunnel<N>) on
+ * `newTransport` with the same network and protocol; the old one is destroyed; the new access
+ * PIF is plugged if the old one was (and keeps the management flag if it had it).
+ */
+export function moveTunnels(tx: Txn, host: string, newTransport: string, tunnels: string[]): void {
+  for (const t of tunnels) {
+    const row = tx.get('tunnel', t);
+    const oldAccess = tx.get('PIF', String(row.access_PIF));
+    const { access } = tunnelCreateInternal(tx, host, newTransport, String(oldAccess.network), String(row.protocol));
+    tunnelDestroyInternal(tx, t);
+    if (oldAccess.management) tx.set('PIF', access, { management: true });
+    if (oldAccess.currently_attached) bringUp(tx, access, !!oldAccess.management);
+  }
+}
+
+/** Task progress at the seed's/xapi's fixed points (Async calls only). */
+function progress(ctx: CallCtx, p: number): void {
+  if (ctx.task && ctx.tx.find('task', ctx.task)) ctx.tx.set('task', ctx.task, { progress: p });
+}
+
+// ------------------------------------------------------------------------------------------
+// Bond.create
+
+/** Bond.create: the seed's steps 1-12 with xapi's validations in xapi's order; returns the Bond. */
+export function bondCreate(ctx: CallCtx, network: string, membersIn: string[], MAC: string, mode: string, propsIn: Record<string, string>): string {
+  const tx = ctx.tx;
+  // Validation (xapi_bond.ml:326-489 and the dispatcher), nothing changed yet.
+  if (membersIn.length === 0) throw new ApiError('PIF_BOND_NEEDS_MORE_MEMBERS', []);
+  const host = String(tx.get('PIF', membersIn[0]).host);
+  assertNetworkManaged(tx, network);
+  assertNoOtherLocalPifs(tx, host, network);
+  if (MAC !== '' && !isValidMac(MAC)) throw new ApiError('MAC_INVALID', [MAC]);
+  const properties = checkProperties(mode, propsIn);
+  // Seed step 1: remove duplicates (xapi keeps the last occurrence).
+  const members = membersIn.filter((m, i) => membersIn.lastIndexOf(m) === i);
+  const rows = members.map((m) => tx.get('PIF', m));
+  const managementPif = members.find((_, i) => rows[i].management);
+  const hasIpConf = (i: number) => (rows[i].primary_address_type === 'IPv6' ? rows[i].ipv6_configuration_mode : rows[i].ip_configuration_mode) !== 'None';
+  const withIp = members.filter((_, i) => hasIpConf(i));
+  // Seed step 4: the primary slave (management PIF, else first with IP configuration; xapi: else the first member).
+  const primary = managementPif ?? withIp[0] ?? members[0];
+  const primaryRow = tx.get('PIF', primary);
+  members.forEach((m, i) => {
+    if (rows[i].primary_address_type !== primaryRow.primary_address_type) throw new ApiError('PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE', [m]);
+  });
+  // Seed step 2: slaves not bonded, not VLAN masters, not tunnel access PIFs (xapi's per-member checks).
+  const haOn = [...tx.rows('pool')].some(([, p]) => p.ha_enabled);
+  members.forEach((m, i) => {
+    if (!rows[i].managed) throw new ApiError('PIF_UNMANAGED', [m]);
+    const kind = pifKind(tx, m);
+    if (kind === 'Tunnel_access') throw new ApiError('IS_TUNNEL_ACCESS_PIF', [m]);
+    if (kind === 'VLAN_untagged') throw new ApiError('PIF_VLAN_EXISTS', [String(rows[i].device_name)]);
+    // A bond master is "in a bond already" (xapi lets it through: docs/compat.md).
+    if (kind === 'Bond_master' || isBondSlave(tx, m)) throw new ApiError('PIF_ALREADY_BONDED', [m]);
+    if (haOn && rows[i].management) throw new ApiError('HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE', []);
+  });
+  if (rows.some((r) => r.host !== host)) throw new ApiError('PIF_CANNOT_BOND_CROSS_HOST', []);
+  const pifProps = rows[0].properties as Record<string, string>;
+  const sameProps = (a: Record<string, string>, b: Record<string, string>) =>
+    Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => a[k] === b[k]);
+  if (!rows.every((r) => sameProps(r.properties as Record<string, string>, pifProps))) throw new ApiError('INCOMPATIBLE_PIF_PROPERTIES', []);
+  if (withIp.length > 1) throw new ApiError('PIF_BOND_MORE_THAN_ONE_IP', []);
+
+  // What moves, decided before anything changes.
+  const cache = new Map<string, boolean>();
+  const memberNets = rows.map((r) => String(r.network));
+  const slaveVifs = vifsToMove(tx, host, memberNets, cache);
+  const vlans = members.flatMap((m) => tx.children('PIF', m, 'VLAN_slave_of'));
+  const groups = planVlans(tx, host, vlans, cache);
+  const tunnels = members.flatMap((m) => tx.children('PIF', m, 'tunnel_transport_PIF_of'));
+  const anyPlugged = rows.some((r) => r.currently_attached);
+  // Seed step 3: every attached VIF-to-move must be unpluggable, or the call fails with nothing changed.
+  assertVifsCanBeUnplugged(tx, [...slaveVifs, ...groups.flatMap((g) => g.vifs)]);
+
+  // Seed step 5: the master PIF.
+  const bondNet = tx.get('network', network);
+  const device = chooseBondDevice(tx, host);
+  const master = tx.create('PIF', {
+    device, device_name: device, network, host,
+    MAC: MAC !== '' ? MAC : primaryRow.MAC, MTU: Number(bondNet.MTU), VLAN: -1, metrics: newPifMetrics(tx),
+    physical: false, currently_attached: false, ip_configuration_mode: 'None', IP: '', netmask: '', gateway: '', DNS: '',
+    bond_slave_of: NULL_REF, VLAN_master_of: NULL_REF, management: false, other_config: Object.create(null),
+    disallow_unplug: rows.some((r) => r.disallow_unplug), ipv6_configuration_mode: 'None', IPv6: [''], ipv6_gateway: '',
+    primary_address_type: primaryRow.primary_address_type, managed: true,
+    properties: Object.assign(Object.create(null), pifProps), capabilities: [], igmp_snooping_status: 'unknown', PCI: NULL_REF,
+  });
+  setCulprit(tx, master);
+  moveIpConfig(tx, primary, master);
+  // Seed step 6: the Bond, with its primary slave.
+  const bond = tx.create('Bond', {
+    master, other_config: Object.create(null), primary_slave: primary, mode, properties,
+    links_up: 0, auto_update_mac: MAC === '',
+  });
+  // Seed step 7: the slaves.
+  for (const m of members) tx.set('PIF', m, { bond_slave_of: bond });
+  progress(ctx, 0.2);
+  // Seed step 8: VLANs (and the VIFs-to-move of merged same-tag VLANs).
+  moveVlanGroups(tx, host, master, groups);
+  progress(ctx, 0.4);
+  // Seed step 9: tunnels.
+  moveTunnels(tx, host, master, tunnels);
+  progress(ctx, 0.6);
+  // Seed step 10: VIFs-to-move on the slaves' networks.
+  for (const v of slaveVifs) moveVifInternal(tx, v, network);
+  progress(ctx, 0.8);
+  // Seed step 11: management moves to the master (plugged); else the master is plugged if a slave was.
+  if (managementPif) moveManagement(tx, master);
+  else if (anyPlugged) bringUp(tx, master);
+  for (const m of members) if (tx.get('PIF', m).currently_attached) tx.set('PIF', m, { currently_attached: false });
+  // Seed step 12: slaves lose their IP configuration and disallow_unplug.
+  for (const m of members) {
+    resetIpConfig(tx, m);
+    if (tx.get('PIF', m).disallow_unplug) tx.set('PIF', m, { disallow_unplug: false });
+  }
+  progress(ctx, 1.0);
+  return bond;
+}
+
+// ------------------------------------------------------------------------------------------
+// Bond.destroy
+
+/** Bond.destroy: the seed's steps 1-9 (configuration, VLANs, tunnels, VIFs, management back to the primary slave). */
+export function bondDestroy(ctx: CallCtx, bond: string): void {
+  const tx = ctx.tx;
+  const b = tx.get('Bond', bond);
+  const master = String(b.master);
+  const m = tx.get('PIF', master);
+  const members = tx.children('Bond', bond, 'slaves');
+  const plugged = !!m.currently_attached;
+  const host = String(m.host);
+  const network = String(m.network);
+  const primary = String(b.primary_slave);
+  const primaryNet = String(tx.get('PIF', primary).network);
+  if (m.management && [...tx.rows('pool')].some(([, p]) => p.ha_enabled)) throw new ApiError('HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE', []);
+  const cache = new Map<string, boolean>();
+  const vifs = vifsToMove(tx, host, [network], cache);
+  const groups = planVlans(tx, host, tx.children('PIF', master, 'VLAN_slave_of'), cache);
+  const tunnels = tx.children('PIF', master, 'tunnel_transport_PIF_of');
+  // Seed step 1: every attached VIF-to-move must be unpluggable.
+  assertVifsCanBeUnplugged(tx, [...vifs, ...groups.flatMap((g) => g.vifs)]);
+  setCulprit(tx, primary);
+  // The members stop being slaves first, so that they can carry VLANs, VIFs and management.
+  for (const s of members) tx.set('PIF', s, { bond_slave_of: NULL_REF });
+  // Seed step 2: IP configuration to the primary slave.
+  moveIpConfig(tx, master, primary);
+  progress(ctx, 0.2);
+  // Seed step 3: VLANs, with their networks.
+  moveVlanGroups(tx, host, primary, groups);
+  progress(ctx, 0.4);
+  // Seed step 4: tunnels, with their networks.
+  moveTunnels(tx, host, primary, tunnels);
+  // Seed step 5: VIFs-to-move on the master's network.
+  for (const v of vifs) moveVifInternal(tx, v, primaryNet);
+  progress(ctx, 0.6);
+  // Seed step 6: management to the primary slave (plugged).
+  if (m.management) moveManagement(tx, primary);
+  // Seed step 7: all slaves plugged if the master was.
+  if (plugged) for (const s of members) bringUp(tx, s, s === primary && !!m.management);
+  progress(ctx, 0.8);
+  // Seed step 8: disallow_unplug to the primary slave.
+  if (m.disallow_unplug) tx.set('PIF', primary, { disallow_unplug: true });
+  // Seed step 9: the Bond and the master PIF go (with the master's metrics: docs/compat.md).
+  tx.destroy('Bond', bond);
+  const metrics = String(tx.get('PIF', master).metrics);
+  tx.destroy('PIF', master);
+  if (tx.find('PIF_metrics', metrics) && !tx.where('PIF', (p) => p.metrics === metrics).length) tx.destroy('PIF_metrics', metrics);
+  progress(ctx, 1.0);
+}
+
+// ------------------------------------------------------------------------------------------
+// set_mode / set_property
+
+/** Re-applies the bond: the master is brought up (plugged even if it was not, as xapi). */
+function reapply(tx: Txn, bond: string): void {
+  const master = String(tx.get('Bond', bond).master);
+  setCulprit(tx, master);
+  bringUp(tx, master, !!tx.get('PIF', master).management);
+}
+
+/** Implementations of the Bond class's messages. */
+export const bondImpls: Impls = {
+  'Bond.create': (ctx, [network, members, MAC, mode, properties]) => bondCreate(ctx, network, members, MAC, mode, properties),
+  'Bond.destroy': (ctx, [self]) => { bondDestroy(ctx, self); },
+  'Bond.set_mode': (ctx, [self, value]) => {
+    const tx = ctx.tx;
+    const b = tx.get('Bond', self);
+    const kept: Record<string, string> = Object.create(null);
+    for (const [k, v] of Object.entries(b.properties as Record<string, string>)) if (propertyValid(value, k, v)) kept[k] = v;
+    tx.set('Bond', self, { mode: value, properties: withDefaults(value, kept) });
+    reapply(tx, self);
+  },
+  'Bond.set_property': (ctx, [self, name, value]) => {
+    const tx = ctx.tx;
+    const b = tx.get('Bond', self);
+    if (!propertyValid(String(b.mode), name, value)) throw new ApiError('INVALID_VALUE', ['properties', `${name} = ${value}`]);
+    tx.set('Bond', self, { properties: Object.assign(Object.create(null), b.properties as Record<string, string>, { [name]: value }) });
+    reapply(tx, self);
+  },
+};
