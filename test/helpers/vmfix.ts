@@ -78,3 +78,9 @@ export async function vmWithVifs(h: Harness, networks: string[], opts: { start?:
   if (opts.start !== false) await h.call('VM.start', vm, false, false);
   return { vm, vifs };
 }
+
+/** The host matches the committed database: the reconciler would change nothing. */
+export async function assertHostMatchesDb(h: Harness): Promise<void> {
+  const r = await h.r.reconciler.plan(h.r.store);
+  expect(r.lines).to.deep.equal([]);
+}

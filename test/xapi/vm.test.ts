@@ -1,14 +1,20 @@
 import { expect } from 'chai';
 import { possibleHosts } from '../../src/xapi/vm.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { failsAtomically, makeNetwork, makeVIF, makeVM, rawBond, setFields, vmWithVifs } from '../helpers/vmfix.js';
+import { assertHostMatchesDb, failsAtomically, makeNetwork, makeVIF, makeVM, rawBond, setFields, vmWithVifs } from '../helpers/vmfix.js';
 
 const NULL = 'OpaqueRef:NULL';
 
 describe('VM (create and power operations)', () => {
   let h: Harness;
   beforeEach(async () => { h = await startHarness(); });
-  afterEach(async () => { await h.close(); });
+  afterEach(async () => {
+    try {
+      await assertHostMatchesDb(h);
+    } finally {
+      await h.close();
+    }
+  });
 
   const state = async (vm: string) => {
     const r = await h.call('VM.get_record', vm);
