@@ -4,7 +4,7 @@ NODE  ?= node
 BACKEND ?= simulated
 ARGS ?=
 
-.PHONY: all install build run test test-deps bench clean
+.PHONY: all install build run test test-deps bench docs clean
 
 all: build
 
@@ -34,6 +34,9 @@ test: test-deps build
 bench: build
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "bench needs wrk (apt-get install wrk)"; exit 1; }
 	$(NODE) dist/test/bench/run.js
+
+docs: build
+	$(NODE) dist/scripts/gen-api-doc.js
 
 clean:
 	rm -rf dist node_modules/.install-stamp
