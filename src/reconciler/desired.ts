@@ -49,6 +49,20 @@ function uplinkOf(db: View, ref: string, pif: Row): Uplink | undefined {
   return undefined;
 }
 
+/**
+ * The host's default-gateway and DNS interfaces as xapi's Helpers.determine_gateway_and_dns_ifs
+ * chooses them: among the PIFs configured for their primary address family, the first with
+ * other_config:defaultroute=true (peerdns=true for DNS), else the management PIF, else the first.
+ */
+export function gatewayAndDnsPifs(pifs: [string, Row][]): { gateway?: string; dns?: string } {
+  const candidates = pifs.filter(([, p]) => (p.primary_address_type === 'IPv6' ? p.ipv6_configuration_mode : p.ip_configuration_mode) !== 'None');
+  const pick = (key: string): string | undefined =>
+    (candidates.find(([, p]) => (p.other_config as Record<string, string>)?.[key] === 'true')
+      ?? candidates.find(([, p]) => p.management)
+      ?? candidates[0])?.[0];
+  return { gateway: pick('defaultroute'), dns: pick('peerdns') };
+}
+
 /** The desired NetState of `host` according to `db`. */
 export function desiredState(db: View, host: string): NetState {
   const bridges: Record<string, Bridge> = {};
@@ -74,6 +88,7 @@ export function desiredState(db: View, host: string): NetState {
     return b;
   };
   const pifs = [...db.rows('PIF')].filter(([, p]) => p.host === host).sort(([, a], [, b]) => String(a.device).localeCompare(String(b.device)));
+  const { gateway, dns } = gatewayAndDnsPifs(pifs);
   for (const [ref, pif] of pifs) {
     if (!pif.currently_attached || pif.bond_slave_of !== NULL_REF) continue;
     const b = bridgeFor(ref, pif);
@@ -82,8 +97,9 @@ export function desiredState(db: View, host: string): NetState {
         mode: pif.ip_configuration_mode,
         address: String(pif.IP),
         netmask: String(pif.netmask),
-        gateway: String(pif.gateway),
-        dns: String(pif.DNS),
+        // Only the chosen default-gateway / DNS interface applies its gateway / DNS servers (xapi's nm.ml).
+        gateway: ref === gateway ? String(pif.gateway) : '',
+        dns: ref === dns ? String(pif.DNS) : '',
       };
     }
   }
