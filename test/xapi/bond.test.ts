@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { normalize } from '../../src/reconciler/plan.js';
 import { desiredState } from '../../src/reconciler/desired.js';
 import { NULL_REF } from '../../src/store/store.js';
+import { possibleHosts } from '../../src/xapi/vm.js';
 import { startHarness, XenAPIFailure, type Harness } from '../helpers/harness.js';
 import { failsAtomically, makeNetwork, makeVIF, makeVM, setFields, setGuestMetrics, vmWithVifs } from '../helpers/vmfix.js';
 
@@ -413,6 +414,17 @@ describe('Bond', () => {
       expect(await h.call('VIF.get_network', halted.vifs[0])).to.equal(n1);
     });
 
+    it('COMPAT-VIF-TO-MOVE a halted VM that can start on no host keeps its VIF (xapi moves it)', async () => {
+      const n1 = await h.call('PIF.get_network', h.pif('eth1'));
+      const other = await secondHost(h);
+      // its second VIF's network exists only on a host that is not live: the VM can start nowhere
+      await h.r.store.write((tx) => { tx.set('host_metrics', String(tx.get('host', other.host).metrics), { live: false }); });
+      const nowhere = await vmWithVifs(h, [n1, other.network], { start: false });
+      expect(possibleHosts(h.r.store, nowhere.vm)).to.deep.equal([]);
+      await h.call('Bond.create', await makeNetwork(h), [h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {});
+      expect(await h.call('VIF.get_network', nowhere.vifs[0])).to.equal(n1);
+    });
+
     it('SEED-C11 management moves to the master, which is plugged; slaves unplugged; host follows', async () => {
       const nb = await makeNetwork(h);
       const b = await h.call('Bond.create', nb, [h.pif('eth0'), h.pif('eth1')], '', 'active-backup', {});
@@ -449,6 +461,7 @@ describe('Bond', () => {
       const b = await h.call('Bond.create', await makeNetwork(h), [h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {});
       const master = await h.call('Bond.get_master', b);
       expect(await h.call('PIF.get_currently_attached', master)).to.equal(false);
+      expect(await h.call('PIF.get_MTU', master)).to.equal('1500');
       expect(h.backend.host().bonds).to.deep.equal([]);
       await h.call('PIF.plug', master);
       expect(h.backend.host().bondMembers).to.deep.equal({ bond0: ['eth1', 'eth2'] });
