@@ -123,7 +123,7 @@ class Waiters {
       const timer = setTimeout(() => {
         this.list.delete(w);
         resolve(false);
-      }, Math.max(0, ms));
+      }, Math.min(Math.max(0, ms), 2 ** 31 - 1)); // node fires longer timers after 1 ms
       this.list.add(w);
     });
   }
@@ -153,7 +153,8 @@ export function eventImpls(store: Store): Impls {
       const sub = parseSub(entries);
       const since = parseToken(tok);
       checkLost(since);
-      const deadline = Date.now() + Math.max(0, timeout) * 1000;
+      // NaN waits not at all; huge or infinite timeouts wait in timer-sized steps (see Waiters.wait).
+      const deadline = Date.now() + (Number.isNaN(timeout) ? 0 : Math.max(0, timeout)) * 1000;
       for (;;) {
         const gen = store.generation;
         const evs = collect(store, sub, since);

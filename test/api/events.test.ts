@@ -170,6 +170,31 @@ describe('api/events: event.from', () => {
     expect(Date.now() - t).to.be.within(290, 900);
   });
 
+  it('a huge timeout waits without spinning, and still returns on a change; a NaN timeout returns at once', async () => {
+    const store = h.r.store as unknown as { log: unknown };
+    let real = store.log;
+    let reads = 0;
+    Object.defineProperty(store, 'log', { configurable: true, get: () => { reads++; return real; }, set: (v) => { real = v; } });
+    try {
+      const t0 = (await from(['network'], '', 0)).token;
+      const sub = '<value><array><data><value>network</value></data></array></value>';
+      let done = false;
+      const p = post(h.r.port, '/', xmlCall('event.from', h.session, sub, t0, '<value><double>1e10</double></value>')).then((r) => { done = true; return r; });
+      await new Promise((res) => setTimeout(res, 300));
+      expect(done).to.equal(false);
+      expect(reads).to.be.at.most(3);
+      const net = await newNet('huge-timeout');
+      expect((await p).body).to.contain(net);
+      const t = Date.now();
+      const r = await post(h.r.port, '/', xmlCall('event.from', h.session, sub, (await from(['network'], '', 0)).token, '<value><double>nan</double></value>'));
+      expect(r.body).to.contain('<member><name>events</name><value><array><data></data></array></value></member>');
+      expect(Date.now() - t).to.be.lessThan(200);
+      await h.call('network.destroy', net);
+    } finally {
+      Object.defineProperty(store, 'log', { configurable: true, writable: true, enumerable: true, value: real });
+    }
+  });
+
   it('event.inject returns a token after which a mod of that object is seen', async () => {
     const tok = await h.call<string>('event.inject', 'pool', h.r.d.poolRef);
     expect(tok).to.match(/^\d{20},\d{20}$/);
