@@ -9,13 +9,16 @@ import { buildMethods } from './api/methods.js';
 import { sessionImpls, verifyPassword } from './api/session.js';
 import { Tasks, taskImpls } from './api/tasks.js';
 import type { Backend } from './backends/backend.js';
+import { nodeConfig } from './backends/ifcfg.js';
 import { createBackend } from './backends/index.js';
 import type { Config } from './config.js';
+import { desiredState } from './reconciler/desired.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
-import { startWire } from './wire/http.js';
+import { startWire, type RouteHandler } from './wire/http.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
+import { startBondMonitor } from './xapi/monitor.js';
 import { firstStart, isEmpty, softwareVersion } from './xapi/startup.js';
 
 export const VERSION = '0.1.0';
@@ -44,12 +47,40 @@ export function makeLogger(cfg: Pick<Config, 'logLevel' | 'logFile'>): winston.L
   });
 }
 
+/** The path of the managed node controller (docs/backends.md, ifcfg). */
+export const NODE_CONFIG_PATH = '/ifcfg/config';
+
+/**
+ * The managed node controller (seeds 000/001): a node POSTs its NICs as JSON {MAC: device} and
+ * gets this host's desired networking as ifcfg files, renamed to its devices by MAC: one bash
+ * file with the pre-config script and the augtool file. Served whatever the backend.
+ */
+function nodeConfigRoute(store: Store, backend: Backend, host: () => string): RouteHandler {
+  const text = (status: number, body: string) => ({ status, contentType: 'text/plain; charset=utf-8', body });
+  return async (_req, body) => {
+    let map: unknown;
+    try {
+      map = JSON.parse(body.toString('utf8'));
+    } catch {
+      return text(400, 'expected a JSON object {"<MAC>": "<device>", ...}\n');
+    }
+    if (map === null || typeof map !== 'object' || Array.isArray(map) || !Object.values(map).every((v) => typeof v === 'string')) {
+      return text(400, 'expected a JSON object {"<MAC>": "<device>", ...}\n');
+    }
+    try {
+      return text(200, nodeConfig(desiredState(store, host()), await backend.nics(), map as Record<string, string>));
+    } catch (e) {
+      return text(500, `cannot render the node configuration: ${(e as Error).message}\n`);
+    }
+  };
+}
+
 /** Starts a daemon from a configuration; `backend` overrides the configured one (tests). */
-export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: winston.Logger } = {}): Promise<Running> {
+export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: winston.Logger; monitorIntervalMs?: number } = {}): Promise<Running> {
   const log = opts.log ?? makeLogger(cfg);
   if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
   const store = new Store(cfg.db);
-  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: cfg.inventory, log, ovsSandbox: cfg.ovsSandbox }));
+  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: cfg.inventory, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const d: Daemon = {
     store,
@@ -86,19 +117,24 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
     tx.set('host', d.hostRef, { software_version: softwareVersion(swOpts) });
   });
   reconciler.attach(store);
+  // Before the wire opens: resolves any journal entry a crash left open (logged by the reconciler).
   const boot = await reconciler.reconcileNow(store);
-  if (boot.plan.length) log.info(`start-up: brought the host to the database in ${boot.plan.length} steps`);
+  if (boot.plan.length) log.info(`start-up: brought the host to the database in ${boot.plan.length} steps: ${boot.lines.join('; ')}`);
+  // Bond.links_up follows the host: every second with a real backend, off for the simulated one unless asked.
+  const monitor = startBondMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
+  d.services.set('monitor', monitor);
 
   const methods = buildMethods({ ...sessionImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls });
   const dispatcher = new Dispatcher(d, methods);
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
-  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log });
+  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
   const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   return {
     d, store, backend, reconciler, dispatcher, tasks, port: wire.port, url,
     async close() {
       await wire.close();
+      await monitor.stop();
       await tasks.drain();
       tasks.close();
       await backend.close();

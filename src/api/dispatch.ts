@@ -9,6 +9,7 @@ import { clone } from '../store/store.js';
 import { coerce } from './check.js';
 import type { CallCtx, Daemon } from './context.js';
 import { checkConstructorRecord, type Method } from './methods.js';
+import { DRY_RUN, DryRun, METHOD, summarize } from '../reconciler/reconciler.js';
 
 /** In-memory session activity (not persisted: a getter must not become a write). */
 const lastActive = new Map<string, number>();
@@ -36,6 +37,9 @@ export class Dispatcher {
     if (name === 'system.listMethods') return { ok: true, value: this.listMethods(), ty: T.set(T.string), bare: true };
     let wire = name;
     let isAsync = false;
+    // `DryRun.<Class>.<message>`: run the call, return its host plan instead of its result, change nothing.
+    const dryRun = wire.startsWith('DryRun.');
+    if (dryRun) wire = wire.slice('DryRun.'.length);
     for (const prefix of ['Async.', 'InternalAsync.']) {
       if (wire.startsWith(prefix)) {
         wire = wire.slice(prefix.length);
@@ -62,6 +66,10 @@ export class Dispatcher {
       return coerce(args[i], p.ty, p.name);
     });
     const session = hasSession ? this.checkSession(params[0]) : '';
+    if (dryRun) {
+      if (isAsync) throw new ApiError('Fault', [`No dry run for an Async call (rpc: ${name})`]);
+      return { ok: true, value: { method: m.wire, ...(await this.dryRun(m, session, values)) }, ty: T.any };
+    }
     if (isAsync) {
       if (!m.msg.async) throw new ApiError('Fault', [`No async mode for this operation (rpc: ${m.wire})`]);
       const tasks = this.d.services.get('tasks') as { submit(m: Method, session: string, values: unknown[]): Promise<string> };
@@ -84,9 +92,27 @@ export class Dispatcher {
       return await m.impl(ctx, values);
     }
     return await this.d.store.write(async (tx) => {
+      tx.scratch.set(METHOD, m.wire);
       const ctx: CallCtx = { d: this.d, session, db: tx, tx, task, method: m.wire };
       return await m.impl(ctx, values);
     });
+  }
+
+  /** Runs a write method in a transaction that the reconciler abandons with its plan (DryRun); nothing is applied or stored. */
+  private async dryRun(m: Method, session: string, values: unknown[]): Promise<ReturnType<typeof summarize>> {
+    if (!m.write) return summarize([]);
+    try {
+      await this.d.store.write(async (tx) => {
+        tx.scratch.set(METHOD, m.wire);
+        tx.scratch.set(DRY_RUN, true);
+        const ctx: CallCtx = { d: this.d, session, db: tx, tx, method: m.wire };
+        return await m.impl(ctx, values);
+      });
+    } catch (e) {
+      if (e instanceof DryRun) return summarize(e.result.plan);
+      throw e;
+    }
+    return summarize([]); // the call wrote nothing
   }
 
   /** The method for a wire name, accepting xapi's legacy `Class_message` spelling. */

@@ -2,34 +2,53 @@
 // networking from the transaction's view of the database, diffs it against the backend's
 // actual state and applies the plan. A failed plan fails the transaction (the backend has
 // undone its own steps); a failed commit undoes the plan. Nothing else drives a backend.
+//
+// Every plan is journaled (journal.ts) before the host is touched and closed once the outcome
+// is known; at start-up reconcileNow() brings the host to the committed database and closes
+// whatever a crash left open. A transaction whose scratch has DRY_RUN set (the dispatcher's
+// `DryRun.` prefix) computes its plan and is abandoned with DryRun: nothing is applied or stored.
 import type { Backend, NetState, Step } from '../backends/backend.js';
 import { BackendError } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import type { Store, Txn, View } from '../store/store.js';
 import { desiredState } from './desired.js';
-import { describe, diff, invert } from './plan.js';
+import { Journal, type JournalEntry } from './journal.js';
+import { describe, diff, invert, normalize, uplinkDevices } from './plan.js';
 
 /** Result of a reconciliation: the plan applied (or that would be, for a dry run). */
 export interface Reconciled {
   plan: Step[];
   lines: string[];
+  /** The host state the plan was computed against. */
+  actual?: NetState;
 }
 
 /** Options read by the reconciler from the transaction's scratch space. */
 export const DRY_RUN = 'reconciler.dryRun';
 /** The PIF a failure is reported against (PIF_CONFIGURATION_ERROR [pif, msg]). */
 export const CULPRIT = 'reconciler.pif';
+/** The wire name of the call running the transaction (journal and log lines). */
+export const METHOD = 'reconciler.method';
+
+type Log = { info(m: string): void; warn?(m: string): void };
+
+const stateKey = (s: NetState) => JSON.stringify(normalize(s));
 
 export class Reconciler {
   /** Plans applied since start (tests, benchmarks). */
   applied = 0;
   /** The last plan applied or computed. */
   last: Reconciled = { plan: [], lines: [] };
+  /** The journal, once attached to a store. */
+  journal?: Journal;
+  /** Test-only crash hook (XND_CRASH_AT_STEP): armed for the first non-empty plan of this process. */
+  private crashArmed = process.env.XND_CRASH_AT_STEP !== undefined;
 
-  constructor(readonly backend: Backend, readonly host: () => string, private log?: { info(m: string): void }) {}
+  constructor(readonly backend: Backend, readonly host: () => string, private log?: Log) {}
 
-  /** Hooks the reconciler into every write transaction of `store`. */
+  /** Hooks the reconciler into every write transaction of `store`, journaling in its database. */
   attach(store: Store): void {
+    this.journal = new Journal(store.db);
     store.onPrecommit((tx) => this.precommit(tx));
   }
 
@@ -37,7 +56,7 @@ export class Reconciler {
   async plan(db: View): Promise<Reconciled> {
     const actual = await this.backend.read();
     const plan = diff(actual, desiredState(db, this.host()));
-    return { plan, lines: plan.map(describe) };
+    return { plan, lines: plan.map(describe), actual };
   }
 
   private async precommit(tx: Txn): Promise<void> {
@@ -48,24 +67,84 @@ export class Reconciler {
       throw new DryRun(r);
     }
     if (r.plan.length === 0) return;
+    const method = String(tx.scratch.get(METHOD) ?? '');
+    const id = this.journal?.open(tx.store.generation, method, r.plan, r.actual!);
     try {
-      await this.backend.apply(r.plan);
+      await this.applyPlan(r.plan);
     } catch (e) {
       const msg = e instanceof BackendError ? `step ${e.step + 1} of ${r.plan.length} (${r.lines[e.step] ?? '?'}): ${e.message}` : String((e as Error)?.message ?? e);
+      if (id !== undefined) await this.closeAfterFailure(id, r.actual!, msg);
       throw new ApiError('PIF_CONFIGURATION_ERROR', [String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL'), msg]);
     }
     this.applied++;
-    this.log?.info(`reconciler: applied ${r.plan.length} steps: ${r.lines.join('; ')}`);
+    this.log?.info(`reconciler: ${method || 'transaction'} applied ${r.plan.length} steps: ${r.lines.join('; ')}`);
+    tx.after.push(() => {
+      if (id === undefined) return;
+      crashHook('commit'); // test-only, inert unless XND_CRASH_AT_STEP=commit
+      this.journal!.close(id, 'committed');
+    });
     // If the commit fails after this point, put the host back as it was.
     const inverse = r.plan.map(invert).reverse();
-    tx.undo.push(() => this.backend.apply(inverse));
+    tx.undo.push(async () => {
+      await this.backend.apply(inverse);
+      if (id !== undefined) this.journal!.close(id, 'undone', 'database commit failed; plan undone');
+    });
   }
 
-  /** Brings the host to the committed database (start-up, crash recovery). */
-  async reconcileNow(db: View): Promise<Reconciled> {
+  /** After a failed apply the backend has undone its steps; the entry stays open (for start-up recovery) if the host did not come back. */
+  private async closeAfterFailure(id: number, before: NetState, msg: string): Promise<void> {
+    let back = false;
+    try {
+      back = stateKey(await this.backend.read()) === stateKey(before);
+    } catch {
+      /* cannot tell: leave it open */
+    }
+    if (back) this.journal!.close(id, 'undone', msg);
+    else this.log?.warn?.(`reconciler: plan ${id} failed and the host did not return to its state before; start-up will reconcile it (${msg})`);
+  }
+
+  /** backend.apply, with the test-only crash hook in front. */
+  private async applyPlan(plan: Step[]): Promise<void> {
+    if (this.crashArmed) {
+      this.crashArmed = false;
+      const at = process.env.XND_CRASH_AT_STEP;
+      const k = Number(at);
+      if (at !== undefined && /^\d+$/.test(at) && k <= plan.length) {
+        // TEST-ONLY (XND_CRASH_AT_STEP=k): apply steps 0..k-1, then die before step k as a crash would.
+        if (k > 0) await this.backend.apply(plan.slice(0, k));
+        crashHook(at);
+      }
+    }
+    await this.backend.apply(plan);
+  }
+
+  /**
+   * Brings the host to the committed database (start-up, crash recovery). Journal entries a crash
+   * left open are resolved here: the database commit decided (committed → the plan's result stays,
+   * not committed → the host goes back to what the database says, the state before), logged and closed.
+   */
+  async reconcileNow(db: View & { generation?: number }): Promise<Reconciled & { recovered: JournalEntry[] }> {
+    const open = this.journal?.openEntries() ?? [];
+    for (const e of open) {
+      const committed = db.generation !== undefined && db.generation > e.gen;
+      this.log?.warn?.(`crash recovery: journal entry ${e.id} (${e.method || 'transaction'}, ${e.steps.length} steps) was left open; ` +
+        `its transaction ${committed ? 'committed: the host goes forward to the database' : 'did not commit: the host goes back to the database (the state before)'}`);
+    }
     const r = await this.plan(db);
     if (r.plan.length) await this.backend.apply(r.plan);
-    return r;
+    const want = stateKey(desiredState(db, this.host()));
+    const now = open.length ? await this.backend.read() : undefined;
+    for (const e of open) {
+      const committed = db.generation !== undefined && db.generation > e.gen;
+      const matches = now !== undefined && stateKey(now) === want;
+      const backToBefore = now !== undefined && stateKey(now) === stateKey(e.before);
+      const note = `${committed ? 'committed' : 'not committed'}; start-up applied ${r.plan.length} steps` +
+        `${r.lines.length ? `: ${r.lines.join('; ')}` : ''}; host ${matches ? 'matches' : 'does NOT match'} the database` +
+        `${committed ? '' : `; host ${backToBefore ? 'is' : 'is not'} back to the journaled state before`}`;
+      this.journal!.close(e.id, 'recovered', note);
+      this.log?.info(`crash recovery: journal entry ${e.id}: ${note}`);
+    }
+    return { ...r, recovered: open };
   }
 
   /** The backend's actual state. */
@@ -74,10 +153,81 @@ export class Reconciler {
   }
 }
 
+/** TEST-ONLY: SIGKILLs this process when XND_CRASH_AT_STEP equals `point`; inert otherwise. */
+function crashHook(point: string): void {
+  if (process.env.XND_CRASH_AT_STEP !== point) return;
+  process.kill(process.pid, 'SIGKILL');
+}
+
 /** Thrown to abandon a dry-run transaction, carrying its plan. */
 export class DryRun extends Error {
   constructor(readonly result: Reconciled) {
     super('dry run');
     this.name = 'DryRun';
   }
+}
+
+/** What a plan does, for people: its steps, what moves where, what goes away, what is interrupted, what is new. */
+export interface PlanSummary {
+  /** One line per step (plan.ts describe). */
+  steps: string[];
+  /** Things that change place: `NIC eth0: xenbr0 → xapi1`, `IP 192.0.2.10: xenbr0 → xapi1`, `VIF vif1.0: xenbr1 → xapi2`. */
+  moves: string[];
+  /** Things that go away for good: bridges deleted, NICs left without a bridge, IPs removed, VIFs unplugged, bonds dissolved. */
+  down: string[];
+  /** Things taken down and put back in the same place (a re-created bridge, a re-added NIC). */
+  interrupted: string[];
+  /** Things that appear. */
+  up: string[];
+}
+
+/** Summarises a plan into moves, downs, interruptions and new things. */
+export function summarize(plan: Step[]): PlanSummary {
+  const removed = new Map<string, string>();
+  const added = new Map<string, string>();
+  const label = new Map<string, string>();
+  const note = (m: Map<string, string>, key: string, what: string, where: string) => {
+    label.set(key, what);
+    if (!m.has(key)) m.set(key, where);
+  };
+  for (const s of plan) {
+    switch (s.op) {
+      case 'bridge.add':
+      case 'bridge.del':
+        note(s.op === 'bridge.add' ? added : removed, `bridge:${s.bridge}`, `${s.vlan ? 'VLAN bridge' : 'bridge'} ${s.bridge}`, '');
+        break;
+      case 'uplink.add':
+      case 'uplink.del': {
+        const m = s.op === 'uplink.add' ? added : removed;
+        const u = s.uplink;
+        if (u.kind === 'bond') note(m, `dev:${u.name}`, `bond ${u.name}`, s.bridge);
+        for (const d of uplinkDevices(u)) {
+          if (u.kind === 'bond' && d === u.name) continue;
+          note(m, `dev:${d}`, u.kind === 'tunnel' ? `tunnel ${d}` : `NIC ${d}`, u.kind === 'bond' ? `${s.bridge} (bond ${u.name})` : s.bridge);
+        }
+        break;
+      }
+      case 'ip.set':
+      case 'ip.clear':
+        note(s.op === 'ip.set' ? added : removed, `ip:${s.ip.mode === 'DHCP' ? `DHCP@${s.bridge}` : s.ip.address}`,
+          s.ip.mode === 'DHCP' ? 'IP (DHCP)' : `IP ${s.ip.address}`, s.bridge);
+        break;
+      case 'vif.add':
+      case 'vif.del':
+        note(s.op === 'vif.add' ? added : removed, `vif:${s.vif}`, `VIF ${s.vif}`, s.bridge);
+        break;
+    }
+  }
+  const out: PlanSummary = { steps: plan.map(describe), moves: [], down: [], interrupted: [], up: [] };
+  for (const key of new Set([...removed.keys(), ...added.keys()])) {
+    const what = label.get(key)!;
+    const from = removed.get(key);
+    const to = added.get(key);
+    if (from !== undefined && to !== undefined) {
+      if (from === to) out.interrupted.push(from ? `${what} on ${from}` : what);
+      else out.moves.push(`${what}: ${from} → ${to}`);
+    } else if (from !== undefined) out.down.push(from ? `${what} (from ${from})` : what);
+    else out.up.push(to ? `${what} (on ${to})` : what);
+  }
+  return out;
 }
