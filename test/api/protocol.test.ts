@@ -304,6 +304,15 @@ describe('api/protocol: HTTP', () => {
     expect(Object.keys(await h.call('network.get_other_config', net0)).some((k) => k.includes('\u0001'))).to.equal(false);
   });
 
+  it('survives 20,000-deep nested arrays in JSON and 1,400-deep in XML (the body limit here is 64 KiB) (500 or a Failure, never a crash)', async () => {
+    const d = 20000;
+    const j = await post(h.r.port, '/jsonrpc', `{"jsonrpc":"2.0","method":"network.set_tags","params":["${h.session}","x",${'['.repeat(d)}${']'.repeat(d)}],"id":1}`);
+    expect(j.status).to.equal(500);
+    const x = await post(h.r.port, '/', xmlCall('network.set_tags', h.session, 'x', `<value>${'<array><data><value>'.repeat(1400)}${'</value></data></array>'.repeat(1400)}</value>`));
+    expect(x.body).to.equal(xmlFailure(['FIELD_TYPE_ERROR', 'value']));
+    expect(await h.call<string[]>('pool.get_all')).to.deep.equal([h.r.d.poolRef]);
+  });
+
   it('survives 200 random and mutated bodies on both endpoints, answering each one', async () => {
     let seed = 4242;
     const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
