@@ -26,7 +26,21 @@ export interface WireOptions {
   /** Largest request body accepted, in bytes. */
   maxBody: number;
   handler: RpcHandler;
+  /** Non-RPC POST routes by path (the path itself or anything under it); XML-RPC stays on every other path. */
+  routes?: Record<string, RouteHandler>;
   log?: { warn(msg: string): void; debug(msg: string): void };
+}
+
+/** A non-RPC POST route: gets the request and its whole body, answers with a whole body. */
+export type RouteHandler = (req: http.IncomingMessage, body: Buffer) => Promise<{ status: number; contentType: string; body: string }>;
+
+/** The route for a path: the longest route path equal to it or a parent of it. */
+function routeFor(routes: Record<string, RouteHandler> | undefined, path: string): RouteHandler | undefined {
+  if (!routes) return undefined;
+  const hit = Object.keys(routes)
+    .filter((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`))
+    .sort((a, b) => b.length - a.length)[0];
+  return hit === undefined ? undefined : routes[hit];
 }
 
 const CORS = {
@@ -124,6 +138,12 @@ async function sendParts(res: http.ServerResponse, contentType: string, parts: I
   res.end();
 }
 
+/** Writes a whole reply held in one string. */
+function sendString(res: http.ServerResponse, contentType: string, body: string): void {
+  res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), ...CORS });
+  res.end(body);
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -141,6 +161,13 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   }
   const raw = await readBody(req, res, opts.maxBody);
   if (raw === null) return;
+  const route = routeFor(opts.routes, path);
+  if (route) {
+    const r = await route(req, raw);
+    res.writeHead(r.status, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), ...CORS });
+    res.end(r.body);
+    return;
+  }
   const isJson = path.startsWith('/jsonrpc');
   let text: string;
   let badUtf8 = false;
@@ -161,8 +188,9 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
     const out: RpcOutcome = badUtf8
       ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
       : await opts.handler.call(call, 'jsonrpc');
-    if (out.ok) await sendParts(res, 'application/json', jsonrpc.successParts(call, out.value, out.ty));
-    else await sendParts(res, 'application/json', [jsonrpc.failure(call, out.error)]);
+    if (!out.ok) sendString(res, 'application/json', jsonrpc.failure(call, out.error));
+    else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'application/json', jsonrpc.successParts(call, out.value, out.ty));
+    else sendString(res, 'application/json', jsonrpc.successString(call, out.value, out.ty));
     return;
   }
   let call: RpcCall;
@@ -174,8 +202,9 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   const out: RpcOutcome = badUtf8
     ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
     : await opts.handler.call(call, 'xmlrpc');
-  if (out.ok) await sendParts(res, 'text/xml', xmlrpc.successParts(out.value, out.ty, out.bare));
-  else await sendParts(res, 'text/xml', [xmlrpc.failure(out.error)]);
+  if (!out.ok) sendString(res, 'text/xml', xmlrpc.failure(out.error));
+  else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'text/xml', xmlrpc.successParts(out.value, out.ty, out.bare));
+  else sendString(res, 'text/xml', xmlrpc.successString(out.value, out.ty, out.bare));
 }
 
 /** Starts the server; resolves once it listens. */

@@ -85,6 +85,13 @@ export function* successParts(call: { version: 1 | 2; id: number | string }, v: 
   yield head + (ty.k === 'void' ? '""' : stringifyValue(v, ty)) + tail;
 }
 
+/** A success reply as one string (values that are not bulk). */
+export function successString(call: { version: 1 | 2; id: number | string }, v: unknown, ty: Ty): string {
+  const id = JSON.stringify(call.id);
+  const body = ty.k === 'void' ? '""' : stringifyValue(v, ty);
+  return call.version === 2 ? `{"jsonrpc":"2.0","result":${body},"id":${id}}` : `{"result":${body},"error":null,"id":${id}}`;
+}
+
 /** A failure reply. */
 export function failure(call: { version: 1 | 2; id: number | string }, desc: string[]): string {
   const id = JSON.stringify(call.id);

@@ -182,72 +182,96 @@ export function g16(x: number): string {
   return sign + fixed.replace(/0+$/, '').replace(/\.$/, '');
 }
 
-interface RecordPlan {
-  fields: { name: string; ty: Ty; open: string }[];
-}
-const recordPlans = new Map<string, RecordPlan>();
-function planFor(cls: string): RecordPlan {
-  let p = recordPlans.get(cls);
-  if (!p) {
-    const def = classDef(cls);
-    if (!def) throw new Error(`xmlrpc: unknown record class ${cls}`);
-    p = { fields: visibleFields(def).map((fd: FieldDef) => ({ name: fd.name, ty: fd.ty, open: `<member><name>${esc(fd.name)}</name>` })) };
-    recordPlans.set(cls, p);
+// Encoders are compiled once per type: a record's is one concatenation of its fields' encoders
+// (a template, in effect), which is what makes get_record and get_all_records cheap.
+type Enc = (v: unknown) => string;
+const encoders = new Map<string, Enc>();
+
+const encString: Enc = (v) => (v === '' || v === undefined || v === null ? '<value></value>' : `<value>${esc(String(v))}</value>`);
+const encInt: Enc = (v) => `<value>${typeof v === 'number' ? Math.trunc(v) : String(v ?? 0)}</value>`;
+const encBool: Enc = (v) => (v ? '<value><boolean>1</boolean></value>' : '<value><boolean>0</boolean></value>');
+
+function tyKey(t: Ty): string {
+  switch (t.k) {
+    case 'enum': return `enum:${t.name}`;
+    case 'ref': return 'ref';
+    case 'record': return `record:${t.cls}`;
+    case 'set': return `set(${tyKey(t.of)})`;
+    case 'map': return `map(${tyKey(t.key)},${tyKey(t.val)})`;
+    default: return t.k;
   }
-  return p;
+}
+
+/** The compiled encoder of a type. */
+export function encoderFor(ty: Ty): Enc {
+  const key = tyKey(ty);
+  let e = encoders.get(key);
+  if (!e) {
+    e = compile(ty);
+    encoders.set(key, e);
+  }
+  return e;
+}
+
+function compile(ty: Ty): Enc {
+  switch (ty.k) {
+    case 'string': case 'enum': case 'ref': return encString;
+    case 'int': return encInt;
+    case 'int32': return (v) => `<value><i4>${Number(v) | 0}</i4></value>`;
+    case 'float': return (v) => `<value><double>${g16(Number(v))}</double></value>`;
+    case 'bool': return encBool;
+    case 'datetime': return (v) => `<value><dateTime.iso8601>${esc(String(v))}</dateTime.iso8601></value>`;
+    case 'void': return () => '<value></value>';
+    case 'any': return encodeAny;
+    case 'set': {
+      const el = encoderFor(ty.of);
+      return (v) => {
+        const a = v as unknown[];
+        if (a.length === 0) return '<value><array><data></data></array></value>';
+        let s = '<value><array><data>';
+        for (let i = 0; i < a.length; i++) s += el(a[i]);
+        return s + '</data></array></value>';
+      };
+    }
+    case 'map': {
+      const val = encoderFor(ty.val);
+      return (v) => {
+        let s = '<value><struct>';
+        if (v instanceof LazyMap) {
+          for (const [k, x] of v.entries) s += `<member><name>${esc(k)}</name>${val(x)}</member>`;
+        } else {
+          const m = v as Record<string, unknown>;
+          for (const k in m) s += `<member><name>${esc(k)}</name>${val(m[k])}</member>`;
+        }
+        return s + '</struct></value>';
+      };
+    }
+    case 'record': {
+      const def = classDef(ty.cls);
+      if (!def) throw new Error(`xmlrpc: unknown record class ${ty.cls}`);
+      const fields: FieldDef[] = visibleFields(def);
+      const encs = fields.map((fd) => encoderFor(fd.ty));
+      // One template per class: field names are datamodel identifiers, escaped once here.
+      const body = fields
+        .map((fd, i) => `${JSON.stringify(`<member><name>${esc(fd.name)}</name>`)} + e[${i}](r[${JSON.stringify(fd.name)}]) + '</member>'`)
+        .join(' + ');
+      return new Function('e', `return function (r) { return '<value><struct>' + ${body} + '</struct></value>'; };`)(encs) as Enc;
+    }
+  }
 }
 
 /** Encodes `v` of type `ty` as one compact <value>. */
 export function encode(v: unknown, ty: Ty): string {
-  switch (ty.k) {
-    case 'string': case 'enum': case 'ref':
-      return v === '' || v === undefined || v === null ? '<value></value>' : `<value>${esc(String(v))}</value>`;
-    case 'int':
-      return `<value>${typeof v === 'number' ? Math.trunc(v) : String(v ?? 0)}</value>`;
-    case 'int32':
-      return `<value><i4>${Number(v) | 0}</i4></value>`;
-    case 'float':
-      return `<value><double>${g16(Number(v))}</double></value>`;
-    case 'bool':
-      return v ? '<value><boolean>1</boolean></value>' : '<value><boolean>0</boolean></value>';
-    case 'datetime':
-      return `<value><dateTime.iso8601>${esc(String(v))}</dateTime.iso8601></value>`;
-    case 'void':
-      return '<value></value>';
-    case 'set': {
-      const a = v as unknown[];
-      let s = '<value><array><data>';
-      for (const x of a) s += encode(x, ty.of);
-      return s + '</data></array></value>';
-    }
-    case 'map': {
-      let s = '<value><struct>';
-      if (v instanceof LazyMap) {
-        for (const [k, x] of v.entries) s += `<member><name>${esc(k)}</name>${encode(x, ty.val)}</member>`;
-      } else {
-        const m = v as Record<string, unknown>;
-        for (const k of Object.keys(m)) s += `<member><name>${esc(k)}</name>${encode(m[k], ty.val)}</member>`;
-      }
-      return s + '</struct></value>';
-    }
-    case 'record': {
-      const r = v as Record<string, unknown>;
-      let s = '<value><struct>';
-      for (const fd of planFor(ty.cls).fields) s += fd.open + encode(r[fd.name], fd.ty) + '</member>';
-      return s + '</struct></value>';
-    }
-    case 'any':
-      return encodeAny(v);
-  }
+  return encoderFor(ty)(v);
 }
 
 function encodeAny(v: unknown): string {
   if (v instanceof Typed) return encode(v.v, v.ty);
   if (v === null || v === undefined) return '<value></value>';
   switch (typeof v) {
-    case 'string': return encode(v, { k: 'string' });
+    case 'string': return encString(v);
     case 'number': return Number.isInteger(v) ? `<value>${v}</value>` : `<value><double>${g16(v)}</double></value>`;
-    case 'boolean': return encode(v, { k: 'bool' });
+    case 'boolean': return encBool(v);
   }
   if (Array.isArray(v)) {
     let s = '<value><array><data>';
@@ -270,6 +294,22 @@ export function* successParts(v: unknown, ty: Ty, bare = false): Generator<strin
   yield HEAD + (bare ? '' : OK_OPEN);
   yield* bodyParts(v, ty);
   yield (bare ? '' : OK_CLOSE) + TAIL;
+}
+
+/** True for values encoded in slices (lazy or large maps and sets). */
+export function isBulk(v: unknown, ty: Ty): boolean {
+  if (v instanceof LazyMap) return true;
+  if (ty.k === 'map' && v && typeof v === 'object') {
+    let n = 0;
+    for (const _ in v as object) if (++n > SLICE) return true;
+    return false;
+  }
+  return ty.k === 'set' && Array.isArray(v) && v.length > SLICE;
+}
+
+/** A Success reply as one string: the common case, written with one copy. */
+export function successString(v: unknown, ty: Ty, bare = false): string {
+  return HEAD + (bare ? '' : OK_OPEN) + encode(v, ty) + (bare ? '' : OK_CLOSE) + TAIL;
 }
 
 const SLICE = 256;
@@ -307,7 +347,7 @@ function* bodyParts(v: unknown, ty: Ty): Generator<string, void, void> {
 /** A Failure reply. */
 export function failure(desc: string[]): string {
   let s = '<value><array><data>';
-  for (const d of desc) s += encode(d, { k: 'string' });
+  for (const d of desc) s += encString(d);
   s += '</data></array></value>';
   return `${HEAD}<value><struct><member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name>${s}</member></struct></value>${TAIL}`;
 }
