@@ -21,6 +21,8 @@ export interface Config {
   networkBackend?: string;
   /** The openvswitch backend drives the OVS sandbox described by DIR/sandbox.json (scripts/ovs-sandbox.ts). */
   ovsSandbox?: string;
+  /** The ifcfg backend writes network-scripts files under DIR (a sandbox root) instead of '/'. */
+  ifcfgRoot?: string;
 }
 
 /** The demo host's NICs: eth0..eth5 with fixed MACs; eth0 is the management NIC in 192.0.2.0/24 (TEST-NET-1). */
@@ -58,6 +60,8 @@ export const USAGE = `usage: xenapi-netd [options]
   --db FILE              SQLite database file (default var/xenapi-netd.db; :memory: for none)
   --backend NAME         simulated | openvswitch | ifcfg (default simulated)
   --ovs-sandbox DIR      openvswitch backend: drive the sandboxed OVS in DIR (see scripts/ovs-sandbox.ts)
+  --ifcfg-root DIR       ifcfg backend: files under DIR/etc/sysconfig/network-scripts, NICs from --inventory
+                         (default: / with the NICs of /sys/class/net)
   --inventory FILE       JSON list of NICs [{device, MAC, MTU, management?, ip?}] (default: demo eth0..eth5)
   --users FILE           JSON list of users [{name, hash}], hashes from 'xenapi-netd hash-password PW'
                          (default: root / ${DEFAULT_PASSWORD})
@@ -89,6 +93,7 @@ export function parseArgs(argv: string[]): Config {
       case '--db': c.db = need(++i); break;
       case '--backend': c.backend = need(++i); break;
       case '--ovs-sandbox': c.ovsSandbox = need(++i); break;
+      case '--ifcfg-root': c.ifcfgRoot = need(++i); break;
       case '--inventory': c.inventory = JSON.parse(readFileSync(need(++i), 'utf8')); break;
       case '--users': c.users = JSON.parse(readFileSync(need(++i), 'utf8')); break;
       case '--max-body': c.maxBody = Number(need(++i)); break;

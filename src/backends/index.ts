@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Backend } from './backend.js';
+import { IfcfgBackend } from './ifcfg.js';
 import { OpenvswitchBackend, type Runner } from './openvswitch.js';
 import { SimulatedBackend } from './simulated.js';
 
@@ -13,6 +14,8 @@ export interface BackendOptions {
   log?: { info(m: string): void; warn(m: string): void };
   /** openvswitch: a sandbox directory (its sandbox.json names the netns; its run/ holds the OVS sockets). */
   ovsSandbox?: string;
+  /** ifcfg: the root the network-scripts files are written under; with it, the NICs are the inventory; without it, '/' and /sys/class/net. */
+  ifcfgRoot?: string;
 }
 
 /** Runners for an OVS started by scripts/ovs-sandbox.ts: sockets under DIR, devices in its netns. */
@@ -31,7 +34,11 @@ export async function createBackend(name: string, o: BackendOptions): Promise<Ba
       return new SimulatedBackend({ nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) });
     case 'openvswitch':
       return o.ovsSandbox ? new OpenvswitchBackend(sandboxRunners(o.ovsSandbox)) : OpenvswitchBackend.local();
+    case 'ifcfg':
+      return o.ifcfgRoot
+        ? new IfcfgBackend({ root: o.ifcfgRoot, log: o.log, nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) })
+        : new IfcfgBackend({ root: '/', log: o.log });
     default:
-      throw new Error(`unknown backend ${name} (known: simulated, openvswitch)`);
+      throw new Error(`unknown backend ${name} (known: simulated, openvswitch, ifcfg)`);
   }
 }

@@ -1,0 +1,600 @@
+// The ifcfg backend: realises a NetState as RHEL network-scripts files (the Linux-bridge layout
+// of xapi's retired interface-reconfigure bridge backend and of Oracle VM's hand-made ifcfg files,
+// shared/seeds/003) written through augeas, as oVirt's managed node controller did (seeds 000/001):
+//  - one ifcfg file per device: ifcfg-<bridge> (TYPE=Bridge, the IP on the bridge), ifcfg-ethN
+//    (BRIDGE= for a plain uplink, MASTER=/SLAVE=yes for a bond member), ifcfg-bondN (TYPE=Bond,
+//    BONDING_OPTS with the XenAPI mode mapped to a Linux bonding mode), ifcfg-<dev>.<tag> for a VLAN
+//    (VLAN=yes, BRIDGE=<VLAN bridge>), ifcfg-<tunnel> (recorded only: initscripts cannot bridge one);
+//  - apply(): target = current + steps (./state.ts), render, write ONE augtool command file (rm the
+//    files that go or change, set every key of the files that come or change, save), run
+//    `augtool -A -r <root> -f <file>`, then verify every file byte for byte and the parsed state;
+//    on any failure the previous files are put back with plain fs writes and BackendError names
+//    the step;
+//  - read() parses the files (XenAPI details Linux has no key for, bond member order and
+//    Bond.properties, are kept in XENAPI_* variables, which initscripts ignore); VIF ports are
+//    runtime state (the hotplug scripts put vifs on bridges), so they are kept in memory;
+//  - nodeConfig(): the managed node controller's reply, the same files for another machine whose
+//    NICs are named by MAC: a pre-config script (bonding module options) and an augtool file,
+//    wrapped in one bash file that extracts both.
+// Bond mode mapping (docs/backends.md): active-backup → mode=active-backup (1); lacp → mode=802.3ad
+// (4) with lacp_rate=<lacp-time> and xmit_hash_policy=layer2 (src_mac) | layer3+4 (tcpudp_ports);
+// balance-slb → mode=balance-alb (6), an APPROXIMATION flagged by a comment in the file: Linux has
+// no SLB, and balance-alb is the mode that, like SLB, balances by source MAC and needs no switch
+// configuration (balance-xor would need a static EtherChannel on the switch).
+
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step } from './backend.js';
+import { sameValue, StepError, targetState } from './state.js';
+
+/** Where the files live, relative to the root (the only place augeas' Shellvars lens reads ifcfg files). */
+export const SCRIPTS_DIR = 'etc/sysconfig/network-scripts';
+
+export interface IfcfgOptions {
+  /** The file system root the files are written under (default '/'; tests: a sandbox dir). */
+  root?: string;
+  /** The host's NICs; default: read <root>/sys/class/net (devices with a `device` link). */
+  nics?: Nic[];
+  /** The augtool binary (default 'augtool'). */
+  augtool?: string;
+  /** Test hook: edits the augtool command lines before they run (fault injection). */
+  editCommands?: (lines: string[]) => string[];
+  log?: { info(m: string): void; warn(m: string): void };
+}
+
+// ------------------------------------------------------------------------------ files as lines
+
+/** One line of an ifcfg file: a comment or KEY=value (value as written, quotes included). */
+export type Line = { comment: string } | { key: string; value: string };
+
+/** A rendered ifcfg file: name (ifcfg-xxx), lines, and the bridge it belongs to. */
+export interface IfcfgFile {
+  name: string;
+  bridge: string;
+  lines: Line[];
+}
+
+const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const SAFE_RE = /^[A-Za-z0-9_.:/@+,=-]+$/;
+const QUOTABLE_RE = /^[A-Za-z0-9_.:/@+,= %-]*$/;
+
+class RenderError extends Error {
+  constructor(readonly bridge: string, message: string) {
+    super(message);
+  }
+}
+
+/** A shell value as written: bare when safe, in double quotes when it has spaces. */
+function shellValue(bridge: string, key: string, v: string): string {
+  if (SAFE_RE.test(v)) return v;
+  if (QUOTABLE_RE.test(v)) return `"${v}"`;
+  throw new RenderError(bridge, `${key} value ${JSON.stringify(v)} cannot be written to an ifcfg file`);
+}
+
+/** Percent-encodes everything but [A-Za-z0-9._~-], so any XenAPI string survives a shell variable. */
+function enc(s: string): string {
+  return Array.from(Buffer.from(s, 'utf8'))
+    .map((b) => (/[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('');
+}
+function dec(s: string): string {
+  return decodeURIComponent(s);
+}
+
+/** The text augeas' Shellvars lens writes for these lines (new comments get its " # " prefix). */
+export function fileText(f: IfcfgFile): string {
+  return f.lines.map((l) => ('comment' in l ? ` # ${l.comment}\n` : `${l.key}=${l.value}\n`)).join('');
+}
+
+// ------------------------------------------------------------------------------ bond mapping
+
+/** The Linux bonding mode each XenAPI mode becomes. */
+export const LINUX_BOND_MODE: Record<BondMode, string> = { 'active-backup': 'active-backup', 'balance-slb': 'balance-alb', lacp: '802.3ad' };
+/** The comment line that flags the balance-slb approximation in ifcfg-bondN. */
+export const SLB_NOTE = 'balance-slb approximated as balance-alb (mode 6): Linux bonding has no SLB mode';
+
+/**
+ * BONDING_OPTS for a XenAPI bond: the mode, the link monitoring xapi uses (miimon=100
+ * downdelay=200 updelay=31000 use_carrier=1; Bond.properties updelay/downdelay/miimon/use_carrier
+ * override them), and for lacp lacp_rate and xmit_hash_policy. lacp-fallback-ab and
+ * lacp-aggregation-key have no Linux bonding option and only survive in XENAPI_BOND_PROPERTIES.
+ */
+export function bondingOpts(mode: BondMode, p: Record<string, string>): string {
+  const int = (k: string, d: number) => (p[k] !== undefined && /^\d+$/.test(p[k]) ? Number(p[k]) : d);
+  const opts = [`mode=${LINUX_BOND_MODE[mode] ?? 'balance-alb'}`, `miimon=${int('miimon', 100)}`, `downdelay=${int('downdelay', 200)}`, `updelay=${int('updelay', 31000)}`, `use_carrier=${int('use_carrier', 1)}`];
+  if (mode === 'lacp') {
+    opts.push(`lacp_rate=${p['lacp-time'] === 'fast' ? 'fast' : 'slow'}`);
+    const hashing = p['hashing_algorithm'] ?? p['hashing-algorithm'];
+    opts.push(`xmit_hash_policy=${hashing === 'src_mac' ? 'layer2' : 'layer3+4'}`);
+  }
+  return opts.join(' ');
+}
+
+/** The XenAPI mode of BONDING_OPTS' mode (names or numbers), or undefined for one we do not map. */
+function xenMode(opts: string): BondMode | undefined {
+  const m = /(?:^|\s)mode=(\S+)/.exec(opts)?.[1];
+  switch (m) {
+    case 'active-backup': case '1': return 'active-backup';
+    case '802.3ad': case '4': return 'lacp';
+    case 'balance-alb': case '6': return 'balance-slb';
+    default: return m === undefined ? 'balance-slb' : undefined;
+  }
+}
+
+// ------------------------------------------------------------------------------ rendering
+
+/** The device name a VLAN on `parent` uses: the parent bridge's uplink device, else the bridge. */
+function vlanBase(state: NetState, parent: string): string {
+  const u = state.bridges[parent]?.uplink;
+  if (!u) return parent;
+  return u.kind === 'nic' ? u.device : u.name;
+}
+
+function ipLines(bridge: string, ip: IpConfig): Line[] {
+  const out: Line[] = [];
+  const kv = (key: string, v: string) => {
+    if (v !== '') out.push({ key, value: shellValue(bridge, key, v) });
+  };
+  kv('IPADDR', ip.address);
+  kv('NETMASK', ip.netmask);
+  kv('GATEWAY', ip.gateway);
+  ip.dns.split(',').map((d) => d.trim()).filter((d) => d !== '').forEach((d, i) => kv(`DNS${i + 1}`, d));
+  return out;
+}
+
+/**
+ * The ifcfg files of a state, sorted by name. `macs` gives each NIC's HWADDR; a NIC without one
+ * is an error (a host cannot use a NIC it does not have).
+ */
+export function renderFiles(state: NetState, macs: Map<string, string>): IfcfgFile[] {
+  const files: IfcfgFile[] = [];
+  const names = new Map<string, string>();
+  const add = (bridge: string, name: string, lines: Line[]) => {
+    if (!NAME_RE.test(name)) throw new RenderError(bridge, `device name ${JSON.stringify(name)} cannot be an ifcfg file name`);
+    const other = names.get(name);
+    if (other !== undefined) throw new RenderError(bridge, `device ${name} is used by bridges ${other} and ${bridge}`);
+    names.set(name, bridge);
+    files.push({ name: `ifcfg-${name}`, bridge, lines });
+  };
+  for (const b of Object.values(state.bridges)) {
+    const kv = (key: string, v: string): Line => ({ key, value: shellValue(b.name, key, v) });
+    const mtu = String(b.MTU);
+    const hw = (dev: string) => {
+      const mac = macs.get(dev);
+      if (mac === undefined) throw new RenderError(b.name, `host has no NIC ${dev}`);
+      return kv('HWADDR', mac);
+    };
+
+    // the bridge, with the IP
+    const br: Line[] = [kv('DEVICE', b.name)];
+    const staticNoAddr = b.ip?.mode === 'Static' && b.ip.address === '';
+    br.push(kv('BOOTPROTO', b.ip?.mode === 'DHCP' ? 'dhcp' : staticNoAddr ? 'static' : 'none'));
+    br.push(kv('ONBOOT', 'yes'), kv('TYPE', 'Bridge'), kv('DELAY', '0'), kv('STP', 'off'), kv('MTU', mtu));
+    if (b.ip) br.push(...ipLines(b.name, b.ip));
+    br.push(kv('NM_CONTROLLED', 'no'));
+    add(b.name, b.name, br);
+
+    // the VLAN device that feeds a VLAN bridge
+    if (b.vlan) {
+      const dev = `${vlanBase(state, b.vlan.parent)}.${b.vlan.tag}`;
+      add(b.name, dev, [kv('DEVICE', dev), kv('ONBOOT', 'yes'), kv('BOOTPROTO', 'none'), kv('VLAN', 'yes'), kv('TYPE', 'Ethernet'), kv('MTU', mtu), kv('BRIDGE', b.name), kv('NM_CONTROLLED', 'no')]);
+    }
+
+    const u = b.uplink;
+    if (!u) continue;
+    switch (u.kind) {
+      case 'nic':
+        add(b.name, u.device, [kv('DEVICE', u.device), kv('BOOTPROTO', 'none'), hw(u.device), kv('TYPE', 'Ethernet'), kv('ONBOOT', 'yes'), kv('MTU', mtu), kv('BRIDGE', b.name), kv('NM_CONTROLLED', 'no')]);
+        break;
+      case 'bond': {
+        const lines: Line[] = [];
+        if (u.mode === 'balance-slb') lines.push({ comment: SLB_NOTE });
+        lines.push(kv('DEVICE', u.name), kv('BOOTPROTO', 'none'), kv('ONBOOT', 'yes'), kv('TYPE', 'Bond'), kv('BONDING_MASTER', 'yes'));
+        lines.push(kv('BONDING_OPTS', bondingOpts(u.mode, u.properties)));
+        if (u.mac) lines.push(kv('MACADDR', u.mac));
+        lines.push(kv('MTU', mtu), kv('BRIDGE', b.name), kv('NM_CONTROLLED', 'no'));
+        lines.push(kv('XENAPI_BOND_MEMBERS', u.members.join(' ')));
+        const props = Object.keys(u.properties).sort().map((k) => `${enc(k)}=${enc(u.properties[k])}`);
+        if (props.length) lines.push(kv('XENAPI_BOND_PROPERTIES', props.join(' ')));
+        add(b.name, u.name, lines);
+        for (const m of u.members) {
+          add(b.name, m, [kv('DEVICE', m), kv('BOOTPROTO', 'none'), hw(m), kv('TYPE', 'Ethernet'), kv('ONBOOT', 'yes'), kv('MASTER', u.name), kv('SLAVE', 'yes'), kv('NM_CONTROLLED', 'no')]);
+        }
+        break;
+      }
+      case 'tunnel': {
+        const lines: Line[] = [{ comment: `${u.protocol} tunnel recorded for the toolstack: initscripts cannot put a tunnel on a bridge` }];
+        lines.push(kv('DEVICE', u.name), kv('BOOTPROTO', 'none'), kv('ONBOOT', 'no'), kv('TYPE', u.protocol.toUpperCase()));
+        if (u.remote) lines.push(kv('PEER_OUTER_IPADDR', u.remote));
+        if (u.key) lines.push(kv('KEY', u.key));
+        lines.push(kv('BRIDGE', b.name), kv('NM_CONTROLLED', 'no'));
+        if (u.transport) lines.push(kv('XENAPI_TUNNEL_TRANSPORT', u.transport));
+        add(b.name, u.name, lines);
+        break;
+      }
+    }
+  }
+  return files.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+}
+
+/** The augtool command that sets a file's lines, in order, into a fresh tree. */
+function setLines(dir: string, f: IfcfgFile): string[] {
+  const base = `/files/${dir}/${f.name}`;
+  let c = 0;
+  return f.lines.map((l) => {
+    if ('comment' in l) return `set ${base}/#comment[${++c}] '${l.comment}'`;
+    return `set ${base}/${l.key} ${l.value.includes(' ') || l.value.includes('"') ? `'${l.value}'` : l.value}`;
+  });
+}
+
+/**
+ * An augtool command file: remove `gone` files and every file being (re)written, set the keys of
+ * `write`, save. `transform` makes it self-contained for `augtool -A` (no autoload of all of /etc).
+ */
+export function augtoolScript(write: IfcfgFile[], gone: string[], opts: { transform: boolean }): string {
+  const lines: string[] = [];
+  if (opts.transform) lines.push(`transform Shellvars.lns incl /${SCRIPTS_DIR}/ifcfg-*`, 'load');
+  for (const name of [...new Set([...gone, ...write.map((f) => f.name)])].sort()) lines.push(`rm /files/${SCRIPTS_DIR}/${name}`);
+  for (const f of write) lines.push(...setLines(SCRIPTS_DIR, f));
+  lines.push('save');
+  return lines.join('\n') + '\n';
+}
+
+/** The bond device names of a state, sorted naturally. */
+function bondsOf(state: NetState): string[] {
+  const out: string[] = [];
+  for (const b of Object.values(state.bridges)) if (b.uplink?.kind === 'bond') out.push(b.uplink.name);
+  return out.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+/**
+ * The pre-config script (oVirt's "pre-augtool script", Oracle VM's modprobe.conf lines, seed 003):
+ * bonding module aliases and max_bonds, written to /etc/modprobe.d/bonding.conf, then the module
+ * loaded. Each bond's mode is in its own BONDING_OPTS. Empty when the state has no bond.
+ */
+export function preConfigScript(state: NetState): string {
+  const bonds = bondsOf(state);
+  if (!bonds.length) return '';
+  const conf = [...bonds.map((b) => `alias ${b} bonding`), `options bonding max_bonds=${bonds.length}`];
+  return [
+    '#!/bin/bash',
+    '# xenapi-netd pre-config script: load the bonding module for this host\'s bonds (modes are in BONDING_OPTS)',
+    'cat > /etc/modprobe.d/bonding.conf <<\'EOF\'',
+    ...conf,
+    'EOF',
+    `modprobe bonding max_bonds=${bonds.length}`,
+    '',
+  ].join('\n');
+}
+
+/** Renames NIC devices in a state (nic uplinks and bond members; VLAN device names follow). */
+export function renameNics(state: NetState, rename: Map<string, string>): NetState {
+  const r = (d: string) => rename.get(d) ?? d;
+  const bridges: Record<string, Bridge> = {};
+  for (const [k, b] of Object.entries(state.bridges)) {
+    const nb: Bridge = JSON.parse(JSON.stringify(b));
+    if (nb.uplink?.kind === 'nic') nb.uplink.device = r(nb.uplink.device);
+    if (nb.uplink?.kind === 'bond') nb.uplink.members = nb.uplink.members.map(r);
+    bridges[k] = nb;
+  }
+  return { bridges };
+}
+
+const normMac = (m: string) => m.trim().toLowerCase();
+
+/**
+ * The managed node controller's reply (seeds 000/001): for a node that reports `macToDevice`
+ * (its MAC → device name), this host's state with each NIC renamed to the node's device with the
+ * same MAC, as one bash file that writes /var/tmp/pre-config-script (only when there are bonds)
+ * and /var/tmp/node-augtool. NICs the node did not report keep their names.
+ */
+export function nodeConfig(state: NetState, nics: Nic[], macToDevice: Record<string, string>): string {
+  const byMac = new Map(Object.entries(macToDevice).map(([m, d]) => [normMac(m), d]));
+  const rename = new Map<string, string>();
+  const macs = new Map<string, string>();
+  for (const n of nics) {
+    const to = byMac.get(normMac(n.MAC)) ?? n.device;
+    rename.set(n.device, to);
+    macs.set(to, n.MAC);
+  }
+  const renamed = renameNics(state, rename);
+  const files = renderFiles(renamed, macs);
+  const pre = preConfigScript(renamed);
+  const out = [
+    '# xenapi-netd node configuration. Run with bash: it writes /var/tmp/pre-config-script (run it first)',
+    '# and /var/tmp/node-augtool (then: augtool < /var/tmp/node-augtool), then restart the network service.',
+  ];
+  if (pre) {
+    out.push("cat > /var/tmp/pre-config-script <<'__XENAPI_NETD_PRE_CONFIG__'", pre.replace(/\n$/, ''), '__XENAPI_NETD_PRE_CONFIG__', 'chmod 755 /var/tmp/pre-config-script');
+  }
+  out.push("cat > /var/tmp/node-augtool <<'__XENAPI_NETD_AUGTOOL__'", augtoolScript(files, [], { transform: false }).replace(/\n$/, ''), '__XENAPI_NETD_AUGTOOL__');
+  return out.join('\n') + '\n';
+}
+
+// ------------------------------------------------------------------------------ parsing
+
+/** KEY → value (quotes removed) of one ifcfg file; comments and blank lines skipped. */
+export function parseVars(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (!m) continue;
+    let v = m[2].replace(/\s+#.*$/, '').trim();
+    if ((v.startsWith('"') && v.endsWith('"') && v.length >= 2) || (v.startsWith("'") && v.endsWith("'") && v.length >= 2)) v = v.slice(1, -1);
+    out[m[1]] = v;
+  }
+  return out;
+}
+
+/**
+ * The NetState the files describe (VIFs empty) and the files it was read from (the ones this
+ * backend owns: anything that does not fit the model, e.g. ifcfg-lo or an alias, is left alone).
+ */
+export function parseFiles(texts: Map<string, string>): { state: NetState; owned: Map<string, string> } {
+  const vars = new Map<string, Record<string, string>>();
+  for (const [name, text] of texts) if (name.startsWith('ifcfg-') && name !== 'ifcfg-lo') vars.set(name, parseVars(text));
+  const dev = (name: string) => vars.get(name)?.DEVICE || name.slice('ifcfg-'.length);
+  const owned = new Map<string, string>(); // file → bridge
+  const bridges: Record<string, Bridge> = {};
+
+  for (const [name, v] of vars) {
+    if (v.TYPE !== 'Bridge') continue;
+    const b: Bridge = { name: dev(name), MTU: Number(v.MTU) > 0 ? Number(v.MTU) : 1500, vifs: [] };
+    const boot = (v.BOOTPROTO ?? 'none').toLowerCase();
+    const dns = Object.keys(v).filter((k) => /^DNS\d+$/.test(k)).sort((a, c) => Number(a.slice(3)) - Number(c.slice(3))).map((k) => v[k]).join(',');
+    const fields = { address: v.IPADDR ?? '', netmask: v.NETMASK ?? '', gateway: v.GATEWAY ?? '', dns };
+    if (boot === 'dhcp') b.ip = { mode: 'DHCP', ...fields };
+    else if (v.IPADDR || boot === 'static') b.ip = { mode: 'Static', ...fields };
+    bridges[b.name] = b;
+    owned.set(name, b.name);
+  }
+  const onBridge = (v: Record<string, string>) => (v.BRIDGE && bridges[v.BRIDGE] && !bridges[v.BRIDGE].uplink ? bridges[v.BRIDGE] : undefined);
+  const members = (bond: string) => [...vars].filter(([, v]) => v.MASTER === bond && v.SLAVE === 'yes');
+
+  // uplinks: bonds (with their members), tunnels, plain NICs
+  for (const [name, v] of vars) {
+    const b = onBridge(v);
+    if (!b || v.VLAN === 'yes' || v.TYPE === 'Bridge') continue;
+    const device = dev(name);
+    if (v.TYPE === 'Bond' || v.BONDING_MASTER === 'yes') {
+      const mode = xenMode(v.BONDING_OPTS ?? '');
+      const ms = members(device);
+      if (!mode || !ms.length) continue;
+      const order = (v.XENAPI_BOND_MEMBERS ?? '').split(/\s+/).filter(Boolean);
+      const names = ms.map(([n]) => dev(n)).sort((a, c) => {
+        const ia = order.indexOf(a), ic = order.indexOf(c);
+        return (ia < 0 ? 1e9 : ia) - (ic < 0 ? 1e9 : ic) || a.localeCompare(c, 'en', { numeric: true });
+      });
+      let properties: Record<string, string> = {};
+      if (v.XENAPI_BOND_PROPERTIES !== undefined) {
+        for (const kv of v.XENAPI_BOND_PROPERTIES.split(/\s+/).filter(Boolean)) {
+          const i = kv.indexOf('=');
+          properties[dec(kv.slice(0, i))] = dec(kv.slice(i + 1));
+        }
+      } else if (mode === 'lacp') {
+        const rate = /lacp_rate=(\S+)/.exec(v.BONDING_OPTS ?? '')?.[1];
+        const hash = /xmit_hash_policy=(\S+)/.exec(v.BONDING_OPTS ?? '')?.[1];
+        if (rate) properties['lacp-time'] = rate === 'fast' || rate === '1' ? 'fast' : 'slow';
+        if (hash) properties.hashing_algorithm = hash.startsWith('layer2') ? 'src_mac' : 'tcpudp_ports';
+      }
+      properties = Object.fromEntries(Object.entries(properties).sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0)));
+      b.uplink = { kind: 'bond', name: device, members: names, mode, properties, mac: v.MACADDR ?? '' };
+      owned.set(name, b.name);
+      for (const [n] of ms) owned.set(n, b.name);
+    } else if (v.TYPE === 'GRE' || v.TYPE === 'VXLAN') {
+      b.uplink = { kind: 'tunnel', name: device, protocol: v.TYPE === 'VXLAN' ? 'vxlan' : 'gre', remote: v.PEER_OUTER_IPADDR ?? '', key: v.KEY ?? '', transport: v.XENAPI_TUNNEL_TRANSPORT ?? '' };
+      owned.set(name, b.name);
+    } else if ((v.TYPE ?? 'Ethernet') === 'Ethernet' && !v.MASTER) {
+      b.uplink = { kind: 'nic', device };
+      owned.set(name, b.name);
+    }
+  }
+
+  // VLAN devices <base>.<tag>: the parent is the bridge whose uplink device is <base> (or the bridge <base>)
+  for (const [name, v] of vars) {
+    if (v.VLAN !== 'yes' || !v.BRIDGE || !bridges[v.BRIDGE]) continue;
+    const m = /^(.+)\.(\d+)$/.exec(dev(name));
+    if (!m) continue;
+    const parent = Object.values(bridges).find((b) => b.uplink && (b.uplink.kind === 'nic' ? b.uplink.device : b.uplink.name) === m[1])?.name ?? (bridges[m[1]] ? m[1] : undefined);
+    if (!parent || parent === v.BRIDGE) continue;
+    bridges[v.BRIDGE].vlan = { parent, tag: Number(m[2]) };
+    owned.set(name, v.BRIDGE);
+  }
+
+  const sorted: Record<string, Bridge> = {};
+  for (const k of Object.keys(bridges).sort()) {
+    const b = bridges[k];
+    const o = { name: b.name, MTU: b.MTU } as Bridge;
+    if (b.vlan) o.vlan = b.vlan;
+    if (b.uplink) o.uplink = b.uplink;
+    if (b.ip) o.ip = b.ip;
+    o.vifs = [];
+    sorted[k] = o;
+  }
+  return { state: { bridges: sorted }, owned };
+}
+
+// ------------------------------------------------------------------------------ the backend
+
+/** The ifcfg backend (see the head of this file). */
+export class IfcfgBackend implements Backend {
+  readonly name = 'ifcfg';
+  readonly root: string;
+  readonly dir: string;
+  /** augtool runs (tests, benchmarks). */
+  augtoolRuns = 0;
+  /** VIF ports by bridge: runtime state, not in any file. */
+  private vifs = new Map<string, string[]>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: IfcfgOptions = {}) {
+    this.root = opts.root ?? '/';
+    this.dir = join(this.root, SCRIPTS_DIR);
+  }
+
+  /** The configured inventory, or the devices of <root>/sys/class/net that have a `device` link. */
+  async nics(): Promise<Nic[]> {
+    if (this.opts.nics) return this.opts.nics.map((n) => ({ ...n }));
+    const sys = join(this.root, 'sys/class/net');
+    const out: Nic[] = [];
+    for (const d of (await readdir(sys).catch(() => [] as string[])).sort()) {
+      if (!(await readlink(join(sys, d, 'device')).catch(() => ''))) continue;
+      const rd = (f: string) => readFile(join(sys, d, f), 'utf8').then((s) => s.trim()).catch(() => '');
+      out.push({ device: d, MAC: await rd('address'), MTU: Number(await rd('mtu')) || 1500, carrier: (await rd('carrier')) === '1' });
+    }
+    return out;
+  }
+
+  /** Every ifcfg-* file of the directory: name → text. */
+  private async files(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    for (const n of names.sort()) {
+      if (!n.startsWith('ifcfg-')) continue;
+      const t = await readFile(join(this.dir, n), 'utf8').catch(() => undefined);
+      if (t !== undefined) out.set(n, t);
+    }
+    return out;
+  }
+
+  private withVifs(state: NetState): NetState {
+    for (const [br, vs] of this.vifs) if (state.bridges[br]) state.bridges[br].vifs = [...vs];
+    return state;
+  }
+
+  /** The state the files describe, plus the VIF ports this daemon put on the bridges. */
+  async read(): Promise<NetState> {
+    return this.withVifs(parseFiles(await this.files()).state);
+  }
+
+  /** The files the state renders to (for the node controller and tests). */
+  async render(state: NetState): Promise<IfcfgFile[]> {
+    return renderFiles(state, new Map((await this.nics()).map((n) => [n.device, n.MAC])));
+  }
+
+  /** Applies the plan all or nothing (see the head of this file). */
+  apply(plan: Step[]): Promise<void> {
+    const run = this.queue.then(() => this.applyNow(plan));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(plan: Step[]): Promise<void> {
+    if (!plan.length) return;
+    const before = await this.files();
+    const { state: current, owned } = parseFiles(before);
+    let target: NetState;
+    try {
+      target = targetState(this.withVifs(current), plan);
+    } catch (e) {
+      if (e instanceof StepError) throw new BackendError(e.index, `step ${e.index} failed: ${e.message}`);
+      throw e;
+    }
+    // The first step that touches a bridge: where a failure on that bridge's files is reported.
+    const stepOf = (bridges: Iterable<string>): number => {
+      const set = new Set(bridges);
+      const i = plan.findIndex((s) => set.has(s.bridge) && !s.op.startsWith('vif.'));
+      return i >= 0 ? i : Math.max(0, plan.findIndex((s) => !s.op.startsWith('vif.')));
+    };
+    let files: IfcfgFile[];
+    try {
+      files = await this.render(target);
+    } catch (e) {
+      if (e instanceof RenderError) throw new BackendError(stepOf([e.bridge]), `cannot render ${e.bridge}: ${e.message}`);
+      throw e;
+    }
+    const write = files.filter((f) => before.get(f.name) !== fileText(f));
+    const gone = [...owned.keys()].filter((n) => !files.some((f) => f.name === n));
+    if (write.length || gone.length) {
+      const touched = new Map<string, string>(); // file → bridge, for the step a failure names
+      for (const f of write) touched.set(f.name, f.bridge);
+      for (const n of gone) touched.set(n, owned.get(n)!);
+      try {
+        await mkdir(this.dir, { recursive: true });
+        await this.runAugtool(augtoolScript(write, gone, { transform: true }));
+        const bad = await this.verify(files, gone, target);
+        if (bad.length) throw Object.assign(new Error(`files differ from the rendering after augtool: ${bad.join(', ')}`), { files: bad });
+      } catch (e) {
+        const restoreProblem = await this.restore(before, [...touched.keys()]);
+        const failed: string[] = (e as { files?: string[] }).files ?? [...touched.keys()];
+        const step = stepOf(failed.map((n) => touched.get(n) ?? '').filter(Boolean));
+        throw new BackendError(step, `ifcfg apply failed, previous files restored${restoreProblem}: ${(e as Error).message}`);
+      }
+    }
+    this.vifs = new Map(Object.values(target.bridges).filter((b) => b.vifs.length).map((b) => [b.name, [...b.vifs]]));
+  }
+
+  private async runAugtool(script: string): Promise<void> {
+    const lines = script.replace(/\n$/, '').split('\n');
+    const text = (this.opts.editCommands ? this.opts.editCommands(lines) : lines).join('\n') + '\n';
+    const tmp = await mkdtemp(join(tmpdir(), 'xenapi-netd-augtool-'));
+    try {
+      const file = join(tmp, 'node-augtool');
+      await writeFile(file, text);
+      this.augtoolRuns++;
+      const r = await execa(this.opts.augtool ?? 'augtool', ['-A', '-r', this.root, '-f', file], { reject: false, stdin: 'ignore', all: true });
+      if (r.exitCode !== 0 || /^error|saving failed/im.test(r.all ?? '')) {
+        const out = String(r.all ?? '').trim().split('\n');
+        const errs = out.filter((l) => /error|fail/i.test(l));
+        throw new Error(`augtool exited ${r.exitCode ?? r.signal}: ${(errs.length ? errs : out.slice(-3)).join(' / ')}`);
+      }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** Files that are not what was rendered (or still there though they should be gone), and a state check. */
+  private async verify(files: IfcfgFile[], gone: string[], target: NetState): Promise<string[]> {
+    const now = await this.files();
+    const bad: string[] = [];
+    for (const f of files) if (now.get(f.name) !== fileText(f)) bad.push(f.name);
+    for (const n of gone) if (now.has(n)) bad.push(n);
+    if (!bad.length) {
+      const noVifs = (s: NetState) => Object.values(s.bridges).map((b) => ({ ...b, vifs: [] }));
+      if (!sameValue(noVifs(parseFiles(now).state), noVifs(target))) bad.push(...files.map((f) => f.name));
+    }
+    return bad;
+  }
+
+  /** Puts back the previous content of `names` (deleting the ones that did not exist); '' or a note. */
+  private async restore(before: Map<string, string>, names: string[]): Promise<string> {
+    const problems: string[] = [];
+    for (const n of names) {
+      const p = join(this.dir, n);
+      try {
+        const old = before.get(n);
+        if (old === undefined) {
+          if (existsSync(p)) await rm(p, { recursive: true, force: true });
+        } else {
+          const cur = await readFile(p, 'utf8').catch(() => undefined);
+          if (cur !== old) {
+            await rm(p, { recursive: true, force: true }).catch(() => undefined);
+            await writeFile(p, old);
+          }
+        }
+      } catch (e) {
+        problems.push(`${n}: ${(e as Error).message}`);
+      }
+    }
+    if (problems.length) this.opts.log?.warn(`ifcfg: restore incomplete: ${problems.join('; ')}`);
+    return problems.length ? ` (except ${problems.join('; ')})` : '';
+  }
+
+  /** Members with MII status up in <root>/proc/net/bonding/<bond>; 0 when the file is absent. */
+  async bondLinksUp(bond: string): Promise<number> {
+    const text = await readFile(join(this.root, 'proc/net/bonding', bond), 'utf8').catch(() => '');
+    let n = 0;
+    for (const sec of text.split(/^Slave Interface:/m).slice(1)) if (/^MII Status:\s*up\s*$/m.test(sec)) n++;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+  }
+}
+
