@@ -63,7 +63,8 @@ const relKey = (r: RelationDef) => `${r.many.cls}.${r.many.field}`;
 function toSql(ty: Ty, v: unknown): unknown {
   switch (ty.k) {
     case 'bool': return v ? 1 : 0;
-    case 'set': case 'map': return JSON.stringify(v);
+    case 'set': return v === EMPTY_SET ? '[]' : JSON.stringify(v);
+    case 'map': return v === EMPTY_MAP ? '{}' : JSON.stringify(v);
     default: return v;
   }
 }
@@ -323,6 +324,7 @@ export class Store implements View {
         }
       }
       this.metaSet('generation', String(gen));
+      for (const f of tx.inCommit) f();
     });
     apply();
     // The mirror follows only once SQLite has committed.
@@ -415,6 +417,8 @@ export class Txn implements View {
   readonly overlay = new Map<string, Map<string, Row | null>>();
   /** Run after a successful commit. */
   readonly after: (() => void)[] = [];
+  /** Run inside the commit's SQLite transaction (their writes commit or roll back with it: the reconciler's journal). */
+  readonly inCommit: (() => void)[] = [];
   /** Run, in reverse, when the transaction fails (undo host-side work). */
   readonly undo: (() => void | Promise<void>)[] = [];
   /** Scratch space for layers that need per-transaction state (reconciler, events). */
@@ -435,6 +439,28 @@ export class Txn implements View {
       this.overlay.set(cls, (m = new Map()));
     }
     return m;
+  }
+
+  /** relation key → target ref → source ref → whether the source points at the target now. */
+  private relDelta = new Map<string, Map<string, Map<string, boolean>>>();
+
+  /** Writes a row (null: deleted) into the overlay, keeping the relation delta in step. */
+  private put(cls: string, ref: string, row: Row | null): void {
+    const old = this.find(cls, ref);
+    for (const r of oneSides(cls)) {
+      const from = old?.[r.one.field];
+      const to = row?.[r.one.field];
+      if (from === to) continue;
+      let d = this.relDelta.get(relKey(r));
+      if (!d) this.relDelta.set(relKey(r), (d = new Map()));
+      for (const [target, present] of [[from, false], [to, true]] as const) {
+        if (typeof target !== 'string' || target === NULL_REF) continue;
+        let t = d.get(target);
+        if (!t) d.set(target, (t = new Map()));
+        t.set(ref, present);
+      }
+    }
+    this.ov(cls).set(ref, row);
   }
 
   find(cls: string, ref: string): Row | undefined {
@@ -477,15 +503,16 @@ export class Txn implements View {
     const r = manySide(cls, field);
     if (!r) throw new Error(`store: ${cls}.${field} is not a computed relation`);
     const base = this.store.childSet(r, ref);
-    const m = this.overlay.get(r.one.cls);
-    if (!m || m.size === 0) return base ? [...base] : [];
+    const delta = this.relDelta.get(relKey(r))?.get(ref);
+    if (!delta) return base ? [...base] : [];
     const out = new Set(base ?? []);
-    for (const [src, row] of m) {
-      if (row && row[r.one.field] === ref) out.add(src);
+    for (const [src, present] of delta) {
+      if (present) out.add(src);
       else out.delete(src);
     }
     return [...out];
   }
+
   byUuid(cls: string, uuid: string): string {
     const m = this.overlay.get(cls);
     if (m) {
@@ -508,7 +535,7 @@ export class Txn implements View {
     for (const fd of st.fields) {
       row[fd.name] = fd.name in fields ? fields[fd.name] : fd.name === 'uuid' ? newUuid() : defaultOf(fd);
     }
-    this.ov(cls).set(ref, row);
+    this.put(cls, ref, row);
     return ref;
   }
   /** Changes fields of an existing object (HANDLE_INVALID if it does not exist). */
@@ -518,7 +545,7 @@ export class Txn implements View {
     for (const k of Object.keys(patch)) {
       if (!st.fields.some((fd) => fd.name === k)) throw new Error(`store: ${cls}.${k} is not a stored field`);
     }
-    this.ov(cls).set(ref, { ...old, ...patch });
+    this.put(cls, ref, { ...old, ...patch });
   }
   /** Marks an object changed without changing it (event.inject). */
   touch(cls: string, ref: string): void {
@@ -527,7 +554,7 @@ export class Txn implements View {
   /** Deletes an object (HANDLE_INVALID if it does not exist). */
   destroy(cls: string, ref: string): void {
     this.get(cls, ref);
-    this.ov(cls).set(ref, null);
+    this.put(cls, ref, null);
   }
   /** True if cls/ref exists in this transaction's view. */
   exists(cls: string, ref: string): boolean {

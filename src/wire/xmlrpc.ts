@@ -108,7 +108,9 @@ export function parseCall(body: string): RpcCall {
       case 'double': {
         const s = fr.text.trim();
         if (!FLOAT_RE.test(s)) fail(`bad <double> ${s}`);
-        giveToValue(new WireDouble(Number(s)));
+        const l = s.toLowerCase().replace(/^\+/, '');
+        const n = l === 'inf' || l === 'infinity' ? Infinity : l === '-inf' || l === '-infinity' ? -Infinity : l === 'nan' || l === '-nan' ? NaN : Number(s);
+        giveToValue(new WireDouble(n));
         break;
       }
       case 'dateTime.iso8601':
