@@ -23,8 +23,7 @@
 // configuration (balance-xor would need a static EtherChannel on the switch).
 
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step } from './backend.js';
@@ -361,7 +360,7 @@ export function parseFiles(texts: Map<string, string>): { state: NetState; owned
     const b = onBridge(v);
     if (!b || v.VLAN === 'yes' || v.TYPE === 'Bridge') continue;
     const device = dev(name);
-    if (v.TYPE === 'Bond' || v.BONDING_MASTER === 'yes') {
+    if (v.TYPE === 'Bond' || v.BONDING_MASTER === 'yes' || v.BONDING_OPTS !== undefined) {
       const mode = xenMode(v.BONDING_OPTS ?? '');
       const ms = members(device);
       if (!mode || !ms.length) continue;
@@ -569,13 +568,11 @@ export class IfcfgBackend implements Backend {
       try {
         const old = before.get(n);
         if (old === undefined) {
-          if (existsSync(p)) await rm(p, { recursive: true, force: true });
+          // only a file we wrote goes; anything else in the way (a directory) was there before
+          if ((await lstat(p).catch(() => undefined))?.isFile()) await unlink(p);
         } else {
           const cur = await readFile(p, 'utf8').catch(() => undefined);
-          if (cur !== old) {
-            await rm(p, { recursive: true, force: true }).catch(() => undefined);
-            await writeFile(p, old);
-          }
+          if (cur !== old) await writeFile(p, old);
         }
       } catch (e) {
         problems.push(`${n}: ${(e as Error).message}`);
