@@ -15,7 +15,8 @@ import { ApiError } from '../errors.js';
 import { type Txn, type View } from '../store/store.js';
 import { localPifs } from './network.js';
 import { isBondSlave } from './pif_helpers.js';
-import { bringUp, refreshHostAddress, setCulprit } from './pif.js';
+import { refreshHostAddress } from './network.js';
+import { bringUp, setCulprit } from './pif.js';
 
 /** HA_IS_ENABLED [] if the pool has HA enabled (never, in this daemon, but checked where xapi checks). */
 export function assertNoHa(db: View): void {

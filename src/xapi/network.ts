@@ -4,9 +4,8 @@
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import type { Reconciler } from '../reconciler/reconciler.js';
-import { NULL_REF, type Txn, type View, type Store } from '../store/store.js';
-import { afterBringUp } from './pif.js'; // (a cycle through functions only: pif.ts builds on this module)
-import { pifKind } from './pif_helpers.js';
+import { NULL_REF, type Row, type Txn, type View, type Store } from '../store/store.js';
+import { managementPif, pifKind } from './pif_helpers.js';
 
 const BRIDGE_BLACKLIST = ['xen', 'xapi', 'vif', 'tap', 'eth'];
 
@@ -45,7 +44,9 @@ export function assertNetworkCompatibleWithTrunksOnPif(db: View, network: string
 
 /**
  * nm.ml bring_pif_up, database side: marks the PIF attached; a bond master's slaves and a
- * bond slave's master are marked detached; a bond master's slave networks take its MTU.
+ * bond slave's master are marked detached; a bond master's slave networks take its MTU; a bond
+ * master created with MAC "" (auto_update_mac) takes its primary slave's MAC; PIF.MTU becomes
+ * its bridge's MTU; host.address follows the management interface.
  */
 export function bringPifUp(tx: Txn, pif: string): void {
   const row = tx.get('PIF', pif);
@@ -57,6 +58,12 @@ export function bringPifUp(tx: Txn, pif: string): void {
       const sn = String(tx.get('PIF', s).network);
       if (tx.find('network', sn) && tx.get('network', sn).MTU !== mtu) tx.set('network', sn, { MTU: mtu });
     }
+    const bond = tx.get('Bond', masterOf[0]);
+    const ps = String(bond.primary_slave);
+    if (bond.auto_update_mac && ps !== NULL_REF && tx.find('PIF', ps)) {
+      const mac = String(tx.get('PIF', ps).MAC);
+      if (mac !== row.MAC) tx.set('PIF', pif, { MAC: mac });
+    }
   }
   if (!row.currently_attached) tx.set('PIF', pif, { currently_attached: true });
   const bond = String(row.bond_slave_of);
@@ -64,6 +71,31 @@ export function bringPifUp(tx: Txn, pif: string): void {
     const master = String(tx.get('Bond', bond).master);
     if (tx.find('PIF', master)) tx.set('PIF', master, { currently_attached: false });
   }
+  const mtu = bridgeMtu(tx, row);
+  if (Number(row.MTU) !== mtu) tx.set('PIF', pif, { MTU: mtu });
+  refreshHostAddress(tx, String(row.host));
+}
+
+/** The MTU the PIF's bridge gets (PIF other_config:mtu, else the network's), as the reconciler computes it. */
+function bridgeMtu(db: View, pif: Row): number {
+  const n = Number((pif.other_config as Record<string, string>)?.mtu);
+  if (Number.isInteger(n) && n > 0) return n;
+  const nw = db.find('network', String(pif.network));
+  return nw ? Number(nw.MTU) : 1500;
+}
+
+/** host.address: the management PIF's primary address, or "" without one (on_dom0_networking_change). */
+export function refreshHostAddress(tx: Txn, host: string): void {
+  const m = managementPif(tx, host);
+  let addr = '';
+  if (m) {
+    const p = tx.get('PIF', m);
+    if (p.primary_address_type === 'IPv6') {
+      const first = (p.IPv6 as string[]).find((x) => x !== '') ?? '';
+      addr = first.split('/')[0];
+    } else addr = String(p.IP);
+  }
+  if (tx.get('host', host).address !== addr) tx.set('host', host, { address: addr });
 }
 
 /** nm.ml bring_pif_down, database side: marks the PIF detached. */
@@ -153,7 +185,6 @@ export function attachInternal(tx: Txn, network: string, host: string, opts: { f
     if (opts.force || !row.currently_attached) {
       if (row.bond_slave_of !== NULL_REF) throw new ApiError('CANNOT_PLUG_BOND_SLAVE', [pif]);
       bringPifUp(tx, pif);
-      afterBringUp(tx, pif, false);
     }
   }
 }

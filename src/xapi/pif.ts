@@ -5,8 +5,6 @@
 // Surface (what other modules use):
 //   isValidIPv4 / isValidIPv6 / isValidCidr6  — xapi's Helpers.is_valid_ip / parse_cidr
 //   bringUp(tx, pif, management)              — nm.ml bring_pif_up, database side, with its extras
-//   afterBringUp(tx, pif, management)         — the extras alone (bond MAC sync, MTU, host.address)
-//   refreshHostAddress(tx, host)              — host.address follows the management PIF's address
 //   moveIpConfig(tx, from, to) / resetIpConfig(tx, pif) — IP configuration moves (bonds, VLANs)
 //   newPifMetrics(tx)                         — a fresh PIF_metrics as xapi creates them
 //   pifImpls                                  — PIF.* implementations
@@ -15,12 +13,12 @@ import type { CallCtx, Impls } from '../api/context.js';
 import type { Backend } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { CULPRIT } from '../reconciler/reconciler.js';
-import { NULL_REF, type Row, type Txn, type View } from '../store/store.js';
+import { NULL_REF, type Txn, type View } from '../store/store.js';
 import { introduceInternal, type NicInfo } from './introduce.js';
 import {
   assertNetworkCompatibleWithTrunksOnVif, assertNoProtectionEnabled, bringPifDown, bringPifUp, plugPif, unplugPif,
 } from './network.js';
-import { isBondSlave, managementPif, pifKind } from './pif_helpers.js';
+import { isBondSlave, pifKind } from './pif_helpers.js';
 import { isValidMac } from './vif.js';
 
 /** A valid dotted-quad IPv4 address (xapi: Unixext.domain_of_addr = PF_INET). */
@@ -44,54 +42,9 @@ export function setCulprit(tx: Txn, pif: string): void {
   tx.scratch.set(CULPRIT, pif);
 }
 
-/** The MTU the PIF's bridge gets (PIF other_config:mtu, else the network's), as the reconciler computes it. */
-function bridgeMtu(db: View, pif: Row): number {
-  const n = Number((pif.other_config as Record<string, string>)?.mtu);
-  if (Number.isInteger(n) && n > 0) return n;
-  const nw = db.find('network', String(pif.network));
-  return nw ? Number(nw.MTU) : 1500;
-}
-
-/** host.address: the management PIF's primary address, or "" without one (on_dom0_networking_change). */
-export function refreshHostAddress(tx: Txn, host: string): void {
-  const m = managementPif(tx, host);
-  let addr = '';
-  if (m) {
-    const p = tx.get('PIF', m);
-    if (p.primary_address_type === 'IPv6') {
-      const first = (p.IPv6 as string[]).find((x) => x !== '') ?? '';
-      addr = first.split('/')[0];
-    } else addr = String(p.IP);
-  }
-  if (tx.get('host', host).address !== addr) tx.set('host', host, { address: addr });
-}
-
-/**
- * What nm.ml bring_pif_up does besides the attachment flags: a bond master created with
- * MAC "" (auto_update_mac) takes its primary slave's current MAC, PIF.MTU becomes the
- * bridge's MTU, and host.address follows the management interface.
- */
-export function afterBringUp(tx: Txn, pif: string, management: boolean): void {
-  void management;
-  const row = tx.get('PIF', pif);
-  const masterOf = tx.children('PIF', pif, 'bond_master_of');
-  if (masterOf.length) {
-    const bond = tx.get('Bond', masterOf[0]);
-    const ps = String(bond.primary_slave);
-    if (bond.auto_update_mac && ps !== NULL_REF && tx.find('PIF', ps)) {
-      const mac = String(tx.get('PIF', ps).MAC);
-      if (mac !== row.MAC) tx.set('PIF', pif, { MAC: mac });
-    }
-  }
-  const mtu = bridgeMtu(tx, row);
-  if (Number(row.MTU) !== mtu) tx.set('PIF', pif, { MTU: mtu });
-  refreshHostAddress(tx, String(row.host));
-}
-
-/** nm.ml bring_pif_up(pif, management_interface), database side: attached, bond flags, extras. */
-export function bringUp(tx: Txn, pif: string, management = false): void {
+/** nm.ml bring_pif_up(pif, management_interface), database side (see network.ts bringPifUp). */
+export function bringUp(tx: Txn, pif: string, _management = false): void {
   bringPifUp(tx, pif);
-  afterBringUp(tx, pif, management);
 }
 
 /** Every IP configuration field that moves with a PIF's configuration. */
@@ -145,7 +98,6 @@ const backendOf = (ctx: CallCtx): Backend => ctx.d.services.get('backend') as Ba
 function plug(tx: Txn, self: string): void {
   setCulprit(tx, self);
   plugPif(tx, self);
-  if (!isBondSlave(tx, self)) afterBringUp(tx, self, false);
 }
 
 /** PIF.reconfigure_ip (xapi_pif.ml:881-950), checks in xapi's order. */

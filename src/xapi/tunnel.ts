@@ -4,7 +4,7 @@ import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, newUuid, type Txn } from '../store/store.js';
 import { assertNetworkManaged, assertNoOtherLocalPifs, plugPif, unplugPif } from './network.js';
-import { afterBringUp, setCulprit } from './pif.js';
+import { setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
 import { genMac } from './vif.js';
 
@@ -65,7 +65,6 @@ function create(tx: Txn, transportPif: string, network: string, protocol: string
   const r = tunnelCreateInternal(tx, host, transportPif, network, protocol);
   setCulprit(tx, r.access);
   plugPif(tx, r.access);
-  afterBringUp(tx, r.access, false);
   return r.tunnel;
 }
 

@@ -8,7 +8,7 @@ import {
   assertNetworkCompatibleWithTrunksOnVif, assertNetworkManaged, assertNoOtherLocalPifs, assertNoProtectionEnabled,
   plugPif, unplugPif,
 } from './network.js';
-import { afterBringUp, setCulprit } from './pif.js';
+import { setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
 
 /** The dummy MAC of every VLAN untagged PIF (xapi_vlan.vlan_mac). */
@@ -69,7 +69,6 @@ export function vlanCreate(tx: Txn, taggedPif: string, tag: number, network: str
   const r = vlanCreateInternal(tx, host, taggedPif, tag, network, device);
   setCulprit(tx, r.untagged);
   plugPif(tx, r.untagged);
-  afterBringUp(tx, r.untagged, false);
   return r;
 }
 
