@@ -155,7 +155,6 @@ export function buildMethods(impls: Impls): Map<string, Method> {
     if (c.stored !== false) for (const m of generated(c)) table.set(m.wire, m);
     for (const msg of c.messages) {
       const wire = `${c.name}.${msg.name}`;
-      const gen = table.get(wire);
       // xapi declares some plain accessors explicitly (VM.set_other_config on a StaticRO
       // field, task.add_to_other_config...): they get the generic implementation.
       const impl = impls[wire] ?? accessorImpl(c, msg.name);
@@ -164,7 +163,6 @@ export function buildMethods(impls: Impls): Map<string, Method> {
         continue;
       }
       table.set(wire, { wire, cls: c.name, msg: { async: true, ...msg }, impl, write: !msg.readonly, generated: false });
-      void gen;
     }
   }
   // Overrides of generated messages (network.create, VIF.destroy...) keep the generated signature.

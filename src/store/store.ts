@@ -48,7 +48,8 @@ interface ClassState {
   uuids: Map<string, string>;
   /** [created, modified] generation of each live row. */
   gens: Map<string, [number, number]>;
-  upsert: Database.Statement;
+  insert: Database.Statement;
+  update: Database.Statement;
   remove: Database.Statement;
 }
 
@@ -173,7 +174,9 @@ export class Store implements View {
     const names = ['_ref', '_created', '_modified', ...fields.map((fd) => fd.name)];
     const st: ClassState = {
       def, fields, rows: new Map(), uuids: new Map(), gens: new Map(),
-      upsert: this.db.prepare(`INSERT OR REPLACE INTO ${q(def.name)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`),
+      insert: this.db.prepare(`INSERT INTO ${q(def.name)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`),
+      // An UPDATE in place is cheaper than REPLACE's delete + insert for the common modify.
+      update: this.db.prepare(`UPDATE ${q(def.name)} SET _modified = ?${fields.map((fd) => `, ${q(fd.name)} = ?`).join('')} WHERE _ref = ?`),
       remove: this.db.prepare(`DELETE FROM ${q(def.name)} WHERE _ref = ?`),
     };
     this.classes.set(def.name, st);
@@ -317,8 +320,9 @@ export class Store implements View {
             const uuid = String(st.rows.get(ref)?.uuid ?? '');
             this.tombIns.run(cls, ref, uuid, old[0], gen);
           } else {
-            const vals = [ref, old ? old[0] : gen, gen, ...st.fields.map((fd) => toSql(fd.ty, row[fd.name]))];
-            st.upsert.run(...(vals as any[]));
+            const vals = st.fields.map((fd) => toSql(fd.ty, row[fd.name])) as any[];
+            if (old) st.update.run(gen, ...vals, ref);
+            else st.insert.run(ref, gen, gen, ...vals);
           }
           changes.push({ gen, cls, ref });
         }
@@ -461,6 +465,24 @@ export class Txn implements View {
       }
     }
     this.ov(cls).set(ref, row);
+  }
+
+  /** A snapshot of the transaction (overlay, relation delta, scratch, hooks): calling the result puts it back (a failed sub-step of a pool sync). */
+  savepoint(): () => void {
+    const ov = new Map([...this.overlay].map(([c, m]) => [c, new Map(m)] as const));
+    const rd = new Map([...this.relDelta].map(([k, d]) => [k, new Map([...d].map(([t, m]) => [t, new Map(m)] as const))] as const));
+    const scratch = new Map(this.scratch);
+    const lens = [this.after.length, this.inCommit.length, this.undo.length] as const;
+    return () => {
+      this.overlay.clear();
+      for (const [c, m] of ov) this.overlay.set(c, m);
+      this.relDelta = rd;
+      this.scratch.clear();
+      for (const [k, v] of scratch) this.scratch.set(k, v);
+      this.after.length = lens[0];
+      this.inCommit.length = lens[1];
+      this.undo.length = lens[2];
+    };
   }
 
   find(cls: string, ref: string): Row | undefined {
