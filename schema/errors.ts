@@ -109,6 +109,9 @@ export const E = {
   NOT_IN_EMERGENCY_MODE: 'NOT_IN_EMERGENCY_MODE',
   POOL_JOINING_HOST_HAS_BONDS: 'POOL_JOINING_HOST_HAS_BONDS',
   POOL_JOINING_HOST_HAS_TUNNELS: 'POOL_JOINING_HOST_HAS_TUNNELS',
+  POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS: 'POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS',
+  JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS: 'JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS',
+  HOST_IS_MASTER: 'HOST_IS_MASTER',
 } as const;
 
 export type ErrorCode = keyof typeof E;
@@ -220,4 +223,7 @@ export const errors: ErrorDef[] = [
   def(E.NOT_IN_EMERGENCY_MODE, [], 'This pool is not in emergency mode'),
   def(E.POOL_JOINING_HOST_HAS_BONDS, [], 'The host joining the pool must not have any bonds'),
   def(E.POOL_JOINING_HOST_HAS_TUNNELS, [], 'The host joining the pool must not have any tunnels'),
+  def(E.POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS, [], 'The host joining the pool must not have any non-management vlans'),
+  def(E.JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS, [], 'The host joining the pool cannot already be a master of another pool.'),
+  def(E.HOST_IS_MASTER, ['host'], 'The operation cannot be performed on the pool master (pool.eject of the master).'),
 ];

@@ -1,9 +1,10 @@
 // Daemon configuration: flags, files and the embedded defaults `make run` starts with.
 import { readFileSync } from 'node:fs';
 import type { UserEntry } from './api/session.js';
+import type { PoolConfig } from './pool/service.js';
 import type { InventoryNic } from './xapi/startup.js';
 
-export interface Config {
+export interface Config extends PoolConfig {
   host: string;
   port: number;
   db: string;
@@ -70,6 +71,12 @@ export const USAGE = `usage: xenapi-netd [options]
   --hostname NAME        host name_label on first start (default: the OS host name)
   --log-level LEVEL      error | warn | info | debug (default info)
   --log-file FILE        also log to FILE
+  --pool-master ADDRESS  run as a pool slave of the master at ADDRESS (URL or host:port; docs/pool.md)
+  --pool-user USER       with --pool-master: the master's user for the first registration
+  --pool-password PW     with --pool-master: that user's password
+  --pool-heartbeat MS    slave: how often to check the master (default 2000)
+  --pool-max-backoff MS  slave: longest wait between reconnection attempts (default 10000)
+  --pool-advertise URL   where the master reaches this daemon (default: the --listen URL)
   --help                 this text`;
 
 /** Parses argv into a Config (throws with a message for bad flags). */
@@ -101,6 +108,12 @@ export function parseArgs(argv: string[]): Config {
       case '--hostname': c.hostname = need(++i); break;
       case '--log-level': c.logLevel = need(++i); break;
       case '--log-file': c.logFile = need(++i); break;
+      case '--pool-master': c.poolMaster = need(++i); break;
+      case '--pool-user': c.poolUser = need(++i); break;
+      case '--pool-password': c.poolPassword = need(++i); break;
+      case '--pool-heartbeat': c.poolHeartbeatMs = Number(need(++i)); break;
+      case '--pool-max-backoff': c.poolMaxBackoffMs = Number(need(++i)); break;
+      case '--pool-advertise': c.poolAdvertise = need(++i); break;
       default: throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }

@@ -13,6 +13,7 @@ import { nodeConfig } from './backends/ifcfg.js';
 import { createBackend } from './backends/index.js';
 import type { Config } from './config.js';
 import { desiredState } from './reconciler/desired.js';
+import { PoolService } from './pool/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
 import { startWire, type RouteHandler } from './wire/http.js';
@@ -116,9 +117,14 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   await store.write((tx) => {
     tx.set('host', d.hostRef, { software_version: softwareVersion(swOpts) });
   });
+  // The pool role (docs/pool.md): its hook runs before the reconciler's (a slave refuses local writes; a master forwards to slaves).
+  const pool = new PoolService(cfg, d, store, backend, swOpts);
+  d.services.set('pool', pool);
+  pool.attach();
   reconciler.attach(store);
   // Before the wire opens: resolves any journal entry a crash left open (logged by the reconciler).
-  const boot = await reconciler.reconcileNow(store);
+  // A slave's host follows its master, not its local database: it goes back to what it last applied.
+  const boot = pool.isSlave ? (await pool.recover(), { plan: [], lines: [] }) : await reconciler.reconcileNow(store);
   if (boot.plan.length) log.info(`start-up: brought the host to the database in ${boot.plan.length} steps: ${boot.lines.join('; ')}`);
   // Bond.links_up follows the host: every second with a real backend, off for the simulated one unless asked.
   const monitor = startBondMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
@@ -130,9 +136,11 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   d.services.set('tasks', tasks);
   const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
   const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
+  await pool.start(url);
   return {
     d, store, backend, reconciler, dispatcher, tasks, port: wire.port, url,
     async close() {
+      await pool.stop();
       await wire.close();
       await monitor.stop();
       await tasks.drain();

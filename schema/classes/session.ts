@@ -26,6 +26,7 @@ export const session: ClassDef = {
     { name: 'login_with_password', params: [p('uname', T.string), p('pwd', T.string), p('version', T.string, '1.1'), p('originator', T.string, '')], result: T.ref('session'), doc: 'Log in with a user name and password; returns a new session (no session argument).', session: false, async: false, errors: ['SESSION_AUTHENTICATION_FAILED', 'HOST_IS_SLAVE'] },
     { name: 'logout', params: [], result: T.void, doc: 'End the calling session.', async: false, errors: ['SESSION_INVALID'] },
     { name: 'local_logout', params: [], result: T.void, doc: 'End a session created by slave_local_login_with_password (emergency mode).', async: false },
+    { name: 'slave_login', params: [p('host', T.ref('host')), p('psecret', T.string)], result: T.ref('session'), doc: 'Pool-internal: a pool slave logs in to the master with the pool secret.', session: false, async: false, hidden: true, errors: ['SESSION_AUTHENTICATION_FAILED'] },
     { name: 'slave_local_login_with_password', params: [p('uname', T.string), p('pwd', T.string)], result: T.ref('session'), doc: 'Log in to this host directly, without contacting the pool master (emergency mode only).', session: false, async: false },
   ],
 };

@@ -5,6 +5,7 @@ import { bondImpls } from './bond.js';
 import { hostImpls } from './host.js';
 import { networkImpls } from './network.js';
 import { pifImpls } from './pif.js';
+import { poolJoinImpls } from '../pool/impls.js';
 import { poolImpls } from './pool.js';
 import { tunnelImpls } from './tunnel.js';
 import { vifImpls } from './vif.js';
@@ -22,4 +23,5 @@ export const semanticsImpls: Impls = {
   ...vifImpls,
   ...vlanImpls,
   ...vmImpls,
+  ...poolJoinImpls,
 };

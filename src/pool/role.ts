@@ -1,0 +1,80 @@
+// The pool role of this daemon, persisted in its own SQLite file next to the object tables
+// (table _pool, key → JSON value), so a restart keeps it: master (the default) or slave of a
+// master URL. A slave also keeps what it needs to run its host while the master is away: its
+// host uuid, the master's refs, its token (what the master presents on calls to it), the pool
+// secret (what it presents to the master) and the last NetState it applied. A master keeps the
+// pool secret and, per slave host uuid, the daemon URL and token it registered.
+import { randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { NetState } from '../backends/backend.js';
+
+/** Everything a daemon remembers about its pool role. */
+export interface RoleRecord {
+  role: 'master' | 'slave';
+  /** Slave: the master's address as configured (HOST_IS_SLAVE returns it) and its URL. */
+  masterAddress?: string;
+  masterUrl?: string;
+  /** Slave: credentials for the first registration when started with --pool-user/--pool-password. */
+  /** Slave: this host's ref in the master's database, and the master's host ref. */
+  hostRef?: string;
+  masterHost?: string;
+  /** Both: the pool secret (master: generated; slave: received at registration). */
+  secret?: string;
+  /** Slave: what the master must present on pool-internal calls to this daemon. */
+  token?: string;
+  /** Slave: the last NetState applied on the master's behalf. */
+  lastState?: NetState;
+}
+
+/** A slave daemon as the master knows it. */
+export interface Member {
+  hostUuid: string;
+  url: string;
+  token: string;
+}
+
+/** A random secret (hex). */
+export function newSecret(): string {
+  return randomBytes(24).toString('hex');
+}
+
+/** The persisted role and member table of one daemon. */
+export class RoleStore {
+  private get: Database.Statement;
+  private put: Database.Statement;
+  private memberGet: Database.Statement;
+  private memberPut: Database.Statement;
+  private memberDel: Database.Statement;
+
+  constructor(private db: Database.Database) {
+    db.exec('CREATE TABLE IF NOT EXISTS _pool (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    db.exec('CREATE TABLE IF NOT EXISTS _pool_members (host_uuid TEXT PRIMARY KEY, url TEXT NOT NULL, token TEXT NOT NULL)');
+    this.get = db.prepare('SELECT value FROM _pool WHERE key = ?');
+    this.put = db.prepare('INSERT OR REPLACE INTO _pool (key, value) VALUES (?, ?)');
+    this.memberGet = db.prepare('SELECT host_uuid AS hostUuid, url, token FROM _pool_members WHERE host_uuid = ?');
+    this.memberPut = db.prepare('INSERT OR REPLACE INTO _pool_members (host_uuid, url, token) VALUES (?, ?, ?)');
+    this.memberDel = db.prepare('DELETE FROM _pool_members WHERE host_uuid = ?');
+  }
+
+  /** The stored role (master with no secret yet when nothing is stored). */
+  load(): RoleRecord {
+    const row = this.get.get('role') as { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as RoleRecord) : { role: 'master' };
+  }
+  /** Stores the role (one SQLite write, durable before the call returns). */
+  save(r: RoleRecord): void {
+    this.put.run('role', JSON.stringify(r));
+  }
+  /** The registered slave daemon of a host uuid. */
+  member(hostUuid: string): Member | undefined {
+    return this.memberGet.get(hostUuid) as Member | undefined;
+  }
+  /** Records (or updates) where a slave host's daemon listens and its token. */
+  setMember(m: Member): void {
+    this.memberPut.run(m.hostUuid, m.url, m.token);
+  }
+  /** Forgets a slave host (pool.eject). */
+  dropMember(hostUuid: string): void {
+    this.memberDel.run(hostUuid);
+  }
+}

@@ -1,0 +1,58 @@
+// XenAPI over XML-RPC between daemons (master ⇄ slave), with the `xmlrpc` npm package as the
+// client (its documented role here: docs/architecture.md). A reply's {Status, Value} is
+// unwrapped; a Failure becomes a RemoteFailure carrying the exact ErrorDescription; a socket
+// that cannot be reached, or a call that exceeds its time limit, is an Unreachable.
+import xmlrpc from 'xmlrpc';
+import http from 'node:http';
+
+/** The remote daemon answered with a XenAPI Failure. */
+export class RemoteFailure extends Error {
+  constructor(readonly details: string[]) {
+    super(details.join(' '));
+    this.name = 'RemoteFailure';
+  }
+}
+/** The remote daemon could not be reached (refused, reset, timed out). */
+export class Unreachable extends Error {
+  constructor(readonly url: string, cause: string) {
+    super(`cannot contact ${url}: ${cause}`);
+    this.name = 'Unreachable';
+  }
+}
+
+/** An http://host:port URL for an address given as URL, host:port or host (port 80). */
+export function normalizeUrl(address: string): string {
+  const a = address.trim();
+  if (/^https?:\/\//.test(a)) return a.replace(/\/+$/, '');
+  return `http://${a}`;
+}
+
+// One keep-alive agent per process: start-up bursts (16 slaves) reuse sockets.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One XenAPI call to the daemon at `url`; `timeoutMs` bounds the whole exchange. */
+export function xapiCall<T = unknown>(url: string, method: string, params: unknown[], timeoutMs = 30_000): Promise<T> {
+  const u = new URL(url);
+  const client = xmlrpc.createClient({ host: u.hostname, port: Number(u.port || 80), path: u.pathname || '/', agent } as any);
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      reject(new Unreachable(url, `no answer to ${method} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    client.methodCall(method, params, (err: any, v: any) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        // Socket-level errors (ECONNREFUSED, ECONNRESET...) mean the daemon is not there.
+        if (err.code || err.errno) return reject(new Unreachable(url, String(err.code ?? err.message)));
+        return reject(new Unreachable(url, String(err.message ?? err)));
+      }
+      if (v?.Status === 'Success') return resolve(v.Value as T);
+      if (v?.Status === 'Failure') return reject(new RemoteFailure((v.ErrorDescription ?? []).map(String)));
+      reject(new Unreachable(url, `reply without Status to ${method}`));
+    });
+  });
+}

@@ -1,0 +1,168 @@
+// The pool role of a running daemon (docs/pool.md): master (default) or slave. Owns the
+// persisted role, the slave agent, the calls the master makes to slave daemons, and the
+// transitions (pool.join: standalone → slave; pool.eject / host.become_standalone: slave →
+// standalone).
+import type { Daemon } from '../api/context.js';
+import type { Backend } from '../backends/backend.js';
+import { storedClasses } from '../../schema/index.js';
+import { ApiError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { firstStart, type FirstStartOptions } from '../xapi/startup.js';
+import { LOCAL_WRITE, attachForwarder, slaveError } from './forward.js';
+import { RoleStore, newSecret, type RoleRecord } from './role.js';
+import { normalizeUrl, xapiCall } from './rpc.js';
+import { SlaveAgent } from './slave.js';
+
+/** Pool options from the command line. */
+export interface PoolConfig {
+  /** --pool-master: this daemon is a slave of that master (address or URL). */
+  poolMaster?: string;
+  poolUser?: string;
+  poolPassword?: string;
+  /** --pool-heartbeat MS: how often a slave checks its master (default 2000). */
+  poolHeartbeatMs?: number;
+  /** --pool-max-backoff MS: the longest wait between reconnection attempts (default 10000). */
+  poolMaxBackoffMs?: number;
+  /** --pool-advertise URL: where the master reaches this daemon (default: the URL it listens on). */
+  poolAdvertise?: string;
+}
+
+export class PoolService {
+  readonly roles: RoleStore;
+  role: RoleRecord;
+  agent?: SlaveAgent;
+  private url = '';
+  private started = false;
+
+  constructor(
+    readonly cfg: PoolConfig,
+    readonly d: Daemon,
+    readonly store: Store,
+    readonly backend: Backend,
+    readonly firstStartOptions: FirstStartOptions,
+  ) {
+    this.roles = new RoleStore(store.db);
+    this.role = this.roles.load();
+    if (cfg.poolMaster) {
+      const masterUrl = normalizeUrl(cfg.poolMaster);
+      if (this.role.role !== 'slave' || this.role.masterUrl !== masterUrl) {
+        // A new master (or the first start as a slave): register with the configured user.
+        this.role = { role: 'slave', masterAddress: cfg.poolMaster, masterUrl, token: this.role.token ?? newSecret(), lastState: this.role.lastState };
+      }
+    }
+    if (this.role.role === 'master') this.role.secret ??= newSecret();
+    this.roles.save(this.role);
+  }
+
+  get log() {
+    return this.d.log;
+  }
+  /** True when this daemon is a pool slave. */
+  get isSlave(): boolean {
+    return this.role.role === 'slave';
+  }
+  /** The master's address as HOST_IS_SLAVE reports it. */
+  get masterAddress(): string {
+    return this.role.masterAddress ?? '';
+  }
+
+  /** Registers the guard/forwarder hook (before the reconciler's). */
+  attach(): void {
+    attachForwarder(this.store, this);
+  }
+
+  private makeAgent(): SlaveAgent {
+    return new SlaveAgent({
+      store: this.store, backend: this.backend, roles: this.roles, role: this.role, localHost: () => this.d.hostRef, log: this.log,
+      user: this.cfg.poolUser, password: this.cfg.poolPassword,
+      heartbeatMs: this.cfg.poolHeartbeatMs ?? 2000, maxBackoffMs: this.cfg.poolMaxBackoffMs ?? 10_000,
+    });
+  }
+
+  /** Slave, before the wire opens: the host back to its last applied state. */
+  async recover(): Promise<void> {
+    this.agent ??= this.makeAgent();
+    await this.agent.recover();
+  }
+
+  /** After the wire opens at `url`: a slave starts talking to its master; a master marks its slaves not live until they sync. */
+  async start(url: string): Promise<void> {
+    this.url = this.cfg.poolAdvertise ?? url;
+    this.started = true;
+    if (this.isSlave) {
+      this.agent ??= this.makeAgent();
+      this.agent.start(this.url);
+      return;
+    }
+    const others = this.store.refs('host').filter((h) => h !== this.d.hostRef);
+    if (others.length) {
+      await this.store.write((tx) => {
+        for (const h of others) {
+          const m = String(tx.get('host', h).metrics);
+          if (tx.find('host_metrics', m)?.live) tx.set('host_metrics', m, { live: false });
+        }
+      });
+    }
+  }
+
+  /** Stops the slave agent. */
+  async stop(): Promise<void> {
+    await this.agent?.stop();
+  }
+
+  /** Master: sends a desired state to a slave host's daemon; failures as the ApiError the caller sees. */
+  async sendState(host: string, uuid: string, json: string, culprit: string): Promise<void> {
+    const m = this.roles.member(uuid);
+    if (!m) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
+    try {
+      await xapiCall(m.url, 'host.apply_network_state', [m.token, json], 60_000);
+    } catch (e) {
+      throw slaveError(host, e, culprit);
+    }
+  }
+
+  /** Standalone → slave (pool.join): registers with the master and syncs once; on failure the role goes back. */
+  async becomeSlave(masterAddress: string, session: string): Promise<void> {
+    const before = this.role;
+    this.role = { role: 'slave', masterAddress, masterUrl: normalizeUrl(masterAddress), token: newSecret() };
+    this.roles.save(this.role);
+    const agent = this.makeAgent();
+    agent.url = this.cfg.poolAdvertise ?? this.url;
+    this.agent = agent;
+    try {
+      await agent.sync(session);
+    } catch (e) {
+      this.agent = undefined;
+      this.role = before;
+      this.roles.save(before);
+      throw e;
+    }
+    if (this.started) agent.start(agent.url);
+  }
+
+  /** Slave → standalone (pool.eject): the agent stops, the local database starts afresh (first start) and the reconciler brings the host to it. */
+  async becomeStandalone(): Promise<void> {
+    await this.agent?.stop();
+    this.agent = undefined;
+    this.role = { role: 'master', secret: newSecret() };
+    this.roles.save(this.role);
+    const old = { host: this.d.hostRef, pool: this.d.poolRef };
+    const uuid = String(this.store.get('host', old.host).uuid);
+    try {
+      await this.store.write((tx) => {
+        tx.scratch.set(LOCAL_WRITE, true);
+        for (const c of storedClasses()) for (const ref of tx.refs(c.name)) tx.destroy(c.name, ref);
+        const host = firstStart(tx, this.firstStartOptions);
+        // The host keeps its identity; the reconciler (later in this transaction) works for the new records.
+        tx.set('host', host, { uuid });
+        this.d.hostRef = host;
+        this.d.poolRef = tx.refs('pool')[0];
+      });
+    } catch (e) {
+      Object.assign(this.d, { hostRef: old.host, poolRef: old.pool });
+      throw e;
+    }
+    this.log.info('pool: ejected from the pool; this daemon is now the master of its own host (first-start configuration)');
+  }
+}
+

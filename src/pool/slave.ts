@@ -1,0 +1,216 @@
+// The slave daemon's agent: it keeps the host as last applied while the master is away, and
+// talks to the master — log in (pool secret, or the configured user/password the first
+// time), report the NICs and have the master run the start-up sync (host.pool_slave_startup),
+// apply what comes back, then heartbeat. A lost master is retried with backoff; when it is
+// back (or it restarted and marked this host not live) the whole start-up sync runs again.
+import { EventEmitter } from 'node:events';
+import type { Backend, NetState } from '../backends/backend.js';
+import { BackendError } from '../backends/backend.js';
+import { ApiError } from '../errors.js';
+import { desiredState } from '../reconciler/desired.js';
+import { describe, diff } from '../reconciler/plan.js';
+import type { Store } from '../store/store.js';
+import type { RoleRecord, RoleStore } from './role.js';
+import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
+import type { SlaveReport } from './sync.js';
+
+type Log = { info(m: string): void; warn(m: string): void; error(m: string): void };
+
+export interface SlaveOptions {
+  store: Store;
+  backend: Backend;
+  roles: RoleStore;
+  /** The live role record (shared with the service). */
+  role: RoleRecord;
+  localHost: () => string;
+  log: Log;
+  user?: string;
+  password?: string;
+  heartbeatMs: number;
+  maxBackoffMs: number;
+}
+
+/** The start-up sync's answer from the master. */
+interface StartupReply {
+  host: string;
+  master: string;
+  metrics: string;
+  secret: string;
+  state: NetState;
+}
+
+export class SlaveAgent extends EventEmitter {
+  private session?: string;
+  private metrics?: string;
+  private stopped = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private applyTail: Promise<void> = Promise.resolve();
+  /** Completed start-up syncs (tests, benchmarks). */
+  syncs = 0;
+  /** True while the master answers. */
+  connected = false;
+  url = '';
+
+  constructor(private o: SlaveOptions) {
+    super();
+  }
+
+  /** Before the wire opens: the host goes back to the last state applied for the master (or, never synced, to the local database). */
+  async recover(): Promise<void> {
+    const state = this.o.role.lastState ?? desiredState(this.o.store, this.o.localHost());
+    const plan = diff(await this.o.backend.read(), state);
+    if (plan.length) {
+      await this.o.backend.apply(plan);
+      this.o.log.info(`pool: slave start-up: host brought back to its last applied state in ${plan.length} steps`);
+    }
+  }
+
+  /** Applies a desired state through the local backend, all or nothing, and remembers it. Serialised. */
+  applyState(state: NetState): Promise<number> {
+    const run = this.applyTail.then(async () => {
+      const plan = diff(await this.o.backend.read(), state);
+      if (plan.length) {
+        try {
+          await this.o.backend.apply(plan);
+        } catch (e) {
+          const lines = plan.map(describe);
+          const msg = e instanceof BackendError ? `step ${e.step + 1} of ${plan.length} (${lines[e.step] ?? '?'}): ${e.message}` : String((e as Error)?.message ?? e);
+          throw new ApiError('PIF_CONFIGURATION_ERROR', ['OpaqueRef:NULL', msg]);
+        }
+        this.o.log.info(`pool: applied ${plan.length} steps for the master: ${plan.map(describe).join('; ')}`);
+      }
+      this.o.role.lastState = state;
+      this.o.roles.save(this.o.role);
+      return plan.length;
+    });
+    this.applyTail = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  /** Starts talking to the master in the background; `url` is where the master reaches this daemon. */
+  start(url: string): void {
+    this.url = url;
+    this.loop = this.run();
+  }
+
+  /** Stops the background loop. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const t = setTimeout(r, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+  }
+
+  private async run(): Promise<void> {
+    const min = Math.min(200, this.o.maxBackoffMs);
+    let delay = min;
+    let synced = false;
+    while (!this.stopped) {
+      try {
+        if (!synced) {
+          await this.sync();
+          synced = true;
+          delay = min;
+        } else if (!(await this.heartbeat())) {
+          this.o.log.warn('pool: the master no longer counts this host live (it restarted?): syncing again');
+          synced = false;
+          continue;
+        }
+        if (!this.connected) this.o.log.info(`pool: connected to the master ${this.o.role.masterUrl}`);
+        this.connected = true;
+        await this.sleep(this.o.heartbeatMs);
+      } catch (e) {
+        if (this.stopped) break;
+        if (e instanceof Unreachable) {
+          if (this.connected || !synced) this.o.log.warn(`pool: master unreachable (${e.message}); keeping the host as last applied, retrying in ${delay} ms`);
+        } else if (e instanceof RemoteFailure && e.details[0] === 'SESSION_INVALID') {
+          this.session = undefined;
+        } else {
+          this.o.log.warn(`pool: start-up sync with the master failed: ${(e as Error).message}; retrying in ${delay} ms`);
+        }
+        this.connected = false;
+        synced = false;
+        await this.sleep(delay);
+        delay = Math.min(delay * 2, this.o.maxBackoffMs);
+      }
+    }
+  }
+
+  /** A session on the master: the pool secret when this host is registered, else the configured user and password. */
+  private async login(): Promise<string> {
+    const r = this.o.role;
+    const url = r.masterUrl!;
+    if (r.secret && r.hostRef) {
+      try {
+        return await xapiCall<string>(url, 'session.slave_login', [r.hostRef, r.secret], 10_000);
+      } catch (e) {
+        if (!(e instanceof RemoteFailure) || this.o.user === undefined) throw e;
+        this.o.log.warn(`pool: slave_login refused (${e.details.join(' ')}); registering again with the configured user`);
+      }
+    }
+    if (this.o.user === undefined) throw new Error('no pool secret and no --pool-user/--pool-password to register with');
+    return await xapiCall<string>(url, 'session.login_with_password', [this.o.user, this.o.password ?? '', '1.0', 'xenapi-netd-pool'], 10_000);
+  }
+
+  /** What this host reports: name, NICs, management configuration, token. */
+  private async report(): Promise<SlaveReport> {
+    const store = this.o.store;
+    const host = store.get('host', this.o.localHost());
+    let management: SlaveReport['management'];
+    for (const p of store.children('host', this.o.localHost(), 'PIFs')) {
+      const r = store.get('PIF', p);
+      if (r.management) {
+        management = { device: String(r.device), mode: String(r.ip_configuration_mode), IP: String(r.IP), netmask: String(r.netmask), gateway: String(r.gateway), DNS: String(r.DNS) };
+      }
+    }
+    return {
+      hostname: String(host.hostname || host.name_label),
+      nics: await this.o.backend.nics(),
+      management,
+      token: this.o.role.token!,
+      software_version: { ...(host.software_version as Record<string, string>) },
+    };
+  }
+
+  /** The start-up sync: log in, report, let the master sync this host, apply the answer. */
+  async sync(session?: string): Promise<void> {
+    const r = this.o.role;
+    this.session = session ?? this.session ?? (await this.login());
+    const uuid = String(this.o.store.get('host', this.o.localHost()).uuid);
+    const t0 = Date.now();
+    let raw: string;
+    try {
+      raw = await xapiCall<string>(r.masterUrl!, 'host.pool_slave_startup', [this.session, uuid, this.url, JSON.stringify(await this.report())], 120_000);
+    } catch (e) {
+      if (e instanceof RemoteFailure && e.details[0] === 'SESSION_INVALID') this.session = undefined;
+      throw e;
+    }
+    const reply = JSON.parse(raw) as StartupReply;
+    r.secret = reply.secret;
+    r.hostRef = reply.host;
+    r.masterHost = reply.master;
+    this.metrics = reply.metrics;
+    this.o.roles.save(r);
+    await this.applyState(reply.state);
+    this.syncs++;
+    this.connected = true;
+    this.o.log.info(`pool: start-up sync with the master done in ${Date.now() - t0} ms (host ${reply.host})`);
+    this.emit('synced', this.syncs);
+  }
+
+  /** One heartbeat: false when the master says this host is not live (it restarted and has not seen us since). */
+  private async heartbeat(): Promise<boolean> {
+    if (!this.session || !this.metrics) return false;
+    return await xapiCall<boolean>(this.o.role.masterUrl!, 'host_metrics.get_live', [this.session, this.metrics], 10_000);
+  }
+}

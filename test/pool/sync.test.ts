@@ -1,0 +1,211 @@
+// Pool start-up sync and forwarding with in-process daemons on simulated backends: a master and
+// slaves, each with its own file database and loopback port, talking XenAPI over HTTP.
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { xapiCall } from '../../src/pool/rpc.js';
+import { cleanupDirs, failure, inventory, startNode, tempDir, until, type Node } from './nodes.js';
+
+const net = (m: Node, name: string) => m.call<string>('network.create', { name_label: name, name_description: '', MTU: 1500, other_config: {}, bridge: '' });
+
+/** The physical PIF `device` of `host` in the master's database. */
+function pifOf(m: Node, host: string, device: string): string {
+  const refs = [...m.r.store.rows('PIF')].filter(([, p]) => p.host === host && p.device === device && p.physical === true && p.VLAN === -1).map(([r]) => r);
+  if (refs.length !== 1) throw new Error(`no single PIF ${device} on ${host}`);
+  return refs[0];
+}
+/** The slave's host ref in the master's database. */
+function hostOf(m: Node, s: Node): string {
+  return m.r.store.byUuid('host', String(s.r.store.get('host', s.r.d.hostRef).uuid));
+}
+const bondsOf = (m: Node, host: string) => [...m.r.store.rows('Bond')].filter(([, b]) => m.r.store.get('PIF', String(b.master)).host === host);
+
+describe('pool (simulated backends, in-process daemons)', function () {
+  this.timeout(30_000);
+  let dir: string;
+  const running: Node[] = [];
+  const start = async (o: Parameters<typeof startNode>[0]) => {
+    const n = await startNode(o);
+    running.push(n);
+    return n;
+  };
+  const stop = async (n: Node) => {
+    running.splice(running.indexOf(n), 1);
+    await n.stop();
+  };
+  const synced = (s: Node, n = 1) => until(() => (s.pool.agent?.syncs ?? 0) >= n, 10_000, 'slave start-up sync');
+
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(async () => {
+    for (const n of running.splice(0)) await n.stop();
+    cleanupDirs();
+  });
+
+  it('POOL-01 a slave registers: its NICs become PIFs on the pool-wide xenbr networks, its management IP is kept, clients get HOST_IS_SLAVE', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    await synced(s);
+    const host = hostOf(m, s);
+    expect(m.r.store.count('host')).to.equal(2);
+    const eth0 = m.r.store.get('PIF', pifOf(m, host, 'eth0'));
+    expect([eth0.MAC, eth0.IP, eth0.management, eth0.currently_attached]).to.deep.equal(['02:00:5e:01:00:10', '192.0.2.11', true, true]);
+    expect(eth0.network).to.equal(m.r.store.get('PIF', pifOf(m, m.r.d.hostRef, 'eth0')).network);
+    expect(m.r.store.get('host', host).address).to.equal('192.0.2.11');
+    expect((await s.backend.read()).bridges.xenbr0.ip?.address).to.equal('192.0.2.11');
+    expect(await failure(xapiCall(s.url, 'session.login_with_password', ['root', 'secret']))).to.deep.equal(['HOST_IS_SLAVE', m.url]);
+  });
+
+  it('POOL-02 seed 004: a bond (and a VLAN on it) made on the master appears on a slave when its daemon restarts', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    let s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    await synced(s);
+    const mgt = await net(m, 'MGT');
+    const mgmt = await m.call<string>('host.get_management_interface', m.r.d.hostRef);
+    const bond = await m.call<string>('Bond.create', mgt, [mgmt, pifOf(m, m.r.d.hostRef, 'eth3')], '', 'active-backup', {});
+    const bondPif = await m.call<string>('Bond.get_master', bond);
+    const v100 = await net(m, 'V100');
+    await m.call('VLAN.create', bondPif, 100, v100);
+    expect(bondsOf(m, hostOf(m, s))).to.have.length(0);
+    await stop(s);
+    s = await start({ h: 1, db: join(dir, 's.db'), master: m.url, state: await s.backend.read() });
+    await synced(s);
+    const host = hostOf(m, s);
+    const bonds = bondsOf(m, host);
+    expect(bonds).to.have.length(1);
+    expect(Object.keys(await m.call('Bond.get_all_records'))).to.have.length(2);
+    const b = bonds[0][1];
+    const master = m.r.store.get('PIF', String(b.master));
+    expect([master.network, master.IP, master.management, b.mode]).to.deep.equal([mgt, '192.0.2.11', true, 'active-backup']);
+    const bridge = String(m.r.store.get('network', mgt).bridge);
+    const st = (await s.backend.read()).bridges;
+    expect(st[bridge].uplink).to.include({ kind: 'bond', mode: 'active-backup' });
+    expect((st[bridge].uplink as any).members).to.deep.equal(['eth0', 'eth3']);
+    expect(st[bridge].ip?.address).to.equal('192.0.2.11');
+    expect(st.xenbr0).to.equal(undefined);
+    const vbridge = String(m.r.store.get('network', v100).bridge);
+    expect(st[vbridge].vlan).to.deep.equal({ parent: bridge, tag: 100 });
+    const vpif = [...m.r.store.rows('PIF')].filter(([, p]) => p.host === host && p.VLAN === 100);
+    expect(vpif.map(([, p]) => p.network)).to.deep.equal([v100]);
+    // A second restart changes nothing: same bond record, same state.
+    const before = JSON.stringify(await s.backend.read());
+    await stop(s);
+    s = await start({ h: 1, db: join(dir, 's.db'), master: m.url, state: JSON.parse(before) });
+    await synced(s);
+    expect(bondsOf(m, host).map(([r]) => r)).to.deep.equal([bonds[0][0]]);
+    expect(JSON.stringify(await s.backend.read())).to.equal(before);
+  });
+
+  it('POOL-03 a slave missing one of the bond NICs gets a partial bond; a bond over its eth0 on another network is destroyed first', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    let s = await start({ h: 2, db: join(dir, 's.db'), master: m.url });
+    await synced(s);
+    const host = hostOf(m, s);
+    const other = await net(m, 'OTHER');
+    // Forwarded: Bond.create on the slave's PIFs runs its plan on the slave's backend.
+    const old = await m.call<string>('Bond.create', other, [pifOf(m, host, 'eth0'), pifOf(m, host, 'eth1')], '', 'balance-slb', {});
+    const otherBridge = String(m.r.store.get('network', other).bridge);
+    expect(((await s.backend.read()).bridges[otherBridge].uplink as any).members).to.deep.equal(['eth0', 'eth1']);
+    const mgt = await net(m, 'MGT');
+    await m.call('Bond.create', mgt, [await m.call('host.get_management_interface', m.r.d.hostRef), pifOf(m, m.r.d.hostRef, 'eth3')], '', 'active-backup', {});
+    await stop(s);
+    s = await start({ h: 2, db: join(dir, 's.db'), master: m.url, nics: inventory(2, ['eth0', 'eth1', 'eth2']), state: await s.backend.read() });
+    await synced(s);
+    expect(m.r.store.find('Bond', old)).to.equal(undefined);
+    const bonds = bondsOf(m, host);
+    expect(bonds).to.have.length(1);
+    const slaves = m.r.store.children('Bond', bonds[0][0], 'slaves').map((p) => m.r.store.get('PIF', p).device);
+    expect(slaves).to.deep.equal(['eth0']);
+    const st = (await s.backend.read()).bridges;
+    const bridge = String(m.r.store.get('network', mgt).bridge);
+    expect((st[bridge].uplink as any).members).to.deep.equal(['eth0']);
+    expect(st[bridge].ip?.address).to.equal('192.0.2.12');
+    expect(st[otherBridge]).to.equal(undefined);
+    // eth3 is gone from the host and nothing uses it: its PIF is forgotten.
+    expect([...m.r.store.rows('PIF')].filter(([, p]) => p.host === host && p.device === 'eth3')).to.have.length(0);
+  });
+
+  it('POOL-04 a NIC that is gone but used (VLAN on it) keeps its PIF, unplugged; host.other_config:sync_vlans=nosync stops VLAN replication', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    let s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    await synced(s);
+    const host = hostOf(m, s);
+    const v5 = await net(m, 'V5');
+    await m.call('VLAN.create', pifOf(m, host, 'eth2'), 5, v5);
+    await m.call('host.add_to_other_config', host, 'sync_vlans', 'nosync');
+    await m.call('VLAN.create', pifOf(m, m.r.d.hostRef, 'eth1'), 7, await net(m, 'V7'));
+    await stop(s);
+    s = await start({ h: 1, db: join(dir, 's.db'), master: m.url, nics: inventory(1, ['eth0', 'eth1', 'eth3']), state: await s.backend.read() });
+    await synced(s);
+    const eth2 = m.r.store.get('PIF', pifOf(m, host, 'eth2'));
+    expect(eth2.currently_attached).to.equal(false);
+    expect([...m.r.store.rows('PIF')].filter(([, p]) => p.host === host && p.VLAN === 7)).to.have.length(0);
+    await m.call('host.remove_from_other_config', host, 'sync_vlans');
+    await m.call('host.sync_vlans', host);
+    expect([...m.r.store.rows('PIF')].filter(([, p]) => p.host === host && p.VLAN === 7)).to.have.length(1);
+  });
+
+  it('POOL-05 forwarding: a failing slave backend fails the call and leaves the master database unchanged; an unreachable slave gives CANNOT_CONTACT_HOST', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    await synced(s);
+    const host = hostOf(m, s);
+    await m.call('pool.get_all'); // logs in (a session row) before the generation is taken
+    const gen = m.r.store.generation;
+    const before = JSON.stringify(await s.backend.read());
+    s.backend.faults.failAt = (_st, i) => i === 1;
+    const eth1 = pifOf(m, host, 'eth1');
+    const err = await failure(m.call('PIF.plug', eth1));
+    expect(err).to.have.length(3);
+    expect(err.slice(0, 2)).to.deep.equal(['PIF_CONFIGURATION_ERROR', eth1]);
+    expect(err[2]).to.match(/step 2 of 2/);
+    expect(m.r.store.get('PIF', eth1).currently_attached).to.equal(false);
+    expect(m.r.store.generation).to.equal(gen);
+    expect(JSON.stringify(await s.backend.read())).to.equal(before);
+    s.backend.faults.failAt = undefined;
+    await m.call('PIF.plug', eth1);
+    expect((await s.backend.read()).bridges.xenbr1.uplink).to.deep.equal({ kind: 'nic', device: 'eth1' });
+    await m.call('PIF.unplug', eth1);
+    await stop(s);
+    const err2 = await failure(m.call('PIF.plug', pifOf(m, host, 'eth1')));
+    expect(err2).to.deep.equal(['CANNOT_CONTACT_HOST', host]);
+    expect(m.r.store.get('PIF', pifOf(m, host, 'eth1')).currently_attached).to.equal(false);
+  });
+
+  it('POOL-06 master down: the slave keeps its networking and resyncs when the master is back', async () => {
+    let m = await start({ h: 0, db: join(dir, 'm.db') });
+    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    await synced(s);
+    const before = JSON.stringify(await s.backend.read());
+    const port = m.r.port;
+    await stop(m);
+    await until(() => s.pool.agent!.connected === false, 5000, 'slave to notice');
+    expect(JSON.stringify(await s.backend.read())).to.equal(before);
+    m = await start({ h: 0, db: join(dir, 'm.db'), config: { port } });
+    await synced(s, 2);
+    const host = hostOf(m, s);
+    expect(m.r.store.get('host_metrics', String(m.r.store.get('host', host).metrics)).live).to.equal(true);
+    // Forwarding works again: a VLAN on the slave's eth1 appears on its backend.
+    await m.call('VLAN.create', pifOf(m, host, 'eth1'), 9, await net(m, 'V9'));
+    expect(Object.values((await s.backend.read()).bridges).some((b) => b.vlan?.tag === 9)).to.equal(true);
+  });
+
+  it('POOL-07 pool.join makes a standalone daemon a slave (bonds refused); pool.eject makes it standalone again', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    const s = await start({ h: 1, db: join(dir, 's.db') });
+    expect(await failure(s.call('pool.join', m.url, 'root', 'wrong'))).to.deep.equal(['SESSION_AUTHENTICATION_FAILED', 'root', 'Authentication failure']);
+    await s.call('pool.join', m.url, 'root', 'secret');
+    expect(s.pool.isSlave).to.equal(true);
+    const host = hostOf(m, s);
+    expect(m.r.store.get('PIF', pifOf(m, host, 'eth0')).IP).to.equal('192.0.2.11');
+    expect(await failure(xapiCall(s.url, 'session.login_with_password', ['root', 'secret']))).to.deep.equal(['HOST_IS_SLAVE', m.url]);
+    expect(await failure(m.call('pool.eject', m.r.d.hostRef))).to.deep.equal(['HOST_IS_MASTER', m.r.d.hostRef]);
+    await m.call('pool.eject', host);
+    expect(m.r.store.find('host', host)).to.equal(undefined);
+    expect([...m.r.store.rows('PIF')].filter(([, p]) => p.host === host)).to.have.length(0);
+    await until(() => !s.pool.isSlave && s.r.store.count('host') === 1 && !!s.r.store.find('host', s.r.d.hostRef), 5000, 'standalone');
+    const session = await xapiCall<string>(s.url, 'session.login_with_password', ['root', 'secret']);
+    expect(session).to.match(/^OpaqueRef:/);
+    expect((await s.backend.read()).bridges.xenbr0.ip?.address).to.equal('192.0.2.11');
+  });
+});
