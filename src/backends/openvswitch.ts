@@ -665,7 +665,7 @@ export class OpenvswitchBackend implements Backend {
       if (!b) continue;
       const fresh = recreated.has(op.bridge);
       if (op.kind === 'clear') {
-        if (!fresh && op.ip.mode === 'Static' && op.ip.address) line(op.step, `-4 addr flush dev ${op.bridge}`);
+        if (!fresh && op.ip.mode === 'Static' && op.ip.address) line(op.step, `addr del ${op.ip.address}/${prefixOf(op.ip.netmask)} dev ${op.bridge}`); // ip -batch lines take no options (-4)
       } else {
         ipDone.add(op.bridge);
         if (op.ip.mode === 'Static' && op.ip.address) {

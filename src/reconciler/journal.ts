@@ -1,13 +1,11 @@
 // The reconciler's journal: a `_journal` table in the daemon's own SQLite database. Before a plan
 // touches the host, the plan's steps and the host state before it are written in a small SQLite
-// transaction of their own (status `open`). After the API transaction commits the entry becomes
-// `committed`; if the plan failed (the backend undid it) or the commit failed (the reconciler
-// undid it) it becomes `undone`. An entry still `open` at start-up means the daemon died while
-// the host and the database could disagree: the daemon reconciles the host to the committed
-// database (the commit is the decision point) and closes the entry as `recovered`.
-//
-// `gen` is the store generation before the API transaction: the transaction committed iff the
-// committed generation is now greater (writes are serialised, so nothing else can commit in between).
+// transaction of their own (status `open`). The entry becomes `committed` inside the SQLite
+// transaction that commits the API call (Txn.inCommit), so the two cannot disagree; if the plan
+// failed (the backend undid it) or the commit failed (the reconciler undid it) it becomes `undone`.
+// An entry still `open` at start-up is therefore a plan whose transaction never committed, applied
+// wholly or partly before the daemon died: the daemon reconciles the host to the committed
+// database (the state before) and closes the entry as `recovered`.
 import type Database from 'better-sqlite3';
 import type { NetState, Step } from '../backends/backend.js';
 
@@ -16,7 +14,7 @@ export type JournalStatus = 'open' | 'committed' | 'undone' | 'recovered';
 /** One journaled plan. */
 export interface JournalEntry {
   id: number;
-  /** Store generation before the API transaction. */
+  /** Store generation before the API transaction (for inspection). */
   gen: number;
   /** The API call (wire name) whose transaction produced the plan, or '' if unknown. */
   method: string;

@@ -78,11 +78,11 @@ export class Reconciler {
     }
     this.applied++;
     this.log?.info(`reconciler: ${method || 'transaction'} applied ${r.plan.length} steps: ${r.lines.join('; ')}`);
-    tx.after.push(() => {
-      if (id === undefined) return;
-      crashHook('commit'); // test-only, inert unless XND_CRASH_AT_STEP=commit
-      this.journal!.close(id, 'committed');
-    });
+    if (id !== undefined) {
+      // Marked committed inside the database commit itself: an entry still open after a crash did not commit.
+      tx.inCommit.push(() => this.journal!.close(id, 'committed'));
+      tx.after.push(() => crashHook('commit')); // test-only, inert unless XND_CRASH_AT_STEP=commit
+    }
     // If the commit fails after this point, put the host back as it was.
     const inverse = r.plan.map(invert).reverse();
     tx.undo.push(async () => {
@@ -119,30 +119,28 @@ export class Reconciler {
   }
 
   /**
-   * Brings the host to the committed database (start-up, crash recovery). Journal entries a crash
-   * left open are resolved here: the database commit decided (committed → the plan's result stays,
-   * not committed → the host goes back to what the database says, the state before), logged and closed.
+   * Brings the host to the committed database (start-up, crash recovery). A journal entry still
+   * open is a plan whose transaction did not commit (entries are marked committed inside the
+   * database commit): the database says what the host had before, so the host goes back to it.
+   * What was found and done is logged and the entries are closed as `recovered`.
    */
-  async reconcileNow(db: View & { generation?: number }): Promise<Reconciled & { recovered: JournalEntry[] }> {
+  async reconcileNow(db: View): Promise<Reconciled & { recovered: JournalEntry[] }> {
     const open = this.journal?.openEntries() ?? [];
     for (const e of open) {
-      const committed = db.generation !== undefined && db.generation > e.gen;
-      this.log?.warn?.(`crash recovery: journal entry ${e.id} (${e.method || 'transaction'}, ${e.steps.length} steps) was left open; ` +
-        `its transaction ${committed ? 'committed: the host goes forward to the database' : 'did not commit: the host goes back to the database (the state before)'}`);
+      this.log?.warn?.(`crash recovery: journal entry ${e.id} (${e.method || 'transaction'}, ${e.steps.length} steps: ${e.steps.map(describe).join('; ')}) ` +
+        'was left open: its transaction did not commit, so the host goes back to the database (the state before)');
     }
     const r = await this.plan(db);
     if (r.plan.length) await this.backend.apply(r.plan);
-    const want = stateKey(desiredState(db, this.host()));
-    const now = open.length ? await this.backend.read() : undefined;
-    for (const e of open) {
-      const committed = db.generation !== undefined && db.generation > e.gen;
-      const matches = now !== undefined && stateKey(now) === want;
-      const backToBefore = now !== undefined && stateKey(now) === stateKey(e.before);
-      const note = `${committed ? 'committed' : 'not committed'}; start-up applied ${r.plan.length} steps` +
-        `${r.lines.length ? `: ${r.lines.join('; ')}` : ''}; host ${matches ? 'matches' : 'does NOT match'} the database` +
-        `${committed ? '' : `; host ${backToBefore ? 'is' : 'is not'} back to the journaled state before`}`;
-      this.journal!.close(e.id, 'recovered', note);
-      this.log?.info(`crash recovery: journal entry ${e.id}: ${note}`);
+    if (open.length) {
+      const now = stateKey(await this.backend.read());
+      const matches = now === stateKey(desiredState(db, this.host()));
+      for (const e of open) {
+        const note = `start-up applied ${r.plan.length} steps${r.lines.length ? ` (${r.lines.join('; ')})` : ''}; ` +
+          `host ${matches ? 'matches' : 'does NOT match'} the database; host ${now === stateKey(e.before) ? 'is' : 'is not'} back to the journaled state before`;
+        this.journal!.close(e.id, 'recovered', note);
+        this.log?.info(`crash recovery: journal entry ${e.id}: ${note}`);
+      }
     }
     return { ...r, recovered: open };
   }

@@ -1,0 +1,81 @@
+// The daemon as a child process (`node dist/src/main.js --backend openvswitch --ovs-sandbox DIR`),
+// for tests that kill it: it listens on a free loopback port (parsed from its log), and an XML-RPC
+// client (the `xmlrpc` package) talks to it. stop() ends exactly this child (SIGTERM, then SIGKILL).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import xmlrpc from 'xmlrpc';
+import { XenAPIFailure } from '../helpers/harness.js';
+
+export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+
+export interface Child {
+  proc: ChildProcess;
+  url: string;
+  /** Everything the child wrote (stdout + stderr) so far. */
+  log(): string;
+  /** Resolves when the child has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Calls without a session. */
+  raw<T = any>(method: string, ...params: unknown[]): Promise<T>;
+  /** Logs in (root/secret) once and calls with the session. */
+  call<T = any>(method: string, ...params: unknown[]): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** Starts the daemon on `db` against the OVS sandbox in `sandboxDir`; resolves once it serves. */
+export async function spawnDaemon(opts: { db: string; sandboxDir: string; env?: Record<string, string>; args?: string[] }): Promise<Child> {
+  const proc = spawn(process.execPath, [MAIN, '--db', opts.db, '--backend', 'openvswitch', '--ovs-sandbox', opts.sandboxDir,
+    '--listen', '127.0.0.1:0', '--auth-fail-delay', '10', '--log-level', 'info', ...(opts.args ?? [])], {
+    env: { ...process.env, ...(opts.env ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.on('exit', (code, signal) => res({ code, signal })));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`daemon did not start in 20 s:\n${out}`)), 20000);
+    const check = () => {
+      const m = /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    proc.stderr!.on('data', check);
+    proc.stdout!.on('data', check);
+    void exited.then((e) => {
+      clearTimeout(timer);
+      reject(new Error(`daemon exited (${e.code ?? e.signal}) before serving:\n${out}`));
+    });
+  });
+  const port = Number(new URL(url).port);
+  const client = xmlrpc.createClient({ host: '127.0.0.1', port, path: '/' });
+  const raw = <T>(method: string, ...params: unknown[]): Promise<T> =>
+    new Promise((resolve, reject) => {
+      client.methodCall(method, params, (err: unknown, v: any) => {
+        if (err) return reject(err);
+        if (v?.Status === 'Success') return resolve(v.Value);
+        if (v?.Status === 'Failure') return reject(new XenAPIFailure(v.ErrorDescription));
+        reject(new Error(`reply without Status: ${JSON.stringify(v)}`));
+      });
+    });
+  let session: Promise<string> | undefined;
+  let done = false;
+  void exited.then(() => (done = true));
+  return {
+    proc, url, exited, raw,
+    log: () => out,
+    async call<T>(method: string, ...params: unknown[]): Promise<T> {
+      session ??= raw<string>('session.login_with_password', 'root', 'secret', '1.0', 'e2e');
+      return raw<T>(method, await session, ...params);
+    },
+    async stop() {
+      if (done) return;
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
