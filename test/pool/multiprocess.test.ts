@@ -1,0 +1,232 @@
+// Seed 004 end to end with real processes: a pool master and two slaves, each `node
+// dist/src/main.js` with its own database and its own sandboxed Open vSwitch in its own network
+// namespace (scripts/ovs-sandbox.ts); the daemons listen on loopback in the root namespace. Needs
+// root and openvswitch-switch (installed by `make test`). Every process and namespace started
+// here is stopped here, by pid and by name.
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
+import { RemoteFailure, xapiCall } from '../../src/pool/rpc.js';
+
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const NICS = ['eth0', 'eth1', 'eth2', 'eth3'];
+const mac = (h: number, i: number) => `02:00:5e:0${h}:00:${(0x10 + i).toString(16)}`;
+const ip = (h: number) => `192.0.2.${10 + h}`;
+
+/** One pool member: its sandbox, database, inventory file and (when running) its daemon process. */
+interface Member {
+  h: number;
+  sb: Sandbox;
+  db: string;
+  inventory: string;
+  args: string[];
+  proc?: ChildProcess;
+  exited?: Promise<void>;
+  url: string;
+  out: string;
+}
+
+async function until<T>(f: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts (or restarts) a member's daemon; `port` pins the listening port (0: any). */
+async function launch(m: Member, port = 0): Promise<void> {
+  m.out = '';
+  const proc = spawn(process.execPath, [MAIN, '--db', m.db, '--backend', 'openvswitch', '--ovs-sandbox', m.sb.dir, '--inventory', m.inventory,
+    '--hostname', `host${m.h}`, '--listen', `127.0.0.1:${port}`, '--auth-fail-delay', '10', '--log-level', 'info', ...m.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  m.proc = proc;
+  proc.stdout!.on('data', (b: Buffer) => (m.out += b.toString()));
+  proc.stderr!.on('data', (b: Buffer) => (m.out += b.toString()));
+  m.exited = new Promise((res) => proc.on('exit', () => res()));
+  m.url = await until(async () => /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(m.out)?.[1], 20_000, `daemon ${m.h} to serve`).catch((e) => {
+    throw new Error(`${(e as Error).message}\n${m.out}`);
+  });
+}
+
+/** Ends a member's daemon by its pid: SIGTERM (or SIGKILL), then waits for the exit. */
+async function halt(m: Member, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!m.proc || m.proc.exitCode !== null || m.proc.signalCode !== null) return;
+  m.proc.kill(signal);
+  const t = setTimeout(() => m.proc?.kill('SIGKILL'), 5000);
+  await m.exited;
+  clearTimeout(t);
+}
+
+describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', function () {
+  this.timeout(180_000);
+  let dir = '';
+  const members: Member[] = [];
+  let M: Member, S1: Member, S2: Member;
+  let session = '';
+  const call = async <T = any>(method: string, ...params: unknown[]): Promise<T> => {
+    if (!session) session = await xapiCall<string>(M.url, 'session.login_with_password', ['root', 'secret']);
+    return xapiCall<T>(M.url, method, [session, ...params]);
+  };
+  const hostOf = async (m: Member) => (await call<Record<string, any>>('host.get_all_records_where', `field "name_label" = "host${m.h}"`));
+  const hostRef = async (m: Member) => Object.keys(await hostOf(m))[0];
+  const pif = async (host: string, device: string) => {
+    const recs = await call<Record<string, any>>('PIF.get_all_records');
+    const r = Object.entries(recs).filter(([, p]) => p.host === host && p.device === device && p.physical && p.VLAN === '-1');
+    if (r.length !== 1) throw new Error(`no single PIF ${device} on ${host}`);
+    return r[0][0];
+  };
+  const bondsByHost = async () => {
+    const bonds = await call<Record<string, any>>('Bond.get_all_records');
+    const out: Record<string, string[]> = {};
+    for (const [ref, b] of Object.entries(bonds)) {
+      const h = await call<string>('PIF.get_host', b.master);
+      (out[h] ??= []).push(ref);
+    }
+    return out;
+  };
+  const live = async (m: Member) => {
+    const h = await hostRef(m);
+    return h ? call<boolean>('host_metrics.get_live', await call('host.get_metrics', h)) : false;
+  };
+  const addrOn = async (m: Member, bridge: string) => m.sb.ip(['-4', '-o', 'addr', 'show', 'dev', bridge]);
+  /** The bond port of `bridge` and its interfaces, from ovsdb. */
+  const bondOn = async (m: Member, bridge: string) => {
+    const ports = (await m.sb.vsctl(['list-ports', bridge])).split('\n').filter((p) => /^bond\d+$/.test(p));
+    if (ports.length !== 1) return undefined;
+    const uuids = (await m.sb.vsctl(['get', 'port', ports[0], 'interfaces'])).replace(/[[\]\s]/g, '').split(',').filter(Boolean);
+    const names = await Promise.all(uuids.map((u) => m.sb.vsctl(['get', 'interface', u, 'name'])));
+    return { port: ports[0], members: names.map((n) => n.replace(/"/g, '')).sort() };
+  };
+
+  before(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'xnd-pool-mp-'));
+    for (const h of [0, 1, 2]) {
+      const sb = await startSandbox({ name: `pool${h}`, nics: NICS.map((device, i) => ({ device, mac: mac(h, i) })), peerAddress: '192.0.2.1/24' });
+      const inventory = join(dir, `inv${h}.json`);
+      writeFileSync(inventory, JSON.stringify(NICS.map((device, i) => ({
+        device, MAC: mac(h, i), MTU: 1500,
+        ...(i === 0 ? { management: true, ip: { mode: 'Static', address: ip(h), netmask: '255.255.255.0', gateway: '', dns: '' } } : {}),
+      }))));
+      members.push({ h, sb, db: join(dir, `h${h}.db`), inventory, args: [], url: '', out: '' });
+    }
+    [M, S1, S2] = members;
+    await launch(M);
+    for (const s of [S1, S2]) {
+      s.args = ['--pool-master', M.url, '--pool-user', 'root', '--pool-password', 'secret', '--pool-heartbeat', '300', '--pool-max-backoff', '1000'];
+      await launch(s);
+    }
+    await until(async () => (await live(S1)) && (await live(S2)), 30_000, 'both slaves to register');
+  });
+
+  after(async () => {
+    for (const m of members) await halt(m, 'SIGKILL');
+    for (const m of members) await m.sb.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') for (const m of members) console.log(`--- daemon ${m.h} log (tail)\n${m.out.split('\n').slice(-40).join('\n')}`);
+  });
+
+  it('POOL-MP-01 clients calling a slave get HOST_IS_SLAVE [master]; every slave has its management IP', async () => {
+    try {
+      await xapiCall(S1.url, 'session.login_with_password', ['root', 'secret']);
+      expect.fail('login on a slave succeeded');
+    } catch (e) {
+      expect((e as RemoteFailure).details).to.deep.equal(['HOST_IS_SLAVE', M.url]);
+    }
+    expect(await addrOn(S1, 'xenbr0')).to.include(`${ip(1)}/24`);
+    expect(await addrOn(S2, 'xenbr0')).to.include(`${ip(2)}/24`);
+    expect(Object.keys(await call('host.get_all'))).to.have.length(3);
+  });
+
+  let mgt = '';
+  let mgtBridge = '';
+  let v100 = '';
+  let bondPif = '';
+
+  it('POOL-MP-02 seed 004: Bond.create of the master\'s management PIF with eth3; a restarted slave gets the bond on MGT with its own IP, and the VLAN on it', async () => {
+    mgt = await call('network.create', { name_label: 'MGT', name_description: '', MTU: 1500, other_config: {}, bridge: '' });
+    mgtBridge = await call('network.get_bridge', mgt);
+    const mh = await hostRef(M);
+    const mgmt = await call<string>('host.get_management_interface', mh);
+    const bond = await call<string>('Bond.create', mgt, [mgmt, await pif(mh, 'eth3')], '', 'active-backup', {});
+    bondPif = await call('Bond.get_master', bond);
+    v100 = await call('network.create', { name_label: 'V100', name_description: '', MTU: 1500, other_config: {}, bridge: '' });
+    await call('VLAN.create', bondPif, 100, v100);
+    expect(await M.sb.appctl(['bond/list'])).to.match(/active-backup\t.*eth0, eth3|active-backup\t.*eth3, eth0/);
+    // Only the master has a bond until a slave's toolstack restarts.
+    expect(Object.keys(await bondsByHost())).to.deep.equal([mh]);
+    await halt(S1);
+    await launch(S1);
+    const s1 = await hostRef(S1);
+    await until(async () => (await bondsByHost())[s1]?.length === 1 && (await bondOn(S1, mgtBridge)), 30_000, 'the bond on slave 1');
+    const list = await S1.sb.appctl(['bond/list']);
+    expect(list).to.match(/bond\d+\tactive-backup\t\d+\t(eth0, eth3|eth3, eth0)/);
+    expect((await bondOn(S1, mgtBridge))!.members).to.deep.equal(['eth0', 'eth3']);
+    expect(await addrOn(S1, mgtBridge)).to.include(`${ip(1)}/24`);
+    expect(await S1.sb.vsctl(['list-br'])).to.not.match(/^xenbr0$/m);
+    const v100Bridge = await call<string>('network.get_bridge', v100);
+    expect(await S1.sb.vsctl(['br-to-vlan', v100Bridge])).to.equal('100');
+    expect(await S1.sb.vsctl(['br-to-parent', v100Bridge])).to.equal(mgtBridge);
+    const vlanPifs = Object.values(await call<Record<string, any>>('PIF.get_all_records')).filter((p) => p.host === s1 && p.VLAN === '100');
+    expect(vlanPifs.map((p) => p.network)).to.deep.equal([v100]);
+    expect(await S1.sb.ping(ip(1), 2000)).to.equal(true);
+  });
+
+  it('POOL-MP-03 a slave restarted without eth3 and with eth0 in another bond: that bond is destroyed first and a partial bond over eth0 carries its IP', async () => {
+    const s2 = await hostRef(S2);
+    const other = await call<string>('network.create', { name_label: 'OTHER', name_description: '', MTU: 1500, other_config: {}, bridge: '' });
+    const otherBridge = await call<string>('network.get_bridge', other);
+    // Forwarded to slave 2's daemon: its eth0 (management) and eth1 become a bond on OTHER.
+    const old = await call<string>('Bond.create', other, [await pif(s2, 'eth0'), await pif(s2, 'eth1')], '', 'balance-slb', {});
+    expect((await bondOn(S2, otherBridge))!.members).to.deep.equal(['eth0', 'eth1']);
+    expect(await addrOn(S2, otherBridge)).to.include(`${ip(2)}/24`);
+    await halt(S2);
+    await S2.sb.ip(['link', 'del', 'eth3']);
+    await launch(S2);
+    await until(async () => (await bondOn(S2, mgtBridge)) && !(await call<Record<string, any>>('Bond.get_all_records'))[old], 30_000, 'the partial bond on slave 2');
+    expect((await bondOn(S2, mgtBridge))!.members).to.deep.equal(['eth0']);
+    expect(await addrOn(S2, mgtBridge)).to.include(`${ip(2)}/24`);
+    expect(await S2.sb.vsctl(['list-br'])).to.not.include(otherBridge);
+    const byHost = await bondsByHost();
+    expect(Object.values(byHost).map((b) => b.length)).to.deep.equal([1, 1, 1]);
+    expect(Object.keys(byHost).sort()).to.deep.equal([await hostRef(M), await hostRef(S1), s2].sort());
+    const v100Bridge = await call<string>('network.get_bridge', v100);
+    expect(await S2.sb.vsctl(['br-to-parent', v100Bridge])).to.equal(mgtBridge);
+    expect(await S2.sb.ping(ip(2), 2000)).to.equal(true);
+  });
+
+  it('POOL-MP-04 the master killed and restarted while slaves run: they keep working and resync', async () => {
+    const port = Number(new URL(M.url).port);
+    const before = await S1.sb.appctl(['bond/list']);
+    await halt(M, 'SIGKILL');
+    session = '';
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await S1.sb.appctl(['bond/list'])).to.equal(before);
+    expect(await S1.sb.ping(ip(1), 2000)).to.equal(true);
+    expect(S1.proc!.exitCode).to.equal(null);
+    await launch(M, port);
+    await until(async () => (await live(S1)) && (await live(S2)), 30_000, 'slaves to resync');
+    expect(S1.out).to.match(/start-up sync with the master done/);
+    // Forwarding works again: a VLAN made pool-wide on MGT appears on both slaves' bonds.
+    const v200 = await call<string>('network.create', { name_label: 'V200', name_description: '', MTU: 1500, other_config: {}, bridge: '' });
+    await call('pool.create_VLAN_from_PIF', bondPif, v200, 200);
+    const v200Bridge = await call<string>('network.get_bridge', v200);
+    for (const s of [S1, S2]) {
+      expect(await s.sb.vsctl(['br-to-vlan', v200Bridge])).to.equal('200');
+      expect(await s.sb.vsctl(['br-to-parent', v200Bridge])).to.equal(mgtBridge);
+    }
+  });
+});
