@@ -49,7 +49,24 @@ export async function spawnDaemon(opts: { db: string; sandboxDir: string; env?: 
       reject(new Error(`daemon exited (${e.code ?? e.signal}) before serving:\n${out}`));
     });
   });
-  const port = Number(new URL(url).port);
+  const { raw, call } = rpc(Number(new URL(url).port));
+  let done = false;
+  void exited.then(() => (done = true));
+  return {
+    proc, url, exited, raw, call,
+    log: () => out,
+    async stop() {
+      if (done) return;
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** An XML-RPC client for a daemon on 127.0.0.1:port: raw calls, and calls with a root session logged in on first use. */
+export function rpc(port: number): { raw<T = any>(method: string, ...params: unknown[]): Promise<T>; call<T = any>(method: string, ...params: unknown[]): Promise<T> } {
   const client = xmlrpc.createClient({ host: '127.0.0.1', port, path: '/' });
   const raw = <T>(method: string, ...params: unknown[]): Promise<T> =>
     new Promise((resolve, reject) => {
@@ -61,21 +78,11 @@ export async function spawnDaemon(opts: { db: string; sandboxDir: string; env?: 
       });
     });
   let session: Promise<string> | undefined;
-  let done = false;
-  void exited.then(() => (done = true));
   return {
-    proc, url, exited, raw,
-    log: () => out,
+    raw,
     async call<T>(method: string, ...params: unknown[]): Promise<T> {
       session ??= raw<string>('session.login_with_password', 'root', 'secret', '1.0', 'e2e');
       return raw<T>(method, await session, ...params);
-    },
-    async stop() {
-      if (done) return;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
     },
   };
 }
