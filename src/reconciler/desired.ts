@@ -87,7 +87,9 @@ export function desiredState(db: View, host: string): NetState {
     }
     return b;
   };
-  const pifs = [...db.rows('PIF')].filter(([, p]) => p.host === host).sort(([, a], [, b]) => String(a.device).localeCompare(String(b.device)));
+  // The host's PIFs and resident VMs come from the relation indexes, not a scan of the pool.
+  const pifs = db.children('host', host, 'PIFs').map((ref): [string, Row] => [ref, db.get('PIF', ref)])
+    .sort(([, a], [, b]) => String(a.device).localeCompare(String(b.device)));
   const { gateway, dns } = gatewayAndDnsPifs(pifs);
   for (const [ref, pif] of pifs) {
     if (!pif.currently_attached || pif.bond_slave_of !== NULL_REF) continue;
@@ -103,16 +105,19 @@ export function desiredState(db: View, host: string): NetState {
       };
     }
   }
-  for (const [, vif] of db.rows('VIF')) {
-    if (!vif.currently_attached) continue;
-    const vm = db.find('VM', String(vif.VM));
-    if (!vm || vm.resident_on !== host || !RUNNING.has(String(vm.power_state))) continue;
-    const net = db.find('network', String(vif.network));
-    if (!net) continue;
-    const name = String(net.bridge);
-    // A network with no PIF here gets an internal bridge for its VIFs.
-    bridges[name] ??= { name, MTU: Number(net.MTU), vifs: [] };
-    bridges[name].vifs.push(`vif${vm.domid}.${vif.device}`);
+  for (const vmRef of db.children('host', host, 'resident_VMs')) {
+    const vm = db.get('VM', vmRef);
+    if (!RUNNING.has(String(vm.power_state))) continue;
+    for (const vifRef of db.children('VM', vmRef, 'VIFs')) {
+      const vif = db.get('VIF', vifRef);
+      if (!vif.currently_attached) continue;
+      const net = db.find('network', String(vif.network));
+      if (!net) continue;
+      const name = String(net.bridge);
+      // A network with no PIF here gets an internal bridge for its VIFs.
+      bridges[name] ??= { name, MTU: Number(net.MTU), vifs: [] };
+      bridges[name].vifs.push(`vif${vm.domid}.${vif.device}`);
+    }
   }
   for (const b of Object.values(bridges)) b.vifs.sort();
   const sorted: Record<string, Bridge> = {};
