@@ -196,14 +196,16 @@ async function benchGetAll(n: number): Promise<void> {
   await stop(d.child);
 }
 
-async function benchBond(): Promise<void> {
-  const modUrl = new URL('./bond-bench.js', import.meta.url);
+/** Runs an optional benchmark module (bond, pool, ovs) and prints its lines. */
+async function benchModule(file: string, fn: string, what: string): Promise<void> {
+  const modUrl = new URL(`./${file}`, import.meta.url);
   if (!existsSync(fileURLToPath(modUrl))) {
-    line('Bond.create/destroy benchmark: not built (test/bench/bond-bench.ts absent)');
+    line(`${what}: not built (${file} absent)`);
     return;
   }
   const mod = await import(modUrl.href);
-  for (const l of await mod.benchBond()) line(l);
+  line('');
+  for (const l of await mod[fn]()) line(l);
 }
 
 async function main(): Promise<void> {
@@ -217,7 +219,10 @@ async function main(): Promise<void> {
   await benchGetRecord();
   await benchGetAll(1000);
   await benchGetAll(10000);
-  await benchBond();
+  await benchModule('bond-bench.js', 'benchBond', 'Bond.create/destroy benchmark');
+  await benchModule('pool-bench.js', 'benchPool', 'pool start-up benchmark');
+  if (process.getuid?.() === 0) await benchModule('ovs-bench.js', 'benchOvs', 'Open vSwitch benchmark');
+  else line('Open vSwitch benchmark: needs root (network namespaces)');
   writeFileSync(join(ROOT, 'bench-results.txt'), rows.join('\n') + '\n');
 }
 
