@@ -82,7 +82,7 @@ export function attachForwarder(store: Store, pool: PoolService): void {
   store.onPrecommit(async (tx) => {
     if (pool.isSlave) {
       if (tx.scratch.get(LOCAL_WRITE)) return;
-      throw new ApiError('HOST_IS_SLAVE', [pool.masterAddress]);
+      throw new ApiError('HOST_IS_SLAVE', [pool.masterHost]);
     }
     const me = pool.d.hostRef;
     for (const host of affectedHosts(tx, store)) {

@@ -23,7 +23,7 @@ export function poolOf(ctx: CallCtx): PoolService {
 
 function assertMaster(ctx: CallCtx): PoolService {
   const p = poolOf(ctx);
-  if (p.isSlave) throw new ApiError('HOST_IS_SLAVE', [p.masterAddress]);
+  if (p.isSlave) throw new ApiError('HOST_IS_SLAVE', [p.masterHost]);
   return p;
 }
 
@@ -161,7 +161,7 @@ const login = sessionImpls['session.login_with_password'];
 export const poolJoinImpls: Impls = {
   'session.login_with_password': (ctx, args) => {
     const p = ctx.d.services.get('pool') as PoolService | undefined;
-    if (p?.isSlave) throw new ApiError('HOST_IS_SLAVE', [p.masterAddress]);
+    if (p?.isSlave) throw new ApiError('HOST_IS_SLAVE', [p.masterHost]);
     return login(ctx, args);
   },
   'session.slave_login': async (ctx, [host, secret]) => {

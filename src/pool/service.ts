@@ -61,9 +61,21 @@ export class PoolService {
   get isSlave(): boolean {
     return this.role.role === 'slave';
   }
-  /** The master's address as HOST_IS_SLAVE reports it. */
+  /** The master's address as configured (--pool-master, pool.join's master_address). */
   get masterAddress(): string {
     return this.role.masterAddress ?? '';
+  }
+  /**
+   * The master's host name or IP, as HOST_IS_SLAVE carries it (xapi sends the master's address;
+   * clients such as xen-api replace only the host name of their URL with it and keep the port).
+   */
+  get masterHost(): string {
+    const a = this.masterAddress;
+    try {
+      return new URL(normalizeUrl(a)).hostname.replace(/^\[|\]$/g, '');
+    } catch {
+      return a;
+    }
   }
 
   /** Registers the guard/forwarder hook (before the reconciler's). */

@@ -2,7 +2,6 @@
 // in XML-RPC mode against a harness daemon on loopback: connect, fill its event-fed object
 // cache, see another session's network appear, query, run an Async call, disconnect.
 import { expect } from 'chai';
-// @ts-expect-error: the package ships no type declarations
 import { createClient } from 'xen-api';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
