@@ -1,4 +1,4 @@
-import { T, f, p, type ClassDef } from '../types.js';
+import { T, p, type ClassDef } from '../types.js';
 
 export const event: ClassDef = {
   name: 'event',

@@ -1,4 +1,4 @@
-import { T, f, p, type ClassDef } from '../types.js';
+import { T, f, type ClassDef } from '../types.js';
 
 export const VIF_metrics: ClassDef = {
   name: 'VIF_metrics',

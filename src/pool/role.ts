@@ -46,7 +46,7 @@ export class RoleStore {
   private memberPut: Database.Statement;
   private memberDel: Database.Statement;
 
-  constructor(private db: Database.Database) {
+  constructor(db: Database.Database) {
     db.exec('CREATE TABLE IF NOT EXISTS _pool (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     db.exec('CREATE TABLE IF NOT EXISTS _pool_members (host_uuid TEXT PRIMARY KEY, url TEXT NOT NULL, token TEXT NOT NULL)');
     this.get = db.prepare('SELECT value FROM _pool WHERE key = ?');

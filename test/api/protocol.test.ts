@@ -163,8 +163,6 @@ describe('api/protocol: HTTP', () => {
   before(async () => { h = await startHarness({ config: { maxBody: 64 * 1024 } }); });
   after(async () => { await h.close(); });
 
-  const listOk = (body: string) => expect(body.startsWith('<?xml version="1.0"?><methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member>')).to.equal(true);
-
   for (const path of ['/', '/RPC2', '/xmlrpc', '/json', '/anything/deeper?x=1']) {
     it(`answers XML-RPC on POST ${path} with Content-Type exactly text/xml and a Content-Length`, async () => {
       const r = await post(h.r.port, path, xmlCall('pool.get_all', h.session));

@@ -324,7 +324,7 @@ describe('ifcfg backend: seed scenarios through augtool -r on a sandbox root', (
 
 describe('ifcfg backend: all or nothing', () => {
   it('a forced bad augtool command: nothing saved, previous files kept, BackendError', async () => {
-    const { root, b } = await startOfDay();
+    const { root } = await startOfDay();
     const before = filesOf(root);
     const bad = new IfcfgBackend({ root, nics: NICS, editCommands: (l) => [...l.slice(0, -1), 'bogus command', 'save'] });
     const e = await bad.apply(bondMovePlan).then(() => undefined, (x: unknown) => x);

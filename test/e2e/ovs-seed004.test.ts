@@ -13,7 +13,6 @@ import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { OpenvswitchBackend } from '../../src/backends/openvswitch.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
-import type { BondMonitor } from '../../src/xapi/monitor.js';
 import { rpc } from './child.js';
 
 const NICS = ['eth0', 'eth1', 'eth2', 'eth3'];
