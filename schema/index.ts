@@ -41,13 +41,21 @@ export function errorDef(code: string): ErrorDef | undefined {
 }
 
 /** The relation whose computed (many) side is cls.field, if any. */
+const manyIndex = new Map<string, Map<string, RelationDef>>();
+for (const r of relations) {
+  if (!manyIndex.has(r.many.cls)) manyIndex.set(r.many.cls, new Map());
+  manyIndex.get(r.many.cls)!.set(r.many.field, r);
+}
+const oneIndex = new Map<string, RelationDef[]>();
+for (const r of relations) oneIndex.set(r.one.cls, [...(oneIndex.get(r.one.cls) ?? []), r]);
+
 export function manySide(cls: string, field: string): RelationDef | undefined {
-  return relations.find((r) => r.many.cls === cls && r.many.field === field);
+  return manyIndex.get(cls)?.get(field);
 }
 
 /** Relations whose stored (one) side is a field of `cls`. */
 export function oneSides(cls: string): RelationDef[] {
-  return relations.filter((r) => r.one.cls === cls);
+  return oneIndex.get(cls) ?? [];
 }
 
 /** Fields of `c` kept in the database (computed relation sides are derived, never stored). */

@@ -3,27 +3,30 @@
 import { classDef, manySide, visibleFields, type ClassDef } from '../../schema/index.js';
 import type { Row, View } from '../store/store.js';
 
-interface Slot {
-  name: string;
-  computed: boolean;
-}
-const plans = new Map<string, Slot[]>();
+type Builder = (db: View, ref: string, row: Row) => Record<string, unknown>;
+const builders = new Map<string, Builder>();
 
-function slots(cls: string): Slot[] {
-  let s = plans.get(cls);
-  if (!s) {
+/**
+ * A record builder per class, compiled once: one object literal with every visible field in
+ * datamodel order, so V8 gives all records of a class one shape (no per-field property adds).
+ */
+function builder(cls: string): Builder {
+  let b = builders.get(cls);
+  if (!b) {
     const def = classDef(cls) as ClassDef;
-    s = visibleFields(def).map((fd) => ({ name: fd.name, computed: !!manySide(cls, fd.name) }));
-    plans.set(cls, s);
+    const props = visibleFields(def).map((fd) => {
+      const key = JSON.stringify(fd.name);
+      return manySide(cls, fd.name) ? `${key}: db.children(cls, ref, ${key})` : `${key}: row[${key}]`;
+    });
+    b = new Function('cls', `return function (db, ref, row) { return { ${props.join(', ')} }; };`)(cls) as Builder;
+    builders.set(cls, b);
   }
-  return s;
+  return b;
 }
 
 /** The full record of cls/ref from `row` (HANDLE_INVALID comes from the caller's get). */
 export function recordOf(db: View, cls: string, ref: string, row: Row = db.get(cls, ref)): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const s of slots(cls)) out[s.name] = s.computed ? db.children(cls, ref, s.name) : row[s.name];
-  return out;
+  return builder(cls)(db, ref, row);
 }
 
 /** One visible field of cls/ref (computed ones from the relation index). */

@@ -58,7 +58,6 @@ export interface Change { gen: number; cls: string; ref: string }
 /** A deleted object as event.from needs it. */
 export interface Tombstone { gen: number; created: number; uuid: string }
 
-const relKey = (r: RelationDef) => `${r.many.cls}.${r.many.field}`;
 
 /** Encodes a value of type `ty` for an SQLite column. */
 function toSql(ty: Ty, v: unknown): unknown {
@@ -109,7 +108,7 @@ export class Store implements View {
   readonly db: Database.Database;
   private classes = new Map<string, ClassState>();
   /** Committed relation index: relation key → target ref → source refs. */
-  private rel = new Map<string, Map<string, Set<string>>>();
+  private rel = new Map<RelationDef, Map<string, Set<string>>>();
   generation = 0;
   /** Changes in generation order (compacted from time to time). */
   log: Change[] = [];
@@ -140,7 +139,7 @@ export class Store implements View {
     if (ver !== undefined && Number(ver) > SCHEMA_VERSION) {
       throw new Error(`database schema version ${ver} is newer than this daemon's ${SCHEMA_VERSION}`);
     }
-    for (const r of relations) this.rel.set(relKey(r), new Map());
+    for (const r of relations) this.rel.set(r, new Map());
     for (const def of storedClasses()) this.openClass(def);
     this.metaSet('schema_version', String(SCHEMA_VERSION));
     this.generation = Number(this.metaGet('generation') ?? 0);
@@ -214,7 +213,7 @@ export class Store implements View {
     for (const r of oneSides(cls)) {
       const target = row[r.one.field];
       if (typeof target !== 'string' || target === NULL_REF) continue;
-      const idx = this.rel.get(relKey(r))!;
+      const idx = this.rel.get(r)!;
       let s = idx.get(target);
       if (add) {
         if (!s) idx.set(target, (s = new Set()));
@@ -253,12 +252,12 @@ export class Store implements View {
   children(cls: string, ref: string, field: string): string[] {
     const r = manySide(cls, field);
     if (!r) throw new Error(`store: ${cls}.${field} is not a computed relation`);
-    const s = this.rel.get(relKey(r))!.get(ref);
+    const s = this.rel.get(r)!.get(ref);
     return s ? [...s] : [];
   }
   /** Committed children as a set, for the overlay's adjustments. */
   childSet(r: RelationDef, ref: string): ReadonlySet<string> | undefined {
-    return this.rel.get(relKey(r))!.get(ref);
+    return this.rel.get(r)!.get(ref);
   }
   byUuid(cls: string, uuid: string): string {
     const ref = this.cls(cls).uuids.get(uuid);
@@ -446,7 +445,7 @@ export class Txn implements View {
   }
 
   /** relation key → target ref → source ref → whether the source points at the target now. */
-  private relDelta = new Map<string, Map<string, Map<string, boolean>>>();
+  private relDelta = new Map<RelationDef, Map<string, Map<string, boolean>>>();
 
   /** Writes a row (null: deleted) into the overlay, keeping the relation delta in step. */
   private put(cls: string, ref: string, row: Row | null): void {
@@ -455,8 +454,8 @@ export class Txn implements View {
       const from = old?.[r.one.field];
       const to = row?.[r.one.field];
       if (from === to) continue;
-      let d = this.relDelta.get(relKey(r));
-      if (!d) this.relDelta.set(relKey(r), (d = new Map()));
+      let d = this.relDelta.get(r);
+      if (!d) this.relDelta.set(r, (d = new Map()));
       for (const [target, present] of [[from, false], [to, true]] as const) {
         if (typeof target !== 'string' || target === NULL_REF) continue;
         let t = d.get(target);
@@ -525,7 +524,7 @@ export class Txn implements View {
     const r = manySide(cls, field);
     if (!r) throw new Error(`store: ${cls}.${field} is not a computed relation`);
     const base = this.store.childSet(r, ref);
-    const delta = this.relDelta.get(relKey(r))?.get(ref);
+    const delta = this.relDelta.get(r)?.get(ref);
     if (!delta) return base ? [...base] : [];
     const out = new Set(base ?? []);
     for (const [src, present] of delta) {
