@@ -38,8 +38,8 @@ export function isBondSlave(db: View, pif: string): boolean {
 
 /** The host's management PIF, if any (the first with management = true). */
 export function managementPif(db: View, host: string): string | undefined {
-  for (const [ref, row] of db.rows('PIF')) if (row.host === host && row.management) return ref;
-  return undefined;
+  // host.PIFs comes from the relation index: no scan of every PIF in the pool.
+  return db.children('host', host, 'PIFs').find((ref) => db.get('PIF', ref).management === true);
 }
 
 /** PIFs of `host` on `network`. */

@@ -10,7 +10,7 @@ import { genMac } from './vif.js';
 
 /** tunnel<N>: the smallest N not used by a tunnel access PIF on the host. */
 export function chooseTunnelDevice(tx: Txn, host: string): string {
-  const used = new Set(tx.where('PIF', (p, ref) => p.host === host && tx.children('PIF', ref, 'tunnel_access_PIF_of').length > 0)
+  const used = new Set(tx.children('host', host, 'PIFs').filter((ref) => tx.children('PIF', ref, 'tunnel_access_PIF_of').length > 0)
     .map((p) => String(tx.get('PIF', p).device)));
   let n = 0;
   while (used.has(`tunnel${n}`)) n++;

@@ -92,7 +92,7 @@ export function vlanDestroy(tx: Txn, vlan: string): void {
 /** PIF.create_VLAN (deprecated): the host's PIF named `device` with VLAN -1 becomes the tagged PIF. */
 function pifCreateVlan(tx: Txn, device: string, network: string, host: string, tag: number): string {
   tx.get('host', host);
-  const base = tx.where('PIF', (p) => p.host === host && p.device === device && Number(p.VLAN) === -1);
+  const base = tx.children('host', host, 'PIFs').filter((ref) => { const p = tx.get('PIF', ref); return p.device === device && Number(p.VLAN) === -1; });
   if (base.length === 0) throw new ApiError('INVALID_VALUE', ['device', device]);
   return vlanCreate(tx, base[0], tag, network).untagged;
 }
