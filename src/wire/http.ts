@@ -93,9 +93,17 @@ function refuseTooLarge(req: http.IncomingMessage, res: http.ServerResponse): vo
   req.pause();
 }
 
-function sendProtocolError(res: http.ServerResponse, msg: string): void {
-  const body = `<html><body><h1>HTTP 500 internal server error</h1>${xmlrpc.esc(msg)}</body></html>`;
-  res.writeHead(500, { 'Content-Type': 'text/html', 'Content-Length': Buffer.byteLength(body), ...CORS });
+/**
+ * A request that is not a call at all. xapi answers HTTP 500, and clients treat that as a
+ * transport error; the body says why as a XenAPI Failure, XMLRPC_UNMARSHAL_FAILURE
+ * [expected, received], in the protocol the client spoke (JSON-RPC: an error with id null).
+ */
+function sendProtocolError(res: http.ServerResponse, msg: string, transport: 'xmlrpc' | 'jsonrpc'): void {
+  const desc = ['XMLRPC_UNMARSHAL_FAILURE', transport === 'xmlrpc' ? 'a methodCall with a methodName and params' : 'a JSON-RPC request object with method, params and id', msg];
+  const body = transport === 'xmlrpc'
+    ? xmlrpc.failure(desc)
+    : JSON.stringify({ jsonrpc: '2.0', error: { code: 1, message: desc[0], data: desc.slice(1) }, id: null });
+  res.writeHead(500, { 'Content-Type': transport === 'xmlrpc' ? 'text/xml' : 'application/json', 'Content-Length': Buffer.byteLength(body), ...CORS });
   res.end(body);
 }
 
@@ -183,7 +191,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
     try {
       call = jsonrpc.parseJsonCall(text);
     } catch (e) {
-      return sendProtocolError(res, (e as Error).message);
+      return sendProtocolError(res, (e as Error).message, 'jsonrpc');
     }
     const out: RpcOutcome = badUtf8
       ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
@@ -197,7 +205,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   try {
     call = xmlrpc.parseCall(text);
   } catch (e) {
-    return sendProtocolError(res, (e as Error).message);
+    return sendProtocolError(res, (e as Error).message, 'xmlrpc');
   }
   const out: RpcOutcome = badUtf8
     ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
@@ -213,7 +221,7 @@ export async function startWire(opts: WireOptions): Promise<{ server: http.Serve
     handle(opts, req, res).catch((e) => {
       // Nothing a client sends may stop the daemon; answer what can still be answered.
       opts.log?.warn(`wire: ${(e as Error).message}`);
-      if (!res.headersSent) sendProtocolError(res, 'internal error');
+      if (!res.headersSent) sendProtocolError(res, 'internal error', (req.url ?? '').startsWith('/jsonrpc') ? 'jsonrpc' : 'xmlrpc');
       else res.destroy();
     });
   });

@@ -217,17 +217,23 @@ describe('api/protocol: HTTP', () => {
     for (const m of ['GET', 'PUT', 'DELETE']) expect((await request(h.r.port, m, '/')).status, m).to.equal(403);
   });
 
-  it('answers malformed XML with HTTP 500 and an HTML body', async () => {
+  it('answers malformed XML with HTTP 500 (as xapi) carrying the Failure XMLRPC_UNMARSHAL_FAILURE [expected, received]', async () => {
     for (const b of ['<methodCall><methodName>pool.get_all</methodName></methodCall>', 'garbage', '<methodCall>', '']) {
       const r = await post(h.r.port, '/', b);
       expect(r.status, b).to.equal(500);
-      expect(r.headers['content-type']).to.equal('text/html');
+      expect(r.headers['content-type']).to.equal('text/xml');
+      const m = /^<\?xml version="1.0"\?><methodResponse><params><param><value><struct><member><name>Status<\/name><value>Failure<\/value><\/member><member><name>ErrorDescription<\/name><value><array><data><value>XMLRPC_UNMARSHAL_FAILURE<\/value><value>a methodCall with a methodName and params<\/value><value>([^<]+)<\/value><\/data><\/array><\/value><\/member><\/struct><\/value><\/param><\/params><\/methodResponse>$/.exec(r.body);
+      expect(m, r.body).to.not.equal(null);
     }
   });
 
-  it('answers malformed JSON-RPC with HTTP 500', async () => {
+  it('answers malformed JSON-RPC with HTTP 500 carrying XMLRPC_UNMARSHAL_FAILURE as a JSON-RPC error with id null', async () => {
     for (const b of ['{', '[]', '{"jsonrpc":"2.0","method":"pool.get_all","params":[]}', '{"jsonrpc":"3.0","method":"a","params":[],"id":1}', '{"method":"a","params":{},"id":1}']) {
-      expect((await post(h.r.port, '/jsonrpc', b)).status, b).to.equal(500);
+      const r = await post(h.r.port, '/jsonrpc', b);
+      expect(r.status, b).to.equal(500);
+      expect(r.headers['content-type']).to.equal('application/json');
+      const j = JSON.parse(r.body);
+      expect([j.jsonrpc, j.id, j.error.code, j.error.message, j.error.data.length]).to.deep.equal(['2.0', null, 1, 'XMLRPC_UNMARSHAL_FAILURE', 2]);
     }
   });
 
