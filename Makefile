@@ -1,6 +1,8 @@
 # xenapi-netd: `make run` starts the daemon on the embedded defaults; `make test` runs everything.
 SHELL := /bin/bash
 NODE  ?= node
+# The daemon's V8 flags (also in src/main.ts's #! line): see the note there.
+DAEMON_NODE_FLAGS ?= --max-semi-space-size=8
 BACKEND ?= simulated
 ARGS ?=
 
@@ -22,7 +24,7 @@ ifeq ($(BACKEND),openvswitch)
 	bash scripts/install-test-deps.sh
 	bash scripts/run-ovs.sh --db var/xenapi-netd-ovs.db $(ARGS)
 else
-	$(NODE) dist/src/main.js --backend $(BACKEND) $(ARGS)
+	$(NODE) $(DAEMON_NODE_FLAGS) dist/src/main.js --backend $(BACKEND) $(ARGS)
 endif
 
 test-deps:

@@ -1,5 +1,7 @@
-#!/usr/bin/env node
-// xenapi-netd: the daemon's command line.
+#!/usr/bin/env -S node --max-semi-space-size=8
+// xenapi-netd: the daemon's command line. The V8 flag caps the young generation at 8 MB: with
+// 10,000 PIFs it keeps ~15 MB of RSS off the idle daemon and ~20 MB off a bulk reply's peak
+// for ~10 % on get_all_records time (make bench).
 import { hashPassword } from './api/session.js';
 import { DEFAULT_PASSWORD, DEFAULTS, USAGE, parseArgs } from './config.js';
 import { makeLogger, startDaemon } from './daemon.js';

@@ -7,6 +7,7 @@
 //   - get_record p99 at 16 connections while a 10,000-PIF get_all_records loops;
 //   - Bond.create / Bond.destroy with 1,000 VIFs to move and 100 VLANs (bond.ts), when present.
 // Fixtures: the daemon's --inventory with N NICs makes N PIFs (+ networks, metrics) at first start.
+// The daemon runs with the V8 flags `make run` uses (src/main.ts's #! line).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
@@ -77,7 +78,7 @@ async function startDaemon(n: number): Promise<{ port: number; child: ChildProce
   const invFile = join(tmp, `inv-${n}.json`);
   writeFileSync(invFile, JSON.stringify(inv));
   const port = await freePort();
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', MAIN, '--listen', `127.0.0.1:${port}`, '--db', join(tmp, `db-${n}.db`), '--inventory', invFile, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', MAIN, '--listen', `127.0.0.1:${port}`, '--db', join(tmp, `db-${n}.db`), '--inventory', invFile, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
   await waitListening(port);
   const session = valueOf((await post(port, xmlCall('session.login_with_password', 'root', 'secret'))).body);
