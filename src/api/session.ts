@@ -3,7 +3,7 @@
 import { scrypt as scryptCb, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ApiError } from '../errors.js';
-import { NULL_REF } from '../store/store.js';
+import { NULL_REF, type Store } from '../store/store.js';
 import { now, type CallCtx, type Impls } from './context.js';
 import { forgetSessionActivity, sessionLastActive } from './dispatch.js';
 
@@ -30,6 +30,27 @@ export async function verifyPassword(password: string, hash: string): Promise<bo
   const want = Buffer.from(key, 'base64');
   const got = await scrypt(password, Buffer.from(salt, 'base64'), want.length, { N: Number(N), r: Number(r), p: Number(p), maxmem: 256 * Number(N) * Number(r) });
   return got.length === want.length && timingSafeEqual(got, want);
+}
+
+/** xapi destroys sessions idle for this long (xapi_globs: 24 hours). */
+export const SESSION_IDLE_MS = 24 * 3600 * 1000;
+
+/**
+ * Destroys sessions idle longer than SESSION_IDLE_MS. Activity is tracked in memory (a getter
+ * must not write); a session not used since the daemon started counts from its last_active.
+ */
+export async function expireSessions(store: Store, at = Date.now()): Promise<number> {
+  const parse = (s: unknown) => Date.parse(String(s).replace(/^(\d{4})(\d\d)(\d\d)T/, '$1-$2-$3T'));
+  const idle: string[] = [];
+  for (const [ref, r] of store.rows('session')) {
+    const last = sessionLastActive(ref) ?? parse(r.last_active);
+    if (at - last > SESSION_IDLE_MS) idle.push(ref);
+  }
+  if (idle.length) {
+    await store.write((tx) => idle.forEach((ref) => tx.exists('session', ref) && tx.destroy('session', ref)));
+    idle.forEach(forgetSessionActivity);
+  }
+  return idle.length;
 }
 
 /** xapi keeps at most this many sessions per originator (oldest evicted). */

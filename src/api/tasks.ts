@@ -6,6 +6,7 @@ import { NULL_REF } from '../store/store.js';
 import { now, type CallCtx, type Daemon, type Impls } from './context.js';
 import type { Dispatcher } from './dispatch.js';
 import type { Method } from './methods.js';
+import { expireSessions } from './session.js';
 
 /** Completed tasks are removed after this long (xapi: ~65 minutes). */
 const COMPLETED_TTL_MS = 65 * 60 * 1000;
@@ -17,7 +18,8 @@ export class Tasks {
   private gcTimer: NodeJS.Timeout;
   private running = new Set<Promise<void>>();
   constructor(private d: Daemon, private dispatcher: Dispatcher) {
-    this.gcTimer = setInterval(() => void this.gc().catch(() => {}), 60_000);
+    // Once a minute: old tasks, and sessions idle for a day.
+    this.gcTimer = setInterval(() => void this.gc().then(() => expireSessions(d.store)).catch(() => {}), 60_000);
     this.gcTimer.unref();
   }
 

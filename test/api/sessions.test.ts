@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { XenAPIFailure, startHarness, type Harness } from '../helpers/harness.js';
+import { expireSessions, SESSION_IDLE_MS } from '../../src/api/session.js';
 
 async function rawFails(h: Harness, method: string, ...params: unknown[]): Promise<string[]> {
   try {
@@ -114,6 +115,26 @@ describe('api/sessions: restart on a database file', () => {
       expect(del.events.map((e: any) => [e.operation, e.ref, 'snapshot' in e])).to.deep.equal([['del', net, false]]);
     } finally {
       await b.close();
+    }
+  });
+});
+
+describe('api/sessions: idle expiry', () => {
+  it('SESS-IDLE destroys sessions idle for more than 24 h (activity tracked in memory) and keeps the others', async () => {
+    const h = await startHarness();
+    try {
+      const other = await h.raw<string>('session.login_with_password', 'root', 'secret', '1.0', 'idle-test');
+      await h.call('pool.get_all');
+      // A day and a second later, neither session has been used since: both go.
+      const later = Date.now() + SESSION_IDLE_MS + 1000;
+      expect(await expireSessions(h.r.store, later)).to.equal(2);
+      expect(h.r.store.find('session', other)).to.equal(undefined);
+      expect(h.r.store.count('session')).to.equal(0);
+      const fresh = await h.raw<string>('session.login_with_password', 'root', 'secret', '1.0', 'idle-test');
+      expect(await expireSessions(h.r.store)).to.equal(0);
+      expect(h.r.store.find('session', fresh)).to.not.equal(undefined);
+    } finally {
+      await h.close();
     }
   });
 });
