@@ -40,7 +40,7 @@ export function errorDef(code: string): ErrorDef | undefined {
   return errorByCode.get(code);
 }
 
-/** The relation whose computed (many) side is cls.field, if any. */
+// Relation lookups by class and field, built once.
 const manyIndex = new Map<string, Map<string, RelationDef>>();
 for (const r of relations) {
   if (!manyIndex.has(r.many.cls)) manyIndex.set(r.many.cls, new Map());
@@ -49,6 +49,7 @@ for (const r of relations) {
 const oneIndex = new Map<string, RelationDef[]>();
 for (const r of relations) oneIndex.set(r.one.cls, [...(oneIndex.get(r.one.cls) ?? []), r]);
 
+/** The relation whose computed (many) side is cls.field, if any. */
 export function manySide(cls: string, field: string): RelationDef | undefined {
   return manyIndex.get(cls)?.get(field);
 }

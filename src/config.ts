@@ -4,6 +4,7 @@ import type { UserEntry } from './api/session.js';
 import type { PoolConfig } from './pool/service.js';
 import type { InventoryNic } from './xapi/startup.js';
 
+/** The daemon's whole configuration (flags over DEFAULTS). */
 export interface Config extends PoolConfig {
   host: string;
   port: number;
@@ -41,8 +42,10 @@ export const DEMO_INVENTORY: InventoryNic[] = [0, 1, 2, 3, 4, 5].map((i) => ({
 export const DEFAULT_USERS: UserEntry[] = [
   { name: 'root', hash: 'scrypt$16384$8$1$eGVuYXBpLW5ldGQtZGVtbw==$BNplw5BCN1SKuddel05T8yMQ6xa2jypcRkOrg7uOO2s=' },
 ];
+/** The embedded default login's password (printed at start). */
 export const DEFAULT_PASSWORD = 'secret';
 
+/** What `make run` starts with. */
 export const DEFAULTS: Config = {
   host: '127.0.0.1',
   port: 8080,
@@ -56,6 +59,7 @@ export const DEFAULTS: Config = {
   logFile: '',
 };
 
+/** The --help text. */
 export const USAGE = `usage: xenapi-netd [options]
   --listen HOST:PORT     where to serve XML-RPC and JSON-RPC (default 127.0.0.1:8080)
   --db FILE              SQLite database file (default var/xenapi-netd.db; :memory: for none)

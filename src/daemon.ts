@@ -22,6 +22,7 @@ import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
 import { firstStart, isEmpty, softwareVersion } from './xapi/startup.js';
 
+/** This daemon's version (host.software_version:product_version). */
 export const VERSION = '0.1.0';
 
 /** A running daemon. */

@@ -1,7 +1,7 @@
 // The dispatcher: every call goes through the same steps, in xapi's order (gen_server.ml):
 // strip Async., find the method (unknown: session check, then MESSAGE_METHOD_UNKNOWN),
 // arity, unmarshal, session, async mode, then the implementation in one transaction.
-import { T, classDef, type Ty } from '../../schema/index.js';
+import { T, classDef } from '../../schema/index.js';
 import { ApiError, describeError } from '../errors.js';
 import type { RpcOutcome } from '../wire/http.js';
 import type { RpcCall } from '../wire/values.js';
@@ -141,5 +141,3 @@ export function sessionLastActive(ref: string): number | undefined {
 export function forgetSessionActivity(ref: string): void {
   lastActive.delete(ref);
 }
-
-export type { Ty };

@@ -4,6 +4,7 @@
 // database string form (bools "true"/"false", refs as strings).
 import { ApiError } from '../errors.js';
 
+/** A parsed expression. */
 export type Expr =
   | { k: 'true' }
   | { k: 'false' }

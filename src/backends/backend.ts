@@ -11,6 +11,7 @@ export interface Nic {
   carrier: boolean;
 }
 
+/** XenAPI's bond modes (Bond.mode). */
 export type BondMode = 'balance-slb' | 'active-backup' | 'lacp';
 
 /** What carries a bridge's traffic off the host. */

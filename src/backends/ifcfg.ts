@@ -32,6 +32,7 @@ import { sameValue, StepError, targetState } from './state.js';
 /** Where the files live, relative to the root (the only place augeas' Shellvars lens reads ifcfg files). */
 export const SCRIPTS_DIR = 'etc/sysconfig/network-scripts';
 
+/** Where the files go and which NICs the host has. */
 export interface IfcfgOptions {
   /** The file system root the files are written under (default '/'; tests: a sandbox dir). */
   root?: string;

@@ -23,6 +23,7 @@ import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, 
 /** Runs one command with the given arguments, resolving to stdout, rejecting on a non-zero exit. */
 export type Runner = (args: string[]) => Promise<string>;
 
+/** The command runners and settings of an Open vSwitch backend. */
 export interface OpenvswitchOptions {
   /** ovs-vsctl for this host's database (the sandbox's, or the system one). */
   vsctl: Runner;

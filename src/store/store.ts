@@ -10,6 +10,7 @@ import {
 } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
 
+/** The null reference. */
 export const NULL_REF = 'OpaqueRef:NULL';
 /** A stored row: the class's stored fields by wire name. Rows are never mutated in place. */
 export type Row = Readonly<Record<string, unknown>>;

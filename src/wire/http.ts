@@ -20,6 +20,7 @@ export interface RpcHandler {
   call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc'): Promise<RpcOutcome>;
 }
 
+/** Where and how to serve. */
 export interface WireOptions {
   host: string;
   port: number;

@@ -3,6 +3,7 @@
 import { ApiError } from '../errors.js';
 import { NULL_REF, type View } from '../store/store.js';
 
+/** The kinds a PIF can be. */
 export type PifKind = 'Tunnel_access' | 'VLAN_untagged' | 'Network_sriov_logical' | 'Bond_master' | 'Physical';
 
 /** The kind of a PIF, in xapi's priority order. */

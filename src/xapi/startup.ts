@@ -13,6 +13,7 @@ export interface InventoryNic extends NicInfo {
   ip?: { mode: 'Static' | 'DHCP'; address?: string; netmask?: string; gateway?: string; dns?: string };
 }
 
+/** What first start needs to know about this host. */
 export interface FirstStartOptions {
   hostname?: string;
   inventory: InventoryNic[];
