@@ -13,11 +13,19 @@
 //                         is a netdev OVS bridge with p0.. as ports and peerAddress on its internal
 //                         device. It can speak LACP: peerVsctl/peerAppctl drive it (e.g. move p1, p2
 //                         into an `lacp=active` bond), so a host bond negotiates with a real partner.
-//                         Like a real switch (IEEE 802.1D reserved group addresses), `sw` drops
-//                         slow-protocol frames (LACPDUs, ethertype 0x8809) arriving on its plain
-//                         ports instead of flooding them back to the host, where an LACP bond would
-//                         otherwise hear itself (ovs-backend.md (d), "did not work" 3). Default is
-//                         'linux-bridge' (above).
+//                         Like a real switch (IEEE 802.1D reserved group addresses), `sw` has a flow
+//                         dropping slow-protocol frames (LACPDUs, ethertype 0x8809) on its plain
+//                         ports, so an LACP bond on the host over NICs left on `sw` never hears
+//                         itself (ovs-backend.md (d), "did not work" 3, saw that through an OVS
+//                         NORMAL bridge; OVS 3.1 here did not forward them even without the flow,
+//                         the flow makes it certain). A host bond without a partner then runs in
+//                         lacp-fallback-ab ("defaulted"), as on the Linux bridge. And the host
+//                         netns gets net.ipv4.conf.all.arp_ignore=1: under the userspace datapath
+//                         a NIC attached to OVS is still a live kernel interface, so without it
+//                         eth2 (no IPv4 of its own) answers an ARP for the bond bridge's address
+//                         with eth2's MAC, and a partner hashing the next frames onto eth1 loses
+//                         them (the kernel datapath of a real host consumes member frames before
+//                         the IP stack sees them). Default is 'linux-bridge' (above), unchanged.
 //   dir    $TMPDIR/xnd-N-XXXX (or opts.dir): run/ (db.sock, pidfiles, unixctl sockets), db/conf.db,
 //          log/, etc/, sandbox.json (what stop() needs, so another process can stop it too).
 // The daemons are started inside the netns with OVS_RUNDIR/OVS_DBDIR/OVS_LOGDIR/OVS_SYSCONFDIR
@@ -306,8 +314,9 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
     await run('ip', ['-n', peerNetns, 'link', 'set', 'lo', 'up']);
     await startOvs(netns, sb.env);
-    if (peer === 'ovs') await startOvs(peerNetns, sb.peerEnv);
     if (peer === 'ovs') {
+      await run('ip', ['netns', 'exec', netns, 'sysctl', '-q', '-w', 'net.ipv4.conf.all.arp_ignore=1']);
+      await startOvs(peerNetns, sb.peerEnv);
       // The wire: a netdev bridge of the peer's own Open vSwitch. Its internal device `sw` is a
       // tap in the peer netns (vswitchd runs there).
       await sb.peerVsctl(['--timeout=20', '--', 'add-br', 'sw', '--', 'set', 'bridge', 'sw', 'datapath_type=netdev', 'fail_mode=standalone']);
@@ -327,8 +336,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     if (peer === 'ovs') {
       const add = nics.flatMap((n) => ['--', 'add-port', 'sw', n.peer]);
       if (add.length) await sb.peerVsctl(['--timeout=20', ...add]);
-      // A real switch does not forward slow-protocol frames (LACPDUs); OVS NORMAL would flood them.
-      // Ports in an LACP bond still consume theirs: OVS handles LACP before the flow table.
+      // A real switch does not forward slow-protocol frames (LACPDUs). Ports later put in an LACP
+      // bond still get theirs: OVS handles LACP before the flow table.
       await run('ovs-ofctl', ['add-flow', 'sw', 'priority=65535,dl_type=0x8809,actions=drop'], sb.peerEnv);
     }
     await run('ip', ['-n', peerNetns, 'addr', 'add', rec.peerAddress, 'dev', 'sw']);
