@@ -20,8 +20,44 @@ const INT_RE = /^[+-]?\d+$/;
 const FLOAT_RE = /^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan|infinity)$/i;
 const SCALAR_TAGS = new Set(['string', 'int', 'i4', 'i8', 'boolean', 'double', 'dateTime.iso8601', 'base64']);
 
-/** Parses a methodCall; throws ProtocolError for anything that is not one. */
+/** The value of a scalar element `<tag>text</tag>`; ProtocolError when the text does not fit the type. */
+function scalar(tag: string, text: string): unknown {
+  switch (tag) {
+    case 'string':
+      return text;
+    case 'int': case 'i4': case 'i8': {
+      const s = text.trim();
+      if (!INT_RE.test(s)) throw new ProtocolError(`bad <${tag}> ${s}`);
+      return Number(s);
+    }
+    case 'boolean':
+      return text.trim() === '1';
+    case 'double': {
+      const s = text.trim();
+      if (!FLOAT_RE.test(s)) throw new ProtocolError(`bad <double> ${s}`);
+      const l = s.toLowerCase().replace(/^\+/, '');
+      return new WireDouble(l === 'inf' || l === 'infinity' ? Infinity : l === '-inf' || l === '-infinity' ? -Infinity : l === 'nan' || l === '-nan' ? NaN : Number(s));
+    }
+    case 'dateTime.iso8601':
+      return new WireDateTime(text.trim());
+    case 'base64':
+      return Buffer.from(text, 'base64').toString('utf8');
+  }
+  throw new ProtocolError(`unexpected <${tag}>`);
+}
+
+/**
+ * Parses a methodCall; throws ProtocolError for anything that is not one. The common shapes
+ * (what Python, Xen Orchestra and our own clients send) go through a purpose-built scanner;
+ * anything it does not recognise (comments, CDATA, attributes, odd entities, errors) goes
+ * through saxes, which decides. Both give the same values (test/wire/xmlrpc-fast.test.ts).
+ */
 export function parseCall(body: string): RpcCall {
+  return fastParseCall(body) ?? saxParseCall(body);
+}
+
+/** The saxes-based parser: complete XML 1.0, and the reference for the fast path. */
+export function saxParseCall(body: string): RpcCall {
   const parser = new SaxesParser({ xmlns: false, position: false });
   const stack: Frame[] = [];
   let method: string | undefined;
@@ -93,31 +129,8 @@ export function parseCall(body: string): RpcCall {
       }
       case 'param':
         break;
-      case 'string':
-        giveToValue(fr.text);
-        break;
-      case 'int': case 'i4': case 'i8': {
-        const s = fr.text.trim();
-        if (!INT_RE.test(s)) fail(`bad <${fr.tag}> ${s}`);
-        giveToValue(Number(s));
-        break;
-      }
-      case 'boolean':
-        giveToValue(fr.text.trim() === '1');
-        break;
-      case 'double': {
-        const s = fr.text.trim();
-        if (!FLOAT_RE.test(s)) fail(`bad <double> ${s}`);
-        const l = s.toLowerCase().replace(/^\+/, '');
-        const n = l === 'inf' || l === 'infinity' ? Infinity : l === '-inf' || l === '-infinity' ? -Infinity : l === 'nan' || l === '-nan' ? NaN : Number(s);
-        giveToValue(new WireDouble(n));
-        break;
-      }
-      case 'dateTime.iso8601':
-        giveToValue(new WireDateTime(fr.text.trim()));
-        break;
-      case 'base64':
-        giveToValue(Buffer.from(fr.text, 'base64').toString('utf8'));
+      case 'string': case 'int': case 'i4': case 'i8': case 'boolean': case 'double': case 'dateTime.iso8601': case 'base64':
+        giveToValue(scalar(fr.tag, fr.text));
         break;
       case 'nil':
         giveToValue(null);
@@ -150,6 +163,199 @@ export function parseCall(body: string): RpcCall {
   if (method === undefined || method === '') fail('no <methodName>');
   if (params === undefined) fail('no <params>');
   return { method: method!, params: params! };
+}
+
+// ---------------------------------------------------------------- fast path
+
+const NAMED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+// Control characters, \r (XML normalises line ends), '>' and ']]>' are left to saxes.
+const TEXT_BAD = /[\u0000-\u0008\u000B\u000C\r\u000E-\u001F\uFFFE\uFFFF<>]|\]\]>/;
+const XML_DECL = /^<\?xml version=(["'])1\.[0-9]\1(\s+encoding=(["'])[A-Za-z][A-Za-z0-9._-]*\3)?(\s+standalone=(["'])(yes|no)\5)?\s*\?>/;
+const ENTITY = /&(#x[0-9A-Fa-f]+|#[0-9]+|lt|gt|amp|quot|apos);/g;
+const NOT_XML_NAME_SPACE = /[^ \t\r\n]/;
+
+/** Bails out of the fast path: saxes takes the request. */
+class Bail extends Error {}
+const bail = (): never => {
+  throw new Bail();
+};
+
+/** Decodes character data, or bails on anything saxes should judge (illegal characters, unknown entities). */
+function text(s: string): string {
+  if (TEXT_BAD.test(s)) bail();
+  if (s.indexOf('&') < 0) return s;
+  if (s.replace(ENTITY, '').indexOf('&') >= 0) bail(); // a stray '&' or an entity XML does not define
+  const out = s.replace(ENTITY, (_m, e: string) => {
+    if (e[0] !== '#') return NAMED[e];
+    const cp = e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+    if (!(cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff))) bail();
+    return String.fromCodePoint(cp);
+  });
+  return out;
+}
+
+/** A scanner over one request body. */
+class Scan {
+  i = 0;
+  constructor(readonly s: string) {}
+  ws(): void {
+    const s = this.s;
+    let i = this.i;
+    while (i < s.length) {
+      const c = s.charCodeAt(i);
+      if (c !== 32 && c !== 9 && c !== 10 && c !== 13) break;
+      i++;
+    }
+    this.i = i;
+  }
+  /** Consumes `lit` if it is next. */
+  eat(lit: string): boolean {
+    if (this.s.startsWith(lit, this.i)) {
+      this.i += lit.length;
+      return true;
+    }
+    return false;
+  }
+  need(lit: string): void {
+    if (!this.eat(lit)) bail();
+  }
+  /** Raw character data up to the next '<'. */
+  until(): string {
+    const j = this.s.indexOf('<', this.i);
+    if (j < 0) bail();
+    const t = this.s.slice(this.i, j);
+    this.i = j;
+    return t;
+  }
+  /** The name of the tag at the cursor (`<name>` or `<name/>`), without consuming it. */
+  tag(): string {
+    const s = this.s;
+    if (s.charCodeAt(this.i) !== 60 /* < */) bail();
+    let j = this.i + 1;
+    while (j < s.length) {
+      const c = s.charCodeAt(j);
+      if (c === 62 /* > */ || c === 47 /* / */) break;
+      j++;
+    }
+    return s.slice(this.i + 1, j);
+  }
+}
+
+function fastValue(sc: Scan): unknown {
+  // At "<value": untyped text, <value/>, or one typed element between optional white space.
+  if (sc.eat('<value/>')) return '';
+  sc.need('<value>');
+  const raw = sc.until();
+  if (sc.eat('</value>')) return text(raw);
+  if (NOT_XML_NAME_SPACE.test(raw)) bail(); // text beside a typed element: saxes decides
+  const t = sc.tag();
+  let v: unknown;
+  switch (t) {
+    case 'string': case 'int': case 'i4': case 'i8': case 'boolean': case 'double': case 'dateTime.iso8601': case 'base64': {
+      if (sc.eat(`<${t}/>`)) v = scalar(t, '');
+      else {
+        sc.need(`<${t}>`);
+        const body = text(sc.until());
+        sc.need(`</${t}>`);
+        v = scalar(t, body);
+      }
+      break;
+    }
+    case 'nil':
+      if (!sc.eat('<nil/>')) {
+        sc.need('<nil>');
+        sc.ws();
+        sc.need('</nil>');
+      }
+      v = null;
+      break;
+    case 'array': {
+      const items: unknown[] = [];
+      if (sc.eat('<array/>')) bail(); // saxes treats a childless array specially: let it
+      sc.need('<array>');
+      sc.ws();
+      if (!sc.eat('<data/>')) {
+        sc.need('<data>');
+        for (;;) {
+          sc.ws();
+          if (sc.eat('</data>')) break;
+          items.push(fastValue(sc));
+        }
+      }
+      sc.ws();
+      sc.need('</array>');
+      v = items;
+      break;
+    }
+    case 'struct': {
+      const obj: Record<string, unknown> = Object.create(null);
+      if (!sc.eat('<struct/>')) {
+        sc.need('<struct>');
+        for (;;) {
+          sc.ws();
+          if (sc.eat('</struct>')) break;
+          sc.need('<member>');
+          sc.ws();
+          sc.need('<name>');
+          const name = text(sc.until());
+          sc.need('</name>');
+          sc.ws();
+          const mv = fastValue(sc);
+          sc.ws();
+          sc.need('</member>');
+          obj[name] = mv;
+        }
+      }
+      v = obj;
+      break;
+    }
+    default:
+      return bail();
+  }
+  sc.ws();
+  sc.need('</value>');
+  return v;
+}
+
+/** The fast path: a methodCall in the shapes clients send, or undefined to let saxes decide. */
+export function fastParseCall(body: string): RpcCall | undefined {
+  try {
+    const sc = new Scan(body);
+    if (sc.eat('\uFEFF')) { /* byte order mark */ }
+    if (body.startsWith('<?xml', sc.i)) {
+      const m = XML_DECL.exec(body.slice(sc.i, sc.i + 200));
+      if (!m) bail();
+      sc.i += m![0].length;
+    }
+    sc.ws();
+    sc.need('<methodCall>');
+    sc.ws();
+    sc.need('<methodName>');
+    const method = text(sc.until()).trim();
+    sc.need('</methodName>');
+    sc.ws();
+    const params: unknown[] = [];
+    if (!sc.eat('<params/>')) {
+      sc.need('<params>');
+      for (;;) {
+        sc.ws();
+        if (sc.eat('</params>')) break;
+        sc.need('<param>');
+        sc.ws();
+        params.push(fastValue(sc));
+        sc.ws();
+        sc.need('</param>');
+      }
+    }
+    sc.ws();
+    sc.need('</methodCall>');
+    sc.ws();
+    if (sc.i !== body.length || method === '') bail();
+    return { method, params };
+  } catch (e) {
+    if (e instanceof Bail || e instanceof ProtocolError) return undefined; // saxes decides and reports
+    throw e;
+  }
 }
 
 // ---------------------------------------------------------------- encoding
