@@ -32,7 +32,7 @@ export const task: ClassDef = {
   messages: [
     { name: 'create', params: [p('label', T.string), p('description', T.string)], result: T.ref('task'), doc: 'Create a task object that a client can use to report progress of its own work.', async: false },
     { name: 'destroy', params: [p('self', T.ref('task'))], result: T.void, doc: 'Delete a task object.', async: false },
-    { name: 'cancel', params: [p('task', T.ref('task'))], result: T.void, doc: 'Ask the server to cancel a pending task; it ends as cancelled if it can be stopped.', async: true, errors: ['OPERATION_NOT_ALLOWED', 'TASK_CANCELLED'] },
+    { name: 'cancel', params: [p('task', T.ref('task'))], result: T.void, readonly: true, doc: 'Ask the server to cancel a pending task; it ends as cancelled if it can be stopped.', async: true, errors: ['OPERATION_NOT_ALLOWED', 'TASK_CANCELLED'] },
     { name: 'add_to_other_config', params: [p('self', T.ref('task')), p('key', T.string), p('value', T.string)], result: T.void, doc: 'Add a key/value pair to the task\'s other_config.', async: true, errors: ['MAP_DUPLICATE_KEY'] },
     { name: 'remove_from_other_config', params: [p('self', T.ref('task')), p('key', T.string)], result: T.void, doc: 'Remove a key from the task\'s other_config, if present.', async: true },
     { name: 'set_other_config', params: [p('self', T.ref('task')), p('value', T.smap)], result: T.void, doc: 'Replace the task\'s other_config.', async: true },

@@ -82,7 +82,12 @@ export class Dispatcher {
 
   /** Runs a method's implementation: in a write transaction unless it only reads. */
   async run(m: Method, session: string, values: unknown[], task?: string): Promise<unknown> {
+    // A task cancelled while it waited for its turn ends there, before doing anything.
+    const cancelled = (db: { find(c: string, r: string): Record<string, unknown> | undefined }) => {
+      if (task && db.find('task', task)?.status === 'cancelling') throw new ApiError('TASK_CANCELLED', [task]);
+    };
     if (!m.write) {
+      cancelled(this.d.store);
       const ctx: CallCtx = {
         d: this.d, session, db: this.d.store, task, method: m.wire,
         get tx(): never {
@@ -93,6 +98,7 @@ export class Dispatcher {
     }
     return await this.d.store.write(async (tx) => {
       tx.scratch.set(METHOD, m.wire);
+      cancelled(tx);
       const ctx: CallCtx = { d: this.d, session, db: tx, tx, task, method: m.wire };
       return await m.impl(ctx, values);
     });

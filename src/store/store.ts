@@ -304,6 +304,35 @@ export class Store implements View {
     }
   }
 
+  /**
+   * Commits `fn`'s new objects at once, without waiting for the write lock and without the
+   * precommit hooks. Only for objects no other transaction can hold and no host state depends
+   * on: an Async call's new task, so that the task ref comes back while a long write runs (xapi
+   * returns it at once too). Changing or deleting an existing object here is refused.
+   */
+  createNow<T>(fn: (tx: Txn) => T): T {
+    const tx = new Txn(this);
+    const result = fn(tx);
+    for (const [cls, m] of tx.overlay) {
+      for (const [ref, row] of m) {
+        if (row === null || this.cls(cls).gens.has(ref)) throw new Error(`store: createNow may only create (${cls} ${ref})`);
+      }
+    }
+    this.commit(tx);
+    return result;
+  }
+
+  /**
+   * Changes fields of one object at once, without the write lock or the precommit hooks: only
+   * for a flag its owner reads when its turn comes (task.cancel marking a queued task). A
+   * transaction already holding the object keeps its own copy and wins at its commit.
+   */
+  setNow(cls: string, ref: string, patch: Record<string, unknown>): void {
+    const tx = new Txn(this);
+    tx.set(cls, ref, patch);
+    this.commit(tx);
+  }
+
   /** Writes the overlay to SQLite and to the mirror in one step. */
   private commit(tx: Txn): void {
     if (!tx.dirty()) return;

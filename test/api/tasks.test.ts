@@ -81,6 +81,23 @@ describe('api/tasks', () => {
     expect(await h.call('network.get_by_name_label', 'never')).to.deep.equal([]);
   });
 
+  it('TASK-LOCK an Async call returns its task while a long write holds the lock, and a cancel over HTTP reaches the queued task', async () => {
+    // A write that holds the lock for 400 ms (what a slow backend apply does).
+    let release!: () => void;
+    const held = h.r.store.write(() => new Promise<void>((r) => (release = r)));
+    const t0 = Date.now();
+    const task = await h.call<string>('Async.network.create', { name_label: 'queued', other_config: {} });
+    expect(Date.now() - t0, 'the task ref comes back without waiting for the lock').to.be.lessThan(300);
+    expect((await h.call('task.get_record', task)).status).to.equal('pending');
+    await h.call('task.cancel', task);
+    expect((await h.call('task.get_record', task)).status).to.equal('cancelling');
+    setTimeout(() => release(), 400);
+    await held;
+    const r = await settle(task);
+    expect([r.status, r.error_info]).to.deep.equal(['cancelled', ['TASK_CANCELLED', task]]);
+    expect(await h.call('network.get_by_name_label', 'queued')).to.deep.equal([]);
+  });
+
   it('task.cancel of a finished task is OPERATION_NOT_ALLOWED', async () => {
     const task = await h.call<string>('Async.network.create', { name_label: 'done', other_config: {} });
     await settle(task);
