@@ -46,7 +46,7 @@ export interface NetState {
   bridges: Record<string, Bridge>;
 }
 
-/** One step of a plan; every step has an exact inverse (see invert in reconciler/plan.ts). */
+/** One step of a plan; every step has an exact inverse (see invert in plan.ts). */
 export type Step =
   | { op: 'bridge.add'; bridge: string; MTU: number; vlan?: { parent: string; tag: number } }
   | { op: 'bridge.del'; bridge: string; MTU: number; vlan?: { parent: string; tag: number } }

@@ -27,7 +27,8 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, unlink, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step } from './backend.js';
-import { sameValue, StepError, targetState } from './state.js';
+import { applyPlan, PlanStepError } from './plan.js';
+import { sameValue } from './state.js';
 
 /** Where the files live, relative to the root (the only place augeas' Shellvars lens reads ifcfg files). */
 export const SCRIPTS_DIR = 'etc/sysconfig/network-scripts';
@@ -490,9 +491,9 @@ export class IfcfgBackend implements Backend {
     const { state: current, owned } = parseFiles(before);
     let target: NetState;
     try {
-      target = targetState(this.withVifs(current), plan);
+      target = applyPlan(this.withVifs(current), plan);
     } catch (e) {
-      if (e instanceof StepError) throw new BackendError(e.index, `step ${e.index} failed: ${e.message}`);
+      if (e instanceof PlanStepError) throw new BackendError(e.index, `step ${e.index} failed: ${e.message}`);
       throw e;
     }
     // The first step that touches a bridge: where a failure on that bridge's files is reported.

@@ -1,10 +1,10 @@
 // The simulated backend: an in-memory host. It holds a NetState plus the carrier of each NIC, and
-// applies plans with the reference step semantics (reconciler/plan.ts applyStep), all or nothing.
+// applies plans with the reference step semantics (plan.ts applyStep), all or nothing.
 // Tests and benchmarks use it to run the whole daemon without touching real networking; faults can
 // be injected at any step to exercise the undo path.
 
 import { BackendError, type Backend, type NetState, type Nic, type Step } from './backend.js';
-import { applyStepInPlace, describe, invert, normalize } from '../reconciler/plan.js';
+import { applyStepInPlace, describe, invert, normalize } from './plan.js';
 
 /** Fault injection: return true from failAt to make apply() fail before running that step. */
 export interface SimulatedFaults {

@@ -8,7 +8,7 @@ import type { Backend, NetState } from '../backends/backend.js';
 import { BackendError } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
-import { describe, diff } from '../reconciler/plan.js';
+import { describe, diff } from '../backends/plan.js';
 import type { Store } from '../store/store.js';
 import type { RoleRecord, RoleStore } from './role.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';

@@ -13,7 +13,7 @@ import { ApiError } from '../errors.js';
 import type { Store, Txn, View } from '../store/store.js';
 import { desiredState } from './desired.js';
 import { Journal, type JournalEntry } from './journal.js';
-import { describe, diff, invert, normalize, uplinkDevices } from './plan.js';
+import { describe, diff, invert, normalize, uplinkDevices } from '../backends/plan.js';
 
 /** Result of a reconciliation: the plan applied (or that would be, for a dry run). */
 export interface Reconciled {

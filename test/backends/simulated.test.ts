@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { BackendError, type IpConfig, type NetState, type Nic, type Step, type Uplink } from '../../src/backends/backend.js';
 import { SimulatedBackend } from '../../src/backends/simulated.js';
-import { diff, invert } from '../../src/reconciler/plan.js';
+import { diff, invert } from '../../src/backends/plan.js';
 
 const MGMT: IpConfig = { mode: 'Static', address: '10.0.0.5', netmask: '255.255.255.0', gateway: '10.0.0.1', dns: '10.0.0.2' };
 const BOND0: Uplink = { kind: 'bond', name: 'bond0', members: ['eth0', 'eth3'], mode: 'active-backup', properties: {}, mac: 'aa:00:00:00:00:00' };

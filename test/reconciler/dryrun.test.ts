@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { SimulatedBackend } from '../../src/backends/simulated.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon } from '../../src/daemon.js';
-import { applyPlan } from '../../src/reconciler/plan.js';
+import { applyPlan } from '../../src/backends/plan.js';
 import { summarize } from '../../src/reconciler/reconciler.js';
 import type { BondMonitor } from '../../src/xapi/monitor.js';
 import { startHarness, type Harness } from '../helpers/harness.js';

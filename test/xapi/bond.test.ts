@@ -4,7 +4,7 @@
 // (COMPAT-*), atomicity (dump + host before/after) and a backend fault at every plan step.
 // SR-IOV scenarios (BOND-05, BOND-06, BOND-08, BOND-09) are out of scope: no SR-IOV here.
 import { expect } from 'chai';
-import { normalize } from '../../src/reconciler/plan.js';
+import { normalize } from '../../src/backends/plan.js';
 import { desiredState } from '../../src/reconciler/desired.js';
 import { NULL_REF } from '../../src/store/store.js';
 import { possibleHosts } from '../../src/xapi/vm.js';

@@ -4,7 +4,7 @@
 // the default-gateway/DNS interface choice (peer-scenarios A.8, GW-01..06), atomic failures and
 // a backend fault at every plan step.
 import { expect } from 'chai';
-import { normalize } from '../../src/reconciler/plan.js';
+import { normalize } from '../../src/backends/plan.js';
 import { desiredState } from '../../src/reconciler/desired.js';
 import { NULL_REF } from '../../src/store/store.js';
 import { startHarness, XenAPIFailure, type Harness } from '../helpers/harness.js';

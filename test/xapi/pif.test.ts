@@ -2,7 +2,7 @@
 // reconfigure_ip(v6), set_primary_address_type, set_disallow_unplug (CLU-01), set_property,
 // scan, introduce, forget, db_introduce, db_forget; exact errors, atomic failures, host = DB.
 import { expect } from 'chai';
-import { normalize } from '../../src/reconciler/plan.js';
+import { normalize } from '../../src/backends/plan.js';
 import { desiredState } from '../../src/reconciler/desired.js';
 import { NULL_REF } from '../../src/store/store.js';
 import { startHarness, type Harness } from '../helpers/harness.js';

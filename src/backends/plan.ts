@@ -1,11 +1,12 @@
-// Plans: the pure half of the reconciler. diff() turns the host's actual NetState into the desired
+// Plans: the language the reconciler and the backends share, so it lives with the backend
+// interface (backends import nothing above src/backends). diff() turns the host's actual NetState into the desired
 // one as an ordered list of Steps; every step has an exact inverse, and applyStep() is the reference
 // semantics every backend must match (the simulated backend uses it directly).
 //
 // States are treated as immutable values. applyStep() shares untouched bridges with its input;
 // applyPlan() and normalize() return states that share nothing with their input.
 
-import type { Bridge, IpConfig, NetState, Step, Uplink } from '../backends/backend.js';
+import type { Bridge, IpConfig, NetState, Step, Uplink } from './backend.js';
 
 type Vlan = { parent: string; tag: number };
 
@@ -276,10 +277,18 @@ export function applyPlan(state: NetState, plan: Step[]): NetState {
     try {
       applyStepInPlace(s, step);
     } catch (e) {
-      throw new Error(`plan step ${i}: ${(e as Error).message}`);
+      throw new PlanStepError(i, `plan step ${i}: ${(e as Error).message}`);
     }
   });
   return sortKeys(s);
+}
+
+/** A plan step that does not fit the state it meets; `index` is the step's position. */
+export class PlanStepError extends Error {
+  constructor(readonly index: number, message: string) {
+    super(message);
+    this.name = 'PlanStepError';
+  }
 }
 
 /** Problems that make a state unrealisable (dangling VLAN parent, a device or VIF in two places...); empty when valid. */

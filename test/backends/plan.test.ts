@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Bridge, IpConfig, NetState, Step, Uplink } from '../../src/backends/backend.js';
-import { applyPlan, applyStep, describe as describeStep, diff, invert, normalize, validate } from '../../src/reconciler/plan.js';
+import { applyPlan, applyStep, describe as describeStep, diff, invert, normalize, validate } from '../../src/backends/plan.js';
 
 const MGMT: IpConfig = { mode: 'Static', address: '10.0.0.5', netmask: '255.255.255.0', gateway: '10.0.0.1', dns: '10.0.0.2' };
 const DHCP: IpConfig = { mode: 'DHCP', address: '', netmask: '', gateway: '', dns: '' };
@@ -41,7 +41,7 @@ function checkPair(a: NetState, b: NetState): Step[] {
   return plan;
 }
 
-describe('reconciler/plan', () => {
+describe('backends/plan', () => {
   describe('diff', () => {
     it('PLAN-01 equal states give an empty plan', () => {
       expect(diff({ bridges: {} }, { bridges: {} })).to.deep.equal([]);
