@@ -25,6 +25,8 @@ export interface Config extends PoolConfig {
   ovsSandbox?: string;
   /** The ifcfg backend writes network-scripts files under DIR (a sandbox root) instead of '/'. */
   ifcfgRoot?: string;
+  /** Append every HTTP exchange to this file as a JSON line (test/contract/README.md). */
+  record?: string;
 }
 
 /** The demo host's NICs: eth0..eth5 with fixed MACs; eth0 is the management NIC in 192.0.2.0/24 (TEST-NET-1). */
@@ -81,6 +83,7 @@ export const USAGE = `usage: xenapi-netd [options]
   --pool-heartbeat MS    slave: how often to check the master (default 2000)
   --pool-max-backoff MS  slave: longest wait between reconnection attempts (default 10000)
   --pool-advertise URL   where the master reaches this daemon (default: the --listen URL)
+  --record FILE          append every HTTP exchange to FILE as JSON lines (replay: dist/scripts/replay.js)
   --help                 this text`;
 
 /** Parses argv into a Config (throws with a message for bad flags). */
@@ -118,6 +121,7 @@ export function parseArgs(argv: string[]): Config {
       case '--pool-heartbeat': c.poolHeartbeatMs = Number(need(++i)); break;
       case '--pool-max-backoff': c.poolMaxBackoffMs = Number(need(++i)); break;
       case '--pool-advertise': c.poolAdvertise = need(++i); break;
+      case '--record': c.record = need(++i); break;
       default: throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }

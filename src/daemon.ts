@@ -1,5 +1,5 @@
 // Composes the daemon: store, backend, reconciler, semantics, dispatcher, tasks and wire.
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import winston from 'winston';
 import type { Daemon } from './api/context.js';
@@ -77,6 +77,18 @@ function nodeConfigRoute(store: Store, backend: Backend, host: () => string): Ro
   };
 }
 
+/**
+ * --record FILE: a header line with what a replay needs to start an equal daemon (inventory,
+ * host name, the host's memory figures), then one JSON line per exchange (scripts/replay.ts).
+ */
+function recorder(file: string, cfg: Config, store: Store, hostRef: string): (ex: object) => void {
+  const host = store.get('host', hostRef);
+  const m = store.get('host_metrics', String(host.metrics));
+  const header = { recording: 1, inventory: cfg.inventory, hostname: host.hostname, hostMetrics: { memory_total: m.memory_total, memory_free: m.memory_free } };
+  appendFileSync(file, `${JSON.stringify(header)}\n`);
+  return (ex) => appendFileSync(file, `${JSON.stringify(ex)}\n`);
+}
+
 /** Starts a daemon from a configuration; `backend` overrides the configured one (tests). */
 export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: winston.Logger; monitorIntervalMs?: number } = {}): Promise<Running> {
   const log = opts.log ?? makeLogger(cfg);
@@ -135,7 +147,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const dispatcher = new Dispatcher(d, methods);
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
-  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
+  const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef) : undefined;
+  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
   const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   await pool.start(url);
   return {

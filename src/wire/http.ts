@@ -30,6 +30,19 @@ export interface WireOptions {
   /** Non-RPC POST routes by path (the path itself or anything under it); XML-RPC stays on every other path. */
   routes?: Record<string, RouteHandler>;
   log?: { warn(msg: string): void; debug(msg: string): void };
+  /** Called once per POST exchange whose reply was sent whole (--record; replayed by scripts/replay.ts). */
+  record?: (ex: Exchange) => void;
+}
+
+/** One recorded HTTP exchange; `seq` numbers requests in arrival order (replies may finish out of it). */
+export interface Exchange {
+  seq: number;
+  path: string;
+  requestContentType: string;
+  request: string;
+  status: number;
+  contentType: string;
+  response: string;
 }
 
 /** A non-RPC POST route: gets the request and its whole body, answers with a whole body. */
@@ -216,9 +229,49 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   else sendString(res, 'text/xml', xmlrpc.successString(out.value, out.ty, out.bare));
 }
 
+/**
+ * Taps one exchange for `record`: keeps the request body and every part written to the reply
+ * (streamed bulk replies included) and reports them once the reply has finished. Only ever
+ * installed when recording, so the normal path pays nothing.
+ */
+function tap(record: (ex: Exchange) => void, seq: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const inParts: Buffer[] = [];
+  const outParts: Buffer[] = [];
+  req.on('data', (c: Buffer) => inParts.push(c));
+  const keep = (c: unknown, enc: unknown) => {
+    if (typeof c === 'string') outParts.push(Buffer.from(c, typeof enc === 'string' ? (enc as BufferEncoding) : 'utf8'));
+    else if (c instanceof Uint8Array) outParts.push(Buffer.from(c));
+  };
+  let contentType = '';
+  const writeHead = res.writeHead.bind(res) as (...a: unknown[]) => http.ServerResponse;
+  res.writeHead = ((status: number, ...rest: unknown[]) => {
+    const h = rest.find((x) => x !== null && typeof x === 'object') as Record<string, unknown> | undefined;
+    contentType = String(h?.['Content-Type'] ?? '');
+    return writeHead(status, ...rest);
+  }) as typeof res.writeHead;
+  const write = res.write.bind(res) as (...a: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...a: unknown[]) => http.ServerResponse;
+  res.write = ((c: unknown, ...rest: unknown[]) => (keep(c, rest[0]), write(c, ...rest))) as typeof res.write;
+  res.end = ((c?: unknown, ...rest: unknown[]) => (keep(c, rest[0]), end(c, ...rest))) as typeof res.end;
+  res.on('finish', () => {
+    if (req.method !== 'POST' || !req.complete) return; // refused before the body was read: nothing to replay
+    record({
+      seq,
+      path: (req.url ?? '/').split('?')[0],
+      requestContentType: String(req.headers['content-type'] ?? ''),
+      request: Buffer.concat(inParts).toString('utf8'),
+      status: res.statusCode,
+      contentType,
+      response: Buffer.concat(outParts).toString('utf8'),
+    });
+  });
+}
+
 /** Starts the server; resolves once it listens. */
 export async function startWire(opts: WireOptions): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
+  let seq = 0;
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    if (opts.record) tap(opts.record, ++seq, req, res);
     handle(opts, req, res).catch((e) => {
       // Nothing a client sends may stop the daemon; answer what can still be answered.
       opts.log?.warn(`wire: ${(e as Error).message}`);
