@@ -27,6 +27,9 @@ export interface Config extends PoolConfig {
   ifcfgRoot?: string;
   /** Append every HTTP exchange to this file as a JSON line (test/contract/README.md). */
   record?: string;
+  /** Serve HTTPS with this PEM certificate and key. */
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** The demo host's NICs: eth0..eth5 with fixed MACs; eth0 is the management NIC in 192.0.2.0/24 (TEST-NET-1). */
@@ -83,6 +86,8 @@ export const USAGE = `usage: xenapi-netd [options]
   --pool-heartbeat MS    slave: how often to check the master (default 2000)
   --pool-max-backoff MS  slave: longest wait between reconnection attempts (default 10000)
   --pool-advertise URL   where the master reaches this daemon (default: the --listen URL)
+  --tls-cert FILE        serve HTTPS with this PEM certificate (with --tls-key), as xapi on 443
+  --tls-key FILE         the certificate's PEM private key
   --record FILE          append every HTTP exchange to FILE as JSON lines (replay: dist/scripts/replay.js)
   --help                 this text`;
 
@@ -122,6 +127,8 @@ export function parseArgs(argv: string[]): Config {
       case '--pool-max-backoff': c.poolMaxBackoffMs = Number(need(++i)); break;
       case '--pool-advertise': c.poolAdvertise = need(++i); break;
       case '--record': c.record = need(++i); break;
+      case '--tls-cert': c.tlsCert = need(++i); break;
+      case '--tls-key': c.tlsKey = need(++i); break;
       default: throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }

@@ -1,5 +1,5 @@
 // Composes the daemon: store, backend, reconciler, semantics, dispatcher, tasks and wire.
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import winston from 'winston';
 import type { Daemon } from './api/context.js';
@@ -91,6 +91,8 @@ function recorder(file: string, cfg: Config, store: Store, hostRef: string): (ex
 
 /** Starts a daemon from a configuration; `backend` overrides the configured one (tests). */
 export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: winston.Logger; monitorIntervalMs?: number } = {}): Promise<Running> {
+  if (!cfg.tlsCert !== !cfg.tlsKey) throw new Error('--tls-cert and --tls-key go together');
+  const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, 'utf8'), key: readFileSync(cfg.tlsKey, 'utf8') } : undefined;
   const log = opts.log ?? makeLogger(cfg);
   if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
   const store = new Store(cfg.db);
@@ -148,8 +150,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
   const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef) : undefined;
-  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
-  const url = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
+  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
+  const url = `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   await pool.start(url);
   return {
     d, store, backend, reconciler, dispatcher, tasks, port: wire.port, url,

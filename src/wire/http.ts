@@ -2,6 +2,7 @@
 // prefix), JSON-RPC on /jsonrpc, CORS pre-flight on OPTIONS. Bodies are read with a limit
 // and refused past it without being buffered; replies always carry Content-Length.
 import http from 'node:http';
+import https from 'node:https';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
@@ -32,6 +33,8 @@ export interface WireOptions {
   log?: { warn(msg: string): void; debug(msg: string): void };
   /** Called once per POST exchange whose reply was sent whole (--record; replayed by scripts/replay.ts). */
   record?: (ex: Exchange) => void;
+  /** Serve HTTPS with this certificate and key (PEM), as xapi does on 443; plain HTTP without. */
+  tls?: { cert: string; key: string };
 }
 
 /** One recorded HTTP exchange; `seq` numbers requests in arrival order (replies may finish out of it). */
@@ -270,7 +273,7 @@ function tap(record: (ex: Exchange) => void, seq: number, req: http.IncomingMess
 /** Starts the server; resolves once it listens. */
 export async function startWire(opts: WireOptions): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
   let seq = 0;
-  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (opts.record) tap(opts.record, ++seq, req, res);
     handle(opts, req, res).catch((e) => {
       // Nothing a client sends may stop the daemon; answer what can still be answered.
@@ -278,7 +281,11 @@ export async function startWire(opts: WireOptions): Promise<{ server: http.Serve
       if (!res.headersSent) sendProtocolError(res, 'internal error', (req.url ?? '').startsWith('/jsonrpc') ? 'jsonrpc' : 'xmlrpc');
       else res.destroy();
     });
-  });
+  };
+  const serverOpts = { keepAliveTimeout: 65_000, requestTimeout: 0 };
+  const server: http.Server = opts.tls
+    ? https.createServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, listener)
+    : http.createServer(serverOpts, listener);
   server.on('clientError', (_e, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     else socket.destroy();
