@@ -18,26 +18,11 @@ import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { OpenvswitchBackend } from '../../src/backends/openvswitch.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
-import { rpc } from './child.js';
+import { rpc, until } from './child.js';
 
 const NICS = ['eth0', 'eth1', 'eth2', 'eth3'];
 const BOND_IP = '198.51.100.10';
 const PEER_LAG_IP = '198.51.100.1/24';
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** `ovs-appctl lacp/show <bond>` (OVS 3.1), parsed. */
 interface LacpShow {

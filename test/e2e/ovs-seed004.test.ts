@@ -13,25 +13,10 @@ import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { OpenvswitchBackend } from '../../src/backends/openvswitch.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
-import { rpc } from './child.js';
+import { rpc, until } from './child.js';
 
 const NICS = ['eth0', 'eth1', 'eth2', 'eth3'];
 const MGMT_IP = '192.0.2.10';
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('e2e: seed 004 over XML-RPC against a sandboxed Open vSwitch', function () {
   this.timeout(60000);
