@@ -85,6 +85,7 @@ export const USAGE = `usage: xenapi-netd [options]
   --pool-password PW     with --pool-master: that user's password
   --pool-heartbeat MS    slave: how often to check the master (default 2000)
   --pool-max-backoff MS  slave: longest wait between reconnection attempts (default 10000)
+  --pool-ca FILE         PEM certificates trusted for https:// pool traffic (besides the system's)
   --pool-advertise URL   where the master reaches this daemon (default: the --listen URL)
   --tls-cert FILE        serve HTTPS with this PEM certificate (with --tls-key), as xapi on 443
   --tls-key FILE         the certificate's PEM private key
@@ -125,6 +126,7 @@ export function parseArgs(argv: string[]): Config {
       case '--pool-password': c.poolPassword = need(++i); break;
       case '--pool-heartbeat': c.poolHeartbeatMs = Number(need(++i)); break;
       case '--pool-max-backoff': c.poolMaxBackoffMs = Number(need(++i)); break;
+      case '--pool-ca': c.poolCa = need(++i); break;
       case '--pool-advertise': c.poolAdvertise = need(++i); break;
       case '--record': c.record = need(++i); break;
       case '--tls-cert': c.tlsCert = need(++i); break;

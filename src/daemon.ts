@@ -16,6 +16,7 @@ import { desiredState } from './reconciler/desired.js';
 import { PoolService } from './pool/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
+import { trustPoolCa } from './pool/rpc.js';
 import { startWire, type RouteHandler } from './wire/http.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
@@ -93,6 +94,7 @@ function recorder(file: string, cfg: Config, store: Store, hostRef: string): (ex
 export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: winston.Logger; monitorIntervalMs?: number } = {}): Promise<Running> {
   if (!cfg.tlsCert !== !cfg.tlsKey) throw new Error('--tls-cert and --tls-key go together');
   const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, 'utf8'), key: readFileSync(cfg.tlsKey, 'utf8') } : undefined;
+  if (cfg.poolCa) trustPoolCa(readFileSync(cfg.poolCa, 'utf8'));
   const log = opts.log ?? makeLogger(cfg);
   if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
   const store = new Store(cfg.db);

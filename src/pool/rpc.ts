@@ -4,6 +4,8 @@
 // that cannot be reached, or a call that exceeds its time limit, is an Unreachable.
 import xmlrpc from 'xmlrpc';
 import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 
 /** The remote daemon answered with a XenAPI Failure. */
 export class RemoteFailure extends Error {
@@ -27,13 +29,26 @@ export function normalizeUrl(address: string): string {
   return `http://${a}`;
 }
 
-// One keep-alive agent per process: start-up bursts (16 slaves) reuse sockets.
+// One keep-alive agent per process and scheme: start-up bursts (16 slaves) reuse sockets.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+let tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+
+/**
+ * Daemons that serve HTTPS (--tls-cert) are reached over https:// and their certificate is
+ * verified: against the system's CAs, plus `pem` (--pool-ca: the pool's own CA or the members'
+ * self-signed certificates).
+ */
+export function trustPoolCa(pem: string | undefined): void {
+  tlsAgent.destroy();
+  tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, ...(pem ? { ca: [...tls.rootCertificates, pem] } : {}) });
+}
 
 /** One XenAPI call to the daemon at `url`; `timeoutMs` bounds the whole exchange. */
 export function xapiCall<T = unknown>(url: string, method: string, params: unknown[], timeoutMs = 30_000): Promise<T> {
   const u = new URL(url);
-  const client = xmlrpc.createClient({ host: u.hostname, port: Number(u.port || 80), path: u.pathname || '/', agent } as any);
+  const secure = u.protocol === 'https:';
+  const opts = { host: u.hostname, port: Number(u.port || (secure ? 443 : 80)), path: u.pathname || '/', agent: secure ? tlsAgent : agent };
+  const client = secure ? xmlrpc.createSecureClient(opts as any) : xmlrpc.createClient(opts as any);
   return new Promise<T>((resolve, reject) => {
     let done = false;
     const timer = setTimeout(() => {

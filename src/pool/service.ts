@@ -25,6 +25,8 @@ export interface PoolConfig {
   poolMaxBackoffMs?: number;
   /** --pool-advertise URL: where the master reaches this daemon (default: the URL it listens on). */
   poolAdvertise?: string;
+  /** --pool-ca FILE: PEM certificates trusted for https:// traffic between daemons (besides the system's). */
+  poolCa?: string;
 }
 
 export class PoolService {
