@@ -4,6 +4,7 @@
 import { enumDef, type Ty } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
 import { WireDateTime, WireDouble, XML_ILLEGAL } from '../wire/values.js';
+import { wireInt } from '../wire/xmlrpc.js';
 
 const INT_RE = /^[+-]?\d+$/;
 const NUM_RE = /^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$/;
@@ -24,8 +25,16 @@ export function coerce(v: unknown, ty: Ty, name: string): unknown {
       if (typeof v === 'string') return v;
       return bad();
     case 'int':
+      // 64-bit: a number while exact, a BigInt beyond 2^53 (XML-RPC ints arrive as text).
       if (typeof v === 'number' && Number.isInteger(v)) return v;
-      if (typeof v === 'string' && INT_RE.test(v.trim())) return Number(v.trim());
+      if (typeof v === 'bigint') return v;
+      if (typeof v === 'string' && INT_RE.test(v.trim())) {
+        try {
+          return wireInt(v.trim());
+        } catch {
+          return bad();
+        }
+      }
       return bad();
     case 'int32':
       return coerce(v, { k: 'int' }, name);

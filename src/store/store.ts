@@ -88,7 +88,8 @@ function fromSql(ty: Ty, v: unknown): unknown {
     case 'bool': return v === 1 || v === 1n;
     case 'set': return v === '[]' ? EMPTY_SET : JSON.parse(String(v));
     case 'map': return v === '{}' ? EMPTY_MAP : Object.assign(Object.create(null), JSON.parse(String(v)));
-    case 'int': case 'float': return typeof v === 'bigint' ? Number(v) : v;
+    case 'int': return typeof v === 'bigint' && Number.isSafeInteger(Number(v)) ? Number(v) : v; // BigInt beyond 2^53
+    case 'float': return typeof v === 'bigint' ? Number(v) : v;
     case 'string': case 'enum': case 'ref': case 'datetime': return typeof v === 'string' ? intern(v) : v;
     default: return v;
   }
@@ -181,7 +182,8 @@ export class Store implements View {
     };
     this.classes.set(def.name, st);
     // Raw rows (arrays) make less garbage than objects while loading a large database.
-    const load = this.db.prepare(`SELECT ${names.map(q).join(', ')} FROM ${q(def.name)}`).raw(true);
+    // safeIntegers: 64-bit ints come back exact (fromSql keeps a BigInt only beyond 2^53).
+    const load = this.db.prepare(`SELECT ${names.map(q).join(', ')} FROM ${q(def.name)}`).raw(true).safeIntegers(true);
     for (const raw of load.iterate() as Iterable<unknown[]>) {
       const row: Record<string, unknown> = {};
       for (let i = 0; i < fields.length; i++) row[fields[i].name] = fromSql(fields[i].ty, raw[i + 3]);

@@ -50,13 +50,21 @@ function nullProto(v: unknown): unknown {
   return v;
 }
 
+// JSON has no 64-bit ints and JSON.stringify refuses BigInt: a BigInt goes out as a marked
+// string that bigints() turns back into a bare number literal, exact to the last digit.
+const BIG = '\u0000int:';
 function replacer(this: unknown, _k: string, v: unknown): unknown {
-  return v instanceof Typed ? v.v : v;
+  if (typeof v === 'bigint') return BIG + v.toString();
+  return v instanceof Typed ? (typeof v.v === 'bigint' ? BIG + v.v.toString() : v.v) : v;
+}
+const BIG_RE = /"\\u0000int:(-?\d+)"/g;
+function bigints(json: string): string {
+  return json.indexOf('\\u0000int:') < 0 ? json : json.replace(BIG_RE, '$1');
 }
 
 /** Serialises a result value (ints as JSON numbers, Typed unwrapped). */
 export function stringifyValue(v: unknown, _ty: Ty): string {
-  return v === undefined ? '""' : JSON.stringify(v, replacer);
+  return v === undefined ? '""' : bigints(JSON.stringify(v, replacer));
 }
 
 /** A success reply as string parts (big maps in slices). */
@@ -71,7 +79,7 @@ export function* successParts(call: { version: 1 | 2; id: number | string }, v: 
     let n = 0;
     let first = true;
     for (const [k, x] of entries) {
-      s += (first ? '' : ',') + JSON.stringify(k) + ':' + JSON.stringify(x, replacer);
+      s += (first ? '' : ',') + JSON.stringify(k) + ':' + bigints(JSON.stringify(x, replacer));
       first = false;
       if (++n === 256) {
         yield s;

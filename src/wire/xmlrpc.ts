@@ -20,6 +20,15 @@ const INT_RE = /^[+-]?\d+$/;
 const FLOAT_RE = /^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan|infinity)$/i;
 const SCALAR_TAGS = new Set(['string', 'int', 'i4', 'i8', 'boolean', 'double', 'dateTime.iso8601', 'base64']);
 
+/** A 64-bit int from its decimal text: a number while exact, a BigInt beyond 2^53. */
+export function wireInt(s: string): number | bigint {
+  const n = Number(s);
+  if (Number.isSafeInteger(n)) return n;
+  const b = BigInt(s);
+  if (b > 9223372036854775807n || b < -9223372036854775808n) throw new ProtocolError(`int out of 64-bit range: ${s}`);
+  return b;
+}
+
 /** The value of a scalar element `<tag>text</tag>`; ProtocolError when the text does not fit the type. */
 function scalar(tag: string, text: string): unknown {
   switch (tag) {
@@ -28,7 +37,7 @@ function scalar(tag: string, text: string): unknown {
     case 'int': case 'i4': case 'i8': {
       const s = text.trim();
       if (!INT_RE.test(s)) throw new ProtocolError(`bad <${tag}> ${s}`);
-      return Number(s);
+      return wireInt(s);
     }
     case 'boolean':
       return text.trim() === '1';
@@ -479,6 +488,7 @@ function encodeAny(v: unknown): string {
   switch (typeof v) {
     case 'string': return encString(v);
     case 'number': return Number.isInteger(v) ? `<value>${v}</value>` : `<value><double>${g16(v)}</double></value>`;
+    case 'bigint': return `<value>${v}</value>`;
     case 'boolean': return encBool(v);
   }
   if (Array.isArray(v)) {
