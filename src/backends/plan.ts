@@ -466,3 +466,31 @@ export function diff(actual: NetState, desired: NetState): Step[] {
   }
   return plan;
 }
+
+/**
+ * The part of `state` a host with these NICs can realise: uplinks on NICs it lacks are dropped
+ * and bonds keep the members it has (none left: no uplink). `dropped` says what went, for the log.
+ * Used at start-up and for a pool slave's sync, where a NIC may have gone since the database said so.
+ */
+export function fitToNics(state: NetState, nics: readonly string[]): { state: NetState; dropped: string[] } {
+  const have = new Set(nics);
+  const dropped: string[] = [];
+  const bridges: Record<string, Bridge> = {};
+  for (const [name, b] of Object.entries(state.bridges)) {
+    const u = b.uplink;
+    if (u?.kind === 'nic' && !have.has(u.device)) {
+      dropped.push(`${u.device} (uplink of ${name})`);
+      const { uplink: _gone, ...rest } = b;
+      bridges[name] = rest;
+    } else if (u?.kind === 'bond' && u.members.some((m) => !have.has(m))) {
+      const members = u.members.filter((m) => have.has(m));
+      dropped.push(...u.members.filter((m) => !have.has(m)).map((m) => `${m} (member of ${u.name})`));
+      if (members.length) bridges[name] = { ...b, uplink: { ...u, members } };
+      else {
+        const { uplink: _gone, ...rest } = b;
+        bridges[name] = rest;
+      }
+    } else bridges[name] = b;
+  }
+  return { state: { bridges }, dropped };
+}

@@ -8,7 +8,7 @@ import type { Backend, NetState } from '../backends/backend.js';
 import { BackendError } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
-import { describe, diff } from '../backends/plan.js';
+import { describe, diff, fitToNics } from '../backends/plan.js';
 import type { Store } from '../store/store.js';
 import type { RoleRecord, RoleStore } from './role.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
@@ -56,9 +56,16 @@ export class SlaveAgent extends EventEmitter {
     super();
   }
 
+  /** What of `state` this host's NICs allow (a NIC may be gone since the master's records were made). */
+  private async fit(state: NetState): Promise<NetState> {
+    const f = fitToNics(state, (await this.o.backend.nics()).map((n) => n.device));
+    if (f.dropped.length) this.o.log.warn(`pool: NICs missing on this host, left out: ${f.dropped.join(', ')}`);
+    return f.state;
+  }
+
   /** Before the wire opens: the host goes back to the last state applied for the master (or, never synced, to the local database). */
   async recover(): Promise<void> {
-    const state = this.o.role.lastState ?? desiredState(this.o.store, this.o.localHost());
+    const state = await this.fit(this.o.role.lastState ?? desiredState(this.o.store, this.o.localHost()));
     const plan = diff(await this.o.backend.read(), state);
     if (plan.length) {
       await this.o.backend.apply(plan);
@@ -69,7 +76,7 @@ export class SlaveAgent extends EventEmitter {
   /** Applies a desired state through the local backend, all or nothing, and remembers it. Serialised. */
   applyState(state: NetState): Promise<number> {
     const run = this.applyTail.then(async () => {
-      const plan = diff(await this.o.backend.read(), state);
+      const plan = diff(await this.o.backend.read(), await this.fit(state));
       if (plan.length) {
         try {
           await this.o.backend.apply(plan);

@@ -13,7 +13,7 @@ import { ApiError } from '../errors.js';
 import type { Store, Txn, View } from '../store/store.js';
 import { desiredState } from './desired.js';
 import { Journal, type JournalEntry } from './journal.js';
-import { describe, diff, invert, normalize, uplinkDevices } from '../backends/plan.js';
+import { describe, diff, fitToNics, invert, normalize, uplinkDevices } from '../backends/plan.js';
 
 /** Result of a reconciliation: the plan applied (or that would be, for a dry run). */
 export interface Reconciled {
@@ -55,9 +55,20 @@ export class Reconciler {
   /** The plan that would bring the host to what `db` says. */
   async plan(db: View): Promise<Reconciled> {
     const actual = await this.backend.read();
-    const plan = diff(actual, desiredState(db, this.host()));
+    // A NIC may have gone since the database was written: plan what the host can do.
+    this.nics ??= (await this.backend.nics()).map((n) => n.device);
+    const fit = fitToNics(desiredState(db, this.host()), this.nics);
+    if (fit.dropped.length && fit.dropped.join() !== this.lastDropped) {
+      this.lastDropped = fit.dropped.join();
+      this.log?.warn?.(`reconciler: NICs missing on this host, left out: ${fit.dropped.join(', ')}`);
+    }
+    const plan = diff(actual, fit.state);
     return { plan, lines: plan.map(describe), actual };
   }
+
+  /** The host's NICs, read at start-up and again after a failed plan (undefined: read on next use). */
+  private nics?: string[];
+  private lastDropped = '';
 
   private async precommit(tx: Txn): Promise<void> {
     const r = await this.plan(tx);
@@ -74,6 +85,7 @@ export class Reconciler {
     } catch (e) {
       const msg = e instanceof BackendError ? `step ${e.step + 1} of ${r.plan.length} (${r.lines[e.step] ?? '?'}): ${e.message}` : String((e as Error)?.message ?? e);
       if (id !== undefined) await this.closeAfterFailure(id, r.actual!, msg);
+      this.nics = undefined; // a NIC may have gone: read them again for the next plan
       throw new ApiError('PIF_CONFIGURATION_ERROR', [String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL'), msg]);
     }
     this.applied++;
@@ -130,6 +142,7 @@ export class Reconciler {
       this.log?.warn?.(`crash recovery: journal entry ${e.id} (${e.method || 'transaction'}, ${e.steps.length} steps: ${e.steps.map(describe).join('; ')}) ` +
         'was left open: its transaction did not commit, so the host goes back to the database (the state before)');
     }
+    this.nics = undefined; // read the NICs afresh at start-up
     const r = await this.plan(db);
     if (r.plan.length) await this.backend.apply(r.plan);
     if (open.length) {

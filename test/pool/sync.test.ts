@@ -125,6 +125,25 @@ describe('pool (simulated backends, in-process daemons)', function () {
     expect([...m.r.store.rows('PIF')].filter(([, p]) => p.host === host && p.device === 'eth3')).to.have.length(0);
   });
 
+  it('POOL-08 a bond only the slave has keeps working when one of its NICs is gone at restart: the slave applies the bond over the NIC it has', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    let s = await start({ h: 3, db: join(dir, 's.db'), master: m.url });
+    await synced(s);
+    const host = hostOf(m, s);
+    const local = await net(m, 'LOCAL');
+    const bond = await m.call<string>('Bond.create', local, [pifOf(m, host, 'eth1'), pifOf(m, host, 'eth2')], '', 'active-backup', {});
+    await m.call('PIF.plug', m.r.store.get('Bond', bond).master);
+    const bridge = String(m.r.store.get('network', local).bridge);
+    expect(((await s.backend.read()).bridges[bridge].uplink as any).members).to.deep.equal(['eth1', 'eth2']);
+    await stop(s);
+    s = await start({ h: 3, db: join(dir, 's.db'), master: m.url, nics: inventory(3, ['eth0', 'eth1', 'eth3']), state: await s.backend.read() });
+    await synced(s);
+    // The master keeps eth2's PIF (a bond slave: used) and the bond; the host runs the bond over eth1.
+    expect(m.r.store.find('Bond', bond)).to.not.equal(undefined);
+    expect(((await s.backend.read()).bridges[bridge].uplink as any).members).to.deep.equal(['eth1']);
+    expect((await s.backend.read()).bridges.xenbr0.ip?.address).to.equal('192.0.2.13');
+  });
+
   it('POOL-04 a NIC that is gone but used (VLAN on it) keeps its PIF, unplugged; host.other_config:sync_vlans=nosync stops VLAN replication', async () => {
     const m = await start({ h: 0, db: join(dir, 'm.db') });
     let s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });

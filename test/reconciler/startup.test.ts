@@ -1,0 +1,48 @@
+// Start-up when a NIC has gone since the database was written: the daemon still starts, does
+// what the host can (a bond keeps the members it has) and says what it left out.
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fitToNics } from '../../src/backends/plan.js';
+import { DEMO_INVENTORY } from '../../src/config.js';
+import { startHarness } from '../helpers/harness.js';
+
+describe('reconciler: start-up with NICs missing', () => {
+  it('START-01 fitToNics drops NIC uplinks and bond members the host lacks, and says which', () => {
+    const state = {
+      bridges: {
+        xapi1: { name: 'xapi1', MTU: 1500, uplink: { kind: 'bond' as const, name: 'bond0', members: ['eth0', 'eth3'], mode: 'active-backup' as const, properties: {}, mac: '02:00:5e:00:53:10' }, vifs: [] },
+        xenbr2: { name: 'xenbr2', MTU: 1500, uplink: { kind: 'nic' as const, device: 'eth2' }, vifs: ['vif1.0'] },
+        xapi9: { name: 'xapi9', MTU: 1500, uplink: { kind: 'bond' as const, name: 'bond1', members: ['eth4', 'eth5'], mode: 'lacp' as const, properties: {}, mac: '02:00:5e:00:53:14' }, vifs: [] },
+      },
+    };
+    const f = fitToNics(state, ['eth0', 'eth1']);
+    expect(f.state.bridges.xapi1.uplink).to.deep.include({ members: ['eth0'] });
+    expect(f.state.bridges.xenbr2).to.deep.equal({ name: 'xenbr2', MTU: 1500, vifs: ['vif1.0'] });
+    expect(f.state.bridges.xapi9).to.deep.equal({ name: 'xapi9', MTU: 1500, vifs: [] });
+    expect(f.dropped).to.deep.equal(['eth3 (member of bond0)', 'eth2 (uplink of xenbr2)', 'eth4 (member of bond1)', 'eth5 (member of bond1)']);
+  });
+
+  it('START-02 a daemon whose bond lost a NIC starts with the bond over the NIC it still has, management on it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xnd-start-'));
+    try {
+      let h = await startHarness({ config: { db: join(dir, 'x.db') } });
+      const net = await h.call<string>('network.create', { name_label: 'MGT', name_description: '', other_config: {} });
+      await h.call('Bond.create', net, [h.pif('eth0'), h.pif('eth3')], '', 'active-backup', {});
+      expect(h.backend.host().bondMembers).to.deep.equal({ bond0: ['eth0', 'eth3'] });
+      await h.close();
+      h = await startHarness({ config: { db: join(dir, 'x.db') }, inventory: DEMO_INVENTORY.filter((n) => n.device !== 'eth3') });
+      try {
+        expect(h.backend.host().bondMembers).to.deep.equal({ bond0: ['eth0'] });
+        const bridge = String(h.r.store.get('network', net).bridge);
+        expect(h.backend.host().ips).to.deep.equal({ [bridge]: '192.0.2.10' });
+        expect(await h.call('pool.get_all')).to.have.length(1);
+      } finally {
+        await h.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
