@@ -41,6 +41,11 @@ export type Impl = (ctx: CallCtx, args: any) => unknown | Promise<unknown>;
 /** Implementations by wire name (`Bond.create`). */
 export type Impls = Record<string, Impl>;
 
+/** Milliseconds since the epoch of a XenAPI datetime (`YYYYMMDDTHH:MM:SSZ`); NaN if it is not one. */
+export function parseDatetime(s: unknown): number {
+  return Date.parse(String(s).replace(/^(\d{4})(\d\d)(\d\d)T/, '$1-$2-$3T'));
+}
+
 /** The current time as XenAPI writes datetimes. */
 export function now(): string {
   return new Date().toISOString().replace(/-/g, '').replace(/\.\d+Z$/, 'Z');

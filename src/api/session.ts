@@ -4,7 +4,7 @@ import { scrypt as scryptCb, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Store } from '../store/store.js';
-import { now, type CallCtx, type Impls } from './context.js';
+import { now, parseDatetime, type CallCtx, type Impls } from './context.js';
 import { forgetSessionActivity, sessionLastActive } from './dispatch.js';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
@@ -40,10 +40,9 @@ export const SESSION_IDLE_MS = 24 * 3600 * 1000;
  * must not write); a session not used since the daemon started counts from its last_active.
  */
 export async function expireSessions(store: Store, at = Date.now()): Promise<number> {
-  const parse = (s: unknown) => Date.parse(String(s).replace(/^(\d{4})(\d\d)(\d\d)T/, '$1-$2-$3T'));
   const idle: string[] = [];
   for (const [ref, r] of store.rows('session')) {
-    const last = sessionLastActive(ref) ?? parse(r.last_active);
+    const last = sessionLastActive(ref) ?? parseDatetime(r.last_active);
     if (at - last > SESSION_IDLE_MS) idle.push(ref);
   }
   if (idle.length) {

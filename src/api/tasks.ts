@@ -3,7 +3,7 @@
 // as xapi's taskHelper writes it, even for JSON-RPC clients).
 import { describeError, ApiError } from '../errors.js';
 import { NULL_REF } from '../store/store.js';
-import { now, type CallCtx, type Daemon, type Impls } from './context.js';
+import { now, parseDatetime, type CallCtx, type Daemon, type Impls } from './context.js';
 import type { Dispatcher } from './dispatch.js';
 import type { Method } from './methods.js';
 import { expireSessions } from './session.js';
@@ -75,10 +75,9 @@ export class Tasks {
 
   /** Removes old tasks. */
   async gc(at = Date.now()): Promise<void> {
-    const parse = (s: unknown) => Date.parse(String(s).replace(/^(\d{4})(\d\d)(\d\d)T/, '$1-$2-$3T'));
     const old: string[] = [];
     for (const [ref, r] of this.d.store.rows('task')) {
-      const age = at - parse(r.status === 'pending' ? r.created : r.finished);
+      const age = at - parseDatetime(r.status === 'pending' ? r.created : r.finished);
       if (age > (r.status === 'pending' ? PENDING_TTL_MS : COMPLETED_TTL_MS)) old.push(ref);
     }
     if (old.length) await this.d.store.write((tx) => old.forEach((r) => tx.exists('task', r) && tx.destroy('task', r)));

@@ -19,8 +19,9 @@ import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
 import { bondCreate, bondDestroy, moveTunnels, moveVlans, vifsToMove } from '../xapi/bond.js';
 import { moveManagement } from '../xapi/host.js';
-import { bridgeForDevice, introduceInternal } from '../xapi/introduce.js';
-import { bringUp, setCulprit } from '../xapi/pif.js';
+import { bridgeForDevice, destroyPif, introduceInternal } from '../xapi/introduce.js';
+import { bringPifUp } from '../xapi/network.js';
+import { setCulprit } from '../xapi/pif.js';
 import { pifsOn } from '../xapi/pif_helpers.js';
 import { tunnelCreateInternal } from '../xapi/tunnel.js';
 import { moveVifInternal } from '../xapi/vif.js';
@@ -128,9 +129,7 @@ export function forgetAbsent(tx: Txn, host: string, absent: Set<string>, log: Lo
       if (!quiet) log.warn(`pool: host ${host}: NIC ${row.device} is gone; keeping its PIF ${p}, unplugged, because ${why}`);
       continue;
     }
-    tx.destroy('PIF', p);
-    const metrics = String(row.metrics);
-    if (tx.find('PIF_metrics', metrics) && !tx.where('PIF', (x) => x.metrics === metrics).length) tx.destroy('PIF_metrics', metrics);
+    destroyPif(tx, p);
     log.info(`pool: host ${host}: NIC ${row.device} is gone; forgot its PIF ${p}`);
   }
 }
@@ -270,7 +269,7 @@ export function syncVlans(tx: Txn, host: string, log: Log): number {
     made++;
     if (M.currently_attached) {
       setCulprit(tx, untagged);
-      bringUp(tx, untagged);
+      bringPifUp(tx, untagged);
     }
   }
   if (made) log.info(`pool: host ${host}: copied ${made} VLANs from the master`);
@@ -296,7 +295,7 @@ export function syncTunnels(tx: Txn, host: string, log: Log): number {
     made++;
     if (M.currently_attached && tx.get('PIF', on[0]).ip_configuration_mode !== 'None') {
       setCulprit(tx, r.access);
-      bringUp(tx, r.access);
+      bringPifUp(tx, r.access);
     }
   }
   if (made) log.info(`pool: host ${host}: copied ${made} tunnels from the master`);

@@ -16,9 +16,10 @@
 import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
-import { assertNoOtherLocalPifs, assertNetworkManaged } from './network.js';
+import { assertNoOtherLocalPifs, assertNetworkManaged, bringPifUp } from './network.js';
 import { moveManagement } from './host.js';
-import { bringUp, moveIpConfig, newPifMetrics, resetIpConfig, setCulprit } from './pif.js';
+import { destroyPif, newPifMetrics } from './introduce.js';
+import { moveIpConfig, resetIpConfig, setCulprit } from './pif.js';
 import { isBondSlave, pifKind } from './pif_helpers.js';
 import { tunnelCreateInternal, tunnelDestroyInternal } from './tunnel.js';
 import { isValidMac, moveVifInternal, vifActive, vifOperationError } from './vif.js';
@@ -191,8 +192,8 @@ function moveVlanGroups(tx: Txn, host: string, newBase: string, groups: VlanGrou
     for (const v of g.vifs) moveVifInternal(tx, v, target);
     if (management) {
       tx.set('PIF', untagged, { management: true });
-      bringUp(tx, untagged, true);
-    } else if (plugged) bringUp(tx, untagged);
+      bringPifUp(tx, untagged);
+    } else if (plugged) bringPifUp(tx, untagged);
   }
 }
 
@@ -213,7 +214,7 @@ export function moveTunnels(tx: Txn, host: string, newTransport: string, tunnels
     const { access } = tunnelCreateInternal(tx, host, newTransport, String(oldAccess.network), String(row.protocol));
     tunnelDestroyInternal(tx, t);
     if (oldAccess.management) tx.set('PIF', access, { management: true });
-    if (oldAccess.currently_attached) bringUp(tx, access, !!oldAccess.management);
+    if (oldAccess.currently_attached) bringPifUp(tx, access);
   }
 }
 
@@ -309,7 +310,7 @@ export function bondCreate(ctx: CallCtx, network: string, membersIn: string[], M
   progress(ctx, 0.8);
   // Seed step 11: management moves to the master (plugged); else the master is plugged if a slave was.
   if (managementPif) moveManagement(tx, master);
-  else if (anyPlugged) bringUp(tx, master);
+  else if (anyPlugged) bringPifUp(tx, master);
   for (const m of members) if (tx.get('PIF', m).currently_attached) tx.set('PIF', m, { currently_attached: false });
   // Seed step 12: slaves lose their IP configuration and disallow_unplug.
   for (const m of members) {
@@ -359,15 +360,13 @@ export function bondDestroy(ctx: CallCtx, bond: string): void {
   // Seed step 6: management to the primary slave (plugged).
   if (m.management) moveManagement(tx, primary);
   // Seed step 7: all slaves plugged if the master was.
-  if (plugged) for (const s of members) bringUp(tx, s, s === primary && !!m.management);
+  if (plugged) for (const s of members) bringPifUp(tx, s);
   progress(ctx, 0.8);
   // Seed step 8: disallow_unplug to the primary slave.
   if (m.disallow_unplug) tx.set('PIF', primary, { disallow_unplug: true });
   // Seed step 9: the Bond and the master PIF go (with the master's metrics: docs/compat.md).
   tx.destroy('Bond', bond);
-  const metrics = String(tx.get('PIF', master).metrics);
-  tx.destroy('PIF', master);
-  if (tx.find('PIF_metrics', metrics) && !tx.where('PIF', (p) => p.metrics === metrics).length) tx.destroy('PIF_metrics', metrics);
+  destroyPif(tx, master);
   progress(ctx, 1.0);
 }
 
@@ -378,7 +377,7 @@ export function bondDestroy(ctx: CallCtx, bond: string): void {
 function reapply(tx: Txn, bond: string): void {
   const master = String(tx.get('Bond', bond).master);
   setCulprit(tx, master);
-  bringUp(tx, master, !!tx.get('PIF', master).management);
+  bringPifUp(tx, master);
 }
 
 /** Implementations of the Bond class's messages. */

@@ -13,10 +13,9 @@ import type { CallCtx, Impls } from '../api/context.js';
 import type { Backend } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { type Txn, type View } from '../store/store.js';
-import { localPifs } from './network.js';
 import { isBondSlave } from './pif_helpers.js';
-import { refreshHostAddress } from './network.js';
-import { bringUp, setCulprit } from './pif.js';
+import { bringPifUp, localPifs, refreshHostAddress } from './network.js';
+import { setCulprit } from './pif.js';
 
 /** HA_IS_ENABLED [] if the pool has HA enabled (never, in this daemon, but checked where xapi checks). */
 export function assertNoHa(db: View): void {
@@ -45,7 +44,7 @@ export function updateManagementFlags(tx: Txn, host: string, network: string | u
 /** xapi_bond.move_management: `to` is brought up as the management interface and takes the flag. */
 export function moveManagement(tx: Txn, to: string): void {
   const row = tx.get('PIF', to);
-  bringUp(tx, to, true);
+  bringPifUp(tx, to);
   updateManagementFlags(tx, String(row.host), String(row.network));
   refreshHostAddress(tx, String(row.host));
 }
@@ -70,7 +69,7 @@ export function managementReconfigure(tx: Txn, pif: string, bridges: readonly st
     for (const p of localPifs(tx, network, host)) {
       if (!tx.get('PIF', p).managed) continue;
       if (isBondSlave(tx, p)) throw new ApiError('CANNOT_PLUG_BOND_SLAVE', [p]);
-      bringUp(tx, p, true);
+      bringPifUp(tx, p);
     }
   }
   updateManagementFlags(tx, host, network);

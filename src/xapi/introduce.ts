@@ -17,6 +17,21 @@ export function bridgeForDevice(device: string): string {
   return m ? `xenbr${m[1]}` : `br${device}`;
 }
 
+/** A fresh PIF_metrics as xapi_pif.ml creates them. */
+export function newPifMetrics(tx: Txn, carrier = false): string {
+  return tx.create('PIF_metrics', {
+    io_read_kbs: 0, io_write_kbs: 0, carrier, vendor_id: '', vendor_name: '', device_id: '', device_name: '',
+    speed: 0, duplex: false, pci_bus_path: '', last_updated: '19700101T00:00:00Z', other_config: Object.create(null),
+  });
+}
+
+/** Deletes a PIF and its PIF_metrics unless another PIF shares them (VLAN and tunnel PIFs share their base's). */
+export function destroyPif(tx: Txn, pif: string): void {
+  const metrics = String(tx.get('PIF', pif).metrics);
+  tx.destroy('PIF', pif);
+  if (tx.find('PIF_metrics', metrics) && !tx.where('PIF', (p) => p.metrics === metrics).length) tx.destroy('PIF_metrics', metrics);
+}
+
 /** Creates the PIF_metrics, network (if needed) and PIF of a physical NIC; returns the PIF ref. */
 export function introduceInternal(
   tx: Txn,
@@ -38,17 +53,7 @@ export function introduceInternal(
         bridge,
         managed,
       });
-  const metrics = tx.create('PIF_metrics', {
-    carrier: nic.carrier ?? false,
-    vendor_id: '',
-    vendor_name: '',
-    device_id: '',
-    device_name: '',
-    speed: 0,
-    duplex: false,
-    pci_bus_path: '',
-    last_updated: '19700101T00:00:00Z',
-  });
+  const metrics = newPifMetrics(tx, nic.carrier ?? false);
   const management = bridge !== '' && bridge === opts.managementBridge;
   return tx.create('PIF', {
     device: nic.device,

@@ -4,9 +4,8 @@
 //
 // Surface (what other modules use):
 //   isValidIPv4 / isValidIPv6 / isValidCidr6  — xapi's Helpers.is_valid_ip / parse_cidr
-//   bringUp(tx, pif, management)              — nm.ml bring_pif_up, database side, with its extras
+//   setCulprit(tx, pif)                       — the PIF a backend failure is reported against
 //   moveIpConfig(tx, from, to) / resetIpConfig(tx, pif) — IP configuration moves (bonds, VLANs)
-//   newPifMetrics(tx)                         — a fresh PIF_metrics as xapi creates them
 //   pifImpls                                  — PIF.* implementations
 import net from 'node:net';
 import type { CallCtx, Impls } from '../api/context.js';
@@ -14,7 +13,7 @@ import type { Backend } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { CULPRIT } from '../reconciler/reconciler.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
-import { introduceInternal, type NicInfo } from './introduce.js';
+import { destroyPif, introduceInternal, newPifMetrics, type NicInfo } from './introduce.js';
 import {
   assertNetworkCompatibleWithTrunksOnVif, assertNoProtectionEnabled, bringPifDown, bringPifUp, plugPif, unplugPif,
 } from './network.js';
@@ -40,11 +39,6 @@ export function isValidCidr6(s: string): boolean {
 /** Marks the PIF whose bring-up a backend failure is reported against (PIF_CONFIGURATION_ERROR [pif, msg]). */
 export function setCulprit(tx: Txn, pif: string): void {
   tx.scratch.set(CULPRIT, pif);
-}
-
-/** nm.ml bring_pif_up(pif, management_interface), database side (see network.ts bringPifUp). */
-export function bringUp(tx: Txn, pif: string, _management = false): void {
-  bringPifUp(tx, pif);
 }
 
 /** Every IP configuration field that moves with a PIF's configuration. */
@@ -74,14 +68,6 @@ export function resetIpConfig(tx: Txn, pif: string): void {
   }
   if (p.ipv6_configuration_mode !== 'None') Object.assign(patch, { ipv6_configuration_mode: 'None', IPv6: [], ipv6_gateway: '' });
   if (Object.keys(patch).length) tx.set('PIF', pif, patch);
-}
-
-/** A fresh PIF_metrics as xapi_pif.ml creates them. */
-export function newPifMetrics(tx: Txn): string {
-  return tx.create('PIF_metrics', {
-    io_read_kbs: 0, io_write_kbs: 0, carrier: false, vendor_id: '', vendor_name: '', device_id: '', device_name: '',
-    speed: 0, duplex: false, pci_bus_path: '', last_updated: '19700101T00:00:00Z', other_config: Object.create(null),
-  });
 }
 
 /** Physical PIFs of `host` named `device`. */
@@ -120,7 +106,7 @@ function reconfigureIp(tx: Txn, self: string, mode: string, IP: string, netmask:
   if (row.currently_attached) {
     setCulprit(tx, self);
     tx.set('PIF', self, { currently_attached: false });
-    bringUp(tx, self, !!row.management);
+    bringPifUp(tx, self);
   }
 }
 
@@ -140,7 +126,7 @@ function reconfigureIpv6(tx: Txn, self: string, mode: string, IPv6: string, gate
   if (row.currently_attached) {
     setCulprit(tx, self);
     tx.set('PIF', self, { currently_attached: false });
-    bringUp(tx, self, !!row.management);
+    bringPifUp(tx, self);
   }
 }
 
@@ -160,10 +146,10 @@ function setProperty(tx: Txn, self: string, name: string, value: string): void {
   // xapi re-applies the PIF and every VLAN on it when the *base* PIF is attached (so an unplugged VLAN gets plugged).
   if (row.currently_attached) {
     setCulprit(tx, self);
-    bringUp(tx, self, !!row.management);
+    bringPifUp(tx, self);
     for (const v of tx.children('PIF', self, 'VLAN_slave_of')) {
       const u = String(tx.get('VLAN', v).untagged_PIF);
-      if (tx.find('PIF', u)) bringUp(tx, u, !!tx.get('PIF', u).management);
+      if (tx.find('PIF', u)) bringPifUp(tx, u);
     }
   }
 }
@@ -212,9 +198,7 @@ function forget(tx: Txn, self: string): void {
     setCulprit(tx, self);
     bringPifDown(tx, self);
   }
-  const metrics = String(row.metrics);
-  tx.destroy('PIF', self);
-  if (tx.find('PIF_metrics', metrics) && !tx.where('PIF', (p) => p.metrics === metrics).length) tx.destroy('PIF_metrics', metrics);
+  destroyPif(tx, self);
 }
 
 /** PIF.db_introduce (xapi_pif.ml:500-523): a record from the given values; bond_slave_of is ignored (as xapi). */

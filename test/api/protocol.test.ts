@@ -7,17 +7,6 @@ import { T } from '../../schema/index.js';
 import { XenAPIFailure, startHarness, type Harness } from '../helpers/harness.js';
 import { jsonCall, post, request, xmlCall, xmlFailure, xmlSuccess } from './rawhttp.js';
 
-/** The ErrorDescription of a session-less call expected to fail. */
-async function rawFails(h: Harness, method: string, ...params: unknown[]): Promise<string[]> {
-  try {
-    await h.raw(method, ...params);
-  } catch (e) {
-    if (e instanceof XenAPIFailure) return e.details;
-    throw e;
-  }
-  throw new Error(`${method} succeeded but a Failure was expected`);
-}
-
 describe('api/protocol: errors in xapi dispatch order', () => {
   let h: Harness;
   let net0: string;
@@ -28,20 +17,20 @@ describe('api/protocol: errors in xapi dispatch order', () => {
   after(async () => { await h.close(); });
 
   it('MESSAGE_METHOD_UNKNOWN [name] for an unknown method without params', async () => {
-    expect(await rawFails(h, 'no.such_method')).to.deep.equal(['MESSAGE_METHOD_UNKNOWN', 'no.such_method']);
+    expect(await h.rawFails('no.such_method')).to.deep.equal(['MESSAGE_METHOD_UNKNOWN', 'no.such_method']);
   });
   it('MESSAGE_METHOD_UNKNOWN [name] for an unknown method with a valid session', async () => {
     expect(await h.fails('PIF.no_such_message', 'x')).to.deep.equal(['MESSAGE_METHOD_UNKNOWN', 'PIF.no_such_message']);
   });
   it('SESSION_INVALID [ref] first when an unknown method has a bad session as first param', async () => {
-    expect(await rawFails(h, 'no.such_method', 'OpaqueRef:bogus')).to.deep.equal(['SESSION_INVALID', 'OpaqueRef:bogus']);
+    expect(await h.rawFails('no.such_method', 'OpaqueRef:bogus')).to.deep.equal(['SESSION_INVALID', 'OpaqueRef:bogus']);
   });
   it('MESSAGE_METHOD_UNKNOWN keeps the Async. prefix as sent', async () => {
     expect(await h.fails('Async.no.such')).to.deep.equal(['MESSAGE_METHOD_UNKNOWN', 'Async.no.such']);
   });
   it('system.methodSignature and system.multicall are unknown methods', async () => {
-    expect(await rawFails(h, 'system.methodSignature')).to.deep.equal(['MESSAGE_METHOD_UNKNOWN', 'system.methodSignature']);
-    expect(await rawFails(h, 'system.multicall')).to.deep.equal(['MESSAGE_METHOD_UNKNOWN', 'system.multicall']);
+    expect(await h.rawFails('system.methodSignature')).to.deep.equal(['MESSAGE_METHOD_UNKNOWN', 'system.methodSignature']);
+    expect(await h.rawFails('system.multicall')).to.deep.equal(['MESSAGE_METHOD_UNKNOWN', 'system.multicall']);
   });
 
   it('MESSAGE_PARAMETER_COUNT_MISMATCH [method, expected, received] counting params after the session', async () => {
@@ -51,15 +40,15 @@ describe('api/protocol: errors in xapi dispatch order', () => {
     expect(await h.fails('pool.get_all', 'x')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'pool.get_all', '0', '1']);
   });
   it('MESSAGE_PARAMETER_COUNT_MISMATCH reports -1 received for a session method called with no params at all', async () => {
-    expect(await rawFails(h, 'PIF.get_record')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'PIF.get_record', '1', '-1']);
-    expect(await rawFails(h, 'pool.get_all')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'pool.get_all', '0', '-1']);
+    expect(await h.rawFails('PIF.get_record')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'PIF.get_record', '1', '-1']);
+    expect(await h.rawFails('pool.get_all')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'pool.get_all', '0', '-1']);
   });
   it('MESSAGE_PARAMETER_COUNT_MISMATCH for login_with_password with 1 arg (2 required)', async () => {
-    expect(await rawFails(h, 'session.login_with_password', 'root')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'session.login_with_password', '2', '1']);
-    expect(await rawFails(h, 'session.login_with_password')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'session.login_with_password', '2', '0']);
+    expect(await h.rawFails('session.login_with_password', 'root')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'session.login_with_password', '2', '1']);
+    expect(await h.rawFails('session.login_with_password')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'session.login_with_password', '2', '0']);
   });
   it('arity is checked before the session', async () => {
-    expect(await rawFails(h, 'PIF.get_record', 'OpaqueRef:bogus', 'a', 'b')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'PIF.get_record', '1', '2']);
+    expect(await h.rawFails('PIF.get_record', 'OpaqueRef:bogus', 'a', 'b')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'PIF.get_record', '1', '2']);
   });
   it('the Async. form has the same arity check, named without the prefix', async () => {
     expect(await h.fails('Async.network.create')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'network.create', '1', '0']);
@@ -74,7 +63,7 @@ describe('api/protocol: errors in xapi dispatch order', () => {
     expect(await h.fails('PIF.get_record', 42)).to.deep.equal(['FIELD_TYPE_ERROR', 'self']);
   });
   it('type errors come before the session check', async () => {
-    expect(await rawFails(h, 'network.set_MTU', 'OpaqueRef:bogus', net0, 'abc')).to.deep.equal(['FIELD_TYPE_ERROR', 'value']);
+    expect(await h.rawFails('network.set_MTU', 'OpaqueRef:bogus', net0, 'abc')).to.deep.equal(['FIELD_TYPE_ERROR', 'value']);
   });
   it('accepts an int sent as a numeric string (Python and XO send int64 that way)', async () => {
     const n = await h.call('network.create', { name_label: 'mtu-str', other_config: {} });
@@ -84,11 +73,11 @@ describe('api/protocol: errors in xapi dispatch order', () => {
   });
 
   it('SESSION_INVALID [ref] for a bogus, a non-string and a logged-out session', async () => {
-    expect(await rawFails(h, 'pool.get_all', 'OpaqueRef:bogus')).to.deep.equal(['SESSION_INVALID', 'OpaqueRef:bogus']);
-    expect(await rawFails(h, 'pool.get_all', 7)).to.deep.equal(['SESSION_INVALID', '7']);
+    expect(await h.rawFails('pool.get_all', 'OpaqueRef:bogus')).to.deep.equal(['SESSION_INVALID', 'OpaqueRef:bogus']);
+    expect(await h.rawFails('pool.get_all', 7)).to.deep.equal(['SESSION_INVALID', '7']);
     const s = await h.raw<string>('session.login_with_password', 'root', 'secret');
     await h.raw('session.logout', s);
-    expect(await rawFails(h, 'pool.get_all', s)).to.deep.equal(['SESSION_INVALID', s]);
+    expect(await h.rawFails('pool.get_all', s)).to.deep.equal(['SESSION_INVALID', s]);
   });
 
   it('HANDLE_INVALID [class, ref] for OpaqueRef:NULL, garbage and a ref of another class', async () => {
@@ -121,14 +110,14 @@ describe('api/protocol: errors in xapi dispatch order', () => {
   });
 
   it('SESSION_AUTHENTICATION_FAILED [user, msg] for a wrong password and an unknown user', async () => {
-    expect(await rawFails(h, 'session.login_with_password', 'root', 'wrong', '1.0', 't')).to.deep.equal(['SESSION_AUTHENTICATION_FAILED', 'root', 'Authentication failure']);
-    expect(await rawFails(h, 'session.login_with_password', 'nobody', 'secret')).to.deep.equal(['SESSION_AUTHENTICATION_FAILED', 'nobody', 'Authentication failure']);
+    expect(await h.rawFails('session.login_with_password', 'root', 'wrong', '1.0', 't')).to.deep.equal(['SESSION_AUTHENTICATION_FAILED', 'root', 'Authentication failure']);
+    expect(await h.rawFails('session.login_with_password', 'nobody', 'secret')).to.deep.equal(['SESSION_AUTHENTICATION_FAILED', 'nobody', 'Authentication failure']);
   });
 
   it('["Fault", "No async mode for this operation (rpc: X)"] for Async of a getter, after the session check', async () => {
     expect(await h.fails('Async.PIF.get_record', h.pif('eth0'))).to.deep.equal(['Fault', 'No async mode for this operation (rpc: PIF.get_record)']);
     expect(await h.fails('Async.pool.get_all_records')).to.deep.equal(['Fault', 'No async mode for this operation (rpc: pool.get_all_records)']);
-    expect(await rawFails(h, 'Async.PIF.get_record', 'OpaqueRef:bogus', h.pif('eth0'))).to.deep.equal(['SESSION_INVALID', 'OpaqueRef:bogus']);
+    expect(await h.rawFails('Async.PIF.get_record', 'OpaqueRef:bogus', h.pif('eth0'))).to.deep.equal(['SESSION_INVALID', 'OpaqueRef:bogus']);
   });
 
   it('INTERNAL_ERROR [message] carries no stack trace', async () => {

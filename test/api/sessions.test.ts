@@ -4,18 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { XenAPIFailure, startHarness, type Harness } from '../helpers/harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
 import { expireSessions, SESSION_IDLE_MS } from '../../src/api/session.js';
-
-async function rawFails(h: Harness, method: string, ...params: unknown[]): Promise<string[]> {
-  try {
-    await h.raw(method, ...params);
-  } catch (e) {
-    if (e instanceof XenAPIFailure) return e.details;
-    throw e;
-  }
-  throw new Error(`${method} succeeded but a Failure was expected`);
-}
 
 describe('api/sessions', () => {
   let h: Harness;
@@ -48,15 +38,15 @@ describe('api/sessions', () => {
   it('logout ends the session: any later call, logout included, is SESSION_INVALID', async () => {
     const s = await h.raw<string>('session.login_with_password', 'root', 'secret');
     expect(await h.raw('session.logout', s)).to.equal('');
-    expect(await rawFails(h, 'pool.get_all', s)).to.deep.equal(['SESSION_INVALID', s]);
-    expect(await rawFails(h, 'session.logout', s)).to.deep.equal(['SESSION_INVALID', s]);
+    expect(await h.rawFails('pool.get_all', s)).to.deep.equal(['SESSION_INVALID', s]);
+    expect(await h.rawFails('session.logout', s)).to.deep.equal(['SESSION_INVALID', s]);
     expect(h.r.store.find('session', s)).to.equal(undefined);
   });
 
   it('local_logout ends the session too', async () => {
     const s = await h.raw<string>('session.login_with_password', 'root', 'secret');
     await h.raw('session.local_logout', s);
-    expect(await rawFails(h, 'pool.get_all', s)).to.deep.equal(['SESSION_INVALID', s]);
+    expect(await h.rawFails('pool.get_all', s)).to.deep.equal(['SESSION_INVALID', s]);
   });
 
   it('a session made over XML-RPC works over JSON-RPC', async () => {

@@ -27,6 +27,8 @@ export interface Harness {
   raw<T = any>(method: string, ...params: unknown[]): Promise<T>;
   /** Expects a Failure; resolves to its ErrorDescription. */
   fails(method: string, ...params: unknown[]): Promise<string[]>;
+  /** fails() without prepending the session. */
+  rawFails(method: string, ...params: unknown[]): Promise<string[]>;
   /** Every stored object of every class, for before/after comparisons. */
   dump(): Record<string, Record<string, unknown>>;
   /** Refs by class and a field match, from the committed store. */
@@ -58,9 +60,10 @@ export async function startHarness(opts: { inventory?: InventoryNic[]; config?: 
     r, backend, url: r.url, session,
     call: (m, ...p) => raw(m, session, ...p),
     raw,
-    async fails(m, ...p) {
+    fails: (m, ...p) => h.rawFails(m, session, ...p),
+    async rawFails(m, ...p) {
       try {
-        await raw(m, session, ...p);
+        await raw(m, ...p);
       } catch (e) {
         if (e instanceof XenAPIFailure) return e.details;
         throw e;

@@ -4,7 +4,7 @@
 // into the store, as xapi's unit tests write their database.
 import { expect } from 'chai';
 import { NULL_REF } from '../../src/store/store.js';
-import type { Harness } from './harness.js';
+import { startHarness, type Harness } from './harness.js';
 
 let macN = 0;
 
@@ -83,4 +83,23 @@ export async function vmWithVifs(h: Harness, networks: string[], opts: { start?:
 export async function assertHostMatchesDb(h: Harness): Promise<void> {
   const r = await h.r.reconciler.plan(h.r.store);
   expect(r.lines).to.deep.equal([]);
+}
+
+/**
+ * Registers a fresh harness per test, handed to `set`; after each test the reconciler must find
+ * nothing left to change between the database and the simulated host, then the harness closes.
+ */
+export function freshHarnessEachTest(opts: Parameters<typeof startHarness>[0], set: (h: Harness) => void): void {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness(opts);
+    set(h);
+  });
+  afterEach(async () => {
+    try {
+      await assertHostMatchesDb(h);
+    } finally {
+      await h.close();
+    }
+  });
 }

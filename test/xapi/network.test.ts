@@ -1,17 +1,10 @@
 import { expect } from 'chai';
-import { startHarness, type Harness } from '../helpers/harness.js';
-import { assertHostMatchesDb, failsAtomically, makeNetwork, makeVIF, makeVM, rawBond, setFields, vmWithVifs } from '../helpers/vmfix.js';
+import type { Harness } from '../helpers/harness.js';
+import { freshHarnessEachTest, failsAtomically, makeNetwork, makeVIF, makeVM, rawBond, setFields, vmWithVifs } from '../helpers/vmfix.js';
 
 describe('network (create/destroy/attach/purposes/locking)', () => {
-  let h: Harness;
-  beforeEach(async () => { h = await startHarness(); });
-  afterEach(async () => {
-    try {
-      await assertHostMatchesDb(h);
-    } finally {
-      await h.close();
-    }
-  });
+  let h!: Harness;
+  freshHarnessEachTest({}, (x) => (h = x));
 
   describe('A.4 network purposes', () => {
     const setup = async (p1: string[], p2: string[]) => {

@@ -1,17 +1,10 @@
 import { expect } from 'chai';
-import { startHarness, type Harness } from '../helpers/harness.js';
-import { assertHostMatchesDb, failsAtomically, giveIp, makeNetwork, rawBond, setFields, vmWithVifs } from '../helpers/vmfix.js';
+import type { Harness } from '../helpers/harness.js';
+import { freshHarnessEachTest, failsAtomically, giveIp, makeNetwork, rawBond, setFields, vmWithVifs } from '../helpers/vmfix.js';
 
 describe('tunnel (tunnel.create/destroy)', () => {
-  let h: Harness;
-  beforeEach(async () => { h = await startHarness({ config: { networkBackend: 'openvswitch' } }); });
-  afterEach(async () => {
-    try {
-      await assertHostMatchesDb(h);
-    } finally {
-      await h.close();
-    }
-  });
+  let h!: Harness;
+  freshHarnessEachTest({ config: { networkBackend: 'openvswitch' } }, (x) => (h = x));
 
   it('TUN-01 tunnel.create links the records, plugs the access PIF and the host gets a tunnel bridge', async () => {
     const x = h.pif('eth4');

@@ -1,21 +1,14 @@
 import { expect } from 'chai';
-import { startHarness, type Harness } from '../helpers/harness.js';
-import { assertHostMatchesDb, failsAtomically, makeNetwork, makeVIF, makeVM, rawBond, setFields, setGuestMetrics, vmWithVifs } from '../helpers/vmfix.js';
+import type { Harness } from '../helpers/harness.js';
+import { freshHarnessEachTest, failsAtomically, makeNetwork, makeVIF, makeVM, rawBond, setFields, setGuestMetrics, vmWithVifs } from '../helpers/vmfix.js';
 
 const vifRec = (vm: string, network: string, extra: Record<string, unknown> = {}) => ({
   device: '0', network, VM: vm, MAC: '00:00:00:00:00:00', MTU: 1500, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, ...extra,
 });
 
 describe('VIF (create/destroy/plug/unplug/move)', () => {
-  let h: Harness;
-  beforeEach(async () => { h = await startHarness(); });
-  afterEach(async () => {
-    try {
-      await assertHostMatchesDb(h);
-    } finally {
-      await h.close();
-    }
-  });
+  let h!: Harness;
+  freshHarnessEachTest({}, (x) => (h = x));
 
   /** A VLAN network NV (tag 3201 on eth1), as VIF-02/03/06 set it up. */
   const vlanNetwork = async () => {

@@ -1,17 +1,10 @@
 import { expect } from 'chai';
-import { startHarness, type Harness } from '../helpers/harness.js';
-import { assertHostMatchesDb, failsAtomically, giveIp, makeNetwork, makeVIF, makeVM, rawBond, setFields, vmWithVifs } from '../helpers/vmfix.js';
+import type { Harness } from '../helpers/harness.js';
+import { freshHarnessEachTest, failsAtomically, giveIp, makeNetwork, makeVIF, makeVM, rawBond, setFields, vmWithVifs } from '../helpers/vmfix.js';
 
 describe('VLAN (VLAN.create/destroy, pool.create_VLAN*, PIF.create_VLAN/destroy)', () => {
-  let h: Harness;
-  beforeEach(async () => { h = await startHarness({ config: { networkBackend: 'openvswitch' } }); });
-  afterEach(async () => {
-    try {
-      await assertHostMatchesDb(h);
-    } finally {
-      await h.close();
-    }
-  });
+  let h!: Harness;
+  freshHarnessEachTest({ config: { networkBackend: 'openvswitch' } }, (x) => (h = x));
 
   it('VLAN-02 VLAN.create fills the untagged PIF, plugs it and the host gets a VLAN bridge', async () => {
     const t = h.pif('eth1');

@@ -1,20 +1,13 @@
 import { expect } from 'chai';
 import { possibleHosts } from '../../src/xapi/vm.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
-import { assertHostMatchesDb, failsAtomically, makeNetwork, makeVIF, makeVM, rawBond, setFields, vmWithVifs } from '../helpers/vmfix.js';
+import type { Harness } from '../helpers/harness.js';
+import { freshHarnessEachTest, failsAtomically, makeNetwork, makeVIF, makeVM, rawBond, setFields, vmWithVifs } from '../helpers/vmfix.js';
 
 const NULL = 'OpaqueRef:NULL';
 
 describe('VM (create and power operations)', () => {
-  let h: Harness;
-  beforeEach(async () => { h = await startHarness(); });
-  afterEach(async () => {
-    try {
-      await assertHostMatchesDb(h);
-    } finally {
-      await h.close();
-    }
-  });
+  let h!: Harness;
+  freshHarnessEachTest({}, (x) => (h = x));
 
   const state = async (vm: string) => {
     const r = await h.call('VM.get_record', vm);
