@@ -3,6 +3,8 @@
 // checking, system.listMethods, docs/api.md) is derived from values of these types,
 // as xapi derives its server from ocaml/idl.
 
+import type { ValueType } from './values.js';
+
 /** A XenAPI type, as the IDL spells it. */
 export type Ty =
   | { k: 'string' }
@@ -74,6 +76,8 @@ export interface FieldDef {
   default?: unknown;
   /** internal_only in xapi: stored, never shown in records or accessors. */
   internal?: boolean;
+  /** What the value may hold when it can reach a host command (schema/values.ts); checked on every write. */
+  vt?: ValueType;
   doc: string;
 }
 
@@ -141,7 +145,7 @@ export interface EnumDef {
 }
 
 /** Field helper: `f('MTU', T.int, 'RW', 1500, 'doc')`. */
-export function f(name: string, ty: Ty, qual: Qualifier, def: unknown, doc: string, opts: { internal?: boolean } = {}): FieldDef {
+export function f(name: string, ty: Ty, qual: Qualifier, def: unknown, doc: string, opts: { internal?: boolean; vt?: ValueType } = {}): FieldDef {
   const fd: FieldDef = { name, ty, qual, doc, ...opts };
   if (def !== undefined) fd.default = def;
   return fd;

@@ -154,24 +154,32 @@ export function errorFor(vt: ValueType, field: string, v: unknown): [string, str
   }
 }
 
+/** A tunnel key OVS and Linux accept: a decimal or 0x number up to 64 bits, or 'flow'. */
+export function isTunnelKey(s: string): boolean {
+  return typeof s === 'string' && /^(?:\d{1,20}|0x[0-9a-fA-F]{1,16}|flow)$/.test(s);
+}
+
 /**
- * other_config keys that reach the host, by class, with their value type (xapi's nm.ml reads
- * PIF other_config mtu, defaultroute, peerdns, ethtool-*, bond-*; tunnel other_config remote_ip, key).
- * Any other key is stored but never read by a backend, so it is only checked as hosttext when a
- * backend could see it (bond properties, PIF properties).
+ * other_config keys whose value reaches a host command unfiltered, by class, with their type:
+ * checked on every write (INVALID_VALUE [other_config:key, value]). Keys xapi itself reads
+ * leniently are not refused, to stay compatible, but read through their type by the reconciler
+ * (desired.ts): PIF/network `mtu` that is not a valid MTU is ignored as xapi's nm.ml
+ * determine_mtu ignores a non-number, `defaultroute` / `peerdns` count only when 'true'.
  */
-export const OTHER_CONFIG_VT: Record<string, Record<string, ValueType>> = {
-  PIF: { mtu: 'mtu', defaultroute: 'flag', peerdns: 'flag' },
-  network: { mtu: 'mtu' },
-  tunnel: { remote_ip: 'ipv4', key: 'hosttext' },
+export const OTHER_CONFIG_VT: Record<string, Record<string, ValueType | 'tunnelkey'>> = {
+  tunnel: { remote_ip: 'ipv4', key: 'tunnelkey' },
 };
 
 /** Checks every other_config entry of `cls` that reaches the host; the first bad one as [code, params], or undefined. */
 export function otherConfigProblem(cls: string, oc: Record<string, unknown>): [string, string[]] | undefined {
-  const known = OTHER_CONFIG_VT[cls] ?? {};
-  for (const [k, v] of Object.entries(oc ?? {})) {
+  const known = OTHER_CONFIG_VT[cls];
+  if (!known) return undefined;
+  for (const k of Object.keys(oc ?? {})) {
+    if (!Object.prototype.hasOwnProperty.call(known, k)) continue;
     const vt = known[k];
-    if (vt && !isValid(vt, v)) return ['INVALID_VALUE', [`other_config:${k}`, String(v)]];
+    const v = oc[k];
+    const ok = vt === 'tunnelkey' ? v === '' || isTunnelKey(v as string) : isValid(vt, v);
+    if (!ok) return ['INVALID_VALUE', [`other_config:${k}`, String(v)]];
   }
   return undefined;
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { UserEntry } from './api/session.js';
 import type { PoolConfig } from './pool/service.js';
 import type { InventoryNic } from './xapi/startup.js';
+import { isDnsList, isIfName, isMac, isMtu, isValid } from '../schema/values.js';
 
 /** The daemon's whole configuration (flags over DEFAULTS). */
 export interface Config extends PoolConfig {
@@ -114,7 +115,7 @@ export function parseArgs(argv: string[]): Config {
       case '--backend': c.backend = need(++i); break;
       case '--ovs-sandbox': c.ovsSandbox = need(++i); break;
       case '--ifcfg-root': c.ifcfgRoot = need(++i); break;
-      case '--inventory': c.inventory = JSON.parse(readFileSync(need(++i), 'utf8')); break;
+      case '--inventory': c.inventory = checkInventory(JSON.parse(readFileSync(need(++i), 'utf8'))); break;
       case '--users': c.users = JSON.parse(readFileSync(need(++i), 'utf8')); break;
       case '--max-body': c.maxBody = Number(need(++i)); break;
       case '--auth-fail-delay': c.authFailDelayMs = Number(need(++i)); break;
@@ -135,4 +136,31 @@ export function parseArgs(argv: string[]): Config {
     }
   }
   return c;
+}
+
+/**
+ * An --inventory file's NICs, checked against the value types (they become PIF records and reach
+ * the backend): a device name, a MAC, an MTU, and for the management NIC an IP configuration.
+ * Throws naming the first bad entry, so the daemon does not start on it.
+ */
+export function checkInventory(v: unknown): InventoryNic[] {
+  if (!Array.isArray(v)) throw new Error('--inventory: want a JSON list of NICs');
+  const seen = new Set<string>();
+  v.forEach((n: InventoryNic, i) => {
+    const at = `--inventory: entry ${i}`;
+    if (!n || typeof n !== 'object') throw new Error(`${at} is not an object`);
+    if (!isIfName(n.device)) throw new Error(`${at}: device ${JSON.stringify(n.device)} is not a valid interface name`);
+    if (seen.has(n.device)) throw new Error(`${at}: device ${n.device} is listed twice`);
+    seen.add(n.device);
+    if (!isMac(n.MAC)) throw new Error(`${at}: MAC ${JSON.stringify(n.MAC)} is not valid`);
+    if (!isMtu(n.MTU)) throw new Error(`${at}: MTU ${JSON.stringify(n.MTU)} is out of range 68-65535`);
+    if (n.ip !== undefined) {
+      if (n.ip.mode !== 'Static' && n.ip.mode !== 'DHCP') throw new Error(`${at}: ip.mode must be Static or DHCP`);
+      for (const [k, vt] of [['address', 'ipv4'], ['netmask', 'netmask'], ['gateway', 'ipv4']] as const) {
+        if (n.ip[k] !== undefined && !isValid(vt, n.ip[k])) throw new Error(`${at}: ip.${k} ${JSON.stringify(n.ip[k])} is not valid`);
+      }
+      if (n.ip.dns !== undefined && !isDnsList(n.ip.dns)) throw new Error(`${at}: ip.dns ${JSON.stringify(n.ip.dns)} is not a list of addresses`);
+    }
+  });
+  return v as InventoryNic[];
 }

@@ -16,7 +16,7 @@ export const network: ClassDef = {
     f('PIFs', T.set(T.ref('PIF')), 'DynamicRO', undefined, 'List of connected pifs'),
     f('MTU', T.int, 'RW', 1500, 'MTU in octets'),
     f('other_config', T.smap, 'RW', undefined, 'Additional configuration'),
-    f('bridge', T.string, 'StaticRO', '', 'Name of the bridge corresponding to this network on the local host'),
+    f('bridge', T.string, 'StaticRO', '', 'Name of the bridge corresponding to this network on the local host', { vt: 'bridge' }),
     f('managed', T.bool, 'StaticRO', true, 'True if the bridge is managed by xapi'),
     f('blobs', T.map(T.string, T.ref('blob')), 'DynamicRO', {}, 'Binary blobs associated with this network'),
     f('tags', T.set(T.string), 'RW', [], 'User-specified tags for categorization purposes'),

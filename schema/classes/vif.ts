@@ -13,7 +13,7 @@ export const VIF: ClassDef = {
     f('device', T.string, 'StaticRO', undefined, 'Order in which VIF backends are created by xapi'),
     f('network', T.ref('network'), 'StaticRO', undefined, 'Virtual network to which this vif is connected'),
     f('VM', T.ref('VM'), 'StaticRO', undefined, 'Virtual machine to which this vif is connected'),
-    f('MAC', T.string, 'StaticRO', undefined, 'Ethernet MAC address of virtual interface, as exposed to guest'),
+    f('MAC', T.string, 'StaticRO', undefined, 'Ethernet MAC address of virtual interface, as exposed to guest', { vt: 'mac' }),
     f('MTU', T.int, 'StaticRO', undefined, 'MTU in octets'),
     f('reserved', T.bool, 'DynamicRO', undefined, 'True if the VIF is reserved pending a reboot/migrate', { internal: true }),
     f('other_config', T.smap, 'RW', undefined, 'Additional configuration'),

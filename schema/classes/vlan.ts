@@ -9,7 +9,7 @@ export const VLAN: ClassDef = {
     f('uuid', T.string, 'DynamicRO', undefined, 'Unique identifier/object reference'),
     f('tagged_PIF', T.ref('PIF'), 'StaticRO', 'OpaqueRef:NULL', 'Interface on which traffic is tagged'),
     f('untagged_PIF', T.ref('PIF'), 'DynamicRO', 'OpaqueRef:NULL', 'Interface on which traffic is untagged'),
-    f('tag', T.int, 'StaticRO', -1, 'VLAN tag in use'),
+    f('tag', T.int, 'StaticRO', -1, 'VLAN tag in use', { vt: 'vlan' }),
     f('other_config', T.smap, 'RW', {}, 'Additional configuration'),
   ],
   messages: [

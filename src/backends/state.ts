@@ -1,6 +1,10 @@
 // The one canonical form: values compared whatever order their keys were built in (plan.ts's
 // normalize and diff, the OVS backend's verification, ifcfg's check of the files it wrote).
-// The step semantics themselves are plan.ts's applyPlan.
+// The step semantics themselves are plan.ts's applyPlan. valueProblems is the value-type check of
+// a state or plan (schema/values.ts) before any backend sees it.
+
+import { isDnsList, isIfName, isIPv4, isMac, isMtu, isTunnelKey, isValid } from '../../schema/values.js';
+import type { Bridge, IpConfig, NetState, Step, Uplink } from './backend.js';
 
 /** Deep copy with object keys sorted and undefined fields dropped (arrays keep their order). */
 export function canonical<T>(v: T): T {
@@ -16,4 +20,81 @@ export function canonical<T>(v: T): T {
 /** Structural equality (key order and undefined fields ignored). */
 export function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+/** What a plan or state may hold before any backend sees it (schema/values.ts types); problems, empty when fine. */
+export function valueProblems(bridges: readonly Bridge[] | NetState, extra: readonly Step[] = []): string[] {
+  const out: string[] = [];
+  const name = (what: string, v: unknown) => {
+    if (!isIfName(v as string)) out.push(`${what} ${JSON.stringify(v)} is not a valid interface name`);
+  };
+  const mtu = (where: string, v: unknown) => {
+    if (!isMtu(v)) out.push(`${where}: MTU ${JSON.stringify(v)} is out of range 68-65535`);
+  };
+  const vlan = (where: string, v: { parent: string; tag: number }) => {
+    name(`${where}: VLAN parent`, v.parent);
+    if (!Number.isInteger(v.tag) || v.tag < 0 || v.tag > 4094) out.push(`${where}: VLAN tag ${JSON.stringify(v.tag)} is out of range 0-4094`);
+  };
+  const uplink = (where: string, u: Uplink) => {
+    switch (u?.kind) {
+      case 'nic': name(`${where}: NIC`, u.device); break;
+      case 'bond':
+        name(`${where}: bond`, u.name);
+        if (!Array.isArray(u.members)) out.push(`${where}: bond members are not a list`);
+        else for (const m of u.members) name(`${where}: bond member`, m);
+        if (u.mac !== '' && !isMac(u.mac)) out.push(`${where}: bond MAC ${JSON.stringify(u.mac)} is not valid`);
+        if (!['balance-slb', 'active-backup', 'lacp'].includes(u.mode)) out.push(`${where}: bond mode ${JSON.stringify(u.mode)} is not valid`);
+        for (const [k, v] of Object.entries(u.properties ?? {})) {
+          if (!/^[A-Za-z0-9_-]{1,64}$/.test(k) || !/^[A-Za-z0-9_.:+-]{0,64}$/.test(String(v))) out.push(`${where}: bond property ${JSON.stringify(k)}=${JSON.stringify(v)} is not valid`);
+        }
+        break;
+      case 'tunnel':
+        name(`${where}: tunnel`, u.name);
+        if (u.protocol !== 'gre' && u.protocol !== 'vxlan') out.push(`${where}: tunnel protocol ${JSON.stringify(u.protocol)} is not valid`);
+        if (u.remote !== '' && !isIPv4(u.remote)) out.push(`${where}: tunnel remote ${JSON.stringify(u.remote)} is not an IPv4 address`);
+        if (u.key !== '' && !isTunnelKey(u.key)) out.push(`${where}: tunnel key ${JSON.stringify(u.key)} is not valid`);
+        if (u.transport !== '') name(`${where}: tunnel transport`, u.transport);
+        break;
+      default:
+        out.push(`${where}: unknown uplink ${JSON.stringify(u)}`);
+    }
+  };
+  const ip = (where: string, c: IpConfig) => {
+    if (c.mode !== 'Static' && c.mode !== 'DHCP') out.push(`${where}: IP mode ${JSON.stringify(c.mode)} is not valid`);
+    if (!isValid('ipv4', c.address)) out.push(`${where}: IP ${JSON.stringify(c.address)} is not an IPv4 address`);
+    if (!isValid('netmask', c.netmask)) out.push(`${where}: netmask ${JSON.stringify(c.netmask)} is not valid`);
+    if (!isValid('ipv4', c.gateway)) out.push(`${where}: gateway ${JSON.stringify(c.gateway)} is not an IPv4 address`);
+    if (!isDnsList(c.dns)) out.push(`${where}: DNS ${JSON.stringify(c.dns)} is not a list of addresses`);
+  };
+  const vif = (where: string, v: unknown) => {
+    if (typeof v !== 'string' || !/^vif\d{1,5}\.\d{1,4}$/.test(v)) out.push(`${where}: VIF ${JSON.stringify(v)} is not a vif<domid>.<device> name`);
+  };
+  const list = Array.isArray(bridges) ? bridges : Object.values((bridges as NetState)?.bridges ?? {});
+  if (!Array.isArray(bridges) && (typeof (bridges as NetState)?.bridges !== 'object' || (bridges as NetState).bridges === null)) out.push('no bridges');
+  for (const b of list) {
+    if (!b || typeof b !== 'object') {
+      out.push(`bridge ${JSON.stringify(b)} is not an object`);
+      continue;
+    }
+    name('bridge', b.name);
+    const w = `bridge ${JSON.stringify(b.name)}`;
+    mtu(w, b.MTU);
+    if (b.vlan) vlan(w, b.vlan);
+    if (b.uplink) uplink(w, b.uplink);
+    if (b.ip) ip(w, b.ip);
+    if (!Array.isArray(b.vifs)) out.push(`${w}: vifs are not a list`);
+    else for (const v of b.vifs) vif(w, v);
+  }
+  for (const [i, s] of extra.entries()) {
+    const w = `step ${i + 1} (${s.op} ${JSON.stringify(s.bridge)})`;
+    name(w, s.bridge);
+    switch (s.op) {
+      case 'bridge.add': case 'bridge.del': mtu(w, s.MTU); if (s.vlan) vlan(w, s.vlan); break;
+      case 'uplink.add': case 'uplink.del': uplink(w, s.uplink); break;
+      case 'ip.set': case 'ip.clear': ip(w, s.ip); break;
+      case 'vif.add': case 'vif.del': vif(w, s.vif); break;
+      default: out.push(`${w}: unknown step`);
+    }
+  }
+  return out;
 }

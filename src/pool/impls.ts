@@ -1,6 +1,7 @@
 // The pool's messages: pool.join / pool.eject, the pool-internal host.* and session.slave_login
 // messages, host.sync_vlans / sync_tunnels / sync_bonds, and session.login_with_password as a
 // slave answers it (HOST_IS_SLAVE [master address]). Registered through src/xapi/index.ts.
+import { isIfName, isMac, isMtu } from '../../schema/values.js';
 import type { CallCtx, Impls } from '../api/context.js';
 import { now } from '../api/context.js';
 import { sessionImpls } from '../api/session.js';
@@ -65,6 +66,12 @@ async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson:
     throw new ApiError('INVALID_VALUE', ['report', 'not JSON']);
   }
   if (!report.token || !Array.isArray(report.nics)) throw new ApiError('INVALID_VALUE', ['report', 'token and nics are required']);
+  // A slave's NICs become PIF records (device, MAC, MTU): typed values, or nothing is stored.
+  for (const n of report.nics) {
+    if (!n || !isIfName(n.device)) throw new ApiError('INVALID_VALUE', ['report', `NIC device ${JSON.stringify(n?.device)}`]);
+    if (!isMac(n.MAC)) throw new ApiError('MAC_INVALID', [String(n.MAC)]);
+    if (!isMtu(n.MTU)) throw new ApiError('INVALID_VALUE', ['report', `NIC ${n.device} MTU ${JSON.stringify(n.MTU)}`]);
+  }
   const master = poolMaster(tx);
   let host: string | undefined;
   try {
@@ -202,7 +209,7 @@ export const poolJoinImpls: Impls = {
     } catch {
       throw new ApiError('INVALID_VALUE', ['state', 'not JSON']);
     }
-    if (!s || typeof s.bridges !== 'object') throw new ApiError('INVALID_VALUE', ['state', 'no bridges']);
+    if (!s || typeof s.bridges !== 'object' || s.bridges === null) throw new ApiError('INVALID_VALUE', ['state', 'no bridges']);
     await p.agent!.applyState(s);
   },
   'host.become_standalone': async (ctx, [token]) => {

@@ -8,7 +8,8 @@ import type { Backend, NetState } from '../backends/backend.js';
 import { BackendError } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
-import { describe, diff, fitToNics } from '../backends/plan.js';
+import { describe, diff, fitToNics, validate } from '../backends/plan.js';
+import { valueProblems } from '../backends/state.js';
 import type { Store } from '../store/store.js';
 import type { RoleRecord, RoleStore } from './role.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
@@ -75,6 +76,14 @@ export class SlaveAgent extends EventEmitter {
 
   /** Applies a desired state through the local backend, all or nothing, and remembers it. Serialised. */
   applyState(state: NetState): Promise<number> {
+    // State from another daemon is input like any other: typed values and a consistent shape, or
+    // INVALID_VALUE [state, problem] and nothing is applied or remembered.
+    const bad = valueProblems(state);
+    if (!bad.length) bad.push(...validate(state));
+    if (bad.length) {
+      this.o.log.warn(`pool: refused a desired state from the master: ${bad.slice(0, 3).join('; ')}`);
+      return Promise.reject(new ApiError('INVALID_VALUE', ['state', bad[0]]));
+    }
     const run = this.applyTail.then(async () => {
       const plan = diff(await this.o.backend.read(), await this.fit(state));
       if (plan.length) {

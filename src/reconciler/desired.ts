@@ -2,6 +2,7 @@
 // uplink (NIC, bond, tunnel; VLANs as bridges on their parent), the IP configuration of
 // attached PIFs, and the VIF ports of running guests resident on the host.
 import type { Bridge, BondMode, NetState, Uplink } from '../backends/backend.js';
+import { isIPv4, isMtu, isTunnelKey } from '../../schema/values.js';
 import { NULL_REF, type Row, type View } from '../store/store.js';
 
 const RUNNING = new Set(['Running', 'Paused']);
@@ -9,8 +10,9 @@ const RUNNING = new Set(['Running', 'Paused']);
 /** The MTU a PIF's bridge gets: PIF other_config:mtu overrides the network's MTU. */
 function mtuOf(db: View, pif: Row): number {
   const oc = pif.other_config as Record<string, string>;
+  // Read through its type: a value that is not a valid MTU is ignored (xapi's nm.ml determine_mtu).
   const n = Number(oc?.mtu);
-  if (Number.isInteger(n) && n > 0) return n;
+  if (isMtu(n)) return n;
   const net = db.find('network', String(pif.network));
   return net ? Number(net.MTU) : 1500;
 }
@@ -40,8 +42,9 @@ function uplinkOf(db: View, ref: string, pif: Row): Uplink | undefined {
       kind: 'tunnel',
       name: String(pif.device),
       protocol: t.protocol === 'vxlan' ? 'vxlan' : 'gre',
-      remote: oc.remote_ip ?? '',
-      key: oc.key ?? '',
+      // Only values of their type reach the host (they are also checked when written).
+      remote: isIPv4(oc.remote_ip ?? '') ? oc.remote_ip : '',
+      key: isTunnelKey(oc.key ?? '') ? oc.key : '',
       transport: tnet ? String(tnet.bridge) : '',
     };
   }

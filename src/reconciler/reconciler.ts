@@ -15,6 +15,7 @@ import type { Store, Txn, View } from '../store/store.js';
 import { desiredState } from './desired.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { describe, diff, fitToNics, invert, normalize, uplinkDevices } from '../backends/plan.js';
+import { valueProblems } from '../backends/state.js';
 
 /** Result of a reconciliation: the plan applied (or that would be, for a dry run). */
 export interface Reconciled {
@@ -71,6 +72,10 @@ export class Reconciler {
   private async precommit(tx: Txn): Promise<void> {
     const r = await this.plan(tx);
     this.last = r;
+    // The backstop of the value types: a value that got into the database some other way never
+    // reaches a backend (the entry points refuse it first, with xapi's errors).
+    const bad = valueProblems([], r.plan);
+    if (bad.length) throw new ApiError('PIF_CONFIGURATION_ERROR', [String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL'), `invalid value: ${bad[0]}`]);
     if (tx.scratch.get(DRY_RUN)) {
       // A dry run reports the plan and changes nothing: the transaction is abandoned.
       throw new DryRun(r);

@@ -9,6 +9,7 @@ import {
   type ClassDef, type FieldDef, type RelationDef, type Ty,
 } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
+import { errorFor, isValid, otherConfigProblem } from '../../schema/values.js';
 
 /** The null reference. */
 export const NULL_REF = 'OpaqueRef:NULL';
@@ -584,6 +585,7 @@ export class Txn implements View {
     for (const k of Object.keys(fields)) {
       if (!st.fields.some((fd) => fd.name === k)) throw new Error(`store: ${cls}.${k} is not a stored field`);
     }
+    checkValues(cls, st.fields, fields);
     const row: Record<string, unknown> = {};
     for (const fd of st.fields) {
       row[fd.name] = fd.name in fields ? fields[fd.name] : fd.name === 'uuid' ? newUuid() : defaultOf(fd);
@@ -598,6 +600,7 @@ export class Txn implements View {
     for (const k of Object.keys(patch)) {
       if (!st.fields.some((fd) => fd.name === k)) throw new Error(`store: ${cls}.${k} is not a stored field`);
     }
+    checkValues(cls, st.fields, patch);
     this.put(cls, ref, { ...old, ...patch });
   }
   /** Marks an object changed without changing it (event.inject). */
@@ -612,6 +615,30 @@ export class Txn implements View {
   /** True if cls/ref exists in this transaction's view. */
   exists(cls: string, ref: string): boolean {
     return this.find(cls, ref) !== undefined;
+  }
+}
+
+/**
+ * The last guard of the value types (schema/values.ts): whatever path a write takes (a generated
+ * setter or constructor, a custom message, a pool sync), a field with a value type and the
+ * other_config keys that reach the host hold only valid values, or the write fails with the
+ * XenAPI error xapi gives for that kind of value and nothing is stored.
+ */
+function checkValues(cls: string, fields: readonly FieldDef[], patch: Record<string, unknown>): void {
+  for (const fd of fields) {
+    if (!(fd.name in patch)) continue;
+    const v = patch[fd.name];
+    if (fd.vt) {
+      for (const x of fd.ty.k === 'set' && Array.isArray(v) ? v : [v]) {
+        if (!isValid(fd.vt, x)) {
+          const [code, params] = errorFor(fd.vt, fd.name, x);
+          throw new ApiError(code, params);
+        }
+      }
+    } else if (fd.name === 'other_config' && v && typeof v === 'object') {
+      const bad = otherConfigProblem(cls, v as Record<string, unknown>);
+      if (bad) throw new ApiError(bad[0], bad[1]);
+    }
   }
 }
 

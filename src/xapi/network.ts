@@ -1,6 +1,7 @@
 // network: create/destroy/attach/purposes/locking, as xapi_network.ml, plus the attach
 // helpers (xapi_network_attach_helpers.ml) that VIF plug, VM start and placement share.
 // Semantics only change records; the reconciler builds the bridges the records ask for.
+import { isIfName, isMtu } from '../../schema/values.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import type { Reconciler } from '../reconciler/reconciler.js';
@@ -79,7 +80,7 @@ export function bringPifUp(tx: Txn, pif: string): void {
 /** The MTU the PIF's bridge gets (PIF other_config:mtu, else the network's), as the reconciler computes it. */
 function bridgeMtu(db: View, pif: Row): number {
   const n = Number((pif.other_config as Record<string, string>)?.mtu);
-  if (Number.isInteger(n) && n > 0) return n;
+  if (isMtu(n)) return n;
   const nw = db.find('network', String(pif.network));
   return nw ? Number(nw.MTU) : 1500;
 }
@@ -241,7 +242,9 @@ function create(tx: Txn, rec: Record<string, unknown>): string {
     do bridge = `xapi${n++}`; while (bridges.has(bridge));
     bridgeCounter.set(tx.store, n);
   } else {
-    if (bridge.length > 15 || BRIDGE_BLACKLIST.some((s) => bridge.startsWith(s))) throw new ApiError('INVALID_VALUE', ['bridge', bridge]);
+    // xapi: at most 15 bytes and no reserved prefix; we also require an interface name every host
+    // tool takes as a name (schema/values.ts isIfName), even on pool-internal sessions.
+    if (bridge.length > 15 || BRIDGE_BLACKLIST.some((s) => bridge.startsWith(s)) || !isIfName(bridge)) throw new ApiError('INVALID_VALUE', ['bridge', bridge]);
     if (bridges.has(bridge)) throw new ApiError('BRIDGE_NAME_EXISTS', [bridge]);
   }
   return tx.create('network', {

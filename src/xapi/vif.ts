@@ -18,10 +18,9 @@ export function genMac(device: number, seed: string): string {
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-/** xapi's Helpers.is_valid_MAC: six colon-separated pairs of hex digits. */
-export function isValidMac(mac: string): boolean {
-  return /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac);
-}
+/** xapi's Helpers.is_valid_MAC: six colon-separated pairs of hex digits (the `mac` value type). */
+export { isMac as isValidMac } from '../../schema/values.js';
+import { isMac as isValidMac } from '../../schema/values.js';
 
 /** The domain type xapi's Helpers.domain_type reports: VM_metrics' current type while a domain exists. */
 export function domainType(db: View, vm: string): string {

@@ -3,7 +3,7 @@
 // as a JSON-quoted OVSDB string atom), so no caller value can become an option, a command or a
 // second column. A transaction is the `--`-joined chain of those commands: one argv, atomic in OVSDB.
 
-import { isIfName, isIPv4, isMac, isMtu } from '../../../schema/values.js';
+import { isIfName, isIPv4, isMac, isMtu, isTunnelKey } from '../../../schema/values.js';
 import { RefusedValue, Tool } from './exec.js';
 
 const VSCTL = 'ovs-vsctl';
@@ -133,7 +133,7 @@ export class VsctlTxn {
   setTunnel(iface: string, protocol: 'gre' | 'vxlan', remote: string, key: string, externalIds: Record<string, string>): void {
     if (protocol !== 'gre' && protocol !== 'vxlan') throw new RefusedValue(VSCTL, 'tunnel protocol', protocol);
     if (remote !== '' && !isIPv4(remote)) throw new RefusedValue(VSCTL, 'tunnel remote IP', remote);
-    if (key && !/^(?:\d{1,20}|0x[0-9a-fA-F]{1,16}|flow)$/.test(key)) throw new RefusedValue(VSCTL, 'tunnel key', key);
+    if (key && !isTunnelKey(key)) throw new RefusedValue(VSCTL, 'tunnel key', key);
     this.add('set', 'interface', ifName(iface), `type=${protocol}`, `options=${ovsMap({ remote_ip: remote, ...(key ? { key } : {}) })}`,
       `external_ids=${ovsMap(externalIds)}`);
   }
