@@ -3,6 +3,8 @@
 // a XenAPI record. The reconciler turns the database into a desired NetState, diffs it
 // against read(), and hands apply() an ordered plan.
 
+import type { HostNetwork } from './hostnet.js';
+
 /** A NIC the host has (PIF.scan, the inventory a pool slave reports). */
 export interface Nic {
   device: string;
@@ -74,6 +76,8 @@ export interface Backend {
   read(): Promise<NetState>;
   /** Applies the plan all or nothing: on failure, undoes what it applied and throws BackendError. */
   apply(plan: Step[]): Promise<void>;
+  /** The host's networking as found (NICs with drivers, foreign devices, management); absent when the backend cannot see a host (simulated, a file sandbox). */
+  discover?(): Promise<HostNetwork>;
   /** Bond members with link up, by bond name (Bond.links_up). */
   bondLinksUp(bond: string): Promise<number>;
   /** Releases processes and handles the backend holds. */

@@ -18,6 +18,7 @@ import { execa } from 'execa';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { discoverHost, type HostNetwork } from './hostnet.js';
 import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step, type Uplink } from './backend.js';
 
 /** Runs one command with the given arguments, resolving to stdout, rejecting on a non-zero exit. */
@@ -39,6 +40,10 @@ export interface OpenvswitchOptions {
   vifType?: 'internal' | 'system';
   /** --timeout for every ovs-vsctl write, seconds (networkd uses 20). */
   timeoutSeconds?: number;
+  /** discover(): where NIC drivers are read (the local host: /sys/class/net). */
+  sysfs?: string;
+  /** discover(): the resolv.conf whose nameservers are the management DNS (the local host: /etc/resolv.conf). */
+  resolvConf?: string;
 }
 
 /** Invocation counters, for the benchmark. */
@@ -352,7 +357,7 @@ interface Rendered {
 export class OpenvswitchBackend implements Backend {
   readonly name = 'openvswitch';
   readonly stats: OvsStats = { vsctlCalls: 0, vsctlWrites: 0, appctlCalls: 0, ipCalls: 0 };
-  private readonly o: Required<Omit<OpenvswitchOptions, 'nics'>> & { nics?: string[] };
+  private readonly o: Required<Omit<OpenvswitchOptions, 'nics' | 'sysfs' | 'resolvConf'>> & Pick<OpenvswitchOptions, 'nics' | 'sysfs' | 'resolvConf'>;
 
   constructor(opts: OpenvswitchOptions) {
     this.o = { datapathType: 'netdev', vifType: 'internal', timeoutSeconds: 20, ...opts };
@@ -365,6 +370,8 @@ export class OpenvswitchBackend implements Backend {
       vsctl: runner('ovs-vsctl'),
       appctl: async (args) => (await execa('ovs-appctl', ['-t', 'ovs-vswitchd', ...args], { stdin: 'ignore' })).stdout,
       ip: runner('ip'),
+      sysfs: '/sys/class/net',
+      resolvConf: '/etc/resolv.conf',
       ...opts,
     });
   }
@@ -391,6 +398,11 @@ export class OpenvswitchBackend implements Backend {
       .filter((l) => allow || !(VIF_RE.test(l.ifname) || l.ifname.startsWith('ovs-')))
       .map((l) => ({ device: l.ifname, MAC: l.address ?? '', MTU: l.mtu, carrier: l.flags.includes('LOWER_UP') }))
       .sort((a, b) => natural(a.device, b.device));
+  }
+
+  /** The host as found: NICs (drivers from `sysfs` when set), foreign devices, the default-route interface. */
+  async discover(): Promise<HostNetwork> {
+    return discoverHost((a) => this.ip(a), { nics: await this.nics(), sysfs: this.o.sysfs, resolvConf: this.o.resolvConf, state: await this.read() });
   }
 
   /** Bridge, Port and Interface in one read-only ovs-vsctl call. */
