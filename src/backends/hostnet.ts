@@ -6,44 +6,12 @@
 // Read with `ip -j` (argv only), so the same code reads the root namespace or a test's netns.
 import { readFile, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { IpConfig, NetState, Nic } from './backend.js';
+import type { ForeignDevice, HostManagement, HostNetwork, HostNic, IpConfig, NetState, Nic } from './backend.js';
+
+export type { ForeignDevice, HostManagement, HostNetwork, HostNic };
 
 /** Runs `ip` with argv (no shell); returns stdout. */
 export type IpRunner = (args: string[]) => Promise<string>;
-
-/** A physical NIC with the driver that owns it ('' when unknown). */
-export interface HostNic extends Nic {
-  driver: string;
-}
-
-/** A device the daemon did not make and leaves alone. */
-export interface ForeignDevice {
-  device: string;
-  /** bond | bridge | vlan | openvswitch | macvlan | … (ip's info_kind). */
-  kind: string;
-  /** Its ports or members (bonds, Linux bridges), and for a VLAN its parent. */
-  lower: string[];
-}
-
-/** The management interface as the host has it now. */
-export interface HostManagement {
-  /** The device holding the default route (a NIC, a bridge, a bond, a VLAN). */
-  device: string;
-  /** The physical NIC under it, when the path from the device to a NIC is a NIC or a bridge with one NIC port. */
-  nic?: string;
-  /** The bridge that holds the IP, when `device` is a bridge over `nic`. */
-  bridge?: string;
-  ip: IpConfig;
-  /** Why the management interface cannot be adopted as is (bond, VLAN, a bridge with several ports). */
-  unadoptable?: string;
-}
-
-/** The host's networking before the daemon: NICs, foreign devices, management. */
-export interface HostNetwork {
-  nics: HostNic[];
-  foreign: ForeignDevice[];
-  management?: HostManagement;
-}
 
 interface IpLink {
   ifname: string;
