@@ -6,33 +6,14 @@
 // Read with `ip -j` (argv only), so the same code reads the root namespace or a test's netns.
 import { readFile, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { netmaskOf } from '../../schema/values.js';
+import type { IpLink, IpTool } from './tools/ip.js';
 import type { ForeignDevice, HostManagement, HostNetwork, HostNic, IpConfig, NetState, Nic } from './backend.js';
 
 export type { ForeignDevice, HostManagement, HostNetwork, HostNic };
 
-/** Runs `ip` with argv (no shell); returns stdout. */
-export type IpRunner = (args: string[]) => Promise<string>;
-
-interface IpLink {
-  ifname: string;
-  address?: string;
-  mtu: number;
-  flags: string[];
-  link_type?: string;
-  master?: string;
-  link?: string;
-  linkinfo?: { info_kind?: string; info_data?: { id?: number } };
-}
-interface IpAddr {
-  ifname: string;
-  addr_info?: { family?: string; local: string; prefixlen: number; dynamic?: boolean; secondary?: boolean }[];
-}
-
-/** Dotted netmask of a prefix length. */
-export function netmaskOf(prefix: number): string {
-  const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (m >>> s) & 255).join('.');
-}
+/** What discovery reads through `ip` (tools/ip.ts IpTool). */
+export type IpReader = Pick<IpTool, 'links' | 'addrs4Of' | 'defaultRoutes4'>;
 
 const natural = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
 /** Interfaces the toolstack makes for guests or that OVS makes for itself: never NICs, never foreign. */
@@ -58,8 +39,8 @@ export async function resolvDns(file: string): Promise<string> {
  * reads (OVS bridges know their ports, which `ip` does not show); `sysfs` (e.g. /sys/class/net)
  * gives each NIC's driver.
  */
-export async function discoverHost(ip: IpRunner, o: { nics: Nic[]; sysfs?: string; resolvConf?: string; state?: NetState }): Promise<HostNetwork> {
-  const links = JSON.parse((await ip(['-j', '-d', 'link', 'show'])) || '[]') as IpLink[];
+export async function discoverHost(ip: IpReader, o: { nics: Nic[]; sysfs?: string; resolvConf?: string; state?: NetState }): Promise<HostNetwork> {
+  const links = await ip.links();
   const byName = new Map(links.map((l) => [l.ifname, l]));
   const nicSet = new Set(o.nics.map((n) => n.device));
   const nics: HostNic[] = [];
@@ -77,11 +58,11 @@ export async function discoverHost(ip: IpRunner, o: { nics: Nic[]; sysfs?: strin
   nics.sort((a, b) => natural(a.device, b.device));
   foreign.sort((a, b) => natural(a.device, b.device));
 
-  const routes = JSON.parse((await ip(['-j', '-4', 'route', 'show', 'default'])) || '[]') as { dst: string; gateway?: string; dev?: string }[];
+  const routes = await ip.defaultRoutes4();
   const route = routes.find((r) => r.dev);
   if (!route?.dev) return { nics, foreign };
   const dev = route.dev;
-  const addrs = JSON.parse((await ip(['-j', '-4', 'addr', 'show', 'dev', dev])) || '[]') as IpAddr[];
+  const addrs = await ip.addrs4Of(dev);
   const inet = (addrs[0]?.addr_info ?? []).filter((a) => (a.family === undefined || a.family === 'inet') && !a.secondary);
   const a = inet[0];
   const ipc: IpConfig = {

@@ -5,7 +5,9 @@
 import { expect } from 'chai';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { discoverHost } from '../../src/backends/hostnet.js';
-import { OpenvswitchBackend } from '../../src/backends/openvswitch.js';
+import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
+import { Tool } from '../../src/backends/tools/exec.js';
+import { IpTool } from '../../src/backends/tools/ip.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { startDaemon, type Running } from '../../src/daemon.js';
 import { Writable } from 'node:stream';
@@ -54,7 +56,7 @@ describe('e2e: first start on a real host takes the NICs and management from the
 
   it('discoverHost reads NICs (MAC, MTU, carrier, driver), foreign devices and the default-route interface', async () => {
     const be = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip });
-    const h = await discoverHost(sb.ip, { nics: await be.nics() });
+    const h = await discoverHost(new IpTool(new Tool('ip', sb.ip)), { nics: await be.nics() });
     expect(h.nics.map((n) => [n.device, n.MAC, n.MTU, n.driver])).to.deep.equal(NICS.map((n) => [n.device, n.mac, 1500, 'veth']));
     expect(h.nics.every((n) => n.carrier)).to.equal(true);
     expect(h.foreign).to.deep.equal([{ device: 'br-other', kind: 'bridge', lower: ['eth2'] }]);
