@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { UserEntry } from './api/session.js';
 import type { PoolConfig } from './pool/service.js';
-import type { InventoryNic } from './xapi/startup.js';
+import type { InventoryEntry, InventoryNic } from './xapi/startup.js';
 import { isDnsList, isIfName, isMac, isMtu, isValid } from '../schema/values.js';
 
 /** The daemon's whole configuration (flags over DEFAULTS). */
@@ -11,7 +11,8 @@ export interface Config extends PoolConfig {
   port: number;
   db: string;
   backend: string;
-  inventory: InventoryNic[];
+  /** --inventory: the host's NICs (and bonds/VLANs). Unset: the demo NICs with the simulated backend, the host's own with a real one. */
+  inventory?: InventoryEntry[];
   users: UserEntry[];
   /** Largest request body, bytes. */
   maxBody: number;
@@ -28,6 +29,8 @@ export interface Config extends PoolConfig {
   ifcfgRoot?: string;
   /** Append every HTTP exchange to this file as a JSON line (test/contract/README.md). */
   record?: string;
+  /** Also serve on this Unix socket, where a root peer logs in without a password (xapi: /var/lib/xcp/xapi). */
+  unixSocket?: string;
   /** Serve HTTPS with this PEM certificate and key. */
   tlsCert?: string;
   tlsKey?: string;
@@ -57,7 +60,6 @@ export const DEFAULTS: Config = {
   port: 8080,
   db: 'var/xenapi-netd.db',
   backend: 'simulated',
-  inventory: DEMO_INVENTORY,
   users: DEFAULT_USERS,
   maxBody: 4 * 1024 * 1024,
   authFailDelayMs: 5000,
@@ -73,7 +75,11 @@ export const USAGE = `usage: xenapi-netd [options]
   --ovs-sandbox DIR      openvswitch backend: drive the sandboxed OVS in DIR (see scripts/ovs-sandbox.ts)
   --ifcfg-root DIR       ifcfg backend: files under DIR/etc/sysconfig/network-scripts, NICs from --inventory
                          (default: / with the NICs of /sys/class/net)
-  --inventory FILE       JSON list of NICs [{device, MAC, MTU, management?, ip?}] (default: demo eth0..eth5)
+  --inventory FILE       JSON list of NICs [{device, MAC, MTU, management?, ip?, bridge?}], bonds
+                         [{bond, members, mode, properties?, bridge?, management?, ip?}] and VLANs
+                         [{vlan, on, bridge?, management?, ip?}] (docs/install.md). Default: the demo
+                         eth0..eth5 with the simulated backend; with a real backend the host's own NICs,
+                         management = the interface holding the default route, as it is
   --users FILE           JSON list of users [{name, hash}], hashes from 'xenapi-netd hash-password PW'
                          (default: root / ${DEFAULT_PASSWORD})
   --max-body BYTES       largest request body (default 4194304)
@@ -88,6 +94,8 @@ export const USAGE = `usage: xenapi-netd [options]
   --pool-max-backoff MS  slave: longest wait between reconnection attempts (default 10000)
   --pool-ca FILE         PEM certificates trusted for https:// pool traffic (besides the system's)
   --pool-advertise URL   where the master reaches this daemon (default: the --listen URL)
+  --unix-socket PATH     also serve on this Unix socket (plain HTTP, XML-RPC and /jsonrpc); a root
+                         peer (SO_PEERCRED) logs in with any password, as on XenServer's /var/lib/xcp/xapi
   --tls-cert FILE        serve HTTPS with this PEM certificate (with --tls-key), as xapi on 443
   --tls-key FILE         the certificate's PEM private key
   --record FILE          append every HTTP exchange to FILE as JSON lines (replay: dist/scripts/replay.js)
@@ -130,6 +138,7 @@ export function parseArgs(argv: string[]): Config {
       case '--pool-ca': c.poolCa = need(++i); break;
       case '--pool-advertise': c.poolAdvertise = need(++i); break;
       case '--record': c.record = need(++i); break;
+      case '--unix-socket': c.unixSocket = need(++i); break;
       case '--tls-cert': c.tlsCert = need(++i); break;
       case '--tls-key': c.tlsKey = need(++i); break;
       default: throw new Error(`unknown option ${a}\n${USAGE}`);
@@ -139,28 +148,45 @@ export function parseArgs(argv: string[]): Config {
 }
 
 /**
- * An --inventory file's NICs, checked against the value types (they become PIF records and reach
- * the backend): a device name, a MAC, an MTU, and for the management NIC an IP configuration.
- * Throws naming the first bad entry, so the daemon does not start on it.
+ * An --inventory file, checked against the value types (its entries become PIF records and reach
+ * the backend): device and bridge names, MACs, MTUs, VLAN tags, bond members/mode/properties, and
+ * IP configurations. Throws naming the first bad entry, so the daemon does not start on it.
  */
-export function checkInventory(v: unknown): InventoryNic[] {
-  if (!Array.isArray(v)) throw new Error('--inventory: want a JSON list of NICs');
+export function checkInventory(v: unknown): InventoryEntry[] {
+  if (!Array.isArray(v)) throw new Error('--inventory: want a JSON list of NICs, bonds and VLANs');
   const seen = new Set<string>();
-  v.forEach((n: InventoryNic, i) => {
+  v.forEach((e: Record<string, any>, i) => {
     const at = `--inventory: entry ${i}`;
-    if (!n || typeof n !== 'object') throw new Error(`${at} is not an object`);
-    if (!isIfName(n.device)) throw new Error(`${at}: device ${JSON.stringify(n.device)} is not a valid interface name`);
-    if (seen.has(n.device)) throw new Error(`${at}: device ${n.device} is listed twice`);
-    seen.add(n.device);
-    if (!isMac(n.MAC)) throw new Error(`${at}: MAC ${JSON.stringify(n.MAC)} is not valid`);
-    if (!isMtu(n.MTU)) throw new Error(`${at}: MTU ${JSON.stringify(n.MTU)} is out of range 68-65535`);
-    if (n.ip !== undefined) {
-      if (n.ip.mode !== 'Static' && n.ip.mode !== 'DHCP') throw new Error(`${at}: ip.mode must be Static or DHCP`);
-      for (const [k, vt] of [['address', 'ipv4'], ['netmask', 'netmask'], ['gateway', 'ipv4']] as const) {
-        if (n.ip[k] !== undefined && !isValid(vt, n.ip[k])) throw new Error(`${at}: ip.${k} ${JSON.stringify(n.ip[k])} is not valid`);
+    if (!e || typeof e !== 'object') throw new Error(`${at} is not an object`);
+    const name = (what: string, x: unknown) => {
+      if (!isIfName(x as string)) throw new Error(`${at}: ${what} ${JSON.stringify(x)} is not a valid interface name`);
+    };
+    if ('bond' in e) {
+      name('bond', e.bond);
+      if (!Array.isArray(e.members)) throw new Error(`${at}: members must be a list`);
+      e.members.forEach((m: unknown) => name('member', m));
+      if (!['balance-slb', 'active-backup', 'lacp'].includes(e.mode)) throw new Error(`${at}: mode ${JSON.stringify(e.mode)} is not a bond mode`);
+      for (const [k, x] of Object.entries(e.properties ?? {})) {
+        if (!/^[A-Za-z0-9_-]{1,64}$/.test(k) || !/^[A-Za-z0-9_.:+-]{0,64}$/.test(String(x))) throw new Error(`${at}: property ${JSON.stringify(k)}=${JSON.stringify(x)} is not valid`);
       }
-      if (n.ip.dns !== undefined && !isDnsList(n.ip.dns)) throw new Error(`${at}: ip.dns ${JSON.stringify(n.ip.dns)} is not a list of addresses`);
+    } else if ('vlan' in e) {
+      if (!Number.isInteger(e.vlan) || e.vlan < 0 || e.vlan > 4094) throw new Error(`${at}: VLAN tag ${JSON.stringify(e.vlan)} is out of range 0-4094`);
+      name('on', e.on);
+    } else {
+      name('device', e.device);
+      if (seen.has(e.device)) throw new Error(`${at}: device ${e.device} is listed twice`);
+      seen.add(e.device);
+      if (!isMac(e.MAC)) throw new Error(`${at}: MAC ${JSON.stringify(e.MAC)} is not valid`);
+      if (!isMtu(e.MTU)) throw new Error(`${at}: MTU ${JSON.stringify(e.MTU)} is out of range 68-65535`);
+    }
+    if (e.bridge !== undefined) name('bridge', e.bridge);
+    if (e.ip !== undefined) {
+      if (!e.ip || (e.ip.mode !== 'Static' && e.ip.mode !== 'DHCP')) throw new Error(`${at}: ip.mode must be Static or DHCP`);
+      for (const [k, vt] of [['address', 'ipv4'], ['netmask', 'netmask'], ['gateway', 'ipv4']] as const) {
+        if (e.ip[k] !== undefined && !isValid(vt, e.ip[k])) throw new Error(`${at}: ip.${k} ${JSON.stringify(e.ip[k])} is not valid`);
+      }
+      if (e.ip.dns !== undefined && !isDnsList(e.ip.dns)) throw new Error(`${at}: ip.dns ${JSON.stringify(e.ip.dns)} is not a list of addresses`);
     }
   });
-  return v as InventoryNic[];
+  return v as InventoryEntry[];
 }
