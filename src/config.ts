@@ -27,6 +27,8 @@ export interface Config extends PoolConfig {
   ifcfgRoot?: string;
   /** Append every HTTP exchange to this file as a JSON line (test/contract/README.md). */
   record?: string;
+  /** Also serve on this Unix socket, where a root peer logs in without a password (xapi: /var/lib/xcp/xapi). */
+  unixSocket?: string;
   /** Serve HTTPS with this PEM certificate and key. */
   tlsCert?: string;
   tlsKey?: string;
@@ -89,6 +91,8 @@ export const USAGE = `usage: xenapi-netd [options]
   --pool-advertise URL   where the master reaches this daemon (default: the --listen URL)
   --pool-call-timeout MS master: how long a call forwarded to a slave may go unanswered before it
                          fails CANNOT_CONTACT_HOST [host] and the slave is resynced (default 5000)
+  --unix-socket PATH     also serve on this Unix socket (plain HTTP, XML-RPC and /jsonrpc); a root
+                         peer (SO_PEERCRED) logs in with any password, as on XenServer's /var/lib/xcp/xapi
   --tls-cert FILE        serve HTTPS with this PEM certificate (with --tls-key), as xapi on 443
   --tls-key FILE         the certificate's PEM private key
   --record FILE          append every HTTP exchange to FILE as JSON lines (replay: dist/scripts/replay.js)
@@ -137,6 +141,7 @@ export function parseArgs(argv: string[]): Config {
         break;
       }
       case '--record': c.record = need(++i); break;
+      case '--unix-socket': c.unixSocket = need(++i); break;
       case '--tls-cert': c.tlsCert = need(++i); break;
       case '--tls-key': c.tlsKey = need(++i); break;
       default: throw new Error(`unknown option ${a}\n${USAGE}`);
