@@ -69,21 +69,25 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
   const vif = (where: string, v: unknown) => {
     if (typeof v !== 'string' || !/^vif\d{1,5}\.\d{1,4}$/.test(v)) out.push(`${where}: VIF ${JSON.stringify(v)} is not a vif<domid>.<device> name`);
   };
-  const list = Array.isArray(bridges) ? bridges : Object.values((bridges as NetState)?.bridges ?? {});
+  // A state's bridges by key; a bridge without `name` or `vifs` takes its key and [] (as normalize does).
+  const list: [string, Bridge][] = Array.isArray(bridges)
+    ? bridges.map((b) => [b?.name, b] as [string, Bridge])
+    : Object.entries((bridges as NetState)?.bridges ?? {});
   if (!Array.isArray(bridges) && (typeof (bridges as NetState)?.bridges !== 'object' || (bridges as NetState).bridges === null)) out.push('no bridges');
-  for (const b of list) {
+  for (const [key, b] of list) {
     if (!b || typeof b !== 'object') {
-      out.push(`bridge ${JSON.stringify(b)} is not an object`);
+      out.push(`bridge ${JSON.stringify(key)} is not an object`);
       continue;
     }
-    name('bridge', b.name);
-    const w = `bridge ${JSON.stringify(b.name)}`;
+    name('bridge', key);
+    if (b.name !== undefined && b.name !== key) out.push(`bridge key ${JSON.stringify(key)} holds bridge named ${JSON.stringify(b.name)}`);
+    const w = `bridge ${JSON.stringify(key)}`;
     mtu(w, b.MTU);
     if (b.vlan) vlan(w, b.vlan);
     if (b.uplink) uplink(w, b.uplink);
     if (b.ip) ip(w, b.ip);
-    if (!Array.isArray(b.vifs)) out.push(`${w}: vifs are not a list`);
-    else for (const v of b.vifs) vif(w, v);
+    if (b.vifs !== undefined && !Array.isArray(b.vifs)) out.push(`${w}: vifs are not a list`);
+    else for (const v of b.vifs ?? []) vif(w, v);
   }
   for (const [i, s] of extra.entries()) {
     const w = `step ${i + 1} (${s.op} ${JSON.stringify(s.bridge)})`;

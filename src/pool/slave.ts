@@ -8,7 +8,7 @@ import type { Backend, NetState } from '../backends/backend.js';
 import { BackendError } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
-import { describe, diff, fitToNics, validate } from '../backends/plan.js';
+import { describe, diff, fitToNics, normalize, validate } from '../backends/plan.js';
 import { valueProblems } from '../backends/state.js';
 import type { Store } from '../store/store.js';
 import type { RoleRecord, RoleStore, Ticket } from './role.js';
@@ -88,7 +88,7 @@ export class SlaveAgent extends EventEmitter {
     // State from another daemon is input like any other: typed values and a consistent shape, or
     // INVALID_VALUE [state, problem] and nothing is applied or remembered.
     const bad = valueProblems(state);
-    if (!bad.length) bad.push(...validate(state));
+    if (!bad.length) bad.push(...validate(normalize(state)));
     if (bad.length) {
       this.o.log.warn(`pool: refused a desired state from the master: ${bad.slice(0, 3).join('; ')}`);
       return Promise.reject(new ApiError('INVALID_VALUE', ['state', bad[0]]));
