@@ -13,11 +13,12 @@ import { nodeConfig } from './backends/ifcfg.js';
 import { createBackend } from './backends/index.js';
 import type { Config } from './config.js';
 import { desiredState } from './reconciler/desired.js';
-import { PoolService } from './pool/index.js';
+import { PoolService, poolJoinImpls } from './pool/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
 import { trustPoolCa } from './pool/rpc.js';
 import { startWire, type RouteHandler } from './wire/http.js';
+import { assertPeerCredAvailable } from './wire/peercred.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
@@ -95,6 +96,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   if (!cfg.tlsCert !== !cfg.tlsKey) throw new Error('--tls-cert and --tls-key go together');
   const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, 'utf8'), key: readFileSync(cfg.tlsKey, 'utf8') } : undefined;
   if (cfg.poolCa) trustPoolCa(readFileSync(cfg.poolCa, 'utf8'));
+  if (cfg.unixSocket) assertPeerCredAvailable();
   const log = opts.log ?? makeLogger(cfg);
   if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
   const store = new Store(cfg.db);
@@ -147,12 +149,12 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const monitor = startBondMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
   d.services.set('monitor', monitor);
 
-  const methods = buildMethods({ ...sessionImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls });
+  const methods = buildMethods({ ...sessionImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
   const dispatcher = new Dispatcher(d, methods);
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
   const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef) : undefined;
-  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
+  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
   const url = `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   await pool.start(url);
   return {
