@@ -42,6 +42,7 @@ export interface Command {
 export const STD_PARAMS = new Set(['server', 'password', 'port', 'username', 'minimal', 'force', 'multiple', 'all', 'message-priority', 'trace', 'progress', 'passwordfile', 'nossl', 'debug']);
 
 const NULL = 'OpaqueRef:NULL';
+const NO_LOOKUP: Lookup = { rec: () => undefined, all: () => [] };
 
 // ---- reading records -------------------------------------------------------------------------
 
@@ -61,13 +62,15 @@ async function fetchLookup(call: Call, classes: string[]): Promise<Lookup> {
       got.set(c, {}); // a class the server does not have: its refs are all dangling
     }
   }));
-  return { rec: (c, ref) => got.get(c)?.[ref] };
+  return { rec: (c, ref) => got.get(c)?.[ref], all: (c) => Object.values(got.get(c) ?? {}) };
 }
 
 /** The lookups the fields need for these records (a few refs: one get_record each). */
 async function lookupFor(call: Call, xc: XeClass, fields: XeField[], recs: Rec[]): Promise<Lookup> {
   const needed = new Map<string, Set<string>>();
+  const whole = [...new Set(fields.filter((f) => f.src === 'hosts').flatMap((f) => lookups(f, xc)))];
   for (const f of fields) {
+    if (f.src === 'hosts') continue;
     for (const c of lookups(f, xc)) {
       const refs = needed.get(c) ?? new Set<string>();
       for (const r of recs) {
@@ -86,7 +89,8 @@ async function lookupFor(call: Call, xc: XeClass, fields: XeField[], recs: Rec[]
     }));
     got.set(c, all);
   }));
-  return { rec: (c, ref) => got.get(c)?.[ref] };
+  const everything = whole.length ? await fetchLookup(call, whole) : undefined;
+  return { rec: (c, ref) => got.get(c)?.[ref] ?? everything?.rec(c, ref), all: (c) => everything?.all(c) ?? Object.values(got.get(c) ?? {}) };
 }
 
 function field(xc: XeClass, name: string, rec: Rec | undefined): XeField {
@@ -237,7 +241,9 @@ function classCommands(xc: XeClass): Command[] {
             if (f.tag === 'MRW') throw new OpFailure(`Field '${k}' is a map or set. use the 'name:key=value' syntax.`);
             throw new OpFailure(`Field '${k}' is read-only.`);
           }
-          await c.call(`${xc.cls}.set_${sourceKey(f, rec)}`, ref, await wireValue(c.call, f, rec, v, k));
+          // Pool fields computed over the hosts are set with the pool's own setter (set_https_only).
+          const setter = f.src === 'hosts' ? f.name.replace(/-/g, '_') : sourceKey(f, rec);
+          await c.call(`${xc.cls}.set_${setter}`, ref, await wireValue(c.call, f, rec, v, k));
         }
       },
     });
@@ -270,7 +276,7 @@ function classCommands(xc: XeClass): Command[] {
         const key = c.params.get('param-key')!;
         const src = sourceKey(f, rec);
         if (f.tag === 'SRW') {
-          if (!setOf(f, rec, { rec: () => undefined }).includes(key)) throw new OpFailure(`Key ${key} is not in the set`);
+          if (!setOf(f, rec, NO_LOOKUP).includes(key)) throw new OpFailure(`Key ${key} is not in the set`);
           await c.call(`${xc.cls}.remove_${src}`, ref, memberValue(f, key));
         } else if (f.tag === 'MRW') {
           if (!Object.prototype.hasOwnProperty.call(mapOf(f, rec), key)) throw new OpFailure(`Key ${key} is not in map`);
@@ -290,7 +296,7 @@ function classCommands(xc: XeClass): Command[] {
         const f = field(xc, c.params.get('param-name')!, rec);
         const src = sourceKey(f, rec)!;
         if (f.tag === 'SRW') {
-          for (const m of setOf(f, rec, { rec: () => undefined })) await c.call(`${xc.cls}.remove_${src}`, ref, memberValue(f, m));
+          for (const m of setOf(f, rec, NO_LOOKUP)) await c.call(`${xc.cls}.remove_${src}`, ref, memberValue(f, m));
         } else if (f.tag === 'MRW') {
           for (const k of Object.keys(mapOf(f, rec))) await c.call(`${xc.cls}.remove_from_${src}`, ref, k);
         } else if (f.tag === 'RW') {
@@ -319,7 +325,8 @@ function memberValue(f: XeField, v: string): unknown {
 
 /** A CLI string turned into the wire value of an RW field, typed like the field's current value. */
 async function wireValue(call: Call, f: XeField, rec: Rec, v: string, k: string): Promise<unknown> {
-  const cur = rec[sourceKey(f, rec)!];
+  const key = sourceKey(f, rec);
+  const cur = key === undefined ? (f.name === 'https-only' || f.name === 'ssh-auto-mode' ? false : f.name.endsWith('timeout') ? 0 : '') : rec[key];
   if (f.refCls) return v === '' ? NULL : call(`${f.refCls}.get_by_uuid`, v);
   if (Array.isArray(cur)) return v === '' ? [] : v.split(',').map((x) => memberValue(f, x));
   if (typeof cur === 'boolean') {

@@ -36,6 +36,8 @@ export type Rec = Record<string, any>;
 /** What a field may read besides its own record: other objects by class and ref. */
 export interface Lookup {
   rec(cls: string, ref: string): Rec | undefined;
+  /** Every object of a class (pool fields xapi computes over all hosts). */
+  all(cls: string): Rec[];
 }
 
 /** One xe class: its XenAPI class, its fields, and what `-list` shows by default. */
@@ -79,6 +81,14 @@ const metric = (show: (m: Rec) => string) => (o: Rec, c: Lookup) => {
   const m = c.rec('PIF_metrics', o.metrics);
   return m ? show(m) : NID;
 };
+
+/** A pool field xapi reads from every host: the hosts' common value, or `<inconsistent>`. */
+function consistent(field: string, show: (v: unknown) => string = String) {
+  return (_o: Rec, c: Lookup): string => {
+    const vals = [...new Set(c.all('host').map((h) => show(h[field])))];
+    return vals.length === 1 ? vals[0] : '<inconsistent>';
+  };
+}
 
 // Parsed on first use, one class at a time: a command reads one class (start-up time).
 const SPECS: Spec[] = [
@@ -143,11 +153,21 @@ const SPECS: Spec[] = [
     blobs wlb-url wlb-username wlb-enabled:RW wlb-verify-cert:RW igmp-snooping-enabled:RW gui-config:MRW health-check-config:MRW
     restrictions tags:SRW ha-cluster-stack guest-agent-config:MRW cpu_info:MRO policy-no-vendor-device:RW live-patching-disabled:RW
     tls-verification-enabled client-certificate-auth-enabled client-certificate-auth-name repositories:SRW repository-proxy-url
-    repository-proxy-username https-only:RW migration-compression:RW coordinator-bias:RW telemetry-frequency telemetry-next-collection
+    repository-proxy-username https-only=hosts:RW migration-compression:RW coordinator-bias:RW telemetry-frequency telemetry-next-collection
     last-update-sync update-sync-frequency update-sync-day update-sync-enabled auto-update-vm-secureboot-certificates:RW
-    recommendations:MRO ext-auth-cache-enabled:RW ext-auth-cache-size:RW ext-auth-cache-expiry:RW license-server:MRW ssh-enabled
-    ssh-enabled-timeout:RW ssh-expiry console-idle-timeout:RW ssh-auto-mode:RW limit-console-sessions:RW vm-console-idle-timeout:RW`,
-  ['uuid', 'name-label', 'name-description', 'master', 'default-SR']],
+    recommendations:MRO ext-auth-cache-enabled:RW ext-auth-cache-size:RW ext-auth-cache-expiry:RW license-server:MRW ssh-enabled=hosts
+    ssh-enabled-timeout=hosts:RW ssh-expiry=hosts console-idle-timeout=hosts:RW ssh-auto-mode=hosts:RW limit-console-sessions:RW
+    vm-console-idle-timeout:RW`,
+  ['uuid', 'name-label', 'name-description', 'master', 'default-SR'], {
+    special: {
+      'https-only': (_o, c) => String(c.all('host').every((h) => h.https_only === true)),
+      'ssh-enabled': consistent('ssh_enabled'),
+      'ssh-enabled-timeout': consistent('ssh_enabled_timeout'),
+      'ssh-expiry': consistent('ssh_expiry', (v) => String(v).replace(/^(\d{4})(\d{2})(\d{2})T/, '$1-$2-$3T')),
+      'console-idle-timeout': consistent('console_idle_timeout'),
+      'ssh-auto-mode': consistent('ssh_auto_mode'),
+    },
+  }],
   ['vm', 'VM', `uuid name-label:RW name-description:RW user-version:RW is-a-template:RW is-default-template:RW is-a-snapshot
     snapshot-of@VM snapshots@VM snapshot-time parent@VM children@VM is-control-domain power-state memory-overhead
     memory-static-max:RW memory-dynamic-max:RW memory-dynamic-min:RW memory-static-min:RW VCPUs-params:MRW VCPUs-max:RW
@@ -257,5 +277,6 @@ export function label(f: XeField): string {
 export function lookups(f: XeField, xc: XeClass): string[] {
   if (f.refCls) return [f.refCls];
   if (f.special && f.src === 'metrics' && !f.name.startsWith('io_')) return [xc.cls === 'host' ? 'host_metrics' : 'PIF_metrics'];
+  if (f.src === 'hosts') return ['host'];
   return [];
 }

@@ -4,7 +4,8 @@
 // event-wait, --progress, the kept session, and bash completion.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -373,6 +374,15 @@ describe('xe-netd CLI', function () {
       const eth0 = await uuidOf('PIF', h.pif('eth0'));
       expect(await complete(`xe-netd pif-param-list uuid=${eth0.slice(0, 6)}`)).to.deep.equal([eth0]);
       expect(await complete('xe-netd pif-list params=dev')).to.deep.equal(['device', 'device-id', 'device-name']);
+    });
+  });
+
+  describe('docs', () => {
+    it('CLI-27 docs/cli.md lists every command xe-netd has', () => {
+      const doc = readFileSync(fileURLToPath(new URL('../../../docs/cli.md', import.meta.url)), 'utf8');
+      const { commands } = createRequire(import.meta.url)('../../src/cli/commands.cjs');
+      const missing = [...commands().keys()].filter((c: string) => !doc.includes(`| \`${c}\` |`));
+      expect(missing).to.deep.equal([]);
     });
   });
 });
