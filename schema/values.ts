@@ -22,8 +22,9 @@ export type ValueType =
   | 'dnslist'
   /** xx:xx:xx:xx:xx:xx (xapi Helpers.is_valid_MAC), or '' where the field allows (generated MACs). */
   | 'mac'
-  /** A Linux/OVS interface name used as a bridge: 1-15 bytes, no '/', ':', whitespace, control
-   * character, quote or backslash, not '.'/'..', no leading '-'. */
+  /** A Linux/OVS interface name used as a bridge: 1-15 of [A-Za-z0-9_.-], not starting with '-' or '.'
+   * (Linux refuses '/', ':' and whitespace; shell metacharacters are refused too because initscripts
+   * source ifcfg files, and a leading '-' would read as an option to every tool). */
   | 'bridge'
   /** A device name (PIF.device, bond/VLAN/tunnel device): same rules as a bridge. */
   | 'device'
@@ -41,11 +42,9 @@ export const IFNAME_MAX = 15;
 
 const CONTROL = /[\x00-\x1f\x7f]/;
 
-/** An interface name Linux (dev_valid_name) and OVS accept, that no tool can mistake for an option. */
+/** An interface name Linux (dev_valid_name) and OVS accept, that no tool or shell can read as anything else. */
 export function isIfName(s: string): boolean {
-  if (typeof s !== 'string' || s.length === 0 || Buffer.byteLength(s) > IFNAME_MAX) return false;
-  if (s === '.' || s === '..' || s.startsWith('-')) return false;
-  return !/[\s/:"'\\\x00-\x1f\x7f]/.test(s);
+  return typeof s === 'string' && /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/.test(s);
 }
 
 /** A dotted-quad IPv4 address (Node's parser: four decimal octets, no leading zeros). */

@@ -23,9 +23,7 @@
 // no SLB, and balance-alb is the mode that, like SLB, balances by source MAC and needs no switch
 // configuration (balance-xor would need a static EtherChannel on the switch).
 
-import { execa } from 'execa';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, mkdir, readdir, readFile, readlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step, type HostNetwork } from './backend.js';
 import { discoverHost } from './hostnet.js';
@@ -33,6 +31,7 @@ import { localRunner, Tool, type Runner } from './tools/exec.js';
 import { IpTool } from './tools/ip.js';
 import { applyPlan, PlanStepError } from './plan.js';
 import { sameValue } from './state.js';
+import { AugScript, Augtool } from './tools/augtool.js';
 
 /** Where the files live, relative to the root (the only place augeas' Shellvars lens reads ifcfg files). */
 export const SCRIPTS_DIR = 'etc/sysconfig/network-scripts';
@@ -49,7 +48,7 @@ export interface IfcfgOptions {
   augtool?: string;
   /** Test hook: edits the augtool command lines before they run (fault injection). */
   editCommands?: (lines: string[]) => string[];
-  log?: { info(m: string): void; warn(m: string): void };
+  log?: { debug?(m: string): void; info(m: string): void; warn(m: string): void };
 }
 
 // ------------------------------------------------------------------------------ files as lines
@@ -227,27 +226,27 @@ export function renderFiles(state: NetState, macs: Map<string, string>): IfcfgFi
   return files.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
 }
 
-/** The augtool command that sets a file's lines, in order, into a fresh tree. */
-function setLines(dir: string, f: IfcfgFile): string[] {
+/** Adds the augtool commands that set a file's lines, in order, into a fresh tree. */
+function setLines(aug: AugScript, dir: string, f: IfcfgFile): void {
   const base = `/files/${dir}/${f.name}`;
   let c = 0;
-  return f.lines.map((l) => {
-    if ('comment' in l) return `set ${base}/#comment[${++c}] '${l.comment}'`;
-    return `set ${base}/${l.key} ${l.value.includes(' ') || l.value.includes('"') ? `'${l.value}'` : l.value}`;
-  });
+  for (const l of f.lines) {
+    if ('comment' in l) aug.setComment(`${base}/#comment[${++c}]`, l.comment);
+    else aug.set(`${base}/${l.key}`, l.value);
+  }
 }
 
 /**
  * An augtool command file: remove `gone` files and every file being (re)written, set the keys of
  * `write`, save. `transform` makes it self-contained for `augtool -A` (no autoload of all of /etc).
+ * Built by tools/augtool.ts, which refuses any path or value that could add a command.
  */
 export function augtoolScript(write: IfcfgFile[], gone: string[], opts: { transform: boolean }): string {
-  const lines: string[] = [];
-  if (opts.transform) lines.push(`transform Shellvars.lns incl /${SCRIPTS_DIR}/ifcfg-*`, 'load');
-  for (const name of [...new Set([...gone, ...write.map((f) => f.name)])].sort()) lines.push(`rm /files/${SCRIPTS_DIR}/${name}`);
-  for (const f of write) lines.push(...setLines(SCRIPTS_DIR, f));
-  lines.push('save');
-  return lines.join('\n') + '\n';
+  const aug = new AugScript();
+  if (opts.transform) aug.transform('Shellvars.lns', `/${SCRIPTS_DIR}/ifcfg-*`).load();
+  for (const name of [...new Set([...gone, ...write.map((f) => f.name)])].sort()) aug.rm(`/files/${SCRIPTS_DIR}/${name}`);
+  for (const f of write) setLines(aug, SCRIPTS_DIR, f);
+  return aug.save().text();
 }
 
 /** The bond device names of a state, sorted naturally. */
@@ -439,8 +438,11 @@ export class IfcfgBackend implements Backend {
   private vifs = new Map<string, string[]>();
   private queue: Promise<unknown> = Promise.resolve();
 
+  private readonly augtool: Augtool;
+
   constructor(private readonly opts: IfcfgOptions = {}) {
     this.root = opts.root ?? '/';
+    this.augtool = new Augtool(opts.augtool ?? 'augtool', opts.log);
     this.dir = join(this.root, SCRIPTS_DIR);
   }
 
@@ -547,20 +549,8 @@ export class IfcfgBackend implements Backend {
   private async runAugtool(script: string): Promise<void> {
     const lines = script.replace(/\n$/, '').split('\n');
     const text = (this.opts.editCommands ? this.opts.editCommands(lines) : lines).join('\n') + '\n';
-    const tmp = await mkdtemp(join(tmpdir(), 'xenapi-netd-augtool-'));
-    try {
-      const file = join(tmp, 'node-augtool');
-      await writeFile(file, text);
-      this.augtoolRuns++;
-      const r = await execa(this.opts.augtool ?? 'augtool', ['-A', '-r', this.root, '-f', file], { reject: false, stdin: 'ignore', all: true });
-      if (r.exitCode !== 0 || /^error|saving failed/im.test(r.all ?? '')) {
-        const out = String(r.all ?? '').trim().split('\n');
-        const errs = out.filter((l) => /error|fail/i.test(l));
-        throw new Error(`augtool exited ${r.exitCode ?? r.signal}: ${(errs.length ? errs : out.slice(-3)).join(' / ')}`);
-      }
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
+    this.augtoolRuns++;
+    await this.augtool.run(this.root, text);
   }
 
   /** Files that are not what was rendered (or still there though they should be gone), and a state check. */

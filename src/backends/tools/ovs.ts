@@ -79,8 +79,9 @@ export class VsctlTxn {
   }
 
   addBr(br: string, datapathType: string): void {
+    const dp = word(datapathType, ATOM, 'datapath type');
     this.add('--may-exist', 'add-br', ifName(br));
-    this.add('set', 'bridge', br, `datapath_type=${word(datapathType, ATOM, 'datapath type')}`, 'fail_mode=standalone');
+    this.add('set', 'bridge', br, `datapath_type=${dp}`, 'fail_mode=standalone');
   }
   /** A VLAN (fake) bridge on `parent` with `vlanTag`. */
   addFakeBr(br: string, parent: string, vlanTag: number): void {
