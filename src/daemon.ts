@@ -6,12 +6,13 @@ import type { Daemon } from './api/context.js';
 import { Dispatcher } from './api/dispatch.js';
 import { eventImpls } from './api/events.js';
 import { buildMethods } from './api/methods.js';
-import { sessionImpls, verifyPassword } from './api/session.js';
+import { hashFingerprint, purgeStaleSessions, sessionImpls, sessionTable, verifyPassword } from './api/session.js';
+import { LoginGate } from './api/context.js';
 import { Tasks, taskImpls } from './api/tasks.js';
 import type { Backend } from './backends/backend.js';
 import { nodeConfig } from './backends/ifcfg.js';
 import { createBackend } from './backends/index.js';
-import type { Config } from './config.js';
+import { refuseToStart, type Config } from './config.js';
 import { desiredState } from './reconciler/desired.js';
 import { PoolService } from './pool/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
@@ -99,7 +100,10 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
   const store = new Store(cfg.db);
   const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: cfg.inventory, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
+  const refusal = refuseToStart(cfg);
+  if (refusal) throw new Error(refusal);
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
+  const fingerprints = new Map(cfg.users.map((u) => [u.name, hashFingerprint(u.hash)]));
   const d: Daemon = {
     store,
     log,
@@ -111,6 +115,9 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
       return h !== undefined && (await verifyPassword(pw, h));
     },
     authFailDelayMs: cfg.authFailDelayMs,
+    loginGate: new LoginGate(cfg.loginsPerAddress, cfg.loginsInProgress),
+    userFingerprint: (user) => fingerprints.get(user),
+    maxSessions: cfg.maxSessions,
     services: new Map(),
   };
   const reconciler = new Reconciler(backend, () => d.hostRef, log);
@@ -131,6 +138,10 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   });
   d.poolRef = store.refs('pool')[0];
   d.hostRef = String(store.get('pool', d.poolRef).master);
+  // Sessions of users removed from --users, or whose password changed, end here (before any hook: a slave's local records too).
+  const purged = await store.write((tx) => purgeStaleSessions(tx, d.userFingerprint));
+  if (purged) log.info(`start-up: destroyed ${purged} sessions whose user is gone or whose password changed`);
+  sessionTable(store);
   await store.write((tx) => {
     tx.set('host', d.hostRef, { software_version: softwareVersion(swOpts) });
   });

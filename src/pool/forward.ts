@@ -9,7 +9,7 @@ import type { Store, Txn } from '../store/store.js';
 import { ApiError } from '../errors.js';
 import type { NetState } from '../backends/backend.js';
 import { desiredState } from '../reconciler/desired.js';
-import { CULPRIT } from '../reconciler/reconciler.js';
+import { CULPRIT, DRY_RUN, REMOTE_PLANS, type RemotePlan } from '../reconciler/reconciler.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
 import type { PoolService } from './service.js';
 
@@ -94,6 +94,12 @@ export function attachForwarder(store: Store, pool: PoolService): void {
       const uuid = String(tx.get('host', host).uuid);
       // A host no slave daemon ever registered for is records only (tests build such hosts): nothing to send.
       if (!pool.roles.member(uuid)) continue;
+      if (tx.scratch.get(DRY_RUN)) {
+        // A dry run asks the slave for its plan; nothing is applied there.
+        const summary = await pool.planState(host, uuid, json, String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL'));
+        (tx.scratch.get(REMOTE_PLANS) as RemotePlan[] | undefined)?.push({ host: String(tx.get('host', host).name_label), summary });
+        continue;
+      }
       await pool.sendState(host, uuid, json, String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL'));
       tx.undo.push(() => pool.sendState(host, uuid, prev.json, 'OpaqueRef:NULL').then(() => undefined, (e) => {
         pool.log.error(`pool: could not put host ${host} back after a failed transaction: ${(e as Error).message}`);

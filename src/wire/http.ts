@@ -18,7 +18,8 @@ export type RpcOutcome =
 
 /** The dispatcher as the wire sees it. */
 export interface RpcHandler {
-  call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc'): Promise<RpcOutcome>;
+  /** `peer`: the client's address (failing logins are bounded per address). */
+  call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc', peer?: string): Promise<RpcOutcome>;
 }
 
 /** Where and how to serve. */
@@ -212,7 +213,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
     }
     const out: RpcOutcome = badUtf8
       ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-      : await opts.handler.call(call, 'jsonrpc');
+      : await opts.handler.call(call, 'jsonrpc', req.socket.remoteAddress ?? '');
     if (!out.ok) sendString(res, 'application/json', jsonrpc.failure(call, out.error));
     else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'application/json', jsonrpc.successParts(call, out.value, out.ty));
     else sendString(res, 'application/json', jsonrpc.successString(call, out.value, out.ty));
@@ -226,7 +227,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   }
   const out: RpcOutcome = badUtf8
     ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-    : await opts.handler.call(call, 'xmlrpc');
+    : await opts.handler.call(call, 'xmlrpc', req.socket.remoteAddress ?? '');
   if (!out.ok) sendString(res, 'text/xml', xmlrpc.failure(out.error));
   else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'text/xml', xmlrpc.successParts(out.value, out.ty, out.bare));
   else sendString(res, 'text/xml', xmlrpc.successString(out.value, out.ty, out.bare));

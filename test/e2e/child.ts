@@ -4,7 +4,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import xmlrpc from 'xmlrpc';
+import { dirname } from 'node:path';
 import { XenAPIFailure } from '../helpers/harness.js';
+import { writeUsersFile } from '../helpers/users.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
@@ -25,7 +27,7 @@ export interface Child {
 /** Starts the daemon on `db` against the OVS sandbox in `sandboxDir`; resolves once it serves. */
 export async function spawnDaemon(opts: { db: string; sandboxDir: string; env?: Record<string, string>; args?: string[] }): Promise<Child> {
   const proc = spawn(process.execPath, [MAIN, '--db', opts.db, '--backend', 'openvswitch', '--ovs-sandbox', opts.sandboxDir,
-    '--listen', '127.0.0.1:0', '--auth-fail-delay', '10', '--log-level', 'info', ...(opts.args ?? [])], {
+    '--users', writeUsersFile(dirname(opts.db)), '--listen', '127.0.0.1:0', '--auth-fail-delay', '10', '--log-level', 'info', ...(opts.args ?? [])], {
     env: { ...process.env, ...(opts.env ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
