@@ -1,5 +1,5 @@
 // Composes the daemon: store, backend, reconciler, semantics, dispatcher, tasks and wire.
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import winston from 'winston';
 import type { Daemon } from './api/context.js';
@@ -18,7 +18,8 @@ import { PoolService } from './pool/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
 import { trustPoolCa } from './pool/rpc.js';
-import { startWire, type RouteHandler } from './wire/http.js';
+import { startWire, type Exchange, type RouteHandler } from './wire/http.js';
+import { redactExchange } from './api/redact.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
@@ -81,14 +82,24 @@ function nodeConfigRoute(store: Store, backend: Backend, host: () => string): Ro
 
 /**
  * --record FILE: a header line with what a replay needs to start an equal daemon (inventory,
- * host name, the host's memory figures), then one JSON line per exchange (scripts/replay.ts).
+ * host name, the host's memory figures), then one JSON line per exchange (scripts/replay.ts),
+ * passwords and pool secrets redacted (api/redact.ts). The file is created 0600.
  */
-function recorder(file: string, cfg: Config, store: Store, hostRef: string): (ex: object) => void {
+function recorder(file: string, cfg: Config, store: Store, hostRef: string, secrets: () => string[]): (ex: Exchange) => void {
   const host = store.get('host', hostRef);
   const m = store.get('host_metrics', String(host.metrics));
   const header = { recording: 1, inventory: cfg.inventory, hostname: host.hostname, hostMetrics: { memory_total: m.memory_total, memory_free: m.memory_free } };
-  appendFileSync(file, `${JSON.stringify(header)}\n`);
-  return (ex) => appendFileSync(file, `${JSON.stringify(ex)}\n`);
+  appendFileSync(file, `${JSON.stringify(header)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return (ex) => appendFileSync(file, `${JSON.stringify(redactExchange(ex, secrets()))}\n`);
+}
+
+/** Creates the database file 0600 (SQLite gives its -wal and -shm files the same mode) and tightens existing ones. */
+function privateDbFiles(db: string): void {
+  if (db === ':memory:' || db === '') return;
+  mkdirSync(dirname(db), { recursive: true });
+  closeSync(openSync(db, 'a', 0o600));
+  for (const f of [db, `${db}-wal`, `${db}-shm`, `${db}-journal`]) if (existsSync(f)) chmodSync(f, 0o600);
 }
 
 /** Starts a daemon from a configuration; `backend` overrides the configured one (tests). */
@@ -97,7 +108,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, 'utf8'), key: readFileSync(cfg.tlsKey, 'utf8') } : undefined;
   if (cfg.poolCa) trustPoolCa(readFileSync(cfg.poolCa, 'utf8'));
   const log = opts.log ?? makeLogger(cfg);
-  if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
+  privateDbFiles(cfg.db);
   const store = new Store(cfg.db);
   const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: cfg.inventory, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
   const refusal = refuseToStart(cfg);
@@ -162,7 +173,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const dispatcher = new Dispatcher(d, methods);
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
-  const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef) : undefined;
+  const secrets = () => [pool.role.secret, pool.role.token, ...pool.roles.tokens()].filter((x): x is string => !!x);
+  const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef, secrets) : undefined;
   const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
   const url = `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   await pool.start(url);
