@@ -104,6 +104,8 @@ function privateDbFiles(db: string): void {
 
 /** Starts a daemon from a configuration; `backend` overrides the configured one (tests). */
 export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: winston.Logger; monitorIntervalMs?: number } = {}): Promise<Running> {
+  const refusal = refuseToStart(cfg);
+  if (refusal) throw new Error(refusal);
   if (!cfg.tlsCert !== !cfg.tlsKey) throw new Error('--tls-cert and --tls-key go together');
   const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, 'utf8'), key: readFileSync(cfg.tlsKey, 'utf8') } : undefined;
   if (cfg.poolCa) trustPoolCa(readFileSync(cfg.poolCa, 'utf8'));
@@ -111,8 +113,6 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   privateDbFiles(cfg.db);
   const store = new Store(cfg.db);
   const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: cfg.inventory, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
-  const refusal = refuseToStart(cfg);
-  if (refusal) throw new Error(refusal);
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const fingerprints = new Map(cfg.users.map((u) => [u.name, hashFingerprint(u.hash)]));
   const d: Daemon = {
@@ -175,7 +175,10 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   d.services.set('tasks', tasks);
   const secrets = () => [pool.role.secret, pool.role.token, ...pool.roles.tokens()].filter((x): x is string => !!x);
   const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef, secrets) : undefined;
-  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
+  const wire = await startWire({
+    host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls,
+    requestTimeoutMs: cfg.requestTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs, maxConnections: cfg.maxConnections, corsOrigins: cfg.corsOrigins,
+    routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
   const url = `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   await pool.start(url);
   return {

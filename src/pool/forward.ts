@@ -9,7 +9,7 @@ import type { Store, Txn } from '../store/store.js';
 import { ApiError } from '../errors.js';
 import type { NetState } from '../backends/backend.js';
 import { desiredState } from '../reconciler/desired.js';
-import { CULPRIT, DRY_RUN, REMOTE_PLANS, type RemotePlan } from '../reconciler/reconciler.js';
+import { CULPRIT, DRY_RUN, REMOTE_PLANS, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
 
 /** Per-transaction scratch key: the slave's own guard lets this write through (become_standalone). */
@@ -88,6 +88,8 @@ export interface ForwardPool {
   readonly log: { error(m: string): void };
   /** Sends a desired state to a slave host's daemon; failures as the ApiError the caller sees. */
   sendState(host: string, uuid: string, json: string, culprit: string): Promise<void>;
+  /** Asks a slave host's daemon for the plan of a desired state, applying nothing (dry runs). */
+  planState(host: string, uuid: string, json: string, culprit: string): Promise<PlanSummary>;
 }
 
 /** Registers the guard/forwarder on `store` (call before the reconciler attaches). */
