@@ -19,6 +19,7 @@ import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
 import { trustPoolCa } from './pool/rpc.js';
 import { startWire, type Exchange, type RouteHandler } from './wire/http.js';
+import { assertPeerCredAvailable } from './wire/peercred.js';
 import { redactExchange } from './api/redact.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
@@ -109,6 +110,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   if (!cfg.tlsCert !== !cfg.tlsKey) throw new Error('--tls-cert and --tls-key go together');
   const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, 'utf8'), key: readFileSync(cfg.tlsKey, 'utf8') } : undefined;
   if (cfg.poolCa) trustPoolCa(readFileSync(cfg.poolCa, 'utf8'));
+  if (cfg.unixSocket) assertPeerCredAvailable();
   const log = opts.log ?? makeLogger(cfg);
   privateDbFiles(cfg.db);
   const store = new Store(cfg.db);
@@ -176,7 +178,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const secrets = () => [pool.role.secret, pool.role.token, ...pool.roles.tokens()].filter((x): x is string => !!x);
   const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef, secrets) : undefined;
   const wire = await startWire({
-    host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls,
+    host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket,
     requestTimeoutMs: cfg.requestTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs, maxConnections: cfg.maxConnections, corsOrigins: cfg.corsOrigins,
     routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
   const url = `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;

@@ -43,6 +43,8 @@ export interface CallCtx {
   method: string;
   /** The caller's network address ('' when unknown: tasks, in-process calls). */
   peer?: string;
+  /** `root`: the call came from a root process on the local Unix socket (xapi's Context.preauth). */
+  preauth?: 'root';
 }
 
 /** What an implementation may declare about itself (read by buildMethods). */

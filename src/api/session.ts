@@ -155,9 +155,12 @@ export function purgeStaleSessions(tx: Txn, fingerprint: (user: string) => strin
   return n;
 }
 
-/** True when a session's user still exists with the password hash it logged in with (pool sessions: always). */
+/** auth_fingerprint of a session opened by a root process on the local Unix socket (no password: valid whatever --users says). */
+const PREAUTH_ROOT = 'preauth:root';
+
+/** True when a session's user still exists with the password hash it logged in with (pool and local-root sessions: always). */
 export function sessionUserValid(r: Record<string, unknown>, fingerprint: (user: string) => string | undefined): boolean {
-  if (r.pool === true) return true;
+  if (r.pool === true || r.auth_fingerprint === PREAUTH_ROOT) return true;
   const fp = fingerprint(String(r.auth_user_name));
   return fp !== undefined && fp === r.auth_fingerprint;
 }
@@ -221,6 +224,11 @@ export function createSession(ctx: CallCtx, tx: Txn, fields: Record<string, unkn
 }
 
 async function login(ctx: CallCtx, [uname, pwd, _version, originator]: string[]) {
+  // A root process on the local Unix socket is trusted without a password, whatever the user
+  // name it gives (xapi_session.ml login_with_password, `Some `root`): the local superuser.
+  if (ctx.preauth === 'root') {
+    return ctx.d.store.write((tx) => createSession(ctx, tx, { auth_user_name: uname, originator, auth_fingerprint: PREAUTH_ROOT }));
+  }
   await gatedCheck(ctx, uname, () => ctx.d.authenticate(uname, pwd));
   const fp = ctx.d.userFingerprint(uname);
   return ctx.d.store.write((tx) => createSession(ctx, tx, { auth_user_name: uname, originator, auth_fingerprint: fp ?? '' }));

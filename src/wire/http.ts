@@ -4,11 +4,13 @@
 import http from 'node:http';
 import https from 'node:https';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { lstatSync, unlinkSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import type { Ty } from '../../schema/index.js';
 import * as jsonrpc from './jsonrpc.js';
 import * as xmlrpc from './xmlrpc.js';
+import { peerCred } from './peercred.js';
 import { ProtocolError, type RpcCall } from './values.js';
 
 /** What the dispatcher answers. `bare` replies skip the Status/Value wrapper (system.listMethods). */
@@ -16,10 +18,16 @@ export type RpcOutcome =
   | { ok: true; value: unknown; ty: Ty; bare?: boolean }
   | { ok: false; error: string[] };
 
+/**
+ * What the transport vouches for about the caller: `root` for a process running as root on the
+ * local Unix socket (its uid read with SO_PEERCRED), as xapi's `Context.preauth`.
+ */
+export type Preauth = 'root';
+
 /** The dispatcher as the wire sees it. */
 export interface RpcHandler {
   /** `peer`: the client's address (failing logins are bounded per address). */
-  call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc', peer?: string): Promise<RpcOutcome>;
+  call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc', preauth?: Preauth, peer?: string): Promise<RpcOutcome>;
 }
 
 /** Where and how to serve. */
@@ -36,11 +44,13 @@ export interface WireOptions {
   record?: (ex: Exchange) => void;
   /** Serve HTTPS with this certificate and key (PEM), as xapi does on 443; plain HTTP without. */
   tls?: { cert: string; key: string };
+  /** Also serve plain HTTP on this Unix socket path, where a root peer is pre-authenticated. */
+  unixSocket?: string;
   /** A request's headers and body must arrive within this many ms (default 60000; long polls wait after it, unbounded). */
   requestTimeoutMs?: number;
   /** Idle keep-alive connections are closed after this many ms (default 65000). */
   keepAliveTimeoutMs?: number;
-  /** Most open connections (default 1000); more are closed at once. */
+  /** Most open connections per listener (default 1000); more are closed at once. */
   maxConnections?: number;
   /** Origins whose browser pages may call (CORS); a request from any other Origin is refused. */
   corsOrigins?: string[];
@@ -201,7 +211,7 @@ function sendString(res: http.ServerResponse, contentType: string, body: string)
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.ServerResponse, preauth: Preauth | undefined): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (!checkOrigin(opts, req, res)) return;
   if (req.method === 'OPTIONS') {
@@ -243,7 +253,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
     }
     const out: RpcOutcome = badUtf8
       ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-      : await opts.handler.call(call, 'jsonrpc', req.socket.remoteAddress ?? '');
+      : await opts.handler.call(call, 'jsonrpc', preauth, req.socket.remoteAddress ?? '');
     if (!out.ok) sendString(res, 'application/json', jsonrpc.failure(call, out.error));
     else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'application/json', jsonrpc.successParts(call, out.value, out.ty));
     else sendString(res, 'application/json', jsonrpc.successString(call, out.value, out.ty));
@@ -257,7 +267,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   }
   const out: RpcOutcome = badUtf8
     ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-    : await opts.handler.call(call, 'xmlrpc', req.socket.remoteAddress ?? '');
+    : await opts.handler.call(call, 'xmlrpc', preauth, req.socket.remoteAddress ?? '');
   if (!out.ok) sendString(res, 'text/xml', xmlrpc.failure(out.error));
   else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'text/xml', xmlrpc.successParts(out.value, out.ty, out.bare));
   else sendString(res, 'text/xml', xmlrpc.successString(out.value, out.ty, out.bare));
@@ -301,12 +311,46 @@ function tap(record: (ex: Exchange) => void, seq: number, req: http.IncomingMess
   });
 }
 
+/** Answers a request the HTTP parser could not read. */
+function onClientError(e: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  // --request-timeout passed (slowloris): 408; anything else the parser refused: 400.
+  const status = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+  if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  else socket.destroy();
+}
+
+function listen(server: http.Server, ...where: [number, string] | [string]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const done = () => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (where.length === 2) server.listen(where[0], where[1], done);
+    else server.listen(where[0], done);
+  });
+}
+
+/** Removes a socket file a previous run left behind (never anything else at that path). */
+function removeStaleSocket(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new Error(`--unix-socket ${path}: exists and is not a socket`);
+  unlinkSync(path);
+}
+
 /** Starts the server; resolves once it listens. */
 export async function startWire(opts: WireOptions): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
   let seq = 0;
+  // Connections on the Unix socket whose peer is root (uid 0 at connect time, SO_PEERCRED).
+  const rootPeers = new WeakSet<Socket>();
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (opts.record) tap(opts.record, ++seq, req, res);
-    handle(opts, req, res).catch((e) => {
+    handle(opts, req, res, rootPeers.has(req.socket) ? 'root' : undefined).catch((e) => {
       // Nothing a client sends may stop the daemon; answer what can still be answered.
       opts.log?.warn(`wire: ${(e as Error).message}`);
       if (!res.headersSent) sendProtocolError(res, 'internal error', (req.url ?? '').startsWith('/jsonrpc') ? 'jsonrpc' : 'xmlrpc');
@@ -327,27 +371,42 @@ export async function startWire(opts: WireOptions): Promise<{ server: http.Serve
     ? https.createServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, listener)
     : http.createServer(serverOpts, listener);
   server.maxConnections = opts.maxConnections ?? 1000;
-  server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
-    const status = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
-    else socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  server.on('clientError', onClientError);
+  await listen(server, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
+  // The local socket speaks plain HTTP, as xapi's /var/lib/xcp/xapi: the kernel vouches for the peer.
+  let local: http.Server | undefined;
+  if (opts.unixSocket) {
+    const path = opts.unixSocket;
+    local = http.createServer(serverOpts, listener);
+    local.maxConnections = opts.maxConnections ?? 1000;
+    local.on('clientError', onClientError);
+    local.on('connection', (sock: Socket) => {
+      try {
+        if (peerCred(sock).uid === 0) rootPeers.add(sock);
+      } catch (e) {
+        opts.log?.warn(`wire: cannot read the peer credentials of a local connection, treated as not root: ${(e as Error).message}`);
+      }
+    });
+    try {
+      removeStaleSocket(path);
+      await listen(local, path);
+    } catch (e) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw e;
+    }
+  }
+  const closeOne = (s: http.Server) =>
+    new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
   return {
     server,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      await Promise.all([closeOne(server), ...(local ? [closeOne(local)] : [])]);
+    },
   };
 }
 
