@@ -70,29 +70,63 @@ export function implFlags(impl: Impl): ImplFlags {
 /**
  * Bounds password checks in progress, per source address and in total. A check holds a slot
  * from before the password is compared until its answer is sent; a failing one keeps it through
- * the --auth-fail-delay wait. A login arriving when its address (or everyone) is at the bound is
- * refused at once, without looking at the password: concurrency cannot turn the delay into a
- * fast guessing oracle (at most perAddress guesses per delay per address).
+ * the --auth-fail-delay wait, a good one gives it back at once. A login finding its address (or
+ * everyone) at the bound waits in line for a slot (at most QUEUE_FACTOR times the bound wait);
+ * past that it is refused at once, without its password being looked at. So concurrency cannot
+ * turn the delay into a fast guessing oracle (an address gets at most perAddress guesses per
+ * delay), parallel good logins only wait for each other, and waiting work stays bounded.
  */
 export class LoginGate {
+  /** How many logins may wait per slot, per address and in total. */
+  static readonly QUEUE_FACTOR = 4;
   private byPeer = new Map<string, number>();
+  private waitingByPeer = new Map<string, number>();
   private total = 0;
+  private waiters: { peer: string; go: () => void }[] = [];
   constructor(readonly perAddress: number, readonly max: number) {}
-  /** Takes a slot for `peer`; false when a bound is reached. */
-  acquire(peer: string): boolean {
-    const n = this.byPeer.get(peer) ?? 0;
-    if (n >= this.perAddress || this.total >= this.max) return false;
-    this.byPeer.set(peer, n + 1);
-    this.total++;
-    return true;
+
+  private free(peer: string): boolean {
+    return (this.byPeer.get(peer) ?? 0) < this.perAddress && this.total < this.max;
   }
-  /** Gives a slot back. */
+  private take(peer: string): void {
+    this.byPeer.set(peer, (this.byPeer.get(peer) ?? 0) + 1);
+    this.total++;
+  }
+
+  /** Takes a slot for `peer`, waiting in line if need be; false (at once) when the line is full too. */
+  async acquire(peer: string): Promise<boolean> {
+    if (this.free(peer) && !this.waiters.some((w) => w.peer === peer)) {
+      this.take(peer);
+      return true;
+    }
+    const waiting = this.waitingByPeer.get(peer) ?? 0;
+    if (waiting >= this.perAddress * LoginGate.QUEUE_FACTOR || this.waiters.length >= this.max * LoginGate.QUEUE_FACTOR) return false;
+    this.waitingByPeer.set(peer, waiting + 1);
+    await new Promise<void>((go) => this.waiters.push({ peer, go }));
+    return true; // release() took the slot for us
+  }
+
+  /** Gives a slot back; the first waiters that now fit get theirs. */
   release(peer: string): void {
     const n = (this.byPeer.get(peer) ?? 1) - 1;
     if (n <= 0) this.byPeer.delete(peer);
     else this.byPeer.set(peer, n);
     this.total--;
+    for (let i = 0; i < this.waiters.length && this.total < this.max; ) {
+      const w = this.waiters[i];
+      if (!this.free(w.peer)) {
+        i++;
+        continue;
+      }
+      this.waiters.splice(i, 1);
+      const left = (this.waitingByPeer.get(w.peer) ?? 1) - 1;
+      if (left <= 0) this.waitingByPeer.delete(w.peer);
+      else this.waitingByPeer.set(w.peer, left);
+      this.take(w.peer);
+      w.go();
+    }
   }
+
   /** Slots held (tests). */
   get inUse(): number {
     return this.total;

@@ -171,13 +171,14 @@ export function hashFingerprint(hash: string): string {
 }
 
 /**
- * Runs a password check under the daemon's LoginGate: refused at once past the bounds; a
- * failure waits --auth-fail-delay holding its slot, outside any lock, then fails.
+ * Runs a password check under the daemon's LoginGate (waiting in line for a slot, refused at once
+ * when the line is full); a failure waits --auth-fail-delay holding its slot, outside any lock,
+ * then fails.
  */
 export async function gatedCheck(ctx: CallCtx, uname: string, check: () => Promise<boolean>, who = uname): Promise<void> {
   const peer = ctx.peer ?? '';
-  if (!ctx.d.loginGate.acquire(peer)) {
-    throw new ApiError('SESSION_AUTHENTICATION_FAILED', [who, 'Too many failed logins in progress; try again later']);
+  if (!(await ctx.d.loginGate.acquire(peer))) {
+    throw new ApiError('SESSION_AUTHENTICATION_FAILED', [who, 'Too many logins in progress; try again later']);
   }
   try {
     if (await check()) return;

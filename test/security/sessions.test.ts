@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { hashPassword } from '../../src/api/session.js';
+import { LoginGate } from '../../src/api/context.js';
 import { DEFAULTS, parseArgs, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon } from '../../src/daemon.js';
 import { SimulatedBackend } from '../../src/backends/simulated.js';
@@ -54,28 +55,61 @@ describe('security: logins wait outside the lock, bounded (§2)', () => {
     expect(b.ms).to.be.at.least(1400);
   });
 
-  it('past loginsPerAddress password checks in progress from one address, a login is refused at once without checking the password; other addresses are not', async () => {
+  it('past loginsPerAddress checks in progress from one address, a login waits in line (even with the right password); other addresses do not', async () => {
     const bad = [1, 2].map(() => callFrom(h.r.port, '127.0.0.3', 'session.login_with_password', ['root', 'wrong']));
     await new Promise((r) => setTimeout(r, 200));
-    // The right password from the same address: refused at once, the password not even looked at (no oracle).
-    const refused = await callFrom(h.r.port, '127.0.0.3', 'session.login_with_password', ['root', 'secret']);
-    expect(refused.ok).to.equal(false);
-    expect(refused.text).to.contain('Too many failed logins in progress');
-    expect(refused.ms).to.be.below(500);
+    const queued = callFrom(h.r.port, '127.0.0.3', 'session.login_with_password', ['root', 'secret']);
     const other = await callFrom(h.r.port, '127.0.0.4', 'session.login_with_password', ['root', 'secret']);
     expect(other.ok).to.equal(true);
+    expect(other.ms).to.be.below(500);
+    const q = await queued;
+    expect(q.ok).to.equal(true);
+    expect(q.ms).to.be.at.least(1100); // it got a slot when a failing login's delay ended
     await Promise.all(bad);
     expect(h.r.d.loginGate.inUse).to.equal(0);
-    expect((await callFrom(h.r.port, '127.0.0.3', 'session.login_with_password', ['root', 'secret'])).ok).to.equal(true);
   });
 
-  it('past loginsInProgress in total, every address is refused until a slot frees', async () => {
+  it('a full line (4 per slot) is refused at once, the password not looked at', async () => {
+    // 2 failing in their delay + 8 waiting = the line for 127.0.0.3 is full.
+    const bad = Array.from({ length: 10 }, () => callFrom(h.r.port, '127.0.0.3', 'session.login_with_password', ['root', 'wrong']));
+    await new Promise((r) => setTimeout(r, 300));
+    const refused = await callFrom(h.r.port, '127.0.0.3', 'session.login_with_password', ['root', 'secret']);
+    expect(refused.ok).to.equal(false);
+    expect(refused.text).to.contain('Too many logins in progress');
+    expect(refused.ms).to.be.below(500);
+    const all = await Promise.all(bad);
+    expect(all.every((b) => b.text.includes('Authentication failure'))).to.equal(true);
+    // Served two at a time: the last waited for four delays before its own.
+    expect(Math.max(...all.map((b) => b.ms))).to.be.at.least(5 * 1500 - 300);
+    expect(h.r.d.loginGate.inUse).to.equal(0);
+  });
+
+  it('past loginsInProgress in total, logins from every address wait for a slot', async () => {
     const bad = ['127.0.0.5', '127.0.0.6', '127.0.0.7'].map((a) => callFrom(h.r.port, a, 'session.login_with_password', ['root', 'wrong']));
     await new Promise((r) => setTimeout(r, 200));
-    const refused = await callFrom(h.r.port, '127.0.0.8', 'session.login_with_password', ['root', 'secret']);
-    expect(refused.text).to.contain('Too many failed logins in progress');
+    const waited = await callFrom(h.r.port, '127.0.0.8', 'session.login_with_password', ['root', 'secret']);
+    expect(waited.ok).to.equal(true);
+    expect(waited.ms).to.be.at.least(1100);
     await Promise.all(bad);
-    expect((await callFrom(h.r.port, '127.0.0.8', 'session.login_with_password', ['root', 'secret'])).ok).to.equal(true);
+  });
+
+  it('LoginGate: slots per address and in total, a bounded line, handed over in order', async () => {
+    const g = new LoginGate(2, 3);
+    expect(await g.acquire('a')).to.equal(true);
+    expect(await g.acquire('a')).to.equal(true);
+    const order: string[] = [];
+    const waits = Array.from({ length: 8 }, (_, i) => g.acquire('a').then((ok) => order.push(`a${i}:${ok}`)));
+    expect(await g.acquire('a')).to.equal(false); // 2 held + 8 waiting: full
+    expect(await g.acquire('b')).to.equal(true); // total 3
+    const b2 = g.acquire('b').then((ok) => order.push(`b:${ok}`)); // total full: waits
+    g.release('b');
+    await new Promise((r) => setImmediate(r));
+    expect(order).to.deep.equal(['b:true']);
+    for (let i = 0; i < 8; i++) g.release('a');
+    await Promise.all(waits);
+    await b2;
+    expect(order.slice(1)).to.deep.equal(Array.from({ length: 8 }, (_, i) => `a${i}:true`));
+    expect(g.inUse).to.equal(3); // a: 2, b: 1
   });
 
   it('session.slave_login with a wrong secret waits outside the lock too', async () => {
