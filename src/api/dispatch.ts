@@ -12,11 +12,12 @@ import { checkConstructorRecord, type Method } from './methods.js';
 import { sessionTable, sessionUserValid } from './session.js';
 import { DRY_RUN, DryRun, METHOD, REMOTE_PLANS, summarize, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
 
-/** A plan summary with other hosts' plans (a forwarded dry run) added, each line prefixed by its host. */
-function withRemote(local: PlanSummary, remote: RemotePlan[]): PlanSummary {
+/** A plan summary with other hosts' plans (a forwarded dry run, asked now that no lock is held) added, each line prefixed by its host. */
+async function withRemote(local: PlanSummary, remote: RemotePlan[]): Promise<PlanSummary> {
   const out = { ...local };
   for (const r of remote) {
-    for (const k of ['steps', 'moves', 'down', 'interrupted', 'up'] as const) out[k] = [...out[k], ...(r.summary[k] ?? []).map((l) => `${r.host}: ${l}`)];
+    const summary = await r.plan();
+    for (const k of ['steps', 'moves', 'down', 'interrupted', 'up'] as const) out[k] = [...out[k], ...(summary[k] ?? []).map((l) => `${r.host}: ${l}`)];
   }
   return out;
 }
@@ -133,7 +134,7 @@ export class Dispatcher {
         return await m.impl(ctx, values);
       });
     } catch (e) {
-      if (e instanceof DryRun) return withRemote(summarize(e.result.plan), remote);
+      if (e instanceof DryRun) return await withRemote(summarize(e.result.plan), remote);
       throw e;
     }
     return summarize([]); // the call wrote nothing

@@ -11,6 +11,7 @@ import { summarize } from '../reconciler/reconciler.js';
 import { timingSafeEqual } from 'node:crypto';
 import { NULL_REF, type Txn } from '../store/store.js';
 import { RemoteFailure, Unreachable, normalizeUrl, xapiCall } from './rpc.js';
+import type { Ticket } from './role.js';
 import type { PoolService } from './service.js';
 import { LOCAL_WRITE } from './forward.js';
 import { fetchPoolSecret } from './slave.js';
@@ -60,6 +61,7 @@ function forgetHost(tx: Txn, host: string): void {
 /** host.pool_slave_startup on the master: register (first time), NICs, fix_bonds, bonds, VLANs, tunnels; the forwarder applies the result on the slave. */
 async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson: string): Promise<string> {
   const pool = assertMaster(ctx);
+  const receivedAt = Date.now();
   const tx = ctx.tx;
   const log = ctx.d.log;
   let report: SlaveReport;
@@ -97,6 +99,8 @@ async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson:
   forgetAbsent(tx, host, absent, log, true);
   const hm = String(tx.get('host', host).metrics);
   if (tx.find('host_metrics', hm)) tx.set('host_metrics', hm, { live: true, last_updated: now() });
+  const h = host;
+  tx.after.push(() => pool.synced(h, uuid, report.clock, receivedAt));
   // (4) the forwarder sends desiredState(tx, host) to the slave before commit; the reply carries it too.
   const state: NetState = desiredState(tx, host);
   return JSON.stringify({ host, master, metrics: hm, secret: pool.role.secret, state });
@@ -139,13 +143,20 @@ async function eject(ctx: CallCtx, host: string): Promise<void> {
   const m = pool.roles.member(uuid);
   if (!m) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
   forgetHost(tx, host);
-  try {
-    await xapiCall(m.url, 'host.become_standalone', [m.token], 60_000);
-  } catch (e) {
-    if (e instanceof Unreachable) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
-    if (e instanceof RemoteFailure) throw new ApiError(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
-    throw e;
-  }
+  // Made by Store.write outside the write lock, under the host's own lock, before the records go.
+  tx.remote.set(host, {
+    key: host,
+    payload: 'host.become_standalone',
+    run: async () => {
+      try {
+        await xapiCall(m.url, 'host.become_standalone', [m.token], pool.callTimeoutMs);
+      } catch (e) {
+        if (e instanceof Unreachable) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
+        if (e instanceof RemoteFailure) throw new ApiError(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
+        throw e;
+      }
+    },
+  });
   tx.after.push(() => pool.roles.dropMember(uuid));
 }
 
@@ -253,11 +264,19 @@ export const poolJoinImpls: Impls = {
     ctx.tx.get('host', host);
     syncBonds(ctx, host, new Set(), ctx.d.log);
   },
-  'host.apply_network_state': withFlags(async (ctx, [token, state]) => {
+  'host.apply_network_state': withFlags(async (ctx, [token, state, ticket]) => {
     const p = assertToken(ctx, token);
-    await p.agent!.applyState(parseState(state));
+    const s = parseState(state);
+    let t: Ticket;
+    try {
+      t = JSON.parse(ticket) as Ticket;
+    } catch {
+      throw new ApiError('INVALID_VALUE', ['ticket', 'not JSON']);
+    }
+    if (!t || !Number.isFinite(t.seq) || !Number.isFinite(t.deadline)) throw new ApiError('INVALID_VALUE', ['ticket', 'seq and deadline are required']);
+    await p.agent!.applyState(s, t);
   }, {
-    // The master's dry run of a call that changes this host: the plan, not applied.
+    // The master's dry run of a call that changes this host: the plan, not applied (the ticket is not used).
     dryRun: async (ctx, [token, state]) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
   }),
   'pool.join': withFlags((ctx, [address, user, password]) => join(ctx, address, user, password), { noDryRun: 'joining contacts the master and hands this host to it' }),

@@ -30,12 +30,12 @@ export const DRY_RUN = 'reconciler.dryRun';
 export const CULPRIT = 'reconciler.pif';
 /** The wire name of the call running the transaction (journal and log lines). */
 export const METHOD = 'reconciler.method';
-/** Per-transaction scratch key (dry run on a pool master): RemotePlan[] the slaves answered. */
+/** Per-transaction scratch key (dry run on a pool master): RemotePlan[] to ask the slaves once the write lock is let go. */
 export const REMOTE_PLANS = 'reconciler.remotePlans';
-/** What another host's daemon would do for a dry-run transaction. */
+/** Another host whose daemon is asked what it would do for a dry-run transaction. */
 export interface RemotePlan {
   host: string;
-  summary: PlanSummary;
+  plan: () => Promise<PlanSummary>;
 }
 /** Classes that no desired host state is derived from. */
 const NO_HOST_STATE = new Set(['session', 'task']);
