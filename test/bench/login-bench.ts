@@ -13,6 +13,7 @@ import { DEFAULTS, DEMO_INVENTORY } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
 import { SimulatedBackend } from '../../src/backends/simulated.js';
 import { NULL_REF } from '../../src/store/store.js';
+import { figure } from './report.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 
@@ -103,6 +104,8 @@ export async function benchLogin(): Promise<string[]> {
   const at50k = await loginRate(r, 8);
   const rss = process.memoryUsage().rss / 1e6;
   await r.close();
+  figure({ area: 'security', name: 'logins/s, no other session (8 clients)', value: at0, unit: '/s', note: 'baseline' });
+  figure({ area: 'security', name: 'logins/s with 50,000 live sessions, ratio to no session', value: at50k / at0, unit: 'x', target: { op: '>=', value: 0.5 }, note: `${at50k.toFixed(0)} logins/s` });
   lines.push(`session.login_with_password, 8 clients: ${fmt(at0)} logins/s with no other session, ${fmt(at50k)} logins/s with 50,000 live sessions: ratio ${fmt(at50k / at0, 2)}  (target >= 0.5; fixture written in ${fmt(fillMs)} ms, process RSS then ${fmt(rss)} MB)`);
 
   // A good login's p99 while 10 clients keep failing logins (auth-fail-delay 1000 ms).
@@ -124,6 +127,7 @@ export async function benchLogin(): Promise<string[]> {
   stop = true;
   await Promise.all(attackers);
   await r.close();
+  figure({ area: 'security', name: 'good login p99 while 10 clients keep failing logins', value: p99(loud), unit: 'ms', target: { op: '<', value: 100 }, note: `without them ${p99(quiet).toFixed(1)} ms; ${failed} failures, auth-fail-delay 1000 ms` });
   lines.push(`good login while 10 clients keep failing logins (auth-fail-delay 1000 ms, ${failed} failures): p99 ${fmt(p99(loud), 1)} ms, p50 ${fmt(loud.sort((a, b) => a - b)[loud.length >> 1], 1)} ms; without them p99 ${fmt(p99(quiet), 1)} ms  (target p99 < 100 ms)`);
   return lines;
 }
