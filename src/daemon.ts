@@ -6,6 +6,7 @@ import type { Daemon } from './api/context.js';
 import { Dispatcher } from './api/dispatch.js';
 import { eventImpls } from './api/events.js';
 import { buildMethods } from './api/methods.js';
+import { dumpJson } from './api/dump.js';
 import { sessionImpls, verifyPassword } from './api/session.js';
 import { Tasks, taskImpls } from './api/tasks.js';
 import type { Backend } from './backends/backend.js';
@@ -81,14 +82,18 @@ function nodeConfigRoute(store: Store, backend: Backend, host: () => string): Ro
 
 /**
  * --record FILE: a header line with what a replay needs to start an equal daemon (inventory,
- * host name, the host's memory figures), then one JSON line per exchange (scripts/replay.ts).
+ * host name, the host's memory figures), then one JSON line per exchange, and at shutdown a
+ * last line with the networking records the session left (scripts/replay.ts compares it).
  */
-function recorder(file: string, cfg: Config, store: Store, hostRef: string): (ex: object) => void {
+function recorder(file: string, cfg: Config, store: Store, hostRef: string): { exchange(ex: object): void; finish(): void } {
   const host = store.get('host', hostRef);
   const m = store.get('host_metrics', String(host.metrics));
   const header = { recording: 1, inventory: cfg.inventory, hostname: host.hostname, hostMetrics: { memory_total: m.memory_total, memory_free: m.memory_free } };
   appendFileSync(file, `${JSON.stringify(header)}\n`);
-  return (ex) => appendFileSync(file, `${JSON.stringify(ex)}\n`);
+  return {
+    exchange: (ex) => appendFileSync(file, `${JSON.stringify(ex)}\n`),
+    finish: () => appendFileSync(file, `{"dump":${dumpJson(store)}}\n`),
+  };
 }
 
 /** Starts a daemon from a configuration; `backend` overrides the configured one (tests). */
@@ -153,7 +158,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const dispatcher = new Dispatcher(d, methods);
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
-  const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef) : undefined;
+  const rec = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef) : undefined;
+  const record = rec?.exchange;
   const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
   const url = `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   await pool.start(url);
@@ -165,6 +171,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
       await monitor.stop();
       await tasks.drain();
       tasks.close();
+      rec?.finish(); // the state the recorded session left, once nothing can change it any more
       await backend.close();
       store.close();
     },
