@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
-import { isValidCidr6, isValidIPv4, isValidIPv6 } from './pif.js';
+import { isValidCidr6, isValidIPv4, isValidIPv6 } from './pif_helpers.js';
 import { assertCanSeeNetworks, assertNetworkCompatibleWithTrunksOnPif, attachInternal } from './network.js';
 
 /** The MAC xapi derives from a seed and a device number (xapi_vif_helpers.gen_mac). */
