@@ -12,15 +12,10 @@ import https from 'node:https';
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-<<<<<<< HEAD
-import { DEFAULTS, type Config } from '../src/config.js';
-import { makeLogger, startDaemon, type Running } from '../src/daemon.js';
-import { DUMP_CLASSES, type Dump } from '../src/api/dump.js';
-=======
 import { DEFAULT_PASSWORD, DEFAULTS, type Config } from '../src/config.js';
 import { REDACTED, REDACTED_WRONG } from '../src/api/redact.js';
-import { makeLogger, startDaemon } from '../src/daemon.js';
->>>>>>> main
+import { makeLogger, startDaemon, type Running } from '../src/daemon.js';
+import { DUMP_CLASSES, type Dump } from '../src/api/dump.js';
 import type { Exchange } from '../src/wire/http.js';
 import type { InventoryNic } from '../src/xapi/startup.js';
 
@@ -298,9 +293,9 @@ class Target {
   }
 }
 
-/** A redacted password (src/api/redact.ts) becomes the replay daemon's password, or a wrong one where the recorded login failed. */
-function unredact(body: string): string {
-  return body.split(REDACTED_WRONG).join('not-the-password').split(REDACTED).join(DEFAULT_PASSWORD);
+/** A redacted password (src/api/redact.ts) becomes the replay daemon's password (--password with --url), or a wrong one where the recorded login failed. */
+function unredact(body: string, password = DEFAULT_PASSWORD): string {
+  return body.split(REDACTED_WRONG).join('not-the-password').split(REDACTED).join(password);
 }
 
 /**
@@ -366,11 +361,7 @@ export async function replay(rec: string | Recording, opts: ReplayOptions = {}):
       const ex = exchanges[i];
       // A request carrying an event token not learnt yet waits for the parked long polls (one of them returns it).
       if (pending.size && ids.unknown(ex.request, 'token').length) await Promise.race([Promise.all(pending), sleep(SETTLE_MS)]);
-<<<<<<< HEAD
-      const sent = target.post(ex.path, ex.requestContentType || 'text/xml', ids.translate(ex.request)).then((got) => check(i, ex, got));
-=======
-      const sent = post(agent, r.port, ex, unredact(ids.translate(ex.request))).then((got) => check(i, ex, got));
->>>>>>> main
+      const sent = target.post(ex.path, ex.requestContentType || 'text/xml', unredact(ids.translate(ex.request), opts.password)).then((got) => check(i, ex, got));
       if (!LONG_POLLS.has(methodOf(ex))) {
         await sent;
         continue;
