@@ -16,12 +16,10 @@ import { destroyPif, introduceInternal, newPifMetrics, type NicInfo } from './in
 import {
   assertNetworkCompatibleWithTrunksOnVif, assertNoProtectionEnabled, bringPifDown, bringPifUp, plugPif, unplugPif,
 } from './network.js';
-import { isBondSlave, pifKind } from './pif_helpers.js';
+import { isBondSlave, isValidIPv4, isValidIPv6, isValidCidr6, pifKind } from './pif_helpers.js';
 import { isValidMac } from './vif.js';
 
-// xapi's Helpers.is_valid_ip / parse_cidr: the value types' predicates (schema/values.ts).
-export { isIPv4 as isValidIPv4, isIPv6 as isValidIPv6, isIPv6Cidr as isValidCidr6 } from '../../schema/values.js';
-import { isIPv4 as isValidIPv4, isIPv6 as isValidIPv6, isIPv6Cidr as isValidCidr6 } from '../../schema/values.js';
+export { isValidCidr6, isValidIPv4, isValidIPv6 } from './pif_helpers.js';
 
 /** Marks the PIF whose bring-up a backend failure is reported against (PIF_CONFIGURATION_ERROR [pif, msg]). */
 export function setCulprit(tx: Txn, pif: string): void {
