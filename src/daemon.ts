@@ -21,6 +21,7 @@ import { startWire, type RouteHandler } from './wire/http.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
+import { removeStaleIpBatchDirs } from './backends/tmp.js';
 import { firstStart, isEmpty, softwareVersion } from './xapi/startup.js';
 
 /** This daemon's version (host.software_version:product_version). */
@@ -90,6 +91,11 @@ function recorder(file: string, cfg: Config, store: Store, hostRef: string): (ex
   return (ex) => appendFileSync(file, `${JSON.stringify(ex)}\n`);
 }
 
+/** host.software_version:network_backend when --network-backend is not given: ifcfg drives Linux bridges; the simulated host is openvswitch-flavoured, as a current XenServer, so tunnels work on `make run`. */
+export function defaultNetworkBackend(backend: string): 'openvswitch' | 'bridge' {
+  return backend === 'ifcfg' ? 'bridge' : 'openvswitch';
+}
+
 /** Starts a daemon from a configuration; `backend` overrides the configured one (tests). */
 export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: winston.Logger; monitorIntervalMs?: number } = {}): Promise<Running> {
   if (!cfg.tlsCert !== !cfg.tlsKey) throw new Error('--tls-cert and --tls-key go together');
@@ -98,6 +104,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const log = opts.log ?? makeLogger(cfg);
   if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
   const store = new Store(cfg.db);
+  // Scratch directories a daemon killed mid-plan left behind.
+  for (const p of await removeStaleIpBatchDirs()) log.info(`start-up: removed leftover ${p}`);
   const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: cfg.inventory, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const d: Daemon = {
@@ -125,7 +133,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const inventory = backend.name === 'simulated'
     ? cfg.inventory.map((n) => ({ ...n, ...(nics.find((x) => x.device === n.device) ?? {}) }))
     : nics.map((n) => ({ ...(cfg.inventory.find((x) => x.device === n.device) ?? {}), ...n }));
-  const swOpts = { hostname: cfg.hostname, inventory, networkBackend: cfg.networkBackend ?? (backend.name === 'openvswitch' ? 'openvswitch' : 'bridge'), version: VERSION };
+  const swOpts = { hostname: cfg.hostname, inventory, networkBackend: cfg.networkBackend ?? defaultNetworkBackend(backend.name), version: VERSION };
   await store.write((tx) => {
     if (isEmpty(tx)) firstStart(tx, swOpts);
   });
