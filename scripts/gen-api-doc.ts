@@ -9,9 +9,10 @@ import { sessionImpls } from '../src/api/session.js';
 import { taskImpls } from '../src/api/tasks.js';
 import { Store } from '../src/store/store.js';
 import { semanticsImpls } from '../src/xapi/index.js';
+import { poolJoinImpls } from '../src/pool/index.js';
 
 const store = new Store(':memory:');
-const methods = buildMethods({ ...sessionImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls });
+const methods = buildMethods({ ...sessionImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
 store.close();
 
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
