@@ -53,9 +53,10 @@ export class Reconciler {
   /**
    * The plan that would bring the host to what `db` says. At start-up (`committed` absent) a NIC
    * gone since the database was written is left out of the plan (logged). For a call, `committed`
-   * is the database before it: a NIC the call newly needs and the host lacks fails the call with
-   * PIF_CONFIGURATION_ERROR [that NIC's PIF, why] before the host is touched; what the committed
-   * database already lacked (a bond started short of a member) stays tolerated.
+   * is the database before it: a NIC the call newly needs (or needs in a new place) and the host
+   * lacks fails the call with PIF_CONFIGURATION_ERROR [that NIC's PIF, why] before the host is
+   * touched; what the committed database already lacked (a bond started short of a member) stays
+   * tolerated.
    */
   async plan(db: View, committed?: View): Promise<Reconciled> {
     const actual = await this.backend.read();
@@ -63,8 +64,9 @@ export class Reconciler {
     const nics = await this.knownNics(nicsNeeded(desired));
     const fit = fitToNics(desired, nics);
     if (committed && fit.missing.length) {
-      const already = new Set(fitToNics(desiredState(committed, this.host()), nics).missing);
-      const fresh = fit.missing.filter((d) => !already.has(d));
+      // Each use of a missing NIC ('eth3 (member of bond0)') the committed database did not already have.
+      const already = new Set(fitToNics(desiredState(committed, this.host()), nics).dropped);
+      const fresh = [...new Set(fit.dropped.filter((d) => !already.has(d)).map((d) => d.split(' ')[0]))];
       if (fresh.length) {
         const pif = db.children('host', this.host(), 'PIFs').find((p) => db.get('PIF', p).physical && db.get('PIF', p).device === fresh[0]);
         throw new ApiError('PIF_CONFIGURATION_ERROR', [pif ?? 'OpaqueRef:NULL',
