@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { UserEntry } from './api/session.js';
 import type { PoolConfig } from './pool/service.js';
-import type { InventoryNic } from './xapi/startup.js';
+import type { InventoryEntry, InventoryNic } from './xapi/startup.js';
 
 /** The daemon's whole configuration (flags over DEFAULTS). */
 export interface Config extends PoolConfig {
@@ -10,7 +10,8 @@ export interface Config extends PoolConfig {
   port: number;
   db: string;
   backend: string;
-  inventory: InventoryNic[];
+  /** --inventory: the host's NICs (and bonds/VLANs). Unset: the demo NICs with the simulated backend, the host's own with a real one. */
+  inventory?: InventoryEntry[];
   users: UserEntry[];
   /** Largest request body, bytes. */
   maxBody: number;
@@ -58,7 +59,6 @@ export const DEFAULTS: Config = {
   port: 8080,
   db: 'var/xenapi-netd.db',
   backend: 'simulated',
-  inventory: DEMO_INVENTORY,
   users: DEFAULT_USERS,
   maxBody: 4 * 1024 * 1024,
   authFailDelayMs: 5000,
@@ -74,9 +74,17 @@ export const USAGE = `usage: xenapi-netd [options]
   --ovs-sandbox DIR      openvswitch backend: drive the sandboxed OVS in DIR (see scripts/ovs-sandbox.ts)
   --ifcfg-root DIR       ifcfg backend: files under DIR/etc/sysconfig/network-scripts, NICs from --inventory
                          (default: / with the NICs of /sys/class/net)
+<<<<<<< HEAD
   --network-backend B    openvswitch | bridge: host.software_version:network_backend (tunnels need openvswitch;
                          default bridge for ifcfg, openvswitch for simulated and openvswitch)
   --inventory FILE       JSON list of NICs [{device, MAC, MTU, management?, ip?}] (default: demo eth0..eth5)
+=======
+  --inventory FILE       JSON list of NICs [{device, MAC, MTU, management?, ip?, bridge?}], bonds
+                         [{bond, members, mode, properties?, bridge?, management?, ip?}] and VLANs
+                         [{vlan, on, bridge?, management?, ip?}] (docs/install.md). Default: the demo
+                         eth0..eth5 with the simulated backend; with a real backend the host's own NICs,
+                         management = the interface holding the default route, as it is
+>>>>>>> main
   --users FILE           JSON list of users [{name, hash}], hashes from 'xenapi-netd hash-password PW'
                          (default: root / ${DEFAULT_PASSWORD})
   --max-body BYTES       largest request body (default 4194304)
