@@ -210,23 +210,24 @@ async function benchModule(file: string, fn: string, what: string): Promise<void
 }
 
 async function main(): Promise<void> {
-  try {
-    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
-  } catch (e) {
-    // wrk prints its version with exit status 1; only a missing binary is fatal
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error("wrk is not installed: 'apt-get install wrk' (make bench does it as root)");
-  }
   line(`xenapi-netd benchmarks, ${new Date().toISOString()}, node ${process.version}`);
-  // BENCH_ONLY=wire|bond|pool|ovs runs one group (default: all); BENCH_SECONDS sets wrk's duration.
+  // BENCH_ONLY=wire|bond|pool|xe|ovs runs one group (default: all); BENCH_SECONDS sets wrk's duration.
   const only = process.env.BENCH_ONLY;
   const want = (g: string) => !only || only.split(',').includes(g);
   if (want('wire')) {
+    try {
+      execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    } catch (e) {
+      // wrk prints its version with exit status 1; only a missing binary is fatal
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error("wrk is not installed: 'apt-get install wrk' (make bench does it as root)");
+    }
     await benchGetRecord();
     await benchGetAll(1000);
     await benchGetAll(10000);
   }
   if (want('bond')) await benchModule('bond-bench.js', 'benchBond', 'Bond.create/destroy benchmark');
   if (want('pool')) await benchModule('pool-bench.js', 'benchPool', 'pool start-up benchmark');
+  if (want('xe')) await benchModule('xe-bench.js', 'benchXe', 'xe start-up benchmark');
   if (want('ovs')) {
     if (process.getuid?.() === 0) await benchModule('ovs-bench.js', 'benchOvs', 'Open vSwitch benchmark');
     else line('Open vSwitch benchmark: needs root (network namespaces)');
