@@ -57,7 +57,7 @@ test-one: build
 
 bench: build
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "bench needs wrk (apt-get install wrk)"; exit 1; }
-	$(NODE) dist/test/bench/run.js
+	COMPARE=$(COMPARE) $(NODE) dist/test/bench/run.js
 
 docs: build
 	$(NODE) dist/scripts/gen-api-doc.js
