@@ -34,7 +34,7 @@ export interface Config extends PoolConfig {
   /** Log to this file as well as to the console ('' for console only). */
   logFile: string;
   hostname?: string;
-  /** host.software_version:network_backend to report ('openvswitch' | 'bridge'); default: from the backend. */
+  /** host.software_version:network_backend to report ('openvswitch' | 'bridge'); default: bridge for ifcfg, openvswitch otherwise (the simulated host is openvswitch-flavoured, as a current XenServer). */
   networkBackend?: string;
   /** The openvswitch backend drives the OVS sandbox described by DIR/sandbox.json (scripts/ovs-sandbox.ts). */
   ovsSandbox?: string;
@@ -179,6 +179,12 @@ export function parseArgs(argv: string[]): Config {
       case '--backend': c.backend = need(++i); break;
       case '--ovs-sandbox': c.ovsSandbox = need(++i); break;
       case '--ifcfg-root': c.ifcfgRoot = need(++i); break;
+      case '--network-backend': {
+        const v = need(++i);
+        if (v !== 'openvswitch' && v !== 'bridge') throw new Error(`--network-backend wants openvswitch or bridge, got ${v}`);
+        c.networkBackend = v;
+        break;
+      }
       case '--inventory': c.inventory = checkInventory(JSON.parse(readFileSync(need(++i), 'utf8'))); break;
       case '--users': c.users = JSON.parse(readFileSync(need(++i), 'utf8')); break;
       case '--max-body': c.maxBody = Number(need(++i)); break;
