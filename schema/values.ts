@@ -165,9 +165,7 @@ export function isTunnelKey(s: string): boolean {
  * (desired.ts): PIF/network `mtu` that is not a valid MTU is ignored as xapi's nm.ml
  * determine_mtu ignores a non-number, `defaultroute` / `peerdns` count only when 'true'.
  */
-export const OTHER_CONFIG_VT: Record<string, Record<string, ValueType | 'tunnelkey'>> = {
-  tunnel: { remote_ip: 'ipv4', key: 'tunnelkey' },
-};
+export const OTHER_CONFIG_VT: Record<string, Record<string, ValueType | 'tunnelkey'>> = {};
 
 /** Checks every other_config entry of `cls` that reaches the host; the first bad one as [code, params], or undefined. */
 export function otherConfigProblem(cls: string, oc: Record<string, unknown>): [string, string[]] | undefined {

@@ -28,17 +28,16 @@ describe('security: value types below the API', function () {
     after(async () => {
       await h.r.close();
     });
-    it('SEC-10 remote_ip and key that would reach OVS options are INVALID_VALUE on add_to/set_other_config and create; a good remote is stored', async () => {
+    it('SEC-10 tunnel remote_ip/key that are not an IPv4 address / key never reach the host; a good remote does', async () => {
       await h.call('PIF.reconfigure_ip', h.pif('eth1'), 'Static', '198.51.100.2', '255.255.255.0', '', '');
       const net = await h.call<string>('network.create', { name_label: 't', name_description: '', MTU: 1500, other_config: {}, tags: [] });
       const t = await h.call<string>('tunnel.create', h.pif('eth1'), net, 'gre');
-      const oc0 = await h.call('tunnel.get_other_config', t);
+      // Stored as xapi stores other_config, but never read into a host command (desired.ts filters).
       for (const bad of ['192.0.2.1\nx', '192.0.2.1,key=1', '-h', '300.1.1.1']) {
-        expect(await h.fails('tunnel.add_to_other_config', t, 'remote_ip', bad)).to.deep.equal(['INVALID_VALUE', 'other_config:remote_ip', bad]);
-        expect(await h.fails('tunnel.set_other_config', t, { remote_ip: bad })).to.deep.equal(['INVALID_VALUE', 'other_config:remote_ip', bad]);
+        await h.call('tunnel.set_other_config', t, { remote_ip: bad });
+        expect(Object.values((await h.backend.read()).bridges).some((b) => b.uplink?.kind === 'tunnel')).to.equal(false);
       }
-      expect(await h.fails('tunnel.add_to_other_config', t, 'key', '1}')).to.deep.equal(['INVALID_VALUE', 'other_config:key', '1}']);
-      expect(await h.call('tunnel.get_other_config', t)).to.deep.equal(oc0);
+      await h.call('tunnel.set_other_config', t, {});
       await h.call('tunnel.add_to_other_config', t, 'remote_ip', '203.0.113.9');
       await h.call('tunnel.add_to_other_config', t, 'key', '42');
       expect(Object.values((await h.backend.read()).bridges).find((b) => b.uplink?.kind === 'tunnel')?.uplink).to.include({ remote: '203.0.113.9', key: '42' });
