@@ -1,6 +1,6 @@
 // Composes the daemon: store, backend, reconciler, semantics, dispatcher, tasks and wire.
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import winston from 'winston';
 import type { Daemon } from './api/context.js';
 import { Dispatcher } from './api/dispatch.js';
@@ -22,6 +22,7 @@ import { assertPeerCredAvailable } from './wire/peercred.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
+import { startDhcpMonitor } from './xapi/dhcpmon.js';
 import { bridgeForDevice } from './xapi/introduce.js';
 import { firstStart, isEmpty, softwareVersion, splitInventory, type FirstStartOptions, type InventoryNic } from './xapi/startup.js';
 
@@ -136,7 +137,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const log = opts.log ?? makeLogger(cfg);
   if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
   const store = new Store(cfg.db);
-  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
+  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot, dhcpDir: cfg.db === ':memory:' ? undefined : join(dirname(cfg.db), 'dhcp') }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const d: Daemon = {
     store,
@@ -179,6 +180,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // Bond.links_up follows the host: every second with a real backend, off for the simulated one unless asked.
   const monitor = startBondMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
   d.services.set('monitor', monitor);
+  // A DHCP PIF's IP/netmask/gateway are what its client obtained, never made up.
+  const dhcpMonitor = startDhcpMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
 
   const methods = buildMethods({ ...sessionImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
   const dispatcher = new Dispatcher(d, methods);
@@ -194,6 +197,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
       await pool.stop();
       await wire.close();
       await monitor.stop();
+      await dhcpMonitor.stop();
       await tasks.drain();
       tasks.close();
       await backend.close();
