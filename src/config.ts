@@ -67,7 +67,13 @@ export const DEFAULTS: Config = {
 };
 
 /** The --help text. */
-export const USAGE = `usage: xenapi-netd [options]
+export const USAGE = `usage: xenapi-netd [options]             run the daemon (options below)
+       xenapi-netd hash-password PASSWORD   print the scrypt hash of PASSWORD for a --users file
+       xenapi-netd wait-ready [options] [--timeout S]
+                                            exit 0 once a daemon started with the same options answers
+                                            on its --listen address (systemd ExecStartPost; default 60 s)
+       xenapi-netd --help                   this text
+options:
   --listen HOST:PORT     where to serve XML-RPC and JSON-RPC (default 127.0.0.1:8080)
   --db FILE              SQLite database file (default var/xenapi-netd.db; :memory: for none)
   --backend NAME         simulated | openvswitch | ifcfg (default simulated)

@@ -159,7 +159,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // First start creates the world; the reconciler is attached afterwards and then brings
   // the host to the database in one plan (also what recovers from a crash mid-plan).
   const layout = await firstStartLayout(cfg, backend, log);
-  const swOpts = { hostname: cfg.hostname, ...layout, networkBackend: cfg.networkBackend ?? (backend.name === 'openvswitch' ? 'openvswitch' : 'bridge'), version: VERSION };
+  const swOpts = { hostname: cfg.hostname, ...layout, ...(backend.name === 'ifcfg' ? { bondDriver: 'linux' } : {}), networkBackend: cfg.networkBackend ?? (backend.name === 'openvswitch' ? 'openvswitch' : 'bridge'), version: VERSION };
   await store.write((tx) => {
     if (isEmpty(tx)) firstStart(tx, swOpts);
   });

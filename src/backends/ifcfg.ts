@@ -111,11 +111,15 @@ export const SLB_NOTE = 'balance-slb approximated as balance-alb (mode 6): Linux
  */
 export function bondingOpts(mode: BondMode, p: Record<string, string>): string {
   const int = (k: string, d: number) => (p[k] !== undefined && /^\d+$/.test(p[k]) ? Number(p[k]) : d);
-  const opts = [`mode=${LINUX_BOND_MODE[mode] ?? 'balance-alb'}`, `miimon=${int('miimon', 100)}`, `downdelay=${int('downdelay', 200)}`, `updelay=${int('updelay', 31000)}`, `use_carrier=${int('use_carrier', 1)}`];
+  // linux-mode (Bond.properties, checked by bond.ts against the XenAPI mode) picks the Linux mode.
+  const linux = p['linux-mode'] ?? LINUX_BOND_MODE[mode] ?? 'balance-alb';
+  const opts = [`mode=${linux}`, `miimon=${int('miimon', 100)}`, `downdelay=${int('downdelay', 200)}`, `updelay=${int('updelay', 31000)}`, `use_carrier=${int('use_carrier', 1)}`];
   if (mode === 'lacp') {
     opts.push(`lacp_rate=${p['lacp-time'] === 'fast' ? 'fast' : 'slow'}`);
     const hashing = p['hashing_algorithm'] ?? p['hashing-algorithm'];
-    opts.push(`xmit_hash_policy=${hashing === 'src_mac' ? 'layer2' : 'layer3+4'}`);
+    opts.push(`xmit_hash_policy=${p.xmit_hash_policy ?? (hashing === 'src_mac' ? 'layer2' : 'layer3+4')}`);
+  } else if (p.xmit_hash_policy !== undefined && ['balance-xor', 'balance-tlb', 'balance-alb'].includes(linux)) {
+    opts.push(`xmit_hash_policy=${p.xmit_hash_policy}`);
   }
   return opts.join(' ');
 }
@@ -127,6 +131,8 @@ function xenMode(opts: string): BondMode | undefined {
     case 'active-backup': case '1': return 'active-backup';
     case '802.3ad': case '4': return 'lacp';
     case 'balance-alb': case '6': return 'balance-slb';
+    // Linux modes with no XenAPI mode of their own: balance-slb + Bond.properties linux-mode.
+    case 'balance-rr': case '0': case 'balance-xor': case '2': case 'broadcast': case '3': case 'balance-tlb': case '5': return 'balance-slb';
     default: return m === undefined ? 'balance-slb' : undefined;
   }
 }
@@ -198,7 +204,7 @@ export function renderFiles(state: NetState, macs: Map<string, string>): IfcfgFi
         break;
       case 'bond': {
         const lines: Line[] = [];
-        if (u.mode === 'balance-slb') lines.push({ comment: SLB_NOTE });
+        if (u.mode === 'balance-slb' && !u.properties['linux-mode']) lines.push({ comment: SLB_NOTE });
         lines.push(kv('DEVICE', u.name), kv('BOOTPROTO', 'none'), kv('ONBOOT', 'yes'), kv('TYPE', 'Bond'), kv('BONDING_MASTER', 'yes'));
         lines.push(kv('BONDING_OPTS', bondingOpts(u.mode, u.properties)));
         if (u.mac) lines.push(kv('MACADDR', u.mac));

@@ -88,6 +88,8 @@ export interface FirstStartOptions {
   /** `openvswitch` or `bridge`: host.software_version:network_backend (tunnel.create needs openvswitch). */
   networkBackend: string;
   version: string;
+  /** 'linux' when bonds are Linux bonding devices (ifcfg): software_version:bond_driver, which opens Bond.properties to the bonding options. */
+  bondDriver?: string;
 }
 
 /** The software_version map of this daemon. */
@@ -99,6 +101,7 @@ export function softwareVersion(o: FirstStartOptions): Record<string, string> {
     xapi: `${API_VERSION.major}.${API_VERSION.minor}`,
     xapi_build: o.version,
     network_backend: o.networkBackend,
+    ...(o.bondDriver ? { bond_driver: o.bondDriver } : {}),
   });
 }
 
@@ -168,7 +171,7 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
     });
     const bond = tx.create('Bond', {
       master, other_config: Object.create(null), primary_slave: members[0], mode: b.mode,
-      properties: checkProperties(b.mode, b.properties ?? {}), links_up: 0, auto_update_mac: true,
+      properties: checkProperties(b.mode, b.properties ?? {}, o.bondDriver === 'linux'), links_up: 0, auto_update_mac: true,
     });
     for (const m of members) tx.set('PIF', m, { bond_slave_of: bond, currently_attached: false });
     byDevice.set(b.bond, master);
