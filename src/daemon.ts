@@ -9,15 +9,14 @@ import { buildMethods } from './api/methods.js';
 import { sessionImpls, verifyPassword } from './api/session.js';
 import { Tasks, taskImpls } from './api/tasks.js';
 import type { Backend } from './backends/backend.js';
-import { nodeConfig } from './backends/ifcfg.js';
 import { createBackend } from './backends/index.js';
 import { DEMO_INVENTORY, type Config } from './config.js';
-import { desiredState } from './reconciler/desired.js';
 import { PoolService, poolJoinImpls } from './pool/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
-import { trustPoolCa } from './pool/rpc.js';
-import { startWire, type RouteHandler } from './wire/http.js';
+import { normalizeUrl, trustPoolCa } from './pool/rpc.js';
+import { NODE_CONFIG_PATH, nodeConfigRoute } from './pool/nodeconfig.js';
+import { startWire } from './wire/http.js';
 import { assertPeerCredAvailable } from './wire/peercred.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
@@ -53,33 +52,8 @@ export function makeLogger(cfg: Pick<Config, 'logLevel' | 'logFile'>): winston.L
   });
 }
 
-/** The path of the managed node controller (docs/backends.md, ifcfg). */
-export const NODE_CONFIG_PATH = '/ifcfg/config';
-
-/**
- * The managed node controller (seeds 000/001): a node POSTs its NICs as JSON {MAC: device} and
- * gets this host's desired networking as ifcfg files, renamed to its devices by MAC: one bash
- * file with the pre-config script and the augtool file. Served whatever the backend.
- */
-function nodeConfigRoute(store: Store, backend: Backend, host: () => string): RouteHandler {
-  const text = (status: number, body: string) => ({ status, contentType: 'text/plain; charset=utf-8', body });
-  return async (_req, body) => {
-    let map: unknown;
-    try {
-      map = JSON.parse(body.toString('utf8'));
-    } catch {
-      return text(400, 'expected a JSON object {"<MAC>": "<device>", ...}\n');
-    }
-    if (map === null || typeof map !== 'object' || Array.isArray(map) || !Object.values(map).every((v) => typeof v === 'string')) {
-      return text(400, 'expected a JSON object {"<MAC>": "<device>", ...}\n');
-    }
-    try {
-      return text(200, nodeConfig(desiredState(store, host()), await backend.nics(), map as Record<string, string>));
-    } catch (e) {
-      return text(500, `cannot render the node configuration: ${(e as Error).message}\n`);
-    }
-  };
-}
+/** The path of the managed node controller (docs/backends.md, ifcfg; src/pool/nodeconfig.ts). */
+export { NODE_CONFIG_PATH };
 
 /**
  * --record FILE: a header line with what a replay needs to start an equal daemon (inventory,
@@ -188,7 +162,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
   const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef) : undefined;
-  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
+  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(d, () => (pool.isSlave ? normalizeUrl(pool.masterAddress) : undefined)) } });
   const url = `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   await pool.start(url);
   return {

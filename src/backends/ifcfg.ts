@@ -301,8 +301,10 @@ const normMac = (m: string) => m.trim().toLowerCase();
 /**
  * The managed node controller's reply (seeds 000/001): for a node that reports `macToDevice`
  * (its MAC → device name), this host's state with each NIC renamed to the node's device with the
- * same MAC, as one bash file that writes /var/tmp/pre-config-script (only when there are bonds)
- * and /var/tmp/node-augtool. NICs the node did not report keep their names.
+ * same MAC, as one bash file that writes /var/tmp/pre-config-script (only when there are bonds;
+ * otherwise it removes a previous one) and /var/tmp/node-augtool, which first removes every
+ * ifcfg file but ifcfg-lo, so the node ends with exactly these files. NICs the node did not
+ * report keep their names.
  */
 export function nodeConfig(state: NetState, nics: Nic[], macToDevice: Record<string, string>): string {
   const byMac = new Map(Object.entries(macToDevice).map(([m, d]) => [normMac(m), d]));
@@ -322,8 +324,14 @@ export function nodeConfig(state: NetState, nics: Nic[], macToDevice: Record<str
   ];
   if (pre) {
     out.push("cat > /var/tmp/pre-config-script <<'__XENAPI_NETD_PRE_CONFIG__'", pre.replace(/\n$/, ''), '__XENAPI_NETD_PRE_CONFIG__', 'chmod 755 /var/tmp/pre-config-script');
+  } else {
+    // a previous boot's script (a bond since destroyed) must not run again
+    out.push('rm -f /var/tmp/pre-config-script');
   }
-  out.push("cat > /var/tmp/node-augtool <<'__XENAPI_NETD_AUGTOOL__'", augtoolScript(files, [], { transform: false }).replace(/\n$/, ''), '__XENAPI_NETD_AUGTOOL__');
+  // The node's files become exactly this view: every ifcfg file but ifcfg-lo goes first.
+  const script = augtoolScript(files, [], { transform: false }).split('\n');
+  script.unshift(`rm /files/${SCRIPTS_DIR}/*[label() =~ regexp('ifcfg-.*') and label() != 'ifcfg-lo']`);
+  out.push("cat > /var/tmp/node-augtool <<'__XENAPI_NETD_AUGTOOL__'", script.join('\n').replace(/\n$/, ''), '__XENAPI_NETD_AUGTOOL__');
   return out.join('\n') + '\n';
 }
 
