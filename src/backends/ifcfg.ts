@@ -442,6 +442,28 @@ export function parseFiles(texts: Map<string, string>): { state: NetState; owned
 
 // ------------------------------------------------------------------------------ the backend
 
+/** What a host without augtool is told (at start, and if it vanishes later). */
+export const AUGTOOL_MISSING = 'augeas-tools is not installed (no augtool on PATH): the ifcfg backend writes its files with it';
+
+/** Each `Error in FILE[:L.C] [at node N] (KIND)` block of augtool's `errors` output as "FILE: KIND: first message line". */
+export function augeasErrors(out: string): string[] {
+  const lines = out.split('\n');
+  const res: string[] = [];
+  lines.forEach((l, i) => {
+    const m = /^Error in (\S+?)(?::(\d+)\.(\d+))?(?: at node \S+)? \((\w+)\)/.exec(l);
+    if (!m) return;
+    const msg = (lines[i + 1] ?? '').trim();
+    res.push(`${m[1]}${m[2] ? ` line ${m[2]}` : ''}: ${m[4]}${msg && !msg.startsWith('Error in') ? `: ${msg}` : ''}`);
+  });
+  return [...new Set(res)];
+}
+
+/** Refuses to start the ifcfg backend without augtool (the message an operator can act on). */
+export async function checkAugtool(augtool = 'augtool'): Promise<void> {
+  const r = await execa(augtool, ['--version'], { reject: false, stdin: 'ignore' });
+  if ((r as { code?: string }).code === 'ENOENT' || r.exitCode === 127) throw new Error(AUGTOOL_MISSING);
+}
+
 /** The ifcfg backend (see the head of this file). */
 export class IfcfgBackend implements Backend {
   readonly name = 'ifcfg';
@@ -560,17 +582,22 @@ export class IfcfgBackend implements Backend {
 
   private async runAugtool(script: string): Promise<void> {
     const lines = script.replace(/\n$/, '').split('\n');
-    const text = (this.opts.editCommands ? this.opts.editCommands(lines) : lines).join('\n') + '\n';
+    // `errors` last: when save fails, augtool goes on and lists each file's error (file, kind, message).
+    const text = [...(this.opts.editCommands ? this.opts.editCommands(lines) : lines), 'errors'].join('\n') + '\n';
     const tmp = await mkdtemp(join(tmpdir(), 'xenapi-netd-augtool-'));
     try {
       const file = join(tmp, 'node-augtool');
       await writeFile(file, text);
       this.augtoolRuns++;
       const r = await execa(this.opts.augtool ?? 'augtool', ['-A', '-r', this.root, '-f', file], { reject: false, stdin: 'ignore', all: true });
+      if ((r as { code?: string }).code === 'ENOENT') throw new Error(AUGTOOL_MISSING);
       if (r.exitCode !== 0 || /^error|saving failed/im.test(r.all ?? '')) {
-        const out = String(r.all ?? '').trim().split('\n');
-        const errs = out.filter((l) => /error|fail/i.test(l));
-        throw new Error(`augtool exited ${r.exitCode ?? r.signal}: ${(errs.length ? errs : out.slice(-3)).join(' / ')}`);
+        const all = String(r.all ?? '');
+        const files = augeasErrors(all);
+        const out = all.trim().split('\n');
+        const errs = out.filter((l) => /^error|fail/i.test(l) && !/^\s/.test(l) && !/^Error in /.test(l));
+        const what = files.length ? files.join('; ') : (errs.length ? errs : out.slice(-3)).join(' / ');
+        throw new Error(`augtool exited ${r.exitCode ?? r.signal}: ${what}`);
       }
     } finally {
       await rm(tmp, { recursive: true, force: true });

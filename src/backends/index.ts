@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from './backend.js';
-import { IfcfgBackend } from './ifcfg.js';
+import { checkAugtool, IfcfgBackend } from './ifcfg.js';
 import { OpenvswitchBackend } from './ovs/backend.js';
 import { localRunner, type Runner } from './tools/exec.js';
 import { SimulatedBackend } from './simulated.js';
@@ -37,6 +37,7 @@ export async function createBackend(name: string, o: BackendOptions): Promise<Ba
     case 'openvswitch':
       return o.ovsSandbox ? new OpenvswitchBackend({ ...sandboxRunners(o.ovsSandbox), log: o.log }) : OpenvswitchBackend.local({ log: o.log, dhclient: localRunner('dhclient'), dhcpDir: o.dhcpDir ?? join(tmpdir(), 'xenapi-netd-dhcp') });
     case 'ifcfg':
+      await checkAugtool();
       // A sandbox root with an inventory: those NICs; else <root>/sys/class/net.
       return o.ifcfgRoot && o.inventory.length
         ? new IfcfgBackend({ root: o.ifcfgRoot, log: o.log, nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) })
