@@ -13,6 +13,7 @@ import xmlrpc from 'xmlrpc';
 import { parseVars, SCRIPTS_DIR } from '../../src/backends/ifcfg.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
+import { TEST_USERS } from '../helpers/users.js';
 import { XenAPIFailure } from '../helpers/harness.js';
 
 describe('ifcfg: Linux bonding options and the oVirt bond types through Bond.create', function () {
@@ -47,7 +48,7 @@ describe('ifcfg: Linux bonding options and the oVirt bond types through Bond.cre
 
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'xnd-ifcfg-bondopts-'));
-    const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'linuxbonds', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: root, inventory: DEMO_INVENTORY };
+    const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'linuxbonds', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: root, inventory: DEMO_INVENTORY, users: TEST_USERS };
     r = await startDaemon(cfg, { log: makeLogger({ logLevel: 'error', logFile: '' }) });
     client = xmlrpc.createClient({ host: '127.0.0.1', port: r.port, path: '/' });
     session = await new Promise<string>((res, rej) => client.methodCall('session.login_with_password', ['root', 'secret', '1.0', 't'], (e: unknown, v: any) => (e ? rej(e) : res(v.Value))));

@@ -15,6 +15,7 @@ import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { localRunner } from '../../src/backends/tools/exec.js';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
+import { TEST_USERS } from '../helpers/users.js';
 import { rpc, until } from './child.js';
 
 const NICS = [{ device: 'eth0', mac: '02:11:22:33:55:00' }, { device: 'eth1', mac: '02:11:22:33:55:01' }];
@@ -55,7 +56,7 @@ describe('e2e: DHCP mode runs a real client against a DHCP server in the peer na
       { device: 'eth0', MAC: NICS[0].mac, MTU: 1500, management: true, ip: { mode: 'Static' as const, address: '198.51.100.7', netmask: '255.255.255.0', gateway: '', dns: '' } },
       { device: 'eth1', MAC: NICS[1].mac, MTU: 1500 },
     ];
-    const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, backend: 'openvswitch', inventory, hostname: 'dhcp', logLevel: 'error' };
+    const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, backend: 'openvswitch', inventory, hostname: 'dhcp', logLevel: 'error', users: TEST_USERS };
     r = await startDaemon(cfg, { backend: be, log: makeLogger({ logLevel: 'error', logFile: '' }), monitorIntervalMs: 200 });
     call = rpc(r.port).call;
   });

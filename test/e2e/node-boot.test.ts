@@ -15,6 +15,7 @@ import xmlrpc from 'xmlrpc';
 import { SCRIPTS_DIR } from '../../src/backends/ifcfg.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
+import { TEST_USERS } from '../helpers/users.js';
 
 const NAMES: Record<string, string> = { eth0: 'em1', eth1: 'em2', eth2: 'em3', eth3: 'em4', eth4: 'p1p1', eth5: 'p1p2' };
 const REPORT = Object.fromEntries(DEMO_INVENTORY.map((n) => [n.MAC, NAMES[n.device]]));
@@ -67,7 +68,7 @@ describe('e2e: a node boots from the managed node controller (seed 000)', functi
     // what an older boot left: the management IP on a bridge the manager no longer has
     writeFileSync(join(node, SCRIPTS_DIR, 'ifcfg-xapi0'), 'DEVICE=xapi0\nTYPE=Bridge\nIPADDR=192.0.2.10\nNETMASK=255.255.255.0\n');
     writeFileSync(preConfig(), '#!/bin/bash\nmodprobe bonding\n');
-    const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'manager', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: manager, inventory: DEMO_INVENTORY };
+    const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'manager', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: manager, inventory: DEMO_INVENTORY, users: TEST_USERS };
     r = await startDaemon(cfg, { log: makeLogger({ logLevel: 'error', logFile: '' }) });
     client = xmlrpc.createClient({ host: '127.0.0.1', port: r.port, path: '/' });
     session = await new Promise<string>((res, rej) => client.methodCall('session.login_with_password', ['root', 'secret', '1.0', 't'], (e: unknown, v: any) => (e ? rej(e) : res(v.Value))));
