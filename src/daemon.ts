@@ -6,6 +6,7 @@ import type { Daemon } from './api/context.js';
 import { Dispatcher } from './api/dispatch.js';
 import { eventImpls } from './api/events.js';
 import { buildMethods } from './api/methods.js';
+import { dumpJson } from './api/dump.js';
 import { hashFingerprint, purgeStaleSessions, sessionImpls, sessionTable, verifyPassword } from './api/session.js';
 import { LoginGate } from './api/context.js';
 import { Tasks, taskImpls } from './api/tasks.js';
@@ -24,6 +25,7 @@ import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
 import { startDhcpMonitor } from './xapi/dhcpmon.js';
+import { removeStaleIpBatchDirs } from './backends/tmp.js';
 import { bridgeForDevice } from './xapi/introduce.js';
 import { firstStart, isEmpty, softwareVersion, splitInventory, type FirstStartOptions, type InventoryNic } from './xapi/startup.js';
 
@@ -60,15 +62,19 @@ export { NODE_CONFIG_PATH };
 /**
  * --record FILE: a header line with what a replay needs to start an equal daemon (inventory,
  * host name, the host's memory figures), then one JSON line per exchange (scripts/replay.ts),
- * passwords and pool secrets redacted (api/redact.ts). The file is created 0600.
+ * passwords and pool secrets redacted (api/redact.ts), and at shutdown a last line with the
+ * networking records the session left (replay compares it). The file is created 0600.
  */
-function recorder(file: string, cfg: Config, store: Store, hostRef: string, secrets: () => string[]): (ex: Exchange) => void {
+function recorder(file: string, cfg: Config, store: Store, hostRef: string, secrets: () => string[]): { exchange(ex: Exchange): void; finish(): void } {
   const host = store.get('host', hostRef);
   const m = store.get('host_metrics', String(host.metrics));
   const header = { recording: 1, inventory: cfg.inventory ?? DEMO_INVENTORY, hostname: host.hostname, hostMetrics: { memory_total: m.memory_total, memory_free: m.memory_free } };
   appendFileSync(file, `${JSON.stringify(header)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
-  return (ex) => appendFileSync(file, `${JSON.stringify(redactExchange(ex, secrets()))}\n`);
+  return {
+    exchange: (ex) => appendFileSync(file, `${JSON.stringify(redactExchange(ex, secrets()))}\n`),
+    finish: () => appendFileSync(file, `{"dump":${dumpJson(store)}}\n`),
+  };
 }
 
 /** Creates the database file 0600 (SQLite gives its -wal and -shm files the same mode) and tightens existing ones. */
@@ -77,6 +83,11 @@ function privateDbFiles(db: string): void {
   mkdirSync(dirname(db), { recursive: true });
   closeSync(openSync(db, 'a', 0o600));
   for (const f of [db, `${db}-wal`, `${db}-shm`, `${db}-journal`]) if (existsSync(f)) chmodSync(f, 0o600);
+}
+
+/** host.software_version:network_backend when --network-backend is not given: ifcfg drives Linux bridges; the simulated host is openvswitch-flavoured, as a current XenServer, so tunnels work on `make run`. */
+export function defaultNetworkBackend(backend: string): 'openvswitch' | 'bridge' {
+  return backend === 'ifcfg' ? 'bridge' : 'openvswitch';
 }
 
 /**
@@ -125,6 +136,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const log = opts.log ?? makeLogger(cfg);
   privateDbFiles(cfg.db);
   const store = new Store(cfg.db);
+  // Scratch directories a daemon killed mid-plan left behind.
+  for (const p of await removeStaleIpBatchDirs()) log.info(`start-up: removed leftover ${p}`);
   const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot, dhcpDir: cfg.db === ':memory:' ? undefined : join(dirname(cfg.db), 'dhcp') }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const fingerprints = new Map(cfg.users.map((u) => [u.name, hashFingerprint(u.hash)]));
@@ -151,7 +164,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // First start creates the world; the reconciler is attached afterwards and then brings
   // the host to the database in one plan (also what recovers from a crash mid-plan).
   const layout = await firstStartLayout(cfg, backend, log);
-  const swOpts = { hostname: cfg.hostname, ...layout, ...(backend.name === 'ifcfg' ? { bondDriver: 'linux' } : {}), networkBackend: cfg.networkBackend ?? (backend.name === 'openvswitch' ? 'openvswitch' : 'bridge'), version: VERSION };
+  const swOpts = { hostname: cfg.hostname, ...layout, ...(backend.name === 'ifcfg' ? { bondDriver: 'linux' } : {}), networkBackend: cfg.networkBackend ?? defaultNetworkBackend(backend.name), version: VERSION };
   await store.write((tx) => {
     if (isEmpty(tx)) firstStart(tx, swOpts);
   });
@@ -184,7 +197,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
   const secrets = () => [pool.role.secret, pool.role.token, ...pool.roles.tokens()].filter((x): x is string => !!x);
-  const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef, secrets) : undefined;
+  const rec = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef, secrets) : undefined;
+  const record = rec?.exchange;
   const wire = await startWire({
     host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket,
     requestTimeoutMs: cfg.requestTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs, maxConnections: cfg.maxConnections, corsOrigins: cfg.corsOrigins,
@@ -200,6 +214,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
       await dhcpMonitor.stop();
       await tasks.drain();
       tasks.close();
+      rec?.finish(); // the state the recorded session left, once nothing can change it any more
       await backend.close();
       store.close();
     },
