@@ -100,6 +100,8 @@ export interface MessageDef {
   hidden?: boolean;
   /** Read-only messages never take the write lock. */
   readonly?: boolean;
+  /** xapi's pool_internal: only a pool session (session.slave_login) may call it; any other gets INTERNAL_ERROR. */
+  poolInternal?: boolean;
 }
 
 export interface ClassDef {
@@ -116,6 +118,8 @@ export interface ClassDef {
   stored?: boolean;
   /** Objects are kept across restarts (false: in memory only, e.g. tasks could be). Default true. */
   persist?: boolean;
+  /** xapi's gen_events: false for classes no event is ever generated for (session). Default true. */
+  events?: boolean;
 }
 
 /**
