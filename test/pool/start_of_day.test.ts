@@ -4,6 +4,7 @@
 // directly ignores sync_vlans=nosync.
 import { expect } from 'chai';
 import { join } from 'node:path';
+import { xapiCall } from '../../src/pool/rpc.js';
 import { NULL_REF } from '../../src/store/store.js';
 import { vlanCreateInternal } from '../../src/xapi/vlan.js';
 import { cleanupDirs, inventory, startNode, tempDir, until, type Node } from './nodes.js';
@@ -127,7 +128,9 @@ describe('start of day (as xapi) on every start', function () {
     await m.call('VLAN.create', pifOf(m, m.r.d.hostRef, 'eth1'), 30, vn);
     const vlansOn = () => [...m.r.store.rows('PIF')].filter(([, p]) => p.host === sh && p.VLAN === 30);
     expect(vlansOn()).to.have.length(0);
-    await m.call('host.sync_vlans', sh);
+    // host.sync_vlans is pool-internal: called with a pool session, as a slave would.
+    const pool = await xapiCall<string>(m.url, 'session.slave_login', [sh, m.pool.role.secret]);
+    await xapiCall(m.url, 'host.sync_vlans', [pool, sh]);
     expect(vlansOn().map(([, p]) => p.network)).to.deep.equal([vn]);
   });
 });
