@@ -7,6 +7,7 @@ import { Dispatcher } from './api/dispatch.js';
 import { eventImpls } from './api/events.js';
 import { buildMethods } from './api/methods.js';
 import { sessionImpls, verifyPassword } from './api/session.js';
+import { rbacImpls, syncSubjects } from './api/rbac.js';
 import { Tasks, taskImpls } from './api/tasks.js';
 import type { Backend } from './backends/backend.js';
 import { nodeConfig } from './backends/ifcfg.js';
@@ -100,6 +101,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const store = new Store(cfg.db);
   const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: cfg.inventory, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
+  const roles = new Map(cfg.users.map((u) => [u.name, u.role ?? 'pool-admin']));
   const d: Daemon = {
     store,
     log,
@@ -110,6 +112,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
       const h = users.get(user);
       return h !== undefined && (await verifyPassword(pw, h));
     },
+    roleOf: (user) => roles.get(user),
     authFailDelayMs: cfg.authFailDelayMs,
     services: new Map(),
   };
@@ -133,6 +136,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   d.hostRef = String(store.get('pool', d.poolRef).master);
   await store.write((tx) => {
     tx.set('host', d.hostRef, { software_version: softwareVersion(swOpts) });
+    // RBAC: one subject per configured user but the local superuser, with its role.
+    syncSubjects(tx, cfg.users);
   });
   // The pool role (docs/pool.md): its hook runs before the reconciler's (a slave refuses local writes; a master forwards to slaves).
   const pool = new PoolService(cfg, d, store, backend, swOpts);
@@ -147,7 +152,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const monitor = startBondMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
   d.services.set('monitor', monitor);
 
-  const methods = buildMethods({ ...sessionImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls });
+  const methods = buildMethods({ ...sessionImpls, ...rbacImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls });
   const dispatcher = new Dispatcher(d, methods);
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);

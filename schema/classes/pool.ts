@@ -3,6 +3,7 @@ import { T, f, p, type ClassDef } from '../types.js';
 export const pool: ClassDef = {
   name: 'pool',
   doc: 'Pool-wide settings; there is exactly one pool object.',
+  roles: { messages: 'pool-operator' },
   exposeGetAll: true,
   stored: true,
   fields: [
@@ -13,7 +14,7 @@ export const pool: ClassDef = {
     f('default_SR', T.ref('SR'), 'RW', 'OpaqueRef:NULL', 'Default SR for VDIs'),
     f('suspend_image_SR', T.ref('SR'), 'RW', 'OpaqueRef:NULL', 'The SR in which VDIs for suspend images are created'),
     f('crash_dump_SR', T.ref('SR'), 'RW', 'OpaqueRef:NULL', 'The SR in which VDIs for crash dumps are created'),
-    f('other_config', T.smap, 'RW', {}, 'Additional configuration'),
+    f('other_config', T.smap, 'RW', {}, 'Additional configuration', { keyRoles: [['folder', 'vm-operator'], ['XenCenter.CustomFields.*', 'vm-operator'], ['EMPTY_FOLDERS', 'vm-operator']] }),
     f('ha_enabled', T.bool, 'DynamicRO', false, 'True if HA is enabled on the pool, false otherwise'),
     f('ha_configuration', T.smap, 'DynamicRO', {}, 'The current HA configuration'),
     f('ha_statefiles', T.set(T.string), 'DynamicRO', [], 'HA statefile VDIs in use'),
@@ -22,8 +23,8 @@ export const pool: ClassDef = {
     f('ha_allow_overcommit', T.bool, 'RW', false, 'If set to false then operations which would cause the Pool to become overcommitted will be blocked'),
     f('ha_overcommitted', T.bool, 'DynamicRO', false, 'True if the Pool is considered to be overcommitted i.e'),
     f('blobs', T.map(T.string, T.ref('blob')), 'DynamicRO', {}, 'Binary blobs associated with this pool'),
-    f('tags', T.set(T.string), 'RW', [], 'User-specified tags for categorization purposes'),
-    f('gui_config', T.smap, 'RW', {}, 'Gui-specific configuration for pool'),
+    f('tags', T.set(T.string), 'RW', [], 'User-specified tags for categorization purposes', { writer: 'vm-operator' }),
+    f('gui_config', T.smap, 'RW', {}, 'Gui-specific configuration for pool', { writer: 'vm-operator' }),
     f('health_check_config', T.smap, 'RW', {}, 'Configuration for the automatic health check feature'),
     f('wlb_url', T.string, 'DynamicRO', '', 'Url for the configured workload balancing host'),
     f('wlb_username', T.string, 'DynamicRO', '', 'Username for accessing the workload balancing host'),
@@ -75,10 +76,10 @@ export const pool: ClassDef = {
     f('auto_update_vm_secureboot_certificates', T.bool, 'RW', false, 'When true, at VM.create time the pool automatically marks a newly created VM whose Secure Boot certificates are due to expire by setting...'),
   ],
   messages: [
-    { name: 'management_reconfigure', params: [p('network', T.ref('network'))], result: T.void, doc: 'Move the management interface of every host onto its PIF on the given network.', async: true, errors: ['HA_IS_ENABLED', 'PIF_NOT_PRESENT', 'CANNOT_PLUG_BOND_SLAVE', 'PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE', 'PIF_HAS_NO_NETWORK_CONFIGURATION', 'PIF_HAS_NO_V6_NETWORK_CONFIGURATION'] },
-    { name: 'create_VLAN', params: [p('device', T.string), p('network', T.ref('network')), p('VLAN', T.int)], result: T.set(T.ref('PIF')), doc: 'Create a VLAN with the given tag on the PIF named device on every host (deprecated form).', async: true, errors: ['VLAN_TAG_INVALID', 'PIF_VLAN_EXISTS', 'NETWORK_ALREADY_CONNECTED', 'VLAN_IN_USE', 'HOST_OFFLINE'] },
-    { name: 'create_VLAN_from_PIF', params: [p('pif', T.ref('PIF')), p('network', T.ref('network')), p('VLAN', T.int)], result: T.set(T.ref('PIF')), doc: 'Create a VLAN with the given tag on every live host\'s PIF on the network of pif; returns the new VLAN PIFs.', async: true, errors: ['VLAN_TAG_INVALID', 'PIF_VLAN_EXISTS', 'NETWORK_ALREADY_CONNECTED', 'VLAN_IN_USE', 'PIF_UNMANAGED', 'NETWORK_UNMANAGED'] },
-    { name: 'join', params: [p('master_address', T.string), p('master_username', T.string), p('master_password', T.string)], result: T.void, doc: 'Make this host a member of the pool whose master is at master_address.', async: true, errors: ['JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS', 'POOL_JOINING_HOST_HAS_BONDS', 'POOL_JOINING_HOST_HAS_TUNNELS', 'POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS', 'JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS', 'SESSION_AUTHENTICATION_FAILED', 'CANNOT_CONTACT_HOST', 'HOST_IS_SLAVE'] },
-    { name: 'eject', params: [p('host', T.ref('host'))], result: T.void, doc: 'Remove a host from the pool.', async: true, errors: ['OPERATION_NOT_ALLOWED', 'HOST_IS_MASTER', 'CANNOT_CONTACT_HOST'] },
+    { name: 'management_reconfigure', roles: 'pool-operator', params: [p('network', T.ref('network'))], result: T.void, doc: 'Move the management interface of every host onto its PIF on the given network.', async: true, errors: ['HA_IS_ENABLED', 'PIF_NOT_PRESENT', 'CANNOT_PLUG_BOND_SLAVE', 'PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE', 'PIF_HAS_NO_NETWORK_CONFIGURATION', 'PIF_HAS_NO_V6_NETWORK_CONFIGURATION'] },
+    { name: 'create_VLAN', roles: 'pool-operator', params: [p('device', T.string), p('network', T.ref('network')), p('VLAN', T.int)], result: T.set(T.ref('PIF')), doc: 'Create a VLAN with the given tag on the PIF named device on every host (deprecated form).', async: true, errors: ['VLAN_TAG_INVALID', 'PIF_VLAN_EXISTS', 'NETWORK_ALREADY_CONNECTED', 'VLAN_IN_USE', 'HOST_OFFLINE'] },
+    { name: 'create_VLAN_from_PIF', roles: 'pool-operator', params: [p('pif', T.ref('PIF')), p('network', T.ref('network')), p('VLAN', T.int)], result: T.set(T.ref('PIF')), doc: 'Create a VLAN with the given tag on every live host\'s PIF on the network of pif; returns the new VLAN PIFs.', async: true, errors: ['VLAN_TAG_INVALID', 'PIF_VLAN_EXISTS', 'NETWORK_ALREADY_CONNECTED', 'VLAN_IN_USE', 'PIF_UNMANAGED', 'NETWORK_UNMANAGED'] },
+    { name: 'join', roles: 'pool-operator', params: [p('master_address', T.string), p('master_username', T.string), p('master_password', T.string)], result: T.void, doc: 'Make this host a member of the pool whose master is at master_address.', async: true, errors: ['JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS', 'POOL_JOINING_HOST_HAS_BONDS', 'POOL_JOINING_HOST_HAS_TUNNELS', 'POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS', 'JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS', 'SESSION_AUTHENTICATION_FAILED', 'CANNOT_CONTACT_HOST', 'HOST_IS_SLAVE'] },
+    { name: 'eject', roles: 'pool-operator', params: [p('host', T.ref('host'))], result: T.void, doc: 'Remove a host from the pool.', async: true, errors: ['OPERATION_NOT_ALLOWED', 'HOST_IS_MASTER', 'CANNOT_CONTACT_HOST'] },
   ],
 };

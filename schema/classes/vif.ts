@@ -3,6 +3,7 @@ import { T, f, p, type ClassDef } from '../types.js';
 export const VIF: ClassDef = {
   name: 'VIF',
   doc: 'A virtual network interface of a VM, connected to a network.',
+  roles: { messages: 'vm-admin' },
   genConstructor: true,
   exposeGetAll: true,
   stored: true,
@@ -39,12 +40,12 @@ export const VIF: ClassDef = {
     f('trunks', T.set(T.int), 'StaticRO', [], 'The 802.1Q VLANs that this port trunks (if available) ;'),
   ],
   messages: [
-    { name: 'plug', params: [p('self', T.ref('VIF'))], result: T.void, doc: 'Hot-plug the VIF into its running VM.', async: true, errors: ['OTHER_OPERATION_IN_PROGRESS', 'OPERATION_NOT_ALLOWED', 'DEVICE_ALREADY_ATTACHED', 'VM_BAD_POWER_STATE', 'VM_MISSING_PV_DRIVERS', 'CANNOT_PLUG_BOND_SLAVE'] },
-    { name: 'unplug', params: [p('self', T.ref('VIF'))], result: T.void, doc: 'Hot-unplug the VIF from its running VM.', async: true, errors: ['OTHER_OPERATION_IN_PROGRESS', 'OPERATION_NOT_ALLOWED', 'DEVICE_ALREADY_DETACHED', 'VM_BAD_POWER_STATE', 'VM_MISSING_PV_DRIVERS'] },
-    { name: 'unplug_force', params: [p('self', T.ref('VIF'))], result: T.void, doc: 'Forcibly hot-unplug the VIF from its running VM.', async: true, errors: ['OTHER_OPERATION_IN_PROGRESS', 'OPERATION_NOT_ALLOWED', 'DEVICE_ALREADY_DETACHED', 'VM_BAD_POWER_STATE', 'VM_MISSING_PV_DRIVERS'] },
-    { name: 'add_trunks', params: [p('self', T.ref('VIF')), p('value', T.int)], result: T.void, doc: 'Add a VLAN tag to the VLANs the VIF trunks.', async: true, errors: ['VLAN_TAG_INVALID', 'NETWORK_INCOMPATIBLE_WITH_TRUNKS'] },
-    { name: 'remove_trunks', params: [p('self', T.ref('VIF')), p('value', T.int)], result: T.void, doc: 'Remove a VLAN tag from the VLANs the VIF trunks, if present.', async: true },
-    { name: 'set_trunks', params: [p('self', T.ref('VIF')), p('value', T.set(T.int))], result: T.void, doc: 'Set the VLANs the VIF trunks ([] = all).', async: true, errors: ['VLAN_TAG_INVALID', 'NETWORK_INCOMPATIBLE_WITH_TRUNKS'] },
-    { name: 'move', params: [p('self', T.ref('VIF')), p('network', T.ref('network'))], result: T.void, doc: 'Connect the VIF to another network, live if it is attached.', async: true, errors: ['HOST_CANNOT_ATTACH_NETWORK', 'NETWORK_INCOMPATIBLE_WITH_TRUNKS'] },
+    { name: 'plug', roles: 'vm-admin', params: [p('self', T.ref('VIF'))], result: T.void, doc: 'Hot-plug the VIF into its running VM.', async: true, errors: ['OTHER_OPERATION_IN_PROGRESS', 'OPERATION_NOT_ALLOWED', 'DEVICE_ALREADY_ATTACHED', 'VM_BAD_POWER_STATE', 'VM_MISSING_PV_DRIVERS', 'CANNOT_PLUG_BOND_SLAVE'] },
+    { name: 'unplug', roles: 'vm-admin', params: [p('self', T.ref('VIF'))], result: T.void, doc: 'Hot-unplug the VIF from its running VM.', async: true, errors: ['OTHER_OPERATION_IN_PROGRESS', 'OPERATION_NOT_ALLOWED', 'DEVICE_ALREADY_DETACHED', 'VM_BAD_POWER_STATE', 'VM_MISSING_PV_DRIVERS'] },
+    { name: 'unplug_force', roles: 'vm-admin', params: [p('self', T.ref('VIF'))], result: T.void, doc: 'Forcibly hot-unplug the VIF from its running VM.', async: true, errors: ['OTHER_OPERATION_IN_PROGRESS', 'OPERATION_NOT_ALLOWED', 'DEVICE_ALREADY_DETACHED', 'VM_BAD_POWER_STATE', 'VM_MISSING_PV_DRIVERS'] },
+    { name: 'add_trunks', roles: 'vm-admin', params: [p('self', T.ref('VIF')), p('value', T.int)], result: T.void, doc: 'Add a VLAN tag to the VLANs the VIF trunks.', async: true, errors: ['VLAN_TAG_INVALID', 'NETWORK_INCOMPATIBLE_WITH_TRUNKS'] },
+    { name: 'remove_trunks', roles: 'vm-admin', params: [p('self', T.ref('VIF')), p('value', T.int)], result: T.void, doc: 'Remove a VLAN tag from the VLANs the VIF trunks, if present.', async: true },
+    { name: 'set_trunks', roles: 'vm-admin', params: [p('self', T.ref('VIF')), p('value', T.set(T.int))], result: T.void, doc: 'Set the VLANs the VIF trunks ([] = all).', async: true, errors: ['VLAN_TAG_INVALID', 'NETWORK_INCOMPATIBLE_WITH_TRUNKS'] },
+    { name: 'move', roles: 'vm-admin', params: [p('self', T.ref('VIF')), p('network', T.ref('network'))], result: T.void, doc: 'Connect the VIF to another network, live if it is attached.', async: true, errors: ['HOST_CANNOT_ATTACH_NETWORK', 'NETWORK_INCOMPATIBLE_WITH_TRUNKS'] },
   ],
 };

@@ -9,6 +9,7 @@ import { clone } from '../store/store.js';
 import { coerce } from './check.js';
 import type { CallCtx, Daemon } from './context.js';
 import { checkConstructorRecord, type Method } from './methods.js';
+import { assertPermitted } from './rbac.js';
 import { DRY_RUN, DryRun, METHOD, summarize } from '../reconciler/reconciler.js';
 
 /** In-memory session activity (not persisted: a getter must not become a write). */
@@ -66,6 +67,8 @@ export class Dispatcher {
       return coerce(args[i], p.ty, p.name);
     });
     const session = hasSession ? this.checkSession(params[0]) : '';
+    // RBAC, before any work (Async. and DryRun. need the permission of the call they wrap).
+    if (hasSession) assertPermitted(this.d.store, session, m, values);
     if (dryRun) {
       if (isAsync) throw new ApiError('Fault', [`No dry run for an Async call (rpc: ${name})`]);
       return { ok: true, value: { method: m.wire, ...(await this.dryRun(m, session, values)) }, ty: T.any };

@@ -6,13 +6,16 @@ import { ApiError } from '../errors.js';
 import { NULL_REF, type Store } from '../store/store.js';
 import { now, parseDatetime, type CallCtx, type Impls } from './context.js';
 import { forgetSessionActivity, sessionLastActive } from './dispatch.js';
+import { loginIdentity } from './rbac.js';
+import type { RoleName } from '../../schema/index.js';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
 
-/** A user with an scrypt hash: `scrypt$N$r$p$salt(b64)$hash(b64)`. */
+/** A user with an scrypt hash: `scrypt$N$r$p$salt(b64)$hash(b64)`, and its RBAC role (default pool-admin). */
 export interface UserEntry {
   name: string;
   hash: string;
+  role?: RoleName;
 }
 
 /** Hashes a password for a users file. */
@@ -76,10 +79,8 @@ async function login(ctx: CallCtx, [uname, pwd, _version, originator]: string[])
     this_user: NULL_REF,
     last_active: t,
     pool: false,
-    is_local_superuser: true,
-    subject: NULL_REF,
+    ...loginIdentity(tx, uname, ctx.d.roleOf(uname)),
     validation_time: t,
-    auth_user_sid: '',
     auth_user_name: uname,
     originator,
   });
