@@ -6,7 +6,7 @@ DAEMON_NODE_FLAGS ?= --max-semi-space-size=8
 BACKEND ?= simulated
 ARGS ?=
 
-.PHONY: all install build run test test-deps bench docs clean
+.PHONY: all install build run test test-one test-deps bench docs clean
 
 all: build
 
@@ -32,6 +32,12 @@ test-deps:
 
 test: test-deps build
 	npx mocha --reporter ./scripts/summary-reporter.cjs
+
+# One test file while developing: `make test-one F=test/xapi/vlan.test.ts` (mocha's --spec would
+# be merged with .mocharc.json's spec and run everything).
+test-one: build
+	@test -n "$(F)" || { echo "usage: make test-one F=test/path/file.test.ts"; exit 2; }
+	npx mocha --no-config --exit --timeout 20000 --reporter spec dist/$(patsubst %.ts,%.js,$(F))
 
 bench: build
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "bench needs wrk (apt-get install wrk)"; exit 1; }

@@ -10,9 +10,10 @@ import { sessionImpls } from '../src/api/session.js';
 import { taskImpls } from '../src/api/tasks.js';
 import { Store } from '../src/store/store.js';
 import { semanticsImpls } from '../src/xapi/index.js';
+import { poolJoinImpls } from '../src/pool/index.js';
 
 const store = new Store(':memory:');
-const methods = buildMethods({ ...sessionImpls, ...rbacImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls });
+const methods = buildMethods({ ...sessionImpls, ...rbacImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
 store.close();
 
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -21,7 +22,7 @@ const sig = (m: MessageDef) => m.params.map((p) => `${p.name}: ${tyName(p.ty)}${
 
 /** Who may call: the least privileged role allowed (and every one above it), guarded keys after. */
 function rolesText(a: Allowed, keys?: KeyRoles): string {
-  const base = a === 'local-root' ? 'local superuser only' : a === 'pool-admin' ? 'pool-admin' : `${a}+`;
+  const base = a === 'local-root' ? 'local superuser only' : a === 'pool-admin' ? 'pool-admin' : a === 'read-only' ? 'everyone' : `${a}+`;
   return keys?.length ? `${base} (keys: ${keys.map(([k, r]) => `${k} ${r}+`).join(', ')})` : base;
 }
 

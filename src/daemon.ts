@@ -14,7 +14,7 @@ import { nodeConfig } from './backends/ifcfg.js';
 import { createBackend } from './backends/index.js';
 import type { Config } from './config.js';
 import { desiredState } from './reconciler/desired.js';
-import { PoolService } from './pool/index.js';
+import { PoolService, poolJoinImpls } from './pool/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
 import { trustPoolCa } from './pool/rpc.js';
@@ -152,7 +152,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const monitor = startBondMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
   d.services.set('monitor', monitor);
 
-  const methods = buildMethods({ ...sessionImpls, ...rbacImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls });
+  const methods = buildMethods({ ...sessionImpls, ...rbacImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
   const dispatcher = new Dispatcher(d, methods);
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);

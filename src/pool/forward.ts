@@ -11,7 +11,6 @@ import type { NetState } from '../backends/backend.js';
 import { desiredState } from '../reconciler/desired.js';
 import { CULPRIT } from '../reconciler/reconciler.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
-import type { PoolService } from './service.js';
 
 /** Per-transaction scratch key: the slave's own guard lets this write through (become_standalone). */
 export const LOCAL_WRITE = 'pool.localWrite';
@@ -76,8 +75,23 @@ class CommittedCache {
   }
 }
 
+/** What the forwarder needs from the pool role (PoolService implements it; declared here so the dependency runs one way). */
+export interface ForwardPool {
+  /** True when this daemon is a pool slave (then every local write is refused). */
+  readonly isSlave: boolean;
+  /** The master's host name or IP, as HOST_IS_SLAVE carries it. */
+  readonly masterHost: string;
+  /** This daemon's own host ref. */
+  readonly d: { readonly hostRef: string };
+  /** The registered slave daemons, by host uuid. */
+  readonly roles: { member(hostUuid: string): unknown };
+  readonly log: { error(m: string): void };
+  /** Sends a desired state to a slave host's daemon; failures as the ApiError the caller sees. */
+  sendState(host: string, uuid: string, json: string, culprit: string): Promise<void>;
+}
+
 /** Registers the guard/forwarder on `store` (call before the reconciler attaches). */
-export function attachForwarder(store: Store, pool: PoolService): void {
+export function attachForwarder(store: Store, pool: ForwardPool): void {
   const cache = new CommittedCache();
   store.onPrecommit(async (tx) => {
     if (pool.isSlave) {

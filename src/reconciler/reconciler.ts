@@ -10,6 +10,7 @@
 import type { Backend, NetState, Step } from '../backends/backend.js';
 import { BackendError } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
+import { failpoint, failpointArmed } from '../failpoints.js';
 import type { Store, Txn, View } from '../store/store.js';
 import { desiredState } from './desired.js';
 import { Journal, type JournalEntry } from './journal.js';
@@ -41,9 +42,6 @@ export class Reconciler {
   last: Reconciled = { plan: [], lines: [] };
   /** The journal, once attached to a store. */
   journal?: Journal;
-  /** Test-only crash hook (XND_CRASH_AT_STEP): armed for the first non-empty plan of this process. */
-  private crashArmed = process.env.XND_CRASH_AT_STEP !== undefined;
-
   constructor(readonly backend: Backend, readonly host: () => string, private log?: Log) {}
 
   /** Hooks the reconciler into every write transaction of `store`, journaling in its database. */
@@ -92,8 +90,11 @@ export class Reconciler {
     this.log?.info(`reconciler: ${method || 'transaction'} applied ${r.plan.length} steps: ${r.lines.join('; ')}`);
     if (id !== undefined) {
       // Marked committed inside the database commit itself: an entry still open after a crash did not commit.
-      tx.inCommit.push(() => this.journal!.close(id, 'committed'));
-      tx.after.push(() => crashHook('commit')); // test-only, inert unless XND_CRASH_AT_STEP=commit
+      tx.inCommit.push(() => {
+        this.journal!.close(id, 'committed');
+        failpoint('reconciler.db-commit', method); // throwing here rolls the SQLite transaction back
+      });
+      tx.after.push(() => failpoint('reconciler.commit'));
     }
     // If the commit fails after this point, put the host back as it was.
     const inverse = r.plan.map(invert).reverse();
@@ -115,16 +116,14 @@ export class Reconciler {
     else this.log?.warn?.(`reconciler: plan ${id} failed and the host did not return to its state before; start-up will reconcile it (${msg})`);
   }
 
-  /** backend.apply, with the test-only crash hook in front. */
+  /** backend.apply, with the `reconciler.step` failpoint in front (inert unless armed). */
   private async applyPlan(plan: Step[]): Promise<void> {
-    if (this.crashArmed) {
-      this.crashArmed = false;
-      const at = process.env.XND_CRASH_AT_STEP;
-      const k = Number(at);
-      if (at !== undefined && /^\d+$/.test(at) && k <= plan.length) {
-        // TEST-ONLY (XND_CRASH_AT_STEP=k): apply steps 0..k-1, then die before step k as a crash would.
+    if (failpointArmed('reconciler.step')) {
+      for (let k = 0; k <= plan.length; k++) {
+        if (!failpointArmed('reconciler.step', k)) continue;
+        // Steps 0..k-1 reach the host, then the failpoint fires before step k.
         if (k > 0) await this.backend.apply(plan.slice(0, k));
-        crashHook(at);
+        failpoint('reconciler.step', k);
       }
     }
     await this.backend.apply(plan);
@@ -162,12 +161,6 @@ export class Reconciler {
   actual(): Promise<NetState> {
     return this.backend.read();
   }
-}
-
-/** TEST-ONLY: SIGKILLs this process when XND_CRASH_AT_STEP equals `point`; inert otherwise. */
-function crashHook(point: string): void {
-  if (process.env.XND_CRASH_AT_STEP !== point) return;
-  process.kill(process.pid, 'SIGKILL');
 }
 
 /** Thrown to abandon a dry-run transaction, carrying its plan. */

@@ -1,11 +1,11 @@
 // Every semantics module's implementations, by wire name. A message the datamodel declares
-// becomes callable when one of these modules implements it.
+// becomes callable when one of these modules implements it. The pool's messages (src/pool/, a
+// layer above this one) are added by the daemon, which composes both.
 import type { Impls } from '../api/context.js';
 import { bondImpls } from './bond.js';
 import { hostImpls } from './host.js';
 import { networkImpls } from './network.js';
 import { pifImpls } from './pif.js';
-import { poolJoinImpls } from '../pool/impls.js';
 import { poolImpls } from './pool.js';
 import { tunnelImpls } from './tunnel.js';
 import { vifImpls } from './vif.js';
@@ -23,5 +23,4 @@ export const semanticsImpls: Impls = {
   ...vifImpls,
   ...vlanImpls,
   ...vmImpls,
-  ...poolJoinImpls,
 };

@@ -1,6 +1,7 @@
 // VM: just enough of xapi_vm.ml / xapi_vm_lifecycle.ml / xapi_vm_helpers.ml for networking —
 // records with defaults, power-state changes on this host (start, shutdown, suspend,
 // resume, pause), the networks a start attaches, and the hosts a VM could start on.
+import { v4 as uuidv4 } from 'uuid';
 import type { Impls } from '../api/context.js';
 import { now } from '../api/context.js';
 import { ApiError } from '../errors.js';
@@ -123,8 +124,12 @@ function create(tx: Txn, rec: Record<string, any>): string {
   const suspended = rec.power_state === 'Suspended';
   const metrics = tx.create('VM_metrics', { current_domain_type: suspended ? rec.domain_type : 'unspecified' });
   const domainType = rec.domain_type === 'unspecified' ? (rec.HVM_boot_policy === '' ? 'pv' : 'hvm') : rec.domain_type;
+  // xapi_vm.create: a random mac_seed unless the caller gave one (VIF.create with MAC "" derives the MAC from it).
+  const otherConfig = rec.other_config as Record<string, string>;
+  const withSeed = 'mac_seed' in otherConfig ? otherConfig : Object.assign(Object.create(null), otherConfig, { mac_seed: uuidv4() });
   const fields = {
     ...rec,
+    other_config: withSeed,
     power_state: suspended ? 'Suspended' : 'Halted',
     last_booted_record: suspended ? rec.last_booted_record : '',
     last_boot_CPU_flags: suspended ? rec.last_boot_CPU_flags : Object.create(null),
@@ -153,9 +158,27 @@ function start(tx: Txn, vm: string, paused: boolean, localHost: string): void {
   bootOn(tx, vm, localHost, paused, true);
 }
 
+/** xapi_vm_helpers.allowed_VIF_devices: 0..15 (HVM and PV alike), less the devices the VM's VIFs use. */
+export function allowedVifDevices(db: View, vm: string): string[] {
+  db.get('VM', vm);
+  const used = new Set(db.children('VM', vm, 'VIFs').map((v) => String(db.get('VIF', v).device)));
+  return Array.from({ length: 16 }, (_, i) => String(i)).filter((d) => !used.has(d));
+}
+
+/**
+ * xapi_vm.get_allowed_VBD_devices: disk numbers 0..254 (0..255 for a control domain) less those
+ * VBDs use. This daemon has no VBDs (VM.VBDs is always empty), so nothing is taken away.
+ */
+export function allowedVbdDevices(db: View, vm: string): string[] {
+  const last = db.get('VM', vm).is_control_domain ? 255 : 254;
+  return Array.from({ length: last + 1 }, (_, i) => String(i));
+}
+
 /** Implementations of VM.create and the power operations. */
 export const vmImpls: Impls = {
   'VM.create': (ctx, [rec]) => create(ctx.tx, rec),
+  'VM.get_allowed_VIF_devices': (ctx, [vm]) => allowedVifDevices(ctx.db, vm),
+  'VM.get_allowed_VBD_devices': (ctx, [vm]) => allowedVbdDevices(ctx.db, vm),
   'VM.start': (ctx, [vm, paused]) => { start(ctx.tx, vm, paused, ctx.d.hostRef); },
   'VM.start_on': (ctx, [vm, host, paused]) => {
     assertOperationValid(ctx.tx, vm, 'start_on');

@@ -304,7 +304,7 @@ describe('ifcfg backend: seed scenarios through augtool -r on a sandbox root', (
     writeFileSync(join(dir, 'ifcfg-vlan100:1'), 'BOOTPROTO=static\nONBOOT=yes\nIPADDR=10.1.1.101\nNETMASK=255.255.255.0\n');
     await b.apply(bondMovePlan);
     expect(filesOf(root)['ifcfg-lo']).to.equal('DEVICE=lo\nIPADDR=127.0.0.1\nNETMASK=255.0.0.0\nONBOOT=yes\n');
-    expect(filesOf(root)['ifcfg-vlan100:1']).to.exist;
+    expect(filesOf(root)['ifcfg-vlan100:1']).to.equal('BOOTPROTO=static\nONBOOT=yes\nIPADDR=10.1.1.101\nNETMASK=255.255.255.0\n');
     expect(await b.read()).to.deep.equal(BONDED);
     // Oracle VM's hand-made layout: numeric mode 4, no XENAPI_* keys, bridge files without DEVICE
     const seed = new Map([

@@ -1,9 +1,9 @@
 // Crash recovery, for real: the daemon runs as a child process against a sandboxed Open vSwitch
 // (scripts/ovs-sandbox.ts) and is SIGKILLed in the middle of seed 004's Bond.create (the management
 // PIF eth0 bonded with eth3, active-backup, onto network MGT), once per kill point:
-//   k = 0..n  — XND_CRASH_AT_STEP=k: the plan's steps 0..k-1 reach OVS, then the process dies
+//   k = 0..n  — failpoint reconciler.step=crash(k): the plan's steps 0..k-1 reach OVS, then the process dies
 //               before step k (k = n: the whole plan applied, the database not yet committed);
-//   commit    — XND_CRASH_AT_STEP=commit: dies just after the database commit (which also marked the
+//   commit    — failpoint reconciler.commit=crash: dies just after the database commit (which also marked the
 //               journal entry committed).
 // For k = 0..n the journal entry is left open; the daemon is restarted on the same database and
 // sandbox, and before it serves it must have brought the host to the committed database: the
@@ -19,6 +19,7 @@ import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import type { NetState } from '../../src/backends/backend.js';
 import { OpenvswitchBackend } from '../../src/backends/openvswitch.js';
 import { DEMO_INVENTORY } from '../../src/config.js';
+import { XenAPIFailure } from '../helpers/harness.js';
 import { spawnDaemon, type Child } from './child.js';
 
 const NICS = ['eth0', 'eth1', 'eth2', 'eth3'];
@@ -103,7 +104,7 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
     for (const k of points()) {
       const db = join(dir, `k${k}.db`);
       copyDb(base, db);
-      const a = await start(db, { XND_CRASH_AT_STEP: k });
+      const a = await start(db, { XND_FAILPOINTS: k === 'commit' ? 'reconciler.commit=crash' : `reconciler.step=crash(${k})` });
       const outcome = await a.call('Bond.create', ...args).then(() => 'returned', (e: Error) => e.message);
       const exit = await Promise.race([a.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`kill point ${k}: the daemon did not die (call: ${outcome})\n${a.log()}`)), 20000))]);
       expect(exit.signal, `kill point ${k}: the daemon must die by SIGKILL (call: ${outcome})\n${a.log()}`).to.equal('SIGKILL');
@@ -142,5 +143,27 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
       seen.push(`${k}:${committed ? 'forward' : 'back'}`);
     }
     console.log(`      ${seen.length} kill points recovered: ${seen.join(' ')}`);
+  });
+
+  it('CRASH-02 a database commit failing after the plan reached OVS: the plan is undone, nothing is committed, the daemon serves on', async function () {
+    const db = join(dir, 'commit-fails.db');
+    copyDb(base, db);
+    // Start-up brings OVS back to this database whatever the previous test left.
+    const a = await start(db, { XND_FAILPOINTS: 'reconciler.db-commit=1*error(Bond.create)' });
+    expect(await be.read()).to.deep.equal(stateBefore);
+    const err = await a.call('Bond.create', ...args).then(() => undefined, (e: unknown) => e);
+    expect(err, 'Bond.create must fail').to.be.instanceOf(XenAPIFailure);
+    expect((err as XenAPIFailure).details[0]).to.equal('INTERNAL_ERROR');
+    expect(await be.read(), 'OVS back to the layout before').to.deep.equal(stateBefore);
+    expect(await sb.vsctl(['list-br'])).to.equal('xenbr0\nxenbr3');
+    expect(await a.call('Bond.get_all_records')).to.deep.equal({});
+    const pifs = await a.call<Record<string, Record<string, any>>>('PIF.get_all_records');
+    const eth0 = Object.values(pifs).find((p) => p.device === 'eth0' && p.physical)!;
+    expect([eth0.currently_attached, eth0.management, eth0.IP]).to.deep.equal([true, true, '192.0.2.10']);
+    expect(journal(db).filter((e) => e.method === 'Bond.create').map((e) => e.status)).to.deep.equal(['undone']);
+    // The failpoint fired once: the same call now commits and OVS has the bond.
+    await a.call('Bond.create', ...args);
+    expect(await be.read()).to.deep.equal(stateAfter);
+    await a.stop();
   });
 });

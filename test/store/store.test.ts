@@ -109,16 +109,14 @@ describe('store', () => {
     const gen = s.generation;
     let fired = 0;
     s.onCommit(() => fired++);
-    try {
-      await s.write((tx) => {
-        tx.set('network', net, { name_label: 'changed' });
-        tx.create('network', { name_label: 'new', other_config: {} });
-        tx.destroy('network', net);
-        throw new Error('abort');
-      });
-    } catch (e) {
-      expect((e as Error).message).to.equal('abort');
-    }
+    const failed = await s.write((tx) => {
+      tx.set('network', net, { name_label: 'changed' });
+      tx.create('network', { name_label: 'new', other_config: {} });
+      tx.destroy('network', net);
+      throw new Error('abort');
+    }).then(() => undefined, (e: Error) => e);
+    // The write must reject with the transaction's own error (not resolve, not swallow it).
+    expect(failed?.message).to.equal('abort');
     expect(s.get('network', net).name_label).to.equal('keep');
     expect(s.count('network')).to.equal(1);
     expect(s.generation).to.equal(gen);

@@ -122,7 +122,11 @@ describe('tunnel (tunnel.create/destroy)', () => {
     expect(h.r.store.find('tunnel', t)).to.equal(undefined);
     expect(h.r.store.find('PIF', a)).to.equal(undefined);
     expect(await h.call('PIF.get_tunnel_transport_PIF_of', x)).to.deep.equal([]);
-    expect(await h.call('PIF_metrics.get_uuid', await h.call('PIF.get_metrics', x))).to.be.a('string');
+    // The transport PIF keeps its own metrics object, intact.
+    const xm = await h.call<string>('PIF.get_metrics', x);
+    const xmUuid = await h.call<string>('PIF_metrics.get_uuid', xm);
+    expect(xmUuid).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(await h.call('PIF_metrics.get_by_uuid', xmUuid)).to.equal(xm);
     const host = h.backend.host();
     expect(host.bridges).to.not.include(bridge);
     expect(host.tunnels).to.deep.equal([]);

@@ -139,7 +139,10 @@ describe('VLAN (VLAN.create/destroy, pool.create_VLAN*, PIF.create_VLAN/destroy)
     expect(await h.call('VLAN.destroy', vlan)).to.equal('');
     expect(h.find('VLAN', () => true)).to.deep.equal([]);
     expect(h.r.store.find('PIF', u)).to.equal(undefined);
-    expect(await h.call('PIF_metrics.get_uuid', metrics)).to.be.a('string');
+    // The tagged PIF keeps its own metrics object, intact.
+    const mUuid = await h.call<string>('PIF_metrics.get_uuid', metrics);
+    expect(mUuid).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(await h.call('PIF_metrics.get_by_uuid', mUuid)).to.equal(metrics);
     expect(await h.call('network.get_PIFs', nv)).to.deep.equal([]);
     expect(await h.call('PIF.get_VLAN_slave_of', t)).to.deep.equal([]);
     const host = h.backend.host();

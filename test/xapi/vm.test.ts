@@ -20,8 +20,13 @@ describe('VM (create and power operations)', () => {
     expect(r).to.deep.include({
       name_label: 'a', name_description: '', power_state: 'Halted', resident_on: NULL, scheduled_to_be_resident_on: NULL,
       affinity: NULL, domid: '-1', is_control_domain: false, is_a_template: false, guest_metrics: NULL,
-      VIFs: [], other_config: {}, domain_type: 'pv', current_operations: {},
+      VIFs: [], domain_type: 'pv', current_operations: {},
     });
+    // xapi_vm.create adds a random mac_seed (a UUID) when the caller gave none, and keeps a given one
+    expect(Object.keys(r.other_config)).to.deep.equal(['mac_seed']);
+    expect(r.other_config.mac_seed).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect((await h.call('VM.get_other_config', await makeVM(h))).mac_seed).to.not.equal(r.other_config.mac_seed);
+    expect(await h.call('VM.get_other_config', await makeVM(h, { other_config: { mac_seed: 'mine', k: 'v' } }))).to.deep.equal({ mac_seed: 'mine', k: 'v' });
     expect(await h.call('VM_metrics.get_current_domain_type', r.metrics)).to.equal('unspecified');
     const hvm = await makeVM(h, { HVM_boot_policy: 'BIOS order' });
     expect(await h.call('VM.get_domain_type', hvm)).to.equal('hvm');
@@ -36,6 +41,20 @@ describe('VM (create and power operations)', () => {
     const err = await h.fails('VM.create', { name_label: 'x', power_state: 'Suspended' });
     expect([err[0], err[2], err[3]]).to.deep.equal(['VM_BAD_POWER_STATE', 'halted', 'suspended']);
     expect(h.dump()).to.deep.equal(before);
+  });
+
+  it('X-VM-02b VM.get_allowed_VIF_devices: 0..15 less the devices in use; get_allowed_VBD_devices: 0..254 (no VBDs here)', async () => {
+    const vm = await makeVM(h);
+    const all = Array.from({ length: 16 }, (_, i) => String(i));
+    expect(await h.call('VM.get_allowed_VIF_devices', vm)).to.deep.equal(all);
+    const n = await makeNetwork(h);
+    await makeVIF(h, vm, n, '0');
+    await makeVIF(h, vm, n, '3');
+    await makeVIF(h, vm, n, '20');
+    expect(await h.call('VM.get_allowed_VIF_devices', vm)).to.deep.equal(all.filter((d) => d !== '0' && d !== '3'));
+    expect(await h.call('VM.get_allowed_VBD_devices', vm)).to.deep.equal(Array.from({ length: 255 }, (_, i) => String(i)));
+    expect((await h.fails('VM.get_allowed_VIF_devices', 'OpaqueRef:nope'))[0]).to.equal('HANDLE_INVALID');
+    expect((await h.fails('VM.get_allowed_VBD_devices', 'OpaqueRef:nope'))[0]).to.equal('HANDLE_INVALID');
   });
 
   it('X-VM-03 VM.start: Running on this host, next free domid, VIFs attached, ports on their bridges, PIFs plugged', async () => {
