@@ -1,17 +1,17 @@
 // Backend selection by name (--backend).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import type { Backend } from './backend.js';
 import { IfcfgBackend } from './ifcfg.js';
-import { OpenvswitchBackend, type Runner } from './openvswitch.js';
+import { OpenvswitchBackend } from './ovs/backend.js';
+import { localRunner, type Runner } from './tools/exec.js';
 import { SimulatedBackend } from './simulated.js';
 
 /** Options every backend may use. */
 export interface BackendOptions {
   /** NICs of the simulated host (the inventory). */
   inventory: { device: string; MAC: string; MTU: number; carrier?: boolean }[];
-  log?: { info(m: string): void; warn(m: string): void };
+  log?: { debug?(m: string): void; info(m: string): void; warn(m: string): void };
   /** openvswitch: a sandbox directory (its sandbox.json names the netns; its run/ holds the OVS sockets). */
   ovsSandbox?: string;
   /** ifcfg: the root the network-scripts files are written under; with it, the NICs are the inventory; without it, '/' and /sys/class/net. */
@@ -22,9 +22,7 @@ export interface BackendOptions {
 function sandboxRunners(dir: string): { vsctl: Runner; appctl: Runner; ip: Runner } {
   const rec = JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) as { netns: string };
   const env = { OVS_RUNDIR: join(dir, 'run'), OVS_DBDIR: join(dir, 'db'), OVS_LOGDIR: join(dir, 'log'), OVS_SYSCONFDIR: join(dir, 'etc') };
-  const run = (cmd: string, pre: string[], e?: Record<string, string>): Runner => async (args) =>
-    (await execa(cmd, [...pre, ...args], { env: e, stdin: 'ignore' })).stdout;
-  return { vsctl: run('ovs-vsctl', [], env), appctl: run('ovs-appctl', ['-t', 'ovs-vswitchd'], env), ip: run('ip', ['-n', rec.netns]) };
+  return { vsctl: localRunner('ovs-vsctl', [], env), appctl: localRunner('ovs-appctl', ['-t', 'ovs-vswitchd'], env), ip: localRunner('ip', ['-n', rec.netns]) };
 }
 
 /** Creates the backend called `name`. */
@@ -33,7 +31,7 @@ export async function createBackend(name: string, o: BackendOptions): Promise<Ba
     case 'simulated':
       return new SimulatedBackend({ nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) });
     case 'openvswitch':
-      return o.ovsSandbox ? new OpenvswitchBackend(sandboxRunners(o.ovsSandbox)) : OpenvswitchBackend.local();
+      return o.ovsSandbox ? new OpenvswitchBackend({ ...sandboxRunners(o.ovsSandbox), log: o.log }) : OpenvswitchBackend.local({ log: o.log });
     case 'ifcfg':
       return o.ifcfgRoot
         ? new IfcfgBackend({ root: o.ifcfgRoot, log: o.log, nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) })

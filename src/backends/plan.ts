@@ -7,30 +7,12 @@
 // applyPlan() and normalize() return states that share nothing with their input.
 
 import type { Bridge, IpConfig, NetState, Step, Uplink } from './backend.js';
+import { canonical as canon, sameValue as same } from './state.js';
 
 type Vlan = { parent: string; tag: number };
 
 // ---------------------------------------------------------------------------------------------
 // Canonical form and equality
-
-/** Deep copy with object keys sorted and undefined fields dropped (arrays keep their order). */
-function canon<T>(v: T): T {
-  if (Array.isArray(v)) return v.map((x) => canon(x)) as T;
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) {
-      const x = (v as Record<string, unknown>)[k];
-      if (x !== undefined) out[k] = canon(x);
-    }
-    return out as T;
-  }
-  return v;
-}
-
-/** Structural equality of two plain values (key order and undefined fields ignored). */
-function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
-}
 
 /** A copy of one bridge in canonical form and field order (name, MTU, vlan, uplink, ip, vifs). */
 function normBridge(key: string, b: Bridge): Bridge {

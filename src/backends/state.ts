@@ -1,7 +1,8 @@
-// Comparing states as values, whatever order their keys were built in (ifcfg verifies the files
-// it wrote against the state it meant). The step semantics themselves are plan.ts's applyPlan.
+// The one canonical form: values compared whatever order their keys were built in (plan.ts's
+// normalize and diff, the OVS backend's verification, ifcfg's check of the files it wrote).
+// The step semantics themselves are plan.ts's applyPlan.
 
-/** Deep copy with object keys sorted (arrays keep their order), for comparisons. */
+/** Deep copy with object keys sorted and undefined fields dropped (arrays keep their order). */
 export function canonical<T>(v: T): T {
   if (Array.isArray(v)) return v.map((x) => canonical(x)) as T;
   if (v !== null && typeof v === 'object') {

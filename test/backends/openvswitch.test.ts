@@ -5,7 +5,7 @@
 
 import { expect } from 'chai';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
-import { OpenvswitchBackend } from '../../src/backends/openvswitch.js';
+import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { BackendError, type Bridge, type IpConfig, type NetState, type Step, type Uplink } from '../../src/backends/backend.js';
 
 const MACS = ['02:00:5e:10:00:00', '02:00:5e:10:00:01', '02:00:5e:10:00:02', '02:00:5e:10:00:03'];

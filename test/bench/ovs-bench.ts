@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
-import { OpenvswitchBackend } from '../../src/backends/openvswitch.js';
+import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
 import { rpc } from '../e2e/child.js';

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import type { NetState } from '../../src/backends/backend.js';
-import { OpenvswitchBackend } from '../../src/backends/openvswitch.js';
+import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { DEMO_INVENTORY } from '../../src/config.js';
 import { XenAPIFailure } from '../helpers/harness.js';
 import { spawnDaemon, type Child } from './child.js';

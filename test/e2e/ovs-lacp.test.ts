@@ -15,7 +15,7 @@
 //           enabled on both sides, pings cross, Bond.links_up = 2.
 import { expect } from 'chai';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
-import { OpenvswitchBackend } from '../../src/backends/openvswitch.js';
+import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
 import { rpc, until } from './child.js';

@@ -10,7 +10,7 @@
 //   every bond mode (and lacp's properties) reaches OVS as ovs-backend.md (b) maps it.
 import { expect } from 'chai';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
-import { OpenvswitchBackend } from '../../src/backends/openvswitch.js';
+import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
 import { rpc, until } from './child.js';

@@ -14,6 +14,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const RANKS: [string, number][] = [
   ['schema/', 0],
   ['src/errors.ts', 0],
+  ['src/failpoints.ts', 0],
   ['src/wire/', 1],
   ['src/store/', 1],
   ['src/backends/', 1],

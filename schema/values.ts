@@ -1,0 +1,177 @@
+// Value types: what a string or int that can reach a host command may hold. The datamodel names
+// them on fields (FieldDef.vt), on other_config keys that reach the host (OTHER_CONFIG_VT) and on
+// message parameters; the API checks them where values enter (api/check.ts checkValue), and the
+// host-tool wrappers (src/backends/tools/) check the same predicates again before building argv,
+// so a value that slipped past one layer still cannot become a command.
+//
+// Each predicate is pure and shared; each type names the XenAPI error xapi raises for it.
+
+import net from 'node:net';
+
+/** The value types of the datamodel (docs/security.md "Validation types"). */
+export type ValueType =
+  /** Dotted-quad IPv4 address, or '' (PIF.IP, gateway; xapi Helpers.assert_is_valid_ip `ipv4). */
+  | 'ipv4'
+  /** IPv4 netmask or '' (dotted quad with contiguous ones; xapi accepts any IPv4 text here, we also take a prefix length 0-32). */
+  | 'netmask'
+  /** IPv6 address or ''. */
+  | 'ipv6'
+  /** IPv6 `addr/prefixlen` (0-128) — each element of PIF.IPv6. */
+  | 'ipv6cidr'
+  /** Comma separated IPv4/IPv6 addresses, or '' (PIF.DNS). */
+  | 'dnslist'
+  /** xx:xx:xx:xx:xx:xx (xapi Helpers.is_valid_MAC), or '' where the field allows (generated MACs). */
+  | 'mac'
+  /** A Linux/OVS interface name used as a bridge: 1-15 bytes, no '/', ':', whitespace, control
+   * character, quote or backslash, not '.'/'..', no leading '-'. */
+  | 'bridge'
+  /** A device name (PIF.device, bond/VLAN/tunnel device): same rules as a bridge. */
+  | 'device'
+  /** A VLAN tag: -1 (none) or 0-4094 (xapi_vlan assert_valid_VLAN_tag). */
+  | 'vlan'
+  /** An MTU: 68-65535 octets (what Linux accepts on an Ethernet device). */
+  | 'mtu'
+  /** An other_config / properties key or value that reaches a host tool: printable, no newline or control character. */
+  | 'hosttext'
+  /** A boolean flag as xapi reads other_config ('true' / 'false'). */
+  | 'flag';
+
+/** Longest interface name Linux accepts (IFNAMSIZ - 1). */
+export const IFNAME_MAX = 15;
+
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/** An interface name Linux (dev_valid_name) and OVS accept, that no tool can mistake for an option. */
+export function isIfName(s: string): boolean {
+  if (typeof s !== 'string' || s.length === 0 || Buffer.byteLength(s) > IFNAME_MAX) return false;
+  if (s === '.' || s === '..' || s.startsWith('-')) return false;
+  return !/[\s/:"'\\\x00-\x1f\x7f]/.test(s);
+}
+
+/** A dotted-quad IPv4 address (Node's parser: four decimal octets, no leading zeros). */
+export function isIPv4(s: string): boolean {
+  return typeof s === 'string' && net.isIPv4(s);
+}
+
+/** An IPv6 address (no zone id, which no host tool takes from us). */
+export function isIPv6(s: string): boolean {
+  return typeof s === 'string' && !s.includes('%') && net.isIPv6(s);
+}
+
+/** An IPv6 `addr/prefixlen` with 0 ≤ prefixlen ≤ 128 (xapi's parse_cidr `ipv6). */
+export function isIPv6Cidr(s: string): boolean {
+  if (typeof s !== 'string') return false;
+  const i = s.lastIndexOf('/');
+  if (i < 0) return false;
+  const len = s.slice(i + 1);
+  return isIPv6(s.slice(0, i)) && /^\d{1,3}$/.test(len) && Number(len) <= 128;
+}
+
+/** A prefix length 0-32 as decimal text. */
+export function isPrefix4(s: string): boolean {
+  return typeof s === 'string' && /^(?:\d|[12]\d|3[0-2])$/.test(s);
+}
+
+/** An IPv4 netmask: a dotted quad of contiguous ones, or a prefix length. */
+export function isNetmask(s: string): boolean {
+  if (isPrefix4(s)) return true;
+  if (!isIPv4(s)) return false;
+  const n = s.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+  const inv = ~n >>> 0;
+  return (inv & (inv + 1)) === 0;
+}
+
+/** The prefix length of a netmask (dotted quad or prefix text). */
+export function prefixOf(netmask: string): number {
+  if (isPrefix4(netmask)) return Number(netmask);
+  return netmask.split('.').reduce((n, o) => n + (Number(o) >>> 0).toString(2).split('').filter((c) => c === '1').length, 0);
+}
+
+/** The dotted-quad netmask of a prefix length. */
+export function netmaskOf(prefix: number): string {
+  const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (m >>> s) & 0xff).join('.');
+}
+
+/** xapi's Helpers.is_valid_MAC: six colon-separated pairs of hex digits. */
+export function isMac(s: string): boolean {
+  return typeof s === 'string' && /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s);
+}
+
+/** A comma separated list of IP addresses (either family), or ''. */
+export function isDnsList(s: string): boolean {
+  if (typeof s !== 'string') return false;
+  if (s === '') return true;
+  return s.split(',').every((x) => isIPv4(x.trim()) || isIPv6(x.trim()));
+}
+
+/** A VLAN tag: -1 (untagged) or 0-4094. */
+export function isVlanTag(n: unknown): boolean {
+  const v = typeof n === 'bigint' ? Number(n) : n;
+  return typeof v === 'number' && Number.isInteger(v) && v >= -1 && v <= 4094;
+}
+
+/** An MTU Linux accepts on an Ethernet device. */
+export function isMtu(n: unknown): boolean {
+  const v = typeof n === 'bigint' ? Number(n) : typeof n === 'string' && /^\d{1,6}$/.test(n) ? Number(n) : n;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 68 && v <= 65535;
+}
+
+/** Text that may travel as one argv element or one batch token's value: no newline or control character. */
+export function isHostText(s: string): boolean {
+  return typeof s === 'string' && !CONTROL.test(s);
+}
+
+/** Whether `v` is a valid value of `vt` ('' allowed for the string types: it means "not set"). */
+export function isValid(vt: ValueType, v: unknown): boolean {
+  switch (vt) {
+    case 'ipv4': return v === '' || isIPv4(v as string);
+    case 'netmask': return v === '' || isNetmask(v as string);
+    case 'ipv6': return v === '' || isIPv6(v as string);
+    case 'ipv6cidr': return v === '' || isIPv6Cidr(v as string);
+    case 'dnslist': return isDnsList(v as string);
+    case 'mac': return v === '' || isMac(v as string);
+    case 'bridge': case 'device': return v === '' || isIfName(v as string);
+    case 'vlan': return isVlanTag(v);
+    case 'mtu': return isMtu(v);
+    case 'hosttext': return isHostText(v as string);
+    case 'flag': return v === 'true' || v === 'false';
+  }
+}
+
+/**
+ * The XenAPI error for a bad value of `vt` in `field`, as xapi raises it:
+ * INVALID_IP_ADDRESS_SPECIFIED [field], INVALID_CIDR_ADDRESS_SPECIFIED [field], MAC_INVALID [mac],
+ * VLAN_TAG_INVALID [tag], otherwise INVALID_VALUE [field, value].
+ */
+export function errorFor(vt: ValueType, field: string, v: unknown): [string, string[]] {
+  switch (vt) {
+    case 'ipv4': case 'netmask': case 'ipv6': return ['INVALID_IP_ADDRESS_SPECIFIED', [field]];
+    case 'ipv6cidr': return ['INVALID_CIDR_ADDRESS_SPECIFIED', [field]];
+    case 'mac': return ['MAC_INVALID', [String(v)]];
+    case 'vlan': return ['VLAN_TAG_INVALID', [String(v)]];
+    default: return ['INVALID_VALUE', [field, String(v)]];
+  }
+}
+
+/**
+ * other_config keys that reach the host, by class, with their value type (xapi's nm.ml reads
+ * PIF other_config mtu, defaultroute, peerdns, ethtool-*, bond-*; tunnel other_config remote_ip, key).
+ * Any other key is stored but never read by a backend, so it is only checked as hosttext when a
+ * backend could see it (bond properties, PIF properties).
+ */
+export const OTHER_CONFIG_VT: Record<string, Record<string, ValueType>> = {
+  PIF: { mtu: 'mtu', defaultroute: 'flag', peerdns: 'flag' },
+  network: { mtu: 'mtu' },
+  tunnel: { remote_ip: 'ipv4', key: 'hosttext' },
+};
+
+/** Checks every other_config entry of `cls` that reaches the host; the first bad one as [code, params], or undefined. */
+export function otherConfigProblem(cls: string, oc: Record<string, unknown>): [string, string[]] | undefined {
+  const known = OTHER_CONFIG_VT[cls] ?? {};
+  for (const [k, v] of Object.entries(oc ?? {})) {
+    const vt = known[k];
+    if (vt && !isValid(vt, v)) return ['INVALID_VALUE', [`other_config:${k}`, String(v)]];
+  }
+  return undefined;
+}

@@ -1,0 +1,236 @@
+// The Open vSwitch backend: realises a NetState with ovs-vsctl and ip, the way xcp-networkd does,
+// but transactionally. It composes parse.ts (OVSDB → NetState), render.ts (plan → commands) and
+// the tool wrappers (../tools/: argv only, one logging choke point):
+//  - ovs-vsctl's exit code is not trusted: every touched Interface's `error`/`ofport` is checked,
+//    and a write that timed out (rc 142, DB committed anyway) is judged by re-reading;
+//  - on failure the state read before apply() is restored by one inverse plan (plan.ts diff from
+//    what the host has now back to it), and BackendError names the failing step.
+
+import { BackendError, type Backend, type IpConfig, type NetState, type Nic, type Step } from '../backend.js';
+import { diff, normalize, PlanStepError } from '../plan.js';
+import { sameValue } from '../state.js';
+import { errText, localRunner, Tool, ToolError, type Runner, type ToolLog } from '../tools/exec.js';
+import { IpTool } from '../tools/ip.js';
+import { Appctl, Vsctl } from '../tools/ovs.js';
+import { netmaskOf, prefixOf } from '../../../schema/values.js';
+import { natural } from './bond.js';
+import { parseTables, stateOf, VIF_RE, type RawDb } from './parse.js';
+import { render, stepOfVsctlError, type Rendered } from './render.js';
+
+export type { Runner } from '../tools/exec.js';
+
+/** The command runners and settings of an Open vSwitch backend. */
+export interface OpenvswitchOptions {
+  /** ovs-vsctl for this host's database (the sandbox's, or the system one). */
+  vsctl: Runner;
+  /** ovs-appctl -t ovs-vswitchd. */
+  appctl: Runner;
+  /** ip in the namespace whose NICs and bridge devices we manage. */
+  ip: Runner;
+  /** Only these devices are NICs (default: every ethernet/veth device that is not an OVS port device). */
+  nics?: string[];
+  /** datapath_type of every real bridge (default 'netdev': the userspace datapath; 'system' needs the kernel module). */
+  datapathType?: string;
+  /** VIF ports as OVS internal ports (default, no guests here) or as existing system devices. */
+  vifType?: 'internal' | 'system';
+  /** --timeout for every ovs-vsctl write, seconds (networkd uses 20). */
+  timeoutSeconds?: number;
+  /** Where every command is logged (debug) and every failure (warn). */
+  log?: ToolLog;
+}
+
+/** Invocation counters, for the benchmark. */
+export interface OvsStats {
+  vsctlCalls: number;
+  vsctlWrites: number;
+  appctlCalls: number;
+  ipCalls: number;
+}
+
+function isTimeout(e: unknown): boolean {
+  const o = e as { signal?: unknown; exitCode?: unknown };
+  return o?.signal === 'SIGALRM' || o?.exitCode === 142 || /SIGALRM|Alarm clock|timed out/i.test(errText(e));
+}
+
+/** The OVS part of a state (no IPs): what one ovs-vsctl transaction decides. */
+function ovsPart(s: NetState): NetState {
+  const bridges: NetState['bridges'] = {};
+  for (const [n, b] of Object.entries(s.bridges)) bridges[n] = { ...b, ip: undefined };
+  return normalize({ bridges });
+}
+
+/** The openvswitch backend; see the header comment for how it applies a plan. */
+export class OpenvswitchBackend implements Backend {
+  readonly name = 'openvswitch';
+  private readonly o: Required<Omit<OpenvswitchOptions, 'nics' | 'log'>> & { nics?: string[] };
+  private readonly vsctl: Vsctl;
+  private readonly appctl: Appctl;
+  private readonly ip: IpTool;
+
+  constructor(opts: OpenvswitchOptions) {
+    this.o = { datapathType: 'netdev', vifType: 'internal', timeoutSeconds: 20, ...opts };
+    this.vsctl = new Vsctl(new Tool('ovs-vsctl', opts.vsctl, opts.log));
+    this.appctl = new Appctl(new Tool('ovs-appctl', opts.appctl, opts.log));
+    this.ip = new IpTool(new Tool('ip', opts.ip, opts.log));
+  }
+
+  /** Commands run so far, by tool. */
+  get stats(): OvsStats {
+    return { vsctlCalls: this.vsctl.calls, vsctlWrites: this.vsctl.writes, appctlCalls: this.appctl.calls, ipCalls: this.ip.calls };
+  }
+
+  /** A backend for the local host's system OVS and root netns. */
+  static local(opts: Partial<OpenvswitchOptions> = {}): OpenvswitchBackend {
+    return new OpenvswitchBackend({
+      vsctl: localRunner('ovs-vsctl'),
+      appctl: localRunner('ovs-appctl', ['-t', 'ovs-vswitchd']),
+      ip: localRunner('ip'),
+      ...opts,
+    });
+  }
+
+  async nics(): Promise<Nic[]> {
+    const links = await this.ip.links();
+    const allow = this.o.nics ? new Set(this.o.nics) : undefined;
+    return links
+      .filter((l) => l.link_type === 'ether' && l.ifname !== 'lo')
+      .filter((l) => (allow ? allow.has(l.ifname) : (l.linkinfo?.info_kind === undefined || l.linkinfo.info_kind === 'veth')))
+      .filter((l) => allow || !(VIF_RE.test(l.ifname) || l.ifname.startsWith('ovs-')))
+      .map((l) => ({ device: l.ifname, MAC: l.address ?? '', MTU: l.mtu, carrier: l.flags.includes('LOWER_UP') }))
+      .sort((a, b) => natural(a.device, b.device));
+  }
+
+  private async readDb(): Promise<RawDb> {
+    return parseTables(await this.vsctl.listTables(this.o.timeoutSeconds));
+  }
+
+  async read(): Promise<NetState> {
+    const { state, storedIp } = stateOf(await this.readDb());
+    return this.withIps(state, storedIp);
+  }
+
+  /** Adds each bridge's IpConfig: the stored one while the device still carries it, else what the kernel has. */
+  private async withIps(state: NetState, storedIp: Map<string, IpConfig>): Promise<NetState> {
+    const names = new Set(Object.keys(state.bridges));
+    if (names.size === 0) return state;
+    const addrs = await this.ip.addrs4();
+    let routes: { dst: string; gateway?: string; dev?: string }[] | undefined;
+    for (const a of addrs) {
+      if (!names.has(a.ifname)) continue;
+      const inet = (a.addr_info ?? []).filter((x) => x.family === undefined || x.family === 'inet');
+      const stored = storedIp.get(a.ifname);
+      const b = state.bridges[a.ifname];
+      if (stored && (stored.mode === 'DHCP' || inet.some((x) => x.local === stored.address && x.prefixlen === prefixOf(stored.netmask)))) {
+        b.ip = stored;
+      } else if (inet.length) {
+        routes ??= await this.ip.defaultRoutes4();
+        const gw = routes.find((r) => r.dev === a.ifname)?.gateway ?? '';
+        b.ip = { mode: 'Static', address: inet[0].local, netmask: netmaskOf(inet[0].prefixlen), gateway: gw, dns: '' };
+      }
+    }
+    for (const [n, ip] of storedIp) if (ip.mode === 'DHCP' && state.bridges[n] && !state.bridges[n].ip) state.bridges[n].ip = ip;
+    return normalize(state);
+  }
+
+  async bondLinksUp(bond: string): Promise<number> {
+    const out = await this.appctl.bondShow(bond);
+    return out.split('\n').filter((l) => /^member \S+: enabled\b/.test(l.trim())).length;
+  }
+
+  async close(): Promise<void> {
+    /* no processes or handles held: every call is a short-lived command */
+  }
+
+  async apply(plan: Step[]): Promise<void> {
+    if (plan.length === 0) return;
+    const s0 = stateOf(await this.readDb());
+    const before = await this.withIps(s0.state, s0.storedIp);
+    try {
+      await this.execute(before, plan);
+    } catch (e) {
+      const err = e instanceof BackendError ? e : new BackendError(0, errText(e));
+      if ((e as { nothingApplied?: boolean }).nothingApplied) throw err;
+      try {
+        const now = await this.read();
+        const undo = diff(now, before);
+        if (undo.length) await this.execute(now, undo);
+      } catch (re) {
+        throw new BackendError(err.step, `${err.message}; restoring the previous state also failed: ${errText(re)}`);
+      }
+      throw err;
+    }
+  }
+
+  /** Runs one rendered plan; throws BackendError (flagged nothingApplied when nothing reached the host). */
+  private async execute(before: NetState, plan: Step[]): Promise<void> {
+    const needMacs = plan.some((st) => st.op === 'uplink.add' && st.uplink.kind === 'nic');
+    const nicMacs = new Map(needMacs ? (await this.nics()).map((n) => [n.device, n.MAC] as const) : []);
+    let r: Rendered;
+    try {
+      r = render(before, plan, this.o, nicMacs);
+    } catch (e) {
+      // A plan that does not fit, or a value a tool wrapper refuses: nothing has run.
+      const step = e instanceof PlanStepError ? e.index : 0;
+      throw Object.assign(new BackendError(step, errText(e)), { nothingApplied: true });
+    }
+    if (r.nicsUp.length) {
+      const failed = await this.ip.batch(r.nicsUp.map((dev) => ({ op: 'link.up' as const, dev })));
+      if (failed) {
+        const n = r.nicsUp[failed.line];
+        throw Object.assign(new BackendError(r.touched.get(n) ?? 0, `${n}: ${failed.text}`), { nothingApplied: true });
+      }
+    }
+    const argvs = r.txn.argvs(this.o.timeoutSeconds);
+    if (argvs.length) {
+      let timedOut = false;
+      for (const [k, argv] of argvs.entries()) {
+        try {
+          await this.vsctl.write(argv);
+        } catch (e) {
+          if (!isTimeout(e)) {
+            const text = e instanceof ToolError ? errText(e).replace(/^ovs-vsctl: /, '') : errText(e);
+            const err = new BackendError(stepOfVsctlError(r.txn, text), `ovs-vsctl: ${text}`);
+            throw k === 0 ? Object.assign(err, { nothingApplied: true }) : err;
+          }
+          timedOut = true;
+        }
+      }
+      await this.verify(before, r, timedOut && argvs.length === 1);
+    }
+    const failed = await this.ip.batch(r.ip);
+    if (failed) throw new BackendError(r.ipStep[failed.line] ?? r.ipStep[0], `ip: ${failed.text.replace(/^ip: /, '')}`);
+  }
+
+  /** After the write: the DB must hold the target and every touched Interface must be up in vswitchd. */
+  private async verify(before: NetState, r: Rendered, timedOut: boolean): Promise<void> {
+    const deadline = Date.now() + this.o.timeoutSeconds * 1000;
+    const want = ovsPart(r.target);
+    for (;;) {
+      const db = await this.readDb();
+      const now = ovsPart(stateOf(db).state);
+      if (!sameValue(now, want)) {
+        if (timedOut && sameValue(now, ovsPart(before))) {
+          throw Object.assign(new BackendError(0, 'ovs-vsctl timed out and the transaction was not committed'), { nothingApplied: true });
+        }
+        const bad = Object.keys({ ...now.bridges, ...want.bridges }).find((n) => !sameValue(now.bridges[n] ?? null, want.bridges[n] ?? null));
+        const idx = Math.max(0, r.txn.cmdStep[r.txn.cmds.findIndex((w) => w.includes(bad ?? ''))] ?? 0);
+        throw new BackendError(idx, `OVSDB does not hold the planned state for bridge ${bad}`);
+      }
+      const byName = new Map([...db.ifaces.values()].map((i) => [i.name, i]));
+      let pending = false;
+      for (const [name, idx] of r.touched) {
+        const i = byName.get(name);
+        if (!i) throw new BackendError(idx, `interface ${name} is missing from OVSDB`);
+        if (i.error) throw new BackendError(idx, `interface ${name}: ${i.error}`);
+        if (i.ofport === -1) throw new BackendError(idx, `interface ${name} has no OpenFlow port (ofport -1)`);
+        if (i.ofport === undefined) pending = true;
+      }
+      if (!pending) return;
+      if (Date.now() > deadline) {
+        const name = [...r.touched.keys()].find((n) => byName.get(n)?.ofport === undefined)!;
+        throw new BackendError(r.touched.get(name)!, `interface ${name} was not set up by ovs-vswitchd in ${this.o.timeoutSeconds} s`);
+      }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+}

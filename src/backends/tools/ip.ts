@@ -1,0 +1,117 @@
+// `ip` (iproute2), wrapped: typed commands only, argv arrays, and `ip -batch` files whose every line
+// is built from validated tokens (a token holding whitespace, a newline or anything its type does
+// not allow is refused before the file is written, so no caller value can add a line or an option).
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isIfName, isIPv4 } from '../../../schema/values.js';
+import { RefusedValue, Tool, ToolError, errText } from './exec.js';
+
+/** One `ip` command of a batch, by meaning (the only commands the backends send). */
+export type IpCmd =
+  | { op: 'link.up'; dev: string }
+  | { op: 'addr.replace'; dev: string; address: string; prefix: number }
+  | { op: 'addr.del'; dev: string; address: string; prefix: number }
+  | { op: 'route.replaceDefault'; gateway: string; dev: string };
+
+/** `ip -j -d link show` entries (the fields we read). */
+export interface IpLink {
+  ifname: string;
+  address?: string;
+  mtu: number;
+  flags: string[];
+  link_type?: string;
+  linkinfo?: { info_kind?: string };
+}
+/** `ip -j -4 addr show` entries. */
+export interface IpAddrs {
+  ifname: string;
+  addr_info?: { family?: string; local: string; prefixlen: number }[];
+}
+/** `ip -j -4 route show default` entries. */
+export interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+}
+
+function dev(d: string): string {
+  if (!isIfName(d)) throw new RefusedValue('ip', 'device name', d);
+  return d;
+}
+function addr4(a: string): string {
+  if (!isIPv4(a)) throw new RefusedValue('ip', 'IPv4 address', a);
+  return a;
+}
+function prefix4(p: number): string {
+  if (!Number.isInteger(p) || p < 0 || p > 32) throw new RefusedValue('ip', 'prefix length', p);
+  return String(p);
+}
+
+/** The tokens of one command (each already validated by its type). */
+export function ipTokens(c: IpCmd): string[] {
+  switch (c.op) {
+    case 'link.up': return ['link', 'set', 'dev', dev(c.dev), 'up'];
+    // ip -batch lines take no options (-4): the address family follows from the address.
+    case 'addr.replace': return ['addr', 'replace', `${addr4(c.address)}/${prefix4(c.prefix)}`, 'dev', dev(c.dev)];
+    case 'addr.del': return ['addr', 'del', `${addr4(c.address)}/${prefix4(c.prefix)}`, 'dev', dev(c.dev)];
+    case 'route.replaceDefault': return ['route', 'replace', 'default', 'via', addr4(c.gateway), 'dev', dev(c.dev)];
+  }
+}
+
+/** One batch line; refuses any token that is empty or holds whitespace (the last guard before the file). */
+export function ipLine(c: IpCmd): string {
+  const t = ipTokens(c);
+  for (const w of t) if (w === '' || /[\s\x00-\x1f\x7f]/.test(w)) throw new RefusedValue('ip', 'batch token', w);
+  return t.join(' ');
+}
+
+/** `ip` in the namespace whose devices we manage. */
+export class IpTool {
+  constructor(readonly tool: Tool) {}
+
+  /** Commands run. */
+  get calls(): number {
+    return this.tool.calls;
+  }
+
+  /** Every link, with details. */
+  async links(): Promise<IpLink[]> {
+    return JSON.parse((await this.tool.run(['-j', '-d', 'link', 'show'])) || '[]') as IpLink[];
+  }
+
+  /** IPv4 addresses of every device. */
+  async addrs4(): Promise<IpAddrs[]> {
+    return JSON.parse((await this.tool.run(['-j', '-4', 'addr', 'show'])) || '[]') as IpAddrs[];
+  }
+
+  /** IPv4 default routes. */
+  async defaultRoutes4(): Promise<IpRoute[]> {
+    return JSON.parse((await this.tool.run(['-j', '-4', 'route', 'show', 'default'])) || '[]') as IpRoute[];
+  }
+
+  /**
+   * Runs the commands as one `ip -batch` (ip stops at the first failing line); resolves to that
+   * command's index and the error, or undefined when all succeeded. Every line is validated
+   * before the file is written, so a refused value runs nothing (RefusedValue is thrown).
+   */
+  async batch(cmds: IpCmd[]): Promise<{ line: number; text: string } | undefined> {
+    if (cmds.length === 0) return undefined;
+    const lines = cmds.map(ipLine);
+    const dir = await mkdtemp(join(tmpdir(), 'xnd-ip-'));
+    const file = join(dir, 'batch');
+    try {
+      await writeFile(file, lines.join('\n') + '\n', { mode: 0o600 });
+      await this.tool.run(['-batch', file]);
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof ToolError) || e instanceof RefusedValue) throw e;
+      const text = errText(e);
+      const m = /Command failed \S*:(\d+)/.exec(text);
+      return { line: m ? Number(m[1]) - 1 : 0, text };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
