@@ -16,7 +16,13 @@ node_modules/.install-stamp: package.json package-lock.json
 
 install: node_modules/.install-stamp
 
-build: install
+# The SO_PEERCRED addon for --unix-socket (src/wire/peercred.ts): N-API, against the running node's headers.
+NODE_INCLUDE ?= $(shell $(NODE) -p "require('path').join(process.execPath, '../../include/node')")
+dist/native/peercred.node: native/peercred.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -shared -fPIC -I$(NODE_INCLUDE) -o $@ $<
+
+build: install dist/native/peercred.node
 	npx tsc -p tsconfig.json
 
 run: build

@@ -19,8 +19,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** Where the corpus lives. */
 export const CORPUS = join(ROOT, 'test/contract');
 const PY = '/usr/bin/python3';
-/** The shared smoke client: shared/ sits beside the clone. */
-const SMOKE = resolve(ROOT, '../shared/clients/xapi_smoke.py');
+/** The stdlib smoke client (a copy of the project's shared/clients/xapi_smoke.py). */
+const SMOKE = join(ROOT, 'test/contract/clients/xapi_smoke.py');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -98,7 +98,7 @@ export async function record(name: string): Promise<string> {
 }
 
 async function main(names: string[]): Promise<void> {
-  if (!existsSync(SMOKE)) throw new Error(`${SMOKE} is missing (shared/ beside the clone)`);
+  if (!existsSync(SMOKE)) throw new Error(`${SMOKE} is missing (it is part of the repository)`);
   for (const name of names.length ? names : Object.keys(SCENARIOS)) {
     if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
     console.log(`${name}:`);

@@ -28,6 +28,8 @@ export interface Config extends PoolConfig {
   ifcfgRoot?: string;
   /** Append every HTTP exchange to this file as a JSON line (test/contract/README.md). */
   record?: string;
+  /** Also serve on this Unix socket, where a root peer logs in without a password (xapi: /var/lib/xcp/xapi). */
+  unixSocket?: string;
   /** Serve HTTPS with this PEM certificate and key. */
   tlsCert?: string;
   tlsKey?: string;
@@ -90,6 +92,8 @@ export const USAGE = `usage: xenapi-netd [options]
   --pool-max-backoff MS  slave: longest wait between reconnection attempts (default 10000)
   --pool-ca FILE         PEM certificates trusted for https:// pool traffic (besides the system's)
   --pool-advertise URL   where the master reaches this daemon (default: the --listen URL)
+  --unix-socket PATH     also serve on this Unix socket (plain HTTP, XML-RPC and /jsonrpc); a root
+                         peer (SO_PEERCRED) logs in with any password, as on XenServer's /var/lib/xcp/xapi
   --tls-cert FILE        serve HTTPS with this PEM certificate (with --tls-key), as xapi on 443
   --tls-key FILE         the certificate's PEM private key
   --record FILE          append every HTTP exchange to FILE as JSON lines (replay: dist/scripts/replay.js)
@@ -142,6 +146,7 @@ export function parseArgs(argv: string[]): Config {
       case '--pool-ca': c.poolCa = need(++i); break;
       case '--pool-advertise': c.poolAdvertise = need(++i); break;
       case '--record': c.record = need(++i); break;
+      case '--unix-socket': c.unixSocket = need(++i); break;
       case '--tls-cert': c.tlsCert = need(++i); break;
       case '--tls-key': c.tlsKey = need(++i); break;
       default: throw new Error(`unknown option ${a}\n${USAGE}`);

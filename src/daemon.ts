@@ -19,6 +19,7 @@ import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
 import { trustPoolCa } from './pool/rpc.js';
 import { startWire, type RouteHandler } from './wire/http.js';
+import { assertPeerCredAvailable } from './wire/peercred.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
@@ -96,6 +97,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   if (!cfg.tlsCert !== !cfg.tlsKey) throw new Error('--tls-cert and --tls-key go together');
   const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, 'utf8'), key: readFileSync(cfg.tlsKey, 'utf8') } : undefined;
   if (cfg.poolCa) trustPoolCa(readFileSync(cfg.poolCa, 'utf8'));
+  if (cfg.unixSocket) assertPeerCredAvailable();
   const log = opts.log ?? makeLogger(cfg);
   if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
   const store = new Store(cfg.db);
@@ -157,7 +159,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
   const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef) : undefined;
-  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
+  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
   const url = `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   await pool.start(url);
   return {

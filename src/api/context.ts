@@ -36,6 +36,8 @@ export interface CallCtx {
   task?: string;
   /** The wire name of the message being run. */
   method: string;
+  /** `root`: the call came from a root process on the local Unix socket (xapi's Context.preauth). */
+  preauth?: 'root';
 }
 
 /** An implementation: args arrive checked, converted and with defaults filled in. */

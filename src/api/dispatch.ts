@@ -3,7 +3,7 @@
 // arity, unmarshal, session, async mode, then the implementation in one transaction.
 import { T, classDef } from '../../schema/index.js';
 import { ApiError, describeError } from '../errors.js';
-import type { RpcOutcome } from '../wire/http.js';
+import type { Preauth, RpcOutcome } from '../wire/http.js';
 import type { RpcCall } from '../wire/values.js';
 import { clone } from '../store/store.js';
 import { coerce } from './check.js';
@@ -25,16 +25,16 @@ export class Dispatcher {
   }
 
   /** Answers one call; never throws. */
-  async call(call: RpcCall, _transport: 'xmlrpc' | 'jsonrpc'): Promise<RpcOutcome> {
+  async call(call: RpcCall, _transport: 'xmlrpc' | 'jsonrpc', preauth?: Preauth): Promise<RpcOutcome> {
     try {
-      return await this.dispatch(call.method, call.params);
+      return await this.dispatch(call.method, call.params, preauth);
     } catch (e) {
       if (!(e instanceof ApiError)) this.d.log.error(`${call.method}: ${(e as Error)?.stack ?? String(e)}`);
       return { ok: false, error: describeError(e) };
     }
   }
 
-  private async dispatch(name: string, params: unknown[]): Promise<RpcOutcome> {
+  private async dispatch(name: string, params: unknown[], preauth?: Preauth): Promise<RpcOutcome> {
     if (name === 'system.listMethods') return { ok: true, value: this.listMethods(), ty: T.set(T.string), bare: true };
     let wire = name;
     let isAsync = false;
@@ -79,12 +79,12 @@ export class Dispatcher {
       const ref = await tasks.submit(m, session, values);
       return { ok: true, value: ref, ty: T.ref('task') };
     }
-    const value = await this.run(m, session, values);
+    const value = await this.run(m, session, values, undefined, preauth);
     return { ok: true, value, ty: m.msg.result };
   }
 
   /** Runs a method's implementation: in a write transaction unless it only reads. */
-  async run(m: Method, session: string, values: unknown[], task?: string): Promise<unknown> {
+  async run(m: Method, session: string, values: unknown[], task?: string, preauth?: Preauth): Promise<unknown> {
     // A task cancelled while it waited for its turn ends there, before doing anything.
     const cancelled = (db: { find(c: string, r: string): Record<string, unknown> | undefined }) => {
       if (task && db.find('task', task)?.status === 'cancelling') throw new ApiError('TASK_CANCELLED', [task]);
@@ -92,7 +92,7 @@ export class Dispatcher {
     if (!m.write) {
       cancelled(this.d.store);
       const ctx: CallCtx = {
-        d: this.d, session, db: this.d.store, task, method: m.wire,
+        d: this.d, session, db: this.d.store, task, method: m.wire, preauth,
         get tx(): never {
           throw new Error(`${m.wire} is read-only`);
         },
@@ -102,7 +102,7 @@ export class Dispatcher {
     return await this.d.store.write(async (tx) => {
       tx.scratch.set(METHOD, m.wire);
       cancelled(tx);
-      const ctx: CallCtx = { d: this.d, session, db: tx, tx, task, method: m.wire };
+      const ctx: CallCtx = { d: this.d, session, db: tx, tx, task, method: m.wire, preauth };
       return await m.impl(ctx, values);
     });
   }

@@ -4,11 +4,13 @@
 import http from 'node:http';
 import https from 'node:https';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { lstatSync, unlinkSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import type { Ty } from '../../schema/index.js';
 import * as jsonrpc from './jsonrpc.js';
 import * as xmlrpc from './xmlrpc.js';
+import { peerCred } from './peercred.js';
 import { ProtocolError, type RpcCall } from './values.js';
 
 /** What the dispatcher answers. `bare` replies skip the Status/Value wrapper (system.listMethods). */
@@ -16,9 +18,15 @@ export type RpcOutcome =
   | { ok: true; value: unknown; ty: Ty; bare?: boolean }
   | { ok: false; error: string[] };
 
+/**
+ * What the transport vouches for about the caller: `root` for a process running as root on the
+ * local Unix socket (its uid read with SO_PEERCRED), as xapi's `Context.preauth`.
+ */
+export type Preauth = 'root';
+
 /** The dispatcher as the wire sees it. */
 export interface RpcHandler {
-  call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc'): Promise<RpcOutcome>;
+  call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc', preauth?: Preauth): Promise<RpcOutcome>;
 }
 
 /** Where and how to serve. */
@@ -35,6 +43,8 @@ export interface WireOptions {
   record?: (ex: Exchange) => void;
   /** Serve HTTPS with this certificate and key (PEM), as xapi does on 443; plain HTTP without. */
   tls?: { cert: string; key: string };
+  /** Also serve plain HTTP on this Unix socket path, where a root peer is pre-authenticated. */
+  unixSocket?: string;
 }
 
 /** One recorded HTTP exchange; `seq` numbers requests in arrival order (replies may finish out of it). */
@@ -171,7 +181,7 @@ function sendString(res: http.ServerResponse, contentType: string, body: string)
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.ServerResponse, preauth: Preauth | undefined): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method === 'OPTIONS') {
     res.writeHead(200, { ...CORS, 'Access-Control-Allow-Methods': 'PUT', 'Content-Length': 0 });
@@ -212,7 +222,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
     }
     const out: RpcOutcome = badUtf8
       ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-      : await opts.handler.call(call, 'jsonrpc');
+      : await opts.handler.call(call, 'jsonrpc', preauth);
     if (!out.ok) sendString(res, 'application/json', jsonrpc.failure(call, out.error));
     else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'application/json', jsonrpc.successParts(call, out.value, out.ty));
     else sendString(res, 'application/json', jsonrpc.successString(call, out.value, out.ty));
@@ -226,7 +236,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   }
   const out: RpcOutcome = badUtf8
     ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-    : await opts.handler.call(call, 'xmlrpc');
+    : await opts.handler.call(call, 'xmlrpc', preauth);
   if (!out.ok) sendString(res, 'text/xml', xmlrpc.failure(out.error));
   else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'text/xml', xmlrpc.successParts(out.value, out.ty, out.bare));
   else sendString(res, 'text/xml', xmlrpc.successString(out.value, out.ty, out.bare));
@@ -270,12 +280,44 @@ function tap(record: (ex: Exchange) => void, seq: number, req: http.IncomingMess
   });
 }
 
+/** Answers a request the HTTP parser could not read. */
+function onClientError(_e: Error, socket: import('node:stream').Duplex): void {
+  if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  else socket.destroy();
+}
+
+function listen(server: http.Server, ...where: [number, string] | [string]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const done = () => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (where.length === 2) server.listen(where[0], where[1], done);
+    else server.listen(where[0], done);
+  });
+}
+
+/** Removes a socket file a previous run left behind (never anything else at that path). */
+function removeStaleSocket(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new Error(`--unix-socket ${path}: exists and is not a socket`);
+  unlinkSync(path);
+}
+
 /** Starts the server; resolves once it listens. */
 export async function startWire(opts: WireOptions): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
   let seq = 0;
+  // Connections on the Unix socket whose peer is root (uid 0 at connect time, SO_PEERCRED).
+  const rootPeers = new WeakSet<Socket>();
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (opts.record) tap(opts.record, ++seq, req, res);
-    handle(opts, req, res).catch((e) => {
+    handle(opts, req, res, rootPeers.has(req.socket) ? 'root' : undefined).catch((e) => {
       // Nothing a client sends may stop the daemon; answer what can still be answered.
       opts.log?.warn(`wire: ${(e as Error).message}`);
       if (!res.headersSent) sendProtocolError(res, 'internal error', (req.url ?? '').startsWith('/jsonrpc') ? 'jsonrpc' : 'xmlrpc');
@@ -286,26 +328,41 @@ export async function startWire(opts: WireOptions): Promise<{ server: http.Serve
   const server: http.Server = opts.tls
     ? https.createServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, listener)
     : http.createServer(serverOpts, listener);
-  server.on('clientError', (_e, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  server.on('clientError', onClientError);
+  await listen(server, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
+  // The local socket speaks plain HTTP, as xapi's /var/lib/xcp/xapi: the kernel vouches for the peer.
+  let local: http.Server | undefined;
+  if (opts.unixSocket) {
+    const path = opts.unixSocket;
+    local = http.createServer(serverOpts, listener);
+    local.on('clientError', onClientError);
+    local.on('connection', (sock: Socket) => {
+      try {
+        if (peerCred(sock).uid === 0) rootPeers.add(sock);
+      } catch (e) {
+        opts.log?.warn(`wire: cannot read the peer credentials of a local connection, treated as not root: ${(e as Error).message}`);
+      }
+    });
+    try {
+      removeStaleSocket(path);
+      await listen(local, path);
+    } catch (e) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw e;
+    }
+  }
+  const closeOne = (s: http.Server) =>
+    new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
   return {
     server,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      await Promise.all([closeOne(server), ...(local ? [closeOne(local)] : [])]);
+    },
   };
 }
 

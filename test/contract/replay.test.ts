@@ -1,8 +1,8 @@
 // Contract tests: the recorded sessions of real clients in test/contract/*.jsonl replay byte
 // for byte against today's daemon (scripts/replay.ts); the normaliser lets through exactly what
-// differs between runs; and a real xapi database dump (XenServer 6.0, ../shared/recorded/) has
+// differs between runs; and a real xapi database dump (XenServer 6.0, test/contract/fixtures/) has
 // every field we claim, in the same kind, with the naming our first start reproduces.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
@@ -15,7 +15,8 @@ import { startHarness, type Harness } from '../helpers/harness.js';
 /** The repository root (this file runs from dist/test/contract/). */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const CORPUS = join(ROOT, 'test/contract');
-const STATE2 = resolve(ROOT, '../shared/recorded/xenadmin-state2-networking-subset.xml');
+// BSD-2 (Citrix), shipped with its licence: test/contract/fixtures/README.md.
+const STATE2 = join(CORPUS, 'fixtures/xenadmin-state2-networking-subset.xml');
 
 const recordings = readdirSync(CORPUS).filter((f) => f.endsWith('.jsonl')).sort();
 const load = (name: string): Recording => parseRecording(readFileSync(join(CORPUS, name), 'utf8'));
@@ -115,9 +116,6 @@ describe('contract: the normaliser', () => {
 type DbRow = Record<string, string>;
 
 function readState2(): Map<string, DbRow[]> {
-  if (!existsSync(STATE2)) {
-    throw new Error(`${STATE2} is missing: the contract test needs the shared/ directory beside the clone (shared/recorded/xenadmin-state2-networking-subset.xml)`);
-  }
   const xml = readFileSync(STATE2, 'utf8');
   const unescape = (s: string) => s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
   const tables = new Map<string, DbRow[]>();
@@ -160,7 +158,7 @@ const INTERNAL_ONLY: Record<string, Record<string, string>> = {
 /** The tables the contract covers. */
 const TABLES = ['pool', 'host', 'network', 'PIF', 'PIF_metrics', 'Bond', 'VLAN'];
 
-describe('contract: xapi 6.0 database dump (xenadmin state2.xml, ../shared/recorded)', () => {
+describe('contract: xapi 6.0 database dump (xenadmin state2.xml, test/contract/fixtures)', () => {
   let tables: Map<string, DbRow[]>;
   let h: Harness;
   let grimsby: DbRow;

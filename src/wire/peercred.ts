@@ -1,0 +1,39 @@
+// The credentials of the process at the other end of a Unix socket (SO_PEERCRED), through the
+// small N-API addon in native/peercred.c (built by `make build` into dist/native/).
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+
+/** What the kernel recorded for the peer when it connected. */
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+type Addon = { peerCred(fd: number): PeerCred };
+let addon: Addon | Error | undefined;
+
+function load(): Addon {
+  if (addon === undefined) {
+    try {
+      // dist/src/wire/peercred.js → dist/native/peercred.node
+      addon = createRequire(import.meta.url)('../../native/peercred.node') as Addon;
+    } catch (e) {
+      addon = new Error(`the peer-credentials addon is not built (make build compiles native/peercred.c): ${(e as Error).message}`);
+    }
+  }
+  if (addon instanceof Error) throw addon;
+  return addon;
+}
+
+/** Throws (with how to fix it) unless the addon can be loaded. */
+export function assertPeerCredAvailable(): void {
+  load();
+}
+
+/** The peer's credentials of a connected Unix stream socket; throws if they cannot be read. */
+export function peerCred(socket: Socket): PeerCred {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('socket has no file descriptor');
+  return load().peerCred(fd);
+}
