@@ -262,13 +262,16 @@ export interface LoginIdentity {
   auth_user_sid: string;
 }
 
+/** The local superuser's identity (xapi_session.ml: local root, and a root peer on the local socket). */
+export const LOCAL_SUPERUSER: Readonly<LoginIdentity> = Object.freeze({ is_local_superuser: true, subject: 'OpaqueRef:NULL', auth_user_sid: '' });
+
 /**
  * The identity a user logs in with: `root` with the pool-admin role is xapi's local superuser
  * (every right, no subject); every other user is its subject (SESSION_AUTHENTICATION_FAILED
  * stays the caller's business: a user without a subject gets no permission at all).
  */
 export function loginIdentity(db: View, user: string, role: RoleName | undefined): LoginIdentity {
-  if (isLocalSuperuser(user, role)) return { is_local_superuser: true, subject: 'OpaqueRef:NULL', auth_user_sid: '' };
+  if (isLocalSuperuser(user, role)) return LOCAL_SUPERUSER;
   const sid = subjectIdentifier(user);
   let subject = 'OpaqueRef:NULL';
   for (const [ref, r] of db.rows('subject')) if (r.subject_identifier === sid) subject = ref;

@@ -6,7 +6,7 @@ import { ApiError } from '../errors.js';
 import { NULL_REF, type Store } from '../store/store.js';
 import { now, parseDatetime, type CallCtx, type Impls } from './context.js';
 import { forgetSessionActivity, sessionLastActive } from './dispatch.js';
-import { loginIdentity } from './rbac.js';
+import { LOCAL_SUPERUSER, loginIdentity } from './rbac.js';
 import type { RoleName } from '../../schema/index.js';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
@@ -81,7 +81,8 @@ async function login(ctx: CallCtx, [uname, pwd, _version, originator]: string[])
     this_user: NULL_REF,
     last_active: t,
     pool: false,
-    ...loginIdentity(tx, uname, ctx.d.roleOf(uname)),
+    // RBAC identity: the local root peer is the local superuser whatever name it gave.
+    ...(ctx.preauth === 'root' ? LOCAL_SUPERUSER : loginIdentity(tx, uname, ctx.d.roleOf(uname))),
     validation_time: t,
     auth_user_name: uname,
     originator,
