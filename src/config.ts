@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { UserEntry } from './api/session.js';
 import { ROLES } from '../schema/index.js';
 import type { PoolConfig } from './pool/service.js';
-import type { InventoryNic } from './xapi/startup.js';
+import type { InventoryEntry, InventoryNic } from './xapi/startup.js';
 
 /** The daemon's whole configuration (flags over DEFAULTS). */
 export interface Config extends PoolConfig {
@@ -11,7 +11,8 @@ export interface Config extends PoolConfig {
   port: number;
   db: string;
   backend: string;
-  inventory: InventoryNic[];
+  /** --inventory: the host's NICs (and bonds/VLANs). Unset: the demo NICs with the simulated backend, the host's own with a real one. */
+  inventory?: InventoryEntry[];
   users: UserEntry[];
   /** Largest request body, bytes. */
   maxBody: number;
@@ -59,7 +60,6 @@ export const DEFAULTS: Config = {
   port: 8080,
   db: 'var/xenapi-netd.db',
   backend: 'simulated',
-  inventory: DEMO_INVENTORY,
   users: DEFAULT_USERS,
   maxBody: 4 * 1024 * 1024,
   authFailDelayMs: 5000,
@@ -75,7 +75,11 @@ export const USAGE = `usage: xenapi-netd [options]
   --ovs-sandbox DIR      openvswitch backend: drive the sandboxed OVS in DIR (see scripts/ovs-sandbox.ts)
   --ifcfg-root DIR       ifcfg backend: files under DIR/etc/sysconfig/network-scripts, NICs from --inventory
                          (default: / with the NICs of /sys/class/net)
-  --inventory FILE       JSON list of NICs [{device, MAC, MTU, management?, ip?}] (default: demo eth0..eth5)
+  --inventory FILE       JSON list of NICs [{device, MAC, MTU, management?, ip?, bridge?}], bonds
+                         [{bond, members, mode, properties?, bridge?, management?, ip?}] and VLANs
+                         [{vlan, on, bridge?, management?, ip?}] (docs/install.md). Default: the demo
+                         eth0..eth5 with the simulated backend; with a real backend the host's own NICs,
+                         management = the interface holding the default route, as it is
   --users FILE           JSON list of users [{name, hash, role}], hashes from 'xenapi-netd hash-password PW';
                          role: pool-admin (default) | pool-operator | vm-power-admin | vm-admin |
                          vm-operator | read-only (docs/security.md)

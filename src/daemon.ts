@@ -12,7 +12,7 @@ import { Tasks, taskImpls } from './api/tasks.js';
 import type { Backend } from './backends/backend.js';
 import { nodeConfig } from './backends/ifcfg.js';
 import { createBackend } from './backends/index.js';
-import type { Config } from './config.js';
+import { DEMO_INVENTORY, type Config } from './config.js';
 import { desiredState } from './reconciler/desired.js';
 import { PoolService, poolJoinImpls } from './pool/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
@@ -23,7 +23,8 @@ import { assertPeerCredAvailable } from './wire/peercred.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
-import { firstStart, isEmpty, softwareVersion } from './xapi/startup.js';
+import { bridgeForDevice } from './xapi/introduce.js';
+import { firstStart, isEmpty, softwareVersion, splitInventory, type FirstStartOptions, type InventoryNic } from './xapi/startup.js';
 
 /** This daemon's version (host.software_version:product_version). */
 export const VERSION = '0.1.0';
@@ -87,9 +88,44 @@ function nodeConfigRoute(store: Store, backend: Backend, host: () => string): Ro
 function recorder(file: string, cfg: Config, store: Store, hostRef: string): (ex: object) => void {
   const host = store.get('host', hostRef);
   const m = store.get('host_metrics', String(host.metrics));
-  const header = { recording: 1, inventory: cfg.inventory, hostname: host.hostname, hostMetrics: { memory_total: m.memory_total, memory_free: m.memory_free } };
+  const header = { recording: 1, inventory: cfg.inventory ?? DEMO_INVENTORY, hostname: host.hostname, hostMetrics: { memory_total: m.memory_total, memory_free: m.memory_free } };
   appendFileSync(file, `${JSON.stringify(header)}\n`);
   return (ex) => appendFileSync(file, `${JSON.stringify(ex)}\n`);
+}
+
+/**
+ * What first start records: with the simulated backend the inventory (default: the demo NICs);
+ * with a real one the host's own NICs, the inventory (if given) only saying which carries
+ * management, its IP configuration and the bonds/VLANs; without an inventory, the host as found
+ * (hostnet.ts): management is the interface holding the default route, with its address, so
+ * first start changes nothing on the host. The demo inventory never reaches a real host.
+ */
+export async function firstStartLayout(cfg: Config, backend: Backend, log: winston.Logger): Promise<Pick<FirstStartOptions, 'inventory' | 'bonds' | 'vlans'>> {
+  const nics = await backend.nics();
+  if (backend.name === 'simulated') {
+    const { nics: inv, bonds, vlans } = splitInventory(cfg.inventory ?? DEMO_INVENTORY);
+    return { inventory: inv.map((n) => ({ ...n, ...(nics.find((x) => x.device === n.device) ?? {}) })), bonds, vlans };
+  }
+  if (cfg.inventory) {
+    const { nics: inv, bonds, vlans } = splitInventory(cfg.inventory);
+    const missing = [...bonds.flatMap((b) => b.members), ...vlans.map((v) => v.on)].filter((d) => inv.some((n) => n.device === d) && !nics.some((n) => n.device === d));
+    if (missing.length) throw new Error(`--inventory names NICs this host does not have: ${[...new Set(missing)].join(', ')}`);
+    return { inventory: nics.map((n) => ({ ...(inv.find((x) => x.device === n.device) ?? {}), ...n })), bonds, vlans };
+  }
+  const host = backend.discover ? await backend.discover() : { nics: nics.map((n) => ({ ...n, driver: '' })), foreign: [] };
+  for (const f of host.foreign) log.info(`host has ${f.kind} ${f.device}${f.lower.length ? ` (${f.lower.join(', ')})` : ''}, not made by xenapi-netd: listed, left alone`);
+  const m = host.management;
+  const inventory: InventoryNic[] = host.nics.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier }));
+  if (!m) log.warn('no IPv4 default route: no management interface recorded (host.management_reconfigure sets one)');
+  else if (!m.nic) log.warn(`management interface ${m.device} (${m.ip.address || 'no address'}) cannot be adopted: ${m.unadoptable}; PIFs recorded, the host's networking left as it is`);
+  else {
+    const nic = inventory.find((n) => n.device === m.nic)!;
+    Object.assign(nic, { management: true, ip: m.ip }, m.bridge ? { bridge: m.bridge } : { plugged: false });
+    log.info(m.bridge
+      ? `management: ${m.nic} on bridge ${m.bridge}, ${m.ip.mode} ${m.ip.address}/${m.ip.netmask} via ${m.ip.gateway || 'no gateway'}: adopted as it is`
+      : `management: ${m.nic}, ${m.ip.mode} ${m.ip.address}/${m.ip.netmask} via ${m.ip.gateway || 'no gateway'}, on the NIC itself: recorded, left unplugged so nothing moves (PIF.plug puts it on ${bridgeForDevice(m.nic)})`);
+  }
+  return { inventory };
 }
 
 /** Starts a daemon from a configuration; `backend` overrides the configured one (tests). */
@@ -101,7 +137,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const log = opts.log ?? makeLogger(cfg);
   if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
   const store = new Store(cfg.db);
-  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: cfg.inventory, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
+  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const roles = new Map(cfg.users.map((u) => [u.name, u.role ?? 'pool-admin']));
   const d: Daemon = {
@@ -124,13 +160,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
 
   // First start creates the world; the reconciler is attached afterwards and then brings
   // the host to the database in one plan (also what recovers from a crash mid-plan).
-  const nics = await backend.nics();
-  // The simulated host has the configured NICs; a real backend reports its own, and the
-  // inventory only says which one carries management and its IP configuration.
-  const inventory = backend.name === 'simulated'
-    ? cfg.inventory.map((n) => ({ ...n, ...(nics.find((x) => x.device === n.device) ?? {}) }))
-    : nics.map((n) => ({ ...(cfg.inventory.find((x) => x.device === n.device) ?? {}), ...n }));
-  const swOpts = { hostname: cfg.hostname, inventory, networkBackend: cfg.networkBackend ?? (backend.name === 'openvswitch' ? 'openvswitch' : 'bridge'), version: VERSION };
+  const layout = await firstStartLayout(cfg, backend, log);
+  const swOpts = { hostname: cfg.hostname, ...layout, networkBackend: cfg.networkBackend ?? (backend.name === 'openvswitch' ? 'openvswitch' : 'bridge'), version: VERSION };
   await store.write((tx) => {
     if (isEmpty(tx)) firstStart(tx, swOpts);
   });

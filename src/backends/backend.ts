@@ -74,8 +74,46 @@ export interface Backend {
   read(): Promise<NetState>;
   /** Applies the plan all or nothing: on failure, undoes what it applied and throws BackendError. */
   apply(plan: Step[]): Promise<void>;
+  /** The host's networking as found (NICs with drivers, foreign devices, management); absent when the backend cannot see a host (simulated, a file sandbox). */
+  discover?(): Promise<HostNetwork>;
   /** Bond members with link up, by bond name (Bond.links_up). */
   bondLinksUp(bond: string): Promise<number>;
   /** Releases processes and handles the backend holds. */
   close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- the host as found (hostnet.ts)
+
+/** A physical NIC with the driver that owns it ('' when unknown). */
+export interface HostNic extends Nic {
+  driver: string;
+}
+
+/** A device the daemon did not make and leaves alone. */
+export interface ForeignDevice {
+  device: string;
+  /** bond | bridge | vlan | openvswitch | macvlan | … (ip's info_kind). */
+  kind: string;
+  /** Its ports or members (bonds, Linux bridges), and for a VLAN its parent. */
+  lower: string[];
+}
+
+/** The management interface as the host has it now. */
+export interface HostManagement {
+  /** The device holding the default route (a NIC, a bridge, a bond, a VLAN). */
+  device: string;
+  /** The physical NIC under it, when the path from the device to a NIC is a NIC or a bridge with one NIC port. */
+  nic?: string;
+  /** The bridge that holds the IP, when `device` is a bridge over `nic`. */
+  bridge?: string;
+  ip: IpConfig;
+  /** Why the management interface cannot be adopted as is (bond, VLAN, a bridge with several ports). */
+  unadoptable?: string;
+}
+
+/** The host's networking before the daemon: NICs, foreign devices, management. */
+export interface HostNetwork {
+  nics: HostNic[];
+  foreign: ForeignDevice[];
+  management?: HostManagement;
 }

@@ -26,7 +26,10 @@ import { execa } from 'execa';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step } from './backend.js';
+import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step, type HostNetwork } from './backend.js';
+import { discoverHost } from './hostnet.js';
+import { localRunner, Tool, type Runner } from './tools/exec.js';
+import { IpTool } from './tools/ip.js';
 import { applyPlan, PlanStepError } from './plan.js';
 import { sameValue } from './state.js';
 
@@ -39,6 +42,8 @@ export interface IfcfgOptions {
   root?: string;
   /** The host's NICs; default: read <root>/sys/class/net (devices with a `device` link). */
   nics?: Nic[];
+  /** `ip` for discover() (default: the local `ip` when root is '/'; none for a file sandbox). */
+  ip?: Runner;
   /** The augtool binary (default 'augtool'). */
   augtool?: string;
   /** Test hook: edits the augtool command lines before they run (fault injection). */
@@ -449,6 +454,14 @@ export class IfcfgBackend implements Backend {
       out.push({ device: d, MAC: await rd('address'), MTU: Number(await rd('mtu')) || 1500, carrier: (await rd('carrier')) === '1' });
     }
     return out;
+  }
+
+  /** The host as found (see hostnet.ts); NIC drivers from <root>/sys/class/net. Needs an `ip` (the local one when root is '/'). */
+  async discover(): Promise<HostNetwork> {
+    const ip = this.opts.ip ?? (this.root === '/' ? localRunner('ip') : undefined);
+    const nics = await this.nics();
+    if (!ip) return { nics: nics.map((n) => ({ ...n, driver: '' })), foreign: [] };
+    return discoverHost(new IpTool(new Tool('ip', ip, this.opts.log)), { nics, sysfs: join(this.root, 'sys/class/net'), resolvConf: join(this.root, 'etc/resolv.conf') });
   }
 
   /** Every ifcfg-* file of the directory: name → text. */

@@ -33,9 +33,10 @@ export async function createBackend(name: string, o: BackendOptions): Promise<Ba
     case 'openvswitch':
       return o.ovsSandbox ? new OpenvswitchBackend({ ...sandboxRunners(o.ovsSandbox), log: o.log }) : OpenvswitchBackend.local({ log: o.log });
     case 'ifcfg':
-      return o.ifcfgRoot
+      // A sandbox root with an inventory: those NICs; else <root>/sys/class/net.
+      return o.ifcfgRoot && o.inventory.length
         ? new IfcfgBackend({ root: o.ifcfgRoot, log: o.log, nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) })
-        : new IfcfgBackend({ root: '/', log: o.log });
+        : new IfcfgBackend({ root: o.ifcfgRoot ?? '/', log: o.log });
     default:
       throw new Error(`unknown backend ${name} (known: simulated, openvswitch, ifcfg)`);
   }

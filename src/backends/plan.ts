@@ -134,9 +134,37 @@ function deviceOwners(bridges: Record<string, Bridge>, devices: string[]): Map<s
   return owners;
 }
 
-function vifOwner(bridges: Record<string, Bridge>, vif: string): string | undefined {
-  for (const name in bridges) if (bridges[name].vifs.includes(vif)) return name;
-  return undefined;
+// VIF -> bridge for one bridges object, built on the first vif.add that meets it and kept current
+// by applyStepInPlace, the only code that changes a state in place: a plan moving 1,000 VIFs would
+// otherwise scan every bridge's VIF list at each step.
+const vifIndexes = new WeakMap<Record<string, Bridge>, Map<string, string>>();
+
+function vifIndex(bridges: Record<string, Bridge>): Map<string, string> {
+  let ix = vifIndexes.get(bridges);
+  if (!ix) {
+    ix = new Map();
+    for (const name in bridges) for (const v of bridges[name].vifs) ix.set(v, name);
+    vifIndexes.set(bridges, ix);
+  }
+  return ix;
+}
+
+/** Where `v` goes in the sorted list `xs` (binary search). */
+function sortedIndex(xs: readonly string[], v: string): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** True when `xs` is in ascending order (bridges of a normalized state always are). */
+function isSorted(xs: readonly string[]): boolean {
+  for (let i = 1; i < xs.length; i++) if (xs[i - 1] > xs[i]) return false;
+  return true;
 }
 
 function uplinkProblem(u: Uplink): string | undefined {
@@ -228,13 +256,26 @@ export function applyStepInPlace(state: NetState, step: Step): void {
       return put(b);
     }
     case 'vif.add': {
-      const owner = vifOwner(bridges, step.vif);
+      const ix = vifIndex(bridges);
+      const owner = ix.get(step.vif);
       if (owner) fail(step, `VIF ${step.vif} is already on bridge ${owner}`);
-      return put({ ...cur, vifs: [...cur.vifs, step.vif].sort() });
+      ix.set(step.vif, step.bridge);
+      if (!isSorted(cur.vifs)) return put({ ...cur, vifs: [...cur.vifs, step.vif] });
+      // The rest of the bridge is untouched and already canonical: only the VIF list changes.
+      const vifs = cur.vifs.slice();
+      vifs.splice(sortedIndex(vifs, step.vif), 0, step.vif);
+      bridges[step.bridge] = { ...cur, vifs };
+      return;
     }
     case 'vif.del': {
-      if (!cur.vifs.includes(step.vif)) fail(step, `VIF ${step.vif} is not on bridge ${step.bridge}`);
-      return put({ ...cur, vifs: cur.vifs.filter((v) => v !== step.vif) });
+      const at = isSorted(cur.vifs) ? sortedIndex(cur.vifs, step.vif) : cur.vifs.indexOf(step.vif);
+      if (cur.vifs[at] !== step.vif) fail(step, `VIF ${step.vif} is not on bridge ${step.bridge}`);
+      vifIndexes.get(bridges)?.delete(step.vif);
+      const vifs = cur.vifs.slice();
+      vifs.splice(at, 1);
+      if (!isSorted(cur.vifs)) return put({ ...cur, vifs });
+      bridges[step.bridge] = { ...cur, vifs };
+      return;
     }
   }
 }

@@ -37,10 +37,10 @@ export function introduceInternal(
   tx: Txn,
   host: string,
   nic: NicInfo,
-  opts: { managed?: boolean; disallowUnplug?: boolean; managementBridge?: string } = {},
+  opts: { managed?: boolean; disallowUnplug?: boolean; managementBridge?: string; bridge?: string } = {},
 ): string {
   const managed = opts.managed ?? true;
-  const bridge = managed ? bridgeForDevice(nic.device) : '';
+  const bridge = managed ? opts.bridge ?? bridgeForDevice(nic.device) : '';
   const same = bridge ? tx.where('network', (n) => n.bridge === bridge) : [];
   // Exactly one network with that bridge is reused; none or several: a new one (as xapi).
   const network = same.length === 1

@@ -5,18 +5,86 @@ import os from 'node:os';
 import { API_VERSION } from '../../schema/index.js';
 import { now } from '../api/context.js';
 import { NULL_REF, type Txn } from '../store/store.js';
-import { bridgeForDevice, introduceInternal, type NicInfo } from './introduce.js';
+import { checkProperties } from './bond.js';
+import { bridgeForDevice, introduceInternal, newPifMetrics, type NicInfo } from './introduce.js';
+import { vlanCreateInternal } from './vlan.js';
 
-/** A NIC in the daemon's inventory file; the management NIC carries its IPv4 configuration. */
+/** IPv4 configuration of the management interface in an inventory. */
+export interface InventoryIp { mode: 'Static' | 'DHCP'; address?: string; netmask?: string; gateway?: string; dns?: string }
+
+/**
+ * A NIC in the daemon's inventory file; the management NIC carries its IPv4 configuration.
+ * `bridge` names the bridge its network uses when the host already has one (default xenbr<N>).
+ */
 export interface InventoryNic extends NicInfo {
   management?: boolean;
-  ip?: { mode: 'Static' | 'DHCP'; address?: string; netmask?: string; gateway?: string; dns?: string };
+  ip?: InventoryIp;
+  bridge?: string;
+  /** false: the management NIC is recorded but not plugged (its address sits on the NIC itself and stays there). */
+  plugged?: boolean;
+}
+
+/** A bond the host boots with (docs/install.md, "Inventory"): members are NIC devices of the inventory. */
+export interface InventoryBond {
+  bond: string;
+  members: string[];
+  mode: 'balance-slb' | 'active-backup' | 'lacp';
+  properties?: Record<string, string>;
+  /** The bridge of the bond's network (default: the next xapi<N>). */
+  bridge?: string;
+  management?: boolean;
+  ip?: InventoryIp;
+}
+
+/** A VLAN the host boots with: `on` is a NIC or a bond of the inventory. */
+export interface InventoryVlan {
+  vlan: number;
+  on: string;
+  bridge?: string;
+  management?: boolean;
+  ip?: InventoryIp;
+}
+
+/** One entry of --inventory: a NIC (has MAC), a bond (has bond) or a VLAN (has vlan). */
+export type InventoryEntry = InventoryNic | InventoryBond | InventoryVlan;
+
+/** Splits an inventory into NICs, bonds and VLANs, checking what refers to what (throws Error with the entry at fault). */
+export function splitInventory(entries: InventoryEntry[]): { nics: InventoryNic[]; bonds: InventoryBond[]; vlans: InventoryVlan[] } {
+  const nics: InventoryNic[] = [];
+  const bonds: InventoryBond[] = [];
+  const vlans: InventoryVlan[] = [];
+  for (const e of entries) {
+    if ('bond' in e) bonds.push(e);
+    else if ('vlan' in e) vlans.push(e);
+    else nics.push(e);
+  }
+  const devs = new Set(nics.map((n) => n.device));
+  const bad = (e: unknown, why: string) => new Error(`inventory entry ${JSON.stringify(e)}: ${why}`);
+  const used = new Set<string>();
+  for (const b of bonds) {
+    if (!/^[A-Za-z0-9_-]{1,15}$/.test(b.bond) || devs.has(b.bond)) throw bad(b, 'bond needs a device name of its own');
+    if (!['balance-slb', 'active-backup', 'lacp'].includes(b.mode)) throw bad(b, 'mode is balance-slb, active-backup or lacp');
+    if (!Array.isArray(b.members) || b.members.length < 1 || b.members.some((m) => !devs.has(m) || used.has(m))) throw bad(b, 'members must be NICs of the inventory, each in one bond');
+    b.members.forEach((m) => used.add(m));
+  }
+  for (const v of vlans) {
+    if (!Number.isInteger(v.vlan) || v.vlan < 0 || v.vlan > 4094) throw bad(v, 'vlan is a tag 0..4094');
+    if (!devs.has(v.on) && !bonds.some((b) => b.bond === v.on)) throw bad(v, '"on" must be a NIC or bond of the inventory');
+    if (used.has(v.on)) throw bad(v, `${v.on} is a bond member`);
+  }
+  const mgmt = [...nics, ...bonds, ...vlans].filter((e) => e.management);
+  if (mgmt.length > 1) throw bad(mgmt[1], 'only one management interface');
+  if (mgmt.length === 1 && 'device' in mgmt[0] && used.has(mgmt[0].device)) throw bad(mgmt[0], 'a bond member cannot carry management');
+  return { nics, bonds, vlans };
 }
 
 /** What first start needs to know about this host. */
 export interface FirstStartOptions {
   hostname?: string;
   inventory: InventoryNic[];
+  /** Bonds and VLANs the host boots with (management may sit on one of them). */
+  bonds?: InventoryBond[];
+  vlans?: InventoryVlan[];
   /** `openvswitch` or `bridge`: host.software_version:network_backend (tunnel.create needs openvswitch). */
   networkBackend: string;
   version: string;
@@ -62,19 +130,59 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
     metrics,
   });
   tx.create('pool', { name_label: '', name_description: '', master: host });
-  const mgmtBridge = mgmt ? bridgeForDevice(mgmt.device) : undefined;
+  const setIp = (pif: string, ip: InventoryIp) => tx.set('PIF', pif, {
+    ip_configuration_mode: ip.mode,
+    IP: ip.address ?? '',
+    netmask: ip.netmask ?? '',
+    gateway: ip.gateway ?? '',
+    DNS: ip.dns ?? '',
+  });
+  const mgmtBridge = mgmt ? mgmt.bridge ?? bridgeForDevice(mgmt.device) : undefined;
+  const byDevice = new Map<string, string>();
   for (const nic of o.inventory) {
-    const pif = introduceInternal(tx, host, nic, { managementBridge: mgmtBridge });
-    if (nic === mgmt && nic.ip) {
-      tx.set('PIF', pif, {
-        ip_configuration_mode: nic.ip.mode,
-        IP: nic.ip.address ?? '',
-        netmask: nic.ip.netmask ?? '',
-        gateway: nic.ip.gateway ?? '',
-        DNS: nic.ip.dns ?? '',
-      });
-    }
+    const pif = introduceInternal(tx, host, nic, { managementBridge: mgmtBridge, bridge: nic.bridge });
+    byDevice.set(nic.device, pif);
+    if (nic === mgmt && nic.ip) setIp(pif, nic.ip);
+    if (nic === mgmt && nic.plugged === false) tx.set('PIF', pif, { currently_attached: false });
   }
+  const network = (bridge: string | undefined, label: string) => {
+    const taken = new Set([...tx.rows('network')].map(([, r]) => String(r.bridge)));
+    let name = bridge ?? '';
+    for (let n = 0; name === '' || (bridge === undefined && taken.has(name)); n++) name = `xapi${n}`;
+    return tx.create('network', { name_label: label, name_description: '', MTU: 1500, other_config: Object.create(null), bridge: name, managed: true });
+  };
+  const manage = (pif: string, e: { management?: boolean; ip?: InventoryIp }) => {
+    if (!e.management) return;
+    tx.set('PIF', pif, { management: true, currently_attached: true });
+    if (e.ip) setIp(pif, e.ip);
+  };
+  for (const b of o.bonds ?? []) {
+    const members = b.members.map((m) => byDevice.get(m)!);
+    const first = tx.get('PIF', members[0]);
+    const net = network(b.bridge, `Pool-wide network associated with ${b.bond}`);
+    const master = tx.create('PIF', {
+      device: b.bond, device_name: b.bond, network: net, host, MAC: first.MAC, MTU: 1500, VLAN: -1, metrics: newPifMetrics(tx),
+      physical: false, currently_attached: true, ip_configuration_mode: 'None', IP: '', netmask: '', gateway: '', DNS: '',
+      bond_slave_of: NULL_REF, VLAN_master_of: NULL_REF, management: false, other_config: Object.create(null),
+      disallow_unplug: false, managed: true, properties: Object.assign(Object.create(null), { gro: 'on' }), igmp_snooping_status: 'unknown',
+    });
+    const bond = tx.create('Bond', {
+      master, other_config: Object.create(null), primary_slave: members[0], mode: b.mode,
+      properties: checkProperties(b.mode, b.properties ?? {}), links_up: 0, auto_update_mac: true,
+    });
+    for (const m of members) tx.set('PIF', m, { bond_slave_of: bond, currently_attached: false });
+    byDevice.set(b.bond, master);
+    manage(master, b);
+  }
+  for (const v of o.vlans ?? []) {
+    const tagged = byDevice.get(v.on)!;
+    const net = network(v.bridge, `VLAN ${v.vlan} on ${v.on}`);
+    const { untagged } = vlanCreateInternal(tx, host, tagged, v.vlan, net, v.on);
+    tx.set('PIF', untagged, { currently_attached: true });
+    manage(untagged, v);
+  }
+  const m = tx.where('PIF', (p) => p.management === true && p.host === host)[0];
+  if (m) tx.set('host', host, { address: String(tx.get('PIF', m).IP) });
   const vmMetrics = tx.create('VM_metrics', {});
   const dom0 = tx.create('VM', {
     name_label: `Control domain on host: ${hostname}`,

@@ -471,7 +471,7 @@ describe('ifcfg backend: the managed node controller', () => {
 
     before(async () => {
       root = sandboxRoot();
-      const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'ifcfghost', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: root };
+      const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'ifcfghost', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: root, inventory: DEMO_INVENTORY };
       r = await startDaemon(cfg, { log: makeLogger({ logLevel: 'error', logFile: '' }) });
       client = xmlrpc.createClient({ host: '127.0.0.1', port: r.port, path: '/' });
       session = await call<string>('session.login_with_password', 'root', 'secret', '1.0', 'test');

@@ -2,6 +2,9 @@
 // for tests that kill it: it listens on a free loopback port (parsed from its log), and an XML-RPC
 // client (the `xmlrpc` package) talks to it. stop() ends exactly this child (SIGTERM, then SIGKILL).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEMO_INVENTORY } from '../../src/config.js';
 import { fileURLToPath } from 'node:url';
 import xmlrpc from 'xmlrpc';
 import { XenAPIFailure } from '../helpers/harness.js';
@@ -22,9 +25,15 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Starts the daemon on `db` against the OVS sandbox in `sandboxDir`; resolves once it serves. */
+/**
+ * Starts the daemon on `db` against the OVS sandbox in `sandboxDir`; resolves once it serves.
+ * The sandbox's NICs carry the demo MACs, so the demo inventory (eth0 management, 192.0.2.10) is
+ * passed as --inventory: a real backend never takes it by default.
+ */
 export async function spawnDaemon(opts: { db: string; sandboxDir: string; env?: Record<string, string>; args?: string[] }): Promise<Child> {
-  const proc = spawn(process.execPath, [MAIN, '--db', opts.db, '--backend', 'openvswitch', '--ovs-sandbox', opts.sandboxDir,
+  const inv = join(opts.sandboxDir, 'demo-inventory.json');
+  writeFileSync(inv, JSON.stringify(DEMO_INVENTORY));
+  const proc = spawn(process.execPath, [MAIN, '--db', opts.db, '--backend', 'openvswitch', '--ovs-sandbox', opts.sandboxDir, '--inventory', inv,
     '--listen', '127.0.0.1:0', '--auth-fail-delay', '10', '--log-level', 'info', ...(opts.args ?? [])], {
     env: { ...process.env, ...(opts.env ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],

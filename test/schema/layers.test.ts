@@ -1,7 +1,7 @@
 // The import graph of src/ and schema/ (read from the TypeScript sources in the repository, type-only
 // imports included: they couple modules as much as value imports do): no module reaches itself
 // through its imports, and a layer imports only layers below it (docs/architecture.md "Layers").
-// wire/, store/ and backends/ import nothing above schema/ and errors.ts.
+// wire/, store/ and backends/ import nothing above schema/, errors.ts and failpoints.ts.
 import { expect } from 'chai';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';

@@ -6,7 +6,8 @@
 //  - on failure the state read before apply() is restored by one inverse plan (plan.ts diff from
 //    what the host has now back to it), and BackendError names the failing step.
 
-import { BackendError, type Backend, type IpConfig, type NetState, type Nic, type Step } from '../backend.js';
+import { discoverHost } from '../hostnet.js';
+import { BackendError, type Backend, type HostNetwork, type IpConfig, type NetState, type Nic, type Step } from '../backend.js';
 import { diff, normalize, PlanStepError } from '../plan.js';
 import { sameValue } from '../state.js';
 import { errText, localRunner, Tool, ToolError, type Runner, type ToolLog } from '../tools/exec.js';
@@ -37,6 +38,10 @@ export interface OpenvswitchOptions {
   timeoutSeconds?: number;
   /** Where every command is logged (debug) and every failure (warn). */
   log?: ToolLog;
+  /** discover(): where NIC drivers are read (the local host: /sys/class/net). */
+  sysfs?: string;
+  /** discover(): the resolv.conf whose nameservers are the management DNS (the local host: /etc/resolv.conf). */
+  resolvConf?: string;
 }
 
 /** Invocation counters, for the benchmark. */
@@ -62,7 +67,7 @@ function ovsPart(s: NetState): NetState {
 /** The openvswitch backend; see the header comment for how it applies a plan. */
 export class OpenvswitchBackend implements Backend {
   readonly name = 'openvswitch';
-  private readonly o: Required<Omit<OpenvswitchOptions, 'nics' | 'log'>> & { nics?: string[] };
+  private readonly o: Required<Omit<OpenvswitchOptions, 'nics' | 'log' | 'sysfs' | 'resolvConf'>> & Pick<OpenvswitchOptions, 'nics' | 'sysfs' | 'resolvConf'>;
   private readonly vsctl: Vsctl;
   private readonly appctl: Appctl;
   private readonly ip: IpTool;
@@ -85,8 +90,15 @@ export class OpenvswitchBackend implements Backend {
       vsctl: localRunner('ovs-vsctl'),
       appctl: localRunner('ovs-appctl', ['-t', 'ovs-vswitchd']),
       ip: localRunner('ip'),
+      sysfs: '/sys/class/net',
+      resolvConf: '/etc/resolv.conf',
       ...opts,
     });
+  }
+
+  /** The host as found: NICs (drivers from `sysfs` when set), foreign devices, the default-route interface (hostnet.ts). */
+  async discover(): Promise<HostNetwork> {
+    return discoverHost(this.ip, { nics: await this.nics(), sysfs: this.o.sysfs, resolvConf: this.o.resolvConf, state: await this.read() });
   }
 
   async nics(): Promise<Nic[]> {

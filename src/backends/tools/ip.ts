@@ -22,12 +22,16 @@ export interface IpLink {
   mtu: number;
   flags: string[];
   link_type?: string;
+  /** The bridge or bond the device is a port of. */
+  master?: string;
+  /** A VLAN's parent device. */
+  link?: string;
   linkinfo?: { info_kind?: string };
 }
 /** `ip -j -4 addr show` entries. */
 export interface IpAddrs {
   ifname: string;
-  addr_info?: { family?: string; local: string; prefixlen: number }[];
+  addr_info?: { family?: string; local: string; prefixlen: number; dynamic?: boolean; secondary?: boolean }[];
 }
 /** `ip -j -4 route show default` entries. */
 export interface IpRoute {
@@ -84,6 +88,11 @@ export class IpTool {
   /** IPv4 addresses of every device. */
   async addrs4(): Promise<IpAddrs[]> {
     return JSON.parse((await this.tool.run(['-j', '-4', 'addr', 'show'])) || '[]') as IpAddrs[];
+  }
+
+  /** IPv4 addresses of one device. */
+  async addrs4Of(device: string): Promise<IpAddrs[]> {
+    return JSON.parse((await this.tool.run(['-j', '-4', 'addr', 'show', 'dev', dev(device)])) || '[]') as IpAddrs[];
   }
 
   /** IPv4 default routes. */
