@@ -1,6 +1,7 @@
 // The ifcfg backend: realises a NetState as RHEL network-scripts files (the Linux-bridge layout
 // of xapi's retired interface-reconfigure bridge backend and of Oracle VM's hand-made ifcfg files,
-// shared/seeds/003) written through augeas, as oVirt's managed node controller did (seeds 000/001):
+// as Oracle VM's administration guide lays them out) written through augeas, as oVirt's managed node
+// controller did:
 //  - one ifcfg file per device: ifcfg-<bridge> (TYPE=Bridge, the IP on the bridge), ifcfg-ethN
 //    (BRIDGE= for a plain uplink, MASTER=/SLAVE=yes for a bond member), ifcfg-bondN (TYPE=Bond,
 //    BONDING_OPTS with the XenAPI mode mapped to a Linux bonding mode), ifcfg-<dev>.<tag> for a VLAN

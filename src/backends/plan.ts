@@ -14,6 +14,10 @@ type Vlan = { parent: string; tag: number };
 // ---------------------------------------------------------------------------------------------
 // Canonical form and equality
 
+// Bridges known to be in canonical form (made by normBridge, or by a VIF step from one): a VIF
+// step on one of these only has to insert into or remove from its sorted VIF list.
+const canonicalBridges = new WeakSet<Bridge>();
+
 /** A copy of one bridge in canonical form and field order (name, MTU, vlan, uplink, ip, vifs). */
 function normBridge(key: string, b: Bridge): Bridge {
   const out = { name: b.name ?? key, MTU: b.MTU } as Bridge;
@@ -21,6 +25,7 @@ function normBridge(key: string, b: Bridge): Bridge {
   if (b.uplink) out.uplink = canon(b.uplink);
   if (b.ip) out.ip = canon(b.ip);
   out.vifs = [...(b.vifs ?? [])].sort();
+  canonicalBridges.add(out);
   return out;
 }
 
@@ -161,11 +166,6 @@ function sortedIndex(xs: readonly string[], v: string): number {
   return lo;
 }
 
-/** True when `xs` is in ascending order (bridges of a normalized state always are). */
-function isSorted(xs: readonly string[]): boolean {
-  for (let i = 1; i < xs.length; i++) if (xs[i - 1] > xs[i]) return false;
-  return true;
-}
 
 function uplinkProblem(u: Uplink): string | undefined {
   if (u.kind === 'bond') {
@@ -260,21 +260,26 @@ export function applyStepInPlace(state: NetState, step: Step): void {
       const owner = ix.get(step.vif);
       if (owner) fail(step, `VIF ${step.vif} is already on bridge ${owner}`);
       ix.set(step.vif, step.bridge);
-      if (!isSorted(cur.vifs)) return put({ ...cur, vifs: [...cur.vifs, step.vif] });
+      if (!canonicalBridges.has(cur)) return put({ ...cur, vifs: [...cur.vifs, step.vif] });
       // The rest of the bridge is untouched and already canonical: only the VIF list changes.
       const vifs = cur.vifs.slice();
       vifs.splice(sortedIndex(vifs, step.vif), 0, step.vif);
-      bridges[step.bridge] = { ...cur, vifs };
+      const next = { ...cur, vifs };
+      canonicalBridges.add(next);
+      bridges[step.bridge] = next;
       return;
     }
     case 'vif.del': {
-      const at = isSorted(cur.vifs) ? sortedIndex(cur.vifs, step.vif) : cur.vifs.indexOf(step.vif);
+      const fast = canonicalBridges.has(cur);
+      const at = fast ? sortedIndex(cur.vifs, step.vif) : cur.vifs.indexOf(step.vif);
       if (cur.vifs[at] !== step.vif) fail(step, `VIF ${step.vif} is not on bridge ${step.bridge}`);
       vifIndexes.get(bridges)?.delete(step.vif);
       const vifs = cur.vifs.slice();
       vifs.splice(at, 1);
-      if (!isSorted(cur.vifs)) return put({ ...cur, vifs });
-      bridges[step.bridge] = { ...cur, vifs };
+      if (!fast) return put({ ...cur, vifs });
+      const next = { ...cur, vifs };
+      canonicalBridges.add(next);
+      bridges[step.bridge] = next;
       return;
     }
   }

@@ -7,7 +7,7 @@
 //   - xcp-networkd's style replayed in the same run on the same sandbox: Bridge.destroy of xenbr0
 //     and xenbr3 (link down, flush, members down, del-br), Bridge.create xapi0, add-bond, members
 //     up, IP and route, MTUs — each a separate ovs-vsctl / ip invocation, as networkd issues them
-//     (shared/reference/ovs-backend.md "Other networkd → ovs-vsctl mappings").
+//     (xcp-networkd network_utils.ml `Ovs`/`Ip`; docs/reference/ovs.md).
 // Management outage: `ping -D -i 0.01` from the peer netns to 192.0.2.10 while the change runs; the
 // outage is the largest gap between consecutive answered probes (minus the 10 ms interval), and
 // lost = probes missing between the first and last answer. Each style runs ROUNDS times; the
