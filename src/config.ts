@@ -96,6 +96,8 @@ export const USAGE = `usage: xenapi-netd [options]
   --pool-max-backoff MS  slave: longest wait between reconnection attempts (default 10000)
   --pool-ca FILE         PEM certificates trusted for https:// pool traffic (besides the system's)
   --pool-advertise URL   where the master reaches this daemon (default: the --listen URL)
+  --pool-call-timeout MS master: how long a call forwarded to a slave may go unanswered before it
+                         fails CANNOT_CONTACT_HOST [host] and the slave is resynced (default 5000)
   --unix-socket PATH     also serve on this Unix socket (plain HTTP, XML-RPC and /jsonrpc); a root
                          peer (SO_PEERCRED) logs in with any password, as on XenServer's /var/lib/xcp/xapi
   --tls-cert FILE        serve HTTPS with this PEM certificate (with --tls-key), as xapi on 443
@@ -149,6 +151,12 @@ export function parseArgs(argv: string[]): Config {
       case '--pool-max-backoff': c.poolMaxBackoffMs = Number(need(++i)); break;
       case '--pool-ca': c.poolCa = need(++i); break;
       case '--pool-advertise': c.poolAdvertise = need(++i); break;
+      case '--pool-call-timeout': {
+        const v = Number(need(++i));
+        if (!Number.isInteger(v) || v < 1) throw new Error(`--pool-call-timeout: expected a positive number of ms, got ${argv[i]}`);
+        c.poolCallTimeoutMs = v;
+        break;
+      }
       case '--record': c.record = need(++i); break;
       case '--unix-socket': c.unixSocket = need(++i); break;
       case '--tls-cert': c.tlsCert = need(++i); break;

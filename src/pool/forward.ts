@@ -1,15 +1,16 @@
-// The forwarder: a store precommit hook, registered before the local reconciler's. On a slave
-// daemon it refuses every write to the local database (HOST_IS_SLAVE [master]: the master's
+// The forwarder: a store prepare hook, run before the local reconciler's precommit hook. On a
+// slave daemon it refuses every write to the local database (HOST_IS_SLAVE [master]: the master's
 // database is the pool's). On the master, for every other host whose desired NetState in the
-// transaction differs from the committed one, it sends the new state to that host's daemon
-// (host.apply_network_state over authenticated XML-RPC), which applies it all or nothing; a
+// transaction differs from the committed one, it asks Store.write for a remote call that sends
+// the new state to that host's daemon (host.apply_network_state over authenticated XML-RPC),
+// made outside the write lock under the host's own lock; the slave applies it all or nothing. A
 // failure fails the transaction (the master's database is unchanged) and the hosts already
-// changed get their previous state back from tx.undo.
+// called get the committed state back.
 import type { Store, Txn } from '../store/store.js';
 import { ApiError } from '../errors.js';
 import type { NetState } from '../backends/backend.js';
 import { desiredState } from '../reconciler/desired.js';
-import { CULPRIT } from '../reconciler/reconciler.js';
+import { CULPRIT, DRY_RUN } from '../reconciler/reconciler.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
 
 /** Per-transaction scratch key: the slave's own guard lets this write through (become_standalone). */
@@ -86,32 +87,53 @@ export interface ForwardPool {
   /** The registered slave daemons, by host uuid. */
   readonly roles: { member(hostUuid: string): unknown };
   readonly log: { error(m: string): void };
-  /** Sends a desired state to a slave host's daemon; failures as the ApiError the caller sees. */
-  sendState(host: string, uuid: string, json: string, culprit: string): Promise<void>;
+  /** True when a call to this host went unanswered and the host has not synced since (calls to it fail at once). */
+  unanswered(host: string): boolean;
+  /** Sends a desired state to a slave host's daemon; failures as the ApiError the caller sees. `sync`: a start-up sync (the slave waits for it). */
+  sendState(host: string, uuid: string, json: string, culprit: string, sync: boolean): Promise<void>;
 }
 
-/** Registers the guard/forwarder on `store` (call before the reconciler attaches). */
+/**
+ * Registers the guard/forwarder on `store` as a prepare hook (before the reconciler's precommit
+ * hook): the calls to slaves are made by Store.write outside its write lock, each under the lock
+ * of its host (docs/pool.md "Locking").
+ */
 export function attachForwarder(store: Store, pool: ForwardPool): void {
   const cache = new CommittedCache();
-  store.onPrecommit(async (tx) => {
+  store.onPrepare((tx) => {
     if (pool.isSlave) {
       if (tx.scratch.get(LOCAL_WRITE)) return;
       throw new ApiError('HOST_IS_SLAVE', [pool.masterHost]);
     }
+    // A dry run changes nothing anywhere: its plan is the local reconciler's.
+    if (tx.scratch.get(DRY_RUN)) return;
     const me = pool.d.hostRef;
-    for (const host of affectedHosts(tx, store)) {
+    // Hosts an earlier run of this write already sent a state to get one again, even if this run leaves them as committed.
+    const hosts = affectedHosts(tx, store);
+    for (const h of tx.sent.keys()) hosts.add(h);
+    for (const host of hosts) {
       if (host === me || !tx.find('host', host)) continue;
-      const next = desiredState(tx, host);
-      const json = JSON.stringify(next);
-      const prev = cache.get(store, host);
-      if (json === prev.json && !tx.scratch.get(`pool.force.${host}`)) continue;
       const uuid = String(tx.get('host', host).uuid);
       // A host no slave daemon ever registered for is records only (tests build such hosts): nothing to send.
       if (!pool.roles.member(uuid)) continue;
-      await pool.sendState(host, uuid, json, String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL'));
-      tx.undo.push(() => pool.sendState(host, uuid, prev.json, 'OpaqueRef:NULL').then(() => undefined, (e) => {
-        pool.log.error(`pool: could not put host ${host} back after a failed transaction: ${(e as Error).message}`);
-      }));
+      const sync = Boolean(tx.scratch.get(`pool.force.${host}`));
+      const json = JSON.stringify(desiredState(tx, host));
+      if (!sync && !tx.sent.has(host) && json === cache.get(store, host).json) continue;
+      // A host that left a call unanswered is not waited for again until it syncs: the caller hears at once.
+      if (!sync && pool.unanswered(host)) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
+      const culprit = String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL');
+      tx.remote.set(host, {
+        key: host,
+        payload: json,
+        run: () => pool.sendState(host, uuid, json, culprit, sync),
+        // Put back to what is committed when the undo runs (others may have committed since); a host that does not answer is resynced instead.
+        undo: async () => {
+          if (pool.unanswered(host)) return;
+          await pool.sendState(host, uuid, JSON.stringify(desiredState(store, host)), 'OpaqueRef:NULL', false).catch((e) => {
+            pool.log.error(`pool: could not put host ${host} back after a failed transaction: ${(e as Error).message}`);
+          });
+        },
+      });
     }
   });
 }

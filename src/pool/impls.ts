@@ -9,6 +9,7 @@ import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
 import { NULL_REF, type Txn } from '../store/store.js';
 import { RemoteFailure, Unreachable, normalizeUrl, xapiCall } from './rpc.js';
+import type { Ticket } from './role.js';
 import type { PoolService } from './service.js';
 import {
   fixBonds, forgetAbsent, poolMaster, registerHost, reportNics, syncBonds, syncTunnels, syncVlans, type SlaveReport,
@@ -56,6 +57,7 @@ function forgetHost(tx: Txn, host: string): void {
 /** host.pool_slave_startup on the master: register (first time), NICs, fix_bonds, bonds, VLANs, tunnels; the forwarder applies the result on the slave. */
 async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson: string): Promise<string> {
   const pool = assertMaster(ctx);
+  const receivedAt = Date.now();
   const tx = ctx.tx;
   const log = ctx.d.log;
   let report: SlaveReport;
@@ -93,6 +95,8 @@ async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson:
   forgetAbsent(tx, host, absent, log, true);
   const hm = String(tx.get('host', host).metrics);
   if (tx.find('host_metrics', hm)) tx.set('host_metrics', hm, { live: true, last_updated: now() });
+  const h = host;
+  tx.after.push(() => pool.synced(h, uuid, report.clock, receivedAt));
   // (4) the forwarder sends desiredState(tx, host) to the slave before commit; the reply carries it too.
   const state: NetState = desiredState(tx, host);
   return JSON.stringify({ host, master, metrics: hm, secret: pool.role.secret, state });
@@ -138,13 +142,20 @@ async function eject(ctx: CallCtx, host: string): Promise<void> {
   const m = pool.roles.member(uuid);
   if (!m) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
   forgetHost(tx, host);
-  try {
-    await xapiCall(m.url, 'host.become_standalone', [m.token], 60_000);
-  } catch (e) {
-    if (e instanceof Unreachable) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
-    if (e instanceof RemoteFailure) throw new ApiError(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
-    throw e;
-  }
+  // Made by Store.write outside the write lock, under the host's own lock, before the records go.
+  tx.remote.set(host, {
+    key: host,
+    payload: 'host.become_standalone',
+    run: async () => {
+      try {
+        await xapiCall(m.url, 'host.become_standalone', [m.token], pool.callTimeoutMs);
+      } catch (e) {
+        if (e instanceof Unreachable) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
+        if (e instanceof RemoteFailure) throw new ApiError(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
+        throw e;
+      }
+    },
+  });
   tx.after.push(() => pool.roles.dropMember(uuid));
 }
 
@@ -194,7 +205,7 @@ export const poolJoinImpls: Impls = {
     ctx.tx.get('host', host);
     syncBonds(ctx, host, new Set(), ctx.d.log);
   },
-  'host.apply_network_state': async (ctx, [token, state]) => {
+  'host.apply_network_state': async (ctx, [token, state, ticket]) => {
     const p = assertToken(ctx, token);
     let s: NetState;
     try {
@@ -203,7 +214,14 @@ export const poolJoinImpls: Impls = {
       throw new ApiError('INVALID_VALUE', ['state', 'not JSON']);
     }
     if (!s || typeof s.bridges !== 'object') throw new ApiError('INVALID_VALUE', ['state', 'no bridges']);
-    await p.agent!.applyState(s);
+    let t: Ticket;
+    try {
+      t = JSON.parse(ticket) as Ticket;
+    } catch {
+      throw new ApiError('INVALID_VALUE', ['ticket', 'not JSON']);
+    }
+    if (!t || !Number.isFinite(t.seq) || !Number.isFinite(t.deadline)) throw new ApiError('INVALID_VALUE', ['ticket', 'seq and deadline are required']);
+    await p.agent!.applyState(s, t);
   },
   'host.become_standalone': async (ctx, [token]) => {
     const p = assertToken(ctx, token);

@@ -78,3 +78,13 @@ export class RoleStore {
     this.memberDel.run(hostUuid);
   }
 }
+
+/** What a forwarded state carries besides the state: the slave applies it only if `seq` is newer than the last it applied and its clock has not passed `deadline`. */
+export interface Ticket {
+  /** Increases with every state the master sends (microseconds of the master's clock, kept strictly increasing). */
+  seq: number;
+  /** The last moment (the slave's clock, as estimated by the master) the master still waits for the answer. */
+  deadline: number;
+  /** A start-up sync: the slave takes it whatever it applied before (the master may have restarted). */
+  sync?: boolean;
+}

@@ -8,9 +8,9 @@ import { storedClasses } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { firstStart, type FirstStartOptions } from '../xapi/startup.js';
-import { LOCAL_WRITE, attachForwarder, slaveError } from './forward.js';
-import { RoleStore, newSecret, type RoleRecord } from './role.js';
-import { normalizeUrl, xapiCall } from './rpc.js';
+import { LOCAL_WRITE, attachForwarder, slaveError, type ForwardPool } from './forward.js';
+import { RoleStore, newSecret, type RoleRecord, type Ticket } from './role.js';
+import { Unreachable, normalizeUrl, xapiCall } from './rpc.js';
 import { SlaveAgent } from './slave.js';
 
 /** Pool options from the command line. */
@@ -27,14 +27,26 @@ export interface PoolConfig {
   poolAdvertise?: string;
   /** --pool-ca FILE: PEM certificates trusted for https:// traffic between daemons (besides the system's). */
   poolCa?: string;
+  /** --pool-call-timeout MS: how long the master waits for a slave to answer a forwarded call (default 5000). */
+  poolCallTimeoutMs?: number;
 }
 
-export class PoolService {
+/** Default of --pool-call-timeout. */
+export const DEFAULT_POOL_CALL_TIMEOUT_MS = 5000;
+/** A start-up sync's state may be large (hundreds of bonds and VLANs to build): the slave, which asked for it, gets this long at least. */
+const SYNC_APPLY_TIMEOUT_MS = 120_000;
+
+export class PoolService implements ForwardPool {
   readonly roles: RoleStore;
   role: RoleRecord;
   agent?: SlaveAgent;
   private url = '';
   private started = false;
+  /** Master: hosts that left a call unanswered and have not synced since. */
+  private silent = new Set<string>();
+  /** Master: each slave's clock minus the master's (ms), measured at its start-up sync. */
+  private clockOffset = new Map<string, number>();
+  private seq = 0;
 
   constructor(
     readonly cfg: PoolConfig,
@@ -124,13 +136,49 @@ export class PoolService {
     await this.agent?.stop();
   }
 
+  /** The forwarded-call timeout (--pool-call-timeout). */
+  get callTimeoutMs(): number {
+    return this.cfg.poolCallTimeoutMs ?? DEFAULT_POOL_CALL_TIMEOUT_MS;
+  }
+
+  /** Master: true when `host` left a call unanswered and has not synced since. */
+  unanswered(host: string): boolean {
+    return this.silent.has(host);
+  }
+
+  /** Master: a slave synced (its start-up sync committed): it is answered again; `clock` is its clock when it reported. */
+  synced(host: string, uuid: string, clock: number | undefined, receivedAt: number): void {
+    if (typeof clock === 'number' && Number.isFinite(clock)) this.clockOffset.set(uuid, clock - receivedAt);
+    if (this.silent.delete(host)) this.log.info(`pool: host ${host} answers again and is in sync with the master`);
+  }
+
+  /**
+   * Master: a call to `host` went unanswered (timed out, or the connection broke), so whether it
+   * applied the change is unknown. The host is marked not live: calls to it fail at once, and its
+   * heartbeat, when it answers again, finds live=false and runs a full start-up sync, which brings
+   * it to the master's state.
+   */
+  private markSilent(host: string, why: string): void {
+    if (this.silent.has(host)) return;
+    this.silent.add(host);
+    this.log.warn(`pool: host ${host} did not answer (${why}); marked not live until it syncs again`);
+    this.store.write((tx) => {
+      const m = String(tx.find('host', host)?.metrics ?? '');
+      if (m && tx.find('host_metrics', m)?.live) tx.set('host_metrics', m, { live: false });
+    }).catch((e) => this.log.error(`pool: could not mark host ${host} not live: ${(e as Error).message}`));
+  }
+
   /** Master: sends a desired state to a slave host's daemon; failures as the ApiError the caller sees. */
-  async sendState(host: string, uuid: string, json: string, culprit: string): Promise<void> {
+  async sendState(host: string, uuid: string, json: string, culprit: string, sync = false): Promise<void> {
     const m = this.roles.member(uuid);
     if (!m) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
+    const timeout = sync ? Math.max(this.callTimeoutMs, SYNC_APPLY_TIMEOUT_MS) : this.callTimeoutMs;
+    this.seq = Math.max(this.seq + 1, Date.now() * 1000);
+    const ticket: Ticket = { seq: this.seq, deadline: Date.now() + timeout + (this.clockOffset.get(uuid) ?? 0), ...(sync ? { sync: true } : {}) };
     try {
-      await xapiCall(m.url, 'host.apply_network_state', [m.token, json], 60_000);
+      await xapiCall(m.url, 'host.apply_network_state', [m.token, json, JSON.stringify(ticket)], timeout);
     } catch (e) {
+      if (e instanceof Unreachable) this.markSilent(host, e.message);
       throw slaveError(host, e, culprit);
     }
   }

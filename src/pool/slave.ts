@@ -10,7 +10,7 @@ import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
 import { describe, diff, fitToNics } from '../backends/plan.js';
 import type { Store } from '../store/store.js';
-import type { RoleRecord, RoleStore } from './role.js';
+import type { RoleRecord, RoleStore, Ticket } from './role.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
 import type { SlaveReport } from './sync.js';
 
@@ -73,9 +73,26 @@ export class SlaveAgent extends EventEmitter {
     }
   }
 
-  /** Applies a desired state through the local backend, all or nothing, and remembers it. Serialised. */
-  applyState(state: NetState): Promise<number> {
+  /** The highest ticket seq applied for the master (a start-up sync resets it). */
+  private lastSeq = 0;
+
+  /**
+   * Applies a desired state through the local backend, all or nothing, and remembers it.
+   * Serialised. With a `ticket` (a forwarded change), a state the master has given up on — its
+   * deadline passed before its turn came (the daemon was stopped, the network slow), or a newer
+   * one was already applied — is refused and never applied; one that finished only after its
+   * deadline (the master may have rolled it back meanwhile) starts a full sync with the master at once.
+   */
+  applyState(state: NetState, ticket?: Ticket): Promise<number> {
     const run = this.applyTail.then(async () => {
+      if (ticket) {
+        const late = Date.now() - ticket.deadline;
+        if (late > 0 || (!ticket.sync && ticket.seq <= this.lastSeq)) {
+          const why = late > 0 ? `its deadline passed ${late} ms ago` : `state ${this.lastSeq} is newer`;
+          this.o.log.warn(`pool: refused a change from the master that it has given up on (seq ${ticket.seq}: ${why})`);
+          throw new ApiError('CANNOT_CONTACT_HOST', [this.o.role.hostRef ?? this.o.localHost()]);
+        }
+      }
       const plan = diff(await this.o.backend.read(), await this.fit(state));
       if (plan.length) {
         try {
@@ -87,13 +104,25 @@ export class SlaveAgent extends EventEmitter {
         }
         this.o.log.info(`pool: applied ${plan.length} steps for the master: ${plan.map(describe).join('; ')}`);
       }
+      if (ticket) this.lastSeq = ticket.seq;
       this.o.role.lastState = state;
       this.o.roles.save(this.o.role);
+      if (ticket && Date.now() > ticket.deadline && !this.stopped) {
+        this.o.log.warn(`pool: a change from the master (seq ${ticket.seq}) finished after the master stopped waiting; syncing with the master`);
+        this.resync();
+      }
       return plan.length;
     });
     this.applyTail = run.then(() => undefined, () => undefined);
     return run;
   }
+
+  /** Makes the background loop run a full start-up sync now. */
+  private resync(): void {
+    this.needSync = true;
+    this.wake?.();
+  }
+  private needSync = false;
 
   /** Starts talking to the master in the background; `url` is where the master reaches this daemon. */
   start(url: string): void {
@@ -124,6 +153,10 @@ export class SlaveAgent extends EventEmitter {
     let synced = false;
     while (!this.stopped) {
       try {
+        if (this.needSync) {
+          this.needSync = false;
+          synced = false;
+        }
         if (!synced) {
           await this.sync();
           synced = true;
@@ -186,6 +219,7 @@ export class SlaveAgent extends EventEmitter {
       management,
       token: this.o.role.token!,
       software_version: { ...(host.software_version as Record<string, string>) },
+      clock: Date.now(),
     };
   }
 

@@ -38,6 +38,8 @@ export interface SlaveReport {
   /** What the master presents on its calls to this slave (host.apply_network_state). */
   token: string;
   software_version?: Record<string, string>;
+  /** The slave's clock (ms since the epoch) when it reported: the master estimates the offset of its deadlines from it. */
+  clock?: number;
 }
 
 /** A snapshot of the transaction: the returned function puts it back (Txn.savepoint). */

@@ -105,6 +105,97 @@ const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 type Hook = (tx: Txn) => void | Promise<void>;
 
+/**
+ * Work a transaction needs done on another host before it commits (a pool master sending a
+ * slave its new desired state). It runs outside the store's write lock, holding only the lock
+ * of its key; if anything committed meanwhile, the transaction runs again and sends only what
+ * changed (docs/pool.md "Locking").
+ */
+export interface RemoteCall {
+  /** The lock it holds while it runs and until the transaction ends (a host ref). */
+  key: string;
+  /** What it sends: a re-run asking for the same payload does not call again. */
+  payload: string;
+  /** Makes the call; a throw fails the transaction. */
+  run(): Promise<void>;
+  /** Puts the other side back when the transaction fails after the call was made (or may have been). */
+  undo?(): Promise<void>;
+}
+
+/** A transaction may run this many times while others commit during its remote calls. */
+const MAX_REMOTE_ROUNDS = 20;
+
+/** Named locks, taken in sorted order in one sweep (no two holders can wait for each other). */
+class KeyLocks {
+  private tails = new Map<string, Promise<void>>();
+  /** Waits for every key; the result releases them all. */
+  async acquire(keys: string[]): Promise<() => void> {
+    const releases: (() => void)[] = [];
+    for (const k of [...new Set(keys)].sort()) {
+      const prev = this.tails.get(k) ?? Promise.resolve();
+      let release!: () => void;
+      const mine = new Promise<void>((r) => (release = r));
+      const tail = prev.then(() => mine);
+      this.tails.set(k, tail);
+      await prev;
+      releases.push(() => {
+        release();
+        if (this.tails.get(k) === tail) this.tails.delete(k);
+      });
+    }
+    return () => releases.forEach((r) => r());
+  }
+}
+
+/** The remote calls of one write: which keys it holds, what it sent under them, how to undo it. */
+class RemotePhase {
+  readonly sent = new Map<string, string>();
+  private undos = new Map<string, () => Promise<void>>();
+  private held = new Set<string>();
+  private unlock?: () => void;
+
+  constructor(private locks: KeyLocks) {}
+
+  /** True if `tx` needs a call or a key it does not have yet. */
+  pending(tx: Txn): boolean {
+    for (const c of tx.remote.values()) if (!this.held.has(c.key) || this.sent.get(c.key) !== c.payload) return true;
+    return false;
+  }
+
+  /** Takes the keys `tx` needs and makes its calls (in parallel); the first failure is thrown. */
+  async run(tx: Txn): Promise<void> {
+    const calls = [...tx.remote.values()];
+    if (calls.some((c) => !this.held.has(c.key))) {
+      // All keys again in one sorted sweep; what was sent under a key let go may have been overwritten since, so it goes again.
+      this.unlock?.();
+      this.unlock = undefined;
+      const keys = [...new Set([...this.held, ...calls.map((c) => c.key)])];
+      this.sent.clear();
+      this.unlock = await this.locks.acquire(keys);
+      this.held = new Set(keys);
+    }
+    const todo = calls.filter((c) => this.sent.get(c.key) !== c.payload);
+    const results = await Promise.allSettled(todo.map(async (c) => {
+      if (c.undo) this.undos.set(c.key, c.undo);
+      this.sent.delete(c.key);
+      await c.run();
+      this.sent.set(c.key, c.payload);
+    }));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  /** The transaction failed: every key called puts its other side back. */
+  async undo(): Promise<void> {
+    await Promise.all([...this.undos.values()].map((u) => u().catch(() => undefined)));
+  }
+
+  release(): void {
+    this.unlock?.();
+    this.unlock = undefined;
+  }
+}
+
 /** The object store. */
 export class Store implements View {
   readonly db: Database.Database;
@@ -119,6 +210,10 @@ export class Store implements View {
   minValidGen = 0;
   private lockTail: Promise<void> = Promise.resolve();
   private precommit: Hook[] = [];
+  private prepare: Hook[] = [];
+  private keyLocks = new KeyLocks();
+  /** Writes run again because others committed while they called other hosts (tests, benchmarks). */
+  remoteReruns = 0;
   private listeners: ((gen: number, changes: Change[]) => void)[] = [];
   private meta: { get: Database.Statement; set: Database.Statement };
   private tombIns: Database.Statement;
@@ -276,33 +371,74 @@ export class Store implements View {
   onPrecommit(h: Hook): void {
     this.precommit.push(h);
   }
+  /**
+   * Registers a hook run at the end of every write transaction before the precommit hooks: it
+   * may refuse the transaction or ask for remote calls (`tx.remote`), made outside the write lock.
+   */
+  onPrepare(h: Hook): void {
+    this.prepare.push(h);
+  }
   /** Registers a listener told of every commit (events). */
   onCommit(l: (gen: number, changes: Change[]) => void): void {
     this.listeners.push(l);
   }
 
-  /** Runs `fn` as one transaction, serialised with every other write. */
-  async write<T>(fn: (tx: Txn) => T | Promise<T>): Promise<T> {
+  /** Waits for the write lock; the result releases it. */
+  private async lock(): Promise<() => void> {
     const prev = this.lockTail;
     let release!: () => void;
     this.lockTail = new Promise<void>((r) => (release = r));
     await prev;
-    const tx = new Txn(this);
+    return release;
+  }
+
+  /**
+   * Runs `fn` as one transaction, serialised with every other write. A transaction that needs
+   * calls to other hosts (`tx.remote`, asked by a prepare hook) lets the write lock go while they
+   * run, holding only their keys; if anything committed meanwhile, `fn` runs again on the new
+   * state (it must depend only on the store and its arguments) and only what it asks differently
+   * is sent again. The precommit hooks (the local reconciler) and the commit then run under the lock.
+   */
+  async write<T>(fn: (tx: Txn) => T | Promise<T>): Promise<T> {
+    let unlock: (() => void) | undefined = await this.lock();
+    const remote = new RemotePhase(this.keyLocks);
+    let tx: Txn | undefined;
     try {
-      const result = await fn(tx);
-      if (tx.dirty()) for (const h of this.precommit) await h(tx);
-      this.commit(tx);
-      for (const f of tx.after) {
-        try { f(); } catch { /* after-commit hooks must not undo a commit */ }
+      for (let round = 0; ; round++) {
+        tx = new Txn(this, remote.sent);
+        const result = await fn(tx);
+        if (tx.dirty()) for (const h of this.prepare) await h(tx);
+        if (remote.pending(tx)) {
+          if (round >= MAX_REMOTE_ROUNDS) throw new ApiError('INTERNAL_ERROR', ['the transaction kept meeting concurrent changes while it called other hosts']);
+          const gen = this.generation;
+          unlock();
+          unlock = undefined;
+          await remote.run(tx);
+          unlock = await this.lock();
+          if (this.generation !== gen) {
+            this.remoteReruns++;
+            continue; // others committed: run again on their state
+          }
+        }
+        if (tx.dirty()) for (const h of this.precommit) await h(tx);
+        this.commit(tx);
+        for (const f of tx.after) {
+          try { f(); } catch { /* after-commit hooks must not undo a commit */ }
+        }
+        return result;
       }
-      return result;
     } catch (e) {
-      for (const f of tx.undo.reverse()) {
+      for (const f of tx?.undo.reverse() ?? []) {
         try { await f(); } catch { /* best effort: the backend reports its own failures */ }
       }
+      // Other hosts are put back without the write lock, under their own keys.
+      unlock?.();
+      unlock = undefined;
+      await remote.undo();
       throw e;
     } finally {
-      release();
+      unlock?.();
+      remote.release();
     }
   }
 
@@ -458,8 +594,11 @@ export class Txn implements View {
   readonly undo: (() => void | Promise<void>)[] = [];
   /** Scratch space for layers that need per-transaction state (reconciler, events). */
   readonly scratch = new Map<string, unknown>();
+  /** Calls to other hosts this transaction needs before it commits, by key (Store.write). */
+  readonly remote = new Map<string, RemoteCall>();
 
-  constructor(readonly store: Store) {}
+  /** `sent`: what earlier runs of the same write already sent, by key. */
+  constructor(readonly store: Store, readonly sent: ReadonlyMap<string, string> = new Map()) {}
 
   /** True once anything was written. */
   dirty(): boolean {

@@ -121,6 +121,8 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
       members.push({ h, sb, db: join(dir, `h${h}.db`), inventory, args: [], url: '', out: '' });
     }
     [M, S1, S2] = members;
+    // A short forwarded-call timeout (the flag under test in POOL-MP-05).
+    M.args = ['--pool-call-timeout', '1500'];
     await launch(M);
     for (const s of [S1, S2]) {
       s.args = ['--pool-master', M.url, '--pool-user', 'root', '--pool-password', 'secret', '--pool-heartbeat', '300', '--pool-max-backoff', '1000'];
@@ -206,6 +208,49 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     const v100Bridge = await call<string>('network.get_bridge', v100);
     expect(await S2.sb.vsctl(['br-to-parent', v100Bridge])).to.equal(mgtBridge);
     expect(await S2.sb.ping(ip(2), 2000)).to.equal(true);
+  });
+
+  it('POOL-MP-05 a SIGSTOPped slave: PIF.plug on it fails fast naming the host, the master\'s other writes do not wait, and after SIGCONT the slave never applies the abandoned change and resyncs', async () => {
+    const s1 = await hostRef(S1);
+    const eth2 = await pif(s1, 'eth2');
+    if (await call<boolean>('PIF.get_currently_attached', eth2)) await call('PIF.unplug', eth2);
+    const eth2Bridge = async () => (await S1.sb.vsctl(['list-ports', 'xenbr2']).catch(() => '')).split('\n').includes('eth2');
+    expect(await eth2Bridge()).to.equal(false);
+    S1.proc!.kill('SIGSTOP');
+    try {
+      const t0 = Date.now();
+      const plug = call('PIF.plug', eth2).then(() => undefined, (e) => e as RemoteFailure);
+      await new Promise((r) => setTimeout(r, 300));
+      // While the master waits for the stopped slave, its other writes go through.
+      const t1 = Date.now();
+      const net = await call<string>('network.create', { name_label: 'DURING', name_description: '', MTU: 1500, other_config: {}, bridge: '' });
+      const during = Date.now() - t1;
+      const err = await plug;
+      const waited = Date.now() - t0;
+      expect(err?.details).to.deep.equal(['CANNOT_CONTACT_HOST', s1]);
+      expect(waited, 'PIF.plug waited about --pool-call-timeout (1500 ms)').to.be.within(1400, 4000);
+      expect(during, 'network.create while the slave hangs').to.be.below(1000);
+      expect(await call<boolean>('PIF.get_currently_attached', eth2)).to.equal(false);
+      expect(await call('network.get_name_label', net)).to.equal('DURING');
+      // The host is marked not live, and the next call to it fails at once.
+      await until(async () => !(await live(S1)), 5000, 'slave 1 marked not live');
+      const t2 = Date.now();
+      const again = await call('PIF.plug', eth2).then(() => undefined, (e) => e as RemoteFailure);
+      expect(again?.details).to.deep.equal(['CANNOT_CONTACT_HOST', s1]);
+      expect(Date.now() - t2).to.be.below(500);
+    } finally {
+      S1.proc!.kill('SIGCONT');
+    }
+    // Resumed: it refuses the change the master gave up on, finds itself not live and syncs.
+    await until(async () => /refused a change from the master that it has given up on/.test(S1.out), 10_000, 'slave 1 to refuse the stale change');
+    await until(async () => live(S1), 20_000, 'slave 1 to resync');
+    expect(await eth2Bridge(), 'eth2 was not plugged late').to.equal(false);
+    expect(await call<boolean>('PIF.get_currently_attached', eth2)).to.equal(false);
+    // And it follows the master again.
+    await call('PIF.plug', eth2);
+    expect(await eth2Bridge()).to.equal(true);
+    await call('PIF.unplug', eth2);
+    expect(await eth2Bridge()).to.equal(false);
   });
 
   it('POOL-MP-04 the master killed and restarted while slaves run: they keep working and resync', async () => {

@@ -227,4 +227,90 @@ describe('pool (simulated backends, in-process daemons)', function () {
     expect(session).to.match(/^OpaqueRef:/);
     expect((await s.backend.read()).bridges.xenbr0.ip?.address).to.equal('192.0.2.11');
   });
+
+  it('POOL-09 a slave that answers after --pool-call-timeout: the call fails CANNOT_CONTACT_HOST [host] at the timeout, other writes go on meanwhile, and the slave, which applied the change late, is resynced at once to the master\'s state', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db'), config: { poolCallTimeoutMs: 300 } });
+    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url, heartbeatMs: 60_000 });
+    await synced(s);
+    const host = hostOf(m, s);
+    const eth1 = pifOf(m, host, 'eth1');
+    await m.call('pool.get_all'); // logs in before anything is timed
+    if (m.r.store.get('PIF', eth1).currently_attached) await m.call('PIF.unplug', eth1);
+    const apply = s.backend.apply.bind(s.backend);
+    let slow = 1;
+    s.backend.apply = async (plan) => {
+      if (slow-- > 0) await new Promise((r) => setTimeout(r, 1000));
+      return apply(plan);
+    };
+    const t0 = Date.now();
+    const plug = failure(m.call('PIF.plug', eth1));
+    await new Promise((r) => setTimeout(r, 50));
+    const t1 = Date.now();
+    await net(m, 'DURING');
+    expect(Date.now() - t1, 'network.create while the slave is slow').to.be.below(250);
+    expect(await plug).to.deep.equal(['CANNOT_CONTACT_HOST', host]);
+    expect(Date.now() - t0).to.be.within(250, 900);
+    expect(m.r.store.get('PIF', eth1).currently_attached).to.equal(false);
+    // Calls to the host fail at once until it syncs again.
+    const t2 = Date.now();
+    expect(await failure(m.call('PIF.plug', eth1))).to.deep.equal(['CANNOT_CONTACT_HOST', host]);
+    expect(Date.now() - t2).to.be.below(100);
+    // The slave applied the plug after the master gave up: it syncs at once (not at its next heartbeat, a minute away) and eth1 goes down again.
+    await synced(s, 2);
+    expect((await s.backend.read()).bridges.xenbr1?.uplink).to.equal(undefined);
+    expect(m.r.store.get('host_metrics', String(m.r.store.get('host', host).metrics)).live).to.equal(true);
+    await m.call('PIF.plug', eth1);
+    expect((await s.backend.read()).bridges.xenbr1.uplink).to.deep.equal({ kind: 'nic', device: 'eth1' });
+  });
+
+  it('POOL-10 calls to different slaves run side by side; one that meets a commit made during its call runs again on the new state', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    const s1 = await start({ h: 1, db: join(dir, 's1.db'), master: m.url });
+    const s2 = await start({ h: 2, db: join(dir, 's2.db'), master: m.url });
+    await synced(s1);
+    await synced(s2);
+    const [h1, h2] = [hostOf(m, s1), hostOf(m, s2)];
+    await m.call('pool.get_all'); // logs in before anything is timed
+    for (const h of [h1, h2]) if (m.r.store.get('PIF', pifOf(m, h, 'eth1')).currently_attached) await m.call('PIF.unplug', pifOf(m, h, 'eth1'));
+    const apply = s1.backend.apply.bind(s1.backend);
+    s1.backend.apply = async (plan) => {
+      await new Promise((r) => setTimeout(r, 400));
+      return apply(plan);
+    };
+    const reruns = m.r.store.remoteReruns;
+    const t0 = Date.now();
+    const slow = m.call('PIF.plug', pifOf(m, h1, 'eth1')).then(() => Date.now() - t0);
+    await new Promise((r) => setTimeout(r, 50));
+    await m.call('PIF.plug', pifOf(m, h2, 'eth1'));
+    const fast = Date.now() - t0;
+    const label = await net(m, 'MEANWHILE');
+    expect(fast, 'the call to slave 2 did not wait for slave 1').to.be.below(350);
+    expect(await slow).to.be.at.least(400);
+    expect(m.r.store.remoteReruns, 'the slow call ran again after the others committed').to.equal(reruns + 1);
+    for (const [h, s] of [[h1, s1], [h2, s2]] as const) {
+      expect(m.r.store.get('PIF', pifOf(m, h, 'eth1')).currently_attached).to.equal(true);
+      expect((await s.backend.read()).bridges.xenbr1.uplink).to.deep.equal({ kind: 'nic', device: 'eth1' });
+    }
+    expect(m.r.store.get('network', label).name_label).to.equal('MEANWHILE');
+  });
+
+  it('POOL-11 a forwarded state carries a ticket: one past its deadline, or older than the last applied, is refused and never applied', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url, heartbeatMs: 60_000 });
+    await synced(s);
+    const token = s.pool.role.token!;
+    const before = await s.backend.read();
+    const next = JSON.parse(JSON.stringify(before));
+    next.bridges.xenbr1 = { MTU: 1500, uplink: { kind: 'nic', device: 'eth1' } };
+    const send = (ticket: object) => xapiCall(s.url, 'host.apply_network_state', [token, JSON.stringify(next), JSON.stringify(ticket)]);
+    const seq = Date.now() * 1000 * 2;
+    expect((await failure(send({ seq, deadline: Date.now() - 1 })))[0]).to.equal('CANNOT_CONTACT_HOST');
+    expect(await s.backend.read()).to.deep.equal(before);
+    await send({ seq, deadline: Date.now() + 5000 });
+    expect((await s.backend.read()).bridges.xenbr1.uplink).to.deep.equal({ kind: 'nic', device: 'eth1' });
+    const back = (ticket: object) => xapiCall(s.url, 'host.apply_network_state', [token, JSON.stringify(before), JSON.stringify(ticket)]);
+    expect((await failure(back({ seq: seq - 1, deadline: Date.now() + 5000 })))[0]).to.equal('CANNOT_CONTACT_HOST');
+    expect((await s.backend.read()).bridges.xenbr1.uplink).to.deep.equal({ kind: 'nic', device: 'eth1' });
+    expect(await failure(xapiCall(s.url, 'host.apply_network_state', [token, JSON.stringify(before), '{}']))).to.deep.equal(['INVALID_VALUE', 'ticket', 'seq and deadline are required']);
+  });
 });
