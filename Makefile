@@ -6,7 +6,7 @@ DAEMON_NODE_FLAGS ?= --max-semi-space-size=8
 BACKEND ?= simulated
 ARGS ?=
 
-.PHONY: all install build run test test-one test-deps bench docs clean
+.PHONY: all install build install-cli run test test-one test-deps bench docs clean
 
 all: build
 
@@ -24,6 +24,16 @@ dist/native/peercred.node: native/peercred.c
 
 build: install dist/native/peercred.node
 	npx tsc -p tsconfig.json
+
+# Puts xe-netd (and xenapi-netd) on PATH with `npm link` (into npm's global prefix: /usr/local/bin
+# as root; PREFIX=DIR for another) and, where the directory is writable, xe-netd's bash completion.
+PREFIX ?=
+BASH_COMPLETION_DIR ?= /etc/bash_completion.d
+install-cli: build
+	$(if $(PREFIX),npm_config_prefix=$(PREFIX)) npm link --no-audit --no-fund
+	@if [ -d "$(BASH_COMPLETION_DIR)" ] && [ -w "$(BASH_COMPLETION_DIR)" ]; then \
+		install -m 644 share/xe-netd.bash "$(BASH_COMPLETION_DIR)/xe-netd" && echo "bash completion: $(BASH_COMPLETION_DIR)/xe-netd"; \
+	else echo "bash completion: source $(CURDIR)/share/xe-netd.bash from ~/.bashrc"; fi
 
 run: build
 ifeq ($(BACKEND),openvswitch)
@@ -47,7 +57,7 @@ test-one: build
 
 bench: build
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "bench needs wrk (apt-get install wrk)"; exit 1; }
-	$(NODE) dist/test/bench/run.js
+	COMPARE=$(COMPARE) $(NODE) dist/test/bench/run.js
 
 docs: build
 	$(NODE) dist/scripts/gen-api-doc.js

@@ -15,6 +15,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { allFigures, figure, readResults, tables, writeResults } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const MAIN = join(ROOT, 'dist/src/main.js');
@@ -122,6 +123,10 @@ function wrk(port: number, body: string, conns: number, seconds = DUR): WrkResul
 function resetPeak(pid: number): void {
   try { writeFileSync(`/proc/${pid}/clear_refs`, '5'); } catch { /* kernels without it: peak since start */ }
 }
+function rssMB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
 function peakMB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -148,8 +153,17 @@ async function benchGetRecord(): Promise<void> {
   for (const c of [1, 16, 64]) {
     const rr = wrk(raw.port, body, c);
     const dr = wrk(d.port, body, c);
-    line(`${String(c).padStart(5)} | ${fmt(dr.rps, 0).padStart(12)} | ${fmt(dr.p50, 2).padStart(6)} | ${fmt(dr.p99, 2).padStart(6)} | ${fmt(rr.rps, 0).padStart(9)} | ${fmt(rr.p99, 2).padStart(10)} | ${fmt((100 * dr.rps) / rr.rps, 0)} %${c === 16 ? '  (target >= 35 %)' : ''}`);
+    line(`${String(c).padStart(5)} | ${fmt(dr.rps, 0).padStart(12)} | ${fmt(dr.p50, 2).padStart(6)} | ${fmt(dr.p99, 2).padStart(6)} | ${fmt(rr.rps, 0).padStart(9)} | ${fmt(rr.p99, 2).padStart(10)} | ${fmt((100 * dr.rps) / rr.rps, 0)} %`);
+    figure({
+      area: 'wire', name: `PIF.get_record req/s, ${c} conn${c > 1 ? 's' : ''}, share of raw`, value: dr.rps / rr.rps, unit: 'x raw',
+      target: c === 16 ? { op: '>=', value: 0.75 } : c === 64 ? { op: '>=', value: 0.6 } : undefined,
+      note: `raw node:http returning the same ${reply.length} bytes (${fmt(rr.rps, 0)} req/s)`,
+    });
+    figure({ area: 'wire', name: `PIF.get_record p99, ${c} conn${c > 1 ? 's' : ''}`, value: dr.p99, unit: 'ms', note: `raw: ${fmt(rr.p99, 2)} ms` });
   }
+  // The idle daemon's memory: RSS after the benchmark's traffic, once V8 has settled.
+  await new Promise((r) => setTimeout(r, 1000));
+  figure({ area: 'memory', name: 'idle daemon RSS (6 NICs, after traffic)', value: rssMB(d.child.pid!), unit: 'MB', target: { op: '<', value: 60 }, note: 'VmRSS' });
   await stop(raw.child);
   await stop(d.child);
 }
@@ -177,7 +191,9 @@ async function benchGetAll(n: number): Promise<void> {
   await stop(raw.child);
   const best = Math.min(...runs);
   const rawBest = Math.min(...rawRuns);
-  line(`PIF.get_all_records, ${n} PIFs (${(size / 1e6).toFixed(1)} MB): best of 3 ${fmt(best, 0)} ms (raw server, same bytes: ${fmt(rawBest, 0)} ms, ratio ${fmt(best / rawBest, 1)}x), daemon peak RSS ${fmt(peak, 0)} MB${n === 10000 ? '  (targets < 400 ms, < 200 MB)' : ''}`);
+  line(`PIF.get_all_records, ${n} PIFs (${(size / 1e6).toFixed(1)} MB): best of 3 ${fmt(best, 0)} ms (raw server, same bytes: ${fmt(rawBest, 0)} ms, ratio ${fmt(best / rawBest, 1)}x), daemon peak RSS ${fmt(peak, 0)} MB`);
+  figure({ area: 'bulk', name: `PIF.get_all_records, ${n} PIFs, time to last byte`, value: best / rawBest, unit: 'x raw', target: n === 10000 ? { op: '<=', value: 2 } : undefined, note: `raw server, same ${(size / 1e6).toFixed(1)} MB: ${fmt(rawBest, 0)} ms (daemon ${fmt(best, 0)} ms)` });
+  figure({ area: 'bulk', name: `PIF.get_all_records, ${n} PIFs, daemon peak RSS`, value: peak, unit: 'MB', target: n === 10000 ? { op: '<', value: 120 } : undefined, note: 'VmHWM reset before the replies' });
   if (n === 10000) {
     // Does a bulk reply starve small calls? get_record p99 while get_all_records loops.
     const ref = /<name>(OpaqueRef:[^<]+)<\/name>/.exec(replyBuf.toString('utf8', 0, 5000))![1];
@@ -192,7 +208,8 @@ async function benchGetAll(n: number): Promise<void> {
     const r = wrk(d.port, xmlCall('PIF.get_record', d.session, ref), 16, DUR);
     looping = false;
     await loop;
-    line(`PIF.get_record at 16 conns while 10,000-PIF get_all_records loops (${bulk} bulk replies): ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms  (target p99 < 50 ms)`);
+    line(`PIF.get_record at 16 conns while 10,000-PIF get_all_records loops (${bulk} bulk replies): ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms`);
+    figure({ area: 'bulk', name: 'PIF.get_record p99 at 16 conns while bulk replies loop', value: r.p99, unit: 'ms', target: { op: '<', value: 10 }, note: `${bulk} 10,000-PIF replies during the run` });
   }
   await stop(d.child);
 }
@@ -210,27 +227,33 @@ async function benchModule(file: string, fn: string, what: string): Promise<void
 }
 
 async function main(): Promise<void> {
-  try {
-    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
-  } catch (e) {
-    // wrk prints its version with exit status 1; only a missing binary is fatal
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error("wrk is not installed: 'apt-get install wrk' (make bench does it as root)");
-  }
   line(`xenapi-netd benchmarks, ${new Date().toISOString()}, node ${process.version}`);
-  // BENCH_ONLY=wire|bond|pool|ovs runs one group (default: all); BENCH_SECONDS sets wrk's duration.
+  // BENCH_ONLY=wire|bond|pool|xe|ovs runs one group (default: all); BENCH_SECONDS sets wrk's duration.
   const only = process.env.BENCH_ONLY;
   const want = (g: string) => !only || only.split(',').includes(g);
   if (want('wire')) {
+    try {
+      execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    } catch (e) {
+      // wrk prints its version with exit status 1; only a missing binary is fatal
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error("wrk is not installed: 'apt-get install wrk' (make bench does it as root)");
+    }
     await benchGetRecord();
     await benchGetAll(1000);
     await benchGetAll(10000);
   }
   if (want('bond')) await benchModule('bond-bench.js', 'benchBond', 'Bond.create/destroy benchmark');
   if (want('pool')) await benchModule('pool-bench.js', 'benchPool', 'pool start-up benchmark');
+  if (want('xe')) await benchModule('xe-bench.js', 'benchXe', 'xe start-up benchmark');
   if (want('ovs')) {
     if (process.getuid?.() === 0) await benchModule('ovs-bench.js', 'benchOvs', 'Open vSwitch benchmark');
     else line('Open vSwitch benchmark: needs root (network namespaces)');
   }
+  // The report: one table per area with targets, the JSON for a later COMPARE, and the text.
+  const old = process.env.COMPARE ? readResults(process.env.COMPARE) : undefined;
+  for (const l of tables(allFigures(), old)) line(l);
+  writeResults(join(ROOT, 'bench/results.json'), { when: new Date().toISOString(), node: process.version, cores: (await import('node:os')).cpus().length });
+  line(`\nfigures written to bench/results.json${old ? `; compared with ${process.env.COMPARE}` : ''}`);
   writeFileSync(join(ROOT, 'bench-results.txt'), rows.join('\n') + '\n');
 }
 

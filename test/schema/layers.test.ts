@@ -39,12 +39,12 @@ function sources(dir: string): string[] {
   for (const name of readdirSync(join(ROOT, dir))) {
     const rel = `${dir}/${name}`;
     if (statSync(join(ROOT, rel)).isDirectory()) out.push(...sources(rel));
-    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) out.push(rel);
+    else if ((name.endsWith('.ts') || name.endsWith('.cts')) && !name.endsWith('.d.ts')) out.push(rel);
   }
   return out;
 }
 
-/** Module → the repository modules it imports (relative specifiers, `.js` mapped back to `.ts`). */
+/** Module → the repository modules it imports (relative specifiers, `.js`/`.cjs` mapped back to `.ts`/`.cts`). */
 export function importGraph(files: string[], read: (f: string) => string): Map<string, string[]> {
   const g = new Map<string, string[]>();
   for (const f of files) {
@@ -52,7 +52,7 @@ export function importGraph(files: string[], read: (f: string) => string): Map<s
     const deps = info.importedFiles
       .map((i) => i.fileName)
       .filter((s) => s.startsWith('.'))
-      .map((s) => relative(ROOT, resolve(ROOT, dirname(f), s)).replace(/\.js$/, '.ts'));
+      .map((s) => relative(ROOT, resolve(ROOT, dirname(f), s)).replace(/\.js$/, '.ts').replace(/\.cjs$/, '.cts'));
     g.set(f, [...new Set(deps)]);
   }
   return g;

@@ -4,20 +4,13 @@
 // (COMPAT-*), atomicity (dump + host before/after) and a backend fault at every plan step.
 // SR-IOV scenarios (BOND-05, BOND-06, BOND-08, BOND-09) are out of scope: no SR-IOV here.
 import { expect } from 'chai';
-import { normalize } from '../../src/backends/plan.js';
-import { desiredState } from '../../src/reconciler/desired.js';
 import { NULL_REF } from '../../src/store/store.js';
 import { possibleHosts } from '../../src/xapi/vm.js';
 import { startHarness, XenAPIFailure, type Harness } from '../helpers/harness.js';
-import { failsAtomically, makeNetwork, makeVIF, makeVM, setFields, setGuestMetrics, vmWithVifs } from '../helpers/vmfix.js';
+import { assertHostMatchesDb, failsAtomically, makeNetwork, makeVIF, makeVM, setFields, setGuestMetrics, vmWithVifs } from '../helpers/vmfix.js';
 
 const MGMT_IP = { ip_configuration_mode: 'Static', IP: '192.0.2.10', netmask: '255.255.255.0', gateway: '192.0.2.1', DNS: '192.0.2.53' };
 const NO_IP = { ip_configuration_mode: 'None', IP: '', netmask: '', gateway: '', DNS: '' };
-
-/** The host's actual networking equals what the database asks for. */
-async function hostMatchesDb(h: Harness): Promise<void> {
-  expect(await h.backend.read()).to.deep.equal(normalize(desiredState(h.r.store, h.r.d.hostRef)));
-}
 
 /** Record of a PIF over the wire. */
 const pif = (h: Harness, ref: string) => h.call<Record<string, any>>('PIF.get_record', ref);
@@ -275,7 +268,7 @@ describe('Bond', () => {
         const r = await pif(h, h.pif(s));
         expect([r.bond_slave_of, r.currently_attached, r.disallow_unplug, r.ip_configuration_mode]).to.deep.equal([b, false, false, 'None']);
       }
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('SEED-C5 bondN: the smallest N ≥ 0 unused by a bond master; a NIC named bond0 does not count', async () => {
@@ -331,7 +324,7 @@ describe('Bond', () => {
       expect(hv.ips[await bridgeOf(h, nv10)]).to.equal('203.0.113.10');
       expect(hv.bondMembers).to.deep.equal({ bond0: ['eth1', 'eth2'] });
       expect(hv.bridges).to.not.include('xenbr1');
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('SEED-C8 same tag on two slaves: one VLAN on the network with the most VIFs, the other network\'s VIFs-to-move join it', async () => {
@@ -362,7 +355,7 @@ describe('Bond', () => {
       expect(hv.vlans).to.deep.equal({ [bm]: { parent: await bridgeOf(h, nb), tag: 5 } });
       const doms = await Promise.all([a.vm, m1.vm].map((v) => h.call('VM.get_domid', v)));
       expect(hv.vifs).to.deep.equal({ [`vif${doms[0]}.0`]: bm, [`vif${doms[1]}.0`]: bm });
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('SEED-C9 tunnels move to the master with their networks (new access PIF, same network and protocol)', async () => {
@@ -383,7 +376,7 @@ describe('Bond', () => {
       expect(h.find('PIF', (p) => p.network === nt)).to.deep.equal([tr.access_PIF]);
       expect(h.find('PIF', () => true)).to.not.include(oldAccess);
       expect(h.backend.host().tunnels).to.deep.equal(['tunnel1']);
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('SEED-C10 VIFs-to-move: running here and halted-only-startable-here move; VMs on another host stay', async () => {
@@ -401,7 +394,7 @@ describe('Bond', () => {
       expect(await h.call('VIF.get_network', elsewhere.vifs[0])).to.equal(n1);
       const domid = await h.call('VM.get_domid', run.vm);
       expect(h.backend.host().vifs).to.deep.equal({ [`vif${domid}.0`]: await bridgeOf(h, nb) });
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('SEED-C10 a halted VM that could start on two hosts keeps its VIF', async () => {
@@ -443,7 +436,7 @@ describe('Bond', () => {
       expect(hv.uplinks).to.deep.equal({ [bb]: 'bond0' });
       expect(hv.bondMembers).to.deep.equal({ bond0: ['eth0', 'eth1'] });
       expect(hv.ips).to.deep.equal({ [bb]: '192.0.2.10' });
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('SEED-C11 no management among the slaves: the master is plugged because a slave was', async () => {
@@ -454,7 +447,7 @@ describe('Bond', () => {
       expect(await h.call('PIF.get_currently_attached', h.pif('eth2'))).to.equal(false);
       expect(h.backend.host().bondMembers).to.deep.equal({ bond0: ['eth1', 'eth2'] });
       expect(h.backend.host().bridges).to.not.include('xenbr2');
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('COMPAT-PLUG-ON-CREATE no slave plugged: the master stays unplugged (xapi always plugs it)', async () => {
@@ -465,7 +458,7 @@ describe('Bond', () => {
       expect(h.backend.host().bonds).to.deep.equal([]);
       await h.call('PIF.plug', master);
       expect(h.backend.host().bondMembers).to.deep.equal({ bond0: ['eth1', 'eth2'] });
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('SEED-C12 every slave loses its IP configuration and disallow_unplug', async () => {
@@ -489,7 +482,7 @@ describe('Bond', () => {
       const { steps, result } = await faultAtEveryStep(h, () => h.call('Bond.create', nb, [h.pif('eth0'), h.pif('eth1')], '', 'balance-slb', {}));
       expect(steps).to.be.greaterThan(5);
       expect(await h.call('Bond.get_all')).to.deep.equal([result]);
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('Async.Bond.create runs as a task and returns the bond', async () => {
@@ -569,7 +562,7 @@ describe('Bond', () => {
       expect(hv.vlans[await bridgeOf(h, w.nv)]).to.deep.equal({ parent: 'xenbr0', tag: 30 });
       const domid = await h.call('VM.get_domid', w.vm.vm);
       expect(hv.vifs[`vif${domid}.0`]).to.equal('xenbr0');
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('SEED-D7 an unplugged master: the slaves stay unplugged', async () => {
@@ -577,7 +570,7 @@ describe('Bond', () => {
       await h.call('Bond.destroy', b);
       for (const s of ['eth1', 'eth2']) expect(await h.call('PIF.get_currently_attached', h.pif(s))).to.equal(false);
       expect(h.backend.host().bridges).to.deep.equal(['xenbr0']);
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('SEED-D* a backend fault at every step of Bond.destroy leaves DB and host as before', async () => {
@@ -585,7 +578,7 @@ describe('Bond', () => {
       const { steps } = await faultAtEveryStep(h, () => h.call('Bond.destroy', w.b));
       expect(steps).to.be.greaterThan(5);
       expect(await h.call('Bond.get_all')).to.deep.equal([]);
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('a dangling Bond ref: HANDLE_INVALID', async () => {
@@ -609,7 +602,7 @@ describe('Bond', () => {
       await h.call('Bond.set_mode', b, 'active-backup');
       expect(await h.call('Bond.get_properties', b)).to.deep.equal({});
       expect(await h.call('Bond.get_mode', b)).to.equal('active-backup');
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('set_property outside lacp, or a bad value: INVALID_VALUE ["properties", "k = v"]', async () => {

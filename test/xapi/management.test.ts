@@ -4,15 +4,9 @@
 // the default-gateway/DNS interface choice (peer-scenarios A.8, GW-01..06), atomic failures and
 // a backend fault at every plan step.
 import { expect } from 'chai';
-import { normalize } from '../../src/backends/plan.js';
-import { desiredState } from '../../src/reconciler/desired.js';
 import { NULL_REF } from '../../src/store/store.js';
 import { startHarness, XenAPIFailure, type Harness } from '../helpers/harness.js';
-import { failsAtomically, makeNetwork, setFields } from '../helpers/vmfix.js';
-
-async function hostMatchesDb(h: Harness): Promise<void> {
-  expect(await h.backend.read()).to.deep.equal(normalize(desiredState(h.r.store, h.r.d.hostRef)));
-}
+import { assertHostMatchesDb, failsAtomically, makeNetwork, setFields } from '../helpers/vmfix.js';
 
 /** A second host with a physical PIF on `network` (records only). */
 async function hostWithPif(h: Harness, network: string, fields: Record<string, unknown> = {}): Promise<{ host: string; pif: string }> {
@@ -52,7 +46,7 @@ describe('management interface', () => {
       expect(await h.call('host.get_management_interface', host)).to.equal(h.pif('eth1'));
       expect(await h.call('host.get_address', host)).to.equal('198.51.100.5');
       expect(h.backend.host().ips).to.deep.equal({ xenbr0: '192.0.2.10', xenbr1: '198.51.100.5' });
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('MGMT-02 SEED-SLAVE-MGMT a bond slave: CANNOT_PLUG_BOND_SLAVE [pif]', async () => {
@@ -91,7 +85,7 @@ describe('management interface', () => {
       const bb = await h.call('network.get_bridge', nb);
       expect(h.backend.host().ips[bb]).to.equal('198.51.100.8');
       expect(h.backend.host().bondMembers).to.deep.equal({ bond0: ['eth1', 'eth2'] });
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('MGMT-07 a backend fault at every step of management_reconfigure leaves DB and host as before', async () => {
@@ -114,7 +108,7 @@ describe('management interface', () => {
       h.backend.faults.failAt = undefined;
       expect(k).to.be.greaterThan(1);
       expect(await h.call('host.get_management_interface', host)).to.equal(h.pif('eth1'));
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
   });
 
@@ -162,7 +156,7 @@ describe('management interface', () => {
       const n1 = await h.call('PIF.get_network', h.pif('eth1'));
       await h.call('pool.management_reconfigure', n1);
       expect(await h.call('host.get_management_interface', host)).to.equal(h.pif('eth1'));
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('POOLMGMT-02 two hosts: both move, slaves first', async () => {

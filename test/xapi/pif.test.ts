@@ -2,15 +2,10 @@
 // reconfigure_ip(v6), set_primary_address_type, set_disallow_unplug (CLU-01), set_property,
 // scan, introduce, forget, db_introduce, db_forget; exact errors, atomic failures, host = DB.
 import { expect } from 'chai';
-import { normalize } from '../../src/backends/plan.js';
-import { desiredState } from '../../src/reconciler/desired.js';
 import { NULL_REF } from '../../src/store/store.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { failsAtomically, makeNetwork, setFields, vmWithVifs } from '../helpers/vmfix.js';
+import { assertHostMatchesDb, failsAtomically, makeNetwork, setFields, vmWithVifs } from '../helpers/vmfix.js';
 
-async function hostMatchesDb(h: Harness): Promise<void> {
-  expect(await h.backend.read()).to.deep.equal(normalize(desiredState(h.r.store, h.r.d.hostRef)));
-}
 const rec = (h: Harness, ref: string) => h.call<Record<string, any>>('PIF.get_record', ref);
 
 describe('PIF', () => {
@@ -31,7 +26,7 @@ describe('PIF', () => {
       await h.call('PIF.unplug', h.pif('eth1'));
       expect(await h.call('PIF.get_currently_attached', h.pif('eth1'))).to.equal(false);
       expect(h.backend.host().bridges).to.deep.equal(['xenbr0']);
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('SEED-SLAVE-PLUG plugging a bond slave: CANNOT_PLUG_BOND_SLAVE [pif]', async () => {
@@ -92,7 +87,7 @@ describe('PIF', () => {
       const r = await rec(h, h.pif('eth1'));
       expect([r.ip_configuration_mode, r.IP, r.netmask, r.gateway, r.DNS, r.currently_attached]).to.deep.equal(['Static', '198.51.100.5', '255.255.255.0', '198.51.100.1', '198.51.100.53', true]);
       expect(h.backend.host().ips).to.deep.equal({ xenbr0: '192.0.2.10', xenbr1: '198.51.100.5' });
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('reconfigure_ip on an unplugged PIF only changes the record', async () => {
@@ -216,7 +211,7 @@ describe('PIF', () => {
       await h.call('PIF.plug', h.pif('eth3'));
       await h.call('PIF.forget', h.pif('eth3'));
       expect(h.backend.host().bridges).to.deep.equal(['xenbr0']);
-      await hostMatchesDb(h);
+      await assertHostMatchesDb(h);
     });
 
     it('PIF.db_introduce stores the values (bond_slave_of ignored, not attached); db_forget deletes the record only', async () => {
