@@ -133,6 +133,8 @@ export interface MessageDef {
   roles?: Allowed;
   /** map_keys_roles: values of the `key` parameter that need their own permission. */
   keyRoles?: KeyRoles;
+  /** xapi's pool_internal: only a pool session (session.slave_login) may call it; any other gets INTERNAL_ERROR. */
+  poolInternal?: boolean;
 }
 
 export interface ClassDef {
@@ -151,6 +153,8 @@ export interface ClassDef {
   persist?: boolean;
   /** Who may call its messages and set its fields (RBAC). */
   roles: ClassRoles;
+  /** xapi's gen_events: false for classes no event is ever generated for (session). Default true. */
+  events?: boolean;
 }
 
 /**

@@ -9,7 +9,8 @@ import http from 'node:http';
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { DEFAULTS, type Config } from '../src/config.js';
+import { DEFAULT_PASSWORD, DEFAULTS, type Config } from '../src/config.js';
+import { REDACTED, REDACTED_WRONG } from '../src/api/redact.js';
 import { makeLogger, startDaemon } from '../src/daemon.js';
 import type { Exchange } from '../src/wire/http.js';
 import type { InventoryNic } from '../src/xapi/startup.js';
@@ -208,6 +209,11 @@ function post(agent: http.Agent, port: number, ex: Exchange, body: string): Prom
   });
 }
 
+/** A redacted password (src/api/redact.ts) becomes the replay daemon's password, or a wrong one where the recorded login failed. */
+function unredact(body: string): string {
+  return body.split(REDACTED_WRONG).join('not-the-password').split(REDACTED).join(DEFAULT_PASSWORD);
+}
+
 /**
  * Replays a recording (a file name or its parsed form) against a fresh daemon: in-memory
  * database, simulated backend, the recording's inventory, host name and memory figures
@@ -261,7 +267,7 @@ export async function replay(rec: string | Recording, opts: { inventory?: Invent
       const ex = exchanges[i];
       // A request carrying an event token not learnt yet waits for the parked long polls (one of them returns it).
       if (pending.size && ids.unknown(ex.request, 'token').length) await Promise.race([Promise.all(pending), sleep(SETTLE_MS)]);
-      const sent = post(agent, r.port, ex, ids.translate(ex.request)).then((got) => check(i, ex, got));
+      const sent = post(agent, r.port, ex, unredact(ids.translate(ex.request))).then((got) => check(i, ex, got));
       if (!LONG_POLLS.has(methodOf(ex))) {
         await sent;
         continue;

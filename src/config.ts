@@ -17,6 +17,19 @@ export interface Config extends PoolConfig {
   /** Largest request body, bytes. */
   maxBody: number;
   authFailDelayMs: number;
+  /** Password checks in progress per client address / in total (failing ones hold theirs through the delay). */
+  loginsPerAddress: number;
+  loginsInProgress: number;
+  /** Most live sessions (pool sessions aside); past it the least recently used are destroyed. */
+  maxSessions: number;
+  /** HTTP: a request's headers and body must arrive within this many ms (xapi-like, <= 60 s). */
+  requestTimeoutMs: number;
+  /** HTTP: an idle keep-alive connection is closed after this many ms. */
+  keepAliveTimeoutMs: number;
+  /** HTTP: most open connections; more are closed at once. */
+  maxConnections: number;
+  /** Origins (scheme://host[:port]) whose browser pages may call the API (CORS); none by default. */
+  corsOrigins: string[];
   logLevel: string;
   /** Log to this file as well as to the console ('' for console only). */
   logFile: string;
@@ -63,6 +76,13 @@ export const DEFAULTS: Config = {
   users: DEFAULT_USERS,
   maxBody: 4 * 1024 * 1024,
   authFailDelayMs: 5000,
+  loginsPerAddress: 4,
+  loginsInProgress: 64,
+  maxSessions: 100_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 65_000,
+  maxConnections: 1000,
+  corsOrigins: [],
   logLevel: 'info',
   logFile: '',
 };
@@ -83,9 +103,16 @@ export const USAGE = `usage: xenapi-netd [options]
   --users FILE           JSON list of users [{name, hash, role}], hashes from 'xenapi-netd hash-password PW';
                          role: pool-admin (default) | pool-operator | vm-power-admin | vm-admin |
                          vm-operator | read-only (docs/security.md)
-                         (default: root / ${DEFAULT_PASSWORD})
+                         (default, simulated backend only: root / ${DEFAULT_PASSWORD}; required with a real backend)
   --max-body BYTES       largest request body (default 4194304)
   --auth-fail-delay MS   delay before SESSION_AUTHENTICATION_FAILED (default 5000, as xapi)
+  --logins-per-address N password checks in progress per client address (default 4; more are refused)
+  --logins-in-progress N password checks in progress in total (default 64)
+  --max-sessions N       most live sessions; the least recently used go first (default 100000)
+  --request-timeout MS   a request's headers and body must arrive within MS (default 60000)
+  --keep-alive-timeout MS  close idle keep-alive connections after MS (default 65000)
+  --max-connections N    most open HTTP connections (default 1000)
+  --cors-origin ORIGIN   let browser pages from ORIGIN (scheme://host[:port]) call the API; repeatable
   --hostname NAME        host name_label on first start (default: the OS host name)
   --log-level LEVEL      error | warn | info | debug (default info)
   --log-file FILE        also log to FILE
@@ -115,6 +142,33 @@ export function checkUsers(users: unknown): UserEntry[] {
   return users as UserEntry[];
 }
 
+function positive(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} wants a positive integer, got ${v}`);
+  return n;
+}
+
+/** An origin as browsers send it: scheme://host[:port], lower case, no path. */
+function origin(v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new Error(`--cors-origin wants scheme://host[:port], got ${v}`);
+  }
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || !/^https?:$/.test(u.protocol)) throw new Error(`--cors-origin wants scheme://host[:port], got ${v}`);
+  return u.origin;
+}
+
+/** Why the daemon must not start with this configuration (undefined: it may). */
+export function refuseToStart(c: Config): string | undefined {
+  if (c.backend !== 'simulated' && c.users === DEFAULT_USERS) {
+    return `the ${c.backend} backend drives a real host: the embedded login (root / ${DEFAULT_PASSWORD}) is only for the simulated backend. ` +
+      `Create a users file: printf '[{"name":"root","hash":"%s"}]\n' "$(xenapi-netd hash-password 'YOUR PASSWORD')" > /etc/xenapi-netd/users.json; chmod 600 it, and start with --users /etc/xenapi-netd/users.json`;
+  }
+  return undefined;
+}
+
 /** Parses argv into a Config (throws with a message for bad flags). */
 export function parseArgs(argv: string[]): Config {
   const c: Config = { ...DEFAULTS };
@@ -141,6 +195,13 @@ export function parseArgs(argv: string[]): Config {
       case '--users': c.users = checkUsers(JSON.parse(readFileSync(need(++i), 'utf8'))); break;
       case '--max-body': c.maxBody = Number(need(++i)); break;
       case '--auth-fail-delay': c.authFailDelayMs = Number(need(++i)); break;
+      case '--logins-per-address': c.loginsPerAddress = positive(a, need(++i)); break;
+      case '--logins-in-progress': c.loginsInProgress = positive(a, need(++i)); break;
+      case '--max-sessions': c.maxSessions = positive(a, need(++i)); break;
+      case '--request-timeout': c.requestTimeoutMs = positive(a, need(++i)); break;
+      case '--keep-alive-timeout': c.keepAliveTimeoutMs = positive(a, need(++i)); break;
+      case '--max-connections': c.maxConnections = positive(a, need(++i)); break;
+      case '--cors-origin': c.corsOrigins = [...c.corsOrigins, origin(need(++i))]; break;
       case '--hostname': c.hostname = need(++i); break;
       case '--log-level': c.logLevel = need(++i); break;
       case '--log-file': c.logFile = need(++i); break;

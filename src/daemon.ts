@@ -1,25 +1,27 @@
 // Composes the daemon: store, backend, reconciler, semantics, dispatcher, tasks and wire.
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import winston from 'winston';
 import type { Daemon } from './api/context.js';
 import { Dispatcher } from './api/dispatch.js';
 import { eventImpls } from './api/events.js';
 import { buildMethods } from './api/methods.js';
-import { sessionImpls, verifyPassword } from './api/session.js';
+import { hashFingerprint, purgeStaleSessions, sessionImpls, sessionTable, verifyPassword } from './api/session.js';
+import { LoginGate } from './api/context.js';
 import { rbacImpls, syncSubjects } from './api/rbac.js';
 import { Tasks, taskImpls } from './api/tasks.js';
 import type { Backend } from './backends/backend.js';
 import { nodeConfig } from './backends/ifcfg.js';
 import { createBackend } from './backends/index.js';
-import { DEMO_INVENTORY, type Config } from './config.js';
+import { DEMO_INVENTORY, refuseToStart, type Config } from './config.js';
 import { desiredState } from './reconciler/desired.js';
 import { PoolService, poolJoinImpls } from './pool/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
 import { trustPoolCa } from './pool/rpc.js';
-import { startWire, type RouteHandler } from './wire/http.js';
+import { startWire, type Exchange, type RouteHandler } from './wire/http.js';
 import { assertPeerCredAvailable } from './wire/peercred.js';
+import { redactExchange } from './api/redact.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
@@ -83,14 +85,24 @@ function nodeConfigRoute(store: Store, backend: Backend, host: () => string): Ro
 
 /**
  * --record FILE: a header line with what a replay needs to start an equal daemon (inventory,
- * host name, the host's memory figures), then one JSON line per exchange (scripts/replay.ts).
+ * host name, the host's memory figures), then one JSON line per exchange (scripts/replay.ts),
+ * passwords and pool secrets redacted (api/redact.ts). The file is created 0600.
  */
-function recorder(file: string, cfg: Config, store: Store, hostRef: string): (ex: object) => void {
+function recorder(file: string, cfg: Config, store: Store, hostRef: string, secrets: () => string[]): (ex: Exchange) => void {
   const host = store.get('host', hostRef);
   const m = store.get('host_metrics', String(host.metrics));
   const header = { recording: 1, inventory: cfg.inventory ?? DEMO_INVENTORY, hostname: host.hostname, hostMetrics: { memory_total: m.memory_total, memory_free: m.memory_free } };
-  appendFileSync(file, `${JSON.stringify(header)}\n`);
-  return (ex) => appendFileSync(file, `${JSON.stringify(ex)}\n`);
+  appendFileSync(file, `${JSON.stringify(header)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return (ex) => appendFileSync(file, `${JSON.stringify(redactExchange(ex, secrets()))}\n`);
+}
+
+/** Creates the database file 0600 (SQLite gives its -wal and -shm files the same mode) and tightens existing ones. */
+function privateDbFiles(db: string): void {
+  if (db === ':memory:' || db === '') return;
+  mkdirSync(dirname(db), { recursive: true });
+  closeSync(openSync(db, 'a', 0o600));
+  for (const f of [db, `${db}-wal`, `${db}-shm`, `${db}-journal`]) if (existsSync(f)) chmodSync(f, 0o600);
 }
 
 /**
@@ -130,15 +142,18 @@ export async function firstStartLayout(cfg: Config, backend: Backend, log: winst
 
 /** Starts a daemon from a configuration; `backend` overrides the configured one (tests). */
 export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: winston.Logger; monitorIntervalMs?: number } = {}): Promise<Running> {
+  const refusal = refuseToStart(cfg);
+  if (refusal) throw new Error(refusal);
   if (!cfg.tlsCert !== !cfg.tlsKey) throw new Error('--tls-cert and --tls-key go together');
   const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readFileSync(cfg.tlsCert, 'utf8'), key: readFileSync(cfg.tlsKey, 'utf8') } : undefined;
   if (cfg.poolCa) trustPoolCa(readFileSync(cfg.poolCa, 'utf8'));
   if (cfg.unixSocket) assertPeerCredAvailable();
   const log = opts.log ?? makeLogger(cfg);
-  if (cfg.db !== ':memory:') mkdirSync(dirname(cfg.db), { recursive: true });
+  privateDbFiles(cfg.db);
   const store = new Store(cfg.db);
   const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
+  const fingerprints = new Map(cfg.users.map((u) => [u.name, hashFingerprint(u.hash)]));
   const roles = new Map(cfg.users.map((u) => [u.name, u.role ?? 'pool-admin']));
   const d: Daemon = {
     store,
@@ -152,6 +167,9 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
     },
     roleOf: (user) => roles.get(user),
     authFailDelayMs: cfg.authFailDelayMs,
+    loginGate: new LoginGate(cfg.loginsPerAddress, cfg.loginsInProgress),
+    userFingerprint: (user) => fingerprints.get(user),
+    maxSessions: cfg.maxSessions,
     services: new Map(),
   };
   const reconciler = new Reconciler(backend, () => d.hostRef, log);
@@ -167,6 +185,10 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   });
   d.poolRef = store.refs('pool')[0];
   d.hostRef = String(store.get('pool', d.poolRef).master);
+  // Sessions of users removed from --users, or whose password changed, end here (before any hook: a slave's local records too).
+  const purged = await store.write((tx) => purgeStaleSessions(tx, d.userFingerprint));
+  if (purged) log.info(`start-up: destroyed ${purged} sessions whose user is gone or whose password changed`);
+  sessionTable(store);
   await store.write((tx) => {
     tx.set('host', d.hostRef, { software_version: softwareVersion(swOpts) });
     // RBAC: one subject per configured user but the local superuser, with its role.
@@ -189,8 +211,12 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const dispatcher = new Dispatcher(d, methods);
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
-  const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef) : undefined;
-  const wire = await startWire({ host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket, routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
+  const secrets = () => [pool.role.secret, pool.role.token, ...pool.roles.tokens()].filter((x): x is string => !!x);
+  const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef, secrets) : undefined;
+  const wire = await startWire({
+    host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket,
+    requestTimeoutMs: cfg.requestTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs, maxConnections: cfg.maxConnections, corsOrigins: cfg.corsOrigins,
+    routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
   const url = `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   await pool.start(url);
   return {

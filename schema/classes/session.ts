@@ -5,6 +5,8 @@ export const session: ClassDef = {
   doc: 'A session: the authenticated context every API call (except login) runs in.',
   roles: { messages: 'pool-admin' },
   stored: true,
+  // xapi: gen_events:false. Sessions never appear in event.from / event.next, whatever the subscription.
+  events: false,
   fields: [
     f('uuid', T.string, 'DynamicRO', undefined, 'Unique identifier/object reference'),
     f('this_host', T.ref('host'), 'DynamicRO', 'OpaqueRef:NULL', 'Currently connected host'),
@@ -22,6 +24,8 @@ export const session: ClassDef = {
     f('parent', T.ref('session'), 'StaticRO', 'OpaqueRef:NULL', 'References the parent session that created this session'),
     f('originator', T.string, 'DynamicRO', '', 'A key string provided by a API user to distinguish itself from other users sharing the same login name'),
     f('client_certificate', T.bool, 'DynamicRO', false, 'Indicates whether this session was authenticated using a client certificate'),
+    // xenapi-netd: a fingerprint of the user's password hash at login; a session outlives neither its user nor a password change.
+    f('auth_fingerprint', T.string, 'DynamicRO', '', 'Fingerprint of the password hash the session was opened with', { internal: true }),
   ],
   messages: [
     { name: 'login_with_password', roles: 'read-only', params: [p('uname', T.string), p('pwd', T.string), p('version', T.string, '1.1'), p('originator', T.string, '')], result: T.ref('session'), doc: 'Log in with a user name and password; returns a new session (no session argument).', session: false, async: false, errors: ['SESSION_AUTHENTICATION_FAILED', 'HOST_IS_SLAVE'] },

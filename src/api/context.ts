@@ -2,6 +2,7 @@
 import type { Logger } from 'winston';
 import type { RoleName, Ty } from '../../schema/index.js';
 import type { Store, Txn, View } from '../store/store.js';
+import type { PlanSummary } from '../reconciler/reconciler.js';
 
 /** Services shared by every call, owned by the daemon. */
 export interface Daemon {
@@ -19,6 +20,12 @@ export interface Daemon {
   roleOf(user: string): RoleName | undefined;
   /** Delay before SESSION_AUTHENTICATION_FAILED, in ms (xapi waits 5 s). */
   authFailDelayMs: number;
+  /** Bounds password checks in progress (failing logins wait out their delay holding a slot). */
+  loginGate: LoginGate;
+  /** A fingerprint of a user's current password hash; undefined if the user does not exist (sessions die with it). */
+  userFingerprint(user: string): string | undefined;
+  /** Most live sessions (not counting pool sessions); past it the least recently used go. */
+  maxSessions: number;
   /** Named services that semantics modules register (reconciler, backend, pool role...). */
   services: Map<string, unknown>;
 }
@@ -36,8 +43,96 @@ export interface CallCtx {
   task?: string;
   /** The wire name of the message being run. */
   method: string;
+  /** The caller's network address ('' when unknown: tasks, in-process calls). */
+  peer?: string;
   /** `root`: the call came from a root process on the local Unix socket (xapi's Context.preauth). */
   preauth?: 'root';
+}
+
+/** What an implementation may declare about itself (read by buildMethods). */
+export interface ImplFlags {
+  /** Takes the write lock itself, when it needs it (login: the password check and its delay run outside it). */
+  ownLock?: boolean;
+  /** Cannot be dry-run (it acts on other hosts or outside the database): DryRun. fails with this reason. */
+  noDryRun?: string;
+  /** Answers DryRun. itself (a call that acts on the host outside a transaction): the plan it would apply. */
+  dryRun?: (ctx: CallCtx, args: any) => Promise<PlanSummary>;
+}
+
+/** Declares flags on an implementation. */
+export function withFlags<F extends Impl>(impl: F, flags: ImplFlags): F & { flags: ImplFlags } {
+  return Object.assign(impl, { flags: { ...(impl as { flags?: ImplFlags }).flags, ...flags } });
+}
+
+/** An implementation's declared flags. */
+export function implFlags(impl: Impl): ImplFlags {
+  return (impl as { flags?: ImplFlags }).flags ?? {};
+}
+
+/**
+ * Bounds password checks in progress, per source address and in total. A check holds a slot
+ * from before the password is compared until its answer is sent; a failing one keeps it through
+ * the --auth-fail-delay wait, a good one gives it back at once. A login finding its address (or
+ * everyone) at the bound waits in line for a slot (at most QUEUE_FACTOR times the bound wait);
+ * past that it is refused at once, without its password being looked at. So concurrency cannot
+ * turn the delay into a fast guessing oracle (an address gets at most perAddress guesses per
+ * delay), parallel good logins only wait for each other, and waiting work stays bounded.
+ */
+export class LoginGate {
+  /** How many logins may wait per slot, per address and in total. */
+  static readonly QUEUE_FACTOR = 4;
+  private byPeer = new Map<string, number>();
+  private waitingByPeer = new Map<string, number>();
+  private total = 0;
+  private waiters: { peer: string; go: () => void }[] = [];
+  constructor(readonly perAddress: number, readonly max: number) {}
+
+  private free(peer: string): boolean {
+    return (this.byPeer.get(peer) ?? 0) < this.perAddress && this.total < this.max;
+  }
+  private take(peer: string): void {
+    this.byPeer.set(peer, (this.byPeer.get(peer) ?? 0) + 1);
+    this.total++;
+  }
+
+  /** Takes a slot for `peer`, waiting in line if need be; false (at once) when the line is full too. */
+  async acquire(peer: string): Promise<boolean> {
+    if (this.free(peer) && !this.waiters.some((w) => w.peer === peer)) {
+      this.take(peer);
+      return true;
+    }
+    const waiting = this.waitingByPeer.get(peer) ?? 0;
+    if (waiting >= this.perAddress * LoginGate.QUEUE_FACTOR || this.waiters.length >= this.max * LoginGate.QUEUE_FACTOR) return false;
+    this.waitingByPeer.set(peer, waiting + 1);
+    await new Promise<void>((go) => this.waiters.push({ peer, go }));
+    return true; // release() took the slot for us
+  }
+
+  /** Gives a slot back; the first waiters that now fit get theirs. */
+  release(peer: string): void {
+    const n = (this.byPeer.get(peer) ?? 1) - 1;
+    if (n <= 0) this.byPeer.delete(peer);
+    else this.byPeer.set(peer, n);
+    this.total--;
+    for (let i = 0; i < this.waiters.length && this.total < this.max; ) {
+      const w = this.waiters[i];
+      if (!this.free(w.peer)) {
+        i++;
+        continue;
+      }
+      this.waiters.splice(i, 1);
+      const left = (this.waitingByPeer.get(w.peer) ?? 1) - 1;
+      if (left <= 0) this.waitingByPeer.delete(w.peer);
+      else this.waitingByPeer.set(w.peer, left);
+      this.take(w.peer);
+      w.go();
+    }
+  }
+
+  /** Slots held (tests). */
+  get inUse(): number {
+    return this.total;
+  }
 }
 
 /** An implementation: args arrive checked, converted and with defaults filled in. */

@@ -7,13 +7,21 @@ import type { Preauth, RpcOutcome } from '../wire/http.js';
 import type { RpcCall } from '../wire/values.js';
 import { clone } from '../store/store.js';
 import { coerce } from './check.js';
-import type { CallCtx, Daemon } from './context.js';
+import { implFlags, type CallCtx, type Daemon } from './context.js';
 import { checkConstructorRecord, type Method } from './methods.js';
 import { assertPermitted } from './rbac.js';
-import { DRY_RUN, DryRun, METHOD, summarize } from '../reconciler/reconciler.js';
+import { sessionTable, sessionUserValid } from './session.js';
+import { DRY_RUN, DryRun, METHOD, REMOTE_PLANS, summarize, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
 
-/** In-memory session activity (not persisted: a getter must not become a write). */
-const lastActive = new Map<string, number>();
+/** A plan summary with other hosts' plans (a forwarded dry run, asked now that no lock is held) added, each line prefixed by its host. */
+async function withRemote(local: PlanSummary, remote: RemotePlan[]): Promise<PlanSummary> {
+  const out = { ...local };
+  for (const r of remote) {
+    const summary = await r.plan();
+    for (const k of ['steps', 'moves', 'down', 'interrupted', 'up'] as const) out[k] = [...out[k], ...(summary[k] ?? []).map((l) => `${r.host}: ${l}`)];
+  }
+  return out;
+}
 
 /** The dispatcher. */
 export class Dispatcher {
@@ -25,16 +33,16 @@ export class Dispatcher {
   }
 
   /** Answers one call; never throws. */
-  async call(call: RpcCall, _transport: 'xmlrpc' | 'jsonrpc', preauth?: Preauth): Promise<RpcOutcome> {
+  async call(call: RpcCall, _transport: 'xmlrpc' | 'jsonrpc', preauth?: Preauth, peer = ''): Promise<RpcOutcome> {
     try {
-      return await this.dispatch(call.method, call.params, preauth);
+      return await this.dispatch(call.method, call.params, preauth, peer);
     } catch (e) {
       if (!(e instanceof ApiError)) this.d.log.error(`${call.method}: ${(e as Error)?.stack ?? String(e)}`);
       return { ok: false, error: describeError(e) };
     }
   }
 
-  private async dispatch(name: string, params: unknown[], preauth?: Preauth): Promise<RpcOutcome> {
+  private async dispatch(name: string, params: unknown[], preauth: Preauth | undefined, peer: string): Promise<RpcOutcome> {
     if (name === 'system.listMethods') return { ok: true, value: this.listMethods(), ty: T.set(T.string), bare: true };
     let wire = name;
     let isAsync = false;
@@ -67,11 +75,17 @@ export class Dispatcher {
       return coerce(args[i], p.ty, p.name);
     });
     const session = hasSession ? this.checkSession(params[0]) : '';
+    // xapi's Session_check with intra_pool_only: pool-internal messages take a pool session only.
+    if (m.msg.poolInternal && this.d.store.find('session', session)?.pool !== true) {
+      throw new ApiError('INTERNAL_ERROR', [`Internal API "${m.wire}" call attempted with non-pool (external) session`]);
+    }
     // RBAC, before any work (Async. and DryRun. need the permission of the call they wrap).
     if (hasSession) assertPermitted(this.d.store, session, m, values);
     if (dryRun) {
       if (isAsync) throw new ApiError('Fault', [`No dry run for an Async call (rpc: ${name})`]);
-      return { ok: true, value: { method: m.wire, ...(await this.dryRun(m, session, values)) }, ty: T.any };
+      const why = implFlags(m.impl).noDryRun;
+      if (why) throw new ApiError('Fault', [`No dry run for ${m.wire}: ${why} (rpc: ${name})`]);
+      return { ok: true, value: { method: m.wire, ...(await this.dryRun(m, session, values, peer)) }, ty: T.any };
     }
     if (isAsync) {
       if (!m.msg.async) throw new ApiError('Fault', [`No async mode for this operation (rpc: ${m.wire})`]);
@@ -79,12 +93,12 @@ export class Dispatcher {
       const ref = await tasks.submit(m, session, values);
       return { ok: true, value: ref, ty: T.ref('task') };
     }
-    const value = await this.run(m, session, values, undefined, preauth);
+    const value = await this.run(m, session, values, undefined, preauth, peer);
     return { ok: true, value, ty: m.msg.result };
   }
 
   /** Runs a method's implementation: in a write transaction unless it only reads. */
-  async run(m: Method, session: string, values: unknown[], task?: string, preauth?: Preauth): Promise<unknown> {
+  async run(m: Method, session: string, values: unknown[], task?: string, preauth?: Preauth, peer = ''): Promise<unknown> {
     // A task cancelled while it waited for its turn ends there, before doing anything.
     const cancelled = (db: { find(c: string, r: string): Record<string, unknown> | undefined }) => {
       if (task && db.find('task', task)?.status === 'cancelling') throw new ApiError('TASK_CANCELLED', [task]);
@@ -92,7 +106,7 @@ export class Dispatcher {
     if (!m.write) {
       cancelled(this.d.store);
       const ctx: CallCtx = {
-        d: this.d, session, db: this.d.store, task, method: m.wire, preauth,
+        d: this.d, session, db: this.d.store, task, method: m.wire, preauth, peer,
         get tx(): never {
           throw new Error(`${m.wire} is read-only`);
         },
@@ -102,23 +116,28 @@ export class Dispatcher {
     return await this.d.store.write(async (tx) => {
       tx.scratch.set(METHOD, m.wire);
       cancelled(tx);
-      const ctx: CallCtx = { d: this.d, session, db: tx, tx, task, method: m.wire, preauth };
+      const ctx: CallCtx = { d: this.d, session, db: tx, tx, task, method: m.wire, preauth, peer };
       return await m.impl(ctx, values);
     });
   }
 
   /** Runs a write method in a transaction that the reconciler abandons with its plan (DryRun); nothing is applied or stored. */
-  private async dryRun(m: Method, session: string, values: unknown[]): Promise<ReturnType<typeof summarize>> {
+  private async dryRun(m: Method, session: string, values: unknown[], peer: string): Promise<PlanSummary> {
+    const own = implFlags(m.impl).dryRun;
+    if (own) return await own({ d: this.d, session, db: this.d.store, method: m.wire, peer, get tx(): never { throw new Error('dry run'); } }, values);
     if (!m.write) return summarize([]);
+    let remote: RemotePlan[] = [];
     try {
       await this.d.store.write(async (tx) => {
+        remote = [];
+        tx.scratch.set(REMOTE_PLANS, remote);
         tx.scratch.set(METHOD, m.wire);
         tx.scratch.set(DRY_RUN, true);
         const ctx: CallCtx = { d: this.d, session, db: tx, tx, method: m.wire };
         return await m.impl(ctx, values);
       });
     } catch (e) {
-      if (e instanceof DryRun) return summarize(e.result.plan);
+      if (e instanceof DryRun) return await withRemote(summarize(e.result.plan), remote);
       throw e;
     }
     return summarize([]); // the call wrote nothing
@@ -133,20 +152,22 @@ export class Dispatcher {
     return undefined;
   }
 
-  /** A valid session ref, or SESSION_INVALID [ref]. */
+  /**
+   * A valid session ref, or SESSION_INVALID [ref]: also for a value that is not a string (a
+   * struct, a number), and for a session whose user is gone or whose password changed.
+   */
   checkSession(p: unknown): string {
-    const ref = typeof p === 'string' ? p : String(p);
-    if (typeof p !== 'string' || !this.d.store.find('session', ref)) throw new ApiError('SESSION_INVALID', [ref]);
-    lastActive.set(ref, Date.now());
-    return ref;
+    if (typeof p !== 'string') throw new ApiError('SESSION_INVALID', [describeValue(p)]);
+    const row = this.d.store.find('session', p);
+    if (!row || !sessionUserValid(row, (u) => this.d.userFingerprint(u))) throw new ApiError('SESSION_INVALID', [p]);
+    sessionTable(this.d.store).touch(p);
+    return p;
   }
 }
 
-/** When a session was last used, for idle expiry. */
-export function sessionLastActive(ref: string): number | undefined {
-  return lastActive.get(ref);
-}
-/** Forgets a session's activity record. */
-export function forgetSessionActivity(ref: string): void {
-  lastActive.delete(ref);
+/** A short text for a value of any type (never throws: a null-prototype struct has no toString). */
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'object') return Array.isArray(v) ? '(array)' : '(struct)';
+  return String(v);
 }

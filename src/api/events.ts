@@ -14,7 +14,7 @@ interface Sub {
   objects: Set<string>;
 }
 
-const evented = (c: ClassDef) => c.stored !== false && !!c.exposeGetAll;
+const evented = (c: ClassDef) => c.stored !== false && !!c.exposeGetAll && c.events !== false;
 
 function parseSub(entries: string[]): Sub {
   const sub: Sub = { all: false, classes: new Set(), objects: new Set() };
@@ -24,7 +24,7 @@ function parseSub(entries: string[]): Sub {
     const name = slash < 0 ? e : e.slice(0, slash);
     if (name === '' || (slash >= 0 && slash === e.length - 1)) throw new ApiError('EVENT_SUBSCRIPTION_PARSE_FAILURE', [e]);
     const c = classByLower(name);
-    if (!c) continue; // unknown classes are ignored, as xapi does
+    if (!c || c.events === false) continue; // unknown classes are ignored, as xapi does; so are classes without events (session)
     if (slash < 0) sub.classes.add(c.name);
     else sub.objects.add(`${c.name}/${e.slice(slash + 1)}`);
   }

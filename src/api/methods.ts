@@ -9,7 +9,7 @@ import {
 import { ApiError } from '../errors.js';
 import { clone, defaultOf, type Row } from '../store/store.js';
 import { coerce } from './check.js';
-import type { CallCtx, Impl, Impls } from './context.js';
+import { implFlags, type CallCtx, type Impl, type Impls } from './context.js';
 import { dbString, fieldOf, recordOf } from './records.js';
 import { evalWhere, parseWhere } from './where.js';
 
@@ -190,13 +190,13 @@ export function buildMethods(impls: Impls): Map<string, Method> {
         // Declared but not implemented: not callable, not listed (never a stub).
         continue;
       }
-      table.set(wire, { wire, cls: c.name, msg: { async: true, roles: c.roles.messages, ...msg }, impl, write: !msg.readonly, generated: false });
+      table.set(wire, { wire, cls: c.name, msg: { async: true, roles: c.roles.messages, ...msg }, impl, write: !msg.readonly && !implFlags(impl).ownLock, generated: false });
     }
   }
   // Overrides of generated messages (network.create, VIF.destroy...) keep the generated signature.
   for (const [wire, impl] of Object.entries(impls)) {
     const m = table.get(wire);
-    if (m && m.generated) table.set(wire, { ...m, impl, generated: false });
+    if (m && m.generated) table.set(wire, { ...m, impl, generated: false, write: m.write && !implFlags(impl).ownLock });
     else if (!m) throw new Error(`implementation for ${wire}, which the datamodel does not declare`);
   }
   return table;

@@ -25,6 +25,8 @@ export interface Ctx {
   /** Prints as the command goes (event-wait progress, Async progress). */
   emit(o: Out): void;
   progress: boolean;
+  /** Drops every kept session: a pool join, eject or hand-over changes which server answers. */
+  forgetSessions(): void;
 }
 
 export interface Command {
@@ -522,6 +524,7 @@ const FIXED: Command[] = [
     async run(c) {
       try {
         await c.call(boolParam(c, 'force', false) ? 'pool.join_force' : 'pool.join', req(c, 'master-address'), req(c, 'master-username'), req(c, 'master-password'));
+        c.forgetSessions();
         c.emit({ kind: 'list', lines: ['Host agent will restart and attempt to join pool in 10.000 seconds...'] });
       } catch (e) {
         if (!(e instanceof Failure) || e.desc[0] !== 'POOL_JOINING_HOST_CONNECTION_FAILED') throw e;
@@ -533,12 +536,16 @@ const FIXED: Command[] = [
     name: 'pool-eject', reqd: ['host-uuid'], optn: ['force'], help: 'Makes a host leave the pool.',
     async run(c) {
       await c.call('pool.eject', await byUuid(c, 'host', 'host-uuid'));
+      c.forgetSessions();
       c.emit({ kind: 'list', lines: ['Specified host will attempt to restart as a master of a new pool in 10.000 seconds...'] });
     },
   },
   {
     name: 'pool-designate-new-master', reqd: ['host-uuid'], optn: [], help: 'Hands the master role over to another host of the pool.',
-    async run(c) { await act(c, 'pool.designate_new_master', await byUuid(c, 'host', 'host-uuid')); },
+    async run(c) {
+      await act(c, 'pool.designate_new_master', await byUuid(c, 'host', 'host-uuid'));
+      c.forgetSessions();
+    },
   },
   {
     name: 'vm-create', reqd: ['name-label'], optn: ['name-description'], hidden: true, help: 'Creates a VM record (no disks, no devices).',

@@ -5,7 +5,7 @@
 // the daemon has no /cli endpoint, and a client-side xe works against xapi too.
 // Commands: src/cli/commands.ts (xe's table) and, for any other message of the datamodel,
 // `<class>-<message> arg=value` derived from schema/ (loaded only then, to keep start-up short).
-import { chmodSync, lstatSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { command, commands, CliError, MissingParam, OpFailure, STD_PARAMS, type Command, type Ctx, type Out } from './commands.cjs';
 import { Failure, Rpc } from './rpc.cjs';
 
@@ -218,11 +218,21 @@ class Session {
     try {
       return await this.rpc.call<T>(method, this.id, ...params);
     } catch (e) {
-      if (!(e instanceof Failure) || e.desc[0] !== 'SESSION_INVALID' || this.fresh) throw e;
-      await this.login(); // SESSION_INVALID: the call was not made, so making it again is safe
+      // A kept session that has gone, or a kept server that has become a pool member since: the
+      // call was not made, so logging in again (following HOST_IS_SLAVE) and repeating it is safe.
+      if (!(e instanceof Failure) || (e.desc[0] !== 'SESSION_INVALID' && e.desc[0] !== 'HOST_IS_SLAVE') || this.fresh) throw e;
+      await this.login();
       return this.rpc.call<T>(method, this.id, ...params);
     }
   };
+
+  /** Removes every kept session of this user (they name servers whose role may have changed). */
+  forgetAll(): void {
+    const dir = cacheDir();
+    if (!dir) return;
+    for (const f of readdirSync(dir)) if (f.startsWith('session-')) try { unlinkSync(`${dir}/${f}`); } catch { /* gone */ }
+    this.file = undefined; // and log this one out at the end
+  }
 
   async close(): Promise<void> {
     if (!this.file && this.id) await this.rpc.call('session.logout', this.id).catch(() => undefined);
@@ -380,7 +390,8 @@ async function main(argv: string[]): Promise<number> {
     for (const k of c.reqd) if (!params.has(k)) throw new ParamError('Required parameter not found', k);
     session = new Session(serverUrl(conn), conn);
     await session.open();
-    const ctx: Ctx = { call: session.call, params, emit: printer.emit, progress: params.get('progress') === 'true' };
+    const s = session;
+    const ctx: Ctx = { call: session.call, params, emit: printer.emit, progress: params.get('progress') === 'true', forgetSessions: () => s.forgetAll() };
     await c.run(ctx);
     printer.flush();
     return 0;

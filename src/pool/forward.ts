@@ -10,7 +10,7 @@ import type { Store, Txn } from '../store/store.js';
 import { ApiError } from '../errors.js';
 import type { NetState } from '../backends/backend.js';
 import { desiredState } from '../reconciler/desired.js';
-import { CULPRIT, DRY_RUN } from '../reconciler/reconciler.js';
+import { CULPRIT, DRY_RUN, REMOTE_PLANS, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
 
 /** Per-transaction scratch key: the slave's own guard lets this write through (become_standalone). */
@@ -91,6 +91,8 @@ export interface ForwardPool {
   unanswered(host: string): boolean;
   /** Sends a desired state to a slave host's daemon; failures as the ApiError the caller sees. `sync`: a start-up sync (the slave waits for it). */
   sendState(host: string, uuid: string, json: string, culprit: string, sync: boolean): Promise<void>;
+  /** Asks a slave host's daemon for the plan of a desired state, applying nothing (dry runs). */
+  planState(host: string, uuid: string, json: string, culprit: string): Promise<PlanSummary>;
 }
 
 /**
@@ -105,8 +107,6 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
       if (tx.scratch.get(LOCAL_WRITE)) return;
       throw new ApiError('HOST_IS_SLAVE', [pool.masterHost]);
     }
-    // A dry run changes nothing anywhere: its plan is the local reconciler's.
-    if (tx.scratch.get(DRY_RUN)) return;
     const me = pool.d.hostRef;
     // Hosts an earlier run of this write already sent a state to get one again, even if this run leaves them as committed.
     const hosts = affectedHosts(tx, store);
@@ -122,6 +122,11 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
       // A host that left a call unanswered is not waited for again until it syncs: the caller hears at once.
       if (!sync && pool.unanswered(host)) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
       const culprit = String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL');
+      if (tx.scratch.get(DRY_RUN)) {
+        // A dry run asks the slave for its plan (nothing is applied there), after the write lock is let go (Dispatcher.dryRun).
+        (tx.scratch.get(REMOTE_PLANS) as RemotePlan[] | undefined)?.push({ host: String(tx.get('host', host).name_label), plan: () => pool.planState(host, uuid, json, culprit) });
+        continue;
+      }
       tx.remote.set(host, {
         key: host,
         payload: json,

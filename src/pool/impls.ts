@@ -2,15 +2,19 @@
 // messages, host.sync_vlans / sync_tunnels / sync_bonds, and session.login_with_password as a
 // slave answers it (HOST_IS_SLAVE [master address]). Registered through src/xapi/index.ts.
 import type { CallCtx, Impls } from '../api/context.js';
-import { now } from '../api/context.js';
-import { sessionImpls } from '../api/session.js';
+import { now, withFlags } from '../api/context.js';
+import { createSession, gatedCheck, sessionImpls } from '../api/session.js';
 import type { NetState } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
+import { summarize } from '../reconciler/reconciler.js';
+import { timingSafeEqual } from 'node:crypto';
 import { NULL_REF, type Txn } from '../store/store.js';
 import { RemoteFailure, Unreachable, normalizeUrl, xapiCall } from './rpc.js';
 import type { Ticket } from './role.js';
 import type { PoolService } from './service.js';
+import { LOCAL_WRITE } from './forward.js';
+import { fetchPoolSecret } from './slave.js';
 import {
   fixBonds, forgetAbsent, poolMaster, registerHost, reportNics, syncBonds, syncTunnels, syncVlans, type SlaveReport,
 } from './sync.js';
@@ -114,21 +118,18 @@ async function join(ctx: CallCtx, masterAddress: string, user: string, password:
     if (!u || !u.management) throw new ApiError('POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS', []);
   }
   const url = normalizeUrl(masterAddress);
-  let session: string;
   try {
-    session = await xapiCall<string>(url, 'session.login_with_password', [user, password, '1.0', 'xenapi-netd-pool-join'], 30_000);
+    // As xapi's join: log in to the master as the given user, get the pool secret (Pool.initial_auth), then register as a slave with it.
+    const secret = await fetchPoolSecret(url, user, password);
+    await pool.becomeSlave(masterAddress, secret);
   } catch (e) {
     if (e instanceof Unreachable) throw new ApiError('CANNOT_CONTACT_HOST', [masterAddress]);
     if (e instanceof RemoteFailure) throw new ApiError(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
     throw e;
   }
-  try {
-    await pool.becomeSlave(masterAddress, session);
-  } catch (e) {
-    if (e instanceof Unreachable) throw new ApiError('CANNOT_CONTACT_HOST', [masterAddress]);
-    if (e instanceof RemoteFailure) throw new ApiError(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
-    throw e;
-  }
+  // Every session opened here before the join could still read this daemon's old local records: they all end (the caller's too).
+  ctx.tx.scratch.set(LOCAL_WRITE, true);
+  for (const s of ctx.tx.refs('session')) ctx.tx.destroy('session', s);
   ctx.d.log.info(`pool: joined the pool of ${masterAddress}`);
 }
 
@@ -159,37 +160,95 @@ async function eject(ctx: CallCtx, host: string): Promise<void> {
   tx.after.push(() => pool.roles.dropMember(uuid));
 }
 
+/** A NetState sent by the master, as JSON. */
+function parseState(state: string): NetState {
+  let s: NetState;
+  try {
+    s = JSON.parse(state) as NetState;
+  } catch {
+    throw new ApiError('INVALID_VALUE', ['state', 'not JSON']);
+  }
+  if (!s || typeof s.bridges !== 'object') throw new ApiError('INVALID_VALUE', ['state', 'no bridges']);
+  return s;
+}
+
+/** host.become_standalone on a slave, from its master. */
+async function becomeStandalone(ctx: CallCtx, [token]: string[]): Promise<void> {
+  const p = assertToken(ctx, token);
+  // Answer first, then reset: the master is waiting inside its transaction.
+  setImmediate(() => {
+    p.becomeStandalone().catch((e) => ctx.d.log.error(`pool: becoming standalone failed: ${(e as Error).message}`));
+  });
+}
+
 /** Checks the token the master presents on a pool-internal call to this slave. */
 function assertToken(ctx: CallCtx, token: string): PoolService {
   const p = poolOf(ctx);
-  if (!p.isSlave || !p.role.token || token !== p.role.token) throw new ApiError('SESSION_AUTHENTICATION_FAILED', ['pool', 'not a slave of this master, or a wrong token']);
+  if (!p.isSlave || !p.role.token || !safeEqual(token, p.role.token)) throw new ApiError('SESSION_AUTHENTICATION_FAILED', ['pool', 'not a slave of this master, or a wrong token']);
   return p;
 }
 
 const login = sessionImpls['session.login_with_password'];
 
+/** auth_user_name of pool sessions: a registered slave's (followed by its uuid), and a host not yet registered. */
+const POOL_SLAVE_PREFIX = 'pool-slave ';
+const POOL_NEW_HOST = 'pool-slave (registering)';
+
+/** Compares two secrets in constant time. */
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * host.pool_slave_startup: (the dispatcher lets only pool sessions through, schema poolInternal)
+ * a registered slave's session acts for its own host only, and a registering session
+ * (slave_login with OpaqueRef:NULL) only for a host not yet in the pool.
+ */
+function assertPoolSession(ctx: CallCtx, hostUuid: string): void {
+  const s = ctx.d.store.find('session', ctx.session);
+  const deny = () => new ApiError('SESSION_INVALID', [ctx.session]);
+  if (!s || s.pool !== true) throw deny();
+  const name = String(s.auth_user_name);
+  if (name === `${POOL_SLAVE_PREFIX}${hostUuid}`) return;
+  const registered = (() => {
+    try {
+      return ctx.db.byUuid('host', hostUuid) !== undefined;
+    } catch {
+      return false;
+    }
+  })();
+  if (name === POOL_NEW_HOST && !registered) return;
+  throw deny();
+}
+
 /** Implementations of the pool messages. */
 export const poolJoinImpls: Impls = {
-  'session.login_with_password': (ctx, args) => {
+  'session.login_with_password': withFlags((ctx, args) => {
     const p = ctx.d.services.get('pool') as PoolService | undefined;
     if (p?.isSlave) throw new ApiError('HOST_IS_SLAVE', [p.masterHost]);
     return login(ctx, args);
-  },
-  'session.slave_login': async (ctx, [host, secret]) => {
+  }, { ownLock: true }),
+  // The secret is checked (and a wrong one waited out) outside the write lock, under the LoginGate.
+  'session.slave_login': withFlags(async (ctx, [host, secret]) => {
     const pool = assertMaster(ctx);
-    const tx = ctx.tx;
-    if (!pool.role.secret || secret !== pool.role.secret || !tx.find('host', host)) {
-      await new Promise((r) => setTimeout(r, ctx.d.authFailDelayMs));
-      throw new ApiError('SESSION_AUTHENTICATION_FAILED', ['pool', 'Authentication failure']);
-    }
-    const t = now();
-    return tx.create('session', {
-      this_host: ctx.d.hostRef, this_user: NULL_REF, last_active: t, pool: true, is_local_superuser: true,
-      subject: NULL_REF, validation_time: t, auth_user_sid: '', auth_user_name: `pool-slave ${tx.get('host', host).uuid}`,
-      originator: 'xenapi-netd-pool',
-    });
+    const known = () => host === NULL_REF || ctx.d.store.find('host', host) !== undefined;
+    await gatedCheck(ctx, 'pool', async () => !!pool.role.secret && safeEqual(secret, pool.role.secret) && known());
+    // A registered slave's session is bound to its host; NULL is a host registering for the first time.
+    const who = host === NULL_REF ? POOL_NEW_HOST : `${POOL_SLAVE_PREFIX}${ctx.d.store.get('host', host).uuid}`;
+    return ctx.d.store.write((tx) => createSession(ctx, tx, { pool: true, auth_user_name: who, originator: 'xenapi-netd-pool' }));
+  }, { ownLock: true }),
+  // xapi's Pool.initial_auth: a joining host, logged in as a user, gets the pool secret to log in as a slave.
+  'pool.initial_auth': (ctx) => {
+    const pool = assertMaster(ctx);
+    if (!pool.role.secret) throw new ApiError('INTERNAL_ERROR', ['no pool secret']);
+    return pool.role.secret;
   },
-  'host.pool_slave_startup': (ctx, [uuid, url, report]) => slaveStartup(ctx, uuid, url, report),
+  'host.pool_slave_startup': withFlags((ctx, [uuid, url, report]) => {
+    assertPoolSession(ctx, uuid);
+    return slaveStartup(ctx, uuid, url, report);
+  }, { noDryRun: 'it registers a slave and sends it its state' }),
   'host.sync_vlans': (ctx, [host]) => {
     assertMaster(ctx);
     ctx.tx.get('host', host);
@@ -205,15 +264,9 @@ export const poolJoinImpls: Impls = {
     ctx.tx.get('host', host);
     syncBonds(ctx, host, new Set(), ctx.d.log);
   },
-  'host.apply_network_state': async (ctx, [token, state, ticket]) => {
+  'host.apply_network_state': withFlags(async (ctx, [token, state, ticket]) => {
     const p = assertToken(ctx, token);
-    let s: NetState;
-    try {
-      s = JSON.parse(state) as NetState;
-    } catch {
-      throw new ApiError('INVALID_VALUE', ['state', 'not JSON']);
-    }
-    if (!s || typeof s.bridges !== 'object') throw new ApiError('INVALID_VALUE', ['state', 'no bridges']);
+    const s = parseState(state);
     let t: Ticket;
     try {
       t = JSON.parse(ticket) as Ticket;
@@ -222,14 +275,11 @@ export const poolJoinImpls: Impls = {
     }
     if (!t || !Number.isFinite(t.seq) || !Number.isFinite(t.deadline)) throw new ApiError('INVALID_VALUE', ['ticket', 'seq and deadline are required']);
     await p.agent!.applyState(s, t);
-  },
-  'host.become_standalone': async (ctx, [token]) => {
-    const p = assertToken(ctx, token);
-    // Answer first, then reset: the master is waiting inside its transaction.
-    setImmediate(() => {
-      p.becomeStandalone().catch((e) => ctx.d.log.error(`pool: becoming standalone failed: ${(e as Error).message}`));
-    });
-  },
-  'pool.join': (ctx, [address, user, password]) => join(ctx, address, user, password),
-  'pool.eject': (ctx, [host]) => eject(ctx, host),
+  }, {
+    // The master's dry run of a call that changes this host: the plan, not applied (the ticket is not used).
+    dryRun: async (ctx, [token, state]) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
+  }),
+  'pool.join': withFlags((ctx, [address, user, password]) => join(ctx, address, user, password), { noDryRun: 'joining contacts the master and hands this host to it' }),
+  'pool.eject': withFlags((ctx, [host]) => eject(ctx, host), { noDryRun: 'ejecting resets the slave host' }),
+  'host.become_standalone': withFlags(becomeStandalone, { noDryRun: 'it resets this host' }),
 };

@@ -45,6 +45,7 @@ export class RoleStore {
   private memberGet: Database.Statement;
   private memberPut: Database.Statement;
   private memberDel: Database.Statement;
+  private memberTokens: Database.Statement;
 
   constructor(db: Database.Database) {
     db.exec('CREATE TABLE IF NOT EXISTS _pool (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
@@ -53,6 +54,7 @@ export class RoleStore {
     this.put = db.prepare('INSERT OR REPLACE INTO _pool (key, value) VALUES (?, ?)');
     this.memberGet = db.prepare('SELECT host_uuid AS hostUuid, url, token FROM _pool_members WHERE host_uuid = ?');
     this.memberPut = db.prepare('INSERT OR REPLACE INTO _pool_members (host_uuid, url, token) VALUES (?, ?, ?)');
+    this.memberTokens = db.prepare('SELECT token FROM _pool_members').pluck();
     this.memberDel = db.prepare('DELETE FROM _pool_members WHERE host_uuid = ?');
   }
 
@@ -72,6 +74,10 @@ export class RoleStore {
   /** Records (or updates) where a slave host's daemon listens and its token. */
   setMember(m: Member): void {
     this.memberPut.run(m.hostUuid, m.url, m.token);
+  }
+  /** Every registered slave's token (what --record redacts). */
+  tokens(): string[] {
+    return this.memberTokens.all() as string[];
   }
   /** Forgets a slave host (pool.eject). */
   dropMember(hostUuid: string): void {

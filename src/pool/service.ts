@@ -7,6 +7,7 @@ import type { Backend } from '../backends/backend.js';
 import { storedClasses } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
 import type { Store } from '../store/store.js';
+import type { PlanSummary } from '../reconciler/reconciler.js';
 import { firstStart, type FirstStartOptions } from '../xapi/startup.js';
 import { LOCAL_WRITE, attachForwarder, slaveError, type ForwardPool } from './forward.js';
 import { RoleStore, newSecret, type RoleRecord, type Ticket } from './role.js';
@@ -183,16 +184,27 @@ export class PoolService implements ForwardPool {
     }
   }
 
-  /** Standalone → slave (pool.join): registers with the master and syncs once; on failure the role goes back. */
-  async becomeSlave(masterAddress: string, session: string): Promise<void> {
+  /** Master: asks a slave host's daemon what it would do for a desired state (DryRun.host.apply_network_state); nothing is applied. */
+  async planState(host: string, uuid: string, json: string, culprit: string): Promise<PlanSummary> {
+    const m = this.roles.member(uuid);
+    if (!m) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
+    try {
+      return await xapiCall<PlanSummary>(m.url, 'DryRun.host.apply_network_state', [m.token, json, JSON.stringify({ seq: 0, deadline: 0 })], this.callTimeoutMs);
+    } catch (e) {
+      throw slaveError(host, e, culprit);
+    }
+  }
+
+  /** Standalone → slave (pool.join): registers with the master (with the pool secret) and syncs once; on failure the role goes back. */
+  async becomeSlave(masterAddress: string, secret: string): Promise<void> {
     const before = this.role;
-    this.role = { role: 'slave', masterAddress, masterUrl: normalizeUrl(masterAddress), token: newSecret() };
+    this.role = { role: 'slave', masterAddress, masterUrl: normalizeUrl(masterAddress), token: newSecret(), secret };
     this.roles.save(this.role);
     const agent = this.makeAgent();
     agent.url = this.cfg.poolAdvertise ?? this.url;
     this.agent = agent;
     try {
-      await agent.sync(session);
+      await agent.sync();
     } catch (e) {
       this.agent = undefined;
       this.role = before;

@@ -4,7 +4,7 @@
 // apply what comes back, then heartbeat. A lost master is retried with backoff; when it is
 // back (or it restarted and marked this host not live) the whole start-up sync runs again.
 import { EventEmitter } from 'node:events';
-import type { Backend, NetState } from '../backends/backend.js';
+import type { Backend, NetState, Step } from '../backends/backend.js';
 import { BackendError } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
@@ -28,6 +28,16 @@ export interface SlaveOptions {
   password?: string;
   heartbeatMs: number;
   maxBackoffMs: number;
+}
+
+/** Logs in to the master as a user, gets the pool secret (pool.initial_auth) and logs out again. */
+export async function fetchPoolSecret(url: string, user: string, password: string): Promise<string> {
+  const session = await xapiCall<string>(url, 'session.login_with_password', [user, password, '1.0', 'xenapi-netd-pool-join'], 30_000);
+  try {
+    return await xapiCall<string>(url, 'pool.initial_auth', [session], 30_000);
+  } finally {
+    await xapiCall(url, 'session.logout', [session], 10_000).catch(() => undefined);
+  }
 }
 
 /** The start-up sync's answer from the master. */
@@ -71,6 +81,11 @@ export class SlaveAgent extends EventEmitter {
       await this.o.backend.apply(plan);
       this.o.log.info(`pool: slave start-up: host brought back to its last applied state in ${plan.length} steps`);
     }
+  }
+
+  /** The plan that applyState would run for `state` now (a dry run: nothing is applied). */
+  async planState(state: NetState): Promise<Step[]> {
+    return diff(await this.o.backend.read(), await this.fit(state));
   }
 
   /** The highest ticket seq applied for the master (a start-up sync resets it). */
@@ -186,20 +201,26 @@ export class SlaveAgent extends EventEmitter {
     }
   }
 
-  /** A session on the master: the pool secret when this host is registered, else the configured user and password. */
+  /**
+   * A pool session on the master (session.slave_login with the pool secret; pool-internal calls
+   * accept nothing else). Without a secret yet, the configured user logs in and asks for it
+   * (pool.initial_auth, as a joining xapi host does), then logs out.
+   */
   private async login(): Promise<string> {
     const r = this.o.role;
     const url = r.masterUrl!;
-    if (r.secret && r.hostRef) {
+    if (r.secret) {
       try {
-        return await xapiCall<string>(url, 'session.slave_login', [r.hostRef, r.secret], 10_000);
+        return await xapiCall<string>(url, 'session.slave_login', [r.hostRef ?? 'OpaqueRef:NULL', r.secret], 10_000);
       } catch (e) {
         if (!(e instanceof RemoteFailure) || this.o.user === undefined) throw e;
         this.o.log.warn(`pool: slave_login refused (${e.details.join(' ')}); registering again with the configured user`);
       }
     }
     if (this.o.user === undefined) throw new Error('no pool secret and no --pool-user/--pool-password to register with');
-    return await xapiCall<string>(url, 'session.login_with_password', [this.o.user, this.o.password ?? '', '1.0', 'xenapi-netd-pool'], 10_000);
+    r.secret = await fetchPoolSecret(url, this.o.user, this.o.password ?? '');
+    r.hostRef = undefined;
+    return await xapiCall<string>(url, 'session.slave_login', ['OpaqueRef:NULL', r.secret], 10_000);
   }
 
   /** What this host reports: name, NICs, management configuration, token. */

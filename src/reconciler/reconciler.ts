@@ -30,6 +30,15 @@ export const DRY_RUN = 'reconciler.dryRun';
 export const CULPRIT = 'reconciler.pif';
 /** The wire name of the call running the transaction (journal and log lines). */
 export const METHOD = 'reconciler.method';
+/** Per-transaction scratch key (dry run on a pool master): RemotePlan[] to ask the slaves once the write lock is let go. */
+export const REMOTE_PLANS = 'reconciler.remotePlans';
+/** Another host whose daemon is asked what it would do for a dry-run transaction. */
+export interface RemotePlan {
+  host: string;
+  plan: () => Promise<PlanSummary>;
+}
+/** Classes that no desired host state is derived from. */
+const NO_HOST_STATE = new Set(['session', 'task']);
 
 type Log = { info(m: string): void; warn?(m: string): void };
 
@@ -69,6 +78,8 @@ export class Reconciler {
   private lastDropped = '';
 
   private async precommit(tx: Txn): Promise<void> {
+    // Sessions and tasks make no host state: a login does not read the backend (it would cost a login an ovs-vsctl round).
+    if (!tx.scratch.get(DRY_RUN) && [...tx.overlay.keys()].every((c) => NO_HOST_STATE.has(c))) return;
     const r = await this.plan(tx);
     this.last = r;
     if (tx.scratch.get(DRY_RUN)) {

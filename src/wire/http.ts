@@ -26,7 +26,8 @@ export type Preauth = 'root';
 
 /** The dispatcher as the wire sees it. */
 export interface RpcHandler {
-  call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc', preauth?: Preauth): Promise<RpcOutcome>;
+  /** `peer`: the client's address (failing logins are bounded per address). */
+  call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc', preauth?: Preauth, peer?: string): Promise<RpcOutcome>;
 }
 
 /** Where and how to serve. */
@@ -45,6 +46,14 @@ export interface WireOptions {
   tls?: { cert: string; key: string };
   /** Also serve plain HTTP on this Unix socket path, where a root peer is pre-authenticated. */
   unixSocket?: string;
+  /** A request's headers and body must arrive within this many ms (default 60000; long polls wait after it, unbounded). */
+  requestTimeoutMs?: number;
+  /** Idle keep-alive connections are closed after this many ms (default 65000). */
+  keepAliveTimeoutMs?: number;
+  /** Most open connections per listener (default 1000); more are closed at once. */
+  maxConnections?: number;
+  /** Origins whose browser pages may call (CORS); a request from any other Origin is refused. */
+  corsOrigins?: string[];
 }
 
 /** One recorded HTTP exchange; `seq` numbers requests in arrival order (replies may finish out of it). */
@@ -70,10 +79,31 @@ function routeFor(routes: Record<string, RouteHandler> | undefined, path: string
   return hit === undefined ? undefined : routes[hit];
 }
 
-const CORS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Headers': 'X-Requested-With',
-};
+/**
+ * CORS headers per reply: only for a request whose Origin the operator allows (--cors-origin).
+ * Kept by response so every reply path (413, protocol errors, streamed bulk replies) sends them.
+ */
+const corsFor = new WeakMap<http.ServerResponse, Record<string, string>>();
+const cors = (res: http.ServerResponse): Record<string, string> => corsFor.get(res) ?? {};
+
+/**
+ * A browser adds Origin to every cross-origin request, and to same-origin POSTs; this server
+ * serves no pages, so any Origin not allowed is a page elsewhere calling blind (a "simple"
+ * request needs no pre-flight): refused before the body is read. Clients that are not browsers
+ * send no Origin.
+ */
+function checkOrigin(opts: WireOptions, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (opts.corsOrigins?.includes(origin)) {
+    corsFor.set(res, { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Headers': 'Content-Type, X-Requested-With', Vary: 'Origin' });
+    return true;
+  }
+  const body = 'Cross-origin request refused (xenapi-netd --cors-origin)\n';
+  res.writeHead(403, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.end(body);
+  return false;
+}
 
 /** Reads the body up to `max` bytes; resolves null (after answering 413) when it is larger. */
 function readBody(req: http.IncomingMessage, res: http.ServerResponse, max: number): Promise<Buffer | null> {
@@ -115,7 +145,7 @@ function readBody(req: http.IncomingMessage, res: http.ServerResponse, max: numb
 
 function refuseTooLarge(req: http.IncomingMessage, res: http.ServerResponse): void {
   const body = 'Request body too large\n';
-  res.writeHead(413, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), Connection: 'close', ...CORS });
+  res.writeHead(413, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), Connection: 'close', ...cors(res) });
   res.end(body, () => req.socket.destroy());
   req.pause();
 }
@@ -130,7 +160,7 @@ function sendProtocolError(res: http.ServerResponse, msg: string, transport: 'xm
   const body = transport === 'xmlrpc'
     ? xmlrpc.failure(desc)
     : JSON.stringify({ jsonrpc: '2.0', error: { code: 1, message: desc[0], data: desc.slice(1) }, id: null });
-  res.writeHead(500, { 'Content-Type': transport === 'xmlrpc' ? 'text/xml' : 'application/json', 'Content-Length': Buffer.byteLength(body), ...CORS });
+  res.writeHead(500, { 'Content-Type': transport === 'xmlrpc' ? 'text/xml' : 'application/json', 'Content-Length': Buffer.byteLength(body), ...cors(res) });
   res.end(body);
 }
 
@@ -154,7 +184,7 @@ async function sendParts(res: http.ServerResponse, contentType: string, parts: I
     next = it.next();
   }
   if (next.done) {
-    res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': len, ...CORS });
+    res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': len, ...cors(res) });
     if (held.length === 1) res.end(held[0]);
     else {
       for (const b of held) res.write(b);
@@ -162,7 +192,7 @@ async function sendParts(res: http.ServerResponse, contentType: string, parts: I
     }
     return;
   }
-  res.writeHead(200, { 'Content-Type': contentType, ...CORS });
+  res.writeHead(200, { 'Content-Type': contentType, ...cors(res) });
   for (const b of held) res.write(b);
   held.length = 0;
   for (; !next.done; next = it.next()) {
@@ -175,7 +205,7 @@ async function sendParts(res: http.ServerResponse, contentType: string, parts: I
 
 /** Writes a whole reply held in one string. */
 function sendString(res: http.ServerResponse, contentType: string, body: string): void {
-  res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), ...CORS });
+  res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), ...cors(res) });
   res.end(body);
 }
 
@@ -183,8 +213,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.ServerResponse, preauth: Preauth | undefined): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
+  if (!checkOrigin(opts, req, res)) return;
   if (req.method === 'OPTIONS') {
-    res.writeHead(200, { ...CORS, 'Access-Control-Allow-Methods': 'PUT', 'Content-Length': 0 });
+    res.writeHead(200, { ...cors(res), 'Access-Control-Allow-Methods': 'PUT', 'Content-Length': 0 });
     res.end();
     return;
   }
@@ -199,7 +230,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   const route = routeFor(opts.routes, path);
   if (route) {
     const r = await route(req, raw);
-    res.writeHead(r.status, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), ...CORS });
+    res.writeHead(r.status, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), ...cors(res) });
     res.end(r.body);
     return;
   }
@@ -222,7 +253,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
     }
     const out: RpcOutcome = badUtf8
       ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-      : await opts.handler.call(call, 'jsonrpc', preauth);
+      : await opts.handler.call(call, 'jsonrpc', preauth, req.socket.remoteAddress ?? '');
     if (!out.ok) sendString(res, 'application/json', jsonrpc.failure(call, out.error));
     else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'application/json', jsonrpc.successParts(call, out.value, out.ty));
     else sendString(res, 'application/json', jsonrpc.successString(call, out.value, out.ty));
@@ -236,7 +267,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   }
   const out: RpcOutcome = badUtf8
     ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-    : await opts.handler.call(call, 'xmlrpc', preauth);
+    : await opts.handler.call(call, 'xmlrpc', preauth, req.socket.remoteAddress ?? '');
   if (!out.ok) sendString(res, 'text/xml', xmlrpc.failure(out.error));
   else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'text/xml', xmlrpc.successParts(out.value, out.ty, out.bare));
   else sendString(res, 'text/xml', xmlrpc.successString(out.value, out.ty, out.bare));
@@ -281,8 +312,10 @@ function tap(record: (ex: Exchange) => void, seq: number, req: http.IncomingMess
 }
 
 /** Answers a request the HTTP parser could not read. */
-function onClientError(_e: Error, socket: import('node:stream').Duplex): void {
-  if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+function onClientError(e: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  // --request-timeout passed (slowloris): 408; anything else the parser refused: 400.
+  const status = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+  if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   else socket.destroy();
 }
 
@@ -324,10 +357,20 @@ export async function startWire(opts: WireOptions): Promise<{ server: http.Serve
       else res.destroy();
     });
   };
-  const serverOpts = { keepAliveTimeout: 65_000, requestTimeout: 0 };
+  // Slowloris: headers and body must arrive within requestTimeout (checked every second); the
+  // reply phase is not bounded, so event.from long polls wait their full timeout. Idle
+  // keep-alive connections close after keepAliveTimeout; past maxConnections new ones are dropped.
+  const requestTimeout = opts.requestTimeoutMs ?? 60_000;
+  const serverOpts = {
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000,
+    requestTimeout,
+    headersTimeout: requestTimeout,
+    connectionsCheckingInterval: Math.min(1000, requestTimeout),
+  };
   const server: http.Server = opts.tls
     ? https.createServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, listener)
     : http.createServer(serverOpts, listener);
+  server.maxConnections = opts.maxConnections ?? 1000;
   server.on('clientError', onClientError);
   await listen(server, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
@@ -336,6 +379,7 @@ export async function startWire(opts: WireOptions): Promise<{ server: http.Serve
   if (opts.unixSocket) {
     const path = opts.unixSocket;
     local = http.createServer(serverOpts, listener);
+    local.maxConnections = opts.maxConnections ?? 1000;
     local.on('clientError', onClientError);
     local.on('connection', (sock: Socket) => {
       try {

@@ -12,6 +12,7 @@ import xmlrpc from 'xmlrpc';
 import { BackendError, type Bridge, type IpConfig, type NetState, type Nic, type Step, type Uplink } from '../../src/backends/backend.js';
 import { augtoolScript, bondingOpts, IfcfgBackend, nodeConfig, parseFiles, preConfigScript, renderFiles, SCRIPTS_DIR } from '../../src/backends/ifcfg.js';
 import { createBackend } from '../../src/backends/index.js';
+import { TEST_USERS } from '../helpers/users.js';
 import { DEFAULTS, DEMO_INVENTORY, parseArgs, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
 
@@ -471,7 +472,7 @@ describe('ifcfg backend: the managed node controller', () => {
 
     before(async () => {
       root = sandboxRoot();
-      const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'ifcfghost', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: root, inventory: DEMO_INVENTORY };
+      const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'ifcfghost', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: root, inventory: DEMO_INVENTORY, users: TEST_USERS };
       r = await startDaemon(cfg, { log: makeLogger({ logLevel: 'error', logFile: '' }) });
       client = xmlrpc.createClient({ host: '127.0.0.1', port: r.port, path: '/' });
       session = await call<string>('session.login_with_password', 'root', 'secret', '1.0', 'test');

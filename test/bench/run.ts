@@ -5,7 +5,8 @@
 //   - PIF.get_all_records at 1,000 and 10,000 PIFs: time to last byte and the daemon's peak RSS,
 //     with the raw server's time for the same bytes;
 //   - get_record p99 at 16 connections while a 10,000-PIF get_all_records loops;
-//   - Bond.create / Bond.destroy with 1,000 VIFs to move and 100 VLANs (bond.ts), when present.
+//   - Bond.create / Bond.destroy with 1,000 VIFs to move and 100 VLANs (bond.ts), when present;
+//   - logins/s at 0 and 50,000 live sessions, a good login's p99 while 10 clients fail logins (login-bench.ts).
 // Fixtures: the daemon's --inventory with N NICs makes N PIFs (+ networks, metrics) at first start.
 // The daemon runs with the V8 flags `make run` uses (src/main.ts's #! line).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -228,7 +229,7 @@ async function benchModule(file: string, fn: string, what: string): Promise<void
 
 async function main(): Promise<void> {
   line(`xenapi-netd benchmarks, ${new Date().toISOString()}, node ${process.version}`);
-  // BENCH_ONLY=wire|bond|pool|xe|ovs runs one group (default: all); BENCH_SECONDS sets wrk's duration.
+  // BENCH_ONLY=wire|bond|pool|xe|login|ovs runs one group (default: all); BENCH_SECONDS sets wrk's duration.
   const only = process.env.BENCH_ONLY;
   const want = (g: string) => !only || only.split(',').includes(g);
   if (want('wire')) {
@@ -245,6 +246,7 @@ async function main(): Promise<void> {
   if (want('bond')) await benchModule('bond-bench.js', 'benchBond', 'Bond.create/destroy benchmark');
   if (want('pool')) await benchModule('pool-bench.js', 'benchPool', 'pool start-up benchmark');
   if (want('xe')) await benchModule('xe-bench.js', 'benchXe', 'xe start-up benchmark');
+  if (want('login')) await benchModule('login-bench.js', 'benchLogin', 'login benchmark');
   if (want('ovs')) {
     if (process.getuid?.() === 0) await benchModule('ovs-bench.js', 'benchOvs', 'Open vSwitch benchmark');
     else line('Open vSwitch benchmark: needs root (network namespaces)');

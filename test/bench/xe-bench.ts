@@ -7,6 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { figure } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const XE = join(ROOT, 'dist/src/cli/xe.cjs');
@@ -49,6 +50,7 @@ export async function benchXe(): Promise<string[]> {
       xe.push(r.ms);
     }
     const ratio = median(xe) / median(bare);
+    figure({ area: 'xe', name: 'xe-netd pif-list, start to exit', value: ratio, unit: 'x node -e 0', target: { op: '<=', value: 1.5 }, note: `bare node -e 0 ${median(bare).toFixed(0)} ms, xe-netd ${median(xe).toFixed(0)} ms (medians of ${RUNS} alternating runs)` });
     return [
       'xe start-up (median of ' + RUNS + ' alternating runs, wall clock from process start to exit)',
       `  node -e 0              ${median(bare).toFixed(1)} ms`,

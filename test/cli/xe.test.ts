@@ -3,7 +3,7 @@
 // commands with xe's arguments (cli_frontend.ml), errors and exit codes as xe reports them, help,
 // event-wait, --progress, the kept session, and bash completion.
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { setFields } from '../helpers/vmfix.js';
+import { startNode } from '../pool/nodes.js';
 
 const XE = fileURLToPath(new URL('../../src/cli/xe.cjs', import.meta.url));
 const COMPLETION = fileURLToPath(new URL('../../../share/xe-netd.bash', import.meta.url));
@@ -137,6 +138,8 @@ describe('xe-netd CLI', function () {
       expect(await ok('network-param-get', `uuid=${net}`, 'param-name=MTU')).to.equal('9000\n');
       expect(await ok('network-param-get', `uuid=${net}`, 'param-name=other-config')).to.equal('a: 1; b: 2\n');
       expect(await ok('network-param-get', `uuid=${net}`, 'param-name=other-config', 'param-key=b')).to.equal('2\n');
+      await ok('network-param-set', `uuid=${net}`, 'default-locking-mode=disabled'); // an enum
+      expect(await ok('network-param-get', `uuid=${net}`, 'param-name=default-locking-mode')).to.equal('disabled\n');
       const eth5 = await uuidOf('PIF', h.pif('eth5'));
       await ok('pif-param-set', `uuid=${eth5}`, 'disallow-unplug=true');
       expect(await h.call('PIF.get_disallow_unplug', h.pif('eth5'))).to.equal(true);
@@ -383,6 +386,35 @@ describe('xe-netd CLI', function () {
       const { commands } = createRequire(import.meta.url)('../../src/cli/commands.cjs');
       const missing = [...commands().keys()].filter((c: string) => !doc.includes(`| \`${c}\` |`));
       expect(missing).to.deep.equal([]);
+    });
+  });
+
+  describe('TLS', () => {
+    it('CLI-28 with -s a remote server is reached over HTTPS on -p, as xe (no --nossl); 127.0.0.1 stays plain HTTP', async () => {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '1',
+        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      const t = await startNode({ h: 0, db: ':memory:', config: { tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') } });
+      try {
+        expect(t.url).to.match(/^https:/);
+        const port = new URL(t.url).port;
+        expect(await ok('-s', 'localhost', '-p', port, 'host-list', 'params=name-label', '--minimal')).to.equal('host0\n');
+        const plain = await xe('-s', '127.0.0.1', '-p', port, 'host-list'); // xe never uses SSL on-host
+        expect(plain.code).to.equal(1);
+      } finally {
+        await t.stop();
+      }
+    });
+
+    it('CLI-29 refs in a failure are shown as uuids (PIF_DOES_NOT_ALLOW_UNPLUG)', async () => {
+      const eth5 = await uuidOf('PIF', h.pif('eth5'));
+      await ok('pif-plug', `uuid=${eth5}`);
+      await ok('pif-param-set', `uuid=${eth5}`, 'disallow-unplug=true');
+      const r = await xe('pif-unplug', `uuid=${eth5}`);
+      expect(r.code).to.equal(1);
+      expect(r.err).to.match(new RegExp(`\\nPIF: ${eth5}\\n$`));
+      expect(r.err).to.not.contain('OpaqueRef');
+      await ok('pif-param-set', `uuid=${eth5}`, 'disallow-unplug=false');
+      await ok('pif-unplug', `uuid=${eth5}`);
     });
   });
 });

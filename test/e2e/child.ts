@@ -3,11 +3,12 @@
 // client (the `xmlrpc` package) talks to it. stop() ends exactly this child (SIGTERM, then SIGKILL).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DEMO_INVENTORY } from '../../src/config.js';
 import { fileURLToPath } from 'node:url';
 import xmlrpc from 'xmlrpc';
 import { XenAPIFailure } from '../helpers/harness.js';
+import { writeUsersFile } from '../helpers/users.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
@@ -34,7 +35,7 @@ export async function spawnDaemon(opts: { db: string; sandboxDir: string; env?: 
   const inv = join(opts.sandboxDir, 'demo-inventory.json');
   writeFileSync(inv, JSON.stringify(DEMO_INVENTORY));
   const proc = spawn(process.execPath, [MAIN, '--db', opts.db, '--backend', 'openvswitch', '--ovs-sandbox', opts.sandboxDir, '--inventory', inv,
-    '--listen', '127.0.0.1:0', '--auth-fail-delay', '10', '--log-level', 'info', ...(opts.args ?? [])], {
+    '--users', writeUsersFile(dirname(opts.db)), '--listen', '127.0.0.1:0', '--auth-fail-delay', '10', '--log-level', 'info', ...(opts.args ?? [])], {
     env: { ...process.env, ...(opts.env ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

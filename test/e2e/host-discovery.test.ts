@@ -10,6 +10,7 @@ import { Tool } from '../../src/backends/tools/exec.js';
 import { IpTool } from '../../src/backends/tools/ip.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { startDaemon, type Running } from '../../src/daemon.js';
+import { TEST_USERS } from '../helpers/users.js';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 
@@ -30,7 +31,7 @@ describe('e2e: first start on a real host takes the NICs and management from the
   this.timeout(60000);
   let sb: Sandbox;
   let r: Running | undefined;
-  const cfg = (): Config => ({ ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, backend: 'openvswitch', hostname: 'real', logLevel: 'error' });
+  const cfg = (): Config => ({ ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, backend: 'openvswitch', hostname: 'real', logLevel: 'error', users: TEST_USERS });
   const links = async () => (JSON.parse(await sb.ip(['-j', '-d', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname).sort();
   const addrs = async (dev: string) => (JSON.parse(await sb.ip(['-j', '-4', 'addr', 'show', 'dev', dev])) as { addr_info: { local: string; prefixlen: number }[] }[])
     .flatMap((a) => a.addr_info.map((i) => `${i.local}/${i.prefixlen}`));

@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { writeUsersFile } from '../helpers/users.js';
 import { fileURLToPath } from 'node:url';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { RemoteFailure, xapiCall } from '../../src/pool/rpc.js';
@@ -49,7 +50,7 @@ async function until<T>(f: () => Promise<T | undefined | false>, ms: number, wha
 async function launch(m: Member, port = 0): Promise<void> {
   m.out = '';
   const proc = spawn(process.execPath, [MAIN, '--db', m.db, '--backend', 'openvswitch', '--ovs-sandbox', m.sb.dir, '--inventory', m.inventory,
-    '--hostname', `host${m.h}`, '--listen', `127.0.0.1:${port}`, '--auth-fail-delay', '10', '--log-level', 'info', ...m.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--users', writeUsersFile(dirname(m.db)), '--hostname', `host${m.h}`, '--listen', `127.0.0.1:${port}`, '--auth-fail-delay', '10', '--log-level', 'info', ...m.args], { stdio: ['ignore', 'pipe', 'pipe'] });
   m.proc = proc;
   proc.stdout!.on('data', (b: Buffer) => (m.out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (m.out += b.toString()));

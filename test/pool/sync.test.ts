@@ -160,7 +160,11 @@ describe('pool (simulated backends, in-process daemons)', function () {
     expect(eth2.currently_attached).to.equal(false);
     expect([...m.r.store.rows('PIF')].filter(([, p]) => p.host === host && p.VLAN === 7)).to.have.length(0);
     await m.call('host.remove_from_other_config', host, 'sync_vlans');
-    await m.call('host.sync_vlans', host);
+    // Pool-internal: a pool session only (the secret from pool.initial_auth, as a joining host gets it).
+    const secret = await m.call<string>('pool.initial_auth');
+    const ps = await xapiCall<string>(m.url, 'session.slave_login', ['OpaqueRef:NULL', secret]);
+    expect(await failure(m.call('host.sync_vlans', host))).to.deep.equal(['INTERNAL_ERROR', 'Internal API "host.sync_vlans" call attempted with non-pool (external) session']);
+    await xapiCall(m.url, 'host.sync_vlans', [ps, host]);
     expect([...m.r.store.rows('PIF')].filter(([, p]) => p.host === host && p.VLAN === 7)).to.have.length(1);
   });
 

@@ -1,0 +1,91 @@
+// xe-netd's pool commands against in-process daemons on 127.0.0.1 (master) and 127.0.0.2 (the
+// other host), one port: pool-join run on the standalone host, then commands there followed to
+// the master (HOST_IS_SLAVE), pool-eject, and pool-designate-new-master where the daemon has it.
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { cleanupDirs, startNode, tempDir, until, type Node } from '../pool/nodes.js';
+
+const XE = fileURLToPath(new URL('../../src/cli/xe.cjs', import.meta.url));
+const run = promisify(execFile);
+
+async function portFreeOnBoth(): Promise<number> {
+  for (;;) {
+    const p = await new Promise<number>((resolve) => {
+      const s = net.createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const port = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(p, '127.0.0.2', () => s.close(() => resolve(true)));
+    });
+    if (ok) return p;
+  }
+}
+
+describe('xe-netd pool commands', function () {
+  this.timeout(60_000);
+  let m: Node;
+  let s: Node;
+  let port: number;
+  let runtime: string;
+  const xe = async (host: 1 | 2, ...args: string[]) => {
+    const env = { ...process.env, XE_NETD_URL: `http://127.0.0.${host}:${port}/`, XDG_RUNTIME_DIR: runtime };
+    try {
+      const r = await run(process.execPath, [XE, ...args], { env });
+      return { out: r.stdout, err: r.stderr, code: 0 };
+    } catch (e: any) {
+      return { out: e.stdout as string, err: e.stderr as string, code: e.code as number };
+    }
+  };
+  before(async () => {
+    const dir = tempDir();
+    runtime = mkdtempSync(join(tmpdir(), 'xnd-xepool-'));
+    port = await portFreeOnBoth();
+    m = await startNode({ h: 0, db: join(dir, 'm.db'), config: { host: '127.0.0.1', port } });
+    s = await startNode({ h: 1, db: join(dir, 's.db'), config: { host: '127.0.0.2', port } });
+  });
+  after(async () => {
+    await s?.stop();
+    await m?.stop();
+    cleanupDirs();
+    rmSync(runtime, { recursive: true, force: true });
+  });
+
+  it('CLI-POOL-01 pool-join on a standalone host; its commands then reach the master (HOST_IS_SLAVE followed, kept session replaced)', async () => {
+    expect((await xe(2, 'host-list', '--minimal')).out.split(',')).to.have.length(1);
+    const bad = await xe(2, 'pool-join', `master-address=${m.url}`, 'master-username=root', 'master-password=wrong');
+    expect(bad.code).to.equal(1);
+    const r = await xe(2, 'pool-join', `master-address=${m.url}`, 'master-username=root', 'master-password=secret');
+    expect([r.code, r.out]).to.deep.equal([0, 'Host agent will restart and attempt to join pool in 10.000 seconds...\n']);
+    await until(() => s.pool.isSlave && m.r.store.count('host') === 2, 10_000, 'joined');
+    const hosts = await xe(2, 'host-list', 'params=name-label', '--minimal');
+    expect(hosts.code, hosts.err).to.equal(0);
+    expect(hosts.out.trim().split(',').sort()).to.deep.equal(['host0', 'host1']);
+  });
+
+  it('CLI-POOL-02 pool-eject host-uuid= makes the host standalone again; pool-designate-new-master as far as the daemon has it', async () => {
+    const uuid = (await xe(1, 'host-list', 'name-label=host1', 'params=uuid', '--minimal')).out.trim();
+    const d = await xe(1, 'pool-designate-new-master', `host-uuid=${uuid}`);
+    // Either the daemon hands the role over (then hand it back) or says it has no such message.
+    if (d.code === 0) {
+      await until(async () => (await xe(2, 'host-list', '--minimal')).code === 0, 20_000, 'new master');
+      const back = (await xe(2, 'host-list', 'name-label=host0', 'params=uuid', '--minimal')).out.trim();
+      expect((await xe(2, 'pool-designate-new-master', `host-uuid=${back}`)).code).to.equal(0);
+      await until(() => !m.pool.isSlave && s.pool.isSlave, 20_000, 'master back');
+    } else expect(d.err).to.match(/MESSAGE_METHOD_UNKNOWN|pool\.designate_new_master/);
+    const r = await xe(1, 'pool-eject', `host-uuid=${uuid}`);
+    expect([r.code, r.out], r.err).to.deep.equal([0, 'Specified host will attempt to restart as a master of a new pool in 10.000 seconds...\n']);
+    await until(() => !s.pool.isSlave, 10_000, 'standalone');
+    expect((await xe(1, 'host-list', 'params=name-label', '--minimal')).out).to.equal('host0\n');
+  });
+});

@@ -1,0 +1,110 @@
+// Security of pool calls (issue 8 §3): pool-internal messages take only a pool session, bound
+// to its host; a join ends every earlier local session; DryRun. changes nothing anywhere (pool.join
+// and pool.eject refuse it; a forwarded call asks the slave for its plan without applying it).
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { xapiCall } from '../../src/pool/rpc.js';
+import { cleanupDirs, failure, startNode, tempDir, until, type Node } from '../pool/nodes.js';
+
+function pifOf(m: Node, host: string, device: string): string {
+  const refs = [...m.r.store.rows('PIF')].filter(([, p]) => p.host === host && p.device === device && p.physical === true && p.VLAN === -1).map(([r]) => r);
+  if (refs.length !== 1) throw new Error(`no single PIF ${device} on ${host}`);
+  return refs[0];
+}
+const hostOf = (m: Node, s: Node) => m.r.store.byUuid('host', String(s.r.store.get('host', s.r.d.hostRef).uuid));
+const login = (n: Node) => xapiCall<string>(n.url, 'session.login_with_password', ['root', 'secret']);
+
+describe('security: pool calls (§3)', function () {
+  this.timeout(30_000);
+  let dir: string;
+  const running: Node[] = [];
+  const start = async (o: Parameters<typeof startNode>[0]) => {
+    const n = await startNode(o);
+    running.push(n);
+    return n;
+  };
+  const synced = (s: Node, n = 1) => until(() => (s.pool.agent?.syncs ?? 0) >= n, 10_000, 'slave start-up sync');
+  beforeEach(() => { dir = tempDir(); });
+  afterEach(async () => {
+    for (const n of running.splice(0)) await n.stop();
+    cleanupDirs();
+  });
+
+  it('host.pool_slave_startup and host.sync_* refuse an ordinary session (no pool secret for it, no slave re-pointed); a pool session acts only for its own host', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    await synced(s);
+    const host = hostOf(m, s);
+    const uuid = String(m.r.store.get('host', host).uuid);
+    const user = await login(m);
+    const report = JSON.stringify({ hostname: 'evil', nics: [], token: 'attacker-token' });
+    const nonPool = (msg: string) => ['INTERNAL_ERROR', `Internal API "${msg}" call attempted with non-pool (external) session`];
+    expect(await failure(xapiCall(m.url, 'host.pool_slave_startup', [user, uuid, 'http://127.0.0.1:1', report]))).to.deep.equal(nonPool('host.pool_slave_startup'));
+    expect(await failure(xapiCall(m.url, 'host.pool_slave_startup', [user, 'a-new-uuid', 'http://127.0.0.1:1', report]))).to.deep.equal(nonPool('host.pool_slave_startup'));
+    for (const msg of ['host.sync_vlans', 'host.sync_tunnels', 'host.sync_bonds']) {
+      expect(await failure(xapiCall(m.url, msg, [user, host]))).to.deep.equal(nonPool(msg));
+    }
+    expect(m.pool.roles.member(uuid)!.url).to.equal(s.url);
+    // The slave's own pool session cannot act for another host; a registering session not for a registered one.
+    const secret = m.pool.role.secret!;
+    const other = await xapiCall<string>(m.url, 'session.slave_login', [m.r.d.hostRef, secret]);
+    expect((await failure(xapiCall(m.url, 'host.pool_slave_startup', [other, uuid, 'http://127.0.0.1:1', report])))[0]).to.equal('SESSION_INVALID');
+    const fresh = await xapiCall<string>(m.url, 'session.slave_login', ['OpaqueRef:NULL', secret]);
+    expect((await failure(xapiCall(m.url, 'host.pool_slave_startup', [fresh, uuid, 'http://127.0.0.1:1', report])))[0]).to.equal('SESSION_INVALID');
+    expect(m.pool.roles.member(uuid)!.url).to.equal(s.url);
+    expect(m.pool.roles.member(uuid)!.token).to.not.equal('attacker-token');
+    // A wrong secret is refused.
+    expect(await failure(xapiCall(m.url, 'session.slave_login', ['OpaqueRef:NULL', 'wrong']))).to.deep.equal(['SESSION_AUTHENTICATION_FAILED', 'pool', 'Authentication failure']);
+  });
+
+  it('after pool.join every session opened on the joining daemon before is gone', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    const s = await start({ h: 1, db: join(dir, 's.db') });
+    const before = [await login(s), await login(s)];
+    await s.call('pool.join', m.url, 'root', 'secret');
+    expect(s.pool.isSlave).to.equal(true);
+    expect(s.r.store.count('session')).to.equal(0);
+    for (const old of before) expect(await failure(xapiCall(s.url, 'pool.get_all', [old]))).to.deep.equal(['SESSION_INVALID', old]);
+  });
+
+  it('DryRun.pool.join and DryRun.pool.eject are refused with a clear error and change nothing', async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    const s = await start({ h: 1, db: join(dir, 's.db') });
+    const err = await failure(s.call('DryRun.pool.join', m.url, 'root', 'secret'));
+    expect(err[0]).to.equal('Fault');
+    expect(err[1]).to.match(/No dry run for pool\.join/);
+    expect(s.pool.isSlave).to.equal(false);
+    expect(m.r.store.count('host')).to.equal(1);
+    await s.call('pool.join', m.url, 'root', 'secret');
+    const host = hostOf(m, s);
+    const applied = s.backend.stats.applied;
+    const err2 = await failure(m.call('DryRun.pool.eject', host));
+    expect(err2[1]).to.match(/No dry run for pool\.eject/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.pool.isSlave).to.equal(true);
+    expect(m.r.store.find('host', host)).to.not.equal(undefined);
+    expect(s.backend.stats.applied).to.equal(applied);
+  });
+
+  it("DryRun.Bond.create on a slave's management PIF asks the slave for its plan: the slave's host is untouched and the reply lists its steps", async () => {
+    const m = await start({ h: 0, db: join(dir, 'm.db') });
+    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    await synced(s);
+    const host = hostOf(m, s);
+    const mgmt = pifOf(m, host, 'eth0');
+    const network = await m.call<string>('network.create', { name_label: 'bond', name_description: '', MTU: 1500, other_config: {}, bridge: '' });
+    const before = JSON.stringify(await s.backend.read());
+    const stats = { ...s.backend.stats };
+    const gen = m.r.store.generation;
+    const r = await m.call<{ steps: string[]; moves: string[] }>('DryRun.Bond.create', network, [mgmt, pifOf(m, host, 'eth3')], '', 'active-backup', {});
+    expect(JSON.stringify(await s.backend.read())).to.equal(before);
+    expect(s.backend.stats).to.deep.equal(stats);
+    expect(m.r.store.generation).to.equal(gen);
+    expect(r.steps.length).to.be.greaterThan(0);
+    expect(r.steps.every((l) => l.startsWith('host1: '))).to.equal(true);
+    expect(r.moves.some((l) => /IP 192\.0\.2\.11/.test(l))).to.equal(true);
+    // The real call then applies that plan.
+    await m.call('Bond.create', network, [mgmt, pifOf(m, host, 'eth3')], '', 'active-backup', {});
+    expect(s.backend.stats.applied - stats.applied).to.equal(r.steps.length);
+  });
+});
