@@ -68,7 +68,7 @@ export async function genericCommand(cmd: string): Promise<Command | undefined> 
   return {
     name: cmd,
     reqd: names.filter((_, i) => msg.params[i].default === undefined && msg.params[i].ty.k !== 'map' && msg.params[i].ty.k !== 'string'),
-    optn: [],
+    optn: names.filter((_, i) => !(msg.params[i].default === undefined && msg.params[i].ty.k !== 'map' && msg.params[i].ty.k !== 'string')),
     help: msg.doc,
     async run(c) {
       const args: unknown[] = [];
@@ -76,7 +76,10 @@ export async function genericCommand(cmd: string): Promise<Command | undefined> 
       const r = await c.call(`${s.cls.name}.${msg.name}`, ...args);
       if (msg.result.k === 'ref' && typeof r === 'string') c.emit({ kind: 'list', lines: [await c.call(`${msg.result.cls}.get_uuid`, r)] });
       else if (msg.result.k === 'void') return;
-      else if (Array.isArray(r)) c.emit({ kind: 'list', lines: [r.join('; ')] });
+      else if (msg.result.k === 'set' && msg.result.of.k === 'ref' && Array.isArray(r)) {
+        const cls = msg.result.of.cls;
+        c.emit({ kind: 'list', lines: [(await Promise.all(r.map((x: string) => c.call<string>(`${cls}.get_uuid`, x)))).join('; ')] });
+      } else if (Array.isArray(r)) c.emit({ kind: 'list', lines: [r.join('; ')] });
       else if (r && typeof r === 'object') c.emit({ kind: 'list', lines: [Object.entries(r).map(([k, v]) => `${k}: ${String(v)}`).join('; ')] });
       else c.emit({ kind: 'list', lines: [String(r)] });
     },

@@ -269,11 +269,11 @@ class Printer {
 
 // ---- help (cli_frontend.ml rio_help) -----------------------------------------------------------
 
-function help(argv0: string, params: Map<string, string>, table: Map<string, Command>, p: Printer): void {
+async function help(argv0: string, params: Map<string, string>, table: Map<string, Command>, p: Printer): Promise<void> {
   const named = [...params.keys()].filter((k) => !['server', 'username', 'password', 'port', 'minimal', 'all'].includes(k));
   if (named.length) {
     for (const n of named) {
-      const c = table.get(n);
+      const c = table.get(n) ?? (await (await import('./generic.js')).genericCommand(n));
       if (!c) p.emit({ kind: 'list', lines: [`Unknown command '${n}'`] });
       else p.emit({ kind: 'table', records: [[['command name        ', c.name], ['reqd params     ', c.reqd.join(', ')], ['optional params ', c.optn.join(', ')], ['description     ', c.help]]] });
     }
@@ -380,7 +380,7 @@ async function main(argv: string[]): Promise<number> {
     const params = parseParams(args);
     const printer = new Printer(params.get('minimal') === 'true');
     if (cmd === 'help') {
-      help(argv0, params, commands(), printer);
+      await help(argv0, params, commands(), printer);
       printer.flush();
       return 0;
     }

@@ -417,4 +417,17 @@ describe('xe-netd CLI', function () {
       await ok('pif-unplug', `uuid=${eth5}`);
     });
   });
+
+  describe('other datamodel messages', () => {
+    it('CLI-30 <class>-<message> reaches any other message: pool-create-VLAN device= network-uuid= VLAN= prints the new PIFs as uuids', async () => {
+      const net = (await ok('network-create', 'name-label=V30')).trim();
+      const out = (await ok('pool-create-VLAN', 'device=eth2', `network-uuid=${net}`, 'VLAN=30')).trim();
+      expect(out).to.match(UUID);
+      expect(await ok('pif-param-get', `uuid=${out}`, 'param-name=VLAN')).to.equal('30\n');
+      expect(await ok('pif-param-get', `uuid=${out}`, 'param-name=network-name-label')).to.equal('V30\n');
+      const bad = await xe('pool-create-VLAN', 'device=eth2', `network-uuid=${net}`, 'VLAN=x');
+      expect([bad.code, bad.err]).to.deep.equal([1, 'Error: Parameter VLAN must be an integer\n']);
+      await ok('vlan-destroy', `uuid=${out}`);      expect(await ok('help', 'pool-create-VLAN')).to.match(/reqd params     : network-uuid, VLAN\n {8}optional params : device\n/);
+    });
+  });
 });
