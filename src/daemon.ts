@@ -6,6 +6,7 @@ import type { Daemon } from './api/context.js';
 import { Dispatcher } from './api/dispatch.js';
 import { eventImpls } from './api/events.js';
 import { buildMethods } from './api/methods.js';
+import { dumpJson } from './api/dump.js';
 import { hashFingerprint, purgeStaleSessions, sessionImpls, sessionTable, verifyPassword } from './api/session.js';
 import { LoginGate } from './api/context.js';
 import { rbacImpls, syncSubjects } from './api/rbac.js';
@@ -86,15 +87,19 @@ function nodeConfigRoute(store: Store, backend: Backend, host: () => string): Ro
 /**
  * --record FILE: a header line with what a replay needs to start an equal daemon (inventory,
  * host name, the host's memory figures), then one JSON line per exchange (scripts/replay.ts),
- * passwords and pool secrets redacted (api/redact.ts). The file is created 0600.
+ * passwords and pool secrets redacted (api/redact.ts), and at shutdown a last line with the
+ * networking records the session left (replay compares it). The file is created 0600.
  */
-function recorder(file: string, cfg: Config, store: Store, hostRef: string, secrets: () => string[]): (ex: Exchange) => void {
+function recorder(file: string, cfg: Config, store: Store, hostRef: string, secrets: () => string[]): { exchange(ex: Exchange): void; finish(): void } {
   const host = store.get('host', hostRef);
   const m = store.get('host_metrics', String(host.metrics));
   const header = { recording: 1, inventory: cfg.inventory ?? DEMO_INVENTORY, hostname: host.hostname, hostMetrics: { memory_total: m.memory_total, memory_free: m.memory_free } };
   appendFileSync(file, `${JSON.stringify(header)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
-  return (ex) => appendFileSync(file, `${JSON.stringify(redactExchange(ex, secrets()))}\n`);
+  return {
+    exchange: (ex) => appendFileSync(file, `${JSON.stringify(redactExchange(ex, secrets()))}\n`),
+    finish: () => appendFileSync(file, `{"dump":${dumpJson(store)}}\n`),
+  };
 }
 
 /** Creates the database file 0600 (SQLite gives its -wal and -shm files the same mode) and tightens existing ones. */
@@ -212,7 +217,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
   const secrets = () => [pool.role.secret, pool.role.token, ...pool.roles.tokens()].filter((x): x is string => !!x);
-  const record = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef, secrets) : undefined;
+  const rec = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef, secrets) : undefined;
+  const record = rec?.exchange;
   const wire = await startWire({
     host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket,
     requestTimeoutMs: cfg.requestTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs, maxConnections: cfg.maxConnections, corsOrigins: cfg.corsOrigins,
@@ -227,6 +233,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
       await monitor.stop();
       await tasks.drain();
       tasks.close();
+      rec?.finish(); // the state the recorded session left, once nothing can change it any more
       await backend.close();
       store.close();
     },

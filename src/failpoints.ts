@@ -7,7 +7,9 @@
 //   - in process, for a test holding the daemon: `armFailpoint('reconciler.db-commit', '1*error')`.
 //
 // A spec is `[N*]action[(arg)]`: `crash` SIGKILLs the process on the spot (what a power cut or
-// the OOM killer does), `error` throws a FailpointError; `N*` fires N times and then disarms;
+// the OOM killer does), `error` throws a FailpointError, `on` only switches the code at that
+// place to a deliberately wrong variant (a mutation the tests must catch; read with
+// failpointArmed); `N*` fires N times and then disarms;
 // `(arg)` restricts the failpoint to calls that pass that argument (the step index, say). `off`
 // disarms.
 
@@ -19,6 +21,8 @@ export const FAILPOINTS = {
   'reconciler.commit': 'the daemon dies right after committing, before anything after the commit runs',
   /** Inside the SQLite transaction committing a call whose plan reached the host (arg: the call's wire name). */
   'reconciler.db-commit': 'the database commit fails (disk full, I/O error) after the host was changed',
+  /** Armed `on`: Bond.destroy plugs only the primary slave, not every slave (seed step 7); the contract replay must fail. */
+  'bond.destroy.plug-primary-only': 'a regression in Bond.destroy: the other slaves are left unplugged',
 } as const;
 
 /** A failpoint's name. */
@@ -33,7 +37,7 @@ export class FailpointError extends Error {
 }
 
 interface Armed {
-  action: 'crash' | 'error';
+  action: 'crash' | 'error' | 'on';
   count?: number;
   arg?: string;
 }
@@ -42,8 +46,8 @@ const armed = new Map<FailpointName, Armed>();
 
 function parse(name: string, spec: string): Armed | undefined {
   if (!(name in FAILPOINTS)) throw new Error(`unknown failpoint ${name} (known: ${Object.keys(FAILPOINTS).join(', ')})`);
-  const m = /^(?:(\d+)\*)?(crash|error|off)(?:\(([^()]*)\))?$/.exec(spec.trim());
-  if (!m) throw new Error(`failpoint ${name}: bad spec ${JSON.stringify(spec)} (want [N*]crash|error|off[(arg)])`);
+  const m = /^(?:(\d+)\*)?(crash|error|on|off)(?:\(([^()]*)\))?$/.exec(spec.trim());
+  if (!m) throw new Error(`failpoint ${name}: bad spec ${JSON.stringify(spec)} (want [N*]crash|error|on|off[(arg)])`);
   if (m[2] === 'off') return undefined;
   return { action: m[2] as Armed['action'], count: m[1] === undefined ? undefined : Number(m[1]), arg: m[3] };
 }
@@ -80,7 +84,7 @@ export function failpointArmed(name: FailpointName, arg?: string | number): bool
 export function failpoint(name: FailpointName, arg?: string | number): void {
   if (armed.size === 0) return;
   const a = armed.get(name);
-  if (!a || (a.arg !== undefined && a.arg !== String(arg))) return;
+  if (!a || a.action === 'on' || (a.arg !== undefined && a.arg !== String(arg))) return;
   if (a.count !== undefined && --a.count <= 0) armed.delete(name);
   if (a.action === 'crash') process.kill(process.pid, 'SIGKILL');
   throw new FailpointError(name);

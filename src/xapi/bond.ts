@@ -25,6 +25,7 @@ import { tunnelCreateInternal, tunnelDestroyInternal } from './tunnel.js';
 import { isValidMac, moveVifInternal, vifActive, vifOperationError } from './vif.js';
 import { vlanCreateInternal, vlanDestroyInternal } from './vlan.js';
 import { possibleHosts } from './vm.js';
+import { failpointArmed } from '../failpoints.js';
 
 // ------------------------------------------------------------------------------------------
 // Modes and properties (xapi_bond.ml:274-309, map_check.ml)
@@ -360,7 +361,7 @@ export function bondDestroy(ctx: CallCtx, bond: string): void {
   // Seed step 6: management to the primary slave (plugged).
   if (m.management) moveManagement(tx, primary);
   // Seed step 7: all slaves plugged if the master was.
-  if (plugged) for (const s of members) bringPifUp(tx, s);
+  if (plugged) for (const s of members) if (s === primary || !failpointArmed('bond.destroy.plug-primary-only')) bringPifUp(tx, s);
   progress(ctx, 0.8);
   // Seed step 8: disallow_unplug to the primary slave.
   if (m.disallow_unplug) tx.set('PIF', primary, { disallow_unplug: true });

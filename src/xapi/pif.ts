@@ -7,7 +7,6 @@
 //   setCulprit(tx, pif)                       — the PIF a backend failure is reported against
 //   moveIpConfig(tx, from, to) / resetIpConfig(tx, pif) — IP configuration moves (bonds, VLANs)
 //   pifImpls                                  — PIF.* implementations
-import net from 'node:net';
 import type { CallCtx, Impls } from '../api/context.js';
 import type { Backend } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
@@ -17,24 +16,10 @@ import { destroyPif, introduceInternal, newPifMetrics, type NicInfo } from './in
 import {
   assertNetworkCompatibleWithTrunksOnVif, assertNoProtectionEnabled, bringPifDown, bringPifUp, plugPif, unplugPif,
 } from './network.js';
-import { isBondSlave, pifKind } from './pif_helpers.js';
+import { isBondSlave, isValidIPv4, isValidIPv6, isValidCidr6, pifKind } from './pif_helpers.js';
 import { isValidMac } from './vif.js';
 
-/** A valid dotted-quad IPv4 address (xapi: Unixext.domain_of_addr = PF_INET). */
-export function isValidIPv4(s: string): boolean {
-  return net.isIPv4(s);
-}
-/** A valid IPv6 address (PF_INET6). */
-export function isValidIPv6(s: string): boolean {
-  return net.isIPv6(s);
-}
-/** A valid IPv6 `addr/prefixlen` with 0 ≤ prefixlen ≤ 128 (xapi's parse_cidr `ipv6). */
-export function isValidCidr6(s: string): boolean {
-  const i = s.lastIndexOf('/');
-  if (i < 0) return false;
-  const len = s.slice(i + 1);
-  return isValidIPv6(s.slice(0, i)) && /^\d+$/.test(len) && Number(len) <= 128;
-}
+export { isValidCidr6, isValidIPv4, isValidIPv6 } from './pif_helpers.js';
 
 /** Marks the PIF whose bring-up a backend failure is reported against (PIF_CONFIGURATION_ERROR [pif, msg]). */
 export function setCulprit(tx: Txn, pif: string): void {

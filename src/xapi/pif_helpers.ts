@@ -2,6 +2,24 @@
 // many checks look at the list of kinds from a PIF down to its root.
 import { ApiError } from '../errors.js';
 import { NULL_REF, type View } from '../store/store.js';
+import net from 'node:net';
+
+/** A valid dotted-quad IPv4 address (xapi: Unixext.domain_of_addr = PF_INET). */
+export function isValidIPv4(s: string): boolean {
+  return net.isIPv4(s);
+}
+/** A valid IPv6 address (PF_INET6). */
+export function isValidIPv6(s: string): boolean {
+  return net.isIPv6(s);
+}
+/** A valid IPv6 `addr/prefixlen` with 0 ≤ prefixlen ≤ 128 (xapi's parse_cidr `ipv6). */
+export function isValidCidr6(s: string): boolean {
+  const i = s.lastIndexOf('/');
+  if (i < 0) return false;
+  const len = s.slice(i + 1);
+  return isValidIPv6(s.slice(0, i)) && /^\d+$/.test(len) && Number(len) <= 128;
+}
+
 
 /** The kinds a PIF can be. */
 export type PifKind = 'Tunnel_access' | 'VLAN_untagged' | 'Network_sriov_logical' | 'Bond_master' | 'Physical';

@@ -2,7 +2,7 @@
 // pool, this host with its metrics, a PIF + PIF_metrics + network per NIC, the management
 // PIF configured and plugged, and the control domain.
 import os from 'node:os';
-import { API_VERSION } from '../../schema/index.js';
+import { API_VERSION, SCHEMA_VERSION } from '../../schema/index.js';
 import { now } from '../api/context.js';
 import { NULL_REF, type Txn } from '../store/store.js';
 import { checkProperties } from './bond.js';
@@ -90,15 +90,44 @@ export interface FirstStartOptions {
   version: string;
 }
 
-/** The software_version map of this daemon. */
+/**
+ * The release this daemon answers as, in host.software_version (docs/clients.md,
+ * "host.software_version"): the XenServer 8 line whose API it implements. Clients choose code
+ * paths by these numbers: Ansible's xenserver module utils parse product_version as integers
+ * (anything else counts as 0.0.0) and use VIF.configure_ipv4/6 only from major 7 on; Xen
+ * Orchestra reads product_version as a semver and platform_version for platform features.
+ */
+export const PRODUCT = {
+  version: '8.4.0',
+  versionText: '8.4',
+  platformName: 'XCP',
+  platformVersion: '3.4.0',
+  /** xapi's own major.minor (the xapi release read as the reference), not the API version. */
+  xapi: '26.17',
+} as const;
+
+/**
+ * The software_version map of this daemon, with the keys xapi publishes (create_misc.ml
+ * make_software_version) whose values do not depend on the machine: xapi's `hostname` and `date`
+ * (of its build) and `linux` (the running kernel) are left out, so that two hosts of one release
+ * answer alike (the contract recordings replay anywhere).
+ */
 export function softwareVersion(o: FirstStartOptions): Record<string, string> {
   return Object.assign(Object.create(null), {
-    product_version: o.version,
+    product_version: PRODUCT.version,
+    product_version_text: PRODUCT.versionText,
+    product_version_text_short: PRODUCT.versionText,
+    platform_name: PRODUCT.platformName,
+    platform_version: PRODUCT.platformVersion,
     product_brand: 'xenapi-netd',
-    platform_name: 'XCP',
-    xapi: `${API_VERSION.major}.${API_VERSION.minor}`,
+    xapi: PRODUCT.xapi,
+    build_number: o.version,
     xapi_build: o.version,
+    xen: '(unknown)',
+    xencenter_min: `${API_VERSION.major}.${API_VERSION.minor}`,
+    xencenter_max: `${API_VERSION.major}.${API_VERSION.minor}`,
     network_backend: o.networkBackend,
+    db_schema: `${SCHEMA_VERSION}.0`,
   });
 }
 

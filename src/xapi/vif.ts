@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
+import { isValidCidr6, isValidIPv4, isValidIPv6 } from './pif_helpers.js';
 import { assertCanSeeNetworks, assertNetworkCompatibleWithTrunksOnPif, attachInternal } from './network.js';
 
 /** The MAC xapi derives from a seed and a device number (xapi_vif_helpers.gen_mac). */
@@ -226,7 +227,45 @@ function trunks(tx: Txn, self: string, op: 'add' | 'remove' | 'set', value: numb
 }
 
 /** Implementations of VIF.create/destroy/plug/unplug/unplug_force/move and the trunk setters. */
+/** The VIF's locking mode with network_default resolved (xapi_vif_helpers get_effective_locking_mode). */
+function effectiveLockingMode(db: View, vif: string): string {
+  const v = db.get('VIF', vif);
+  return v.locking_mode === 'network_default' ? String(db.get('network', String(v.network)).default_locking_mode) : String(v.locking_mode);
+}
+
+/** `a.b.c.d/n` with n in 0..32 (Ipaddr.V4.Prefix.of_string). */
+function isValidCidr4(s: string): boolean {
+  const i = s.indexOf('/');
+  return i > 0 && isValidIPv4(s.slice(0, i)) && /^\d{1,2}$/.test(s.slice(i + 1)) && Number(s.slice(i + 1)) <= 32;
+}
+
+/**
+ * VIF.configure_ipv4 / configure_ipv6 (xapi_vif.ml), checks in xapi's order: for Static mode a
+ * CIDR address (INVALID_CIDR_ADDRESS_SPECIFIED [address]), allowed by a locked VIF
+ * (ADDRESS_VIOLATES_LOCKING_CONSTRAINT [address]), a valid gateway if any
+ * (INVALID_IP_ADDRESS_SPECIFIED [gateway]); then, whatever the mode, a guest agent that can set
+ * addresses (guest metrics other:feature-static-ip-setting = 1, else VM_LACKS_FEATURE [vm]).
+ * The fields are stored as given (xapi stores [address] even when it is empty); the guest agent
+ * applies them, so the host's networking does not change.
+ */
+function configureIp(tx: Txn, self: string, v: 4 | 6, mode: string, address: string, gateway: string): void {
+  const vif = tx.get('VIF', self);
+  if (mode === 'Static') {
+    if (!(v === 4 ? isValidCidr4(address) : isValidCidr6(address))) throw new ApiError('INVALID_CIDR_ADDRESS_SPECIFIED', ['address']);
+    if (effectiveLockingMode(tx, self) === 'locked' && !(vif[`ipv${v}_allowed`] as string[]).includes(address.slice(0, address.indexOf('/')))) {
+      throw new ApiError('ADDRESS_VIOLATES_LOCKING_CONSTRAINT', [address]);
+    }
+    if (gateway !== '' && !(v === 4 ? isValidIPv4(gateway) : isValidIPv6(gateway))) throw new ApiError('INVALID_IP_ADDRESS_SPECIFIED', ['gateway']);
+  }
+  const vm = String(vif.VM);
+  const gm = tx.find('VM_guest_metrics', String(tx.find('VM', vm)?.guest_metrics ?? NULL_REF));
+  if ((gm?.other as Record<string, string> | undefined)?.['feature-static-ip-setting'] !== '1') throw new ApiError('VM_LACKS_FEATURE', [vm]);
+  tx.set('VIF', self, { [`ipv${v}_configuration_mode`]: mode, [`ipv${v}_addresses`]: [address], [`ipv${v}_gateway`]: gateway });
+}
+
 export const vifImpls: Impls = {
+  'VIF.configure_ipv4': (ctx, [self, mode, address, gateway]) => { configureIp(ctx.tx, self, 4, mode, address, gateway); },
+  'VIF.configure_ipv6': (ctx, [self, mode, address, gateway]) => { configureIp(ctx.tx, self, 6, mode, address, gateway); },
   'VIF.create': (ctx, [rec]) => create(ctx.tx, rec),
   'VIF.destroy': (ctx, [self]) => { destroy(ctx.tx, self); },
   'VIF.plug': (ctx, [self]) => { plugVif(ctx.tx, self, ctx.d.hostRef); },

@@ -60,4 +60,21 @@ describe('contract: --record FILE', () => {
     expect(res.ok).to.equal(false);
     expect(res.difference).to.match(/^exchange 2 of 3 \(seq 2, in arrival order\): network.get_all_records POST \/: reply differs/);
   });
+
+  it('at shutdown, a last line with every networking record the session left', async () => {
+    const net = await h.call<string>('network.create', { name_label: 'left-behind', name_description: '', other_config: {} });
+    const before = parseRecording(readFileSync(file, 'utf8'));
+    expect(before.dump).to.equal(undefined);
+    const want = JSON.parse(JSON.stringify(h.r.store.get('network', net)));
+    await h.close();
+    h = undefined as unknown as Harness;
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(Object.keys(JSON.parse(lines[lines.length - 1]))).to.deep.equal(['dump']);
+    const rec = parseRecording(readFileSync(file, 'utf8'));
+    expect(Object.keys(rec.dump!)).to.deep.equal(['pool', 'host', 'network', 'PIF', 'PIF_metrics', 'Bond', 'VLAN', 'tunnel', 'VIF']);
+    expect(rec.dump!.network[net]).to.deep.include({ uuid: want.uuid, name_label: 'left-behind', PIFs: [], VIFs: [] });
+    expect(Object.keys(rec.dump!.network)).to.have.length(3007);
+    expect(Object.values(rec.dump!.PIF).map((p) => p.device).sort()).to.deep.equal(['eth0', 'eth1', 'eth2', 'eth3', 'eth4', 'eth5']);
+    expect(rec.exchanges).to.have.length(4);
+  });
 });

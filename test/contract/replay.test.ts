@@ -9,7 +9,11 @@ import { expect } from 'chai';
 import { classDef, visibleFields } from '../../schema/index.js';
 import { dbString, recordOf } from '../../src/api/records.js';
 import type { InventoryNic } from '../../src/xapi/startup.js';
-import { IdMap, parseRecording, replay, type Recording } from '../../scripts/replay.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { DUMP_CLASSES } from '../../src/api/dump.js';
+import { armFailpoint, disarmFailpoints } from '../../src/failpoints.js';
+import { compareDumps, IdMap, parseRecording, replay, startReplayDaemon, type Recording } from '../../scripts/replay.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /** The repository root (this file runs from dist/test/contract/). */
@@ -33,8 +37,12 @@ describe('contract: recorded sessions of real clients replay byte for byte', () 
   });
   for (const name of recordings) {
     it(`CONTRACT ${name.replace(/\.jsonl$/, '')}`, async () => {
-      const res = await replay(join(CORPUS, name));
-      expect(res.difference ?? '', `first difference in ${name}`).to.equal('');
+      const rec = load(name);
+      // Every recording ends with the state the session left (the daemon's --record dump at shutdown).
+      expect(Object.keys(rec.dump ?? {}), `final dump of ${name}`).to.deep.equal([...DUMP_CLASSES]);
+      expect(Object.keys(rec.dump!.PIF)).to.have.length.greaterThan(5);
+      const res = await replay(rec);
+      expect(res.differences.join('\n'), `differences in ${name}`).to.equal('');
       expect(res.ok).to.equal(true);
       expect(res.exchanges).to.be.greaterThan(10);
     });
@@ -107,6 +115,102 @@ describe('contract: the normaliser', () => {
     expect((await replay(withStatus)).difference).to.match(/^exchange 3 of \d+ .*: HTTP status 200, recorded 500$/);
     const withType: Recording = { ...rec, exchanges: rec.exchanges.map((e, j) => (j === 1 ? { ...e, contentType: 'text/xml' } : e)) };
     expect((await replay(withType)).difference).to.match(/^exchange 2 of \d+ .*: Content-Type application\/json, recorded text\/xml$/);
+  });
+});
+
+describe('contract: the final state, every difference, --url', () => {
+  const seed004 = () => load('os-xenapi-seed004.jsonl');
+
+  afterEach(() => disarmFailpoints());
+
+  it('a Bond.destroy that plugs only the primary slave fails the replay of seed 004, and only through the final state', async function () {
+    this.timeout(30_000);
+    armFailpoint('bond.destroy.plug-primary-only', 'on');
+    const res = await replay(seed004());
+    expect(res.ok).to.equal(false);
+    // eth0 (management, the primary slave) is plugged either way; eth3 was plugged by the real Bond.destroy.
+    expect(res.differences).to.have.length(1);
+    expect(res.differences[0]).to.match(/^final state: PIF eth3 OpaqueRef:[0-9a-f-]{36}: currently_attached is false in the replay, recorded true$/);
+    // The recorded ref named is the recording's own, not the replay's.
+    const eth3 = /OpaqueRef:[0-9a-f-]{36}/.exec(res.differences[0])![0];
+    expect(seed004().dump!.PIF[eth3]).to.deep.include({ device: 'eth3', currently_attached: true });
+    // Without the final dump, no reply of the session shows it: this is what the dump adds.
+    const { dump: _dump, ...withoutDump } = seed004();
+    expect((await replay(withoutDump)).differences).to.deep.equal([]);
+    disarmFailpoints();
+    expect((await replay(seed004())).differences).to.deep.equal([]);
+  });
+
+  it('every difference is reported, not only the first, with the replay ids written as the recording names them', async function () {
+    this.timeout(30_000);
+    const rec = seed004();
+    const at = (m: string) => rec.exchanges.findIndex((e) => e.request.includes(`<methodName>${m}</methodName>`));
+    const i = at('Bond.get_record');
+    const j = rec.exchanges.findIndex((e, k) => k > i && e.request.includes('<methodName>PIF.get_record</methodName>') && e.response.includes('<value>Success</value>'));
+    expect(i).to.be.greaterThan(0);
+    expect(j).to.be.greaterThan(i);
+    const pif = Object.entries(rec.dump!.PIF).find(([, r]) => r.device === 'eth1')!;
+    const changed: Recording = {
+      ...rec,
+      exchanges: rec.exchanges.map((e, k) => (k === i ? { ...e, response: e.response.replace('active-backup', 'balance-slb') }
+        : k === j ? { ...e, response: e.response.replace('<name>MTU</name><value>1500</value>', '<name>MTU</name><value>9000</value>') } : e)),
+      dump: { ...rec.dump!, PIF: { ...rec.dump!.PIF, [pif[0]]: { ...pif[1], MTU: 1234 } } },
+    };
+    const res = await replay(changed);
+    expect(res.differences).to.have.length(3);
+    expect(res.differences[0]).to.match(new RegExp(`^exchange ${i + 1} of .*Bond.get_record POST /: reply differs`));
+    expect(res.differences[1]).to.match(new RegExp(`^exchange ${j + 1} of .*PIF.get_record POST /: reply differs`));
+    expect(res.differences[2]).to.equal(`final state: PIF eth1 ${pif[0]}: MTU is 1500 in the replay, recorded 1234`);
+    expect(res.difference).to.equal(res.differences[0]);
+    // Replay ids in the replayed context are shown as the recorded ids: every ref quoted is the recording's.
+    const recorded = new Set(rec.exchanges.flatMap((e) => [...`${e.request}${e.response}`.matchAll(/OpaqueRef:[0-9a-f-]{36}/g)].map((m) => m[0])));
+    const quoted = [...res.differences.join('\n').matchAll(/OpaqueRef:[0-9a-f-]{36}/g)].map((m) => m[0]);
+    expect(quoted.length).to.be.greaterThan(0);
+    for (const q of quoted) expect(recorded.has(q) || q in rec.dump!.PIF, q).to.equal(true);
+  });
+
+  it('the final state: a missing object, an extra object and a changed field, each on its own line', () => {
+    const ref = (n: number) => `OpaqueRef:${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
+    const uuid = (n: number) => `${String(n).padStart(8, '0')}-1111-4000-8000-000000000000`;
+    const dump = (pifs: [number, string, boolean][], other: string) => ({
+      pool: { [ref(90 + (other === 'r' ? 0 : 5))]: { uuid: uuid(90 + (other === 'r' ? 0 : 5)), master: ref(other === 'r' ? 91 : 96) } },
+      host: { [ref(other === 'r' ? 91 : 96)]: { uuid: uuid(other === 'r' ? 91 : 96), hostname: 'h', PIFs: pifs.map(([n]) => ref(n)) } },
+      network: {}, PIF: Object.fromEntries(pifs.map(([n, dev, up]) => [ref(n), { uuid: uuid(n), device: dev, VLAN: -1, currently_attached: up, host: ref(other === 'r' ? 91 : 96) }])),
+      PIF_metrics: {}, Bond: {}, VLAN: {}, tunnel: {}, VIF: {},
+    });
+    const recorded = dump([[1, 'eth0', true], [2, 'eth1', true], [3, 'eth2', false]], 'r');
+    const replayed = dump([[11, 'eth0', true], [12, 'eth1', false], [14, 'eth9', false]], 'a');
+    const out = compareDumps(recorded, replayed, new IdMap());
+    expect(out).to.deep.equal([
+      `final state: host h ${ref(91)}: PIFs is ["${ref(1)}","${ref(2)}","${ref(14)}"] in the replay, recorded ["${ref(1)}","${ref(2)}","${ref(3)}"]`,
+      `final state: PIF eth1 ${ref(2)}: currently_attached is false in the replay, recorded true`,
+      `final state: PIF eth2 ${ref(3)} is not in the replay`,
+      `final state: the replay has an extra PIF eth9 ${ref(14)} (replay ref)`,
+    ]);
+  });
+
+  it('replay --url: against a running daemon, exit 0 when it matches; run again on the changed daemon, every difference listed', async function () {
+    this.timeout(60_000);
+    const file = join(CORPUS, 'os-xenapi-seed004.jsonl');
+    const d = await startReplayDaemon(seed004().header);
+    const script = join(ROOT, 'dist/scripts/replay.js');
+    try {
+      const ok = await promisify(execFile)(process.execPath, [script, file, '--url', d.url], { timeout: 30_000 });
+      expect(ok.stdout).to.match(/21 exchanges replayed against http:\/\/127\.0\.0\.1:\d+, every reply and the final state match/);
+      // The same session again: the daemon is no longer fresh (a second MGT network, the VLAN 42 left on eth0...).
+      const again = await promisify(execFile)(process.execPath, [script, file, '--url', d.url], { timeout: 30_000 }).then(
+        () => { throw new Error('the second replay should fail'); },
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(again.code).to.equal(1);
+      const lines = again.stderr.split('\n').filter((l) => l.startsWith('- '));
+      expect(again.stderr).to.match(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ${lines.length} difference\\(s\\) replaying against http://127`));
+      expect(lines.length).to.be.greaterThan(2);
+      expect(lines.some((l) => l.startsWith('- exchange '))).to.equal(true);
+      expect(lines.some((l) => l.startsWith('- final state: '))).to.equal(true);
+    } finally {
+      await d.close();
+    }
   });
 });
 
