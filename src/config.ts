@@ -34,7 +34,7 @@ export interface Config extends PoolConfig {
   /** Log to this file as well as to the console ('' for console only). */
   logFile: string;
   hostname?: string;
-  /** host.software_version:network_backend to report ('openvswitch' | 'bridge'); default: from the backend. */
+  /** host.software_version:network_backend to report ('openvswitch' | 'bridge'); default: bridge for ifcfg, openvswitch otherwise (the simulated host is openvswitch-flavoured, as a current XenServer). */
   networkBackend?: string;
   /** The openvswitch backend drives the OVS sandbox described by DIR/sandbox.json (scripts/ovs-sandbox.ts). */
   ovsSandbox?: string;
@@ -95,6 +95,8 @@ export const USAGE = `usage: xenapi-netd [options]
   --ovs-sandbox DIR      openvswitch backend: drive the sandboxed OVS in DIR (see scripts/ovs-sandbox.ts)
   --ifcfg-root DIR       ifcfg backend: files under DIR/etc/sysconfig/network-scripts, NICs from --inventory
                          (default: / with the NICs of /sys/class/net)
+  --network-backend B    openvswitch | bridge: host.software_version:network_backend (tunnels need openvswitch;
+                         default bridge for ifcfg, openvswitch for simulated and openvswitch)
   --inventory FILE       JSON list of NICs [{device, MAC, MTU, management?, ip?, bridge?}], bonds
                          [{bond, members, mode, properties?, bridge?, management?, ip?}] and VLANs
                          [{vlan, on, bridge?, management?, ip?}] (docs/install.md). Default: the demo
@@ -191,6 +193,12 @@ export function parseArgs(argv: string[]): Config {
       case '--backend': c.backend = need(++i); break;
       case '--ovs-sandbox': c.ovsSandbox = need(++i); break;
       case '--ifcfg-root': c.ifcfgRoot = need(++i); break;
+      case '--network-backend': {
+        const v = need(++i);
+        if (v !== 'openvswitch' && v !== 'bridge') throw new Error(`--network-backend wants openvswitch or bridge, got ${v}`);
+        c.networkBackend = v;
+        break;
+      }
       case '--inventory': c.inventory = JSON.parse(readFileSync(need(++i), 'utf8')); break;
       case '--users': c.users = checkUsers(JSON.parse(readFileSync(need(++i), 'utf8'))); break;
       case '--max-body': c.maxBody = Number(need(++i)); break;

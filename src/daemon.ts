@@ -26,6 +26,7 @@ import { redactExchange } from './api/redact.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
+import { removeStaleIpBatchDirs } from './backends/tmp.js';
 import { bridgeForDevice } from './xapi/introduce.js';
 import { firstStart, isEmpty, softwareVersion, splitInventory, type FirstStartOptions, type InventoryNic } from './xapi/startup.js';
 
@@ -110,6 +111,11 @@ function privateDbFiles(db: string): void {
   for (const f of [db, `${db}-wal`, `${db}-shm`, `${db}-journal`]) if (existsSync(f)) chmodSync(f, 0o600);
 }
 
+/** host.software_version:network_backend when --network-backend is not given: ifcfg drives Linux bridges; the simulated host is openvswitch-flavoured, as a current XenServer, so tunnels work on `make run`. */
+export function defaultNetworkBackend(backend: string): 'openvswitch' | 'bridge' {
+  return backend === 'ifcfg' ? 'bridge' : 'openvswitch';
+}
+
 /**
  * What first start records: with the simulated backend the inventory (default: the demo NICs);
  * with a real one the host's own NICs, the inventory (if given) only saying which carries
@@ -156,6 +162,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const log = opts.log ?? makeLogger(cfg);
   privateDbFiles(cfg.db);
   const store = new Store(cfg.db);
+  // Scratch directories a daemon killed mid-plan left behind.
+  for (const p of await removeStaleIpBatchDirs()) log.info(`start-up: removed leftover ${p}`);
   const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const fingerprints = new Map(cfg.users.map((u) => [u.name, hashFingerprint(u.hash)]));
@@ -184,7 +192,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // First start creates the world; the reconciler is attached afterwards and then brings
   // the host to the database in one plan (also what recovers from a crash mid-plan).
   const layout = await firstStartLayout(cfg, backend, log);
-  const swOpts = { hostname: cfg.hostname, ...layout, networkBackend: cfg.networkBackend ?? (backend.name === 'openvswitch' ? 'openvswitch' : 'bridge'), version: VERSION };
+  const swOpts = { hostname: cfg.hostname, ...layout, networkBackend: cfg.networkBackend ?? defaultNetworkBackend(backend.name), version: VERSION };
   await store.write((tx) => {
     if (isEmpty(tx)) firstStart(tx, swOpts);
   });

@@ -9,6 +9,10 @@ export interface Nic {
   MAC: string;
   MTU: number;
   carrier: boolean;
+  /** Link speed in Mbit/s, when the backend knows it. */
+  speed?: number;
+  /** Full duplex, when the backend knows it. */
+  duplex?: boolean;
 }
 
 /** XenAPI's bond modes (Bond.mode). */

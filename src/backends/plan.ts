@@ -500,9 +500,10 @@ export function diff(actual: NetState, desired: NetState): Step[] {
  * and bonds keep the members it has (none left: no uplink). `dropped` says what went, for the log.
  * Used at start-up and for a pool slave's sync, where a NIC may have gone since the database said so.
  */
-export function fitToNics(state: NetState, nics: readonly string[]): { state: NetState; dropped: string[] } {
+export function fitToNics(state: NetState, nics: readonly string[]): { state: NetState; dropped: string[]; missing: string[] } {
   const have = new Set(nics);
   const dropped: string[] = [];
+  const missing = nicsNeeded(state).filter((d) => !have.has(d));
   const bridges: Record<string, Bridge> = {};
   for (const [name, b] of Object.entries(state.bridges)) {
     const u = b.uplink;
@@ -520,5 +521,16 @@ export function fitToNics(state: NetState, nics: readonly string[]): { state: Ne
       }
     } else bridges[name] = b;
   }
-  return { state: { bridges }, dropped };
+  return { state: { bridges }, dropped, missing };
+}
+
+/** The NICs a state's uplinks use: NIC uplinks and bond members (sorted, once each). */
+export function nicsNeeded(state: NetState): string[] {
+  const out = new Set<string>();
+  for (const b of Object.values(state.bridges)) {
+    const u = b.uplink;
+    if (u?.kind === 'nic') out.add(u.device);
+    else if (u?.kind === 'bond') for (const m of u.members) out.add(m);
+  }
+  return [...out].sort();
 }

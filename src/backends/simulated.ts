@@ -120,6 +120,16 @@ export class SimulatedBackend implements Backend {
     nic.carrier = up;
   }
 
+  /** Simulates hot-plugging a NIC (it appears in nics(); PIF.scan can introduce it). */
+  addNic(nic: Nic): void {
+    this.nicTable.set(nic.device, { ...nic });
+  }
+
+  /** Simulates a NIC vanishing (unplugged card, renamed device). */
+  removeNic(device: string): void {
+    this.nicTable.delete(device);
+  }
+
   /** A plain, queryable view of the host: devices, which NICs are up, where IPs and VIFs sit. */
   host(): HostView {
     const view: HostView = {

@@ -15,6 +15,19 @@ function mtuOf(db: View, pif: Row): number {
   return net ? Number(net.MTU) : 1500;
 }
 
+/** A dotted-quad IPv4 address. */
+export function isIpv4(s: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  return !!m && m.slice(1).every((x) => Number(x) <= 255 && String(Number(x)) === x);
+}
+
+/** A GRE/VXLAN key OVS accepts: a decimal or 0x-hex number below 2^32 (VXLAN uses 24 bits of it), or `flow`. */
+export function isTunnelKey(s: string): boolean {
+  if (s === 'flow') return true;
+  if (!/^(0x[0-9a-fA-F]{1,8}|\d{1,10})$/.test(s)) return false;
+  return Number(s) < 2 ** 32;
+}
+
 /** The uplink a (non-VLAN) PIF puts on its bridge, or undefined for none. */
 function uplinkOf(db: View, ref: string, pif: Row): Uplink | undefined {
   const masterOf = db.children('PIF', ref, 'bond_master_of');
@@ -36,12 +49,18 @@ function uplinkOf(db: View, ref: string, pif: Row): Uplink | undefined {
     const transport = db.find('PIF', String(t.transport_PIF));
     const tnet = transport ? db.find('network', String(transport.network)) : undefined;
     const oc = t.other_config as Record<string, string>;
+    // As nm.ml, a tunnel is only its bridge: the remote end is the network controller's business.
+    // A static tunnel names its remote in other_config:remote_ip (and optionally key): then the
+    // bridge gets that GRE/VXLAN port. Values that are not an IPv4 address / a key never reach the host.
+    const remote = oc.remote_ip ?? '';
+    const key = oc.key ?? '';
+    if (!isIpv4(remote) || !(key === '' || isTunnelKey(key))) return undefined;
     return {
       kind: 'tunnel',
       name: String(pif.device),
       protocol: t.protocol === 'vxlan' ? 'vxlan' : 'gre',
-      remote: oc.remote_ip ?? '',
-      key: oc.key ?? '',
+      remote,
+      key,
       transport: tnet ? String(tnet.bridge) : '',
     };
   }

@@ -14,7 +14,7 @@ import { failpoint, failpointArmed } from '../failpoints.js';
 import type { Store, Txn, View } from '../store/store.js';
 import { desiredState } from './desired.js';
 import { Journal, type JournalEntry } from './journal.js';
-import { describe, diff, fitToNics, invert, normalize, uplinkDevices } from '../backends/plan.js';
+import { describe, diff, fitToNics, invert, nicsNeeded, normalize, uplinkDevices } from '../backends/plan.js';
 
 /** Result of a reconciliation: the plan applied (or that would be, for a dry run). */
 export interface Reconciled {
@@ -59,12 +59,29 @@ export class Reconciler {
     store.onPrecommit((tx) => this.precommit(tx));
   }
 
-  /** The plan that would bring the host to what `db` says. */
-  async plan(db: View): Promise<Reconciled> {
+  /**
+   * The plan that would bring the host to what `db` says. At start-up (`committed` absent) a NIC
+   * gone since the database was written is left out of the plan (logged). For a call, `committed`
+   * is the database before it: a NIC the call newly needs (or needs in a new place) and the host
+   * lacks fails the call with PIF_CONFIGURATION_ERROR [that NIC's PIF, why] before the host is
+   * touched; what the committed database already lacked (a bond started short of a member) stays
+   * tolerated.
+   */
+  async plan(db: View, committed?: View): Promise<Reconciled> {
     const actual = await this.backend.read();
-    // A NIC may have gone since the database was written: plan what the host can do.
-    this.nics ??= (await this.backend.nics()).map((n) => n.device);
-    const fit = fitToNics(desiredState(db, this.host()), this.nics);
+    const desired = desiredState(db, this.host());
+    const nics = await this.knownNics(nicsNeeded(desired));
+    const fit = fitToNics(desired, nics);
+    if (committed && fit.missing.length) {
+      // Each use of a missing NIC ('eth3 (member of bond0)') the committed database did not already have.
+      const already = new Set(fitToNics(desiredState(committed, this.host()), nics).dropped);
+      const fresh = [...new Set(fit.dropped.filter((d) => !already.has(d)).map((d) => d.split(' ')[0]))];
+      if (fresh.length) {
+        const pif = db.children('host', this.host(), 'PIFs').find((p) => db.get('PIF', p).physical && db.get('PIF', p).device === fresh[0]);
+        throw new ApiError('PIF_CONFIGURATION_ERROR', [pif ?? 'OpaqueRef:NULL',
+          `NIC ${fresh.join(', ')} ${fresh.length > 1 ? 'are' : 'is'} not present on this host (host NICs: ${nics.join(', ') || 'none'})`]);
+      }
+    }
     if (fit.dropped.length && fit.dropped.join() !== this.lastDropped) {
       this.lastDropped = fit.dropped.join();
       this.log?.warn?.(`reconciler: NICs missing on this host, left out: ${fit.dropped.join(', ')}`);
@@ -73,14 +90,36 @@ export class Reconciler {
     return { plan, lines: plan.map(describe), actual };
   }
 
-  /** The host's NICs, read at start-up and again after a failed plan (undefined: read on next use). */
+  /** Forgets the NIC list (PIF.scan, a failed plan, start-up): the next plan reads the host's NICs again. */
+  forgetNics(): void {
+    this.nics = undefined;
+    this.absent.clear();
+  }
+
+  /**
+   * The host's NICs. The list is read once and again whenever a plan needs a NIC it has not
+   * seen (a NIC added since, e.g. eth9 after PIF.scan) — not again for NICs a read already
+   * found absent, so a bond left short at start-up does not cost a read per call.
+   */
+  private async knownNics(needed: string[]): Promise<string[]> {
+    const have = this.nics && new Set(this.nics);
+    if (!have || needed.some((d) => !have.has(d) && !this.absent.has(d))) {
+      this.nics = (await this.backend.nics()).map((n) => n.device);
+      const now = new Set(this.nics);
+      this.absent = new Set(needed.filter((d) => !now.has(d)));
+    }
+    return this.nics!;
+  }
+
+  /** The host's NICs as last read (undefined: read on next use), and needed NICs that read did not find. */
   private nics?: string[];
+  private absent = new Set<string>();
   private lastDropped = '';
 
   private async precommit(tx: Txn): Promise<void> {
     // Sessions and tasks make no host state: a login does not read the backend (it would cost a login an ovs-vsctl round).
     if (!tx.scratch.get(DRY_RUN) && [...tx.overlay.keys()].every((c) => NO_HOST_STATE.has(c))) return;
-    const r = await this.plan(tx);
+    const r = await this.plan(tx, tx.store);
     this.last = r;
     if (tx.scratch.get(DRY_RUN)) {
       // A dry run reports the plan and changes nothing: the transaction is abandoned.
@@ -94,7 +133,7 @@ export class Reconciler {
     } catch (e) {
       const msg = e instanceof BackendError ? `step ${e.step + 1} of ${r.plan.length} (${r.lines[e.step] ?? '?'}): ${e.message}` : String((e as Error)?.message ?? e);
       if (id !== undefined) await this.closeAfterFailure(id, r.actual!, msg);
-      this.nics = undefined; // a NIC may have gone: read them again for the next plan
+      this.forgetNics(); // a NIC may have gone: read them again for the next plan
       throw new ApiError('PIF_CONFIGURATION_ERROR', [String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL'), msg]);
     }
     this.applied++;
@@ -152,7 +191,7 @@ export class Reconciler {
       this.log?.warn?.(`crash recovery: journal entry ${e.id} (${e.method || 'transaction'}, ${e.steps.length} steps: ${e.steps.map(describe).join('; ')}) ` +
         'was left open: its transaction did not commit, so the host goes back to the database (the state before)');
     }
-    this.nics = undefined; // read the NICs afresh at start-up
+    this.forgetNics(); // read the NICs afresh at start-up
     const r = await this.plan(db);
     if (r.plan.length) await this.backend.apply(r.plan);
     if (open.length) {

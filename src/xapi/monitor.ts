@@ -1,14 +1,43 @@
-// The bond monitor: keeps Bond.links_up following the host. xapi's monitor thread reads the
-// bonds' member links from the network daemon and writes Bond.links_up when it changes; here a
-// timer asks the backend (bondLinksUp: `ovs-appctl bond/show` for openvswitch, the NICs' carrier
-// for the simulated host) every `intervalMs` and writes only the bonds whose count changed, in
-// one transaction. A master that is not plugged has 0 links up.
+// The link monitor: keeps Bond.links_up and PIF_metrics carrier/speed/duplex following the host.
+// xapi's monitor thread reads link stats from the network daemon and writes the bonds' links_up
+// and the PIF_metrics of physical PIFs and bond masters when they change; here a timer asks the
+// backend (bondLinksUp: `ovs-appctl bond/show` for openvswitch, the NICs' carrier for the
+// simulated host; nics() for each NIC's carrier) every `intervalMs` and writes only what changed,
+// in one transaction. A master that is not plugged has 0 links up.
 //
 // The daemon runs it every second with a real backend; with the simulated backend it is off
 // unless asked for (startDaemon's monitorIntervalMs): the simulated carrier only changes when a
 // test pulls a cable, and tests that do can call refresh() themselves.
 import type { Daemon } from '../api/context.js';
-import type { Backend } from '../backends/backend.js';
+import { now } from '../api/context.js';
+import type { Backend, Nic } from '../backends/backend.js';
+
+/** What PIF_metrics says of a link: carrier always, speed and duplex when the backend knows them. */
+interface LinkStat {
+  carrier: boolean;
+  speed?: number;
+  duplex?: boolean;
+}
+
+/**
+ * Link state by device as xcp-networkd's monitor computes it: a NIC's own carrier (speed and
+ * duplex only with carrier); a bond carries if any member does, its speed is the sum of the
+ * members' with carrier, its duplex full only if theirs all are.
+ */
+export function linkStats(nics: Nic[], bonds: Map<string, string[]>): Map<string, LinkStat> {
+  const out = new Map<string, LinkStat>();
+  for (const n of nics) out.set(n.device, { carrier: n.carrier, speed: n.carrier ? n.speed : 0, duplex: n.carrier ? n.duplex : false });
+  for (const [bond, members] of bonds) {
+    const up = members.map((m) => out.get(m)).filter((s): s is LinkStat => !!s?.carrier);
+    const known = up.every((s) => s.speed !== undefined && s.duplex !== undefined);
+    out.set(bond, {
+      carrier: up.length > 0,
+      speed: known ? up.reduce((a, s) => a + s.speed!, 0) : undefined,
+      duplex: known ? up.length > 0 && up.every((s) => s.duplex) : undefined,
+    });
+  }
+  return out;
+}
 
 export interface BondMonitor {
   /** Reads every local bond's links up and writes the changed ones; resolves to how many changed. */
@@ -39,7 +68,8 @@ export function startBondMonitor(d: Daemon, backend: Backend, intervalMs: number
       }
       if (Number(bond.links_up) !== n) counts.set(ref, n);
     }
-    if (counts.size === 0 || stopped) return 0;
+    const metrics = await metricsChanges();
+    if ((counts.size === 0 && metrics.size === 0) || stopped) return 0;
     return store.write((tx) => {
       let changed = 0;
       for (const [ref, n] of counts) {
@@ -49,8 +79,53 @@ export function startBondMonitor(d: Daemon, backend: Backend, intervalMs: number
           changed++;
         }
       }
+      for (const [ref, patch] of metrics) {
+        if (!tx.find('PIF_metrics', ref)) continue;
+        tx.set('PIF_metrics', ref, { ...patch, last_updated: now() });
+        changed++;
+      }
       return changed;
     });
+  };
+
+  /**
+   * PIF_metrics carrier/speed/duplex of this host's physical PIFs and plugged bond masters that
+   * differ from the link (monitor_master.update_pifs); an unplugged bond, like a NIC the host
+   * lacks, has no link to read and its metrics stay as they are.
+   */
+  const metricsChanges = async (): Promise<Map<string, Record<string, unknown>>> => {
+    const store = d.store;
+    const out = new Map<string, Record<string, unknown>>();
+    let nics: Nic[];
+    try {
+      nics = await backend.nics();
+    } catch (e) {
+      d.log.debug(`link monitor: ${(e as Error).message}`);
+      return out;
+    }
+    const bonds = new Map<string, string[]>();
+    const pifs: Record<string, unknown>[] = [];
+    for (const p of store.children('host', d.hostRef, 'PIFs')) {
+      const row = store.get('PIF', p);
+      const masterOf = store.children('PIF', p, 'bond_master_of');
+      if (masterOf.length && row.currently_attached) {
+        bonds.set(String(row.device), store.children('Bond', masterOf[0], 'slaves').map((s) => String(store.get('PIF', s).device)));
+        pifs.push(row);
+      } else if (row.physical) pifs.push(row);
+    }
+    const stats = linkStats(nics, bonds);
+    for (const row of pifs) {
+      const m = store.find('PIF_metrics', String(row.metrics));
+      if (!m) continue;
+      const st = stats.get(String(row.device));
+      if (!st) continue; // a NIC the host does not have: nothing known
+      const patch: Record<string, unknown> = {};
+      if (m.carrier !== st.carrier) patch.carrier = st.carrier;
+      if (st.speed !== undefined && Number(m.speed) !== st.speed) patch.speed = st.speed;
+      if (st.duplex !== undefined && m.duplex !== st.duplex) patch.duplex = st.duplex;
+      if (Object.keys(patch).length) out.set(String(row.metrics), patch);
+    }
+    return out;
   };
 
   const refresh = (): Promise<number> => {

@@ -144,6 +144,8 @@ async function scan(ctx: CallCtx, host: string): Promise<void> {
   const tx = ctx.tx;
   tx.get('host', host);
   const nics = await backendOf(ctx).nics();
+  // The reconciler's NIC list is refreshed too: this call's plan (and later ones) see the NICs just read.
+  (ctx.d.services.get('reconciler') as { forgetNics?(): void } | undefined)?.forgetNics?.();
   for (const nic of nics) {
     const have = physicalPifs(tx, host, nic.device);
     for (const p of have) {

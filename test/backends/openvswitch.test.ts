@@ -309,6 +309,31 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     expect((await sb.vsctl(['list-br'])).split('\n')).to.deep.equal(['xenbr0', 'xenbr1', 'xenbr2', 'xenbr3']);
   });
 
+  it('OVS-09b a plan that will fail is refused before anything is written: a bridge name a foreign kernel device holds, a NIC that does not exist (issue 9 §4)', async function () {
+    const before = await be.read();
+    const w = writes();
+    await sb.ip(['link', 'add', 'xapi7', 'type', 'veth', 'peer', 'name', 'xapi7p']);
+    try {
+      const err = await be.apply([
+        { op: 'uplink.del', bridge: 'xenbr1', uplink: nic('eth1') },
+        { op: 'bridge.add', bridge: 'xapi7', MTU: 1500 },
+        { op: 'uplink.add', bridge: 'xapi7', uplink: nic('eth1') },
+      ]).then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(BackendError);
+      expect((err as BackendError).step).to.equal(1);
+      expect((err as BackendError).message).to.contain('xapi7 already exists on the host');
+      expect(writes() - w, 'no ovs-vsctl write, so no outage and nothing to undo').to.equal(0);
+      expect(await be.read()).to.deep.equal(before);
+    } finally {
+      await sb.ip(['link', 'del', 'xapi7']);
+    }
+    const err = await be.apply([{ op: 'bridge.add', bridge: 'xapi7', MTU: 1500 }, { op: 'uplink.add', bridge: 'xapi7', uplink: nic('eth9') }]).then(() => undefined, (e: unknown) => e);
+    expect((err as BackendError).step).to.equal(1);
+    expect((err as BackendError).message).to.contain('NIC eth9 does not exist');
+    expect(writes() - w).to.equal(0);
+    expect(await be.read()).to.deep.equal(before);
+  });
+
   it('OVS-10 a failure after the OVS transaction (unreachable gateway) is undone by one inverse transaction', async function () {
     const before = await be.read();
     const w = writes();
@@ -322,7 +347,17 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
   });
 
   it('OVS-11 an Interface vswitchd cannot open (rc 0, error set) fails its step and the transaction is undone', async function () {
-    const strict = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip, vifType: 'system' });
+    // The pre-check refuses this before any write (issue 9 §4)...
+    const checked = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip, vifType: 'system' });
+    const refused = await checked.apply([
+      { op: 'bridge.add', bridge: 'xapi5', MTU: 1500 },
+      { op: 'vif.add', bridge: 'xapi5', vif: 'vif9.0' },
+    ]).then(() => undefined, (e: unknown) => e);
+    expect((refused as BackendError).step).to.equal(1);
+    expect((refused as BackendError).message).to.contain('VIF device vif9.0 does not exist');
+    expect(checked.stats.vsctlWrites).to.equal(0);
+    // ...and without it, the error vswitchd records after the commit is still found and undone.
+    const strict = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip, vifType: 'system', precheck: false });
     const before = await be.read();
     const w = strict.stats.vsctlWrites;
     const err = await strict.apply([

@@ -125,8 +125,8 @@ export async function benchOvs(): Promise<string[]> {
   const db = join(dir, 'bench.db');
   const cfg: Config = { ...DEFAULTS, db, port: 0, authFailDelayMs: 10, inventory: DEMO_INVENTORY, hostname: 'bench', logLevel: 'error' };
   let r: Running | undefined;
-  const start = async () => {
-    const be = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip });
+  const start = async (precheck = true) => {
+    const be = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip, precheck });
     r = await startDaemon(cfg, { backend: be, log: makeLogger({ logLevel: 'error', logFile: '' }), monitorIntervalMs: 0 });
     return { be, call: rpc(r.port).call };
   };
@@ -155,6 +155,30 @@ export async function benchOvs(): Promise<string[]> {
       });
       ours.push({ create, destroy, ...stats, enabled, steps });
     }
+
+    // A plan that fails: the bond's bridge name is held by a foreign kernel device (a leftover veth).
+    // Refused by the backend's pre-check before anything is written (issue 9 §4), where it used to
+    // be committed, found broken and undone.
+    await sb.ip(['link', 'add', 'mgt9', 'type', 'veth', 'peer', 'name', 'mgt9p']);
+    const clash = await call<string>('network.create', { name_label: 'CLASH', name_description: '', MTU: 1500, other_config: {}, tags: [], bridge: 'mgt9' });
+    const failing = async () => {
+      const out: { o: Outage; writes: number }[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        const w0 = be.stats.vsctlWrites;
+        const o = await measure(sb, async () => {
+          const ok = await call('Bond.create', clash, [pif('eth0'), pif('eth3')], '', 'active-backup', {}).then(() => true, () => false);
+          if (ok) throw new Error('Bond.create onto a bridge name a foreign device holds succeeded');
+        });
+        out.push({ o, writes: be.stats.vsctlWrites - w0 });
+      }
+      return out;
+    };
+    const failed = await failing();
+    // The baseline in the same run: the same failing call without the pre-check (commit, find, undo).
+    await r!.close();
+    ({ be, call } = await start(false));
+    const failedUnchecked = await failing();
+    await sb.ip(['link', 'del', 'mgt9']);
 
     const theirs: { o: Outage; vsctl: number; writes: number; ip: number; enabled?: number }[] = [];
     await r!.close();
@@ -185,6 +209,9 @@ export async function benchOvs(): Promise<string[]> {
       `  xenapi-netd Bond.create: ${o.steps}-step plan → ovs-vsctl ${o.writes} write transaction + ${o.vsctl - o.writes} reads, ${o.ip} ip calls; call ${ms(median(ours.map((x) => x.create.opMs)))}; ` +
         `${outageText(ours.map((x) => x.create))}; ${enabledText(ours.map((x) => x.enabled))}`,
       `  xenapi-netd Bond.destroy: call ${ms(median(ours.map((x) => x.destroy.opMs)))}; ${outageText(ours.map((x) => x.destroy))}`,
+      `  xenapi-netd failing Bond.create of the management PIF (its bridge name held by a foreign device): pre-checked: ovs-vsctl writes ${failed.map((x) => x.writes).join('/')}, ` +
+        `call ${ms(median(failed.map((x) => x.o.opMs)))}, ${outageText(failed.map((x) => x.o))}; ` +
+        `without the pre-check (committed, found broken, undone): writes ${failedUnchecked.map((x) => x.writes).join('/')}, call ${ms(median(failedUnchecked.map((x) => x.o.opMs)))}, ${outageText(failedUnchecked.map((x) => x.o))}`,
       `  xcp-networkd style (take down, then bond; separate invocations): ovs-vsctl ${theirs[0].vsctl} invocations (${theirs[0].writes} writes), ${theirs[0].ip} ip calls; ` +
         `${ms(median(theirs.map((x) => x.o.opMs)))}; ${outageText(theirs.map((x) => x.o))}; ${enabledText(theirs.map((x) => x.enabled))}`,
       `  targets: one ovs-vsctl transaction per Bond.create ${writesOk ? 'met' : 'MISSED'}; management outage < 0.2 s ${outageOk ? 'met' : 'MISSED'} ` +

@@ -148,7 +148,53 @@ describe('reconciler: journal', () => {
   });
 });
 
-describe('bond monitor (Bond.links_up)', () => {
+describe('link monitor (Bond.links_up, PIF_metrics carrier/speed/duplex)', () => {
+  it('MON-02 PIF_metrics.carrier follows the link of NICs and bonds; speed and duplex where the backend knows them', async () => {
+    const h = await startHarness();
+    try {
+      const monitor = h.r.d.services.get('monitor') as BondMonitor;
+      const metrics = async (pif: string) => {
+        const m = await h.call('PIF_metrics.get_record', await h.call('PIF.get_metrics', pif));
+        return { carrier: m.carrier, speed: m.speed, duplex: m.duplex };
+      };
+      const eth2 = h.pif('eth2');
+      expect(await metrics(eth2)).to.deep.equal({ carrier: true, speed: '0', duplex: false });
+      h.backend.setCarrier('eth2', false);
+      await monitor.refresh();
+      expect((await metrics(eth2)).carrier, 'cable pulled').to.equal(false);
+      const lastUpdated = await h.call('PIF_metrics.get_last_updated', await h.call('PIF.get_metrics', eth2));
+      expect(lastUpdated).to.not.equal('19700101T00:00:00Z');
+      h.backend.setCarrier('eth2', true);
+      expect(await monitor.refresh()).to.equal(1);
+      expect((await metrics(eth2)).carrier, 'cable back').to.equal(true);
+      // a NIC whose speed and duplex are known (hot-plugged, then PIF.scan)
+      h.backend.addNic({ device: 'eth9', MAC: '02:00:5e:00:53:19', MTU: 1500, carrier: true, speed: 10000, duplex: true });
+      await h.call('PIF.scan', h.r.d.hostRef);
+      await monitor.refresh();
+      expect(await metrics(h.pif('eth9'))).to.deep.equal({ carrier: true, speed: '10000', duplex: true });
+      h.backend.addNic({ device: 'eth8', MAC: '02:00:5e:00:53:18', MTU: 1500, carrier: true, speed: 1000, duplex: true });
+      await h.call('PIF.scan', h.r.d.hostRef);
+      // a plugged bond: carrier if any member has it, speed the sum of the members with carrier
+      const net = await makeNetwork(h);
+      await h.call('PIF.plug', h.pif('eth9'));
+      const b = await h.call('Bond.create', net, [h.pif('eth9'), h.pif('eth8')], '', 'balance-slb', {});
+      const master = await h.call('Bond.get_master', b);
+      await monitor.refresh();
+      expect(await metrics(master)).to.deep.equal({ carrier: true, speed: '11000', duplex: true });
+      h.backend.setCarrier('eth9', false);
+      await monitor.refresh();
+      expect(await metrics(master)).to.deep.equal({ carrier: true, speed: '1000', duplex: true });
+      expect(await metrics(h.pif('eth9'))).to.deep.equal({ carrier: false, speed: '0', duplex: false });
+      h.backend.setCarrier('eth8', false);
+      await monitor.refresh();
+      expect(await metrics(master)).to.deep.equal({ carrier: false, speed: '0', duplex: false });
+      expect(await monitor.refresh(), 'nothing changed, nothing written').to.equal(0);
+    } finally {
+      await h.close();
+    }
+  });
+
+
   it('MON-01 refresh() writes links_up from the backend: both members up, one cable pulled, master unplugged', async () => {
     const h = await startHarness();
     try {
@@ -157,7 +203,7 @@ describe('bond monitor (Bond.links_up)', () => {
       await h.call('PIF.plug', h.pif('eth1'));
       const b = await h.call('Bond.create', net, [h.pif('eth1'), h.pif('eth2')], '', 'active-backup', {});
       expect(await h.call('Bond.get_links_up', b)).to.equal('0');
-      expect(await monitor.refresh()).to.equal(1);
+      expect(await monitor.refresh(), 'links_up and the master\'s PIF_metrics.carrier').to.equal(2);
       expect(await h.call('Bond.get_links_up', b)).to.equal('2');
       expect(await monitor.refresh(), 'nothing changed, nothing written').to.equal(0);
       h.backend.setCarrier('eth2', false);

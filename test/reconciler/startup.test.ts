@@ -1,7 +1,7 @@
 // Start-up when a NIC has gone since the database was written: the daemon still starts, does
 // what the host can (a bond keeps the members it has) and says what it left out.
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fitToNics } from '../../src/backends/plan.js';
@@ -38,11 +38,34 @@ describe('reconciler: start-up with NICs missing', () => {
         const bridge = String(h.r.store.get('network', net).bridge);
         expect(h.backend.host().ips).to.deep.equal({ [bridge]: '192.0.2.10' });
         expect(await h.call('pool.get_all')).to.have.length(1);
+        // What the database already lacked at start-up is tolerated: later calls still work
+        // (only a NIC a call newly needs fails it).
+        await h.call('network.create', { name_label: 'other', name_description: '', other_config: {} });
+        await h.call('PIF.plug', h.pif('eth2'));
+        expect(h.backend.host().uplinks.xenbr2).to.equal('eth2');
+        expect(h.backend.host().bondMembers).to.deep.equal({ bond0: ['eth0'] });
       } finally {
         await h.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('START-03 $TMPDIR/xnd-ip-* directories a killed daemon left are removed at start; a batch in progress (fresh) is not', async () => {
+    const old = mkdtempSync(join(tmpdir(), 'xnd-ip-'));
+    writeFileSync(join(old, 'batch'), 'link set eth1 up\n');
+    const t = (Date.now() - 10 * 60_000) / 1000;
+    utimesSync(old, t, t);
+    const fresh = mkdtempSync(join(tmpdir(), 'xnd-ip-'));
+    try {
+      const h = await startHarness();
+      await h.close();
+      expect(existsSync(old), 'leftover removed').to.equal(false);
+      expect(existsSync(fresh), 'a fresh one may be another daemon\'s batch in progress').to.equal(true);
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+      rmSync(fresh, { recursive: true, force: true });
     }
   });
 });

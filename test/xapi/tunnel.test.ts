@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import type { Harness } from '../helpers/harness.js';
+import { parseArgs } from '../../src/config.js';
+import { defaultNetworkBackend } from '../../src/daemon.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
 import { freshHarnessEachTest, failsAtomically, giveIp, makeNetwork, rawBond, setFields, vmWithVifs } from '../helpers/vmfix.js';
 
 describe('tunnel (tunnel.create/destroy)', () => {
@@ -28,11 +30,36 @@ describe('tunnel (tunnel.create/destroy)', () => {
     // MTU is -1 at creation; bringing the PIF up sets it from the bridge (nm.ml step 8).
     expect(ap.MAC).to.match(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
     expect(parseInt(ap.MAC.slice(0, 2), 16) & 3).to.equal(2); // locally administered, unicast
+    // As nm.ml: only the tunnel's bridge; no GRE port without a remote end (the controller's business).
     const bridge = await h.call('network.get_bridge', nt);
     const host = h.backend.host();
-    expect(host.uplinks[bridge]).to.equal('tunnel0');
-    expect(host.tunnels).to.include('tunnel0');
+    expect(host.bridges).to.include(bridge);
+    expect(host.uplinks[bridge]).to.equal(undefined);
+    expect(host.tunnels).to.deep.equal([]);
     expect(host.ips.xenbr4).to.equal('198.51.100.10');
+  });
+
+  it('TUN-01c a static tunnel: other_config:remote_ip (and key) adds the GRE/VXLAN port, removing it takes the port away; bad values never reach the host', async () => {
+    const x = h.pif('eth4');
+    await giveIp(h, x);
+    const nt = await makeNetwork(h);
+    const t = await h.call('tunnel.create', x, nt, 'vxlan');
+    const bridge = await h.call('network.get_bridge', nt);
+    await h.call('tunnel.add_to_other_config', t, 'remote_ip', '198.51.100.20');
+    await h.call('tunnel.add_to_other_config', t, 'key', '42');
+    const st = await h.r.reconciler.actual();
+    expect(st.bridges[bridge].uplink).to.deep.equal({ kind: 'tunnel', name: 'tunnel0', protocol: 'vxlan', remote: '198.51.100.20', key: '42', transport: 'xenbr4' });
+    for (const [k, v] of [['remote_ip', '198.51.100.256'], ['remote_ip', '1.2.3.4 -- del-br xenbr0'], ['key', 'x;y'], ['key', '4294967296']]) {
+      await h.call('tunnel.remove_from_other_config', t, k);
+      await h.call('tunnel.add_to_other_config', t, k, v);
+      expect(h.backend.host().uplinks[bridge], `${k}=${v}`).to.equal(undefined);
+      await h.call('tunnel.remove_from_other_config', t, k);
+      await h.call('tunnel.add_to_other_config', t, k, k === 'key' ? '42' : '198.51.100.20');
+      expect(h.backend.host().uplinks[bridge]).to.equal('tunnel0');
+    }
+    await h.call('tunnel.remove_from_other_config', t, 'remote_ip');
+    expect(h.backend.host().tunnels).to.deep.equal([]);
+    expect(h.backend.host().bridges).to.include(bridge);
   });
 
   it('TUN-01b a second tunnel takes tunnel1 and its own MAC; vxlan is kept', async () => {
@@ -140,5 +167,34 @@ describe('tunnel (tunnel.create/destroy)', () => {
     const { vifs } = await vmWithVifs(h, [nt]);
     expect(h.backend.host().vifs).to.deep.equal({ 'vif1.0': await h.call('network.get_bridge', nt) });
     await failsAtomically(h, ['VIF_IN_USE', nt, vifs[0]], () => h.fails('tunnel.destroy', t));
+  });
+});
+
+describe('tunnel on the embedded default (simulated host, openvswitch-flavoured)', () => {
+  it('TUN-DEF-01 with no --network-backend the simulated host reports network_backend=openvswitch and tunnel.create works', async () => {
+    const h = await startHarness();
+    try {
+      expect((await h.call('host.get_software_version', h.r.d.hostRef)).network_backend).to.equal('openvswitch');
+      const x = h.pif('eth4');
+      await giveIp(h, x);
+      const t = await h.call('tunnel.create', x, await makeNetwork(h), 'gre');
+      expect(await h.call('tunnel.get_protocol', t)).to.equal('gre');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('TUN-DEF-02 --network-backend bridge selects the bridge flavour: tunnel.create → OPENVSWITCH_NOT_ACTIVE', async () => {
+    expect(parseArgs(['--network-backend', 'bridge']).networkBackend).to.equal('bridge');
+    expect(() => parseArgs(['--network-backend', 'ovs'])).to.throw(/openvswitch or bridge/);
+    expect(defaultNetworkBackend('ifcfg')).to.equal('bridge');
+    const h = await startHarness({ config: { networkBackend: parseArgs(['--network-backend', 'bridge']).networkBackend } });
+    try {
+      const x = h.pif('eth4');
+      await giveIp(h, x);
+      expect(await h.fails('tunnel.create', x, await makeNetwork(h), 'gre')).to.deep.equal(['OPENVSWITCH_NOT_ACTIVE']);
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -104,7 +104,7 @@ describe('VIF.configure_ipv4 / VIF.configure_ipv6', () => {
     expect(Object.keys(sv)).to.deep.equal(['product_version', 'product_version_text', 'product_version_text_short', 'platform_name', 'platform_version', 'product_brand', 'xapi', 'build_number', 'xapi_build', 'xen', 'xencenter_min', 'xencenter_max', 'network_backend', 'db_schema']);
     expect(sv.product_version).to.match(/^\d+\.\d+\.\d+$/);
     expect(Number(sv.product_version.split('.')[0])).to.be.at.least(8);
-    expect(sv).to.deep.include({ platform_name: 'XCP', product_brand: 'xenapi-netd', xencenter_min: `${API_VERSION.major}.${API_VERSION.minor}`, xencenter_max: `${API_VERSION.major}.${API_VERSION.minor}`, network_backend: 'bridge' });
+    expect(sv).to.deep.include({ platform_name: 'XCP', product_brand: 'xenapi-netd', xencenter_min: `${API_VERSION.major}.${API_VERSION.minor}`, xencenter_max: `${API_VERSION.major}.${API_VERSION.minor}`, network_backend: 'openvswitch' });
     expect(sv.platform_version).to.match(/^\d+\.\d+\.\d+$/);
     expect(sv.xapi).to.match(/^\d+\.\d+$/);
   });

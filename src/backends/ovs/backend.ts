@@ -34,6 +34,8 @@ export interface OpenvswitchOptions {
   datapathType?: string;
   /** VIF ports as OVS internal ports (default, no guests here) or as existing system devices. */
   vifType?: 'internal' | 'system';
+  /** false: skip the pre-check of devices and names (the tests of the after-commit verification use it). Default true. */
+  precheck?: boolean;
   /** --timeout for every ovs-vsctl write, seconds (networkd uses 20). */
   timeoutSeconds?: number;
   /** Where every command is logged (debug) and every failure (warn). */
@@ -64,10 +66,43 @@ function ovsPart(s: NetState): NetState {
   return normalize({ bridges });
 }
 
+/**
+ * What can be known to fail before anything is written (so a doomed plan costs no outage): every
+ * NIC and bond member the plan attaches, and every system-type VIF, exists as a kernel device; every
+ * bridge and internal VIF the plan creates is not already a kernel device Open vSwitch does not own
+ * (a foreign Linux bridge or veth of that name would make OVS fail to open it after the commit).
+ * Throws BackendError(step) flagged nothingApplied.
+ */
+export function precheck(before: NetState, plan: Step[], kernel: Set<string>, vifType: 'internal' | 'system'): void {
+  const owned = new Set<string>();
+  for (const [n, b] of Object.entries(before.bridges)) {
+    owned.add(n);
+    for (const v of b.vifs) owned.add(v);
+    const u = b.uplink;
+    if (u?.kind === 'nic') owned.add(u.device);
+    else if (u) owned.add(u.name);
+  }
+  const refuse = (i: number, why: string): never => {
+    throw Object.assign(new BackendError(i, `step ${i} refused before touching the host: ${why}`), { nothingApplied: true });
+  };
+  plan.forEach((st, i) => {
+    if (st.op === 'bridge.add' && kernel.has(st.bridge) && !owned.has(st.bridge)) refuse(i, `device ${st.bridge} already exists on the host and is not an Open vSwitch bridge`);
+    if (st.op === 'uplink.add' && st.uplink.kind !== 'tunnel') {
+      const need = st.uplink.kind === 'nic' ? [st.uplink.device] : st.uplink.members;
+      const missing = need.filter((d) => !kernel.has(d));
+      if (missing.length) refuse(i, `NIC ${missing.join(', ')} does not exist on the host`);
+    }
+    if (st.op === 'vif.add') {
+      if (vifType === 'system' && !kernel.has(st.vif)) refuse(i, `VIF device ${st.vif} does not exist on the host`);
+      if (vifType === 'internal' && kernel.has(st.vif) && !owned.has(st.vif)) refuse(i, `device ${st.vif} already exists on the host and is not an Open vSwitch port`);
+    }
+  });
+}
+
 /** The openvswitch backend; see the header comment for how it applies a plan. */
 export class OpenvswitchBackend implements Backend {
   readonly name = 'openvswitch';
-  private readonly o: Required<Omit<OpenvswitchOptions, 'nics' | 'log' | 'sysfs' | 'resolvConf'>> & Pick<OpenvswitchOptions, 'nics' | 'sysfs' | 'resolvConf'>;
+  private readonly o: Required<Omit<OpenvswitchOptions, 'nics' | 'log' | 'sysfs' | 'resolvConf' | 'precheck'>> & Pick<OpenvswitchOptions, 'nics' | 'sysfs' | 'resolvConf' | 'precheck'>;
   private readonly vsctl: Vsctl;
   private readonly appctl: Appctl;
   private readonly ip: IpTool;
@@ -175,8 +210,11 @@ export class OpenvswitchBackend implements Backend {
 
   /** Runs one rendered plan; throws BackendError (flagged nothingApplied when nothing reached the host). */
   private async execute(before: NetState, plan: Step[]): Promise<void> {
-    const needMacs = plan.some((st) => st.op === 'uplink.add' && st.uplink.kind === 'nic');
-    const nicMacs = new Map(needMacs ? (await this.nics()).map((n) => [n.device, n.MAC] as const) : []);
+    // One read of the kernel's links: the NICs' MACs (bridge hwaddr) and the pre-check below.
+    const needLinks = plan.some((st) => st.op === 'uplink.add' || st.op === 'bridge.add' || st.op === 'vif.add');
+    const links = needLinks ? await this.ip.links() : [];
+    const nicMacs = new Map(links.map((l) => [l.ifname, l.address ?? ''] as const));
+    if (needLinks && this.o.precheck !== false) precheck(before, plan, new Set(links.map((l) => l.ifname)), this.o.vifType);
     let r: Rendered;
     try {
       r = render(before, plan, this.o, nicMacs);

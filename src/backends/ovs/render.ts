@@ -159,6 +159,25 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
   });
   const target = s;
 
+  // A VLAN bridge's device takes the VLAN PIF's MAC, which is its tagged PIF's (xapi's VLAN.create
+  // copies it; xcp-networkd sets `interface <vlan bridge> MAC=`): the MAC of the parent bridge's
+  // NIC or bond. Set when the VLAN bridge is (re)created or its parent gets a new uplink, so a VLAN
+  // moved by Bond.destroy keeps answering with the PIF's MAC rather than a random one.
+  const newUplink = new Map<string, number>();
+  plan.forEach((st, i) => {
+    if (st.op === 'uplink.add') newUplink.set(st.bridge, i);
+  });
+  for (const [n, b] of Object.entries(target.bridges)) {
+    if (!b.vlan) continue;
+    const at = recreated.get(n) ?? newUplink.get(b.vlan.parent);
+    if (at === undefined) continue;
+    const u = target.bridges[b.vlan.parent]?.uplink;
+    const hw = u?.kind === 'nic' ? nicMacs.get(u.device) : u?.kind === 'bond' ? u.mac : undefined;
+    if (!hw) continue;
+    tx.at(Math.max(at, newUplink.get(b.vlan.parent) ?? at));
+    tx.setInterfaceMac(n, hw);
+  }
+
   // The ip batch: against the final devices only. A recreated bridge device is new (no IP, down).
   const ip: IpCmd[] = [];
   const ipStep: number[] = [];

@@ -96,6 +96,10 @@ export class VsctlTxn {
   setBridgeHwaddr(br: string, hw: string): void {
     this.add('set', 'bridge', ifName(br), `other_config:hwaddr=${ovsString(mac(hw))}`);
   }
+  /** An Interface's own MAC (a VLAN fake bridge's internal device: networkd's `set interface <br> MAC=`). */
+  setInterfaceMac(iface: string, hw: string): void {
+    this.add('set', 'interface', ifName(iface), `mac=${ovsString(mac(hw))}`);
+  }
   addPort(br: string, port: string): void {
     this.add('--may-exist', 'add-port', ifName(br), ifName(port));
   }
