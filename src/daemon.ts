@@ -26,6 +26,7 @@ import { redactExchange } from './api/redact.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
+import { startOfDayLocal } from './xapi/start_of_day.js';
 import { removeStaleIpBatchDirs } from './backends/tmp.js';
 import { bridgeForDevice } from './xapi/introduce.js';
 import { firstStart, isEmpty, softwareVersion, splitInventory, type FirstStartOptions, type InventoryNic } from './xapi/startup.js';
@@ -193,8 +194,12 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // the host to the database in one plan (also what recovers from a crash mid-plan).
   const layout = await firstStartLayout(cfg, backend, log);
   const swOpts = { hostname: cfg.hostname, ...layout, networkBackend: cfg.networkBackend ?? defaultNetworkBackend(backend.name), version: VERSION };
+  let first = false;
   await store.write((tx) => {
-    if (isEmpty(tx)) firstStart(tx, swOpts);
+    if (isEmpty(tx)) {
+      firstStart(tx, swOpts);
+      first = true;
+    }
   });
   d.poolRef = store.refs('pool')[0];
   d.hostRef = String(store.get('pool', d.poolRef).master);
@@ -216,6 +221,9 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // A slave's host follows its master, not its local database: it goes back to what it last applied.
   const boot = pool.isSlave ? (await pool.recover(), { plan: [], lines: [] }) : await reconciler.reconcileNow(store);
   if (boot.plan.length) log.info(`start-up: brought the host to the database in ${boot.plan.length} steps: ${boot.lines.join('; ')}`);
+  // Start of day as xapi (fix_bonds, best-effort bring-up of physical PIFs and bond masters) at every restart; a slave's is
+  // run by its master. A first start keeps only the management PIF up (docs/compat.md).
+  if (!pool.isSlave && !first) await startOfDayLocal(store, d.hostRef, log);
   // Bond.links_up follows the host: every second with a real backend, off for the simulated one unless asked.
   const monitor = startBondMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
   d.services.set('monitor', monitor);
