@@ -9,6 +9,7 @@ import { buildMethods } from './api/methods.js';
 import { dumpJson } from './api/dump.js';
 import { hashFingerprint, purgeStaleSessions, sessionImpls, sessionTable, verifyPassword } from './api/session.js';
 import { LoginGate } from './api/context.js';
+import { rbacImpls, syncSubjects } from './api/rbac.js';
 import { Tasks, taskImpls } from './api/tasks.js';
 import type { Backend } from './backends/backend.js';
 import { createBackend } from './backends/index.js';
@@ -142,6 +143,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot, dhcpDir: cfg.db === ':memory:' ? undefined : join(dirname(cfg.db), 'dhcp') }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const fingerprints = new Map(cfg.users.map((u) => [u.name, hashFingerprint(u.hash)]));
+  const roles = new Map(cfg.users.map((u) => [u.name, u.role ?? 'pool-admin']));
   const d: Daemon = {
     store,
     log,
@@ -152,6 +154,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
       const h = users.get(user);
       return h !== undefined && (await verifyPassword(pw, h));
     },
+    roleOf: (user) => roles.get(user),
     authFailDelayMs: cfg.authFailDelayMs,
     loginGate: new LoginGate(cfg.loginsPerAddress, cfg.loginsInProgress),
     userFingerprint: (user) => fingerprints.get(user),
@@ -181,6 +184,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   sessionTable(store);
   await store.write((tx) => {
     tx.set('host', d.hostRef, { software_version: softwareVersion(swOpts) });
+    // RBAC: one subject per configured user but the local superuser, with its role.
+    syncSubjects(tx, cfg.users);
   });
   // The pool role (docs/pool.md): its hook runs before the reconciler's (a slave refuses local writes; a master forwards to slaves).
   const pool = new PoolService(cfg, d, store, backend, swOpts);
@@ -200,7 +205,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // A DHCP PIF's IP/netmask/gateway are what its client obtained, never made up.
   const dhcpMonitor = startDhcpMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
 
-  const methods = buildMethods({ ...sessionImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
+  const methods = buildMethods({ ...sessionImpls, ...rbacImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
   const dispatcher = new Dispatcher(d, methods);
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
