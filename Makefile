@@ -5,6 +5,8 @@ NODE  ?= node
 DAEMON_NODE_FLAGS ?= --max-semi-space-size=8
 BACKEND ?= simulated
 ARGS ?=
+# RESET=1: start over — remove the database (var/xenapi-netd.db and its WAL) before starting.
+RESET ?=
 
 .PHONY: all install build install-cli run test test-one test-deps bench docs clean
 
@@ -36,6 +38,9 @@ install-cli: build
 	else echo "bash completion: source $(CURDIR)/share/xe-netd.bash from ~/.bashrc"; fi
 
 run: build
+ifeq ($(RESET),1)
+	rm -f var/xenapi-netd.db var/xenapi-netd.db-wal var/xenapi-netd.db-shm var/xenapi-netd-ovs.db var/xenapi-netd-ovs.db-wal var/xenapi-netd-ovs.db-shm
+endif
 ifeq ($(BACKEND),openvswitch)
 	bash scripts/install-test-deps.sh
 	bash scripts/run-ovs.sh --db var/xenapi-netd-ovs.db $(ARGS)

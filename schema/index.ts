@@ -59,9 +59,9 @@ export function oneSides(cls: string): RelationDef[] {
   return oneIndex.get(cls) ?? [];
 }
 
-/** Fields of `c` kept in the database (computed relation sides are derived, never stored). */
+/** Fields of `c` kept in the database (computed relation sides and derived fields are never stored). */
 export function storedFields(c: ClassDef): FieldDef[] {
-  return c.fields.filter((fd) => !manySide(c.name, fd.name));
+  return c.fields.filter((fd) => !fd.derived && !manySide(c.name, fd.name));
 }
 
 /** Fields of `c` that appear in records and accessors (internal-only ones are hidden). */

@@ -61,6 +61,29 @@ export const T = {
   smap: { k: 'map', key: { k: 'string' }, val: { k: 'string' } } as Ty,
 };
 
+/** xapi's static roles, most privileged first (datamodel_roles.ml `ordered`). */
+export const ROLES = ['pool-admin', 'pool-operator', 'vm-power-admin', 'vm-admin', 'vm-operator', 'read-only'] as const;
+/** One of xapi's static roles. */
+export type RoleName = (typeof ROLES)[number];
+/**
+ * Who may call a message, as xapi's `_R_*` shortcuts: a role and every more privileged one
+ * (`'pool-operator'` = _R_POOL_OP = pool-admin and pool-operator); `'local-root'` is
+ * _R_LOCAL_ROOT_ONLY (no role: only the local superuser and pool-internal sessions).
+ */
+export type Allowed = RoleName | 'local-root';
+/** Map keys guarded by their own permission (xapi's map_keys_roles): key (a trailing `*` is a prefix) → who may add/remove it. */
+export type KeyRoles = [key: string, allowed: Allowed][];
+
+/** The roles of a class's messages and fields (xapi's create_obj role arguments). */
+export interface ClassRoles {
+  /** messages_default_allowed_roles: constructor, destructor, custom messages without their own. */
+  messages: Allowed;
+  /** contents_default_writer_roles: setters of fields without their own (default: `messages`). */
+  writer?: Allowed;
+  /** implicit_messages_allowed_roles: get_record, get_all*, get_by_* (default: read-only). */
+  implicit?: Allowed;
+}
+
 /**
  * RW: settable by clients (generated set_/add_/remove_); StaticRO: fixed at creation
  * (part of a generated constructor's record); DynamicRO: maintained by the server.
@@ -78,6 +101,12 @@ export interface FieldDef {
   internal?: boolean;
   /** What the value may hold when it can reach a host command (schema/values.ts); checked on every write. */
   vt?: ValueType;
+  /** writer_roles: who may call the generated setters (default: the class's `roles.writer`). */
+  writer?: Allowed;
+  /** map_keys_roles: keys of a map field whose add_to_/remove_from_ need their own permission. */
+  keyRoles?: KeyRoles;
+  /** Never stored: computed when read by a function the server registers (records.ts registerDerived). */
+  derived?: boolean;
   doc: string;
 }
 
@@ -104,6 +133,10 @@ export interface MessageDef {
   hidden?: boolean;
   /** Read-only messages never take the write lock. */
   readonly?: boolean;
+  /** allowed_roles: who may call it (default: the class's `roles.messages`). */
+  roles?: Allowed;
+  /** map_keys_roles: values of the `key` parameter that need their own permission. */
+  keyRoles?: KeyRoles;
   /** xapi's pool_internal: only a pool session (session.slave_login) may call it; any other gets INTERNAL_ERROR. */
   poolInternal?: boolean;
 }
@@ -122,6 +155,8 @@ export interface ClassDef {
   stored?: boolean;
   /** Objects are kept across restarts (false: in memory only, e.g. tasks could be). Default true. */
   persist?: boolean;
+  /** Who may call its messages and set its fields (RBAC). */
+  roles: ClassRoles;
   /** xapi's gen_events: false for classes no event is ever generated for (session). Default true. */
   events?: boolean;
 }
@@ -149,7 +184,7 @@ export interface EnumDef {
 }
 
 /** Field helper: `f('MTU', T.int, 'RW', 1500, 'doc')`. */
-export function f(name: string, ty: Ty, qual: Qualifier, def: unknown, doc: string, opts: { internal?: boolean; vt?: ValueType } = {}): FieldDef {
+export function f(name: string, ty: Ty, qual: Qualifier, def: unknown, doc: string, opts: { internal?: boolean; writer?: Allowed; keyRoles?: KeyRoles; derived?: boolean; vt?: ValueType } = {}): FieldDef {
   const fd: FieldDef = { name, ty, qual, doc, ...opts };
   if (def !== undefined) fd.default = def;
   return fd;

@@ -2,9 +2,10 @@
 // qualifier, default) and its messages, marking which are callable. `make docs` runs it.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { classes, errors, manySide, tyName, type ClassDef, type MessageDef } from '../schema/index.js';
+import { classes, errors, manySide, tyName, type Allowed, type ClassDef, type KeyRoles, type MessageDef } from '../schema/index.js';
 import { eventImpls } from '../src/api/events.js';
 import { buildMethods, type Method } from '../src/api/methods.js';
+import { rbacImpls } from '../src/api/rbac.js';
 import { sessionImpls } from '../src/api/session.js';
 import { taskImpls } from '../src/api/tasks.js';
 import { Store } from '../src/store/store.js';
@@ -12,12 +13,18 @@ import { semanticsImpls } from '../src/xapi/index.js';
 import { poolJoinImpls } from '../src/pool/index.js';
 
 const store = new Store(':memory:');
-const methods = buildMethods({ ...sessionImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
+const methods = buildMethods({ ...sessionImpls, ...rbacImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
 store.close();
 
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const def = (v: unknown) => (v === undefined ? '(required)' : `\`${JSON.stringify(v)}\``);
 const sig = (m: MessageDef) => m.params.map((p) => `${p.name}: ${tyName(p.ty)}${p.default !== undefined ? ` = ${JSON.stringify(p.default)}` : ''}`).join(', ');
+
+/** Who may call: the least privileged role allowed (and every one above it), guarded keys after. */
+function rolesText(a: Allowed, keys?: KeyRoles): string {
+  const base = a === 'local-root' ? 'local superuser only' : a === 'pool-admin' ? 'pool-admin' : a === 'read-only' ? 'everyone' : `${a}+`;
+  return keys?.length ? `${base} (keys: ${keys.map(([k, r]) => `${k} ${r}+`).join(', ')})` : base;
+}
 
 function classSection(c: ClassDef): string[] {
   const out: string[] = [`## ${c.name}`, '', c.doc, ''];
@@ -35,15 +42,18 @@ function classSection(c: ClassDef): string[] {
     out.push('');
   }
   if (custom.length) {
-    out.push('| message | parameters → result | async | status | errors |', '|---|---|---|---|---|');
+    out.push('| message | parameters → result | async | status | roles | errors |', '|---|---|---|---|---|---|');
     for (const { msg, m } of custom) {
       const status = m ? (m.generated ? 'generic accessor' : 'implemented') : 'declared, not callable yet';
-      out.push(`| ${msg.name} | ${esc(sig(msg))} → ${esc(tyName(msg.result))} | ${msg.async === false ? 'no' : 'yes'} | ${status} | ${(msg.errors ?? []).join(', ')} |`);
+      out.push(`| ${msg.name} | ${esc(sig(msg))} → ${esc(tyName(msg.result))} | ${msg.async === false ? 'no' : 'yes'} | ${status} | ${rolesText(msg.roles ?? c.roles.messages, msg.keyRoles)} | ${(msg.errors ?? []).join(', ')} |`);
     }
     out.push('');
   }
   if (generated.length) {
     out.push(`Generated from the datamodel (${generated.length}): ${generated.map((m: Method) => `\`${m.msg.name}\``).join(', ')}`, '');
+    const writers = generated.filter((m) => m.msg.roles !== 'read-only');
+    out.push(`Roles (docs/security.md): getters and \`get_*\` ${rolesText(c.roles.implicit ?? 'read-only')}; ${
+      writers.length ? writers.map((m) => `\`${m.msg.name}\` ${rolesText(m.msg.roles!, m.msg.keyRoles)}`).join(', ') : 'nothing else generated'}.`, '');
   }
   return out;
 }

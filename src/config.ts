@@ -1,6 +1,7 @@
 // Daemon configuration: flags, files and the embedded defaults `make run` starts with.
 import { readFileSync } from 'node:fs';
 import type { UserEntry } from './api/session.js';
+import { ROLES } from '../schema/index.js';
 import type { PoolConfig } from './pool/service.js';
 import type { InventoryEntry, InventoryNic } from './xapi/startup.js';
 import { isDnsList, isIfName, isMac, isMtu, isValid } from '../schema/values.js';
@@ -88,19 +89,29 @@ export const DEFAULTS: Config = {
 };
 
 /** The --help text. */
-export const USAGE = `usage: xenapi-netd [options]
+export const USAGE = `usage: xenapi-netd [options]             run the daemon (options below)
+       xenapi-netd hash-password PASSWORD   print the scrypt hash of PASSWORD for a --users file
+       xenapi-netd wait-ready [options] [--timeout S]
+                                            exit 0 once a daemon started with the same options answers
+                                            on its --listen address (systemd ExecStartPost; default 60 s)
+       xenapi-netd --help                   this text
+options:
   --listen HOST:PORT     where to serve XML-RPC and JSON-RPC (default 127.0.0.1:8080)
   --db FILE              SQLite database file (default var/xenapi-netd.db; :memory: for none)
   --backend NAME         simulated | openvswitch | ifcfg (default simulated)
   --ovs-sandbox DIR      openvswitch backend: drive the sandboxed OVS in DIR (see scripts/ovs-sandbox.ts)
   --ifcfg-root DIR       ifcfg backend: files under DIR/etc/sysconfig/network-scripts, NICs from --inventory
                          (default: / with the NICs of /sys/class/net)
+  --network-backend B    openvswitch | bridge: host.software_version:network_backend (tunnels need openvswitch;
+                         default bridge for ifcfg, openvswitch for simulated and openvswitch)
   --inventory FILE       JSON list of NICs [{device, MAC, MTU, management?, ip?, bridge?}], bonds
                          [{bond, members, mode, properties?, bridge?, management?, ip?}] and VLANs
                          [{vlan, on, bridge?, management?, ip?}] (docs/install.md). Default: the demo
                          eth0..eth5 with the simulated backend; with a real backend the host's own NICs,
                          management = the interface holding the default route, as it is
-  --users FILE           JSON list of users [{name, hash}], hashes from 'xenapi-netd hash-password PW'
+  --users FILE           JSON list of users [{name, hash, role}], hashes from 'xenapi-netd hash-password PW';
+                         role: pool-admin (default) | pool-operator | vm-power-admin | vm-admin |
+                         vm-operator | read-only (docs/security.md)
                          (default, simulated backend only: root / ${DEFAULT_PASSWORD}; required with a real backend)
   --max-body BYTES       largest request body (default 4194304)
   --auth-fail-delay MS   delay before SESSION_AUTHENTICATION_FAILED (default 5000, as xapi)
@@ -129,6 +140,16 @@ export const USAGE = `usage: xenapi-netd [options]
   --tls-key FILE         the certificate's PEM private key
   --record FILE          append every HTTP exchange to FILE as JSON lines (replay: dist/scripts/replay.js)
   --help                 this text`;
+
+/** Checks a --users list: [{name, hash, role?}] with role one of xapi's six (missing: pool-admin). */
+export function checkUsers(users: unknown): UserEntry[] {
+  if (!Array.isArray(users)) throw new Error('--users: expected a JSON list of {name, hash, role?}');
+  for (const u of users) {
+    if (!u || typeof u !== 'object' || typeof u.name !== 'string' || typeof u.hash !== 'string') throw new Error(`--users: each user needs a name and a hash, got ${JSON.stringify(u)}`);
+    if (u.role !== undefined && !(ROLES as readonly unknown[]).includes(u.role)) throw new Error(`--users: user ${u.name} has role ${JSON.stringify(u.role)}; roles are ${ROLES.join(', ')}`);
+  }
+  return users as UserEntry[];
+}
 
 function positive(flag: string, v: string): number {
   const n = Number(v);
@@ -186,7 +207,7 @@ export function parseArgs(argv: string[]): Config {
         break;
       }
       case '--inventory': c.inventory = checkInventory(JSON.parse(readFileSync(need(++i), 'utf8'))); break;
-      case '--users': c.users = JSON.parse(readFileSync(need(++i), 'utf8')); break;
+      case '--users': c.users = checkUsers(JSON.parse(readFileSync(need(++i), 'utf8'))); break;
       case '--max-body': c.maxBody = Number(need(++i)); break;
       case '--auth-fail-delay': c.authFailDelayMs = Number(need(++i)); break;
       case '--logins-per-address': c.loginsPerAddress = positive(a, need(++i)); break;

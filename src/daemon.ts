@@ -1,6 +1,6 @@
 // Composes the daemon: store, backend, reconciler, semantics, dispatcher, tasks and wire.
 import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import winston from 'winston';
 import type { Daemon } from './api/context.js';
 import { Dispatcher } from './api/dispatch.js';
@@ -9,22 +9,24 @@ import { buildMethods } from './api/methods.js';
 import { dumpJson } from './api/dump.js';
 import { hashFingerprint, purgeStaleSessions, sessionImpls, sessionTable, verifyPassword } from './api/session.js';
 import { LoginGate } from './api/context.js';
+import { rbacImpls, syncSubjects } from './api/rbac.js';
 import { Tasks, taskImpls } from './api/tasks.js';
 import type { Backend } from './backends/backend.js';
-import { nodeConfig } from './backends/ifcfg.js';
 import { createBackend } from './backends/index.js';
 import { DEMO_INVENTORY, refuseToStart, type Config } from './config.js';
-import { desiredState } from './reconciler/desired.js';
 import { PoolService, poolJoinImpls } from './pool/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
-import { trustPoolCa } from './pool/rpc.js';
-import { startWire, type Exchange, type RouteHandler } from './wire/http.js';
+import { normalizeUrl, trustPoolCa } from './pool/rpc.js';
+import { NODE_CONFIG_PATH, nodeConfigRoute } from './pool/nodeconfig.js';
+import { startWire, type Exchange } from './wire/http.js';
 import { assertPeerCredAvailable } from './wire/peercred.js';
 import { redactExchange } from './api/redact.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startBondMonitor } from './xapi/monitor.js';
+import { startDhcpMonitor } from './xapi/dhcpmon.js';
+import { startOfDayLocal } from './xapi/start_of_day.js';
 import { removeStaleIpBatchDirs } from './backends/tmp.js';
 import { bridgeForDevice } from './xapi/introduce.js';
 import { firstStart, isEmpty, softwareVersion, splitInventory, type FirstStartOptions, type InventoryNic } from './xapi/startup.js';
@@ -56,33 +58,8 @@ export function makeLogger(cfg: Pick<Config, 'logLevel' | 'logFile'>): winston.L
   });
 }
 
-/** The path of the managed node controller (docs/backends.md, ifcfg). */
-export const NODE_CONFIG_PATH = '/ifcfg/config';
-
-/**
- * The managed node controller (seeds 000/001): a node POSTs its NICs as JSON {MAC: device} and
- * gets this host's desired networking as ifcfg files, renamed to its devices by MAC: one bash
- * file with the pre-config script and the augtool file. Served whatever the backend.
- */
-function nodeConfigRoute(store: Store, backend: Backend, host: () => string): RouteHandler {
-  const text = (status: number, body: string) => ({ status, contentType: 'text/plain; charset=utf-8', body });
-  return async (_req, body) => {
-    let map: unknown;
-    try {
-      map = JSON.parse(body.toString('utf8'));
-    } catch {
-      return text(400, 'expected a JSON object {"<MAC>": "<device>", ...}\n');
-    }
-    if (map === null || typeof map !== 'object' || Array.isArray(map) || !Object.values(map).every((v) => typeof v === 'string')) {
-      return text(400, 'expected a JSON object {"<MAC>": "<device>", ...}\n');
-    }
-    try {
-      return text(200, nodeConfig(desiredState(store, host()), await backend.nics(), map as Record<string, string>));
-    } catch (e) {
-      return text(500, `cannot render the node configuration: ${(e as Error).message}\n`);
-    }
-  };
-}
+/** The path of the managed node controller (docs/backends.md, ifcfg; src/pool/nodeconfig.ts). */
+export { NODE_CONFIG_PATH };
 
 /**
  * --record FILE: a header line with what a replay needs to start an equal daemon (inventory,
@@ -163,9 +140,10 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const store = new Store(cfg.db);
   // Scratch directories a daemon killed mid-plan left behind.
   for (const p of await removeStaleIpBatchDirs()) log.info(`start-up: removed leftover ${p}`);
-  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot }));
+  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot, dhcpDir: cfg.db === ':memory:' ? undefined : join(dirname(cfg.db), 'dhcp') }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const fingerprints = new Map(cfg.users.map((u) => [u.name, hashFingerprint(u.hash)]));
+  const roles = new Map(cfg.users.map((u) => [u.name, u.role ?? 'pool-admin']));
   const d: Daemon = {
     store,
     log,
@@ -176,6 +154,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
       const h = users.get(user);
       return h !== undefined && (await verifyPassword(pw, h));
     },
+    roleOf: (user) => roles.get(user),
     authFailDelayMs: cfg.authFailDelayMs,
     loginGate: new LoginGate(cfg.loginsPerAddress, cfg.loginsInProgress),
     userFingerprint: (user) => fingerprints.get(user),
@@ -189,9 +168,13 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // First start creates the world; the reconciler is attached afterwards and then brings
   // the host to the database in one plan (also what recovers from a crash mid-plan).
   const layout = await firstStartLayout(cfg, backend, log);
-  const swOpts = { hostname: cfg.hostname, ...layout, networkBackend: cfg.networkBackend ?? defaultNetworkBackend(backend.name), version: VERSION };
+  const swOpts = { hostname: cfg.hostname, ...layout, ...(backend.name === 'ifcfg' ? { bondDriver: 'linux' } : {}), networkBackend: cfg.networkBackend ?? defaultNetworkBackend(backend.name), version: VERSION };
+  let first = false;
   await store.write((tx) => {
-    if (isEmpty(tx)) firstStart(tx, swOpts);
+    if (isEmpty(tx)) {
+      firstStart(tx, swOpts);
+      first = true;
+    }
   });
   d.poolRef = store.refs('pool')[0];
   d.hostRef = String(store.get('pool', d.poolRef).master);
@@ -201,6 +184,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   sessionTable(store);
   await store.write((tx) => {
     tx.set('host', d.hostRef, { software_version: softwareVersion(swOpts) });
+    // RBAC: one subject per configured user but the local superuser, with its role.
+    syncSubjects(tx, cfg.users);
   });
   // The pool role (docs/pool.md): its hook runs before the reconciler's (a slave refuses local writes; a master forwards to slaves).
   const pool = new PoolService(cfg, d, store, backend, swOpts);
@@ -211,11 +196,16 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // A slave's host follows its master, not its local database: it goes back to what it last applied.
   const boot = pool.isSlave ? (await pool.recover(), { plan: [], lines: [] }) : await reconciler.reconcileNow(store);
   if (boot.plan.length) log.info(`start-up: brought the host to the database in ${boot.plan.length} steps: ${boot.lines.join('; ')}`);
+  // Start of day as xapi (fix_bonds, best-effort bring-up of physical PIFs and bond masters) at every restart; a slave's is
+  // run by its master. A first start keeps only the management PIF up (docs/compat.md).
+  if (!pool.isSlave && !first) await startOfDayLocal(store, d.hostRef, log);
   // Bond.links_up follows the host: every second with a real backend, off for the simulated one unless asked.
   const monitor = startBondMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
   d.services.set('monitor', monitor);
+  // A DHCP PIF's IP/netmask/gateway are what its client obtained, never made up.
+  const dhcpMonitor = startDhcpMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
 
-  const methods = buildMethods({ ...sessionImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
+  const methods = buildMethods({ ...sessionImpls, ...rbacImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
   const dispatcher = new Dispatcher(d, methods);
   const tasks = new Tasks(d, dispatcher);
   d.services.set('tasks', tasks);
@@ -225,7 +215,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const wire = await startWire({
     host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket,
     requestTimeoutMs: cfg.requestTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs, maxConnections: cfg.maxConnections, corsOrigins: cfg.corsOrigins,
-    routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(store, backend, () => d.hostRef) } });
+    routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(d, () => (pool.isSlave ? normalizeUrl(pool.masterAddress) : undefined)) } });
   const url = `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   await pool.start(url);
   return {
@@ -234,6 +224,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
       await pool.stop();
       await wire.close();
       await monitor.stop();
+      await dhcpMonitor.stop();
       await tasks.drain();
       tasks.close();
       rec?.finish(); // the state the recorded session left, once nothing can change it any more

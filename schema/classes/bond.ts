@@ -3,6 +3,7 @@ import { T, f, p, type ClassDef } from '../types.js';
 export const Bond: ClassDef = {
   name: 'Bond',
   doc: 'A bond of several PIFs of one host, represented by a bond master PIF.',
+  roles: { messages: 'pool-operator' },
   exposeGetAll: true,
   stored: true,
   fields: [
@@ -17,9 +18,9 @@ export const Bond: ClassDef = {
     f('auto_update_mac', T.bool, 'DynamicRO', true, 'True if the MAC was taken from the primary slave when the bond was created, and false if the client specified the MAC'),
   ],
   messages: [
-    { name: 'create', params: [p('network', T.ref('network')), p('members', T.set(T.ref('PIF'))), p('MAC', T.string), p('mode', T.enum('bond_mode'), 'balance-slb'), p('properties', T.smap, {})], result: T.ref('Bond'), doc: 'Bond the given PIFs of one host into a new bond PIF on network.', async: true, errors: ['PIF_BOND_NEEDS_MORE_MEMBERS', 'NETWORK_UNMANAGED', 'NETWORK_ALREADY_CONNECTED', 'PIF_UNMANAGED', 'PIF_ALREADY_BONDED', 'PIF_CANNOT_BOND_CROSS_HOST', 'PIF_BOND_MORE_THAN_ONE_IP', 'PIF_VLAN_EXISTS', 'PIF_IS_SRIOV_LOGICAL', 'IS_TUNNEL_ACCESS_PIF', 'INCOMPATIBLE_PIF_PROPERTIES', 'PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE', 'NETWORK_INCOMPATIBLE_WITH_BOND', 'PIF_HAS_FCOE_SR_IN_USE', 'HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE', 'MAC_INVALID', 'INVALID_VALUE', 'PIF_CONFIGURATION_ERROR'] },
-    { name: 'destroy', params: [p('self', T.ref('Bond'))], result: T.void, doc: 'Dissolve a bond, moving its configuration back to the primary member.', async: true, errors: ['HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE', 'PIF_CONFIGURATION_ERROR'] },
-    { name: 'set_mode', params: [p('self', T.ref('Bond')), p('value', T.enum('bond_mode'))], result: T.void, doc: 'Change the bonding mode and re-apply the bond.', async: true, errors: ['PIF_CONFIGURATION_ERROR'] },
-    { name: 'set_property', params: [p('self', T.ref('Bond')), p('name', T.string), p('value', T.string)], result: T.void, doc: 'Set one bond property (valid names depend on the mode) and re-apply the bond.', async: true, errors: ['INVALID_VALUE', 'PIF_CONFIGURATION_ERROR'] },
+    { name: 'create', roles: 'pool-operator', params: [p('network', T.ref('network')), p('members', T.set(T.ref('PIF'))), p('MAC', T.string), p('mode', T.enum('bond_mode'), 'balance-slb'), p('properties', T.smap, {})], result: T.ref('Bond'), doc: 'Bond the given PIFs of one host into a new bond PIF on network.', async: true, errors: ['PIF_BOND_NEEDS_MORE_MEMBERS', 'NETWORK_UNMANAGED', 'NETWORK_ALREADY_CONNECTED', 'PIF_UNMANAGED', 'PIF_ALREADY_BONDED', 'PIF_CANNOT_BOND_CROSS_HOST', 'PIF_BOND_MORE_THAN_ONE_IP', 'PIF_VLAN_EXISTS', 'PIF_IS_SRIOV_LOGICAL', 'IS_TUNNEL_ACCESS_PIF', 'INCOMPATIBLE_PIF_PROPERTIES', 'PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE', 'NETWORK_INCOMPATIBLE_WITH_BOND', 'PIF_HAS_FCOE_SR_IN_USE', 'HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE', 'MAC_INVALID', 'INVALID_VALUE', 'PIF_CONFIGURATION_ERROR'] },
+    { name: 'destroy', roles: 'pool-operator', params: [p('self', T.ref('Bond'))], result: T.void, doc: 'Dissolve a bond, moving its configuration back to the primary member.', async: true, errors: ['HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE', 'PIF_CONFIGURATION_ERROR'] },
+    { name: 'set_mode', roles: 'pool-operator', params: [p('self', T.ref('Bond')), p('value', T.enum('bond_mode'))], result: T.void, doc: 'Change the bonding mode and re-apply the bond.', async: true, errors: ['PIF_CONFIGURATION_ERROR'] },
+    { name: 'set_property', roles: 'pool-operator', params: [p('self', T.ref('Bond')), p('name', T.string), p('value', T.string)], result: T.void, doc: 'Set one bond property (valid names depend on the mode) and re-apply the bond.', async: true, errors: ['INVALID_VALUE', 'PIF_CONFIGURATION_ERROR'] },
   ],
 };

@@ -3,6 +3,7 @@ import { T, f, type ClassDef } from '../types.js';
 export const host_metrics: ClassDef = {
   name: 'host_metrics',
   doc: 'Metrics of a host (memory, liveness).',
+  roles: { messages: 'pool-operator' },
   exposeGetAll: true,
   stored: true,
   fields: [

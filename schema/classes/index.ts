@@ -18,7 +18,9 @@ import { host_metrics } from './host_metrics.js';
 import { task } from './task.js';
 import { event } from './event.js';
 import { user } from './user.js';
+import { role } from './role.js';
+import { subject } from './subject.js';
 
-export const classes: ClassDef[] = [session, pool, host, network, PIF, PIF_metrics, Bond, VLAN, tunnel, VIF, VIF_metrics, VM, VM_metrics, VM_guest_metrics, host_metrics, task, event, user];
+export const classes: ClassDef[] = [session, pool, host, network, PIF, PIF_metrics, Bond, VLAN, tunnel, VIF, VIF_metrics, VM, VM_metrics, VM_guest_metrics, host_metrics, task, event, user, subject, role];
 
-export { session, pool, host, network, PIF, PIF_metrics, Bond, VLAN, tunnel, VIF, VIF_metrics, VM, VM_metrics, VM_guest_metrics, host_metrics, task, event, user };
+export { session, pool, host, network, PIF, PIF_metrics, Bond, VLAN, tunnel, VIF, VIF_metrics, VM, VM_metrics, VM_guest_metrics, host_metrics, task, event, user, subject, role };

@@ -3,6 +3,7 @@ import { T, f, type ClassDef } from '../types.js';
 export const PIF_metrics: ClassDef = {
   name: 'PIF_metrics',
   doc: 'Link-level metrics of a PIF (carrier, speed, device identification).',
+  roles: { messages: 'pool-operator' },
   exposeGetAll: true,
   stored: true,
   fields: [

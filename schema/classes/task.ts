@@ -1,8 +1,12 @@
-import { T, f, p, type ClassDef } from '../types.js';
+import { T, f, p, type ClassDef, type KeyRoles } from '../types.js';
+
+/** task.other_config keys that need vm-operator to add or remove (datamodel.ml protected_keys). */
+const TASK_PROTECTED_KEYS: KeyRoles = [['applies_to', 'vm-operator'], ['XenCenterUUID', 'vm-operator'], ['XenCenterMeddlingActionTitle', 'vm-operator']];
 
 export const task: ClassDef = {
   name: 'task',
   doc: 'A long-running operation; the result of every Async call.',
+  roles: { messages: 'pool-operator' },
   exposeGetAll: true,
   stored: true,
   fields: [
@@ -24,17 +28,17 @@ export const task: ClassDef = {
     f('type', T.string, 'DynamicRO', '', 'If the task has completed successfully, this field contains the type of the encoded result (i.e'),
     f('result', T.string, 'DynamicRO', '', 'If the task has completed successfully, this field contains the result value (either Void or an object reference)'),
     f('error_info', T.set(T.string), 'DynamicRO', [], 'If the task has failed, this field contains the set of associated error strings'),
-    f('other_config', T.smap, 'DynamicRO', {}, 'Additional configuration'),
+    f('other_config', T.smap, 'DynamicRO', {}, 'Additional configuration', { keyRoles: TASK_PROTECTED_KEYS }),
     f('subtask_of', T.ref('task'), 'DynamicRO', 'OpaqueRef:NULL', 'Ref pointing to the task this is a substask of'),
     f('subtasks', T.set(T.ref('task')), 'DynamicRO', [], 'List pointing to all the substasks'),
     f('backtrace', T.string, 'DynamicRO', '()', 'Function call trace for debugging'),
   ],
   messages: [
-    { name: 'create', params: [p('label', T.string), p('description', T.string)], result: T.ref('task'), doc: 'Create a task object that a client can use to report progress of its own work.', async: false },
-    { name: 'destroy', params: [p('self', T.ref('task'))], result: T.void, doc: 'Delete a task object.', async: false },
-    { name: 'cancel', params: [p('task', T.ref('task'))], result: T.void, readonly: true, doc: 'Ask the server to cancel a pending task; it ends as cancelled if it can be stopped.', async: true, errors: ['OPERATION_NOT_ALLOWED', 'TASK_CANCELLED'] },
-    { name: 'add_to_other_config', params: [p('self', T.ref('task')), p('key', T.string), p('value', T.string)], result: T.void, doc: 'Add a key/value pair to the task\'s other_config.', async: true, errors: ['MAP_DUPLICATE_KEY'] },
-    { name: 'remove_from_other_config', params: [p('self', T.ref('task')), p('key', T.string)], result: T.void, doc: 'Remove a key from the task\'s other_config, if present.', async: true },
-    { name: 'set_other_config', params: [p('self', T.ref('task')), p('value', T.smap)], result: T.void, doc: 'Replace the task\'s other_config.', async: true },
+    { name: 'create', roles: 'read-only', params: [p('label', T.string), p('description', T.string)], result: T.ref('task'), doc: 'Create a task object that a client can use to report progress of its own work.', async: false },
+    { name: 'destroy', roles: 'read-only', params: [p('self', T.ref('task'))], result: T.void, doc: 'Delete a task object.', async: false },
+    { name: 'cancel', roles: 'read-only', params: [p('task', T.ref('task'))], result: T.void, readonly: true, doc: 'Ask the server to cancel a pending task; it ends as cancelled if it can be stopped.', async: true, errors: ['OPERATION_NOT_ALLOWED', 'TASK_CANCELLED'] },
+    { name: 'add_to_other_config', roles: 'read-only', keyRoles: TASK_PROTECTED_KEYS, params: [p('self', T.ref('task')), p('key', T.string), p('value', T.string)], result: T.void, doc: 'Add a key/value pair to the task\'s other_config.', async: true, errors: ['MAP_DUPLICATE_KEY'] },
+    { name: 'remove_from_other_config', roles: 'read-only', keyRoles: TASK_PROTECTED_KEYS, params: [p('self', T.ref('task')), p('key', T.string)], result: T.void, doc: 'Remove a key from the task\'s other_config, if present.', async: true },
+    { name: 'set_other_config', roles: 'read-only', params: [p('self', T.ref('task')), p('value', T.smap)], result: T.void, doc: 'Replace the task\'s other_config.', async: true },
   ],
 };

@@ -3,6 +3,7 @@ import { T, f, type ClassDef } from '../types.js';
 export const VIF_metrics: ClassDef = {
   name: 'VIF_metrics',
   doc: 'Metrics of a VIF (retained for compatibility; values are not maintained).',
+  roles: { messages: 'vm-admin' },
   exposeGetAll: true,
   stored: true,
   fields: [

@@ -3,6 +3,7 @@ import { T, f, type ClassDef } from '../types.js';
 export const VM_guest_metrics: ClassDef = {
   name: 'VM_guest_metrics',
   doc: 'Metrics and capabilities reported by the guest agent of a VM.',
+  roles: { messages: 'vm-admin' },
   exposeGetAll: true,
   stored: true,
   fields: [

@@ -3,6 +3,7 @@ import { T, f, type ClassDef } from '../types.js';
 export const VM_metrics: ClassDef = {
   name: 'VM_metrics',
   doc: 'Metrics of a VM reported by the toolstack.',
+  roles: { messages: 'vm-admin' },
   exposeGetAll: true,
   stored: true,
   fields: [

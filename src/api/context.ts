@@ -1,6 +1,6 @@
 // What an implementation of a message sees: the daemon's services and the call's own state.
 import type { Logger } from 'winston';
-import type { Ty } from '../../schema/index.js';
+import type { RoleName, Ty } from '../../schema/index.js';
 import type { Store, Txn, View } from '../store/store.js';
 import type { PlanSummary } from '../reconciler/reconciler.js';
 
@@ -16,6 +16,8 @@ export interface Daemon {
   encodeResult(v: unknown, ty: Ty): string;
   /** Checks a user name and password. */
   authenticate(user: string, password: string): Promise<boolean>;
+  /** The RBAC role of a configured user (undefined: not configured). */
+  roleOf(user: string): RoleName | undefined;
   /** Delay before SESSION_AUTHENTICATION_FAILED, in ms (xapi waits 5 s). */
   authFailDelayMs: number;
   /** Bounds password checks in progress (failing logins wait out their delay holding a slot). */

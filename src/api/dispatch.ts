@@ -9,6 +9,7 @@ import { clone } from '../store/store.js';
 import { coerce } from './check.js';
 import { implFlags, type CallCtx, type Daemon } from './context.js';
 import { checkConstructorRecord, type Method } from './methods.js';
+import { assertPermitted } from './rbac.js';
 import { sessionTable, sessionUserValid } from './session.js';
 import { DRY_RUN, DryRun, METHOD, REMOTE_PLANS, summarize, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
 
@@ -78,6 +79,8 @@ export class Dispatcher {
     if (m.msg.poolInternal && this.d.store.find('session', session)?.pool !== true) {
       throw new ApiError('INTERNAL_ERROR', [`Internal API "${m.wire}" call attempted with non-pool (external) session`]);
     }
+    // RBAC, before any work (Async. and DryRun. need the permission of the call they wrap).
+    if (hasSession) assertPermitted(this.d.store, session, m, values);
     if (dryRun) {
       if (isAsync) throw new ApiError('Fault', [`No dry run for an Async call (rpc: ${name})`]);
       const why = implFlags(m.impl).noDryRun;

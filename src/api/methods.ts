@@ -4,7 +4,7 @@
 // generated constructor; then the custom messages whose semantics modules implement them.
 import {
   LazyMap, T, classes, manySide, storedFields, visibleFields,
-  type ClassDef, type FieldDef, type MessageDef, type Ty,
+  type Allowed, type ClassDef, type KeyRoles, type FieldDef, type MessageDef, type Ty,
 } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
 import { clone, defaultOf, type Row } from '../store/store.js';
@@ -49,8 +49,14 @@ export function checkConstructorRecord(c: ClassDef, rec: unknown): Record<string
 function generated(c: ClassDef): Method[] {
   const cls = c.name;
   const out: Method[] = [];
+  // Roles as xapi's datamodel_utils gives generated messages: implicit ones (get_record, get_all...)
+  // the class's implicit roles, getters everyone, setters the field's writer roles,
+  // constructor/destructor the class's message roles.
+  const implicit = c.roles.implicit ?? 'read-only';
+  let roles: Allowed = implicit;
+  let keyRoles: KeyRoles | undefined;
   const add = (name: string, params: MessageDef['params'], result: Ty, doc: string, impl: Impl, write: boolean, async = false) =>
-    out.push({ wire: `${cls}.${name}`, cls, msg: { name, params, result, doc, async }, impl, write, generated: true });
+    out.push({ wire: `${cls}.${name}`, cls, msg: { name, params, result, doc, async, roles, ...(keyRoles ? { keyRoles } : {}) }, impl, write, generated: true });
 
   add('get_record', [self(cls)], T.record(cls), `All fields of the given ${cls}.`,
     (ctx, [ref]) => recordOf(ctx.db, cls, ref), false);
@@ -86,12 +92,16 @@ function generated(c: ClassDef): Method[] {
   const stored = new Set(storedFields(c).map((fd) => fd.name));
   for (const fd of visibleFields(c)) {
     const name = fd.name;
+    roles = 'read-only';
+    keyRoles = undefined;
     add(`get_${name}`, [self(cls)], fd.ty, `The ${name} field of the given ${cls}.`,
       (ctx, [ref]) => fieldOf(ctx.db, cls, ref, name), false);
     if (fd.qual !== 'RW' || !stored.has(name)) continue;
     const acc = (kind: string) => accessorImpl(c, `${kind}_${name}`)!;
+    roles = fd.writer ?? c.roles.writer ?? c.roles.messages;
     add(`set_${name}`, [self(cls), { name: 'value', ty: fd.ty }], T.void, `Sets the ${name} field of the given ${cls}.`, acc('set'), true);
     if (fd.ty.k === 'map') {
+      keyRoles = fd.keyRoles;
       add(`add_to_${name}`, [self(cls), { name: 'key', ty: fd.ty.key }, { name: 'value', ty: fd.ty.val }], T.void,
         `Adds a key to the ${name} map of the given ${cls} (MAP_DUPLICATE_KEY if present).`, acc('add_to'), true);
       add(`remove_from_${name}`, [self(cls), { name: 'key', ty: fd.ty.key }], T.void,
@@ -104,6 +114,8 @@ function generated(c: ClassDef): Method[] {
     }
   }
   if (c.genConstructor) {
+    roles = c.roles.messages;
+    keyRoles = undefined;
     add('create', [{ name: 'args', ty: T.record(cls) }], T.ref(cls), `Creates a new ${cls} from a record.`,
       (ctx, [rec]) => ctx.tx.create(cls, rec), true, true);
     add('destroy', [self(cls)], T.void, `Destroys the given ${cls}.`,
@@ -148,6 +160,22 @@ function accessorImpl(c: ClassDef, name: string): Impl | undefined {
   return undefined;
 }
 
+/**
+ * Every message of the datamodel with its roles filled in, implemented or not (xapi derives its
+ * permissions from all of them): generated ones, then custom ones replacing generated namesakes.
+ */
+export function declaredMessages(): { wire: string; cls: string; msg: MessageDef }[] {
+  const out = new Map<string, { wire: string; cls: string; msg: MessageDef }>();
+  for (const c of classes) {
+    if (c.stored !== false) for (const m of generated(c)) out.set(m.wire, { wire: m.wire, cls: m.cls, msg: m.msg });
+    for (const msg of c.messages) {
+      const wire = `${c.name}.${msg.name}`;
+      out.set(wire, { wire, cls: c.name, msg: { roles: out.get(wire)?.msg.roles ?? c.roles.messages, ...msg } });
+    }
+  }
+  return [...out.values()];
+}
+
 /** Builds the method table: generated messages, then custom ones that have an implementation. */
 export function buildMethods(impls: Impls): Map<string, Method> {
   const table = new Map<string, Method>();
@@ -162,7 +190,7 @@ export function buildMethods(impls: Impls): Map<string, Method> {
         // Declared but not implemented: not callable, not listed (never a stub).
         continue;
       }
-      table.set(wire, { wire, cls: c.name, msg: { async: true, ...msg }, impl, write: !msg.readonly && !implFlags(impl).ownLock, generated: false });
+      table.set(wire, { wire, cls: c.name, msg: { async: true, roles: c.roles.messages, ...msg }, impl, write: !msg.readonly && !implFlags(impl).ownLock, generated: false });
     }
   }
   // Overrides of generated messages (network.create, VIF.destroy...) keep the generated signature.

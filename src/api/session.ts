@@ -5,13 +5,16 @@ import { promisify } from 'node:util';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Store, type Txn } from '../store/store.js';
 import { now, parseDatetime, withFlags, type CallCtx, type Impls } from './context.js';
+import { loginIdentity } from './rbac.js';
+import type { RoleName } from '../../schema/index.js';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
 
-/** A user with an scrypt hash: `scrypt$N$r$p$salt(b64)$hash(b64)`. */
+/** A user with an scrypt hash: `scrypt$N$r$p$salt(b64)$hash(b64)`, and its RBAC role (default pool-admin). */
 export interface UserEntry {
   name: string;
   hash: string;
+  role?: RoleName;
 }
 
 /** Hashes a password for a users file. */
@@ -232,7 +235,7 @@ async function login(ctx: CallCtx, [uname, pwd, _version, originator]: string[])
   }
   await gatedCheck(ctx, uname, () => ctx.d.authenticate(uname, pwd));
   const fp = ctx.d.userFingerprint(uname);
-  return ctx.d.store.write((tx) => createSession(ctx, tx, { auth_user_name: uname, originator, auth_fingerprint: fp ?? '' }));
+  return ctx.d.store.write((tx) => createSession(ctx, tx, { ...loginIdentity(tx, uname, ctx.d.roleOf(uname)), auth_user_name: uname, originator, auth_fingerprint: fp ?? '' }));
 }
 
 function logout(ctx: CallCtx) {

@@ -1,6 +1,7 @@
 // Async.<Class>.<message>: a task record is created, the call runs in the background with
 // the caller's session, and its outcome lands in the task (result as an XML-RPC fragment,
 // as xapi's taskHelper writes it, even for JSON-RPC clients).
+import { assertTaskOp } from './rbac.js';
 import { describeError, ApiError } from '../errors.js';
 import { NULL_REF } from '../store/store.js';
 import { now, parseDatetime, type CallCtx, type Daemon, type Impls } from './context.js';
@@ -103,12 +104,15 @@ export const taskImpls: Impls = {
       subtask_of: NULL_REF,
     }),
   'task.destroy': (ctx: CallCtx, [task]: string[]) => {
+    ctx.tx.get('task', task);
+    assertTaskOp(ctx.db, ctx.session, task);
     ctx.tx.destroy('task', task);
   },
   // task.cancel takes no write lock: a task queued behind a long write must be reachable. The
   // flag is read by the task when its turn comes (Dispatcher.run); a running task completes.
   'task.cancel': (ctx: CallCtx, [task]: string[]) => {
     const r = ctx.db.get('task', task);
+    assertTaskOp(ctx.db, ctx.session, task);
     if (r.status !== 'pending') throw new ApiError('OPERATION_NOT_ALLOWED', [`task ${task} is ${String(r.status)}, not pending`]);
     ctx.d.store.setNow('task', task, { status: 'cancelling', allowed_operations: [] });
   },

@@ -80,6 +80,8 @@ export interface Backend {
   apply(plan: Step[]): Promise<void>;
   /** The host's networking as found (NICs with drivers, foreign devices, management); absent when the backend cannot see a host (simulated, a file sandbox). */
   discover?(): Promise<HostNetwork>;
+  /** The address a DHCP client obtained on `bridge` (PIF.IP/netmask/gateway of a DHCP PIF follow it); undefined without a lease. */
+  dhcpLease?(bridge: string): Promise<{ address: string; netmask: string; gateway: string } | undefined>;
   /** Bond members with link up, by bond name (Bond.links_up). */
   bondLinksUp(bond: string): Promise<number>;
   /** Releases processes and handles the backend holds. */

@@ -23,7 +23,9 @@
 // no SLB, and balance-alb is the mode that, like SLB, balances by source MAC and needs no switch
 // configuration (balance-xor would need a static EtherChannel on the switch).
 
-import { lstat, mkdir, readdir, readFile, readlink, unlink, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step, type HostNetwork } from './backend.js';
 import { discoverHost } from './hostnet.js';
@@ -31,7 +33,7 @@ import { localRunner, Tool, type Runner } from './tools/exec.js';
 import { IpTool } from './tools/ip.js';
 import { applyPlan, PlanStepError } from './plan.js';
 import { sameValue } from './state.js';
-import { AugScript, Augtool } from './tools/augtool.js';
+import { AugScript } from './tools/augtool.js';
 
 /** Where the files live, relative to the root (the only place augeas' Shellvars lens reads ifcfg files). */
 export const SCRIPTS_DIR = 'etc/sysconfig/network-scripts';
@@ -110,11 +112,15 @@ export const SLB_NOTE = 'balance-slb approximated as balance-alb (mode 6): Linux
  */
 export function bondingOpts(mode: BondMode, p: Record<string, string>): string {
   const int = (k: string, d: number) => (p[k] !== undefined && /^\d+$/.test(p[k]) ? Number(p[k]) : d);
-  const opts = [`mode=${LINUX_BOND_MODE[mode] ?? 'balance-alb'}`, `miimon=${int('miimon', 100)}`, `downdelay=${int('downdelay', 200)}`, `updelay=${int('updelay', 31000)}`, `use_carrier=${int('use_carrier', 1)}`];
+  // linux-mode (Bond.properties, checked by bond.ts against the XenAPI mode) picks the Linux mode.
+  const linux = p['linux-mode'] ?? LINUX_BOND_MODE[mode] ?? 'balance-alb';
+  const opts = [`mode=${linux}`, `miimon=${int('miimon', 100)}`, `downdelay=${int('downdelay', 200)}`, `updelay=${int('updelay', 31000)}`, `use_carrier=${int('use_carrier', 1)}`];
   if (mode === 'lacp') {
     opts.push(`lacp_rate=${p['lacp-time'] === 'fast' ? 'fast' : 'slow'}`);
     const hashing = p['hashing_algorithm'] ?? p['hashing-algorithm'];
-    opts.push(`xmit_hash_policy=${hashing === 'src_mac' ? 'layer2' : 'layer3+4'}`);
+    opts.push(`xmit_hash_policy=${p.xmit_hash_policy ?? (hashing === 'src_mac' ? 'layer2' : 'layer3+4')}`);
+  } else if (p.xmit_hash_policy !== undefined && ['balance-xor', 'balance-tlb', 'balance-alb'].includes(linux)) {
+    opts.push(`xmit_hash_policy=${p.xmit_hash_policy}`);
   }
   return opts.join(' ');
 }
@@ -126,6 +132,8 @@ function xenMode(opts: string): BondMode | undefined {
     case 'active-backup': case '1': return 'active-backup';
     case '802.3ad': case '4': return 'lacp';
     case 'balance-alb': case '6': return 'balance-slb';
+    // Linux modes with no XenAPI mode of their own: balance-slb + Bond.properties linux-mode.
+    case 'balance-rr': case '0': case 'balance-xor': case '2': case 'broadcast': case '3': case 'balance-tlb': case '5': return 'balance-slb';
     default: return m === undefined ? 'balance-slb' : undefined;
   }
 }
@@ -197,7 +205,7 @@ export function renderFiles(state: NetState, macs: Map<string, string>): IfcfgFi
         break;
       case 'bond': {
         const lines: Line[] = [];
-        if (u.mode === 'balance-slb') lines.push({ comment: SLB_NOTE });
+        if (u.mode === 'balance-slb' && !u.properties['linux-mode']) lines.push({ comment: SLB_NOTE });
         lines.push(kv('DEVICE', u.name), kv('BOOTPROTO', 'none'), kv('ONBOOT', 'yes'), kv('TYPE', 'Bond'), kv('BONDING_MASTER', 'yes'));
         lines.push(kv('BONDING_OPTS', bondingOpts(u.mode, u.properties)));
         if (u.mac) lines.push(kv('MACADDR', u.mac));
@@ -294,8 +302,10 @@ const normMac = (m: string) => m.trim().toLowerCase();
 /**
  * The managed node controller's reply (seeds 000/001): for a node that reports `macToDevice`
  * (its MAC → device name), this host's state with each NIC renamed to the node's device with the
- * same MAC, as one bash file that writes /var/tmp/pre-config-script (only when there are bonds)
- * and /var/tmp/node-augtool. NICs the node did not report keep their names.
+ * same MAC, as one bash file that writes /var/tmp/pre-config-script (only when there are bonds;
+ * otherwise it removes a previous one) and /var/tmp/node-augtool, which first removes every
+ * ifcfg file but ifcfg-lo, so the node ends with exactly these files. NICs the node did not
+ * report keep their names.
  */
 export function nodeConfig(state: NetState, nics: Nic[], macToDevice: Record<string, string>): string {
   const byMac = new Map(Object.entries(macToDevice).map(([m, d]) => [normMac(m), d]));
@@ -315,8 +325,14 @@ export function nodeConfig(state: NetState, nics: Nic[], macToDevice: Record<str
   ];
   if (pre) {
     out.push("cat > /var/tmp/pre-config-script <<'__XENAPI_NETD_PRE_CONFIG__'", pre.replace(/\n$/, ''), '__XENAPI_NETD_PRE_CONFIG__', 'chmod 755 /var/tmp/pre-config-script');
+  } else {
+    // a previous boot's script (a bond since destroyed) must not run again
+    out.push('rm -f /var/tmp/pre-config-script');
   }
-  out.push("cat > /var/tmp/node-augtool <<'__XENAPI_NETD_AUGTOOL__'", augtoolScript(files, [], { transform: false }).replace(/\n$/, ''), '__XENAPI_NETD_AUGTOOL__');
+  // The node's files become exactly this view: every ifcfg file but ifcfg-lo goes first.
+  const script = augtoolScript(files, [], { transform: false }).split('\n');
+  script.unshift(`rm /files/${SCRIPTS_DIR}/*[label() =~ regexp('ifcfg-.*') and label() != 'ifcfg-lo']`);
+  out.push("cat > /var/tmp/node-augtool <<'__XENAPI_NETD_AUGTOOL__'", script.join('\n').replace(/\n$/, ''), '__XENAPI_NETD_AUGTOOL__');
   return out.join('\n') + '\n';
 }
 
@@ -427,6 +443,28 @@ export function parseFiles(texts: Map<string, string>): { state: NetState; owned
 
 // ------------------------------------------------------------------------------ the backend
 
+/** What a host without augtool is told (at start, and if it vanishes later). */
+export const AUGTOOL_MISSING = 'augeas-tools is not installed (no augtool on PATH): the ifcfg backend writes its files with it';
+
+/** Each `Error in FILE[:L.C] [at node N] (KIND)` block of augtool's `errors` output as "FILE: KIND: first message line". */
+export function augeasErrors(out: string): string[] {
+  const lines = out.split('\n');
+  const res: string[] = [];
+  lines.forEach((l, i) => {
+    const m = /^Error in (\S+?)(?::(\d+)\.(\d+))?(?: at node \S+)? \((\w+)\)/.exec(l);
+    if (!m) return;
+    const msg = (lines[i + 1] ?? '').trim();
+    res.push(`${m[1]}${m[2] ? ` line ${m[2]}` : ''}: ${m[4]}${msg && !msg.startsWith('Error in') ? `: ${msg}` : ''}`);
+  });
+  return [...new Set(res)];
+}
+
+/** Refuses to start the ifcfg backend without augtool (the message an operator can act on). */
+export async function checkAugtool(augtool = 'augtool'): Promise<void> {
+  const r = await execa(augtool, ['--version'], { reject: false, stdin: 'ignore' });
+  if ((r as { code?: string }).code === 'ENOENT' || r.exitCode === 127) throw new Error(AUGTOOL_MISSING);
+}
+
 /** The ifcfg backend (see the head of this file). */
 export class IfcfgBackend implements Backend {
   readonly name = 'ifcfg';
@@ -438,11 +476,8 @@ export class IfcfgBackend implements Backend {
   private vifs = new Map<string, string[]>();
   private queue: Promise<unknown> = Promise.resolve();
 
-  private readonly augtool: Augtool;
-
   constructor(private readonly opts: IfcfgOptions = {}) {
     this.root = opts.root ?? '/';
-    this.augtool = new Augtool(opts.augtool ?? 'augtool', opts.log);
     this.dir = join(this.root, SCRIPTS_DIR);
   }
 
@@ -548,9 +583,26 @@ export class IfcfgBackend implements Backend {
 
   private async runAugtool(script: string): Promise<void> {
     const lines = script.replace(/\n$/, '').split('\n');
-    const text = (this.opts.editCommands ? this.opts.editCommands(lines) : lines).join('\n') + '\n';
-    this.augtoolRuns++;
-    await this.augtool.run(this.root, text);
+    // `errors` last: when save fails, augtool goes on and lists each file's error (file, kind, message).
+    const text = [...(this.opts.editCommands ? this.opts.editCommands(lines) : lines), 'errors'].join('\n') + '\n';
+    const tmp = await mkdtemp(join(tmpdir(), 'xenapi-netd-augtool-'));
+    try {
+      const file = join(tmp, 'node-augtool');
+      await writeFile(file, text);
+      this.augtoolRuns++;
+      const r = await execa(this.opts.augtool ?? 'augtool', ['-A', '-r', this.root, '-f', file], { reject: false, stdin: 'ignore', all: true });
+      if ((r as { code?: string }).code === 'ENOENT') throw new Error(AUGTOOL_MISSING);
+      if (r.exitCode !== 0 || /^error|saving failed/im.test(r.all ?? '')) {
+        const all = String(r.all ?? '');
+        const files = augeasErrors(all);
+        const out = all.trim().split('\n');
+        const errs = out.filter((l) => /^error|fail/i.test(l) && !/^\s/.test(l) && !/^Error in /.test(l));
+        const what = files.length ? files.join('; ') : (errs.length ? errs : out.slice(-3)).join(' / ');
+        throw new Error(`augtool exited ${r.exitCode ?? r.signal}: ${what}`);
+      }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   }
 
   /** Files that are not what was rendered (or still there though they should be gone), and a state check. */

@@ -15,10 +15,11 @@ import { NULL_REF, type Txn } from '../store/store.js';
 import { RemoteFailure, Unreachable, normalizeUrl, xapiCall } from './rpc.js';
 import type { Ticket } from './role.js';
 import type { PoolService } from './service.js';
+import { bringUpAtStartOfDay, fixBonds } from '../xapi/start_of_day.js';
 import { LOCAL_WRITE } from './forward.js';
 import { fetchPoolSecret } from './slave.js';
 import {
-  fixBonds, forgetAbsent, poolMaster, registerHost, reportNics, syncBonds, syncTunnels, syncVlans, type SlaveReport,
+  forgetAbsent, poolMaster, registerHost, reportNics, syncBonds, syncTunnels, syncVlans, type SlaveReport,
 } from './sync.js';
 
 /** The daemon's pool service. */
@@ -101,15 +102,18 @@ async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson:
   fixBonds(tx, host);
   // (3) replicate the master's bonds, VLANs, tunnels.
   syncBonds(ctx, host, absent, log);
-  syncVlans(tx, host, log);
+  syncVlans(tx, host, log, true);
   syncTunnels(tx, host, log);
   // PIFs of gone NICs that the bond copy freed go now (quietly for those still kept).
   forgetAbsent(tx, host, absent, log, true);
+  // (4) start of day, as xapi at every start of a host: every managed physical PIF that is not a bond slave, every bond
+  // master, every PIF with an IP comes up. Only when the slave daemon has just started: a resync brings it to the master's state.
+  if (report.boot !== false) bringUpAtStartOfDay(tx, host, log, absent);
   const hm = String(tx.get('host', host).metrics);
   if (tx.find('host_metrics', hm)) tx.set('host_metrics', hm, { live: true, last_updated: now() });
   const h = host;
   tx.after.push(() => pool.synced(h, uuid, report.clock, receivedAt));
-  // (4) the forwarder sends desiredState(tx, host) to the slave before commit; the reply carries it too.
+  // (5) the forwarder sends desiredState(tx, host) to the slave before commit; the reply carries it too.
   const state: NetState = desiredState(tx, host);
   return JSON.stringify({ host, master, metrics: hm, secret: pool.role.secret, state });
 }

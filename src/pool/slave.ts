@@ -250,6 +250,7 @@ export class SlaveAgent extends EventEmitter {
       token: this.o.role.token!,
       software_version: { ...(host.software_version as Record<string, string>) },
       clock: Date.now(),
+      boot: this.syncs === 0,
     };
   }
 

@@ -7,7 +7,7 @@
 //   registerHost(tx, uuid, report, master)      — host, metrics, PIFs per NIC (xenbr<N> networks shared by bridge), dom0
 //   reportNics(tx, host, nics, log)             — step 1: introduce new NICs, refresh known ones; returns the absent devices
 //   forgetAbsent(tx, host, absent, log)         — step 1 (and again at the end): forget PIFs of gone NICs unless used
-//   fixBonds(tx, host)                          — step 2: xapi fix_bonds / fix_bond
+//   fixBonds (src/xapi/start_of_day.ts)         — step 2: xapi fix_bonds / fix_bond
 //   syncBonds(ctx, host, absent, log)           — step 3: copy the master's bonds (devices; partial; conflicting bonds destroyed first)
 //   syncVlans(tx, host, log) / syncTunnels(tx, host, log) — step 3: host.sync_vlans / host.sync_tunnels
 //   savepoint(tx)                               — undo one failed sub-step without failing the whole start-up
@@ -17,14 +17,12 @@ import { now } from '../api/context.js';
 import type { Nic } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
-import { bondCreate, bondDestroy, moveTunnels, moveVlans, vifsToMove } from '../xapi/bond.js';
-import { moveManagement } from '../xapi/host.js';
+import { bondCreate, bondDestroy } from '../xapi/bond.js';
 import { bridgeForDevice, destroyPif, introduceInternal } from '../xapi/introduce.js';
-import { bringPifUp } from '../xapi/network.js';
+import { bringPifUp, plugPif } from '../xapi/network.js';
 import { setCulprit } from '../xapi/pif.js';
 import { pifsOn } from '../xapi/pif_helpers.js';
 import { tunnelCreateInternal } from '../xapi/tunnel.js';
-import { moveVifInternal } from '../xapi/vif.js';
 import { vlanCreateInternal } from '../xapi/vlan.js';
 
 type Log = { info(m: string): void; warn(m: string): void };
@@ -40,6 +38,8 @@ export interface SlaveReport {
   software_version?: Record<string, string>;
   /** The slave's clock (ms since the epoch) when it reported: the master estimates the offset of its deadlines from it. */
   clock?: number;
+  /** True on the first sync since the slave daemon started: the master runs start of day (the bring-up) for it; false on a resync. */
+  boot?: boolean;
 }
 
 /** A snapshot of the transaction: the returned function puts it back (Txn.savepoint). */
@@ -136,33 +136,6 @@ export function forgetAbsent(tx: Txn, host: string, absent: Set<string>, log: Lo
   }
 }
 
-/** Step 2, xapi fix_bonds: stale bond_slave_of cleared; VLANs, tunnels, VIFs-to-move and management move from members up to their bond. */
-export function fixBonds(tx: Txn, host: string): void {
-  for (const p of tx.children('host', host, 'PIFs')) {
-    const b = String(tx.get('PIF', p).bond_slave_of);
-    if (b !== NULL_REF && !tx.find('Bond', b)) tx.set('PIF', p, { bond_slave_of: NULL_REF });
-  }
-  const bonds = tx.children('host', host, 'PIFs').flatMap((p) => tx.children('PIF', p, 'bond_master_of'));
-  for (const bond of bonds) {
-    const master = String(tx.get('Bond', bond).master);
-    const slaves = tx.children('Bond', bond, 'slaves');
-    const vlans = slaves.flatMap((s) => tx.children('PIF', s, 'VLAN_slave_of'));
-    if (vlans.length) moveVlans(tx, host, master, vlans);
-    const tunnels = slaves.flatMap((s) => tx.children('PIF', s, 'tunnel_transport_PIF_of'));
-    if (tunnels.length) moveTunnels(tx, host, master, tunnels);
-    const net = String(tx.get('PIF', master).network);
-    for (const v of vifsToMove(tx, host, slaves.map((s) => String(tx.get('PIF', s).network)))) moveVifInternal(tx, v, net);
-    const mgmt = slaves.find((s) => tx.get('PIF', s).management);
-    if (mgmt) {
-      setCulprit(tx, master);
-      moveManagement(tx, master);
-      tx.set('Bond', bond, { primary_slave: mgmt });
-    } else if (String(tx.get('Bond', bond).primary_slave) === NULL_REF && slaves.length) {
-      tx.set('Bond', bond, { primary_slave: slaves[0] });
-    }
-  }
-}
-
 /** The pool master's host. */
 export function poolMaster(tx: Txn): string {
   return String(tx.get('pool', tx.refs('pool')[0]).master);
@@ -221,6 +194,12 @@ export function syncBonds(ctx: CallCtx, host: string, absent: Set<string>, log: 
         }
       }
       const created = bondCreate(bctx, network, cands, '', String(B.mode), { ...(B.properties as Record<string, string>) });
+      // The copy is plugged when the master's bond is.
+      const copy = String(tx.get('Bond', created).master);
+      if (M.currently_attached && !tx.get('PIF', copy).currently_attached) {
+        setCulprit(tx, copy);
+        plugPif(tx, copy);
+      }
       const partial = cands.length < devices.length ? ` (partial: ${cands.length} of ${devices.length} members)` : '';
       log.info(`pool: host ${host}: copied bond ${b} as ${created} over ${cands.map((c) => tx.get('PIF', c).device).join(',')}${partial}`);
     } catch (e) {
@@ -231,15 +210,16 @@ export function syncBonds(ctx: CallCtx, host: string, absent: Set<string>, log: 
 }
 
 /**
- * host.sync_vlans (xapi_host.ml:2328-2422): for each VLAN of the master host, identified by
+ * host.sync_vlans (xapi_host.sync_vlans): for each VLAN of the master host, identified by
  * (its network, its tag, the network of its tagged PIF), a missing one is created on this
  * host's single PIF on that tagged network (records; plugged when the master's is: docs/compat.md).
- * `host.other_config:sync_vlans = nosync` turns it off.
+ * `host.other_config:sync_vlans = nosync` turns it off for the start-up copy only (`atStartup`;
+ * xapi reads the flag in the slave's start-up, not in host.sync_vlans itself).
  */
-export function syncVlans(tx: Txn, host: string, log: Log): number {
+export function syncVlans(tx: Txn, host: string, log: Log, atStartup = false): number {
   const master = poolMaster(tx);
   if (master === host) return 0;
-  if ((tx.get('host', host).other_config as Record<string, string>)?.sync_vlans === 'nosync') return 0;
+  if (atStartup && (tx.get('host', host).other_config as Record<string, string>)?.sync_vlans === 'nosync') return 0;
   const key = (net: string, tag: number, under: string) => `${net}|${tag}|${under}`;
   const have = new Set<string>();
   const mineByNet = new Map<string, string[]>();

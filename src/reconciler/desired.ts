@@ -116,13 +116,15 @@ export function desiredState(db: View, host: string): NetState {
     if (!pif.currently_attached || pif.bond_slave_of !== NULL_REF) continue;
     const b = bridgeFor(ref, pif);
     if (pif.ip_configuration_mode === 'Static' || pif.ip_configuration_mode === 'DHCP') {
+      // A DHCP PIF's address is what its client obtains (the host's, written back by dhcpmon.ts): not a desire.
+      const dhcp = pif.ip_configuration_mode === 'DHCP';
       b.ip = {
         mode: pif.ip_configuration_mode,
-        address: String(pif.IP),
-        netmask: String(pif.netmask),
+        address: dhcp ? '' : String(pif.IP),
+        netmask: dhcp ? '' : String(pif.netmask),
         // Only the chosen default-gateway / DNS interface applies its gateway / DNS servers (xapi's nm.ml).
-        gateway: ref === gateway ? String(pif.gateway) : '',
-        dns: ref === dns ? String(pif.DNS) : '',
+        gateway: ref === gateway && !dhcp ? String(pif.gateway) : '',
+        dns: ref === dns && !dhcp ? String(pif.DNS) : '',
       };
     }
   }

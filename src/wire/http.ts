@@ -68,7 +68,7 @@ export interface Exchange {
 }
 
 /** A non-RPC POST route: gets the request and its whole body, answers with a whole body. */
-export type RouteHandler = (req: http.IncomingMessage, body: Buffer) => Promise<{ status: number; contentType: string; body: string }>;
+export type RouteHandler = (req: http.IncomingMessage, body: Buffer) => Promise<{ status: number; contentType: string; body: string; headers?: Record<string, string> }>;
 
 /** The route for a path: the longest route path equal to it or a parent of it. */
 function routeFor(routes: Record<string, RouteHandler> | undefined, path: string): RouteHandler | undefined {
@@ -230,7 +230,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   const route = routeFor(opts.routes, path);
   if (route) {
     const r = await route(req, raw);
-    res.writeHead(r.status, { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), ...cors(res) });
+    res.writeHead(r.status, { ...(r.headers ?? {}), 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), ...cors(res) });
     res.end(r.body);
     return;
   }

@@ -6,7 +6,7 @@
 //
 // Surface:
 //   chooseBondDevice(db, host)            — bond<N>, the smallest N ≥ 0 unused by a bond master on the host
-//   checkProperties(mode, props)          — INVALID_VALUE for a property the mode does not allow; adds defaults
+//   checkProperties(mode, props, linux)   — INVALID_VALUE for a property the mode (and Linux bonding) does not allow; adds defaults
 //   vifsToMove(db, host, networks)        — the seed's VIFs-to-move on those networks
 //   assertVifsCanBeUnplugged(db, vifs)    — the seed's "try unplugging" step: the first VIF that cannot be unplugged fails the call
 //   moveVlans(tx, host, newBase, vlans)   — move VLANs to newBase with their networks (same tags merged, seed rule)
@@ -50,15 +50,46 @@ const LACP: Record<string, (v: string) => boolean> = {
 };
 const LACP_DEFAULTS: [string, string][] = [['hashing_algorithm', 'tcpudp_ports'], ['lacp-time', 'slow'], ['lacp-fallback-ab', 'true']];
 
-/** True if the mode allows property k = v (no property is allowed outside lacp). */
-function propertyValid(mode: string, k: string, v: string): boolean {
-  return mode === 'lacp' && Object.prototype.hasOwnProperty.call(LACP, k) && LACP[k](v);
+/**
+ * The Linux bonding driver's modes each XenAPI mode may be realised as, on a host whose bonds are
+ * Linux bonding devices (software_version bond_driver "linux": the ifcfg backend). `linux-mode` picks one without
+ * changing xapi's bond_mode enum on the wire: seed 001's oVirt types are Load Balancing =
+ * balance-slb + linux-mode balance-xor, Broadcast = balance-slb + linux-mode broadcast,
+ * Link Aggregation = lacp (802.3ad), Failover = active-backup (docs/backends.md).
+ */
+export const LINUX_MODES: Record<string, string[]> = {
+  'balance-slb': ['balance-alb', 'balance-xor', 'broadcast', 'balance-tlb', 'balance-rr'],
+  'active-backup': ['active-backup'],
+  lacp: ['802.3ad'],
+};
+const ms = (v: string) => /^\d{1,7}$/.test(v);
+/** Linux bonding options Bond.properties may carry on a Linux-bonding host (any mode). */
+const LINUX: Record<string, (v: string, mode: string) => boolean> = {
+  miimon: ms,
+  updelay: ms,
+  downdelay: ms,
+  use_carrier: (v) => v === '0' || v === '1',
+  xmit_hash_policy: (v) => ['layer2', 'layer2+3', 'layer3+4', 'encap2+3', 'encap3+4'].includes(v),
+  'linux-mode': (v, mode) => (LINUX_MODES[mode] ?? []).includes(v),
+};
+
+/** True when the host's bonds are Linux bonding devices (host.software_version:bond_driver "linux": the ifcfg backend). */
+export function linuxBonding(db: View, host: string): boolean {
+  const h = db.find('host', host);
+  return (h?.software_version as Record<string, string> | undefined)?.bond_driver === 'linux';
+}
+
+/** True if the mode allows property k = v (lacp's keys; on Linux bonding also LINUX's). */
+function propertyValid(mode: string, k: string, v: string, linux = false): boolean {
+  const has = (o: object) => Object.prototype.hasOwnProperty.call(o, k);
+  if (mode === 'lacp' && has(LACP) && LACP[k](v)) return true;
+  return linux && has(LINUX) && LINUX[k](v, mode);
 }
 
 /** Bond.create step 6-7: INVALID_VALUE ["properties", "k = v"] for a bad pair; returns the properties with the mode's defaults. */
-export function checkProperties(mode: string, props: Record<string, string>): Record<string, string> {
+export function checkProperties(mode: string, props: Record<string, string>, linux = false): Record<string, string> {
   for (const [k, v] of Object.entries(props)) {
-    if (!propertyValid(mode, k, v)) throw new ApiError('INVALID_VALUE', ['properties', `${k} = ${v}`]);
+    if (!propertyValid(mode, k, v, linux)) throw new ApiError('INVALID_VALUE', ['properties', `${k} = ${v}`]);
   }
   return withDefaults(mode, props);
 }
@@ -236,7 +267,7 @@ export function bondCreate(ctx: CallCtx, network: string, membersIn: string[], M
   assertNetworkManaged(tx, network);
   assertNoOtherLocalPifs(tx, host, network);
   if (MAC !== '' && !isValidMac(MAC)) throw new ApiError('MAC_INVALID', [MAC]);
-  const properties = checkProperties(mode, propsIn);
+  const properties = checkProperties(mode, propsIn, linuxBonding(tx, host));
   // Seed step 1: remove duplicates (xapi keeps the last occurrence).
   const members = membersIn.filter((m, i) => membersIn.lastIndexOf(m) === i);
   const rows = members.map((m) => tx.get('PIF', m));
@@ -389,14 +420,15 @@ export const bondImpls: Impls = {
     const tx = ctx.tx;
     const b = tx.get('Bond', self);
     const kept: Record<string, string> = Object.create(null);
-    for (const [k, v] of Object.entries(b.properties as Record<string, string>)) if (propertyValid(value, k, v)) kept[k] = v;
+    const linux = linuxBonding(tx, String(tx.get('PIF', String(b.master)).host));
+    for (const [k, v] of Object.entries(b.properties as Record<string, string>)) if (propertyValid(value, k, v, linux)) kept[k] = v;
     tx.set('Bond', self, { mode: value, properties: withDefaults(value, kept) });
     reapply(tx, self);
   },
   'Bond.set_property': (ctx, [self, name, value]) => {
     const tx = ctx.tx;
     const b = tx.get('Bond', self);
-    if (!propertyValid(String(b.mode), name, value)) throw new ApiError('INVALID_VALUE', ['properties', `${name} = ${value}`]);
+    if (!propertyValid(String(b.mode), name, value, linuxBonding(tx, String(tx.get('PIF', String(b.master)).host)))) throw new ApiError('INVALID_VALUE', ['properties', `${name} = ${value}`]);
     tx.set('Bond', self, { properties: Object.assign(Object.create(null), b.properties as Record<string, string>, { [name]: value }) });
     reapply(tx, self);
   },

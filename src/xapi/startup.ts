@@ -88,6 +88,8 @@ export interface FirstStartOptions {
   /** `openvswitch` or `bridge`: host.software_version:network_backend (tunnel.create needs openvswitch). */
   networkBackend: string;
   version: string;
+  /** 'linux' when bonds are Linux bonding devices (ifcfg): software_version:bond_driver, which opens Bond.properties to the bonding options. */
+  bondDriver?: string;
 }
 
 /**
@@ -128,6 +130,7 @@ export function softwareVersion(o: FirstStartOptions): Record<string, string> {
     xencenter_max: `${API_VERSION.major}.${API_VERSION.minor}`,
     network_backend: o.networkBackend,
     db_schema: `${SCHEMA_VERSION}.0`,
+    ...(o.bondDriver ? { bond_driver: o.bondDriver } : {}),
   });
 }
 
@@ -197,7 +200,7 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
     });
     const bond = tx.create('Bond', {
       master, other_config: Object.create(null), primary_slave: members[0], mode: b.mode,
-      properties: checkProperties(b.mode, b.properties ?? {}), links_up: 0, auto_update_mac: true,
+      properties: checkProperties(b.mode, b.properties ?? {}, o.bondDriver === 'linux'), links_up: 0, auto_update_mac: true,
     });
     for (const m of members) tx.set('PIF', m, { bond_slave_of: bond, currently_attached: false });
     byDevice.set(b.bond, master);

@@ -506,7 +506,7 @@ describe('ifcfg backend: the managed node controller', () => {
 
     it(`POST /ifcfg/config with the node's MAC → device map returns both sections, devices renamed by MAC`, async () => {
       const map = { [mac('eth0')]: 'em1', [mac('eth1')]: 'p2p1', [mac('eth2')]: 'em3' };
-      const res = await post('/ifcfg/config', JSON.stringify(map));
+      const res = await post(`/ifcfg/config?session_id=${session}`, JSON.stringify(map));
       expect(res.status).to.equal(200);
       expect(res.type).to.match(/^text\/plain/);
       expect(res.text).to.include("cat > /var/tmp/pre-config-script <<'__XENAPI_NETD_PRE_CONFIG__'");
@@ -521,8 +521,8 @@ describe('ifcfg backend: the managed node controller', () => {
     });
 
     it('answers 400 to a body that is not a MAC → device object; XML-RPC still answers on other paths', async () => {
-      expect((await post('/ifcfg/config', 'not json')).status).to.equal(400);
-      expect((await post('/ifcfg/config', '["eth0"]')).status).to.equal(400);
+      expect((await post(`/ifcfg/config?session_id=${session}`, 'not json')).status).to.equal(400);
+      expect((await post(`/ifcfg/config?session_id=${session}`, '["eth0"]')).status).to.equal(400);
       const other = await post('/ifcfg/configuration', '<?xml version="1.0"?><methodCall><methodName>session.get_this_host</methodName><params><param><value>x</value></param></params></methodCall>');
       expect(other.type).to.match(/^text\/xml/);
       expect(await call('session.get_this_host', session, session)).to.match(/^OpaqueRef:/);

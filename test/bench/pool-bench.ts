@@ -1,22 +1,31 @@
-// Pool start-up sync benchmark (simulated backends, in-process daemons talking XML-RPC over
-// loopback): a master with 50 bonds (100 NICs, 50 bond networks) and 500 VLANs (10 per bond, each
-// on its own network); slaves with the same 100 NICs start and sync (register, NIC report,
-// fix_bonds, copy 50 bonds and 500 VLANs, apply the resulting state). Reports the time for one
-// slave, then for 1, 2, 4, 8 and 16 slaves started at once against one fresh master each.
-import { mkdtempSync, rmSync } from 'node:fs';
+// Pool benchmarks (simulated backends, daemons talking XML-RPC over loopback; figures in the
+// report's `pool` table):
+//   - master write latency (network.create p99) while one slave daemon is SIGSTOPped with a
+//     forwarded call to it in flight, beside the same with no slave hung (goal < 100 ms);
+//   - start-up sync of 1, 4, 16, 32 and 64 slaves started at once against a master process with
+//     50 bonds (100 NICs) and 500 VLANs (10 per bond, each on its own network); each slave (in
+//     this process) has the same 100 NICs and gets the 50 bonds and 500 VLANs copied; the
+//     master's RSS after each run (goals < 2 s at 16, < 8 s at 64, linear);
+//   - pool.create_VLAN_from_PIF on all 65 hosts of the 64-slave pool (goal < 1 s).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RemoteFailure, xapiCall } from '../../src/pool/rpc.js';
+import { allFigures, figure, tables } from './report.js';
 import type { CallCtx } from '../../src/api/context.js';
 import { bondCreate } from '../../src/xapi/bond.js';
 import { vlanCreate } from '../../src/xapi/vlan.js';
 import { inventory, startNode, until, type Node } from '../pool/nodes.js';
 
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const NICS = Array.from({ length: 100 }, (_, i) => `eth${i}`);
 const BONDS = 50;
 const VLANS_PER_BOND = 10;
 
 /** A master whose host has 50 bonds and 500 VLANs on them (built in three transactions). */
-async function bigMaster(dir: string): Promise<Node> {
+export async function bigMaster(dir: string): Promise<Node> {
   const m = await startNode({ h: 0, db: join(dir, 'm.db'), nics: inventory(0, NICS) });
   const store = m.r.store;
   const host = m.r.d.hostRef;
@@ -39,36 +48,163 @@ async function bigMaster(dir: string): Promise<Node> {
   return m;
 }
 
-/** Starts `n` slaves at once; returns the ms until every one finished its start-up sync. */
-async function startSlaves(m: Node, dir: string, n: number): Promise<{ ms: number; slaves: Node[] }> {
+/** A master daemon as a child process (its RSS is its own), on an existing database; resolves when it serves. */
+async function childMaster(db: string, nics: string[], args: string[] = []): Promise<{ url: string; proc: ChildProcess; stop(): Promise<void> }> {
+  let url = '';
+  const inv = join(dirname(db), 'master-inv.json');
+  writeFileSync(inv, JSON.stringify(inventory(0, nics)));
+  const proc = spawn(process.execPath, ['--max-semi-space-size=8', MAIN, '--db', db, '--inventory', inv, '--hostname', 'host0', '--listen', '127.0.0.1:0',
+    '--auth-fail-delay', '10', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The listening line is logged at info; after it, only the last few KB are kept (for errors).
+  let out = '';
+  const keep = (b: Buffer) => {
+    out += b.toString();
+    if (url && out.length > 8192) out = out.slice(-4096);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  await until(() => !!(url = /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(out)?.[1] ?? ''), 60_000, 'the master to serve').catch((e) => {
+    throw new Error(`${(e as Error).message}\n${out.slice(-2000)}`);
+  });
+  return {
+    url, proc,
+    async stop() {
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function rssMB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** A progress line, printed at once (a long run shows what it measured so far) and kept for the report. */
+function say(out: string[], l: string): void {
+  console.error(`  [pool] ${l}`);
+  out.push(l);
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+/** Starts `n` slaves at once (in this process, simulated backends); returns the ms until every one finished its start-up sync. */
+async function startSlaves(url: string, dir: string, n: number): Promise<{ ms: number; slaves: Node[] }> {
   const t0 = performance.now();
   const slaves = await Promise.all(Array.from({ length: n }, (_, i) =>
-    startNode({ h: (i % 9) + 1, db: join(dir, `s${n}-${i}.db`), master: m.url, nics: inventory((i % 9) + 1, NICS), heartbeatMs: 60_000, config: { hostname: `slave${n}-${i}` } })));
-  await until(() => slaves.every((s) => (s.pool.agent?.syncs ?? 0) >= 1), 300_000, `${n} slaves to sync`);
+    startNode({ h: (i % 9) + 1, db: join(dir, `s${n}-${i}.db`), master: url, nics: inventory((i % 9) + 1, NICS), heartbeatMs: 60_000, config: { hostname: `slave${n}-${i}` } })));
+  await until(() => slaves.every((s) => (s.pool.agent?.syncs ?? 0) >= 1), 600_000, `${n} slaves to sync`);
   return { ms: performance.now() - t0, slaves };
 }
 
-/** `make bench` lines for pool start-up sync. */
+/** Start-up sync of N slaves at once against a child-process master with 50 bonds and 500 VLANs; at 64, a pool-wide VLAN. */
+async function benchStartup(dir: string, out: string[]): Promise<void> {
+  // The master's database is built once, in process, then copied for each run.
+  const seed = join(dir, 'seed');
+  mkdirSync(seed);
+  const built = await bigMaster(seed);
+  const bondPifDevice = 'bond0';
+  await built.stop();
+  const curve: [number, number][] = [];
+  // BENCH_POOL_SLAVES=1,4,16 runs fewer sizes (the pool-wide VLAN is measured on the largest).
+  const sizes = (process.env.BENCH_POOL_SLAVES ?? '1,4,16,32,64').split(',').map(Number);
+  for (const n of sizes) {
+    const rd = join(dir, `run${n}`);
+    mkdirSync(rd);
+    copyFileSync(join(seed, 'm.db'), join(rd, 'm.db'));
+    const m = await childMaster(join(rd, 'm.db'), NICS);
+    const { ms, slaves } = await startSlaves(m.url, rd, n);
+    curve.push([n, ms]);
+    const target = n === 16 ? { op: '<' as const, value: 2000 } : n === 64 ? { op: '<' as const, value: 8000 } : undefined;
+    figure({ area: 'pool', name: `start-up sync, ${n} slave${n > 1 ? 's' : ''} at once (100 NICs, 50 bonds, 500 VLANs each)`, value: ms, unit: 'ms', target, note: `${(ms / n).toFixed(0)} ms per slave` });
+    figure({ area: 'pool', name: `master RSS after ${n} slave${n > 1 ? 's' : ''} synced`, value: rssMB(m.proc.pid!), unit: 'MB', note: 'VmRSS of the master process' });
+    say(out, `pool start-up sync, ${n} slaves at once: ${ms.toFixed(0)} ms; master RSS ${rssMB(m.proc.pid!).toFixed(0)} MB`);
+    if (n === sizes[sizes.length - 1]) {
+      // pool.create_VLAN_from_PIF on the master's first bond: a VLAN on the same bond of every host (65 hosts, 64 forwarded calls).
+      const session = await xapiCall<string>(m.url, 'session.login_with_password', ['root', 'secret']);
+      const pifs = await xapiCall<Record<string, Record<string, string>>>(m.url, 'PIF.get_all_records', [session]);
+      const hosts = await xapiCall<Record<string, Record<string, string>>>(m.url, 'host.get_all_records', [session]);
+      const masterHost = Object.keys(hosts).find((h) => hosts[h].name_label === 'host0')!;
+      const bondPif = Object.keys(pifs).find((r) => pifs[r].host === masterHost && pifs[r].device === bondPifDevice)!;
+      const network = await xapiCall<string>(m.url, 'network.create', [session, { name_label: 'POOLWIDE', name_description: '', MTU: '1500', other_config: {}, bridge: '' }]);
+      const t0 = performance.now();
+      const made = await xapiCall<string[]>(m.url, 'pool.create_VLAN_from_PIF', [session, bondPif, network, '4000']);
+      const vlanMs = performance.now() - t0;
+      figure({ area: 'pool', name: `pool.create_VLAN_from_PIF on ${made.length} hosts (${n} slaves)`, value: vlanMs, unit: 'ms', target: n === 64 ? { op: '<', value: 1000 } : undefined, note: 'one VLAN per host on its copy of bond0; slaves called in parallel' });
+      say(out, `pool.create_VLAN_from_PIF on ${made.length} hosts: ${vlanMs.toFixed(0)} ms`);
+    }
+    await Promise.all(slaves.map((s) => s.stop()));
+    await m.stop();
+  }
+  // Linear growth: time per slave at 64 against at 4 (1 is dominated by fixed costs).
+  const per = (n: number) => curve.find(([k]) => k === n)![1] / n;
+  const [lo, hi] = [sizes.find((n) => n >= 4), sizes[sizes.length - 1]];
+  if (lo && hi > lo) figure({ area: 'pool', name: `start-up sync: time per slave at ${hi} / at ${lo} (linear: <= 1.5)`, value: per(hi) / per(lo), unit: 'x', target: { op: '<=', value: 1.5 } });
+}
+
+/** Master write latency while one slave is SIGSTOPped with a forwarded call to it in flight, against the same with no slave hung. */
+async function benchHungSlave(dir: string, out: string[]): Promise<void> {
+  const m = await childMaster(join(dir, 'hung-m.db'), ['eth0', 'eth1', 'eth2', 'eth3']);
+  const inv = join(dir, 'hung-s-inv.json');
+  writeFileSync(inv, JSON.stringify(inventory(1)));
+  const s = spawn(process.execPath, [MAIN, '--db', join(dir, 'hung-s.db'), '--inventory', inv, '--hostname', 'host1', '--listen', '127.0.0.1:0', '--log-level', 'warn',
+    '--pool-master', m.url, '--pool-user', 'root', '--pool-password', 'secret', '--pool-heartbeat', '500'], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const sExited = new Promise<void>((r) => s.on('exit', () => r()));
+  try {
+    const session = await xapiCall<string>(m.url, 'session.login_with_password', ['root', 'secret']);
+    const call = <T>(method: string, ...p: unknown[]) => xapiCall<T>(m.url, method, [session, ...p]);
+    let slaveHost = '';
+    await until(async () => {
+      const hosts = await call<Record<string, Record<string, string>>>('host.get_all_records');
+      slaveHost = Object.keys(hosts).find((h) => hosts[h].name_label === 'host1') ?? '';
+      return !!slaveHost && (await call<boolean>('host_metrics.get_live', hosts[slaveHost].metrics));
+    }, 30_000, 'the slave to sync');
+    const pifs = await call<Record<string, Record<string, string>>>('PIF.get_all_records');
+    const eth2 = Object.keys(pifs).find((r) => pifs[r].host === slaveHost && pifs[r].device === 'eth2')!;
+    if (await call<boolean>('PIF.get_currently_attached', eth2)) await call('PIF.unplug', eth2);
+    const writes = async (ms: number) => {
+      const lat: number[] = [];
+      const end = performance.now() + ms;
+      let i = 0;
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        await call('network.create', { name_label: `lat${i++}`, name_description: '', MTU: '1500', other_config: {}, bridge: '' });
+        lat.push(performance.now() - t0);
+      }
+      return lat;
+    };
+    const calm = await writes(3000);
+    s.kill('SIGSTOP');
+    // A forwarded call to the hung slave in flight for the whole window (default --pool-call-timeout: 5 s).
+    const t0 = performance.now();
+    const plug = call('PIF.plug', eth2).then(() => 'succeeded', (e: RemoteFailure) => e.details.join(' '));
+    const hung = await writes(4000);
+    const outcome = await plug;
+    const plugMs = performance.now() - t0;
+    s.kill('SIGCONT');
+    const [p99c, p99h] = [pct(calm, 99), pct(hung, 99)];
+    figure({ area: 'pool', name: 'master write (network.create) p99 while a slave is hung', value: p99h, unit: 'ms', target: { op: '<', value: 100 }, note: `${hung.length} writes; no slave hung: p99 ${p99c.toFixed(1)} ms (${calm.length} writes)` });
+    figure({ area: 'pool', name: 'PIF.plug on the hung slave: time to fail', value: plugMs, unit: 'ms', note: `--pool-call-timeout default 5000 ms; ${outcome}` });
+    say(out, `master write p99 while a slave is hung: ${p99h.toFixed(1)} ms (${hung.length} writes; calm ${p99c.toFixed(1)} ms); PIF.plug on it: ${outcome} after ${plugMs.toFixed(0)} ms`);
+  } finally {
+    s.kill('SIGCONT');
+    s.kill('SIGTERM');
+    await sExited;
+    await m.stop();
+  }
+}
+
+/** `make bench` lines for the pool (figures go to the report's pool table). */
 export async function benchPool(): Promise<string[]> {
   const out: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'xnd-pool-bench-'));
   try {
-    const curve: string[] = [];
-    for (const n of [1, 2, 4, 8, 16]) {
-      const m = await bigMaster(mkdtempSync(join(dir, `m${n}-`)));
-      const { ms, slaves } = await startSlaves(m, dir, n);
-      if (n === 1) {
-        const s = slaves[0];
-        const h = m.r.store.byUuid('host', String(s.r.store.get('host', s.r.d.hostRef).uuid));
-        const bonds = [...m.r.store.rows('Bond')].filter(([, b]) => m.r.store.get('PIF', String(b.master)).host === h).length;
-        const vlans = [...m.r.store.rows('PIF')].filter(([, p]) => p.host === h && Number(p.VLAN) >= 0).length;
-        out.push(`pool start-up sync, 1 slave (${BONDS} bonds, ${BONDS * VLANS_PER_BOND} VLANs, ${NICS.length} NICs on the master; copied ${bonds} bonds, ${vlans} VLANs): ${ms.toFixed(0)} ms (target < 2000 ms)`);
-      }
-      curve.push(`${n}: ${ms.toFixed(0)} ms`);
-      for (const s of slaves) await s.stop();
-      await m.stop();
-    }
-    out.push(`pool start-up sync, N slaves started at once against one master (all synced): ${curve.join(', ')}`);
+    await benchHungSlave(dir, out);
+    await benchStartup(dir, out);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -79,6 +215,7 @@ export async function benchPool(): Promise<string[]> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   benchPool().then((lines) => {
     for (const l of lines) console.log(l);
+    for (const l of tables(allFigures())) console.log(l);
     process.exit(0);
   }, (e) => {
     console.error(e);

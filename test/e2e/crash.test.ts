@@ -64,11 +64,12 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
     be = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip });
     dir = mkdtempSync(join(tmpdir(), 'xnd-crash-'));
     base = join(dir, 'base.db');
-    // The database just before Bond.create: first start, eth3 plugged, network MGT.
+    // The database just before Bond.create: first start, every NIC plugged (as start of day leaves
+    // them at every restart, so a restart here applies no plan of its own), network MGT.
     const c = await start(base);
     const pifs = await c.call<Record<string, Record<string, any>>>('PIF.get_all_records');
     const pif = (dev: string) => Object.keys(pifs).find((r) => pifs[r].device === dev && pifs[r].physical)!;
-    await c.call('PIF.plug', pif('eth3'));
+    for (const d of ['eth1', 'eth2', 'eth3']) await c.call('PIF.plug', pif(d));
     const mgt = await c.call<string>('network.create', { name_label: 'MGT', name_description: '', MTU: 1500, other_config: {}, tags: [] });
     mgtBridge = await c.call<string>('network.get_bridge', mgt);
     args = [mgt, [pif('eth0'), pif('eth3')], '', 'active-backup', {}];
@@ -76,7 +77,7 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
     steps = dry.steps;
     await c.stop();
     stateBefore = await be.read();
-    expect(Object.keys(stateBefore.bridges)).to.deep.equal(['xenbr0', 'xenbr3']);
+    expect(Object.keys(stateBefore.bridges)).to.deep.equal(['xenbr0', 'xenbr1', 'xenbr2', 'xenbr3']);
     expect(stateBefore.bridges.xenbr0.ip?.address).to.equal('192.0.2.10');
     // The bonded layout, from an uninterrupted run on a copy.
     const ref = join(dir, 'ref.db');
@@ -85,7 +86,7 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
     await r.call('Bond.create', ...args);
     stateAfter = await be.read();
     await r.stop();
-    expect(Object.keys(stateAfter.bridges)).to.deep.equal([mgtBridge]);
+    expect(Object.keys(stateAfter.bridges).sort()).to.deep.equal([mgtBridge, 'xenbr1', 'xenbr2'].sort());
     expect(stateAfter.bridges[mgtBridge].uplink).to.deep.include({ kind: 'bond', members: ['eth0', 'eth3'], mode: 'active-backup' });
     console.log(`      seed 004 Bond.create plan (${steps.length} steps): ${steps.join('; ')}`);
   });
@@ -136,7 +137,7 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
         expect([byDev('eth0').currently_attached, byDev('eth0').management, byDev('eth0').IP, byDev('eth3').currently_attached]).to.deep.equal([true, true, '192.0.2.10', true]);
         expect(host, `kill point ${k}: OVS is back to the layout before`).to.deep.equal(stateBefore);
       }
-      expect(await sb.vsctl(['list-br'])).to.equal(committed ? mgtBridge : 'xenbr0\nxenbr3');
+      expect(await sb.vsctl(['list-br'])).to.equal(committed ? [mgtBridge, 'xenbr1', 'xenbr2'].sort().join('\n') : 'xenbr0\nxenbr1\nxenbr2\nxenbr3');
       await b.stop();
       expect(bondEntries(), `kill point ${k}: journal closed`).to.deep.equal([committed ? 'committed' : 'recovered']);
       expect(journal(db).filter((e) => e.status === 'open')).to.deep.equal([]);
@@ -155,7 +156,7 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
     expect(err, 'Bond.create must fail').to.be.instanceOf(XenAPIFailure);
     expect((err as XenAPIFailure).details[0]).to.equal('INTERNAL_ERROR');
     expect(await be.read(), 'OVS back to the layout before').to.deep.equal(stateBefore);
-    expect(await sb.vsctl(['list-br'])).to.equal('xenbr0\nxenbr3');
+    expect(await sb.vsctl(['list-br'])).to.equal('xenbr0\nxenbr1\nxenbr2\nxenbr3');
     expect(await a.call('Bond.get_all_records')).to.deep.equal({});
     const pifs = await a.call<Record<string, Record<string, any>>>('PIF.get_all_records');
     const eth0 = Object.values(pifs).find((p) => p.device === 'eth0' && p.physical)!;

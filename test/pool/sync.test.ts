@@ -174,6 +174,8 @@ describe('pool (simulated backends, in-process daemons)', function () {
     await synced(s);
     const host = hostOf(m, s);
     await m.call('pool.get_all'); // logs in (a session row) before the generation is taken
+    // Start of day brought eth1 up with the slave: take it down to plug it here.
+    await m.call('PIF.unplug', pifOf(m, host, 'eth1'));
     const gen = m.r.store.generation;
     const before = JSON.stringify(await s.backend.read());
     s.backend.faults.failAt = (_st, i) => i === 1;

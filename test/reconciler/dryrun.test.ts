@@ -4,6 +4,7 @@
 // ordinary calls, start-up recovery of an entry left open (simulated host kept across restarts),
 // and the bond monitor.
 import { expect } from 'chai';
+import { plugPif } from '../../src/xapi/network.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,10 +124,15 @@ describe('reconciler: journal', () => {
     const db = join(dir, 'j2.db');
     const host = simHost();
     let r = await startDaemon(cfg(db), { backend: host, log: quiet() });
+    // Every NIC up, as start of day leaves them at a restart (so the restart below applies no plan of its own).
+    await r.store.write((tx) => {
+      for (const [p, row] of tx.rows('PIF')) if (row.physical && !row.currently_attached) plugPif(tx, p);
+    });
     const before = await host.read();
-    // What a crash in the middle of PIF.plug eth1 leaves: the plan journaled and applied, no commit.
-    const plan = [{ op: 'bridge.add', bridge: 'xenbr1', MTU: 1500 }, { op: 'uplink.add', bridge: 'xenbr1', uplink: { kind: 'nic', device: 'eth1' } }] as const;
-    const id = r.reconciler.journal!.open(r.store.generation, 'PIF.plug', [...plan], before);
+    expect(Object.keys(before.bridges)).to.have.length.above(1);
+    // What a crash in the middle of PIF.unplug eth1 leaves: the plan journaled and applied, no commit.
+    const plan = [{ op: 'uplink.del', bridge: 'xenbr1', uplink: { kind: 'nic', device: 'eth1' } }, { op: 'bridge.del', bridge: 'xenbr1', MTU: 1500 }] as const;
+    const id = r.reconciler.journal!.open(r.store.generation, 'PIF.unplug', [...plan], before);
     await host.apply([...plan]);
     expect(await host.read()).to.deep.equal(applyPlan(before, [...plan]));
     await r.close();
@@ -141,7 +147,7 @@ describe('reconciler: journal', () => {
       expect(e.status).to.equal('recovered');
       expect(e.note).to.match(/start-up applied 2 steps .*host matches the database; host is back to the journaled state before/);
       expect(r.reconciler.journal!.openEntries()).to.deep.equal([]);
-      expect(lines.some((l) => /crash recovery: journal entry \d+ \(PIF.plug, 2 steps: .*\) was left open/.test(l)), lines.join('\n')).to.equal(true);
+      expect(lines.some((l) => /crash recovery: journal entry \d+ \(PIF.unplug, 2 steps: .*\) was left open/.test(l)), lines.join('\n')).to.equal(true);
     } finally {
       await r.close();
     }

@@ -11,6 +11,7 @@ import { BackendError, type Backend, type HostNetwork, type IpConfig, type NetSt
 import { diff, normalize, PlanStepError } from '../plan.js';
 import { sameValue } from '../state.js';
 import { errText, localRunner, Tool, ToolError, type Runner, type ToolLog } from '../tools/exec.js';
+import { DhcpClients } from '../tools/dhclient.js';
 import { IpTool } from '../tools/ip.js';
 import { Appctl, Vsctl } from '../tools/ovs.js';
 import { netmaskOf, prefixOf } from '../../../schema/values.js';
@@ -42,6 +43,10 @@ export interface OpenvswitchOptions {
   log?: ToolLog;
   /** discover(): where NIC drivers are read (the local host: /sys/class/net). */
   sysfs?: string;
+  /** dhclient in the namespace of the devices (DHCP bridges get a client; absent: none runs). */
+  dhclient?: Runner;
+  /** Where dhclient keeps its pid and lease files. */
+  dhcpDir?: string;
   /** discover(): the resolv.conf whose nameservers are the management DNS (the local host: /etc/resolv.conf). */
   resolvConf?: string;
 }
@@ -102,7 +107,9 @@ export function precheck(before: NetState, plan: Step[], kernel: Set<string>, vi
 /** The openvswitch backend; see the header comment for how it applies a plan. */
 export class OpenvswitchBackend implements Backend {
   readonly name = 'openvswitch';
-  private readonly o: Required<Omit<OpenvswitchOptions, 'nics' | 'log' | 'sysfs' | 'resolvConf' | 'precheck'>> & Pick<OpenvswitchOptions, 'nics' | 'sysfs' | 'resolvConf' | 'precheck'>;
+  private readonly o: Required<Omit<OpenvswitchOptions, 'nics' | 'log' | 'sysfs' | 'resolvConf' | 'precheck' | 'dhclient' | 'dhcpDir'>> & Pick<OpenvswitchOptions, 'nics' | 'sysfs' | 'resolvConf' | 'precheck'>;
+  /** The DHCP clients of DHCP bridges (tools/dhclient.ts). */
+  readonly dhcp?: DhcpClients;
   private readonly vsctl: Vsctl;
   private readonly appctl: Appctl;
   private readonly ip: IpTool;
@@ -112,6 +119,28 @@ export class OpenvswitchBackend implements Backend {
     this.vsctl = new Vsctl(new Tool('ovs-vsctl', opts.vsctl, opts.log));
     this.appctl = new Appctl(new Tool('ovs-appctl', opts.appctl, opts.log));
     this.ip = new IpTool(new Tool('ip', opts.ip, opts.log));
+    if (opts.dhclient && opts.dhcpDir) this.dhcp = new DhcpClients(new Tool('dhclient', opts.dhclient, opts.log), opts.dhcpDir);
+  }
+
+  /** The address on a DHCP bridge and the default route through it (what dhclient-script set). */
+  async dhcpLease(bridge: string): Promise<{ address: string; netmask: string; gateway: string } | undefined> {
+    const a = (await this.ip.addrs4Of(bridge).catch(() => []))[0]?.addr_info?.find((x) => (x.family ?? 'inet') === 'inet' && !x.secondary);
+    if (!a) return undefined;
+    const gw = (await this.ip.defaultRoutes4()).find((r) => r.dev === bridge)?.gateway ?? '';
+    return { address: a.local, netmask: netmaskOf(a.prefixlen), gateway: gw };
+  }
+
+  /** DHCP clients follow the plan: started on bridges that become DHCP (or were re-created), released on those that stop being DHCP. */
+  private async followDhcp(before: NetState, target: NetState, plan: Step[]): Promise<void> {
+    if (!this.dhcp) return;
+    for (const [n, b] of Object.entries(before.bridges)) {
+      if (b.ip?.mode === 'DHCP' && target.bridges[n]?.ip?.mode !== 'DHCP') await this.dhcp.stop(n);
+    }
+    for (const [n, b] of Object.entries(target.bridges)) {
+      if (b.ip?.mode !== 'DHCP') continue;
+      const fresh = before.bridges[n]?.ip?.mode !== 'DHCP' || plan.some((s) => s.op === 'bridge.add' && s.bridge === n);
+      if (fresh || !(await this.dhcp.running(n))) await this.dhcp.start(n);
+    }
   }
 
   /** Commands run so far, by tool. */
@@ -249,6 +278,13 @@ export class OpenvswitchBackend implements Backend {
     }
     const failed = await this.ip.batch(r.ip);
     if (failed) throw new BackendError(r.ipStep[failed.line] ?? r.ipStep[0], `ip: ${failed.text.replace(/^ip: /, '')}`);
+    try {
+      await this.followDhcp(before, r.target, plan);
+    } catch (e) {
+      const missing = (e as { code?: string }).code === 'ENOENT' || /ENOENT/.test(errText(e));
+      const step = Math.max(0, plan.findIndex((s) => s.op === 'ip.set' || s.op === 'ip.clear'));
+      throw new BackendError(step, missing ? 'dhclient is not installed (isc-dhcp-client): a DHCP PIF needs it' : `dhclient: ${errText(e)}`);
+    }
   }
 
   /** After the write: the DB must hold the target and every touched Interface must be up in vswitchd. */

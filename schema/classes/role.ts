@@ -1,0 +1,39 @@
+import { T, f, p, type ClassDef, type MessageDef } from '../types.js';
+
+const self = p('self', T.ref('role'));
+/** A read-only message every role may call (xapi implements role's messages by hand over its static table). */
+const ro = (name: string, params: MessageDef['params'], result: MessageDef['result'], doc: string, errors?: string[]): MessageDef =>
+  ({ name, roles: 'read-only', params, result, doc, async: false, readonly: true, ...(errors ? { errors } : {}) });
+
+export const role: ClassDef = {
+  name: 'role',
+  doc: 'A set of permissions associated with a subject: xapi\'s static roles, and one role per permission (a leaf with no subroles).',
+  roles: { messages: 'pool-admin' },
+  // Static, as in xapi (Rbac_static): derived from the datamodel's allowed roles, never stored.
+  stored: false,
+  fields: [
+    f('uuid', T.string, 'DynamicRO', undefined, 'Unique identifier/object reference'),
+    f('name_label', T.string, 'StaticRO', '', 'A short user-friendly name for the role'),
+    f('name_description', T.string, 'StaticRO', '', 'What this role is for'),
+    f('subroles', T.set(T.ref('role')), 'StaticRO', [], 'A list of pointers to other roles or permissions'),
+    f('is_internal', T.bool, 'DynamicRO', false, 'Indicates whether the role is only to be assigned internally by xapi, or can be used by clients'),
+  ],
+  messages: [
+    ro('get_record', [self], T.record('role'), 'All fields of the given role.', ['HANDLE_INVALID']),
+    ro('get_by_uuid', [p('uuid', T.string)], T.ref('role'), 'The role with the given uuid.', ['UUID_INVALID']),
+    ro('get_by_name_label', [p('label', T.string)], T.set(T.ref('role')), 'Every role with the given name_label.'),
+    ro('get_all', [], T.set(T.ref('role')), 'Every role and permission.'),
+    ro('get_all_records', [], T.map(T.ref('role'), T.record('role')), 'Every role and permission with its record.'),
+    ro('get_all_where', [p('expr', T.string)], T.set(T.ref('role')), 'Roles matching the expression (xapi understands only subroles<>[] for roles and subroles=[] for permissions; anything else is every role).'),
+    ro('get_all_records_where', [p('expr', T.string)], T.map(T.ref('role'), T.record('role')), 'As get_all_where, with records.'),
+    ro('get_uuid', [self], T.string, 'The uuid field of the given role.', ['HANDLE_INVALID']),
+    ro('get_name_label', [self], T.string, 'The name_label field of the given role.', ['HANDLE_INVALID']),
+    ro('get_name_description', [self], T.string, 'The name_description field of the given role.', ['HANDLE_INVALID']),
+    ro('get_subroles', [self], T.set(T.ref('role')), 'The subroles field of the given role.', ['HANDLE_INVALID']),
+    ro('get_is_internal', [self], T.bool, 'The is_internal field of the given role.', ['HANDLE_INVALID']),
+    ro('get_permissions', [self], T.set(T.ref('role')), 'The permissions of the role, expanded to the leaves.', ['HANDLE_INVALID']),
+    ro('get_permissions_name_label', [self], T.set(T.string), 'The name_labels of the permissions of the role.', ['HANDLE_INVALID']),
+    ro('get_by_permission', [p('permission', T.ref('role'))], T.set(T.ref('role')), 'The roles that include the permission.'),
+    ro('get_by_permission_name_label', [p('label', T.string)], T.set(T.ref('role')), 'The roles that include the permission with this name_label.'),
+  ],
+};
