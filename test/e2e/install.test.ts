@@ -57,7 +57,7 @@ describe('install: systemd unit, npm package, --help', function () {
     const pack = await execa('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], { cwd: REPO });
     const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
     const paths = info.files.map((f) => f.path);
-    expect(paths).to.include.members(['dist/src/main.js', 'dist/src/cli/xe.js', 'systemd/xenapi-netd.service', 'docs/install.md', 'package.json']);
+    expect(paths).to.include.members(['dist/src/main.js', 'dist/src/cli/xe.cjs', 'systemd/xenapi-netd.service', 'docs/install.md', 'package.json']);
     expect(paths.some((p) => p.startsWith('dist/test/') || p.startsWith('src/') || p.startsWith('test/')), 'no tests or sources in the package').to.equal(false);
     const prefix = join(tmp, 'prefix');
     const reg = await startLocalRegistry(REPO, join(tmp, 'registry'));

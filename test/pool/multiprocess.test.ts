@@ -185,7 +185,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     expect(await S1.sb.vsctl(['br-to-parent', v100Bridge])).to.equal(mgtBridge);
     const vlanPifs = Object.values(await call<Record<string, any>>('PIF.get_all_records')).filter((p) => p.host === s1 && p.VLAN === '100');
     expect(vlanPifs.map((p) => p.network)).to.deep.equal([v100]);
-    expect(await S1.sb.ping(ip(1), 2000)).to.equal(true);
+    await until(async () => S1.sb.ping(ip(1), 1000), 8_000, 'slave 1 to answer pings');
   });
 
   it('POOL-MP-03 a slave restarted without eth3 and with eth0 in another bond: that bond is destroyed first and a partial bond over eth0 carries its IP', async () => {
@@ -208,7 +208,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     expect(Object.keys(byHost).sort()).to.deep.equal([await hostRef(M), await hostRef(S1), s2].sort());
     const v100Bridge = await call<string>('network.get_bridge', v100);
     expect(await S2.sb.vsctl(['br-to-parent', v100Bridge])).to.equal(mgtBridge);
-    expect(await S2.sb.ping(ip(2), 2000)).to.equal(true);
+    await until(async () => S2.sb.ping(ip(2), 1000), 8_000, 'slave 2 to answer pings');
   });
 
   it('POOL-MP-05 a SIGSTOPped slave: PIF.plug on it fails fast naming the host, the master\'s other writes do not wait, and after SIGCONT the slave never applies the abandoned change and resyncs', async () => {
@@ -261,7 +261,9 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     session = '';
     await new Promise((r) => setTimeout(r, 1000));
     expect(await S1.sb.appctl(['bond/list'])).to.equal(before);
-    expect(await S1.sb.ping(ip(1), 2000)).to.equal(true);
+    // The datapath keeps forwarding without its master: a probe may be lost on a loaded machine
+    // (userspace datapath), so a few are allowed within seconds, not one.
+    await until(async () => S1.sb.ping(ip(1), 1000), 8_000, 'slave 1 to answer pings with its master gone');
     expect(S1.proc!.exitCode).to.equal(null);
     await launch(M, port);
     await until(async () => (await live(S1)) && (await live(S2)), 30_000, 'slaves to resync');
