@@ -25,6 +25,12 @@ export function newUuid(): string {
   return uuidv4();
 }
 
+/** A filter of View.children on a field that never changes once an object exists (PIF.host). */
+export interface ChildScope {
+  field: string;
+  value: string;
+}
+
 /** Reads shared by the committed store and a transaction's overlay. */
 export interface View {
   /** The row of cls/ref, or undefined. */
@@ -35,8 +41,11 @@ export interface View {
   refs(cls: string): string[];
   /** All [ref, row] pairs of a class. */
   rows(cls: string): Iterable<[string, Row]>;
-  /** The computed (many) side of a relation: refs of `many.cls`... pointing at ref. */
-  children(cls: string, ref: string, field: string): string[];
+  /**
+   * The computed (many) side of a relation: refs of `many.cls`... pointing at ref; with `where`,
+   * only those whose field `where.field` (one that never changes, such as PIF.host) is `where.value`.
+   */
+  children(cls: string, ref: string, field: string, where?: ChildScope): string[];
   /** The ref with this uuid, or UUID_INVALID [cls, uuid]. */
   byUuid(cls: string, uuid: string): string;
   /** Count of objects of a class. */
@@ -126,6 +135,50 @@ export interface RemoteCall {
 /** A transaction may run this many times while others commit during its remote calls. */
 const MAX_REMOTE_ROUNDS = 20;
 
+/**
+ * The refs and uuids one write hands out, kept across its runs: a run after others committed
+ * (below) creates its objects under the same names as the run before, so what it sends to other
+ * hosts, and the lock keys it needs (a new host's ref), do not change merely because it ran again.
+ */
+class IdPool {
+  private refs: string[] = [];
+  private uuids: string[] = [];
+  private ri = 0;
+  private ui = 0;
+  /** Starts a run: the same names again, in the same order. */
+  rewind(): void {
+    this.ri = this.ui = 0;
+  }
+  ref(): string {
+    if (this.ri === this.refs.length) this.refs.push(newRef());
+    return this.refs[this.ri++];
+  }
+  uuid(): string {
+    if (this.ui === this.uuids.length) this.uuids.push(newUuid());
+    return this.uuids[this.ui++];
+  }
+}
+
+/** What a transaction read of the committed store (Store.write judges a concurrent commit against it). */
+interface ReadSet {
+  /** cls → refs read. */
+  objs: Map<string, Set<string>>;
+  /** Classes read whole (rows, refs, count, where). */
+  classes: Set<string>;
+  /** cls → uuids looked up. */
+  uuids: Map<string, Set<string>>;
+  /** relation → targets whose children were read: all of them (null), or only those in these scopes. */
+  rels: Map<RelationDef, Map<string, ChildScope[] | null>>;
+}
+
+/** What one commit changed, kept while a write waits on other hosts: its objects (with their uuids) and the relation targets whose children changed. */
+interface CommitRecord {
+  gen: number;
+  objs: { cls: string; ref: string; uuids: unknown[] }[];
+  /** A child that joined or left `target`'s children, with its rows before and after. */
+  rels: { r: RelationDef; target: string; before?: Row; after?: Row }[];
+}
+
 /** Named locks, taken in sorted order in one sweep (no two holders can wait for each other). */
 class KeyLocks {
   private tails = new Map<string, Promise<void>>();
@@ -213,8 +266,13 @@ export class Store implements View {
   private precommit: Hook[] = [];
   private prepare: Hook[] = [];
   private keyLocks = new KeyLocks();
-  /** Writes run again because others committed while they called other hosts (tests, benchmarks). */
+  /** Writes run again because a commit made while they called other hosts changed what they read (tests, benchmarks). */
   remoteReruns = 0;
+  /** Writes that called other hosts and committed without running again: what others committed meanwhile did not touch what they read. */
+  remoteClean = 0;
+  /** Start generations of the writes now calling other hosts (ascending), and the commits made since the oldest of them. */
+  private waiting: number[] = [];
+  private recent: CommitRecord[] = [];
   private listeners: ((gen: number, changes: Change[]) => void)[] = [];
   private meta: { get: Database.Statement; set: Database.Statement };
   private tombIns: Database.Statement;
@@ -348,11 +406,16 @@ export class Store implements View {
   count(cls: string): number {
     return this.cls(cls).rows.size;
   }
-  children(cls: string, ref: string, field: string): string[] {
+  children(cls: string, ref: string, field: string, where?: ChildScope): string[] {
     const r = manySide(cls, field);
     if (!r) throw new Error(`store: ${cls}.${field} is not a computed relation`);
     const s = this.rel.get(r)!.get(ref);
-    return s ? [...s] : [];
+    if (!s) return [];
+    if (!where) return [...s];
+    const rows = this.cls(r.one.cls).rows;
+    const out: string[] = [];
+    for (const c of s) if (rows.get(c)?.[where.field] === where.value) out.push(c);
+    return out;
   }
   /** Committed children as a set, for the overlay's adjustments. */
   childSet(r: RelationDef, ref: string): ReadonlySet<string> | undefined {
@@ -403,23 +466,35 @@ export class Store implements View {
   async write<T>(fn: (tx: Txn) => T | Promise<T>): Promise<T> {
     let unlock: (() => void) | undefined = await this.lock();
     const remote = new RemotePhase(this.keyLocks);
+    const ids = new IdPool();
     let tx: Txn | undefined;
     try {
       for (let round = 0; ; round++) {
-        tx = new Txn(this, remote.sent);
+        ids.rewind();
+        tx = new Txn(this, remote.sent, ids);
         const result = await fn(tx);
         if (tx.dirty()) for (const h of this.prepare) await h(tx);
         if (remote.pending(tx)) {
           if (round >= MAX_REMOTE_ROUNDS) throw new ApiError('INTERNAL_ERROR', ['the transaction kept meeting concurrent changes while it called other hosts']);
           const gen = this.generation;
-          unlock();
-          unlock = undefined;
-          await remote.run(tx);
-          unlock = await this.lock();
-          if (this.generation !== gen) {
+          this.startWaiting(gen);
+          let stale: boolean;
+          try {
+            unlock();
+            unlock = undefined;
+            await remote.run(tx);
+            unlock = await this.lock();
+            // Only a commit that touched what this run read makes it run again (a slave's start-up sync is
+            // not disturbed by another slave's): the overlay then still holds what fn would write now.
+            stale = this.generation !== gen && this.touchedSince(gen, tx.reads);
+          } finally {
+            this.stopWaiting(gen);
+          }
+          if (stale) {
             this.remoteReruns++;
             continue; // others committed: run again on their state
           }
+          if (this.generation !== gen) this.remoteClean++;
         }
         if (tx.dirty()) for (const h of this.precommit) await h(tx);
         this.commit(tx);
@@ -441,6 +516,40 @@ export class Store implements View {
       unlock?.();
       remote.release();
     }
+  }
+
+  private startWaiting(gen: number): void {
+    let i = this.waiting.length;
+    while (i > 0 && this.waiting[i - 1] > gen) i--;
+    this.waiting.splice(i, 0, gen);
+  }
+  private stopWaiting(gen: number): void {
+    this.waiting.splice(this.waiting.indexOf(gen), 1);
+    // Commits no waiting write can ask about any more go.
+    const oldest = this.waiting.length ? this.waiting[0] : Infinity;
+    let k = 0;
+    while (k < this.recent.length && this.recent[k].gen <= oldest) k++;
+    if (k) this.recent.splice(0, k);
+  }
+
+  /** True if a commit after generation `gen` changed an object, class, uuid or relation target in `reads`. */
+  private touchedSince(gen: number, reads: ReadSet): boolean {
+    for (const c of this.recent) {
+      if (c.gen <= gen) continue;
+      for (const o of c.objs) {
+        if (reads.classes.has(o.cls) || reads.objs.get(o.cls)?.has(o.ref)) return true;
+        const u = reads.uuids.get(o.cls);
+        if (u && o.uuids.some((x) => typeof x === 'string' && u.has(x))) return true;
+      }
+      for (const x of c.rels) {
+        const read = reads.rels.get(x.r);
+        if (!read?.has(x.target)) continue;
+        const scopes = read.get(x.target);
+        if (!scopes) return true;
+        if (scopes.some((sc) => x.before?.[sc.field] === sc.value || x.after?.[sc.field] === sc.value)) return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -501,11 +610,23 @@ export class Store implements View {
     apply();
     // The mirror follows only once SQLite has committed.
     this.generation = gen;
+    // While writes wait on other hosts, what this commit touches is kept for them to judge (touchedSince).
+    const rec: CommitRecord | undefined = this.waiting.length ? { gen, objs: [], rels: [] } : undefined;
     for (const [cls, m] of tx.overlay) {
       const st = this.cls(cls);
       for (const [ref, row] of m) {
         const oldRow = st.rows.get(ref);
         const old = st.gens.get(ref);
+        if (rec && (old || row)) {
+          rec.objs.push({ cls, ref, uuids: [oldRow?.uuid, row?.uuid] });
+          for (const r of oneSides(cls)) {
+            const from = oldRow?.[r.one.field];
+            const to = row?.[r.one.field];
+            if (from === to) continue;
+            if (typeof from === 'string') rec.rels.push({ r, target: from, before: oldRow, after: row ?? undefined });
+            if (typeof to === 'string') rec.rels.push({ r, target: to, before: oldRow, after: row ?? undefined });
+          }
+        }
         if (oldRow) {
           this.indexRow(cls, ref, oldRow, false);
           if (typeof oldRow.uuid === 'string') st.uuids.delete(oldRow.uuid);
@@ -525,6 +646,7 @@ export class Store implements View {
       }
     }
     this.log.push(...changes);
+    if (rec) this.recent.push(rec);
     this.compact();
     for (const l of this.listeners) l(gen, changes);
   }
@@ -598,8 +720,25 @@ export class Txn implements View {
   /** Calls to other hosts this transaction needs before it commits, by key (Store.write). */
   readonly remote = new Map<string, RemoteCall>();
 
-  /** `sent`: what earlier runs of the same write already sent, by key. */
-  constructor(readonly store: Store, readonly sent: ReadonlyMap<string, string> = new Map()) {}
+  /** What this transaction read of the committed store (Store.write). */
+  readonly reads: ReadSet = { objs: new Map(), classes: new Set(), uuids: new Map(), rels: new Map() };
+
+  /** `sent`: what earlier runs of the same write already sent, by key; `ids`: the names earlier runs handed out. */
+  constructor(readonly store: Store, readonly sent: ReadonlyMap<string, string> = new Map(), private ids = new IdPool()) {}
+
+  /** A fresh object reference (the same one again when the write runs again). */
+  newRef(): string {
+    return this.ids.ref();
+  }
+  /** A fresh uuid (the same one again when the write runs again). */
+  newUuid(): string {
+    return this.ids.uuid();
+  }
+  private readObj(cls: string, ref: string): void {
+    let s = this.reads.objs.get(cls);
+    if (!s) this.reads.objs.set(cls, (s = new Set()));
+    s.add(ref);
+  }
 
   /** True once anything was written. */
   dirty(): boolean {
@@ -619,6 +758,20 @@ export class Txn implements View {
   /** relation key → target ref → source ref → whether the source points at the target now. */
   private relDelta = new Map<RelationDef, Map<string, Map<string, boolean>>>();
 
+  /** Once a savepoint was taken: how to undo each change to the overlay and the relation delta since, newest last. */
+  private journal?: (() => void)[];
+
+  /** Sets one overlay entry (journalled for savepoints). */
+  private setOverlay(cls: string, ref: string, row: Row | null): void {
+    const m = this.ov(cls);
+    if (this.journal) {
+      const had = m.has(ref);
+      const prev = m.get(ref);
+      this.journal.push(() => (had ? m.set(ref, prev!) : m.delete(ref)));
+    }
+    m.set(ref, row);
+  }
+
   /** Writes a row (null: deleted) into the overlay, keeping the relation delta in step. */
   private put(cls: string, ref: string, row: Row | null): void {
     const old = this.find(cls, ref);
@@ -632,22 +785,30 @@ export class Txn implements View {
         if (typeof target !== 'string' || target === NULL_REF) continue;
         let t = d.get(target);
         if (!t) d.set(target, (t = new Map()));
+        if (this.journal) {
+          const tt = t;
+          const had = tt.has(ref);
+          const prev = tt.get(ref);
+          this.journal.push(() => (had ? tt.set(ref, prev!) : tt.delete(ref)));
+        }
         t.set(ref, present);
       }
     }
-    this.ov(cls).set(ref, row);
+    this.setOverlay(cls, ref, row);
   }
 
-  /** A snapshot of the transaction (overlay, relation delta, scratch, hooks): calling the result puts it back (a failed sub-step of a pool sync). */
+  /**
+   * A savepoint of the transaction (overlay, relation delta, scratch, hooks): calling the result puts
+   * it back (a failed sub-step of a pool sync). Changes since are journalled, so taking one costs
+   * nothing however large the transaction already is (a slave's sync takes one per bond).
+   */
   savepoint(): () => void {
-    const ov = new Map([...this.overlay].map(([c, m]) => [c, new Map(m)] as const));
-    const rd = new Map([...this.relDelta].map(([k, d]) => [k, new Map([...d].map(([t, m]) => [t, new Map(m)] as const))] as const));
+    const journal = (this.journal ??= []);
+    const mark = journal.length;
     const scratch = new Map(this.scratch);
     const lens = [this.after.length, this.inCommit.length, this.undo.length] as const;
     return () => {
-      this.overlay.clear();
-      for (const [c, m] of ov) this.overlay.set(c, m);
-      this.relDelta = rd;
+      while (journal.length > mark) journal.pop()!();
       this.scratch.clear();
       for (const [k, v] of scratch) this.scratch.set(k, v);
       this.after.length = lens[0];
@@ -659,6 +820,7 @@ export class Txn implements View {
   find(cls: string, ref: string): Row | undefined {
     const m = this.overlay.get(cls);
     if (m && m.has(ref)) return m.get(ref) ?? undefined;
+    this.readObj(cls, ref);
     return this.store.find(cls, ref);
   }
   get(cls: string, ref: string): Row {
@@ -674,6 +836,7 @@ export class Txn implements View {
     return [...this.rows(cls)].map(([r]) => r);
   }
   *rows(cls: string): Iterable<[string, Row]> {
+    this.reads.classes.add(cls);
     const m = this.overlay.get(cls);
     for (const [ref, row] of this.store.rows(cls)) {
       if (m && m.has(ref)) continue;
@@ -692,21 +855,46 @@ export class Txn implements View {
     for (const [ref, row] of this.rows(cls)) if (pred(row, ref)) out.push(ref);
     return out;
   }
-  children(cls: string, ref: string, field: string): string[] {
+  children(cls: string, ref: string, field: string, where?: ChildScope): string[] {
     const r = manySide(cls, field);
     if (!r) throw new Error(`store: ${cls}.${field} is not a computed relation`);
+    // A scoped read is judged only against children in its scope: another host's new PIF on a
+    // pool-wide network does not make this host's transaction run again.
+    let read = this.reads.rels.get(r);
+    if (!read) this.reads.rels.set(r, (read = new Map()));
+    if (!where) read.set(ref, null);
+    else {
+      const scopes = read.get(ref);
+      if (scopes === undefined) read.set(ref, [where]);
+      else if (scopes && !scopes.some((sc) => sc.field === where.field && sc.value === where.value)) scopes.push(where);
+    }
     const base = this.store.childSet(r, ref);
     const delta = this.relDelta.get(r)?.get(ref);
-    if (!delta) return base ? [...base] : [];
-    const out = new Set(base ?? []);
-    for (const [src, present] of delta) {
-      if (present) out.add(src);
-      else out.delete(src);
+    let all: Iterable<string>;
+    if (!delta) all = base ?? [];
+    else {
+      const out = new Set(base ?? []);
+      for (const [src, present] of delta) {
+        if (present) out.add(src);
+        else out.delete(src);
+      }
+      all = out;
     }
-    return [...out];
+    if (!where) return [...all];
+    // The filter reads the children's rows without recording them: only the scope matters (its field never changes).
+    const ov = this.overlay.get(r.one.cls);
+    const out: string[] = [];
+    for (const c of all) {
+      const row = ov?.has(c) ? ov.get(c) : this.store.find(r.one.cls, c);
+      if (row?.[where.field] === where.value) out.push(c);
+    }
+    return out;
   }
 
   byUuid(cls: string, uuid: string): string {
+    let read = this.reads.uuids.get(cls);
+    if (!read) this.reads.uuids.set(cls, (read = new Set()));
+    read.add(uuid);
     const m = this.overlay.get(cls);
     if (m) {
       for (const [ref, row] of m) if (row && row.uuid === uuid) return ref;
@@ -719,7 +907,7 @@ export class Txn implements View {
   }
 
   /** Creates an object: fields not given take their defaults; returns its ref. */
-  create(cls: string, fields: Record<string, unknown>, ref = newRef()): string {
+  create(cls: string, fields: Record<string, unknown>, ref = this.newRef()): string {
     const st = this.store.cls(cls);
     for (const k of Object.keys(fields)) {
       if (!st.fields.some((fd) => fd.name === k)) throw new Error(`store: ${cls}.${k} is not a stored field`);
@@ -727,7 +915,7 @@ export class Txn implements View {
     checkValues(cls, st.fields, fields);
     const row: Record<string, unknown> = {};
     for (const fd of st.fields) {
-      row[fd.name] = fd.name in fields ? fields[fd.name] : fd.name === 'uuid' ? newUuid() : defaultOf(fd);
+      row[fd.name] = fd.name in fields ? fields[fd.name] : fd.name === 'uuid' ? this.newUuid() : defaultOf(fd);
     }
     this.put(cls, ref, row);
     return ref;
@@ -744,7 +932,7 @@ export class Txn implements View {
   }
   /** Marks an object changed without changing it (event.inject). */
   touch(cls: string, ref: string): void {
-    this.ov(cls).set(ref, { ...this.get(cls, ref) });
+    this.setOverlay(cls, ref, { ...this.get(cls, ref) });
   }
   /** Deletes an object (HANDLE_INVALID if it does not exist). */
   destroy(cls: string, ref: string): void {

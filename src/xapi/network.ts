@@ -24,9 +24,12 @@ export function assertNoOtherLocalPifs(db: View, host: string, network: string):
   if (local.length) throw new ApiError('NETWORK_ALREADY_CONNECTED', [host, local[0]]);
 }
 
-/** The PIFs of `network` on `host` (at most one by construction). */
+/**
+ * The PIFs of `network` on `host` (at most one by construction). A scoped read: a transaction of one
+ * host (a slave's sync) does not conflict with another host's PIFs joining a pool-wide network.
+ */
 export function localPifs(db: View, network: string, host: string): string[] {
-  return db.children('network', network, 'PIFs').filter((p) => db.get('PIF', p).host === host);
+  return db.children('network', network, 'PIFs', { field: 'host', value: host });
 }
 
 /** NETWORK_INCOMPATIBLE_WITH_TRUNKS [network] if a VIF with trunks is on the network (before adding a VLAN PIF). */

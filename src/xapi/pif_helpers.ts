@@ -63,5 +63,7 @@ export function managementPif(db: View, host: string): string | undefined {
 
 /** PIFs of `host` on `network`. */
 export function pifsOn(db: View, host: string, network: string): string[] {
-  return db.children('network', network, 'PIFs').filter((p) => db.get('PIF', p).host === host);
+  // Scoped to the host: a pool-wide network's PIFs change with every other host's sync, and a
+  // transaction that read all of them would have to run again (Store.write).
+  return db.children('network', network, 'PIFs', { field: 'host', value: host });
 }

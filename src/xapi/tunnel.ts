@@ -2,7 +2,7 @@
 // `tunnel<N>` on the tunnel's network; the reconciler builds its bridge and tunnel port.
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
-import { NULL_REF, newUuid, type Txn } from '../store/store.js';
+import { NULL_REF, type Txn } from '../store/store.js';
 import { assertNetworkManaged, assertNoOtherLocalPifs, plugPif, unplugPif } from './network.js';
 import { setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
@@ -26,7 +26,7 @@ export function tunnelCreateInternal(tx: Txn, host: string, transportPif: string
   const transport = tx.get('PIF', transportPif);
   const device = chooseTunnelDevice(tx, host);
   const access = tx.create('PIF', {
-    device, device_name: device, network, host, MAC: genMac(0, newUuid()), MTU: -1, VLAN: -1,
+    device, device_name: device, network, host, MAC: genMac(0, tx.newUuid()), MTU: -1, VLAN: -1,
     metrics: transport.metrics, physical: false, currently_attached: false, igmp_snooping_status: 'unknown',
     ip_configuration_mode: 'None', IP: '', netmask: '', gateway: '', DNS: '',
     bond_slave_of: NULL_REF, VLAN_master_of: NULL_REF, management: false, other_config: Object.create(null),

@@ -269,7 +269,7 @@ describe('pool (simulated backends, in-process daemons)', function () {
     expect((await s.backend.read()).bridges.xenbr1.uplink).to.deep.equal({ kind: 'nic', device: 'eth1' });
   });
 
-  it('POOL-10 calls to different slaves run side by side; one that meets a commit made during its call runs again on the new state', async () => {
+  it('POOL-10 calls to different slaves run side by side; one that meets a commit made during its call runs again on the new state only if that commit touched what it read', async () => {
     const m = await start({ h: 0, db: join(dir, 'm.db') });
     const s1 = await start({ h: 1, db: join(dir, 's1.db'), master: m.url });
     const s2 = await start({ h: 2, db: join(dir, 's2.db'), master: m.url });
@@ -279,8 +279,11 @@ describe('pool (simulated backends, in-process daemons)', function () {
     await m.call('pool.get_all'); // logs in before anything is timed
     for (const h of [h1, h2]) if (m.r.store.get('PIF', pifOf(m, h, 'eth1')).currently_attached) await m.call('PIF.unplug', pifOf(m, h, 'eth1'));
     const apply = s1.backend.apply.bind(s1.backend);
+    // Slave 1 answers after 400 ms, and not before the commits below are made (a loaded machine).
+    let meanwhileDone!: () => void;
+    const meanwhile = new Promise<void>((r) => (meanwhileDone = r));
     s1.backend.apply = async (plan) => {
-      await new Promise((r) => setTimeout(r, 400));
+      await Promise.all([new Promise((r) => setTimeout(r, 400)), meanwhile]);
       return apply(plan);
     };
     const reruns = m.r.store.remoteReruns;
@@ -290,9 +293,15 @@ describe('pool (simulated backends, in-process daemons)', function () {
     await m.call('PIF.plug', pifOf(m, h2, 'eth1'));
     const fast = Date.now() - t0;
     const label = await net(m, 'MEANWHILE');
+    // Slave 2's plug and the new network touch nothing the slow plug read; renaming the network of the
+    // PIF it plugs does (it read that network's record), so it runs again on the new state, once.
+    const xenbr1 = String(m.r.store.get('PIF', pifOf(m, h1, 'eth1')).network);
+    await m.call('network.set_name_label', xenbr1, 'renamed meanwhile');
+    meanwhileDone();
     expect(fast, 'the call to slave 2 did not wait for slave 1').to.be.below(350);
     expect(await slow).to.be.at.least(400);
-    expect(m.r.store.remoteReruns, 'the slow call ran again after the others committed').to.equal(reruns + 1);
+    expect(m.r.store.remoteReruns, 'the slow call ran again after a commit touched what it read').to.equal(reruns + 1);
+    expect(m.r.store.get('network', xenbr1).name_label).to.equal('renamed meanwhile');
     for (const [h, s] of [[h1, s1], [h2, s2]] as const) {
       expect(m.r.store.get('PIF', pifOf(m, h, 'eth1')).currently_attached).to.equal(true);
       expect((await s.backend.read()).bridges.xenbr1.uplink).to.deep.equal({ kind: 'nic', device: 'eth1' });

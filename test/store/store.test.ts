@@ -308,4 +308,52 @@ describe('store', () => {
     expect(t.log.some((c) => c.ref === a && c.gen === g + 1)).to.equal(true);
     t.close();
   });
+
+  it('a write that called another host runs again only if a commit made meanwhile touched what it read, and creates the same refs when it does', async () => {
+    const s = new Store(':memory:');
+    const [h1, h2, net] = await s.write((tx) => [tx.create('host', { name_label: 'h1' }), tx.create('host', { name_label: 'h2' }), tx.create('network', { name_label: 'shared' })]);
+    // A prepare hook asks for one remote call per write, keyed by the host the write names in scratch; its call waits for the test.
+    let release!: () => void;
+    let called!: () => void;
+    s.onPrepare((tx) => {
+      const host = tx.scratch.get('host') as string | undefined;
+      if (!host) return;
+      tx.remote.set(host, { key: host, payload: 'state', run: () => new Promise<void>((r) => { release = r; called(); }) });
+    });
+    const slow = async (host: string, meanwhile: (tx: import('../../src/store/store.js').Txn) => void) => {
+      const before = [s.remoteReruns, s.remoteClean];
+      const runs: string[] = [];
+      const inFlight = new Promise<void>((r) => (called = r));
+      const w = s.write((tx) => {
+        tx.scratch.set('host', host);
+        // Reads: its host's row, and the shared network's PIFs on its host only (a scoped read).
+        tx.get('host', host);
+        tx.children('network', net, 'PIFs', { field: 'host', value: host });
+        const pif = tx.create('PIF', { host, network: net, device: `eth${runs.length}` });
+        runs.push(pif);
+        return pif;
+      });
+      await inFlight;
+      await s.write(meanwhile);
+      release();
+      const pif = await w;
+      return { pif, runs, reruns: s.remoteReruns - before[0], clean: s.remoteClean - before[1] };
+    };
+    // Another host's PIF joins the shared network, and another host is renamed: nothing this write read.
+    const a = await slow(h1, (tx) => {
+      tx.create('PIF', { host: h2, network: net, device: 'eth9' });
+      tx.set('host', h2, { name_label: 'h2 renamed' });
+    });
+    expect([a.runs.length, a.reruns, a.clean]).to.deep.equal([1, 0, 1]);
+    // Its own host's row changed: it runs again, and its new PIF keeps the ref the first run gave it.
+    const b = await slow(h1, (tx) => tx.set('host', h1, { name_label: 'h1 renamed' }));
+    expect([b.runs.length, b.reruns]).to.deep.equal([2, 1]);
+    expect(b.runs[1]).to.equal(b.runs[0]);
+    expect(b.pif).to.equal(b.runs[0]);
+    // A PIF of its host joined the network it read (scoped to its host): it runs again.
+    const c = await slow(h1, (tx) => { tx.create('PIF', { host: h1, network: net, device: 'eth8' }); });
+    expect(c.reruns).to.equal(1);
+    expect(s.children('network', net, 'PIFs', { field: 'host', value: h1 }).sort()).to.deep.equal([a.pif, b.pif, c.pif, ...s.children('host', h1, 'PIFs').filter((p) => s.get('PIF', p).device === 'eth8')].sort());
+    s.close();
+  });
 });
