@@ -77,7 +77,9 @@ export function bringPifUp(tx: Txn, pif: string): void {
   }
   const mtu = bridgeMtu(tx, row);
   if (Number(row.MTU) !== mtu) tx.set('PIF', pif, { MTU: mtu });
-  refreshHostAddress(tx, String(row.host));
+  // host.address follows the management PIF's address, which bringing up another PIF does not change
+  // (a slave's sync brings up 500 VLAN PIFs; each refresh looked through all of the host's PIFs).
+  if (row.management) refreshHostAddress(tx, String(row.host));
 }
 
 /** The MTU the PIF's bridge gets (PIF other_config:mtu, else the network's), as the reconciler computes it. */
