@@ -153,9 +153,10 @@ export function errorFor(vt: ValueType, field: string, v: unknown): [string, str
   }
 }
 
-/** A tunnel key OVS and Linux accept: a decimal or 0x number up to 64 bits, or 'flow'. */
+/** A GRE/VXLAN key: a decimal or 0x-hex number below 2^32 (GRE's key field; VXLAN uses 24 bits of it), or 'flow'. */
 export function isTunnelKey(s: string): boolean {
-  return typeof s === 'string' && /^(?:\d{1,20}|0x[0-9a-fA-F]{1,16}|flow)$/.test(s);
+  if (s === 'flow') return true;
+  return typeof s === 'string' && /^(?:0x[0-9a-fA-F]{1,8}|\d{1,10})$/.test(s) && Number(s) < 2 ** 32;
 }
 
 /**
