@@ -312,11 +312,12 @@ describe('store', () => {
   it('a write that called another host runs again only if a commit made meanwhile touched what it read, and creates the same refs when it does', async () => {
     const s = new Store(':memory:');
     const [h1, h2, net] = await s.write((tx) => [tx.create('host', { name_label: 'h1' }), tx.create('host', { name_label: 'h2' }), tx.create('network', { name_label: 'shared' })]);
-    // A prepare hook asks for one remote call per write, keyed by the host the write names in scratch; its call waits for the test.
+    // A prepare hook asks for one remote call per write, keyed by the host the write names; its call waits for the test.
     let release!: () => void;
     let called!: () => void;
+    const named = new WeakMap<object, string>();
     s.onPrepare((tx) => {
-      const host = tx.scratch.get('host') as string | undefined;
+      const host = named.get(tx);
       if (!host) return;
       tx.remote.set(host, { key: host, payload: 'state', run: () => new Promise<void>((r) => { release = r; called(); }) });
     });
@@ -325,7 +326,7 @@ describe('store', () => {
       const runs: string[] = [];
       const inFlight = new Promise<void>((r) => (called = r));
       const w = s.write((tx) => {
-        tx.scratch.set('host', host);
+        named.set(tx, host);
         // Reads: its host's row, and the shared network's PIFs on its host only (a scoped read).
         tx.get('host', host);
         tx.children('network', net, 'PIFs', { field: 'host', value: host });
