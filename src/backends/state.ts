@@ -17,9 +17,35 @@ export function canonical<T>(v: T): T {
   return v;
 }
 
-/** Structural equality (key order and undefined fields ignored). */
+/**
+ * Structural equality (key order and undefined fields ignored), as comparing the JSON of the two
+ * canonical copies, without making them: a diff of a 650-bridge state compares every bridge's
+ * VLAN, uplink and IP, and the copies were most of a pool slave's diff.
+ */
 export function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') {
+    // Primitives: equal as JSON (NaN and Infinity are both null there; undefined only meets undefined above).
+    return typeof a === 'number' && typeof b === 'number' ? !Number.isFinite(a) && !Number.isFinite(b) : false;
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    if (a.length !== bb.length) return false;
+    // In arrays JSON writes undefined as null.
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i] === undefined ? null : a[i], bb[i] === undefined ? null : bb[i])) return false;
+    return true;
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  let n = 0;
+  for (const k of Object.keys(ao)) {
+    if (ao[k] === undefined) continue;
+    n++;
+    if (bo[k] === undefined || !Object.prototype.hasOwnProperty.call(bo, k) || !sameValue(ao[k], bo[k])) return false;
+  }
+  for (const k of Object.keys(bo)) if (bo[k] !== undefined) n--;
+  return n === 0;
 }
 
 /** What a plan or state may hold before any backend sees it (schema/values.ts types); problems, empty when fine. */

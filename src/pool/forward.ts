@@ -6,10 +6,10 @@
 // made outside the write lock under the host's own lock; the slave applies it all or nothing. A
 // failure fails the transaction (the master's database is unchanged) and the hosts already
 // called get the committed state back.
-import type { Store, Txn } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { ApiError } from '../errors.js';
 import type { NetState } from '../backends/backend.js';
-import { desiredState } from '../reconciler/desired.js';
+import { affectedHosts, desiredState } from '../reconciler/desired.js';
 import type { PlanSummary } from '../reconciler/reconciler.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
 
@@ -23,46 +23,7 @@ declare module '../store/store.js' {
   }
 }
 
-/** Hosts whose desired state the transaction may change: from every touched PIF, bond, VLAN, tunnel, network, VIF, VM. */
-export function affectedHosts(tx: Txn, store: Store): Set<string> {
-  const hosts = new Set<string>();
-  const views = [tx, store] as const;
-  const pifHost = (ref: unknown) => {
-    for (const v of views) {
-      const r = v.find('PIF', String(ref));
-      if (r) hosts.add(String(r.host));
-    }
-  };
-  const vmHost = (ref: unknown) => {
-    for (const v of views) {
-      const r = v.find('VM', String(ref));
-      if (r) hosts.add(String(r.resident_on));
-    }
-  };
-  for (const [cls, m] of tx.overlay) {
-    for (const [ref, row] of m) {
-      const rows = [row, store.find(cls, ref)].filter((r) => r) as Record<string, unknown>[];
-      for (const r of rows) {
-        switch (cls) {
-          case 'PIF': hosts.add(String(r.host)); break;
-          case 'Bond': pifHost(r.master); break;
-          case 'VLAN': pifHost(r.tagged_PIF); pifHost(r.untagged_PIF); break;
-          case 'tunnel': pifHost(r.access_PIF); pifHost(r.transport_PIF); break;
-          case 'VIF': vmHost(r.VM); break;
-          case 'VM': hosts.add(String(r.resident_on)); break;
-          case 'host': hosts.add(ref); break;
-          case 'network':
-            for (const v of views) {
-              for (const p of v.children('network', ref, 'PIFs')) pifHost(p);
-              for (const vif of v.children('network', ref, 'VIFs')) vmHost(v.find('VIF', vif)?.VM);
-            }
-            break;
-        }
-      }
-    }
-  }
-  return hosts;
-}
+export { affectedHosts };
 
 /** Committed desired states by host, valid for one store generation. */
 class CommittedCache {

@@ -273,7 +273,11 @@ export class SlaveAgent extends EventEmitter {
     r.masterHost = reply.master;
     this.metrics = reply.metrics;
     this.o.roles.save(r);
-    await this.applyState(reply.state);
+    // The master sent this very state (host.apply_network_state) and waited for it to be applied
+    // before it committed and answered: checked, diffed and applied again it is a no-op (650 bridges
+    // to validate and diff at a pool slave's first sync). A different state is applied.
+    await this.applyTail;
+    if (JSON.stringify(reply.state) !== JSON.stringify(r.lastState)) await this.applyState(reply.state);
     this.syncs++;
     this.connected = true;
     this.o.log.info(`pool: start-up sync with the master done in ${Date.now() - t0} ms (host ${reply.host})`);

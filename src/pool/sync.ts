@@ -19,7 +19,7 @@ import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
 import { bondCreate, bondDestroy } from '../xapi/bond.js';
 import { bridgeForDevice, destroyPif, introduceInternal } from '../xapi/introduce.js';
-import { bringPifUp, plugPif } from '../xapi/network.js';
+import { bringPifUp, plugPif, refreshHostAddress } from '../xapi/network.js';
 import { setCulprit } from '../xapi/pif.js';
 import { pifsOn } from '../xapi/pif_helpers.js';
 import { tunnelCreateInternal } from '../xapi/tunnel.js';
@@ -234,6 +234,7 @@ export function syncVlans(tx: Txn, host: string, log: Log, atStartup = false): n
     }
   }
   let made = 0;
+  let broughtUp = false;
   for (const mp of tx.children('host', master, 'PIFs')) {
     const M = tx.get('PIF', mp);
     const v = String(M.VLAN_master_of);
@@ -251,9 +252,12 @@ export function syncVlans(tx: Txn, host: string, log: Log, atStartup = false): n
     made++;
     if (M.currently_attached) {
       setCulprit(tx, untagged);
-      bringPifUp(tx, untagged);
+      // host.address once below, not per VLAN (each refresh looks through all of the host's PIFs).
+      bringPifUp(tx, untagged, false);
+      broughtUp = true;
     }
   }
+  if (broughtUp) refreshHostAddress(tx, host);
   if (made) log.info(`pool: host ${host}: copied ${made} VLANs from the master`);
   return made;
 }

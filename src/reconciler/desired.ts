@@ -3,7 +3,7 @@
 // attached PIFs, and the VIF ports of running guests resident on the host.
 import type { Bridge, BondMode, NetState, Uplink } from '../backends/backend.js';
 import { isIPv4, isMtu, isTunnelKey } from '../../schema/values.js';
-import { NULL_REF, type Row, type View } from '../store/store.js';
+import { NULL_REF, type Row, type Txn, type View } from '../store/store.js';
 
 const RUNNING = new Set(['Running', 'Paused']);
 
@@ -133,4 +133,50 @@ export function desiredState(db: View, host: string): NetState {
   const sorted: Record<string, Bridge> = {};
   for (const k of Object.keys(bridges).sort()) sorted[k] = bridges[k];
   return { bridges: sorted };
+}
+
+/**
+ * Hosts whose desired state the transaction may change: from every touched PIF, bond, VLAN,
+ * tunnel, network, VIF, VM (every class desiredState reads). With `only`, it stops as soon as that
+ * host is found (the reconciler asking whether a transaction concerns its own host at all).
+ */
+export function affectedHosts(tx: Txn, store: View, only?: string): Set<string> {
+  const hosts = new Set<string>();
+  const views = [tx, store] as const;
+  const pifHost = (ref: unknown) => {
+    for (const v of views) {
+      const r = v.find('PIF', String(ref));
+      if (r) hosts.add(String(r.host));
+    }
+  };
+  const vmHost = (ref: unknown) => {
+    for (const v of views) {
+      const r = v.find('VM', String(ref));
+      if (r) hosts.add(String(r.resident_on));
+    }
+  };
+  for (const [cls, m] of tx.overlay) {
+    if (only !== undefined && hosts.has(only)) break;
+    for (const [ref, row] of m) {
+      const rows = [row, store.find(cls, ref)].filter((r) => r) as Record<string, unknown>[];
+      for (const r of rows) {
+        switch (cls) {
+          case 'PIF': hosts.add(String(r.host)); break;
+          case 'Bond': pifHost(r.master); break;
+          case 'VLAN': pifHost(r.tagged_PIF); pifHost(r.untagged_PIF); break;
+          case 'tunnel': pifHost(r.access_PIF); pifHost(r.transport_PIF); break;
+          case 'VIF': vmHost(r.VM); break;
+          case 'VM': hosts.add(String(r.resident_on)); break;
+          case 'host': hosts.add(ref); break;
+          case 'network':
+            for (const v of views) {
+              for (const p of v.children('network', ref, 'PIFs')) pifHost(p);
+              for (const vif of v.children('network', ref, 'VIFs')) vmHost(v.find('VIF', vif)?.VM);
+            }
+            break;
+        }
+      }
+    }
+  }
+  return hosts;
 }

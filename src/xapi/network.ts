@@ -49,9 +49,10 @@ export function assertNetworkCompatibleWithTrunksOnPif(db: View, network: string
  * nm.ml bring_pif_up, database side: marks the PIF attached; a bond master's slaves and a
  * bond slave's master are marked detached; a bond master's slave networks take its MTU; a bond
  * master created with MAC "" (auto_update_mac) takes its primary slave's MAC; PIF.MTU becomes
- * its bridge's MTU; host.address follows the management interface.
+ * its bridge's MTU; host.address follows the management interface (`refresh` false: the caller
+ * refreshes it once after bringing up many PIFs, as a pool slave's sync does for its 500 VLANs).
  */
-export function bringPifUp(tx: Txn, pif: string): void {
+export function bringPifUp(tx: Txn, pif: string, refresh = true): void {
   const row = tx.get('PIF', pif);
   const masterOf = tx.children('PIF', pif, 'bond_master_of');
   if (masterOf.length) {
@@ -76,9 +77,7 @@ export function bringPifUp(tx: Txn, pif: string): void {
   }
   const mtu = bridgeMtu(tx, row);
   if (Number(row.MTU) !== mtu) tx.set('PIF', pif, { MTU: mtu });
-  // host.address follows the management PIF's address, which bringing up another PIF does not change
-  // (a slave's sync brings up 500 VLAN PIFs; each refresh looked through all of the host's PIFs).
-  if (row.management) refreshHostAddress(tx, String(row.host));
+  if (refresh) refreshHostAddress(tx, String(row.host));
 }
 
 /** The MTU the PIF's bridge gets (PIF other_config:mtu, else the network's), as the reconciler computes it. */

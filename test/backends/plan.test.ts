@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { Bridge, IpConfig, NetState, Step, Uplink } from '../../src/backends/backend.js';
 import { applyPlan, applyStep, describe as describeStep, diff, invert, normalize, validate } from '../../src/backends/plan.js';
+import { canonical, sameValue } from '../../src/backends/state.js';
 
 const MGMT: IpConfig = { mode: 'Static', address: '10.0.0.5', netmask: '255.255.255.0', gateway: '10.0.0.1', dns: '10.0.0.2' };
 const DHCP: IpConfig = { mode: 'DHCP', address: '', netmask: '', gateway: '', dns: '' };
@@ -495,5 +496,35 @@ describe('backends/plan', () => {
         expect(checkPair(a, b)).to.deep.equal([{ op: 'vif.add', bridge: target, vif }]);
       }
     });
+  });
+
+  it('sameValue agrees with comparing the JSON of the canonical copies (key order and undefined fields ignored)', () => {
+    const slow = (a: unknown, b: unknown) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+    const fixed: [unknown, unknown][] = [
+      [BOND0, { ...BOND0 }], [BOND0, { ...BOND0, members: ['eth3', 'eth0'] }], [{ b: 1, a: 2 }, { a: 2, b: 1 }], [{ a: 1, b: undefined }, { a: 1 }],
+      [{ a: 1 }, { a: 1, b: null }], [[1, undefined], [1, null]], [[], {}], [null, undefined], [MGMT, DHCP], [MGMT, { ...MGMT }],
+      [{ vlan: { parent: 'x', tag: 1 } }, { vlan: { tag: 1, parent: 'x' } }], ['1', 1], [0, -0], [{ a: [] }, { a: [] }], [{ a: {} }, { a: [] }],
+    ];
+    for (const [a, b] of fixed) expect(sameValue(a, b), JSON.stringify([a, b])).to.equal(slow(a, b));
+    // Random small values built from the same few keys and leaves, so that equal pairs happen.
+    let seed = 7;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const leaf = () => [null, undefined, 0, 1, 'a', 'b', true, false][rnd(8)];
+    const gen = (d: number): unknown => {
+      const k = d > 2 ? 0 : rnd(3);
+      if (k === 0) return leaf();
+      if (k === 1) return Array.from({ length: rnd(3) }, () => gen(d + 1));
+      const o: Record<string, unknown> = {};
+      for (const key of ['x', 'y', 'z'].slice(0, rnd(4))) o[key] = gen(d + 1);
+      return o;
+    };
+    let equal = 0;
+    for (let i = 0; i < 5000; i++) {
+      const [a, b] = [gen(0), gen(0)];
+      const want = slow(a, b);
+      if (want) equal++;
+      expect(sameValue(a, b), JSON.stringify([a, b])).to.equal(want);
+    }
+    expect(equal, 'some random pairs are equal').to.be.above(100);
   });
 });
