@@ -555,7 +555,7 @@ export class Store implements View {
     let stmt = st.partial.get(key);
     if (!stmt) {
       if (st.partial.size >= MAX_PARTIAL) {
-        st.update.run(gen, ...(fields.map((fd) => toSql(fd.ty, row[fd.name])) as any[]), ref);
+        st.update.run(gen, ...fields.map((fd) => toSql(fd.ty, row[fd.name])), ref);
         return;
       }
       const cols = key ? key.split(',').map((i) => `, ${q(fields[Number(i)].name)} = ?`).join('') : '';
@@ -563,7 +563,7 @@ export class Store implements View {
       st.partial.set(key, stmt);
     }
     vals.push(ref);
-    stmt.run(...(vals as any[]));
+    stmt.run(...vals);
   }
 
   /** Keeps the change log and the tombstones bounded. */
