@@ -149,7 +149,7 @@ export function slaveError(host: string, e: unknown, culprit: string): ApiError 
   if (e instanceof RemoteFailure) {
     const [code, ...params] = e.details;
     if (code === 'PIF_CONFIGURATION_ERROR') return new ApiError(code, [culprit, params[1] ?? params[0] ?? '']);
-    return new ApiError(code ?? 'INTERNAL_ERROR', params);
+    return ApiError.relayed(code ?? 'INTERNAL_ERROR', params);
   }
   if (e instanceof ApiError) return e;
   return new ApiError('INTERNAL_ERROR', [String((e as Error)?.message ?? e)]);

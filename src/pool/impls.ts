@@ -136,7 +136,7 @@ async function join(ctx: CallCtx, masterAddress: string, user: string, password:
     await pool.becomeSlave(masterAddress, secret);
   } catch (e) {
     if (e instanceof Unreachable) throw new ApiError('CANNOT_CONTACT_HOST', [masterAddress]);
-    if (e instanceof RemoteFailure) throw new ApiError(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
+    if (e instanceof RemoteFailure) throw ApiError.relayed(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
     throw e;
   }
   // Every session opened here before the join could still read this daemon's old local records: they all end (the caller's too).
@@ -164,7 +164,7 @@ async function eject(ctx: CallCtx, host: string): Promise<void> {
         await xapiCall(m.url, 'host.become_standalone', [m.token], pool.callTimeoutMs);
       } catch (e) {
         if (e instanceof Unreachable) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
-        if (e instanceof RemoteFailure) throw new ApiError(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
+        if (e instanceof RemoteFailure) throw ApiError.relayed(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
         throw e;
       }
     },
