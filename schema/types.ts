@@ -172,11 +172,7 @@ export interface RelationDef {
   many: { cls: string; field: string };
 }
 
-export interface ErrorDef {
-  code: string;
-  params: string[];
-  doc: string;
-}
+export type { ErrorDef } from './errors.js';
 
 export interface EnumDef {
   name: string;
