@@ -96,18 +96,18 @@ type SetAccessors<C extends string, Fs> = {
 };
 
 /** The messages methods.ts generates for a stored class (get_record, accessors, create/destroy...). */
-type Generated<C extends string, S, Fs> = S extends { readonly stored: false } ? {} :
+type Generated<C extends string, S, Fs> = S extends { readonly stored: false } ? Record<never, never> :
   {
     get_record: { params: [Self<C>]; result: RecTy<C> };
     get_by_uuid: { params: [P<'uuid', Str>]; result: RefTy<C> };
   }
-  & ('name_label' extends NameOf<Fs> ? { get_by_name_label: { params: [P<'label', Str>]; result: SetTy<RefTy<C>> } } : {})
+  & ('name_label' extends NameOf<Fs> ? { get_by_name_label: { params: [P<'label', Str>]; result: SetTy<RefTy<C>> } } : Record<never, never>)
   & (S extends { readonly exposeGetAll: true } ? {
     get_all: { params: []; result: SetTy<RefTy<C>> };
     get_all_records: { params: []; result: MapTy<RefTy<C>, RecTy<C>> };
     get_all_where: { params: [P<'expr', Str>]; result: SetTy<RefTy<C>> };
     get_all_records_where: { params: [P<'expr', Str>]; result: MapTy<RefTy<C>, RecTy<C>> };
-  } : {})
+  } : Record<never, never>)
   & { [F in Visible<Fs> as `get_${NameOf<F>}`]: { params: [Self<C>]; result: TyOf<F> } }
   & { [F in Writable<C, Fs> as `set_${NameOf<F>}`]: { params: [Self<C>, P<'value', TyOf<F>>]; result: Void } }
   & MapAccessors<C, Writable<C, Fs>>
@@ -115,7 +115,7 @@ type Generated<C extends string, S, Fs> = S extends { readonly stored: false } ?
   & (S extends { readonly genConstructor: true } ? {
     create: { params: [P<'args', RecTy<C>>]; result: RefTy<C> };
     destroy: { params: [Self<C>]; result: Void };
-  } : {});
+  } : Record<never, never>);
 
 /** The custom messages declared on a class, by name. */
 type Custom<S> = { [M in MessagesIn<S> as NameOf<M>]: M };

@@ -204,7 +204,7 @@ export type Field<N extends string = string, Y extends Ty = Ty, O extends FieldO
 };
 
 /** Field helper: `field('MTU', T.int, 'MTU in octets', { qual: 'StaticRO', default: 1500 })`. */
-export function field<const N extends string, const Y extends Ty, const O extends FieldOpts = {}>(name: N, ty: Y, doc: string, opts?: O): Field<N, Y, O> {
+export function field<const N extends string, const Y extends Ty, const O extends FieldOpts = Record<never, never>>(name: N, ty: Y, doc: string, opts?: O): Field<N, Y, O> {
   const { qual = 'RW', default: def, ...rest } = (opts ?? {}) as FieldOpts;
   const fd: FieldDef = { name, ty, qual, doc, ...rest };
   if (def !== undefined) fd.default = def;
@@ -215,7 +215,7 @@ export function field<const N extends string, const Y extends Ty, const O extend
 export const uuidField = field('uuid', T.string, 'Unique identifier/object reference', { qual: 'DynamicRO' });
 
 /** name_label and name_description (xapi's namespace "name"), both defaulting to ''. */
-export function nameFields<const O extends FieldOpts = {}>(opts?: O, docs: { label?: string; description?: string } = {}) {
+export function nameFields<const O extends FieldOpts = Record<never, never>>(opts?: O, docs: { label?: string; description?: string } = {}) {
   return [
     field('name_label', T.string, docs.label ?? 'A human-readable name', { default: '', ...opts } as O & { default: '' }),
     field('name_description', T.string, docs.description ?? 'A notes field containing human-readable description', { default: '', ...opts } as O & { default: '' }),
@@ -223,7 +223,7 @@ export function nameFields<const O extends FieldOpts = {}>(opts?: O, docs: { lab
 }
 
 /** other_config, a string map defaulting to {} (`required: true`: no default, as network/VIF in xapi). */
-export function otherConfigField<const O extends FieldOpts = {}>(opts?: O & { required?: boolean }) {
+export function otherConfigField<const O extends FieldOpts = Record<never, never>>(opts?: O & { required?: boolean }) {
   const { required, ...rest } = opts ?? {};
   return field('other_config', T.smap, 'Additional configuration', (required ? rest : { default: {}, ...rest }) as O);
 }
