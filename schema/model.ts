@@ -32,7 +32,7 @@ export type EnumName = EnumSpecs[number]['name'];
 export type EnumValue<N extends string> = Extract<EnumSpecs[number], { readonly name: N }>['values'][number];
 
 /** A record of class C as get_record returns it (field values are not broken down further). */
-export type RecordOf<C extends string> = Readonly<Record<string, unknown>> & { readonly __record?: C };
+export type RecordOf<C extends string> = object & { readonly __record?: C };
 
 /** The TypeScript type of a value of datamodel type Y (schema/types.ts Ty). */
 export type TsOf<Y> =

@@ -2,6 +2,7 @@
 // messages, host.sync_vlans / sync_tunnels / sync_bonds, and session.login_with_password as a
 // slave answers it (HOST_IS_SLAVE [master address]). Registered through src/xapi/index.ts.
 import { isIfName, isMac, isMtu } from '../../schema/values.js';
+import type { ParamsOf } from '../../schema/index.js';
 import type { CallCtx, Impls } from '../api/context.js';
 import { now, withFlags } from '../api/context.js';
 import { createSession, gatedCheck, sessionImpls } from '../api/session.js';
@@ -187,7 +188,7 @@ function parseState(state: string): NetState {
 }
 
 /** host.become_standalone on a slave, from its master. */
-async function becomeStandalone(ctx: CallCtx, [token]: string[]): Promise<void> {
+async function becomeStandalone(ctx: CallCtx, { token }: ParamsOf<'host.become_standalone'>): Promise<void> {
   const p = assertToken(ctx, token);
   // Answer first, then reset: the master is waiting inside its transaction.
   setImmediate(() => {
@@ -202,7 +203,7 @@ function assertToken(ctx: CallCtx, token: string): PoolService {
   return p;
 }
 
-const login = sessionImpls['session.login_with_password'];
+const login = sessionImpls['session.login_with_password']!;
 
 /** auth_user_name of pool sessions: a registered slave's (followed by its uuid), and a host not yet registered. */
 const POOL_SLAVE_PREFIX = 'pool-slave ';
@@ -245,7 +246,7 @@ export const poolJoinImpls: Impls = {
     return login(ctx, args);
   }, { ownLock: true }),
   // The secret is checked (and a wrong one waited out) outside the write lock, under the LoginGate.
-  'session.slave_login': withFlags(async (ctx, [host, secret]) => {
+  'session.slave_login': withFlags(async (ctx, { host, psecret: secret }) => {
     const pool = assertMaster(ctx);
     const known = () => host === NULL_REF || ctx.d.store.find('host', host) !== undefined;
     await gatedCheck(ctx, 'pool', async () => !!pool.role.secret && safeEqual(secret, pool.role.secret) && known());
@@ -259,26 +260,26 @@ export const poolJoinImpls: Impls = {
     if (!pool.role.secret) throw new ApiError('INTERNAL_ERROR', ['no pool secret']);
     return pool.role.secret;
   },
-  'host.pool_slave_startup': withFlags((ctx, [uuid, url, report]) => {
+  'host.pool_slave_startup': withFlags((ctx, { host_uuid: uuid, url, report }) => {
     assertPoolSession(ctx, uuid);
     return slaveStartup(ctx, uuid, url, report);
   }, { noDryRun: 'it registers a slave and sends it its state' }),
-  'host.sync_vlans': (ctx, [host]) => {
+  'host.sync_vlans': (ctx, { host }) => {
     assertMaster(ctx);
     ctx.tx.get('host', host);
     syncVlans(ctx.tx, host, ctx.d.log);
   },
-  'host.sync_tunnels': (ctx, [host]) => {
+  'host.sync_tunnels': (ctx, { host }) => {
     assertMaster(ctx);
     ctx.tx.get('host', host);
     syncTunnels(ctx.tx, host, ctx.d.log);
   },
-  'host.sync_bonds': (ctx, [host]) => {
+  'host.sync_bonds': (ctx, { host }) => {
     assertMaster(ctx);
     ctx.tx.get('host', host);
     syncBonds(ctx, host, new Set(), ctx.d.log);
   },
-  'host.apply_network_state': withFlags(async (ctx, [token, state, ticket]) => {
+  'host.apply_network_state': withFlags(async (ctx, { token, state, ticket }) => {
     const p = assertToken(ctx, token);
     const s = parseState(state);
     let t: Ticket;
@@ -291,9 +292,9 @@ export const poolJoinImpls: Impls = {
     await p.agent!.applyState(s, t);
   }, {
     // The master's dry run of a call that changes this host: the plan, not applied (the ticket is not used).
-    dryRun: async (ctx, [token, state]) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
+    dryRun: async (ctx, { token, state }: ParamsOf<'host.apply_network_state'>) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
   }),
-  'pool.join': withFlags((ctx, [address, user, password]) => join(ctx, address, user, password), { noDryRun: 'joining contacts the master and hands this host to it' }),
-  'pool.eject': withFlags((ctx, [host]) => eject(ctx, host), { noDryRun: 'ejecting resets the slave host' }),
+  'pool.join': withFlags((ctx, { master_address: address, master_username: user, master_password: password }) => join(ctx, address, user, password), { noDryRun: 'joining contacts the master and hands this host to it' }),
+  'pool.eject': withFlags((ctx, { host }) => eject(ctx, host), { noDryRun: 'ejecting resets the slave host' }),
   'host.become_standalone': withFlags(becomeStandalone, { noDryRun: 'it resets this host' }),
 };

@@ -259,7 +259,7 @@ function progress(ctx: CallCtx, p: number): void {
 // Bond.create
 
 /** Bond.create: the seed's steps 1-12 with xapi's validations in xapi's order; returns the Bond. */
-export function bondCreate(ctx: CallCtx, network: string, membersIn: string[], MAC: string, mode: string, propsIn: Record<string, string>): string {
+export function bondCreate(ctx: CallCtx, network: string, membersIn: readonly string[], MAC: string, mode: string, propsIn: Record<string, string>): string {
   const tx = ctx.tx;
   // Validation (xapi_bond.ml:326-489 and the dispatcher), nothing changed yet.
   if (membersIn.length === 0) throw new ApiError('PIF_BOND_NEEDS_MORE_MEMBERS', []);
@@ -414,9 +414,9 @@ function reapply(tx: Txn, bond: string): void {
 
 /** Implementations of the Bond class's messages. */
 export const bondImpls: Impls = {
-  'Bond.create': (ctx, [network, members, MAC, mode, properties]) => bondCreate(ctx, network, members, MAC, mode, properties),
-  'Bond.destroy': (ctx, [self]) => { bondDestroy(ctx, self); },
-  'Bond.set_mode': (ctx, [self, value]) => {
+  'Bond.create': (ctx, { network, members, MAC, mode, properties }) => bondCreate(ctx, network, members, MAC, mode, properties),
+  'Bond.destroy': (ctx, { self }) => { bondDestroy(ctx, self); },
+  'Bond.set_mode': (ctx, { self, value }) => {
     const tx = ctx.tx;
     const b = tx.get('Bond', self);
     const kept: Record<string, string> = Object.create(null);
@@ -425,7 +425,7 @@ export const bondImpls: Impls = {
     tx.set('Bond', self, { mode: value, properties: withDefaults(value, kept) });
     reapply(tx, self);
   },
-  'Bond.set_property': (ctx, [self, name, value]) => {
+  'Bond.set_property': (ctx, { self, name, value }) => {
     const tx = ctx.tx;
     const b = tx.get('Bond', self);
     if (!propertyValid(String(b.mode), name, value, linuxBonding(tx, String(tx.get('PIF', String(b.master)).host)))) throw new ApiError('INVALID_VALUE', ['properties', `${name} = ${value}`]);

@@ -82,7 +82,7 @@ export async function actualBridges(ctx: CallCtx): Promise<string[]> {
 
 /** Implementations of the host class's management messages. */
 export const hostImpls: Impls = {
-  'host.management_reconfigure': async (ctx, [pif]) => {
+  'host.management_reconfigure': async (ctx, { pif }) => {
     assertNoHa(ctx.tx);
     managementReconfigure(ctx.tx, pif, await actualBridges(ctx));
   },
@@ -97,7 +97,7 @@ export const hostImpls: Impls = {
     // Only meaningful in emergency mode, which this daemon never enters.
     throw new ApiError('NOT_IN_EMERGENCY_MODE', []);
   },
-  'host.get_management_interface': (ctx, [host]) => {
+  'host.get_management_interface': (ctx, { host }) => {
     ctx.db.get('host', host);
     for (const p of ctx.db.children('host', host, 'PIFs')) if (ctx.db.get('PIF', p).management) return p;
     throw new ApiError('INTERNAL_ERROR', ['Not_found']);

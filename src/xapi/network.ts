@@ -285,20 +285,20 @@ function addPurpose(tx: Txn, self: string, value: string): void {
 
 /** Implementations of the network class's messages. */
 export const networkImpls: Impls = {
-  'network.create': (ctx, [rec]) => create(ctx.tx, rec),
-  'network.destroy': (ctx, [self]) => { destroy(ctx.tx, self); },
-  'network.attach': async (ctx, [network, host]) => {
+  'network.create': (ctx, { args: rec }) => create(ctx.tx, rec),
+  'network.destroy': (ctx, { self }) => { destroy(ctx.tx, self); },
+  'network.attach': async (ctx, { network, host }) => {
     ctx.tx.get('host', host);
     // An unmanaged network's bridge must already exist on the host (read, never changed, here).
     const bridges = ctx.tx.get('network', network).managed ? undefined : await ctx.facts.bridges();
     attachInternal(ctx.tx, network, host, { force: true, bridges });
   },
-  'network.add_purpose': (ctx, [self, value]) => { addPurpose(ctx.tx, self, value); },
-  'network.remove_purpose': (ctx, [self, value]) => {
+  'network.add_purpose': (ctx, { self, value }) => { addPurpose(ctx.tx, self, value); },
+  'network.remove_purpose': (ctx, { self, value }) => {
     const cur = ctx.tx.get('network', self).purpose as string[];
     if (cur.includes(value)) ctx.tx.set('network', self, { purpose: cur.filter((p) => p !== value) });
   },
-  'network.set_default_locking_mode': (ctx, [network, value]) => {
+  'network.set_default_locking_mode': (ctx, { network, value }) => {
     ctx.tx.get('network', network);
     const attached = ctx.tx.children('network', network, 'VIFs').find((v) => ctx.tx.get('VIF', v).currently_attached);
     if (attached) throw new ApiError('VIF_IN_USE', [network, attached]);

@@ -7,6 +7,7 @@
 //   setCulprit(tx, pif)                       — the PIF a backend failure is reported against
 //   moveIpConfig(tx, from, to) / resetIpConfig(tx, pif) — IP configuration moves (bonds, VLANs)
 //   pifImpls                                  — PIF.* implementations
+import type { ParamsOf } from '../../schema/index.js';
 import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
@@ -184,10 +185,10 @@ function forget(tx: Txn, self: string): void {
 }
 
 /** PIF.db_introduce (xapi_pif.ml:500-523): a record from the given values; bond_slave_of is ignored (as xapi). */
-function dbIntroduce(tx: Txn, a: unknown[]): string {
-  const [device, network, host, MAC, MTU, VLAN, physical, ipMode, IP, netmask, gateway, DNS, _bondSlaveOf, vlanMasterOf, management,
-    otherConfig, disallowUnplug, ipv6Mode, IPv6, ipv6Gateway, primaryAddressType, managed, properties] = a as any[];
-  void _bondSlaveOf;
+function dbIntroduce(tx: Txn, a: ParamsOf<'PIF.db_introduce'>): string {
+  const { device, network, host, MAC, MTU, VLAN, physical, ip_configuration_mode: ipMode, IP, netmask, gateway, DNS, VLAN_master_of: vlanMasterOf, management,
+    other_config: otherConfig, disallow_unplug: disallowUnplug, ipv6_configuration_mode: ipv6Mode, IPv6, ipv6_gateway: ipv6Gateway,
+    primary_address_type: primaryAddressType, managed, properties } = a;
   tx.get('network', network);
   tx.get('host', host);
   if (Number(VLAN) !== -1) assertNetworkCompatibleWithTrunksOnVif(tx, network);
@@ -202,27 +203,27 @@ function dbIntroduce(tx: Txn, a: unknown[]): string {
 
 /** Implementations of the PIF class's messages (create_VLAN/destroy live in vlan.ts). */
 export const pifImpls: Impls = {
-  'PIF.plug': (ctx, [self]) => { plug(ctx.tx, self); },
-  'PIF.unplug': (ctx, [self]) => {
+  'PIF.plug': (ctx, { self }) => { plug(ctx.tx, self); },
+  'PIF.unplug': (ctx, { self }) => {
     setCulprit(ctx.tx, self);
     unplugPif(ctx.tx, self, String(ctx.tx.get('PIF', self).host));
   },
-  'PIF.reconfigure_ip': (ctx, [self, mode, IP, netmask, gateway, DNS]) => { reconfigureIp(ctx.tx, self, mode, IP, netmask, gateway, DNS); },
-  'PIF.reconfigure_ipv6': (ctx, [self, mode, IPv6, gateway, DNS]) => { reconfigureIpv6(ctx.tx, self, mode, IPv6, gateway, DNS); },
-  'PIF.set_primary_address_type': (ctx, [self, value]) => {
+  'PIF.reconfigure_ip': (ctx, { self, mode, IP, netmask, gateway, DNS }) => { reconfigureIp(ctx.tx, self, mode, IP, netmask, gateway, DNS); },
+  'PIF.reconfigure_ipv6': (ctx, { self, mode, IPv6, gateway, DNS }) => { reconfigureIpv6(ctx.tx, self, mode, IPv6, gateway, DNS); },
+  'PIF.set_primary_address_type': (ctx, { self, primary_address_type: value }) => {
     const row = ctx.tx.get('PIF', self);
     assertNoProtectionEnabled(ctx.tx, self);
     if (row.management) throw new ApiError('PIF_IS_MANAGEMENT_INTERFACE', [self]);
     if (row.primary_address_type !== value) ctx.tx.set('PIF', self, { primary_address_type: value });
   },
-  'PIF.set_disallow_unplug': (ctx, [self, value]) => {
+  'PIF.set_disallow_unplug': (ctx, { self, value }) => {
     // (No clustering here: CLUSTERING_ENABLED / OTHER_OPERATION_IN_PROGRESS on a Cluster cannot arise.)
     if (ctx.tx.get('PIF', self).disallow_unplug !== value) ctx.tx.set('PIF', self, { disallow_unplug: value });
   },
-  'PIF.set_property': (ctx, [self, name, value]) => { setProperty(ctx.tx, self, name, value); },
-  'PIF.scan': (ctx, [host]) => scan(ctx, host),
-  'PIF.introduce': (ctx, [host, MAC, device, managed]) => introduce(ctx, host, MAC, device, managed),
-  'PIF.forget': (ctx, [self]) => { forget(ctx.tx, self); },
+  'PIF.set_property': (ctx, { self, name, value }) => { setProperty(ctx.tx, self, name, value); },
+  'PIF.scan': (ctx, { host }) => scan(ctx, host),
+  'PIF.introduce': (ctx, { host, MAC, device, managed }) => introduce(ctx, host, MAC, device, managed),
+  'PIF.forget': (ctx, { self }) => { forget(ctx.tx, self); },
   'PIF.db_introduce': (ctx, args) => dbIntroduce(ctx.tx, args),
-  'PIF.db_forget': (ctx, [self]) => { ctx.tx.destroy('PIF', self); },
+  'PIF.db_forget': (ctx, { self }) => { ctx.tx.destroy('PIF', self); },
 };

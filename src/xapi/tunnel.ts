@@ -70,8 +70,8 @@ function create(tx: Txn, transportPif: string, network: string, protocol: string
 
 /** Implementations of tunnel.create and tunnel.destroy. */
 export const tunnelImpls: Impls = {
-  'tunnel.create': (ctx, [transportPif, network, protocol]) => create(ctx.tx, transportPif, network, protocol),
-  'tunnel.destroy': (ctx, [self]) => {
+  'tunnel.create': (ctx, { transport_PIF: transportPif, network, protocol }) => create(ctx.tx, transportPif, network, protocol),
+  'tunnel.destroy': (ctx, { self }) => {
     const access = String(ctx.tx.get('tunnel', self).access_PIF);
     unplugPif(ctx.tx, access, String(ctx.tx.get('PIF', access).host));
     tunnelDestroyInternal(ctx.tx, self);

@@ -22,6 +22,7 @@ export function genMac(device: number, seed: string): string {
 /** xapi's Helpers.is_valid_MAC: six colon-separated pairs of hex digits (the `mac` value type). */
 export { isMac as isValidMac } from '../../schema/values.js';
 import { isMac as isValidMac } from '../../schema/values.js';
+import type { Int } from '../../schema/index.js';
 
 /** The domain type xapi's Helpers.domain_type reports: VM_metrics' current type while a domain exists. */
 export function domainType(db: View, vm: string): string {
@@ -201,23 +202,23 @@ function move(tx: Txn, self: string, network: string, localHost: string): void {
 }
 
 /** VLAN_TAG_INVALID [tag] outside 0..4094 (xapi_vlan.assert_valid_VLAN_tag). */
-function assertValidTag(tag: number): void {
+function assertValidTag(tag: Int): void {
   if (tag < 0 || tag > 4094) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
 }
 
 /** VIF.add_trunks / remove_trunks / set_trunks, as xapi_vif.ml (tag check and network check orders differ). */
-function trunks(tx: Txn, self: string, op: 'add' | 'remove' | 'set', value: number | number[]): void {
+function trunks(tx: Txn, self: string, op: 'add' | 'remove' | 'set', value: Int | readonly Int[]): void {
   const row = tx.get('VIF', self);
-  const cur = row.trunks as number[];
+  const cur = row.trunks as Int[];
   const network = String(row.network);
   if (op === 'add') {
-    assertValidTag(value as number);
+    assertValidTag(value as Int);
     assertNetworkCompatibleWithTrunksOnPif(tx, network);
-    if (!cur.includes(value as number)) tx.set('VIF', self, { trunks: [value, ...cur] });
+    if (!cur.includes(value as Int)) tx.set('VIF', self, { trunks: [value, ...cur] });
   } else if (op === 'remove') {
-    if (cur.includes(value as number)) tx.set('VIF', self, { trunks: cur.filter((t) => t !== value) });
+    if (cur.includes(value as Int)) tx.set('VIF', self, { trunks: cur.filter((t) => t !== value) });
   } else {
-    const v = value as number[];
+    const v = value as readonly Int[];
     if (v.length) assertNetworkCompatibleWithTrunksOnPif(tx, network);
     const set = [...new Set(v)];
     set.forEach(assertValidTag);
@@ -263,15 +264,15 @@ function configureIp(tx: Txn, self: string, v: 4 | 6, mode: string, address: str
 }
 
 export const vifImpls: Impls = {
-  'VIF.configure_ipv4': (ctx, [self, mode, address, gateway]) => { configureIp(ctx.tx, self, 4, mode, address, gateway); },
-  'VIF.configure_ipv6': (ctx, [self, mode, address, gateway]) => { configureIp(ctx.tx, self, 6, mode, address, gateway); },
-  'VIF.create': (ctx, [rec]) => create(ctx.tx, rec),
-  'VIF.destroy': (ctx, [self]) => { destroy(ctx.tx, self); },
-  'VIF.plug': (ctx, [self]) => { plugVif(ctx.tx, self, ctx.d.hostRef); },
-  'VIF.unplug': (ctx, [self]) => { unplugVif(ctx.tx, self); },
-  'VIF.unplug_force': (ctx, [self]) => { unplugVif(ctx.tx, self); },
-  'VIF.move': (ctx, [self, network]) => { move(ctx.tx, self, network, ctx.d.hostRef); },
-  'VIF.add_trunks': (ctx, [self, value]) => { trunks(ctx.tx, self, 'add', value); },
-  'VIF.remove_trunks': (ctx, [self, value]) => { trunks(ctx.tx, self, 'remove', value); },
-  'VIF.set_trunks': (ctx, [self, value]) => { trunks(ctx.tx, self, 'set', value); },
+  'VIF.configure_ipv4': (ctx, { self, mode, address, gateway }) => { configureIp(ctx.tx, self, 4, mode, address, gateway); },
+  'VIF.configure_ipv6': (ctx, { self, mode, address, gateway }) => { configureIp(ctx.tx, self, 6, mode, address, gateway); },
+  'VIF.create': (ctx, { args: rec }) => create(ctx.tx, rec),
+  'VIF.destroy': (ctx, { self }) => { destroy(ctx.tx, self); },
+  'VIF.plug': (ctx, { self }) => { plugVif(ctx.tx, self, ctx.d.hostRef); },
+  'VIF.unplug': (ctx, { self }) => { unplugVif(ctx.tx, self); },
+  'VIF.unplug_force': (ctx, { self }) => { unplugVif(ctx.tx, self); },
+  'VIF.move': (ctx, { self, network }) => { move(ctx.tx, self, network, ctx.d.hostRef); },
+  'VIF.add_trunks': (ctx, { self, value }) => { trunks(ctx.tx, self, 'add', value); },
+  'VIF.remove_trunks': (ctx, { self, value }) => { trunks(ctx.tx, self, 'remove', value); },
+  'VIF.set_trunks': (ctx, { self, value }) => { trunks(ctx.tx, self, 'set', value); },
 };

@@ -1,6 +1,7 @@
 // VLAN: create/destroy (xapi_vlan.ml), pool.create_VLAN(_from_PIF) (xapi_pool.ml) and the
 // deprecated PIF.create_VLAN / PIF.destroy. A VLAN is a record plus an untagged PIF on the
 // VLAN's network; the reconciler makes the VLAN bridge on the tagged PIF's bridge.
+import type { Int } from '../../schema/index.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
@@ -19,7 +20,7 @@ export const VLAN_MAC = 'fe:ff:ff:ff:ff:ff';
  * tagged PIF, MAC fe:ff:ff:ff:ff:ff, tagged PIF's MTU, metrics and address type, not attached)
  * and the VLAN record. No validation, nothing plugged.
  */
-export function vlanCreateInternal(tx: Txn, host: string, taggedPif: string, tag: number, network: string, device: string): { vlan: string; untagged: string } {
+export function vlanCreateInternal(tx: Txn, host: string, taggedPif: string, tag: Int, network: string, device: string): { vlan: string; untagged: string } {
   const tagged = tx.get('PIF', taggedPif);
   const vlan = tx.create('VLAN', { tagged_PIF: taggedPif, untagged_PIF: NULL_REF, tag, other_config: Object.create(null) });
   const untagged = tx.create('PIF', {
@@ -43,7 +44,7 @@ export function vlanDestroyInternal(tx: Txn, vlan: string): void {
 }
 
 /** VLAN.create's checks in xapi's order; returns the tagged PIF's device. */
-function assertCanCreate(tx: Txn, taggedPif: string, tag: number, network: string): { host: string; device: string } {
+function assertCanCreate(tx: Txn, taggedPif: string, tag: Int, network: string): { host: string; device: string } {
   assertNetworkManaged(tx, network);
   const pif = tx.get('PIF', taggedPif);
   const host = String(pif.host);
@@ -63,7 +64,7 @@ function assertCanCreate(tx: Txn, taggedPif: string, tag: number, network: strin
 }
 
 /** VLAN.create: checks, records, then PIF.plug of the untagged PIF. */
-export function vlanCreate(tx: Txn, taggedPif: string, tag: number, network: string): { vlan: string; untagged: string } {
+export function vlanCreate(tx: Txn, taggedPif: string, tag: Int, network: string): { vlan: string; untagged: string } {
   const { host, device } = assertCanCreate(tx, taggedPif, tag, network);
   assertNetworkCompatibleWithTrunksOnVif(tx, network);
   const r = vlanCreateInternal(tx, host, taggedPif, tag, network, device);
@@ -90,7 +91,7 @@ export function vlanDestroy(tx: Txn, vlan: string): void {
 }
 
 /** PIF.create_VLAN (deprecated): the host's PIF named `device` with VLAN -1 becomes the tagged PIF. */
-function pifCreateVlan(tx: Txn, device: string, network: string, host: string, tag: number): string {
+function pifCreateVlan(tx: Txn, device: string, network: string, host: string, tag: Int): string {
   tx.get('host', host);
   const base = tx.children('host', host, 'PIFs').filter((ref) => { const p = tx.get('PIF', ref); return p.device === device && Number(p.VLAN) === -1; });
   if (base.length === 0) throw new ApiError('INVALID_VALUE', ['device', device]);
@@ -112,19 +113,19 @@ function liveHost(tx: Txn, host: string): boolean {
 
 /** Implementations of VLAN.*, pool.create_VLAN(_from_PIF), PIF.create_VLAN and PIF.destroy. */
 export const vlanImpls: Impls = {
-  'VLAN.create': (ctx, [taggedPif, tag, network]) => vlanCreate(ctx.tx, taggedPif, tag, network).vlan,
-  'VLAN.destroy': (ctx, [self]) => { vlanDestroy(ctx.tx, self); },
-  'PIF.create_VLAN': (ctx, [device, network, host, tag]) => pifCreateVlan(ctx.tx, device, network, host, tag),
-  'PIF.destroy': (ctx, [self]) => { pifDestroy(ctx.tx, self); },
+  'VLAN.create': (ctx, { tagged_PIF: taggedPif, tag, network }) => vlanCreate(ctx.tx, taggedPif, tag, network).vlan,
+  'VLAN.destroy': (ctx, { self }) => { vlanDestroy(ctx.tx, self); },
+  'PIF.create_VLAN': (ctx, { device, network, host, VLAN: tag }) => pifCreateVlan(ctx.tx, device, network, host, tag),
+  'PIF.destroy': (ctx, { self }) => { pifDestroy(ctx.tx, self); },
   // xapi_pool.create_VLAN_from_PIF: VLAN.create on every live host's PIF of the same network; all or nothing.
-  'pool.create_VLAN_from_PIF': (ctx, [pif, network, tag]) => {
+  'pool.create_VLAN_from_PIF': (ctx, { pif, network, VLAN: tag }) => {
     const tx = ctx.tx;
     const net = String(tx.get('PIF', pif).network);
     const pifs = tx.children('network', net, 'PIFs').filter((p) => liveHost(tx, String(tx.get('PIF', p).host)));
     return pifs.map((p) => vlanCreate(tx, p, tag, network).untagged);
   },
   // xapi_pool.create_VLAN (deprecated): PIF.create_VLAN on every host; all or nothing.
-  'pool.create_VLAN': (ctx, [device, network, tag]) => {
+  'pool.create_VLAN': (ctx, { device, network, VLAN: tag }) => {
     const tx = ctx.tx;
     return tx.refs('host').map((h) => pifCreateVlan(tx, device, network, h, tag));
   },

@@ -176,17 +176,17 @@ export function allowedVbdDevices(db: View, vm: string): string[] {
 
 /** Implementations of VM.create and the power operations. */
 export const vmImpls: Impls = {
-  'VM.create': (ctx, [rec]) => create(ctx.tx, rec),
-  'VM.get_allowed_VIF_devices': (ctx, [vm]) => allowedVifDevices(ctx.db, vm),
-  'VM.get_allowed_VBD_devices': (ctx, [vm]) => allowedVbdDevices(ctx.db, vm),
-  'VM.start': (ctx, [vm, paused]) => { start(ctx.tx, vm, paused, ctx.d.hostRef); },
-  'VM.start_on': (ctx, [vm, host, paused]) => {
+  'VM.create': (ctx, { args: rec }) => create(ctx.tx, rec),
+  'VM.get_allowed_VIF_devices': (ctx, { vm }) => allowedVifDevices(ctx.db, vm),
+  'VM.get_allowed_VBD_devices': (ctx, { vm }) => allowedVbdDevices(ctx.db, vm),
+  'VM.start': (ctx, { vm, start_paused: paused }) => { start(ctx.tx, vm, paused, ctx.d.hostRef); },
+  'VM.start_on': (ctx, { vm, host, start_paused: paused }) => {
     assertOperationValid(ctx.tx, vm, 'start_on');
     ctx.tx.get('host', host);
     assertCanBootHere(ctx.tx, vm, host);
     bootOn(ctx.tx, vm, host, paused, true);
   },
-  'VM.resume': (ctx, [vm, paused]) => {
+  'VM.resume': (ctx, { vm, start_paused: paused }) => {
     assertOperationValid(ctx.tx, vm, 'resume');
     try {
       assertCanBootHere(ctx.tx, vm, ctx.d.hostRef);
@@ -196,18 +196,18 @@ export const vmImpls: Impls = {
     }
     bootOn(ctx.tx, vm, ctx.d.hostRef, paused, false);
   },
-  'VM.pause': (ctx, [vm]) => {
+  'VM.pause': (ctx, { vm }) => {
     assertOperationValid(ctx.tx, vm, 'pause');
     ctx.tx.set('VM', vm, { power_state: 'Paused' });
     updateVmVifsAllowedOperations(ctx.tx, vm);
   },
-  'VM.unpause': (ctx, [vm]) => {
+  'VM.unpause': (ctx, { vm }) => {
     assertOperationValid(ctx.tx, vm, 'unpause');
     ctx.tx.set('VM', vm, { power_state: 'Running' });
     updateVmVifsAllowedOperations(ctx.tx, vm);
   },
-  'VM.clean_shutdown': (ctx, [vm]) => { assertOperationValid(ctx.tx, vm, 'clean_shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
-  'VM.hard_shutdown': (ctx, [vm]) => { assertOperationValid(ctx.tx, vm, 'hard_shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
-  'VM.shutdown': (ctx, [vm]) => { assertOperationValid(ctx.tx, vm, 'shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
-  'VM.suspend': (ctx, [vm]) => { assertOperationValid(ctx.tx, vm, 'suspend'); forceStateReset(ctx.tx, vm, 'Suspended'); },
+  'VM.clean_shutdown': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'clean_shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
+  'VM.hard_shutdown': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'hard_shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
+  'VM.shutdown': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
+  'VM.suspend': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'suspend'); forceStateReset(ctx.tx, vm, 'Suspended'); },
 };
