@@ -46,6 +46,7 @@ export type TsOf<Y> =
   Y extends { readonly k: 'ref'; readonly cls: infer C extends string } ? Ref<C> :
   Y extends { readonly k: 'set'; readonly of: infer O } ? readonly TsOf<O>[] :
   Y extends { readonly k: 'map'; readonly val: infer V } ? Readonly<Record<string, TsOf<V>>> :
+  Y extends { readonly k: 'record'; readonly cls: infer C extends ClassName; readonly ctor: true } ? CtorOf<C> :
   Y extends { readonly k: 'record'; readonly cls: infer C extends string } ? RecordOf<C> :
   Y extends { readonly k: 'void' } ? void :
   unknown;
@@ -65,6 +66,8 @@ type Typed<Fs> = { readonly [F in Fs as NameOf<F>]: TsOf<TyOf<F>> };
 
 /** A stored row of class C as the store gives it: every stored field (internal ones too), typed. */
 export type RowOf<C extends ClassName> = Typed<Stored<C, FieldsIn<ClassSpec<C>>>>;
+/** A generated constructor's record as the implementation receives it: every RW and StaticRO field, checked, defaults filled. */
+export type CtorOf<C extends ClassName> = Typed<Exclude<Stored<C, Visible<FieldsIn<ClassSpec<C>>>>, { readonly qual: 'DynamicRO' }>>;
 /** The stored field names of class C. */
 export type FieldOf<C extends ClassName> = keyof RowOf<C> & string;
 
@@ -113,7 +116,7 @@ type Generated<C extends string, S, Fs> = S extends { readonly stored: false } ?
   & MapAccessors<C, Writable<C, Fs>>
   & SetAccessors<C, Writable<C, Fs>>
   & (S extends { readonly genConstructor: true } ? {
-    create: { params: [P<'args', RecTy<C>>]; result: RefTy<C> };
+    create: { params: [P<'args', RecTy<C> & { readonly ctor: true }>]; result: RefTy<C> };
     destroy: { params: [Self<C>]; result: Void };
   } : Record<never, never>);
 

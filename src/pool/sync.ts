@@ -17,6 +17,7 @@ import { now } from '../api/context.js';
 import type { Nic } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
+import type { EnumValue } from '../../schema/index.js';
 import { bondCreate, bondDestroy } from '../xapi/bond.js';
 import { bridgeForDevice, destroyPif, introduceInternal } from '../xapi/introduce.js';
 import { bringPifUp, plugPif } from '../xapi/network.js';
@@ -32,7 +33,7 @@ export interface SlaveReport {
   hostname: string;
   nics: Nic[];
   /** The management NIC and its IPv4 configuration, used when the master creates the host. */
-  management?: { device: string; mode: string; IP: string; netmask: string; gateway: string; DNS: string };
+  management?: { device: string; mode: EnumValue<'ip_configuration_mode'>; IP: string; netmask: string; gateway: string; DNS: string };
   /** What the master presents on its calls to this slave (host.apply_network_state). */
   token: string;
   software_version?: Record<string, string>;
@@ -193,7 +194,7 @@ export function syncBonds(ctx: CallCtx, host: string, absent: Set<string>, log: 
           bondDestroy(bctx, other);
         }
       }
-      const created = bondCreate(bctx, network, cands, '', String(B.mode), { ...(B.properties as Record<string, string>) });
+      const created = bondCreate(bctx, network, cands, '', B.mode, { ...B.properties });
       // The copy is plugged when the master's bond is.
       const copy = String(tx.get('Bond', created).master);
       if (M.currently_attached && !tx.get('PIF', copy).currently_attached) {
@@ -273,7 +274,7 @@ export function syncTunnels(tx: Txn, host: string, log: Log): number {
     if (!transport) continue;
     const on = pifsOn(tx, host, String(transport.network));
     if (on.length !== 1) continue;
-    const r = tunnelCreateInternal(tx, host, on[0], String(M.network), String(t.protocol));
+    const r = tunnelCreateInternal(tx, host, on[0], M.network, t.protocol);
     made++;
     if (M.currently_attached && tx.get('PIF', on[0]).ip_configuration_mode !== 'None') {
       setCulprit(tx, r.access);

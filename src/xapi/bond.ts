@@ -16,6 +16,7 @@
 import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
+import type { EnumValue } from '../../schema/index.js';
 import { assertNoOtherLocalPifs, assertNetworkManaged, bringPifUp } from './network.js';
 import { moveManagement } from './host.js';
 import { destroyPif, newPifMetrics } from './introduce.js';
@@ -242,8 +243,8 @@ export function moveVlans(tx: Txn, host: string, newBase: string, vlans: string[
 export function moveTunnels(tx: Txn, host: string, newTransport: string, tunnels: string[]): void {
   for (const t of tunnels) {
     const row = tx.get('tunnel', t);
-    const oldAccess = tx.get('PIF', String(row.access_PIF));
-    const { access } = tunnelCreateInternal(tx, host, newTransport, String(oldAccess.network), String(row.protocol));
+    const oldAccess = tx.get('PIF', row.access_PIF);
+    const { access } = tunnelCreateInternal(tx, host, newTransport, oldAccess.network, row.protocol);
     tunnelDestroyInternal(tx, t);
     if (oldAccess.management) tx.set('PIF', access, { management: true });
     if (oldAccess.currently_attached) bringPifUp(tx, access);
@@ -259,7 +260,7 @@ function progress(ctx: CallCtx, p: number): void {
 // Bond.create
 
 /** Bond.create: the seed's steps 1-12 with xapi's validations in xapi's order; returns the Bond. */
-export function bondCreate(ctx: CallCtx, network: string, membersIn: readonly string[], MAC: string, mode: string, propsIn: Record<string, string>): string {
+export function bondCreate(ctx: CallCtx, network: string, membersIn: readonly string[], MAC: string, mode: EnumValue<'bond_mode'>, propsIn: Record<string, string>): string {
   const tx = ctx.tx;
   // Validation (xapi_bond.ml:326-489 and the dispatcher), nothing changed yet.
   if (membersIn.length === 0) throw new ApiError('PIF_BOND_NEEDS_MORE_MEMBERS', []);

@@ -2,6 +2,7 @@
 // helpers (xapi_network_attach_helpers.ml) that VIF plug, VM start and placement share.
 // Semantics only change records; the reconciler builds the bridges the records ask for.
 import { isIfName, isMtu } from '../../schema/values.js';
+import type { CtorOf, EnumValue } from '../../schema/index.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Row, type Txn, type View, type Store } from '../store/store.js';
@@ -232,7 +233,7 @@ export function vmNetworks(db: View, vm: string): string[] {
 }
 
 /** network.create: MTU ≤ 0 → 1500, bridge "" → xapiN, reserved names refused, names unique. */
-function create(tx: Txn, rec: Record<string, unknown>): string {
+function create(tx: Txn, rec: CtorOf<'network'>): string {
   const bridges = new Set([...tx.rows('network')].map(([, r]) => String(r.bridge)));
   const mtu = Number(rec.MTU) <= 0 ? 1500 : Number(rec.MTU);
   let bridge = String(rec.bridge ?? '');
@@ -272,13 +273,13 @@ function destroy(tx: Txn, self: string): void {
 }
 
 /** network.add_purpose: NETWORK_UNMANAGED; nbd and insecure_nbd exclude each other pool-wide. */
-function addPurpose(tx: Txn, self: string, value: string): void {
+function addPurpose(tx: Txn, self: string, value: EnumValue<'network_purpose'>): void {
   assertNetworkManaged(tx, self);
-  const cur = tx.get('network', self).purpose as string[];
+  const cur = tx.get('network', self).purpose;
   if (cur.includes(value)) return;
   const bad = value === 'nbd' ? 'insecure_nbd' : 'nbd';
   for (const [, n] of tx.rows('network')) {
-    if ((n.purpose as string[]).includes(bad)) throw new ApiError('NETWORK_INCOMPATIBLE_PURPOSES', [value, bad]);
+    if (n.purpose.includes(bad)) throw new ApiError('NETWORK_INCOMPATIBLE_PURPOSES', [value, bad]);
   }
   tx.set('network', self, { purpose: [value, ...cur] });
 }
@@ -295,7 +296,7 @@ export const networkImpls: Impls = {
   },
   'network.add_purpose': (ctx, { self, value }) => { addPurpose(ctx.tx, self, value); },
   'network.remove_purpose': (ctx, { self, value }) => {
-    const cur = ctx.tx.get('network', self).purpose as string[];
+    const cur = ctx.tx.get('network', self).purpose;
     if (cur.includes(value)) ctx.tx.set('network', self, { purpose: cur.filter((p) => p !== value) });
   },
   'network.set_default_locking_mode': (ctx, { network, value }) => {

@@ -7,7 +7,7 @@
 //   setCulprit(tx, pif)                       — the PIF a backend failure is reported against
 //   moveIpConfig(tx, from, to) / resetIpConfig(tx, pif) — IP configuration moves (bonds, VLANs)
 //   pifImpls                                  — PIF.* implementations
-import type { ParamsOf } from '../../schema/index.js';
+import type { EnumValue, ParamsOf } from '../../schema/index.js';
 import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
@@ -69,7 +69,7 @@ function plug(tx: Txn, self: string): void {
 }
 
 /** PIF.reconfigure_ip (xapi_pif.ml:881-950), checks in xapi's order. */
-function reconfigureIp(tx: Txn, self: string, mode: string, IP: string, netmask: string, gateway: string, DNS: string): void {
+function reconfigureIp(tx: Txn, self: string, mode: EnumValue<'ip_configuration_mode'>, IP: string, netmask: string, gateway: string, DNS: string): void {
   const row = tx.get('PIF', self);
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [self]);
   const dnsOnly = mode === 'Static' && row.ip_configuration_mode === 'Static' && row.IP === IP && row.netmask === netmask && row.gateway === gateway;
@@ -93,7 +93,7 @@ function reconfigureIp(tx: Txn, self: string, mode: string, IP: string, netmask:
 }
 
 /** PIF.reconfigure_ipv6 (xapi_pif.ml:825-879), checks in xapi's order. */
-function reconfigureIpv6(tx: Txn, self: string, mode: string, IPv6: string, gateway: string, DNS: string): void {
+function reconfigureIpv6(tx: Txn, self: string, mode: EnumValue<'ipv6_configuration_mode'>, IPv6: string, gateway: string, DNS: string): void {
   const row = tx.get('PIF', self);
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [self]);
   const cur = row.IPv6 as string[];

@@ -3,6 +3,7 @@
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, newUuid, type Txn } from '../store/store.js';
+import type { EnumValue } from '../../schema/index.js';
 import { assertNetworkManaged, assertNoOtherLocalPifs, plugPif, unplugPif } from './network.js';
 import { setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
@@ -22,7 +23,7 @@ export function chooseTunnelDevice(tx: Txn, host: string): string {
  * unicast MAC, MTU -1, the transport's metrics and address type, not attached) and the
  * tunnel record (status {active: false}). No validation, nothing plugged.
  */
-export function tunnelCreateInternal(tx: Txn, host: string, transportPif: string, network: string, protocol: string): { tunnel: string; access: string } {
+export function tunnelCreateInternal(tx: Txn, host: string, transportPif: string, network: string, protocol: EnumValue<'tunnel_protocol'>): { tunnel: string; access: string } {
   const transport = tx.get('PIF', transportPif);
   const device = chooseTunnelDevice(tx, host);
   const access = tx.create('PIF', {
@@ -49,7 +50,7 @@ export function tunnelDestroyInternal(tx: Txn, tunnel: string): void {
 }
 
 /** tunnel.create's checks in xapi's order, then the records, then PIF.plug of the access PIF. */
-function create(tx: Txn, transportPif: string, network: string, protocol: string): string {
+function create(tx: Txn, transportPif: string, network: string, protocol: EnumValue<'tunnel_protocol'>): string {
   assertNetworkManaged(tx, network);
   const pif = tx.get('PIF', transportPif);
   const host = String(pif.host);

@@ -22,7 +22,7 @@ export function genMac(device: number, seed: string): string {
 /** xapi's Helpers.is_valid_MAC: six colon-separated pairs of hex digits (the `mac` value type). */
 export { isMac as isValidMac } from '../../schema/values.js';
 import { isMac as isValidMac } from '../../schema/values.js';
-import type { Int } from '../../schema/index.js';
+import type { CtorOf, EnumValue, Int } from '../../schema/index.js';
 
 /** The domain type xapi's Helpers.domain_type reports: VM_metrics' current type while a domain exists. */
 export function domainType(db: View, vm: string): string {
@@ -108,7 +108,7 @@ export function attachNetworksForVm(tx: Txn, vm: string, host: string): void {
 }
 
 /** VIF.create: xapi_vif_helpers.create's checks and records. */
-function create(tx: Txn, rec: Record<string, any>): string {
+function create(tx: Txn, rec: CtorOf<'VIF'>): string {
   const vm = String(rec.VM);
   const vmRow = tx.get('VM', vm);
   tx.get('network', String(rec.network));
@@ -141,11 +141,11 @@ function create(tx: Txn, rec: Record<string, any>): string {
 
 /** Recomputes VIF.allowed_operations (attach, plug, unplug) as xapi does after each operation. */
 export function updateAllowedOperations(tx: Txn, vif: string): void {
-  const allowed: string[] = [];
+  const allowed: EnumValue<'vif_operations'>[] = [];
   for (const op of ['attach', 'plug', 'unplug'] as const) {
     if (op === 'attach' ? Object.keys(tx.get('VIF', vif).current_operations as object).length === 0 : !vifOperationError(tx, vif, op)) allowed.push(op);
   }
-  const cur = tx.get('VIF', vif).allowed_operations as string[];
+  const cur = tx.get('VIF', vif).allowed_operations;
   if (cur.join() !== allowed.join()) tx.set('VIF', vif, { allowed_operations: allowed });
 }
 
@@ -214,7 +214,7 @@ function trunks(tx: Txn, self: string, op: 'add' | 'remove' | 'set', value: Int 
   if (op === 'add') {
     assertValidTag(value as Int);
     assertNetworkCompatibleWithTrunksOnPif(tx, network);
-    if (!cur.includes(value as Int)) tx.set('VIF', self, { trunks: [value, ...cur] });
+    if (!cur.includes(value as Int)) tx.set('VIF', self, { trunks: [value as Int, ...cur] });
   } else if (op === 'remove') {
     if (cur.includes(value as Int)) tx.set('VIF', self, { trunks: cur.filter((t) => t !== value) });
   } else {

@@ -5,7 +5,8 @@ import { v4 as uuidv4 } from 'uuid';
 import type { Impls } from '../api/context.js';
 import { now } from '../api/context.js';
 import { ApiError } from '../errors.js';
-import { NULL_REF, type Txn, type View } from '../store/store.js';
+import { NULL_REF, type Patch, type Txn, type View } from '../store/store.js';
+import type { CtorOf } from '../../schema/index.js';
 import { assertCanSeeNetworks, networkVisibleOn, vmNetworks } from './network.js';
 import { attachNetworksForVm, updateVmVifsAllowedOperations } from './vif.js';
 
@@ -120,7 +121,7 @@ function assertCanBootHere(tx: Txn, vm: string, host: string): void {
 }
 
 /** VM.create: the record with server-side fields as xapi_vm.create sets them, plus its VM_metrics. */
-function create(tx: Txn, rec: Record<string, any>): string {
+function create(tx: Txn, rec: CtorOf<'VM'>): string {
   const suspended = rec.power_state === 'Suspended';
   const metrics = tx.create('VM_metrics', { current_domain_type: suspended ? rec.domain_type : 'unspecified' });
   const domainType = rec.domain_type === 'unspecified' ? (rec.HVM_boot_policy === '' ? 'pv' : 'hvm') : rec.domain_type;
@@ -138,7 +139,7 @@ function create(tx: Txn, rec: Record<string, any>): string {
     resident_on: NULL_REF, scheduled_to_be_resident_on: NULL_REF, domid: -1, domarch: '',
     is_control_domain: false, metrics, guest_metrics: NULL_REF,
     allowed_operations: [], current_operations: Object.create(null), is_default_template: false,
-  };
+  } satisfies Patch<'VM'>;
   const ref = tx.create('VM', fields);
   if (suspended && (Object.keys(fields.last_boot_CPU_flags).length === 0 || fields.last_booted_record === '' || fields.suspend_VDI === NULL_REF)) {
     throw new ApiError('VM_BAD_POWER_STATE', [ref, 'halted', 'suspended']);
