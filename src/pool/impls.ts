@@ -40,23 +40,23 @@ function forgetHost(tx: Txn, host: string): void {
   const pifs = tx.children('host', host, 'PIFs');
   for (const p of pifs) {
     for (const b of tx.children('PIF', p, 'bond_master_of')) if (tx.find('Bond', b)) tx.destroy('Bond', b);
-    const v = String(tx.get('PIF', p).VLAN_master_of);
+    const v = tx.get('PIF', p).VLAN_master_of;
     if (v !== NULL_REF && tx.find('VLAN', v)) tx.destroy('VLAN', v);
     for (const t of tx.children('PIF', p, 'tunnel_access_PIF_of')) if (tx.find('tunnel', t)) tx.destroy('tunnel', t);
   }
   const metrics = new Set<string>();
   for (const p of pifs) {
-    metrics.add(String(tx.get('PIF', p).metrics));
+    metrics.add(tx.get('PIF', p).metrics);
     tx.destroy('PIF', p);
   }
   for (const m of metrics) if (tx.find('PIF_metrics', m)) tx.destroy('PIF_metrics', m);
   for (const vm of tx.where('VM', (r) => r.resident_on === host && r.is_control_domain === true)) {
     for (const vif of tx.where('VIF', (r) => r.VM === vm)) tx.destroy('VIF', vif);
-    const vmm = String(tx.get('VM', vm).metrics);
+    const vmm = tx.get('VM', vm).metrics;
     tx.destroy('VM', vm);
     if (tx.find('VM_metrics', vmm)) tx.destroy('VM_metrics', vmm);
   }
-  const hm = String(tx.get('host', host).metrics);
+  const hm = tx.get('host', host).metrics;
   tx.destroy('host', host);
   if (tx.find('host_metrics', hm)) tx.destroy('host_metrics', hm);
 }
@@ -77,7 +77,7 @@ async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson:
   // A slave's NICs become PIF records (device, MAC, MTU): typed values, or nothing is stored.
   for (const n of report.nics) {
     if (!n || !isIfName(n.device)) throw new ApiError('INVALID_VALUE', ['report', `NIC device ${JSON.stringify(n?.device)}`]);
-    if (!isMac(n.MAC)) throw new ApiError('MAC_INVALID', [String(n.MAC)]);
+    if (!isMac(n.MAC)) throw new ApiError('MAC_INVALID', [n.MAC]);
     if (!isMtu(n.MTU)) throw new ApiError('INVALID_VALUE', ['report', `NIC ${n.device} MTU ${JSON.stringify(n.MTU)}`]);
   }
   const master = poolMaster(tx);
@@ -109,7 +109,7 @@ async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson:
   // (4) start of day, as xapi at every start of a host: every managed physical PIF that is not a bond slave, every bond
   // master, every PIF with an IP comes up. Only when the slave daemon has just started: a resync brings it to the master's state.
   if (report.boot !== false) bringUpAtStartOfDay(tx, host, log, absent);
-  const hm = String(tx.get('host', host).metrics);
+  const hm = tx.get('host', host).metrics;
   if (tx.find('host_metrics', hm)) tx.set('host_metrics', hm, { live: true, last_updated: now() });
   const h = host;
   tx.after.push(() => pool.synced(h, uuid, report.clock, receivedAt));
@@ -126,7 +126,7 @@ async function join(ctx: CallCtx, masterAddress: string, user: string, password:
   if (db.count('Bond') > 0) throw new ApiError('POOL_JOINING_HOST_HAS_BONDS', []);
   if (db.count('tunnel') > 0) throw new ApiError('POOL_JOINING_HOST_HAS_TUNNELS', []);
   for (const [, v] of db.rows('VLAN')) {
-    const u = db.find('PIF', String(v.untagged_PIF));
+    const u = db.find('PIF', v.untagged_PIF);
     if (!u || !u.management) throw new ApiError('POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS', []);
   }
   const url = normalizeUrl(masterAddress);
@@ -151,7 +151,7 @@ async function eject(ctx: CallCtx, host: string): Promise<void> {
   const tx = ctx.tx;
   const row = tx.get('host', host);
   if (host === poolMaster(tx)) throw new ApiError('HOST_IS_MASTER', [host]);
-  const uuid = String(row.uuid);
+  const uuid = row.uuid;
   const m = pool.roles.member(uuid);
   if (!m) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
   forgetHost(tx, host);
@@ -225,7 +225,7 @@ function assertPoolSession(ctx: CallCtx, hostUuid: string): void {
   const s = ctx.d.store.find('session', ctx.session);
   const deny = () => new ApiError('SESSION_INVALID', [ctx.session]);
   if (!s || s.pool !== true) throw deny();
-  const name = String(s.auth_user_name);
+  const name = s.auth_user_name;
   if (name === `${POOL_SLAVE_PREFIX}${hostUuid}`) return;
   const registered = (() => {
     try {

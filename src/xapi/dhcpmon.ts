@@ -27,9 +27,9 @@ export function startDhcpMonitor(d: Daemon, backend: Backend, intervalMs: number
     for (const ref of store.children('host', d.hostRef, 'PIFs')) {
       const p = store.get('PIF', ref);
       if (p.ip_configuration_mode !== 'DHCP' || !p.currently_attached) continue;
-      const net = store.find('network', String(p.network));
+      const net = store.find('network', p.network);
       if (!net) continue;
-      const l = await backend.dhcpLease(String(net.bridge)).catch(() => undefined);
+      const l = await backend.dhcpLease(net.bridge).catch(() => undefined);
       const now = { IP: l?.address ?? '', netmask: l?.netmask ?? '', gateway: l?.gateway ?? '' };
       if (p.IP !== now.IP || p.netmask !== now.netmask || p.gateway !== now.gateway) found.set(ref, now);
     }

@@ -44,8 +44,8 @@ export function updateManagementFlags(tx: Txn, host: string, network: string | u
 export function moveManagement(tx: Txn, to: string): void {
   const row = tx.get('PIF', to);
   bringPifUp(tx, to);
-  updateManagementFlags(tx, String(row.host), String(row.network));
-  refreshHostAddress(tx, String(row.host));
+  updateManagementFlags(tx, row.host, row.network);
+  refreshHostAddress(tx, row.host);
 }
 
 /**
@@ -58,12 +58,12 @@ export function managementReconfigure(tx: Txn, pif: string, bridges: readonly st
   const row = tx.get('PIF', pif);
   if (row.managed) assertUsableForManagement(tx, pif);
   if (row.management) return;
-  const host = String(row.host);
-  const network = String(row.network);
+  const host = row.host;
+  const network = row.network;
   const net = tx.get('network', network);
   setCulprit(tx, pif);
   if (!net.managed) {
-    if (!bridges.includes(String(net.bridge))) throw new ApiError('BRIDGE_NOT_AVAILABLE', [String(net.bridge)]);
+    if (!bridges.includes(net.bridge)) throw new ApiError('BRIDGE_NOT_AVAILABLE', [net.bridge]);
   } else {
     for (const p of localPifs(tx, network, host)) {
       if (!tx.get('PIF', p).managed) continue;

@@ -8,6 +8,7 @@
 // The daemon runs it every second with a real backend; with the simulated backend it is off
 // unless asked for (startDaemon's monitorIntervalMs): the simulated carrier only changes when a
 // test pulls a cable, and tests that do can call refresh() themselves.
+import type { RowOf } from '../../schema/index.js';
 import type { Daemon } from '../api/context.js';
 import { now } from '../api/context.js';
 import type { Backend, Nic } from '../backends/backend.js';
@@ -62,14 +63,14 @@ export function startBondMonitor(d: Daemon, backend: Backend, intervalMs: number
     const store = d.store;
     const counts = new Map<string, number>();
     for (const [ref, bond] of store.rows('Bond')) {
-      const master = store.find('PIF', String(bond.master));
+      const master = store.find('PIF', bond.master);
       if (!master || master.host !== d.hostRef) continue;
       let n = 0;
       if (master.currently_attached) {
         try {
-          n = await backend.bondLinksUp(String(master.device));
+          n = await backend.bondLinksUp(master.device);
         } catch (e) {
-          d.log.debug(`bond monitor: ${String(master.device)}: ${(e as Error).message}`);
+          d.log.debug(`bond monitor: ${master.device}: ${(e as Error).message}`);
           continue;
         }
       }
@@ -111,26 +112,26 @@ export function startBondMonitor(d: Daemon, backend: Backend, intervalMs: number
       return out;
     }
     const bonds = new Map<string, string[]>();
-    const pifs: Record<string, unknown>[] = [];
+    const pifs: RowOf<'PIF'>[] = [];
     for (const p of store.children('host', d.hostRef, 'PIFs')) {
       const row = store.get('PIF', p);
       const masterOf = store.children('PIF', p, 'bond_master_of');
       if (masterOf.length && row.currently_attached) {
-        bonds.set(String(row.device), store.children('Bond', masterOf[0], 'slaves').map((s) => String(store.get('PIF', s).device)));
+        bonds.set(row.device, store.children('Bond', masterOf[0], 'slaves').map((s) => store.get('PIF', s).device));
         pifs.push(row);
       } else if (row.physical) pifs.push(row);
     }
     const stats = linkStats(nics, bonds);
     for (const row of pifs) {
-      const m = store.find('PIF_metrics', String(row.metrics));
+      const m = store.find('PIF_metrics', row.metrics);
       if (!m) continue;
-      const st = stats.get(String(row.device));
+      const st = stats.get(row.device);
       if (!st) continue; // a NIC the host does not have: nothing known
       const patch: Record<string, unknown> = {};
       if (m.carrier !== st.carrier) patch.carrier = st.carrier;
       if (st.speed !== undefined && Number(m.speed) !== st.speed) patch.speed = st.speed;
       if (st.duplex !== undefined && m.duplex !== st.duplex) patch.duplex = st.duplex;
-      if (Object.keys(patch).length) out.set(String(row.metrics), patch);
+      if (Object.keys(patch).length) out.set(row.metrics, patch);
     }
     return out;
   };

@@ -2,10 +2,10 @@
 // helpers (xapi_network_attach_helpers.ml) that VIF plug, VM start and placement share.
 // Semantics only change records; the reconciler builds the bridges the records ask for.
 import { isIfName, isMtu } from '../../schema/values.js';
-import type { CtorOf, EnumValue } from '../../schema/index.js';
+import type { CtorOf, EnumValue, RowOf } from '../../schema/index.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
-import { NULL_REF, type Row, type Txn, type View, type Store } from '../store/store.js';
+import { NULL_REF, type Txn, type View, type Store } from '../store/store.js';
 import { managementPif, pifKind } from './pif_helpers.js';
 
 const BRIDGE_BLACKLIST = ['xen', 'xapi', 'vif', 'tap', 'eth'];
@@ -53,35 +53,35 @@ export function bringPifUp(tx: Txn, pif: string): void {
   const row = tx.get('PIF', pif);
   const masterOf = tx.children('PIF', pif, 'bond_master_of');
   if (masterOf.length) {
-    const mtu = tx.get('network', String(row.network)).MTU;
+    const mtu = tx.get('network', row.network).MTU;
     for (const s of tx.children('Bond', masterOf[0], 'slaves')) {
       tx.set('PIF', s, { currently_attached: false });
-      const sn = String(tx.get('PIF', s).network);
+      const sn = tx.get('PIF', s).network;
       if (tx.find('network', sn) && tx.get('network', sn).MTU !== mtu) tx.set('network', sn, { MTU: mtu });
     }
     const bond = tx.get('Bond', masterOf[0]);
-    const ps = String(bond.primary_slave);
+    const ps = bond.primary_slave;
     if (bond.auto_update_mac && ps !== NULL_REF && tx.find('PIF', ps)) {
-      const mac = String(tx.get('PIF', ps).MAC);
+      const mac = tx.get('PIF', ps).MAC;
       if (mac !== row.MAC) tx.set('PIF', pif, { MAC: mac });
     }
   }
   if (!row.currently_attached) tx.set('PIF', pif, { currently_attached: true });
-  const bond = String(row.bond_slave_of);
+  const bond = row.bond_slave_of;
   if (bond !== NULL_REF && tx.find('Bond', bond)) {
-    const master = String(tx.get('Bond', bond).master);
+    const master = tx.get('Bond', bond).master;
     if (tx.find('PIF', master)) tx.set('PIF', master, { currently_attached: false });
   }
   const mtu = bridgeMtu(tx, row);
   if (Number(row.MTU) !== mtu) tx.set('PIF', pif, { MTU: mtu });
-  refreshHostAddress(tx, String(row.host));
+  refreshHostAddress(tx, row.host);
 }
 
 /** The MTU the PIF's bridge gets (PIF other_config:mtu, else the network's), as the reconciler computes it. */
-function bridgeMtu(db: View, pif: Row): number {
-  const n = Number((pif.other_config as Record<string, string>)?.mtu);
+function bridgeMtu(db: View, pif: RowOf<'PIF'>): number {
+  const n = Number(pif.other_config?.mtu);
   if (isMtu(n)) return n;
-  const nw = db.find('network', String(pif.network));
+  const nw = db.find('network', pif.network);
   return nw ? Number(nw.MTU) : 1500;
 }
 
@@ -94,7 +94,7 @@ export function refreshHostAddress(tx: Txn, host: string): void {
     if (p.primary_address_type === 'IPv6') {
       const first = (p.IPv6 as string[]).find((x) => x !== '') ?? '';
       addr = first.split('/')[0];
-    } else addr = String(p.IP);
+    } else addr = p.IP;
   }
   if (tx.get('host', host).address !== addr) tx.set('host', host, { address: addr });
 }
@@ -115,7 +115,7 @@ export function plugPif(tx: Txn, pif: string): void {
   const kind = pifKind(tx, pif);
   if (kind === 'Tunnel_access') {
     const t = tx.children('PIF', pif, 'tunnel_access_PIF_of')[0];
-    const transport = String(tx.get('tunnel', t).transport_PIF);
+    const transport = tx.get('tunnel', t).transport_PIF;
     if (tx.get('PIF', transport).ip_configuration_mode === 'None') throw new ApiError('TRANSPORT_PIF_NOT_CONFIGURED', [transport]);
     plugPif(tx, transport);
   } else if (kind === 'Physical' && row.bond_slave_of !== NULL_REF) {
@@ -134,9 +134,9 @@ export function unplugPif(tx: Txn, pif: string, host: string): void {
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [pif]);
   assertNoProtectionEnabled(tx, pif);
   if (row.management) throw new ApiError('PIF_IS_MANAGEMENT_INTERFACE', [pif]);
-  assertNetworkHasNoVifsInUseOn(tx, host, String(row.network));
+  assertNetworkHasNoVifsInUseOn(tx, host, row.network);
   if (row.disallow_unplug) throw new ApiError('PIF_DOES_NOT_ALLOW_UNPLUG', [pif]);
-  for (const t of tx.children('PIF', pif, 'tunnel_transport_PIF_of')) unplugPif(tx, String(tx.get('tunnel', t).access_PIF), host);
+  for (const t of tx.children('PIF', pif, 'tunnel_transport_PIF_of')) unplugPif(tx, tx.get('tunnel', t).access_PIF, host);
   if (row.bond_slave_of === NULL_REF) bringPifDown(tx, pif);
 }
 
@@ -153,7 +153,7 @@ export function assertNoProtectionEnabled(db: View, pif: string): void {
 export function assertNetworkHasNoVifsInUseOn(db: View, host: string, network: string): void {
   for (const v of db.children('network', network, 'VIFs')) {
     const vif = db.get('VIF', v);
-    const vm = db.find('VM', String(vif.VM));
+    const vm = db.find('VM', vif.VM);
     if (!vm) continue;
     const ops = Object.values(vif.current_operations as Record<string, string>);
     if (ops.includes('attach') && (vm.resident_on === host || vm.scheduled_to_be_resident_on === host)) {
@@ -177,7 +177,7 @@ function isLive(ps: unknown): boolean {
 export function attachInternal(tx: Txn, network: string, host: string, opts: { force?: boolean; bridges?: readonly string[] } = {}): void {
   const net = tx.get('network', network);
   if (!net.managed) {
-    if (opts.bridges && !opts.bridges.includes(String(net.bridge))) throw new ApiError('BRIDGE_NOT_AVAILABLE', [String(net.bridge)]);
+    if (opts.bridges && !opts.bridges.includes(net.bridge)) throw new ApiError('BRIDGE_NOT_AVAILABLE', [net.bridge]);
     return;
   }
   for (const pif of localPifs(tx, network, host)) {
@@ -202,7 +202,7 @@ export function networkVisibleOn(db: View, network: string, host: string): boole
   if ((net.other_config as Record<string, string>).assume_network_is_shared === 'true') return true;
   if (!net.managed) return true;
   const hosts = db.children('network', network, 'VIFs')
-    .map((v) => db.find('VM', String(db.get('VIF', v).VM)))
+    .map((v) => db.find('VM', db.get('VIF', v).VM))
     .filter((vm) => vm && vm.power_state === 'Running')
     .map((vm) => vm!.resident_on);
   return hosts.length === 0 || hosts.includes(host);
@@ -226,7 +226,7 @@ export function assertCanSeeNetworks(db: View, vm: string, host: string, network
 export function vmNetworks(db: View, vm: string): string[] {
   const out: string[] = [];
   for (const v of db.children('VM', vm, 'VIFs')) {
-    const n = String(db.get('VIF', v).network);
+    const n = db.get('VIF', v).network;
     if (!out.includes(n) && db.find('network', n)) out.push(n);
   }
   return out;
@@ -234,9 +234,9 @@ export function vmNetworks(db: View, vm: string): string[] {
 
 /** network.create: MTU ≤ 0 → 1500, bridge "" → xapiN, reserved names refused, names unique. */
 function create(tx: Txn, rec: CtorOf<'network'>): string {
-  const bridges = new Set([...tx.rows('network')].map(([, r]) => String(r.bridge)));
+  const bridges = new Set([...tx.rows('network')].map(([, r]) => r.bridge));
   const mtu = Number(rec.MTU) <= 0 ? 1500 : Number(rec.MTU);
-  let bridge = String(rec.bridge ?? '');
+  let bridge = rec.bridge;
   if (bridge === '') {
     let n = bridgeCounter.get(tx.store) ?? 0;
     do bridge = `xapi${n++}`; while (bridges.has(bridge));
@@ -265,7 +265,7 @@ function destroy(tx: Txn, self: string): void {
   const oc = tx.get('network', self).other_config as Record<string, string>;
   if (oc.is_host_internal_management_network === 'true') throw new ApiError('CANNOT_DESTROY_SYSTEM_NETWORK', [self]);
   for (const v of vifs) {
-    const m = String(tx.get('VIF', v).metrics);
+    const m = tx.get('VIF', v).metrics;
     if (tx.find('VIF_metrics', m)) tx.destroy('VIF_metrics', m);
     tx.destroy('VIF', v);
   }

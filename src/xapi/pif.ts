@@ -83,7 +83,7 @@ function reconfigureIp(tx: Txn, self: string, mode: EnumValue<'ip_configuration_
   }
   const v4dns = DNS.split(',').filter(isValidIPv4);
   if (row.management && mode === 'None' && row.primary_address_type === 'IPv4') throw new ApiError('PIF_IS_MANAGEMENT_INTERFACE', [self]);
-  const v6dns = String(row.DNS).split(',').filter(isValidIPv6);
+  const v6dns = row.DNS.split(',').filter(isValidIPv6);
   tx.set('PIF', self, { ip_configuration_mode: mode, IP, netmask, gateway, DNS: [...v4dns, ...v6dns].join(',') });
   if (row.currently_attached) {
     setCulprit(tx, self);
@@ -103,7 +103,7 @@ function reconfigureIpv6(tx: Txn, self: string, mode: EnumValue<'ipv6_configurat
   if (IPv6 !== '' && !isValidCidr6(IPv6)) throw new ApiError('INVALID_CIDR_ADDRESS_SPECIFIED', ['IPv6']);
   const v6dns = DNS.split(',').filter(isValidIPv6);
   if (row.management && mode === 'None' && row.primary_address_type === 'IPv6') throw new ApiError('PIF_IS_MANAGEMENT_INTERFACE', [self]);
-  const v4dns = String(row.DNS).split(',').filter(isValidIPv4);
+  const v4dns = row.DNS.split(',').filter(isValidIPv4);
   tx.set('PIF', self, { ipv6_configuration_mode: mode, ipv6_gateway: gateway, IPv6: [IPv6], DNS: [...v6dns, ...v4dns].join(',') });
   if (row.currently_attached) {
     setCulprit(tx, self);
@@ -130,7 +130,7 @@ function setProperty(tx: Txn, self: string, name: string, value: string): void {
     setCulprit(tx, self);
     bringPifUp(tx, self);
     for (const v of tx.children('PIF', self, 'VLAN_slave_of')) {
-      const u = String(tx.get('VLAN', v).untagged_PIF);
+      const u = tx.get('VLAN', v).untagged_PIF;
       if (tx.find('PIF', u)) bringPifUp(tx, u);
     }
   }
@@ -206,7 +206,7 @@ export const pifImpls: Impls = {
   'PIF.plug': (ctx, { self }) => { plug(ctx.tx, self); },
   'PIF.unplug': (ctx, { self }) => {
     setCulprit(ctx.tx, self);
-    unplugPif(ctx.tx, self, String(ctx.tx.get('PIF', self).host));
+    unplugPif(ctx.tx, self, ctx.tx.get('PIF', self).host);
   },
   'PIF.reconfigure_ip': (ctx, { self, mode, IP, netmask, gateway, DNS }) => { reconfigureIp(ctx.tx, self, mode, IP, netmask, gateway, DNS); },
   'PIF.reconfigure_ipv6': (ctx, { self, mode, IPv6, gateway, DNS }) => { reconfigureIpv6(ctx.tx, self, mode, IPv6, gateway, DNS); },

@@ -12,7 +12,7 @@ import { genMac } from './vif.js';
 /** tunnel<N>: the smallest N not used by a tunnel access PIF on the host. */
 export function chooseTunnelDevice(tx: Txn, host: string): string {
   const used = new Set(tx.children('host', host, 'PIFs').filter((ref) => tx.children('PIF', ref, 'tunnel_access_PIF_of').length > 0)
-    .map((p) => String(tx.get('PIF', p).device)));
+    .map((p) => tx.get('PIF', p).device));
   let n = 0;
   while (used.has(`tunnel${n}`)) n++;
   return `tunnel${n}`;
@@ -44,7 +44,7 @@ export function tunnelCreateInternal(tx: Txn, host: string, transportPif: string
 
 /** Deletes a tunnel record and its access PIF (the metrics belong to the transport PIF). */
 export function tunnelDestroyInternal(tx: Txn, tunnel: string): void {
-  const access = String(tx.get('tunnel', tunnel).access_PIF);
+  const access = tx.get('tunnel', tunnel).access_PIF;
   if (tx.find('PIF', access)) tx.destroy('PIF', access);
   tx.destroy('tunnel', tunnel);
 }
@@ -53,7 +53,7 @@ export function tunnelDestroyInternal(tx: Txn, tunnel: string): void {
 function create(tx: Txn, transportPif: string, network: string, protocol: EnumValue<'tunnel_protocol'>): string {
   assertNetworkManaged(tx, network);
   const pif = tx.get('PIF', transportPif);
-  const host = String(pif.host);
+  const host = pif.host;
   assertNoOtherLocalPifs(tx, host, network);
   if (!pif.managed) throw new ApiError('PIF_UNMANAGED', [transportPif]);
   const topo = topology(tx, transportPif);
@@ -73,8 +73,8 @@ function create(tx: Txn, transportPif: string, network: string, protocol: EnumVa
 export const tunnelImpls: Impls = {
   'tunnel.create': (ctx, { transport_PIF: transportPif, network, protocol }) => create(ctx.tx, transportPif, network, protocol),
   'tunnel.destroy': (ctx, { self }) => {
-    const access = String(ctx.tx.get('tunnel', self).access_PIF);
-    unplugPif(ctx.tx, access, String(ctx.tx.get('PIF', access).host));
+    const access = ctx.tx.get('tunnel', self).access_PIF;
+    unplugPif(ctx.tx, access, ctx.tx.get('PIF', access).host);
     tunnelDestroyInternal(ctx.tx, self);
   },
 };

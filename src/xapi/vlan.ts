@@ -38,7 +38,7 @@ export function vlanCreateInternal(tx: Txn, host: string, taggedPif: string, tag
 
 /** Deletes a VLAN record and its untagged PIF (the metrics belong to the tagged PIF and stay). */
 export function vlanDestroyInternal(tx: Txn, vlan: string): void {
-  const untagged = String(tx.get('VLAN', vlan).untagged_PIF);
+  const untagged = tx.get('VLAN', vlan).untagged_PIF;
   tx.destroy('VLAN', vlan);
   if (tx.find('PIF', untagged)) tx.destroy('PIF', untagged);
 }
@@ -47,7 +47,7 @@ export function vlanDestroyInternal(tx: Txn, vlan: string): void {
 function assertCanCreate(tx: Txn, taggedPif: string, tag: Int, network: string): { host: string; device: string } {
   assertNetworkManaged(tx, network);
   const pif = tx.get('PIF', taggedPif);
-  const host = String(pif.host);
+  const host = pif.host;
   assertNoOtherLocalPifs(tx, host, network);
   if (!pif.managed) throw new ApiError('PIF_UNMANAGED', [taggedPif]);
   const topo = topology(tx, taggedPif);
@@ -57,7 +57,7 @@ function assertCanCreate(tx: Txn, taggedPif: string, tag: Int, network: string):
   if (topo[0] === 'Tunnel_access') throw new ApiError('IS_TUNNEL_ACCESS_PIF', [taggedPif]);
   // (SR-IOV network compatibility: no SR-IOV here, every network is a bridge network.)
   if (!Number.isInteger(tag) || tag < 0 || tag > 4094) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
-  const device = String(pif.device);
+  const device = pif.device;
   if (tx.where('VLAN', (v) => v.tagged_PIF === taggedPif && Number(v.tag) === tag).length) throw new ApiError('PIF_VLAN_EXISTS', [device]);
   // VLAN_IN_USE (the kernel already has <device>.<tag>) cannot happen: the reconciler owns every VLAN device.
   return { host, device };
@@ -75,7 +75,7 @@ export function vlanCreate(tx: Txn, taggedPif: string, tag: Int, network: string
 
 /** VLAN.destroy: orphan clean-up, bond/management/protection checks, PIF.unplug, then the records. */
 export function vlanDestroy(tx: Txn, vlan: string): void {
-  const untagged = String(tx.get('VLAN', vlan).untagged_PIF);
+  const untagged = tx.get('VLAN', vlan).untagged_PIF;
   const u = tx.find('PIF', untagged);
   if (!u) {
     tx.destroy('VLAN', vlan);
@@ -86,7 +86,7 @@ export function vlanDestroy(tx: Txn, vlan: string): void {
   // (assert_not_slave_management_pif: only on a pool slave; this host is the master.)
   assertNoProtectionEnabled(tx, untagged);
   if (Number(u.VLAN) < 0) throw new ApiError('PIF_IS_PHYSICAL', []);
-  unplugPif(tx, untagged, String(u.host));
+  unplugPif(tx, untagged, u.host);
   vlanDestroyInternal(tx, vlan);
 }
 
@@ -102,12 +102,12 @@ function pifCreateVlan(tx: Txn, device: string, network: string, host: string, t
 function pifDestroy(tx: Txn, self: string): void {
   const p = tx.get('PIF', self);
   if (Number(p.VLAN) < 0) throw new ApiError('PIF_IS_PHYSICAL', []);
-  vlanDestroy(tx, String(p.VLAN_master_of));
+  vlanDestroy(tx, p.VLAN_master_of);
 }
 
 /** The live hosts (host_metrics.live). */
 function liveHost(tx: Txn, host: string): boolean {
-  const m = tx.find('host_metrics', String(tx.get('host', host).metrics));
+  const m = tx.find('host_metrics', tx.get('host', host).metrics);
   return !!m && m.live === true;
 }
 
@@ -120,8 +120,8 @@ export const vlanImpls: Impls = {
   // xapi_pool.create_VLAN_from_PIF: VLAN.create on every live host's PIF of the same network; all or nothing.
   'pool.create_VLAN_from_PIF': (ctx, { pif, network, VLAN: tag }) => {
     const tx = ctx.tx;
-    const net = String(tx.get('PIF', pif).network);
-    const pifs = tx.children('network', net, 'PIFs').filter((p) => liveHost(tx, String(tx.get('PIF', p).host)));
+    const net = tx.get('PIF', pif).network;
+    const pifs = tx.children('network', net, 'PIFs').filter((p) => liveHost(tx, tx.get('PIF', p).host));
     return pifs.map((p) => vlanCreate(tx, p, tag, network).untagged);
   },
   // xapi_pool.create_VLAN (deprecated): PIF.create_VLAN on every host; all or nothing.

@@ -25,7 +25,7 @@ const DOM0_OPS = new Set(['start', 'start_on']);
 /** True if the host is live (host_metrics.live) and enabled. */
 function hostUsable(db: View, host: string): boolean {
   const h = db.get('host', host);
-  const m = db.find('host_metrics', String(h.metrics));
+  const m = db.find('host_metrics', h.metrics);
   return !!h.enabled && !!m && m.live === true;
 }
 
@@ -36,7 +36,7 @@ function hostUsable(db: View, host: string): boolean {
  */
 export function possibleHosts(tx: View, vm: string): string[] {
   const row = tx.get('VM', vm);
-  const sched = String(row.scheduled_to_be_resident_on);
+  const sched = row.scheduled_to_be_resident_on;
   if (sched !== NULL_REF && tx.find('host', sched)) return [sched];
   const nets = vmNetworks(tx, vm);
   return tx.refs('host').filter((h) => {
@@ -54,7 +54,7 @@ export function possibleHosts(tx: View, vm: string): string[] {
 /** xapi_vm_lifecycle.check_operation_error for the power operations, in its order. */
 export function assertOperationValid(db: View, vm: string, op: string): void {
   const row = db.get('VM', vm);
-  const ps = String(row.power_state) as PowerState;
+  const ps = row.power_state as PowerState;
   const allowed = ALLOWED[op];
   if (!allowed.includes(ps)) {
     throw new ApiError('VM_BAD_POWER_STATE', [vm, allowed.map((s) => s.toLowerCase()).join(', '), ps.toLowerCase()]);
@@ -88,7 +88,7 @@ function bootOn(tx: Txn, vm: string, host: string, paused: boolean, plugVifs: bo
     power_state: paused ? 'Paused' : 'Running', resident_on: host, scheduled_to_be_resident_on: NULL_REF,
     domid: nextDomid(tx, host),
   });
-  const m = String(row.metrics);
+  const m = row.metrics;
   if (tx.find('VM_metrics', m)) {
     const dt = row.domain_type === 'unspecified' ? (row.HVM_boot_policy === '' ? 'pv' : 'hvm') : row.domain_type;
     tx.set('VM_metrics', m, { current_domain_type: dt, start_time: now(), last_updated: now() });
@@ -106,7 +106,7 @@ export function forceStateReset(tx: Txn, vm: string, state: PowerState): void {
   }
   if (state === 'Halted' || state === 'Suspended') {
     tx.set('VM', vm, { resident_on: NULL_REF, scheduled_to_be_resident_on: NULL_REF, domid: -1 });
-    const m = String(tx.get('VM', vm).metrics);
+    const m = tx.get('VM', vm).metrics;
     if (state === 'Halted' && tx.find('VM_metrics', m)) tx.set('VM_metrics', m, { current_domain_type: 'unspecified' });
   }
   updateVmVifsAllowedOperations(tx, vm);
@@ -162,7 +162,7 @@ function start(tx: Txn, vm: string, paused: boolean, localHost: string): void {
 /** xapi_vm_helpers.allowed_VIF_devices: 0..15 (HVM and PV alike), less the devices the VM's VIFs use. */
 export function allowedVifDevices(db: View, vm: string): string[] {
   db.get('VM', vm);
-  const used = new Set(db.children('VM', vm, 'VIFs').map((v) => String(db.get('VIF', v).device)));
+  const used = new Set(db.children('VM', vm, 'VIFs').map((v) => db.get('VIF', v).device));
   return Array.from({ length: 16 }, (_, i) => String(i)).filter((d) => !used.has(d));
 }
 
