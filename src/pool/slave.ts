@@ -248,7 +248,7 @@ export class SlaveAgent extends EventEmitter {
       nics: await this.o.backend.nics(),
       management,
       token: this.o.role.token!,
-      software_version: { ...(host.software_version as Record<string, string>) },
+      software_version: { ...host.software_version },
       clock: Date.now(),
       boot: this.syncs === 0,
     };

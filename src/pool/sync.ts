@@ -65,7 +65,7 @@ export function registerHost(tx: Txn, uuid: string, r: SlaveReport, master: stri
     API_version_minor: m.API_version_minor,
     API_version_vendor: m.API_version_vendor,
     enabled: true,
-    software_version: Object.assign(Object.create(null), r.software_version ?? (m.software_version as Record<string, string>)),
+    software_version: Object.assign(Object.create(null), r.software_version ?? m.software_version),
     metrics,
   });
   const mgmtBridge = mg ? bridgeForDevice(mg.device) : undefined;

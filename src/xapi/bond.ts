@@ -77,7 +77,7 @@ const LINUX: Record<string, (v: string, mode: string) => boolean> = {
 /** True when the host's bonds are Linux bonding devices (host.software_version:bond_driver "linux": the ifcfg backend). */
 export function linuxBonding(db: View, host: string): boolean {
   const h = db.find('host', host);
-  return (h?.software_version as Record<string, string> | undefined)?.bond_driver === 'linux';
+  return h?.software_version?.bond_driver === 'linux';
 }
 
 /** True if the mode allows property k = v (lacp's keys; on Linux bonding also LINUX's). */
@@ -293,10 +293,10 @@ export function bondCreate(ctx: CallCtx, network: string, membersIn: readonly st
     if (haOn && rows[i].management) throw new ApiError('HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE', []);
   });
   if (rows.some((r) => r.host !== host)) throw new ApiError('PIF_CANNOT_BOND_CROSS_HOST', []);
-  const pifProps = rows[0].properties as Record<string, string>;
+  const pifProps = rows[0].properties;
   const sameProps = (a: Record<string, string>, b: Record<string, string>) =>
     Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => a[k] === b[k]);
-  if (!rows.every((r) => sameProps(r.properties as Record<string, string>, pifProps))) throw new ApiError('INCOMPATIBLE_PIF_PROPERTIES', []);
+  if (!rows.every((r) => sameProps(r.properties, pifProps))) throw new ApiError('INCOMPATIBLE_PIF_PROPERTIES', []);
   if (withIp.length > 1) throw new ApiError('PIF_BOND_MORE_THAN_ONE_IP', []);
 
   // What moves, decided before anything changes.
@@ -430,7 +430,7 @@ export const bondImpls: Impls = {
     const tx = ctx.tx;
     const b = tx.get('Bond', self);
     if (!propertyValid(b.mode, name, value, linuxBonding(tx, tx.get('PIF', b.master).host))) throw new ApiError('INVALID_VALUE', ['properties', `${name} = ${value}`]);
-    tx.set('Bond', self, { properties: Object.assign(Object.create(null), b.properties as Record<string, string>, { [name]: value }) });
+    tx.set('Bond', self, { properties: Object.assign(Object.create(null), b.properties, { [name]: value }) });
     reapply(tx, self);
   },
 };

@@ -92,7 +92,7 @@ export function refreshHostAddress(tx: Txn, host: string): void {
   if (m) {
     const p = tx.get('PIF', m);
     if (p.primary_address_type === 'IPv6') {
-      const first = (p.IPv6 as string[]).find((x) => x !== '') ?? '';
+      const first = p.IPv6.find((x) => x !== '') ?? '';
       addr = first.split('/')[0];
     } else addr = p.IP;
   }
@@ -199,7 +199,7 @@ export function networkVisibleOn(db: View, network: string, host: string): boole
   const net = db.get('network', network);
   const pifs = db.children('network', network, 'PIFs');
   if (pifs.length) return pifs.some((p) => db.get('PIF', p).host === host);
-  if ((net.other_config as Record<string, string>).assume_network_is_shared === 'true') return true;
+  if (net.other_config.assume_network_is_shared === 'true') return true;
   if (!net.managed) return true;
   const hosts = db.children('network', network, 'VIFs')
     .map((v) => db.find('VM', db.get('VIF', v).VM))

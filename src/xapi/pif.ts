@@ -96,7 +96,7 @@ function reconfigureIp(tx: Txn, self: string, mode: EnumValue<'ip_configuration_
 function reconfigureIpv6(tx: Txn, self: string, mode: EnumValue<'ipv6_configuration_mode'>, IPv6: string, gateway: string, DNS: string): void {
   const row = tx.get('PIF', self);
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [self]);
-  const cur = row.IPv6 as string[];
+  const cur = row.IPv6;
   const dnsOnly = mode === 'Static' && row.ipv6_configuration_mode === 'Static' && cur.length === 1 && cur[0] === IPv6 && row.ipv6_gateway === gateway;
   if (!dnsOnly) assertNoProtectionEnabled(tx, self);
   if (gateway !== '' && !isValidIPv6(gateway)) throw new ApiError('INVALID_IP_ADDRESS_SPECIFIED', ['gateway']);
@@ -118,7 +118,7 @@ function setProperty(tx: Txn, self: string, name: string, value: string): void {
   const row = tx.get('PIF', self);
   const kind = pifKind(tx, self);
   if (!(kind === 'Bond_master' || (kind === 'Physical' && !isBondSlave(tx, self)))) throw new ApiError('CANNOT_CHANGE_PIF_PROPERTIES', [self]);
-  const props = Object.assign(Object.create(null), row.properties as Record<string, string>, { [name]: value });
+  const props = Object.assign(Object.create(null), row.properties, { [name]: value });
   tx.set('PIF', self, { properties: props });
   if (kind === 'Bond_master') {
     for (const s of tx.children('Bond', tx.children('PIF', self, 'bond_master_of')[0], 'slaves')) {

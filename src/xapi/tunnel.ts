@@ -61,7 +61,7 @@ function create(tx: Txn, transportPif: string, network: string, protocol: EnumVa
   if (topo[0] === 'Physical' && pif.bond_slave_of !== NULL_REF) throw new ApiError('CANNOT_ADD_TUNNEL_TO_BOND_SLAVE', [transportPif]);
   if (topo[0] === 'Tunnel_access') throw new ApiError('IS_TUNNEL_ACCESS_PIF', [transportPif]);
   for (const [, h] of tx.rows('host')) {
-    if ((h.software_version as Record<string, string>).network_backend !== 'openvswitch') throw new ApiError('OPENVSWITCH_NOT_ACTIVE', []);
+    if (h.software_version.network_backend !== 'openvswitch') throw new ApiError('OPENVSWITCH_NOT_ACTIVE', []);
   }
   const r = tunnelCreateInternal(tx, host, transportPif, network, protocol);
   setCulprit(tx, r.access);

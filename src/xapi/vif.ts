@@ -116,7 +116,7 @@ function create(tx: Txn, rec: CtorOf<'VIF'>): string {
   const attached = vmRow.power_state === 'Suspended' ? !!rec.currently_attached : false;
   const device = rec.device;
   if (!/^\d+$/.test(device)) throw new ApiError('INVALID_DEVICE', [device]);
-  const seed = (vmRow.other_config as Record<string, string>).mac_seed;
+  const seed = vmRow.other_config.mac_seed;
   let mac = rec.MAC;
   let auto = false;
   if (seed !== undefined && mac === '') {
@@ -124,7 +124,7 @@ function create(tx: Txn, rec: CtorOf<'VIF'>): string {
     auto = true;
   }
   if (!isValidMac(mac)) throw new ApiError('MAC_INVALID', [mac]);
-  if ((rec.trunks as number[]).length) assertNetworkCompatibleWithTrunksOnPif(tx, rec.network);
+  if (rec.trunks.length) assertNetworkCompatibleWithTrunksOnPif(tx, rec.network);
   // (HA_CONSTRAINT_VIOLATION_NETWORK_NOT_SHARED needs HA, which this daemon never enables.)
   const n = Number(device);
   if (tx.children('VM', vm, 'VIFs').some((v) => Number(tx.get('VIF', v).device) === n)) throw new ApiError('DEVICE_ALREADY_EXISTS', [device]);
@@ -197,7 +197,7 @@ function move(tx: Txn, self: string, network: string, localHost: string): void {
       throw e;
     }
   }
-  if ((row.trunks as number[]).length) assertNetworkCompatibleWithTrunksOnPif(tx, network);
+  if (row.trunks.length) assertNetworkCompatibleWithTrunksOnPif(tx, network);
   moveVifInternal(tx, self, network);
 }
 
@@ -259,7 +259,7 @@ function configureIp(tx: Txn, self: string, v: 4 | 6, mode: string, address: str
   }
   const vm = vif.VM;
   const gm = tx.find('VM_guest_metrics', tx.find('VM', vm)?.guest_metrics ?? NULL_REF);
-  if ((gm?.other as Record<string, string> | undefined)?.['feature-static-ip-setting'] !== '1') throw new ApiError('VM_LACKS_FEATURE', [vm]);
+  if (gm?.other?.['feature-static-ip-setting'] !== '1') throw new ApiError('VM_LACKS_FEATURE', [vm]);
   tx.set('VIF', self, { [`ipv${v}_configuration_mode`]: mode, [`ipv${v}_addresses`]: [address], [`ipv${v}_gateway`]: gateway });
 }
 

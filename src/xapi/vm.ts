@@ -126,7 +126,7 @@ function create(tx: Txn, rec: CtorOf<'VM'>): string {
   const metrics = tx.create('VM_metrics', { current_domain_type: suspended ? rec.domain_type : 'unspecified' });
   const domainType = rec.domain_type === 'unspecified' ? (rec.HVM_boot_policy === '' ? 'pv' : 'hvm') : rec.domain_type;
   // xapi_vm.create: a random mac_seed unless the caller gave one (VIF.create with MAC "" derives the MAC from it).
-  const otherConfig = rec.other_config as Record<string, string>;
+  const otherConfig = rec.other_config;
   const withSeed = 'mac_seed' in otherConfig ? otherConfig : Object.assign(Object.create(null), otherConfig, { mac_seed: uuidv4() });
   const fields = {
     ...rec,
