@@ -1,7 +1,7 @@
 // VLAN: create/destroy (xapi_vlan.ml), pool.create_VLAN(_from_PIF) (xapi_pool.ml) and the
 // deprecated PIF.create_VLAN / PIF.destroy. A VLAN is a record plus an untagged PIF on the
 // VLAN's network; the reconciler makes the VLAN bridge on the tagged PIF's bridge.
-import type { Int } from '../../schema/index.js';
+import type { Int, Ref } from '../../schema/index.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
@@ -64,7 +64,7 @@ function assertCanCreate(tx: Txn, taggedPif: string, tag: Int, network: string):
 }
 
 /** VLAN.create: checks, records, then PIF.plug of the untagged PIF. */
-export function vlanCreate(tx: Txn, taggedPif: string, tag: Int, network: string): { vlan: string; untagged: string } {
+export function vlanCreate(tx: Txn, taggedPif: Ref<'PIF'>, tag: Int, network: Ref<'network'>): { vlan: string; untagged: string } {
   const { host, device } = assertCanCreate(tx, taggedPif, tag, network);
   assertNetworkCompatibleWithTrunksOnVif(tx, network);
   const r = vlanCreateInternal(tx, host, taggedPif, tag, network, device);
