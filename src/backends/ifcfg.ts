@@ -23,13 +23,12 @@
 // no SLB, and balance-alb is the mode that, like SLB, balances by source MAC and needs no switch
 // configuration (balance-xor would need a static EtherChannel on the switch).
 
-import { execa } from 'execa';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step, type HostNetwork } from './backend.js';
 import { discoverHost } from './hostnet.js';
-import { localRunner, Tool, type Runner } from './tools/exec.js';
+import { localRunner, runCommand, Tool, type Runner } from './tools/exec.js';
 import { IpTool } from './tools/ip.js';
 import { applyPlan, PlanStepError } from './plan.js';
 import { sameValue } from './state.js';
@@ -461,8 +460,8 @@ export function augeasErrors(out: string): string[] {
 
 /** Refuses to start the ifcfg backend without augtool (the message an operator can act on). */
 export async function checkAugtool(augtool = 'augtool'): Promise<void> {
-  const r = await execa(augtool, ['--version'], { reject: false, stdin: 'ignore' });
-  if ((r as { code?: string }).code === 'ENOENT' || r.exitCode === 127) throw new Error(AUGTOOL_MISSING);
+  const r = await runCommand(augtool, ['--version']);
+  if (r.code === 'ENOENT' || r.exitCode === 127) throw new Error(AUGTOOL_MISSING);
 }
 
 /** The ifcfg backend (see the head of this file). */
@@ -590,8 +589,8 @@ export class IfcfgBackend implements Backend {
       const file = join(tmp, 'node-augtool');
       await writeFile(file, text);
       this.augtoolRuns++;
-      const r = await execa(this.opts.augtool ?? 'augtool', ['-A', '-r', this.root, '-f', file], { reject: false, stdin: 'ignore', all: true });
-      if ((r as { code?: string }).code === 'ENOENT') throw new Error(AUGTOOL_MISSING);
+      const r = await runCommand(this.opts.augtool ?? 'augtool', ['-A', '-r', this.root, '-f', file]);
+      if (r.code === 'ENOENT') throw new Error(AUGTOOL_MISSING);
       if (r.exitCode !== 0 || /^error|saving failed/im.test(r.all ?? '')) {
         const all = String(r.all ?? '');
         const files = augeasErrors(all);
