@@ -35,21 +35,33 @@ export type EnumValue<N extends string> = Extract<EnumSpecs[number], { readonly 
 export type RecordOf<C extends string> = object & { readonly __record?: C };
 
 /** The TypeScript type of a value of datamodel type Y (schema/types.ts Ty). */
-export type TsOf<Y> =
-  Y extends { readonly k: 'string' } ? string :
-  Y extends { readonly k: 'int' } ? Int :
-  Y extends { readonly k: 'int32' } ? number :
-  Y extends { readonly k: 'float' } ? number :
-  Y extends { readonly k: 'bool' } ? boolean :
-  Y extends { readonly k: 'datetime' } ? string :
-  Y extends { readonly k: 'enum'; readonly name: infer N extends string } ? EnumValue<N> :
-  Y extends { readonly k: 'ref'; readonly cls: infer C extends string } ? Ref<C> :
-  Y extends { readonly k: 'set'; readonly of: infer O } ? readonly TsOf<O>[] :
-  Y extends { readonly k: 'map'; readonly val: infer V } ? Readonly<Record<string, TsOf<V>>> :
-  Y extends { readonly k: 'record'; readonly cls: infer C extends ClassName; readonly ctor: true } ? CtorOf<C> :
-  Y extends { readonly k: 'record'; readonly cls: infer C extends string } ? RecordOf<C> :
-  Y extends { readonly k: 'void' } ? void :
-  unknown;
+export type TsOf<Y> = Y extends { readonly k: 'string' }
+  ? string
+  : Y extends { readonly k: 'int' }
+    ? Int
+    : Y extends { readonly k: 'int32' }
+      ? number
+      : Y extends { readonly k: 'float' }
+        ? number
+        : Y extends { readonly k: 'bool' }
+          ? boolean
+          : Y extends { readonly k: 'datetime' }
+            ? string
+            : Y extends { readonly k: 'enum'; readonly name: infer N extends string }
+              ? EnumValue<N>
+              : Y extends { readonly k: 'ref'; readonly cls: infer C extends string }
+                ? Ref<C>
+                : Y extends { readonly k: 'set'; readonly of: infer O }
+                  ? readonly TsOf<O>[]
+                  : Y extends { readonly k: 'map'; readonly val: infer V }
+                    ? Readonly<Record<string, TsOf<V>>>
+                    : Y extends { readonly k: 'record'; readonly cls: infer C extends ClassName; readonly ctor: true }
+                      ? CtorOf<C>
+                      : Y extends { readonly k: 'record'; readonly cls: infer C extends string }
+                        ? RecordOf<C>
+                        : Y extends { readonly k: 'void' }
+                          ? void
+                          : unknown;
 
 // Every alias below takes what it works on as an unconstrained parameter and takes it apart with
 // `infer`: indexed access on a parameter constrained to "any class" makes tsc relate the union of
@@ -88,37 +100,43 @@ type Self<C extends string> = P<'self', RefTy<C>>;
 type Writable<C, Fs> = Extract<Stored<C, Visible<Fs>>, { readonly qual: 'RW' }>;
 type MapAccessors<C extends string, Fs> = {
   [F in Extract<Fs, { readonly ty: { readonly k: 'map' } }> as `add_to_${NameOf<F>}`]: TyOf<F> extends { readonly key: infer K; readonly val: infer V }
-    ? { params: [Self<C>, P<'key', K>, P<'value', V>]; result: Void } : never
+    ? { params: [Self<C>, P<'key', K>, P<'value', V>]; result: Void }
+    : never;
 } & {
   [F in Extract<Fs, { readonly ty: { readonly k: 'map' } }> as `remove_from_${NameOf<F>}`]: TyOf<F> extends { readonly key: infer K }
-    ? { params: [Self<C>, P<'key', K>]; result: Void } : never
+    ? { params: [Self<C>, P<'key', K>]; result: Void }
+    : never;
 };
 type SetAccessors<C extends string, Fs> = {
   [F in Extract<Fs, { readonly ty: { readonly k: 'set' } }> as `add_${NameOf<F>}` | `remove_${NameOf<F>}`]: TyOf<F> extends { readonly of: infer O }
-    ? { params: [Self<C>, P<'value', O>]; result: Void } : never
+    ? { params: [Self<C>, P<'value', O>]; result: Void }
+    : never;
 };
 
 /** The messages methods.ts generates for a stored class (get_record, accessors, create/destroy...). */
-type Generated<C extends string, S, Fs> = S extends { readonly stored: false } ? Record<never, never> :
-  {
-    get_record: { params: [Self<C>]; result: RecTy<C> };
-    get_by_uuid: { params: [P<'uuid', Str>]; result: RefTy<C> };
-  }
-  & ('name_label' extends NameOf<Fs> ? { get_by_name_label: { params: [P<'label', Str>]; result: SetTy<RefTy<C>> } } : Record<never, never>)
-  & (S extends { readonly exposeGetAll: true } ? {
-    get_all: { params: []; result: SetTy<RefTy<C>> };
-    get_all_records: { params: []; result: MapTy<RefTy<C>, RecTy<C>> };
-    get_all_where: { params: [P<'expr', Str>]; result: SetTy<RefTy<C>> };
-    get_all_records_where: { params: [P<'expr', Str>]; result: MapTy<RefTy<C>, RecTy<C>> };
-  } : Record<never, never>)
-  & { [F in Visible<Fs> as `get_${NameOf<F>}`]: { params: [Self<C>]; result: TyOf<F> } }
-  & { [F in Writable<C, Fs> as `set_${NameOf<F>}`]: { params: [Self<C>, P<'value', TyOf<F>>]; result: Void } }
-  & MapAccessors<C, Writable<C, Fs>>
-  & SetAccessors<C, Writable<C, Fs>>
-  & (S extends { readonly genConstructor: true } ? {
-    create: { params: [P<'args', RecTy<C> & { readonly ctor: true }>]; result: RefTy<C> };
-    destroy: { params: [Self<C>]; result: Void };
-  } : Record<never, never>);
+type Generated<C extends string, S, Fs> = S extends { readonly stored: false }
+  ? Record<never, never>
+  : {
+      get_record: { params: [Self<C>]; result: RecTy<C> };
+      get_by_uuid: { params: [P<'uuid', Str>]; result: RefTy<C> };
+    } & ('name_label' extends NameOf<Fs> ? { get_by_name_label: { params: [P<'label', Str>]; result: SetTy<RefTy<C>> } } : Record<never, never>) &
+      (S extends { readonly exposeGetAll: true }
+        ? {
+            get_all: { params: []; result: SetTy<RefTy<C>> };
+            get_all_records: { params: []; result: MapTy<RefTy<C>, RecTy<C>> };
+            get_all_where: { params: [P<'expr', Str>]; result: SetTy<RefTy<C>> };
+            get_all_records_where: { params: [P<'expr', Str>]; result: MapTy<RefTy<C>, RecTy<C>> };
+          }
+        : Record<never, never>) & { [F in Visible<Fs> as `get_${NameOf<F>}`]: { params: [Self<C>]; result: TyOf<F> } } & {
+        [F in Writable<C, Fs> as `set_${NameOf<F>}`]: { params: [Self<C>, P<'value', TyOf<F>>]; result: Void };
+      } & MapAccessors<C, Writable<C, Fs>> &
+      SetAccessors<C, Writable<C, Fs>> &
+      (S extends { readonly genConstructor: true }
+        ? {
+            create: { params: [P<'args', RecTy<C> & { readonly ctor: true }>]; result: RefTy<C> };
+            destroy: { params: [Self<C>]; result: Void };
+          }
+        : Record<never, never>);
 
 /** The custom messages declared on a class, by name. */
 type Custom<S> = { [M in MessagesIn<S> as NameOf<M>]: M };
@@ -131,7 +149,9 @@ type Merge<A, B> = { [K in keyof A | keyof B]: K extends keyof B ? B[K] : K exte
 export type WireName = { [C in ClassName]: `${C}.${keyof MessagesOf<C> & string}` }[ClassName];
 
 type SigOf<W extends string> = W extends `${infer C extends ClassName}.${infer M}`
-  ? MessagesOf<C>[M & keyof MessagesOf<C>] extends infer S extends Sig ? S : never
+  ? MessagesOf<C>[M & keyof MessagesOf<C>] extends infer S extends Sig
+    ? S
+    : never
   : never;
 
 type Named<Ps> = Ps extends readonly (infer X)[] ? { readonly [Y in X as NameOf<Y>]: TsOf<TyOf<Y>> } : never;

@@ -158,7 +158,11 @@ export type Encoded = LazyMap | Typed;
  * converted and with defaults filled in by the dispatcher; it returns the message's result type.
  */
 export type Impl<W extends WireName> = (ctx: CallCtx, args: ParamsOf<W>) => ResultOf<W> | Encoded | Promise<ResultOf<W> | Encoded>;
-/** An implementation of some message, as the method table holds it (arguments by name). */
+/**
+ * An implementation of some message, as the method table holds it (arguments by name). Its
+ * arguments are typed where it is declared (Impls); the table only passes namedArgs through.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyImpl = (ctx: CallCtx, args: any) => unknown;
 /** Implementations by wire name (`Bond.create`), each typed by its message. */
 export type Impls = { [W in WireName]?: Impl<W> };

@@ -15,10 +15,12 @@ const CASES = join(ROOT, 'test/types/cases');
 /** `line:TScode` for every `// error TSnnnn` marker of a case file. */
 function expected(file: string): string[] {
   const out: string[] = [];
-  readFileSync(file, 'utf8').split('\n').forEach((l, i) => {
-    const m = /\/\/ error (TS\d+)\s*$/.exec(l);
-    if (m) out.push(`${i + 1}:${m[1]}`);
-  });
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((l, i) => {
+      const m = /\/\/ error (TS\d+)\s*$/.exec(l);
+      if (m) out.push(`${i + 1}:${m[1]}`);
+    });
   return out.sort();
 }
 
