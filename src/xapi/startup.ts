@@ -180,7 +180,7 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
     if (nic.plugged === true) tx.set('PIF', pif, { currently_attached: true });
   }
   const network = (bridge: string | undefined, label: string) => {
-    const taken = new Set([...tx.rows('network')].map(([, r]) => String(r.bridge)));
+    const taken = new Set([...tx.rows('network')].map(([, r]) => r.bridge));
     let name = bridge ?? '';
     for (let n = 0; name === '' || (bridge === undefined && taken.has(name)); n++) name = `xapi${n}`;
     return tx.create('network', { name_label: label, name_description: '', MTU: 1500, other_config: Object.create(null), bridge: name, managed: true });
@@ -216,7 +216,7 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
     manage(untagged, v);
   }
   const m = tx.where('PIF', (p) => p.management === true && p.host === host)[0];
-  if (m) tx.set('host', host, { address: String(tx.get('PIF', m).IP) });
+  if (m) tx.set('host', host, { address: tx.get('PIF', m).IP });
   const vmMetrics = tx.create('VM_metrics', {});
   const dom0 = tx.create('VM', {
     name_label: `Control domain on host: ${hostname}`,
