@@ -181,6 +181,7 @@ async function startPool(dir: string, n: number): Promise<{ ms: number; slaves: 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const slaves: SlaveProc[] = [];
+  let m: Awaited<ReturnType<typeof childMaster>> | undefined;
   try {
     // Started a few at a time: 64 Node start-ups at once on a small machine take long, and they are not what is measured.
     for (let i = 0; i < n; i += 8) {
@@ -193,7 +194,7 @@ async function startPool(dir: string, n: number): Promise<{ ms: number; slaves: 
     // CPU each process spends on the sync: from here (slaves started and waiting) to the last sync done.
     const slaveCpu0 = slaves.map((s) => cpuMs(s.proc.pid!));
     const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', join(process.env.BENCH_CPU_PROF, `pool-master-${n}`)] : [];
-    const m = await childMaster(join(dir, 'm.db'), NICS, [], { listen: `127.0.0.1:${port}`, nodeArgs: prof });
+    m = await childMaster(join(dir, 'm.db'), NICS, [], { listen: `127.0.0.1:${port}`, nodeArgs: prof });
     const done = await Promise.race([
       Promise.all(slaves.map((s) => s.synced)),
       new Promise<never>((_, j) => setTimeout(() => j(new Error(`${n} slaves did not sync within 600 s`)), 600_000)),
@@ -203,6 +204,7 @@ async function startPool(dir: string, n: number): Promise<{ ms: number; slaves: 
     return { ms: Math.max(...done) - m.listening, slaves, m, masterCpu, slaveCpu };
   } catch (e) {
     await Promise.all(slaves.map((s) => s.stop()));
+    await m?.stop();
     throw e;
   }
 }
@@ -223,31 +225,35 @@ async function benchStartup(dir: string, out: string[]): Promise<void> {
     mkdirSync(rd);
     copyFileSync(join(seed, 'm.db'), join(rd, 'm.db'));
     const { ms, slaves, m, masterCpu, slaveCpu } = await startPool(rd, n);
-    curve.push([n, ms]);
-    const target = n === 16 ? { op: '<' as const, value: 2000 } : n === 64 ? { op: '<' as const, value: 8000 } : undefined;
-    figure({ area: 'pool', name: `start-up sync, ${n} slave${n > 1 ? 's' : ''} at once (100 NICs, 50 bonds, 500 VLANs each)`, value: ms, unit: 'ms', target, note: `${(ms / n).toFixed(0)} ms per slave` });
-    figure({ area: 'pool', name: `master RSS after ${n} slave${n > 1 ? 's' : ''} synced`, value: rssMB(m.proc.pid!), unit: 'MB', note: 'VmRSS of the master process' });
-    // Where the time can go on this machine: the master's CPU per slave is the serial part of a real
-    // pool; each slave's own CPU runs on its own machine in a real pool, on these same cores here.
-    figure({ area: 'pool', name: `start-up sync, ${n} slave${n > 1 ? 's' : ''}: master CPU per slave`, value: masterCpu / n, unit: 'ms', note: `slave process CPU per sync ${slaveCpu.toFixed(0)} ms; ${cpus().length} cores` });
-    say(out, `pool start-up sync, ${n} slaves at once: ${ms.toFixed(0)} ms; master RSS ${rssMB(m.proc.pid!).toFixed(0)} MB; CPU per slave: master ${(masterCpu / n).toFixed(0)} ms, slave ${slaveCpu.toFixed(0)} ms`);
-    if (n === sizes[sizes.length - 1]) {
-      // pool.create_VLAN_from_PIF on the master's first bond: a VLAN on the same bond of every host (65 hosts, 64 forwarded calls).
-      const session = await xapiCall<string>(m.url, 'session.login_with_password', ['root', 'secret']);
-      // Only the bond PIFs (65), not every PIF of the pool (42,000 at 64 slaves).
-      const pifs = await xapiCall<Record<string, Record<string, string>>>(m.url, 'PIF.get_all_records_where', [session, `field "device" = "${bondPifDevice}"`]);
-      const hosts = await xapiCall<Record<string, Record<string, string>>>(m.url, 'host.get_all_records', [session]);
-      const masterHost = Object.keys(hosts).find((h) => hosts[h].name_label === 'host0')!;
-      const bondPif = Object.keys(pifs).find((r) => pifs[r].host === masterHost)!;
-      const network = await xapiCall<string>(m.url, 'network.create', [session, { name_label: 'POOLWIDE', name_description: '', MTU: '1500', other_config: {}, bridge: '' }]);
-      const t0 = performance.now();
-      const made = await xapiCall<string[]>(m.url, 'pool.create_VLAN_from_PIF', [session, bondPif, network, '4000']);
-      const vlanMs = performance.now() - t0;
-      figure({ area: 'pool', name: `pool.create_VLAN_from_PIF on ${made.length} hosts (${n} slaves)`, value: vlanMs, unit: 'ms', target: n === 64 ? { op: '<', value: 1000 } : undefined, note: 'one VLAN per host on its copy of bond0; slave processes called in parallel' });
-      say(out, `pool.create_VLAN_from_PIF on ${made.length} hosts: ${vlanMs.toFixed(0)} ms`);
+    // Every process this run started stops, whatever fails below.
+    try {
+      curve.push([n, ms]);
+      const target = n === 16 ? { op: '<' as const, value: 2000 } : n === 64 ? { op: '<' as const, value: 8000 } : undefined;
+      figure({ area: 'pool', name: `start-up sync, ${n} slave${n > 1 ? 's' : ''} at once (100 NICs, 50 bonds, 500 VLANs each)`, value: ms, unit: 'ms', target, note: `${(ms / n).toFixed(0)} ms per slave` });
+      figure({ area: 'pool', name: `master RSS after ${n} slave${n > 1 ? 's' : ''} synced`, value: rssMB(m.proc.pid!), unit: 'MB', note: 'VmRSS of the master process' });
+      // Where the time can go on this machine: the master's CPU per slave is the serial part of a real
+      // pool; each slave's own CPU runs on its own machine in a real pool, on these same cores here.
+      figure({ area: 'pool', name: `start-up sync, ${n} slave${n > 1 ? 's' : ''}: master CPU per slave`, value: masterCpu / n, unit: 'ms', note: `slave process CPU per sync ${slaveCpu.toFixed(0)} ms; ${cpus().length} cores` });
+      say(out, `pool start-up sync, ${n} slaves at once: ${ms.toFixed(0)} ms; master RSS ${rssMB(m.proc.pid!).toFixed(0)} MB; CPU per slave: master ${(masterCpu / n).toFixed(0)} ms, slave ${slaveCpu.toFixed(0)} ms`);
+      if (n === sizes[sizes.length - 1]) {
+        // pool.create_VLAN_from_PIF on the master's first bond: a VLAN on the same bond of every host (65 hosts, 64 forwarded calls).
+        const session = await xapiCall<string>(m.url, 'session.login_with_password', ['root', 'secret']);
+        // Only the bond PIFs (65), not every PIF of the pool (42,000 at 64 slaves).
+        const pifs = await xapiCall<Record<string, Record<string, string>>>(m.url, 'PIF.get_all_records_where', [session, `field "device" = "${bondPifDevice}"`]);
+        const hosts = await xapiCall<Record<string, Record<string, string>>>(m.url, 'host.get_all_records', [session]);
+        const masterHost = Object.keys(hosts).find((h) => hosts[h].name_label === 'host0')!;
+        const bondPif = Object.keys(pifs).find((r) => pifs[r].host === masterHost)!;
+        const network = await xapiCall<string>(m.url, 'network.create', [session, { name_label: 'POOLWIDE', name_description: '', MTU: '1500', other_config: {}, bridge: '' }]);
+        const t0 = performance.now();
+        const made = await xapiCall<string[]>(m.url, 'pool.create_VLAN_from_PIF', [session, bondPif, network, '4000']);
+        const vlanMs = performance.now() - t0;
+        figure({ area: 'pool', name: `pool.create_VLAN_from_PIF on ${made.length} hosts (${n} slaves)`, value: vlanMs, unit: 'ms', target: n === 64 ? { op: '<', value: 1000 } : undefined, note: 'one VLAN per host on its copy of bond0; slave processes called in parallel' });
+        say(out, `pool.create_VLAN_from_PIF on ${made.length} hosts: ${vlanMs.toFixed(0)} ms`);
+      }
+    } finally {
+      await Promise.all(slaves.map((s) => s.stop()));
+      await m.stop();
     }
-    await Promise.all(slaves.map((s) => s.stop()));
-    await m.stop();
   }
   // Linear growth: time per slave at 64 against at 4 (1 is dominated by fixed costs).
   const per = (n: number) => curve.find(([k]) => k === n)![1] / n;
