@@ -10,7 +10,7 @@ import { ApiError } from '../errors.js';
 import { clone, defaultOf, type Row } from '../store/store.js';
 import { coerce } from './check.js';
 import { implFlags, type CallCtx, type Impl, type Impls } from './context.js';
-import { dbString, fieldOf, recordOf } from './records.js';
+import { cachedRecord, dbString, fieldOf } from './records.js';
 import { evalWhere, parseWhere } from './where.js';
 
 /** One callable message. */
@@ -59,7 +59,7 @@ function generated(c: ClassDef): Method[] {
     out.push({ wire: `${cls}.${name}`, cls, msg: { name, params, result, doc, async, roles, ...(keyRoles ? { keyRoles } : {}) }, impl, write, generated: true });
 
   add('get_record', [self(cls)], T.record(cls), `All fields of the given ${cls}.`,
-    (ctx, [ref]) => recordOf(ctx.db, cls, ref), false);
+    (ctx, [ref]) => cachedRecord(ctx.db, cls, ref), false);
   add('get_by_uuid', [{ name: 'uuid', ty: T.string }], T.ref(cls), `The ${cls} with the given uuid.`,
     (ctx, [uuid]) => ctx.db.byUuid(cls, uuid), false);
   if (c.fields.some((fd) => fd.name === 'name_label')) {
@@ -78,7 +78,7 @@ function generated(c: ClassDef): Method[] {
     // Rows are immutable: a snapshot of the row list is consistent; records are built while encoding.
     const lazy = (ctx: CallCtx, rows: [string, Row][]) =>
       new LazyMap(rows.length, (function* () {
-        for (const [ref, row] of rows) yield [ref, recordOf(ctx.db, cls, ref, row)] as [string, unknown];
+        for (const [ref, row] of rows) yield [ref, cachedRecord(ctx.db, cls, ref, row)] as [string, unknown];
       })());
     add('get_all', [], T.set(T.ref(cls)), `Every ${cls}.`, (ctx) => ctx.db.refs(cls), false);
     add('get_all_records', [], T.map(T.ref(cls), T.record(cls)), `Every ${cls} with its record.`,

@@ -1,7 +1,10 @@
 // Records as clients see them: every visible field in datamodel order, computed relation
 // sides filled in from the store's index. Built from the datamodel, never by hand.
-import { classDef, manySide, visibleFields, type ClassDef } from '../../schema/index.js';
-import type { Row, View } from '../store/store.js';
+import { T, classDef, manySide, visibleFields, type ClassDef, type Ty } from '../../schema/index.js';
+import { Store, type Row, type View } from '../store/store.js';
+import { Encoded } from '../wire/values.js';
+import { SUCCESS_PREFIX_BYTES, SUCCESS_SUFFIX_BYTES, successString } from '../wire/xmlrpc.js';
+import { stringifyValue } from '../wire/jsonrpc.js';
 
 type Builder = (db: View, ref: string, row: Row) => Record<string, unknown>;
 const builders = new Map<string, Builder>();
@@ -59,4 +62,74 @@ export function dbString(v: unknown): string {
   if (Array.isArray(v)) return `(${v.map((x) => `'${String(x)}'`).join(' ')})`;
   if (v && typeof v === 'object') return `(${Object.entries(v).map(([k, x]) => `('${k}' '${String(x)}')`).join(' ')})`;
   return String(v);
+}
+
+// ---------------------------------------------------------------- the record cache
+//
+// A record's wire forms are encoded once per version of its object and kept beside its row:
+// rows are immutable and replaced on every change, so the row itself is the version of the
+// stored fields, and Store.relVersion(ref) that of the computed relation sides. Records with
+// derived fields (session.rbac_permissions, computed from other objects) are never cached.
+// A record is the same for every caller (no field depends on the session or its role), so the
+// bytes are shared by all sessions.
+
+/** Encoded forms of one version of one record; each filled when first asked for. */
+interface Entry {
+  ref: string;
+  rel: number;
+  xml?: Buffer;
+  json?: Buffer;
+}
+const entries = new WeakMap<Row, Entry>();
+const cacheable = new Map<string, boolean>();
+const recordTy = new Map<string, Ty>();
+
+/**
+ * The UTF-8 bytes of `s` in a Buffer of their own: Buffer.from would cut a record of under 4 KiB
+ * from an 8 KiB shared slab, and a kept record would keep the whole slab alive.
+ */
+function ownBytes(s: string): Buffer {
+  const b = Buffer.allocUnsafeSlow(Buffer.byteLength(s, 'utf8'));
+  b.write(s, 0, 'utf8');
+  return b;
+}
+
+/** A record whose wire bytes come from (and go to) the cache. */
+class CachedRecord extends Encoded {
+  constructor(private readonly db: View, private readonly cls: string, private readonly ref: string, private readonly row: Row, private readonly e: Entry) {
+    super();
+  }
+  xmlReply(): Buffer {
+    return (this.e.xml ??= ownBytes(successString(this.plain(), recordTy.get(this.cls)!)));
+  }
+  xml(): Buffer {
+    const r = this.xmlReply();
+    return r.subarray(SUCCESS_PREFIX_BYTES, r.length - SUCCESS_SUFFIX_BYTES);
+  }
+  json(): Buffer {
+    return (this.e.json ??= ownBytes(stringifyValue(this.plain(), recordTy.get(this.cls)!)));
+  }
+  plain(): Record<string, unknown> {
+    return builder(this.cls)(this.db, this.ref, this.row);
+  }
+}
+
+/**
+ * The record of cls/ref as get_record answers it: from the committed store, a CachedRecord
+ * (the wire writes its cached bytes); inside a transaction, or for a class with derived
+ * fields, the plain record.
+ */
+export function cachedRecord(db: View, cls: string, ref: string, row: Row = db.get(cls, ref)): unknown {
+  if (!(db instanceof Store)) return recordOf(db, cls, ref, row);
+  let ok = cacheable.get(cls);
+  if (ok === undefined) {
+    ok = !visibleFields(classDef(cls) as ClassDef).some((fd) => fd.derived);
+    cacheable.set(cls, ok);
+    recordTy.set(cls, T.record(cls));
+  }
+  if (!ok) return recordOf(db, cls, ref, row);
+  const rel = db.relVersion(ref);
+  let e = entries.get(row);
+  if (e === undefined || e.rel !== rel || e.ref !== ref) entries.set(row, (e = { ref, rel }));
+  return new CachedRecord(db, cls, ref, row, e);
 }

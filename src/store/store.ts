@@ -215,6 +215,12 @@ export class Store implements View {
   private keyLocks = new KeyLocks();
   /** Writes run again because others committed while they called other hosts (tests, benchmarks). */
   remoteReruns = 0;
+  /**
+   * ref → how many times one of its computed relation sides was touched (a network's PIFs when a
+   * PIF's `network` changes, or its order when a PIF is rewritten): the network's own row is not
+   * rewritten then, so record caches (src/api/records.ts) key on this beside the row.
+   */
+  private relVersions = new Map<string, number>();
   private listeners: ((gen: number, changes: Change[]) => void)[] = [];
   private meta: { get: Database.Statement; set: Database.Statement };
   private tombIns: Database.Statement;
@@ -313,6 +319,8 @@ export class Store implements View {
       const target = row[r.one.field];
       if (typeof target !== 'string' || target === NULL_REF) continue;
       const idx = this.rel.get(r)!;
+      // Any change to a set (its order too: a re-add moves a ref last) is a new version of the target.
+      this.bumpRel(target);
       let s = idx.get(target);
       if (add) {
         if (!s) idx.set(target, (s = new Set()));
@@ -363,6 +371,15 @@ export class Store implements View {
     if (!ref) throw new ApiError('UUID_INVALID', [cls, uuid]);
     return ref;
   }
+  /** The version of ref's computed relation sides (see relVersions); 0 until one changes. */
+  relVersion(ref: string): number {
+    return this.relVersions.get(ref) ?? 0;
+  }
+  private bumpRel(target: unknown): void {
+    if (typeof target !== 'string' || target === NULL_REF) return;
+    this.relVersions.set(target, (this.relVersions.get(target) ?? 0) + 1);
+  }
+
   /** [created, modified] generations of a live object. */
   gens(cls: string, ref: string): [number, number] | undefined {
     return this.cls(cls).gens.get(ref);
@@ -514,6 +531,7 @@ export class Store implements View {
           if (!old) continue;
           st.rows.delete(ref);
           st.gens.delete(ref);
+          this.relVersions.delete(ref);
           this.tombstones.set(`${cls}/${ref}`, { gen, created: old[0], uuid: String(oldRow?.uuid ?? '') });
         } else {
           st.rows.set(ref, row);

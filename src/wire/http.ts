@@ -11,7 +11,7 @@ import type { Ty } from '../../schema/index.js';
 import * as jsonrpc from './jsonrpc.js';
 import * as xmlrpc from './xmlrpc.js';
 import { peerCred } from './peercred.js';
-import { ProtocolError, type RpcCall } from './values.js';
+import { Encoded, ProtocolError, type RpcCall } from './values.js';
 
 /** What the dispatcher answers. `bare` replies skip the Status/Value wrapper (system.listMethods). */
 export type RpcOutcome =
@@ -172,13 +172,13 @@ const STREAM_AFTER = 1024 * 1024;
  * (get_all_records of thousands of objects) is streamed with chunked encoding as it is
  * encoded, with back-pressure, so it never sits in memory whole and other calls get turns.
  */
-async function sendParts(res: http.ServerResponse, contentType: string, parts: Iterable<string>): Promise<void> {
+async function sendParts(res: http.ServerResponse, contentType: string, parts: Iterable<string | Buffer>): Promise<void> {
   const it = parts[Symbol.iterator]();
   const held: Buffer[] = [];
   let len = 0;
   let next = it.next();
   while (!next.done && len <= STREAM_AFTER) {
-    const b = Buffer.from(next.value, 'utf8');
+    const b = typeof next.value === 'string' ? Buffer.from(next.value, 'utf8') : next.value;
     held.push(b);
     len += b.length;
     next = it.next();
@@ -206,6 +206,12 @@ async function sendParts(res: http.ServerResponse, contentType: string, parts: I
 /** Writes a whole reply held in one string. */
 function sendString(res: http.ServerResponse, contentType: string, body: string): void {
   res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), ...cors(res) });
+  res.end(body);
+}
+
+/** Writes a whole reply held in one Buffer (a cached record's bytes). */
+function sendBuffer(res: http.ServerResponse, contentType: string, body: Buffer): void {
+  res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': body.length, ...cors(res) });
   res.end(body);
 }
 
@@ -255,6 +261,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
       ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
       : await opts.handler.call(call, 'jsonrpc', preauth, req.socket.remoteAddress ?? '');
     if (!out.ok) sendString(res, 'application/json', jsonrpc.failure(call, out.error));
+    else if (out.value instanceof Encoded) sendBuffer(res, 'application/json', jsonrpc.successEncoded(call, out.value));
     else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'application/json', jsonrpc.successParts(call, out.value, out.ty));
     else sendString(res, 'application/json', jsonrpc.successString(call, out.value, out.ty));
     return;
@@ -269,6 +276,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
     ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
     : await opts.handler.call(call, 'xmlrpc', preauth, req.socket.remoteAddress ?? '');
   if (!out.ok) sendString(res, 'text/xml', xmlrpc.failure(out.error));
+  else if (out.value instanceof Encoded && !out.bare) sendBuffer(res, 'text/xml', xmlrpc.successEncoded(out.value));
   else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'text/xml', xmlrpc.successParts(out.value, out.ty, out.bare));
   else sendString(res, 'text/xml', xmlrpc.successString(out.value, out.ty, out.bare));
 }
