@@ -8,7 +8,7 @@ ARGS ?=
 # RESET=1: start over — remove the database (var/xenapi-netd.db and its WAL) before starting.
 RESET ?=
 
-.PHONY: all install build install-cli run test test-one test-deps bench docs clean
+.PHONY: all install build install-cli run test test-one test-deps bench docs clean lint format
 
 all: build
 
@@ -53,6 +53,15 @@ test-deps:
 
 test: test-deps build
 	npx mocha --reporter ./scripts/summary-reporter.cjs
+
+# eslint (eslint.config.js) and prettier (.prettierrc.json) over the code; `make format` rewrites it.
+LINT_FILES := "**/*.{ts,cts,cjs,js,mjs}"
+lint: install
+	npx eslint .
+	npx prettier --check --log-level warn $(LINT_FILES)
+
+format: install
+	npx prettier --write --log-level warn $(LINT_FILES)
 
 # One test file while developing: `make test-one F=test/xapi/vlan.test.ts` (mocha's --spec would
 # be merged with .mocharc.json's spec and run everything).

@@ -546,11 +546,11 @@ async function main(argv: string[]): Promise<number> {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = i + 1 < argv.length ? argv[i + 1] : undefined;
-    if (a === '--inventory' && val !== undefined) (opts.inventory = JSON.parse(readFileSync(val, 'utf8'))), i++;
-    else if (a === '--hostname' && val !== undefined) (opts.hostname = val), i++;
-    else if (a === '--url' && val !== undefined) (opts.url = val), i++;
-    else if (a === '--user' && val !== undefined) (opts.user = val), i++;
-    else if (a === '--password' && val !== undefined) (opts.password = val), i++;
+    if (a === '--inventory' && val !== undefined) { opts.inventory = JSON.parse(readFileSync(val, 'utf8')); i++; }
+    else if (a === '--hostname' && val !== undefined) { opts.hostname = val; i++; }
+    else if (a === '--url' && val !== undefined) { opts.url = val; i++; }
+    else if (a === '--user' && val !== undefined) { opts.user = val; i++; }
+    else if (a === '--password' && val !== undefined) { opts.password = val; i++; }
     else if (!a.startsWith('--') && file === undefined) file = a;
     else {
       console.error(USAGE);

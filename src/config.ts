@@ -251,6 +251,8 @@ export function parseArgs(argv: string[]): Config {
 export function checkInventory(v: unknown): InventoryEntry[] {
   if (!Array.isArray(v)) throw new Error('--inventory: want a JSON list of NICs, bonds and VLANs');
   const seen = new Set<string>();
+  // Untyped JSON: every field is checked below before anything reads it as a value.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   v.forEach((e: Record<string, any>, i) => {
     const at = `--inventory: entry ${i}`;
     if (!e || typeof e !== 'object') throw new Error(`${at} is not an object`);

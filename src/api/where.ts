@@ -35,7 +35,7 @@ function lex(s: string): Tok[] {
       out.push({ t: 'str', v });
       continue;
     }
-    const m = /^[A-Za-z0-9_\-.:\/]+/.exec(s.slice(i));
+    const m = /^[A-Za-z0-9_\-.:/]+/.exec(s.slice(i));
     if (!m) throw new Error(`unexpected character '${c}'`);
     out.push({ t: 'word', v: m[0] });
     i += m[0].length;

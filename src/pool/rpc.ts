@@ -48,7 +48,8 @@ export function xapiCall<T = unknown>(url: string, method: string, params: unkno
   const u = new URL(url);
   const secure = u.protocol === 'https:';
   const opts = { host: u.hostname, port: Number(u.port || (secure ? 443 : 80)), path: u.pathname || '/', agent: secure ? tlsAgent : agent };
-  const client = secure ? xmlrpc.createSecureClient(opts as any) : xmlrpc.createClient(opts as any);
+  // The package honours `agent` (passed through to http.request) though its typings omit it.
+  const client = secure ? xmlrpc.createSecureClient(opts as Parameters<typeof xmlrpc.createClient>[0]) : xmlrpc.createClient(opts as Parameters<typeof xmlrpc.createClient>[0]);
   return new Promise<T>((resolve, reject) => {
     let done = false;
     const timer = setTimeout(() => {
@@ -56,7 +57,9 @@ export function xapiCall<T = unknown>(url: string, method: string, params: unkno
       done = true;
       reject(new Unreachable(url, `no answer to ${method} within ${timeoutMs} ms`));
     }, timeoutMs);
-    client.methodCall(method, params, (err: any, v: any) => {
+    client.methodCall(method, params, (e: object | null, reply: unknown) => {
+      const err = e as (Error & { code?: string; errno?: number }) | null;
+      const v = reply as { Status?: string; Value?: unknown; ErrorDescription?: unknown[] } | undefined;
       if (done) return;
       done = true;
       clearTimeout(timer);

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { BackendError, type Bridge, type IpConfig, type NetState, type Step, type Uplink } from '../../src/backends/backend.js';
+import { until } from '../helpers/wait.js';
 
 const MACS = ['02:00:5e:10:00:00', '02:00:5e:10:00:01', '02:00:5e:10:00:02', '02:00:5e:10:00:03'];
 const NICS = ['eth0', 'eth1', 'eth2', 'eth3'];
@@ -66,15 +67,6 @@ function ovsRows(json: string): Record<string, unknown>[] {
 }
 function ovsMap(v: unknown): Record<string, string> {
   return Object.fromEntries((v as ['map', [string, string][]])[1]);
-}
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('backends/openvswitch against an OVS userspace sandbox', function () {

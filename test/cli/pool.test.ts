@@ -4,33 +4,16 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { cleanupDirs, startNode, tempDir, until, type Node } from '../pool/nodes.js';
+import { cleanupDirs, startNode, tempDir, type Node } from '../pool/nodes.js';
+import { until } from '../helpers/wait.js';
+import { portFreeOnBoth } from '../helpers/ports.js';
 
 const XE = fileURLToPath(new URL('../../src/cli/xe.cjs', import.meta.url));
 const run = promisify(execFile);
-
-async function portFreeOnBoth(): Promise<number> {
-  for (;;) {
-    const p = await new Promise<number>((resolve) => {
-      const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const port = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(port));
-      });
-    });
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(p, '127.0.0.2', () => s.close(() => resolve(true)));
-    });
-    if (ok) return p;
-  }
-}
 
 describe('xe-netd pool commands', function () {
   this.timeout(60_000);
@@ -67,7 +50,7 @@ describe('xe-netd pool commands', function () {
     expect(bad.code).to.equal(1);
     const r = await xe(2, 'pool-join', `master-address=${m.url}`, 'master-username=root', 'master-password=secret');
     expect([r.code, r.out]).to.deep.equal([0, 'Host agent will restart and attempt to join pool in 10.000 seconds...\n']);
-    await until(() => s.pool.isSlave && m.r.store.count('host') === 2, 10_000, 'joined');
+    await until('joined', () => s.pool.isSlave && m.r.store.count('host') === 2, 10_000);
     const hosts = await xe(2, 'host-list', 'params=name-label', '--minimal');
     expect(hosts.code, hosts.err).to.equal(0);
     expect(hosts.out.trim().split(',').sort()).to.deep.equal(['host0', 'host1']);
@@ -78,14 +61,14 @@ describe('xe-netd pool commands', function () {
     const d = await xe(1, 'pool-designate-new-master', `host-uuid=${uuid}`);
     // Either the daemon hands the role over (then hand it back) or says it has no such message.
     if (d.code === 0) {
-      await until(async () => (await xe(2, 'host-list', '--minimal')).code === 0, 20_000, 'new master');
+      await until('new master', async () => (await xe(2, 'host-list', '--minimal')).code === 0, 20_000);
       const back = (await xe(2, 'host-list', 'name-label=host0', 'params=uuid', '--minimal')).out.trim();
       expect((await xe(2, 'pool-designate-new-master', `host-uuid=${back}`)).code).to.equal(0);
-      await until(() => !m.pool.isSlave && s.pool.isSlave, 20_000, 'master back');
+      await until('master back', () => !m.pool.isSlave && s.pool.isSlave, 20_000);
     } else expect(d.err).to.match(/MESSAGE_METHOD_UNKNOWN|pool\.designate_new_master/);
     const r = await xe(1, 'pool-eject', `host-uuid=${uuid}`);
     expect([r.code, r.out], r.err).to.deep.equal([0, 'Specified host will attempt to restart as a master of a new pool in 10.000 seconds...\n']);
-    await until(() => !s.pool.isSlave, 10_000, 'standalone');
+    await until('standalone', () => !s.pool.isSlave, 10_000);
     expect((await xe(1, 'host-list', 'params=name-label', '--minimal')).out).to.equal('host0\n');
   });
 });

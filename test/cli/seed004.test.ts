@@ -7,13 +7,14 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import type { InventoryNic } from '../../src/xapi/startup.js';
-import { cleanupDirs, startNode, tempDir, until, type Node } from '../pool/nodes.js';
+import { cleanupDirs, startNode, tempDir, type Node } from '../pool/nodes.js';
+import { until } from '../helpers/wait.js';
+import { portFreeOnBoth } from '../helpers/ports.js';
 
 const XE = fileURLToPath(new URL('../../src/cli/xe.cjs', import.meta.url));
 const run = promisify(execFile);
@@ -25,24 +26,6 @@ function nics(h: number): InventoryNic[] {
     device: `eth${i}`, MAC: `00:1f:29:c4:0${h}:${(0x50 + i).toString(16)}`, MTU: 1500, carrier: true,
     ...(i === 0 ? { management: true, ip: { mode: 'Static' as const, address: `172.16.0.${10 + 2 * h}`, netmask: '255.255.255.224', gateway: '172.16.0.1', dns: '' } } : {}),
   }));
-}
-
-async function portFreeOnBoth(): Promise<number> {
-  for (;;) {
-    const p = await new Promise<number>((resolve) => {
-      const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const port = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(port));
-      });
-    });
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(p, '127.0.0.2', () => s.close(() => resolve(true)));
-    });
-    if (ok) return p;
-  }
 }
 
 /** Whitespace collapsed as the seed's page shows it; uuids replaced by their first use (U1, U2…). */
@@ -79,7 +62,7 @@ describe('xe-netd replays seed 004 (Parts #3-#5) on a two-host pool', function (
     const state = await s.backend.read();
     await s.stop();
     s = await startNode({ h: 1, db: sdb(), master: m.url, nics: nics(1), state, config: { host: '127.0.0.2', port } });
-    await until(() => (s.pool.agent?.syncs ?? 0) >= 1, 20_000, 'xs-2 start-up sync');
+    await until('xs-2 start-up sync', () => (s.pool.agent?.syncs ?? 0) >= 1, 20_000);
   };
 
   before(async () => {
@@ -88,7 +71,7 @@ describe('xe-netd replays seed 004 (Parts #3-#5) on a two-host pool', function (
     port = await portFreeOnBoth();
     m = await startNode({ h: 0, db: join(dir, 'm.db'), nics: nics(0), config: { host: '127.0.0.1', port } });
     s = await startNode({ h: 1, db: sdb(), master: m.url, nics: nics(1), config: { host: '127.0.0.2', port } });
-    await until(() => (s.pool.agent?.syncs ?? 0) >= 1, 20_000, 'xs-2 start-up sync');
+    await until('xs-2 start-up sync', () => (s.pool.agent?.syncs ?? 0) >= 1, 20_000);
   });
   after(async () => {
     await s?.stop();

@@ -279,7 +279,7 @@ describe('xe-netd CLI', function () {
       expect(await ok('host-list', 'params=name-label', '--minimal')).to.equal('testhost\n');
       const pool = (await ok('pool-list', '--minimal')).trim();
       await ok('pool-param-set', `uuid=${pool}`, 'name-label=Pool A');
-      expect(await ok('pool-list', 'params=name-label,master')).to.match(/^name-label \( RW\)    : Pool A\n        master \( RO\): [0-9a-f-]{36}\n\n\n$/);
+      expect(await ok('pool-list', 'params=name-label,master')).to.match(/^name-label \( RW\) {4}: Pool A\n {8}master \( RO\): [0-9a-f-]{36}\n\n\n$/);
       const m = (await ok('pif-param-get', `uuid=${await uuidOf('PIF', h.pif('eth0'))}`, 'param-name=carrier')).trim();
       expect(['true', 'false']).to.include(m);
       expect(await ok('pif-metrics-list', '--minimal')).to.match(/^[0-9a-f-]{36}(,[0-9a-f-]{36})*\n$/);
@@ -427,7 +427,7 @@ describe('xe-netd CLI', function () {
       expect(await ok('pif-param-get', `uuid=${out}`, 'param-name=network-name-label')).to.equal('V30\n');
       const bad = await xe('pool-create-VLAN', 'device=eth2', `network-uuid=${net}`, 'VLAN=x');
       expect([bad.code, bad.err]).to.deep.equal([1, 'Error: Parameter VLAN must be an integer\n']);
-      await ok('vlan-destroy', `uuid=${out}`);      expect(await ok('help', 'pool-create-VLAN')).to.match(/reqd params     : network-uuid, VLAN\n {8}optional params : device\n/);
+      await ok('vlan-destroy', `uuid=${out}`);      expect(await ok('help', 'pool-create-VLAN')).to.match(/reqd params {5}: network-uuid, VLAN\n {8}optional params : device\n/);
     });
   });
 });

@@ -97,18 +97,3 @@ export function rpc(port: number): { raw<T = any>(method: string, ...params: unk
   };
 }
 
-/** Polls `f` until it yields a value (not undefined/false), or fails after `ms` with the last error. */
-export async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

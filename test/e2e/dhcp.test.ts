@@ -16,7 +16,8 @@ import { localRunner } from '../../src/backends/tools/exec.js';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
 import { TEST_USERS } from '../helpers/users.js';
-import { rpc, until } from './child.js';
+import { rpc } from './child.js';
+import { until } from '../helpers/wait.js';
 
 const NICS = [{ device: 'eth0', mac: '02:11:22:33:55:00' }, { device: 'eth1', mac: '02:11:22:33:55:01' }];
 

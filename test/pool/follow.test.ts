@@ -3,29 +3,12 @@
 // sent to the master by the address HOST_IS_SLAVE carries.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from 'xen-api';
-import { cleanupDirs, startNode, tempDir, until, type Node } from './nodes.js';
-
-async function portFreeOnBoth(): Promise<number> {
-  for (;;) {
-    const p = await new Promise<number>((resolve) => {
-      const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const port = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(port));
-      });
-    });
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(p, '127.0.0.2', () => s.close(() => resolve(true)));
-    });
-    if (ok) return p;
-  }
-}
+import { cleanupDirs, startNode, tempDir, type Node } from './nodes.js';
+import { until } from '../helpers/wait.js';
+import { portFreeOnBoth } from '../helpers/ports.js';
 
 describe('pool: clients follow HOST_IS_SLAVE', function () {
   this.timeout(30_000);
@@ -36,7 +19,7 @@ describe('pool: clients follow HOST_IS_SLAVE', function () {
     const port = await portFreeOnBoth();
     m = await startNode({ h: 0, db: join(dir, 'm.db'), config: { host: '127.0.0.1', port } });
     s = await startNode({ h: 1, db: join(dir, 's.db'), master: m.url, config: { host: '127.0.0.2', port } });
-    await until(() => (s.pool.agent?.syncs ?? 0) >= 1, 10_000, 'slave start-up sync');
+    await until('slave start-up sync', () => (s.pool.agent?.syncs ?? 0) >= 1, 10_000);
   });
   after(async () => {
     await s?.stop();

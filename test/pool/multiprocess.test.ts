@@ -12,6 +12,7 @@ import { writeUsersFile } from '../helpers/users.js';
 import { fileURLToPath } from 'node:url';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { RemoteFailure, xapiCall } from '../../src/pool/rpc.js';
+import { until } from '../helpers/wait.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const NICS = ['eth0', 'eth1', 'eth2', 'eth3'];
@@ -31,20 +32,6 @@ interface Member {
   out: string;
 }
 
-async function until<T>(f: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Starts (or restarts) a member's daemon; `port` pins the listening port (0: any). */
 async function launch(m: Member, port = 0): Promise<void> {
@@ -55,7 +42,7 @@ async function launch(m: Member, port = 0): Promise<void> {
   proc.stdout!.on('data', (b: Buffer) => (m.out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (m.out += b.toString()));
   m.exited = new Promise((res) => proc.on('exit', () => res()));
-  m.url = await until(async () => /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(m.out)?.[1], 20_000, `daemon ${m.h} to serve`).catch((e) => {
+  m.url = await until(`daemon ${m.h} to serve`, async () => /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(m.out)?.[1], 20_000).catch((e) => {
     throw new Error(`${(e as Error).message}\n${m.out}`);
   });
 }
@@ -129,7 +116,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
       s.args = ['--pool-master', M.url, '--pool-user', 'root', '--pool-password', 'secret', '--pool-heartbeat', '300', '--pool-max-backoff', '1000'];
       await launch(s);
     }
-    await until(async () => (await live(S1)) && (await live(S2)), 30_000, 'both slaves to register');
+    await until('both slaves to register', async () => (await live(S1)) && (await live(S2)), 30_000);
   });
 
   after(async () => {
@@ -174,7 +161,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     await halt(S1);
     await launch(S1);
     const s1 = await hostRef(S1);
-    await until(async () => (await bondsByHost())[s1]?.length === 1 && (await bondOn(S1, mgtBridge)), 30_000, 'the bond on slave 1');
+    await until('the bond on slave 1', async () => (await bondsByHost())[s1]?.length === 1 && (await bondOn(S1, mgtBridge)), 30_000);
     const list = await S1.sb.appctl(['bond/list']);
     expect(list).to.match(/bond\d+\tactive-backup\t\d+\t(eth0, eth3|eth3, eth0)/);
     expect((await bondOn(S1, mgtBridge))!.members).to.deep.equal(['eth0', 'eth3']);
@@ -185,7 +172,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     expect(await S1.sb.vsctl(['br-to-parent', v100Bridge])).to.equal(mgtBridge);
     const vlanPifs = Object.values(await call<Record<string, any>>('PIF.get_all_records')).filter((p) => p.host === s1 && p.VLAN === '100');
     expect(vlanPifs.map((p) => p.network)).to.deep.equal([v100]);
-    await until(async () => S1.sb.ping(ip(1), 1000), 8_000, 'slave 1 to answer pings');
+    await until('slave 1 to answer pings', async () => S1.sb.ping(ip(1), 1000), 8_000);
   });
 
   it('POOL-MP-03 a slave restarted without eth3 and with eth0 in another bond: that bond is destroyed first and a partial bond over eth0 carries its IP', async () => {
@@ -199,7 +186,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     await halt(S2);
     await S2.sb.ip(['link', 'del', 'eth3']);
     await launch(S2);
-    await until(async () => (await bondOn(S2, mgtBridge)) && !(await call<Record<string, any>>('Bond.get_all_records'))[old], 30_000, 'the partial bond on slave 2');
+    await until('the partial bond on slave 2', async () => (await bondOn(S2, mgtBridge)) && !(await call<Record<string, any>>('Bond.get_all_records'))[old], 30_000);
     expect((await bondOn(S2, mgtBridge))!.members).to.deep.equal(['eth0']);
     expect(await addrOn(S2, mgtBridge)).to.include(`${ip(2)}/24`);
     expect(await S2.sb.vsctl(['list-br'])).to.not.include(otherBridge);
@@ -208,7 +195,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     expect(Object.keys(byHost).sort()).to.deep.equal([await hostRef(M), await hostRef(S1), s2].sort());
     const v100Bridge = await call<string>('network.get_bridge', v100);
     expect(await S2.sb.vsctl(['br-to-parent', v100Bridge])).to.equal(mgtBridge);
-    await until(async () => S2.sb.ping(ip(2), 1000), 8_000, 'slave 2 to answer pings');
+    await until('slave 2 to answer pings', async () => S2.sb.ping(ip(2), 1000), 8_000);
   });
 
   it('POOL-MP-05 a SIGSTOPped slave: PIF.plug on it fails fast naming the host, the master\'s other writes do not wait, and after SIGCONT the slave never applies the abandoned change and resyncs', async () => {
@@ -234,7 +221,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
       expect(await call<boolean>('PIF.get_currently_attached', eth2)).to.equal(false);
       expect(await call('network.get_name_label', net)).to.equal('DURING');
       // The host is marked not live, and the next call to it fails at once.
-      await until(async () => !(await live(S1)), 5000, 'slave 1 marked not live');
+      await until('slave 1 marked not live', async () => !(await live(S1)), 5000);
       const t2 = Date.now();
       const again = await call('PIF.plug', eth2).then(() => undefined, (e) => e as RemoteFailure);
       expect(again?.details).to.deep.equal(['CANNOT_CONTACT_HOST', s1]);
@@ -243,8 +230,8 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
       S1.proc!.kill('SIGCONT');
     }
     // Resumed: it refuses the change the master gave up on, finds itself not live and syncs.
-    await until(async () => /refused a change from the master that it has given up on/.test(S1.out), 10_000, 'slave 1 to refuse the stale change');
-    await until(async () => live(S1), 20_000, 'slave 1 to resync');
+    await until('slave 1 to refuse the stale change', async () => /refused a change from the master that it has given up on/.test(S1.out), 10_000);
+    await until('slave 1 to resync', async () => live(S1), 20_000);
     expect(await eth2Bridge(), 'eth2 was not plugged late').to.equal(false);
     expect(await call<boolean>('PIF.get_currently_attached', eth2)).to.equal(false);
     // And it follows the master again.
@@ -263,10 +250,10 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     expect(await S1.sb.appctl(['bond/list'])).to.equal(before);
     // The datapath keeps forwarding without its master: a probe may be lost on a loaded machine
     // (userspace datapath), so a few are allowed within seconds, not one.
-    await until(async () => S1.sb.ping(ip(1), 1000), 8_000, 'slave 1 to answer pings with its master gone');
+    await until('slave 1 to answer pings with its master gone', async () => S1.sb.ping(ip(1), 1000), 8_000);
     expect(S1.proc!.exitCode).to.equal(null);
     await launch(M, port);
-    await until(async () => (await live(S1)) && (await live(S2)), 30_000, 'slaves to resync');
+    await until('slaves to resync', async () => (await live(S1)) && (await live(S2)), 30_000);
     expect(S1.out).to.match(/start-up sync with the master done/);
     // Forwarding works again: a VLAN made pool-wide on MGT appears on both slaves' bonds.
     const v200 = await call<string>('network.create', { name_label: 'V200', name_description: '', MTU: 1500, other_config: {}, bridge: '' });

@@ -14,6 +14,7 @@ import { writeUsersFile } from '../helpers/users.js';
 import { fileURLToPath } from 'node:url';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { xapiCall } from '../../src/pool/rpc.js';
+import { until } from '../helpers/wait.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const NICS = ['eth0', 'eth1'];
@@ -31,20 +32,6 @@ interface Member {
   out: string;
 }
 
-async function until<T>(f: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function launch(m: Member, args: string[]): Promise<void> {
   m.out = '';
@@ -54,7 +41,7 @@ async function launch(m: Member, args: string[]): Promise<void> {
   proc.stdout!.on('data', (b: Buffer) => (m.out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (m.out += b.toString()));
   m.exited = new Promise((res) => proc.on('exit', () => res()));
-  m.url = await until(async () => /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(m.out)?.[1], 20_000, `daemon ${m.h} to serve`).catch((e) => {
+  m.url = await until(`daemon ${m.h} to serve`, async () => /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(m.out)?.[1], 20_000).catch((e) => {
     throw new Error(`${(e as Error).message}\n${m.out}`);
   });
 }
@@ -136,12 +123,12 @@ describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a sla
 
     // The slave joins: its start-up sync copies both tunnels onto its own management PIF and plugs them.
     await launch(S, ['--pool-master', M.url, '--pool-user', 'root', '--pool-password', 'secret', '--pool-heartbeat', '300', '--pool-max-backoff', '1000']);
-    const h1 = await until(async () => hostRef(1), 30_000, 'the slave to register');
-    const copies = await until(async () => {
+    const h1 = await until('the slave to register', async () => hostRef(1), 30_000);
+    const copies = await until('the slave\'s tunnel copies, plugged', async () => {
       const g = await tunnelOn(h1, nets.gre);
       const v = await tunnelOn(h1, nets.vxlan);
       return g?.attached && v?.attached ? { gre: g, vxlan: v } : undefined;
-    }, 30_000, 'the slave\'s tunnel copies, plugged');
+    }, 30_000);
     for (const proto of ['gre', 'vxlan'] as const) {
       expect(await call('tunnel.get_protocol', copies[proto].ref)).to.equal(proto);
       expect(await call('tunnel.get_transport_PIF', copies[proto].ref)).to.equal(await pif(h1, 'eth0'));
@@ -162,21 +149,21 @@ describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a sla
       for (const proto of ['gre', 'vxlan'] as const) {
         const t = (await tunnelOn(host, nets[proto]))!;
         const br = await call<string>('network.get_bridge', nets[proto]);
-        await until(async () => (await sb.vsctl(['list-ports', br])) === t.device, 10_000, `host${h}: ${t.device} on ${br}`);
+        await until(`host${h}: ${t.device} on ${br}`, async () => (await sb.vsctl(['list-ports', br])) === t.device, 10_000);
         expect(await sb.vsctl(['get', 'interface', t.device, 'type'])).to.equal(proto);
         expect(await sb.vsctl(['get', 'interface', t.device, 'options:remote_ip'])).to.equal(`"${ip(other)}"`);
       }
     }
     for (const proto of ['gre', 'vxlan'] as const) {
-      await until(() => ping(M, `${subnet[proto]}.2`), 20_000, `host0 → host1 over ${proto}`);
-      await until(() => ping(S, `${subnet[proto]}.1`), 20_000, `host1 → host0 over ${proto}`);
+      await until(`host0 → host1 over ${proto}`, () => ping(M, `${subnet[proto]}.2`), 20_000);
+      await until(`host1 → host0 over ${proto}`, () => ping(S, `${subnet[proto]}.1`), 20_000);
     }
     // The traffic really went through the tunnel ports: their counters moved (OVS writes statistics
     // every 5 s), and with the remote end taken away the other side is no longer reachable.
     for (const m of members) {
       for (const proto of ['gre', 'vxlan'] as const) {
         const t = (await tunnelOn(await hostRef(m.h), nets[proto]))!;
-        await until(async () => Number(await m.sb.vsctl(['get', 'interface', t.device, 'statistics:tx_packets'])) > 0, 15_000, `host${m.h} ${t.device} tx_packets`);
+        await until(`host${m.h} ${t.device} tx_packets`, async () => Number(await m.sb.vsctl(['get', 'interface', t.device, 'statistics:tx_packets'])) > 0, 15_000);
       }
     }
     const g0 = (await tunnelOn(h0, nets.gre))!;

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { xapiCall } from '../../src/pool/rpc.js';
 import { NULL_REF } from '../../src/store/store.js';
 import { vlanCreateInternal } from '../../src/xapi/vlan.js';
-import { cleanupDirs, inventory, startNode, tempDir, until, type Node } from './nodes.js';
+import { inventory, type Node } from './nodes.js';
+import { until } from '../helpers/wait.js';
+import { poolFixture } from '../helpers/running.js';
 
 const net = (m: Node, name: string) => m.call<string>('network.create', { name_label: name, name_description: '', MTU: 1500, other_config: {}, bridge: '' });
 function pifOf(m: Node, host: string, device: string): string {
@@ -19,27 +21,12 @@ const SIX = ['eth0', 'eth1', 'eth2', 'eth3', 'eth4', 'eth5'];
 
 describe('start of day (as xapi) on every start', function () {
   this.timeout(30_000);
-  let dir: string;
-  const running: Node[] = [];
-  const start = async (o: Parameters<typeof startNode>[0]) => {
-    const n = await startNode(o);
-    running.push(n);
-    return n;
-  };
-  const stop = async (n: Node) => {
-    running.splice(running.indexOf(n), 1);
-    await n.stop();
-  };
-  beforeEach(() => {
-    dir = tempDir();
-  });
-  afterEach(async () => {
-    for (const n of running.splice(0)) await n.stop();
-    cleanupDirs();
-  });
+  const fx = poolFixture();
+  const start = fx.start;
+  const stop = fx.stop;
 
   it('SOD-01 a restarted standalone host brings up every physical PIF that is not a bond slave and every bond master; VLAN PIFs without an IP stay as they are', async () => {
-    let m = await start({ h: 0, db: join(dir, 'm.db') });
+    let m = await start({ h: 0, db: join(fx.dir, 'm.db') });
     const host = m.r.d.hostRef;
     const bn = await net(m, 'B');
     const bond = await m.call<string>('Bond.create', bn, [pifOf(m, host, 'eth2'), pifOf(m, host, 'eth3')], '', 'balance-slb', {});
@@ -53,7 +40,7 @@ describe('start of day (as xapi) on every start', function () {
     const state = await m.backend.read();
     expect(state.bridges.xenbr1).to.equal(undefined);
     await stop(m);
-    m = await start({ h: 0, db: join(dir, 'm.db'), state });
+    m = await start({ h: 0, db: join(fx.dir, 'm.db'), state });
     const attached = (p: string) => m.r.store.get('PIF', p).currently_attached;
     expect(attached(pifOf(m, host, 'eth0'))).to.equal(true);
     expect(attached(pifOf(m, host, 'eth1'))).to.equal(true);
@@ -69,7 +56,7 @@ describe('start of day (as xapi) on every start', function () {
   });
 
   it('SOD-02 fix_bonds runs at the start of a master too: a VLAN left on a bond slave moves up to the bond', async () => {
-    let m = await start({ h: 0, db: join(dir, 'm.db') });
+    let m = await start({ h: 0, db: join(fx.dir, 'm.db') });
     const host = m.r.d.hostRef;
     const bn = await net(m, 'B');
     const bond = await m.call<string>('Bond.create', bn, [pifOf(m, host, 'eth2'), pifOf(m, host, 'eth3')], '', 'active-backup', {});
@@ -83,7 +70,7 @@ describe('start of day (as xapi) on every start', function () {
     expect(m.r.store.get('VLAN', vlan).tagged_PIF).to.equal(pifOf(m, host, 'eth2'));
     const state = await m.backend.read();
     await stop(m);
-    m = await start({ h: 0, db: join(dir, 'm.db'), state });
+    m = await start({ h: 0, db: join(fx.dir, 'm.db'), state });
     // fix_bonds moves it as Bond.create does (a new VLAN on the bond master, same tag and network).
     const vlans = [...m.r.store.rows('VLAN')].filter(([, v]) => v.tag === 9);
     expect(vlans.map(([, v]) => v.tagged_PIF)).to.deep.equal([bondPif]);
@@ -93,7 +80,7 @@ describe('start of day (as xapi) on every start', function () {
   });
 
   it('SOD-03 seed 004: a slave restarted with the NAS and PUB bonds copied gets both working (bond0 eth4,eth2; bond1 eth1,eth5), eth3 on its own bridge', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db'), nics: inventory(0, SIX) });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db'), nics: inventory(0, SIX) });
     const mh = m.r.d.hostRef;
     const nas = await net(m, 'NAS');
     const pub = await net(m, 'PUB');
@@ -103,8 +90,8 @@ describe('start of day (as xapi) on every start', function () {
       const p = await m.call<string>('Bond.get_master', b);
       if (!m.r.store.get('PIF', p).currently_attached) await m.call('PIF.plug', p);
     }
-    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url, nics: inventory(1, SIX) });
-    await until(() => (s.pool.agent?.syncs ?? 0) >= 1, 10_000, 'slave sync');
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, nics: inventory(1, SIX) });
+    await until('slave sync', () => (s.pool.agent?.syncs ?? 0) >= 1, 10_000);
     const sh = m.r.store.byUuid('host', String(s.r.store.get('host', s.r.d.hostRef).uuid));
     const st = (await s.backend.read()).bridges;
     for (const [network, members, mode] of [[nas, ['eth4', 'eth2'], 'active-backup'], [pub, ['eth1', 'eth5'], 'balance-slb']] as const) {
@@ -119,9 +106,9 @@ describe('start of day (as xapi) on every start', function () {
   });
 
   it('SOD-04 host.sync_vlans called directly copies VLANs even with sync_vlans=nosync (only the start-up copy honours it)', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
-    await until(() => (s.pool.agent?.syncs ?? 0) >= 1, 10_000, 'slave sync');
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url });
+    await until('slave sync', () => (s.pool.agent?.syncs ?? 0) >= 1, 10_000);
     const sh = m.r.store.byUuid('host', String(s.r.store.get('host', s.r.d.hostRef).uuid));
     await m.call('host.add_to_other_config', sh, 'sync_vlans', 'nosync');
     const vn = await net(m, 'V');

@@ -3,7 +3,9 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { xapiCall } from '../../src/pool/rpc.js';
-import { cleanupDirs, failure, inventory, startNode, tempDir, until, type Node } from './nodes.js';
+import { failure, inventory, type Node } from './nodes.js';
+import { until } from '../helpers/wait.js';
+import { poolFixture, synced } from '../helpers/running.js';
 
 const net = (m: Node, name: string) => m.call<string>('network.create', { name_label: name, name_description: '', MTU: 1500, other_config: {}, bridge: '' });
 
@@ -21,30 +23,13 @@ const bondsOf = (m: Node, host: string) => [...m.r.store.rows('Bond')].filter(([
 
 describe('pool (simulated backends, in-process daemons)', function () {
   this.timeout(30_000);
-  let dir: string;
-  const running: Node[] = [];
-  const start = async (o: Parameters<typeof startNode>[0]) => {
-    const n = await startNode(o);
-    running.push(n);
-    return n;
-  };
-  const stop = async (n: Node) => {
-    running.splice(running.indexOf(n), 1);
-    await n.stop();
-  };
-  const synced = (s: Node, n = 1) => until(() => (s.pool.agent?.syncs ?? 0) >= n, 10_000, 'slave start-up sync');
-
-  beforeEach(() => {
-    dir = tempDir();
-  });
-  afterEach(async () => {
-    for (const n of running.splice(0)) await n.stop();
-    cleanupDirs();
-  });
+  const fx = poolFixture();
+  const start = fx.start;
+  const stop = fx.stop;
 
   it('POOL-01 a slave registers: its NICs become PIFs on the pool-wide xenbr networks, its management IP is kept, clients get HOST_IS_SLAVE', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url });
     await synced(s);
     const host = hostOf(m, s);
     expect(m.r.store.count('host')).to.equal(2);
@@ -57,8 +42,8 @@ describe('pool (simulated backends, in-process daemons)', function () {
   });
 
   it('POOL-02 seed 004: a bond (and a VLAN on it) made on the master appears on a slave when its daemon restarts', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    let s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    let s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url });
     await synced(s);
     const mgt = await net(m, 'MGT');
     const mgmt = await m.call<string>('host.get_management_interface', m.r.d.hostRef);
@@ -68,7 +53,7 @@ describe('pool (simulated backends, in-process daemons)', function () {
     await m.call('VLAN.create', bondPif, 100, v100);
     expect(bondsOf(m, hostOf(m, s))).to.have.length(0);
     await stop(s);
-    s = await start({ h: 1, db: join(dir, 's.db'), master: m.url, state: await s.backend.read() });
+    s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, state: await s.backend.read() });
     await synced(s);
     const host = hostOf(m, s);
     const bonds = bondsOf(m, host);
@@ -90,15 +75,15 @@ describe('pool (simulated backends, in-process daemons)', function () {
     // A second restart changes nothing: same bond record, same state.
     const before = JSON.stringify(await s.backend.read());
     await stop(s);
-    s = await start({ h: 1, db: join(dir, 's.db'), master: m.url, state: JSON.parse(before) });
+    s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, state: JSON.parse(before) });
     await synced(s);
     expect(bondsOf(m, host).map(([r]) => r)).to.deep.equal([bonds[0][0]]);
     expect(JSON.stringify(await s.backend.read())).to.equal(before);
   });
 
   it('POOL-03 a slave missing one of the bond NICs gets a partial bond; a bond over its eth0 on another network is destroyed first', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    let s = await start({ h: 2, db: join(dir, 's.db'), master: m.url });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    let s = await start({ h: 2, db: join(fx.dir, 's.db'), master: m.url });
     await synced(s);
     const host = hostOf(m, s);
     const other = await net(m, 'OTHER');
@@ -109,7 +94,7 @@ describe('pool (simulated backends, in-process daemons)', function () {
     const mgt = await net(m, 'MGT');
     await m.call('Bond.create', mgt, [await m.call('host.get_management_interface', m.r.d.hostRef), pifOf(m, m.r.d.hostRef, 'eth3')], '', 'active-backup', {});
     await stop(s);
-    s = await start({ h: 2, db: join(dir, 's.db'), master: m.url, nics: inventory(2, ['eth0', 'eth1', 'eth2']), state: await s.backend.read() });
+    s = await start({ h: 2, db: join(fx.dir, 's.db'), master: m.url, nics: inventory(2, ['eth0', 'eth1', 'eth2']), state: await s.backend.read() });
     await synced(s);
     expect(m.r.store.find('Bond', old)).to.equal(undefined);
     const bonds = bondsOf(m, host);
@@ -126,8 +111,8 @@ describe('pool (simulated backends, in-process daemons)', function () {
   });
 
   it('POOL-08 a bond only the slave has keeps working when one of its NICs is gone at restart: the slave applies the bond over the NIC it has', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    let s = await start({ h: 3, db: join(dir, 's.db'), master: m.url });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    let s = await start({ h: 3, db: join(fx.dir, 's.db'), master: m.url });
     await synced(s);
     const host = hostOf(m, s);
     const local = await net(m, 'LOCAL');
@@ -136,7 +121,7 @@ describe('pool (simulated backends, in-process daemons)', function () {
     const bridge = String(m.r.store.get('network', local).bridge);
     expect(((await s.backend.read()).bridges[bridge].uplink as any).members).to.deep.equal(['eth1', 'eth2']);
     await stop(s);
-    s = await start({ h: 3, db: join(dir, 's.db'), master: m.url, nics: inventory(3, ['eth0', 'eth1', 'eth3']), state: await s.backend.read() });
+    s = await start({ h: 3, db: join(fx.dir, 's.db'), master: m.url, nics: inventory(3, ['eth0', 'eth1', 'eth3']), state: await s.backend.read() });
     await synced(s);
     // The master keeps eth2's PIF (a bond slave: used) and the bond; the host runs the bond over eth1.
     expect(m.r.store.find('Bond', bond)).to.not.equal(undefined);
@@ -145,8 +130,8 @@ describe('pool (simulated backends, in-process daemons)', function () {
   });
 
   it('POOL-04 a NIC that is gone but used (VLAN on it) keeps its PIF, unplugged; host.other_config:sync_vlans=nosync stops VLAN replication', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    let s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    let s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url });
     await synced(s);
     const host = hostOf(m, s);
     const v5 = await net(m, 'V5');
@@ -154,7 +139,7 @@ describe('pool (simulated backends, in-process daemons)', function () {
     await m.call('host.add_to_other_config', host, 'sync_vlans', 'nosync');
     await m.call('VLAN.create', pifOf(m, m.r.d.hostRef, 'eth1'), 7, await net(m, 'V7'));
     await stop(s);
-    s = await start({ h: 1, db: join(dir, 's.db'), master: m.url, nics: inventory(1, ['eth0', 'eth1', 'eth3']), state: await s.backend.read() });
+    s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, nics: inventory(1, ['eth0', 'eth1', 'eth3']), state: await s.backend.read() });
     await synced(s);
     const eth2 = m.r.store.get('PIF', pifOf(m, host, 'eth2'));
     expect(eth2.currently_attached).to.equal(false);
@@ -169,8 +154,8 @@ describe('pool (simulated backends, in-process daemons)', function () {
   });
 
   it('POOL-05 forwarding: a failing slave backend fails the call and leaves the master database unchanged; an unreachable slave gives CANNOT_CONTACT_HOST', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url });
     await synced(s);
     const host = hostOf(m, s);
     await m.call('pool.get_all'); // logs in (a session row) before the generation is taken
@@ -198,15 +183,15 @@ describe('pool (simulated backends, in-process daemons)', function () {
   });
 
   it('POOL-06 master down: the slave keeps its networking and resyncs when the master is back', async () => {
-    let m = await start({ h: 0, db: join(dir, 'm.db') });
-    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    let m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url });
     await synced(s);
     const before = JSON.stringify(await s.backend.read());
     const port = m.r.port;
     await stop(m);
-    await until(() => s.pool.agent!.connected === false, 5000, 'slave to notice');
+    await until('slave to notice', () => s.pool.agent!.connected === false, 5000);
     expect(JSON.stringify(await s.backend.read())).to.equal(before);
-    m = await start({ h: 0, db: join(dir, 'm.db'), config: { port } });
+    m = await start({ h: 0, db: join(fx.dir, 'm.db'), config: { port } });
     await synced(s, 2);
     const host = hostOf(m, s);
     expect(m.r.store.get('host_metrics', String(m.r.store.get('host', host).metrics)).live).to.equal(true);
@@ -216,8 +201,8 @@ describe('pool (simulated backends, in-process daemons)', function () {
   });
 
   it('POOL-07 pool.join makes a standalone daemon a slave (bonds refused); pool.eject makes it standalone again', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    const s = await start({ h: 1, db: join(dir, 's.db') });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db') });
     expect(await failure(s.call('pool.join', m.url, 'root', 'wrong'))).to.deep.equal(['SESSION_AUTHENTICATION_FAILED', 'root', 'Authentication failure']);
     await s.call('pool.join', m.url, 'root', 'secret');
     expect(s.pool.isSlave).to.equal(true);
@@ -228,15 +213,15 @@ describe('pool (simulated backends, in-process daemons)', function () {
     await m.call('pool.eject', host);
     expect(m.r.store.find('host', host)).to.equal(undefined);
     expect([...m.r.store.rows('PIF')].filter(([, p]) => p.host === host)).to.have.length(0);
-    await until(() => !s.pool.isSlave && s.r.store.count('host') === 1 && !!s.r.store.find('host', s.r.d.hostRef), 5000, 'standalone');
+    await until('standalone', () => !s.pool.isSlave && s.r.store.count('host') === 1 && !!s.r.store.find('host', s.r.d.hostRef), 5000);
     const session = await xapiCall<string>(s.url, 'session.login_with_password', ['root', 'secret']);
     expect(session).to.match(/^OpaqueRef:/);
     expect((await s.backend.read()).bridges.xenbr0.ip?.address).to.equal('192.0.2.11');
   });
 
   it('POOL-09 a slave that answers after --pool-call-timeout: the call fails CANNOT_CONTACT_HOST [host] at the timeout, other writes go on meanwhile, and the slave, which applied the change late, is resynced at once to the master\'s state', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db'), config: { poolCallTimeoutMs: 300 } });
-    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url, heartbeatMs: 60_000 });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db'), config: { poolCallTimeoutMs: 300 } });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, heartbeatMs: 60_000 });
     await synced(s);
     const host = hostOf(m, s);
     const eth1 = pifOf(m, host, 'eth1');
@@ -270,9 +255,9 @@ describe('pool (simulated backends, in-process daemons)', function () {
   });
 
   it('POOL-10 calls to different slaves run side by side; one that meets a commit made during its call runs again on the new state', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    const s1 = await start({ h: 1, db: join(dir, 's1.db'), master: m.url });
-    const s2 = await start({ h: 2, db: join(dir, 's2.db'), master: m.url });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s1 = await start({ h: 1, db: join(fx.dir, 's1.db'), master: m.url });
+    const s2 = await start({ h: 2, db: join(fx.dir, 's2.db'), master: m.url });
     await synced(s1);
     await synced(s2);
     const [h1, h2] = [hostOf(m, s1), hostOf(m, s2)];
@@ -301,8 +286,8 @@ describe('pool (simulated backends, in-process daemons)', function () {
   });
 
   it('POOL-11 a forwarded state carries a ticket: one past its deadline, or older than the last applied, is refused and never applied', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url, heartbeatMs: 60_000 });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, heartbeatMs: 60_000 });
     await synced(s);
     const token = s.pool.role.token!;
     const before = await s.backend.read();

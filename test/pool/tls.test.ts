@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { trustPoolCa } from '../../src/pool/rpc.js';
-import { cleanupDirs, startNode, tempDir, until, type Node } from './nodes.js';
+import { cleanupDirs, startNode, tempDir, type Node } from './nodes.js';
+import { until } from '../helpers/wait.js';
 
 describe('pool over HTTPS (--tls-cert, --pool-ca)', function () {
   this.timeout(30_000);
@@ -32,7 +33,7 @@ describe('pool over HTTPS (--tls-cert, --pool-ca)', function () {
     expect(m.url).to.match(/^https:\/\//);
     const s = await startNode({ h: 1, db: join(dir, 's1.db'), master: m.url, config: { ...tlsConfig(), poolCa: join(dir, 'cert.pem') } });
     running.push(s);
-    await until(() => (s.pool.agent?.syncs ?? 0) >= 1, 10_000, 'slave start-up sync over https');
+    await until('slave start-up sync over https', () => (s.pool.agent?.syncs ?? 0) >= 1, 10_000);
     expect(m.r.store.count('host')).to.equal(2);
     const slaveHost = m.r.store.byUuid('host', String(s.r.store.get('host', s.r.d.hostRef).uuid));
     const pif = (dev: string) => [...m.r.store.rows('PIF')].find(([, p]) => p.host === slaveHost && p.device === dev && p.physical)![0];

@@ -4,7 +4,8 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { xapiCall } from '../../src/pool/rpc.js';
-import { cleanupDirs, failure, startNode, tempDir, until, type Node } from '../pool/nodes.js';
+import { failure, type Node } from '../pool/nodes.js';
+import { poolFixture, synced } from '../helpers/running.js';
 
 function pifOf(m: Node, host: string, device: string): string {
   const refs = [...m.r.store.rows('PIF')].filter(([, p]) => p.host === host && p.device === device && p.physical === true && p.VLAN === -1).map(([r]) => r);
@@ -16,23 +17,12 @@ const login = (n: Node) => xapiCall<string>(n.url, 'session.login_with_password'
 
 describe('security: pool calls (§3)', function () {
   this.timeout(30_000);
-  let dir: string;
-  const running: Node[] = [];
-  const start = async (o: Parameters<typeof startNode>[0]) => {
-    const n = await startNode(o);
-    running.push(n);
-    return n;
-  };
-  const synced = (s: Node, n = 1) => until(() => (s.pool.agent?.syncs ?? 0) >= n, 10_000, 'slave start-up sync');
-  beforeEach(() => { dir = tempDir(); });
-  afterEach(async () => {
-    for (const n of running.splice(0)) await n.stop();
-    cleanupDirs();
-  });
+  const fx = poolFixture();
+  const start = fx.start;
 
   it('host.pool_slave_startup and host.sync_* refuse an ordinary session (no pool secret for it, no slave re-pointed); a pool session acts only for its own host', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url });
     await synced(s);
     const host = hostOf(m, s);
     const uuid = String(m.r.store.get('host', host).uuid);
@@ -58,8 +48,8 @@ describe('security: pool calls (§3)', function () {
   });
 
   it('after pool.join every session opened on the joining daemon before is gone', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    const s = await start({ h: 1, db: join(dir, 's.db') });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db') });
     const before = [await login(s), await login(s)];
     await s.call('pool.join', m.url, 'root', 'secret');
     expect(s.pool.isSlave).to.equal(true);
@@ -68,8 +58,8 @@ describe('security: pool calls (§3)', function () {
   });
 
   it('DryRun.pool.join and DryRun.pool.eject are refused with a clear error and change nothing', async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    const s = await start({ h: 1, db: join(dir, 's.db') });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db') });
     const err = await failure(s.call('DryRun.pool.join', m.url, 'root', 'secret'));
     expect(err[0]).to.equal('Fault');
     expect(err[1]).to.match(/No dry run for pool\.join/);
@@ -87,8 +77,8 @@ describe('security: pool calls (§3)', function () {
   });
 
   it("DryRun.Bond.create on a slave's management PIF asks the slave for its plan: the slave's host is untouched and the reply lists its steps", async () => {
-    const m = await start({ h: 0, db: join(dir, 'm.db') });
-    const s = await start({ h: 1, db: join(dir, 's.db'), master: m.url });
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url });
     await synced(s);
     const host = hostOf(m, s);
     const mgmt = pifOf(m, host, 'eth0');

@@ -15,7 +15,8 @@ import { VsctlTxn } from '../../src/backends/tools/ovs.js';
 import { checkInventory } from '../../src/config.js';
 import { xapiCall } from '../../src/pool/rpc.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { cleanupDirs, failure, startNode, tempDir, until, type Node } from '../pool/nodes.js';
+import { cleanupDirs, failure, startNode, tempDir, type Node } from '../pool/nodes.js';
+import { until } from '../helpers/wait.js';
 
 describe('security: value types below the API', function () {
   this.timeout(30000);
@@ -54,7 +55,7 @@ describe('security: value types below the API', function () {
         nodes.push(m);
         const s = await startNode({ h: 1, db: join(dir, 's.db'), master: m.url, heartbeatMs: 60_000 });
         nodes.push(s);
-        await until(() => (s.pool.agent?.syncs ?? 0) >= 1, 10_000, 'slave sync');
+        await until('slave sync', () => (s.pool.agent?.syncs ?? 0) >= 1, 10_000);
         const token = s.pool.role.token!;
         const before = await s.backend.read();
         const ticket = () => JSON.stringify({ seq: Date.now(), deadline: Date.now() + 10_000 });
