@@ -26,8 +26,8 @@ export type Preauth = 'root';
 
 /** The dispatcher as the wire sees it. */
 export interface RpcHandler {
-  /** `peer`: the client's address (failing logins are bounded per address). */
-  call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc', preauth?: Preauth, peer?: string): Promise<RpcOutcome>;
+  /** `peer`: the client's address (failing logins are bounded per address). An outcome known at once may come without a promise. */
+  call(call: RpcCall, transport: 'xmlrpc' | 'jsonrpc', preauth?: Preauth, peer?: string): RpcOutcome | Promise<RpcOutcome>;
 }
 
 /** Where and how to serve. */
@@ -131,7 +131,7 @@ function readBody(req: http.IncomingMessage, res: http.ServerResponse, max: numb
     req.on('end', () => {
       if (!done) {
         done = true;
-        resolve(Buffer.concat(chunks, size));
+        resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)); // one chunk: no copy
       }
     });
     req.on('error', (e) => {
@@ -218,7 +218,9 @@ function sendBuffer(res: http.ServerResponse, contentType: string, body: Buffer)
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.ServerResponse, preauth: Preauth | undefined): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
   if (!checkOrigin(opts, req, res)) return;
   if (req.method === 'OPTIONS') {
     res.writeHead(200, { ...cors(res), 'Access-Control-Allow-Methods': 'PUT', 'Content-Length': 0 });
@@ -257,9 +259,10 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
     } catch (e) {
       return sendProtocolError(res, (e as Error).message, 'jsonrpc');
     }
-    const out: RpcOutcome = badUtf8
-      ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-      : await opts.handler.call(call, 'jsonrpc', preauth, req.socket.remoteAddress ?? '');
+    const got = badUtf8
+      ? { ok: false as const, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
+      : opts.handler.call(call, 'jsonrpc', preauth, req.socket.remoteAddress ?? '');
+    const out: RpcOutcome = got instanceof Promise ? await got : got;
     if (!out.ok) sendString(res, 'application/json', jsonrpc.failure(call, out.error));
     else if (out.value instanceof Encoded) sendBuffer(res, 'application/json', jsonrpc.successEncoded(call, out.value));
     else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'application/json', jsonrpc.successParts(call, out.value, out.ty));
@@ -272,9 +275,10 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   } catch (e) {
     return sendProtocolError(res, (e as Error).message, 'xmlrpc');
   }
-  const out: RpcOutcome = badUtf8
-    ? { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-    : await opts.handler.call(call, 'xmlrpc', preauth, req.socket.remoteAddress ?? '');
+  const got = badUtf8
+    ? { ok: false as const, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
+    : opts.handler.call(call, 'xmlrpc', preauth, req.socket.remoteAddress ?? '');
+  const out: RpcOutcome = got instanceof Promise ? await got : got;
   if (!out.ok) sendString(res, 'text/xml', xmlrpc.failure(out.error));
   else if (out.value instanceof Encoded && !out.bare) sendBuffer(res, 'text/xml', xmlrpc.successEncoded(out.value));
   else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'text/xml', xmlrpc.successParts(out.value, out.ty, out.bare));
