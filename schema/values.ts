@@ -40,6 +40,23 @@ export type ValueType =
 /** Longest interface name Linux accepts (IFNAMSIZ - 1). */
 export const IFNAME_MAX = 15;
 
+/**
+ * The numeric ranges of the value types, inclusive. The predicates below read them, and the
+ * boundary tests (test/schema/boundaries.test.ts) probe every entry point at min-1, min, max, max+1.
+ */
+export const RANGES = {
+  /** A VLAN tag on a VLAN or a VIF trunk (xapi_vlan assert_valid_VLAN_tag); PIF.VLAN adds -1 for "untagged". */
+  vlanTag: { min: 0, max: 4094 },
+  /** An MTU Linux accepts on an Ethernet device. */
+  mtu: { min: 68, max: 65535 },
+  /** An IPv4 prefix length. */
+  prefix4: { min: 0, max: 32 },
+  /** An IPv6 prefix length. */
+  prefix6: { min: 0, max: 128 },
+  /** Interface name length in bytes. */
+  ifname: { min: 1, max: IFNAME_MAX },
+} as const;
+
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 /** An interface name Linux (dev_valid_name) and OVS accept, that no tool or shell can read as anything else. */
@@ -63,7 +80,7 @@ export function isIPv6Cidr(s: string): boolean {
   const i = s.lastIndexOf('/');
   if (i < 0) return false;
   const len = s.slice(i + 1);
-  return isIPv6(s.slice(0, i)) && /^\d{1,3}$/.test(len) && Number(len) <= 128;
+  return isIPv6(s.slice(0, i)) && /^\d{1,3}$/.test(len) && Number(len) <= RANGES.prefix6.max;
 }
 
 /** A prefix length 0-32 as decimal text. */
@@ -107,13 +124,13 @@ export function isDnsList(s: string): boolean {
 /** A VLAN tag: -1 (untagged) or 0-4094. */
 export function isVlanTag(n: unknown): boolean {
   const v = typeof n === 'bigint' ? Number(n) : n;
-  return typeof v === 'number' && Number.isInteger(v) && v >= -1 && v <= 4094;
+  return typeof v === 'number' && Number.isInteger(v) && (v === -1 || (v >= RANGES.vlanTag.min && v <= RANGES.vlanTag.max));
 }
 
 /** An MTU Linux accepts on an Ethernet device. */
 export function isMtu(n: unknown): boolean {
   const v = typeof n === 'bigint' ? Number(n) : typeof n === 'string' && /^\d{1,6}$/.test(n) ? Number(n) : n;
-  return typeof v === 'number' && Number.isInteger(v) && v >= 68 && v <= 65535;
+  return typeof v === 'number' && Number.isInteger(v) && v >= RANGES.mtu.min && v <= RANGES.mtu.max;
 }
 
 /** Text that may travel as one argv element or one batch token's value: no newline or control character. */
@@ -153,9 +170,10 @@ export function errorFor(vt: ValueType, field: string, v: unknown): [string, str
   }
 }
 
-/** A tunnel key OVS and Linux accept: a decimal or 0x number up to 64 bits, or 'flow'. */
+/** A GRE/VXLAN key: a decimal or 0x-hex number below 2^32 (GRE's key field; VXLAN uses 24 bits of it), or 'flow'. */
 export function isTunnelKey(s: string): boolean {
-  return typeof s === 'string' && /^(?:\d{1,20}|0x[0-9a-fA-F]{1,16}|flow)$/.test(s);
+  if (s === 'flow') return true;
+  return typeof s === 'string' && /^(?:0x[0-9a-fA-F]{1,8}|\d{1,10})$/.test(s) && Number(s) < 2 ** 32;
 }
 
 /**

@@ -144,6 +144,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const fingerprints = new Map(cfg.users.map((u) => [u.name, hashFingerprint(u.hash)]));
   const roles = new Map(cfg.users.map((u) => [u.name, u.role ?? 'pool-admin']));
+  const reconciler = new Reconciler(backend, () => d.hostRef, log);
   const d: Daemon = {
     store,
     log,
@@ -159,11 +160,8 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
     loginGate: new LoginGate(cfg.loginsPerAddress, cfg.loginsInProgress),
     userFingerprint: (user) => fingerprints.get(user),
     maxSessions: cfg.maxSessions,
-    services: new Map(),
+    services: { backend, reconciler },
   };
-  const reconciler = new Reconciler(backend, () => d.hostRef, log);
-  d.services.set('reconciler', reconciler);
-  d.services.set('backend', backend);
 
   // First start creates the world; the reconciler is attached afterwards and then brings
   // the host to the database in one plan (also what recovers from a crash mid-plan).
@@ -189,7 +187,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   });
   // The pool role (docs/pool.md): its hook runs before the reconciler's (a slave refuses local writes; a master forwards to slaves).
   const pool = new PoolService(cfg, d, store, backend, swOpts);
-  d.services.set('pool', pool);
+  d.services.pool = pool;
   pool.attach();
   reconciler.attach(store);
   // Before the wire opens: resolves any journal entry a crash left open (logged by the reconciler).
@@ -201,14 +199,14 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   if (!pool.isSlave && !first) await startOfDayLocal(store, d.hostRef, log);
   // Bond.links_up follows the host: every second with a real backend, off for the simulated one unless asked.
   const monitor = startBondMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
-  d.services.set('monitor', monitor);
+  d.services.monitor = monitor;
   // A DHCP PIF's IP/netmask/gateway are what its client obtained, never made up.
   const dhcpMonitor = startDhcpMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
 
   const methods = buildMethods({ ...sessionImpls, ...rbacImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
   const dispatcher = new Dispatcher(d, methods);
   const tasks = new Tasks(d, dispatcher);
-  d.services.set('tasks', tasks);
+  d.services.tasks = tasks;
   const secrets = () => [pool.role.secret, pool.role.token, ...pool.roles.tokens()].filter((x): x is string => !!x);
   const rec = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef, secrets) : undefined;
   const record = rec?.exchange;

@@ -2,7 +2,21 @@
 import type { Logger } from 'winston';
 import type { RoleName, Ty } from '../../schema/index.js';
 import type { Store, Txn, View } from '../store/store.js';
-import type { PlanSummary } from '../reconciler/reconciler.js';
+import type { Backend } from '../backends/backend.js';
+import type { HostFacts, PlanSummary, Reconciler } from '../reconciler/reconciler.js';
+
+/**
+ * The daemon's services, as typed properties. Services defined in layers above this one add
+ * themselves to this interface where they are defined (declaration merging: `tasks` in
+ * api/tasks.ts, `monitor` in xapi/monitor.ts, `pool` in pool/service.ts), so the import graph
+ * stays one-way.
+ */
+export interface Services {
+  /** The host's networking backend: driven by the reconciler only (semantics read the host through CallCtx.facts). */
+  backend: Backend;
+  /** The one way to the host: every plan (calls, start-up, the slave agent) goes through it, journaled. */
+  reconciler: Reconciler;
+}
 
 /** Services shared by every call, owned by the daemon. */
 export interface Daemon {
@@ -26,8 +40,8 @@ export interface Daemon {
   userFingerprint(user: string): string | undefined;
   /** Most live sessions (not counting pool sessions); past it the least recently used go. */
   maxSessions: number;
-  /** Named services that semantics modules register (reconciler, backend, pool role...). */
-  services: Map<string, unknown>;
+  /** The daemon's services (typed; the later ones are set as the daemon starts). */
+  services: Services;
 }
 
 /** One call in progress. */
@@ -39,6 +53,8 @@ export interface CallCtx {
   db: View;
   /** The write transaction (throws if the message is read-only). */
   readonly tx: Txn;
+  /** What the call may learn about the host (bridges, NICs): read only, never a backend. */
+  facts: HostFacts;
   /** The task running this call, for Async calls. */
   task?: string;
   /** The wire name of the message being run. */

@@ -11,7 +11,7 @@ import { implFlags, type CallCtx, type Daemon } from './context.js';
 import { checkConstructorRecord, type Method } from './methods.js';
 import { assertPermitted } from './rbac.js';
 import { sessionTable, sessionUserValid } from './session.js';
-import { DRY_RUN, DryRun, METHOD, REMOTE_PLANS, summarize, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
+import { DryRun, summarize, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
 
 /** A plan summary with other hosts' plans (a forwarded dry run, asked now that no lock is held) added, each line prefixed by its host. */
 async function withRemote(local: PlanSummary, remote: RemotePlan[]): Promise<PlanSummary> {
@@ -26,6 +26,11 @@ async function withRemote(local: PlanSummary, remote: RemotePlan[]): Promise<Pla
 /** The dispatcher. */
 export class Dispatcher {
   constructor(readonly d: Daemon, readonly methods: Map<string, Method>) {}
+
+  /** The host-facts port every call's context carries. */
+  private get facts() {
+    return this.d.services.reconciler.facts;
+  }
 
   /** Sync wire names of every callable message (system.listMethods). */
   listMethods(): string[] {
@@ -98,12 +103,13 @@ export class Dispatcher {
     }
     if (isAsync) {
       if (!m.msg.async) throw new ApiError('Fault', [`No async mode for this operation (rpc: ${m.wire})`]);
-      const tasks = this.d.services.get('tasks') as { submit(m: Method, session: string, values: unknown[]): Promise<string> };
+      const tasks = this.d.services.tasks;
+      if (!tasks) throw new ApiError('INTERNAL_ERROR', ['task service not running']);
       return tasks.submit(m, session, values).then((ref) => ({ ok: true, value: ref, ty: T.ref('task') }));
     }
     const ty = m.msg.result;
     if (!m.write) {
-      const value = m.impl(new ReadCtx(this.d, session, undefined, m.wire, preauth, peer), values);
+      const value = m.impl(new ReadCtx(this.d, session, undefined, m.wire, preauth, peer, this.facts), values);
       return value instanceof Promise ? value.then((v) => ({ ok: true, value: v, ty })) : { ok: true, value, ty };
     }
     return this.run(m, session, values, undefined, preauth, peer).then((value) => ({ ok: true, value, ty }));
@@ -117,12 +123,12 @@ export class Dispatcher {
     };
     if (!m.write) {
       cancelled(this.d.store);
-      return await m.impl(new ReadCtx(this.d, session, task, m.wire, preauth, peer), values);
+      return await m.impl(new ReadCtx(this.d, session, task, m.wire, preauth, peer, this.facts), values);
     }
     return await this.d.store.write(async (tx) => {
-      tx.scratch.set(METHOD, m.wire);
+      tx.ctx.method = m.wire;
       cancelled(tx);
-      const ctx: CallCtx = { d: this.d, session, db: tx, tx, task, method: m.wire, preauth, peer };
+      const ctx: CallCtx = { d: this.d, session, db: tx, tx, task, method: m.wire, preauth, peer, facts: this.facts };
       return await m.impl(ctx, values);
     });
   }
@@ -130,16 +136,15 @@ export class Dispatcher {
   /** Runs a write method in a transaction that the reconciler abandons with its plan (DryRun); nothing is applied or stored. */
   private async dryRun(m: Method, session: string, values: unknown[], peer: string): Promise<PlanSummary> {
     const own = implFlags(m.impl).dryRun;
-    if (own) return await own({ d: this.d, session, db: this.d.store, method: m.wire, peer, get tx(): never { throw new Error('dry run'); } }, values);
+    if (own) return await own({ d: this.d, session, db: this.d.store, method: m.wire, peer, facts: this.facts, get tx(): never { throw new Error('dry run'); } }, values);
     if (!m.write) return summarize([]);
     let remote: RemotePlan[] = [];
     try {
       await this.d.store.write(async (tx) => {
         remote = [];
-        tx.scratch.set(REMOTE_PLANS, remote);
-        tx.scratch.set(METHOD, m.wire);
-        tx.scratch.set(DRY_RUN, true);
-        const ctx: CallCtx = { d: this.d, session, db: tx, tx, method: m.wire };
+        tx.ctx.method = m.wire;
+        tx.ctx.dryRun = { remote };
+        const ctx: CallCtx = { d: this.d, session, db: tx, tx, method: m.wire, facts: this.facts };
         return await m.impl(ctx, values);
       });
     } catch (e) {
@@ -191,7 +196,7 @@ function requiredCount(m: Method): number {
 /** The context of a read-only call: a class, so the hot read path makes no closures per call. */
 class ReadCtx implements CallCtx {
   readonly db: View;
-  constructor(readonly d: Daemon, readonly session: string, readonly task: string | undefined, readonly method: string, readonly preauth: Preauth | undefined, readonly peer: string) {
+  constructor(readonly d: Daemon, readonly session: string, readonly task: string | undefined, readonly method: string, readonly preauth: Preauth | undefined, readonly peer: string, readonly facts: CallCtx['facts']) {
     this.db = d.store;
   }
   get tx(): never {

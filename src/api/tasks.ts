@@ -14,6 +14,13 @@ const COMPLETED_TTL_MS = 65 * 60 * 1000;
 /** Pending tasks are removed after this long (xapi: 24 hours). */
 const PENDING_TTL_MS = 24 * 3600 * 1000;
 
+declare module './context.js' {
+  interface Services {
+    /** Runs Async calls as tasks (set once the dispatcher exists). */
+    tasks?: Tasks;
+  }
+}
+
 /** Runs Async calls as tasks. */
 export class Tasks {
   private gcTimer: NodeJS.Timeout;

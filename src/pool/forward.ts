@@ -10,11 +10,18 @@ import type { Store, Txn } from '../store/store.js';
 import { ApiError } from '../errors.js';
 import type { NetState } from '../backends/backend.js';
 import { desiredState } from '../reconciler/desired.js';
-import { CULPRIT, DRY_RUN, REMOTE_PLANS, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
+import type { PlanSummary } from '../reconciler/reconciler.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
 
-/** Per-transaction scratch key: the slave's own guard lets this write through (become_standalone). */
-export const LOCAL_WRITE = 'pool.localWrite';
+declare module '../store/store.js' {
+  /** What the forwarder reads of a transaction. */
+  interface TxContext {
+    /** The slave's own guard lets this write through (pool.join, become_standalone). */
+    localWrite?: boolean;
+    /** Hosts sent their desired state even if unchanged, as a start-up sync (host.pool_slave_startup: the slave may have lost it). */
+    forceSync?: ReadonlySet<string>;
+  }
+}
 
 /** Hosts whose desired state the transaction may change: from every touched PIF, bond, VLAN, tunnel, network, VIF, VM. */
 export function affectedHosts(tx: Txn, store: Store): Set<string> {
@@ -104,7 +111,7 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
   const cache = new CommittedCache();
   store.onPrepare((tx) => {
     if (pool.isSlave) {
-      if (tx.scratch.get(LOCAL_WRITE)) return;
+      if (tx.ctx.localWrite) return;
       throw new ApiError('HOST_IS_SLAVE', [pool.masterHost]);
     }
     const me = pool.d.hostRef;
@@ -116,15 +123,15 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
       const uuid = String(tx.get('host', host).uuid);
       // A host no slave daemon ever registered for is records only (tests build such hosts): nothing to send.
       if (!pool.roles.member(uuid)) continue;
-      const sync = Boolean(tx.scratch.get(`pool.force.${host}`));
+      const sync = tx.ctx.forceSync?.has(host) ?? false;
       const json = JSON.stringify(desiredState(tx, host));
       if (!sync && !tx.sent.has(host) && json === cache.get(store, host).json) continue;
       // A host that left a call unanswered is not waited for again until it syncs: the caller hears at once.
       if (!sync && pool.unanswered(host)) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
-      const culprit = String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL');
-      if (tx.scratch.get(DRY_RUN)) {
+      const culprit = tx.ctx.culprit ?? 'OpaqueRef:NULL';
+      if (tx.ctx.dryRun) {
         // A dry run asks the slave for its plan (nothing is applied there), after the write lock is let go (Dispatcher.dryRun).
-        (tx.scratch.get(REMOTE_PLANS) as RemotePlan[] | undefined)?.push({ host: String(tx.get('host', host).name_label), plan: () => pool.planState(host, uuid, json, culprit) });
+        tx.ctx.dryRun.remote.push({ host: String(tx.get('host', host).name_label), plan: () => pool.planState(host, uuid, json, culprit) });
         continue;
       }
       tx.remote.set(host, {

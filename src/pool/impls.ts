@@ -16,7 +16,6 @@ import { RemoteFailure, Unreachable, normalizeUrl, xapiCall } from './rpc.js';
 import type { Ticket } from './role.js';
 import type { PoolService } from './service.js';
 import { bringUpAtStartOfDay, fixBonds } from '../xapi/start_of_day.js';
-import { LOCAL_WRITE } from './forward.js';
 import { fetchPoolSecret } from './slave.js';
 import {
   forgetAbsent, poolMaster, registerHost, reportNics, syncBonds, syncTunnels, syncVlans, type SlaveReport,
@@ -24,7 +23,7 @@ import {
 
 /** The daemon's pool service. */
 export function poolOf(ctx: CallCtx): PoolService {
-  const p = ctx.d.services.get('pool') as PoolService | undefined;
+  const p = ctx.d.services.pool;
   if (!p) throw new ApiError('INTERNAL_ERROR', ['pool service not running']);
   return p;
 }
@@ -94,7 +93,7 @@ async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson:
     log.info(`pool: host ${report.hostname} (${uuid}) joined the pool as ${host}`);
   }
   // Always send the result, even if the master's view did not change: the slave may have lost it.
-  tx.scratch.set(`pool.force.${host}`, true);
+  tx.ctx.forceSync = new Set([...(tx.ctx.forceSync ?? []), host]);
   // (1) NIC inventory.
   const absent = reportNics(tx, host, report.nics, log);
   forgetAbsent(tx, host, absent, log);
@@ -140,7 +139,7 @@ async function join(ctx: CallCtx, masterAddress: string, user: string, password:
     throw e;
   }
   // Every session opened here before the join could still read this daemon's old local records: they all end (the caller's too).
-  ctx.tx.scratch.set(LOCAL_WRITE, true);
+  ctx.tx.ctx.localWrite = true;
   for (const s of ctx.tx.refs('session')) ctx.tx.destroy('session', s);
   ctx.d.log.info(`pool: joined the pool of ${masterAddress}`);
 }
@@ -241,7 +240,7 @@ function assertPoolSession(ctx: CallCtx, hostUuid: string): void {
 /** Implementations of the pool messages. */
 export const poolJoinImpls: Impls = {
   'session.login_with_password': withFlags((ctx, args) => {
-    const p = ctx.d.services.get('pool') as PoolService | undefined;
+    const p = ctx.d.services.pool;
     if (p?.isSlave) throw new ApiError('HOST_IS_SLAVE', [p.masterHost]);
     return login(ctx, args);
   }, { ownLock: true }),

@@ -9,7 +9,7 @@ import { ApiError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { PlanSummary } from '../reconciler/reconciler.js';
 import { firstStart, type FirstStartOptions } from '../xapi/startup.js';
-import { LOCAL_WRITE, attachForwarder, slaveError, type ForwardPool } from './forward.js';
+import { attachForwarder, slaveError, type ForwardPool } from './forward.js';
 import { RoleStore, newSecret, type RoleRecord, type Ticket } from './role.js';
 import { Unreachable, normalizeUrl, xapiCall } from './rpc.js';
 import { SlaveAgent } from './slave.js';
@@ -36,6 +36,13 @@ export interface PoolConfig {
 export const DEFAULT_POOL_CALL_TIMEOUT_MS = 5000;
 /** A start-up sync's state may be large (hundreds of bonds and VLANs to build): the slave, which asked for it, gets this long at least. */
 const SYNC_APPLY_TIMEOUT_MS = 120_000;
+
+declare module '../api/context.js' {
+  interface Services {
+    /** The pool role (set before the reconciler is attached). */
+    pool?: PoolService;
+  }
+}
 
 export class PoolService implements ForwardPool {
   readonly roles: RoleStore;
@@ -224,7 +231,7 @@ export class PoolService implements ForwardPool {
     const uuid = String(this.store.get('host', old.host).uuid);
     try {
       await this.store.write((tx) => {
-        tx.scratch.set(LOCAL_WRITE, true);
+        tx.ctx.localWrite = true;
         for (const c of storedClasses()) for (const ref of tx.refs(c.name)) tx.destroy(c.name, ref);
         const host = firstStart(tx, this.firstStartOptions);
         // The host keeps its identity; the reconciler (later in this transaction) works for the new records.

@@ -154,7 +154,7 @@ export function syncBonds(ctx: CallCtx, host: string, absent: Set<string>, log: 
   const tx = ctx.tx;
   const master = poolMaster(tx);
   if (master === host) return;
-  const bctx: CallCtx = { d: ctx.d, session: ctx.session, db: tx, tx, method: ctx.method };
+  const bctx: CallCtx = { d: ctx.d, session: ctx.session, db: tx, tx, method: ctx.method, facts: ctx.facts };
   const mine = tx.children('host', host, 'PIFs').map((p) => [p, tx.get('PIF', p)] as const).filter(([, r]) => isPhysical(r));
   const masterBonds = tx.children('host', master, 'PIFs').flatMap((p) => tx.children('PIF', p, 'bond_master_of'));
   for (const b of masterBonds) {

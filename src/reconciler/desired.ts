@@ -2,7 +2,7 @@
 // uplink (NIC, bond, tunnel; VLANs as bridges on their parent), the IP configuration of
 // attached PIFs, and the VIF ports of running guests resident on the host.
 import type { Bridge, BondMode, NetState, Uplink } from '../backends/backend.js';
-import { isMtu } from '../../schema/values.js';
+import { isIPv4, isMtu, isTunnelKey } from '../../schema/values.js';
 import { NULL_REF, type Row, type View } from '../store/store.js';
 
 const RUNNING = new Set(['Running', 'Paused']);
@@ -15,19 +15,6 @@ function mtuOf(db: View, pif: Row): number {
   if (isMtu(n)) return n;
   const net = db.find('network', String(pif.network));
   return net ? Number(net.MTU) : 1500;
-}
-
-/** A dotted-quad IPv4 address. */
-export function isIpv4(s: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  return !!m && m.slice(1).every((x) => Number(x) <= 255 && String(Number(x)) === x);
-}
-
-/** A GRE/VXLAN key OVS accepts: a decimal or 0x-hex number below 2^32 (VXLAN uses 24 bits of it), or `flow`. */
-export function isTunnelKey(s: string): boolean {
-  if (s === 'flow') return true;
-  if (!/^(0x[0-9a-fA-F]{1,8}|\d{1,10})$/.test(s)) return false;
-  return Number(s) < 2 ** 32;
 }
 
 /** The uplink a (non-VLAN) PIF puts on its bridge, or undefined for none. */
@@ -56,7 +43,7 @@ function uplinkOf(db: View, ref: string, pif: Row): Uplink | undefined {
     // bridge gets that GRE/VXLAN port. Values that are not an IPv4 address / a key never reach the host.
     const remote = oc.remote_ip ?? '';
     const key = oc.key ?? '';
-    if (!isIpv4(remote) || !(key === '' || isTunnelKey(key))) return undefined;
+    if (!isIPv4(remote) || !(key === '' || isTunnelKey(key))) return undefined;
     return {
       kind: 'tunnel',
       name: String(pif.device),

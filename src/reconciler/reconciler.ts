@@ -5,9 +5,9 @@
 //
 // Every plan is journaled (journal.ts) before the host is touched and closed once the outcome
 // is known; at start-up reconcileNow() brings the host to the committed database and closes
-// whatever a crash left open. A transaction whose scratch has DRY_RUN set (the dispatcher's
+// whatever a crash left open. A transaction whose context has `dryRun` set (the dispatcher's
 // `DryRun.` prefix) computes its plan and is abandoned with DryRun: nothing is applied or stored.
-import type { Backend, NetState, Step } from '../backends/backend.js';
+import type { Backend, NetState, Nic, Step } from '../backends/backend.js';
 import { BackendError } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { failpoint, failpointArmed } from '../failpoints.js';
@@ -25,14 +25,15 @@ export interface Reconciled {
   actual?: NetState;
 }
 
-/** Options read by the reconciler from the transaction's scratch space. */
-export const DRY_RUN = 'reconciler.dryRun';
-/** The PIF a failure is reported against (PIF_CONFIGURATION_ERROR [pif, msg]). */
-export const CULPRIT = 'reconciler.pif';
-/** The wire name of the call running the transaction (journal and log lines). */
-export const METHOD = 'reconciler.method';
-/** Per-transaction scratch key (dry run on a pool master): RemotePlan[] to ask the slaves once the write lock is let go. */
-export const REMOTE_PLANS = 'reconciler.remotePlans';
+declare module '../store/store.js' {
+  /** What the reconciler reads of a transaction. */
+  interface TxContext {
+    /** The PIF a failure is reported against (PIF_CONFIGURATION_ERROR [pif, msg]). */
+    culprit?: string;
+    /** A dry run (the dispatcher's `DryRun.` prefix): the plan is computed and the transaction abandoned; other hosts' plans are collected in `remote` (asked once the write lock is let go). */
+    dryRun?: { remote: RemotePlan[] };
+  }
+}
 /** Another host whose daemon is asked what it would do for a dry-run transaction. */
 export interface RemotePlan {
   host: string;
@@ -40,6 +41,21 @@ export interface RemotePlan {
 }
 /** Classes that no desired host state is derived from. */
 const NO_HOST_STATE = new Set(['session', 'task']);
+
+/**
+ * What semantics and the host monitor may learn about the host (the host-facts port, on every
+ * call's context as CallCtx.facts): read only. Nothing but the reconciler changes the host.
+ */
+export interface HostFacts {
+  /** The bridges the host has now (an unmanaged network's BRIDGE_NOT_AVAILABLE). */
+  bridges(): Promise<string[]>;
+  /** The host's NICs now; the next plan reads the NIC list afresh too (PIF.scan: a NIC added since). */
+  nics(): Promise<Nic[]>;
+  /** Bond members with link up (Bond.links_up). */
+  bondLinksUp(bond: string): Promise<number>;
+  /** The address a DHCP client obtained on `bridge`, undefined without a lease; absent when the backend cannot tell (simulated). */
+  dhcpLease?(bridge: string): Promise<{ address: string; netmask: string; gateway: string } | undefined>;
+}
 
 type Log = { info(m: string): void; warn?(m: string): void };
 
@@ -52,7 +68,21 @@ export class Reconciler {
   last: Reconciled = { plan: [], lines: [] };
   /** The journal, once attached to a store. */
   journal?: Journal;
-  constructor(readonly backend: Backend, readonly host: () => string, private log?: Log) {}
+  /** The host-facts port over this reconciler's backend. */
+  readonly facts: HostFacts;
+  constructor(readonly backend: Backend, readonly host: () => string, private log?: Log) {
+    const lease = backend.dhcpLease?.bind(backend);
+    this.facts = {
+      bridges: async () => Object.keys((await backend.read()).bridges),
+      nics: async () => {
+        const nics = await backend.nics();
+        this.forgetNics();
+        return nics;
+      },
+      bondLinksUp: (bond) => backend.bondLinksUp(bond),
+      ...(lease ? { dhcpLease: lease } : {}),
+    };
+  }
 
   /** Hooks the reconciler into every write transaction of `store`, journaling in its database. */
   attach(store: Store): void {
@@ -119,19 +149,19 @@ export class Reconciler {
 
   private async precommit(tx: Txn): Promise<void> {
     // Sessions and tasks make no host state: a login does not read the backend (it would cost a login an ovs-vsctl round).
-    if (!tx.scratch.get(DRY_RUN) && [...tx.overlay.keys()].every((c) => NO_HOST_STATE.has(c))) return;
+    if (!tx.ctx.dryRun && [...tx.overlay.keys()].every((c) => NO_HOST_STATE.has(c))) return;
     const r = await this.plan(tx, tx.store);
     this.last = r;
     // The backstop of the value types: a value that got into the database some other way never
     // reaches a backend (the entry points refuse it first, with xapi's errors).
     const bad = valueProblems([], r.plan);
-    if (bad.length) throw new ApiError('PIF_CONFIGURATION_ERROR', [String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL'), `invalid value: ${bad[0]}`]);
-    if (tx.scratch.get(DRY_RUN)) {
+    if (bad.length) throw new ApiError('PIF_CONFIGURATION_ERROR', [tx.ctx.culprit ?? 'OpaqueRef:NULL', `invalid value: ${bad[0]}`]);
+    if (tx.ctx.dryRun) {
       // A dry run reports the plan and changes nothing: the transaction is abandoned.
       throw new DryRun(r);
     }
     if (r.plan.length === 0) return;
-    const method = String(tx.scratch.get(METHOD) ?? '');
+    const method = tx.ctx.method;
     const id = this.journal?.open(tx.store.generation, method, r.plan, r.actual!);
     try {
       await this.applyPlan(r.plan);
@@ -139,7 +169,7 @@ export class Reconciler {
       const msg = e instanceof BackendError ? `step ${e.step + 1} of ${r.plan.length} (${r.lines[e.step] ?? '?'}): ${e.message}` : String((e as Error)?.message ?? e);
       if (id !== undefined) await this.closeAfterFailure(id, r.actual!, msg);
       this.forgetNics(); // a NIC may have gone: read them again for the next plan
-      throw new ApiError('PIF_CONFIGURATION_ERROR', [String(tx.scratch.get(CULPRIT) ?? 'OpaqueRef:NULL'), msg]);
+      throw new ApiError('PIF_CONFIGURATION_ERROR', [tx.ctx.culprit ?? 'OpaqueRef:NULL', msg]);
     }
     this.applied++;
     this.log?.info(`reconciler: ${method || 'transaction'} applied ${r.plan.length} steps: ${r.lines.join('; ')}`);

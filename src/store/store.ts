@@ -601,6 +601,16 @@ export function clone<T>(v: T): T {
   return v;
 }
 
+/**
+ * Per-transaction state of the layers above the store, typed: each layer declares the fields it
+ * owns by merging into this interface where it is defined (the reconciler: culprit, dryRun; the
+ * pool forwarder: localWrite, forceSync). A savepoint restores it with the rows.
+ */
+export interface TxContext {
+  /** The wire name of the call running the transaction ('' outside a call: start-up, monitors). */
+  method: string;
+}
+
 /** A write transaction: an overlay of changed rows over the committed store. */
 export class Txn implements View {
   /** cls → ref → new row, or null for deleted. */
@@ -611,8 +621,8 @@ export class Txn implements View {
   readonly inCommit: (() => void)[] = [];
   /** Run, in reverse, when the transaction fails (undo host-side work). */
   readonly undo: (() => void | Promise<void>)[] = [];
-  /** Scratch space for layers that need per-transaction state (reconciler, events). */
-  readonly scratch = new Map<string, unknown>();
+  /** What the layers above know of this transaction, typed (TxContext). */
+  readonly ctx: TxContext = { method: '' };
   /** Calls to other hosts this transaction needs before it commits, by key (Store.write). */
   readonly remote = new Map<string, RemoteCall>();
 
@@ -656,18 +666,18 @@ export class Txn implements View {
     this.ov(cls).set(ref, row);
   }
 
-  /** A snapshot of the transaction (overlay, relation delta, scratch, hooks): calling the result puts it back (a failed sub-step of a pool sync). */
+  /** A snapshot of the transaction (overlay, relation delta, context, hooks): calling the result puts it back (a failed sub-step of a pool sync). */
   savepoint(): () => void {
     const ov = new Map([...this.overlay].map(([c, m]) => [c, new Map(m)] as const));
     const rd = new Map([...this.relDelta].map(([k, d]) => [k, new Map([...d].map(([t, m]) => [t, new Map(m)] as const))] as const));
-    const scratch = new Map(this.scratch);
+    const ctx = { ...this.ctx };
     const lens = [this.after.length, this.inCommit.length, this.undo.length] as const;
     return () => {
       this.overlay.clear();
       for (const [c, m] of ov) this.overlay.set(c, m);
       this.relDelta = rd;
-      this.scratch.clear();
-      for (const [k, v] of scratch) this.scratch.set(k, v);
+      for (const k of Object.keys(this.ctx)) delete (this.ctx as unknown as Record<string, unknown>)[k];
+      Object.assign(this.ctx, ctx);
       this.after.length = lens[0];
       this.inCommit.length = lens[1];
       this.undo.length = lens[2];

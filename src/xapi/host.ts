@@ -10,7 +10,6 @@
 //   managementReconfigure(tx, pif, bridges) — host.management_reconfigure after its HA check
 //   hostImpls                               — host.* implementations
 import type { CallCtx, Impls } from '../api/context.js';
-import type { Backend } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { type Txn, type View } from '../store/store.js';
 import { isBondSlave } from './pif_helpers.js';
@@ -78,8 +77,7 @@ export function managementReconfigure(tx: Txn, pif: string, bridges: readonly st
 
 /** The bridges the host has now (for unmanaged networks' BRIDGE_NOT_AVAILABLE). */
 export async function actualBridges(ctx: CallCtx): Promise<string[]> {
-  const backend = ctx.d.services.get('backend') as Backend;
-  return Object.keys((await backend.read()).bridges);
+  return await ctx.facts.bridges();
 }
 
 /** Implementations of the host class's management messages. */

@@ -39,6 +39,13 @@ export function linkStats(nics: Nic[], bonds: Map<string, string[]>): Map<string
   return out;
 }
 
+declare module '../api/context.js' {
+  interface Services {
+    /** The link monitor (set once the daemon's start-up is done). */
+    monitor?: BondMonitor;
+  }
+}
+
 export interface BondMonitor {
   /** Reads every local bond's links up and writes the changed ones; resolves to how many changed. */
   refresh(): Promise<number>;

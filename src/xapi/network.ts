@@ -4,7 +4,6 @@
 import { isIfName, isMtu } from '../../schema/values.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
-import type { Reconciler } from '../reconciler/reconciler.js';
 import { NULL_REF, type Row, type Txn, type View, type Store } from '../store/store.js';
 import { managementPif, pifKind } from './pif_helpers.js';
 
@@ -291,8 +290,7 @@ export const networkImpls: Impls = {
   'network.attach': async (ctx, [network, host]) => {
     ctx.tx.get('host', host);
     // An unmanaged network's bridge must already exist on the host (read, never changed, here).
-    const reconciler = ctx.d.services.get('reconciler') as Reconciler;
-    const bridges = ctx.tx.get('network', network).managed ? undefined : Object.keys((await reconciler.actual()).bridges);
+    const bridges = ctx.tx.get('network', network).managed ? undefined : await ctx.facts.bridges();
     attachInternal(ctx.tx, network, host, { force: true, bridges });
   },
   'network.add_purpose': (ctx, [self, value]) => { addPurpose(ctx.tx, self, value); },

@@ -8,9 +8,7 @@
 //   moveIpConfig(tx, from, to) / resetIpConfig(tx, pif) — IP configuration moves (bonds, VLANs)
 //   pifImpls                                  — PIF.* implementations
 import type { CallCtx, Impls } from '../api/context.js';
-import type { Backend } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
-import { CULPRIT } from '../reconciler/reconciler.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
 import { destroyPif, introduceInternal, newPifMetrics, type NicInfo } from './introduce.js';
 import {
@@ -23,7 +21,7 @@ export { isValidCidr6, isValidIPv4, isValidIPv6 } from './pif_helpers.js';
 
 /** Marks the PIF whose bring-up a backend failure is reported against (PIF_CONFIGURATION_ERROR [pif, msg]). */
 export function setCulprit(tx: Txn, pif: string): void {
-  tx.scratch.set(CULPRIT, pif);
+  tx.ctx.culprit = pif;
 }
 
 /** Every IP configuration field that moves with a PIF's configuration. */
@@ -62,8 +60,6 @@ function physicalPifs(db: View, host: string, device: string): string[] {
     return r.physical === true && r.device === device;
   });
 }
-
-const backendOf = (ctx: CallCtx): Backend => ctx.d.services.get('backend') as Backend;
 
 /** PIF.plug: xapi_pif.plug's checks (PIF_UNMANAGED, TRANSPORT_PIF_NOT_CONFIGURED, CANNOT_PLUG_BOND_SLAVE), then bring-up. */
 function plug(tx: Txn, self: string): void {
@@ -143,9 +139,8 @@ function setProperty(tx: Txn, self: string, name: string, value: string): void {
 async function scan(ctx: CallCtx, host: string): Promise<void> {
   const tx = ctx.tx;
   tx.get('host', host);
-  const nics = await backendOf(ctx).nics();
   // The reconciler's NIC list is refreshed too: this call's plan (and later ones) see the NICs just read.
-  (ctx.d.services.get('reconciler') as { forgetNics?(): void } | undefined)?.forgetNics?.();
+  const nics = await ctx.facts.nics();
   for (const nic of nics) {
     const have = physicalPifs(tx, host, nic.device);
     for (const p of have) {
@@ -160,7 +155,7 @@ async function scan(ctx: CallCtx, host: string): Promise<void> {
 async function introduce(ctx: CallCtx, host: string, MAC: string, device: string, managed: boolean): Promise<string> {
   const tx = ctx.tx;
   tx.get('host', host);
-  const nics = await backendOf(ctx).nics();
+  const nics = await ctx.facts.nics();
   let mac = MAC.toLowerCase();
   if (mac === '') mac = nics.find((n) => n.device === device)?.MAC.toLowerCase() ?? '';
   if (!isValidMac(mac)) throw new ApiError('MAC_INVALID', [mac]);

@@ -33,7 +33,7 @@ export async function bigMaster(dir: string): Promise<Node> {
   const net = (tx: any, name: string) => tx.create('network', { name_label: name, name_description: '', MTU: 1500, other_config: Object.create(null), bridge: name.toLowerCase(), managed: true });
   const bondMasters: string[] = [];
   await store.write((tx) => {
-    const ctx = { d: m.r.d, session: '', db: tx, tx, method: 'bench' } as CallCtx;
+    const ctx: CallCtx = { d: m.r.d, session: '', db: tx, tx, method: 'bench', facts: m.r.reconciler.facts };
     for (let b = 0; b < BONDS; b++) {
       const n = net(tx, `xapib${b}`);
       const bond = bondCreate(ctx, n, [pif(`eth${2 * b}`), pif(`eth${2 * b + 1}`)], '', b === 0 ? 'active-backup' : 'balance-slb', {});

@@ -57,7 +57,7 @@ export async function startNode(o: { h: number; db: string; master?: string; nic
   const r = await startDaemon(cfg, { backend, log: makeLogger({ logLevel: cfg.logLevel, logFile: '' }) });
   let session: string | undefined;
   const node: Node = {
-    r, backend, db: o.db, url: r.url, pool: r.d.services.get('pool') as PoolService,
+    r, backend, db: o.db, url: r.url, pool: r.d.services.pool!,
     async call(method, ...params) {
       session ??= await xapiCall<string>(r.url, 'session.login_with_password', ['root', 'secret']);
       return xapiCall(r.url, method, [session, ...params]);

@@ -13,7 +13,6 @@ import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon } from '../../src/daemon.js';
 import { applyPlan } from '../../src/backends/plan.js';
 import { summarize } from '../../src/reconciler/reconciler.js';
-import type { BondMonitor } from '../../src/xapi/monitor.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { assertHostMatchesDb, makeNetwork, vmWithVifs } from '../helpers/vmfix.js';
 
@@ -158,7 +157,7 @@ describe('link monitor (Bond.links_up, PIF_metrics carrier/speed/duplex)', () =>
   it('MON-02 PIF_metrics.carrier follows the link of NICs and bonds; speed and duplex where the backend knows them', async () => {
     const h = await startHarness();
     try {
-      const monitor = h.r.d.services.get('monitor') as BondMonitor;
+      const monitor = h.r.d.services.monitor!;
       const metrics = async (pif: string) => {
         const m = await h.call('PIF_metrics.get_record', await h.call('PIF.get_metrics', pif));
         return { carrier: m.carrier, speed: m.speed, duplex: m.duplex };
@@ -204,7 +203,7 @@ describe('link monitor (Bond.links_up, PIF_metrics carrier/speed/duplex)', () =>
   it('MON-01 refresh() writes links_up from the backend: both members up, one cable pulled, master unplugged', async () => {
     const h = await startHarness();
     try {
-      const monitor = h.r.d.services.get('monitor') as BondMonitor;
+      const monitor = h.r.d.services.monitor!;
       const net = await makeNetwork(h);
       await h.call('PIF.plug', h.pif('eth1'));
       const b = await h.call('Bond.create', net, [h.pif('eth1'), h.pif('eth2')], '', 'active-backup', {});

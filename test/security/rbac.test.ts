@@ -6,7 +6,6 @@ import { ROLES, classDef, enumDef, type RoleName, type Ty } from '../../schema/i
 import { hashPassword } from '../../src/api/session.js';
 import { constructorFields, type Method } from '../../src/api/methods.js';
 import { checkUsers, DEFAULT_USERS } from '../../src/config.js';
-import type { PoolService } from '../../src/pool/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { makeNetwork } from '../helpers/vmfix.js';
 import { jsonCall, post } from '../api/rawhttp.js';
@@ -235,7 +234,7 @@ describe('RBAC (xapi roles)', function () {
     });
 
     it('pool-internal sessions (slave_login) keep full rights', async () => {
-      const pool = h.r.d.services.get('pool') as PoolService;
+      const pool = h.r.d.services.pool!;
       const secret = pool.role.secret;
       expect(secret).to.be.a('string');
       const s = await h.raw<string>('session.slave_login', h.r.d.hostRef, secret);
