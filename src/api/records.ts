@@ -3,7 +3,7 @@
 import { T, classDef, manySide, visibleFields, type ClassDef, type Ty } from '../../schema/index.js';
 import { Store, type Row, type View } from '../store/store.js';
 import { Encoded } from '../wire/values.js';
-import { SUCCESS_PREFIX_BYTES, SUCCESS_SUFFIX_BYTES, successString } from '../wire/xmlrpc.js';
+import { SUCCESS_PREFIX_BYTES, SUCCESS_SUFFIX_BYTES, memberHead, successString } from '../wire/xmlrpc.js';
 import { stringifyValue } from '../wire/jsonrpc.js';
 
 type Builder = (db: View, ref: string, row: Row) => Record<string, unknown>;
@@ -73,14 +73,6 @@ export function dbString(v: unknown): string {
 // A record is the same for every caller (no field depends on the session or its role), so the
 // bytes are shared by all sessions.
 
-/** Encoded forms of one version of one record; each filled when first asked for. */
-interface Entry {
-  ref: string;
-  rel: number;
-  xml?: Buffer;
-  json?: Buffer;
-}
-const entries = new WeakMap<Row, Entry>();
 const cacheable = new Map<string, boolean>();
 const recordTy = new Map<string, Ty>();
 
@@ -94,25 +86,42 @@ function ownBytes(s: string): Buffer {
   return b;
 }
 
-/** A record whose wire bytes come from (and go to) the cache. */
+/**
+ * One version of one record (its row, and its relation sides at version `rel`) with its wire
+ * forms, each encoded when first asked for and kept: the cache entry and the value the wire
+ * writes are the same object, so a bulk reply allocates nothing per record.
+ */
 class CachedRecord extends Encoded {
-  constructor(private readonly db: View, private readonly cls: string, private readonly ref: string, private readonly row: Row, private readonly e: Entry) {
+  private xmlBytes?: Buffer;
+  private xmlValue?: Buffer;
+  private jsonBytes?: Buffer;
+  private head?: Buffer;
+  constructor(private readonly db: Store, private readonly cls: string, readonly ref: string, private readonly row: Row, readonly rel: number) {
     super();
   }
   xmlReply(): Buffer {
-    return (this.e.xml ??= ownBytes(successString(this.plain(), recordTy.get(this.cls)!)));
+    return (this.xmlBytes ??= ownBytes(successString(this.plain(), recordTy.get(this.cls)!)));
   }
   xml(): Buffer {
-    const r = this.xmlReply();
-    return r.subarray(SUCCESS_PREFIX_BYTES, r.length - SUCCESS_SUFFIX_BYTES);
+    if (this.xmlValue === undefined) {
+      const r = this.xmlReply();
+      this.xmlValue = r.subarray(SUCCESS_PREFIX_BYTES, r.length - SUCCESS_SUFFIX_BYTES);
+    }
+    return this.xmlValue;
+  }
+  xmlMemberHead(key: string): Buffer {
+    // Small: cut from Node's shared pool (its slabs are kept by heads of records kept as long).
+    if (key !== this.ref) return Buffer.from(memberHead(key), 'utf8');
+    return (this.head ??= Buffer.from(memberHead(key), 'utf8'));
   }
   json(): Buffer {
-    return (this.e.json ??= ownBytes(stringifyValue(this.plain(), recordTy.get(this.cls)!)));
+    return (this.jsonBytes ??= ownBytes(stringifyValue(this.plain(), recordTy.get(this.cls)!)));
   }
   plain(): Record<string, unknown> {
     return builder(this.cls)(this.db, this.ref, this.row);
   }
 }
+const entries = new WeakMap<Row, CachedRecord>();
 
 /**
  * The record of cls/ref as get_record answers it: from the committed store, a CachedRecord
@@ -130,6 +139,6 @@ export function cachedRecord(db: View, cls: string, ref: string, row: Row = db.g
   if (!ok) return recordOf(db, cls, ref, row);
   const rel = db.relVersion(ref);
   let e = entries.get(row);
-  if (e === undefined || e.rel !== rel || e.ref !== ref) entries.set(row, (e = { ref, rel }));
-  return new CachedRecord(db, cls, ref, row, e);
+  if (e === undefined || e.rel !== rel || e.ref !== ref) entries.set(row, (e = new CachedRecord(db, cls, ref, row, rel)));
+  return e;
 }

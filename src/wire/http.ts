@@ -197,7 +197,10 @@ async function sendParts(res: http.ServerResponse, contentType: string, parts: I
   held.length = 0;
   for (; !next.done; next = it.next()) {
     if (res.destroyed) return;
-    if (!res.write(next.value)) await once(res, 'drain');
+    const part = next.value;
+    // A bulk slice's slab is reused once written (xmlrpc.releaseSlice).
+    const written = typeof part === 'string' ? res.write(part) : res.write(part, () => xmlrpc.releaseSlice(part));
+    if (!written) await once(res, 'drain');
     else await yieldLoop(); // let other calls in between slices
   }
   res.end();

@@ -36,6 +36,8 @@ export abstract class Encoded {
   abstract xmlReply(): Buffer;
   /** The XML-RPC `<value>…</value>` alone (a view into xmlReply's bytes). */
   abstract xml(): Buffer;
+  /** The opening of an XML-RPC struct member with this key (`<member><name>key</name>`), as bytes. */
+  abstract xmlMemberHead(key: string): Buffer;
   /** The JSON text of the value. */
   abstract json(): Buffer;
   /** The value itself, for encoders that need it as data (JSON.stringify inside a larger value). */

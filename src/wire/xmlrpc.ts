@@ -547,9 +547,39 @@ const SLICE = 256;
 /** A slice of cached records is cut at this many bytes (a write of this size takes well under a millisecond). */
 const SLICE_BYTES = 256 * 1024;
 
-/** Concatenates string and Buffer pieces into one Buffer of `bytes` bytes (their UTF-8 length). */
-export function joinPieces(pieces: (string | Buffer)[], bytes: number): Buffer {
-  const out = Buffer.allocUnsafe(bytes);
+/** The opening of a struct member: `<member><name>k</name>`. */
+export function memberHead(k: string): string {
+  return `<member><name>${esc(k)}</name>`;
+}
+
+// Slices of bulk replies are cut from a few reused slabs rather than allocated each: a 27 MB
+// reply would otherwise make 27 MB of short-lived external memory per reply (and RSS with it).
+// A slab goes back once the wire has written its slice (releaseSlice).
+const SLAB_BYTES = 2 * SLICE_BYTES;
+const freeSlabs: ArrayBuffer[] = [];
+const slabs = new WeakSet<ArrayBufferLike>();
+
+function slabSlice(bytes: number): Buffer {
+  if (bytes > SLAB_BYTES) return Buffer.allocUnsafe(bytes);
+  let ab = freeSlabs.pop();
+  if (ab === undefined) {
+    ab = new ArrayBuffer(SLAB_BYTES);
+    slabs.add(ab);
+  }
+  return Buffer.from(ab, 0, bytes);
+}
+
+/** Gives back a slice memberSlices made, once it has been written: its bytes will be overwritten. */
+export function releaseSlice(b: Buffer): void {
+  if (slabs.has(b.buffer) && freeSlabs.length < 4 && !freeSlabs.includes(b.buffer as ArrayBuffer)) freeSlabs.push(b.buffer as ArrayBuffer);
+}
+
+/**
+ * Concatenates string and Buffer pieces into one Buffer of `bytes` bytes (their UTF-8 length);
+ * `slab`: cut from a reused slab (the caller gives it back with releaseSlice).
+ */
+export function joinPieces(pieces: (string | Buffer)[], bytes: number, slab = false): Buffer {
+  const out = slab ? slabSlice(bytes) : Buffer.allocUnsafe(bytes);
   let o = 0;
   for (const p of pieces) o += typeof p === 'string' ? out.write(p, o, 'utf8') : p.copy(out, o);
   if (o !== bytes) throw new Error(`joinPieces: ${o} bytes written, ${bytes} expected`);
@@ -561,19 +591,21 @@ export function joinPieces(pieces: (string | Buffer)[], bytes: number): Buffer {
  * Encoded go in as their bytes (one copy into the slice), others through `enc` as strings.
  * Shared by both codecs (`sep` is JSON's comma between members).
  */
-export function* memberSlices(entries: Iterable<[string, unknown]>, head: (k: string, first: boolean) => string, bytesOf: (x: Encoded) => Buffer, enc: (x: unknown) => string, tail: string): Generator<string | Buffer, void, void> {
+export function* memberSlices(entries: Iterable<[string, unknown]>, head: (k: string, first: boolean) => string, bytesOf: (x: Encoded) => Buffer, enc: (x: unknown) => string, tail: string, headBytes?: (x: Encoded, k: string) => Buffer): Generator<string | Buffer, void, void> {
   let pieces: (string | Buffer)[] = [];
   let bytes = 0;
   let n = 0;
   let first = true;
   for (const [k, x] of entries) {
-    const h = head(k, first);
-    first = false;
     if (x instanceof Encoded) {
+      const h = headBytes ? headBytes(x, k) : head(k, first);
       const b = bytesOf(x);
       pieces.push(h, b);
-      bytes += Buffer.byteLength(h) + b.length;
+      bytes += (typeof h === 'string' ? Buffer.byteLength(h) : h.length) + b.length;
+      first = false;
     } else {
+      const h = head(k, first);
+      first = false;
       const s = h + enc(x);
       pieces.push(s);
       bytes += Buffer.byteLength(s);
@@ -583,13 +615,13 @@ export function* memberSlices(entries: Iterable<[string, unknown]>, head: (k: st
       bytes += tail.length;
     }
     if (++n === SLICE || bytes >= SLICE_BYTES) {
-      yield joinPieces(pieces, bytes);
+      yield joinPieces(pieces, bytes, true);
       pieces = [];
       bytes = 0;
       n = 0;
     }
   }
-  if (bytes) yield joinPieces(pieces, bytes);
+  if (bytes) yield joinPieces(pieces, bytes, true);
 }
 
 function* bodyParts(v: unknown, ty: Ty): Generator<string | Buffer, void, void> {
@@ -597,7 +629,7 @@ function* bodyParts(v: unknown, ty: Ty): Generator<string | Buffer, void, void> 
     const entries = v instanceof LazyMap ? v.entries : Object.entries(v as Record<string, unknown>);
     const val = encoderFor(ty.val);
     yield '<value><struct>';
-    yield* memberSlices(entries, (k) => `<member><name>${esc(k)}</name>`, (x) => x.xml(), val, '</member>');
+    yield* memberSlices(entries, memberHead, (x) => x.xml(), val, '</member>', (x, k) => x.xmlMemberHead(k));
     yield '</struct></value>';
     return;
   }
