@@ -193,18 +193,24 @@ async function sendParts(res: http.ServerResponse, contentType: string, parts: I
     return;
   }
   res.writeHead(200, { 'Content-Type': contentType, ...cors(res) });
-  for (const b of held) res.write(b);
+  // A bulk slice's slab is reused once written (xmlrpc.releaseSlice).
+  const write = (part: Buffer) => res.write(part, () => xmlrpc.releaseSlice(part));
+  for (const b of held) write(b);
   held.length = 0;
   for (; !next.done; next = it.next()) {
     if (res.destroyed) return;
     const part = next.value;
-    // A bulk slice's slab is reused once written (xmlrpc.releaseSlice).
-    const written = typeof part === 'string' ? res.write(part) : res.write(part, () => xmlrpc.releaseSlice(part));
-    if (!written) await once(res, 'drain');
+    typeof part === 'string' ? res.write(part) : write(part);
+    // Up to IN_FLIGHT bytes may wait in the socket's buffer: waiting for 'drain' after every
+    // slice made the reply stop and go (4x the raw server's time for 27 MB).
+    if (res.writableLength > IN_FLIGHT) await once(res, 'drain');
     else await yieldLoop(); // let other calls in between slices
   }
   res.end();
 }
+
+/** Bytes of a streamed reply that may be buffered for the socket before the encoder waits. */
+const IN_FLIGHT = 2 * 1024 * 1024;
 
 /** Writes a whole reply held in one string. */
 function sendString(res: http.ServerResponse, contentType: string, body: string): void {
