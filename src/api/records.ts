@@ -68,7 +68,8 @@ export function dbString(v: unknown): string {
 //
 // A record's wire forms are encoded once per version of its object and kept beside its row:
 // rows are immutable and replaced on every change, so the row itself is the version of the
-// stored fields, and Store.relVersion(ref) that of the computed relation sides. Records with
+// stored fields; when a computed relation side changes (the store tells: onRelationChange), the
+// entry of the object's current row is dropped. Records with
 // derived fields (session.rbac_permissions, computed from other objects) are never cached.
 // A record is the same for every caller (no field depends on the session or its role), so the
 // bytes are shared by all sessions.
@@ -96,7 +97,7 @@ class CachedRecord extends Encoded {
   private xmlValue?: Buffer;
   private jsonBytes?: Buffer;
   private head?: Buffer;
-  constructor(private readonly db: Store, private readonly cls: string, readonly ref: string, private readonly row: Row, readonly rel: number) {
+  constructor(private readonly db: Store, private readonly cls: string, readonly ref: string, private readonly row: Row) {
     super();
   }
   xmlReply(): Buffer {
@@ -122,6 +123,15 @@ class CachedRecord extends Encoded {
   }
 }
 const entries = new WeakMap<Row, CachedRecord>();
+/** Stores whose relation changes drop entries (hooked on first use). */
+const hooked = new WeakSet<Store>();
+function hook(db: Store): void {
+  hooked.add(db);
+  db.onRelationChange((cls, ref) => {
+    const row = db.find(cls, ref);
+    if (row) entries.delete(row);
+  });
+}
 
 /**
  * The record of cls/ref as get_record answers it: from the committed store, a CachedRecord
@@ -137,8 +147,8 @@ export function cachedRecord(db: View, cls: string, ref: string, row: Row = db.g
     recordTy.set(cls, T.record(cls));
   }
   if (!ok) return recordOf(db, cls, ref, row);
-  const rel = db.relVersion(ref);
+  if (!hooked.has(db)) hook(db);
   let e = entries.get(row);
-  if (e === undefined || e.rel !== rel || e.ref !== ref) entries.set(row, (e = new CachedRecord(db, cls, ref, row, rel)));
+  if (e === undefined || e.ref !== ref) entries.set(row, (e = new CachedRecord(db, cls, ref, row)));
   return e;
 }

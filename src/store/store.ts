@@ -229,11 +229,11 @@ export class Store implements View {
   /** Writes run again because others committed while they called other hosts (tests, benchmarks). */
   remoteReruns = 0;
   /**
-   * ref → how many times one of its computed relation sides was touched (a network's PIFs when a
-   * PIF's `network` changes, or its order when a PIF is rewritten): the network's own row is not
-   * rewritten then, so record caches (src/api/records.ts) key on this beside the row.
+   * Told (class, ref) whenever one of that object's computed relation sides is touched (a
+   * network's PIFs when a PIF's `network` changes, or their order when a PIF is rewritten): the
+   * network's own row is not rewritten then, so caches of its record (src/api/records.ts) drop it.
    */
-  private relVersions = new Map<string, number>();
+  private relListeners: ((cls: string, ref: string) => void)[] = [];
   private listeners: ((gen: number, changes: Change[]) => void)[] = [];
   private meta: { get: Database.Statement; set: Database.Statement };
   private tombIns: Database.Statement;
@@ -334,8 +334,8 @@ export class Store implements View {
       const target = row[r.one.field];
       if (typeof target !== 'string' || target === NULL_REF) continue;
       const idx = this.rel.get(r)!;
-      // Any change to a set (its order too: a re-add moves a ref last) is a new version of the target.
-      this.bumpRel(target);
+      // Any change to a set (its order too: a re-add moves a ref last) changes the target's record.
+      for (const l of this.relListeners) l(r.many.cls, target);
       let s = idx.get(target);
       if (add) {
         if (!s) idx.set(target, (s = new Set()));
@@ -386,13 +386,9 @@ export class Store implements View {
     if (!ref) throw new ApiError('UUID_INVALID', [cls, uuid]);
     return ref;
   }
-  /** The version of ref's computed relation sides (see relVersions); 0 until one changes. */
-  relVersion(ref: string): number {
-    return this.relVersions.get(ref) ?? 0;
-  }
-  private bumpRel(target: unknown): void {
-    if (typeof target !== 'string' || target === NULL_REF) return;
-    this.relVersions.set(target, (this.relVersions.get(target) ?? 0) + 1);
+  /** Registers a listener told of every object whose computed relation sides are touched (see relListeners). */
+  onRelationChange(l: (cls: string, ref: string) => void): void {
+    this.relListeners.push(l);
   }
 
   /** [created, modified] generations of a live object. */
@@ -546,7 +542,6 @@ export class Store implements View {
           if (!old) continue;
           st.rows.delete(ref);
           st.gens.delete(ref);
-          this.relVersions.delete(ref);
           this.tombstones.set(`${cls}/${ref}`, { gen, created: old[0], uuid: String(oldRow?.uuid ?? '') });
         } else {
           st.rows.set(ref, row);
