@@ -52,6 +52,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { localRunner } from '../src/backends/tools/exec.js';
 
 /** One NIC of the sandbox: `device` in the host netns, `peer` (p<i>) in the peer netns. */
 export interface SandboxNic {
@@ -136,9 +137,9 @@ function ovsEnv(dir: string): Record<string, string> {
   };
 }
 
+/** The sandbox's tool runners spawn as the daemon's own (src/backends/tools/exec.ts), so benchmarks measure what it runs. */
 async function run(cmd: string, args: string[], env?: Record<string, string>): Promise<string> {
-  const r = await execa(cmd, args, { env, stdin: 'ignore' });
-  return r.stdout;
+  return localRunner(cmd, [], env)(args);
 }
 
 /** A pinger that needs no iputils: `ping` when installed, else perl's core Net::Ping (ICMP, root). */

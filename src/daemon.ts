@@ -24,9 +24,9 @@ import { assertPeerCredAvailable } from './wire/peercred.js';
 import { redactExchange } from './api/redact.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
-import { startBondMonitor } from './xapi/monitor.js';
-import { startDhcpMonitor } from './xapi/dhcpmon.js';
+import { startHostMonitor } from './xapi/monitor.js';
 import { startOfDayLocal } from './xapi/start_of_day.js';
+import { adoptLayout } from './xapi/adopt.js';
 import { removeStaleIpBatchDirs } from './backends/tmp.js';
 import { bridgeForDevice } from './xapi/introduce.js';
 import { firstStart, isEmpty, softwareVersion, splitInventory, type FirstStartOptions, type InventoryNic } from './xapi/startup.js';
@@ -115,6 +115,17 @@ export async function firstStartLayout(cfg: Config, backend: Backend, log: winst
   for (const f of host.foreign) log.info(`host has ${f.kind} ${f.device}${f.lower.length ? ` (${f.lower.join(', ')})` : ''}, not made by xenapi-netd: listed, left alone`);
   const m = host.management;
   const inventory: InventoryNic[] = host.nics.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier }));
+  // A host whose networking is in files the backend owns (ifcfg): those files are the layout (seed 003).
+  if (backend.adopt) {
+    const a = await backend.adopt();
+    for (const s of a.skipped) log.warn(`first start: ${s.file} not adopted, left as it is: ${s.reason}`);
+    const adopted = adoptLayout(a, inventory, m);
+    if (adopted) {
+      for (const line of adopted.adopted) log.info(`first start: adopted ${line}`);
+      for (const p of adopted.problems) log.warn(`first start: cannot record ${p}: the first reconcile removes it`);
+      return { inventory: adopted.inventory, bonds: adopted.bonds, vlans: adopted.vlans };
+    }
+  }
   if (!m) log.warn('no IPv4 default route: no management interface recorded (host.management_reconfigure sets one)');
   else if (!m.nic) log.warn(`management interface ${m.device} (${m.ip.address || 'no address'}) cannot be adopted: ${m.unadoptable}; PIFs recorded, the host's networking left as it is`);
   else {
@@ -186,22 +197,21 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
     syncSubjects(tx, cfg.users);
   });
   // The pool role (docs/pool.md): its hook runs before the reconciler's (a slave refuses local writes; a master forwards to slaves).
-  const pool = new PoolService(cfg, d, store, backend, swOpts);
+  const pool = new PoolService(cfg, d, store, swOpts);
   d.services.pool = pool;
   pool.attach();
   reconciler.attach(store);
-  // Before the wire opens: resolves any journal entry a crash left open (logged by the reconciler).
-  // A slave's host follows its master, not its local database: it goes back to what it last applied.
-  const boot = pool.isSlave ? (await pool.recover(), { plan: [], lines: [] }) : await reconciler.reconcileNow(store);
-  if (boot.plan.length) log.info(`start-up: brought the host to the database in ${boot.plan.length} steps: ${boot.lines.join('; ')}`);
+  // Before the wire opens, through the reconciler's one entry point (journaled): the host goes to the committed database
+  // (a slave's follows its master: what it last applied), which also resolves any journal entry a crash left open.
+  const boot = await reconciler.reconcileNow(pool.startupState());
+  if (boot.plan.length) log.info(`start-up: brought the host to ${pool.isSlave ? 'the state last applied for the master' : 'the database'} in ${boot.plan.length} steps: ${boot.lines.join('; ')}`);
   // Start of day as xapi (fix_bonds, best-effort bring-up of physical PIFs and bond masters) at every restart; a slave's is
   // run by its master. A first start keeps only the management PIF up (docs/compat.md).
   if (!pool.isSlave && !first) await startOfDayLocal(store, d.hostRef, log);
-  // Bond.links_up follows the host: every second with a real backend, off for the simulated one unless asked.
-  const monitor = startBondMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
+  // Bond.links_up, PIF_metrics and a DHCP PIF's IP/netmask/gateway (what its client obtained, never made up) follow the host:
+  // every second with a real backend, off for the simulated one unless asked.
+  const monitor = startHostMonitor(d, reconciler.facts, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
   d.services.monitor = monitor;
-  // A DHCP PIF's IP/netmask/gateway are what its client obtained, never made up.
-  const dhcpMonitor = startDhcpMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
 
   const methods = buildMethods({ ...sessionImpls, ...rbacImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
   const dispatcher = new Dispatcher(d, methods);
@@ -222,7 +232,6 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
       await pool.stop();
       await wire.close();
       await monitor.stop();
-      await dhcpMonitor.stop();
       await tasks.drain();
       tasks.close();
       rec?.finish(); // the state the recorded session left, once nothing can change it any more

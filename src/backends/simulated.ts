@@ -3,7 +3,7 @@
 // Tests and benchmarks use it to run the whole daemon without touching real networking; faults can
 // be injected at any step to exercise the undo path.
 
-import { BackendError, type Backend, type NetState, type Nic, type Step } from './backend.js';
+import { BackendError, type Backend, type Bridge, type NetState, type Nic, type Step } from './backend.js';
 import { applyStepInPlace, describe, invert, normalize } from './plan.js';
 
 /** Fault injection: return true from failAt to make apply() fail before running that step. */
@@ -79,6 +79,8 @@ export class SimulatedBackend implements Backend {
     this.stats.plans++;
     const before: NetState = { bridges: { ...this.state.bridges } };
     const done: Step[] = [];
+    // Bridges this apply copies are its own (read() hands out copies, `before` holds the originals).
+    const owned = new Set<Bridge>();
     for (let i = 0; i < plan.length; i++) {
       const step = plan[i];
       let reason: string | undefined;
@@ -86,7 +88,7 @@ export class SimulatedBackend implements Backend {
         if (this.faults.failAt?.(step, i)) reason = 'injected fault';
         else {
           this.checkNics(step);
-          applyStepInPlace(this.state, step);
+          applyStepInPlace(this.state, step, owned);
           done.push(step);
           this.stats.applied++;
         }

@@ -53,6 +53,8 @@ interface ClassState {
   insert: Database.Statement;
   update: Database.Statement;
   remove: Database.Statement;
+  /** UPDATEs of only some columns, by the changed fields' indexes ('0,4'): a VIF move writes one column, not thirty. */
+  partial: Map<string, Database.Statement>;
   /** A new row from its values in field order (see rowMaker). */
   make: (vals: readonly unknown[]) => Record<string, unknown>;
 }
@@ -67,6 +69,9 @@ function rowMaker(fields: readonly FieldDef[]): (vals: readonly unknown[]) => Re
   const props = fields.map((fd, i) => `${JSON.stringify(fd.name)}: v[${i}]`).join(', ');
   return new Function('v', `return { ${props} };`) as (vals: readonly unknown[]) => Record<string, unknown>;
 }
+
+/** Distinct column sets a class keeps UPDATE statements for; past it, rows are written whole. */
+const MAX_PARTIAL = 256;
 
 /** One entry of the change log event.from reads. */
 export interface Change { gen: number; cls: string; ref: string }
@@ -294,6 +299,7 @@ export class Store implements View {
       // An UPDATE in place is cheaper than REPLACE's delete + insert for the common modify.
       update: this.db.prepare(`UPDATE ${q(def.name)} SET _modified = ?${fields.map((fd) => `, ${q(fd.name)} = ?`).join('')} WHERE _ref = ?`),
       remove: this.db.prepare(`DELETE FROM ${q(def.name)} WHERE _ref = ?`),
+      partial: new Map(),
       make: rowMaker(fields),
     };
     this.classes.set(def.name, st);
@@ -515,10 +521,11 @@ export class Store implements View {
             st.remove.run(ref);
             const uuid = String(st.rows.get(ref)?.uuid ?? '');
             this.tombIns.run(cls, ref, uuid, old[0], gen);
+          } else if (old) {
+            this.update(st, ref, st.rows.get(ref)!, row, gen);
           } else {
             const vals = st.fields.map((fd) => toSql(fd.ty, row[fd.name])) as any[];
-            if (old) st.update.run(gen, ...vals, ref);
-            else st.insert.run(ref, gen, gen, ...vals);
+            st.insert.run(ref, gen, gen, ...vals);
           }
           changes.push({ gen, cls, ref });
         }
@@ -555,6 +562,36 @@ export class Store implements View {
     this.log.push(...changes);
     this.compact();
     for (const l of this.listeners) l(gen, changes);
+  }
+
+  /**
+   * Writes a modified row: only the columns whose value changed since the committed row (rows are
+   * never mutated, so a field not set by the transaction is the same object), with a prepared
+   * UPDATE per column set.
+   */
+  private update(st: ClassState, ref: string, prev: Row, row: Row, gen: number): void {
+    const fields = st.fields;
+    let key = '';
+    const vals: unknown[] = [gen];
+    for (let i = 0; i < fields.length; i++) {
+      const fd = fields[i];
+      const v = row[fd.name];
+      if (v === prev[fd.name]) continue;
+      key += key ? `,${i}` : `${i}`;
+      vals.push(toSql(fd.ty, v));
+    }
+    let stmt = st.partial.get(key);
+    if (!stmt) {
+      if (st.partial.size >= MAX_PARTIAL) {
+        st.update.run(gen, ...fields.map((fd) => toSql(fd.ty, row[fd.name])), ref);
+        return;
+      }
+      const cols = key ? key.split(',').map((i) => `, ${q(fields[Number(i)].name)} = ?`).join('') : '';
+      stmt = this.db.prepare(`UPDATE ${q(st.def.name)} SET _modified = ?${cols} WHERE _ref = ?`);
+      st.partial.set(key, stmt);
+    }
+    vals.push(ref);
+    stmt.run(...vals);
   }
 
   /** Keeps the change log and the tombstones bounded. */

@@ -136,13 +136,13 @@ function isLocalVm(db: View, vm: string, host: string, cache: Map<string, boolea
 
 /** The VIFs-to-move on `networks` for `host`, network by network. */
 export function vifsToMove(db: View, host: string, networks: string[], cache = new Map<string, boolean>()): string[] {
-  const out: string[] = [];
+  const out = new Set<string>();
   for (const n of networks) {
     for (const v of db.children('network', n, 'VIFs')) {
-      if (!out.includes(v) && isLocalVm(db, String(db.get('VIF', v).VM), host, cache)) out.push(v);
+      if (!out.has(v) && isLocalVm(db, String(db.get('VIF', v).VM), host, cache)) out.add(v);
     }
   }
-  return out;
+  return [...out];
 }
 
 /**
@@ -194,6 +194,12 @@ function planVlans(db: View, host: string, vlans: string[], cache: Map<string, b
  */
 function moveVlanGroups(tx: Txn, host: string, newBase: string, groups: VlanGroup[]): void {
   const device = String(tx.get('PIF', newBase).device);
+  // The new base's VLANs by tag (the first of a tag, as a scan would find it), kept as VLANs are re-created on it.
+  const onBase = new Map<number, string>();
+  for (const v of tx.children('PIF', newBase, 'VLAN_slave_of')) {
+    const tag = Number(tx.get('VLAN', v).tag);
+    if (!onBase.has(tag)) onBase.set(tag, v);
+  }
   for (const g of groups) {
     const oldU = String(tx.get('VLAN', g.keep).untagged_PIF);
     const network = String(tx.get('PIF', oldU).network);
@@ -205,14 +211,16 @@ function moveVlanGroups(tx: Txn, host: string, newBase: string, groups: VlanGrou
       management ||= !!r.management;
     };
     note(oldU);
-    const existing = tx.children('PIF', newBase, 'VLAN_slave_of').find((v) => Number(tx.get('VLAN', v).tag) === g.tag);
+    const existing = onBase.get(g.tag);
     let untagged: string;
     if (existing) {
       // A VLAN with this tag is already on the new base: everything merges into it.
       untagged = String(tx.get('VLAN', existing).untagged_PIF);
       for (const v of vifsToMove(tx, host, [network])) moveVifInternal(tx, v, String(tx.get('PIF', untagged).network));
     } else {
-      untagged = vlanCreateInternal(tx, host, newBase, g.tag, network, device).untagged;
+      const made = vlanCreateInternal(tx, host, newBase, g.tag, network, device);
+      untagged = made.untagged;
+      onBase.set(g.tag, made.vlan);
       moveIpConfig(tx, oldU, untagged);
     }
     vlanDestroyInternal(tx, g.keep);

@@ -260,23 +260,49 @@ export class OpenvswitchBackend implements Backend {
       }
     }
     const argvs = r.txn.argvs(this.o.timeoutSeconds);
-    if (argvs.length) {
-      let timedOut = false;
-      for (const [k, argv] of argvs.entries()) {
-        try {
-          await this.vsctl.write(argv);
-        } catch (e) {
-          if (!isTimeout(e)) {
-            const text = e instanceof ToolError ? errText(e).replace(/^ovs-vsctl: /, '') : errText(e);
-            const err = new BackendError(stepOfVsctlError(r.txn, text), `ovs-vsctl: ${text}`);
-            throw k === 0 ? Object.assign(err, { nothingApplied: true }) : err;
+    const checked = needLinks && this.o.precheck !== false;
+    let ipFailed: { line: number; text: string } | undefined;
+    let ipDone = false;
+    // The batch file is written before the transaction: after it, only ip's exec is in the outage.
+    const early = argvs.length && checked ? await this.ip.prepare(r.ip) : undefined;
+    try {
+      if (argvs.length) {
+        let timedOut = false;
+        for (const [k, argv] of argvs.entries()) {
+          try {
+            await this.vsctl.write(argv);
+          } catch (e) {
+            if (!isTimeout(e)) {
+              const text = e instanceof ToolError ? errText(e).replace(/^ovs-vsctl: /, '') : errText(e);
+              const err = new BackendError(stepOfVsctlError(r.txn, text), `ovs-vsctl: ${text}`);
+              throw k === 0 ? Object.assign(err, { nothingApplied: true }) : err;
+            }
+            timedOut = true;
           }
-          timedOut = true;
         }
+        // The management IP is off the host from the transaction until the ip batch puts it on the
+        // new bridge. ovs-vsctl returns once ovs-vswitchd has reconfigured, so the new bridge devices
+        // exist, and the pre-check found none of their names held by a foreign device: the addresses
+        // go on at once and OVSDB and the ports are checked after (the check, an ovs-vsctl read, used
+        // to sit inside the outage). Without the pre-check, or after a write that timed out (it may not
+        // have committed), the check comes first. If the check fails, the addresses just added come
+        // off again (a device that appeared since the pre-check keeps nothing of ours) before apply()
+        // restores the state before; if both fail, the check's error names the step.
+        if (checked && !timedOut) {
+          ipFailed = await early!.run();
+          ipDone = true;
+          try {
+            await this.verify(before, r, false);
+          } catch (e) {
+            for (const c of r.ip) if (c.op === 'addr.replace') await this.ip.batch([{ ...c, op: 'addr.del' }]).catch(() => undefined);
+            throw e;
+          }
+        } else await this.verify(before, r, timedOut && argvs.length === 1);
       }
-      await this.verify(before, r, timedOut && argvs.length === 1);
+    } finally {
+      await early?.dispose();
     }
-    const failed = await this.ip.batch(r.ip);
+    const failed = ipDone ? ipFailed : await this.ip.batch(r.ip);
     if (failed) throw new BackendError(r.ipStep[failed.line] ?? r.ipStep[0], `ip: ${failed.text.replace(/^ip: /, '')}`);
     try {
       await this.followDhcp(before, r.target, plan);

@@ -4,11 +4,10 @@
 // augtool command (rm, set of another file, save elsewhere). Run as `augtool -A -r ROOT -f FILE`
 // through the one Tool choke point.
 
-import { execa } from 'execa';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RefusedValue, Tool, type Runner, type ToolLog } from './exec.js';
+import { RefusedValue, runCommand, Tool, type Runner, type ToolLog } from './exec.js';
 
 const AUG = 'augtool';
 const CONTROL = /[\x00-\x1f\x7f]/;
@@ -65,7 +64,7 @@ export class AugScript {
 /** A Runner for augtool that fails on an error it reports with a zero exit too. */
 export function augtoolRunner(bin = 'augtool'): Runner {
   return async (args) => {
-    const r = await execa(bin, args, { reject: false, stdin: 'ignore', all: true });
+    const r = await runCommand(bin, args);
     const all = String(r.all ?? '');
     if (r.exitCode !== 0 || /^error|saving failed/im.test(all)) {
       const out = all.trim().split('\n');

@@ -106,21 +106,42 @@ export class IpTool {
    * before the file is written, so a refused value runs nothing (RefusedValue is thrown).
    */
   async batch(cmds: IpCmd[]): Promise<{ line: number; text: string } | undefined> {
-    if (cmds.length === 0) return undefined;
+    const b = await this.prepare(cmds);
+    try {
+      return await b.run();
+    } finally {
+      await b.dispose();
+    }
+  }
+
+  /**
+   * batch() in two halves: the file is validated and written now, `run` execs ip on it later and
+   * `dispose` removes it. The OVS backend writes it before its transaction, so that only the exec
+   * sits in the management outage after it.
+   */
+  async prepare(cmds: IpCmd[]): Promise<{ run(): Promise<{ line: number; text: string } | undefined>; dispose(): Promise<void> }> {
+    if (cmds.length === 0) return { run: async () => undefined, dispose: async () => undefined };
     const lines = cmds.map(ipLine);
     const dir = await mkdtemp(join(tmpdir(), 'xnd-ip-'));
     const file = join(dir, 'batch');
+    const dispose = () => rm(dir, { recursive: true, force: true });
     try {
       await writeFile(file, lines.join('\n') + '\n', { mode: 0o600 });
-      await this.tool.run(['-batch', file]);
-      return undefined;
     } catch (e) {
-      if (!(e instanceof ToolError) || e instanceof RefusedValue) throw e;
-      const text = errText(e);
-      const m = /Command failed \S*:(\d+)/.exec(text);
-      return { line: m ? Number(m[1]) - 1 : 0, text };
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+      await dispose();
+      throw e;
     }
+    const run = async () => {
+      try {
+        await this.tool.run(['-batch', file]);
+        return undefined;
+      } catch (e) {
+        if (!(e instanceof ToolError) || e instanceof RefusedValue) throw e;
+        const text = errText(e);
+        const m = /Command failed \S*:(\d+)/.exec(text);
+        return { line: m ? Number(m[1]) - 1 : 0, text };
+      }
+    };
+    return { run, dispose };
   }
 }
