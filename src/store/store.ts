@@ -256,7 +256,7 @@ export class Store implements View {
     this.metaSet('schema_version', String(SCHEMA_VERSION));
     this.generation = Number(this.metaGet('generation') ?? 0);
     this.minValidGen = Number(this.metaGet('min_valid_generation') ?? 0);
-    for (const t of this.db.prepare('SELECT cls, ref, uuid, created, deleted FROM _deleted').all() as any[]) {
+    for (const t of this.db.prepare('SELECT cls, ref, uuid, created, deleted FROM _deleted').all() as { cls: string; ref: string; uuid: string; created: number; deleted: number }[]) {
       this.tombstones.set(`${t.cls}/${t.ref}`, { gen: Number(t.deleted), created: Number(t.created), uuid: t.uuid });
     }
     this.rebuildLog();
@@ -280,7 +280,7 @@ export class Store implements View {
       // Migration by addition: rows written by an older version get the field's default.
       this.db.exec(`ALTER TABLE ${q(def.name)} ADD COLUMN ${q(fd.name)} ${sqlType(fd.ty)}`);
       const dv = toSql(fd.ty, defaultOf(fd));
-      this.db.prepare(`UPDATE ${q(def.name)} SET ${q(fd.name)} = ?`).run(dv as any);
+      this.db.prepare(`UPDATE ${q(def.name)} SET ${q(fd.name)} = ?`).run(dv);
     }
     const names = ['_ref', '_created', '_modified', ...fields.map((fd) => fd.name)];
     const st: ClassState = {
@@ -505,7 +505,7 @@ export class Store implements View {
           } else if (old) {
             this.update(st, ref, st.rows.get(ref)!, row, gen);
           } else {
-            const vals = st.fields.map((fd) => toSql(fd.ty, row[fd.name])) as any[];
+            const vals = st.fields.map((fd) => toSql(fd.ty, row[fd.name]));
             st.insert.run(ref, gen, gen, ...vals);
           }
           changes.push({ gen, cls, ref });
