@@ -7,6 +7,7 @@
 // Each predicate is pure and shared; each type names the XenAPI error xapi raises for it.
 
 import net from 'node:net';
+import type { ErrorCode } from './errors.js';
 
 /** The value types of the datamodel (docs/security.md "Validation types"). */
 export type ValueType =
@@ -160,7 +161,7 @@ export function isValid(vt: ValueType, v: unknown): boolean {
  * INVALID_IP_ADDRESS_SPECIFIED [field], INVALID_CIDR_ADDRESS_SPECIFIED [field], MAC_INVALID [mac],
  * VLAN_TAG_INVALID [tag], otherwise INVALID_VALUE [field, value].
  */
-export function errorFor(vt: ValueType, field: string, v: unknown): [string, string[]] {
+export function errorFor(vt: ValueType, field: string, v: unknown): [ErrorCode, string[]] {
   switch (vt) {
     case 'ipv4': case 'netmask': case 'ipv6': return ['INVALID_IP_ADDRESS_SPECIFIED', [field]];
     case 'ipv6cidr': return ['INVALID_CIDR_ADDRESS_SPECIFIED', [field]];
@@ -186,7 +187,7 @@ export function isTunnelKey(s: string): boolean {
 export const OTHER_CONFIG_VT: Record<string, Record<string, ValueType | 'tunnelkey'>> = {};
 
 /** Checks every other_config entry of `cls` that reaches the host; the first bad one as [code, params], or undefined. */
-export function otherConfigProblem(cls: string, oc: Record<string, unknown>): [string, string[]] | undefined {
+export function otherConfigProblem(cls: string, oc: Record<string, unknown>): [ErrorCode, string[]] | undefined {
   const known = OTHER_CONFIG_VT[cls];
   if (!known) return undefined;
   for (const k of Object.keys(oc ?? {})) {

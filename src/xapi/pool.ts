@@ -28,7 +28,7 @@ function reconfigure(tx: Txn, network: string, master: string, bridges: readonly
 
 /** Implementation of pool.management_reconfigure. */
 export const poolImpls: Impls = {
-  'pool.management_reconfigure': async (ctx, [network]) => {
-    reconfigure(ctx.tx, network, String(ctx.tx.get('pool', ctx.d.poolRef).master), await actualBridges(ctx));
+  'pool.management_reconfigure': async (ctx, { network }) => {
+    reconfigure(ctx.tx, network, ctx.tx.get('pool', ctx.d.poolRef).master, await actualBridges(ctx));
   },
 };
