@@ -8,7 +8,7 @@ import type { RpcCall } from '../wire/values.js';
 import { clone, type Row, type View } from '../store/store.js';
 import { coerce } from './check.js';
 import { implFlags, type CallCtx, type Daemon } from './context.js';
-import { checkConstructorRecord, type Method } from './methods.js';
+import { checkConstructorRecord, namedArgs, type Method } from './methods.js';
 import { assertPermitted } from './rbac.js';
 import { sessionTable, sessionUserValid } from './session.js';
 import { DryRun, summarize, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
@@ -109,7 +109,7 @@ export class Dispatcher {
     }
     const ty = m.msg.result;
     if (!m.write) {
-      const value = m.impl(new ReadCtx(this.d, session, undefined, m.wire, preauth, peer, this.facts), values);
+      const value = m.impl(new ReadCtx(this.d, session, undefined, m.wire, preauth, peer, this.facts), namedArgs(m.msg, values));
       return value instanceof Promise ? value.then((v) => ({ ok: true, value: v, ty })) : { ok: true, value, ty };
     }
     return this.run(m, session, values, undefined, preauth, peer).then((value) => ({ ok: true, value, ty }));
@@ -123,20 +123,20 @@ export class Dispatcher {
     };
     if (!m.write) {
       cancelled(this.d.store);
-      return await m.impl(new ReadCtx(this.d, session, task, m.wire, preauth, peer, this.facts), values);
+      return await m.impl(new ReadCtx(this.d, session, task, m.wire, preauth, peer, this.facts), namedArgs(m.msg, values));
     }
     return await this.d.store.write(async (tx) => {
       tx.ctx.method = m.wire;
       cancelled(tx);
       const ctx: CallCtx = { d: this.d, session, db: tx, tx, task, method: m.wire, preauth, peer, facts: this.facts };
-      return await m.impl(ctx, values);
+      return await m.impl(ctx, namedArgs(m.msg, values));
     });
   }
 
   /** Runs a write method in a transaction that the reconciler abandons with its plan (DryRun); nothing is applied or stored. */
   private async dryRun(m: Method, session: string, values: unknown[], peer: string): Promise<PlanSummary> {
     const own = implFlags(m.impl).dryRun;
-    if (own) return await own({ d: this.d, session, db: this.d.store, method: m.wire, peer, facts: this.facts, get tx(): never { throw new Error('dry run'); } }, values);
+    if (own) return await own({ d: this.d, session, db: this.d.store, method: m.wire, peer, facts: this.facts, get tx(): never { throw new Error('dry run'); } }, namedArgs(m.msg, values));
     if (!m.write) return summarize([]);
     let remote: RemotePlan[] = [];
     try {
@@ -145,7 +145,7 @@ export class Dispatcher {
         tx.ctx.method = m.wire;
         tx.ctx.dryRun = { remote };
         const ctx: CallCtx = { d: this.d, session, db: tx, tx, method: m.wire, facts: this.facts };
-        return await m.impl(ctx, values);
+        return await m.impl(ctx, namedArgs(m.msg, values));
       });
     } catch (e) {
       if (e instanceof DryRun) return await withRemote(summarize(e.result.plan), remote);
