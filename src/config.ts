@@ -4,7 +4,7 @@ import type { UserEntry } from './api/session.js';
 import { ROLES } from '../schema/index.js';
 import type { PoolConfig } from './pool/service.js';
 import type { InventoryEntry, InventoryNic } from './xapi/startup.js';
-import { isDnsList, isIfName, isMac, isMtu, isValid } from '../schema/values.js';
+import { isDnsList, isIfName, isMac, isMtu, isValid, isVlanTagged } from '../schema/values.js';
 
 /** The daemon's whole configuration (flags over DEFAULTS). */
 export interface Config extends PoolConfig {
@@ -279,7 +279,7 @@ export function checkInventory(v: unknown): InventoryEntry[] {
         if (!/^[A-Za-z0-9_-]{1,64}$/.test(k) || !/^[A-Za-z0-9_.:+-]{0,64}$/.test(String(x))) throw new Error(`${at}: property ${JSON.stringify(k)}=${JSON.stringify(x)} is not valid`);
       }
     } else if ('vlan' in e) {
-      if (!Number.isInteger(e.vlan) || e.vlan < 0 || e.vlan > 4094) throw new Error(`${at}: VLAN tag ${JSON.stringify(e.vlan)} is out of range 0-4094`);
+      if (!isVlanTagged(e.vlan)) throw new Error(`${at}: VLAN tag ${JSON.stringify(e.vlan)} is out of range 0-4094`);
       name('on', e.on);
     } else {
       name('device', e.device);

@@ -8,7 +8,7 @@ import type { RpcCall } from '../wire/values.js';
 import { clone } from '../store/store.js';
 import { coerce } from './check.js';
 import { implFlags, type CallCtx, type Daemon } from './context.js';
-import { checkConstructorRecord, type Method } from './methods.js';
+import { checkConstructorRecord, namedArgs, type Method } from './methods.js';
 import { assertPermitted } from './rbac.js';
 import { sessionTable, sessionUserValid } from './session.js';
 import { DryRun, summarize, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
@@ -117,20 +117,20 @@ export class Dispatcher {
           throw new Error(`${m.wire} is read-only`);
         },
       };
-      return await m.impl(ctx, values);
+      return await m.impl(ctx, namedArgs(m.msg, values));
     }
     return await this.d.store.write(async (tx) => {
       tx.ctx.method = m.wire;
       cancelled(tx);
       const ctx: CallCtx = { d: this.d, session, db: tx, tx, task, method: m.wire, preauth, peer, facts: this.facts };
-      return await m.impl(ctx, values);
+      return await m.impl(ctx, namedArgs(m.msg, values));
     });
   }
 
   /** Runs a write method in a transaction that the reconciler abandons with its plan (DryRun); nothing is applied or stored. */
   private async dryRun(m: Method, session: string, values: unknown[], peer: string): Promise<PlanSummary> {
     const own = implFlags(m.impl).dryRun;
-    if (own) return await own({ d: this.d, session, db: this.d.store, method: m.wire, peer, facts: this.facts, get tx(): never { throw new Error('dry run'); } }, values);
+    if (own) return await own({ d: this.d, session, db: this.d.store, method: m.wire, peer, facts: this.facts, get tx(): never { throw new Error('dry run'); } }, namedArgs(m.msg, values));
     if (!m.write) return summarize([]);
     let remote: RemotePlan[] = [];
     try {
@@ -139,7 +139,7 @@ export class Dispatcher {
         tx.ctx.method = m.wire;
         tx.ctx.dryRun = { remote };
         const ctx: CallCtx = { d: this.d, session, db: tx, tx, method: m.wire, facts: this.facts };
-        return await m.impl(ctx, values);
+        return await m.impl(ctx, namedArgs(m.msg, values));
       });
     } catch (e) {
       if (e instanceof DryRun) return await withRemote(summarize(e.result.plan), remote);

@@ -6,7 +6,7 @@ import { ApiError } from '../errors.js';
 import { NULL_REF, type Store, type Txn } from '../store/store.js';
 import { now, parseDatetime, withFlags, type CallCtx, type Impls } from './context.js';
 import { loginIdentity } from './rbac.js';
-import type { RoleName } from '../../schema/index.js';
+import type { ParamsOf, RoleName } from '../../schema/index.js';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
 
@@ -227,7 +227,7 @@ export function createSession(ctx: CallCtx, tx: Txn, fields: Record<string, unkn
   return tx.create('session', row);
 }
 
-async function login(ctx: CallCtx, [uname, pwd, _version, originator]: string[]) {
+async function login(ctx: CallCtx, { uname, pwd, originator }: ParamsOf<'session.login_with_password'>) {
   // A root process on the local Unix socket is trusted without a password, whatever the user
   // name it gives (xapi_session.ml login_with_password, `Some `root`): the local superuser.
   if (ctx.preauth === 'root') {
