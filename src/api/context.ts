@@ -72,6 +72,8 @@ export interface ImplFlags {
   /** Cannot be dry-run (it acts on other hosts or outside the database): DryRun. fails with this reason. */
   noDryRun?: string;
   /** Answers DryRun. itself (a call that acts on the host outside a transaction): the plan it would apply. */
+  // Typed where declared (its message's ParamsOf), as AnyImpl: the table passes namedArgs through.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   dryRun?: (ctx: CallCtx, args: any) => Promise<PlanSummary>;
 }
 

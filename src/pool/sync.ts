@@ -263,7 +263,7 @@ export function syncVlans(tx: Txn, host: string, log: Log, atStartup = false): n
   return made;
 }
 
-/** host.sync_tunnels (xapi_host.ml:2424-2501): a tunnel per master tunnel network this host lacks, on its single PIF on the transport network. */
+/** host.sync_tunnels (Xapi_host.sync_tunnels): a tunnel per master tunnel network this host lacks, on its single PIF on the transport network. */
 export function syncTunnels(tx: Txn, host: string, log: Log): number {
   const master = poolMaster(tx);
   if (master === host) return 0;
