@@ -24,8 +24,7 @@ import { assertPeerCredAvailable } from './wire/peercred.js';
 import { redactExchange } from './api/redact.js';
 import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
-import { startBondMonitor } from './xapi/monitor.js';
-import { startDhcpMonitor } from './xapi/dhcpmon.js';
+import { startHostMonitor } from './xapi/monitor.js';
 import { startOfDayLocal } from './xapi/start_of_day.js';
 import { removeStaleIpBatchDirs } from './backends/tmp.js';
 import { bridgeForDevice } from './xapi/introduce.js';
@@ -180,22 +179,21 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
     syncSubjects(tx, cfg.users);
   });
   // The pool role (docs/pool.md): its hook runs before the reconciler's (a slave refuses local writes; a master forwards to slaves).
-  const pool = new PoolService(cfg, d, store, backend, swOpts);
+  const pool = new PoolService(cfg, d, store, swOpts);
   d.services.pool = pool;
   pool.attach();
   reconciler.attach(store);
-  // Before the wire opens: resolves any journal entry a crash left open (logged by the reconciler).
-  // A slave's host follows its master, not its local database: it goes back to what it last applied.
-  const boot = pool.isSlave ? (await pool.recover(), { plan: [], lines: [] }) : await reconciler.reconcileNow(store);
-  if (boot.plan.length) log.info(`start-up: brought the host to the database in ${boot.plan.length} steps: ${boot.lines.join('; ')}`);
+  // Before the wire opens, through the reconciler's one entry point (journaled): the host goes to the committed database
+  // (a slave's follows its master: what it last applied), which also resolves any journal entry a crash left open.
+  const boot = await reconciler.reconcileNow(pool.startupState());
+  if (boot.plan.length) log.info(`start-up: brought the host to ${pool.isSlave ? 'the state last applied for the master' : 'the database'} in ${boot.plan.length} steps: ${boot.lines.join('; ')}`);
   // Start of day as xapi (fix_bonds, best-effort bring-up of physical PIFs and bond masters) at every restart; a slave's is
   // run by its master. A first start keeps only the management PIF up (docs/compat.md).
   if (!pool.isSlave && !first) await startOfDayLocal(store, d.hostRef, log);
-  // Bond.links_up follows the host: every second with a real backend, off for the simulated one unless asked.
-  const monitor = startBondMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
+  // Bond.links_up, PIF_metrics and a DHCP PIF's IP/netmask/gateway (what its client obtained, never made up) follow the host:
+  // every second with a real backend, off for the simulated one unless asked.
+  const monitor = startHostMonitor(d, reconciler.facts, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
   d.services.monitor = monitor;
-  // A DHCP PIF's IP/netmask/gateway are what its client obtained, never made up.
-  const dhcpMonitor = startDhcpMonitor(d, backend, opts.monitorIntervalMs ?? (backend.name === 'simulated' ? 0 : 1000));
 
   const methods = buildMethods({ ...sessionImpls, ...rbacImpls, ...taskImpls, ...eventImpls(store), ...semanticsImpls, ...poolJoinImpls });
   const dispatcher = new Dispatcher(d, methods);
@@ -216,7 +214,6 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
       await pool.stop();
       await wire.close();
       await monitor.stop();
-      await dhcpMonitor.stop();
       await tasks.drain();
       tasks.close();
       rec?.finish(); // the state the recorded session left, once nothing can change it any more

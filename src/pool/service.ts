@@ -3,7 +3,8 @@
 // transitions (pool.join: standalone → slave; pool.eject / host.become_standalone: slave →
 // standalone).
 import type { Daemon } from '../api/context.js';
-import type { Backend } from '../backends/backend.js';
+import type { NetState } from '../backends/backend.js';
+import { desiredState } from '../reconciler/desired.js';
 import { storedClasses } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
 import type { Store } from '../store/store.js';
@@ -60,7 +61,6 @@ export class PoolService implements ForwardPool {
     readonly cfg: PoolConfig,
     readonly d: Daemon,
     readonly store: Store,
-    readonly backend: Backend,
     readonly firstStartOptions: FirstStartOptions,
   ) {
     this.roles = new RoleStore(store.db);
@@ -107,16 +107,17 @@ export class PoolService implements ForwardPool {
 
   private makeAgent(): SlaveAgent {
     return new SlaveAgent({
-      store: this.store, backend: this.backend, roles: this.roles, role: this.role, localHost: () => this.d.hostRef, log: this.log,
+      store: this.store, reconciler: this.d.services.reconciler, roles: this.roles, role: this.role, localHost: () => this.d.hostRef, log: this.log,
       user: this.cfg.poolUser, password: this.cfg.poolPassword,
       heartbeatMs: this.cfg.poolHeartbeatMs ?? 2000, maxBackoffMs: this.cfg.poolMaxBackoffMs ?? 10_000,
     });
   }
 
-  /** Slave, before the wire opens: the host back to its last applied state. */
-  async recover(): Promise<void> {
+  /** What start-up brings the host to (Reconciler.reconcileNow): a master's committed database; a slave's last state applied for its master (never synced: its local database). */
+  startupState(): NetState {
+    if (!this.isSlave) return desiredState(this.store, this.d.hostRef);
     this.agent ??= this.makeAgent();
-    await this.agent.recover();
+    return this.agent.startupState();
   }
 
   /** After the wire opens at `url`: a slave starts talking to its master; a master marks its slaves not live until they sync. */

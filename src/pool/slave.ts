@@ -3,12 +3,15 @@
 // time), report the NICs and have the master run the start-up sync (host.pool_slave_startup),
 // apply what comes back, then heartbeat. A lost master is retried with backoff; when it is
 // back (or it restarted and marked this host not live) the whole start-up sync runs again.
+// What the master sends reaches the host through the reconciler's one entry point
+// (Reconciler.reconcile: fitted to the NICs, journaled, applied all or nothing), and the state
+// applied is remembered in the same SQLite transaction that closes its journal entry.
 import { EventEmitter } from 'node:events';
-import type { Backend, NetState, Step } from '../backends/backend.js';
-import { BackendError } from '../backends/backend.js';
+import type { NetState, Step } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
-import { describe, diff, fitToNics, normalize, validate } from '../backends/plan.js';
+import type { Reconciler } from '../reconciler/reconciler.js';
+import { normalize, validate } from '../backends/plan.js';
 import { valueProblems } from '../backends/state.js';
 import type { Store } from '../store/store.js';
 import type { RoleRecord, RoleStore, Ticket } from './role.js';
@@ -19,7 +22,8 @@ type Log = { info(m: string): void; warn(m: string): void; error(m: string): voi
 
 export interface SlaveOptions {
   store: Store;
-  backend: Backend;
+  /** The one way to the host (journaled). */
+  reconciler: Reconciler;
   roles: RoleStore;
   /** The live role record (shared with the service). */
   role: RoleRecord;
@@ -67,26 +71,14 @@ export class SlaveAgent extends EventEmitter {
     super();
   }
 
-  /** What of `state` this host's NICs allow (a NIC may be gone since the master's records were made). */
-  private async fit(state: NetState): Promise<NetState> {
-    const f = fitToNics(state, (await this.o.backend.nics()).map((n) => n.device));
-    if (f.dropped.length) this.o.log.warn(`pool: NICs missing on this host, left out: ${f.dropped.join(', ')}`);
-    return f.state;
-  }
-
-  /** Before the wire opens: the host goes back to the last state applied for the master (or, never synced, to the local database). */
-  async recover(): Promise<void> {
-    const state = await this.fit(this.o.role.lastState ?? desiredState(this.o.store, this.o.localHost()));
-    const plan = diff(await this.o.backend.read(), state);
-    if (plan.length) {
-      await this.o.backend.apply(plan);
-      this.o.log.info(`pool: slave start-up: host brought back to its last applied state in ${plan.length} steps`);
-    }
+  /** What the host goes back to at start-up (before the wire opens): the last state applied for the master, or, never synced, the local database. */
+  startupState(): NetState {
+    return this.o.role.lastState ?? desiredState(this.o.store, this.o.localHost());
   }
 
   /** The plan that applyState would run for `state` now (a dry run: nothing is applied). */
   async planState(state: NetState): Promise<Step[]> {
-    return diff(await this.o.backend.read(), await this.fit(state));
+    return (await this.o.reconciler.reconcile({ method: 'host.apply_network_state', desired: state, dryRun: true })).plan;
   }
 
   /** The highest ticket seq applied for the master (a start-up sync resets it). */
@@ -117,20 +109,16 @@ export class SlaveAgent extends EventEmitter {
           throw new ApiError('CANNOT_CONTACT_HOST', [this.o.role.hostRef ?? this.o.localHost()]);
         }
       }
-      const plan = diff(await this.o.backend.read(), await this.fit(state));
-      if (plan.length) {
-        try {
-          await this.o.backend.apply(plan);
-        } catch (e) {
-          const lines = plan.map(describe);
-          const msg = e instanceof BackendError ? `step ${e.step + 1} of ${plan.length} (${lines[e.step] ?? '?'}): ${e.message}` : String((e as Error)?.message ?? e);
-          throw new ApiError('PIF_CONFIGURATION_ERROR', ['OpaqueRef:NULL', msg]);
-        }
-        this.o.log.info(`pool: applied ${plan.length} steps for the master: ${plan.map(describe).join('; ')}`);
-      }
+      // Applied, journaled; the state is remembered with the journal entry's close (a crash before it: start-up goes back to the last one).
+      const { plan } = await this.o.reconciler.reconcile({
+        method: ticket ? 'host.apply_network_state' : 'host.pool_slave_startup',
+        desired: state,
+        commit: () => {
+          this.o.role.lastState = state;
+          this.o.roles.save(this.o.role);
+        },
+      });
       if (ticket) this.lastSeq = ticket.seq;
-      this.o.role.lastState = state;
-      this.o.roles.save(this.o.role);
       if (ticket && Date.now() > ticket.deadline && !this.stopped) {
         this.o.log.warn(`pool: a change from the master (seq ${ticket.seq}) finished after the master stopped waiting; syncing with the master`);
         this.resync();
@@ -245,7 +233,7 @@ export class SlaveAgent extends EventEmitter {
     }
     return {
       hostname: String(host.hostname || host.name_label),
-      nics: await this.o.backend.nics(),
+      nics: await this.o.reconciler.facts.scanNics(),
       management,
       token: this.o.role.token!,
       software_version: { ...(host.software_version as Record<string, string>) },

@@ -103,7 +103,7 @@ export function desiredState(db: View, host: string): NetState {
     if (!pif.currently_attached || pif.bond_slave_of !== NULL_REF) continue;
     const b = bridgeFor(ref, pif);
     if (pif.ip_configuration_mode === 'Static' || pif.ip_configuration_mode === 'DHCP') {
-      // A DHCP PIF's address is what its client obtains (the host's, written back by dhcpmon.ts): not a desire.
+      // A DHCP PIF's address is what its client obtains (the host's, written back by the host monitor, xapi/monitor.ts): not a desire.
       const dhcp = pif.ip_configuration_mode === 'DHCP';
       b.ip = {
         mode: pif.ip_configuration_mode,

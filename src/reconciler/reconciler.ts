@@ -1,11 +1,13 @@
-// The reconciler: at the end of every write transaction it derives the host's desired
-// networking from the transaction's view of the database, diffs it against the backend's
-// actual state and applies the plan. A failed plan fails the transaction (the backend has
-// undone its own steps); a failed commit undoes the plan. Nothing else drives a backend.
+// The reconciler: the one way to the host. Every plan goes through reconcile() — fit the desired
+// state to the NICs the host has, diff it against the backend's actual state, journal, apply —
+// whoever asks: the commit hook (the desired state of every write transaction's view of the
+// database), start-up (reconcileNow: the committed database, or what a pool slave last applied
+// for its master) and the pool slave agent (the state its master sends). A failed plan fails
+// the caller (the backend has undone its own steps); for a transaction, a failed commit undoes
+// the plan. Nothing else drives a backend.
 //
 // Every plan is journaled (journal.ts) before the host is touched and closed once the outcome
-// is known; at start-up reconcileNow() brings the host to the committed database and closes
-// whatever a crash left open. A transaction whose context has `dryRun` set (the dispatcher's
+// is known; at start-up reconcileNow() closes whatever a crash left open in any of the three. A transaction whose context has `dryRun` set (the dispatcher's
 // `DryRun.` prefix) computes its plan and is abandoned with DryRun: nothing is applied or stored.
 import type { Backend, NetState, Nic, Step } from '../backends/backend.js';
 import { BackendError } from '../backends/backend.js';
@@ -16,6 +18,30 @@ import { desiredState } from './desired.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { describe, diff, fitToNics, invert, nicsNeeded, normalize, uplinkDevices } from '../backends/plan.js';
 import { valueProblems } from '../backends/state.js';
+
+/** What reconcile() is asked: the state the host is to have, by whom, and how its outcome is made durable. */
+export interface Goal {
+  /** Who asks (journal and log): a call's wire name, `host.apply_network_state` (a pool slave), `start-up`. */
+  method: string;
+  /** The state the host is to have, before it is fitted to the NICs the host has. */
+  desired: NetState;
+  /**
+   * A call's views (the transaction's, and the committed database before it): a NIC the call newly
+   * needs that the host lacks fails it before the host is touched (see plan()).
+   */
+  strict?: { db: View; committed: View };
+  /** The PIF a failure is reported against (PIF_CONFIGURATION_ERROR [pif, msg]). */
+  culprit?: string;
+  /** Compute the plan only: nothing is applied or journaled. */
+  dryRun?: boolean;
+  /**
+   * A write transaction: the entry is marked committed inside its database commit, and the plan is
+   * undone if that commit fails. Without one the entry is marked committed at once, with `commit`.
+   */
+  tx?: Txn;
+  /** Without `tx`: run in the SQLite transaction that marks the entry committed (what the caller persists with the plan: a slave's last applied state). */
+  commit?: () => void;
+}
 
 /** Result of a reconciliation: the plan applied (or that would be, for a dry run). */
 export interface Reconciled {
@@ -49,8 +75,10 @@ const NO_HOST_STATE = new Set(['session', 'task']);
 export interface HostFacts {
   /** The bridges the host has now (an unmanaged network's BRIDGE_NOT_AVAILABLE). */
   bridges(): Promise<string[]>;
-  /** The host's NICs now; the next plan reads the NIC list afresh too (PIF.scan: a NIC added since). */
+  /** The host's NICs now. */
   nics(): Promise<Nic[]>;
+  /** The host's NICs now, and the next plan reads the NIC list afresh too (PIF.scan: a NIC added since). */
+  scanNics(): Promise<Nic[]>;
   /** Bond members with link up (Bond.links_up). */
   bondLinksUp(bond: string): Promise<number>;
   /** The address a DHCP client obtained on `bridge`, undefined without a lease; absent when the backend cannot tell (simulated). */
@@ -74,7 +102,8 @@ export class Reconciler {
     const lease = backend.dhcpLease?.bind(backend);
     this.facts = {
       bridges: async () => Object.keys((await backend.read()).bridges),
-      nics: async () => {
+      nics: () => backend.nics(),
+      scanNics: async () => {
         const nics = await backend.nics();
         this.forgetNics();
         return nics;
@@ -84,8 +113,11 @@ export class Reconciler {
     };
   }
 
+  private store?: Store;
+
   /** Hooks the reconciler into every write transaction of `store`, journaling in its database. */
   attach(store: Store): void {
+    this.store = store;
     this.journal = new Journal(store.db);
     store.onPrecommit((tx) => this.precommit(tx));
   }
@@ -99,11 +131,16 @@ export class Reconciler {
    * tolerated.
    */
   async plan(db: View, committed?: View): Promise<Reconciled> {
+    return this.planFor(desiredState(db, this.host()), committed && { db, committed });
+  }
+
+  /** The plan for a desired state (see plan(): `strict` holds a call's views). */
+  private async planFor(desired: NetState, strict?: { db: View; committed: View }): Promise<Reconciled> {
     const actual = await this.backend.read();
-    const desired = desiredState(db, this.host());
     const nics = await this.knownNics(nicsNeeded(desired));
     const fit = fitToNics(desired, nics);
-    if (committed && fit.missing.length) {
+    if (strict && fit.missing.length) {
+      const { db, committed } = strict;
       // Each use of a missing NIC ('eth3 (member of bond0)') the committed database did not already have.
       const already = new Set(fitToNics(desiredState(committed, this.host()), nics).dropped);
       const fresh = [...new Set(fit.dropped.filter((d) => !already.has(d)).map((d) => d.split(' ')[0]))];
@@ -147,32 +184,57 @@ export class Reconciler {
   private absent = new Set<string>();
   private lastDropped = '';
 
+  /** The commit hook: the transaction's view of the database, reconciled as part of the transaction. */
   private async precommit(tx: Txn): Promise<void> {
     // Sessions and tasks make no host state: a login does not read the backend (it would cost a login an ovs-vsctl round).
     if (!tx.ctx.dryRun && [...tx.overlay.keys()].every((c) => NO_HOST_STATE.has(c))) return;
-    const r = await this.plan(tx, tx.store);
+    const desired = desiredState(tx, this.host());
+    const r = await this.reconcile({ method: tx.ctx.method, desired, strict: { db: tx, committed: tx.store }, culprit: tx.ctx.culprit, dryRun: !!tx.ctx.dryRun, tx });
+    // A dry run reports the plan and changes nothing: the transaction is abandoned.
+    if (tx.ctx.dryRun) throw new DryRun(r);
+  }
+
+  /**
+   * The one entry point to the host: the plan that brings it to `g.desired` (fitted to its
+   * NICs), journaled, applied all or nothing. A plan the backend fails is undone by it and
+   * fails with PIF_CONFIGURATION_ERROR [culprit, which step, why]; the entry stays open only if
+   * the host did not come back (start-up recovers it).
+   */
+  async reconcile(g: Goal): Promise<Reconciled> {
+    const culprit = g.culprit ?? 'OpaqueRef:NULL';
+    const r = await this.planFor(g.desired, g.strict);
     this.last = r;
-    // The backstop of the value types: a value that got into the database some other way never
-    // reaches a backend (the entry points refuse it first, with xapi's errors).
+    // The backstop of the value types: a value that got into the database (or a state) some other
+    // way never reaches a backend (the entry points refuse it first, with xapi's errors).
     const bad = valueProblems([], r.plan);
-    if (bad.length) throw new ApiError('PIF_CONFIGURATION_ERROR', [tx.ctx.culprit ?? 'OpaqueRef:NULL', `invalid value: ${bad[0]}`]);
-    if (tx.ctx.dryRun) {
-      // A dry run reports the plan and changes nothing: the transaction is abandoned.
-      throw new DryRun(r);
+    if (bad.length) throw new ApiError('PIF_CONFIGURATION_ERROR', [culprit, `invalid value: ${bad[0]}`]);
+    if (g.dryRun) return r;
+    if (r.plan.length === 0) {
+      if (g.commit) this.inDb(g.commit);
+      return r;
     }
-    if (r.plan.length === 0) return;
-    const method = tx.ctx.method;
-    const id = this.journal?.open(tx.store.generation, method, r.plan, r.actual!);
+    const method = g.method;
+    const id = this.journal?.open(g.tx?.store.generation ?? this.store?.generation ?? 0, method, r.plan, r.actual!);
     try {
-      await this.applyPlan(r.plan);
+      // Failpoints stand in front of a call's plan only (a crash test's start-up is not the crash it arms).
+      await (g.tx ? this.applyPlan(r.plan) : this.backend.apply(r.plan));
     } catch (e) {
       const msg = e instanceof BackendError ? `step ${e.step + 1} of ${r.plan.length} (${r.lines[e.step] ?? '?'}): ${e.message}` : String((e as Error)?.message ?? e);
       if (id !== undefined) await this.closeAfterFailure(id, r.actual!, msg);
       this.forgetNics(); // a NIC may have gone: read them again for the next plan
-      throw new ApiError('PIF_CONFIGURATION_ERROR', [tx.ctx.culprit ?? 'OpaqueRef:NULL', msg]);
+      throw new ApiError('PIF_CONFIGURATION_ERROR', [culprit, msg]);
     }
     this.applied++;
     this.log?.info(`reconciler: ${method || 'transaction'} applied ${r.plan.length} steps: ${r.lines.join('; ')}`);
+    const tx = g.tx;
+    if (!tx) {
+      // Nothing else to wait for: what the caller persists with the plan and the entry's close are one SQLite transaction.
+      this.inDb(() => {
+        g.commit?.();
+        if (id !== undefined) this.journal!.close(id, 'committed');
+      });
+      return r;
+    }
     if (id !== undefined) {
       // Marked committed inside the database commit itself: an entry still open after a crash did not commit.
       tx.inCommit.push(() => {
@@ -187,6 +249,13 @@ export class Reconciler {
       await this.backend.apply(inverse);
       if (id !== undefined) this.journal!.close(id, 'undone', 'database commit failed; plan undone');
     });
+    return r;
+  }
+
+  /** Runs `f` in one SQLite transaction of the journal's database (or directly, without a journal). */
+  private inDb(f: () => void): void {
+    if (this.journal) this.journal.db.transaction(f)();
+    else f();
   }
 
   /** After a failed apply the backend has undone its steps; the entry stays open (for start-up recovery) if the host did not come back. */
@@ -215,23 +284,25 @@ export class Reconciler {
   }
 
   /**
-   * Brings the host to the committed database (start-up, crash recovery). A journal entry still
-   * open is a plan whose transaction did not commit (entries are marked committed inside the
-   * database commit): the database says what the host had before, so the host goes back to it.
-   * What was found and done is logged and the entries are closed as `recovered`.
+   * Start-up and crash recovery: brings the host to `desired` — the committed database, or for a
+   * pool slave what it last applied for its master — through reconcile() (journaled as
+   * `start-up`). A journal entry still open is a plan whose outcome was never recorded (a call
+   * whose transaction did not commit, a slave's apply, an earlier start-up): what it left is
+   * undone by this plan, since `desired` is the state from before it. What was found and done is
+   * logged and the entries are closed as `recovered`.
    */
-  async reconcileNow(db: View): Promise<Reconciled & { recovered: JournalEntry[] }> {
+  async reconcileNow(desired?: NetState): Promise<Reconciled & { recovered: JournalEntry[] }> {
+    const want = desired ?? desiredState(this.store!, this.host());
     const open = this.journal?.openEntries() ?? [];
     for (const e of open) {
       this.log?.warn?.(`crash recovery: journal entry ${e.id} (${e.method || 'transaction'}, ${e.steps.length} steps: ${e.steps.map(describe).join('; ')}) ` +
-        'was left open: its transaction did not commit, so the host goes back to the database (the state before)');
+        'was left open: its transaction did not commit, so the host goes back to the state before it (the database, or what a pool slave last applied for its master)');
     }
     this.forgetNics(); // read the NICs afresh at start-up
-    const r = await this.plan(db);
-    if (r.plan.length) await this.backend.apply(r.plan);
+    const r = await this.reconcile({ method: 'start-up', desired: want });
     if (open.length) {
       const now = stateKey(await this.backend.read());
-      const matches = now === stateKey(desiredState(db, this.host()));
+      const matches = now === stateKey(want);
       for (const e of open) {
         const note = `start-up applied ${r.plan.length} steps${r.lines.length ? ` (${r.lines.join('; ')})` : ''}; ` +
           `host ${matches ? 'matches' : 'does NOT match'} the database; host ${now === stateKey(e.before) ? 'is' : 'is not'} back to the journaled state before`;

@@ -1,16 +1,25 @@
-// The link monitor: keeps Bond.links_up and PIF_metrics carrier/speed/duplex following the host.
-// xapi's monitor thread reads link stats from the network daemon and writes the bonds' links_up
-// and the PIF_metrics of physical PIFs and bond masters when they change; here a timer asks the
-// backend (bondLinksUp: `ovs-appctl bond/show` for openvswitch, the NICs' carrier for the
-// simulated host; nics() for each NIC's carrier) every `intervalMs` and writes only what changed,
-// in one transaction. A master that is not plugged has 0 links up.
+// The host monitor: one periodic loop that keeps the records that follow the host in step with
+// it, reading the host only through the host-facts port (reconciler.ts HostFacts):
+//   - Bond.links_up and PIF_metrics carrier/speed/duplex: xapi's monitor thread reads link stats
+//     from the network daemon and writes the bonds' links_up and the PIF_metrics of physical PIFs
+//     and bond masters when they change; here bondLinksUp (`ovs-appctl bond/show` for openvswitch,
+//     the NICs' carrier for the simulated host) and nics() (each NIC's carrier). A master that is
+//     not plugged has 0 links up.
+//   - a plugged DHCP PIF's IP, netmask and gateway: what its client obtained (xapi's
+//     Helpers.update_pif_address reads the address networkd reports for DHCP PIFs): dhcpLease of
+//     its bridge — '' while there is no lease, never the values the caller passed to
+//     PIF.reconfigure_ip — and host.address follows the management PIF. Skipped when the backend
+//     cannot tell (the simulated one).
+// Every `intervalMs` it reads, then writes only what changed, in one transaction.
 //
 // The daemon runs it every second with a real backend; with the simulated backend it is off
 // unless asked for (startDaemon's monitorIntervalMs): the simulated carrier only changes when a
 // test pulls a cable, and tests that do can call refresh() themselves.
 import type { Daemon } from '../api/context.js';
 import { now } from '../api/context.js';
-import type { Backend, Nic } from '../backends/backend.js';
+import type { Nic } from '../backends/backend.js';
+import type { HostFacts } from '../reconciler/reconciler.js';
+import { refreshHostAddress } from './network.js';
 
 /** What PIF_metrics says of a link: carrier always, speed and duplex when the backend knows them. */
 interface LinkStat {
@@ -42,23 +51,26 @@ export function linkStats(nics: Nic[], bonds: Map<string, string[]>): Map<string
 declare module '../api/context.js' {
   interface Services {
     /** The link monitor (set once the daemon's start-up is done). */
-    monitor?: BondMonitor;
+    monitor?: HostMonitor;
   }
 }
 
-export interface BondMonitor {
-  /** Reads every local bond's links up and writes the changed ones; resolves to how many changed. */
+/** A running host monitor. */
+export interface HostMonitor {
+  /** Reads the host's links and leases and writes the changed records (one transaction); resolves to how many changed. */
   refresh(): Promise<number>;
   /** Stops the timer and waits for a refresh in progress. */
   stop(): Promise<void>;
 }
 
-export function startBondMonitor(d: Daemon, backend: Backend, intervalMs: number): BondMonitor {
+/** Starts the host monitor (see the head of this file); `intervalMs` 0: only refresh() when asked. */
+export function startHostMonitor(d: Daemon, facts: HostFacts, intervalMs: number): HostMonitor {
   let running: Promise<number> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
-  const once = async (): Promise<number> => {
+  /** Bonds of this host whose links_up differs from the host's. */
+  const linksUpChanges = async (): Promise<Map<string, number>> => {
     const store = d.store;
     const counts = new Map<string, number>();
     for (const [ref, bond] of store.rows('Bond')) {
@@ -67,16 +79,40 @@ export function startBondMonitor(d: Daemon, backend: Backend, intervalMs: number
       let n = 0;
       if (master.currently_attached) {
         try {
-          n = await backend.bondLinksUp(String(master.device));
+          n = await facts.bondLinksUp(String(master.device));
         } catch (e) {
-          d.log.debug(`bond monitor: ${String(master.device)}: ${(e as Error).message}`);
+          d.log.debug(`host monitor: bond ${String(master.device)}: ${(e as Error).message}`);
           continue;
         }
       }
       if (Number(bond.links_up) !== n) counts.set(ref, n);
     }
+    return counts;
+  };
+
+  /** This host's plugged DHCP PIFs whose IP/netmask/gateway differ from their bridge's lease. */
+  const leaseChanges = async (): Promise<Map<string, { IP: string; netmask: string; gateway: string }>> => {
+    const found = new Map<string, { IP: string; netmask: string; gateway: string }>();
+    if (!facts.dhcpLease) return found;
+    const store = d.store;
+    for (const ref of store.children('host', d.hostRef, 'PIFs')) {
+      const p = store.get('PIF', ref);
+      if (p.ip_configuration_mode !== 'DHCP' || !p.currently_attached) continue;
+      const net = store.find('network', String(p.network));
+      if (!net) continue;
+      const l = await facts.dhcpLease(String(net.bridge)).catch(() => undefined);
+      const now = { IP: l?.address ?? '', netmask: l?.netmask ?? '', gateway: l?.gateway ?? '' };
+      if (p.IP !== now.IP || p.netmask !== now.netmask || p.gateway !== now.gateway) found.set(ref, now);
+    }
+    return found;
+  };
+
+  const once = async (): Promise<number> => {
+    const store = d.store;
+    const counts = await linksUpChanges();
     const metrics = await metricsChanges();
-    if ((counts.size === 0 && metrics.size === 0) || stopped) return 0;
+    const leases = await leaseChanges();
+    if ((counts.size === 0 && metrics.size === 0 && leases.size === 0) || stopped) return 0;
     return store.write((tx) => {
       let changed = 0;
       for (const [ref, n] of counts) {
@@ -91,7 +127,15 @@ export function startBondMonitor(d: Daemon, backend: Backend, intervalMs: number
         tx.set('PIF_metrics', ref, { ...patch, last_updated: now() });
         changed++;
       }
-      return changed;
+      let addresses = 0;
+      for (const [ref, v] of leases) {
+        const p = tx.find('PIF', ref);
+        if (!p || p.ip_configuration_mode !== 'DHCP') continue;
+        tx.set('PIF', ref, v);
+        addresses++;
+      }
+      if (addresses) refreshHostAddress(tx, d.hostRef);
+      return changed + addresses;
     });
   };
 
@@ -105,9 +149,9 @@ export function startBondMonitor(d: Daemon, backend: Backend, intervalMs: number
     const out = new Map<string, Record<string, unknown>>();
     let nics: Nic[];
     try {
-      nics = await backend.nics();
+      nics = await facts.nics();
     } catch (e) {
-      d.log.debug(`link monitor: ${(e as Error).message}`);
+      d.log.debug(`host monitor: NICs: ${(e as Error).message}`);
       return out;
     }
     const bonds = new Map<string, string[]>();
@@ -145,7 +189,7 @@ export function startBondMonitor(d: Daemon, backend: Backend, intervalMs: number
   const tick = () => {
     timer = setTimeout(() => {
       refresh()
-        .catch((e) => d.log.warn(`bond monitor: ${(e as Error).message}`))
+        .catch((e) => d.log.warn(`host monitor: ${(e as Error).message}`))
         .finally(() => {
           if (!stopped) tick();
         });

@@ -140,7 +140,7 @@ async function scan(ctx: CallCtx, host: string): Promise<void> {
   const tx = ctx.tx;
   tx.get('host', host);
   // The reconciler's NIC list is refreshed too: this call's plan (and later ones) see the NICs just read.
-  const nics = await ctx.facts.nics();
+  const nics = await ctx.facts.scanNics();
   for (const nic of nics) {
     const have = physicalPifs(tx, host, nic.device);
     for (const p of have) {
