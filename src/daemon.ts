@@ -26,6 +26,7 @@ import { valueString } from './wire/xmlrpc.js';
 import { semanticsImpls } from './xapi/index.js';
 import { startHostMonitor } from './xapi/monitor.js';
 import { startOfDayLocal } from './xapi/start_of_day.js';
+import { adoptLayout } from './xapi/adopt.js';
 import { removeStaleIpBatchDirs } from './backends/tmp.js';
 import { bridgeForDevice } from './xapi/introduce.js';
 import { firstStart, isEmpty, softwareVersion, splitInventory, type FirstStartOptions, type InventoryNic } from './xapi/startup.js';
@@ -108,6 +109,17 @@ export async function firstStartLayout(cfg: Config, backend: Backend, log: Log):
   for (const f of host.foreign) log.info(`host has ${f.kind} ${f.device}${f.lower.length ? ` (${f.lower.join(', ')})` : ''}, not made by xenapi-netd: listed, left alone`);
   const m = host.management;
   const inventory: InventoryNic[] = host.nics.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier }));
+  // A host whose networking is in files the backend owns (ifcfg): those files are the layout (seed 003).
+  if (backend.adopt) {
+    const a = await backend.adopt();
+    for (const s of a.skipped) log.warn(`first start: ${s.file} not adopted, left as it is: ${s.reason}`);
+    const adopted = adoptLayout(a, inventory, m);
+    if (adopted) {
+      for (const line of adopted.adopted) log.info(`first start: adopted ${line}`);
+      for (const p of adopted.problems) log.warn(`first start: cannot record ${p}: the first reconcile removes it`);
+      return { inventory: adopted.inventory, bonds: adopted.bonds, vlans: adopted.vlans };
+    }
+  }
   if (!m) log.warn('no IPv4 default route: no management interface recorded (host.management_reconfigure sets one)');
   else if (!m.nic) log.warn(`management interface ${m.device} (${m.ip.address || 'no address'}) cannot be adopted: ${m.unadoptable}; PIFs recorded, the host's networking left as it is`);
   else {

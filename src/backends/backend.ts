@@ -69,6 +69,18 @@ export class BackendError extends Error {
   }
 }
 
+/** A host configuration file a backend leaves alone, and why. */
+export interface SkippedFile {
+  file: string;
+  reason: string;
+}
+
+/** The networking a host's configuration files describe, for first start to adopt (ifcfg). */
+export interface Adoption {
+  state: NetState;
+  skipped: SkippedFile[];
+}
+
 /** A backend: simulated, openvswitch, ifcfg. */
 export interface Backend {
   readonly name: string;
@@ -82,6 +94,8 @@ export interface Backend {
   discover?(): Promise<HostNetwork>;
   /** The address a DHCP client obtained on `bridge` (PIF.IP/netmask/gateway of a DHCP PIF follow it); undefined without a lease. */
   dhcpLease?(bridge: string): Promise<{ address: string; netmask: string; gateway: string } | undefined>;
+  /** What first start adopts when the host keeps its networking in files this backend owns (ifcfg): the state they describe and the files left alone. */
+  adopt?(): Promise<Adoption>;
   /** Bond members with link up, by bond name (Bond.links_up). */
   bondLinksUp(bond: string): Promise<number>;
   /** Releases processes and handles the backend holds. */

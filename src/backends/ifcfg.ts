@@ -26,7 +26,7 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step, type HostNetwork } from './backend.js';
+import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step, type HostNetwork, type Uplink, type SkippedFile, type Adoption } from './backend.js';
 import { discoverHost } from './hostnet.js';
 import { localRunner, runCommand, Tool, type Runner } from './tools/exec.js';
 import { IpTool } from './tools/ip.js';
@@ -158,6 +158,30 @@ function ipLines(bridge: string, ip: IpConfig): Line[] {
   return out;
 }
 
+/** The lines of ifcfg-<bridge>: a Linux bridge, with the IP configuration. */
+function bridgeLines(b: Bridge): Line[] {
+  const kv = (key: string, v: string): Line => ({ key, value: shellValue(b.name, key, v) });
+  const br: Line[] = [kv('DEVICE', b.name)];
+  const staticNoAddr = b.ip?.mode === 'Static' && b.ip.address === '';
+  br.push(kv('BOOTPROTO', b.ip?.mode === 'DHCP' ? 'dhcp' : staticNoAddr ? 'static' : 'none'));
+  br.push(kv('ONBOOT', 'yes'), kv('TYPE', 'Bridge'), kv('DELAY', '0'), kv('STP', 'off'), kv('MTU', String(b.MTU)));
+  if (b.ip) br.push(...ipLines(b.name, b.ip));
+  br.push(kv('NM_CONTROLLED', 'no'));
+  return br;
+}
+
+/**
+ * True when a bridge is realised without a bridge device: its uplink is a NIC or a bond, it has
+ * no IP and no VIF, and only VLANs use it (Oracle VM's layout, seed 003: bond0 carries
+ * bond0.50/.51/.100, each on a bridge of its own, and bond0 itself is on no bridge). The uplink's
+ * file then has no BRIDGE= and keeps the bridge's name (the network's) in XENAPI_BRIDGE; the
+ * moment the network needs a bridge (a VIF, an IP), the bridge is written as any other.
+ */
+export function bridgeless(state: NetState, b: Bridge): boolean {
+  if (!b.uplink || b.uplink.kind === 'tunnel' || b.ip || b.vifs.length) return false;
+  return Object.values(state.bridges).some((x) => x.vlan?.parent === b.name);
+}
+
 /**
  * The ifcfg files of a state, sorted by name. `macs` gives each NIC's HWADDR; a NIC without one
  * is an error (a host cannot use a NIC it does not have).
@@ -181,14 +205,10 @@ export function renderFiles(state: NetState, macs: Map<string, string>): IfcfgFi
       return kv('HWADDR', mac);
     };
 
-    // the bridge, with the IP
-    const br: Line[] = [kv('DEVICE', b.name)];
-    const staticNoAddr = b.ip?.mode === 'Static' && b.ip.address === '';
-    br.push(kv('BOOTPROTO', b.ip?.mode === 'DHCP' ? 'dhcp' : staticNoAddr ? 'static' : 'none'));
-    br.push(kv('ONBOOT', 'yes'), kv('TYPE', 'Bridge'), kv('DELAY', '0'), kv('STP', 'off'), kv('MTU', mtu));
-    if (b.ip) br.push(...ipLines(b.name, b.ip));
-    br.push(kv('NM_CONTROLLED', 'no'));
-    add(b.name, b.name, br);
+    // the bridge, with the IP; none for a bridgeless uplink (its name kept in XENAPI_BRIDGE)
+    const bare = bridgeless(state, b);
+    if (!bare) add(b.name, b.name, bridgeLines(b));
+    const bridgeKey = bare ? kv('XENAPI_BRIDGE', b.name) : kv('BRIDGE', b.name);
 
     // the VLAN device that feeds a VLAN bridge
     if (b.vlan) {
@@ -200,7 +220,7 @@ export function renderFiles(state: NetState, macs: Map<string, string>): IfcfgFi
     if (!u) continue;
     switch (u.kind) {
       case 'nic':
-        add(b.name, u.device, [kv('DEVICE', u.device), kv('BOOTPROTO', 'none'), hw(u.device), kv('TYPE', 'Ethernet'), kv('ONBOOT', 'yes'), kv('MTU', mtu), kv('BRIDGE', b.name), kv('NM_CONTROLLED', 'no')]);
+        add(b.name, u.device, [kv('DEVICE', u.device), kv('BOOTPROTO', 'none'), hw(u.device), kv('TYPE', 'Ethernet'), kv('ONBOOT', 'yes'), kv('MTU', mtu), bridgeKey, kv('NM_CONTROLLED', 'no')]);
         break;
       case 'bond': {
         const lines: Line[] = [];
@@ -208,7 +228,7 @@ export function renderFiles(state: NetState, macs: Map<string, string>): IfcfgFi
         lines.push(kv('DEVICE', u.name), kv('BOOTPROTO', 'none'), kv('ONBOOT', 'yes'), kv('TYPE', 'Bond'), kv('BONDING_MASTER', 'yes'));
         lines.push(kv('BONDING_OPTS', bondingOpts(u.mode, u.properties)));
         if (u.mac) lines.push(kv('MACADDR', u.mac));
-        lines.push(kv('MTU', mtu), kv('BRIDGE', b.name), kv('NM_CONTROLLED', 'no'));
+        lines.push(kv('MTU', mtu), bridgeKey, kv('NM_CONTROLLED', 'no'));
         lines.push(kv('XENAPI_BOND_MEMBERS', u.members.join(' ')));
         const props = Object.keys(u.properties).sort().map((k) => `${enc(k)}=${enc(u.properties[k])}`);
         if (props.length) lines.push(kv('XENAPI_BOND_PROPERTIES', props.join(' ')));
@@ -352,20 +372,106 @@ export function parseVars(text: string): Record<string, string> {
   return out;
 }
 
+/** A file the backend leaves alone, and why (reported at first start: docs/backends.md, "Taking over a host"). */
+export type Skipped = SkippedFile;
+
+/** How parseFiles reads. */
+export interface ParseOptions {
+  /**
+   * The host's view (what the backend's read() uses): a hand-made bond (no XENAPI_BOND_MEMBERS)
+   * gets the Bond.properties its BONDING_OPTS mean under the Linux bonding driver's defaults,
+   * and, without MACADDR, the MAC of its first member (`macs`: NIC → MAC), as the driver does.
+   */
+  host?: { macs: Map<string, string> };
+}
+
+/** Linux bonding's numeric modes, by number. */
+const LINUX_MODE_NAMES = ['balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb'];
+/** Linux bonding's numeric xmit_hash_policy values, by number. */
+const XMIT_NAMES = ['layer2', 'layer3+4', 'layer2+3', 'encap2+3', 'encap3+4'];
+
 /**
- * The NetState the files describe (VIFs empty) and the files it was read from (the ones this
- * backend owns: anything that does not fit the model, e.g. ifcfg-lo or an alias, is left alone).
+ * The Bond.properties a hand-made BONDING_OPTS means (Linux defaults for what it leaves out:
+ * miimon 100 in modes 4-6 and 0 otherwise, updelay/downdelay 0, use_carrier 1, lacp_rate slow,
+ * xmit_hash_policy layer2), with the keys xapi adds to every lacp bond, so that rendering them
+ * again gives a bond that behaves the same; or why it cannot be represented.
  */
-export function parseFiles(texts: Map<string, string>): { state: NetState; owned: Map<string, string> } {
+function handMadeProperties(mode: BondMode, opts: string): Record<string, string> | string {
+  const o: Record<string, string> = {};
+  for (const tok of opts.split(/\s+/).filter(Boolean)) {
+    const i = tok.indexOf('=');
+    if (i < 1) return `BONDING_OPTS item ${JSON.stringify(tok)} is not key=value`;
+    o[tok.slice(0, i)] = tok.slice(i + 1);
+  }
+  const extra = Object.keys(o).filter((k) => !['mode', 'miimon', 'updelay', 'downdelay', 'use_carrier', 'lacp_rate', 'xmit_hash_policy'].includes(k));
+  if (extra.length) return `BONDING_OPTS ${extra.join(', ')} has no Bond.properties key`;
+  const linux = o.mode === undefined ? 'balance-rr' : (LINUX_MODE_NAMES[Number(o.mode)] ?? o.mode);
+  const p: Record<string, string> = {};
+  if (linux !== LINUX_BOND_MODE[mode]) p['linux-mode'] = linux;
+  const ints: [string, string | undefined, string, number][] = [
+    ['miimon', o.miimon, ['802.3ad', 'balance-tlb', 'balance-alb'].includes(linux) ? '100' : '0', 100],
+    ['downdelay', o.downdelay, '0', 200],
+    ['updelay', o.updelay, '0', 31000],
+    ['use_carrier', o.use_carrier, '1', 1],
+  ];
+  for (const [k, given, linuxDefault, ours] of ints) {
+    const v = given ?? linuxDefault;
+    if (!/^\d{1,7}$/.test(v) || (k === 'use_carrier' && !['0', '1'].includes(v))) return `BONDING_OPTS ${k}=${v} is not a value Bond.properties takes`;
+    if (Number(v) !== ours) p[k] = String(Number(v));
+  }
+  let xmit = o.xmit_hash_policy ?? 'layer2';
+  if (/^\d$/.test(xmit)) xmit = XMIT_NAMES[Number(xmit)] ?? xmit;
+  if (!XMIT_NAMES.includes(xmit)) return `BONDING_OPTS xmit_hash_policy=${xmit} is not a value Bond.properties takes`;
+  if (mode === 'lacp') {
+    const rate = o.lacp_rate ?? 'slow';
+    if (!['slow', 'fast', '0', '1'].includes(rate)) return `BONDING_OPTS lacp_rate=${rate} is not a value Bond.properties takes`;
+    p['lacp-time'] = rate === 'fast' || rate === '1' ? 'fast' : 'slow';
+    p.hashing_algorithm = xmit === 'layer2' ? 'src_mac' : 'tcpudp_ports';
+    if (xmit !== 'layer2' && xmit !== 'layer3+4') p.xmit_hash_policy = xmit;
+    // xapi records it on every lacp bond (Linux 802.3ad has no such option; it only survives in the database).
+    p['lacp-fallback-ab'] = 'true';
+  } else if (xmit !== 'layer2' && ['balance-xor', 'balance-tlb', 'balance-alb'].includes(linux)) {
+    p.xmit_hash_policy = xmit;
+  }
+  return p;
+}
+
+const naturalCmp = (a: string, c: string) => a.localeCompare(c, 'en', { numeric: true });
+
+/**
+ * The NetState the files describe (VIFs empty), the files it was read from (the ones this
+ * backend owns), and the files it leaves alone with the reason (ifcfg-lo is neither). Not
+ * owned: an alias (ifcfg-X:N), a TYPE the model has not, a bridge with several ports and its
+ * ports, a bridge with no port that is not exactly what this backend writes, a bond whose
+ * options have no Bond.properties key, an IP on a NIC or bond itself, and whatever hangs on
+ * something not owned.
+ */
+export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}): { state: NetState; owned: Map<string, string>; skipped: Skipped[] } {
   const vars = new Map<string, Record<string, string>>();
-  for (const [name, text] of texts) if (name.startsWith('ifcfg-') && name !== 'ifcfg-lo') vars.set(name, parseVars(text));
+  const skipped: Skipped[] = [];
+  const skip = (file: string, reason: string) => {
+    if (!skipped.some((s) => s.file === file)) skipped.push({ file, reason });
+  };
+  for (const [name, text] of texts) {
+    if (!name.startsWith('ifcfg-') || name === 'ifcfg-lo') continue;
+    if (name.includes(':')) skip(name, `an alias of ${name.slice(6, name.indexOf(':'))}: a PIF has one IPv4 address, aliases are not modelled`);
+    else vars.set(name, parseVars(text));
+  }
   const dev = (name: string) => vars.get(name)?.DEVICE || name.slice('ifcfg-'.length);
   const owned = new Map<string, string>(); // file → bridge
   const bridges: Record<string, Bridge> = {};
+  const hasIp = (v: Record<string, string>) => !!v.IPADDR || (v.BOOTPROTO ?? '').toLowerCase() === 'dhcp';
 
   for (const [name, v] of vars) {
     if (v.TYPE !== 'Bridge') continue;
     const b: Bridge = { name: dev(name), MTU: Number(v.MTU) > 0 ? Number(v.MTU) : 1500, vifs: [] };
+    // A XenAPI network's bridge has one port (its PIF's NIC, bond, tunnel or VLAN device).
+    const ports = [...vars].filter(([, p]) => p.BRIDGE === b.name && p.TYPE !== 'Bridge').map(([n]) => n);
+    if (ports.length > 1) {
+      skip(name, `bridge ${b.name} has ${ports.length} ports (${ports.join(', ')}): a XenAPI network's bridge has one`);
+      for (const p of ports) skip(p, `a port of bridge ${b.name}, which has several`);
+      continue;
+    }
     const boot = (v.BOOTPROTO ?? 'none').toLowerCase();
     const dns = Object.keys(v).filter((k) => /^DNS\d+$/.test(k)).sort((a, c) => Number(a.slice(3)) - Number(c.slice(3))).map((k) => v[k]).join(',');
     const fields = { address: v.IPADDR ?? '', netmask: v.NETMASK ?? '', gateway: v.GATEWAY ?? '', dns };
@@ -374,25 +480,31 @@ export function parseFiles(texts: Map<string, string>): { state: NetState; owned
     bridges[b.name] = b;
     owned.set(name, b.name);
   }
-  const onBridge = (v: Record<string, string>) => (v.BRIDGE && bridges[v.BRIDGE] && !bridges[v.BRIDGE].uplink ? bridges[v.BRIDGE] : undefined);
   const members = (bond: string) => [...vars].filter(([, v]) => v.MASTER === bond && v.SLAVE === 'yes');
+  const isBond = (v: Record<string, string>) => v.TYPE === 'Bond' || v.BONDING_MASTER === 'yes' || v.BONDING_OPTS !== undefined;
 
-  // uplinks: bonds (with their members), tunnels, plain NICs
-  for (const [name, v] of vars) {
-    const b = onBridge(v);
-    if (!b || v.VLAN === 'yes' || v.TYPE === 'Bridge') continue;
+  /** The uplink a file describes, the files it takes, or why it cannot be one. */
+  const uplinkOf = (name: string, v: Record<string, string>): { uplink: Uplink; files: string[] } | { reason: string } | undefined => {
     const device = dev(name);
-    if (v.TYPE === 'Bond' || v.BONDING_MASTER === 'yes' || v.BONDING_OPTS !== undefined) {
+    if (isBond(v)) {
       const mode = xenMode(v.BONDING_OPTS ?? '');
       const ms = members(device);
-      if (!mode || !ms.length) continue;
+      if (!mode) return { reason: `bond ${device}: BONDING_OPTS mode is not a Linux bonding mode` };
+      if (!ms.length) return { reason: `bond ${device} has no member (MASTER=${device} SLAVE=yes)` };
       const order = (v.XENAPI_BOND_MEMBERS ?? '').split(/\s+/).filter(Boolean);
       const names = ms.map(([n]) => dev(n)).sort((a, c) => {
         const ia = order.indexOf(a), ic = order.indexOf(c);
-        return (ia < 0 ? 1e9 : ia) - (ic < 0 ? 1e9 : ic) || a.localeCompare(c, 'en', { numeric: true });
+        return (ia < 0 ? 1e9 : ia) - (ic < 0 ? 1e9 : ic) || naturalCmp(a, c);
       });
       let properties: Record<string, string> = {};
-      if (v.XENAPI_BOND_PROPERTIES !== undefined) {
+      let mac = v.MACADDR ?? '';
+      if (opts.host && v.XENAPI_BOND_MEMBERS === undefined) {
+        const p = handMadeProperties(mode, v.BONDING_OPTS ?? '');
+        if (typeof p === 'string') return { reason: `bond ${device}: ${p}` };
+        properties = p;
+        // The bonding driver takes its first member's MAC when none is given.
+        mac = (mac || opts.host.macs.get(names[0]) || '').toLowerCase();
+      } else if (v.XENAPI_BOND_PROPERTIES !== undefined) {
         for (const kv of v.XENAPI_BOND_PROPERTIES.split(/\s+/).filter(Boolean)) {
           const i = kv.indexOf('=');
           properties[dec(kv.slice(0, i))] = dec(kv.slice(i + 1));
@@ -404,16 +516,54 @@ export function parseFiles(texts: Map<string, string>): { state: NetState; owned
         if (hash) properties.hashing_algorithm = hash.startsWith('layer2') ? 'src_mac' : 'tcpudp_ports';
       }
       properties = Object.fromEntries(Object.entries(properties).sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0)));
-      b.uplink = { kind: 'bond', name: device, members: names, mode, properties, mac: v.MACADDR ?? '' };
-      owned.set(name, b.name);
-      for (const [n] of ms) owned.set(n, b.name);
-    } else if (v.TYPE === 'GRE' || v.TYPE === 'VXLAN') {
-      b.uplink = { kind: 'tunnel', name: device, protocol: v.TYPE === 'VXLAN' ? 'vxlan' : 'gre', remote: v.PEER_OUTER_IPADDR ?? '', key: v.KEY ?? '', transport: v.XENAPI_TUNNEL_TRANSPORT ?? '' };
-      owned.set(name, b.name);
-    } else if ((v.TYPE ?? 'Ethernet') === 'Ethernet' && !v.MASTER) {
-      b.uplink = { kind: 'nic', device };
-      owned.set(name, b.name);
+      return { uplink: { kind: 'bond', name: device, members: names, mode, properties, mac }, files: [name, ...ms.map(([n]) => n)] };
     }
+    if (v.TYPE === 'GRE' || v.TYPE === 'VXLAN') {
+      return { uplink: { kind: 'tunnel', name: device, protocol: v.TYPE === 'VXLAN' ? 'vxlan' : 'gre', remote: v.PEER_OUTER_IPADDR ?? '', key: v.KEY ?? '', transport: v.XENAPI_TUNNEL_TRANSPORT ?? '' }, files: [name] };
+    }
+    if ((v.TYPE ?? 'Ethernet') === 'Ethernet' && !v.MASTER) return { uplink: { kind: 'nic', device }, files: [name] };
+    return undefined;
+  };
+
+  // The devices VLAN files sit on: an uplink on no bridge that only VLANs use is a bridgeless one.
+  const vlanBases = new Set<string>();
+  for (const [name, v] of vars) {
+    const m = /^(.+)\.(\d+)$/.exec(dev(name));
+    if (v.VLAN === 'yes' && m && v.BRIDGE && bridges[v.BRIDGE]) vlanBases.add(m[1]);
+  }
+  const taken = new Set(Object.keys(bridges));
+  const bare: [string, Record<string, string>, Uplink, string[]][] = [];
+  for (const [name, v] of vars) {
+    if (v.VLAN === 'yes' || v.TYPE === 'Bridge' || (v.MASTER && v.SLAVE === 'yes')) continue;
+    const up = uplinkOf(name, v);
+    if (up && 'reason' in up) {
+      skip(name, up.reason);
+      continue;
+    }
+    if (!up) continue;
+    if (v.BRIDGE) {
+      const b = bridges[v.BRIDGE];
+      if (!b || b.uplink || b.vlan) continue;
+      if (hasIp(v)) {
+        skip(name, `holds an IP on ${dev(name)} itself as well as being a port of ${b.name}`);
+        continue;
+      }
+      b.uplink = up.uplink;
+      for (const f of up.files) owned.set(f, b.name);
+    } else if (vlanBases.has(dev(name)) && !hasIp(v) && up.uplink.kind !== 'tunnel') {
+      bare.push([name, v, up.uplink, up.files]);
+      if (v.XENAPI_BRIDGE && NAME_RE.test(v.XENAPI_BRIDGE)) taken.add(v.XENAPI_BRIDGE);
+    }
+  }
+  // Bridgeless uplinks (see bridgeless()): the bridge is named by XENAPI_BRIDGE, or for a hand-made
+  // file the first free xapi<N> in device order (what first start records as the network's bridge).
+  bare.sort(([a], [c]) => naturalCmp(dev(a), dev(c)));
+  for (const [, v, uplink, files] of bare) {
+    let bname = v.XENAPI_BRIDGE && NAME_RE.test(v.XENAPI_BRIDGE) && !bridges[v.XENAPI_BRIDGE] ? v.XENAPI_BRIDGE : '';
+    for (let n = 0; !bname; n++) if (!taken.has(`xapi${n}`)) bname = `xapi${n}`;
+    taken.add(bname);
+    bridges[bname] = { name: bname, MTU: Number(v.MTU) > 0 ? Number(v.MTU) : 1500, uplink, vifs: [] };
+    for (const f of files) owned.set(f, bname);
   }
 
   // VLAN devices <base>.<tag>: the parent is the bridge whose uplink device is <base> (or the bridge <base>)
@@ -422,10 +572,55 @@ export function parseFiles(texts: Map<string, string>): { state: NetState; owned
     const m = /^(.+)\.(\d+)$/.exec(dev(name));
     if (!m) continue;
     const parent = Object.values(bridges).find((b) => b.uplink && (b.uplink.kind === 'nic' ? b.uplink.device : b.uplink.name) === m[1])?.name ?? (bridges[m[1]] ? m[1] : undefined);
-    if (!parent || parent === v.BRIDGE) continue;
+    if (!parent || parent === v.BRIDGE || bridges[v.BRIDGE].uplink || bridges[v.BRIDGE].vlan) continue;
     bridges[v.BRIDGE].vlan = { parent, tag: Number(m[2]) };
     owned.set(name, v.BRIDGE);
   }
+
+  // A bridge with no port is owned only when it is exactly what this backend writes (an internal
+  // network's bridge); a hand-made one is someone else's. What hangs on a dropped bridge goes with it.
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const b of Object.values(bridges)) {
+      if (b.uplink || b.vlan) continue;
+      const file = [...owned].find(([f, br]) => br === b.name && vars.get(f)?.TYPE === 'Bridge')?.[0];
+      let ours = false;
+      try {
+        ours = file !== undefined && texts.get(file) === fileText({ name: file, bridge: b.name, lines: bridgeLines(b) });
+      } catch {
+        ours = false;
+      }
+      if (ours) continue;
+      delete bridges[b.name];
+      if (file) {
+        owned.delete(file);
+        skip(file, `bridge ${b.name} has no port, bond or VLAN: not a XenAPI network's bridge`);
+      }
+      for (const x of Object.values(bridges)) {
+        if (x.vlan?.parent !== b.name) continue;
+        delete x.vlan;
+        for (const [f, br] of [...owned]) if (br === x.name && vars.get(f)?.VLAN === 'yes') {
+          owned.delete(f);
+          skip(f, `a VLAN on ${b.name}, which was not adopted`);
+        }
+      }
+      changed = true;
+    }
+  }
+
+  // Why the rest is left alone.
+  for (const [name, v] of vars) {
+    if (owned.has(name)) continue;
+    const d = dev(name);
+    const known = ['Ethernet', 'Bridge', 'Bond', 'GRE', 'VXLAN'];
+    if (v.TYPE !== undefined && !known.includes(v.TYPE)) skip(name, `TYPE=${v.TYPE} is not modelled (${known.join(', ')} are)`);
+    else if (v.MASTER) skip(name, `a member of bond ${v.MASTER}, which was not adopted`);
+    else if (v.VLAN === 'yes') skip(name, v.BRIDGE && bridges[v.BRIDGE] ? `a VLAN on ${d.replace(/\.\d+$/, '')}, which was not adopted` : `VLAN ${d} is on no bridge (BRIDGE=${v.BRIDGE ?? ''})`);
+    else if (v.BRIDGE && !bridges[v.BRIDGE]) skip(name, `BRIDGE=${v.BRIDGE} names no bridge this backend adopted`);
+    else if (hasIp(v)) skip(name, `holds an IP on ${d} itself: XenAPI puts a PIF's IP on its bridge`);
+    else skip(name, `no bridge, bond or VLAN uses ${d}`);
+  }
+  skipped.sort((a, c) => naturalCmp(a.file, c.file));
 
   const sorted: Record<string, Bridge> = {};
   for (const k of Object.keys(bridges).sort()) {
@@ -437,7 +632,7 @@ export function parseFiles(texts: Map<string, string>): { state: NetState; owned
     o.vifs = [];
     sorted[k] = o;
   }
-  return { state: { bridges: sorted }, owned };
+  return { state: { bridges: sorted }, owned, skipped };
 }
 
 // ------------------------------------------------------------------------------ the backend
@@ -518,9 +713,26 @@ export class IfcfgBackend implements Backend {
     return state;
   }
 
+  /** parseFiles as the host has it (hand-made bonds with their effective properties and MAC). */
+  private async parse(texts: Map<string, string>): Promise<ReturnType<typeof parseFiles>> {
+    this.macsCache = new Map((await this.nics()).map((n) => [n.device, n.MAC]));
+    return parseFiles(texts, { host: { macs: this.macsCache } });
+  }
+  /** The NICs' MACs as the last parse saw them. */
+  private macsCache = new Map<string, string>();
+
   /** The state the files describe, plus the VIF ports this daemon put on the bridges. */
   async read(): Promise<NetState> {
-    return this.withVifs(parseFiles(await this.files()).state);
+    return this.withVifs((await this.parse(await this.files())).state);
+  }
+
+  /**
+   * What first start adopts (docs/backends.md, "Taking over a host"): the state the files
+   * describe, and each file left alone with the reason.
+   */
+  async adopt(): Promise<Adoption> {
+    const { state, skipped } = await this.parse(await this.files());
+    return { state, skipped };
   }
 
   /** The files the state renders to (for the node controller and tests). */
@@ -538,7 +750,7 @@ export class IfcfgBackend implements Backend {
   private async applyNow(plan: Step[]): Promise<void> {
     if (!plan.length) return;
     const before = await this.files();
-    const { state: current, owned } = parseFiles(before);
+    const { state: current, owned } = await this.parse(before);
     let target: NetState;
     try {
       target = applyPlan(this.withVifs(current), plan);
@@ -559,8 +771,19 @@ export class IfcfgBackend implements Backend {
       if (e instanceof RenderError) throw new BackendError(stepOf([e.bridge]), `cannot render ${e.bridge}: ${e.message}`);
       throw e;
     }
-    const write = files.filter((f) => before.get(f.name) !== fileText(f));
-    const gone = [...owned.keys()].filter((n) => !files.some((f) => f.name === n));
+    // Only the files of bridges whose rendering changes are written: a file written by hand for a
+    // bridge the plan leaves as it is stays byte for byte (first start adopted it as it is).
+    const changed = this.changedBridges(current, target, files);
+    const write = files.filter((f) => changed(f.bridge) && before.get(f.name) !== fileText(f));
+    const gone = [...owned.keys()].filter((n) => changed(owned.get(n)!) && !files.some((f) => f.name === n));
+    // A file this backend does not own that is a port or member of something else (a bridge or
+    // bond first start left alone) is not overwritten: that would break what uses it.
+    for (const f of write) {
+      const old = before.get(f.name);
+      if (old === undefined || owned.has(f.name)) continue;
+      const v = parseVars(old);
+      if (v.BRIDGE || v.MASTER) throw new BackendError(stepOf([f.bridge]), `${f.name} is not this backend's: it is ${v.BRIDGE ? `a port of bridge ${v.BRIDGE}` : `a member of bond ${v.MASTER}`}, left alone (docs/backends.md, "Taking over a host")`);
+    }
     if (write.length || gone.length) {
       const touched = new Map<string, string>(); // file → bridge, for the step a failure names
       for (const f of write) touched.set(f.name, f.bridge);
@@ -568,7 +791,7 @@ export class IfcfgBackend implements Backend {
       try {
         await mkdir(this.dir, { recursive: true });
         await this.runAugtool(augtoolScript(write, gone, { transform: true }));
-        const bad = await this.verify(files, gone, target);
+        const bad = await this.verify(write, gone, target);
         if (bad.length) throw Object.assign(new Error(`files differ from the rendering after augtool: ${bad.join(', ')}`), { files: bad });
       } catch (e) {
         const restoreProblem = await this.restore(before, [...touched.keys()]);
@@ -578,6 +801,23 @@ export class IfcfgBackend implements Backend {
       }
     }
     this.vifs = new Map(Object.values(target.bridges).filter((b) => b.vifs.length).map((b) => [b.name, [...b.vifs]]));
+  }
+
+  /** Which bridges' files differ between the renderings of `current` and `target` (all of them when `current` cannot be rendered). */
+  private changedBridges(current: NetState, target: NetState, files: IfcfgFile[]): (bridge: string) => boolean {
+    const key = (fs: IfcfgFile[]) => {
+      const m = new Map<string, string>();
+      for (const f of fs) m.set(f.bridge, `${m.get(f.bridge) ?? ''}${f.name}\0${fileText(f)}\0`);
+      return m;
+    };
+    let now: Map<string, string>;
+    try {
+      now = key(renderFiles(current, new Map(this.macsCache)));
+    } catch {
+      return () => true;
+    }
+    const then = key(files);
+    return (b) => !(b in current.bridges) || !(b in target.bridges) || now.get(b) !== then.get(b);
   }
 
   private async runAugtool(script: string): Promise<void> {
@@ -612,7 +852,7 @@ export class IfcfgBackend implements Backend {
     for (const n of gone) if (now.has(n)) bad.push(n);
     if (!bad.length) {
       const noVifs = (s: NetState) => Object.values(s.bridges).map((b) => ({ ...b, vifs: [] }));
-      if (!sameValue(noVifs(parseFiles(now).state), noVifs(target))) bad.push(...files.map((f) => f.name));
+      if (!sameValue(noVifs((await this.parse(now)).state), noVifs(target))) bad.push(...files.map((f) => f.name));
     }
     return bad;
   }

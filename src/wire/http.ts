@@ -374,6 +374,13 @@ export async function startWire(opts: WireOptions): Promise<{ server: http.Serve
     : http.createServer(serverOpts, listener);
   server.maxConnections = opts.maxConnections ?? 1000;
   server.on('clientError', onClientError);
+  // Every TCP connection, from accept: an HTTPS connection still in its TLS handshake is not yet
+  // one the HTTP layer knows (closeAllConnections misses it), and server.close() would wait for it.
+  const sockets = new Set<Socket>();
+  server.on('connection', (sock: Socket) => {
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
+  });
   await listen(server, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
   // The local socket speaks plain HTTP, as xapi's /var/lib/xcp/xapi: the kernel vouches for the peer.
@@ -402,6 +409,7 @@ export async function startWire(opts: WireOptions): Promise<{ server: http.Serve
     new Promise<void>((resolve) => {
       s.close(() => resolve());
       s.closeAllConnections();
+      if (s === server) for (const sock of sockets) sock.destroy();
     });
   return {
     server,

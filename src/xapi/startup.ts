@@ -20,7 +20,7 @@ export interface InventoryNic extends NicInfo {
   management?: boolean;
   ip?: InventoryIp;
   bridge?: string;
-  /** false: the management NIC is recorded but not plugged (its address sits on the NIC itself and stays there). */
+  /** false: the management NIC is recorded but not plugged (its address sits on the NIC itself and stays there); true: plugged though not management (a bridge first start adopts). */
   plugged?: boolean;
 }
 
@@ -174,8 +174,10 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
   for (const nic of o.inventory) {
     const pif = introduceInternal(tx, host, nic, { managementBridge: mgmtBridge, bridge: nic.bridge });
     byDevice.set(nic.device, pif);
-    if (nic === mgmt && nic.ip) setIp(pif, nic.ip);
+    // An IP on a NIC that is not management is recorded too (first start adopting a host's files).
+    if (nic.ip && (nic === mgmt || nic.plugged === true)) setIp(pif, nic.ip);
     if (nic === mgmt && nic.plugged === false) tx.set('PIF', pif, { currently_attached: false });
+    if (nic.plugged === true) tx.set('PIF', pif, { currently_attached: true });
   }
   const network = (bridge: string | undefined, label: string) => {
     const taken = new Set([...tx.rows('network')].map(([, r]) => String(r.bridge)));
@@ -184,9 +186,9 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
     return tx.create('network', { name_label: label, name_description: '', MTU: 1500, other_config: Object.create(null), bridge: name, managed: true });
   };
   const manage = (pif: string, e: { management?: boolean; ip?: InventoryIp }) => {
-    if (!e.management) return;
-    tx.set('PIF', pif, { management: true, currently_attached: true });
+    // A bond master or VLAN PIF is plugged at first start; its IP configuration is recorded, management or not.
     if (e.ip) setIp(pif, e.ip);
+    if (e.management) tx.set('PIF', pif, { management: true, currently_attached: true });
   };
   for (const b of o.bonds ?? []) {
     const members = b.members.map((m) => byDevice.get(m)!);

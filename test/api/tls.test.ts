@@ -5,6 +5,8 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'xen-api';
@@ -69,5 +71,19 @@ describe('wire over HTTPS (--tls-cert, --tls-key)', () => {
       msg = (e as Error).message;
     }
     expect(msg).to.equal('--tls-cert and --tls-key go together');
+  });
+
+  it('TLS-04 stopping the daemon does not wait for a client stuck before its TLS handshake (a pool peer connecting as the master stops)', async () => {
+    const backend = new SimulatedBackend({ nics: DEMO_INVENTORY.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: true })) });
+    const d = await startDaemon({ ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, logLevel: 'error', tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') },
+      { backend, log: makeLogger({ logLevel: 'error', logFile: '' }) });
+    // A TCP connection that never sends its ClientHello: the TLS layer holds it, HTTP never sees it.
+    const sock = net.connect(d.port, '127.0.0.1');
+    await once(sock, 'connect');
+    const closed = once(sock, 'close');
+    await new Promise((res) => setTimeout(res, 50));
+    const outcome = await Promise.race([d.close().then(() => 'closed'), new Promise((res) => setTimeout(() => res('still waiting'), 5000))]);
+    expect(outcome).to.equal('closed');
+    await closed;
   });
 });
