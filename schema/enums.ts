@@ -1,7 +1,7 @@
 // Enumerations used by fields and parameters; values exactly as xapi sends them.
 import type { EnumDef } from './types.js';
 
-export const enums: EnumDef[] = [
+const all = [
   { name: 'bond_mode', values: ['balance-slb', 'active-backup', 'lacp'], caseSensitive: true },
   { name: 'domain_type', values: ['hvm', 'pv', 'pv_in_pvh', 'pvh', 'unspecified'] },
   { name: 'host_allowed_operations', values: ['provision', 'evacuate', 'shutdown', 'reboot', 'power_on', 'vm_start', 'vm_resume', 'vm_migrate', 'apply_updates', 'enable'] },
@@ -34,4 +34,9 @@ export const enums: EnumDef[] = [
   { name: 'vm_operations', values: ['snapshot', 'clone', 'copy', 'create_template', 'revert', 'checkpoint', 'snapshot_with_quiesce', 'provision', 'start', 'start_on', 'pause', 'unpause', 'clean_shutdown', 'clean_reboot', 'hard_shutdown', 'power_state_reset', 'hard_reboot', 'suspend', 'csvm', 'resume', 'resume_on', 'pool_migrate', 'migrate_send', 'get_boot_record', 'send_sysrq', 'send_trigger', 'query_services', 'shutdown', 'call_plugin', 'changing_memory_live', 'awaiting_memory_live', 'changing_dynamic_range', 'changing_static_range', 'changing_memory_limits', 'changing_shadow_memory', 'changing_shadow_memory_live', 'changing_VCPUs', 'changing_VCPUs_live', 'changing_NVRAM', 'assert_operation_valid', 'data_source_op', 'update_allowed_operations', 'make_into_template', 'import', 'export', 'metadata_export', 'reverting', 'destroy', 'create_vtpm', 'sysprep'] },
   { name: 'vm_power_state', values: ['Halted', 'Paused', 'Running', 'Suspended'] },
   { name: 'vm_secureboot_certificates_state', values: ['ok', 'update_available', 'update_on_boot'] },
-];
+] as const satisfies readonly EnumDef[];
+
+/** The enums with their literal values (schema/model.ts types enum fields as unions of them). */
+export type EnumSpecs = typeof all;
+/** Every enum. */
+export const enums: readonly EnumDef[] = all;

@@ -1,7 +1,6 @@
 // XenAPI error codes (the first string of a Failure) with their documented parameter names.
 // Codes and parameter names follow xapi (ocaml/idl/datamodel_errors.ml, ocaml/xapi-consts/api_errors.ml).
 // `params` name the documented parameters; where xapi's code sends something else the doc says so.
-import type { ErrorDef } from './types.js';
 
 /** Every error code, mapped to itself: `E.PIF_ALREADY_BONDED === 'PIF_ALREADY_BONDED'`. */
 export const E = {
@@ -116,6 +115,13 @@ export const E = {
 } as const;
 
 export type ErrorCode = keyof typeof E;
+
+/** An error with its documented parameter names. */
+export interface ErrorDef {
+  code: string;
+  params: string[];
+  doc: string;
+}
 
 const def = (code: ErrorCode, params: string[], doc: string): ErrorDef => ({ code, params, doc });
 

@@ -73,3 +73,4 @@ export function visibleFields(c: ClassDef): FieldDef[] {
 export function storedClasses(): ClassDef[] {
   return classes.filter((c) => c.stored !== false);
 }
+export type * from './model.js';

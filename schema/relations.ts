@@ -4,12 +4,12 @@
 // VLAN.untagged_PIF / PIF.VLAN_master_of is deliberately absent: both sides are stored.
 import type { RelationDef } from './types.js';
 
-const rel = (oneCls: string, oneField: string, manyCls: string, manyField: string): RelationDef => ({
+const rel = <const OC extends string, const OF extends string, const MC extends string, const MF extends string>(oneCls: OC, oneField: OF, manyCls: MC, manyField: MF) => ({
   one: { cls: oneCls, field: oneField },
   many: { cls: manyCls, field: manyField },
-});
+}) as const;
 
-export const relations: RelationDef[] = [
+const all = [
   rel('VM', 'snapshot_of', 'VM', 'snapshots'),
   rel('VM', 'parent', 'VM', 'children'),
   rel('task', 'subtask_of', 'task', 'subtasks'),
@@ -24,4 +24,9 @@ export const relations: RelationDef[] = [
   rel('PIF', 'host', 'host', 'PIFs'),
   rel('PIF', 'network', 'network', 'PIFs'),
   rel('VM', 'resident_on', 'host', 'resident_VMs'),
-];
+] as const satisfies readonly RelationDef[];
+
+/** The relations with their literal types (schema/model.ts leaves computed sides out of rows). */
+export type RelationSpecs = typeof all;
+/** Every relation. */
+export const relations: readonly RelationDef[] = all;

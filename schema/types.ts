@@ -3,6 +3,7 @@
 // checking, system.listMethods, docs/api.md) is derived from values of these types,
 // as xapi derives its server from ocaml/idl.
 
+import type { ErrorCode } from './errors.js';
 import type { ValueType } from './values.js';
 
 /** A XenAPI type, as the IDL spells it. */
@@ -42,23 +43,24 @@ export class LazyMap {
   }
 }
 
-/** Constructors for types, so class files read like the IDL. */
+/** Constructors for types, so class files read like the IDL. Each keeps its literal shape
+ * (`T.ref('PIF')` is `{ k: 'ref'; cls: 'PIF' }`) so schema/model.ts can derive TypeScript types. */
 export const T = {
-  string: { k: 'string' } as Ty,
-  int: { k: 'int' } as Ty,
-  float: { k: 'float' } as Ty,
-  bool: { k: 'bool' } as Ty,
-  datetime: { k: 'datetime' } as Ty,
-  void: { k: 'void' } as Ty,
-  any: { k: 'any' } as Ty,
-  int32: { k: 'int32' } as Ty,
-  enum: (name: string): Ty => ({ k: 'enum', name }),
-  ref: (cls: string): Ty => ({ k: 'ref', cls }),
-  set: (of: Ty): Ty => ({ k: 'set', of }),
-  map: (key: Ty, val: Ty): Ty => ({ k: 'map', key, val }),
-  record: (cls: string): Ty => ({ k: 'record', cls }),
+  string: { k: 'string' } as { readonly k: 'string' },
+  int: { k: 'int' } as { readonly k: 'int' },
+  float: { k: 'float' } as { readonly k: 'float' },
+  bool: { k: 'bool' } as { readonly k: 'bool' },
+  datetime: { k: 'datetime' } as { readonly k: 'datetime' },
+  void: { k: 'void' } as { readonly k: 'void' },
+  any: { k: 'any' } as { readonly k: 'any' },
+  int32: { k: 'int32' } as { readonly k: 'int32' },
+  enum: <const N extends string>(name: N): { readonly k: 'enum'; readonly name: N } => ({ k: 'enum', name }),
+  ref: <const C extends string>(cls: C): { readonly k: 'ref'; readonly cls: C } => ({ k: 'ref', cls }),
+  set: <const O extends Ty>(of: O): { readonly k: 'set'; readonly of: O } => ({ k: 'set', of }),
+  map: <const K extends Ty, const V extends Ty>(key: K, val: V): { readonly k: 'map'; readonly key: K; readonly val: V } => ({ k: 'map', key, val }),
+  record: <const C extends string>(cls: C): { readonly k: 'record'; readonly cls: C } => ({ k: 'record', cls }),
   /** Map(string, string), the type of every other_config. */
-  smap: { k: 'map', key: { k: 'string' }, val: { k: 'string' } } as Ty,
+  smap: { k: 'map', key: { k: 'string' }, val: { k: 'string' } } as { readonly k: 'map'; readonly key: { readonly k: 'string' }; readonly val: { readonly k: 'string' } },
 };
 
 /** xapi's static roles, most privileged first (datamodel_roles.ml `ordered`). */
@@ -72,7 +74,7 @@ export type RoleName = (typeof ROLES)[number];
  */
 export type Allowed = RoleName | 'local-root';
 /** Map keys guarded by their own permission (xapi's map_keys_roles): key (a trailing `*` is a prefix) → who may add/remove it. */
-export type KeyRoles = [key: string, allowed: Allowed][];
+export type KeyRoles = readonly (readonly [key: string, allowed: Allowed])[];
 
 /** The roles of a class's messages and fields (xapi's create_obj role arguments). */
 export interface ClassRoles {
@@ -120,7 +122,7 @@ export interface ParamDef {
 
 export interface MessageDef {
   name: string;
-  params: ParamDef[];
+  params: readonly ParamDef[];
   result: Ty;
   doc: string;
   /** false for messages called without a session (session.login_with_password). */
@@ -128,7 +130,7 @@ export interface MessageDef {
   /** Whether an Async.<Class>.<name> form exists (xapi: custom messages, constructors, destructors). */
   async?: boolean;
   /** Error codes the message may raise (documentation and docs/api.md). */
-  errors?: string[];
+  errors?: readonly ErrorCode[];
   /** Hidden from system.listMethods (xapi's hidden/internal messages). */
   hidden?: boolean;
   /** Read-only messages never take the write lock. */
@@ -144,9 +146,9 @@ export interface MessageDef {
 export interface ClassDef {
   name: string;
   doc: string;
-  fields: FieldDef[];
+  fields: readonly FieldDef[];
   /** Custom messages (and overrides of generated ones, matched by name and signature). */
-  messages: MessageDef[];
+  messages: readonly MessageDef[];
   /** xapi's gen_constructor_destructor: create(record) and destroy(self) are generated. */
   genConstructor?: boolean;
   /** xapi's expose_get_all_messages_for: get_all, get_all_records(_where), get_all_where. */
@@ -170,32 +172,84 @@ export interface RelationDef {
   many: { cls: string; field: string };
 }
 
-export interface ErrorDef {
-  code: string;
-  params: string[];
-  doc: string;
-}
+export type { ErrorDef } from './errors.js';
 
 export interface EnumDef {
   name: string;
-  values: string[];
+  values: readonly string[];
   /** Input matching: xapi lower-cases enum inputs except for a few (bond_mode). */
   caseSensitive?: boolean;
 }
 
-/** Field helper: `f('MTU', T.int, 'RW', 1500, 'doc')`. */
-export function f(name: string, ty: Ty, qual: Qualifier, def: unknown, doc: string, opts: { internal?: boolean; writer?: Allowed; keyRoles?: KeyRoles; derived?: boolean; vt?: ValueType } = {}): FieldDef {
-  const fd: FieldDef = { name, ty, qual, doc, ...opts };
+/** A field's options by name, as xapi's `field ~qualifier ~default_value ...` labelled arguments. */
+export interface FieldOpts {
+  /** Default RW, as in xapi. */
+  qual?: Qualifier;
+  /** Datamodel default; without one the field is required in a generated constructor. */
+  default?: unknown;
+  internal?: boolean;
+  vt?: ValueType;
+  writer?: Allowed;
+  keyRoles?: KeyRoles;
+  derived?: boolean;
+}
+
+/** A field as declared, keeping its name, type and options literal for schema/model.ts. */
+export type Field<N extends string = string, Y extends Ty = Ty, O extends FieldOpts = FieldOpts> = FieldDef & {
+  readonly name: N;
+  readonly ty: Y;
+  readonly qual: O extends { qual: infer Q extends Qualifier } ? Q : 'RW';
+  readonly internal?: O extends { internal: true } ? true : false;
+  readonly derived?: O extends { derived: true } ? true : false;
+};
+
+/** Field helper: `field('MTU', T.int, 'MTU in octets', { qual: 'StaticRO', default: 1500 })`. */
+export function field<const N extends string, const Y extends Ty, const O extends FieldOpts = Record<never, never>>(name: N, ty: Y, doc: string, opts?: O): Field<N, Y, O> {
+  const { qual = 'RW', default: def, ...rest } = (opts ?? {}) as FieldOpts;
+  const fd: FieldDef = { name, ty, qual, doc, ...rest };
   if (def !== undefined) fd.default = def;
-  return fd;
+  return fd as Field<N, Y, O>;
+}
+
+/** The uuid every stored class starts with. */
+export const uuidField = field('uuid', T.string, 'Unique identifier/object reference', { qual: 'DynamicRO' });
+
+/** name_label and name_description (xapi's namespace "name"), both defaulting to ''. */
+export function nameFields<const O extends FieldOpts = Record<never, never>>(opts?: O, docs: { label?: string; description?: string } = {}) {
+  return [
+    field('name_label', T.string, docs.label ?? 'A human-readable name', { default: '', ...opts } as O & { default: '' }),
+    field('name_description', T.string, docs.description ?? 'A notes field containing human-readable description', { default: '', ...opts } as O & { default: '' }),
+  ] as const;
+}
+
+/** other_config, a string map defaulting to {} (`required: true`: no default, as network/VIF in xapi). */
+export function otherConfigField<const O extends FieldOpts = Record<never, never>>(opts?: O & { required?: boolean }) {
+  const { required, ...rest } = opts ?? {};
+  return field('other_config', T.smap, 'Additional configuration', (required ? rest : { default: {}, ...rest }) as O);
+}
+
+/** allowed_operations and current_operations over the operations enum `ops`. */
+export function operationsFields<const N extends string>(ops: N) {
+  return [
+    field('allowed_operations', T.set(T.enum(ops)), 'List of the operations allowed in this state', { qual: 'DynamicRO', default: [] }),
+    field('current_operations', T.map(T.string, T.enum(ops)), 'Links each of the running tasks using this object (by reference) to a current_operation enum which describes the nature of the task', { qual: 'DynamicRO', default: {} }),
+  ] as const;
+}
+
+/** tags, the user's set of labels (vm-operator may write them). */
+export const tagsField = field('tags', T.set(T.string), 'User-specified tags for categorization purposes', { default: [], writer: 'vm-operator' });
+
+/** Declares a class; the identity at run time, it keeps the literal types schema/model.ts derives from. */
+export function defineClass<const S extends ClassDef>(c: S): S {
+  return c;
 }
 
 /** Parameter helper: `p('mode', T.enum('bond_mode'), 'balance-slb')`. */
-export function p(name: string, ty: Ty, def?: unknown, doc?: string): ParamDef {
+export function p<const N extends string, const Y extends Ty>(name: N, ty: Y, def?: unknown, doc?: string): ParamDef & { readonly name: N; readonly ty: Y } {
   const pd: ParamDef = { name, ty };
   if (def !== undefined) pd.default = def;
   if (doc) pd.doc = doc;
-  return pd;
+  return pd as ParamDef & { readonly name: N; readonly ty: Y };
 }
 
 /** Renders a type as the IDL prints it (`(string -> string) map`, `PIF ref set`). */

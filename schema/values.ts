@@ -7,6 +7,7 @@
 // Each predicate is pure and shared; each type names the XenAPI error xapi raises for it.
 
 import net from 'node:net';
+import type { ErrorCode } from './errors.js';
 
 /** The value types of the datamodel (docs/security.md "Validation types"). */
 export type ValueType =
@@ -124,7 +125,13 @@ export function isDnsList(s: string): boolean {
 /** A VLAN tag: -1 (untagged) or 0-4094. */
 export function isVlanTag(n: unknown): boolean {
   const v = typeof n === 'bigint' ? Number(n) : n;
-  return typeof v === 'number' && Number.isInteger(v) && (v === -1 || (v >= RANGES.vlanTag.min && v <= RANGES.vlanTag.max));
+  return v === -1 || isVlanTagged(v);
+}
+
+/** A tag a VLAN or a VIF trunk may carry: an integer 0-4094 (a bigint as XML-RPC ints may arrive). */
+export function isVlanTagged(n: unknown): boolean {
+  const v = typeof n === 'bigint' ? Number(n) : n;
+  return typeof v === 'number' && Number.isInteger(v) && v >= RANGES.vlanTag.min && v <= RANGES.vlanTag.max;
 }
 
 /** An MTU Linux accepts on an Ethernet device. */
@@ -160,7 +167,7 @@ export function isValid(vt: ValueType, v: unknown): boolean {
  * INVALID_IP_ADDRESS_SPECIFIED [field], INVALID_CIDR_ADDRESS_SPECIFIED [field], MAC_INVALID [mac],
  * VLAN_TAG_INVALID [tag], otherwise INVALID_VALUE [field, value].
  */
-export function errorFor(vt: ValueType, field: string, v: unknown): [string, string[]] {
+export function errorFor(vt: ValueType, field: string, v: unknown): [ErrorCode, string[]] {
   switch (vt) {
     case 'ipv4': case 'netmask': case 'ipv6': return ['INVALID_IP_ADDRESS_SPECIFIED', [field]];
     case 'ipv6cidr': return ['INVALID_CIDR_ADDRESS_SPECIFIED', [field]];
@@ -186,7 +193,7 @@ export function isTunnelKey(s: string): boolean {
 export const OTHER_CONFIG_VT: Record<string, Record<string, ValueType | 'tunnelkey'>> = {};
 
 /** Checks every other_config entry of `cls` that reaches the host; the first bad one as [code, params], or undefined. */
-export function otherConfigProblem(cls: string, oc: Record<string, unknown>): [string, string[]] | undefined {
+export function otherConfigProblem(cls: string, oc: Record<string, unknown>): [ErrorCode, string[]] | undefined {
   const known = OTHER_CONFIG_VT[cls];
   if (!known) return undefined;
   for (const k of Object.keys(oc ?? {})) {

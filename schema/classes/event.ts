@@ -1,6 +1,6 @@
-import { T, p, type ClassDef } from '../types.js';
+import { T, defineClass, p } from '../types.js';
 
-export const event: ClassDef = {
+export const event = defineClass({
   name: 'event',
   doc: 'The event subscription interface (no stored objects).',
   roles: { messages: 'read-only' },
@@ -15,4 +15,4 @@ export const event: ClassDef = {
     { name: 'get_current_id', roles: 'read-only', params: [], result: T.int, doc: 'Return the current legacy event id.', async: false, readonly: true },
     { name: 'inject', roles: 'read-only', params: [p('class', T.string), p('ref', T.string)], result: T.string, doc: 'Record a modification event on one object and return a token from just before it.', async: false, errors: ['HANDLE_INVALID'] },
   ],
-};
+});

@@ -1,26 +1,26 @@
-import { T, f, type ClassDef } from '../types.js';
+import { T, defineClass, field, otherConfigField, uuidField } from '../types.js';
 
-export const PIF_metrics: ClassDef = {
+export const PIF_metrics = defineClass({
   name: 'PIF_metrics',
   doc: 'Link-level metrics of a PIF (carrier, speed, device identification).',
   roles: { messages: 'pool-operator' },
   exposeGetAll: true,
   stored: true,
   fields: [
-    f('uuid', T.string, 'DynamicRO', undefined, 'Unique identifier/object reference'),
-    f('io_read_kbs', T.float, 'DynamicRO', 0, 'Read bandwidth (KiB/s)'),
-    f('io_write_kbs', T.float, 'DynamicRO', 0, 'Write bandwidth (KiB/s)'),
-    f('carrier', T.bool, 'DynamicRO', undefined, 'Report if the PIF got a carrier or not'),
-    f('vendor_id', T.string, 'DynamicRO', undefined, 'Report vendor ID'),
-    f('vendor_name', T.string, 'DynamicRO', undefined, 'Report vendor name'),
-    f('device_id', T.string, 'DynamicRO', undefined, 'Report device ID'),
-    f('device_name', T.string, 'DynamicRO', undefined, 'Report device name'),
-    f('speed', T.int, 'DynamicRO', undefined, 'Speed of the link in Mbit/s (if available)'),
-    f('duplex', T.bool, 'DynamicRO', undefined, 'Full duplex capability of the link (if available)'),
-    f('pci_bus_path', T.string, 'DynamicRO', undefined, 'PCI bus path of the pif (if available)'),
-    f('last_updated', T.datetime, 'DynamicRO', undefined, 'Time at which this information was last updated'),
-    f('other_config', T.smap, 'RW', {}, 'Additional configuration'),
+    uuidField,
+    field('io_read_kbs', T.float, 'Read bandwidth (KiB/s)', { qual: 'DynamicRO', default: 0 }),
+    field('io_write_kbs', T.float, 'Write bandwidth (KiB/s)', { qual: 'DynamicRO', default: 0 }),
+    field('carrier', T.bool, 'Report if the PIF got a carrier or not', { qual: 'DynamicRO' }),
+    field('vendor_id', T.string, 'Report vendor ID', { qual: 'DynamicRO' }),
+    field('vendor_name', T.string, 'Report vendor name', { qual: 'DynamicRO' }),
+    field('device_id', T.string, 'Report device ID', { qual: 'DynamicRO' }),
+    field('device_name', T.string, 'Report device name', { qual: 'DynamicRO' }),
+    field('speed', T.int, 'Speed of the link in Mbit/s (if available)', { qual: 'DynamicRO' }),
+    field('duplex', T.bool, 'Full duplex capability of the link (if available)', { qual: 'DynamicRO' }),
+    field('pci_bus_path', T.string, 'PCI bus path of the pif (if available)', { qual: 'DynamicRO' }),
+    field('last_updated', T.datetime, 'Time at which this information was last updated', { qual: 'DynamicRO' }),
+    otherConfigField(),
   ],
   messages: [
   ],
-};
+});

@@ -1,22 +1,22 @@
-import { T, f, p, type ClassDef, type MessageDef } from '../types.js';
+import type { ErrorCode } from '../errors.js';
+import { T, defineClass, field, nameFields, p, uuidField, type MessageDef } from '../types.js';
 
 const self = p('self', T.ref('role'));
 /** A read-only message every role may call (xapi implements role's messages by hand over its static table). */
-const ro = (name: string, params: MessageDef['params'], result: MessageDef['result'], doc: string, errors?: string[]): MessageDef =>
-  ({ name, roles: 'read-only', params, result, doc, async: false, readonly: true, ...(errors ? { errors } : {}) });
+const ro = <const N extends string, const P extends MessageDef['params'], const R extends MessageDef['result']>(name: N, params: P, result: R, doc: string, errors?: readonly ErrorCode[]) =>
+  ({ name, roles: 'read-only', params, result, doc, async: false, readonly: true, ...(errors ? { errors } : {}) }) as const;
 
-export const role: ClassDef = {
+export const role = defineClass({
   name: 'role',
   doc: 'A set of permissions associated with a subject: xapi\'s static roles, and one role per permission (a leaf with no subroles).',
   roles: { messages: 'pool-admin' },
   // Static, as in xapi (Rbac_static): derived from the datamodel's allowed roles, never stored.
   stored: false,
   fields: [
-    f('uuid', T.string, 'DynamicRO', undefined, 'Unique identifier/object reference'),
-    f('name_label', T.string, 'StaticRO', '', 'A short user-friendly name for the role'),
-    f('name_description', T.string, 'StaticRO', '', 'What this role is for'),
-    f('subroles', T.set(T.ref('role')), 'StaticRO', [], 'A list of pointers to other roles or permissions'),
-    f('is_internal', T.bool, 'DynamicRO', false, 'Indicates whether the role is only to be assigned internally by xapi, or can be used by clients'),
+    uuidField,
+    ...nameFields({ qual: 'StaticRO' }, { label: 'A short user-friendly name for the role', description: 'What this role is for' }),
+    field('subroles', T.set(T.ref('role')), 'A list of pointers to other roles or permissions', { qual: 'StaticRO', default: [] }),
+    field('is_internal', T.bool, 'Indicates whether the role is only to be assigned internally by xapi, or can be used by clients', { qual: 'DynamicRO', default: false }),
   ],
   messages: [
     ro('get_record', [self], T.record('role'), 'All fields of the given role.', ['HANDLE_INVALID']),
@@ -36,4 +36,4 @@ export const role: ClassDef = {
     ro('get_by_permission', [p('permission', T.ref('role'))], T.set(T.ref('role')), 'The roles that include the permission.'),
     ro('get_by_permission_name_label', [p('label', T.string)], T.set(T.ref('role')), 'The roles that include the permission with this name_label.'),
   ],
-};
+});

@@ -1,16 +1,16 @@
-import { T, f, type ClassDef } from '../types.js';
+import { T, defineClass, field, otherConfigField, uuidField } from '../types.js';
 
-export const user: ClassDef = {
+export const user = defineClass({
   name: 'user',
   doc: 'A local user record (deprecated; kept for session.this_user).',
   roles: { messages: 'pool-admin' },
   stored: true,
   fields: [
-    f('uuid', T.string, 'DynamicRO', undefined, 'Unique identifier/object reference'),
-    f('short_name', T.string, 'StaticRO', '', 'Short name (for example, userid)'),
-    f('fullname', T.string, 'RW', '', 'Full name'),
-    f('other_config', T.smap, 'RW', {}, 'Additional configuration'),
+    uuidField,
+    field('short_name', T.string, 'Short name (for example, userid)', { qual: 'StaticRO', default: '' }),
+    field('fullname', T.string, 'Full name', { default: '' }),
+    otherConfigField(),
   ],
   messages: [
   ],
-};
+});

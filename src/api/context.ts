@@ -1,6 +1,6 @@
 // What an implementation of a message sees: the daemon's services and the call's own state.
 import type { Log } from '../log.js';
-import type { RoleName, Ty } from '../../schema/index.js';
+import type { LazyMap, ParamsOf, ResultOf, RoleName, Ty, Typed, WireName } from '../../schema/index.js';
 import type { Store, Txn, View } from '../store/store.js';
 import type { Backend } from '../backends/backend.js';
 import type { HostFacts, PlanSummary, Reconciler } from '../reconciler/reconciler.js';
@@ -72,16 +72,18 @@ export interface ImplFlags {
   /** Cannot be dry-run (it acts on other hosts or outside the database): DryRun. fails with this reason. */
   noDryRun?: string;
   /** Answers DryRun. itself (a call that acts on the host outside a transaction): the plan it would apply. */
+  // Typed where declared (its message's ParamsOf), as AnyImpl: the table passes namedArgs through.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   dryRun?: (ctx: CallCtx, args: any) => Promise<PlanSummary>;
 }
 
 /** Declares flags on an implementation. */
-export function withFlags<F extends Impl>(impl: F, flags: ImplFlags): F & { flags: ImplFlags } {
+export function withFlags<F extends AnyImpl>(impl: F, flags: ImplFlags): F & { flags: ImplFlags } {
   return Object.assign(impl, { flags: { ...(impl as { flags?: ImplFlags }).flags, ...flags } });
 }
 
 /** An implementation's declared flags. */
-export function implFlags(impl: Impl): ImplFlags {
+export function implFlags(impl: AnyImpl): ImplFlags {
   return (impl as { flags?: ImplFlags }).flags ?? {};
 }
 
@@ -151,10 +153,21 @@ export class LoginGate {
   }
 }
 
-/** An implementation: args arrive checked, converted and with defaults filled in. */
-export type Impl = (ctx: CallCtx, args: any) => unknown | Promise<unknown>;
-/** Implementations by wire name (`Bond.create`). */
-export type Impls = Record<string, Impl>;
+/** Values an implementation may return besides its declared result: the encoder streams or types them. */
+export type Encoded = LazyMap | Typed;
+/**
+ * The implementation of message W: its parameters by name (schema/model.ts ParamsOf), checked,
+ * converted and with defaults filled in by the dispatcher; it returns the message's result type.
+ */
+export type Impl<W extends WireName> = (ctx: CallCtx, args: ParamsOf<W>) => ResultOf<W> | Encoded | Promise<ResultOf<W> | Encoded>;
+/**
+ * An implementation of some message, as the method table holds it (arguments by name). Its
+ * arguments are typed where it is declared (Impls); the table only passes namedArgs through.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyImpl = (ctx: CallCtx, args: any) => unknown;
+/** Implementations by wire name (`Bond.create`), each typed by its message. */
+export type Impls = { [W in WireName]?: Impl<W> };
 
 /** Milliseconds since the epoch of a XenAPI datetime (`YYYYMMDDTHH:MM:SSZ`); NaN if it is not one. */
 export function parseDatetime(s: unknown): number {

@@ -16,7 +16,7 @@ interface Sub {
 
 const evented = (c: ClassDef) => c.stored !== false && !!c.exposeGetAll && c.events !== false;
 
-function parseSub(entries: string[]): Sub {
+function parseSub(entries: readonly string[]): Sub {
   const sub: Sub = { all: false, classes: new Set(), objects: new Set() };
   for (const e of entries) {
     if (e === '*') { sub.all = true; continue; }
@@ -149,7 +149,7 @@ export function eventImpls(store: Store): Impls {
     if (since >= 0 && (since < store.minValidGen || since > store.generation)) throw new ApiError('EVENTS_LOST', []);
   };
   return {
-    'event.from': async (_ctx: CallCtx, [entries, tok, timeout]: [string[], string, number]) => {
+    'event.from': async (_ctx, { classes: entries, token: tok, timeout }) => {
       const sub = parseSub(entries);
       const since = parseToken(tok);
       checkLost(since);
@@ -164,14 +164,14 @@ export function eventImpls(store: Store): Impls {
         await waiters.wait(sub, deadline - Date.now());
       }
     },
-    'event.inject': (ctx: CallCtx, [cls, ref]: string[]) => {
+    'event.inject': (ctx, { class: cls, ref }) => {
       const c = classByLower(cls);
       if (!c || c.stored === false || !ctx.tx.exists(c.name, ref)) throw new ApiError('HANDLE_INVALID', [cls, ref]);
       ctx.tx.touch(c.name, ref);
       return token(store.generation);
     },
     'event.get_current_id': () => store.generation,
-    'event.register': (ctx: CallCtx, [entries]: [string[]]) => {
+    'event.register': (ctx, { classes: entries }) => {
       const sub = parseSub(entries);
       const r = regs.get(ctx.session) ?? { sub: { all: false, classes: new Set<string>(), objects: new Set<string>() }, entries: new Set<string>(), last: store.generation };
       for (const e of entries) r.entries.add(e);
@@ -180,7 +180,7 @@ export function eventImpls(store: Store): Impls {
       for (const o of sub.objects) r.sub.objects.add(o);
       regs.set(ctx.session, r);
     },
-    'event.unregister': (ctx: CallCtx, [entries]: [string[]]) => {
+    'event.unregister': (ctx, { classes: entries }) => {
       const r = regs.get(ctx.session);
       if (!r) return;
       for (const e of entries) r.entries.delete(e);

@@ -9,8 +9,8 @@ import {
 import { ApiError } from '../errors.js';
 import { clone, defaultOf, type Row } from '../store/store.js';
 import { coerce } from './check.js';
-import { implFlags, type CallCtx, type Impl, type Impls } from './context.js';
-import { dbString, fieldOf, recordOf } from './records.js';
+import { implFlags, type AnyImpl, type CallCtx, type Impls } from './context.js';
+import { cachedRecord, dbString, fieldOf } from './records.js';
 import { evalWhere, parseWhere } from './where.js';
 
 /** One callable message. */
@@ -19,7 +19,7 @@ export interface Method {
   wire: string;
   cls: string;
   msg: MessageDef;
-  impl: Impl;
+  impl: AnyImpl;
   /** Runs inside a write transaction. */
   write: boolean;
   /** Generated from the datamodel (accessor, constructor...). */
@@ -55,16 +55,16 @@ function generated(c: ClassDef): Method[] {
   const implicit = c.roles.implicit ?? 'read-only';
   let roles: Allowed = implicit;
   let keyRoles: KeyRoles | undefined;
-  const add = (name: string, params: MessageDef['params'], result: Ty, doc: string, impl: Impl, write: boolean, async = false) =>
+  const add = (name: string, params: MessageDef['params'], result: Ty, doc: string, impl: AnyImpl, write: boolean, async = false) =>
     out.push({ wire: `${cls}.${name}`, cls, msg: { name, params, result, doc, async, roles, ...(keyRoles ? { keyRoles } : {}) }, impl, write, generated: true });
 
   add('get_record', [self(cls)], T.record(cls), `All fields of the given ${cls}.`,
-    (ctx, [ref]) => recordOf(ctx.db, cls, ref), false);
+    (ctx, { self }) => cachedRecord(ctx.db, cls, self), false);
   add('get_by_uuid', [{ name: 'uuid', ty: T.string }], T.ref(cls), `The ${cls} with the given uuid.`,
-    (ctx, [uuid]) => ctx.db.byUuid(cls, uuid), false);
+    (ctx, { uuid }) => ctx.db.byUuid(cls, uuid), false);
   if (c.fields.some((fd) => fd.name === 'name_label')) {
     add('get_by_name_label', [{ name: 'label', ty: T.string }], T.set(T.ref(cls)), `Every ${cls} with the given name_label.`,
-      (ctx, [label]) => [...ctx.db.rows(cls)].filter(([, r]) => r.name_label === label).map(([ref]) => ref), false);
+      (ctx, { label }) => [...ctx.db.rows(cls)].filter(([, r]) => r.name_label === label).map(([ref]) => ref), false);
   }
   if (c.exposeGetAll) {
     const where = (ctx: CallCtx, expr: string) => {
@@ -76,18 +76,32 @@ function generated(c: ClassDef): Method[] {
       return out;
     };
     // Rows are immutable: a snapshot of the row list is consistent; records are built while encoding.
-    const lazy = (ctx: CallCtx, rows: [string, Row][]) =>
-      new LazyMap(rows.length, (function* () {
-        for (const [ref, row] of rows) yield [ref, recordOf(ctx.db, cls, ref, row)] as [string, unknown];
+    // The snapshot is two flat arrays, not a pair per object: it lives while the reply streams,
+    // and every young-generation GC meanwhile copies what it holds.
+    const lazy = (ctx: CallCtx, refs: string[], rows: Row[]) =>
+      new LazyMap(refs.length, (function* () {
+        for (let i = 0; i < refs.length; i++) yield [refs[i], cachedRecord(ctx.db, cls, refs[i], rows[i])] as [string, unknown];
       })());
+    const snapshot = (ctx: CallCtx, refs?: string[]) => {
+      const rows: Row[] = [];
+      if (refs) for (const ref of refs) rows.push(ctx.db.get(cls, ref));
+      else {
+        refs = [];
+        for (const [ref, row] of ctx.db.rows(cls)) {
+          refs.push(ref);
+          rows.push(row);
+        }
+      }
+      return lazy(ctx, refs, rows);
+    };
     add('get_all', [], T.set(T.ref(cls)), `Every ${cls}.`, (ctx) => ctx.db.refs(cls), false);
     add('get_all_records', [], T.map(T.ref(cls), T.record(cls)), `Every ${cls} with its record.`,
-      (ctx) => lazy(ctx, [...ctx.db.rows(cls)]), false);
+      (ctx) => snapshot(ctx), false);
     add('get_all_where', [{ name: 'expr', ty: T.string }], T.set(T.ref(cls)), `Every ${cls} matching the expression.`,
-      (ctx, [expr]) => where(ctx, expr), false);
+      (ctx, { expr }) => where(ctx, expr), false);
     add('get_all_records_where', [{ name: 'expr', ty: T.string }], T.map(T.ref(cls), T.record(cls)),
       `Every ${cls} matching the expression, with its record.`,
-      (ctx, [expr]) => lazy(ctx, where(ctx, expr).map((ref) => [ref, ctx.db.get(cls, ref)])), false);
+      (ctx, { expr }) => snapshot(ctx, where(ctx, expr)), false);
   }
   const stored = new Set(storedFields(c).map((fd) => fd.name));
   for (const fd of visibleFields(c)) {
@@ -95,7 +109,7 @@ function generated(c: ClassDef): Method[] {
     roles = 'read-only';
     keyRoles = undefined;
     add(`get_${name}`, [self(cls)], fd.ty, `The ${name} field of the given ${cls}.`,
-      (ctx, [ref]) => fieldOf(ctx.db, cls, ref, name), false);
+      (ctx, { self }) => fieldOf(ctx.db, cls, self, name), false);
     if (fd.qual !== 'RW' || !stored.has(name)) continue;
     const acc = (kind: string) => accessorImpl(c, `${kind}_${name}`)!;
     roles = fd.writer ?? c.roles.writer ?? c.roles.messages;
@@ -117,43 +131,43 @@ function generated(c: ClassDef): Method[] {
     roles = c.roles.messages;
     keyRoles = undefined;
     add('create', [{ name: 'args', ty: T.record(cls) }], T.ref(cls), `Creates a new ${cls} from a record.`,
-      (ctx, [rec]) => ctx.tx.create(cls, rec), true, true);
+      (ctx, { args }) => ctx.tx.create(cls, args), true, true);
     add('destroy', [self(cls)], T.void, `Destroys the given ${cls}.`,
-      (ctx, [ref]) => { ctx.tx.destroy(cls, ref); }, true, true);
+      (ctx, { self }) => { ctx.tx.destroy(cls, self); }, true, true);
   }
   return out;
 }
 
 /** The generic implementation of an explicitly declared set_/add_to_/remove_from_/add_/remove_ message. */
-function accessorImpl(c: ClassDef, name: string): Impl | undefined {
+function accessorImpl(c: ClassDef, name: string): AnyImpl | undefined {
   const m = /^(set|add_to|remove_from|add|remove)_(.+)$/.exec(name);
   if (!m) return undefined;
   const fd = storedFields(c).find((x) => x.name === m[2]);
   if (!fd || fd.internal) return undefined;
   const kind = m[1];
-  if (kind === 'set') return (ctx, [ref, value]) => { ctx.tx.set(c.name, ref, { [fd.name]: value }); };
+  if (kind === 'set') return (ctx, { self: ref, value }) => { ctx.tx.set(c.name, ref, { [fd.name]: value }); };
   if (fd.ty.k === 'map' && kind === 'add_to') {
-    return (ctx, [ref, key, value]) => {
+    return (ctx, { self: ref, key, value }) => {
       const cur = ctx.tx.field<Record<string, unknown>>(c.name, ref, fd.name);
       if (Object.prototype.hasOwnProperty.call(cur, key)) throw new ApiError('MAP_DUPLICATE_KEY', [c.name, fd.name, ref, key]);
       ctx.tx.set(c.name, ref, { [fd.name]: Object.assign(clone(cur), { [key]: value }) });
     };
   }
   if (fd.ty.k === 'map' && kind === 'remove_from') {
-    return (ctx, [ref, key]) => {
+    return (ctx, { self: ref, key }) => {
       const n = clone(ctx.tx.field<Record<string, unknown>>(c.name, ref, fd.name));
       delete n[key];
       ctx.tx.set(c.name, ref, { [fd.name]: n });
     };
   }
   if (fd.ty.k === 'set' && kind === 'add') {
-    return (ctx, [ref, v]) => {
+    return (ctx, { self: ref, value: v }) => {
       const s = ctx.tx.field<unknown[]>(c.name, ref, fd.name);
       if (!s.includes(v)) ctx.tx.set(c.name, ref, { [fd.name]: [...s, v] });
     };
   }
   if (fd.ty.k === 'set' && kind === 'remove') {
-    return (ctx, [ref, v]) => {
+    return (ctx, { self: ref, value: v }) => {
       ctx.tx.set(c.name, ref, { [fd.name]: ctx.tx.field<unknown[]>(c.name, ref, fd.name).filter((x) => x !== v) });
     };
   }
@@ -176,6 +190,16 @@ export function declaredMessages(): { wire: string; cls: string; msg: MessageDef
   return [...out.values()];
 }
 
+/**
+ * A call's checked positional values (wire order, defaults filled) as the named record its
+ * implementation takes: the one place positions become names.
+ */
+export function namedArgs(msg: MessageDef, values: readonly unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null);
+  msg.params.forEach((p, i) => { out[p.name] = values[i]; });
+  return out;
+}
+
 /** Builds the method table: generated messages, then custom ones that have an implementation. */
 export function buildMethods(impls: Impls): Map<string, Method> {
   const table = new Map<string, Method>();
@@ -185,7 +209,7 @@ export function buildMethods(impls: Impls): Map<string, Method> {
       const wire = `${c.name}.${msg.name}`;
       // xapi declares some plain accessors explicitly (VM.set_other_config on a StaticRO
       // field, task.add_to_other_config...): they get the generic implementation.
-      const impl = impls[wire] ?? accessorImpl(c, msg.name);
+      const impl = (impls as Record<string, AnyImpl | undefined>)[wire] ?? accessorImpl(c, msg.name);
       if (!impl) {
         // Declared but not implemented: not callable, not listed (never a stub).
         continue;
@@ -194,7 +218,7 @@ export function buildMethods(impls: Impls): Map<string, Method> {
     }
   }
   // Overrides of generated messages (network.create, VIF.destroy...) keep the generated signature.
-  for (const [wire, impl] of Object.entries(impls)) {
+  for (const [wire, impl] of Object.entries(impls as Record<string, AnyImpl>)) {
     const m = table.get(wire);
     if (m && m.generated) table.set(wire, { ...m, impl, generated: false, write: m.write && !implFlags(impl).ownLock });
     else if (!m) throw new Error(`implementation for ${wire}, which the datamodel does not declare`);

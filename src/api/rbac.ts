@@ -201,8 +201,7 @@ function denied(permission: string): ApiError {
  * Refuses a call the session may not make, before any work (xapi's Rbac.check around every
  * handler). The local superuser and pool-internal sessions may do anything.
  */
-export function assertPermitted(db: View, session: string, m: Method, values: unknown[]): void {
-  const row = db.find('session', session);
+export function assertPermitted(db: View, session: string, m: Method, values: unknown[], row: Row | undefined = db.find('session', session)): void {
   if (!row || row.is_local_superuser) return;
   const perms = subjectPermissions(subjectOf(db, row));
   const permission = permissionOf(m, values);
@@ -334,33 +333,33 @@ const recordsOf = (refs: string[]) => Object.fromEntries(refs.map((r) => [r, rec
 
 /** Implementations of the role class and subject.get_permissions_name_label. */
 export const rbacImpls: Impls = {
-  'role.get_record': (_ctx, [ref]) => record(ref),
-  'role.get_by_uuid': (_ctx, [uuid]) => {
+  'role.get_record': (_ctx, { self: ref }) => record(ref),
+  'role.get_by_uuid': (_ctx, { uuid }) => {
     const ref = rbacTable().byUuid.get(uuid);
     if (!ref) throw new ApiError('UUID_INVALID', ['role', uuid]);
     return ref;
   },
-  'role.get_by_name_label': (_ctx, [label]) => {
+  'role.get_by_name_label': (_ctx, { label }) => {
     const ref = rbacTable().byLabel.get(label);
     return ref ? [ref] : [];
   },
   'role.get_all': () => [...rbacTable().records.keys()],
   'role.get_all_records': () => recordsOf([...rbacTable().records.keys()]),
-  'role.get_all_where': (_ctx, [expr]) => where(expr),
-  'role.get_all_records_where': (_ctx, [expr]) => recordsOf(where(expr)),
-  'role.get_uuid': (_ctx, [ref]) => record(ref).uuid,
-  'role.get_name_label': (_ctx, [ref]) => record(ref).name_label,
-  'role.get_name_description': (_ctx, [ref]) => record(ref).name_description,
-  'role.get_subroles': (_ctx, [ref]) => record(ref).subroles,
-  'role.get_is_internal': (_ctx, [ref]) => record(ref).is_internal,
-  'role.get_permissions': (_ctx, [ref]) => rbacTable().permissions(ref),
-  'role.get_permissions_name_label': (_ctx, [ref]) => rbacTable().permissions(ref).map((p) => record(p).name_label),
-  'role.get_by_permission': (_ctx, [perm]) => {
+  'role.get_all_where': (_ctx, { expr }) => where(expr),
+  'role.get_all_records_where': (_ctx, { expr }) => recordsOf(where(expr)),
+  'role.get_uuid': (_ctx, { self: ref }) => record(ref).uuid,
+  'role.get_name_label': (_ctx, { self: ref }) => record(ref).name_label,
+  'role.get_name_description': (_ctx, { self: ref }) => record(ref).name_description,
+  'role.get_subroles': (_ctx, { self: ref }) => record(ref).subroles,
+  'role.get_is_internal': (_ctx, { self: ref }) => record(ref).is_internal,
+  'role.get_permissions': (_ctx, { self: ref }) => rbacTable().permissions(ref),
+  'role.get_permissions_name_label': (_ctx, { self: ref }) => rbacTable().permissions(ref).map((p) => record(p).name_label),
+  'role.get_by_permission': (_ctx, { permission: perm }) => {
     const label = rbacTable().records.get(perm)?.name_label;
     return label === undefined || !rbacTable().allowedOf.has(label) ? [] : rbacTable().rolesWith(label).map(roleRef);
   },
-  'role.get_by_permission_name_label': (_ctx, [label]) => rbacTable().rolesWith(label).map(roleRef),
-  'subject.get_permissions_name_label': (ctx, [ref]) => {
+  'role.get_by_permission_name_label': (_ctx, { label }) => rbacTable().rolesWith(label).map(roleRef),
+  'subject.get_permissions_name_label': (ctx, { self: ref }) => {
     const roles = (ctx.db.get('subject', ref).roles as string[]).map(roleOfRef).filter((r): r is RoleName => r !== undefined);
     return [...new Set(roles.flatMap((r) => rbacTable().labelsOf.get(r)!))];
   },

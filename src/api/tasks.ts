@@ -4,7 +4,7 @@
 import { assertTaskOp } from './rbac.js';
 import { describeError, ApiError } from '../errors.js';
 import { NULL_REF } from '../store/store.js';
-import { now, parseDatetime, type CallCtx, type Daemon, type Impls } from './context.js';
+import { now, parseDatetime, type Daemon, type Impls } from './context.js';
 import type { Dispatcher } from './dispatch.js';
 import type { Method } from './methods.js';
 import { expireSessions } from './session.js';
@@ -99,7 +99,7 @@ export class Tasks {
 
 /** Implementations of the task class's messages. */
 export const taskImpls: Impls = {
-  'task.create': (ctx: CallCtx, [label, description]: string[]) =>
+  'task.create': (ctx, { label, description }) =>
     ctx.tx.create('task', {
       name_label: label,
       name_description: description,
@@ -110,14 +110,14 @@ export const taskImpls: Impls = {
       session: ctx.session,
       subtask_of: NULL_REF,
     }),
-  'task.destroy': (ctx: CallCtx, [task]: string[]) => {
+  'task.destroy': (ctx, { self: task }) => {
     ctx.tx.get('task', task);
     assertTaskOp(ctx.db, ctx.session, task);
     ctx.tx.destroy('task', task);
   },
   // task.cancel takes no write lock: a task queued behind a long write must be reachable. The
   // flag is read by the task when its turn comes (Dispatcher.run); a running task completes.
-  'task.cancel': (ctx: CallCtx, [task]: string[]) => {
+  'task.cancel': (ctx, { task }) => {
     const r = ctx.db.get('task', task);
     assertTaskOp(ctx.db, ctx.session, task);
     if (r.status !== 'pending') throw new ApiError('OPERATION_NOT_ALLOWED', [`task ${task} is ${String(r.status)}, not pending`]);

@@ -30,13 +30,13 @@ export function affectedHosts(tx: Txn, store: Store): Set<string> {
   const pifHost = (ref: unknown) => {
     for (const v of views) {
       const r = v.find('PIF', String(ref));
-      if (r) hosts.add(String(r.host));
+      if (r) hosts.add(r.host);
     }
   };
   const vmHost = (ref: unknown) => {
     for (const v of views) {
       const r = v.find('VM', String(ref));
-      if (r) hosts.add(String(r.resident_on));
+      if (r) hosts.add(r.resident_on);
     }
   };
   for (const [cls, m] of tx.overlay) {
@@ -120,7 +120,7 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
     for (const h of tx.sent.keys()) hosts.add(h);
     for (const host of hosts) {
       if (host === me || !tx.find('host', host)) continue;
-      const uuid = String(tx.get('host', host).uuid);
+      const uuid = tx.get('host', host).uuid;
       // A host no slave daemon ever registered for is records only (tests build such hosts): nothing to send.
       if (!pool.roles.member(uuid)) continue;
       const sync = tx.ctx.forceSync?.has(host) ?? false;
@@ -131,7 +131,7 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
       const culprit = tx.ctx.culprit ?? 'OpaqueRef:NULL';
       if (tx.ctx.dryRun) {
         // A dry run asks the slave for its plan (nothing is applied there), after the write lock is let go (Dispatcher.dryRun).
-        tx.ctx.dryRun.remote.push({ host: String(tx.get('host', host).name_label), plan: () => pool.planState(host, uuid, json, culprit) });
+        tx.ctx.dryRun.remote.push({ host: tx.get('host', host).name_label, plan: () => pool.planState(host, uuid, json, culprit) });
         continue;
       }
       tx.remote.set(host, {
@@ -156,7 +156,7 @@ export function slaveError(host: string, e: unknown, culprit: string): ApiError 
   if (e instanceof RemoteFailure) {
     const [code, ...params] = e.details;
     if (code === 'PIF_CONFIGURATION_ERROR') return new ApiError(code, [culprit, params[1] ?? params[0] ?? '']);
-    return new ApiError(code ?? 'INTERNAL_ERROR', params);
+    return ApiError.relayed(code ?? 'INTERNAL_ERROR', params);
   }
   if (e instanceof ApiError) return e;
   return new ApiError('INTERNAL_ERROR', [String((e as Error)?.message ?? e)]);

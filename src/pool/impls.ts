@@ -2,6 +2,7 @@
 // messages, host.sync_vlans / sync_tunnels / sync_bonds, and session.login_with_password as a
 // slave answers it (HOST_IS_SLAVE [master address]). Registered through src/xapi/index.ts.
 import { isIfName, isMac, isMtu } from '../../schema/values.js';
+import type { ParamsOf } from '../../schema/index.js';
 import type { CallCtx, Impls } from '../api/context.js';
 import { now, withFlags } from '../api/context.js';
 import { createSession, gatedCheck, sessionImpls } from '../api/session.js';
@@ -39,23 +40,23 @@ function forgetHost(tx: Txn, host: string): void {
   const pifs = tx.children('host', host, 'PIFs');
   for (const p of pifs) {
     for (const b of tx.children('PIF', p, 'bond_master_of')) if (tx.find('Bond', b)) tx.destroy('Bond', b);
-    const v = String(tx.get('PIF', p).VLAN_master_of);
+    const v = tx.get('PIF', p).VLAN_master_of;
     if (v !== NULL_REF && tx.find('VLAN', v)) tx.destroy('VLAN', v);
     for (const t of tx.children('PIF', p, 'tunnel_access_PIF_of')) if (tx.find('tunnel', t)) tx.destroy('tunnel', t);
   }
   const metrics = new Set<string>();
   for (const p of pifs) {
-    metrics.add(String(tx.get('PIF', p).metrics));
+    metrics.add(tx.get('PIF', p).metrics);
     tx.destroy('PIF', p);
   }
   for (const m of metrics) if (tx.find('PIF_metrics', m)) tx.destroy('PIF_metrics', m);
   for (const vm of tx.where('VM', (r) => r.resident_on === host && r.is_control_domain === true)) {
     for (const vif of tx.where('VIF', (r) => r.VM === vm)) tx.destroy('VIF', vif);
-    const vmm = String(tx.get('VM', vm).metrics);
+    const vmm = tx.get('VM', vm).metrics;
     tx.destroy('VM', vm);
     if (tx.find('VM_metrics', vmm)) tx.destroy('VM_metrics', vmm);
   }
-  const hm = String(tx.get('host', host).metrics);
+  const hm = tx.get('host', host).metrics;
   tx.destroy('host', host);
   if (tx.find('host_metrics', hm)) tx.destroy('host_metrics', hm);
 }
@@ -76,7 +77,7 @@ async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson:
   // A slave's NICs become PIF records (device, MAC, MTU): typed values, or nothing is stored.
   for (const n of report.nics) {
     if (!n || !isIfName(n.device)) throw new ApiError('INVALID_VALUE', ['report', `NIC device ${JSON.stringify(n?.device)}`]);
-    if (!isMac(n.MAC)) throw new ApiError('MAC_INVALID', [String(n.MAC)]);
+    if (!isMac(n.MAC)) throw new ApiError('MAC_INVALID', [n.MAC]);
     if (!isMtu(n.MTU)) throw new ApiError('INVALID_VALUE', ['report', `NIC ${n.device} MTU ${JSON.stringify(n.MTU)}`]);
   }
   const master = poolMaster(tx);
@@ -108,7 +109,7 @@ async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson:
   // (4) start of day, as xapi at every start of a host: every managed physical PIF that is not a bond slave, every bond
   // master, every PIF with an IP comes up. Only when the slave daemon has just started: a resync brings it to the master's state.
   if (report.boot !== false) bringUpAtStartOfDay(tx, host, log, absent);
-  const hm = String(tx.get('host', host).metrics);
+  const hm = tx.get('host', host).metrics;
   if (tx.find('host_metrics', hm)) tx.set('host_metrics', hm, { live: true, last_updated: now() });
   const h = host;
   tx.after.push(() => pool.synced(h, uuid, report.clock, receivedAt));
@@ -125,7 +126,7 @@ async function join(ctx: CallCtx, masterAddress: string, user: string, password:
   if (db.count('Bond') > 0) throw new ApiError('POOL_JOINING_HOST_HAS_BONDS', []);
   if (db.count('tunnel') > 0) throw new ApiError('POOL_JOINING_HOST_HAS_TUNNELS', []);
   for (const [, v] of db.rows('VLAN')) {
-    const u = db.find('PIF', String(v.untagged_PIF));
+    const u = db.find('PIF', v.untagged_PIF);
     if (!u || !u.management) throw new ApiError('POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS', []);
   }
   const url = normalizeUrl(masterAddress);
@@ -135,7 +136,7 @@ async function join(ctx: CallCtx, masterAddress: string, user: string, password:
     await pool.becomeSlave(masterAddress, secret);
   } catch (e) {
     if (e instanceof Unreachable) throw new ApiError('CANNOT_CONTACT_HOST', [masterAddress]);
-    if (e instanceof RemoteFailure) throw new ApiError(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
+    if (e instanceof RemoteFailure) throw ApiError.relayed(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
     throw e;
   }
   // Every session opened here before the join could still read this daemon's old local records: they all end (the caller's too).
@@ -150,7 +151,7 @@ async function eject(ctx: CallCtx, host: string): Promise<void> {
   const tx = ctx.tx;
   const row = tx.get('host', host);
   if (host === poolMaster(tx)) throw new ApiError('HOST_IS_MASTER', [host]);
-  const uuid = String(row.uuid);
+  const uuid = row.uuid;
   const m = pool.roles.member(uuid);
   if (!m) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
   forgetHost(tx, host);
@@ -163,7 +164,7 @@ async function eject(ctx: CallCtx, host: string): Promise<void> {
         await xapiCall(m.url, 'host.become_standalone', [m.token], pool.callTimeoutMs);
       } catch (e) {
         if (e instanceof Unreachable) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
-        if (e instanceof RemoteFailure) throw new ApiError(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
+        if (e instanceof RemoteFailure) throw ApiError.relayed(e.details[0] ?? 'INTERNAL_ERROR', e.details.slice(1));
         throw e;
       }
     },
@@ -187,7 +188,7 @@ function parseState(state: string): NetState {
 }
 
 /** host.become_standalone on a slave, from its master. */
-async function becomeStandalone(ctx: CallCtx, [token]: string[]): Promise<void> {
+async function becomeStandalone(ctx: CallCtx, { token }: ParamsOf<'host.become_standalone'>): Promise<void> {
   const p = assertToken(ctx, token);
   // Answer first, then reset: the master is waiting inside its transaction.
   setImmediate(() => {
@@ -202,7 +203,7 @@ function assertToken(ctx: CallCtx, token: string): PoolService {
   return p;
 }
 
-const login = sessionImpls['session.login_with_password'];
+const login = sessionImpls['session.login_with_password']!;
 
 /** auth_user_name of pool sessions: a registered slave's (followed by its uuid), and a host not yet registered. */
 const POOL_SLAVE_PREFIX = 'pool-slave ';
@@ -224,7 +225,7 @@ function assertPoolSession(ctx: CallCtx, hostUuid: string): void {
   const s = ctx.d.store.find('session', ctx.session);
   const deny = () => new ApiError('SESSION_INVALID', [ctx.session]);
   if (!s || s.pool !== true) throw deny();
-  const name = String(s.auth_user_name);
+  const name = s.auth_user_name;
   if (name === `${POOL_SLAVE_PREFIX}${hostUuid}`) return;
   const registered = (() => {
     try {
@@ -245,7 +246,7 @@ export const poolJoinImpls: Impls = {
     return login(ctx, args);
   }, { ownLock: true }),
   // The secret is checked (and a wrong one waited out) outside the write lock, under the LoginGate.
-  'session.slave_login': withFlags(async (ctx, [host, secret]) => {
+  'session.slave_login': withFlags(async (ctx, { host, psecret: secret }) => {
     const pool = assertMaster(ctx);
     const known = () => host === NULL_REF || ctx.d.store.find('host', host) !== undefined;
     await gatedCheck(ctx, 'pool', async () => !!pool.role.secret && safeEqual(secret, pool.role.secret) && known());
@@ -259,26 +260,26 @@ export const poolJoinImpls: Impls = {
     if (!pool.role.secret) throw new ApiError('INTERNAL_ERROR', ['no pool secret']);
     return pool.role.secret;
   },
-  'host.pool_slave_startup': withFlags((ctx, [uuid, url, report]) => {
+  'host.pool_slave_startup': withFlags((ctx, { host_uuid: uuid, url, report }) => {
     assertPoolSession(ctx, uuid);
     return slaveStartup(ctx, uuid, url, report);
   }, { noDryRun: 'it registers a slave and sends it its state' }),
-  'host.sync_vlans': (ctx, [host]) => {
+  'host.sync_vlans': (ctx, { host }) => {
     assertMaster(ctx);
     ctx.tx.get('host', host);
     syncVlans(ctx.tx, host, ctx.d.log);
   },
-  'host.sync_tunnels': (ctx, [host]) => {
+  'host.sync_tunnels': (ctx, { host }) => {
     assertMaster(ctx);
     ctx.tx.get('host', host);
     syncTunnels(ctx.tx, host, ctx.d.log);
   },
-  'host.sync_bonds': (ctx, [host]) => {
+  'host.sync_bonds': (ctx, { host }) => {
     assertMaster(ctx);
     ctx.tx.get('host', host);
     syncBonds(ctx, host, new Set(), ctx.d.log);
   },
-  'host.apply_network_state': withFlags(async (ctx, [token, state, ticket]) => {
+  'host.apply_network_state': withFlags(async (ctx, { token, state, ticket }) => {
     const p = assertToken(ctx, token);
     const s = parseState(state);
     let t: Ticket;
@@ -291,9 +292,9 @@ export const poolJoinImpls: Impls = {
     await p.agent!.applyState(s, t);
   }, {
     // The master's dry run of a call that changes this host: the plan, not applied (the ticket is not used).
-    dryRun: async (ctx, [token, state]) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
+    dryRun: async (ctx, { token, state }: ParamsOf<'host.apply_network_state'>) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
   }),
-  'pool.join': withFlags((ctx, [address, user, password]) => join(ctx, address, user, password), { noDryRun: 'joining contacts the master and hands this host to it' }),
-  'pool.eject': withFlags((ctx, [host]) => eject(ctx, host), { noDryRun: 'ejecting resets the slave host' }),
+  'pool.join': withFlags((ctx, { master_address: address, master_username: user, master_password: password }) => join(ctx, address, user, password), { noDryRun: 'joining contacts the master and hands this host to it' }),
+  'pool.eject': withFlags((ctx, { host }) => eject(ctx, host), { noDryRun: 'ejecting resets the slave host' }),
   'host.become_standalone': withFlags(becomeStandalone, { noDryRun: 'it resets this host' }),
 };

@@ -33,8 +33,8 @@ export function identifyHost(store: Store, macs: string[]): string | undefined {
   const want = new Set(macs);
   const score = new Map<string, number>();
   for (const [, p] of store.rows('PIF')) {
-    if (!p.physical || !want.has(String(p.MAC).toLowerCase())) continue;
-    score.set(String(p.host), (score.get(String(p.host)) ?? 0) + 1);
+    if (!p.physical || !want.has(p.MAC.toLowerCase())) continue;
+    score.set(p.host, (score.get(p.host) ?? 0) + 1);
   }
   const ranked = [...score].sort((a, b) => b[1] - a[1]);
   if (!ranked.length || (ranked.length > 1 && ranked[0][1] === ranked[1][1])) return undefined;
@@ -90,7 +90,7 @@ export function nodeConfigRoute(d: Daemon, masterUrl: () => string | undefined):
     }
 
     // Seed 000 step 2: NICs the host does not have yet are recorded (unplugged PIFs on xenbr<N>).
-    const known = new Set(store.children('host', host, 'PIFs').map((r) => String(store.get('PIF', r).MAC).toLowerCase()));
+    const known = new Set(store.children('host', host, 'PIFs').map((r) => store.get('PIF', r).MAC.toLowerCase()));
     const fresh = [...report].filter(([mac]) => !known.has(mac));
     if (fresh.length) {
       await store.write((tx) => {
@@ -99,12 +99,12 @@ export function nodeConfigRoute(d: Daemon, masterUrl: () => string | undefined):
           introduceInternal(tx, host, { device, MAC: mac, MTU: 1500, carrier: false });
         }
       });
-      d.log.info(`node config: ${String(store.get('host', host).name_label)} reported new NICs ${fresh.map(([m, dv]) => `${dv} (${m})`).join(', ')}: introduced`);
+      d.log.info(`node config: ${store.get('host', host).name_label} reported new NICs ${fresh.map(([m, dv]) => `${dv} (${m})`).join(', ')}: introduced`);
     }
     // The host's NICs as its physical, non-VLAN PIFs say (device, MAC), whatever host this daemon is.
     const nics = store.children('host', host, 'PIFs').map((r) => store.get('PIF', r))
       .filter((p) => p.physical && Number(p.VLAN) === -1)
-      .map((p) => ({ device: String(p.device), MAC: String(p.MAC), MTU: Number(p.MTU), carrier: true }));
+      .map((p) => ({ device: p.device, MAC: p.MAC, MTU: Number(p.MTU), carrier: true }));
     try {
       return text(200, nodeConfig(desiredState(store, host), nics, Object.fromEntries(report)));
     } catch (e) {

@@ -133,7 +133,7 @@ export class PoolService implements ForwardPool {
     if (others.length) {
       await this.store.write((tx) => {
         for (const h of others) {
-          const m = String(tx.get('host', h).metrics);
+          const m = tx.get('host', h).metrics;
           if (tx.find('host_metrics', m)?.live) tx.set('host_metrics', m, { live: false });
         }
       });
@@ -229,7 +229,7 @@ export class PoolService implements ForwardPool {
     this.role = { role: 'master', secret: newSecret() };
     this.roles.save(this.role);
     const old = { host: this.d.hostRef, pool: this.d.poolRef };
-    const uuid = String(this.store.get('host', old.host).uuid);
+    const uuid = this.store.get('host', old.host).uuid;
     try {
       await this.store.write((tx) => {
         tx.ctx.localWrite = true;

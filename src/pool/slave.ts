@@ -228,7 +228,7 @@ export class SlaveAgent extends EventEmitter {
     for (const p of store.children('host', this.o.localHost(), 'PIFs')) {
       const r = store.get('PIF', p);
       if (r.management) {
-        management = { device: String(r.device), mode: String(r.ip_configuration_mode), IP: String(r.IP), netmask: String(r.netmask), gateway: String(r.gateway), DNS: String(r.DNS) };
+        management = { device: r.device, mode: r.ip_configuration_mode, IP: r.IP, netmask: r.netmask, gateway: r.gateway, DNS: r.DNS };
       }
     }
     return {
@@ -236,7 +236,7 @@ export class SlaveAgent extends EventEmitter {
       nics: await this.o.reconciler.facts.scanNics(),
       management,
       token: this.o.role.token!,
-      software_version: { ...(host.software_version as Record<string, string>) },
+      software_version: { ...host.software_version },
       clock: Date.now(),
       boot: this.syncs === 0,
     };

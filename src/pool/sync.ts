@@ -17,6 +17,7 @@ import { now } from '../api/context.js';
 import type { Nic } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
+import type { EnumValue } from '../../schema/index.js';
 import { bondCreate, bondDestroy } from '../xapi/bond.js';
 import { bridgeForDevice, destroyPif, introduceInternal } from '../xapi/introduce.js';
 import { bringPifUp, plugPif } from '../xapi/network.js';
@@ -32,7 +33,7 @@ export interface SlaveReport {
   hostname: string;
   nics: Nic[];
   /** The management NIC and its IPv4 configuration, used when the master creates the host. */
-  management?: { device: string; mode: string; IP: string; netmask: string; gateway: string; DNS: string };
+  management?: { device: string; mode: EnumValue<'ip_configuration_mode'>; IP: string; netmask: string; gateway: string; DNS: string };
   /** What the master presents on its calls to this slave (host.apply_network_state). */
   token: string;
   software_version?: Record<string, string>;
@@ -64,7 +65,7 @@ export function registerHost(tx: Txn, uuid: string, r: SlaveReport, master: stri
     API_version_minor: m.API_version_minor,
     API_version_vendor: m.API_version_vendor,
     enabled: true,
-    software_version: Object.assign(Object.create(null), r.software_version ?? (m.software_version as Record<string, string>)),
+    software_version: Object.assign(Object.create(null), r.software_version ?? m.software_version),
     metrics,
   });
   const mgmtBridge = mg ? bridgeForDevice(mg.device) : undefined;
@@ -90,7 +91,7 @@ export function reportNics(tx: Txn, host: string, nics: Nic[], log: Log): Set<st
   const byDevice = new Map<string, string>();
   for (const p of tx.children('host', host, 'PIFs')) {
     const row = tx.get('PIF', p);
-    if (isPhysical(row)) byDevice.set(String(row.device), p);
+    if (isPhysical(row)) byDevice.set(row.device, p);
   }
   for (const nic of nics) {
     const p = byDevice.get(nic.device);
@@ -100,9 +101,9 @@ export function reportNics(tx: Txn, host: string, nics: Nic[], log: Log): Set<st
       continue;
     }
     const row = tx.get('PIF', p);
-    if (String(row.MAC) !== nic.MAC.toLowerCase()) tx.set('PIF', p, { MAC: nic.MAC.toLowerCase() });
-    const m = tx.find('PIF_metrics', String(row.metrics));
-    if (m && m.carrier !== nic.carrier) tx.set('PIF_metrics', String(row.metrics), { carrier: nic.carrier });
+    if (row.MAC !== nic.MAC.toLowerCase()) tx.set('PIF', p, { MAC: nic.MAC.toLowerCase() });
+    const m = tx.find('PIF_metrics', row.metrics);
+    if (m && m.carrier !== nic.carrier) tx.set('PIF_metrics', row.metrics, { carrier: nic.carrier });
   }
   const present = new Set(nics.map((n) => n.device));
   return new Set([...byDevice.keys()].filter((d) => !present.has(d)));
@@ -111,7 +112,7 @@ export function reportNics(tx: Txn, host: string, nics: Nic[], log: Log): Set<st
 /** Why a PIF cannot be forgotten, or undefined. */
 function usedBy(tx: Txn, pif: string): string | undefined {
   const row = tx.get('PIF', pif);
-  const bond = String(row.bond_slave_of);
+  const bond = row.bond_slave_of;
   if (bond !== NULL_REF && tx.find('Bond', bond)) return `it is a slave of bond ${bond}`;
   if (tx.children('PIF', pif, 'VLAN_slave_of').length) return 'VLANs are on it';
   if (tx.children('PIF', pif, 'tunnel_transport_PIF_of').length) return 'tunnels use it as transport';
@@ -124,7 +125,7 @@ export function forgetAbsent(tx: Txn, host: string, absent: Set<string>, log: Lo
   if (!absent.size) return;
   for (const p of tx.children('host', host, 'PIFs')) {
     const row = tx.find('PIF', p);
-    if (!row || !isPhysical(row) || !absent.has(String(row.device))) continue;
+    if (!row || !isPhysical(row) || !absent.has(row.device)) continue;
     const why = usedBy(tx, p);
     if (why) {
       if (row.currently_attached) tx.set('PIF', p, { currently_attached: false });
@@ -159,13 +160,13 @@ export function syncBonds(ctx: CallCtx, host: string, absent: Set<string>, log: 
   const masterBonds = tx.children('host', master, 'PIFs').flatMap((p) => tx.children('PIF', p, 'bond_master_of'));
   for (const b of masterBonds) {
     const B = tx.get('Bond', b);
-    const M = tx.get('PIF', String(B.master));
-    const network = String(M.network);
+    const M = tx.get('PIF', B.master);
+    const network = M.network;
     const mslaves = tx.children('Bond', b, 'slaves').map((s) => tx.get('PIF', s));
-    const devices = mslaves.map((s) => String(s.device));
+    const devices = mslaves.map((s) => s.device);
     const primaries = mslaves.filter((s) => s.MAC === M.MAC);
-    const primaryDev = primaries.length === 1 ? String(primaries[0].device) : undefined;
-    let cands = mine.filter(([, r]) => devices.includes(String(r.device)) && !absent.has(String(r.device))).map(([p]) => p);
+    const primaryDev = primaries.length === 1 ? primaries[0].device : undefined;
+    let cands = mine.filter(([, r]) => devices.includes(r.device) && !absent.has(r.device)).map(([p]) => p);
     const pi = cands.findIndex((p) => tx.get('PIF', p).device === primaryDev);
     if (pi > 0) cands = [cands[pi], ...cands.filter((_, i) => i !== pi)];
     const L = pifsOn(tx, host, network).filter((p) => tx.children('PIF', p, 'bond_master_of').length);
@@ -187,15 +188,15 @@ export function syncBonds(ctx: CallCtx, host: string, absent: Set<string>, log: 
         bondDestroy(bctx, have);
       }
       for (const c of cands) {
-        const other = String(tx.get('PIF', c).bond_slave_of);
+        const other = tx.get('PIF', c).bond_slave_of;
         if (other !== NULL_REF && tx.find('Bond', other)) {
           log.info(`pool: host ${host}: ${tx.get('PIF', c).device} is in bond ${other}; destroying that bond first`);
           bondDestroy(bctx, other);
         }
       }
-      const created = bondCreate(bctx, network, cands, '', String(B.mode), { ...(B.properties as Record<string, string>) });
+      const created = bondCreate(bctx, network, cands, '', B.mode, { ...B.properties });
       // The copy is plugged when the master's bond is.
-      const copy = String(tx.get('Bond', created).master);
+      const copy = tx.get('Bond', created).master;
       if (M.currently_attached && !tx.get('PIF', copy).currently_attached) {
         setCulprit(tx, copy);
         plugPif(tx, copy);
@@ -225,28 +226,28 @@ export function syncVlans(tx: Txn, host: string, log: Log, atStartup = false): n
   const mineByNet = new Map<string, string[]>();
   for (const p of tx.children('host', host, 'PIFs')) {
     const r = tx.get('PIF', p);
-    const n = String(r.network);
+    const n = r.network;
     mineByNet.set(n, [...(mineByNet.get(n) ?? []), p]);
-    const v = String(r.VLAN_master_of);
+    const v = r.VLAN_master_of;
     if (v !== NULL_REF && tx.find('VLAN', v)) {
-      const t = tx.find('PIF', String(tx.get('VLAN', v).tagged_PIF));
-      if (t) have.add(key(n, Number(r.VLAN), String(t.network)));
+      const t = tx.find('PIF', tx.get('VLAN', v).tagged_PIF);
+      if (t) have.add(key(n, Number(r.VLAN), t.network));
     }
   }
   let made = 0;
   for (const mp of tx.children('host', master, 'PIFs')) {
     const M = tx.get('PIF', mp);
-    const v = String(M.VLAN_master_of);
+    const v = M.VLAN_master_of;
     if (v === NULL_REF || !tx.find('VLAN', v)) continue;
-    const tagged = tx.find('PIF', String(tx.get('VLAN', v).tagged_PIF));
+    const tagged = tx.find('PIF', tx.get('VLAN', v).tagged_PIF);
     if (!tagged) continue;
-    const U = String(tagged.network);
-    const k = key(String(M.network), Number(M.VLAN), U);
+    const U = tagged.network;
+    const k = key(M.network, Number(M.VLAN), U);
     if (have.has(k)) continue;
     const on = mineByNet.get(U) ?? [];
     if (on.length !== 1) continue;
     const base = on[0];
-    const { untagged } = vlanCreateInternal(tx, host, base, Number(M.VLAN), String(M.network), String(tx.get('PIF', base).device));
+    const { untagged } = vlanCreateInternal(tx, host, base, Number(M.VLAN), M.network, tx.get('PIF', base).device);
     have.add(k);
     made++;
     if (M.currently_attached) {
@@ -258,7 +259,7 @@ export function syncVlans(tx: Txn, host: string, log: Log, atStartup = false): n
   return made;
 }
 
-/** host.sync_tunnels (xapi_host.ml:2424-2501): a tunnel per master tunnel network this host lacks, on its single PIF on the transport network. */
+/** host.sync_tunnels (Xapi_host.sync_tunnels): a tunnel per master tunnel network this host lacks, on its single PIF on the transport network. */
 export function syncTunnels(tx: Txn, host: string, log: Log): number {
   const master = poolMaster(tx);
   if (master === host) return 0;
@@ -268,12 +269,12 @@ export function syncTunnels(tx: Txn, host: string, log: Log): number {
     if (!access.length) continue;
     const M = tx.get('PIF', mp);
     const t = tx.get('tunnel', access[0]);
-    if (pifsOn(tx, host, String(M.network)).some((p) => tx.children('PIF', p, 'tunnel_access_PIF_of').length)) continue;
-    const transport = tx.find('PIF', String(t.transport_PIF));
+    if (pifsOn(tx, host, M.network).some((p) => tx.children('PIF', p, 'tunnel_access_PIF_of').length)) continue;
+    const transport = tx.find('PIF', t.transport_PIF);
     if (!transport) continue;
-    const on = pifsOn(tx, host, String(transport.network));
+    const on = pifsOn(tx, host, transport.network);
     if (on.length !== 1) continue;
-    const r = tunnelCreateInternal(tx, host, on[0], String(M.network), String(t.protocol));
+    const r = tunnelCreateInternal(tx, host, on[0], M.network, t.protocol);
     made++;
     if (M.currently_attached && tx.get('PIF', on[0]).ip_configuration_mode !== 'None') {
       setCulprit(tx, r.access);

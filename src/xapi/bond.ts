@@ -16,6 +16,7 @@
 import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
+import type { EnumValue } from '../../schema/index.js';
 import { assertNoOtherLocalPifs, assertNetworkManaged, bringPifUp } from './network.js';
 import { moveManagement } from './host.js';
 import { destroyPif, newPifMetrics } from './introduce.js';
@@ -28,7 +29,7 @@ import { possibleHosts } from './vm.js';
 import { failpointArmed } from '../failpoints.js';
 
 // ------------------------------------------------------------------------------------------
-// Modes and properties (xapi_bond.ml:274-309, map_check.ml)
+// Modes and properties (Xapi_bond.create's mode requirements, Map_check)
 
 /** OCaml int_of_string: optional sign, decimal or 0x/0o/0b/0u literal, `_` after the first digit, 63-bit. */
 function isOcamlInt(v: string): boolean {
@@ -76,7 +77,7 @@ const LINUX: Record<string, (v: string, mode: string) => boolean> = {
 /** True when the host's bonds are Linux bonding devices (host.software_version:bond_driver "linux": the ifcfg backend). */
 export function linuxBonding(db: View, host: string): boolean {
   const h = db.find('host', host);
-  return (h?.software_version as Record<string, string> | undefined)?.bond_driver === 'linux';
+  return h?.software_version?.bond_driver === 'linux';
 }
 
 /** True if the mode allows property k = v (lacp's keys; on Linux bonding also LINUX's). */
@@ -103,11 +104,11 @@ function withDefaults(mode: string, props: Record<string, string>): Record<strin
 // ------------------------------------------------------------------------------------------
 // What moves
 
-/** bond<N> with the smallest N ≥ 0 not used by a bond master PIF on the host (xapi_bond.ml:19-42). */
+/** bond<N> with the smallest N ≥ 0 not used by a bond master PIF on the host (Xapi_bond.choose_bond_device_name). */
 export function chooseBondDevice(db: View, host: string): string {
   const used = new Set(db.children('host', host, 'PIFs')
     .filter((p) => db.children('PIF', p, 'bond_master_of').length > 0)
-    .map((p) => String(db.get('PIF', p).device)));
+    .map((p) => db.get('PIF', p).device));
   let n = 0;
   while (used.has(`bond${n}`)) n++;
   return `bond${n}`;
@@ -124,7 +125,7 @@ function isLocalVm(db: View, vm: string, host: string, cache: Map<string, boolea
     const row = db.find('VM', vm);
     if (!row) v = false;
     else if (row.resident_on === host) v = true;
-    else if (row.resident_on !== NULL_REF && db.find('host', String(row.resident_on))) v = false;
+    else if (row.resident_on !== NULL_REF && db.find('host', row.resident_on)) v = false;
     else {
       const p = possibleHosts(db, vm);
       v = p.length === 1 && p[0] === host;
@@ -139,7 +140,7 @@ export function vifsToMove(db: View, host: string, networks: string[], cache = n
   const out = new Set<string>();
   for (const n of networks) {
     for (const v of db.children('network', n, 'VIFs')) {
-      if (!out.has(v) && isLocalVm(db, String(db.get('VIF', v).VM), host, cache)) out.add(v);
+      if (!out.has(v) && isLocalVm(db, db.get('VIF', v).VM, host, cache)) out.add(v);
     }
   }
   return [...out];
@@ -174,7 +175,7 @@ function planVlans(db: View, host: string, vlans: string[], cache: Map<string, b
     const tag = Number(db.get('VLAN', v).tag);
     byTag.set(tag, [...(byTag.get(tag) ?? []), v]);
   }
-  const netOf = (v: string) => String(db.get('PIF', String(db.get('VLAN', v).untagged_PIF)).network);
+  const netOf = (v: string) => db.get('PIF', db.get('VLAN', v).untagged_PIF).network;
   const vifCount = (v: string) => db.children('network', netOf(v), 'VIFs').length;
   const out: VlanGroup[] = [];
   for (const [tag, group] of byTag) {
@@ -193,7 +194,7 @@ function planVlans(db: View, host: string, vlans: string[], cache: Map<string, b
  * group was, and is the management interface if one of them was.
  */
 function moveVlanGroups(tx: Txn, host: string, newBase: string, groups: VlanGroup[]): void {
-  const device = String(tx.get('PIF', newBase).device);
+  const device = tx.get('PIF', newBase).device;
   // The new base's VLANs by tag (the first of a tag, as a scan would find it), kept as VLANs are re-created on it.
   const onBase = new Map<number, string>();
   for (const v of tx.children('PIF', newBase, 'VLAN_slave_of')) {
@@ -201,8 +202,8 @@ function moveVlanGroups(tx: Txn, host: string, newBase: string, groups: VlanGrou
     if (!onBase.has(tag)) onBase.set(tag, v);
   }
   for (const g of groups) {
-    const oldU = String(tx.get('VLAN', g.keep).untagged_PIF);
-    const network = String(tx.get('PIF', oldU).network);
+    const oldU = tx.get('VLAN', g.keep).untagged_PIF;
+    const network = tx.get('PIF', oldU).network;
     let plugged = false;
     let management = false;
     const note = (u: string) => {
@@ -215,8 +216,8 @@ function moveVlanGroups(tx: Txn, host: string, newBase: string, groups: VlanGrou
     let untagged: string;
     if (existing) {
       // A VLAN with this tag is already on the new base: everything merges into it.
-      untagged = String(tx.get('VLAN', existing).untagged_PIF);
-      for (const v of vifsToMove(tx, host, [network])) moveVifInternal(tx, v, String(tx.get('PIF', untagged).network));
+      untagged = tx.get('VLAN', existing).untagged_PIF;
+      for (const v of vifsToMove(tx, host, [network])) moveVifInternal(tx, v, tx.get('PIF', untagged).network);
     } else {
       const made = vlanCreateInternal(tx, host, newBase, g.tag, network, device);
       untagged = made.untagged;
@@ -224,9 +225,9 @@ function moveVlanGroups(tx: Txn, host: string, newBase: string, groups: VlanGrou
       moveIpConfig(tx, oldU, untagged);
     }
     vlanDestroyInternal(tx, g.keep);
-    const target = String(tx.get('PIF', untagged).network);
+    const target = tx.get('PIF', untagged).network;
     for (const o of g.others) {
-      note(String(tx.get('VLAN', o).untagged_PIF));
+      note(tx.get('VLAN', o).untagged_PIF);
       vlanDestroyInternal(tx, o);
     }
     for (const v of g.vifs) moveVifInternal(tx, v, target);
@@ -250,8 +251,8 @@ export function moveVlans(tx: Txn, host: string, newBase: string, vlans: string[
 export function moveTunnels(tx: Txn, host: string, newTransport: string, tunnels: string[]): void {
   for (const t of tunnels) {
     const row = tx.get('tunnel', t);
-    const oldAccess = tx.get('PIF', String(row.access_PIF));
-    const { access } = tunnelCreateInternal(tx, host, newTransport, String(oldAccess.network), String(row.protocol));
+    const oldAccess = tx.get('PIF', row.access_PIF);
+    const { access } = tunnelCreateInternal(tx, host, newTransport, oldAccess.network, row.protocol);
     tunnelDestroyInternal(tx, t);
     if (oldAccess.management) tx.set('PIF', access, { management: true });
     if (oldAccess.currently_attached) bringPifUp(tx, access);
@@ -267,11 +268,11 @@ function progress(ctx: CallCtx, p: number): void {
 // Bond.create
 
 /** Bond.create: the seed's steps 1-12 with xapi's validations in xapi's order; returns the Bond. */
-export function bondCreate(ctx: CallCtx, network: string, membersIn: string[], MAC: string, mode: string, propsIn: Record<string, string>): string {
+export function bondCreate(ctx: CallCtx, network: string, membersIn: readonly string[], MAC: string, mode: EnumValue<'bond_mode'>, propsIn: Record<string, string>): string {
   const tx = ctx.tx;
-  // Validation (xapi_bond.ml:326-489 and the dispatcher), nothing changed yet.
+  // Validation (Xapi_bond.create's checks and the dispatcher's), nothing changed yet.
   if (membersIn.length === 0) throw new ApiError('PIF_BOND_NEEDS_MORE_MEMBERS', []);
-  const host = String(tx.get('PIF', membersIn[0]).host);
+  const host = tx.get('PIF', membersIn[0]).host;
   assertNetworkManaged(tx, network);
   assertNoOtherLocalPifs(tx, host, network);
   if (MAC !== '' && !isValidMac(MAC)) throw new ApiError('MAC_INVALID', [MAC]);
@@ -294,21 +295,21 @@ export function bondCreate(ctx: CallCtx, network: string, membersIn: string[], M
     if (!rows[i].managed) throw new ApiError('PIF_UNMANAGED', [m]);
     const kind = pifKind(tx, m);
     if (kind === 'Tunnel_access') throw new ApiError('IS_TUNNEL_ACCESS_PIF', [m]);
-    if (kind === 'VLAN_untagged') throw new ApiError('PIF_VLAN_EXISTS', [String(rows[i].device_name)]);
+    if (kind === 'VLAN_untagged') throw new ApiError('PIF_VLAN_EXISTS', [rows[i].device_name]);
     // A bond master is "in a bond already" (xapi lets it through: docs/compat.md).
     if (kind === 'Bond_master' || isBondSlave(tx, m)) throw new ApiError('PIF_ALREADY_BONDED', [m]);
     if (haOn && rows[i].management) throw new ApiError('HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE', []);
   });
   if (rows.some((r) => r.host !== host)) throw new ApiError('PIF_CANNOT_BOND_CROSS_HOST', []);
-  const pifProps = rows[0].properties as Record<string, string>;
+  const pifProps = rows[0].properties;
   const sameProps = (a: Record<string, string>, b: Record<string, string>) =>
     Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => a[k] === b[k]);
-  if (!rows.every((r) => sameProps(r.properties as Record<string, string>, pifProps))) throw new ApiError('INCOMPATIBLE_PIF_PROPERTIES', []);
+  if (!rows.every((r) => sameProps(r.properties, pifProps))) throw new ApiError('INCOMPATIBLE_PIF_PROPERTIES', []);
   if (withIp.length > 1) throw new ApiError('PIF_BOND_MORE_THAN_ONE_IP', []);
 
   // What moves, decided before anything changes.
   const cache = new Map<string, boolean>();
-  const memberNets = rows.map((r) => String(r.network));
+  const memberNets = rows.map((r) => r.network);
   const slaveVifs = vifsToMove(tx, host, memberNets, cache);
   const vlans = members.flatMap((m) => tx.children('PIF', m, 'VLAN_slave_of'));
   const groups = planVlans(tx, host, vlans, cache);
@@ -368,14 +369,14 @@ export function bondCreate(ctx: CallCtx, network: string, membersIn: string[], M
 export function bondDestroy(ctx: CallCtx, bond: string): void {
   const tx = ctx.tx;
   const b = tx.get('Bond', bond);
-  const master = String(b.master);
+  const master = b.master;
   const m = tx.get('PIF', master);
   const members = tx.children('Bond', bond, 'slaves');
   const plugged = !!m.currently_attached;
-  const host = String(m.host);
-  const network = String(m.network);
-  const primary = String(b.primary_slave);
-  const primaryNet = String(tx.get('PIF', primary).network);
+  const host = m.host;
+  const network = m.network;
+  const primary = b.primary_slave;
+  const primaryNet = tx.get('PIF', primary).network;
   if (m.management && [...tx.rows('pool')].some(([, p]) => p.ha_enabled)) throw new ApiError('HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE', []);
   const cache = new Map<string, boolean>();
   const vifs = vifsToMove(tx, host, [network], cache);
@@ -415,29 +416,29 @@ export function bondDestroy(ctx: CallCtx, bond: string): void {
 
 /** Re-applies the bond: the master is brought up (plugged even if it was not, as xapi). */
 function reapply(tx: Txn, bond: string): void {
-  const master = String(tx.get('Bond', bond).master);
+  const master = tx.get('Bond', bond).master;
   setCulprit(tx, master);
   bringPifUp(tx, master);
 }
 
 /** Implementations of the Bond class's messages. */
 export const bondImpls: Impls = {
-  'Bond.create': (ctx, [network, members, MAC, mode, properties]) => bondCreate(ctx, network, members, MAC, mode, properties),
-  'Bond.destroy': (ctx, [self]) => { bondDestroy(ctx, self); },
-  'Bond.set_mode': (ctx, [self, value]) => {
+  'Bond.create': (ctx, { network, members, MAC, mode, properties }) => bondCreate(ctx, network, members, MAC, mode, properties),
+  'Bond.destroy': (ctx, { self }) => { bondDestroy(ctx, self); },
+  'Bond.set_mode': (ctx, { self, value }) => {
     const tx = ctx.tx;
     const b = tx.get('Bond', self);
     const kept: Record<string, string> = Object.create(null);
-    const linux = linuxBonding(tx, String(tx.get('PIF', String(b.master)).host));
+    const linux = linuxBonding(tx, tx.get('PIF', b.master).host);
     for (const [k, v] of Object.entries(b.properties as Record<string, string>)) if (propertyValid(value, k, v, linux)) kept[k] = v;
     tx.set('Bond', self, { mode: value, properties: withDefaults(value, kept) });
     reapply(tx, self);
   },
-  'Bond.set_property': (ctx, [self, name, value]) => {
+  'Bond.set_property': (ctx, { self, name, value }) => {
     const tx = ctx.tx;
     const b = tx.get('Bond', self);
-    if (!propertyValid(String(b.mode), name, value, linuxBonding(tx, String(tx.get('PIF', String(b.master)).host)))) throw new ApiError('INVALID_VALUE', ['properties', `${name} = ${value}`]);
-    tx.set('Bond', self, { properties: Object.assign(Object.create(null), b.properties as Record<string, string>, { [name]: value }) });
+    if (!propertyValid(b.mode, name, value, linuxBonding(tx, tx.get('PIF', b.master).host))) throw new ApiError('INVALID_VALUE', ['properties', `${name} = ${value}`]);
+    tx.set('Bond', self, { properties: Object.assign(Object.create(null), b.properties, { [name]: value }) });
     reapply(tx, self);
   },
 };

@@ -44,12 +44,12 @@ export function updateManagementFlags(tx: Txn, host: string, network: string | u
 export function moveManagement(tx: Txn, to: string): void {
   const row = tx.get('PIF', to);
   bringPifUp(tx, to);
-  updateManagementFlags(tx, String(row.host), String(row.network));
-  refreshHostAddress(tx, String(row.host));
+  updateManagementFlags(tx, row.host, row.network);
+  refreshHostAddress(tx, row.host);
 }
 
 /**
- * host.management_reconfigure after the HA check (xapi_host.ml:1305-1343): usability (managed
+ * host.management_reconfigure after the HA check (Xapi_host.management_reconfigure): usability (managed
  * PIFs only), nothing if already management, attach the network as management (unmanaged:
  * its bridge must exist, BRIDGE_NOT_AVAILABLE; managed local PIFs: CANNOT_PLUG_BOND_SLAVE or
  * bring-up), then the flags. The old management PIF keeps its attachment.
@@ -58,12 +58,12 @@ export function managementReconfigure(tx: Txn, pif: string, bridges: readonly st
   const row = tx.get('PIF', pif);
   if (row.managed) assertUsableForManagement(tx, pif);
   if (row.management) return;
-  const host = String(row.host);
-  const network = String(row.network);
+  const host = row.host;
+  const network = row.network;
   const net = tx.get('network', network);
   setCulprit(tx, pif);
   if (!net.managed) {
-    if (!bridges.includes(String(net.bridge))) throw new ApiError('BRIDGE_NOT_AVAILABLE', [String(net.bridge)]);
+    if (!bridges.includes(net.bridge)) throw new ApiError('BRIDGE_NOT_AVAILABLE', [net.bridge]);
   } else {
     for (const p of localPifs(tx, network, host)) {
       if (!tx.get('PIF', p).managed) continue;
@@ -82,7 +82,7 @@ export async function actualBridges(ctx: CallCtx): Promise<string[]> {
 
 /** Implementations of the host class's management messages. */
 export const hostImpls: Impls = {
-  'host.management_reconfigure': async (ctx, [pif]) => {
+  'host.management_reconfigure': async (ctx, { pif }) => {
     assertNoHa(ctx.tx);
     managementReconfigure(ctx.tx, pif, await actualBridges(ctx));
   },
@@ -97,7 +97,7 @@ export const hostImpls: Impls = {
     // Only meaningful in emergency mode, which this daemon never enters.
     throw new ApiError('NOT_IN_EMERGENCY_MODE', []);
   },
-  'host.get_management_interface': (ctx, [host]) => {
+  'host.get_management_interface': (ctx, { host }) => {
     ctx.db.get('host', host);
     for (const p of ctx.db.children('host', host, 'PIFs')) if (ctx.db.get('PIF', p).management) return p;
     throw new ApiError('INTERNAL_ERROR', ['Not_found']);

@@ -27,7 +27,7 @@ export function newPifMetrics(tx: Txn, carrier = false): string {
 
 /** Deletes a PIF and its PIF_metrics unless another PIF shares them (VLAN and tunnel PIFs share their base's). */
 export function destroyPif(tx: Txn, pif: string): void {
-  const metrics = String(tx.get('PIF', pif).metrics);
+  const metrics = tx.get('PIF', pif).metrics;
   tx.destroy('PIF', pif);
   if (tx.find('PIF_metrics', metrics) && !tx.where('PIF', (p) => p.metrics === metrics).length) tx.destroy('PIF_metrics', metrics);
 }

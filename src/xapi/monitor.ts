@@ -15,6 +15,7 @@
 // The daemon runs it every second with a real backend; with the simulated backend it is off
 // unless asked for (startDaemon's monitorIntervalMs): the simulated carrier only changes when a
 // test pulls a cable, and tests that do can call refresh() themselves.
+import type { RowOf } from '../../schema/index.js';
 import type { Daemon } from '../api/context.js';
 import { now } from '../api/context.js';
 import type { Nic } from '../backends/backend.js';
@@ -74,14 +75,14 @@ export function startHostMonitor(d: Daemon, facts: HostFacts, intervalMs: number
     const store = d.store;
     const counts = new Map<string, number>();
     for (const [ref, bond] of store.rows('Bond')) {
-      const master = store.find('PIF', String(bond.master));
+      const master = store.find('PIF', bond.master);
       if (!master || master.host !== d.hostRef) continue;
       let n = 0;
       if (master.currently_attached) {
         try {
-          n = await facts.bondLinksUp(String(master.device));
+          n = await facts.bondLinksUp(master.device);
         } catch (e) {
-          d.log.debug(`host monitor: bond ${String(master.device)}: ${(e as Error).message}`);
+          d.log.debug(`host monitor: bond ${master.device}: ${(e as Error).message}`);
           continue;
         }
       }
@@ -98,9 +99,9 @@ export function startHostMonitor(d: Daemon, facts: HostFacts, intervalMs: number
     for (const ref of store.children('host', d.hostRef, 'PIFs')) {
       const p = store.get('PIF', ref);
       if (p.ip_configuration_mode !== 'DHCP' || !p.currently_attached) continue;
-      const net = store.find('network', String(p.network));
+      const net = store.find('network', p.network);
       if (!net) continue;
-      const l = await facts.dhcpLease(String(net.bridge)).catch(() => undefined);
+      const l = await facts.dhcpLease(net.bridge).catch(() => undefined);
       const now = { IP: l?.address ?? '', netmask: l?.netmask ?? '', gateway: l?.gateway ?? '' };
       if (p.IP !== now.IP || p.netmask !== now.netmask || p.gateway !== now.gateway) found.set(ref, now);
     }
@@ -155,26 +156,26 @@ export function startHostMonitor(d: Daemon, facts: HostFacts, intervalMs: number
       return out;
     }
     const bonds = new Map<string, string[]>();
-    const pifs: Record<string, unknown>[] = [];
+    const pifs: RowOf<'PIF'>[] = [];
     for (const p of store.children('host', d.hostRef, 'PIFs')) {
       const row = store.get('PIF', p);
       const masterOf = store.children('PIF', p, 'bond_master_of');
       if (masterOf.length && row.currently_attached) {
-        bonds.set(String(row.device), store.children('Bond', masterOf[0], 'slaves').map((s) => String(store.get('PIF', s).device)));
+        bonds.set(row.device, store.children('Bond', masterOf[0], 'slaves').map((s) => store.get('PIF', s).device));
         pifs.push(row);
       } else if (row.physical) pifs.push(row);
     }
     const stats = linkStats(nics, bonds);
     for (const row of pifs) {
-      const m = store.find('PIF_metrics', String(row.metrics));
+      const m = store.find('PIF_metrics', row.metrics);
       if (!m) continue;
-      const st = stats.get(String(row.device));
+      const st = stats.get(row.device);
       if (!st) continue; // a NIC the host does not have: nothing known
       const patch: Record<string, unknown> = {};
       if (m.carrier !== st.carrier) patch.carrier = st.carrier;
       if (st.speed !== undefined && Number(m.speed) !== st.speed) patch.speed = st.speed;
       if (st.duplex !== undefined && m.duplex !== st.duplex) patch.duplex = st.duplex;
-      if (Object.keys(patch).length) out.set(String(row.metrics), patch);
+      if (Object.keys(patch).length) out.set(row.metrics, patch);
     }
     return out;
   };

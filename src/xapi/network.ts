@@ -2,9 +2,10 @@
 // helpers (xapi_network_attach_helpers.ml) that VIF plug, VM start and placement share.
 // Semantics only change records; the reconciler builds the bridges the records ask for.
 import { isIfName, isMtu } from '../../schema/values.js';
+import type { CtorOf, EnumValue, RowOf } from '../../schema/index.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
-import { NULL_REF, type Row, type Txn, type View, type Store } from '../store/store.js';
+import { NULL_REF, type Txn, type View, type Store } from '../store/store.js';
 import { managementPif, pifKind } from './pif_helpers.js';
 
 const BRIDGE_BLACKLIST = ['xen', 'xapi', 'vif', 'tap', 'eth'];
@@ -52,35 +53,35 @@ export function bringPifUp(tx: Txn, pif: string): void {
   const row = tx.get('PIF', pif);
   const masterOf = tx.children('PIF', pif, 'bond_master_of');
   if (masterOf.length) {
-    const mtu = tx.get('network', String(row.network)).MTU;
+    const mtu = tx.get('network', row.network).MTU;
     for (const s of tx.children('Bond', masterOf[0], 'slaves')) {
       tx.set('PIF', s, { currently_attached: false });
-      const sn = String(tx.get('PIF', s).network);
+      const sn = tx.get('PIF', s).network;
       if (tx.find('network', sn) && tx.get('network', sn).MTU !== mtu) tx.set('network', sn, { MTU: mtu });
     }
     const bond = tx.get('Bond', masterOf[0]);
-    const ps = String(bond.primary_slave);
+    const ps = bond.primary_slave;
     if (bond.auto_update_mac && ps !== NULL_REF && tx.find('PIF', ps)) {
-      const mac = String(tx.get('PIF', ps).MAC);
+      const mac = tx.get('PIF', ps).MAC;
       if (mac !== row.MAC) tx.set('PIF', pif, { MAC: mac });
     }
   }
   if (!row.currently_attached) tx.set('PIF', pif, { currently_attached: true });
-  const bond = String(row.bond_slave_of);
+  const bond = row.bond_slave_of;
   if (bond !== NULL_REF && tx.find('Bond', bond)) {
-    const master = String(tx.get('Bond', bond).master);
+    const master = tx.get('Bond', bond).master;
     if (tx.find('PIF', master)) tx.set('PIF', master, { currently_attached: false });
   }
   const mtu = bridgeMtu(tx, row);
   if (Number(row.MTU) !== mtu) tx.set('PIF', pif, { MTU: mtu });
-  refreshHostAddress(tx, String(row.host));
+  refreshHostAddress(tx, row.host);
 }
 
 /** The MTU the PIF's bridge gets (PIF other_config:mtu, else the network's), as the reconciler computes it. */
-function bridgeMtu(db: View, pif: Row): number {
-  const n = Number((pif.other_config as Record<string, string>)?.mtu);
+function bridgeMtu(db: View, pif: RowOf<'PIF'>): number {
+  const n = Number(pif.other_config?.mtu);
   if (isMtu(n)) return n;
-  const nw = db.find('network', String(pif.network));
+  const nw = db.find('network', pif.network);
   return nw ? Number(nw.MTU) : 1500;
 }
 
@@ -91,9 +92,9 @@ export function refreshHostAddress(tx: Txn, host: string): void {
   if (m) {
     const p = tx.get('PIF', m);
     if (p.primary_address_type === 'IPv6') {
-      const first = (p.IPv6 as string[]).find((x) => x !== '') ?? '';
+      const first = p.IPv6.find((x) => x !== '') ?? '';
       addr = first.split('/')[0];
-    } else addr = String(p.IP);
+    } else addr = p.IP;
   }
   if (tx.get('host', host).address !== addr) tx.set('host', host, { address: addr });
 }
@@ -114,7 +115,7 @@ export function plugPif(tx: Txn, pif: string): void {
   const kind = pifKind(tx, pif);
   if (kind === 'Tunnel_access') {
     const t = tx.children('PIF', pif, 'tunnel_access_PIF_of')[0];
-    const transport = String(tx.get('tunnel', t).transport_PIF);
+    const transport = tx.get('tunnel', t).transport_PIF;
     if (tx.get('PIF', transport).ip_configuration_mode === 'None') throw new ApiError('TRANSPORT_PIF_NOT_CONFIGURED', [transport]);
     plugPif(tx, transport);
   } else if (kind === 'Physical' && row.bond_slave_of !== NULL_REF) {
@@ -133,9 +134,9 @@ export function unplugPif(tx: Txn, pif: string, host: string): void {
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [pif]);
   assertNoProtectionEnabled(tx, pif);
   if (row.management) throw new ApiError('PIF_IS_MANAGEMENT_INTERFACE', [pif]);
-  assertNetworkHasNoVifsInUseOn(tx, host, String(row.network));
+  assertNetworkHasNoVifsInUseOn(tx, host, row.network);
   if (row.disallow_unplug) throw new ApiError('PIF_DOES_NOT_ALLOW_UNPLUG', [pif]);
-  for (const t of tx.children('PIF', pif, 'tunnel_transport_PIF_of')) unplugPif(tx, String(tx.get('tunnel', t).access_PIF), host);
+  for (const t of tx.children('PIF', pif, 'tunnel_transport_PIF_of')) unplugPif(tx, tx.get('tunnel', t).access_PIF, host);
   if (row.bond_slave_of === NULL_REF) bringPifDown(tx, pif);
 }
 
@@ -152,7 +153,7 @@ export function assertNoProtectionEnabled(db: View, pif: string): void {
 export function assertNetworkHasNoVifsInUseOn(db: View, host: string, network: string): void {
   for (const v of db.children('network', network, 'VIFs')) {
     const vif = db.get('VIF', v);
-    const vm = db.find('VM', String(vif.VM));
+    const vm = db.find('VM', vif.VM);
     if (!vm) continue;
     const ops = Object.values(vif.current_operations as Record<string, string>);
     if (ops.includes('attach') && (vm.resident_on === host || vm.scheduled_to_be_resident_on === host)) {
@@ -176,7 +177,7 @@ function isLive(ps: unknown): boolean {
 export function attachInternal(tx: Txn, network: string, host: string, opts: { force?: boolean; bridges?: readonly string[] } = {}): void {
   const net = tx.get('network', network);
   if (!net.managed) {
-    if (opts.bridges && !opts.bridges.includes(String(net.bridge))) throw new ApiError('BRIDGE_NOT_AVAILABLE', [String(net.bridge)]);
+    if (opts.bridges && !opts.bridges.includes(net.bridge)) throw new ApiError('BRIDGE_NOT_AVAILABLE', [net.bridge]);
     return;
   }
   for (const pif of localPifs(tx, network, host)) {
@@ -198,10 +199,10 @@ export function networkVisibleOn(db: View, network: string, host: string): boole
   const net = db.get('network', network);
   const pifs = db.children('network', network, 'PIFs');
   if (pifs.length) return pifs.some((p) => db.get('PIF', p).host === host);
-  if ((net.other_config as Record<string, string>).assume_network_is_shared === 'true') return true;
+  if (net.other_config.assume_network_is_shared === 'true') return true;
   if (!net.managed) return true;
   const hosts = db.children('network', network, 'VIFs')
-    .map((v) => db.find('VM', String(db.get('VIF', v).VM)))
+    .map((v) => db.find('VM', db.get('VIF', v).VM))
     .filter((vm) => vm && vm.power_state === 'Running')
     .map((vm) => vm!.resident_on);
   return hosts.length === 0 || hosts.includes(host);
@@ -225,17 +226,17 @@ export function assertCanSeeNetworks(db: View, vm: string, host: string, network
 export function vmNetworks(db: View, vm: string): string[] {
   const out: string[] = [];
   for (const v of db.children('VM', vm, 'VIFs')) {
-    const n = String(db.get('VIF', v).network);
+    const n = db.get('VIF', v).network;
     if (!out.includes(n) && db.find('network', n)) out.push(n);
   }
   return out;
 }
 
 /** network.create: MTU ≤ 0 → 1500, bridge "" → xapiN, reserved names refused, names unique. */
-function create(tx: Txn, rec: Record<string, unknown>): string {
-  const bridges = new Set([...tx.rows('network')].map(([, r]) => String(r.bridge)));
+function create(tx: Txn, rec: CtorOf<'network'>): string {
+  const bridges = new Set([...tx.rows('network')].map(([, r]) => r.bridge));
   const mtu = Number(rec.MTU) <= 0 ? 1500 : Number(rec.MTU);
-  let bridge = String(rec.bridge ?? '');
+  let bridge = rec.bridge;
   if (bridge === '') {
     let n = bridgeCounter.get(tx.store) ?? 0;
     do bridge = `xapi${n++}`; while (bridges.has(bridge));
@@ -264,7 +265,7 @@ function destroy(tx: Txn, self: string): void {
   const oc = tx.get('network', self).other_config as Record<string, string>;
   if (oc.is_host_internal_management_network === 'true') throw new ApiError('CANNOT_DESTROY_SYSTEM_NETWORK', [self]);
   for (const v of vifs) {
-    const m = String(tx.get('VIF', v).metrics);
+    const m = tx.get('VIF', v).metrics;
     if (tx.find('VIF_metrics', m)) tx.destroy('VIF_metrics', m);
     tx.destroy('VIF', v);
   }
@@ -272,33 +273,33 @@ function destroy(tx: Txn, self: string): void {
 }
 
 /** network.add_purpose: NETWORK_UNMANAGED; nbd and insecure_nbd exclude each other pool-wide. */
-function addPurpose(tx: Txn, self: string, value: string): void {
+function addPurpose(tx: Txn, self: string, value: EnumValue<'network_purpose'>): void {
   assertNetworkManaged(tx, self);
-  const cur = tx.get('network', self).purpose as string[];
+  const cur = tx.get('network', self).purpose;
   if (cur.includes(value)) return;
   const bad = value === 'nbd' ? 'insecure_nbd' : 'nbd';
   for (const [, n] of tx.rows('network')) {
-    if ((n.purpose as string[]).includes(bad)) throw new ApiError('NETWORK_INCOMPATIBLE_PURPOSES', [value, bad]);
+    if (n.purpose.includes(bad)) throw new ApiError('NETWORK_INCOMPATIBLE_PURPOSES', [value, bad]);
   }
   tx.set('network', self, { purpose: [value, ...cur] });
 }
 
 /** Implementations of the network class's messages. */
 export const networkImpls: Impls = {
-  'network.create': (ctx, [rec]) => create(ctx.tx, rec),
-  'network.destroy': (ctx, [self]) => { destroy(ctx.tx, self); },
-  'network.attach': async (ctx, [network, host]) => {
+  'network.create': (ctx, { args: rec }) => create(ctx.tx, rec),
+  'network.destroy': (ctx, { self }) => { destroy(ctx.tx, self); },
+  'network.attach': async (ctx, { network, host }) => {
     ctx.tx.get('host', host);
     // An unmanaged network's bridge must already exist on the host (read, never changed, here).
     const bridges = ctx.tx.get('network', network).managed ? undefined : await ctx.facts.bridges();
     attachInternal(ctx.tx, network, host, { force: true, bridges });
   },
-  'network.add_purpose': (ctx, [self, value]) => { addPurpose(ctx.tx, self, value); },
-  'network.remove_purpose': (ctx, [self, value]) => {
-    const cur = ctx.tx.get('network', self).purpose as string[];
+  'network.add_purpose': (ctx, { self, value }) => { addPurpose(ctx.tx, self, value); },
+  'network.remove_purpose': (ctx, { self, value }) => {
+    const cur = ctx.tx.get('network', self).purpose;
     if (cur.includes(value)) ctx.tx.set('network', self, { purpose: cur.filter((p) => p !== value) });
   },
-  'network.set_default_locking_mode': (ctx, [network, value]) => {
+  'network.set_default_locking_mode': (ctx, { network, value }) => {
     ctx.tx.get('network', network);
     const attached = ctx.tx.children('network', network, 'VIFs').find((v) => ctx.tx.get('VIF', v).currently_attached);
     if (attached) throw new ApiError('VIF_IN_USE', [network, attached]);

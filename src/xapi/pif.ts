@@ -7,6 +7,7 @@
 //   setCulprit(tx, pif)                       — the PIF a backend failure is reported against
 //   moveIpConfig(tx, from, to) / resetIpConfig(tx, pif) — IP configuration moves (bonds, VLANs)
 //   pifImpls                                  — PIF.* implementations
+import type { EnumValue, ParamsOf } from '../../schema/index.js';
 import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
@@ -67,8 +68,8 @@ function plug(tx: Txn, self: string): void {
   plugPif(tx, self);
 }
 
-/** PIF.reconfigure_ip (xapi_pif.ml:881-950), checks in xapi's order. */
-function reconfigureIp(tx: Txn, self: string, mode: string, IP: string, netmask: string, gateway: string, DNS: string): void {
+/** PIF.reconfigure_ip (Xapi_pif.reconfigure_ip), checks in xapi's order. */
+function reconfigureIp(tx: Txn, self: string, mode: EnumValue<'ip_configuration_mode'>, IP: string, netmask: string, gateway: string, DNS: string): void {
   const row = tx.get('PIF', self);
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [self]);
   const dnsOnly = mode === 'Static' && row.ip_configuration_mode === 'Static' && row.IP === IP && row.netmask === netmask && row.gateway === gateway;
@@ -82,7 +83,7 @@ function reconfigureIp(tx: Txn, self: string, mode: string, IP: string, netmask:
   }
   const v4dns = DNS.split(',').filter(isValidIPv4);
   if (row.management && mode === 'None' && row.primary_address_type === 'IPv4') throw new ApiError('PIF_IS_MANAGEMENT_INTERFACE', [self]);
-  const v6dns = String(row.DNS).split(',').filter(isValidIPv6);
+  const v6dns = row.DNS.split(',').filter(isValidIPv6);
   tx.set('PIF', self, { ip_configuration_mode: mode, IP, netmask, gateway, DNS: [...v4dns, ...v6dns].join(',') });
   if (row.currently_attached) {
     setCulprit(tx, self);
@@ -91,18 +92,18 @@ function reconfigureIp(tx: Txn, self: string, mode: string, IP: string, netmask:
   }
 }
 
-/** PIF.reconfigure_ipv6 (xapi_pif.ml:825-879), checks in xapi's order. */
-function reconfigureIpv6(tx: Txn, self: string, mode: string, IPv6: string, gateway: string, DNS: string): void {
+/** PIF.reconfigure_ipv6 (Xapi_pif.reconfigure_ipv6), checks in xapi's order. */
+function reconfigureIpv6(tx: Txn, self: string, mode: EnumValue<'ipv6_configuration_mode'>, IPv6: string, gateway: string, DNS: string): void {
   const row = tx.get('PIF', self);
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [self]);
-  const cur = row.IPv6 as string[];
+  const cur = row.IPv6;
   const dnsOnly = mode === 'Static' && row.ipv6_configuration_mode === 'Static' && cur.length === 1 && cur[0] === IPv6 && row.ipv6_gateway === gateway;
   if (!dnsOnly) assertNoProtectionEnabled(tx, self);
   if (gateway !== '' && !isValidIPv6(gateway)) throw new ApiError('INVALID_IP_ADDRESS_SPECIFIED', ['gateway']);
   if (IPv6 !== '' && !isValidCidr6(IPv6)) throw new ApiError('INVALID_CIDR_ADDRESS_SPECIFIED', ['IPv6']);
   const v6dns = DNS.split(',').filter(isValidIPv6);
   if (row.management && mode === 'None' && row.primary_address_type === 'IPv6') throw new ApiError('PIF_IS_MANAGEMENT_INTERFACE', [self]);
-  const v4dns = String(row.DNS).split(',').filter(isValidIPv4);
+  const v4dns = row.DNS.split(',').filter(isValidIPv4);
   tx.set('PIF', self, { ipv6_configuration_mode: mode, ipv6_gateway: gateway, IPv6: [IPv6], DNS: [...v6dns, ...v4dns].join(',') });
   if (row.currently_attached) {
     setCulprit(tx, self);
@@ -111,13 +112,13 @@ function reconfigureIpv6(tx: Txn, self: string, mode: string, IPv6: string, gate
   }
 }
 
-/** PIF.set_property (xapi_pif.ml:964-1013): only gro=on|off, on physical non-slave or bond master PIFs. */
+/** PIF.set_property (Xapi_pif.set_property): only gro=on|off, on physical non-slave or bond master PIFs. */
 function setProperty(tx: Txn, self: string, name: string, value: string): void {
   if (name !== 'gro' || (value !== 'on' && value !== 'off')) throw new ApiError('INVALID_VALUE', ['properties', `${name} = ${value}`]);
   const row = tx.get('PIF', self);
   const kind = pifKind(tx, self);
   if (!(kind === 'Bond_master' || (kind === 'Physical' && !isBondSlave(tx, self)))) throw new ApiError('CANNOT_CHANGE_PIF_PROPERTIES', [self]);
-  const props = Object.assign(Object.create(null), row.properties as Record<string, string>, { [name]: value });
+  const props = Object.assign(Object.create(null), row.properties, { [name]: value });
   tx.set('PIF', self, { properties: props });
   if (kind === 'Bond_master') {
     for (const s of tx.children('Bond', tx.children('PIF', self, 'bond_master_of')[0], 'slaves')) {
@@ -129,7 +130,7 @@ function setProperty(tx: Txn, self: string, name: string, value: string): void {
     setCulprit(tx, self);
     bringPifUp(tx, self);
     for (const v of tx.children('PIF', self, 'VLAN_slave_of')) {
-      const u = String(tx.get('VLAN', v).untagged_PIF);
+      const u = tx.get('VLAN', v).untagged_PIF;
       if (tx.find('PIF', u)) bringPifUp(tx, u);
     }
   }
@@ -151,7 +152,7 @@ async function scan(ctx: CallCtx, host: string): Promise<void> {
   }
 }
 
-/** PIF.introduce (xapi_pif.ml:676-711). */
+/** PIF.introduce (Xapi_pif.introduce). */
 async function introduce(ctx: CallCtx, host: string, MAC: string, device: string, managed: boolean): Promise<string> {
   const tx = ctx.tx;
   tx.get('host', host);
@@ -166,7 +167,7 @@ async function introduce(ctx: CallCtx, host: string, MAC: string, device: string
   return introduceInternal(tx, host, info, { managed });
 }
 
-/** PIF.forget (xapi_pif.ml:713-723,600-630), checks in xapi's order. */
+/** PIF.forget (Xapi_pif.forget, forget_internal), checks in xapi's order. */
 function forget(tx: Txn, self: string): void {
   const row = tx.get('PIF', self);
   if (row.management) throw new ApiError('PIF_IS_MANAGEMENT_INTERFACE', [self]);
@@ -183,11 +184,11 @@ function forget(tx: Txn, self: string): void {
   destroyPif(tx, self);
 }
 
-/** PIF.db_introduce (xapi_pif.ml:500-523): a record from the given values; bond_slave_of is ignored (as xapi). */
-function dbIntroduce(tx: Txn, a: unknown[]): string {
-  const [device, network, host, MAC, MTU, VLAN, physical, ipMode, IP, netmask, gateway, DNS, _bondSlaveOf, vlanMasterOf, management,
-    otherConfig, disallowUnplug, ipv6Mode, IPv6, ipv6Gateway, primaryAddressType, managed, properties] = a as any[];
-  void _bondSlaveOf;
+/** PIF.db_introduce (Xapi_pif.db_introduce): a record from the given values; bond_slave_of is ignored (as xapi). */
+function dbIntroduce(tx: Txn, a: ParamsOf<'PIF.db_introduce'>): string {
+  const { device, network, host, MAC, MTU, VLAN, physical, ip_configuration_mode: ipMode, IP, netmask, gateway, DNS, VLAN_master_of: vlanMasterOf, management,
+    other_config: otherConfig, disallow_unplug: disallowUnplug, ipv6_configuration_mode: ipv6Mode, IPv6, ipv6_gateway: ipv6Gateway,
+    primary_address_type: primaryAddressType, managed, properties } = a;
   tx.get('network', network);
   tx.get('host', host);
   if (Number(VLAN) !== -1) assertNetworkCompatibleWithTrunksOnVif(tx, network);
@@ -202,27 +203,27 @@ function dbIntroduce(tx: Txn, a: unknown[]): string {
 
 /** Implementations of the PIF class's messages (create_VLAN/destroy live in vlan.ts). */
 export const pifImpls: Impls = {
-  'PIF.plug': (ctx, [self]) => { plug(ctx.tx, self); },
-  'PIF.unplug': (ctx, [self]) => {
+  'PIF.plug': (ctx, { self }) => { plug(ctx.tx, self); },
+  'PIF.unplug': (ctx, { self }) => {
     setCulprit(ctx.tx, self);
-    unplugPif(ctx.tx, self, String(ctx.tx.get('PIF', self).host));
+    unplugPif(ctx.tx, self, ctx.tx.get('PIF', self).host);
   },
-  'PIF.reconfigure_ip': (ctx, [self, mode, IP, netmask, gateway, DNS]) => { reconfigureIp(ctx.tx, self, mode, IP, netmask, gateway, DNS); },
-  'PIF.reconfigure_ipv6': (ctx, [self, mode, IPv6, gateway, DNS]) => { reconfigureIpv6(ctx.tx, self, mode, IPv6, gateway, DNS); },
-  'PIF.set_primary_address_type': (ctx, [self, value]) => {
+  'PIF.reconfigure_ip': (ctx, { self, mode, IP, netmask, gateway, DNS }) => { reconfigureIp(ctx.tx, self, mode, IP, netmask, gateway, DNS); },
+  'PIF.reconfigure_ipv6': (ctx, { self, mode, IPv6, gateway, DNS }) => { reconfigureIpv6(ctx.tx, self, mode, IPv6, gateway, DNS); },
+  'PIF.set_primary_address_type': (ctx, { self, primary_address_type: value }) => {
     const row = ctx.tx.get('PIF', self);
     assertNoProtectionEnabled(ctx.tx, self);
     if (row.management) throw new ApiError('PIF_IS_MANAGEMENT_INTERFACE', [self]);
     if (row.primary_address_type !== value) ctx.tx.set('PIF', self, { primary_address_type: value });
   },
-  'PIF.set_disallow_unplug': (ctx, [self, value]) => {
+  'PIF.set_disallow_unplug': (ctx, { self, value }) => {
     // (No clustering here: CLUSTERING_ENABLED / OTHER_OPERATION_IN_PROGRESS on a Cluster cannot arise.)
     if (ctx.tx.get('PIF', self).disallow_unplug !== value) ctx.tx.set('PIF', self, { disallow_unplug: value });
   },
-  'PIF.set_property': (ctx, [self, name, value]) => { setProperty(ctx.tx, self, name, value); },
-  'PIF.scan': (ctx, [host]) => scan(ctx, host),
-  'PIF.introduce': (ctx, [host, MAC, device, managed]) => introduce(ctx, host, MAC, device, managed),
-  'PIF.forget': (ctx, [self]) => { forget(ctx.tx, self); },
+  'PIF.set_property': (ctx, { self, name, value }) => { setProperty(ctx.tx, self, name, value); },
+  'PIF.scan': (ctx, { host }) => scan(ctx, host),
+  'PIF.introduce': (ctx, { host, MAC, device, managed }) => introduce(ctx, host, MAC, device, managed),
+  'PIF.forget': (ctx, { self }) => { forget(ctx.tx, self); },
   'PIF.db_introduce': (ctx, args) => dbIntroduce(ctx.tx, args),
-  'PIF.db_forget': (ctx, [self]) => { ctx.tx.destroy('PIF', self); },
+  'PIF.db_forget': (ctx, { self }) => { ctx.tx.destroy('PIF', self); },
 };

@@ -42,8 +42,8 @@ export function topology(db: View, pif: string): PifKind[] {
   for (let guard = 0; cur && guard < 8; guard++) {
     const k = pifKind(db, cur);
     out.push(k);
-    if (k === 'Tunnel_access') cur = String(db.get('tunnel', db.children('PIF', cur, 'tunnel_access_PIF_of')[0]).transport_PIF);
-    else if (k === 'VLAN_untagged') cur = String(db.get('VLAN', String(db.get('PIF', cur).VLAN_master_of)).tagged_PIF);
+    if (k === 'Tunnel_access') cur = db.get('tunnel', db.children('PIF', cur, 'tunnel_access_PIF_of')[0]).transport_PIF;
+    else if (k === 'VLAN_untagged') cur = db.get('VLAN', db.get('PIF', cur).VLAN_master_of).tagged_PIF;
     else cur = undefined;
   }
   return out;
@@ -51,7 +51,7 @@ export function topology(db: View, pif: string): PifKind[] {
 
 /** True if the PIF is a slave of an existing bond. */
 export function isBondSlave(db: View, pif: string): boolean {
-  const b = String(db.get('PIF', pif).bond_slave_of);
+  const b = db.get('PIF', pif).bond_slave_of;
   return b !== NULL_REF && db.find('Bond', b) !== undefined;
 }
 

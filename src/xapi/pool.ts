@@ -1,4 +1,4 @@
-// pool.management_reconfigure (xapi_pool.ml:2642-2704): every host moves its management
+// pool.management_reconfigure (Xapi_pool.management_reconfigure): every host moves its management
 // interface to its PIF on the given network, in one transaction (all hosts or none).
 // (pool.create_VLAN* live in vlan.ts.)
 //
@@ -28,7 +28,7 @@ function reconfigure(tx: Txn, network: string, master: string, bridges: readonly
 
 /** Implementation of pool.management_reconfigure. */
 export const poolImpls: Impls = {
-  'pool.management_reconfigure': async (ctx, [network]) => {
-    reconfigure(ctx.tx, network, String(ctx.tx.get('pool', ctx.d.poolRef).master), await actualBridges(ctx));
+  'pool.management_reconfigure': async (ctx, { network }) => {
+    reconfigure(ctx.tx, network, ctx.tx.get('pool', ctx.d.poolRef).master, await actualBridges(ctx));
   },
 };

@@ -16,25 +16,25 @@ type Log = { info(m: string): void; warn(m: string): void };
 /** xapi Sync_networking.fix_bonds: stale bond_slave_of cleared; VLANs, tunnels, VIFs-to-move and management move from members up to their bond. */
 export function fixBonds(tx: Txn, host: string): void {
   for (const p of tx.children('host', host, 'PIFs')) {
-    const b = String(tx.get('PIF', p).bond_slave_of);
+    const b = tx.get('PIF', p).bond_slave_of;
     if (b !== NULL_REF && !tx.find('Bond', b)) tx.set('PIF', p, { bond_slave_of: NULL_REF });
   }
   const bonds = tx.children('host', host, 'PIFs').flatMap((p) => tx.children('PIF', p, 'bond_master_of'));
   for (const bond of bonds) {
-    const master = String(tx.get('Bond', bond).master);
+    const master = tx.get('Bond', bond).master;
     const slaves = tx.children('Bond', bond, 'slaves');
     const vlans = slaves.flatMap((s) => tx.children('PIF', s, 'VLAN_slave_of'));
     if (vlans.length) moveVlans(tx, host, master, vlans);
     const tunnels = slaves.flatMap((s) => tx.children('PIF', s, 'tunnel_transport_PIF_of'));
     if (tunnels.length) moveTunnels(tx, host, master, tunnels);
-    const net = String(tx.get('PIF', master).network);
-    for (const v of vifsToMove(tx, host, slaves.map((s) => String(tx.get('PIF', s).network)))) moveVifInternal(tx, v, net);
+    const net = tx.get('PIF', master).network;
+    for (const v of vifsToMove(tx, host, slaves.map((s) => tx.get('PIF', s).network))) moveVifInternal(tx, v, net);
     const mgmt = slaves.find((s) => tx.get('PIF', s).management);
     if (mgmt) {
       setCulprit(tx, master);
       moveManagement(tx, master);
       tx.set('Bond', bond, { primary_slave: mgmt });
-    } else if (String(tx.get('Bond', bond).primary_slave) === NULL_REF && slaves.length) {
+    } else if (tx.get('Bond', bond).primary_slave === NULL_REF && slaves.length) {
       tx.set('Bond', bond, { primary_slave: slaves[0] });
     }
   }
@@ -48,7 +48,7 @@ export function fixBonds(tx: Txn, host: string): void {
 export function pifsRequiredAtStartOfDay(db: View, host: string): string[] {
   return db.children('host', host, 'PIFs').filter((p) => {
     const r = db.get('PIF', p);
-    if (r.managed !== true || String(r.bond_slave_of) !== NULL_REF) return false;
+    if (r.managed !== true || r.bond_slave_of !== NULL_REF) return false;
     return r.physical === true || db.children('PIF', p, 'bond_master_of').length > 0 || r.ip_configuration_mode !== 'None';
   });
 }
@@ -63,7 +63,7 @@ export function bringUpAtStartOfDay(tx: Txn, host: string, log: Log, absent: Rea
   for (const p of pifsRequiredAtStartOfDay(tx, host)) {
     if (!tx.find('PIF', p)) continue;
     // A NIC the host no longer has stays down (its PIF is kept only because something uses it).
-    if (tx.get('PIF', p).physical === true && absent.has(String(tx.get('PIF', p).device))) continue;
+    if (tx.get('PIF', p).physical === true && absent.has(tx.get('PIF', p).device)) continue;
     const was = tx.get('PIF', p).currently_attached;
     const restore = tx.savepoint();
     try {
@@ -87,7 +87,7 @@ export async function startOfDayLocal(store: Store, host: string, log: Log): Pro
   await store.write((tx) => fixBonds(tx, host));
   try {
     const up = await store.write((tx) => bringUpAtStartOfDay(tx, host, log));
-    if (up.length) log.info(`start of day: brought up ${up.length} PIFs: ${up.map((p) => String(store.get('PIF', p).device)).join(', ')}`);
+    if (up.length) log.info(`start of day: brought up ${up.length} PIFs: ${up.map((p) => store.get('PIF', p).device).join(', ')}`);
     return up.length;
   } catch (e) {
     log.warn(`start of day: bringing the PIFs up together failed (${e instanceof ApiError ? `${e.code} ${e.params.join(' ')}` : String(e)}); trying one by one`);

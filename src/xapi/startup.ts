@@ -8,6 +8,7 @@ import { NULL_REF, type Txn } from '../store/store.js';
 import { checkProperties } from './bond.js';
 import { bridgeForDevice, introduceInternal, newPifMetrics, type NicInfo } from './introduce.js';
 import { vlanCreateInternal } from './vlan.js';
+import { isVlanTagged } from '../../schema/values.js';
 
 /** IPv4 configuration of the management interface in an inventory. */
 export interface InventoryIp { mode: 'Static' | 'DHCP'; address?: string; netmask?: string; gateway?: string; dns?: string }
@@ -68,7 +69,7 @@ export function splitInventory(entries: InventoryEntry[]): { nics: InventoryNic[
     b.members.forEach((m) => used.add(m));
   }
   for (const v of vlans) {
-    if (!Number.isInteger(v.vlan) || v.vlan < 0 || v.vlan > 4094) throw bad(v, 'vlan is a tag 0..4094');
+    if (!isVlanTagged(v.vlan)) throw bad(v, 'vlan is a tag 0..4094');
     if (!devs.has(v.on) && !bonds.some((b) => b.bond === v.on)) throw bad(v, '"on" must be a NIC or bond of the inventory');
     if (used.has(v.on)) throw bad(v, `${v.on} is a bond member`);
   }
@@ -180,7 +181,7 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
     if (nic.plugged === true) tx.set('PIF', pif, { currently_attached: true });
   }
   const network = (bridge: string | undefined, label: string) => {
-    const taken = new Set([...tx.rows('network')].map(([, r]) => String(r.bridge)));
+    const taken = new Set([...tx.rows('network')].map(([, r]) => r.bridge));
     let name = bridge ?? '';
     for (let n = 0; name === '' || (bridge === undefined && taken.has(name)); n++) name = `xapi${n}`;
     return tx.create('network', { name_label: label, name_description: '', MTU: 1500, other_config: Object.create(null), bridge: name, managed: true });
@@ -216,7 +217,7 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
     manage(untagged, v);
   }
   const m = tx.where('PIF', (p) => p.management === true && p.host === host)[0];
-  if (m) tx.set('host', host, { address: String(tx.get('PIF', m).IP) });
+  if (m) tx.set('host', host, { address: tx.get('PIF', m).IP });
   const vmMetrics = tx.create('VM_metrics', {});
   const dom0 = tx.create('VM', {
     name_label: `Control domain on host: ${hostname}`,

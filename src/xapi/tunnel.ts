@@ -3,6 +3,7 @@
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, newUuid, type Txn } from '../store/store.js';
+import type { EnumValue } from '../../schema/index.js';
 import { assertNetworkManaged, assertNoOtherLocalPifs, plugPif, unplugPif } from './network.js';
 import { setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
@@ -11,7 +12,7 @@ import { genMac } from './vif.js';
 /** tunnel<N>: the smallest N not used by a tunnel access PIF on the host. */
 export function chooseTunnelDevice(tx: Txn, host: string): string {
   const used = new Set(tx.children('host', host, 'PIFs').filter((ref) => tx.children('PIF', ref, 'tunnel_access_PIF_of').length > 0)
-    .map((p) => String(tx.get('PIF', p).device)));
+    .map((p) => tx.get('PIF', p).device));
   let n = 0;
   while (used.has(`tunnel${n}`)) n++;
   return `tunnel${n}`;
@@ -22,7 +23,7 @@ export function chooseTunnelDevice(tx: Txn, host: string): string {
  * unicast MAC, MTU -1, the transport's metrics and address type, not attached) and the
  * tunnel record (status {active: false}). No validation, nothing plugged.
  */
-export function tunnelCreateInternal(tx: Txn, host: string, transportPif: string, network: string, protocol: string): { tunnel: string; access: string } {
+export function tunnelCreateInternal(tx: Txn, host: string, transportPif: string, network: string, protocol: EnumValue<'tunnel_protocol'>): { tunnel: string; access: string } {
   const transport = tx.get('PIF', transportPif);
   const device = chooseTunnelDevice(tx, host);
   const access = tx.create('PIF', {
@@ -43,16 +44,16 @@ export function tunnelCreateInternal(tx: Txn, host: string, transportPif: string
 
 /** Deletes a tunnel record and its access PIF (the metrics belong to the transport PIF). */
 export function tunnelDestroyInternal(tx: Txn, tunnel: string): void {
-  const access = String(tx.get('tunnel', tunnel).access_PIF);
+  const access = tx.get('tunnel', tunnel).access_PIF;
   if (tx.find('PIF', access)) tx.destroy('PIF', access);
   tx.destroy('tunnel', tunnel);
 }
 
 /** tunnel.create's checks in xapi's order, then the records, then PIF.plug of the access PIF. */
-function create(tx: Txn, transportPif: string, network: string, protocol: string): string {
+function create(tx: Txn, transportPif: string, network: string, protocol: EnumValue<'tunnel_protocol'>): string {
   assertNetworkManaged(tx, network);
   const pif = tx.get('PIF', transportPif);
-  const host = String(pif.host);
+  const host = pif.host;
   assertNoOtherLocalPifs(tx, host, network);
   if (!pif.managed) throw new ApiError('PIF_UNMANAGED', [transportPif]);
   const topo = topology(tx, transportPif);
@@ -60,7 +61,7 @@ function create(tx: Txn, transportPif: string, network: string, protocol: string
   if (topo[0] === 'Physical' && pif.bond_slave_of !== NULL_REF) throw new ApiError('CANNOT_ADD_TUNNEL_TO_BOND_SLAVE', [transportPif]);
   if (topo[0] === 'Tunnel_access') throw new ApiError('IS_TUNNEL_ACCESS_PIF', [transportPif]);
   for (const [, h] of tx.rows('host')) {
-    if ((h.software_version as Record<string, string>).network_backend !== 'openvswitch') throw new ApiError('OPENVSWITCH_NOT_ACTIVE', []);
+    if (h.software_version.network_backend !== 'openvswitch') throw new ApiError('OPENVSWITCH_NOT_ACTIVE', []);
   }
   const r = tunnelCreateInternal(tx, host, transportPif, network, protocol);
   setCulprit(tx, r.access);
@@ -70,10 +71,10 @@ function create(tx: Txn, transportPif: string, network: string, protocol: string
 
 /** Implementations of tunnel.create and tunnel.destroy. */
 export const tunnelImpls: Impls = {
-  'tunnel.create': (ctx, [transportPif, network, protocol]) => create(ctx.tx, transportPif, network, protocol),
-  'tunnel.destroy': (ctx, [self]) => {
-    const access = String(ctx.tx.get('tunnel', self).access_PIF);
-    unplugPif(ctx.tx, access, String(ctx.tx.get('PIF', access).host));
+  'tunnel.create': (ctx, { transport_PIF: transportPif, network, protocol }) => create(ctx.tx, transportPif, network, protocol),
+  'tunnel.destroy': (ctx, { self }) => {
+    const access = ctx.tx.get('tunnel', self).access_PIF;
+    unplugPif(ctx.tx, access, ctx.tx.get('PIF', access).host);
     tunnelDestroyInternal(ctx.tx, self);
   },
 };

@@ -21,15 +21,16 @@ export function genMac(device: number, seed: string): string {
 
 /** xapi's Helpers.is_valid_MAC: six colon-separated pairs of hex digits (the `mac` value type). */
 export { isMac as isValidMac } from '../../schema/values.js';
-import { isMac as isValidMac } from '../../schema/values.js';
+import { isMac as isValidMac, isVlanTagged } from '../../schema/values.js';
+import type { CtorOf, EnumValue, Int } from '../../schema/index.js';
 
 /** The domain type xapi's Helpers.domain_type reports: VM_metrics' current type while a domain exists. */
 export function domainType(db: View, vm: string): string {
   const row = db.get('VM', vm);
-  let t = String(row.domain_type);
+  let t = row.domain_type;
   if (row.power_state !== 'Halted') {
-    const m = db.find('VM_metrics', String(row.metrics));
-    if (m && m.current_domain_type !== 'unspecified') t = String(m.current_domain_type);
+    const m = db.find('VM_metrics', row.metrics);
+    if (m && m.current_domain_type !== 'unspecified') t = m.current_domain_type;
   }
   if (t === 'unspecified') t = row.HVM_boot_policy === '' ? 'pv' : 'hvm';
   return t;
@@ -43,7 +44,7 @@ export function domainType(db: View, vm: string): string {
  */
 export function vifOperationError(tx: View, vif: string, op: 'plug' | 'unplug'): ApiError | undefined {
   const row = tx.get('VIF', vif);
-  const vm = String(row.VM);
+  const vm = row.VM;
   const vmRow = tx.get('VM', vm);
   const ops = Object.entries(row.current_operations as Record<string, string>);
   if (ops.length) {
@@ -51,7 +52,7 @@ export function vifOperationError(tx: View, vif: string, op: 'plug' | 'unplug'):
     return new ApiError('OTHER_OPERATION_IN_PROGRESS', ['VIF', vif, fmt(ops.map(([, o]) => o).reverse()), fmt(ops.map(([t]) => t).reverse())]);
   }
   if (op === 'plug' && vmRow.is_control_domain) return new ApiError('OPERATION_NOT_ALLOWED', ['Control domain does not support hotplug']);
-  const ps = String(vmRow.power_state);
+  const ps = vmRow.power_state;
   const plugged = row.currently_attached || row.reserved;
   if (ps === 'Running') {
     if (plugged && op === 'plug') return new ApiError('DEVICE_ALREADY_ATTACHED', [vif]);
@@ -65,8 +66,8 @@ export function vifOperationError(tx: View, vif: string, op: 'plug' | 'unplug'):
     }
   }
   if (domainType(tx, vm) === 'hvm') {
-    const gm = tx.find('VM_guest_metrics', String(vmRow.guest_metrics));
-    const hotplug = gm ? String(gm.can_use_hotplug_vif) : 'unspecified';
+    const gm = tx.find('VM_guest_metrics', vmRow.guest_metrics);
+    const hotplug = gm ? gm.can_use_hotplug_vif : 'unspecified';
     if (hotplug === 'no') return new ApiError('OPERATION_NOT_ALLOWED', ['VM states it does not support VIF hotplug.']);
     if (hotplug === 'unspecified' && !(gm && gm.PV_drivers_detected)) return new ApiError('VM_MISSING_PV_DRIVERS', [vm]);
   }
@@ -76,12 +77,12 @@ export function vifOperationError(tx: View, vif: string, op: 'plug' | 'unplug'):
 /** Active: attached and the VM not Suspended (xapi_vif.is_active). */
 export function vifActive(db: View, vif: string): boolean {
   const row = db.get('VIF', vif);
-  return !!row.currently_attached && db.get('VM', String(row.VM)).power_state !== 'Suspended';
+  return !!row.currently_attached && db.get('VM', row.VM).power_state !== 'Suspended';
 }
 
 /** The host a VIF's VM lives on, or `fallback` (xapi runs VIF calls locally when the VM is nowhere). */
 function vmHost(db: View, vif: string, fallback: string): string {
-  const h = String(db.get('VM', String(db.get('VIF', vif).VM)).resident_on);
+  const h = db.get('VM', db.get('VIF', vif).VM).resident_on;
   return h !== NULL_REF && db.find('host', h) ? h : fallback;
 }
 
@@ -93,37 +94,37 @@ function vmHost(db: View, vif: string, fallback: string): string {
 export function moveVifInternal(tx: Txn, vif: string, network: string): void {
   tx.set('VIF', vif, { network });
   if (vifActive(tx, vif)) {
-    const vm = tx.get('VM', String(tx.get('VIF', vif).VM));
-    attachInternal(tx, network, String(vm.resident_on));
+    const vm = tx.get('VM', tx.get('VIF', vif).VM);
+    attachInternal(tx, network, vm.resident_on);
   }
 }
 
 /** Attaches the networks of all the VM's VIFs on `host` (xapi's attach_for_vm, no forced bring-up). */
 export function attachNetworksForVm(tx: Txn, vm: string, host: string): void {
   for (const v of tx.children('VM', vm, 'VIFs')) {
-    const n = String(tx.get('VIF', v).network);
+    const n = tx.get('VIF', v).network;
     if (tx.find('network', n)) attachInternal(tx, n, host);
   }
 }
 
 /** VIF.create: xapi_vif_helpers.create's checks and records. */
-function create(tx: Txn, rec: Record<string, any>): string {
-  const vm = String(rec.VM);
+function create(tx: Txn, rec: CtorOf<'VIF'>): string {
+  const vm = rec.VM;
   const vmRow = tx.get('VM', vm);
-  tx.get('network', String(rec.network));
+  tx.get('network', rec.network);
   // xapi_vif.create: currently_attached only honoured for a Suspended VM.
   const attached = vmRow.power_state === 'Suspended' ? !!rec.currently_attached : false;
-  const device = String(rec.device);
+  const device = rec.device;
   if (!/^\d+$/.test(device)) throw new ApiError('INVALID_DEVICE', [device]);
-  const seed = (vmRow.other_config as Record<string, string>).mac_seed;
-  let mac = String(rec.MAC);
+  const seed = vmRow.other_config.mac_seed;
+  let mac = rec.MAC;
   let auto = false;
   if (seed !== undefined && mac === '') {
     mac = genMac(Number(device), seed);
     auto = true;
   }
   if (!isValidMac(mac)) throw new ApiError('MAC_INVALID', [mac]);
-  if ((rec.trunks as number[]).length) assertNetworkCompatibleWithTrunksOnPif(tx, String(rec.network));
+  if (rec.trunks.length) assertNetworkCompatibleWithTrunksOnPif(tx, rec.network);
   // (HA_CONSTRAINT_VIOLATION_NETWORK_NOT_SHARED needs HA, which this daemon never enables.)
   const n = Number(device);
   if (tx.children('VM', vm, 'VIFs').some((v) => Number(tx.get('VIF', v).device) === n)) throw new ApiError('DEVICE_ALREADY_EXISTS', [device]);
@@ -140,11 +141,11 @@ function create(tx: Txn, rec: Record<string, any>): string {
 
 /** Recomputes VIF.allowed_operations (attach, plug, unplug) as xapi does after each operation. */
 export function updateAllowedOperations(tx: Txn, vif: string): void {
-  const allowed: string[] = [];
+  const allowed: EnumValue<'vif_operations'>[] = [];
   for (const op of ['attach', 'plug', 'unplug'] as const) {
     if (op === 'attach' ? Object.keys(tx.get('VIF', vif).current_operations as object).length === 0 : !vifOperationError(tx, vif, op)) allowed.push(op);
   }
-  const cur = tx.get('VIF', vif).allowed_operations as string[];
+  const cur = tx.get('VIF', vif).allowed_operations;
   if (cur.join() !== allowed.join()) tx.set('VIF', vif, { allowed_operations: allowed });
 }
 
@@ -156,12 +157,12 @@ export function updateVmVifsAllowedOperations(tx: Txn, vm: string): void {
 /** VIF.destroy: OPERATION_NOT_ALLOWED while attached to a running VM; metrics go too. */
 function destroy(tx: Txn, self: string): void {
   const row = tx.get('VIF', self);
-  const vm = tx.find('VM', String(row.VM));
+  const vm = tx.find('VM', row.VM);
   // Helpers.is_running: a domain exists (domid ≠ -1).
   if (vm && Number(vm.domid) !== -1 && row.currently_attached) {
     throw new ApiError('OPERATION_NOT_ALLOWED', ['VIF currently attached to a running VM']);
   }
-  const m = String(row.metrics);
+  const m = row.metrics;
   if (tx.find('VIF_metrics', m)) tx.destroy('VIF_metrics', m);
   tx.destroy('VIF', self);
 }
@@ -171,7 +172,7 @@ export function plugVif(tx: Txn, self: string, localHost: string): void {
   const err = vifOperationError(tx, self, 'plug');
   if (err) throw err;
   tx.set('VIF', self, { currently_attached: true });
-  attachNetworksForVm(tx, String(tx.get('VIF', self).VM), vmHost(tx, self, localHost));
+  attachNetworksForVm(tx, tx.get('VIF', self).VM, vmHost(tx, self, localHost));
   updateAllowedOperations(tx, self);
 }
 
@@ -190,34 +191,34 @@ function move(tx: Txn, self: string, network: string, localHost: string): void {
   if (vifActive(tx, self)) {
     const host = vmHost(tx, self, localHost);
     try {
-      assertCanSeeNetworks(tx, String(row.VM), host, [network]);
+      assertCanSeeNetworks(tx, row.VM, host, [network]);
     } catch (e) {
       if (e instanceof ApiError && e.code === 'VM_REQUIRES_NETWORK') throw new ApiError('HOST_CANNOT_ATTACH_NETWORK', [host, network]);
       throw e;
     }
   }
-  if ((row.trunks as number[]).length) assertNetworkCompatibleWithTrunksOnPif(tx, network);
+  if (row.trunks.length) assertNetworkCompatibleWithTrunksOnPif(tx, network);
   moveVifInternal(tx, self, network);
 }
 
 /** VLAN_TAG_INVALID [tag] outside 0..4094 (xapi_vlan.assert_valid_VLAN_tag). */
-function assertValidTag(tag: number): void {
-  if (tag < 0 || tag > 4094) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
+function assertValidTag(tag: Int): void {
+  if (!isVlanTagged(tag)) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
 }
 
 /** VIF.add_trunks / remove_trunks / set_trunks, as xapi_vif.ml (tag check and network check orders differ). */
-function trunks(tx: Txn, self: string, op: 'add' | 'remove' | 'set', value: number | number[]): void {
+function trunks(tx: Txn, self: string, op: 'add' | 'remove' | 'set', value: Int | readonly Int[]): void {
   const row = tx.get('VIF', self);
-  const cur = row.trunks as number[];
-  const network = String(row.network);
+  const cur = row.trunks as Int[];
+  const network = row.network;
   if (op === 'add') {
-    assertValidTag(value as number);
+    assertValidTag(value as Int);
     assertNetworkCompatibleWithTrunksOnPif(tx, network);
-    if (!cur.includes(value as number)) tx.set('VIF', self, { trunks: [value, ...cur] });
+    if (!cur.includes(value as Int)) tx.set('VIF', self, { trunks: [value as Int, ...cur] });
   } else if (op === 'remove') {
-    if (cur.includes(value as number)) tx.set('VIF', self, { trunks: cur.filter((t) => t !== value) });
+    if (cur.includes(value as Int)) tx.set('VIF', self, { trunks: cur.filter((t) => t !== value) });
   } else {
-    const v = value as number[];
+    const v = value as readonly Int[];
     if (v.length) assertNetworkCompatibleWithTrunksOnPif(tx, network);
     const set = [...new Set(v)];
     set.forEach(assertValidTag);
@@ -229,7 +230,7 @@ function trunks(tx: Txn, self: string, op: 'add' | 'remove' | 'set', value: numb
 /** The VIF's locking mode with network_default resolved (xapi_vif_helpers get_effective_locking_mode). */
 function effectiveLockingMode(db: View, vif: string): string {
   const v = db.get('VIF', vif);
-  return v.locking_mode === 'network_default' ? String(db.get('network', String(v.network)).default_locking_mode) : String(v.locking_mode);
+  return v.locking_mode === 'network_default' ? db.get('network', v.network).default_locking_mode : v.locking_mode;
 }
 
 /** `a.b.c.d/n` with n in 0..32 (Ipaddr.V4.Prefix.of_string). */
@@ -256,22 +257,22 @@ function configureIp(tx: Txn, self: string, v: 4 | 6, mode: string, address: str
     }
     if (gateway !== '' && !(v === 4 ? isValidIPv4(gateway) : isValidIPv6(gateway))) throw new ApiError('INVALID_IP_ADDRESS_SPECIFIED', ['gateway']);
   }
-  const vm = String(vif.VM);
-  const gm = tx.find('VM_guest_metrics', String(tx.find('VM', vm)?.guest_metrics ?? NULL_REF));
-  if ((gm?.other as Record<string, string> | undefined)?.['feature-static-ip-setting'] !== '1') throw new ApiError('VM_LACKS_FEATURE', [vm]);
+  const vm = vif.VM;
+  const gm = tx.find('VM_guest_metrics', tx.find('VM', vm)?.guest_metrics ?? NULL_REF);
+  if (gm?.other?.['feature-static-ip-setting'] !== '1') throw new ApiError('VM_LACKS_FEATURE', [vm]);
   tx.set('VIF', self, { [`ipv${v}_configuration_mode`]: mode, [`ipv${v}_addresses`]: [address], [`ipv${v}_gateway`]: gateway });
 }
 
 export const vifImpls: Impls = {
-  'VIF.configure_ipv4': (ctx, [self, mode, address, gateway]) => { configureIp(ctx.tx, self, 4, mode, address, gateway); },
-  'VIF.configure_ipv6': (ctx, [self, mode, address, gateway]) => { configureIp(ctx.tx, self, 6, mode, address, gateway); },
-  'VIF.create': (ctx, [rec]) => create(ctx.tx, rec),
-  'VIF.destroy': (ctx, [self]) => { destroy(ctx.tx, self); },
-  'VIF.plug': (ctx, [self]) => { plugVif(ctx.tx, self, ctx.d.hostRef); },
-  'VIF.unplug': (ctx, [self]) => { unplugVif(ctx.tx, self); },
-  'VIF.unplug_force': (ctx, [self]) => { unplugVif(ctx.tx, self); },
-  'VIF.move': (ctx, [self, network]) => { move(ctx.tx, self, network, ctx.d.hostRef); },
-  'VIF.add_trunks': (ctx, [self, value]) => { trunks(ctx.tx, self, 'add', value); },
-  'VIF.remove_trunks': (ctx, [self, value]) => { trunks(ctx.tx, self, 'remove', value); },
-  'VIF.set_trunks': (ctx, [self, value]) => { trunks(ctx.tx, self, 'set', value); },
+  'VIF.configure_ipv4': (ctx, { self, mode, address, gateway }) => { configureIp(ctx.tx, self, 4, mode, address, gateway); },
+  'VIF.configure_ipv6': (ctx, { self, mode, address, gateway }) => { configureIp(ctx.tx, self, 6, mode, address, gateway); },
+  'VIF.create': (ctx, { args: rec }) => create(ctx.tx, rec),
+  'VIF.destroy': (ctx, { self }) => { destroy(ctx.tx, self); },
+  'VIF.plug': (ctx, { self }) => { plugVif(ctx.tx, self, ctx.d.hostRef); },
+  'VIF.unplug': (ctx, { self }) => { unplugVif(ctx.tx, self); },
+  'VIF.unplug_force': (ctx, { self }) => { unplugVif(ctx.tx, self); },
+  'VIF.move': (ctx, { self, network }) => { move(ctx.tx, self, network, ctx.d.hostRef); },
+  'VIF.add_trunks': (ctx, { self, value }) => { trunks(ctx.tx, self, 'add', value); },
+  'VIF.remove_trunks': (ctx, { self, value }) => { trunks(ctx.tx, self, 'remove', value); },
+  'VIF.set_trunks': (ctx, { self, value }) => { trunks(ctx.tx, self, 'set', value); },
 };

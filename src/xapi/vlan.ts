@@ -1,6 +1,7 @@
 // VLAN: create/destroy (xapi_vlan.ml), pool.create_VLAN(_from_PIF) (xapi_pool.ml) and the
 // deprecated PIF.create_VLAN / PIF.destroy. A VLAN is a record plus an untagged PIF on the
 // VLAN's network; the reconciler makes the VLAN bridge on the tagged PIF's bridge.
+import type { Int, Ref } from '../../schema/index.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
@@ -10,6 +11,7 @@ import {
 } from './network.js';
 import { setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
+import { isVlanTagged } from '../../schema/values.js';
 
 /** The dummy MAC of every VLAN untagged PIF (xapi_vlan.vlan_mac). */
 export const VLAN_MAC = 'fe:ff:ff:ff:ff:ff';
@@ -19,7 +21,7 @@ export const VLAN_MAC = 'fe:ff:ff:ff:ff:ff';
  * tagged PIF, MAC fe:ff:ff:ff:ff:ff, tagged PIF's MTU, metrics and address type, not attached)
  * and the VLAN record. No validation, nothing plugged.
  */
-export function vlanCreateInternal(tx: Txn, host: string, taggedPif: string, tag: number, network: string, device: string): { vlan: string; untagged: string } {
+export function vlanCreateInternal(tx: Txn, host: string, taggedPif: string, tag: Int, network: string, device: string): { vlan: string; untagged: string } {
   const tagged = tx.get('PIF', taggedPif);
   const vlan = tx.create('VLAN', { tagged_PIF: taggedPif, untagged_PIF: NULL_REF, tag, other_config: Object.create(null) });
   const untagged = tx.create('PIF', {
@@ -37,16 +39,16 @@ export function vlanCreateInternal(tx: Txn, host: string, taggedPif: string, tag
 
 /** Deletes a VLAN record and its untagged PIF (the metrics belong to the tagged PIF and stay). */
 export function vlanDestroyInternal(tx: Txn, vlan: string): void {
-  const untagged = String(tx.get('VLAN', vlan).untagged_PIF);
+  const untagged = tx.get('VLAN', vlan).untagged_PIF;
   tx.destroy('VLAN', vlan);
   if (tx.find('PIF', untagged)) tx.destroy('PIF', untagged);
 }
 
 /** VLAN.create's checks in xapi's order; returns the tagged PIF's device. */
-function assertCanCreate(tx: Txn, taggedPif: string, tag: number, network: string): { host: string; device: string } {
+function assertCanCreate(tx: Txn, taggedPif: string, tag: Int, network: string): { host: string; device: string } {
   assertNetworkManaged(tx, network);
   const pif = tx.get('PIF', taggedPif);
-  const host = String(pif.host);
+  const host = pif.host;
   assertNoOtherLocalPifs(tx, host, network);
   if (!pif.managed) throw new ApiError('PIF_UNMANAGED', [taggedPif]);
   const topo = topology(tx, taggedPif);
@@ -55,15 +57,15 @@ function assertCanCreate(tx: Txn, taggedPif: string, tag: number, network: strin
   if (topo[0] === 'VLAN_untagged') throw new ApiError('PIF_IS_VLAN', [taggedPif]);
   if (topo[0] === 'Tunnel_access') throw new ApiError('IS_TUNNEL_ACCESS_PIF', [taggedPif]);
   // (SR-IOV network compatibility: no SR-IOV here, every network is a bridge network.)
-  if (!Number.isInteger(tag) || tag < 0 || tag > 4094) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
-  const device = String(pif.device);
+  if (!isVlanTagged(tag)) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
+  const device = pif.device;
   if (tx.where('VLAN', (v) => v.tagged_PIF === taggedPif && Number(v.tag) === tag).length) throw new ApiError('PIF_VLAN_EXISTS', [device]);
   // VLAN_IN_USE (the kernel already has <device>.<tag>) cannot happen: the reconciler owns every VLAN device.
   return { host, device };
 }
 
 /** VLAN.create: checks, records, then PIF.plug of the untagged PIF. */
-export function vlanCreate(tx: Txn, taggedPif: string, tag: number, network: string): { vlan: string; untagged: string } {
+export function vlanCreate(tx: Txn, taggedPif: Ref<'PIF'>, tag: Int, network: Ref<'network'>): { vlan: string; untagged: string } {
   const { host, device } = assertCanCreate(tx, taggedPif, tag, network);
   assertNetworkCompatibleWithTrunksOnVif(tx, network);
   const r = vlanCreateInternal(tx, host, taggedPif, tag, network, device);
@@ -74,7 +76,7 @@ export function vlanCreate(tx: Txn, taggedPif: string, tag: number, network: str
 
 /** VLAN.destroy: orphan clean-up, bond/management/protection checks, PIF.unplug, then the records. */
 export function vlanDestroy(tx: Txn, vlan: string): void {
-  const untagged = String(tx.get('VLAN', vlan).untagged_PIF);
+  const untagged = tx.get('VLAN', vlan).untagged_PIF;
   const u = tx.find('PIF', untagged);
   if (!u) {
     tx.destroy('VLAN', vlan);
@@ -85,12 +87,12 @@ export function vlanDestroy(tx: Txn, vlan: string): void {
   // (assert_not_slave_management_pif: only on a pool slave; this host is the master.)
   assertNoProtectionEnabled(tx, untagged);
   if (Number(u.VLAN) < 0) throw new ApiError('PIF_IS_PHYSICAL', []);
-  unplugPif(tx, untagged, String(u.host));
+  unplugPif(tx, untagged, u.host);
   vlanDestroyInternal(tx, vlan);
 }
 
 /** PIF.create_VLAN (deprecated): the host's PIF named `device` with VLAN -1 becomes the tagged PIF. */
-function pifCreateVlan(tx: Txn, device: string, network: string, host: string, tag: number): string {
+function pifCreateVlan(tx: Txn, device: string, network: string, host: string, tag: Int): string {
   tx.get('host', host);
   const base = tx.children('host', host, 'PIFs').filter((ref) => { const p = tx.get('PIF', ref); return p.device === device && Number(p.VLAN) === -1; });
   if (base.length === 0) throw new ApiError('INVALID_VALUE', ['device', device]);
@@ -101,30 +103,30 @@ function pifCreateVlan(tx: Txn, device: string, network: string, host: string, t
 function pifDestroy(tx: Txn, self: string): void {
   const p = tx.get('PIF', self);
   if (Number(p.VLAN) < 0) throw new ApiError('PIF_IS_PHYSICAL', []);
-  vlanDestroy(tx, String(p.VLAN_master_of));
+  vlanDestroy(tx, p.VLAN_master_of);
 }
 
 /** The live hosts (host_metrics.live). */
 function liveHost(tx: Txn, host: string): boolean {
-  const m = tx.find('host_metrics', String(tx.get('host', host).metrics));
+  const m = tx.find('host_metrics', tx.get('host', host).metrics);
   return !!m && m.live === true;
 }
 
 /** Implementations of VLAN.*, pool.create_VLAN(_from_PIF), PIF.create_VLAN and PIF.destroy. */
 export const vlanImpls: Impls = {
-  'VLAN.create': (ctx, [taggedPif, tag, network]) => vlanCreate(ctx.tx, taggedPif, tag, network).vlan,
-  'VLAN.destroy': (ctx, [self]) => { vlanDestroy(ctx.tx, self); },
-  'PIF.create_VLAN': (ctx, [device, network, host, tag]) => pifCreateVlan(ctx.tx, device, network, host, tag),
-  'PIF.destroy': (ctx, [self]) => { pifDestroy(ctx.tx, self); },
+  'VLAN.create': (ctx, { tagged_PIF: taggedPif, tag, network }) => vlanCreate(ctx.tx, taggedPif, tag, network).vlan,
+  'VLAN.destroy': (ctx, { self }) => { vlanDestroy(ctx.tx, self); },
+  'PIF.create_VLAN': (ctx, { device, network, host, VLAN: tag }) => pifCreateVlan(ctx.tx, device, network, host, tag),
+  'PIF.destroy': (ctx, { self }) => { pifDestroy(ctx.tx, self); },
   // xapi_pool.create_VLAN_from_PIF: VLAN.create on every live host's PIF of the same network; all or nothing.
-  'pool.create_VLAN_from_PIF': (ctx, [pif, network, tag]) => {
+  'pool.create_VLAN_from_PIF': (ctx, { pif, network, VLAN: tag }) => {
     const tx = ctx.tx;
-    const net = String(tx.get('PIF', pif).network);
-    const pifs = tx.children('network', net, 'PIFs').filter((p) => liveHost(tx, String(tx.get('PIF', p).host)));
+    const net = tx.get('PIF', pif).network;
+    const pifs = tx.children('network', net, 'PIFs').filter((p) => liveHost(tx, tx.get('PIF', p).host));
     return pifs.map((p) => vlanCreate(tx, p, tag, network).untagged);
   },
   // xapi_pool.create_VLAN (deprecated): PIF.create_VLAN on every host; all or nothing.
-  'pool.create_VLAN': (ctx, [device, network, tag]) => {
+  'pool.create_VLAN': (ctx, { device, network, VLAN: tag }) => {
     const tx = ctx.tx;
     return tx.refs('host').map((h) => pifCreateVlan(tx, device, network, h, tag));
   },

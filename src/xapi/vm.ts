@@ -5,7 +5,8 @@ import { v4 as uuidv4 } from 'uuid';
 import type { Impls } from '../api/context.js';
 import { now } from '../api/context.js';
 import { ApiError } from '../errors.js';
-import { NULL_REF, type Txn, type View } from '../store/store.js';
+import { NULL_REF, type Patch, type Txn, type View } from '../store/store.js';
+import type { CtorOf } from '../../schema/index.js';
 import { assertCanSeeNetworks, networkVisibleOn, vmNetworks } from './network.js';
 import { attachNetworksForVm, updateVmVifsAllowedOperations } from './vif.js';
 
@@ -24,7 +25,7 @@ const DOM0_OPS = new Set(['start', 'start_on']);
 /** True if the host is live (host_metrics.live) and enabled. */
 function hostUsable(db: View, host: string): boolean {
   const h = db.get('host', host);
-  const m = db.find('host_metrics', String(h.metrics));
+  const m = db.find('host_metrics', h.metrics);
   return !!h.enabled && !!m && m.live === true;
 }
 
@@ -35,7 +36,7 @@ function hostUsable(db: View, host: string): boolean {
  */
 export function possibleHosts(tx: View, vm: string): string[] {
   const row = tx.get('VM', vm);
-  const sched = String(row.scheduled_to_be_resident_on);
+  const sched = row.scheduled_to_be_resident_on;
   if (sched !== NULL_REF && tx.find('host', sched)) return [sched];
   const nets = vmNetworks(tx, vm);
   return tx.refs('host').filter((h) => {
@@ -53,7 +54,7 @@ export function possibleHosts(tx: View, vm: string): string[] {
 /** xapi_vm_lifecycle.check_operation_error for the power operations, in its order. */
 export function assertOperationValid(db: View, vm: string, op: string): void {
   const row = db.get('VM', vm);
-  const ps = String(row.power_state) as PowerState;
+  const ps = row.power_state as PowerState;
   const allowed = ALLOWED[op];
   if (!allowed.includes(ps)) {
     throw new ApiError('VM_BAD_POWER_STATE', [vm, allowed.map((s) => s.toLowerCase()).join(', '), ps.toLowerCase()]);
@@ -87,7 +88,7 @@ function bootOn(tx: Txn, vm: string, host: string, paused: boolean, plugVifs: bo
     power_state: paused ? 'Paused' : 'Running', resident_on: host, scheduled_to_be_resident_on: NULL_REF,
     domid: nextDomid(tx, host),
   });
-  const m = String(row.metrics);
+  const m = row.metrics;
   if (tx.find('VM_metrics', m)) {
     const dt = row.domain_type === 'unspecified' ? (row.HVM_boot_policy === '' ? 'pv' : 'hvm') : row.domain_type;
     tx.set('VM_metrics', m, { current_domain_type: dt, start_time: now(), last_updated: now() });
@@ -105,7 +106,7 @@ export function forceStateReset(tx: Txn, vm: string, state: PowerState): void {
   }
   if (state === 'Halted' || state === 'Suspended') {
     tx.set('VM', vm, { resident_on: NULL_REF, scheduled_to_be_resident_on: NULL_REF, domid: -1 });
-    const m = String(tx.get('VM', vm).metrics);
+    const m = tx.get('VM', vm).metrics;
     if (state === 'Halted' && tx.find('VM_metrics', m)) tx.set('VM_metrics', m, { current_domain_type: 'unspecified' });
   }
   updateVmVifsAllowedOperations(tx, vm);
@@ -120,12 +121,12 @@ function assertCanBootHere(tx: Txn, vm: string, host: string): void {
 }
 
 /** VM.create: the record with server-side fields as xapi_vm.create sets them, plus its VM_metrics. */
-function create(tx: Txn, rec: Record<string, any>): string {
+function create(tx: Txn, rec: CtorOf<'VM'>): string {
   const suspended = rec.power_state === 'Suspended';
   const metrics = tx.create('VM_metrics', { current_domain_type: suspended ? rec.domain_type : 'unspecified' });
   const domainType = rec.domain_type === 'unspecified' ? (rec.HVM_boot_policy === '' ? 'pv' : 'hvm') : rec.domain_type;
   // xapi_vm.create: a random mac_seed unless the caller gave one (VIF.create with MAC "" derives the MAC from it).
-  const otherConfig = rec.other_config as Record<string, string>;
+  const otherConfig = rec.other_config;
   const withSeed = 'mac_seed' in otherConfig ? otherConfig : Object.assign(Object.create(null), otherConfig, { mac_seed: uuidv4() });
   const fields = {
     ...rec,
@@ -138,7 +139,7 @@ function create(tx: Txn, rec: Record<string, any>): string {
     resident_on: NULL_REF, scheduled_to_be_resident_on: NULL_REF, domid: -1, domarch: '',
     is_control_domain: false, metrics, guest_metrics: NULL_REF,
     allowed_operations: [], current_operations: Object.create(null), is_default_template: false,
-  };
+  } satisfies Patch<'VM'>;
   const ref = tx.create('VM', fields);
   if (suspended && (Object.keys(fields.last_boot_CPU_flags).length === 0 || fields.last_booted_record === '' || fields.suspend_VDI === NULL_REF)) {
     throw new ApiError('VM_BAD_POWER_STATE', [ref, 'halted', 'suspended']);
@@ -161,7 +162,7 @@ function start(tx: Txn, vm: string, paused: boolean, localHost: string): void {
 /** xapi_vm_helpers.allowed_VIF_devices: 0..15 (HVM and PV alike), less the devices the VM's VIFs use. */
 export function allowedVifDevices(db: View, vm: string): string[] {
   db.get('VM', vm);
-  const used = new Set(db.children('VM', vm, 'VIFs').map((v) => String(db.get('VIF', v).device)));
+  const used = new Set(db.children('VM', vm, 'VIFs').map((v) => db.get('VIF', v).device));
   return Array.from({ length: 16 }, (_, i) => String(i)).filter((d) => !used.has(d));
 }
 
@@ -176,17 +177,17 @@ export function allowedVbdDevices(db: View, vm: string): string[] {
 
 /** Implementations of VM.create and the power operations. */
 export const vmImpls: Impls = {
-  'VM.create': (ctx, [rec]) => create(ctx.tx, rec),
-  'VM.get_allowed_VIF_devices': (ctx, [vm]) => allowedVifDevices(ctx.db, vm),
-  'VM.get_allowed_VBD_devices': (ctx, [vm]) => allowedVbdDevices(ctx.db, vm),
-  'VM.start': (ctx, [vm, paused]) => { start(ctx.tx, vm, paused, ctx.d.hostRef); },
-  'VM.start_on': (ctx, [vm, host, paused]) => {
+  'VM.create': (ctx, { args: rec }) => create(ctx.tx, rec),
+  'VM.get_allowed_VIF_devices': (ctx, { vm }) => allowedVifDevices(ctx.db, vm),
+  'VM.get_allowed_VBD_devices': (ctx, { vm }) => allowedVbdDevices(ctx.db, vm),
+  'VM.start': (ctx, { vm, start_paused: paused }) => { start(ctx.tx, vm, paused, ctx.d.hostRef); },
+  'VM.start_on': (ctx, { vm, host, start_paused: paused }) => {
     assertOperationValid(ctx.tx, vm, 'start_on');
     ctx.tx.get('host', host);
     assertCanBootHere(ctx.tx, vm, host);
     bootOn(ctx.tx, vm, host, paused, true);
   },
-  'VM.resume': (ctx, [vm, paused]) => {
+  'VM.resume': (ctx, { vm, start_paused: paused }) => {
     assertOperationValid(ctx.tx, vm, 'resume');
     try {
       assertCanBootHere(ctx.tx, vm, ctx.d.hostRef);
@@ -196,18 +197,18 @@ export const vmImpls: Impls = {
     }
     bootOn(ctx.tx, vm, ctx.d.hostRef, paused, false);
   },
-  'VM.pause': (ctx, [vm]) => {
+  'VM.pause': (ctx, { vm }) => {
     assertOperationValid(ctx.tx, vm, 'pause');
     ctx.tx.set('VM', vm, { power_state: 'Paused' });
     updateVmVifsAllowedOperations(ctx.tx, vm);
   },
-  'VM.unpause': (ctx, [vm]) => {
+  'VM.unpause': (ctx, { vm }) => {
     assertOperationValid(ctx.tx, vm, 'unpause');
     ctx.tx.set('VM', vm, { power_state: 'Running' });
     updateVmVifsAllowedOperations(ctx.tx, vm);
   },
-  'VM.clean_shutdown': (ctx, [vm]) => { assertOperationValid(ctx.tx, vm, 'clean_shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
-  'VM.hard_shutdown': (ctx, [vm]) => { assertOperationValid(ctx.tx, vm, 'hard_shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
-  'VM.shutdown': (ctx, [vm]) => { assertOperationValid(ctx.tx, vm, 'shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
-  'VM.suspend': (ctx, [vm]) => { assertOperationValid(ctx.tx, vm, 'suspend'); forceStateReset(ctx.tx, vm, 'Suspended'); },
+  'VM.clean_shutdown': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'clean_shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
+  'VM.hard_shutdown': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'hard_shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
+  'VM.shutdown': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
+  'VM.suspend': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'suspend'); forceStateReset(ctx.tx, vm, 'Suspended'); },
 };

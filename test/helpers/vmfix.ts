@@ -3,7 +3,7 @@
 // test_common.create_bond_pif makes it, a PIF's IP configuration) written straight
 // into the store, as xapi's unit tests write their database.
 import { expect } from 'chai';
-import { NULL_REF } from '../../src/store/store.js';
+import { NULL_REF, type Patch } from '../../src/store/store.js';
 import { startHarness, type Harness } from './harness.js';
 
 let macN = 0;
@@ -28,7 +28,7 @@ export function makeVIF(h: Harness, vm: string, network: string, device = '0', e
 }
 
 /** Gives the VM a VM_guest_metrics with the given capability fields (no XenAPI call makes one). */
-export async function setGuestMetrics(h: Harness, vm: string, fields: { can_use_hotplug_vif?: string; PV_drivers_detected?: boolean }): Promise<string> {
+export async function setGuestMetrics(h: Harness, vm: string, fields: Patch<'VM_guest_metrics'>): Promise<string> {
   return h.r.store.write((tx) => {
     const gm = tx.create('VM_guest_metrics', fields);
     tx.set('VM', vm, { guest_metrics: gm });

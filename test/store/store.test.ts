@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { SCHEMA_VERSION, manySide, storedClasses, storedFields } from '../../schema/index.js';
-import { NULL_REF, Store, defaultOf } from '../../src/store/store.js';
+import { NULL_REF, Store, defaultOf, type Row } from '../../src/store/store.js';
 import { ApiError } from '../../src/errors.js';
 
 const plain = (v: unknown) => JSON.parse(JSON.stringify(v));
@@ -289,7 +289,7 @@ describe('store', () => {
     const poolDef = storedClasses().find((c) => c.name === 'pool')!;
     for (const fd of storedFields(poolDef)) {
       if (fd.name === 'uuid' || fd.name === 'name_label') continue;
-      expect(plain(row[fd.name]), fd.name).to.deep.equal(plain(defaultOf(fd)));
+      expect(plain((row as Row)[fd.name]), fd.name).to.deep.equal(plain(defaultOf(fd)));
     }
     expect(s.byUuid('pool', '11111111-2222-3333-4444-555555555555')).to.equal('OpaqueRef:old-pool');
     s.close();

@@ -1,11 +1,11 @@
 // The JSON-RPC codec on its own: xapi's envelope rules (mirage/ocaml-rpc jsonrpc.ml) for
 // requests, and the v1/v2 reply envelopes clients parse.
 import { expect } from 'chai';
-import { T, Typed } from '../../schema/index.js';
+import { T, Typed, type Ty } from '../../schema/index.js';
 import { failure, parseJsonCall, successParts } from '../../src/wire/jsonrpc.js';
 import { ProtocolError } from '../../src/wire/values.js';
 
-const ok = (call: { version: 1 | 2; id: number | string }, v: unknown, ty = T.any) => [...successParts(call, v, ty)].join('');
+const ok = (call: { version: 1 | 2; id: number | string }, v: unknown, ty: Ty = T.any) => [...successParts(call, v, ty)].join('');
 
 describe('wire/jsonrpc parse', () => {
   it('a request without "jsonrpc" is v1 and needs an array of params', () => {
