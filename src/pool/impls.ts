@@ -292,7 +292,7 @@ export const poolJoinImpls: Impls = {
     await p.agent!.applyState(s, t);
   }, {
     // The master's dry run of a call that changes this host: the plan, not applied (the ticket is not used).
-    dryRun: async (ctx, { token, state }: ParamsOf<'host.apply_network_state'>) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
+    dryRun: async (ctx, { token, state }) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
   }),
   'pool.join': withFlags((ctx, { master_address: address, master_username: user, master_password: password }) => join(ctx, address, user, password), { noDryRun: 'joining contacts the master and hands this host to it' }),
   'pool.eject': withFlags((ctx, { host }) => eject(ctx, host), { noDryRun: 'ejecting resets the slave host' }),
