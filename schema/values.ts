@@ -125,7 +125,13 @@ export function isDnsList(s: string): boolean {
 /** A VLAN tag: -1 (untagged) or 0-4094. */
 export function isVlanTag(n: unknown): boolean {
   const v = typeof n === 'bigint' ? Number(n) : n;
-  return typeof v === 'number' && Number.isInteger(v) && (v === -1 || (v >= RANGES.vlanTag.min && v <= RANGES.vlanTag.max));
+  return v === -1 || isVlanTagged(v);
+}
+
+/** A tag a VLAN or a VIF trunk may carry: an integer 0-4094 (a bigint as XML-RPC ints may arrive). */
+export function isVlanTagged(n: unknown): boolean {
+  const v = typeof n === 'bigint' ? Number(n) : n;
+  return typeof v === 'number' && Number.isInteger(v) && v >= RANGES.vlanTag.min && v <= RANGES.vlanTag.max;
 }
 
 /** An MTU Linux accepts on an Ethernet device. */

@@ -4,7 +4,7 @@ import type { UserEntry } from './api/session.js';
 import { ROLES } from '../schema/index.js';
 import type { PoolConfig } from './pool/service.js';
 import type { InventoryEntry, InventoryNic } from './xapi/startup.js';
-import { isDnsList, isIfName, isMac, isMtu, isValid } from '../schema/values.js';
+import { isDnsList, isIfName, isMac, isMtu, isValid, isVlanTagged } from '../schema/values.js';
 
 /** The daemon's whole configuration (flags over DEFAULTS). */
 export interface Config extends PoolConfig {
@@ -41,6 +41,10 @@ export interface Config extends PoolConfig {
   ovsSandbox?: string;
   /** The ifcfg backend writes network-scripts files under DIR (a sandbox root) instead of '/'. */
   ifcfgRoot?: string;
+  /** ifcfg live apply: the ifup / ifdown / nmcli programs (default with root '/': ifup, ifdown, nmcli on PATH; with --ifcfg-root: none, files only). */
+  ifup?: string;
+  ifdown?: string;
+  nmcli?: string;
   /** Append every HTTP exchange to this file as a JSON line (test/contract/README.md). */
   record?: string;
   /** Also serve on this Unix socket, where a root peer logs in without a password (xapi: /var/lib/xcp/xapi). */
@@ -102,6 +106,10 @@ options:
   --ovs-sandbox DIR      openvswitch backend: drive the sandboxed OVS in DIR (see scripts/ovs-sandbox.ts)
   --ifcfg-root DIR       ifcfg backend: files under DIR/etc/sysconfig/network-scripts, NICs from --inventory
                          (default: / with the NICs of /sys/class/net)
+  --ifup PATH, --ifdown PATH, --nmcli PATH
+                         ifcfg backend: the programs that apply changed files to the running host
+                         (nmcli when NetworkManager runs, else ifup/ifdown; default: from PATH with
+                         the root '/', none with --ifcfg-root unless given)
   --network-backend B    openvswitch | bridge: host.software_version:network_backend (tunnels need openvswitch;
                          default bridge for ifcfg, openvswitch for simulated and openvswitch)
   --inventory FILE       JSON list of NICs [{device, MAC, MTU, management?, ip?, bridge?}], bonds
@@ -200,6 +208,9 @@ export function parseArgs(argv: string[]): Config {
       case '--backend': c.backend = need(++i); break;
       case '--ovs-sandbox': c.ovsSandbox = need(++i); break;
       case '--ifcfg-root': c.ifcfgRoot = need(++i); break;
+      case '--ifup': c.ifup = need(++i); break;
+      case '--ifdown': c.ifdown = need(++i); break;
+      case '--nmcli': c.nmcli = need(++i); break;
       case '--network-backend': {
         const v = need(++i);
         if (v !== 'openvswitch' && v !== 'bridge') throw new Error(`--network-backend wants openvswitch or bridge, got ${v}`);
@@ -268,7 +279,7 @@ export function checkInventory(v: unknown): InventoryEntry[] {
         if (!/^[A-Za-z0-9_-]{1,64}$/.test(k) || !/^[A-Za-z0-9_.:+-]{0,64}$/.test(String(x))) throw new Error(`${at}: property ${JSON.stringify(k)}=${JSON.stringify(x)} is not valid`);
       }
     } else if ('vlan' in e) {
-      if (!Number.isInteger(e.vlan) || e.vlan < 0 || e.vlan > 4094) throw new Error(`${at}: VLAN tag ${JSON.stringify(e.vlan)} is out of range 0-4094`);
+      if (!isVlanTagged(e.vlan)) throw new Error(`${at}: VLAN tag ${JSON.stringify(e.vlan)} is out of range 0-4094`);
       name('on', e.on);
     } else {
       name('device', e.device);

@@ -151,7 +151,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const store = new Store(cfg.db);
   // Scratch directories a daemon killed mid-plan left behind.
   for (const p of await removeStaleIpBatchDirs()) log.info(`start-up: removed leftover ${p}`);
-  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot, dhcpDir: cfg.db === ':memory:' ? undefined : join(dirname(cfg.db), 'dhcp') }));
+  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot, ifup: cfg.ifup, ifdown: cfg.ifdown, nmcli: cfg.nmcli, dhcpDir: cfg.db === ':memory:' ? undefined : join(dirname(cfg.db), 'dhcp') }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const fingerprints = new Map(cfg.users.map((u) => [u.name, hashFingerprint(u.hash)]));
   const roles = new Map(cfg.users.map((u) => [u.name, u.role ?? 'pool-admin']));

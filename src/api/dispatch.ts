@@ -5,7 +5,7 @@ import { T, classDef } from '../../schema/index.js';
 import { ApiError, describeError } from '../errors.js';
 import type { Preauth, RpcOutcome } from '../wire/http.js';
 import type { RpcCall } from '../wire/values.js';
-import { clone } from '../store/store.js';
+import { clone, type Row, type View } from '../store/store.js';
 import { coerce } from './check.js';
 import { implFlags, type CallCtx, type Daemon } from './context.js';
 import { checkConstructorRecord, namedArgs, type Method } from './methods.js';
@@ -37,24 +37,32 @@ export class Dispatcher {
     return [...this.methods.values()].filter((m) => !m.msg.hidden).map((m) => m.wire).concat(['system.listMethods']);
   }
 
-  /** Answers one call; never throws. */
-  async call(call: RpcCall, _transport: 'xmlrpc' | 'jsonrpc', preauth?: Preauth, peer = ''): Promise<RpcOutcome> {
+  /**
+   * Answers one call; never throws. A read-only call whose implementation answers at once is
+   * answered at once (no promise): most calls are reads, and the hops cost as much as the read.
+   */
+  call(call: RpcCall, _transport: 'xmlrpc' | 'jsonrpc', preauth?: Preauth, peer = ''): RpcOutcome | Promise<RpcOutcome> {
     try {
-      return await this.dispatch(call.method, call.params, preauth, peer);
+      const out = this.dispatch(call.method, call.params, preauth, peer);
+      return out instanceof Promise ? out.then(undefined, (e: unknown) => this.failed(call, e)) : out;
     } catch (e) {
-      if (!(e instanceof ApiError)) this.d.log.error(`${call.method}: ${(e as Error)?.stack ?? String(e)}`);
-      return { ok: false, error: describeError(e) };
+      return this.failed(call, e);
     }
   }
 
-  private async dispatch(name: string, params: unknown[], preauth: Preauth | undefined, peer: string): Promise<RpcOutcome> {
+  private failed(call: RpcCall, e: unknown): RpcOutcome {
+    if (!(e instanceof ApiError)) this.d.log.error(`${call.method}: ${(e as Error)?.stack ?? String(e)}`);
+    return { ok: false, error: describeError(e) };
+  }
+
+  private dispatch(name: string, params: unknown[], preauth: Preauth | undefined, peer: string): RpcOutcome | Promise<RpcOutcome> {
     if (name === 'system.listMethods') return { ok: true, value: this.listMethods(), ty: T.set(T.string), bare: true };
     let wire = name;
     let isAsync = false;
     // `DryRun.<Class>.<message>`: run the call, return its host plan instead of its result, change nothing.
     const dryRun = wire.startsWith('DryRun.');
     if (dryRun) wire = wire.slice('DryRun.'.length);
-    for (const prefix of ['Async.', 'InternalAsync.']) {
+    for (const prefix of ASYNC_PREFIXES) {
       if (wire.startsWith(prefix)) {
         wire = wire.slice(prefix.length);
         isAsync = true;
@@ -68,7 +76,7 @@ export class Dispatcher {
     const hasSession = m.msg.session !== false;
     const args = hasSession ? params.slice(1) : params;
     const decl = m.msg.params;
-    const required = decl.filter((p) => p.default === undefined).length;
+    const required = requiredCount(m);
     const received = hasSession ? params.length - 1 : params.length;
     const hasDefaults = required < decl.length;
     if (hasDefaults ? received < required : received !== decl.length) {
@@ -79,28 +87,32 @@ export class Dispatcher {
       if (p.ty.k === 'record') return checkConstructorRecord(classDef(p.ty.cls)!, args[i]);
       return coerce(args[i], p.ty, p.name);
     });
-    const session = hasSession ? this.checkSession(params[0]) : '';
+    const srow = hasSession ? this.sessionRow(params[0]) : undefined;
+    const session = hasSession ? (params[0] as string) : '';
     // xapi's Session_check with intra_pool_only: pool-internal messages take a pool session only.
-    if (m.msg.poolInternal && this.d.store.find('session', session)?.pool !== true) {
+    if (m.msg.poolInternal && srow?.pool !== true) {
       throw new ApiError('INTERNAL_ERROR', [`Internal API "${m.wire}" call attempted with non-pool (external) session`]);
     }
     // RBAC, before any work (Async. and DryRun. need the permission of the call they wrap).
-    if (hasSession) assertPermitted(this.d.store, session, m, values);
+    if (hasSession) assertPermitted(this.d.store, session, m, values, srow);
     if (dryRun) {
       if (isAsync) throw new ApiError('Fault', [`No dry run for an Async call (rpc: ${name})`]);
       const why = implFlags(m.impl).noDryRun;
       if (why) throw new ApiError('Fault', [`No dry run for ${m.wire}: ${why} (rpc: ${name})`]);
-      return { ok: true, value: { method: m.wire, ...(await this.dryRun(m, session, values, peer)) }, ty: T.any };
+      return this.dryRun(m, session, values, peer).then((plan) => ({ ok: true, value: { method: m.wire, ...plan }, ty: T.any }));
     }
     if (isAsync) {
       if (!m.msg.async) throw new ApiError('Fault', [`No async mode for this operation (rpc: ${m.wire})`]);
       const tasks = this.d.services.tasks;
       if (!tasks) throw new ApiError('INTERNAL_ERROR', ['task service not running']);
-      const ref = await tasks.submit(m, session, values);
-      return { ok: true, value: ref, ty: T.ref('task') };
+      return tasks.submit(m, session, values).then((ref) => ({ ok: true, value: ref, ty: T.ref('task') }));
     }
-    const value = await this.run(m, session, values, undefined, preauth, peer);
-    return { ok: true, value, ty: m.msg.result };
+    const ty = m.msg.result;
+    if (!m.write) {
+      const value = m.impl(new ReadCtx(this.d, session, undefined, m.wire, preauth, peer, this.facts), namedArgs(m.msg, values));
+      return value instanceof Promise ? value.then((v) => ({ ok: true, value: v, ty })) : { ok: true, value, ty };
+    }
+    return this.run(m, session, values, undefined, preauth, peer).then((value) => ({ ok: true, value, ty }));
   }
 
   /** Runs a method's implementation: in a write transaction unless it only reads. */
@@ -111,13 +123,7 @@ export class Dispatcher {
     };
     if (!m.write) {
       cancelled(this.d.store);
-      const ctx: CallCtx = {
-        d: this.d, session, db: this.d.store, task, method: m.wire, preauth, peer, facts: this.facts,
-        get tx(): never {
-          throw new Error(`${m.wire} is read-only`);
-        },
-      };
-      return await m.impl(ctx, namedArgs(m.msg, values));
+      return await m.impl(new ReadCtx(this.d, session, task, m.wire, preauth, peer, this.facts), namedArgs(m.msg, values));
     }
     return await this.d.store.write(async (tx) => {
       tx.ctx.method = m.wire;
@@ -162,11 +168,39 @@ export class Dispatcher {
    * struct, a number), and for a session whose user is gone or whose password changed.
    */
   checkSession(p: unknown): string {
+    this.sessionRow(p);
+    return p as string;
+  }
+
+  /** checkSession, answering the session's row. */
+  private sessionRow(p: unknown): Row {
     if (typeof p !== 'string') throw new ApiError('SESSION_INVALID', [describeValue(p)]);
     const row = this.d.store.find('session', p);
-    if (!row || !sessionUserValid(row, (u) => this.d.userFingerprint(u))) throw new ApiError('SESSION_INVALID', [p]);
+    if (!row || !sessionUserValid(row, this.fingerprint)) throw new ApiError('SESSION_INVALID', [p]);
     sessionTable(this.d.store).touch(p);
-    return p;
+    return row;
+  }
+  private readonly fingerprint = (u: string) => this.d.userFingerprint(u);
+}
+
+const ASYNC_PREFIXES = ['Async.', 'InternalAsync.'];
+
+/** How many of a message's parameters have no default (the least a call must send). */
+const requiredCounts = new WeakMap<Method, number>();
+function requiredCount(m: Method): number {
+  let n = requiredCounts.get(m);
+  if (n === undefined) requiredCounts.set(m, (n = m.msg.params.filter((p) => p.default === undefined).length));
+  return n;
+}
+
+/** The context of a read-only call: a class, so the hot read path makes no closures per call. */
+class ReadCtx implements CallCtx {
+  readonly db: View;
+  constructor(readonly d: Daemon, readonly session: string, readonly task: string | undefined, readonly method: string, readonly preauth: Preauth | undefined, readonly peer: string, readonly facts: CallCtx['facts']) {
+    this.db = d.store;
+  }
+  get tx(): never {
+    throw new Error(`${this.method} is read-only`);
   }
 }
 

@@ -10,7 +10,7 @@ import { ApiError } from '../errors.js';
 import { clone, defaultOf, type Row } from '../store/store.js';
 import { coerce } from './check.js';
 import { implFlags, type AnyImpl, type CallCtx, type Impls } from './context.js';
-import { dbString, fieldOf, recordOf } from './records.js';
+import { cachedRecord, dbString, fieldOf } from './records.js';
 import { evalWhere, parseWhere } from './where.js';
 
 /** One callable message. */
@@ -59,7 +59,7 @@ function generated(c: ClassDef): Method[] {
     out.push({ wire: `${cls}.${name}`, cls, msg: { name, params, result, doc, async, roles, ...(keyRoles ? { keyRoles } : {}) }, impl, write, generated: true });
 
   add('get_record', [self(cls)], T.record(cls), `All fields of the given ${cls}.`,
-    (ctx, { self }) => recordOf(ctx.db, cls, self), false);
+    (ctx, { self }) => cachedRecord(ctx.db, cls, self), false);
   add('get_by_uuid', [{ name: 'uuid', ty: T.string }], T.ref(cls), `The ${cls} with the given uuid.`,
     (ctx, { uuid }) => ctx.db.byUuid(cls, uuid), false);
   if (c.fields.some((fd) => fd.name === 'name_label')) {
@@ -76,18 +76,32 @@ function generated(c: ClassDef): Method[] {
       return out;
     };
     // Rows are immutable: a snapshot of the row list is consistent; records are built while encoding.
-    const lazy = (ctx: CallCtx, rows: [string, Row][]) =>
-      new LazyMap(rows.length, (function* () {
-        for (const [ref, row] of rows) yield [ref, recordOf(ctx.db, cls, ref, row)] as [string, unknown];
+    // The snapshot is two flat arrays, not a pair per object: it lives while the reply streams,
+    // and every young-generation GC meanwhile copies what it holds.
+    const lazy = (ctx: CallCtx, refs: string[], rows: Row[]) =>
+      new LazyMap(refs.length, (function* () {
+        for (let i = 0; i < refs.length; i++) yield [refs[i], cachedRecord(ctx.db, cls, refs[i], rows[i])] as [string, unknown];
       })());
+    const snapshot = (ctx: CallCtx, refs?: string[]) => {
+      const rows: Row[] = [];
+      if (refs) for (const ref of refs) rows.push(ctx.db.get(cls, ref));
+      else {
+        refs = [];
+        for (const [ref, row] of ctx.db.rows(cls)) {
+          refs.push(ref);
+          rows.push(row);
+        }
+      }
+      return lazy(ctx, refs, rows);
+    };
     add('get_all', [], T.set(T.ref(cls)), `Every ${cls}.`, (ctx) => ctx.db.refs(cls), false);
     add('get_all_records', [], T.map(T.ref(cls), T.record(cls)), `Every ${cls} with its record.`,
-      (ctx) => lazy(ctx, [...ctx.db.rows(cls)]), false);
+      (ctx) => snapshot(ctx), false);
     add('get_all_where', [{ name: 'expr', ty: T.string }], T.set(T.ref(cls)), `Every ${cls} matching the expression.`,
       (ctx, { expr }) => where(ctx, expr), false);
     add('get_all_records_where', [{ name: 'expr', ty: T.string }], T.map(T.ref(cls), T.record(cls)),
       `Every ${cls} matching the expression, with its record.`,
-      (ctx, { expr }) => lazy(ctx, where(ctx, expr).map((ref) => [ref, ctx.db.get(cls, ref)])), false);
+      (ctx, { expr }) => snapshot(ctx, where(ctx, expr)), false);
   }
   const stored = new Set(storedFields(c).map((fd) => fd.name));
   for (const fd of visibleFields(c)) {

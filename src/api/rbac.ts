@@ -201,8 +201,7 @@ function denied(permission: string): ApiError {
  * Refuses a call the session may not make, before any work (xapi's Rbac.check around every
  * handler). The local superuser and pool-internal sessions may do anything.
  */
-export function assertPermitted(db: View, session: string, m: Method, values: unknown[]): void {
-  const row = db.find('session', session);
+export function assertPermitted(db: View, session: string, m: Method, values: unknown[], row: Row | undefined = db.find('session', session)): void {
   if (!row || row.is_local_superuser) return;
   const perms = subjectPermissions(subjectOf(db, row));
   const permission = permissionOf(m, values);

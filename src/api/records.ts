@@ -1,7 +1,10 @@
 // Records as clients see them: every visible field in datamodel order, computed relation
 // sides filled in from the store's index. Built from the datamodel, never by hand.
-import { classDef, manySide, visibleFields, type ClassDef } from '../../schema/index.js';
-import type { Row, View } from '../store/store.js';
+import { T, classDef, manySide, visibleFields, type ClassDef, type Ty } from '../../schema/index.js';
+import { Store, type Row, type View } from '../store/store.js';
+import { Encoded } from '../wire/values.js';
+import { SUCCESS_PREFIX_BYTES, SUCCESS_SUFFIX_BYTES, memberHead, successString } from '../wire/xmlrpc.js';
+import { stringifyValue } from '../wire/jsonrpc.js';
 
 type Builder = (db: View, ref: string, row: Row) => Record<string, unknown>;
 const builders = new Map<string, Builder>();
@@ -59,4 +62,93 @@ export function dbString(v: unknown): string {
   if (Array.isArray(v)) return `(${v.map((x) => `'${String(x)}'`).join(' ')})`;
   if (v && typeof v === 'object') return `(${Object.entries(v).map(([k, x]) => `('${k}' '${String(x)}')`).join(' ')})`;
   return String(v);
+}
+
+// ---------------------------------------------------------------- the record cache
+//
+// A record's wire forms are encoded once per version of its object and kept beside its row:
+// rows are immutable and replaced on every change, so the row itself is the version of the
+// stored fields; when a computed relation side changes (the store tells: onRelationChange), the
+// entry of the object's current row is dropped. Records with
+// derived fields (session.rbac_permissions, computed from other objects) are never cached.
+// A record is the same for every caller (no field depends on the session or its role), so the
+// bytes are shared by all sessions.
+
+const cacheable = new Map<string, boolean>();
+const recordTy = new Map<string, Ty>();
+
+/**
+ * The UTF-8 bytes of `s` in a Buffer of their own: Buffer.from would cut a record of under 4 KiB
+ * from an 8 KiB shared slab, and a kept record would keep the whole slab alive.
+ */
+function ownBytes(s: string): Buffer {
+  const b = Buffer.allocUnsafeSlow(Buffer.byteLength(s, 'utf8'));
+  b.write(s, 0, 'utf8');
+  return b;
+}
+
+/**
+ * One version of one record (its row, and its relation sides at version `rel`) with its wire
+ * forms, each encoded when first asked for and kept: the cache entry and the value the wire
+ * writes are the same object, so a bulk reply allocates nothing per record.
+ */
+class CachedRecord extends Encoded {
+  private xmlBytes?: Buffer;
+  private xmlValue?: Buffer;
+  private jsonBytes?: Buffer;
+  private head?: Buffer;
+  constructor(private readonly db: Store, private readonly cls: string, readonly ref: string, private readonly row: Row) {
+    super();
+  }
+  xmlReply(): Buffer {
+    return (this.xmlBytes ??= ownBytes(successString(this.plain(), recordTy.get(this.cls)!)));
+  }
+  xml(): Buffer {
+    if (this.xmlValue === undefined) {
+      const r = this.xmlReply();
+      this.xmlValue = r.subarray(SUCCESS_PREFIX_BYTES, r.length - SUCCESS_SUFFIX_BYTES);
+    }
+    return this.xmlValue;
+  }
+  xmlMemberHead(key: string): Buffer {
+    // Small: cut from Node's shared pool (its slabs are kept by heads of records kept as long).
+    if (key !== this.ref) return Buffer.from(memberHead(key), 'utf8');
+    return (this.head ??= Buffer.from(memberHead(key), 'utf8'));
+  }
+  json(): Buffer {
+    return (this.jsonBytes ??= ownBytes(stringifyValue(this.plain(), recordTy.get(this.cls)!)));
+  }
+  plain(): Record<string, unknown> {
+    return builder(this.cls)(this.db, this.ref, this.row);
+  }
+}
+const entries = new WeakMap<Row, CachedRecord>();
+/** Stores whose relation changes drop entries (hooked on first use). */
+const hooked = new WeakSet<Store>();
+function hook(db: Store): void {
+  hooked.add(db);
+  db.onRelationChange((cls, ref) => {
+    const row = db.find(cls, ref);
+    if (row) entries.delete(row);
+  });
+}
+
+/**
+ * The record of cls/ref as get_record answers it: from the committed store, a CachedRecord
+ * (the wire writes its cached bytes); inside a transaction, or for a class with derived
+ * fields, the plain record.
+ */
+export function cachedRecord(db: View, cls: string, ref: string, row: Row = db.get(cls, ref)): unknown {
+  if (!(db instanceof Store)) return recordOf(db, cls, ref, row);
+  let ok = cacheable.get(cls);
+  if (ok === undefined) {
+    ok = !visibleFields(classDef(cls) as ClassDef).some((fd) => fd.derived);
+    cacheable.set(cls, ok);
+    recordTy.set(cls, T.record(cls));
+  }
+  if (!ok) return recordOf(db, cls, ref, row);
+  if (!hooked.has(db)) hook(db);
+  let e = entries.get(row);
+  if (e === undefined || e.ref !== ref) entries.set(row, (e = new CachedRecord(db, cls, ref, row)));
+  return e;
 }

@@ -69,6 +69,7 @@ export class SessionTable {
   private add(ref: string, t: number): void {
     const r = this.store.get('session', ref);
     this.order.set(ref, t);
+    this.latest = ref; // appended last
     if (r.pool === true) {
       this.pool.add(ref);
       return;
@@ -82,6 +83,7 @@ export class SessionTable {
 
   private remove(ref: string): void {
     this.order.delete(ref);
+    if (ref === this.latest) this.latest = undefined;
     this.pool.delete(ref);
     const key = this.groupOf.get(ref);
     if (key === undefined) return;
@@ -93,10 +95,18 @@ export class SessionTable {
 
   /** Records a use of a session (it becomes the most recently used). */
   touch(ref: string): void {
+    if (ref === this.latest) {
+      // Already the most recently used: only the time changes (a set keeps a Map's order).
+      if (this.order.has(ref)) this.order.set(ref, Date.now());
+      return;
+    }
     if (!this.order.has(ref)) return;
     this.order.delete(ref);
     this.order.set(ref, Date.now());
+    this.latest = ref;
   }
+  /** The session touched last (re-inserting it would not change the order). */
+  private latest: string | undefined;
 
   /** Live sessions of a group. */
   group(key: string): ReadonlySet<string> {

@@ -33,6 +33,33 @@ import { IpTool } from './tools/ip.js';
 import { applyPlan, PlanStepError } from './plan.js';
 import { sameValue } from './state.js';
 import { AugScript } from './tools/augtool.js';
+import { errText } from './tools/exec.js';
+import type { IfControl } from './tools/ifupdown.js';
+
+/** A device to bring down or up: its file's bridge (for the step a failure names) and its place in the stack. */
+interface LiveDevice {
+  device: string;
+  bridge: string;
+  /** 0 bond member, 1 NIC/bond/tunnel, 2 VLAN device, 3 bridge: up in rising order, down in falling. */
+  rank: number;
+  onboot: boolean;
+}
+
+/** The devices of ifcfg files (name, text, bridge), in `order` ('up': members first, bridges last; 'down': the reverse). */
+function liveDevices(files: [string, string, string][], order: 'up' | 'down'): LiveDevice[] {
+  const seen = new Set<string>();
+  const out: LiveDevice[] = [];
+  for (const [name, text, bridge] of files) {
+    const v = parseVars(text);
+    const device = v.DEVICE || name.slice('ifcfg-'.length);
+    if (seen.has(device)) continue;
+    seen.add(device);
+    const rank = v.MASTER && v.SLAVE === 'yes' ? 0 : v.TYPE === 'Bridge' ? 3 : v.VLAN === 'yes' ? 2 : 1;
+    out.push({ device, bridge, rank, onboot: (v.ONBOOT ?? 'yes').toLowerCase() !== 'no' });
+  }
+  const cmp = (a: LiveDevice, b: LiveDevice) => a.rank - b.rank || a.device.localeCompare(b.device, 'en', { numeric: true });
+  return out.sort(order === 'up' ? cmp : (a, b) => cmp(b, a));
+}
 
 /** Where the files live, relative to the root (the only place augeas' Shellvars lens reads ifcfg files). */
 export const SCRIPTS_DIR = 'etc/sysconfig/network-scripts';
@@ -47,6 +74,11 @@ export interface IfcfgOptions {
   ip?: Runner;
   /** The augtool binary (default 'augtool'). */
   augtool?: string;
+  /**
+   * Live apply: how the devices of changed files are brought down (old files) and up (new files);
+   * none: files only (a file sandbox). With NetworkManager the files say NM_CONTROLLED=yes.
+   */
+  control?: IfControl;
   /** Test hook: edits the augtool command lines before they run (fault injection). */
   editCommands?: (lines: string[]) => string[];
   log?: { debug?(m: string): void; info(m: string): void; warn(m: string): void };
@@ -159,14 +191,14 @@ function ipLines(bridge: string, ip: IpConfig): Line[] {
 }
 
 /** The lines of ifcfg-<bridge>: a Linux bridge, with the IP configuration. */
-function bridgeLines(b: Bridge): Line[] {
+function bridgeLines(b: Bridge, nmControlled = 'no'): Line[] {
   const kv = (key: string, v: string): Line => ({ key, value: shellValue(b.name, key, v) });
   const br: Line[] = [kv('DEVICE', b.name)];
   const staticNoAddr = b.ip?.mode === 'Static' && b.ip.address === '';
   br.push(kv('BOOTPROTO', b.ip?.mode === 'DHCP' ? 'dhcp' : staticNoAddr ? 'static' : 'none'));
   br.push(kv('ONBOOT', 'yes'), kv('TYPE', 'Bridge'), kv('DELAY', '0'), kv('STP', 'off'), kv('MTU', String(b.MTU)));
   if (b.ip) br.push(...ipLines(b.name, b.ip));
-  br.push(kv('NM_CONTROLLED', 'no'));
+  br.push(kv('NM_CONTROLLED', nmControlled));
   return br;
 }
 
@@ -186,7 +218,8 @@ export function bridgeless(state: NetState, b: Bridge): boolean {
  * The ifcfg files of a state, sorted by name. `macs` gives each NIC's HWADDR; a NIC without one
  * is an error (a host cannot use a NIC it does not have).
  */
-export function renderFiles(state: NetState, macs: Map<string, string>): IfcfgFile[] {
+export function renderFiles(state: NetState, macs: Map<string, string>, opts: { nm?: boolean } = {}): IfcfgFile[] {
+  const nmControlled = opts.nm ? 'yes' : 'no';
   const files: IfcfgFile[] = [];
   const names = new Map<string, string>();
   const add = (bridge: string, name: string, lines: Line[]) => {
@@ -207,20 +240,20 @@ export function renderFiles(state: NetState, macs: Map<string, string>): IfcfgFi
 
     // the bridge, with the IP; none for a bridgeless uplink (its name kept in XENAPI_BRIDGE)
     const bare = bridgeless(state, b);
-    if (!bare) add(b.name, b.name, bridgeLines(b));
+    if (!bare) add(b.name, b.name, bridgeLines(b, nmControlled));
     const bridgeKey = bare ? kv('XENAPI_BRIDGE', b.name) : kv('BRIDGE', b.name);
 
     // the VLAN device that feeds a VLAN bridge
     if (b.vlan) {
       const dev = `${vlanBase(state, b.vlan.parent)}.${b.vlan.tag}`;
-      add(b.name, dev, [kv('DEVICE', dev), kv('ONBOOT', 'yes'), kv('BOOTPROTO', 'none'), kv('VLAN', 'yes'), kv('TYPE', 'Ethernet'), kv('MTU', mtu), kv('BRIDGE', b.name), kv('NM_CONTROLLED', 'no')]);
+      add(b.name, dev, [kv('DEVICE', dev), kv('ONBOOT', 'yes'), kv('BOOTPROTO', 'none'), kv('VLAN', 'yes'), kv('TYPE', 'Ethernet'), kv('MTU', mtu), kv('BRIDGE', b.name), kv('NM_CONTROLLED', nmControlled)]);
     }
 
     const u = b.uplink;
     if (!u) continue;
     switch (u.kind) {
       case 'nic':
-        add(b.name, u.device, [kv('DEVICE', u.device), kv('BOOTPROTO', 'none'), hw(u.device), kv('TYPE', 'Ethernet'), kv('ONBOOT', 'yes'), kv('MTU', mtu), bridgeKey, kv('NM_CONTROLLED', 'no')]);
+        add(b.name, u.device, [kv('DEVICE', u.device), kv('BOOTPROTO', 'none'), hw(u.device), kv('TYPE', 'Ethernet'), kv('ONBOOT', 'yes'), kv('MTU', mtu), bridgeKey, kv('NM_CONTROLLED', nmControlled)]);
         break;
       case 'bond': {
         const lines: Line[] = [];
@@ -228,13 +261,13 @@ export function renderFiles(state: NetState, macs: Map<string, string>): IfcfgFi
         lines.push(kv('DEVICE', u.name), kv('BOOTPROTO', 'none'), kv('ONBOOT', 'yes'), kv('TYPE', 'Bond'), kv('BONDING_MASTER', 'yes'));
         lines.push(kv('BONDING_OPTS', bondingOpts(u.mode, u.properties)));
         if (u.mac) lines.push(kv('MACADDR', u.mac));
-        lines.push(kv('MTU', mtu), bridgeKey, kv('NM_CONTROLLED', 'no'));
+        lines.push(kv('MTU', mtu), bridgeKey, kv('NM_CONTROLLED', nmControlled));
         lines.push(kv('XENAPI_BOND_MEMBERS', u.members.join(' ')));
         const props = Object.keys(u.properties).sort().map((k) => `${enc(k)}=${enc(u.properties[k])}`);
         if (props.length) lines.push(kv('XENAPI_BOND_PROPERTIES', props.join(' ')));
         add(b.name, u.name, lines);
         for (const m of u.members) {
-          add(b.name, m, [kv('DEVICE', m), kv('BOOTPROTO', 'none'), hw(m), kv('TYPE', 'Ethernet'), kv('ONBOOT', 'yes'), kv('MASTER', u.name), kv('SLAVE', 'yes'), kv('NM_CONTROLLED', 'no')]);
+          add(b.name, m, [kv('DEVICE', m), kv('BOOTPROTO', 'none'), hw(m), kv('TYPE', 'Ethernet'), kv('ONBOOT', 'yes'), kv('MASTER', u.name), kv('SLAVE', 'yes'), kv('NM_CONTROLLED', nmControlled)]);
         }
         break;
       }
@@ -243,7 +276,7 @@ export function renderFiles(state: NetState, macs: Map<string, string>): IfcfgFi
         lines.push(kv('DEVICE', u.name), kv('BOOTPROTO', 'none'), kv('ONBOOT', 'no'), kv('TYPE', u.protocol.toUpperCase()));
         if (u.remote) lines.push(kv('PEER_OUTER_IPADDR', u.remote));
         if (u.key) lines.push(kv('KEY', u.key));
-        lines.push(kv('BRIDGE', b.name), kv('NM_CONTROLLED', 'no'));
+        lines.push(kv('BRIDGE', b.name), kv('NM_CONTROLLED', nmControlled));
         if (u.transport) lines.push(kv('XENAPI_TUNNEL_TRANSPORT', u.transport));
         add(b.name, u.name, lines);
         break;
@@ -675,9 +708,22 @@ export class IfcfgBackend implements Backend {
     this.dir = join(this.root, SCRIPTS_DIR);
   }
 
-  /** The configured inventory, or the devices of <root>/sys/class/net that have a `device` link. */
+  /**
+   * The configured inventory, or the devices of <root>/sys/class/net that have a `device` link.
+   * With an `ip` runner given (a test's netns), each NIC's carrier is its link's LOWER_UP.
+   */
   async nics(): Promise<Nic[]> {
-    if (this.opts.nics) return this.opts.nics.map((n) => ({ ...n }));
+    if (this.opts.nics) {
+      const out = this.opts.nics.map((n) => ({ ...n }));
+      if (this.opts.ip) {
+        const links = await this.ipTool().links();
+        for (const n of out) {
+          const l = links.find((x) => x.ifname === n.device);
+          if (l) n.carrier = l.flags.includes('LOWER_UP');
+        }
+      }
+      return out;
+    }
     const sys = join(this.root, 'sys/class/net');
     const out: Nic[] = [];
     for (const d of (await readdir(sys).catch(() => [] as string[])).sort()) {
@@ -737,7 +783,7 @@ export class IfcfgBackend implements Backend {
 
   /** The files the state renders to (for the node controller and tests). */
   async render(state: NetState): Promise<IfcfgFile[]> {
-    return renderFiles(state, new Map((await this.nics()).map((n) => [n.device, n.MAC])));
+    return renderFiles(state, new Map((await this.nics()).map((n) => [n.device, n.MAC])), { nm: this.opts.control?.kind === 'networkmanager' });
   }
 
   /** Applies the plan all or nothing (see the head of this file). */
@@ -788,16 +834,52 @@ export class IfcfgBackend implements Backend {
       const touched = new Map<string, string>(); // file → bridge, for the step a failure names
       for (const f of write) touched.set(f.name, f.bridge);
       for (const n of gone) touched.set(n, owned.get(n)!);
+      // Live apply: every device of the bridges that change goes down with its old file and comes
+      // up with its new one (a bridge taken down loses its ports, so they are part of it).
+      const ctl = this.opts.control;
+      const oldFiles = [...before].filter(([n]) => touched.has(n) || (owned.has(n) && changed(owned.get(n)!)))
+        .map(([n, t]): [string, string, string] => [n, t, owned.get(n) ?? touched.get(n) ?? '']);
+      const downs = ctl ? liveDevices(oldFiles, 'down') : [];
+      const ups = ctl ? liveDevices(files.filter((f) => changed(f.bridge)).map((f): [string, string, string] => [f.name, fileText(f), f.bridge]), 'up').filter((d) => d.onboot) : [];
+      const downed: LiveDevice[] = [];
+      const upped: LiveDevice[] = [];
+      let wrote = false;
+      let failedDevice: LiveDevice | undefined;
       try {
+        for (const d of downs) {
+          downed.push(d);
+          failedDevice = d;
+          await ctl!.down(d.device);
+        }
+        failedDevice = undefined;
+        wrote = true;
         await mkdir(this.dir, { recursive: true });
         await this.runAugtool(augtoolScript(write, gone, { transform: true }));
         const bad = await this.verify(write, gone, target);
         if (bad.length) throw Object.assign(new Error(`files differ from the rendering after augtool: ${bad.join(', ')}`), { files: bad });
+        if (ctl) {
+          await ctl.reload();
+          for (const d of ups) {
+            upped.push(d);
+            failedDevice = d;
+            await ctl.up(d.device);
+          }
+        }
       } catch (e) {
-        const restoreProblem = await this.restore(before, [...touched.keys()]);
+        // Back as it was: the new devices down, the old files back, the old devices up.
+        const problems: string[] = [];
+        for (const d of [...upped].reverse()) await ctl!.down(d.device).catch((x: unknown) => problems.push(`down ${d.device}: ${errText(x)}`));
+        const restoreProblem = wrote ? await this.restore(before, [...touched.keys()]) : '';
+        if (ctl && downed.length) {
+          if (upped.length) await ctl.reload().catch((x: unknown) => problems.push(`reload: ${errText(x)}`));
+          for (const d of [...downed].reverse().filter((x) => x.onboot)) await ctl.up(d.device).catch((x: unknown) => problems.push(`up ${d.device}: ${errText(x)}`));
+        }
+        if (problems.length) this.opts.log?.warn(`ifcfg: rollback of devices incomplete: ${problems.join('; ')}`);
         const failed: string[] = (e as { files?: string[] }).files ?? [...touched.keys()];
-        const step = stepOf(failed.map((n) => touched.get(n) ?? '').filter(Boolean));
-        throw new BackendError(step, `ifcfg apply failed, previous files restored${restoreProblem}: ${(e as Error).message}`);
+        const step = failedDevice ? stepOf([failedDevice.bridge]) : stepOf(failed.map((n) => touched.get(n) ?? '').filter(Boolean));
+        const what = failedDevice ? `${ctl!.kind === 'networkmanager' ? 'nmcli' : 'if'}${upped.includes(failedDevice) ? 'up' : 'down'} ${failedDevice.device} failed` : 'ifcfg apply failed';
+        const devs = downed.length ? `, devices ${downed.map((d) => d.device).join(' ')} brought back up${problems.length ? ` (except: ${problems.join('; ')})` : ''}` : '';
+        throw new BackendError(step, `${what}, previous files restored${restoreProblem}${devs}: ${(e as Error).message}`);
       }
     }
     this.vifs = new Map(Object.values(target.bridges).filter((b) => b.vifs.length).map((b) => [b.name, [...b.vifs]]));
@@ -812,7 +894,7 @@ export class IfcfgBackend implements Backend {
     };
     let now: Map<string, string>;
     try {
-      now = key(renderFiles(current, new Map(this.macsCache)));
+      now = key(renderFiles(current, new Map(this.macsCache), { nm: this.opts.control?.kind === 'networkmanager' }));
     } catch {
       return () => true;
     }
@@ -879,9 +961,19 @@ export class IfcfgBackend implements Backend {
     return problems.length ? ` (except ${problems.join('; ')})` : '';
   }
 
-  /** Members with MII status up in <root>/proc/net/bonding/<bond>; 0 when the file is absent. */
+  private ipToolCache?: IpTool;
+  private ipTool(): IpTool {
+    this.ipToolCache ??= new IpTool(new Tool('ip', this.opts.ip!, this.opts.log));
+    return this.ipToolCache;
+  }
+
+  /**
+   * Members with MII status up in <root>/proc/net/bonding/<bond>; without that file and with an
+   * `ip` runner given, the links enslaved to <bond> that have LOWER_UP; else 0.
+   */
   async bondLinksUp(bond: string): Promise<number> {
     const text = await readFile(join(this.root, 'proc/net/bonding', bond), 'utf8').catch(() => '');
+    if (!text && this.opts.ip) return (await this.ipTool().links()).filter((l) => l.master === bond && l.flags.includes('LOWER_UP')).length;
     let n = 0;
     for (const sec of text.split(/^Slave Interface:/m).slice(1)) if (/^MII Status:\s*up\s*$/m.test(sec)) n++;
     return n;

@@ -1,11 +1,12 @@
 // Backend selection by name (--backend).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from './backend.js';
 import { checkAugtool, IfcfgBackend } from './ifcfg.js';
 import { OpenvswitchBackend } from './ovs/backend.js';
-import { localRunner, type Runner } from './tools/exec.js';
+import { localRunner, Tool, type Runner } from './tools/exec.js';
+import { Initscripts, NetworkManager, type IfControl } from './tools/ifupdown.js';
 import { SimulatedBackend } from './simulated.js';
 
 /** Options every backend may use. */
@@ -17,6 +18,10 @@ export interface BackendOptions {
   ovsSandbox?: string;
   /** ifcfg: the root the network-scripts files are written under; with it, the NICs are the inventory; without it, '/' and /sys/class/net. */
   ifcfgRoot?: string;
+  /** ifcfg live apply programs (--ifup/--ifdown/--nmcli). */
+  ifup?: string;
+  ifdown?: string;
+  nmcli?: string;
   /** Where DHCP clients keep pid and lease files (default: a directory under the system's temporary one). */
   dhcpDir?: string;
 }
@@ -29,6 +34,29 @@ function sandboxRunners(dir: string): { vsctl: Runner; appctl: Runner; ip: Runne
     dhclient: localRunner('ip', ['netns', 'exec', rec.netns, 'dhclient']), dhcpDir: join(dir, 'dhcp') };
 }
 
+/**
+ * How the ifcfg backend applies files to the running host: nmcli when NetworkManager runs (nmcli
+ * answers `running`), else ifup/ifdown. With the real root the programs come from PATH; with
+ * --ifcfg-root only when given (a file sandbox is not the host).
+ */
+export async function ifControl(o: Pick<BackendOptions, 'ifcfgRoot' | 'ifup' | 'ifdown' | 'nmcli' | 'log'>): Promise<IfControl | undefined> {
+  const real = !o.ifcfgRoot || o.ifcfgRoot === '/';
+  const nmcli = o.nmcli ?? (real ? 'nmcli' : undefined);
+  if (nmcli) {
+    const tool = new Tool('nmcli', localRunner(nmcli), o.log);
+    if (await NetworkManager.running(tool)) return new NetworkManager(tool);
+  }
+  // initscripts' own ifup/ifdown (Debian's ifupdown has the same names and reads /etc/network/interfaces instead).
+  const own = (p: string) => (real && existsSync(p) ? p : undefined);
+  const ifup = o.ifup ?? own('/etc/sysconfig/network-scripts/ifup');
+  const ifdown = o.ifdown ?? own('/etc/sysconfig/network-scripts/ifdown');
+  if (!ifup || !ifdown) {
+    if (real) o.log?.warn('ifcfg: neither NetworkManager nor initscripts (/etc/sysconfig/network-scripts/ifup) found: files are written, not applied (--ifup/--ifdown/--nmcli)');
+    return undefined;
+  }
+  return new Initscripts(new Tool('ifup', localRunner(ifup), o.log), new Tool('ifdown', localRunner(ifdown), o.log));
+}
+
 /** Creates the backend called `name`. */
 export async function createBackend(name: string, o: BackendOptions): Promise<Backend> {
   switch (name) {
@@ -36,12 +64,15 @@ export async function createBackend(name: string, o: BackendOptions): Promise<Ba
       return new SimulatedBackend({ nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) });
     case 'openvswitch':
       return o.ovsSandbox ? new OpenvswitchBackend({ ...sandboxRunners(o.ovsSandbox), log: o.log }) : OpenvswitchBackend.local({ log: o.log, dhclient: localRunner('dhclient'), dhcpDir: o.dhcpDir ?? join(tmpdir(), 'xenapi-netd-dhcp') });
-    case 'ifcfg':
+    case 'ifcfg': {
       await checkAugtool();
+      const control = await ifControl(o);
+      if (control) o.log?.info(`ifcfg: changes are applied live with ${control.kind === 'networkmanager' ? 'nmcli (NetworkManager runs; files say NM_CONTROLLED=yes)' : 'ifup/ifdown'}`);
       // A sandbox root with an inventory: those NICs; else <root>/sys/class/net.
       return o.ifcfgRoot && o.inventory.length
-        ? new IfcfgBackend({ root: o.ifcfgRoot, log: o.log, nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) })
-        : new IfcfgBackend({ root: o.ifcfgRoot ?? '/', log: o.log });
+        ? new IfcfgBackend({ root: o.ifcfgRoot, log: o.log, control, nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) })
+        : new IfcfgBackend({ root: o.ifcfgRoot ?? '/', log: o.log, control });
+    }
     default:
       throw new Error(`unknown backend ${name} (known: simulated, openvswitch, ifcfg)`);
   }

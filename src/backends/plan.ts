@@ -8,6 +8,7 @@
 
 import type { Bridge, IpConfig, NetState, Step, Uplink } from './backend.js';
 import { canonical as canon, sameValue as same } from './state.js';
+import { isVlanTagged } from '../../schema/values.js';
 
 type Vlan = { parent: string; tag: number };
 
@@ -181,7 +182,7 @@ function vlanProblem(bridges: Record<string, Bridge>, name: string, vlan: Vlan):
   if (!parent) return `VLAN parent ${vlan.parent} does not exist`;
   if (vlan.parent === name) return `bridge ${name} cannot be its own VLAN parent`;
   if (parent.vlan) return `VLAN parent ${vlan.parent} is itself a VLAN bridge`;
-  if (!Number.isInteger(vlan.tag) || vlan.tag < 0 || vlan.tag > 4094) return `VLAN tag ${vlan.tag} is out of range 0-4094`;
+  if (!isVlanTagged(vlan.tag)) return `VLAN tag ${vlan.tag} is out of range 0-4094`;
   return undefined;
 }
 

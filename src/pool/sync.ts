@@ -259,7 +259,7 @@ export function syncVlans(tx: Txn, host: Ref<'host'>, log: Log, atStartup = fals
   return made;
 }
 
-/** host.sync_tunnels (xapi_host.ml:2424-2501): a tunnel per master tunnel network this host lacks, on its single PIF on the transport network. */
+/** host.sync_tunnels (Xapi_host.sync_tunnels): a tunnel per master tunnel network this host lacks, on its single PIF on the transport network. */
 export function syncTunnels(tx: Txn, host: Ref<'host'>, log: Log): number {
   const master = poolMaster(tx);
   if (master === host) return 0;

@@ -5,7 +5,11 @@
 // failed (the backend undid it) or the commit failed (the reconciler undid it) it becomes `undone`.
 // An entry still `open` at start-up is therefore a plan whose transaction never committed, applied
 // wholly or partly before the daemon died: the daemon reconciles the host to the committed
-// database (the state before) and closes the entry as `recovered`.
+// database (the state before) and closes the entry as `recovered`. Plans without an API
+// transaction are journaled the same way (Reconciler.reconcile is their one way to the host):
+// start-up's own plan, closed `committed` once applied, and a pool slave's applies, closed
+// `committed` in the SQLite transaction that saves its lastState (so at start-up an open one means
+// lastState is still the state before it).
 import type Database from 'better-sqlite3';
 import type { NetState, Step } from '../backends/backend.js';
 
@@ -16,7 +20,7 @@ export interface JournalEntry {
   id: number;
   /** Store generation before the API transaction (for inspection). */
   gen: number;
-  /** The API call (wire name) whose transaction produced the plan, or '' if unknown. */
+  /** Who asked for the plan: an API call's wire name, `host.apply_network_state` / `host.pool_slave_startup` (a pool slave), `start-up`; '' if unknown. */
   method: string;
   steps: Step[];
   /** The host's state read just before the plan was applied. */

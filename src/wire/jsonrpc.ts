@@ -1,7 +1,8 @@
 // JSON-RPC v1 and v2 as xapi speaks them on /jsonrpc (mirage/ocaml-rpc's jsonrpc.ml):
 // one object per request, `id` required, v2 errors as {code: 1, message, data}.
 import { LazyMap, Typed, type Ty } from '../../schema/index.js';
-import { ProtocolError, type RpcCall } from './values.js';
+import { Encoded, ProtocolError, type RpcCall } from './values.js';
+import { joinPieces, memberSlices } from './xmlrpc.js';
 
 /** A parsed JSON-RPC request. */
 export interface JsonCall extends RpcCall {
@@ -55,6 +56,7 @@ function nullProto(v: unknown): unknown {
 const BIG = '\u0000int:';
 function replacer(this: unknown, _k: string, v: unknown): unknown {
   if (typeof v === 'bigint') return BIG + v.toString();
+  if (v instanceof Encoded) return v.plain();
   return v instanceof Typed ? (typeof v.v === 'bigint' ? BIG + v.v.toString() : v.v) : v;
 }
 const BIG_RE = /"\\u0000int:(-?\d+)"/g;
@@ -67,30 +69,28 @@ export function stringifyValue(v: unknown, _ty: Ty): string {
   return v === undefined ? '""' : bigints(JSON.stringify(v, replacer));
 }
 
-/** A success reply as string parts (big maps in slices). */
-export function* successParts(call: { version: 1 | 2; id: number | string }, v: unknown, ty: Ty): Generator<string, void, void> {
+/** A success reply as parts (big maps in slices; cached records, Encoded, as their bytes). */
+export function* successParts(call: { version: 1 | 2; id: number | string }, v: unknown, ty: Ty): Generator<string | Buffer, void, void> {
   const id = JSON.stringify(call.id);
   const head = call.version === 2 ? '{"jsonrpc":"2.0","result":' : '{"result":';
   const tail = call.version === 2 ? `,"id":${id}}` : `,"error":null,"id":${id}}`;
   if (ty.k === 'map' && (v instanceof LazyMap || (v && typeof v === 'object' && Object.keys(v).length > 256))) {
     const entries = v instanceof LazyMap ? v.entries : Object.entries(v as Record<string, unknown>);
     yield head + '{';
-    let s = '';
-    let n = 0;
-    let first = true;
-    for (const [k, x] of entries) {
-      s += (first ? '' : ',') + JSON.stringify(k) + ':' + bigints(JSON.stringify(x, replacer));
-      first = false;
-      if (++n === 256) {
-        yield s;
-        s = '';
-        n = 0;
-      }
-    }
-    yield s + '}' + tail;
+    yield* memberSlices(entries, (k, first) => (first ? '' : ',') + JSON.stringify(k) + ':', (x) => x.json(), (x) => bigints(JSON.stringify(x, replacer)), '');
+    yield '}' + tail;
     return;
   }
   yield head + (ty.k === 'void' ? '""' : stringifyValue(v, ty)) + tail;
+}
+
+/** The success reply of a cached value (Encoded): its JSON bytes between the envelope's. */
+export function successEncoded(call: { version: 1 | 2; id: number | string }, v: Encoded): Buffer {
+  const id = JSON.stringify(call.id);
+  const head = call.version === 2 ? '{"jsonrpc":"2.0","result":' : '{"result":';
+  const tail = call.version === 2 ? `,"id":${id}}` : `,"error":null,"id":${id}}`;
+  const body = v.json();
+  return joinPieces([head, body, tail], Buffer.byteLength(head) + body.length + Buffer.byteLength(tail));
 }
 
 /** A success reply as one string (values that are not bulk). */

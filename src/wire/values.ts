@@ -26,3 +26,20 @@ export class ProtocolError extends Error {
 
 /** Characters XML 1.0 cannot carry; stored strings never hold them (rejected at input). */
 export const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+
+/**
+ * A value whose wire forms are already encoded (a cached record, src/api/records.ts): the
+ * codecs write these bytes as they are instead of encoding the value again.
+ */
+export abstract class Encoded {
+  /** The whole XML-RPC Success reply carrying this value. */
+  abstract xmlReply(): Buffer;
+  /** The XML-RPC `<value>…</value>` alone (a view into xmlReply's bytes). */
+  abstract xml(): Buffer;
+  /** The opening of an XML-RPC struct member with this key (`<member><name>key</name>`), as bytes. */
+  abstract xmlMemberHead(key: string): Buffer;
+  /** The JSON text of the value. */
+  abstract json(): Buffer;
+  /** The value itself, for encoders that need it as data (JSON.stringify inside a larger value). */
+  abstract plain(): unknown;
+}

@@ -3,7 +3,7 @@
 // string as <value></value>. The reply encoder is driven by the datamodel's types.
 import { SaxesParser } from 'saxes';
 import { LazyMap, Typed, visibleFields, classDef, type Ty, type FieldDef } from '../../schema/index.js';
-import { ProtocolError, WireDateTime, WireDouble, type RpcCall } from './values.js';
+import { Encoded, ProtocolError, WireDateTime, WireDouble, type RpcCall } from './values.js';
 
 interface Frame {
   tag: string;
@@ -472,7 +472,9 @@ function compile(ty: Ty): Enc {
       const body = fields
         .map((fd, i) => `${JSON.stringify(`<member><name>${esc(fd.name)}</name>`)} + e[${i}](r[${JSON.stringify(fd.name)}]) + '</member>'`)
         .join(' + ');
-      return new Function('e', `return function (r) { return '<value><struct>' + ${body} + '</struct></value>'; };`)(encs) as Enc;
+      const tmpl = new Function('e', `return function (r) { return '<value><struct>' + ${body} + '</struct></value>'; };`)(encs) as Enc;
+      // A cached record (Encoded) inside a larger value (a task result, an event) keeps its bytes.
+      return (v) => (v instanceof Encoded ? v.xml().toString('utf8') : tmpl(v));
     }
   }
 }
@@ -506,9 +508,15 @@ const HEAD = '<?xml version="1.0"?><methodResponse><params><param>';
 const TAIL = '</param></params></methodResponse>';
 const OK_OPEN = '<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>';
 const OK_CLOSE = '</member></struct></value>';
+/** Bytes before and after the value in a (not bare) Success reply: Encoded.xml() is xmlReply() without them. */
+export const SUCCESS_PREFIX_BYTES = Buffer.byteLength(HEAD + OK_OPEN);
+export const SUCCESS_SUFFIX_BYTES = Buffer.byteLength(OK_CLOSE + TAIL);
 
-/** A Success reply, as string parts; big maps and sets are encoded in slices between which the caller may yield. */
-export function* successParts(v: unknown, ty: Ty, bare = false): Generator<string, void, void> {
+/**
+ * A Success reply, as parts; big maps and sets are encoded in slices between which the caller may
+ * yield. Slices of cached records (Encoded) are Buffers assembled from their bytes.
+ */
+export function* successParts(v: unknown, ty: Ty, bare = false): Generator<string | Buffer, void, void> {
   yield HEAD + (bare ? '' : OK_OPEN);
   yield* bodyParts(v, ty);
   yield (bare ? '' : OK_CLOSE) + TAIL;
@@ -525,27 +533,103 @@ export function isBulk(v: unknown, ty: Ty): boolean {
   return ty.k === 'set' && Array.isArray(v) && v.length > SLICE;
 }
 
+/** The Success reply of a cached value: its bytes as they are (`bare` replies are never cached). */
+export function successEncoded(v: Encoded): Buffer {
+  return v.xmlReply();
+}
+
 /** A Success reply as one string: the common case, written with one copy. */
 export function successString(v: unknown, ty: Ty, bare = false): string {
   return HEAD + (bare ? '' : OK_OPEN) + encode(v, ty) + (bare ? '' : OK_CLOSE) + TAIL;
 }
 
 const SLICE = 256;
-function* bodyParts(v: unknown, ty: Ty): Generator<string, void, void> {
+/** A slice of cached records is cut at this many bytes (a write of this size takes well under a millisecond). */
+const SLICE_BYTES = 256 * 1024;
+
+/** The opening of a struct member: `<member><name>k</name>`. */
+export function memberHead(k: string): string {
+  return `<member><name>${esc(k)}</name>`;
+}
+
+// Slices of bulk replies are cut from a few reused slabs (up to 8 of 512 KiB kept) rather than allocated each: a 27 MB
+// reply would otherwise make 27 MB of short-lived external memory per reply (and RSS with it).
+// A slab goes back once the wire has written its slice (releaseSlice).
+const SLAB_BYTES = 2 * SLICE_BYTES;
+const freeSlabs: ArrayBuffer[] = [];
+const slabs = new WeakSet<ArrayBufferLike>();
+
+function slabSlice(bytes: number): Buffer {
+  if (bytes > SLAB_BYTES) return Buffer.allocUnsafe(bytes);
+  let ab = freeSlabs.pop();
+  if (ab === undefined) {
+    ab = new ArrayBuffer(SLAB_BYTES);
+    slabs.add(ab);
+  }
+  return Buffer.from(ab, 0, bytes);
+}
+
+/** Gives back a slice memberSlices made, once it has been written: its bytes will be overwritten. */
+export function releaseSlice(b: Buffer): void {
+  if (slabs.has(b.buffer) && freeSlabs.length < 8 && !freeSlabs.includes(b.buffer as ArrayBuffer)) freeSlabs.push(b.buffer as ArrayBuffer);
+}
+
+/**
+ * Concatenates string and Buffer pieces into one Buffer of `bytes` bytes (their UTF-8 length);
+ * `slab`: cut from a reused slab (the caller gives it back with releaseSlice).
+ */
+export function joinPieces(pieces: (string | Buffer)[], bytes: number, slab = false): Buffer {
+  const out = slab ? slabSlice(bytes) : Buffer.allocUnsafe(bytes);
+  let o = 0;
+  for (const p of pieces) o += typeof p === 'string' ? out.write(p, o, 'utf8') : p.copy(out, o);
+  if (o !== bytes) throw new Error(`joinPieces: ${o} bytes written, ${bytes} expected`);
+  return out;
+}
+
+/**
+ * The members of a map, `head(key) + value + '</member>'` each, in slices: values that are
+ * Encoded go in as their bytes (one copy into the slice), others through `enc` as strings.
+ * Shared by both codecs (`sep` is JSON's comma between members).
+ */
+export function* memberSlices(entries: Iterable<[string, unknown]>, head: (k: string, first: boolean) => string, bytesOf: (x: Encoded) => Buffer, enc: (x: unknown) => string, tail: string, headBytes?: (x: Encoded, k: string) => Buffer): Generator<string | Buffer, void, void> {
+  let pieces: (string | Buffer)[] = [];
+  let bytes = 0;
+  let n = 0;
+  let first = true;
+  for (const [k, x] of entries) {
+    if (x instanceof Encoded) {
+      const h = headBytes ? headBytes(x, k) : head(k, first);
+      const b = bytesOf(x);
+      pieces.push(h, b);
+      bytes += (typeof h === 'string' ? Buffer.byteLength(h) : h.length) + b.length;
+      first = false;
+    } else {
+      const h = head(k, first);
+      first = false;
+      const s = h + enc(x);
+      pieces.push(s);
+      bytes += Buffer.byteLength(s);
+    }
+    if (tail) {
+      pieces.push(tail);
+      bytes += tail.length;
+    }
+    if (++n === SLICE || bytes >= SLICE_BYTES) {
+      yield joinPieces(pieces, bytes, true);
+      pieces = [];
+      bytes = 0;
+      n = 0;
+    }
+  }
+  if (bytes) yield joinPieces(pieces, bytes, true);
+}
+
+function* bodyParts(v: unknown, ty: Ty): Generator<string | Buffer, void, void> {
   if (ty.k === 'map' && (v instanceof LazyMap || (v && typeof v === 'object' && Object.keys(v).length > SLICE))) {
     const entries = v instanceof LazyMap ? v.entries : Object.entries(v as Record<string, unknown>);
+    const val = encoderFor(ty.val);
     yield '<value><struct>';
-    let s = '';
-    let n = 0;
-    for (const [k, x] of entries) {
-      s += `<member><name>${esc(k)}</name>${encode(x, ty.val)}</member>`;
-      if (++n === SLICE) {
-        yield s;
-        s = '';
-        n = 0;
-      }
-    }
-    if (s) yield s;
+    yield* memberSlices(entries, memberHead, (x) => x.xml(), val, '</member>', (x, k) => x.xmlMemberHead(k));
     yield '</struct></value>';
     return;
   }

@@ -29,7 +29,7 @@ import { possibleHosts } from './vm.js';
 import { failpointArmed } from '../failpoints.js';
 
 // ------------------------------------------------------------------------------------------
-// Modes and properties (xapi_bond.ml:274-309, map_check.ml)
+// Modes and properties (Xapi_bond.create's mode requirements, Map_check)
 
 /** OCaml int_of_string: optional sign, decimal or 0x/0o/0b/0u literal, `_` after the first digit, 63-bit. */
 function isOcamlInt(v: string): boolean {
@@ -104,7 +104,7 @@ function withDefaults(mode: string, props: Record<string, string>): Record<strin
 // ------------------------------------------------------------------------------------------
 // What moves
 
-/** bond<N> with the smallest N ≥ 0 not used by a bond master PIF on the host (xapi_bond.ml:19-42). */
+/** bond<N> with the smallest N ≥ 0 not used by a bond master PIF on the host (Xapi_bond.choose_bond_device_name). */
 export function chooseBondDevice(db: View, host: Ref<'host'>): string {
   const used = new Set(db.children('host', host, 'PIFs')
     .filter((p) => db.children('PIF', p, 'bond_master_of').length > 0)
@@ -270,7 +270,7 @@ function progress(ctx: CallCtx, p: number): void {
 /** Bond.create: the seed's steps 1-12 with xapi's validations in xapi's order; returns the Bond. */
 export function bondCreate(ctx: CallCtx, network: Ref<'network'>, membersIn: readonly string[], MAC: string, mode: EnumValue<'bond_mode'>, propsIn: Record<string, string>): string {
   const tx = ctx.tx;
-  // Validation (xapi_bond.ml:326-489 and the dispatcher), nothing changed yet.
+  // Validation (Xapi_bond.create's checks and the dispatcher's), nothing changed yet.
   if (membersIn.length === 0) throw new ApiError('PIF_BOND_NEEDS_MORE_MEMBERS', []);
   const host = tx.get('PIF', membersIn[0]).host;
   assertNetworkManaged(tx, network);

@@ -50,7 +50,7 @@ export function moveManagement(tx: Txn, to: string): void {
 }
 
 /**
- * host.management_reconfigure after the HA check (xapi_host.ml:1305-1343): usability (managed
+ * host.management_reconfigure after the HA check (Xapi_host.management_reconfigure): usability (managed
  * PIFs only), nothing if already management, attach the network as management (unmanaged:
  * its bridge must exist, BRIDGE_NOT_AVAILABLE; managed local PIFs: CANNOT_PLUG_BOND_SLAVE or
  * bring-up), then the flags. The old management PIF keeps its attachment.

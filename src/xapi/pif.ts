@@ -68,7 +68,7 @@ function plug(tx: Txn, self: string): void {
   plugPif(tx, self);
 }
 
-/** PIF.reconfigure_ip (xapi_pif.ml:881-950), checks in xapi's order. */
+/** PIF.reconfigure_ip (Xapi_pif.reconfigure_ip), checks in xapi's order. */
 function reconfigureIp(tx: Txn, self: string, mode: EnumValue<'ip_configuration_mode'>, IP: string, netmask: string, gateway: string, DNS: string): void {
   const row = tx.get('PIF', self);
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [self]);
@@ -92,7 +92,7 @@ function reconfigureIp(tx: Txn, self: string, mode: EnumValue<'ip_configuration_
   }
 }
 
-/** PIF.reconfigure_ipv6 (xapi_pif.ml:825-879), checks in xapi's order. */
+/** PIF.reconfigure_ipv6 (Xapi_pif.reconfigure_ipv6), checks in xapi's order. */
 function reconfigureIpv6(tx: Txn, self: string, mode: EnumValue<'ipv6_configuration_mode'>, IPv6: string, gateway: string, DNS: string): void {
   const row = tx.get('PIF', self);
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [self]);
@@ -112,7 +112,7 @@ function reconfigureIpv6(tx: Txn, self: string, mode: EnumValue<'ipv6_configurat
   }
 }
 
-/** PIF.set_property (xapi_pif.ml:964-1013): only gro=on|off, on physical non-slave or bond master PIFs. */
+/** PIF.set_property (Xapi_pif.set_property): only gro=on|off, on physical non-slave or bond master PIFs. */
 function setProperty(tx: Txn, self: string, name: string, value: string): void {
   if (name !== 'gro' || (value !== 'on' && value !== 'off')) throw new ApiError('INVALID_VALUE', ['properties', `${name} = ${value}`]);
   const row = tx.get('PIF', self);
@@ -152,7 +152,7 @@ async function scan(ctx: CallCtx, host: string): Promise<void> {
   }
 }
 
-/** PIF.introduce (xapi_pif.ml:676-711). */
+/** PIF.introduce (Xapi_pif.introduce). */
 async function introduce(ctx: CallCtx, host: string, MAC: string, device: string, managed: boolean): Promise<string> {
   const tx = ctx.tx;
   tx.get('host', host);
@@ -167,7 +167,7 @@ async function introduce(ctx: CallCtx, host: string, MAC: string, device: string
   return introduceInternal(tx, host, info, { managed });
 }
 
-/** PIF.forget (xapi_pif.ml:713-723,600-630), checks in xapi's order. */
+/** PIF.forget (Xapi_pif.forget, forget_internal), checks in xapi's order. */
 function forget(tx: Txn, self: string): void {
   const row = tx.get('PIF', self);
   if (row.management) throw new ApiError('PIF_IS_MANAGEMENT_INTERFACE', [self]);
@@ -184,7 +184,7 @@ function forget(tx: Txn, self: string): void {
   destroyPif(tx, self);
 }
 
-/** PIF.db_introduce (xapi_pif.ml:500-523): a record from the given values; bond_slave_of is ignored (as xapi). */
+/** PIF.db_introduce (Xapi_pif.db_introduce): a record from the given values; bond_slave_of is ignored (as xapi). */
 function dbIntroduce(tx: Txn, a: ParamsOf<'PIF.db_introduce'>): string {
   const { device, network, host, MAC, MTU, VLAN, physical, ip_configuration_mode: ipMode, IP, netmask, gateway, DNS, VLAN_master_of: vlanMasterOf, management,
     other_config: otherConfig, disallow_unplug: disallowUnplug, ipv6_configuration_mode: ipv6Mode, IPv6, ipv6_gateway: ipv6Gateway,

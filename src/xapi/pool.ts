@@ -1,4 +1,4 @@
-// pool.management_reconfigure (xapi_pool.ml:2642-2704): every host moves its management
+// pool.management_reconfigure (Xapi_pool.management_reconfigure): every host moves its management
 // interface to its PIF on the given network, in one transaction (all hosts or none).
 // (pool.create_VLAN* live in vlan.ts.)
 //

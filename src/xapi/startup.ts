@@ -8,6 +8,7 @@ import { NULL_REF, type Txn } from '../store/store.js';
 import { checkProperties } from './bond.js';
 import { bridgeForDevice, introduceInternal, newPifMetrics, type NicInfo } from './introduce.js';
 import { vlanCreateInternal } from './vlan.js';
+import { isVlanTagged } from '../../schema/values.js';
 
 /** IPv4 configuration of the management interface in an inventory. */
 export interface InventoryIp { mode: 'Static' | 'DHCP'; address?: string; netmask?: string; gateway?: string; dns?: string }
@@ -68,7 +69,7 @@ export function splitInventory(entries: InventoryEntry[]): { nics: InventoryNic[
     b.members.forEach((m) => used.add(m));
   }
   for (const v of vlans) {
-    if (!Number.isInteger(v.vlan) || v.vlan < 0 || v.vlan > 4094) throw bad(v, 'vlan is a tag 0..4094');
+    if (!isVlanTagged(v.vlan)) throw bad(v, 'vlan is a tag 0..4094');
     if (!devs.has(v.on) && !bonds.some((b) => b.bond === v.on)) throw bad(v, '"on" must be a NIC or bond of the inventory');
     if (used.has(v.on)) throw bad(v, `${v.on} is a bond member`);
   }

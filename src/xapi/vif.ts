@@ -21,7 +21,7 @@ export function genMac(device: number, seed: string): string {
 
 /** xapi's Helpers.is_valid_MAC: six colon-separated pairs of hex digits (the `mac` value type). */
 export { isMac as isValidMac } from '../../schema/values.js';
-import { isMac as isValidMac } from '../../schema/values.js';
+import { isMac as isValidMac, isVlanTagged } from '../../schema/values.js';
 import type { CtorOf, EnumValue, Int, Ref } from '../../schema/index.js';
 
 /** The domain type xapi's Helpers.domain_type reports: VM_metrics' current type while a domain exists. */
@@ -203,7 +203,7 @@ function move(tx: Txn, self: string, network: Ref<'network'>, localHost: Ref<'ho
 
 /** VLAN_TAG_INVALID [tag] outside 0..4094 (xapi_vlan.assert_valid_VLAN_tag). */
 function assertValidTag(tag: Int): void {
-  if (tag < 0 || tag > 4094) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
+  if (!isVlanTagged(tag)) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
 }
 
 /** VIF.add_trunks / remove_trunks / set_trunks, as xapi_vif.ml (tag check and network check orders differ). */

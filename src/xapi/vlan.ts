@@ -11,6 +11,7 @@ import {
 } from './network.js';
 import { setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
+import { isVlanTagged } from '../../schema/values.js';
 
 /** The dummy MAC of every VLAN untagged PIF (xapi_vlan.vlan_mac). */
 export const VLAN_MAC = 'fe:ff:ff:ff:ff:ff';
@@ -56,7 +57,7 @@ function assertCanCreate(tx: Txn, taggedPif: Ref<'PIF'>, tag: Int, network: Ref<
   if (topo[0] === 'VLAN_untagged') throw new ApiError('PIF_IS_VLAN', [taggedPif]);
   if (topo[0] === 'Tunnel_access') throw new ApiError('IS_TUNNEL_ACCESS_PIF', [taggedPif]);
   // (SR-IOV network compatibility: no SR-IOV here, every network is a bridge network.)
-  if (!Number.isInteger(tag) || tag < 0 || tag > 4094) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
+  if (!isVlanTagged(tag)) throw new ApiError('VLAN_TAG_INVALID', [String(tag)]);
   const device = pif.device;
   if (tx.where('VLAN', (v) => v.tagged_PIF === taggedPif && Number(v.tag) === tag).length) throw new ApiError('PIF_VLAN_EXISTS', [device]);
   // VLAN_IN_USE (the kernel already has <device>.<tag>) cannot happen: the reconciler owns every VLAN device.

@@ -183,4 +183,27 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
     // bond0 still carries VLANs 50 and 100 only: still no bridge, its hand-made files untouched.
     expect(after).to.deep.equal(expected);
   });
+
+  it('the bond network gets a bridge while a VIF uses it, and goes bridgeless again after (XENAPI_BRIDGE keeps its name)', async () => {
+    const fresh = scratchRoot();
+    try {
+      const nics = MACS.map((MAC, i) => ({ device: `eth${i}`, MAC, MTU: 1500, carrier: true }));
+      const b = new IfcfgBackend({ root: fresh, nics });
+      const before = filesOf(fresh);
+      await b.apply([{ op: 'vif.add', bridge: 'xapi0', vif: 'vif1.0' }]);
+      const withVif = filesOf(fresh);
+      expect(withVif['ifcfg-xapi0']).to.match(/^TYPE=Bridge$/m);
+      expect(withVif['ifcfg-bond0']).to.match(/^BRIDGE=xapi0$/m);
+      // Only the bond bridge's files changed: the VLAN files and bridges are as they were.
+      for (const n of Object.keys(before).filter((x) => !['ifcfg-bond0', 'ifcfg-eth0', 'ifcfg-eth1'].includes(x))) expect(withVif[n]).to.equal(before[n]);
+      await b.apply([{ op: 'vif.del', bridge: 'xapi0', vif: 'vif1.0' }]);
+      const after = filesOf(fresh);
+      expect(after).to.not.have.property('ifcfg-xapi0');
+      expect(after['ifcfg-bond0']).to.match(/^XENAPI_BRIDGE=xapi0$/m);
+      expect(after['ifcfg-bond0']).to.not.match(/^BRIDGE=/m);
+      expect((await b.read()).bridges.xapi0.uplink).to.deep.include({ kind: 'bond', name: 'bond0' });
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
 });

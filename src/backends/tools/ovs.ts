@@ -3,7 +3,7 @@
 // as a JSON-quoted OVSDB string atom), so no caller value can become an option, a command or a
 // second column. A transaction is the `--`-joined chain of those commands: one argv, atomic in OVSDB.
 
-import { isIfName, isIPv4, isMac, isMtu, isTunnelKey } from '../../../schema/values.js';
+import { isIfName, isIPv4, isMac, isMtu, isTunnelKey, isVlanTagged } from '../../../schema/values.js';
 import { RefusedValue, Tool } from './exec.js';
 
 const VSCTL = 'ovs-vsctl';
@@ -30,7 +30,7 @@ function mtu(n: number): string {
   return String(n);
 }
 function tag(n: number): string {
-  if (!Number.isInteger(n) || n < 0 || n > 4094) throw new RefusedValue(VSCTL, 'VLAN tag', n);
+  if (!isVlanTagged(n)) throw new RefusedValue(VSCTL, 'VLAN tag', n);
   return String(n);
 }
 function mac(m: string): string {
