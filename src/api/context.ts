@@ -1,5 +1,5 @@
 // What an implementation of a message sees: the daemon's services and the call's own state.
-import type { Logger } from 'winston';
+import type { Log } from '../log.js';
 import type { LazyMap, ParamsOf, ResultOf, RoleName, Ty, Typed, WireName } from '../../schema/index.js';
 import type { Store, Txn, View } from '../store/store.js';
 import type { Backend } from '../backends/backend.js';
@@ -21,7 +21,7 @@ export interface Services {
 /** Services shared by every call, owned by the daemon. */
 export interface Daemon {
   store: Store;
-  log: Logger;
+  log: Log;
   /** This daemon's host object. */
   hostRef: string;
   /** The pool object (exactly one). */
@@ -65,24 +65,22 @@ export interface CallCtx {
   preauth?: 'root';
 }
 
-/** What an implementation may declare about itself (read by buildMethods). */
-export interface ImplFlags {
+/** What an implementation may declare about itself (read by buildMethods); A: its parameters by name. */
+export interface ImplFlags<A = Record<string, unknown>> {
   /** Takes the write lock itself, when it needs it (login: the password check and its delay run outside it). */
   ownLock?: boolean;
   /** Cannot be dry-run (it acts on other hosts or outside the database): DryRun. fails with this reason. */
   noDryRun?: string;
   /** Answers DryRun. itself (a call that acts on the host outside a transaction): the plan it would apply. */
-  // Typed where declared (its message's ParamsOf), as AnyImpl: the table passes namedArgs through.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  dryRun?: (ctx: CallCtx, args: any) => Promise<PlanSummary>;
+  dryRun?: (ctx: CallCtx, args: A) => Promise<PlanSummary>;
 }
 
-/** Declares flags on an implementation. */
-export function withFlags<F extends AnyImpl>(impl: F, flags: ImplFlags): F & { flags: ImplFlags } {
-  return Object.assign(impl, { flags: { ...(impl as { flags?: ImplFlags }).flags, ...flags } });
+/** Declares flags on an implementation; a dryRun gets the same named parameters as the implementation. */
+export function withFlags<A, R>(impl: (ctx: CallCtx, args: A) => R, flags: ImplFlags<A>): (ctx: CallCtx, args: A) => R {
+  return Object.assign(impl, { flags: { ...(impl as { flags?: ImplFlags<A> }).flags, ...flags } });
 }
 
-/** An implementation's declared flags. */
+/** An implementation's declared flags (its dryRun called with the named arguments the dispatcher built). */
 export function implFlags(impl: AnyImpl): ImplFlags {
   return (impl as { flags?: ImplFlags }).flags ?? {};
 }

@@ -10,7 +10,7 @@ import { ApiError } from '../errors.js';
 import { clone, defaultOf, type Row } from '../store/store.js';
 import { coerce } from './check.js';
 import { implFlags, type AnyImpl, type CallCtx, type Impls } from './context.js';
-import { cachedRecord, dbString, fieldOf } from './records.js';
+import { cachedRecord, dbString, fieldOf, recordReader } from './records.js';
 import { evalWhere, parseWhere } from './where.js';
 
 /** One callable message. */
@@ -80,7 +80,8 @@ function generated(c: ClassDef): Method[] {
     // and every young-generation GC meanwhile copies what it holds.
     const lazy = (ctx: CallCtx, refs: string[], rows: Row[]) =>
       new LazyMap(refs.length, (function* () {
-        for (let i = 0; i < refs.length; i++) yield [refs[i], cachedRecord(ctx.db, cls, refs[i], rows[i])] as [string, unknown];
+        const read = recordReader(ctx.db, cls);
+        for (let i = 0; i < refs.length; i++) yield [refs[i], read(refs[i], rows[i])] as [string, unknown];
       })());
     const snapshot = (ctx: CallCtx, refs?: string[]) => {
       const rows: Row[] = [];

@@ -133,22 +133,37 @@ function hook(db: Store): void {
   });
 }
 
-/**
- * The record of cls/ref as get_record answers it: from the committed store, a CachedRecord
- * (the wire writes its cached bytes); inside a transaction, or for a class with derived
- * fields, the plain record.
- */
-export function cachedRecord(db: View, cls: string, ref: string, row: Row = db.get(cls, ref)): unknown {
-  if (!(db instanceof Store)) return recordOf(db, cls, ref, row);
+/** Whether cls's records may come from the cache (no derived fields), learnt once per class. */
+function cacheableClass(cls: string): boolean {
   let ok = cacheable.get(cls);
   if (ok === undefined) {
     ok = !visibleFields(classDef(cls) as ClassDef).some((fd) => fd.derived);
     cacheable.set(cls, ok);
     recordTy.set(cls, T.record(cls));
   }
-  if (!ok) return recordOf(db, cls, ref, row);
-  if (!hooked.has(db)) hook(db);
+  return ok;
+}
+
+function entryOf(db: Store, cls: string, ref: string, row: Row): CachedRecord {
   let e = entries.get(row);
   if (e === undefined || e.ref !== ref) entries.set(row, (e = new CachedRecord(db, cls, ref, row)));
   return e;
+}
+
+/**
+ * The record of cls/ref as get_record answers it: from the committed store, a CachedRecord
+ * (the wire writes its cached bytes); inside a transaction, or for a class with derived
+ * fields, the plain record.
+ */
+export function cachedRecord(db: View, cls: string, ref: string, row: Row = db.get(cls, ref)): unknown {
+  if (!cacheableClass(cls) || !(db instanceof Store)) return recordOf(db, cls, ref, row);
+  if (!hooked.has(db)) hook(db);
+  return entryOf(db, cls, ref, row);
+}
+
+/** cachedRecord for many records of one class (a bulk reply): the class-level checks made once. */
+export function recordReader(db: View, cls: string): (ref: string, row: Row) => unknown {
+  if (!cacheableClass(cls) || !(db instanceof Store)) return (ref, row) => recordOf(db, cls, ref, row);
+  if (!hooked.has(db)) hook(db);
+  return (ref, row) => entryOf(db, cls, ref, row);
 }

@@ -6,6 +6,7 @@
 // made outside the write lock under the host's own lock; the slave applies it all or nothing. A
 // failure fails the transaction (the master's database is unchanged) and the hosts already
 // called get the committed state back.
+import type { Ref } from '../../schema/index.js';
 import type { Store } from '../store/store.js';
 import { ApiError } from '../errors.js';
 import type { NetState } from '../backends/backend.js';
@@ -112,7 +113,7 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
 }
 
 /** Turns a failure of a call to a slave into the ApiError the master's caller sees. */
-export function slaveError(host: string, e: unknown, culprit: string): ApiError {
+export function slaveError(host: Ref<'host'>, e: unknown, culprit: string): ApiError {
   if (e instanceof Unreachable) return new ApiError('CANNOT_CONTACT_HOST', [host]);
   if (e instanceof RemoteFailure) {
     const [code, ...params] = e.details;

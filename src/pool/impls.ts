@@ -2,7 +2,7 @@
 // messages, host.sync_vlans / sync_tunnels / sync_bonds, and session.login_with_password as a
 // slave answers it (HOST_IS_SLAVE [master address]). Registered through src/xapi/index.ts.
 import { isIfName, isMac, isMtu } from '../../schema/values.js';
-import type { ParamsOf } from '../../schema/index.js';
+import type { ParamsOf, Ref } from '../../schema/index.js';
 import type { CallCtx, Impls } from '../api/context.js';
 import { now, withFlags } from '../api/context.js';
 import { createSession, gatedCheck, sessionImpls } from '../api/session.js';
@@ -36,7 +36,7 @@ function assertMaster(ctx: CallCtx): PoolService {
 }
 
 /** Deletes every record of a host (pool.eject, master side): bonds, VLANs, tunnels, PIFs, dom0, metrics, the host. */
-function forgetHost(tx: Txn, host: string): void {
+function forgetHost(tx: Txn, host: Ref<'host'>): void {
   const pifs = tx.children('host', host, 'PIFs');
   for (const p of pifs) {
     for (const b of tx.children('PIF', p, 'bond_master_of')) if (tx.find('Bond', b)) tx.destroy('Bond', b);
@@ -292,7 +292,7 @@ export const poolJoinImpls: Impls = {
     await p.agent!.applyState(s, t);
   }, {
     // The master's dry run of a call that changes this host: the plan, not applied (the ticket is not used).
-    dryRun: async (ctx, { token, state }: ParamsOf<'host.apply_network_state'>) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
+    dryRun: async (ctx, { token, state }) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
   }),
   'pool.join': withFlags((ctx, { master_address: address, master_username: user, master_password: password }) => join(ctx, address, user, password), { noDryRun: 'joining contacts the master and hands this host to it' }),
   'pool.eject': withFlags((ctx, { host }) => eject(ctx, host), { noDryRun: 'ejecting resets the slave host' }),

@@ -17,7 +17,7 @@ import { now } from '../api/context.js';
 import type { Nic } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
-import type { EnumValue } from '../../schema/index.js';
+import type { EnumValue, Ref } from '../../schema/index.js';
 import { bondCreate, bondDestroy } from '../xapi/bond.js';
 import { bridgeForDevice, destroyPif, introduceInternal } from '../xapi/introduce.js';
 import { bringPifUp, plugPif, refreshHostAddress } from '../xapi/network.js';
@@ -87,7 +87,7 @@ export function registerHost(tx: Txn, uuid: string, r: SlaveReport, master: stri
 }
 
 /** Step 1: PIFs for NICs the master does not know (introduce_internal), MAC/carrier refreshed; returns the devices gone. */
-export function reportNics(tx: Txn, host: string, nics: Nic[], log: Log): Set<string> {
+export function reportNics(tx: Txn, host: Ref<'host'>, nics: Nic[], log: Log): Set<string> {
   const byDevice = new Map<string, string>();
   for (const p of tx.children('host', host, 'PIFs')) {
     const row = tx.get('PIF', p);
@@ -110,7 +110,7 @@ export function reportNics(tx: Txn, host: string, nics: Nic[], log: Log): Set<st
 }
 
 /** Why a PIF cannot be forgotten, or undefined. */
-function usedBy(tx: Txn, pif: string): string | undefined {
+function usedBy(tx: Txn, pif: Ref<'PIF'>): string | undefined {
   const row = tx.get('PIF', pif);
   const bond = row.bond_slave_of;
   if (bond !== NULL_REF && tx.find('Bond', bond)) return `it is a slave of bond ${bond}`;
@@ -121,7 +121,7 @@ function usedBy(tx: Txn, pif: string): string | undefined {
 }
 
 /** Forgets the PIFs of NICs that are gone unless something uses them (those stay, unplugged, and the log says why). */
-export function forgetAbsent(tx: Txn, host: string, absent: Set<string>, log: Log, quiet = false): void {
+export function forgetAbsent(tx: Txn, host: Ref<'host'>, absent: Set<string>, log: Log, quiet = false): void {
   if (!absent.size) return;
   for (const p of tx.children('host', host, 'PIFs')) {
     const row = tx.find('PIF', p);
@@ -151,7 +151,7 @@ export function poolMaster(tx: Txn): string {
  * is destroyed first (the seed's rule; xapi only logs PIF_ALREADY_BONDED: docs/compat.md). Each
  * bond is its own step: a failure is logged and leaves the others.
  */
-export function syncBonds(ctx: CallCtx, host: string, absent: Set<string>, log: Log): void {
+export function syncBonds(ctx: CallCtx, host: Ref<'host'>, absent: Set<string>, log: Log): void {
   const tx = ctx.tx;
   const master = poolMaster(tx);
   if (master === host) return;
@@ -217,7 +217,7 @@ export function syncBonds(ctx: CallCtx, host: string, absent: Set<string>, log: 
  * `host.other_config:sync_vlans = nosync` turns it off for the start-up copy only (`atStartup`;
  * xapi reads the flag in the slave's start-up, not in host.sync_vlans itself).
  */
-export function syncVlans(tx: Txn, host: string, log: Log, atStartup = false): number {
+export function syncVlans(tx: Txn, host: Ref<'host'>, log: Log, atStartup = false): number {
   const master = poolMaster(tx);
   if (master === host) return 0;
   if (atStartup && (tx.get('host', host).other_config as Record<string, string>)?.sync_vlans === 'nosync') return 0;
@@ -264,7 +264,7 @@ export function syncVlans(tx: Txn, host: string, log: Log, atStartup = false): n
 }
 
 /** host.sync_tunnels (Xapi_host.sync_tunnels): a tunnel per master tunnel network this host lacks, on its single PIF on the transport network. */
-export function syncTunnels(tx: Txn, host: string, log: Log): number {
+export function syncTunnels(tx: Txn, host: Ref<'host'>, log: Log): number {
   const master = poolMaster(tx);
   if (master === host) return 0;
   let made = 0;

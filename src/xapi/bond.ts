@@ -16,7 +16,7 @@
 import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
-import type { EnumValue } from '../../schema/index.js';
+import type { EnumValue, Ref } from '../../schema/index.js';
 import { assertNoOtherLocalPifs, assertNetworkManaged, bringPifUp } from './network.js';
 import { moveManagement } from './host.js';
 import { destroyPif, newPifMetrics } from './introduce.js';
@@ -75,7 +75,7 @@ const LINUX: Record<string, (v: string, mode: string) => boolean> = {
 };
 
 /** True when the host's bonds are Linux bonding devices (host.software_version:bond_driver "linux": the ifcfg backend). */
-export function linuxBonding(db: View, host: string): boolean {
+export function linuxBonding(db: View, host: Ref<'host'>): boolean {
   const h = db.find('host', host);
   return h?.software_version?.bond_driver === 'linux';
 }
@@ -105,7 +105,7 @@ function withDefaults(mode: string, props: Record<string, string>): Record<strin
 // What moves
 
 /** bond<N> with the smallest N ≥ 0 not used by a bond master PIF on the host (Xapi_bond.choose_bond_device_name). */
-export function chooseBondDevice(db: View, host: string): string {
+export function chooseBondDevice(db: View, host: Ref<'host'>): string {
   const used = new Set(db.children('host', host, 'PIFs')
     .filter((p) => db.children('PIF', p, 'bond_master_of').length > 0)
     .map((p) => db.get('PIF', p).device));
@@ -119,7 +119,7 @@ export function chooseBondDevice(db: View, host: string): string {
  * (resident_on = h), or it is not resident anywhere and h is the only host it can start on.
  * (xapi also moves VIFs of VMs that can start nowhere; the seed does not: docs/compat.md.)
  */
-function isLocalVm(db: View, vm: string, host: string, cache: Map<string, boolean>): boolean {
+function isLocalVm(db: View, vm: Ref<'VM'>, host: Ref<'host'>, cache: Map<string, boolean>): boolean {
   let v = cache.get(vm);
   if (v === undefined) {
     const row = db.find('VM', vm);
@@ -136,7 +136,7 @@ function isLocalVm(db: View, vm: string, host: string, cache: Map<string, boolea
 }
 
 /** The VIFs-to-move on `networks` for `host`, network by network. */
-export function vifsToMove(db: View, host: string, networks: string[], cache = new Map<string, boolean>()): string[] {
+export function vifsToMove(db: View, host: Ref<'host'>, networks: string[], cache = new Map<string, boolean>()): string[] {
   const out = new Set<string>();
   for (const n of networks) {
     for (const v of db.children('network', n, 'VIFs')) {
@@ -169,7 +169,7 @@ interface VlanGroup {
 }
 
 /** Groups VLANs by tag (first-seen order) and picks, per tag, the VLAN whose network has the most VIFs (first on a tie). */
-function planVlans(db: View, host: string, vlans: string[], cache: Map<string, boolean>): VlanGroup[] {
+function planVlans(db: View, host: Ref<'host'>, vlans: string[], cache: Map<string, boolean>): VlanGroup[] {
   const byTag = new Map<number, string[]>();
   for (const v of vlans) {
     const tag = Number(db.get('VLAN', v).tag);
@@ -193,7 +193,7 @@ function planVlans(db: View, host: string, vlans: string[], cache: Map<string, b
  * move to that network and the others are destroyed. The new VLAN PIF is plugged if one of the
  * group was, and is the management interface if one of them was.
  */
-function moveVlanGroups(tx: Txn, host: string, newBase: string, groups: VlanGroup[]): void {
+function moveVlanGroups(tx: Txn, host: Ref<'host'>, newBase: Ref<'PIF'>, groups: VlanGroup[]): void {
   const device = tx.get('PIF', newBase).device;
   // The new base's VLANs by tag (the first of a tag, as a scan would find it), kept as VLANs are re-created on it.
   const onBase = new Map<number, string>();
@@ -239,7 +239,7 @@ function moveVlanGroups(tx: Txn, host: string, newBase: string, groups: VlanGrou
 }
 
 /** Moves VLANs onto `newBase` with their networks (same tags merged by the seed's rule). */
-export function moveVlans(tx: Txn, host: string, newBase: string, vlans: string[]): void {
+export function moveVlans(tx: Txn, host: Ref<'host'>, newBase: Ref<'PIF'>, vlans: string[]): void {
   moveVlanGroups(tx, host, newBase, planVlans(tx, host, vlans, new Map()));
 }
 
@@ -248,7 +248,7 @@ export function moveVlans(tx: Txn, host: string, newBase: string, vlans: string[
  * `newTransport` with the same network and protocol; the old one is destroyed; the new access
  * PIF is plugged if the old one was (and keeps the management flag if it had it).
  */
-export function moveTunnels(tx: Txn, host: string, newTransport: string, tunnels: string[]): void {
+export function moveTunnels(tx: Txn, host: Ref<'host'>, newTransport: Ref<'PIF'>, tunnels: string[]): void {
   for (const t of tunnels) {
     const row = tx.get('tunnel', t);
     const oldAccess = tx.get('PIF', row.access_PIF);
@@ -268,7 +268,7 @@ function progress(ctx: CallCtx, p: number): void {
 // Bond.create
 
 /** Bond.create: the seed's steps 1-12 with xapi's validations in xapi's order; returns the Bond. */
-export function bondCreate(ctx: CallCtx, network: string, membersIn: readonly string[], MAC: string, mode: EnumValue<'bond_mode'>, propsIn: Record<string, string>): string {
+export function bondCreate(ctx: CallCtx, network: Ref<'network'>, membersIn: readonly string[], MAC: string, mode: EnumValue<'bond_mode'>, propsIn: Record<string, string>): string {
   const tx = ctx.tx;
   // Validation (Xapi_bond.create's checks and the dispatcher's), nothing changed yet.
   if (membersIn.length === 0) throw new ApiError('PIF_BOND_NEEDS_MORE_MEMBERS', []);
@@ -366,7 +366,7 @@ export function bondCreate(ctx: CallCtx, network: string, membersIn: readonly st
 // Bond.destroy
 
 /** Bond.destroy: the seed's steps 1-9 (configuration, VLANs, tunnels, VIFs, management back to the primary slave). */
-export function bondDestroy(ctx: CallCtx, bond: string): void {
+export function bondDestroy(ctx: CallCtx, bond: Ref<'Bond'>): void {
   const tx = ctx.tx;
   const b = tx.get('Bond', bond);
   const master = b.master;
@@ -415,7 +415,7 @@ export function bondDestroy(ctx: CallCtx, bond: string): void {
 // set_mode / set_property
 
 /** Re-applies the bond: the master is brought up (plugged even if it was not, as xapi). */
-function reapply(tx: Txn, bond: string): void {
+function reapply(tx: Txn, bond: Ref<'Bond'>): void {
   const master = tx.get('Bond', bond).master;
   setCulprit(tx, master);
   bringPifUp(tx, master);

@@ -9,6 +9,7 @@
 //   moveManagement(tx, to)                  — bring `to` up as management and move the flags to its network
 //   managementReconfigure(tx, pif, bridges) — host.management_reconfigure after its HA check
 //   hostImpls                               — host.* implementations
+import type { Ref } from '../../schema/index.js';
 import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { type Txn, type View } from '../store/store.js';
@@ -22,7 +23,7 @@ export function assertNoHa(db: View): void {
 }
 
 /** xapi_pif.assert_usable_for_management: not a bond slave, and configured for its primary address family. */
-export function assertUsableForManagement(db: View, pif: string): void {
+export function assertUsableForManagement(db: View, pif: Ref<'PIF'>): void {
   const row = db.get('PIF', pif);
   if (isBondSlave(db, pif)) throw new ApiError('CANNOT_PLUG_BOND_SLAVE', [pif]);
   if (row.primary_address_type === 'IPv4' && row.ip_configuration_mode === 'None') throw new ApiError('PIF_HAS_NO_NETWORK_CONFIGURATION', [pif]);
@@ -33,7 +34,7 @@ export function assertUsableForManagement(db: View, pif: string): void {
  * xapi_pif.update_management_flags: the host's PIFs on `network` get management = true, every
  * other PIF of the host false; no network (management_disable) clears them all.
  */
-export function updateManagementFlags(tx: Txn, host: string, network: string | undefined): void {
+export function updateManagementFlags(tx: Txn, host: Ref<'host'>, network: string | undefined): void {
   for (const p of tx.children('host', host, 'PIFs')) {
     const want = network !== undefined && tx.get('PIF', p).network === network;
     if (tx.get('PIF', p).management !== want) tx.set('PIF', p, { management: want });
@@ -54,7 +55,7 @@ export function moveManagement(tx: Txn, to: string): void {
  * its bridge must exist, BRIDGE_NOT_AVAILABLE; managed local PIFs: CANNOT_PLUG_BOND_SLAVE or
  * bring-up), then the flags. The old management PIF keeps its attachment.
  */
-export function managementReconfigure(tx: Txn, pif: string, bridges: readonly string[]): void {
+export function managementReconfigure(tx: Txn, pif: Ref<'PIF'>, bridges: readonly string[]): void {
   const row = tx.get('PIF', pif);
   if (row.managed) assertUsableForManagement(tx, pif);
   if (row.management) return;

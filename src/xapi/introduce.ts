@@ -1,6 +1,7 @@
 // Creating the records of a physical NIC as xapi's PIF.introduce_internal does: a
 // PIF_metrics, the PIF, and the network of its bridge (xenbr<position>), reusing a network
 // that already has that bridge.
+import type { Ref } from '../../schema/index.js';
 import { NULL_REF, type Txn } from '../store/store.js';
 
 /** A NIC as the host or the inventory reports it. */
@@ -26,7 +27,7 @@ export function newPifMetrics(tx: Txn, carrier = false): string {
 }
 
 /** Deletes a PIF and its PIF_metrics unless another PIF shares them (VLAN and tunnel PIFs share their base's). */
-export function destroyPif(tx: Txn, pif: string): void {
+export function destroyPif(tx: Txn, pif: Ref<'PIF'>): void {
   const metrics = tx.get('PIF', pif).metrics;
   tx.destroy('PIF', pif);
   if (tx.find('PIF_metrics', metrics) && !tx.where('PIF', (p) => p.metrics === metrics).length) tx.destroy('PIF_metrics', metrics);

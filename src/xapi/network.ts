@@ -2,7 +2,7 @@
 // helpers (xapi_network_attach_helpers.ml) that VIF plug, VM start and placement share.
 // Semantics only change records; the reconciler builds the bridges the records ask for.
 import { isIfName, isMtu } from '../../schema/values.js';
-import type { CtorOf, EnumValue, RowOf } from '../../schema/index.js';
+import type { CtorOf, EnumValue, Ref, RowOf } from '../../schema/index.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View, type Store } from '../store/store.js';
@@ -14,12 +14,12 @@ const BRIDGE_BLACKLIST = ['xen', 'xapi', 'vif', 'tap', 'eth'];
 const bridgeCounter = new WeakMap<Store, number>();
 
 /** NETWORK_UNMANAGED [network] unless the network is managed. */
-export function assertNetworkManaged(db: View, network: string): void {
+export function assertNetworkManaged(db: View, network: Ref<'network'>): void {
   if (!db.get('network', network).managed) throw new ApiError('NETWORK_UNMANAGED', [network]);
 }
 
 /** NETWORK_ALREADY_CONNECTED [host, pif] if `host` already has a PIF on `network`. */
-export function assertNoOtherLocalPifs(db: View, host: string, network: string): void {
+export function assertNoOtherLocalPifs(db: View, host: Ref<'host'>, network: Ref<'network'>): void {
   const local = localPifs(db, network, host);
   if (local.length) throw new ApiError('NETWORK_ALREADY_CONNECTED', [host, local[0]]);
 }
@@ -28,19 +28,19 @@ export function assertNoOtherLocalPifs(db: View, host: string, network: string):
  * The PIFs of `network` on `host` (at most one by construction). A scoped read: a transaction of one
  * host (a slave's sync) does not conflict with another host's PIFs joining a pool-wide network.
  */
-export function localPifs(db: View, network: string, host: string): string[] {
+export function localPifs(db: View, network: Ref<'network'>, host: Ref<'host'>): string[] {
   return db.children('network', network, 'PIFs', { field: 'host', value: host });
 }
 
 /** NETWORK_INCOMPATIBLE_WITH_TRUNKS [network] if a VIF with trunks is on the network (before adding a VLAN PIF). */
-export function assertNetworkCompatibleWithTrunksOnVif(db: View, network: string): void {
+export function assertNetworkCompatibleWithTrunksOnVif(db: View, network: Ref<'network'>): void {
   for (const v of db.children('network', network, 'VIFs')) {
     if ((db.get('VIF', v).trunks as unknown[]).length) throw new ApiError('NETWORK_INCOMPATIBLE_WITH_TRUNKS', [network]);
   }
 }
 
 /** NETWORK_INCOMPATIBLE_WITH_TRUNKS [network] if the network has a VLAN PIF (before adding a trunked VIF). */
-export function assertNetworkCompatibleWithTrunksOnPif(db: View, network: string): void {
+export function assertNetworkCompatibleWithTrunksOnPif(db: View, network: Ref<'network'>): void {
   for (const p of db.children('network', network, 'PIFs')) {
     if (Number(db.get('PIF', p).VLAN) !== -1) throw new ApiError('NETWORK_INCOMPATIBLE_WITH_TRUNKS', [network]);
   }
@@ -53,7 +53,7 @@ export function assertNetworkCompatibleWithTrunksOnPif(db: View, network: string
  * its bridge's MTU; host.address follows the management interface (`refresh` false: the caller
  * refreshes it once after bringing up many PIFs, as a pool slave's sync does for its 500 VLANs).
  */
-export function bringPifUp(tx: Txn, pif: string, refresh = true): void {
+export function bringPifUp(tx: Txn, pif: Ref<'PIF'>, refresh = true): void {
   const row = tx.get('PIF', pif);
   const masterOf = tx.children('PIF', pif, 'bond_master_of');
   if (masterOf.length) {
@@ -90,7 +90,7 @@ function bridgeMtu(db: View, pif: RowOf<'PIF'>): number {
 }
 
 /** host.address: the management PIF's primary address, or "" without one (on_dom0_networking_change). */
-export function refreshHostAddress(tx: Txn, host: string): void {
+export function refreshHostAddress(tx: Txn, host: Ref<'host'>): void {
   const m = managementPif(tx, host);
   let addr = '';
   if (m) {
@@ -104,7 +104,7 @@ export function refreshHostAddress(tx: Txn, host: string): void {
 }
 
 /** nm.ml bring_pif_down, database side: marks the PIF detached. */
-export function bringPifDown(tx: Txn, pif: string): void {
+export function bringPifDown(tx: Txn, pif: Ref<'PIF'>): void {
   if (tx.get('PIF', pif).currently_attached) tx.set('PIF', pif, { currently_attached: false });
 }
 
@@ -113,7 +113,7 @@ export function bringPifDown(tx: Txn, pif: string): void {
  * (TRANSPORT_PIF_NOT_CONFIGURED) which is plugged first; a bond slave → CANNOT_PLUG_BOND_SLAVE;
  * then the PIF is brought up.
  */
-export function plugPif(tx: Txn, pif: string): void {
+export function plugPif(tx: Txn, pif: Ref<'PIF'>): void {
   const row = tx.get('PIF', pif);
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [pif]);
   const kind = pifKind(tx, pif);
@@ -133,7 +133,7 @@ export function plugPif(tx: Txn, pif: string): void {
  * PIF_IS_MANAGEMENT_INTERFACE, VIF_IN_USE, PIF_DOES_NOT_ALLOW_UNPLUG), then tunnels on it
  * are unplugged and the PIF brought down (bond slaves are left to their master).
  */
-export function unplugPif(tx: Txn, pif: string, host: string): void {
+export function unplugPif(tx: Txn, pif: Ref<'PIF'>, host: Ref<'host'>): void {
   const row = tx.get('PIF', pif);
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [pif]);
   assertNoProtectionEnabled(tx, pif);
@@ -145,7 +145,7 @@ export function unplugPif(tx: Txn, pif: string, host: string): void {
 }
 
 /** HA_IS_ENABLED / REDO_LOG_IS_ENABLED for an attached PIF (xapi_pif.assert_no_protection_enabled). */
-export function assertNoProtectionEnabled(db: View, pif: string): void {
+export function assertNoProtectionEnabled(db: View, pif: Ref<'PIF'>): void {
   if (!db.get('PIF', pif).currently_attached) return;
   for (const [, pool] of db.rows('pool')) {
     if (pool.ha_enabled) throw new ApiError('HA_IS_ENABLED', []);
@@ -154,7 +154,7 @@ export function assertNoProtectionEnabled(db: View, pif: string): void {
 }
 
 /** VIF_IN_USE [network, vif] if an attached VIF of a live VM resident on `host` uses the network. */
-export function assertNetworkHasNoVifsInUseOn(db: View, host: string, network: string): void {
+export function assertNetworkHasNoVifsInUseOn(db: View, host: Ref<'host'>, network: Ref<'network'>): void {
   for (const v of db.children('network', network, 'VIFs')) {
     const vif = db.get('VIF', v);
     const vm = db.find('VM', vif.VM);
@@ -178,7 +178,7 @@ function isLive(ps: unknown): boolean {
  * them with `force`) must not be a bond slave (CANNOT_PLUG_BOND_SLAVE) and is brought up.
  * A network without local PIFs gets an internal bridge from the reconciler when a VIF needs it.
  */
-export function attachInternal(tx: Txn, network: string, host: string, opts: { force?: boolean; bridges?: readonly string[] } = {}): void {
+export function attachInternal(tx: Txn, network: Ref<'network'>, host: Ref<'host'>, opts: { force?: boolean; bridges?: readonly string[] } = {}): void {
   const net = tx.get('network', network);
   if (!net.managed) {
     if (opts.bridges && !opts.bridges.includes(net.bridge)) throw new ApiError('BRIDGE_NOT_AVAILABLE', [net.bridge]);
@@ -199,7 +199,7 @@ export function attachInternal(tx: Txn, network: string, host: string, opts: { f
  * a network with PIFs iff one is on the host; a PIF-less one if assume_network_is_shared,
  * unmanaged, or no Running VM uses it or one of those is resident on the host.
  */
-export function networkVisibleOn(db: View, network: string, host: string): boolean {
+export function networkVisibleOn(db: View, network: Ref<'network'>, host: Ref<'host'>): boolean {
   const net = db.get('network', network);
   const pifs = db.children('network', network, 'PIFs');
   if (pifs.length) return pifs.some((p) => db.get('PIF', p).host === host);
@@ -216,7 +216,7 @@ export function networkVisibleOn(db: View, network: string, host: string): boole
  * VM_REQUIRES_NETWORK [vm, first unseen network], then HOST_CANNOT_ATTACH_NETWORK
  * [host, network] for a visible network that has a bond-slave PIF on the host.
  */
-export function assertCanSeeNetworks(db: View, vm: string, host: string, networks: string[]): void {
+export function assertCanSeeNetworks(db: View, vm: Ref<'VM'>, host: Ref<'host'>, networks: string[]): void {
   const unseen = networks.filter((n) => !networkVisibleOn(db, n, host));
   if (unseen.length) throw new ApiError('VM_REQUIRES_NETWORK', [vm, unseen[0]]);
   for (const n of networks) {
@@ -227,7 +227,7 @@ export function assertCanSeeNetworks(db: View, vm: string, host: string, network
 }
 
 /** The distinct networks of a VM's VIFs, in VIF order. */
-export function vmNetworks(db: View, vm: string): string[] {
+export function vmNetworks(db: View, vm: Ref<'VM'>): string[] {
   const out: string[] = [];
   for (const v of db.children('VM', vm, 'VIFs')) {
     const n = db.get('VIF', v).network;

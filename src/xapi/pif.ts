@@ -7,7 +7,7 @@
 //   setCulprit(tx, pif)                       — the PIF a backend failure is reported against
 //   moveIpConfig(tx, from, to) / resetIpConfig(tx, pif) — IP configuration moves (bonds, VLANs)
 //   pifImpls                                  — PIF.* implementations
-import type { EnumValue, ParamsOf } from '../../schema/index.js';
+import type { EnumValue, ParamsOf, Ref } from '../../schema/index.js';
 import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
@@ -21,7 +21,7 @@ import { isValidMac } from './vif.js';
 export { isValidCidr6, isValidIPv4, isValidIPv6 } from './pif_helpers.js';
 
 /** Marks the PIF whose bring-up a backend failure is reported against (PIF_CONFIGURATION_ERROR [pif, msg]). */
-export function setCulprit(tx: Txn, pif: string): void {
+export function setCulprit(tx: Txn, pif: Ref<'PIF'>): void {
   tx.ctx.culprit = pif;
 }
 
@@ -44,7 +44,7 @@ export function moveIpConfig(tx: Txn, from: string, to: string): void {
 }
 
 /** Resets a PIF's IPv4 configuration (and IPv6, if it has one) to None. */
-export function resetIpConfig(tx: Txn, pif: string): void {
+export function resetIpConfig(tx: Txn, pif: Ref<'PIF'>): void {
   const p = tx.get('PIF', pif);
   const patch: Record<string, unknown> = {};
   if (p.ip_configuration_mode !== 'None' || p.IP !== '' || p.netmask !== '' || p.gateway !== '' || p.DNS !== '') {
@@ -55,7 +55,7 @@ export function resetIpConfig(tx: Txn, pif: string): void {
 }
 
 /** Physical PIFs of `host` named `device`. */
-function physicalPifs(db: View, host: string, device: string): string[] {
+function physicalPifs(db: View, host: Ref<'host'>, device: string): string[] {
   return db.children('host', host, 'PIFs').filter((p) => {
     const r = db.get('PIF', p);
     return r.physical === true && r.device === device;

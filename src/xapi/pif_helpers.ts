@@ -1,5 +1,6 @@
 // PIF kinds and topology, as xapi_pif_helpers.ml decides them: every PIF has one kind, and
 // many checks look at the list of kinds from a PIF down to its root.
+import type { Ref } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type View } from '../store/store.js';
 import net from 'node:net';
@@ -25,7 +26,7 @@ export function isValidCidr6(s: string): boolean {
 export type PifKind = 'Tunnel_access' | 'VLAN_untagged' | 'Network_sriov_logical' | 'Bond_master' | 'Physical';
 
 /** The kind of a PIF, in xapi's priority order. */
-export function pifKind(db: View, pif: string): PifKind {
+export function pifKind(db: View, pif: Ref<'PIF'>): PifKind {
   const row = db.get('PIF', pif);
   if (db.children('PIF', pif, 'tunnel_access_PIF_of').length) return 'Tunnel_access';
   if (row.VLAN_master_of !== NULL_REF) return 'VLAN_untagged';
@@ -36,7 +37,7 @@ export function pifKind(db: View, pif: string): PifKind {
 }
 
 /** Kinds from the PIF down to its root (tunnel → transport, VLAN → tagged PIF). */
-export function topology(db: View, pif: string): PifKind[] {
+export function topology(db: View, pif: Ref<'PIF'>): PifKind[] {
   const out: PifKind[] = [];
   let cur: string | undefined = pif;
   for (let guard = 0; cur && guard < 8; guard++) {
@@ -50,19 +51,19 @@ export function topology(db: View, pif: string): PifKind[] {
 }
 
 /** True if the PIF is a slave of an existing bond. */
-export function isBondSlave(db: View, pif: string): boolean {
+export function isBondSlave(db: View, pif: Ref<'PIF'>): boolean {
   const b = db.get('PIF', pif).bond_slave_of;
   return b !== NULL_REF && db.find('Bond', b) !== undefined;
 }
 
 /** The host's management PIF, if any (the first with management = true). */
-export function managementPif(db: View, host: string): string | undefined {
+export function managementPif(db: View, host: Ref<'host'>): string | undefined {
   // host.PIFs comes from the relation index: no scan of every PIF in the pool.
   return db.children('host', host, 'PIFs').find((ref) => db.get('PIF', ref).management === true);
 }
 
 /** PIFs of `host` on `network`. */
-export function pifsOn(db: View, host: string, network: string): string[] {
+export function pifsOn(db: View, host: Ref<'host'>, network: Ref<'network'>): string[] {
   // Scoped to the host: a pool-wide network's PIFs change with every other host's sync, and a
   // transaction that read all of them would have to run again (Store.write).
   return db.children('network', network, 'PIFs', { field: 'host', value: host });

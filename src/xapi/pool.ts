@@ -4,6 +4,7 @@
 //
 // Surface:
 //   poolImpls — pool.management_reconfigure
+import type { Ref } from '../../schema/index.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import type { Txn } from '../store/store.js';
@@ -11,7 +12,7 @@ import { actualBridges, assertNoHa, assertUsableForManagement, managementReconfi
 import { localPifs } from './network.js';
 
 /** pool.management_reconfigure's checks in xapi's order, then host.management_reconfigure on the slaves, then the master. */
-function reconfigure(tx: Txn, network: string, master: string, bridges: readonly string[]): void {
+function reconfigure(tx: Txn, network: Ref<'network'>, master: string, bridges: readonly string[]): void {
   assertNoHa(tx);
   tx.get('network', network);
   const hosts = tx.refs('host');

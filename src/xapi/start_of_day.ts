@@ -3,6 +3,7 @@
 // calculate_pifs_required_at_start_of_day selects. The daemon runs both for its own host before
 // its wire opens (master, standalone); the master runs them for a slave inside the slave's
 // start-up sync (src/pool/), so the slave's host comes up with the same rule.
+import type { Ref } from '../../schema/index.js';
 import { NULL_REF, type Store, type Txn, type View } from '../store/store.js';
 import { ApiError } from '../errors.js';
 import { moveTunnels, moveVlans, vifsToMove } from './bond.js';
@@ -14,7 +15,7 @@ import { moveVifInternal } from './vif.js';
 type Log = { info(m: string): void; warn(m: string): void };
 
 /** xapi Sync_networking.fix_bonds: stale bond_slave_of cleared; VLANs, tunnels, VIFs-to-move and management move from members up to their bond. */
-export function fixBonds(tx: Txn, host: string): void {
+export function fixBonds(tx: Txn, host: Ref<'host'>): void {
   for (const p of tx.children('host', host, 'PIFs')) {
     const b = tx.get('PIF', p).bond_slave_of;
     if (b !== NULL_REF && !tx.find('Bond', b)) tx.set('PIF', p, { bond_slave_of: NULL_REF });
@@ -45,7 +46,7 @@ export function fixBonds(tx: Txn, host: string): void {
  * slaves and are physical, a bond master, or configured with an IP address (so VLAN and tunnel
  * PIFs without an address are left as they are).
  */
-export function pifsRequiredAtStartOfDay(db: View, host: string): string[] {
+export function pifsRequiredAtStartOfDay(db: View, host: Ref<'host'>): string[] {
   return db.children('host', host, 'PIFs').filter((p) => {
     const r = db.get('PIF', p);
     if (r.managed !== true || r.bond_slave_of !== NULL_REF) return false;
@@ -58,7 +59,7 @@ export function pifsRequiredAtStartOfDay(db: View, host: string): string[] {
  * rules: a tunnel access PIF brings its transport up); one that cannot be plugged is logged and
  * left as it was, the others go on. Returns the PIFs it plugged.
  */
-export function bringUpAtStartOfDay(tx: Txn, host: string, log: Log, absent: ReadonlySet<string> = new Set()): string[] {
+export function bringUpAtStartOfDay(tx: Txn, host: Ref<'host'>, log: Log, absent: ReadonlySet<string> = new Set()): string[] {
   const plugged: string[] = [];
   for (const p of pifsRequiredAtStartOfDay(tx, host)) {
     if (!tx.find('PIF', p)) continue;

@@ -3,14 +3,14 @@
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
-import type { EnumValue } from '../../schema/index.js';
+import type { EnumValue, Ref } from '../../schema/index.js';
 import { assertNetworkManaged, assertNoOtherLocalPifs, plugPif, unplugPif } from './network.js';
 import { setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
 import { genMac } from './vif.js';
 
 /** tunnel<N>: the smallest N not used by a tunnel access PIF on the host. */
-export function chooseTunnelDevice(tx: Txn, host: string): string {
+export function chooseTunnelDevice(tx: Txn, host: Ref<'host'>): string {
   const used = new Set(tx.children('host', host, 'PIFs').filter((ref) => tx.children('PIF', ref, 'tunnel_access_PIF_of').length > 0)
     .map((p) => tx.get('PIF', p).device));
   let n = 0;
@@ -23,7 +23,7 @@ export function chooseTunnelDevice(tx: Txn, host: string): string {
  * unicast MAC, MTU -1, the transport's metrics and address type, not attached) and the
  * tunnel record (status {active: false}). No validation, nothing plugged.
  */
-export function tunnelCreateInternal(tx: Txn, host: string, transportPif: string, network: string, protocol: EnumValue<'tunnel_protocol'>): { tunnel: string; access: string } {
+export function tunnelCreateInternal(tx: Txn, host: Ref<'host'>, transportPif: Ref<'PIF'>, network: Ref<'network'>, protocol: EnumValue<'tunnel_protocol'>): { tunnel: string; access: string } {
   const transport = tx.get('PIF', transportPif);
   const device = chooseTunnelDevice(tx, host);
   const access = tx.create('PIF', {
@@ -43,14 +43,14 @@ export function tunnelCreateInternal(tx: Txn, host: string, transportPif: string
 }
 
 /** Deletes a tunnel record and its access PIF (the metrics belong to the transport PIF). */
-export function tunnelDestroyInternal(tx: Txn, tunnel: string): void {
+export function tunnelDestroyInternal(tx: Txn, tunnel: Ref<'tunnel'>): void {
   const access = tx.get('tunnel', tunnel).access_PIF;
   if (tx.find('PIF', access)) tx.destroy('PIF', access);
   tx.destroy('tunnel', tunnel);
 }
 
 /** tunnel.create's checks in xapi's order, then the records, then PIF.plug of the access PIF. */
-function create(tx: Txn, transportPif: string, network: string, protocol: EnumValue<'tunnel_protocol'>): string {
+function create(tx: Txn, transportPif: Ref<'PIF'>, network: Ref<'network'>, protocol: EnumValue<'tunnel_protocol'>): string {
   assertNetworkManaged(tx, network);
   const pif = tx.get('PIF', transportPif);
   const host = pif.host;

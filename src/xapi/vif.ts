@@ -22,10 +22,10 @@ export function genMac(device: number, seed: string): string {
 /** xapi's Helpers.is_valid_MAC: six colon-separated pairs of hex digits (the `mac` value type). */
 export { isMac as isValidMac } from '../../schema/values.js';
 import { isMac as isValidMac, isVlanTagged } from '../../schema/values.js';
-import type { CtorOf, EnumValue, Int } from '../../schema/index.js';
+import type { CtorOf, EnumValue, Int, Ref } from '../../schema/index.js';
 
 /** The domain type xapi's Helpers.domain_type reports: VM_metrics' current type while a domain exists. */
-export function domainType(db: View, vm: string): string {
+export function domainType(db: View, vm: Ref<'VM'>): string {
   const row = db.get('VM', vm);
   let t = row.domain_type;
   if (row.power_state !== 'Halted') {
@@ -42,7 +42,7 @@ export function domainType(db: View, vm: string): string {
  * state (DEVICE_ALREADY_ATTACHED / DEVICE_ALREADY_DETACHED / VM_BAD_POWER_STATE), VM
  * shutdown/suspend/pause in progress, HVM hotplug support; undefined if allowed.
  */
-export function vifOperationError(tx: View, vif: string, op: 'plug' | 'unplug'): ApiError | undefined {
+export function vifOperationError(tx: View, vif: Ref<'VIF'>, op: 'plug' | 'unplug'): ApiError | undefined {
   const row = tx.get('VIF', vif);
   const vm = row.VM;
   const vmRow = tx.get('VM', vm);
@@ -75,13 +75,13 @@ export function vifOperationError(tx: View, vif: string, op: 'plug' | 'unplug'):
 }
 
 /** Active: attached and the VM not Suspended (xapi_vif.is_active). */
-export function vifActive(db: View, vif: string): boolean {
+export function vifActive(db: View, vif: Ref<'VIF'>): boolean {
   const row = db.get('VIF', vif);
   return !!row.currently_attached && db.get('VM', row.VM).power_state !== 'Suspended';
 }
 
 /** The host a VIF's VM lives on, or `fallback` (xapi runs VIF calls locally when the VM is nowhere). */
-function vmHost(db: View, vif: string, fallback: string): string {
+function vmHost(db: View, vif: Ref<'VIF'>, fallback: string): string {
   const h = db.get('VM', db.get('VIF', vif).VM).resident_on;
   return h !== NULL_REF && db.find('host', h) ? h : fallback;
 }
@@ -91,7 +91,7 @@ function vmHost(db: View, vif: string, fallback: string): string {
  * attached on the VM's host (CANNOT_PLUG_BOND_SLAVE for a needed bond slave) and the
  * reconciler moves the port to the new bridge, with no guest involvement.
  */
-export function moveVifInternal(tx: Txn, vif: string, network: string): void {
+export function moveVifInternal(tx: Txn, vif: Ref<'VIF'>, network: Ref<'network'>): void {
   tx.set('VIF', vif, { network });
   if (vifActive(tx, vif)) {
     const vm = tx.get('VM', tx.get('VIF', vif).VM);
@@ -100,7 +100,7 @@ export function moveVifInternal(tx: Txn, vif: string, network: string): void {
 }
 
 /** Attaches the networks of all the VM's VIFs on `host` (xapi's attach_for_vm, no forced bring-up). */
-export function attachNetworksForVm(tx: Txn, vm: string, host: string): void {
+export function attachNetworksForVm(tx: Txn, vm: Ref<'VM'>, host: Ref<'host'>): void {
   for (const v of tx.children('VM', vm, 'VIFs')) {
     const n = tx.get('VIF', v).network;
     if (tx.find('network', n)) attachInternal(tx, n, host);
@@ -140,7 +140,7 @@ function create(tx: Txn, rec: CtorOf<'VIF'>): string {
 }
 
 /** Recomputes VIF.allowed_operations (attach, plug, unplug) as xapi does after each operation. */
-export function updateAllowedOperations(tx: Txn, vif: string): void {
+export function updateAllowedOperations(tx: Txn, vif: Ref<'VIF'>): void {
   const allowed: EnumValue<'vif_operations'>[] = [];
   for (const op of ['attach', 'plug', 'unplug'] as const) {
     if (op === 'attach' ? Object.keys(tx.get('VIF', vif).current_operations as object).length === 0 : !vifOperationError(tx, vif, op)) allowed.push(op);
@@ -150,7 +150,7 @@ export function updateAllowedOperations(tx: Txn, vif: string): void {
 }
 
 /** Recomputes allowed_operations of every VIF of a VM (after a power-state change). */
-export function updateVmVifsAllowedOperations(tx: Txn, vm: string): void {
+export function updateVmVifsAllowedOperations(tx: Txn, vm: Ref<'VM'>): void {
   for (const v of tx.children('VM', vm, 'VIFs')) updateAllowedOperations(tx, v);
 }
 
@@ -168,7 +168,7 @@ function destroy(tx: Txn, self: string): void {
 }
 
 /** VIF.plug: validity, currently_attached first, then the networks of all the VM's VIFs attached. */
-export function plugVif(tx: Txn, self: string, localHost: string): void {
+export function plugVif(tx: Txn, self: string, localHost: Ref<'host'>): void {
   const err = vifOperationError(tx, self, 'plug');
   if (err) throw err;
   tx.set('VIF', self, { currently_attached: true });
@@ -185,7 +185,7 @@ export function unplugVif(tx: Txn, self: string): void {
 }
 
 /** VIF.move: reachability of the new network from the VM's host if active, trunks, then move_internal. */
-function move(tx: Txn, self: string, network: string, localHost: string): void {
+function move(tx: Txn, self: string, network: Ref<'network'>, localHost: Ref<'host'>): void {
   const row = tx.get('VIF', self);
   tx.get('network', network);
   if (vifActive(tx, self)) {
@@ -228,7 +228,7 @@ function trunks(tx: Txn, self: string, op: 'add' | 'remove' | 'set', value: Int 
 
 /** Implementations of VIF.create/destroy/plug/unplug/unplug_force/move and the trunk setters. */
 /** The VIF's locking mode with network_default resolved (xapi_vif_helpers get_effective_locking_mode). */
-function effectiveLockingMode(db: View, vif: string): string {
+function effectiveLockingMode(db: View, vif: Ref<'VIF'>): string {
   const v = db.get('VIF', vif);
   return v.locking_mode === 'network_default' ? db.get('network', v.network).default_locking_mode : v.locking_mode;
 }

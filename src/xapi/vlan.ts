@@ -21,7 +21,7 @@ export const VLAN_MAC = 'fe:ff:ff:ff:ff:ff';
  * tagged PIF, MAC fe:ff:ff:ff:ff:ff, tagged PIF's MTU, metrics and address type, not attached)
  * and the VLAN record. No validation, nothing plugged.
  */
-export function vlanCreateInternal(tx: Txn, host: string, taggedPif: string, tag: Int, network: string, device: string): { vlan: string; untagged: string } {
+export function vlanCreateInternal(tx: Txn, host: Ref<'host'>, taggedPif: Ref<'PIF'>, tag: Int, network: Ref<'network'>, device: string): { vlan: string; untagged: string } {
   const tagged = tx.get('PIF', taggedPif);
   const vlan = tx.create('VLAN', { tagged_PIF: taggedPif, untagged_PIF: NULL_REF, tag, other_config: Object.create(null) });
   const untagged = tx.create('PIF', {
@@ -38,14 +38,14 @@ export function vlanCreateInternal(tx: Txn, host: string, taggedPif: string, tag
 }
 
 /** Deletes a VLAN record and its untagged PIF (the metrics belong to the tagged PIF and stay). */
-export function vlanDestroyInternal(tx: Txn, vlan: string): void {
+export function vlanDestroyInternal(tx: Txn, vlan: Ref<'VLAN'>): void {
   const untagged = tx.get('VLAN', vlan).untagged_PIF;
   tx.destroy('VLAN', vlan);
   if (tx.find('PIF', untagged)) tx.destroy('PIF', untagged);
 }
 
 /** VLAN.create's checks in xapi's order; returns the tagged PIF's device. */
-function assertCanCreate(tx: Txn, taggedPif: string, tag: Int, network: string): { host: string; device: string } {
+function assertCanCreate(tx: Txn, taggedPif: Ref<'PIF'>, tag: Int, network: Ref<'network'>): { host: string; device: string } {
   assertNetworkManaged(tx, network);
   const pif = tx.get('PIF', taggedPif);
   const host = pif.host;
@@ -76,7 +76,7 @@ export function vlanCreate(tx: Txn, taggedPif: Ref<'PIF'>, tag: Int, network: Re
 }
 
 /** VLAN.destroy: orphan clean-up, bond/management/protection checks, PIF.unplug, then the records. */
-export function vlanDestroy(tx: Txn, vlan: string): void {
+export function vlanDestroy(tx: Txn, vlan: Ref<'VLAN'>): void {
   const untagged = tx.get('VLAN', vlan).untagged_PIF;
   const u = tx.find('PIF', untagged);
   if (!u) {
@@ -93,7 +93,7 @@ export function vlanDestroy(tx: Txn, vlan: string): void {
 }
 
 /** PIF.create_VLAN (deprecated): the host's PIF named `device` with VLAN -1 becomes the tagged PIF. */
-function pifCreateVlan(tx: Txn, device: string, network: string, host: string, tag: Int): string {
+function pifCreateVlan(tx: Txn, device: string, network: Ref<'network'>, host: Ref<'host'>, tag: Int): string {
   tx.get('host', host);
   const base = tx.children('host', host, 'PIFs').filter((ref) => { const p = tx.get('PIF', ref); return p.device === device && Number(p.VLAN) === -1; });
   if (base.length === 0) throw new ApiError('INVALID_VALUE', ['device', device]);
@@ -108,7 +108,7 @@ function pifDestroy(tx: Txn, self: string): void {
 }
 
 /** The live hosts (host_metrics.live). */
-function liveHost(tx: Txn, host: string): boolean {
+function liveHost(tx: Txn, host: Ref<'host'>): boolean {
   const m = tx.find('host_metrics', tx.get('host', host).metrics);
   return !!m && m.live === true;
 }

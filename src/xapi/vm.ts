@@ -6,7 +6,7 @@ import type { Impls } from '../api/context.js';
 import { now } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Patch, type Txn, type View } from '../store/store.js';
-import type { CtorOf } from '../../schema/index.js';
+import type { CtorOf, Ref } from '../../schema/index.js';
 import { assertCanSeeNetworks, networkVisibleOn, vmNetworks } from './network.js';
 import { attachNetworksForVm, updateVmVifsAllowedOperations } from './vif.js';
 
@@ -23,7 +23,7 @@ const ALLOWED: Record<string, PowerState[]> = {
 const DOM0_OPS = new Set(['start', 'start_on']);
 
 /** True if the host is live (host_metrics.live) and enabled. */
-function hostUsable(db: View, host: string): boolean {
+function hostUsable(db: View, host: Ref<'host'>): boolean {
   const h = db.get('host', host);
   const m = db.find('host_metrics', h.metrics);
   return !!h.enabled && !!m && m.live === true;
@@ -34,7 +34,7 @@ function hostUsable(db: View, host: string): boolean {
  * scheduled_to_be_resident_on if set, else every live enabled host that can see, and
  * attach without a bond slave, all the VM's networks.
  */
-export function possibleHosts(tx: View, vm: string): string[] {
+export function possibleHosts(tx: View, vm: Ref<'VM'>): string[] {
   const row = tx.get('VM', vm);
   const sched = row.scheduled_to_be_resident_on;
   if (sched !== NULL_REF && tx.find('host', sched)) return [sched];
@@ -52,7 +52,7 @@ export function possibleHosts(tx: View, vm: string): string[] {
 }
 
 /** xapi_vm_lifecycle.check_operation_error for the power operations, in its order. */
-export function assertOperationValid(db: View, vm: string, op: string): void {
+export function assertOperationValid(db: View, vm: Ref<'VM'>, op: string): void {
   const row = db.get('VM', vm);
   const ps = row.power_state as PowerState;
   const allowed = ALLOWED[op];
@@ -69,7 +69,7 @@ export function assertOperationValid(db: View, vm: string, op: string): void {
 }
 
 /** The smallest domain id > 0 not used by a VM resident on `host`. */
-function nextDomid(tx: Txn, host: string): number {
+function nextDomid(tx: Txn, host: Ref<'host'>): number {
   const used = new Set(tx.children('host', host, 'resident_VMs').map((v) => Number(tx.get('VM', v).domid)));
   let d = 1;
   while (used.has(d)) d++;
@@ -81,7 +81,7 @@ function nextDomid(tx: Txn, host: string): number {
  * slave needed → CANNOT_PLUG_BOND_SLAVE, per the seed), then power state, residence,
  * domid, current domain type; `plugVifs` marks every VIF attached (start), resume keeps them.
  */
-function bootOn(tx: Txn, vm: string, host: string, paused: boolean, plugVifs: boolean): void {
+function bootOn(tx: Txn, vm: Ref<'VM'>, host: Ref<'host'>, paused: boolean, plugVifs: boolean): void {
   attachNetworksForVm(tx, vm, host);
   const row = tx.get('VM', vm);
   tx.set('VM', vm, {
@@ -98,7 +98,7 @@ function bootOn(tx: Txn, vm: string, host: string, paused: boolean, plugVifs: bo
 }
 
 /** xapi_vm_lifecycle.force_state_reset: Halted and Suspended VMs have no residence and domid -1; Halted ones no attached VIFs. */
-export function forceStateReset(tx: Txn, vm: string, state: PowerState): void {
+export function forceStateReset(tx: Txn, vm: Ref<'VM'>, state: PowerState): void {
   tx.set('VM', vm, { power_state: state });
   if (state === 'Halted') {
     for (const v of tx.children('VM', vm, 'VIFs')) tx.set('VIF', v, { currently_attached: false, reserved: false, current_operations: Object.create(null) });
@@ -113,7 +113,7 @@ export function forceStateReset(tx: Txn, vm: string, state: PowerState): void {
 }
 
 /** VM.start_on's host checks: the host must be usable and see every network of the VM. */
-function assertCanBootHere(tx: Txn, vm: string, host: string): void {
+function assertCanBootHere(tx: Txn, vm: Ref<'VM'>, host: Ref<'host'>): void {
   const nets = vmNetworks(tx, vm);
   const unseen = nets.find((n) => !networkVisibleOn(tx, n, host));
   if (unseen) throw new ApiError('VM_REQUIRES_NETWORK', [vm, unseen]);
@@ -148,7 +148,7 @@ function create(tx: Txn, rec: CtorOf<'VM'>): string {
 }
 
 /** VM.start: the pool picks a host — here the only candidate is this host (NO_HOSTS_AVAILABLE if it cannot see the networks). */
-function start(tx: Txn, vm: string, paused: boolean, localHost: string): void {
+function start(tx: Txn, vm: Ref<'VM'>, paused: boolean, localHost: Ref<'host'>): void {
   assertOperationValid(tx, vm, 'start');
   try {
     assertCanBootHere(tx, vm, localHost);
@@ -160,7 +160,7 @@ function start(tx: Txn, vm: string, paused: boolean, localHost: string): void {
 }
 
 /** xapi_vm_helpers.allowed_VIF_devices: 0..15 (HVM and PV alike), less the devices the VM's VIFs use. */
-export function allowedVifDevices(db: View, vm: string): string[] {
+export function allowedVifDevices(db: View, vm: Ref<'VM'>): string[] {
   db.get('VM', vm);
   const used = new Set(db.children('VM', vm, 'VIFs').map((v) => db.get('VIF', v).device));
   return Array.from({ length: 16 }, (_, i) => String(i)).filter((d) => !used.has(d));
@@ -170,7 +170,7 @@ export function allowedVifDevices(db: View, vm: string): string[] {
  * xapi_vm.get_allowed_VBD_devices: disk numbers 0..254 (0..255 for a control domain) less those
  * VBDs use. This daemon has no VBDs (VM.VBDs is always empty), so nothing is taken away.
  */
-export function allowedVbdDevices(db: View, vm: string): string[] {
+export function allowedVbdDevices(db: View, vm: Ref<'VM'>): string[] {
   const last = db.get('VM', vm).is_control_domain ? 255 : 254;
   return Array.from({ length: last + 1 }, (_, i) => String(i));
 }

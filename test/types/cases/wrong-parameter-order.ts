@@ -1,6 +1,6 @@
 // Must not compile: parameters bound by position, or passed on in the wrong order.
 import type { ArgsOf } from '../../../schema/index.js';
-import type { Impls } from '../../../src/api/context.js';
+import { withFlags, type Impls } from '../../../src/api/context.js';
 import { vlanCreate } from '../../../src/xapi/vlan.js';
 
 export const positional: Impls = {
@@ -13,6 +13,10 @@ export const swapped: Impls = {
 
 export const misnamed: Impls = {
   'VLAN.create': (ctx, { taggedPif, tag, network }) => vlanCreate(ctx.tx, taggedPif, tag, network).vlan, // error TS2339
+};
+
+export const flagged: Impls = {
+  'VLAN.create': withFlags((ctx, { taggedPif, tag, network }) => vlanCreate(ctx.tx, taggedPif, tag, network).vlan, { noDryRun: 'a test' }), // error TS2339
 };
 
 declare const pif: ArgsOf<'VLAN.create'>[0];
