@@ -244,7 +244,7 @@ function makeSandbox(rec: SandboxRecord): Sandbox {
     env,
     vsctl: (args) => run('ovs-vsctl', args, env),
     appctl: (args) => run('ovs-appctl', args[0]?.startsWith('-t') ? args : ['-t', 'ovs-vswitchd', ...args], env),
-    ip: (args) => run('ip', ['-n', rec.netns, ...args]),
+    ip: localRunner('ip', ['-n', rec.netns]),
     exec: (cmd, args) => run('ip', ['netns', 'exec', rec.netns, cmd, ...args], env),
     peerExec: (cmd, args) => run('ip', ['netns', 'exec', rec.peerNetns, cmd, ...args], peer === 'ovs' ? peerEnv : undefined),
     peerVsctl: async (args) => {

@@ -1,8 +1,8 @@
 // Composes the daemon: store, backend, reconciler, semantics, dispatcher, tasks and wire.
 import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import winston from 'winston';
 import type { Daemon } from './api/context.js';
+import { DaemonLog, type Log } from './log.js';
 import { Dispatcher } from './api/dispatch.js';
 import { eventImpls } from './api/events.js';
 import { buildMethods } from './api/methods.js';
@@ -47,15 +47,9 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** Makes the daemon's logger (console, plus a file if configured). */
-export function makeLogger(cfg: Pick<Config, 'logLevel' | 'logFile'>): winston.Logger {
-  const transports: winston.transport[] = [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })];
-  if (cfg.logFile) transports.push(new winston.transports.File({ filename: cfg.logFile }));
-  return winston.createLogger({
-    level: cfg.logLevel,
-    format: winston.format.combine(winston.format.timestamp(), winston.format.printf((i) => `${i.timestamp} ${i.level} ${i.message}`)),
-    transports,
-  });
+/** Makes the daemon's logger (stderr, plus a file if configured). */
+export function makeLogger(cfg: Pick<Config, 'logLevel' | 'logFile'>): DaemonLog {
+  return new DaemonLog(cfg.logLevel, cfg.logFile || undefined);
 }
 
 /** The path of the managed node controller (docs/backends.md, ifcfg; src/pool/nodeconfig.ts). */
@@ -99,7 +93,7 @@ export function defaultNetworkBackend(backend: string): 'openvswitch' | 'bridge'
  * (hostnet.ts): management is the interface holding the default route, with its address, so
  * first start changes nothing on the host. The demo inventory never reaches a real host.
  */
-export async function firstStartLayout(cfg: Config, backend: Backend, log: winston.Logger): Promise<Pick<FirstStartOptions, 'inventory' | 'bonds' | 'vlans'>> {
+export async function firstStartLayout(cfg: Config, backend: Backend, log: Log): Promise<Pick<FirstStartOptions, 'inventory' | 'bonds' | 'vlans'>> {
   const nics = await backend.nics();
   if (backend.name === 'simulated') {
     const { nics: inv, bonds, vlans } = splitInventory(cfg.inventory ?? DEMO_INVENTORY);
@@ -139,7 +133,7 @@ export async function firstStartLayout(cfg: Config, backend: Backend, log: winst
 }
 
 /** Starts a daemon from a configuration; `backend` overrides the configured one (tests). */
-export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: winston.Logger; monitorIntervalMs?: number } = {}): Promise<Running> {
+export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: Log; monitorIntervalMs?: number } = {}): Promise<Running> {
   const refusal = refuseToStart(cfg);
   if (refusal) throw new Error(refusal);
   if (!cfg.tlsCert !== !cfg.tlsKey) throw new Error('--tls-cert and --tls-key go together');

@@ -3,7 +3,8 @@
 // 10,000 PIFs it keeps ~15 MB of RSS off the idle daemon and ~20 MB off a bulk reply's peak
 // for ~10 % on get_all_records time (make bench).
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
+import { createRequire } from 'node:module';
 import { hashPassword } from './api/session.js';
 import { DEFAULT_PASSWORD, DEFAULTS, USAGE, parseArgs } from './config.js';
 import { makeLogger, startDaemon } from './daemon.js';
@@ -24,7 +25,7 @@ async function waitReady(argv: string[]): Promise<void> {
   const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host === '::' ? '::1' : cfg.host;
   const end = Date.now() + timeoutS * 1000;
   const probe = () => new Promise<boolean>((resolve) => {
-    const req = (cfg.tlsCert ? https : http).request({ host, port: cfg.port, method: 'GET', path: '/', timeout: 2000, rejectUnauthorized: false }, (res) => {
+    const req = (cfg.tlsCert ? (createRequire(import.meta.url)('node:https') as typeof https) : http).request({ host, port: cfg.port, method: 'GET', path: '/', timeout: 2000, rejectUnauthorized: false }, (res) => {
       res.resume();
       resolve(true);
     });

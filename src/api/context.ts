@@ -1,5 +1,5 @@
 // What an implementation of a message sees: the daemon's services and the call's own state.
-import type { Logger } from 'winston';
+import type { Log } from '../log.js';
 import type { LazyMap, ParamsOf, ResultOf, RoleName, Ty, Typed, WireName } from '../../schema/index.js';
 import type { Store, Txn, View } from '../store/store.js';
 import type { Backend } from '../backends/backend.js';
@@ -21,7 +21,7 @@ export interface Services {
 /** Services shared by every call, owned by the daemon. */
 export interface Daemon {
   store: Store;
-  log: Logger;
+  log: Log;
   /** This daemon's host object. */
   hostRef: string;
   /** The pool object (exactly one). */

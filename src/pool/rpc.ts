@@ -2,10 +2,18 @@
 // client (its documented role here: docs/architecture.md). A reply's {Status, Value} is
 // unwrapped; a Failure becomes a RemoteFailure carrying the exact ErrorDescription; a socket
 // that cannot be reached, or a call that exceeds its time limit, is an Unreachable.
-import xmlrpc from 'xmlrpc';
+import type XmlRpc from 'xmlrpc';
 import http from 'node:http';
-import https from 'node:https';
-import tls from 'node:tls';
+import { createRequire } from 'node:module';
+import type https from 'node:https';
+import type tls from 'node:tls';
+
+// The xmlrpc package (and its xmlbuilder/sax), and TLS, are loaded by the first call to another
+// daemon that needs them: a standalone daemon never makes one and keeps the ~3 MB they would hold
+// resident (make bench, area memory).
+const requireCjs = createRequire(import.meta.url);
+let xmlrpcLib: typeof XmlRpc | undefined;
+const xmlrpc = (): typeof XmlRpc => (xmlrpcLib ??= requireCjs('xmlrpc') as typeof XmlRpc);
 
 /** The remote daemon answered with a XenAPI Failure. */
 export class RemoteFailure extends Error {
@@ -31,7 +39,10 @@ export function normalizeUrl(address: string): string {
 
 // One keep-alive agent per process and scheme: start-up bursts (16 slaves) reuse sockets.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-let tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+let tlsAgent: https.Agent | undefined;
+let poolCa: string | undefined;
+const httpsAgent = (): https.Agent =>
+  (tlsAgent ??= new (requireCjs('node:https') as typeof https).Agent({ keepAlive: true, maxSockets: 64, ...(poolCa ? { ca: [...(requireCjs('node:tls') as typeof tls).rootCertificates, poolCa] } : {}) }));
 
 /**
  * Daemons that serve HTTPS (--tls-cert) are reached over https:// and their certificate is
@@ -39,17 +50,19 @@ let tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
  * self-signed certificates).
  */
 export function trustPoolCa(pem: string | undefined): void {
-  tlsAgent.destroy();
-  tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, ...(pem ? { ca: [...tls.rootCertificates, pem] } : {}) });
+  tlsAgent?.destroy();
+  tlsAgent = undefined;
+  poolCa = pem;
 }
 
 /** One XenAPI call to the daemon at `url`; `timeoutMs` bounds the whole exchange. */
 export function xapiCall<T = unknown>(url: string, method: string, params: unknown[], timeoutMs = 30_000): Promise<T> {
   const u = new URL(url);
   const secure = u.protocol === 'https:';
-  const opts = { host: u.hostname, port: Number(u.port || (secure ? 443 : 80)), path: u.pathname || '/', agent: secure ? tlsAgent : agent };
+  const opts = { host: u.hostname, port: Number(u.port || (secure ? 443 : 80)), path: u.pathname || '/', agent: secure ? httpsAgent() : agent };
   // The package honours `agent` (passed through to http.request) though its typings omit it.
-  const client = secure ? xmlrpc.createSecureClient(opts as Parameters<typeof xmlrpc.createClient>[0]) : xmlrpc.createClient(opts as Parameters<typeof xmlrpc.createClient>[0]);
+  const lib = xmlrpc();
+  const client = secure ? lib.createSecureClient(opts as Parameters<typeof XmlRpc.createClient>[0]) : lib.createClient(opts as Parameters<typeof XmlRpc.createClient>[0]);
   return new Promise<T>((resolve, reject) => {
     let done = false;
     const timer = setTimeout(() => {

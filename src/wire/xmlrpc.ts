@@ -1,7 +1,8 @@
 // XML-RPC as xapi speaks it: liberal parsing (typed or untyped values, i4/int/i8, nil,
 // pretty-printed), compact replies with untyped strings and ints, never <i8>, the empty
 // string as <value></value>. The reply encoder is driven by the datamodel's types.
-import { SaxesParser } from 'saxes';
+import type { SaxesParser } from 'saxes';
+import { createRequire } from 'node:module';
 import { LazyMap, Typed, visibleFields, classDef, type Ty, type FieldDef } from '../../schema/index.js';
 import { Encoded, ProtocolError, WireDateTime, WireDouble, type RpcCall } from './values.js';
 
@@ -65,9 +66,14 @@ export function parseCall(body: string): RpcCall {
   return fastParseCall(body) ?? saxParseCall(body);
 }
 
+// saxes (with xmlchars' Unicode tables, ~4 MB resident) is loaded by the first call the fast path
+// leaves to it: the clients this daemon meets rarely send one (make bench, area memory).
+let saxesLib: { SaxesParser: typeof SaxesParser } | undefined;
+const saxes = () => (saxesLib ??= createRequire(import.meta.url)('saxes') as { SaxesParser: typeof SaxesParser });
+
 /** The saxes-based parser: complete XML 1.0, and the reference for the fast path. */
 export function saxParseCall(body: string): RpcCall {
-  const parser = new SaxesParser({ xmlns: false, position: false });
+  const parser = new (saxes().SaxesParser)({ xmlns: false, position: false });
   const stack: Frame[] = [];
   let method: string | undefined;
   let params: unknown[] | undefined;

@@ -243,6 +243,34 @@ async function benchGetAll(n: number): Promise<void> {
   await stop(d.child);
 }
 
+/**
+ * The idle daemon's memory: VmRSS of a daemon with 6 NICs that started, took one login and has
+ * had no traffic for 3 s (median of 3 daemons), beside a bare `node` process waiting on a timer
+ * in the same run (what any Node process holds). RssAnon/RssFile split says what is heap and
+ * what is the node binary's pages.
+ */
+async function benchIdle(): Promise<void> {
+  const status = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (s: string, k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? NaN) / 1024;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const runs: { rss: number; anon: number; file: number }[] = [];
+  for (let i = 0; i < 3; i++) {
+    const d = await startDaemon(6);
+    await new Promise((r) => setTimeout(r, 3000));
+    const s = status(d.child.pid!);
+    runs.push({ rss: kb(s, 'VmRSS'), anon: kb(s, 'RssAnon'), file: kb(s, 'RssFile') });
+    await stop(d.child);
+  }
+  const bare = spawn(process.execPath, ['--max-semi-space-size=8', '-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  children.push(bare);
+  await new Promise((r) => setTimeout(r, 1500));
+  const b = status(bare.pid!);
+  await stop(bare);
+  const m = runs.find((x) => x.rss === median(runs.map((y) => y.rss)))!;
+  line(`Idle daemon (6 NICs, one login, 3 s without traffic), median of 3: VmRSS ${fmt(m.rss)} MB (anon ${fmt(m.anon)}, file ${fmt(m.file)}); bare node: ${fmt(kb(b, 'VmRSS'))} MB (anon ${fmt(kb(b, 'RssAnon'))}, file ${fmt(kb(b, 'RssFile'))})`);
+  figure({ area: 'memory', name: 'idle daemon RSS (6 NICs, no traffic)', value: m.rss, unit: 'MB', target: { op: '<', value: 60 }, note: `median of 3; anon ${fmt(m.anon)} + file ${fmt(m.file)} MB; bare node -e in the same run: ${fmt(kb(b, 'VmRSS'))} MB` });
+}
+
 /** Runs an optional benchmark module (bond, pool, ovs) and prints its lines. */
 async function benchModule(file: string, fn: string, what: string): Promise<void> {
   const modUrl = new URL(`./${file}`, import.meta.url);
@@ -257,7 +285,7 @@ async function benchModule(file: string, fn: string, what: string): Promise<void
 
 async function main(): Promise<void> {
   line(`xenapi-netd benchmarks, ${new Date().toISOString()}, node ${process.version}`);
-  // BENCH_ONLY=wire|bond|pool|xe|login|ovs runs one group (default: all); BENCH_SECONDS sets wrk's duration.
+  // BENCH_ONLY=wire|memory|bond|pool|xe|login|ovs runs one group (default: all); BENCH_SECONDS sets wrk's duration.
   const only = process.env.BENCH_ONLY;
   const want = (g: string) => !only || only.split(',').includes(g);
   if (want('wire')) {
@@ -271,6 +299,7 @@ async function main(): Promise<void> {
     await benchGetAll(1000);
     await benchGetAll(10000);
   }
+  if (want('memory')) await benchIdle();
   if (want('bond')) await benchModule('bond-bench.js', 'benchBond', 'Bond.create/destroy benchmark');
   if (want('pool')) await benchModule('pool-bench.js', 'benchPool', 'pool start-up benchmark');
   if (want('xe')) await benchModule('xe-bench.js', 'benchXe', 'xe start-up benchmark');

@@ -15,6 +15,7 @@ const RANKS: [string, number][] = [
   ['schema/', 0],
   ['src/errors.ts', 0],
   ['src/failpoints.ts', 0],
+  ['src/log.ts', 0],
   ['src/wire/', 1],
   ['src/store/', 1],
   ['src/backends/', 1],

@@ -10,9 +10,15 @@
 import { spawn } from 'node:child_process';
 
 /** Runs one command with the given arguments, resolving to stdout, rejecting on a non-zero exit. */
-export type Runner = (args: string[]) => Promise<string>;
+export type Runner = ((args: string[]) => Promise<string>) & {
+  /**
+   * Where the runner can (localRunner's): starts the command at once and writes what `input`
+   * resolves to on its stdin, then closes it; resolves as the plain call does.
+   */
+  withInput?: (args: string[], input: Promise<string>) => Promise<string>;
+};
 
-/** Where tool commands are logged (the daemon's winston logger fits). */
+/** Where tool commands are logged (the daemon's Log fits). */
 export interface ToolLog {
   debug?(m: string): void;
   info(m: string): void;
@@ -65,14 +71,29 @@ export class Tool {
 
   constructor(readonly name: string, private readonly runner: Runner, private readonly log?: ToolLog) {}
 
+  /** True if the runner can start a command now and feed its stdin later (runWithInput). */
+  get feeds(): boolean {
+    return typeof this.runner.withInput === 'function';
+  }
+
   /** Runs `argv` (each element one argument, passed as is); resolves to stdout. */
   async run(argv: readonly string[]): Promise<string> {
+    return this.exec(argv);
+  }
+
+  /** run(), the command started at once and `input` written to its stdin once it resolves (only where `feeds`). */
+  async runWithInput(argv: readonly string[], input: Promise<string>): Promise<string> {
+    if (!this.feeds) throw new Error(`${this.name}: this runner cannot feed a command's stdin`);
+    return this.exec(argv, input);
+  }
+
+  private async exec(argv: readonly string[], input?: Promise<string>): Promise<string> {
     for (const a of argv) if (typeof a !== 'string' || a.includes('\0')) throw new RefusedValue(this.name, 'argument', a);
     this.calls++;
     const line = `${this.name} ${argv.map(show).join(' ')}`;
     if (this.log?.debug) this.log.debug(line);
     try {
-      return await this.runner([...argv]);
+      return await (input ? this.runner.withInput!([...argv], input) : this.runner([...argv]));
     } catch (e) {
       const o = e as { exitCode?: unknown; signal?: unknown; stderr?: unknown };
       const err = new ToolError(this.name, argv, `${this.name}: ${errText(e)}`,
@@ -101,8 +122,11 @@ export interface Finished {
 
 const chomp = (s: string) => (s.endsWith('\r\n') ? s.slice(0, -2) : s.endsWith('\n') ? s.slice(0, -1) : s);
 
-/** Runs `cmd args` (argv, never a shell) with stdin closed and `env` over the daemon's environment; never rejects. */
-export function runCommand(cmd: string, args: readonly string[], env?: Record<string, string>): Promise<Finished> {
+/**
+ * Runs `cmd args` (argv, never a shell) with `env` over the daemon's environment; never rejects.
+ * stdin is closed, or with `input` gets what it resolves to (the command starts at once).
+ */
+export function runCommand(cmd: string, args: readonly string[], env?: Record<string, string>, input?: Promise<string>): Promise<Finished> {
   return new Promise((resolve) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -123,28 +147,35 @@ export function runCommand(cmd: string, args: readonly string[], env?: Record<st
     };
     let child;
     try {
-      child = spawn(cmd, args, { env: env ? { ...process.env, ...env } : process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(cmd, args, { env: env ? { ...process.env, ...env } : process.env, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     } catch (e) {
       finish(null, null, e as NodeJS.ErrnoException);
       return;
     }
-    child.stdout.on('data', (c: Buffer) => { out.push(c); all.push(c); });
-    child.stderr.on('data', (c: Buffer) => { err.push(c); all.push(c); });
+    child.stdout!.on('data', (c: Buffer) => { out.push(c); all.push(c); });
+    child.stderr!.on('data', (c: Buffer) => { err.push(c); all.push(c); });
     child.on('error', (e) => finish(null, null, e));
+    if (input && child.stdin) {
+      const stdin = child.stdin;
+      stdin.on('error', () => undefined); // the command may exit before reading it: its exit status tells
+      input.then((text) => stdin.end(text), () => stdin.end());
+    }
     child.on('close', (code, signal) => finish(code, signal));
   });
 }
 
 /** runCommand's result as a Runner expects it: stdout, or a rejection carrying exitCode, signal, stderr and shortMessage. */
-async function stdoutOf(cmd: string, args: readonly string[], env?: Record<string, string>): Promise<string> {
-  const r = await runCommand(cmd, args, env);
+async function stdoutOf(cmd: string, args: readonly string[], env?: Record<string, string>, input?: Promise<string>): Promise<string> {
+  const r = await runCommand(cmd, args, env, input);
   if (r.failed) throw Object.assign(new Error(r.shortMessage), r);
   return r.stdout;
 }
 
 /** A Runner for a local binary: `cmd ...pre ...args`, with an optional environment (added to the daemon's). */
 export function localRunner(cmd: string, pre: string[] = [], env?: Record<string, string>): Runner {
-  return (args) => stdoutOf(cmd, [...pre, ...args], env);
+  return Object.assign((args: string[]) => stdoutOf(cmd, [...pre, ...args], env), {
+    withInput: (args: string[], input: Promise<string>) => stdoutOf(cmd, [...pre, ...args], env, input),
+  });
 }
 
 /** A Runner that resolves whatever the exit code, to stdout+stderr interleaved and the exit code (augtool reports errors on a zero exit). */

@@ -115,18 +115,48 @@ export class IpTool {
   }
 
   /**
-   * batch() in two halves: the file is validated and written now, `run` execs ip on it later and
-   * `dispose` removes it. The OVS backend writes it before its transaction, so that only the exec
-   * sits in the management outage after it.
+   * batch() in two halves: the commands are validated now and `run` executes them later; `dispose`
+   * releases what was prepared. The OVS backend prepares before its transaction, so that as little
+   * as possible sits in the management outage after it: where the runner can feed stdin, `ip -batch
+   * -` is already started and waits for its commands (no fork and exec after the transaction);
+   * elsewhere the batch file is already written.
    */
   async prepare(cmds: IpCmd[]): Promise<{ run(): Promise<{ line: number; text: string } | undefined>; dispose(): Promise<void> }> {
     if (cmds.length === 0) return { run: async () => undefined, dispose: async () => undefined };
     const lines = cmds.map(ipLine);
+    const text = lines.join('\n') + '\n';
+    const failure = (e: unknown) => {
+      if (!(e instanceof ToolError) || e instanceof RefusedValue) throw e;
+      const t = errText(e);
+      const m = /Command failed \S*:(\d+)/.exec(t);
+      return { line: m ? Number(m[1]) - 1 : 0, text: t };
+    };
+    if (this.tool.feeds) {
+      let feed!: (t: string) => void;
+      const input = new Promise<string>((r) => (feed = r));
+      const proc = this.tool.runWithInput(['-batch', '-'], input);
+      proc.catch(() => undefined); // awaited by run(), or ended empty by dispose()
+      return {
+        run: async () => {
+          feed(text);
+          try {
+            await proc;
+            return undefined;
+          } catch (e) {
+            return failure(e);
+          }
+        },
+        dispose: async () => {
+          feed(''); // not run: an empty batch, ip exits having done nothing
+          await proc.catch(() => undefined);
+        },
+      };
+    }
     const dir = await mkdtemp(join(tmpdir(), 'xnd-ip-'));
     const file = join(dir, 'batch');
     const dispose = () => rm(dir, { recursive: true, force: true });
     try {
-      await writeFile(file, lines.join('\n') + '\n', { mode: 0o600 });
+      await writeFile(file, text, { mode: 0o600 });
     } catch (e) {
       await dispose();
       throw e;
@@ -136,10 +166,7 @@ export class IpTool {
         await this.tool.run(['-batch', file]);
         return undefined;
       } catch (e) {
-        if (!(e instanceof ToolError) || e instanceof RefusedValue) throw e;
-        const text = errText(e);
-        const m = /Command failed \S*:(\d+)/.exec(text);
-        return { line: m ? Number(m[1]) - 1 : 0, text };
+        return failure(e);
       }
     };
     return { run, dispose };
