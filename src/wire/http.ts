@@ -201,7 +201,8 @@ async function sendParts(res: http.ServerResponse, contentType: string, parts: I
   for (; !next.done; next = it.next()) {
     if (res.destroyed) return;
     const part = next.value;
-    typeof part === 'string' ? res.write(part) : write(part);
+    if (typeof part === 'string') res.write(part);
+    else write(part);
     // Up to IN_FLIGHT bytes may wait in the socket's buffer: waiting for 'drain' after every
     // slice made the reply stop and go (4x the raw server's time for 27 MB).
     if (res.writableLength > IN_FLIGHT) await once(res, 'drain');

@@ -11,8 +11,7 @@ import { IpTool } from '../../src/backends/tools/ip.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { startDaemon, type Running } from '../../src/daemon.js';
 import { TEST_USERS } from '../helpers/users.js';
-import { Writable } from 'node:stream';
-import winston from 'winston';
+import { memLog } from '../helpers/log.js';
 
 const NICS = [
   { device: 'eth0', mac: '02:11:22:33:44:00' },
@@ -20,12 +19,6 @@ const NICS = [
   { device: 'eth2', mac: '02:11:22:33:44:02' },
 ];
 
-/** A logger that keeps its lines (what the operator would read in the journal). */
-function memLog(): { log: winston.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const t = new winston.transports.Stream({ stream: new Writable({ write(c: Buffer, _e: string, cb: () => void) { lines.push(String(c).trim()); cb(); } }) });
-  return { log: winston.createLogger({ level: 'info', format: winston.format.printf((i) => `${i.level} ${i.message}`), transports: [t] }), lines };
-}
 
 describe('e2e: first start on a real host takes the NICs and management from the host', function () {
   this.timeout(60000);

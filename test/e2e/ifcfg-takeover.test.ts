@@ -10,13 +10,12 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import xmlrpc from 'xmlrpc';
 import { bridgeless, fileText, IfcfgBackend, parseFiles, renderFiles, SCRIPTS_DIR } from '../../src/backends/ifcfg.js';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { startDaemon, type Running } from '../../src/daemon.js';
 import { TEST_USERS } from '../helpers/users.js';
+import { memLog } from '../helpers/log.js';
 
 const MACS = ['00:14:5e:c0:ff:ee', '00:14:5e:c0:ff:ef', '00:14:5e:c0:ff:f0', '00:14:5e:c0:ff:f1', '00:14:5e:c0:ff:f2'];
 
@@ -62,11 +61,6 @@ function scratchRoot(): string {
 function filesOf(root: string): Record<string, string> {
   const dir = join(root, SCRIPTS_DIR);
   return Object.fromEntries(readdirSync(dir).sort().map((n) => [n, readFileSync(join(dir, n), 'utf8')]));
-}
-function memLog(): { log: winston.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const t = new winston.transports.Stream({ stream: new Writable({ write(c: Buffer, _e: string, cb: () => void) { lines.push(String(c).trim()); cb(); } }) });
-  return { log: winston.createLogger({ level: 'info', format: winston.format.printf((i) => `${i.level} ${i.message}`), transports: [t] }), lines };
 }
 
 describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () {

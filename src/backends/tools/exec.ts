@@ -18,7 +18,7 @@ export type Runner = ((args: string[]) => Promise<string>) & {
   withInput?: (args: string[], input: Promise<string>) => Promise<string>;
 };
 
-/** Where tool commands are logged (the daemon's winston logger fits). */
+/** Where tool commands are logged (the daemon's Log fits). */
 export interface ToolLog {
   debug?(m: string): void;
   info(m: string): void;
