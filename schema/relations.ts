@@ -4,10 +4,16 @@
 // VLAN.untagged_PIF / PIF.VLAN_master_of is deliberately absent: both sides are stored.
 import type { RelationDef } from './types.js';
 
-const rel = <const OC extends string, const OF extends string, const MC extends string, const MF extends string>(oneCls: OC, oneField: OF, manyCls: MC, manyField: MF) => ({
-  one: { cls: oneCls, field: oneField },
-  many: { cls: manyCls, field: manyField },
-}) as const;
+const rel = <const OC extends string, const OF extends string, const MC extends string, const MF extends string>(
+  oneCls: OC,
+  oneField: OF,
+  manyCls: MC,
+  manyField: MF,
+) =>
+  ({
+    one: { cls: oneCls, field: oneField },
+    many: { cls: manyCls, field: manyField },
+  }) as const;
 
 const all = [
   rel('VM', 'snapshot_of', 'VM', 'snapshots'),

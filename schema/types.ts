@@ -26,7 +26,10 @@ export type Ty =
 
 /** A value that carries its own type, for use inside `any` (event snapshots are records of varying class). */
 export class Typed {
-  constructor(readonly ty: Ty, readonly v: unknown) {}
+  constructor(
+    readonly ty: Ty,
+    readonly v: unknown,
+  ) {}
 }
 
 /**
@@ -34,7 +37,10 @@ export class Typed {
  * 10,000-record reply never exists as one object graph. `entries` may be iterated once.
  */
 export class LazyMap {
-  constructor(readonly size: number, readonly entries: Iterable<[string, unknown]>) {}
+  constructor(
+    readonly size: number,
+    readonly entries: Iterable<[string, unknown]>,
+  ) {}
   /** JSON.stringify fallback for callers that are not streaming. */
   toJSON(): Record<string, unknown> {
     const o: Record<string, unknown> = Object.create(null);
@@ -60,7 +66,11 @@ export const T = {
   map: <const K extends Ty, const V extends Ty>(key: K, val: V): { readonly k: 'map'; readonly key: K; readonly val: V } => ({ k: 'map', key, val }),
   record: <const C extends string>(cls: C): { readonly k: 'record'; readonly cls: C } => ({ k: 'record', cls }),
   /** Map(string, string), the type of every other_config. */
-  smap: { k: 'map', key: { k: 'string' }, val: { k: 'string' } } as { readonly k: 'map'; readonly key: { readonly k: 'string' }; readonly val: { readonly k: 'string' } },
+  smap: { k: 'map', key: { k: 'string' }, val: { k: 'string' } } as {
+    readonly k: 'map';
+    readonly key: { readonly k: 'string' };
+    readonly val: { readonly k: 'string' };
+  },
 };
 
 /** xapi's static roles, most privileged first (datamodel_roles.ml `ordered`). */
@@ -204,7 +214,12 @@ export type Field<N extends string = string, Y extends Ty = Ty, O extends FieldO
 };
 
 /** Field helper: `field('MTU', T.int, 'MTU in octets', { qual: 'StaticRO', default: 1500 })`. */
-export function field<const N extends string, const Y extends Ty, const O extends FieldOpts = Record<never, never>>(name: N, ty: Y, doc: string, opts?: O): Field<N, Y, O> {
+export function field<const N extends string, const Y extends Ty, const O extends FieldOpts = Record<never, never>>(
+  name: N,
+  ty: Y,
+  doc: string,
+  opts?: O,
+): Field<N, Y, O> {
   const { qual = 'RW', default: def, ...rest } = (opts ?? {}) as FieldOpts;
   const fd: FieldDef = { name, ty, qual, doc, ...rest };
   if (def !== undefined) fd.default = def;
@@ -218,7 +233,9 @@ export const uuidField = field('uuid', T.string, 'Unique identifier/object refer
 export function nameFields<const O extends FieldOpts = Record<never, never>>(opts?: O, docs: { label?: string; description?: string } = {}) {
   return [
     field('name_label', T.string, docs.label ?? 'A human-readable name', { default: '', ...opts } as O & { default: '' }),
-    field('name_description', T.string, docs.description ?? 'A notes field containing human-readable description', { default: '', ...opts } as O & { default: '' }),
+    field('name_description', T.string, docs.description ?? 'A notes field containing human-readable description', { default: '', ...opts } as O & {
+      default: '';
+    }),
   ] as const;
 }
 
@@ -232,7 +249,12 @@ export function otherConfigField<const O extends FieldOpts = Record<never, never
 export function operationsFields<const N extends string>(ops: N) {
   return [
     field('allowed_operations', T.set(T.enum(ops)), 'List of the operations allowed in this state', { qual: 'DynamicRO', default: [] }),
-    field('current_operations', T.map(T.string, T.enum(ops)), 'Links each of the running tasks using this object (by reference) to a current_operation enum which describes the nature of the task', { qual: 'DynamicRO', default: {} }),
+    field(
+      'current_operations',
+      T.map(T.string, T.enum(ops)),
+      'Links each of the running tasks using this object (by reference) to a current_operation enum which describes the nature of the task',
+      { qual: 'DynamicRO', default: {} },
+    ),
   ] as const;
 }
 
@@ -255,25 +277,41 @@ export function p<const N extends string, const Y extends Ty>(name: N, ty: Y, de
 /** Renders a type as the IDL prints it (`(string -> string) map`, `PIF ref set`). */
 export function tyName(t: Ty): string {
   switch (t.k) {
-    case 'enum': return `enum ${t.name}`;
-    case 'ref': return `${t.cls} ref`;
-    case 'set': return `${tyName(t.of)} set`;
-    case 'map': return `(${tyName(t.key)} -> ${tyName(t.val)}) map`;
-    case 'record': return `${t.cls} record`;
-    default: return t.k;
+    case 'enum':
+      return `enum ${t.name}`;
+    case 'ref':
+      return `${t.cls} ref`;
+    case 'set':
+      return `${tyName(t.of)} set`;
+    case 'map':
+      return `(${tyName(t.key)} -> ${tyName(t.val)}) map`;
+    case 'record':
+      return `${t.cls} record`;
+    default:
+      return t.k;
   }
 }
 
 /** The value a type takes when nothing else is known (empty set, empty map, null ref). */
 export function zeroOf(t: Ty): unknown {
   switch (t.k) {
-    case 'string': case 'enum': return '';
-    case 'int': case 'float': return 0;
-    case 'bool': return false;
-    case 'datetime': return '19700101T00:00:00Z';
-    case 'ref': return 'OpaqueRef:NULL';
-    case 'set': return [];
-    case 'map': return Object.create(null);
-    default: return '';
+    case 'string':
+    case 'enum':
+      return '';
+    case 'int':
+    case 'float':
+      return 0;
+    case 'bool':
+      return false;
+    case 'datetime':
+      return '19700101T00:00:00Z';
+    case 'ref':
+      return 'OpaqueRef:NULL';
+    case 'set':
+      return [];
+    case 'map':
+      return Object.create(null);
+    default:
+      return '';
   }
 }

@@ -101,7 +101,15 @@ export function isNetmask(s: string): boolean {
 /** The prefix length of a netmask (dotted quad or prefix text). */
 export function prefixOf(netmask: string): number {
   if (isPrefix4(netmask)) return Number(netmask);
-  return netmask.split('.').reduce((n, o) => n + (Number(o) >>> 0).toString(2).split('').filter((c) => c === '1').length, 0);
+  return netmask.split('.').reduce(
+    (n, o) =>
+      n +
+      (Number(o) >>> 0)
+        .toString(2)
+        .split('')
+        .filter((c) => c === '1').length,
+    0,
+  );
 }
 
 /** The dotted-quad netmask of a prefix length. */
@@ -148,17 +156,29 @@ export function isHostText(s: string): boolean {
 /** Whether `v` is a valid value of `vt` ('' allowed for the string types: it means "not set"). */
 export function isValid(vt: ValueType, v: unknown): boolean {
   switch (vt) {
-    case 'ipv4': return v === '' || isIPv4(v as string);
-    case 'netmask': return v === '' || isNetmask(v as string);
-    case 'ipv6': return v === '' || isIPv6(v as string);
-    case 'ipv6cidr': return v === '' || isIPv6Cidr(v as string);
-    case 'dnslist': return isDnsList(v as string);
-    case 'mac': return v === '' || isMac(v as string);
-    case 'bridge': case 'device': return v === '' || isIfName(v as string);
-    case 'vlan': return isVlanTag(v);
-    case 'mtu': return isMtu(v);
-    case 'hosttext': return isHostText(v as string);
-    case 'flag': return v === 'true' || v === 'false';
+    case 'ipv4':
+      return v === '' || isIPv4(v as string);
+    case 'netmask':
+      return v === '' || isNetmask(v as string);
+    case 'ipv6':
+      return v === '' || isIPv6(v as string);
+    case 'ipv6cidr':
+      return v === '' || isIPv6Cidr(v as string);
+    case 'dnslist':
+      return isDnsList(v as string);
+    case 'mac':
+      return v === '' || isMac(v as string);
+    case 'bridge':
+    case 'device':
+      return v === '' || isIfName(v as string);
+    case 'vlan':
+      return isVlanTag(v);
+    case 'mtu':
+      return isMtu(v);
+    case 'hosttext':
+      return isHostText(v as string);
+    case 'flag':
+      return v === 'true' || v === 'false';
   }
 }
 
@@ -169,11 +189,18 @@ export function isValid(vt: ValueType, v: unknown): boolean {
  */
 export function errorFor(vt: ValueType, field: string, v: unknown): [ErrorCode, string[]] {
   switch (vt) {
-    case 'ipv4': case 'netmask': case 'ipv6': return ['INVALID_IP_ADDRESS_SPECIFIED', [field]];
-    case 'ipv6cidr': return ['INVALID_CIDR_ADDRESS_SPECIFIED', [field]];
-    case 'mac': return ['MAC_INVALID', [String(v)]];
-    case 'vlan': return ['VLAN_TAG_INVALID', [String(v)]];
-    default: return ['INVALID_VALUE', [field, String(v)]];
+    case 'ipv4':
+    case 'netmask':
+    case 'ipv6':
+      return ['INVALID_IP_ADDRESS_SPECIFIED', [field]];
+    case 'ipv6cidr':
+      return ['INVALID_CIDR_ADDRESS_SPECIFIED', [field]];
+    case 'mac':
+      return ['MAC_INVALID', [String(v)]];
+    case 'vlan':
+      return ['VLAN_TAG_INVALID', [String(v)]];
+    default:
+      return ['INVALID_VALUE', [field, String(v)]];
   }
 }
 

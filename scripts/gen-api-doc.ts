@@ -31,7 +31,9 @@ function classSection(c: ClassDef): string[] {
   const mine = [...methods.values()].filter((m) => m.cls === c.name);
   const generated = mine.filter((m) => m.generated);
   const custom = c.messages.map((msg) => ({ msg, m: methods.get(`${c.name}.${msg.name}`) }));
-  const flags = [c.exposeGetAll ? 'get_all* exposed' : '', c.genConstructor ? 'generated create/destroy' : '', c.stored === false ? 'not stored' : ''].filter(Boolean);
+  const flags = [c.exposeGetAll ? 'get_all* exposed' : '', c.genConstructor ? 'generated create/destroy' : '', c.stored === false ? 'not stored' : ''].filter(
+    Boolean,
+  );
   if (flags.length) out.push(`*${flags.join('; ')}*`, '');
   if (c.fields.length) {
     out.push('| field | type | qualifier | default | |', '|---|---|---|---|---|');
@@ -45,15 +47,21 @@ function classSection(c: ClassDef): string[] {
     out.push('| message | parameters → result | async | status | roles | errors |', '|---|---|---|---|---|---|');
     for (const { msg, m } of custom) {
       const status = m ? (m.generated ? 'generic accessor' : 'implemented') : 'declared, not callable yet';
-      out.push(`| ${msg.name} | ${esc(sig(msg))} → ${esc(tyName(msg.result))} | ${msg.async === false ? 'no' : 'yes'} | ${status} | ${rolesText(msg.roles ?? c.roles.messages, msg.keyRoles)} | ${(msg.errors ?? []).join(', ')} |`);
+      out.push(
+        `| ${msg.name} | ${esc(sig(msg))} → ${esc(tyName(msg.result))} | ${msg.async === false ? 'no' : 'yes'} | ${status} | ${rolesText(msg.roles ?? c.roles.messages, msg.keyRoles)} | ${(msg.errors ?? []).join(', ')} |`,
+      );
     }
     out.push('');
   }
   if (generated.length) {
     out.push(`Generated from the datamodel (${generated.length}): ${generated.map((m: Method) => `\`${m.msg.name}\``).join(', ')}`, '');
     const writers = generated.filter((m) => m.msg.roles !== 'read-only');
-    out.push(`Roles (docs/security.md): getters and \`get_*\` ${rolesText(c.roles.implicit ?? 'read-only')}; ${
-      writers.length ? writers.map((m) => `\`${m.msg.name}\` ${rolesText(m.msg.roles!, m.msg.keyRoles)}`).join(', ') : 'nothing else generated'}.`, '');
+    out.push(
+      `Roles (docs/security.md): getters and \`get_*\` ${rolesText(c.roles.implicit ?? 'read-only')}; ${
+        writers.length ? writers.map((m) => `\`${m.msg.name}\` ${rolesText(m.msg.roles!, m.msg.keyRoles)}`).join(', ') : 'nothing else generated'
+      }.`,
+      '',
+    );
   }
   return out;
 }

@@ -149,8 +149,21 @@ async function pingFrom(netns: string, address: string, timeoutMs: number): Prom
     if (hasPing()) {
       await execa('ip', ['netns', 'exec', netns, 'ping', '-n', '-q', '-c', '1', '-W', String(Math.ceil(secs)), address], { stdin: 'ignore' });
     } else {
-      await execa('ip', ['netns', 'exec', netns, 'perl', '-MNet::Ping', '-e',
-        'my $p = Net::Ping->new("icmp", $ARGV[1]); exit($p->ping($ARGV[0]) ? 0 : 1)', address, String(secs)], { stdin: 'ignore' });
+      await execa(
+        'ip',
+        [
+          'netns',
+          'exec',
+          netns,
+          'perl',
+          '-MNet::Ping',
+          '-e',
+          'my $p = Net::Ping->new("icmp", $ARGV[1]); exit($p->ping($ARGV[0]) ? 0 : 1)',
+          address,
+          String(secs),
+        ],
+        { stdin: 'ignore' },
+      );
     }
     return true;
   } catch {
@@ -218,12 +231,39 @@ async function startOvs(netns: string, env: Record<string, string>): Promise<voi
   await run('ovsdb-tool', ['create', db, SCHEMA], env);
   const r = env.OVS_RUNDIR;
   const l = env.OVS_LOGDIR;
-  await run('ip', ['netns', 'exec', netns, 'ovsdb-server', db, `--remote=punix:${join(r, 'db.sock')}`,
-    `--pidfile=${join(r, 'ovsdb-server.pid')}`, `--unixctl=${join(r, 'ovsdb-server.ctl')}`,
-    `--log-file=${join(l, 'ovsdb-server.log')}`, '--detach', '--no-chdir'], env);
+  await run(
+    'ip',
+    [
+      'netns',
+      'exec',
+      netns,
+      'ovsdb-server',
+      db,
+      `--remote=punix:${join(r, 'db.sock')}`,
+      `--pidfile=${join(r, 'ovsdb-server.pid')}`,
+      `--unixctl=${join(r, 'ovsdb-server.ctl')}`,
+      `--log-file=${join(l, 'ovsdb-server.log')}`,
+      '--detach',
+      '--no-chdir',
+    ],
+    env,
+  );
   await run('ovs-vsctl', ['--no-wait', 'init'], env);
-  await run('ip', ['netns', 'exec', netns, 'ovs-vswitchd', `unix:${join(r, 'db.sock')}`,
-    `--pidfile=${join(r, 'ovs-vswitchd.pid')}`, `--log-file=${join(l, 'ovs-vswitchd.log')}`, '--detach', '--no-chdir'], env);
+  await run(
+    'ip',
+    [
+      'netns',
+      'exec',
+      netns,
+      'ovs-vswitchd',
+      `unix:${join(r, 'db.sock')}`,
+      `--pidfile=${join(r, 'ovs-vswitchd.pid')}`,
+      `--log-file=${join(l, 'ovs-vswitchd.log')}`,
+      '--detach',
+      '--no-chdir',
+    ],
+    env,
+  );
 }
 
 function makeSandbox(rec: SandboxRecord): Sandbox {
@@ -259,9 +299,7 @@ function makeSandbox(rec: SandboxRecord): Sandbox {
     pids: () => ({
       vswitchd: readPid(join(runDir, 'ovs-vswitchd.pid')),
       ovsdb: readPid(join(runDir, 'ovsdb-server.pid')),
-      ...(peer === 'ovs'
-        ? { peerVswitchd: readPid(join(peerRunDir, 'ovs-vswitchd.pid')), peerOvsdb: readPid(join(peerRunDir, 'ovsdb-server.pid')) }
-        : {}),
+      ...(peer === 'ovs' ? { peerVswitchd: readPid(join(peerRunDir, 'ovs-vswitchd.pid')), peerOvsdb: readPid(join(peerRunDir, 'ovsdb-server.pid')) } : {}),
     }),
     stop: () => {
       stopping ??= (async () => {
@@ -302,8 +340,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const nics: SandboxNic[] = opts.nics.map((n, i) => ({
     device: n.device,
     peer: `p${i}`,
-    mac: n.mac ?? [0x02, 0x00, (process.pid >> 16) & 0xff, (process.pid >> 8) & 0xff, process.pid & 0xff, i]
-      .map((b) => b.toString(16).padStart(2, '0')).join(':'),
+    mac:
+      n.mac ?? [0x02, 0x00, (process.pid >> 16) & 0xff, (process.pid >> 8) & 0xff, process.pid & 0xff, i].map((b) => b.toString(16).padStart(2, '0')).join(':'),
   }));
   const peer: PeerKind = opts.peer ?? 'linux-bridge';
   if (peer !== 'linux-bridge' && peer !== 'ovs') throw new Error(`sandbox peer ${JSON.stringify(peer)}: use 'linux-bridge' or 'ovs'`);
@@ -367,7 +405,8 @@ async function byName(name: string): Promise<Sandbox> {
 
 async function cli(argv: string[]): Promise<number> {
   const [verb, name, ...rest] = argv;
-  const usage = 'usage: ovs-sandbox up <name> [--nic DEV[=MAC]]... [--dir DIR] [--peer-address CIDR] [--peer linux-bridge|ovs] | down <name> | exec <name> -- CMD... | peer <name> -- CMD... | env <name> | peer-env <name>';
+  const usage =
+    'usage: ovs-sandbox up <name> [--nic DEV[=MAC]]... [--dir DIR] [--peer-address CIDR] [--peer linux-bridge|ovs] | down <name> | exec <name> -- CMD... | peer <name> -- CMD... | env <name> | peer-env <name>';
   if (!verb || !name) {
     console.error(usage);
     return 2;
@@ -389,11 +428,22 @@ async function cli(argv: string[]): Promise<number> {
         else throw new Error(`unknown option ${rest[i]}\n${usage}`);
       }
       if (existsSync(indexFile(name))) throw new Error(`a sandbox named ${name} is up (${indexFile(name)}); run down first`);
-      const sb = await startSandbox({ name, nics: nics.length ? nics : ['eth0', 'eth1', 'eth2', 'eth3'].map((device) => ({ device })), dir, peerAddress, peer });
+      const sb = await startSandbox({
+        name,
+        nics: nics.length ? nics : ['eth0', 'eth1', 'eth2', 'eth3'].map((device) => ({ device })),
+        dir,
+        peerAddress,
+        peer,
+      });
       await writeFile(indexFile(name), JSON.stringify({ dir: sb.dir }));
       const { netns, peerNetns, dbSock, env, nics: n, peerAddress: pa, peer: pk, peerEnv } = sb;
-      console.log(JSON.stringify({ name, netns, peerNetns, dir: sb.dir, dbSock, env, nics: n, peerAddress: pa, peer: pk,
-        ...(pk === 'ovs' ? { peerEnv } : {}), pids: sb.pids() }, null, 2));
+      console.log(
+        JSON.stringify(
+          { name, netns, peerNetns, dir: sb.dir, dbSock, env, nics: n, peerAddress: pa, peer: pk, ...(pk === 'ovs' ? { peerEnv } : {}), pids: sb.pids() },
+          null,
+          2,
+        ),
+      );
       return 0;
     }
     case 'down':
@@ -404,7 +454,11 @@ async function cli(argv: string[]): Promise<number> {
       const sb = await byName(name);
       const [cmd, ...args] = afterDashes();
       const ns = verb === 'exec' ? sb.netns : sb.peerNetns;
-      const r = await execa('ip', ['netns', 'exec', ns, cmd, ...args], { env: verb === 'exec' ? sb.env : sb.peer === 'ovs' ? sb.peerEnv : undefined, stdio: 'inherit', reject: false });
+      const r = await execa('ip', ['netns', 'exec', ns, cmd, ...args], {
+        env: verb === 'exec' ? sb.env : sb.peer === 'ovs' ? sb.peerEnv : undefined,
+        stdio: 'inherit',
+        reject: false,
+      });
       return r.exitCode ?? 1;
     }
     case 'env': {

@@ -78,7 +78,17 @@ export const SCENARIOS: Record<string, (url: string) => Promise<void>> = {
 export async function record(name: string): Promise<string> {
   const file = join(CORPUS, `${name}.jsonl`);
   rmSync(file, { force: true });
-  const cfg: Config = { ...DEFAULTS, port: 0, db: ':memory:', backend: 'simulated', inventory: DEMO_INVENTORY, hostname: 'contract-host', authFailDelayMs: 10, logLevel: 'error', record: file };
+  const cfg: Config = {
+    ...DEFAULTS,
+    port: 0,
+    db: ':memory:',
+    backend: 'simulated',
+    inventory: DEMO_INVENTORY,
+    hostname: 'contract-host',
+    authFailDelayMs: 10,
+    logLevel: 'error',
+    record: file,
+  };
   const r = await startDaemon(cfg, { log: makeLogger({ logLevel: 'error', logFile: '' }) });
   // xen-api's last event.from is still parked when the daemon closes: its client says so; expected.
   const warn = console.warn;
@@ -107,8 +117,11 @@ async function main(names: string[]): Promise<void> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main(process.argv.slice(2)).then(() => process.exit(0), (e) => {
-    console.error((e as Error).stack ?? String(e));
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (e) => {
+      console.error((e as Error).stack ?? String(e));
+      process.exit(1);
+    },
+  );
 }

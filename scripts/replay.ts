@@ -59,12 +59,15 @@ export function parseRecording(text: string): Recording {
 // The normaliser.
 
 /** What may differ between two runs, recognised in any body (XML-RPC or JSON-RPC alike). */
-const VARIABLE = new RegExp([
-  'OpaqueRef:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', // refs: objects, sessions, tasks
-  '(?<![0-9A-Za-z-])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9A-Za-z-])', // object uuids
-  '\\d{20},\\d{20}', // event.from / event.inject tokens (generations)
-  '\\d{8}T\\d{2}:\\d{2}:\\d{2}Z', // datetimes
-].join('|'), 'g');
+const VARIABLE = new RegExp(
+  [
+    'OpaqueRef:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', // refs: objects, sessions, tasks
+    '(?<![0-9A-Za-z-])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9A-Za-z-])', // object uuids
+    '\\d{20},\\d{20}', // event.from / event.inject tokens (generations)
+    '\\d{8}T\\d{2}:\\d{2}:\\d{2}Z', // datetimes
+  ].join('|'),
+  'g',
+);
 
 type Kind = 'ref' | 'uuid' | 'token' | 'datetime';
 
@@ -269,12 +272,24 @@ class Target {
   post(path: string, contentType: string, body: string): Promise<Reply> {
     const mod = this.base.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = mod.request({ host: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port || undefined, path, method: 'POST', agent: this.agent, headers: { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(parts).toString('utf8') }));
-        res.on('error', reject);
-      });
+      const req = mod.request(
+        {
+          host: this.base.hostname.replace(/^\[|\]$/g, ''),
+          port: this.base.port || undefined,
+          path,
+          method: 'POST',
+          agent: this.agent,
+          headers: { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(parts).toString('utf8') }),
+          );
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -361,7 +376,9 @@ export async function replay(rec: string | Recording, opts: ReplayOptions = {}):
       const ex = exchanges[i];
       // A request carrying an event token not learnt yet waits for the parked long polls (one of them returns it).
       if (pending.size && ids.unknown(ex.request, 'token').length) await Promise.race([Promise.all(pending), sleep(SETTLE_MS)]);
-      const sent = target.post(ex.path, ex.requestContentType || 'text/xml', unredact(ids.translate(ex.request), opts.password)).then((got) => check(i, ex, got));
+      const sent = target
+        .post(ex.path, ex.requestContentType || 'text/xml', unredact(ids.translate(ex.request), opts.password))
+        .then((got) => check(i, ex, got));
       if (!LONG_POLLS.has(methodOf(ex))) {
         await sent;
         continue;
@@ -407,13 +424,18 @@ const isId = (v: unknown): v is string => typeof v === 'string' && ID.test(v);
 
 /** What a person recognises an object by: its device, name or bridge, and its recorded ref. */
 function labelOf(cls: string, ref: string, rec: Record<string, unknown>): string {
-  const name = cls === 'PIF'
-    ? `${String(rec.device)}${Number(rec.VLAN) >= 0 ? `.${String(rec.VLAN)}` : ''}`
-    : cls === 'network' ? `${String(rec.name_label)} (${String(rec.bridge)})`
-    : cls === 'host' ? String(rec.hostname)
-    : cls === 'VIF' ? `device ${String(rec.device)}`
-    : cls === 'VLAN' ? `tag ${String(rec.tag)}`
-    : '';
+  const name =
+    cls === 'PIF'
+      ? `${String(rec.device)}${Number(rec.VLAN) >= 0 ? `.${String(rec.VLAN)}` : ''}`
+      : cls === 'network'
+        ? `${String(rec.name_label)} (${String(rec.bridge)})`
+        : cls === 'host'
+          ? String(rec.hostname)
+          : cls === 'VIF'
+            ? `device ${String(rec.device)}`
+            : cls === 'VLAN'
+              ? `tag ${String(rec.tag)}`
+              : '';
   return `${cls} ${name ? `${name} ` : ''}${ref}`;
 }
 
@@ -506,7 +528,8 @@ export function compareDumps(recorded: Dump, replayed: Dump, ids: IdMap): string
       for (const f of new Set([...Object.keys(rr), ...Object.keys(ar)])) {
         if (!(f in ar)) out.push(`final state: ${labelOf(cls, x, rr)}: field ${f} is missing in the replay`);
         else if (!(f in rr)) out.push(`final state: ${labelOf(cls, x, rr)}: the replay has a field ${f} not recorded (${show(ar[f])})`);
-        else if (!sameValue(rr[f], ar[f], ids, inDump)) out.push(`final state: ${labelOf(cls, x, rr)}: ${f} is ${show(ar[f])} in the replay, recorded ${JSON.stringify(rr[f])}`);
+        else if (!sameValue(rr[f], ar[f], ids, inDump))
+          out.push(`final state: ${labelOf(cls, x, rr)}: ${f} is ${show(ar[f])} in the replay, recorded ${JSON.stringify(rr[f])}`);
       }
     }
     for (const [y, ar] of Object.entries(A)) {
@@ -537,7 +560,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-const USAGE = 'usage: node dist/scripts/replay.js RECORDING [--inventory FILE] [--hostname NAME]\n' +
+const USAGE =
+  'usage: node dist/scripts/replay.js RECORDING [--inventory FILE] [--hostname NAME]\n' +
   '       node dist/scripts/replay.js RECORDING --url URL [--user USER] [--password PASSWORD]';
 
 async function main(argv: string[]): Promise<number> {
@@ -546,12 +570,22 @@ async function main(argv: string[]): Promise<number> {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = i + 1 < argv.length ? argv[i + 1] : undefined;
-    if (a === '--inventory' && val !== undefined) { opts.inventory = JSON.parse(readFileSync(val, 'utf8')); i++; }
-    else if (a === '--hostname' && val !== undefined) { opts.hostname = val; i++; }
-    else if (a === '--url' && val !== undefined) { opts.url = val; i++; }
-    else if (a === '--user' && val !== undefined) { opts.user = val; i++; }
-    else if (a === '--password' && val !== undefined) { opts.password = val; i++; }
-    else if (!a.startsWith('--') && file === undefined) file = a;
+    if (a === '--inventory' && val !== undefined) {
+      opts.inventory = JSON.parse(readFileSync(val, 'utf8'));
+      i++;
+    } else if (a === '--hostname' && val !== undefined) {
+      opts.hostname = val;
+      i++;
+    } else if (a === '--url' && val !== undefined) {
+      opts.url = val;
+      i++;
+    } else if (a === '--user' && val !== undefined) {
+      opts.user = val;
+      i++;
+    } else if (a === '--password' && val !== undefined) {
+      opts.password = val;
+      i++;
+    } else if (!a.startsWith('--') && file === undefined) file = a;
     else {
       console.error(USAGE);
       return 2;
@@ -573,8 +607,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
-    console.error((e as Error).stack ?? String(e));
-    process.exit(2);
-  });
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error((e as Error).stack ?? String(e));
+      process.exit(2);
+    },
+  );
 }

@@ -66,9 +66,7 @@ export const DEMO_INVENTORY: InventoryNic[] = [0, 1, 2, 3, 4, 5].map((i) => ({
 }));
 
 /** The embedded login: user `root`, password `secret` (scrypt hash below). Replace with --users. */
-export const DEFAULT_USERS: UserEntry[] = [
-  { name: 'root', hash: 'scrypt$16384$8$1$eGVuYXBpLW5ldGQtZGVtbw==$BNplw5BCN1SKuddel05T8yMQ6xa2jypcRkOrg7uOO2s=' },
-];
+export const DEFAULT_USERS: UserEntry[] = [{ name: 'root', hash: 'scrypt$16384$8$1$eGVuYXBpLW5ldGQtZGVtbw==$BNplw5BCN1SKuddel05T8yMQ6xa2jypcRkOrg7uOO2s=' }];
 /** The embedded default login's password (printed at start). */
 export const DEFAULT_PASSWORD = 'secret';
 
@@ -153,8 +151,10 @@ options:
 export function checkUsers(users: unknown): UserEntry[] {
   if (!Array.isArray(users)) throw new Error('--users: expected a JSON list of {name, hash, role?}');
   for (const u of users) {
-    if (!u || typeof u !== 'object' || typeof u.name !== 'string' || typeof u.hash !== 'string') throw new Error(`--users: each user needs a name and a hash, got ${JSON.stringify(u)}`);
-    if (u.role !== undefined && !(ROLES as readonly unknown[]).includes(u.role)) throw new Error(`--users: user ${u.name} has role ${JSON.stringify(u.role)}; roles are ${ROLES.join(', ')}`);
+    if (!u || typeof u !== 'object' || typeof u.name !== 'string' || typeof u.hash !== 'string')
+      throw new Error(`--users: each user needs a name and a hash, got ${JSON.stringify(u)}`);
+    if (u.role !== undefined && !(ROLES as readonly unknown[]).includes(u.role))
+      throw new Error(`--users: user ${u.name} has role ${JSON.stringify(u.role)}; roles are ${ROLES.join(', ')}`);
   }
   return users as UserEntry[];
 }
@@ -173,15 +173,18 @@ function origin(v: string): string {
   } catch {
     throw new Error(`--cors-origin wants scheme://host[:port], got ${v}`);
   }
-  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || !/^https?:$/.test(u.protocol)) throw new Error(`--cors-origin wants scheme://host[:port], got ${v}`);
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || !/^https?:$/.test(u.protocol))
+    throw new Error(`--cors-origin wants scheme://host[:port], got ${v}`);
   return u.origin;
 }
 
 /** Why the daemon must not start with this configuration (undefined: it may). */
 export function refuseToStart(c: Config): string | undefined {
   if (c.backend !== 'simulated' && c.users === DEFAULT_USERS) {
-    return `the ${c.backend} backend drives a real host: the embedded login (root / ${DEFAULT_PASSWORD}) is only for the simulated backend. ` +
-      `Create a users file: printf '[{"name":"root","hash":"%s"}]\n' "$(xenapi-netd hash-password 'YOUR PASSWORD')" > /etc/xenapi-netd/users.json; chmod 600 it, and start with --users /etc/xenapi-netd/users.json`;
+    return (
+      `the ${c.backend} backend drives a real host: the embedded login (root / ${DEFAULT_PASSWORD}) is only for the simulated backend. ` +
+      `Create a users file: printf '[{"name":"root","hash":"%s"}]\n' "$(xenapi-netd hash-password 'YOUR PASSWORD')" > /etc/xenapi-netd/users.json; chmod 600 it, and start with --users /etc/xenapi-netd/users.json`
+    );
   }
   return undefined;
 }
@@ -204,51 +207,116 @@ export function parseArgs(argv: string[]): Config {
         c.port = Number(m[2]);
         break;
       }
-      case '--db': c.db = need(++i); break;
-      case '--backend': c.backend = need(++i); break;
-      case '--ovs-sandbox': c.ovsSandbox = need(++i); break;
-      case '--ifcfg-root': c.ifcfgRoot = need(++i); break;
-      case '--ifup': c.ifup = need(++i); break;
-      case '--ifdown': c.ifdown = need(++i); break;
-      case '--nmcli': c.nmcli = need(++i); break;
+      case '--db':
+        c.db = need(++i);
+        break;
+      case '--backend':
+        c.backend = need(++i);
+        break;
+      case '--ovs-sandbox':
+        c.ovsSandbox = need(++i);
+        break;
+      case '--ifcfg-root':
+        c.ifcfgRoot = need(++i);
+        break;
+      case '--ifup':
+        c.ifup = need(++i);
+        break;
+      case '--ifdown':
+        c.ifdown = need(++i);
+        break;
+      case '--nmcli':
+        c.nmcli = need(++i);
+        break;
       case '--network-backend': {
         const v = need(++i);
         if (v !== 'openvswitch' && v !== 'bridge') throw new Error(`--network-backend wants openvswitch or bridge, got ${v}`);
         c.networkBackend = v;
         break;
       }
-      case '--inventory': c.inventory = checkInventory(JSON.parse(readFileSync(need(++i), 'utf8'))); break;
-      case '--users': c.users = checkUsers(JSON.parse(readFileSync(need(++i), 'utf8'))); break;
-      case '--max-body': c.maxBody = Number(need(++i)); break;
-      case '--auth-fail-delay': c.authFailDelayMs = Number(need(++i)); break;
-      case '--logins-per-address': c.loginsPerAddress = positive(a, need(++i)); break;
-      case '--logins-in-progress': c.loginsInProgress = positive(a, need(++i)); break;
-      case '--max-sessions': c.maxSessions = positive(a, need(++i)); break;
-      case '--request-timeout': c.requestTimeoutMs = positive(a, need(++i)); break;
-      case '--keep-alive-timeout': c.keepAliveTimeoutMs = positive(a, need(++i)); break;
-      case '--max-connections': c.maxConnections = positive(a, need(++i)); break;
-      case '--cors-origin': c.corsOrigins = [...c.corsOrigins, origin(need(++i))]; break;
-      case '--hostname': c.hostname = need(++i); break;
-      case '--log-level': c.logLevel = need(++i); break;
-      case '--log-file': c.logFile = need(++i); break;
-      case '--pool-master': c.poolMaster = need(++i); break;
-      case '--pool-user': c.poolUser = need(++i); break;
-      case '--pool-password': c.poolPassword = need(++i); break;
-      case '--pool-heartbeat': c.poolHeartbeatMs = Number(need(++i)); break;
-      case '--pool-max-backoff': c.poolMaxBackoffMs = Number(need(++i)); break;
-      case '--pool-ca': c.poolCa = need(++i); break;
-      case '--pool-advertise': c.poolAdvertise = need(++i); break;
+      case '--inventory':
+        c.inventory = checkInventory(JSON.parse(readFileSync(need(++i), 'utf8')));
+        break;
+      case '--users':
+        c.users = checkUsers(JSON.parse(readFileSync(need(++i), 'utf8')));
+        break;
+      case '--max-body':
+        c.maxBody = Number(need(++i));
+        break;
+      case '--auth-fail-delay':
+        c.authFailDelayMs = Number(need(++i));
+        break;
+      case '--logins-per-address':
+        c.loginsPerAddress = positive(a, need(++i));
+        break;
+      case '--logins-in-progress':
+        c.loginsInProgress = positive(a, need(++i));
+        break;
+      case '--max-sessions':
+        c.maxSessions = positive(a, need(++i));
+        break;
+      case '--request-timeout':
+        c.requestTimeoutMs = positive(a, need(++i));
+        break;
+      case '--keep-alive-timeout':
+        c.keepAliveTimeoutMs = positive(a, need(++i));
+        break;
+      case '--max-connections':
+        c.maxConnections = positive(a, need(++i));
+        break;
+      case '--cors-origin':
+        c.corsOrigins = [...c.corsOrigins, origin(need(++i))];
+        break;
+      case '--hostname':
+        c.hostname = need(++i);
+        break;
+      case '--log-level':
+        c.logLevel = need(++i);
+        break;
+      case '--log-file':
+        c.logFile = need(++i);
+        break;
+      case '--pool-master':
+        c.poolMaster = need(++i);
+        break;
+      case '--pool-user':
+        c.poolUser = need(++i);
+        break;
+      case '--pool-password':
+        c.poolPassword = need(++i);
+        break;
+      case '--pool-heartbeat':
+        c.poolHeartbeatMs = Number(need(++i));
+        break;
+      case '--pool-max-backoff':
+        c.poolMaxBackoffMs = Number(need(++i));
+        break;
+      case '--pool-ca':
+        c.poolCa = need(++i);
+        break;
+      case '--pool-advertise':
+        c.poolAdvertise = need(++i);
+        break;
       case '--pool-call-timeout': {
         const v = Number(need(++i));
         if (!Number.isInteger(v) || v < 1) throw new Error(`--pool-call-timeout: expected a positive number of ms, got ${argv[i]}`);
         c.poolCallTimeoutMs = v;
         break;
       }
-      case '--record': c.record = need(++i); break;
-      case '--unix-socket': c.unixSocket = need(++i); break;
-      case '--tls-cert': c.tlsCert = need(++i); break;
-      case '--tls-key': c.tlsKey = need(++i); break;
-      default: throw new Error(`unknown option ${a}\n${USAGE}`);
+      case '--record':
+        c.record = need(++i);
+        break;
+      case '--unix-socket':
+        c.unixSocket = need(++i);
+        break;
+      case '--tls-cert':
+        c.tlsCert = need(++i);
+        break;
+      case '--tls-key':
+        c.tlsKey = need(++i);
+        break;
+      default:
+        throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }
   return c;
@@ -276,7 +344,8 @@ export function checkInventory(v: unknown): InventoryEntry[] {
       e.members.forEach((m: unknown) => name('member', m));
       if (!['balance-slb', 'active-backup', 'lacp'].includes(e.mode)) throw new Error(`${at}: mode ${JSON.stringify(e.mode)} is not a bond mode`);
       for (const [k, x] of Object.entries(e.properties ?? {})) {
-        if (!/^[A-Za-z0-9_-]{1,64}$/.test(k) || !/^[A-Za-z0-9_.:+-]{0,64}$/.test(String(x))) throw new Error(`${at}: property ${JSON.stringify(k)}=${JSON.stringify(x)} is not valid`);
+        if (!/^[A-Za-z0-9_-]{1,64}$/.test(k) || !/^[A-Za-z0-9_.:+-]{0,64}$/.test(String(x)))
+          throw new Error(`${at}: property ${JSON.stringify(k)}=${JSON.stringify(x)} is not valid`);
       }
     } else if ('vlan' in e) {
       if (!isVlanTagged(e.vlan)) throw new Error(`${at}: VLAN tag ${JSON.stringify(e.vlan)} is out of range 0-4094`);
@@ -291,7 +360,11 @@ export function checkInventory(v: unknown): InventoryEntry[] {
     if (e.bridge !== undefined) name('bridge', e.bridge);
     if (e.ip !== undefined) {
       if (!e.ip || (e.ip.mode !== 'Static' && e.ip.mode !== 'DHCP')) throw new Error(`${at}: ip.mode must be Static or DHCP`);
-      for (const [k, vt] of [['address', 'ipv4'], ['netmask', 'netmask'], ['gateway', 'ipv4']] as const) {
+      for (const [k, vt] of [
+        ['address', 'ipv4'],
+        ['netmask', 'netmask'],
+        ['gateway', 'ipv4'],
+      ] as const) {
         if (e.ip[k] !== undefined && !isValid(vt, e.ip[k])) throw new Error(`${at}: ip.${k} ${JSON.stringify(e.ip[k])} is not valid`);
       }
       if (e.ip.dns !== undefined && !isDnsList(e.ip.dns)) throw new Error(`${at}: ip.dns ${JSON.stringify(e.ip.dns)} is not a list of addresses`);

@@ -64,7 +64,12 @@ export { NODE_CONFIG_PATH };
 function recorder(file: string, cfg: Config, store: Store, hostRef: string, secrets: () => string[]): { exchange(ex: Exchange): void; finish(): void } {
   const host = store.get('host', hostRef);
   const m = store.get('host_metrics', String(host.metrics));
-  const header = { recording: 1, inventory: cfg.inventory ?? DEMO_INVENTORY, hostname: host.hostname, hostMetrics: { memory_total: m.memory_total, memory_free: m.memory_free } };
+  const header = {
+    recording: 1,
+    inventory: cfg.inventory ?? DEMO_INVENTORY,
+    hostname: host.hostname,
+    hostMetrics: { memory_total: m.memory_total, memory_free: m.memory_free },
+  };
   appendFileSync(file, `${JSON.stringify(header)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return {
@@ -101,12 +106,15 @@ export async function firstStartLayout(cfg: Config, backend: Backend, log: Log):
   }
   if (cfg.inventory) {
     const { nics: inv, bonds, vlans } = splitInventory(cfg.inventory);
-    const missing = [...bonds.flatMap((b) => b.members), ...vlans.map((v) => v.on)].filter((d) => inv.some((n) => n.device === d) && !nics.some((n) => n.device === d));
+    const missing = [...bonds.flatMap((b) => b.members), ...vlans.map((v) => v.on)].filter(
+      (d) => inv.some((n) => n.device === d) && !nics.some((n) => n.device === d),
+    );
     if (missing.length) throw new Error(`--inventory names NICs this host does not have: ${[...new Set(missing)].join(', ')}`);
     return { inventory: nics.map((n) => ({ ...(inv.find((x) => x.device === n.device) ?? {}), ...n })), bonds, vlans };
   }
   const host = backend.discover ? await backend.discover() : { nics: nics.map((n) => ({ ...n, driver: '' })), foreign: [] };
-  for (const f of host.foreign) log.info(`host has ${f.kind} ${f.device}${f.lower.length ? ` (${f.lower.join(', ')})` : ''}, not made by xenapi-netd: listed, left alone`);
+  for (const f of host.foreign)
+    log.info(`host has ${f.kind} ${f.device}${f.lower.length ? ` (${f.lower.join(', ')})` : ''}, not made by xenapi-netd: listed, left alone`);
   const m = host.management;
   const inventory: InventoryNic[] = host.nics.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier }));
   // A host whose networking is in files the backend owns (ifcfg): those files are the layout (seed 003).
@@ -121,13 +129,18 @@ export async function firstStartLayout(cfg: Config, backend: Backend, log: Log):
     }
   }
   if (!m) log.warn('no IPv4 default route: no management interface recorded (host.management_reconfigure sets one)');
-  else if (!m.nic) log.warn(`management interface ${m.device} (${m.ip.address || 'no address'}) cannot be adopted: ${m.unadoptable}; PIFs recorded, the host's networking left as it is`);
+  else if (!m.nic)
+    log.warn(
+      `management interface ${m.device} (${m.ip.address || 'no address'}) cannot be adopted: ${m.unadoptable}; PIFs recorded, the host's networking left as it is`,
+    );
   else {
     const nic = inventory.find((n) => n.device === m.nic)!;
     Object.assign(nic, { management: true, ip: m.ip }, m.bridge ? { bridge: m.bridge } : { plugged: false });
-    log.info(m.bridge
-      ? `management: ${m.nic} on bridge ${m.bridge}, ${m.ip.mode} ${m.ip.address}/${m.ip.netmask} via ${m.ip.gateway || 'no gateway'}: adopted as it is`
-      : `management: ${m.nic}, ${m.ip.mode} ${m.ip.address}/${m.ip.netmask} via ${m.ip.gateway || 'no gateway'}, on the NIC itself: recorded, left unplugged so nothing moves (PIF.plug puts it on ${bridgeForDevice(m.nic)})`);
+    log.info(
+      m.bridge
+        ? `management: ${m.nic} on bridge ${m.bridge}, ${m.ip.mode} ${m.ip.address}/${m.ip.netmask} via ${m.ip.gateway || 'no gateway'}: adopted as it is`
+        : `management: ${m.nic}, ${m.ip.mode} ${m.ip.address}/${m.ip.netmask} via ${m.ip.gateway || 'no gateway'}, on the NIC itself: recorded, left unplugged so nothing moves (PIF.plug puts it on ${bridgeForDevice(m.nic)})`,
+    );
   }
   return { inventory };
 }
@@ -145,7 +158,18 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const store = new Store(cfg.db);
   // Scratch directories a daemon killed mid-plan left behind.
   for (const p of await removeStaleIpBatchDirs()) log.info(`start-up: removed leftover ${p}`);
-  const backend = opts.backend ?? (await createBackend(cfg.backend, { inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics, log, ovsSandbox: cfg.ovsSandbox, ifcfgRoot: cfg.ifcfgRoot, ifup: cfg.ifup, ifdown: cfg.ifdown, nmcli: cfg.nmcli, dhcpDir: cfg.db === ':memory:' ? undefined : join(dirname(cfg.db), 'dhcp') }));
+  const backend =
+    opts.backend ??
+    (await createBackend(cfg.backend, {
+      inventory: splitInventory(cfg.inventory ?? (cfg.backend === 'simulated' ? DEMO_INVENTORY : [])).nics,
+      log,
+      ovsSandbox: cfg.ovsSandbox,
+      ifcfgRoot: cfg.ifcfgRoot,
+      ifup: cfg.ifup,
+      ifdown: cfg.ifdown,
+      nmcli: cfg.nmcli,
+      dhcpDir: cfg.db === ':memory:' ? undefined : join(dirname(cfg.db), 'dhcp'),
+    }));
   const users = new Map(cfg.users.map((u) => [u.name, u.hash]));
   const fingerprints = new Map(cfg.users.map((u) => [u.name, hashFingerprint(u.hash)]));
   const roles = new Map(cfg.users.map((u) => [u.name, u.role ?? 'pool-admin']));
@@ -171,7 +195,13 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // First start creates the world; the reconciler is attached afterwards and then brings
   // the host to the database in one plan (also what recovers from a crash mid-plan).
   const layout = await firstStartLayout(cfg, backend, log);
-  const swOpts = { hostname: cfg.hostname, ...layout, ...(backend.name === 'ifcfg' ? { bondDriver: 'linux' } : {}), networkBackend: cfg.networkBackend ?? defaultNetworkBackend(backend.name), version: VERSION };
+  const swOpts = {
+    hostname: cfg.hostname,
+    ...layout,
+    ...(backend.name === 'ifcfg' ? { bondDriver: 'linux' } : {}),
+    networkBackend: cfg.networkBackend ?? defaultNetworkBackend(backend.name),
+    version: VERSION,
+  };
   let first = false;
   await store.write((tx) => {
     if (isEmpty(tx)) {
@@ -198,7 +228,10 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   // Before the wire opens, through the reconciler's one entry point (journaled): the host goes to the committed database
   // (a slave's follows its master: what it last applied), which also resolves any journal entry a crash left open.
   const boot = await reconciler.reconcileNow(pool.startupState());
-  if (boot.plan.length) log.info(`start-up: brought the host to ${pool.isSlave ? 'the state last applied for the master' : 'the database'} in ${boot.plan.length} steps: ${boot.lines.join('; ')}`);
+  if (boot.plan.length)
+    log.info(
+      `start-up: brought the host to ${pool.isSlave ? 'the state last applied for the master' : 'the database'} in ${boot.plan.length} steps: ${boot.lines.join('; ')}`,
+    );
   // Start of day as xapi (fix_bonds, best-effort bring-up of physical PIFs and bond masters) at every restart; a slave's is
   // run by its master. A first start keeps only the management PIF up (docs/compat.md).
   if (!pool.isSlave && !first) await startOfDayLocal(store, d.hostRef, log);
@@ -215,13 +248,31 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   const rec = cfg.record ? recorder(cfg.record, cfg, store, d.hostRef, secrets) : undefined;
   const record = rec?.exchange;
   const wire = await startWire({
-    host: cfg.host, port: cfg.port, maxBody: cfg.maxBody, handler: dispatcher, log, record, tls, unixSocket: cfg.unixSocket,
-    requestTimeoutMs: cfg.requestTimeoutMs, keepAliveTimeoutMs: cfg.keepAliveTimeoutMs, maxConnections: cfg.maxConnections, corsOrigins: cfg.corsOrigins,
-    routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(d, () => (pool.isSlave ? normalizeUrl(pool.masterAddress) : undefined)) } });
+    host: cfg.host,
+    port: cfg.port,
+    maxBody: cfg.maxBody,
+    handler: dispatcher,
+    log,
+    record,
+    tls,
+    unixSocket: cfg.unixSocket,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+    keepAliveTimeoutMs: cfg.keepAliveTimeoutMs,
+    maxConnections: cfg.maxConnections,
+    corsOrigins: cfg.corsOrigins,
+    routes: { [NODE_CONFIG_PATH]: nodeConfigRoute(d, () => (pool.isSlave ? normalizeUrl(pool.masterAddress) : undefined)) },
+  });
   const url = `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${wire.port}`;
   await pool.start(url);
   return {
-    d, store, backend, reconciler, dispatcher, tasks, port: wire.port, url,
+    d,
+    store,
+    backend,
+    reconciler,
+    dispatcher,
+    tasks,
+    port: wire.port,
+    url,
     async close() {
       await pool.stop();
       await wire.close();

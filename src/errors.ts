@@ -10,7 +10,10 @@ export type FailureCode = ErrorCode | 'Fault';
 /** A XenAPI Failure: ErrorDescription = [code, ...params]. */
 export class ApiError extends Error {
   readonly params: string[];
-  constructor(readonly code: FailureCode, params: readonly unknown[] = []) {
+  constructor(
+    readonly code: FailureCode,
+    params: readonly unknown[] = [],
+  ) {
     super(`${code}(${params.map(String).join(', ')})`);
     this.name = 'ApiError';
     this.params = params.map((x) => String(x));

@@ -24,15 +24,19 @@ async function waitReady(argv: string[]): Promise<void> {
   const cfg = parseArgs(argv);
   const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host === '::' ? '::1' : cfg.host;
   const end = Date.now() + timeoutS * 1000;
-  const probe = () => new Promise<boolean>((resolve) => {
-    const req = (cfg.tlsCert ? (createRequire(import.meta.url)('node:https') as typeof https) : http).request({ host, port: cfg.port, method: 'GET', path: '/', timeout: 2000, rejectUnauthorized: false }, (res) => {
-      res.resume();
-      resolve(true);
+  const probe = () =>
+    new Promise<boolean>((resolve) => {
+      const req = (cfg.tlsCert ? (createRequire(import.meta.url)('node:https') as typeof https) : http).request(
+        { host, port: cfg.port, method: 'GET', path: '/', timeout: 2000, rejectUnauthorized: false },
+        (res) => {
+          res.resume();
+          resolve(true);
+        },
+      );
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+      req.end();
     });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => req.destroy());
-    req.end();
-  });
   while (!(await probe())) {
     if (Date.now() > end) throw new Error(`no daemon answered on ${host}:${cfg.port} within ${timeoutS} s`);
     await new Promise((r) => setTimeout(r, 250));

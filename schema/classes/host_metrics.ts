@@ -14,6 +14,5 @@ export const host_metrics = defineClass({
     field('last_updated', T.datetime, 'Time at which this information was last updated', { qual: 'DynamicRO', default: '19700101T00:00:00Z' }),
     otherConfigField(),
   ],
-  messages: [
-  ],
+  messages: [],
 });

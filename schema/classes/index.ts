@@ -21,11 +21,53 @@ import { user } from './user.js';
 import { role } from './role.js';
 import { subject } from './subject.js';
 
-const all = [session, pool, host, network, PIF, PIF_metrics, Bond, VLAN, tunnel, VIF, VIF_metrics, VM, VM_metrics, VM_guest_metrics, host_metrics, task, event, user, subject, role] as const;
+const all = [
+  session,
+  pool,
+  host,
+  network,
+  PIF,
+  PIF_metrics,
+  Bond,
+  VLAN,
+  tunnel,
+  VIF,
+  VIF_metrics,
+  VM,
+  VM_metrics,
+  VM_guest_metrics,
+  host_metrics,
+  task,
+  event,
+  user,
+  subject,
+  role,
+] as const;
 
 /** The classes as declared, with their literal types (schema/model.ts derives rows and messages from it). */
 export type ClassSpecs = typeof all;
 /** Every class, in creation order. */
 export const classes: readonly ClassDef[] = all;
 
-export { session, pool, host, network, PIF, PIF_metrics, Bond, VLAN, tunnel, VIF, VIF_metrics, VM, VM_metrics, VM_guest_metrics, host_metrics, task, event, user, subject, role };
+export {
+  session,
+  pool,
+  host,
+  network,
+  PIF,
+  PIF_metrics,
+  Bond,
+  VLAN,
+  tunnel,
+  VIF,
+  VIF_metrics,
+  VM,
+  VM_metrics,
+  VM_guest_metrics,
+  host_metrics,
+  task,
+  event,
+  user,
+  subject,
+  role,
+};

@@ -21,6 +21,5 @@ export const PIF_metrics = defineClass({
     field('last_updated', T.datetime, 'Time at which this information was last updated', { qual: 'DynamicRO' }),
     otherConfigField(),
   ],
-  messages: [
-  ],
+  messages: [],
 });

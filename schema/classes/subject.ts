@@ -13,6 +13,14 @@ export const subject = defineClass({
     field('roles', T.set(T.ref('role')), 'The roles associated with this subject', { qual: 'DynamicRO', default: [] }),
   ],
   messages: [
-    { name: 'get_permissions_name_label', roles: 'read-only', params: [p('self', T.ref('subject'))], result: T.set(T.string), doc: 'The name_labels of every permission of the subject\'s roles.', async: false, readonly: true },
+    {
+      name: 'get_permissions_name_label',
+      roles: 'read-only',
+      params: [p('self', T.ref('subject'))],
+      result: T.set(T.string),
+      doc: "The name_labels of every permission of the subject's roles.",
+      async: false,
+      readonly: true,
+    },
   ],
 });

@@ -11,6 +11,5 @@ export const user = defineClass({
     field('fullname', T.string, 'Full name', { default: '' }),
     otherConfigField(),
   ],
-  messages: [
-  ],
+  messages: [],
 });

@@ -13,6 +13,5 @@ export const VIF_metrics = defineClass({
     field('last_updated', T.datetime, 'Time at which this information was last updated', { qual: 'DynamicRO' }),
     otherConfigField(),
   ],
-  messages: [
-  ],
+  messages: [],
 });

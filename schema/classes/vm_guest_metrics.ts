@@ -19,11 +19,19 @@ export const VM_guest_metrics = defineClass({
     field('last_updated', T.datetime, 'Time at which this information was last updated', { qual: 'DynamicRO', default: '19700101T00:00:00Z' }),
     otherConfigField(),
     field('live', T.bool, 'True if the guest is sending heartbeat messages via the guest agent', { qual: 'DynamicRO', default: false }),
-    field('can_use_hotplug_vbd', T.enum('tristate_type'), 'The guest\'s statement of whether it supports VBD hotplug, i.e', { qual: 'DynamicRO', default: 'unspecified' }),
-    field('can_use_hotplug_vif', T.enum('tristate_type'), 'The guest\'s statement of whether it supports VIF hotplug, i.e', { qual: 'DynamicRO', default: 'unspecified' }),
-    field('PV_drivers_detected', T.bool, 'At least one of the guest\'s devices has successfully connected to the backend', { qual: 'DynamicRO', default: false }),
-    field('services', T.smap, 'The guest\'s services data', { qual: 'DynamicRO', default: {} }),
+    field('can_use_hotplug_vbd', T.enum('tristate_type'), "The guest's statement of whether it supports VBD hotplug, i.e", {
+      qual: 'DynamicRO',
+      default: 'unspecified',
+    }),
+    field('can_use_hotplug_vif', T.enum('tristate_type'), "The guest's statement of whether it supports VIF hotplug, i.e", {
+      qual: 'DynamicRO',
+      default: 'unspecified',
+    }),
+    field('PV_drivers_detected', T.bool, "At least one of the guest's devices has successfully connected to the backend", {
+      qual: 'DynamicRO',
+      default: false,
+    }),
+    field('services', T.smap, "The guest's services data", { qual: 'DynamicRO', default: {} }),
   ],
-  messages: [
-  ],
+  messages: [],
 });

@@ -15,7 +15,8 @@ export function coerce(v: unknown, ty: Ty, name: string): unknown {
     throw new ApiError('FIELD_TYPE_ERROR', [name]);
   };
   switch (ty.k) {
-    case 'string': case 'ref': {
+    case 'string':
+    case 'ref': {
       if (typeof v !== 'string') return bad();
       if (XML_ILLEGAL.test(v)) throw new ApiError('INVALID_VALUE', [name, 'string holds a character XML cannot carry']);
       return v;
@@ -69,7 +70,8 @@ export function coerce(v: unknown, ty: Ty, name: string): unknown {
     }
     case 'any':
       return v;
-    case 'record': case 'void':
+    case 'record':
+    case 'void':
       return bad();
   }
 }

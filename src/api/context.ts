@@ -101,7 +101,10 @@ export class LoginGate {
   private waitingByPeer = new Map<string, number>();
   private total = 0;
   private waiters: { peer: string; go: () => void }[] = [];
-  constructor(readonly perAddress: number, readonly max: number) {}
+  constructor(
+    readonly perAddress: number,
+    readonly max: number,
+  ) {}
 
   private free(peer: string): boolean {
     return (this.byPeer.get(peer) ?? 0) < this.perAddress && this.total < this.max;
@@ -130,7 +133,7 @@ export class LoginGate {
     if (n <= 0) this.byPeer.delete(peer);
     else this.byPeer.set(peer, n);
     this.total--;
-    for (let i = 0; i < this.waiters.length && this.total < this.max; ) {
+    for (let i = 0; i < this.waiters.length && this.total < this.max;) {
       const w = this.waiters[i];
       if (!this.free(w.peer)) {
         i++;
@@ -174,5 +177,8 @@ export function parseDatetime(s: unknown): number {
 
 /** The current time as XenAPI writes datetimes. */
 export function now(): string {
-  return new Date().toISOString().replace(/-/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date()
+    .toISOString()
+    .replace(/-/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }

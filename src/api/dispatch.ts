@@ -25,7 +25,10 @@ async function withRemote(local: PlanSummary, remote: RemotePlan[]): Promise<Pla
 
 /** The dispatcher. */
 export class Dispatcher {
-  constructor(readonly d: Daemon, readonly methods: Map<string, Method>) {}
+  constructor(
+    readonly d: Daemon,
+    readonly methods: Map<string, Method>,
+  ) {}
 
   /** The host-facts port every call's context carries. */
   private get facts() {
@@ -34,7 +37,10 @@ export class Dispatcher {
 
   /** Sync wire names of every callable message (system.listMethods). */
   listMethods(): string[] {
-    return [...this.methods.values()].filter((m) => !m.msg.hidden).map((m) => m.wire).concat(['system.listMethods']);
+    return [...this.methods.values()]
+      .filter((m) => !m.msg.hidden)
+      .map((m) => m.wire)
+      .concat(['system.listMethods']);
   }
 
   /**
@@ -136,7 +142,21 @@ export class Dispatcher {
   /** Runs a write method in a transaction that the reconciler abandons with its plan (DryRun); nothing is applied or stored. */
   private async dryRun(m: Method, session: string, values: unknown[], peer: string): Promise<PlanSummary> {
     const own = implFlags(m.impl).dryRun;
-    if (own) return await own({ d: this.d, session, db: this.d.store, method: m.wire, peer, facts: this.facts, get tx(): never { throw new Error('dry run'); } }, namedArgs(m.msg, values));
+    if (own)
+      return await own(
+        {
+          d: this.d,
+          session,
+          db: this.d.store,
+          method: m.wire,
+          peer,
+          facts: this.facts,
+          get tx(): never {
+            throw new Error('dry run');
+          },
+        },
+        namedArgs(m.msg, values),
+      );
     if (!m.write) return summarize([]);
     let remote: RemotePlan[] = [];
     try {
@@ -196,7 +216,15 @@ function requiredCount(m: Method): number {
 /** The context of a read-only call: a class, so the hot read path makes no closures per call. */
 class ReadCtx implements CallCtx {
   readonly db: View;
-  constructor(readonly d: Daemon, readonly session: string, readonly task: string | undefined, readonly method: string, readonly preauth: Preauth | undefined, readonly peer: string, readonly facts: CallCtx['facts']) {
+  constructor(
+    readonly d: Daemon,
+    readonly session: string,
+    readonly task: string | undefined,
+    readonly method: string,
+    readonly preauth: Preauth | undefined,
+    readonly peer: string,
+    readonly facts: CallCtx['facts'],
+  ) {
     this.db = d.store;
   }
   get tx(): never {

@@ -19,7 +19,10 @@ const evented = (c: ClassDef) => c.stored !== false && !!c.exposeGetAll && c.eve
 function parseSub(entries: readonly string[]): Sub {
   const sub: Sub = { all: false, classes: new Set(), objects: new Set() };
   for (const e of entries) {
-    if (e === '*') { sub.all = true; continue; }
+    if (e === '*') {
+      sub.all = true;
+      continue;
+    }
     const slash = e.indexOf('/');
     const name = slash < 0 ? e : e.slice(0, slash);
     if (name === '' || (slash >= 0 && slash === e.length - 1)) throw new ApiError('EVENT_SUBSCRIPTION_PARSE_FAILURE', [e]);
@@ -93,7 +96,7 @@ function eventValue(store: Store, e: EventRec, legacy: boolean): Record<string, 
     operation: e.op,
     ref: e.ref,
   };
-  if (legacy) ev.obj_uuid = e.op === 'del' ? store.tombstones.get(`${e.cls}/${e.ref}`)?.uuid ?? '' : String(store.find(e.cls, e.ref)?.uuid ?? '');
+  if (legacy) ev.obj_uuid = e.op === 'del' ? (store.tombstones.get(`${e.cls}/${e.ref}`)?.uuid ?? '') : String(store.find(e.cls, e.ref)?.uuid ?? '');
   if (e.op !== 'del') ev.snapshot = new Typed(T.record(e.cls), recordOf(store, e.cls, e.ref));
   return ev;
 }
@@ -120,10 +123,13 @@ class Waiters {
           resolve(true);
         },
       };
-      const timer = setTimeout(() => {
-        this.list.delete(w);
-        resolve(false);
-      }, Math.min(Math.max(0, ms), 2 ** 31 - 1)); // node fires longer timers after 1 ms
+      const timer = setTimeout(
+        () => {
+          this.list.delete(w);
+          resolve(false);
+        },
+        Math.min(Math.max(0, ms), 2 ** 31 - 1),
+      ); // node fires longer timers after 1 ms
       this.list.add(w);
     });
   }
@@ -173,7 +179,11 @@ export function eventImpls(store: Store): Impls {
     'event.get_current_id': () => store.generation,
     'event.register': (ctx, { classes: entries }) => {
       const sub = parseSub(entries);
-      const r = regs.get(ctx.session) ?? { sub: { all: false, classes: new Set<string>(), objects: new Set<string>() }, entries: new Set<string>(), last: store.generation };
+      const r = regs.get(ctx.session) ?? {
+        sub: { all: false, classes: new Set<string>(), objects: new Set<string>() },
+        entries: new Set<string>(),
+        last: store.generation,
+      };
       for (const e of entries) r.entries.add(e);
       if (sub.all) r.sub.all = true;
       for (const c of sub.classes) r.sub.classes.add(c);

@@ -3,8 +3,18 @@
 // add_to_/remove_from_ (maps), add_/remove_ (sets), create/destroy for classes with a
 // generated constructor; then the custom messages whose semantics modules implement them.
 import {
-  LazyMap, T, classes, manySide, storedFields, visibleFields,
-  type Allowed, type ClassDef, type KeyRoles, type FieldDef, type MessageDef, type Ty,
+  LazyMap,
+  T,
+  classes,
+  manySide,
+  storedFields,
+  visibleFields,
+  type Allowed,
+  type ClassDef,
+  type KeyRoles,
+  type FieldDef,
+  type MessageDef,
+  type Ty,
 } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
 import { clone, defaultOf, type Row } from '../store/store.js';
@@ -56,15 +66,26 @@ function generated(c: ClassDef): Method[] {
   let roles: Allowed = implicit;
   let keyRoles: KeyRoles | undefined;
   const add = (name: string, params: MessageDef['params'], result: Ty, doc: string, impl: AnyImpl, write: boolean, async = false) =>
-    out.push({ wire: `${cls}.${name}`, cls, msg: { name, params, result, doc, async, roles, ...(keyRoles ? { keyRoles } : {}) }, impl, write, generated: true });
+    out.push({
+      wire: `${cls}.${name}`,
+      cls,
+      msg: { name, params, result, doc, async, roles, ...(keyRoles ? { keyRoles } : {}) },
+      impl,
+      write,
+      generated: true,
+    });
 
-  add('get_record', [self(cls)], T.record(cls), `All fields of the given ${cls}.`,
-    (ctx, { self }) => cachedRecord(ctx.db, cls, self), false);
-  add('get_by_uuid', [{ name: 'uuid', ty: T.string }], T.ref(cls), `The ${cls} with the given uuid.`,
-    (ctx, { uuid }) => ctx.db.byUuid(cls, uuid), false);
+  add('get_record', [self(cls)], T.record(cls), `All fields of the given ${cls}.`, (ctx, { self }) => cachedRecord(ctx.db, cls, self), false);
+  add('get_by_uuid', [{ name: 'uuid', ty: T.string }], T.ref(cls), `The ${cls} with the given uuid.`, (ctx, { uuid }) => ctx.db.byUuid(cls, uuid), false);
   if (c.fields.some((fd) => fd.name === 'name_label')) {
-    add('get_by_name_label', [{ name: 'label', ty: T.string }], T.set(T.ref(cls)), `Every ${cls} with the given name_label.`,
-      (ctx, { label }) => [...ctx.db.rows(cls)].filter(([, r]) => r.name_label === label).map(([ref]) => ref), false);
+    add(
+      'get_by_name_label',
+      [{ name: 'label', ty: T.string }],
+      T.set(T.ref(cls)),
+      `Every ${cls} with the given name_label.`,
+      (ctx, { label }) => [...ctx.db.rows(cls)].filter(([, r]) => r.name_label === label).map(([ref]) => ref),
+      false,
+    );
   }
   if (c.exposeGetAll) {
     const where = (ctx: CallCtx, expr: string) => {
@@ -79,10 +100,13 @@ function generated(c: ClassDef): Method[] {
     // The snapshot is two flat arrays, not a pair per object: it lives while the reply streams,
     // and every young-generation GC meanwhile copies what it holds.
     const lazy = (ctx: CallCtx, refs: string[], rows: Row[]) =>
-      new LazyMap(refs.length, (function* () {
-        const read = recordReader(ctx.db, cls);
-        for (let i = 0; i < refs.length; i++) yield [refs[i], read(refs[i], rows[i])] as [string, unknown];
-      })());
+      new LazyMap(
+        refs.length,
+        (function* () {
+          const read = recordReader(ctx.db, cls);
+          for (let i = 0; i < refs.length; i++) yield [refs[i], read(refs[i], rows[i])] as [string, unknown];
+        })(),
+      );
     const snapshot = (ctx: CallCtx, refs?: string[]) => {
       const rows: Row[] = [];
       if (refs) for (const ref of refs) rows.push(ctx.db.get(cls, ref));
@@ -96,45 +120,94 @@ function generated(c: ClassDef): Method[] {
       return lazy(ctx, refs, rows);
     };
     add('get_all', [], T.set(T.ref(cls)), `Every ${cls}.`, (ctx) => ctx.db.refs(cls), false);
-    add('get_all_records', [], T.map(T.ref(cls), T.record(cls)), `Every ${cls} with its record.`,
-      (ctx) => snapshot(ctx), false);
-    add('get_all_where', [{ name: 'expr', ty: T.string }], T.set(T.ref(cls)), `Every ${cls} matching the expression.`,
-      (ctx, { expr }) => where(ctx, expr), false);
-    add('get_all_records_where', [{ name: 'expr', ty: T.string }], T.map(T.ref(cls), T.record(cls)),
+    add('get_all_records', [], T.map(T.ref(cls), T.record(cls)), `Every ${cls} with its record.`, (ctx) => snapshot(ctx), false);
+    add(
+      'get_all_where',
+      [{ name: 'expr', ty: T.string }],
+      T.set(T.ref(cls)),
+      `Every ${cls} matching the expression.`,
+      (ctx, { expr }) => where(ctx, expr),
+      false,
+    );
+    add(
+      'get_all_records_where',
+      [{ name: 'expr', ty: T.string }],
+      T.map(T.ref(cls), T.record(cls)),
       `Every ${cls} matching the expression, with its record.`,
-      (ctx, { expr }) => snapshot(ctx, where(ctx, expr)), false);
+      (ctx, { expr }) => snapshot(ctx, where(ctx, expr)),
+      false,
+    );
   }
   const stored = new Set(storedFields(c).map((fd) => fd.name));
   for (const fd of visibleFields(c)) {
     const name = fd.name;
     roles = 'read-only';
     keyRoles = undefined;
-    add(`get_${name}`, [self(cls)], fd.ty, `The ${name} field of the given ${cls}.`,
-      (ctx, { self }) => fieldOf(ctx.db, cls, self, name), false);
+    add(`get_${name}`, [self(cls)], fd.ty, `The ${name} field of the given ${cls}.`, (ctx, { self }) => fieldOf(ctx.db, cls, self, name), false);
     if (fd.qual !== 'RW' || !stored.has(name)) continue;
     const acc = (kind: string) => accessorImpl(c, `${kind}_${name}`)!;
     roles = fd.writer ?? c.roles.writer ?? c.roles.messages;
     add(`set_${name}`, [self(cls), { name: 'value', ty: fd.ty }], T.void, `Sets the ${name} field of the given ${cls}.`, acc('set'), true);
     if (fd.ty.k === 'map') {
       keyRoles = fd.keyRoles;
-      add(`add_to_${name}`, [self(cls), { name: 'key', ty: fd.ty.key }, { name: 'value', ty: fd.ty.val }], T.void,
-        `Adds a key to the ${name} map of the given ${cls} (MAP_DUPLICATE_KEY if present).`, acc('add_to'), true);
-      add(`remove_from_${name}`, [self(cls), { name: 'key', ty: fd.ty.key }], T.void,
-        `Removes a key from the ${name} map of the given ${cls} (no-op if absent).`, acc('remove_from'), true);
+      add(
+        `add_to_${name}`,
+        [self(cls), { name: 'key', ty: fd.ty.key }, { name: 'value', ty: fd.ty.val }],
+        T.void,
+        `Adds a key to the ${name} map of the given ${cls} (MAP_DUPLICATE_KEY if present).`,
+        acc('add_to'),
+        true,
+      );
+      add(
+        `remove_from_${name}`,
+        [self(cls), { name: 'key', ty: fd.ty.key }],
+        T.void,
+        `Removes a key from the ${name} map of the given ${cls} (no-op if absent).`,
+        acc('remove_from'),
+        true,
+      );
     } else if (fd.ty.k === 'set') {
-      add(`add_${name}`, [self(cls), { name: 'value', ty: fd.ty.of }], T.void,
-        `Adds a value to the ${name} set of the given ${cls} (no-op if present).`, acc('add'), true);
-      add(`remove_${name}`, [self(cls), { name: 'value', ty: fd.ty.of }], T.void,
-        `Removes a value from the ${name} set of the given ${cls} (no-op if absent).`, acc('remove'), true);
+      add(
+        `add_${name}`,
+        [self(cls), { name: 'value', ty: fd.ty.of }],
+        T.void,
+        `Adds a value to the ${name} set of the given ${cls} (no-op if present).`,
+        acc('add'),
+        true,
+      );
+      add(
+        `remove_${name}`,
+        [self(cls), { name: 'value', ty: fd.ty.of }],
+        T.void,
+        `Removes a value from the ${name} set of the given ${cls} (no-op if absent).`,
+        acc('remove'),
+        true,
+      );
     }
   }
   if (c.genConstructor) {
     roles = c.roles.messages;
     keyRoles = undefined;
-    add('create', [{ name: 'args', ty: T.record(cls) }], T.ref(cls), `Creates a new ${cls} from a record.`,
-      (ctx, { args }) => ctx.tx.create(cls, args), true, true);
-    add('destroy', [self(cls)], T.void, `Destroys the given ${cls}.`,
-      (ctx, { self }) => { ctx.tx.destroy(cls, self); }, true, true);
+    add(
+      'create',
+      [{ name: 'args', ty: T.record(cls) }],
+      T.ref(cls),
+      `Creates a new ${cls} from a record.`,
+      (ctx, { args }) => ctx.tx.create(cls, args),
+      true,
+      true,
+    );
+    add(
+      'destroy',
+      [self(cls)],
+      T.void,
+      `Destroys the given ${cls}.`,
+      (ctx, { self }) => {
+        ctx.tx.destroy(cls, self);
+      },
+      true,
+      true,
+    );
   }
   return out;
 }
@@ -146,7 +219,10 @@ function accessorImpl(c: ClassDef, name: string): AnyImpl | undefined {
   const fd = storedFields(c).find((x) => x.name === m[2]);
   if (!fd || fd.internal) return undefined;
   const kind = m[1];
-  if (kind === 'set') return (ctx, { self: ref, value }) => { ctx.tx.set(c.name, ref, { [fd.name]: value }); };
+  if (kind === 'set')
+    return (ctx, { self: ref, value }) => {
+      ctx.tx.set(c.name, ref, { [fd.name]: value });
+    };
   if (fd.ty.k === 'map' && kind === 'add_to') {
     return (ctx, { self: ref, key, value }) => {
       const cur = ctx.tx.field<Record<string, unknown>>(c.name, ref, fd.name);
@@ -197,7 +273,9 @@ export function declaredMessages(): { wire: string; cls: string; msg: MessageDef
  */
 export function namedArgs(msg: MessageDef, values: readonly unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = Object.create(null);
-  msg.params.forEach((p, i) => { out[p.name] = values[i]; });
+  msg.params.forEach((p, i) => {
+    out[p.name] = values[i];
+  });
   return out;
 }
 
@@ -215,7 +293,14 @@ export function buildMethods(impls: Impls): Map<string, Method> {
         // Declared but not implemented: not callable, not listed (never a stub).
         continue;
       }
-      table.set(wire, { wire, cls: c.name, msg: { async: true, roles: c.roles.messages, ...msg }, impl, write: !msg.readonly && !implFlags(impl).ownLock, generated: false });
+      table.set(wire, {
+        wire,
+        cls: c.name,
+        msg: { async: true, roles: c.roles.messages, ...msg },
+        impl,
+        write: !msg.readonly && !implFlags(impl).ownLock,
+        generated: false,
+      });
     }
   }
   // Overrides of generated messages (network.create, VIF.destroy...) keep the generated signature.

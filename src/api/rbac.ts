@@ -3,9 +3,7 @@
 // the static roles and the permissions each holds derived from the messages' allowed roles in
 // schema/, and one check in the dispatcher for every call made with a session.
 import { createHash } from 'node:crypto';
-import {
-  ROLES, classDef, type Allowed, type KeyRoles, type MessageDef, type RoleName,
-} from '../../schema/index.js';
+import { ROLES, classDef, type Allowed, type KeyRoles, type MessageDef, type RoleName } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
 import type { Row, View } from '../store/store.js';
 import type { Impls } from './context.js';
@@ -17,9 +15,12 @@ const POOL_ADMIN_UUID = '0165f154-ba3e-034e-6b27-5d271af109ba';
 
 /** What each role is for (datamodel_roles.ml). */
 const ROLE_DESCRIPTIONS: Record<RoleName, string> = {
-  'pool-admin': 'The Pool Administrator role has full access to all features and settings, including accessing Dom0 and managing subjects, roles and external authentication',
-  'pool-operator': 'The Pool Operator role manages host- and pool-wide resources, including setting up storage, creating resource pools and managing patches, high availability (HA) and workload balancing (WLB)',
-  'vm-power-admin': 'The VM Power Administrator role has full access to VM and template management and can choose where to start VMs and use the dynamic memory control and VM snapshot features',
+  'pool-admin':
+    'The Pool Administrator role has full access to all features and settings, including accessing Dom0 and managing subjects, roles and external authentication',
+  'pool-operator':
+    'The Pool Operator role manages host- and pool-wide resources, including setting up storage, creating resource pools and managing patches, high availability (HA) and workload balancing (WLB)',
+  'vm-power-admin':
+    'The VM Power Administrator role has full access to VM and template management and can choose where to start VMs and use the dynamic memory control and VM snapshot features',
   'vm-admin': 'The VM Administrator role can manage VMs and templates',
   'vm-operator': 'The VM Operator role can use VMs and interact with VM consoles',
   'read-only': 'The Read-Only role can log in with basic read-only access',
@@ -172,8 +173,7 @@ function subjectOf(db: View, session: Row): Row | undefined {
 }
 
 /** session.rbac_permissions: empty for the local superuser and pool sessions (as in xapi), else the subject's. */
-registerDerived('session', 'rbac_permissions', (db, _ref, row) =>
-  row.is_local_superuser ? [] : [...subjectPermissions(subjectOf(db, row))]);
+registerDerived('session', 'rbac_permissions', (db, _ref, row) => (row.is_local_superuser ? [] : [...subjectPermissions(subjectOf(db, row))]));
 
 /** The permission a call needs (rbac.ml permission_of_action): a guarded key's own, else the message's. */
 export function permissionOf(m: Method, values: unknown[]): string {
@@ -287,8 +287,13 @@ function subjectFields(user: string, role: RoleName): Record<string, unknown> {
   return {
     subject_identifier: subjectIdentifier(user),
     other_config: {
-      'subject-name': user, 'subject-displayname': user, 'subject-is-group': 'false',
-      'subject-account-disabled': 'false', 'subject-account-locked': 'false', 'subject-account-expired': 'false', 'subject-password-expired': 'false',
+      'subject-name': user,
+      'subject-displayname': user,
+      'subject-is-group': 'false',
+      'subject-account-disabled': 'false',
+      'subject-account-locked': 'false',
+      'subject-account-expired': 'false',
+      'subject-password-expired': 'false',
     },
     roles: [roleRef(role)],
   };
@@ -303,12 +308,15 @@ interface SubjectTx extends View {
 
 /** Makes the subject records match the configured users (at start-up): one per user but the local superuser. */
 export function syncSubjects(tx: SubjectTx, users: { name: string; role?: RoleName }[]): void {
-  const want = new Map(users.filter((u) => !isLocalSuperuser(u.name, u.role)).map((u) => [subjectIdentifier(u.name), subjectFields(u.name, u.role ?? 'pool-admin')]));
+  const want = new Map(
+    users.filter((u) => !isLocalSuperuser(u.name, u.role)).map((u) => [subjectIdentifier(u.name), subjectFields(u.name, u.role ?? 'pool-admin')]),
+  );
   for (const [ref, row] of [...tx.rows('subject')]) {
     const w = want.get(String(row.subject_identifier));
     if (!w) tx.destroy('subject', ref);
     else {
-      if (JSON.stringify([row.other_config, row.roles]) !== JSON.stringify([w.other_config, w.roles])) tx.set('subject', ref, { other_config: w.other_config, roles: w.roles });
+      if (JSON.stringify([row.other_config, row.roles]) !== JSON.stringify([w.other_config, w.roles]))
+        tx.set('subject', ref, { other_config: w.other_config, roles: w.roles });
       want.delete(String(row.subject_identifier));
     }
   }
@@ -353,7 +361,10 @@ export const rbacImpls: Impls = {
   'role.get_subroles': (_ctx, { self: ref }) => record(ref).subroles,
   'role.get_is_internal': (_ctx, { self: ref }) => record(ref).is_internal,
   'role.get_permissions': (_ctx, { self: ref }) => rbacTable().permissions(ref),
-  'role.get_permissions_name_label': (_ctx, { self: ref }) => rbacTable().permissions(ref).map((p) => record(p).name_label),
+  'role.get_permissions_name_label': (_ctx, { self: ref }) =>
+    rbacTable()
+      .permissions(ref)
+      .map((p) => record(p).name_label),
   'role.get_by_permission': (_ctx, { permission: perm }) => {
     const label = rbacTable().records.get(perm)?.name_label;
     return label === undefined || !rbacTable().allowedOf.has(label) ? [] : rbacTable().rolesWith(label).map(roleRef);

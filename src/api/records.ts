@@ -60,7 +60,10 @@ export function fieldOf(db: View, cls: string, ref: string, name: string): unkno
 export function dbString(v: unknown): string {
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (Array.isArray(v)) return `(${v.map((x) => `'${String(x)}'`).join(' ')})`;
-  if (v && typeof v === 'object') return `(${Object.entries(v).map(([k, x]) => `('${k}' '${String(x)}')`).join(' ')})`;
+  if (v && typeof v === 'object')
+    return `(${Object.entries(v)
+      .map(([k, x]) => `('${k}' '${String(x)}')`)
+      .join(' ')})`;
   return String(v);
 }
 
@@ -97,7 +100,12 @@ class CachedRecord extends Encoded {
   private xmlValue?: Buffer;
   private jsonBytes?: Buffer;
   private head?: Buffer;
-  constructor(private readonly db: Store, private readonly cls: string, readonly ref: string, private readonly row: Row) {
+  constructor(
+    private readonly db: Store,
+    private readonly cls: string,
+    readonly ref: string,
+    private readonly row: Row,
+  ) {
     super();
   }
   xmlReply(): Buffer {

@@ -30,7 +30,12 @@ export async function verifyPassword(password: string, hash: string): Promise<bo
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [, N, r, p, salt, key] = parts;
   const want = Buffer.from(key, 'base64');
-  const got = await scrypt(password, Buffer.from(salt, 'base64'), want.length, { N: Number(N), r: Number(r), p: Number(p), maxmem: 256 * Number(N) * Number(r) });
+  const got = await scrypt(password, Buffer.from(salt, 'base64'), want.length, {
+    N: Number(N),
+    r: Number(r),
+    p: Number(p),
+    maxmem: 256 * Number(N) * Number(r),
+  });
   return got.length === want.length && timingSafeEqual(got, want);
 }
 
@@ -211,8 +216,17 @@ export function createSession(ctx: CallCtx, tx: Txn, fields: Record<string, unkn
   const table = sessionTable(ctx.d.store);
   const t = now();
   const row = {
-    this_host: ctx.d.hostRef, this_user: NULL_REF, last_active: t, pool: false, is_local_superuser: true,
-    subject: NULL_REF, validation_time: t, auth_user_sid: '', auth_user_name: '', originator: '', ...fields,
+    this_host: ctx.d.hostRef,
+    this_user: NULL_REF,
+    last_active: t,
+    pool: false,
+    is_local_superuser: true,
+    subject: NULL_REF,
+    validation_time: t,
+    auth_user_sid: '',
+    auth_user_name: '',
+    originator: '',
+    ...fields,
   };
   if (row.pool !== true) {
     const key = sessionGroup(String(row.auth_user_name), String(row.originator));
@@ -245,7 +259,9 @@ async function login(ctx: CallCtx, { uname, pwd, originator }: ParamsOf<'session
   }
   await gatedCheck(ctx, uname, () => ctx.d.authenticate(uname, pwd));
   const fp = ctx.d.userFingerprint(uname);
-  return ctx.d.store.write((tx) => createSession(ctx, tx, { ...loginIdentity(tx, uname, ctx.d.roleOf(uname)), auth_user_name: uname, originator, auth_fingerprint: fp ?? '' }));
+  return ctx.d.store.write((tx) =>
+    createSession(ctx, tx, { ...loginIdentity(tx, uname, ctx.d.roleOf(uname)), auth_user_name: uname, originator, auth_fingerprint: fp ?? '' }),
+  );
 }
 
 function logout(ctx: CallCtx) {

@@ -25,9 +25,18 @@ declare module './context.js' {
 export class Tasks {
   private gcTimer: NodeJS.Timeout;
   private running = new Set<Promise<void>>();
-  constructor(private d: Daemon, private dispatcher: Dispatcher) {
+  constructor(
+    private d: Daemon,
+    private dispatcher: Dispatcher,
+  ) {
     // Once a minute: old tasks, and sessions idle for a day.
-    this.gcTimer = setInterval(() => void this.gc().then(() => expireSessions(d.store)).catch(() => {}), 60_000);
+    this.gcTimer = setInterval(
+      () =>
+        void this.gc()
+          .then(() => expireSessions(d.store))
+          .catch(() => {}),
+      60_000,
+    );
     this.gcTimer.unref();
   }
 

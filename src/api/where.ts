@@ -5,12 +5,7 @@
 import { ApiError } from '../errors.js';
 
 /** A parsed expression. */
-export type Expr =
-  | { k: 'true' }
-  | { k: 'false' }
-  | { k: 'not'; e: Expr }
-  | { k: 'and' | 'or'; a: Expr; b: Expr }
-  | { k: 'eq'; a: Operand; b: Operand };
+export type Expr = { k: 'true' } | { k: 'false' } | { k: 'not'; e: Expr } | { k: 'and' | 'or'; a: Expr; b: Expr } | { k: 'eq'; a: Operand; b: Operand };
 type Operand = { field: string } | { lit: string };
 
 type Tok = { t: 'str'; v: string } | { t: 'word'; v: string } | { t: '(' | ')' | '=' | '<>' };
@@ -20,9 +15,20 @@ function lex(s: string): Tok[] {
   let i = 0;
   while (i < s.length) {
     const c = s[i];
-    if (/\s/.test(c)) { i++; continue; }
-    if (c === '(' || c === ')' || c === '=') { out.push({ t: c }); i++; continue; }
-    if (c === '<' && s[i + 1] === '>') { out.push({ t: '<>' }); i += 2; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === '(' || c === ')' || c === '=') {
+      out.push({ t: c });
+      i++;
+      continue;
+    }
+    if (c === '<' && s[i + 1] === '>') {
+      out.push({ t: '<>' });
+      i += 2;
+      continue;
+    }
     if (c === '"') {
       let v = '';
       i++;
@@ -67,8 +73,14 @@ export function parseWhere(src: string): Expr {
       pos++;
       return { field: (n as { v: string }).v };
     }
-    if (t.t === 'str') { pos++; return { lit: t.v }; }
-    if (t.t === 'word') { pos++; return { field: t.v }; }
+    if (t.t === 'str') {
+      pos++;
+      return { lit: t.v };
+    }
+    if (t.t === 'word') {
+      pos++;
+      return { field: t.v };
+    }
     return fail(`unexpected '${t.t}'`);
   };
   const atom = (): Expr => {
@@ -81,9 +93,18 @@ export function parseWhere(src: string): Expr {
       pos++;
       return e;
     }
-    if (isWord('not')) { pos++; return { k: 'not', e: atom() }; }
-    if (isWord('true')) { pos++; return { k: 'true' }; }
-    if (isWord('false')) { pos++; return { k: 'false' }; }
+    if (isWord('not')) {
+      pos++;
+      return { k: 'not', e: atom() };
+    }
+    if (isWord('true')) {
+      pos++;
+      return { k: 'true' };
+    }
+    if (isWord('false')) {
+      pos++;
+      return { k: 'false' };
+    }
     const a = operand();
     const op = peek();
     if (op?.t !== '=' && op?.t !== '<>') return fail("expected '='");
@@ -94,12 +115,18 @@ export function parseWhere(src: string): Expr {
   };
   const and = (): Expr => {
     let e = atom();
-    while (isWord('and')) { pos++; e = { k: 'and', a: e, b: atom() }; }
+    while (isWord('and')) {
+      pos++;
+      e = { k: 'and', a: e, b: atom() };
+    }
     return e;
   };
   const or = (): Expr => {
     let e = and();
-    while (isWord('or')) { pos++; e = { k: 'or', a: e, b: and() }; }
+    while (isWord('or')) {
+      pos++;
+      e = { k: 'or', a: e, b: and() };
+    }
     return e;
   };
   if (toks.length === 0) return { k: 'true' };
@@ -111,11 +138,16 @@ export function parseWhere(src: string): Expr {
 /** Evaluates `e` against an object whose fields are read by `get` (undefined = no such field). */
 export function evalWhere(e: Expr, get: (field: string) => string | undefined): boolean {
   switch (e.k) {
-    case 'true': return true;
-    case 'false': return false;
-    case 'not': return !evalWhere(e.e, get);
-    case 'and': return evalWhere(e.a, get) && evalWhere(e.b, get);
-    case 'or': return evalWhere(e.a, get) || evalWhere(e.b, get);
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    case 'not':
+      return !evalWhere(e.e, get);
+    case 'and':
+      return evalWhere(e.a, get) && evalWhere(e.b, get);
+    case 'or':
+      return evalWhere(e.a, get) || evalWhere(e.b, get);
     case 'eq': {
       const v = (o: Operand) => ('lit' in o ? o.lit : get(o.field));
       const a = v(e.a);

@@ -63,7 +63,10 @@ export type Step =
 
 /** Thrown by apply(): `step` is the index that failed; steps before it were undone. */
 export class BackendError extends Error {
-  constructor(readonly step: number, message: string) {
+  constructor(
+    readonly step: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'BackendError';
   }

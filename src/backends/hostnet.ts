@@ -30,7 +30,11 @@ async function driverOf(l: IpLink, sysfs?: string): Promise<string> {
 /** The nameservers of a resolv.conf, comma-separated as PIF.DNS has them. */
 export async function resolvDns(file: string): Promise<string> {
   const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1]).filter((x): x is string => !!x && /^[0-9.]+$/.test(x)).join(',');
+  return text
+    .split('\n')
+    .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+    .filter((x): x is string => !!x && /^[0-9.]+$/.test(x))
+    .join(',');
 }
 
 /**
@@ -52,7 +56,15 @@ export async function discoverHost(ip: IpReader, o: { nics: Nic[]; sysfs?: strin
   for (const l of links) {
     const kind = l.linkinfo?.info_kind;
     if (nicSet.has(l.ifname) || l.ifname === 'lo' || OWN_RE.test(l.ifname) || !kind || kind === 'veth') continue;
-    const lower = kind === 'vlan' ? (l.link ? [l.link] : []) : links.filter((x) => x.master === l.ifname).map((x) => x.ifname).sort(natural);
+    const lower =
+      kind === 'vlan'
+        ? l.link
+          ? [l.link]
+          : []
+        : links
+            .filter((x) => x.master === l.ifname)
+            .map((x) => x.ifname)
+            .sort(natural);
     foreign.push({ device: l.ifname, kind, lower });
   }
   nics.sort((a, b) => natural(a.device, b.device));

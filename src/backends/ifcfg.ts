@@ -26,7 +26,20 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackendError, type Backend, type BondMode, type Bridge, type IpConfig, type NetState, type Nic, type Step, type HostNetwork, type Uplink, type SkippedFile, type Adoption } from './backend.js';
+import {
+  BackendError,
+  type Backend,
+  type BondMode,
+  type Bridge,
+  type IpConfig,
+  type NetState,
+  type Nic,
+  type Step,
+  type HostNetwork,
+  type Uplink,
+  type SkippedFile,
+  type Adoption,
+} from './backend.js';
 import { discoverHost } from './hostnet.js';
 import { localRunner, runCommand, Tool, type Runner } from './tools/exec.js';
 import { IpTool } from './tools/ip.js';
@@ -101,7 +114,10 @@ const SAFE_RE = /^[A-Za-z0-9_.:/@+,=-]+$/;
 const QUOTABLE_RE = /^[A-Za-z0-9_.:/@+,= %-]*$/;
 
 class RenderError extends Error {
-  constructor(readonly bridge: string, message: string) {
+  constructor(
+    readonly bridge: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -145,7 +161,13 @@ export function bondingOpts(mode: BondMode, p: Record<string, string>): string {
   const int = (k: string, d: number) => (p[k] !== undefined && /^\d+$/.test(p[k]) ? Number(p[k]) : d);
   // linux-mode (Bond.properties, checked by bond.ts against the XenAPI mode) picks the Linux mode.
   const linux = p['linux-mode'] ?? LINUX_BOND_MODE[mode] ?? 'balance-alb';
-  const opts = [`mode=${linux}`, `miimon=${int('miimon', 100)}`, `downdelay=${int('downdelay', 200)}`, `updelay=${int('updelay', 31000)}`, `use_carrier=${int('use_carrier', 1)}`];
+  const opts = [
+    `mode=${linux}`,
+    `miimon=${int('miimon', 100)}`,
+    `downdelay=${int('downdelay', 200)}`,
+    `updelay=${int('updelay', 31000)}`,
+    `use_carrier=${int('use_carrier', 1)}`,
+  ];
   if (mode === 'lacp') {
     opts.push(`lacp_rate=${p['lacp-time'] === 'fast' ? 'fast' : 'slow'}`);
     const hashing = p['hashing_algorithm'] ?? p['hashing-algorithm'];
@@ -160,12 +182,27 @@ export function bondingOpts(mode: BondMode, p: Record<string, string>): string {
 function xenMode(opts: string): BondMode | undefined {
   const m = /(?:^|\s)mode=(\S+)/.exec(opts)?.[1];
   switch (m) {
-    case 'active-backup': case '1': return 'active-backup';
-    case '802.3ad': case '4': return 'lacp';
-    case 'balance-alb': case '6': return 'balance-slb';
+    case 'active-backup':
+    case '1':
+      return 'active-backup';
+    case '802.3ad':
+    case '4':
+      return 'lacp';
+    case 'balance-alb':
+    case '6':
+      return 'balance-slb';
     // Linux modes with no XenAPI mode of their own: balance-slb + Bond.properties linux-mode.
-    case 'balance-rr': case '0': case 'balance-xor': case '2': case 'broadcast': case '3': case 'balance-tlb': case '5': return 'balance-slb';
-    default: return m === undefined ? 'balance-slb' : undefined;
+    case 'balance-rr':
+    case '0':
+    case 'balance-xor':
+    case '2':
+    case 'broadcast':
+    case '3':
+    case 'balance-tlb':
+    case '5':
+      return 'balance-slb';
+    default:
+      return m === undefined ? 'balance-slb' : undefined;
   }
 }
 
@@ -186,7 +223,11 @@ function ipLines(bridge: string, ip: IpConfig): Line[] {
   kv('IPADDR', ip.address);
   kv('NETMASK', ip.netmask);
   kv('GATEWAY', ip.gateway);
-  ip.dns.split(',').map((d) => d.trim()).filter((d) => d !== '').forEach((d, i) => kv(`DNS${i + 1}`, d));
+  ip.dns
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '')
+    .forEach((d, i) => kv(`DNS${i + 1}`, d));
   return out;
 }
 
@@ -246,14 +287,32 @@ export function renderFiles(state: NetState, macs: Map<string, string>, opts: { 
     // the VLAN device that feeds a VLAN bridge
     if (b.vlan) {
       const dev = `${vlanBase(state, b.vlan.parent)}.${b.vlan.tag}`;
-      add(b.name, dev, [kv('DEVICE', dev), kv('ONBOOT', 'yes'), kv('BOOTPROTO', 'none'), kv('VLAN', 'yes'), kv('TYPE', 'Ethernet'), kv('MTU', mtu), kv('BRIDGE', b.name), kv('NM_CONTROLLED', nmControlled)]);
+      add(b.name, dev, [
+        kv('DEVICE', dev),
+        kv('ONBOOT', 'yes'),
+        kv('BOOTPROTO', 'none'),
+        kv('VLAN', 'yes'),
+        kv('TYPE', 'Ethernet'),
+        kv('MTU', mtu),
+        kv('BRIDGE', b.name),
+        kv('NM_CONTROLLED', nmControlled),
+      ]);
     }
 
     const u = b.uplink;
     if (!u) continue;
     switch (u.kind) {
       case 'nic':
-        add(b.name, u.device, [kv('DEVICE', u.device), kv('BOOTPROTO', 'none'), hw(u.device), kv('TYPE', 'Ethernet'), kv('ONBOOT', 'yes'), kv('MTU', mtu), bridgeKey, kv('NM_CONTROLLED', nmControlled)]);
+        add(b.name, u.device, [
+          kv('DEVICE', u.device),
+          kv('BOOTPROTO', 'none'),
+          hw(u.device),
+          kv('TYPE', 'Ethernet'),
+          kv('ONBOOT', 'yes'),
+          kv('MTU', mtu),
+          bridgeKey,
+          kv('NM_CONTROLLED', nmControlled),
+        ]);
         break;
       case 'bond': {
         const lines: Line[] = [];
@@ -263,11 +322,22 @@ export function renderFiles(state: NetState, macs: Map<string, string>, opts: { 
         if (u.mac) lines.push(kv('MACADDR', u.mac));
         lines.push(kv('MTU', mtu), bridgeKey, kv('NM_CONTROLLED', nmControlled));
         lines.push(kv('XENAPI_BOND_MEMBERS', u.members.join(' ')));
-        const props = Object.keys(u.properties).sort().map((k) => `${enc(k)}=${enc(u.properties[k])}`);
+        const props = Object.keys(u.properties)
+          .sort()
+          .map((k) => `${enc(k)}=${enc(u.properties[k])}`);
         if (props.length) lines.push(kv('XENAPI_BOND_PROPERTIES', props.join(' ')));
         add(b.name, u.name, lines);
         for (const m of u.members) {
-          add(b.name, m, [kv('DEVICE', m), kv('BOOTPROTO', 'none'), hw(m), kv('TYPE', 'Ethernet'), kv('ONBOOT', 'yes'), kv('MASTER', u.name), kv('SLAVE', 'yes'), kv('NM_CONTROLLED', nmControlled)]);
+          add(b.name, m, [
+            kv('DEVICE', m),
+            kv('BOOTPROTO', 'none'),
+            hw(m),
+            kv('TYPE', 'Ethernet'),
+            kv('ONBOOT', 'yes'),
+            kv('MASTER', u.name),
+            kv('SLAVE', 'yes'),
+            kv('NM_CONTROLLED', nmControlled),
+          ]);
         }
         break;
       }
@@ -327,8 +397,8 @@ export function preConfigScript(state: NetState): string {
   const conf = [...bonds.map((b) => `alias ${b} bonding`), `options bonding max_bonds=${bonds.length}`];
   return [
     '#!/bin/bash',
-    '# xenapi-netd pre-config script: load the bonding module for this host\'s bonds (modes are in BONDING_OPTS)',
-    'cat > /etc/modprobe.d/bonding.conf <<\'EOF\'',
+    "# xenapi-netd pre-config script: load the bonding module for this host's bonds (modes are in BONDING_OPTS)",
+    "cat > /etc/modprobe.d/bonding.conf <<'EOF'",
     ...conf,
     'EOF',
     `modprobe bonding max_bonds=${bonds.length}`,
@@ -376,7 +446,12 @@ export function nodeConfig(state: NetState, nics: Nic[], macToDevice: Record<str
     '# and /var/tmp/node-augtool (then: augtool < /var/tmp/node-augtool), then restart the network service.',
   ];
   if (pre) {
-    out.push("cat > /var/tmp/pre-config-script <<'__XENAPI_NETD_PRE_CONFIG__'", pre.replace(/\n$/, ''), '__XENAPI_NETD_PRE_CONFIG__', 'chmod 755 /var/tmp/pre-config-script');
+    out.push(
+      "cat > /var/tmp/pre-config-script <<'__XENAPI_NETD_PRE_CONFIG__'",
+      pre.replace(/\n$/, ''),
+      '__XENAPI_NETD_PRE_CONFIG__',
+      'chmod 755 /var/tmp/pre-config-script',
+    );
   } else {
     // a previous boot's script (a bond since destroyed) must not run again
     out.push('rm -f /var/tmp/pre-config-script');
@@ -506,7 +581,11 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
       continue;
     }
     const boot = (v.BOOTPROTO ?? 'none').toLowerCase();
-    const dns = Object.keys(v).filter((k) => /^DNS\d+$/.test(k)).sort((a, c) => Number(a.slice(3)) - Number(c.slice(3))).map((k) => v[k]).join(',');
+    const dns = Object.keys(v)
+      .filter((k) => /^DNS\d+$/.test(k))
+      .sort((a, c) => Number(a.slice(3)) - Number(c.slice(3)))
+      .map((k) => v[k])
+      .join(',');
     const fields = { address: v.IPADDR ?? '', netmask: v.NETMASK ?? '', gateway: v.GATEWAY ?? '', dns };
     if (boot === 'dhcp') b.ip = { mode: 'DHCP', ...fields };
     else if (v.IPADDR || boot === 'static') b.ip = { mode: 'Static', ...fields };
@@ -525,10 +604,13 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
       if (!mode) return { reason: `bond ${device}: BONDING_OPTS mode is not a Linux bonding mode` };
       if (!ms.length) return { reason: `bond ${device} has no member (MASTER=${device} SLAVE=yes)` };
       const order = (v.XENAPI_BOND_MEMBERS ?? '').split(/\s+/).filter(Boolean);
-      const names = ms.map(([n]) => dev(n)).sort((a, c) => {
-        const ia = order.indexOf(a), ic = order.indexOf(c);
-        return (ia < 0 ? 1e9 : ia) - (ic < 0 ? 1e9 : ic) || naturalCmp(a, c);
-      });
+      const names = ms
+        .map(([n]) => dev(n))
+        .sort((a, c) => {
+          const ia = order.indexOf(a),
+            ic = order.indexOf(c);
+          return (ia < 0 ? 1e9 : ia) - (ic < 0 ? 1e9 : ic) || naturalCmp(a, c);
+        });
       let properties: Record<string, string> = {};
       let mac = v.MACADDR ?? '';
       if (opts.host && v.XENAPI_BOND_MEMBERS === undefined) {
@@ -552,7 +634,17 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
       return { uplink: { kind: 'bond', name: device, members: names, mode, properties, mac }, files: [name, ...ms.map(([n]) => n)] };
     }
     if (v.TYPE === 'GRE' || v.TYPE === 'VXLAN') {
-      return { uplink: { kind: 'tunnel', name: device, protocol: v.TYPE === 'VXLAN' ? 'vxlan' : 'gre', remote: v.PEER_OUTER_IPADDR ?? '', key: v.KEY ?? '', transport: v.XENAPI_TUNNEL_TRANSPORT ?? '' }, files: [name] };
+      return {
+        uplink: {
+          kind: 'tunnel',
+          name: device,
+          protocol: v.TYPE === 'VXLAN' ? 'vxlan' : 'gre',
+          remote: v.PEER_OUTER_IPADDR ?? '',
+          key: v.KEY ?? '',
+          transport: v.XENAPI_TUNNEL_TRANSPORT ?? '',
+        },
+        files: [name],
+      };
     }
     if ((v.TYPE ?? 'Ethernet') === 'Ethernet' && !v.MASTER) return { uplink: { kind: 'nic', device }, files: [name] };
     return undefined;
@@ -604,7 +696,9 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
     if (v.VLAN !== 'yes' || !v.BRIDGE || !bridges[v.BRIDGE]) continue;
     const m = /^(.+)\.(\d+)$/.exec(dev(name));
     if (!m) continue;
-    const parent = Object.values(bridges).find((b) => b.uplink && (b.uplink.kind === 'nic' ? b.uplink.device : b.uplink.name) === m[1])?.name ?? (bridges[m[1]] ? m[1] : undefined);
+    const parent =
+      Object.values(bridges).find((b) => b.uplink && (b.uplink.kind === 'nic' ? b.uplink.device : b.uplink.name) === m[1])?.name ??
+      (bridges[m[1]] ? m[1] : undefined);
     if (!parent || parent === v.BRIDGE || bridges[v.BRIDGE].uplink || bridges[v.BRIDGE].vlan) continue;
     bridges[v.BRIDGE].vlan = { parent, tag: Number(m[2]) };
     owned.set(name, v.BRIDGE);
@@ -632,10 +726,11 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
       for (const x of Object.values(bridges)) {
         if (x.vlan?.parent !== b.name) continue;
         delete x.vlan;
-        for (const [f, br] of [...owned]) if (br === x.name && vars.get(f)?.VLAN === 'yes') {
-          owned.delete(f);
-          skip(f, `a VLAN on ${b.name}, which was not adopted`);
-        }
+        for (const [f, br] of [...owned])
+          if (br === x.name && vars.get(f)?.VLAN === 'yes') {
+            owned.delete(f);
+            skip(f, `a VLAN on ${b.name}, which was not adopted`);
+          }
       }
       changed = true;
     }
@@ -648,7 +743,11 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
     const known = ['Ethernet', 'Bridge', 'Bond', 'GRE', 'VXLAN'];
     if (v.TYPE !== undefined && !known.includes(v.TYPE)) skip(name, `TYPE=${v.TYPE} is not modelled (${known.join(', ')} are)`);
     else if (v.MASTER) skip(name, `a member of bond ${v.MASTER}, which was not adopted`);
-    else if (v.VLAN === 'yes') skip(name, v.BRIDGE && bridges[v.BRIDGE] ? `a VLAN on ${d.replace(/\.\d+$/, '')}, which was not adopted` : `VLAN ${d} is on no bridge (BRIDGE=${v.BRIDGE ?? ''})`);
+    else if (v.VLAN === 'yes')
+      skip(
+        name,
+        v.BRIDGE && bridges[v.BRIDGE] ? `a VLAN on ${d.replace(/\.\d+$/, '')}, which was not adopted` : `VLAN ${d} is on no bridge (BRIDGE=${v.BRIDGE ?? ''})`,
+      );
     else if (v.BRIDGE && !bridges[v.BRIDGE]) skip(name, `BRIDGE=${v.BRIDGE} names no bridge this backend adopted`);
     else if (hasIp(v)) skip(name, `holds an IP on ${d} itself: XenAPI puts a PIF's IP on its bridge`);
     else skip(name, `no bridge, bond or VLAN uses ${d}`);
@@ -728,7 +827,10 @@ export class IfcfgBackend implements Backend {
     const out: Nic[] = [];
     for (const d of (await readdir(sys).catch(() => [] as string[])).sort()) {
       if (!(await readlink(join(sys, d, 'device')).catch(() => ''))) continue;
-      const rd = (f: string) => readFile(join(sys, d, f), 'utf8').then((s) => s.trim()).catch(() => '');
+      const rd = (f: string) =>
+        readFile(join(sys, d, f), 'utf8')
+          .then((s) => s.trim())
+          .catch(() => '');
       out.push({ device: d, MAC: await rd('address'), MTU: Number(await rd('mtu')) || 1500, carrier: (await rd('carrier')) === '1' });
     }
     return out;
@@ -739,7 +841,11 @@ export class IfcfgBackend implements Backend {
     const ip = this.opts.ip ?? (this.root === '/' ? localRunner('ip') : undefined);
     const nics = await this.nics();
     if (!ip) return { nics: nics.map((n) => ({ ...n, driver: '' })), foreign: [] };
-    return discoverHost(new IpTool(new Tool('ip', ip, this.opts.log)), { nics, sysfs: join(this.root, 'sys/class/net'), resolvConf: join(this.root, 'etc/resolv.conf') });
+    return discoverHost(new IpTool(new Tool('ip', ip, this.opts.log)), {
+      nics,
+      sysfs: join(this.root, 'sys/class/net'),
+      resolvConf: join(this.root, 'etc/resolv.conf'),
+    });
   }
 
   /** Every ifcfg-* file of the directory: name → text. */
@@ -808,7 +914,12 @@ export class IfcfgBackend implements Backend {
     const stepOf = (bridges: Iterable<string>): number => {
       const set = new Set(bridges);
       const i = plan.findIndex((s) => set.has(s.bridge) && !s.op.startsWith('vif.'));
-      return i >= 0 ? i : Math.max(0, plan.findIndex((s) => !s.op.startsWith('vif.')));
+      return i >= 0
+        ? i
+        : Math.max(
+            0,
+            plan.findIndex((s) => !s.op.startsWith('vif.')),
+          );
     };
     let files: IfcfgFile[];
     try {
@@ -828,7 +939,11 @@ export class IfcfgBackend implements Backend {
       const old = before.get(f.name);
       if (old === undefined || owned.has(f.name)) continue;
       const v = parseVars(old);
-      if (v.BRIDGE || v.MASTER) throw new BackendError(stepOf([f.bridge]), `${f.name} is not this backend's: it is ${v.BRIDGE ? `a port of bridge ${v.BRIDGE}` : `a member of bond ${v.MASTER}`}, left alone (docs/backends.md, "Taking over a host")`);
+      if (v.BRIDGE || v.MASTER)
+        throw new BackendError(
+          stepOf([f.bridge]),
+          `${f.name} is not this backend's: it is ${v.BRIDGE ? `a port of bridge ${v.BRIDGE}` : `a member of bond ${v.MASTER}`}, left alone (docs/backends.md, "Taking over a host")`,
+        );
     }
     if (write.length || gone.length) {
       const touched = new Map<string, string>(); // file → bridge, for the step a failure names
@@ -837,10 +952,16 @@ export class IfcfgBackend implements Backend {
       // Live apply: every device of the bridges that change goes down with its old file and comes
       // up with its new one (a bridge taken down loses its ports, so they are part of it).
       const ctl = this.opts.control;
-      const oldFiles = [...before].filter(([n]) => touched.has(n) || (owned.has(n) && changed(owned.get(n)!)))
+      const oldFiles = [...before]
+        .filter(([n]) => touched.has(n) || (owned.has(n) && changed(owned.get(n)!)))
         .map(([n, t]): [string, string, string] => [n, t, owned.get(n) ?? touched.get(n) ?? '']);
       const downs = ctl ? liveDevices(oldFiles, 'down') : [];
-      const ups = ctl ? liveDevices(files.filter((f) => changed(f.bridge)).map((f): [string, string, string] => [f.name, fileText(f), f.bridge]), 'up').filter((d) => d.onboot) : [];
+      const ups = ctl
+        ? liveDevices(
+            files.filter((f) => changed(f.bridge)).map((f): [string, string, string] => [f.name, fileText(f), f.bridge]),
+            'up',
+          ).filter((d) => d.onboot)
+        : [];
       const downed: LiveDevice[] = [];
       const upped: LiveDevice[] = [];
       let wrote = false;
@@ -872,17 +993,26 @@ export class IfcfgBackend implements Backend {
         const restoreProblem = wrote ? await this.restore(before, [...touched.keys()]) : '';
         if (ctl && downed.length) {
           if (upped.length) await ctl.reload().catch((x: unknown) => problems.push(`reload: ${errText(x)}`));
-          for (const d of [...downed].reverse().filter((x) => x.onboot)) await ctl.up(d.device).catch((x: unknown) => problems.push(`up ${d.device}: ${errText(x)}`));
+          for (const d of [...downed].reverse().filter((x) => x.onboot))
+            await ctl.up(d.device).catch((x: unknown) => problems.push(`up ${d.device}: ${errText(x)}`));
         }
         if (problems.length) this.opts.log?.warn(`ifcfg: rollback of devices incomplete: ${problems.join('; ')}`);
         const failed: string[] = (e as { files?: string[] }).files ?? [...touched.keys()];
         const step = failedDevice ? stepOf([failedDevice.bridge]) : stepOf(failed.map((n) => touched.get(n) ?? '').filter(Boolean));
-        const what = failedDevice ? `${ctl!.kind === 'networkmanager' ? 'nmcli' : 'if'}${upped.includes(failedDevice) ? 'up' : 'down'} ${failedDevice.device} failed` : 'ifcfg apply failed';
-        const devs = downed.length ? `, devices ${downed.map((d) => d.device).join(' ')} brought back up${problems.length ? ` (except: ${problems.join('; ')})` : ''}` : '';
+        const what = failedDevice
+          ? `${ctl!.kind === 'networkmanager' ? 'nmcli' : 'if'}${upped.includes(failedDevice) ? 'up' : 'down'} ${failedDevice.device} failed`
+          : 'ifcfg apply failed';
+        const devs = downed.length
+          ? `, devices ${downed.map((d) => d.device).join(' ')} brought back up${problems.length ? ` (except: ${problems.join('; ')})` : ''}`
+          : '';
         throw new BackendError(step, `${what}, previous files restored${restoreProblem}${devs}: ${(e as Error).message}`);
       }
     }
-    this.vifs = new Map(Object.values(target.bridges).filter((b) => b.vifs.length).map((b) => [b.name, [...b.vifs]]));
+    this.vifs = new Map(
+      Object.values(target.bridges)
+        .filter((b) => b.vifs.length)
+        .map((b) => [b.name, [...b.vifs]]),
+    );
   }
 
   /** Which bridges' files differ between the renderings of `current` and `target` (all of them when `current` cannot be rendered). */
@@ -983,4 +1113,3 @@ export class IfcfgBackend implements Backend {
     await this.queue;
   }
 }
-

@@ -30,8 +30,13 @@ export interface BackendOptions {
 function sandboxRunners(dir: string): { vsctl: Runner; appctl: Runner; ip: Runner; dhclient: Runner; dhcpDir: string } {
   const rec = JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) as { netns: string };
   const env = { OVS_RUNDIR: join(dir, 'run'), OVS_DBDIR: join(dir, 'db'), OVS_LOGDIR: join(dir, 'log'), OVS_SYSCONFDIR: join(dir, 'etc') };
-  return { vsctl: localRunner('ovs-vsctl', [], env), appctl: localRunner('ovs-appctl', ['-t', 'ovs-vswitchd'], env), ip: localRunner('ip', ['-n', rec.netns]),
-    dhclient: localRunner('ip', ['netns', 'exec', rec.netns, 'dhclient']), dhcpDir: join(dir, 'dhcp') };
+  return {
+    vsctl: localRunner('ovs-vsctl', [], env),
+    appctl: localRunner('ovs-appctl', ['-t', 'ovs-vswitchd'], env),
+    ip: localRunner('ip', ['-n', rec.netns]),
+    dhclient: localRunner('ip', ['netns', 'exec', rec.netns, 'dhclient']),
+    dhcpDir: join(dir, 'dhcp'),
+  };
 }
 
 /**
@@ -51,7 +56,10 @@ export async function ifControl(o: Pick<BackendOptions, 'ifcfgRoot' | 'ifup' | '
   const ifup = o.ifup ?? own('/etc/sysconfig/network-scripts/ifup');
   const ifdown = o.ifdown ?? own('/etc/sysconfig/network-scripts/ifdown');
   if (!ifup || !ifdown) {
-    if (real) o.log?.warn('ifcfg: neither NetworkManager nor initscripts (/etc/sysconfig/network-scripts/ifup) found: files are written, not applied (--ifup/--ifdown/--nmcli)');
+    if (real)
+      o.log?.warn(
+        'ifcfg: neither NetworkManager nor initscripts (/etc/sysconfig/network-scripts/ifup) found: files are written, not applied (--ifup/--ifdown/--nmcli)',
+      );
     return undefined;
   }
   return new Initscripts(new Tool('ifup', localRunner(ifup), o.log), new Tool('ifdown', localRunner(ifdown), o.log));
@@ -63,14 +71,24 @@ export async function createBackend(name: string, o: BackendOptions): Promise<Ba
     case 'simulated':
       return new SimulatedBackend({ nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) });
     case 'openvswitch':
-      return o.ovsSandbox ? new OpenvswitchBackend({ ...sandboxRunners(o.ovsSandbox), log: o.log }) : OpenvswitchBackend.local({ log: o.log, dhclient: localRunner('dhclient'), dhcpDir: o.dhcpDir ?? join(tmpdir(), 'xenapi-netd-dhcp') });
+      return o.ovsSandbox
+        ? new OpenvswitchBackend({ ...sandboxRunners(o.ovsSandbox), log: o.log })
+        : OpenvswitchBackend.local({ log: o.log, dhclient: localRunner('dhclient'), dhcpDir: o.dhcpDir ?? join(tmpdir(), 'xenapi-netd-dhcp') });
     case 'ifcfg': {
       await checkAugtool();
       const control = await ifControl(o);
-      if (control) o.log?.info(`ifcfg: changes are applied live with ${control.kind === 'networkmanager' ? 'nmcli (NetworkManager runs; files say NM_CONTROLLED=yes)' : 'ifup/ifdown'}`);
+      if (control)
+        o.log?.info(
+          `ifcfg: changes are applied live with ${control.kind === 'networkmanager' ? 'nmcli (NetworkManager runs; files say NM_CONTROLLED=yes)' : 'ifup/ifdown'}`,
+        );
       // A sandbox root with an inventory: those NICs; else <root>/sys/class/net.
       return o.ifcfgRoot && o.inventory.length
-        ? new IfcfgBackend({ root: o.ifcfgRoot, log: o.log, control, nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })) })
+        ? new IfcfgBackend({
+            root: o.ifcfgRoot,
+            log: o.log,
+            control,
+            nics: o.inventory.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: n.carrier ?? true })),
+          })
         : new IfcfgBackend({ root: o.ifcfgRoot ?? '/', log: o.log, control });
     }
     default:

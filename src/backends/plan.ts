@@ -185,7 +185,6 @@ function sortedIndex(xs: readonly string[], v: string): number {
   return lo;
 }
 
-
 function uplinkProblem(u: Uplink): string | undefined {
   if (u.kind === 'bond') {
     if (u.members.length === 0) return `bond ${u.name} has no members`;
@@ -364,7 +363,10 @@ export function applyPlan(state: NetState, plan: Step[]): NetState {
 
 /** A plan step that does not fit the state it meets; `index` is the step's position. */
 export class PlanStepError extends Error {
-  constructor(readonly index: number, message: string) {
+  constructor(
+    readonly index: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'PlanStepError';
   }
@@ -456,7 +458,7 @@ export function diff(actual: NetState, desired: NetState): Step[] {
   for (const n of Object.keys(A)) {
     if (inD(n) && (A[n].MTU !== D[n].MTU || !same(A[n].vlan ?? null, D[n].vlan ?? null))) recreated.add(n);
   }
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const n of Object.keys(A)) {
       const p = A[n].vlan?.parent;
@@ -469,7 +471,7 @@ export function diff(actual: NetState, desired: NetState): Step[] {
   const kept = new Set(Object.keys(A).filter((n) => inD(n) && !recreated.has(n)));
   // Bridges built at the end: the re-created ones, and new VLAN bridges whose parent is one of those.
   const late = new Set(recreated);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const n of Object.keys(D)) {
       const p = D[n].vlan?.parent;

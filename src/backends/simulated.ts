@@ -141,7 +141,10 @@ export class SimulatedBackend implements Backend {
       bonds: [],
       tunnels: [],
       up: [],
-      carrier: [...this.nicTable.values()].filter((n) => n.carrier).map((n) => n.device).sort(),
+      carrier: [...this.nicTable.values()]
+        .filter((n) => n.carrier)
+        .map((n) => n.device)
+        .sort(),
       mtu: {},
       vlans: {},
       uplinks: {},

@@ -63,7 +63,9 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
   };
   const uplink = (where: string, u: Uplink) => {
     switch (u?.kind) {
-      case 'nic': name(`${where}: NIC`, u.device); break;
+      case 'nic':
+        name(`${where}: NIC`, u.device);
+        break;
       case 'bond':
         name(`${where}: bond`, u.name);
         if (!Array.isArray(u.members)) out.push(`${where}: bond members are not a list`);
@@ -71,7 +73,8 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
         if (u.mac !== '' && !isMac(u.mac)) out.push(`${where}: bond MAC ${JSON.stringify(u.mac)} is not valid`);
         if (!['balance-slb', 'active-backup', 'lacp'].includes(u.mode)) out.push(`${where}: bond mode ${JSON.stringify(u.mode)} is not valid`);
         for (const [k, v] of Object.entries(u.properties ?? {})) {
-          if (!/^[A-Za-z0-9_-]{1,64}$/.test(k) || !/^[A-Za-z0-9_.:+-]{0,64}$/.test(String(v))) out.push(`${where}: bond property ${JSON.stringify(k)}=${JSON.stringify(v)} is not valid`);
+          if (!/^[A-Za-z0-9_-]{1,64}$/.test(k) || !/^[A-Za-z0-9_.:+-]{0,64}$/.test(String(v)))
+            out.push(`${where}: bond property ${JSON.stringify(k)}=${JSON.stringify(v)} is not valid`);
         }
         break;
       case 'tunnel':
@@ -119,11 +122,25 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
     const w = `step ${i + 1} (${s.op} ${JSON.stringify(s.bridge)})`;
     name(w, s.bridge);
     switch (s.op) {
-      case 'bridge.add': case 'bridge.del': mtu(w, s.MTU); if (s.vlan) vlan(w, s.vlan); break;
-      case 'uplink.add': case 'uplink.del': uplink(w, s.uplink); break;
-      case 'ip.set': case 'ip.clear': ip(w, s.ip); break;
-      case 'vif.add': case 'vif.del': vif(w, s.vif); break;
-      default: out.push(`${w}: unknown step`);
+      case 'bridge.add':
+      case 'bridge.del':
+        mtu(w, s.MTU);
+        if (s.vlan) vlan(w, s.vlan);
+        break;
+      case 'uplink.add':
+      case 'uplink.del':
+        uplink(w, s.uplink);
+        break;
+      case 'ip.set':
+      case 'ip.clear':
+        ip(w, s.ip);
+        break;
+      case 'vif.add':
+      case 'vif.del':
+        vif(w, s.vif);
+        break;
+      default:
+        out.push(`${w}: unknown step`);
     }
   }
   return out;

@@ -3,7 +3,22 @@
 // <class>-list/-param-list/-param-get/-param-set/-param-add/-param-remove/-param-clear, and the
 // hand-written ones (bond-create, vlan-create, pif-reconfigure-ip, …). Every one is a sequence of
 // XenAPI calls; the CLI never touches the daemon's database.
-import { XE_PREFIXES, allXeClasses, xeClass, label, lookups, mapOf, present, setOf, show, sourceKey, type Lookup, type Rec, type XeClass, type XeField } from './records.cjs';
+import {
+  XE_PREFIXES,
+  allXeClasses,
+  xeClass,
+  label,
+  lookups,
+  mapOf,
+  present,
+  setOf,
+  show,
+  sourceKey,
+  type Lookup,
+  type Rec,
+  type XeClass,
+  type XeField,
+} from './records.cjs';
 import { Failure } from './rpc.cjs';
 
 /** A XenAPI call with the session already supplied. */
@@ -41,7 +56,22 @@ export interface Command {
 }
 
 /** Parameters xe never treats as filters or field settings. */
-export const STD_PARAMS = new Set(['server', 'password', 'port', 'username', 'minimal', 'force', 'multiple', 'all', 'message-priority', 'trace', 'progress', 'passwordfile', 'nossl', 'debug']);
+export const STD_PARAMS = new Set([
+  'server',
+  'password',
+  'port',
+  'username',
+  'minimal',
+  'force',
+  'multiple',
+  'all',
+  'message-priority',
+  'trace',
+  'progress',
+  'passwordfile',
+  'nossl',
+  'debug',
+]);
 
 const NULL = 'OpaqueRef:NULL';
 const NO_LOOKUP: Lookup = { rec: () => undefined, all: () => [] };
@@ -56,14 +86,16 @@ function lookupClasses(xc: XeClass, fields: XeField[]): string[] {
 /** Fetches every object of the classes (in parallel; a class the server lacks has none). */
 async function fetchLookup(call: Call, classes: string[]): Promise<Lookup> {
   const got = new Map<string, Record<string, Rec>>();
-  await Promise.all(classes.map(async (c) => {
-    try {
-      got.set(c, await call(`${c}.get_all_records`));
-    } catch (e) {
-      if (!(e instanceof Failure)) throw e;
-      got.set(c, {}); // a class the server does not have: its refs are all dangling
-    }
-  }));
+  await Promise.all(
+    classes.map(async (c) => {
+      try {
+        got.set(c, await call(`${c}.get_all_records`));
+      } catch (e) {
+        if (!(e instanceof Failure)) throw e;
+        got.set(c, {}); // a class the server does not have: its refs are all dangling
+      }
+    }),
+  );
   return { rec: (c, ref) => got.get(c)?.[ref], all: (c) => Object.values(got.get(c) ?? {}) };
 }
 
@@ -78,19 +110,28 @@ async function lookupFor(call: Call, xc: XeClass, fields: XeField[], recs: Rec[]
       for (const r of recs) {
         const k = f.refCls ? sourceKey(f, r) : 'metrics';
         const v = k === undefined ? undefined : r[k];
-        for (const x of Array.isArray(v) ? v : v && typeof v === 'object' ? Object.values(v) : [v]) if (typeof x === 'string' && x !== NULL && x.startsWith('OpaqueRef:')) refs.add(x);
+        for (const x of Array.isArray(v) ? v : v && typeof v === 'object' ? Object.values(v) : [v])
+          if (typeof x === 'string' && x !== NULL && x.startsWith('OpaqueRef:')) refs.add(x);
       }
       if (refs.size) needed.set(c, refs);
     }
   }
   const got = new Map<string, Record<string, Rec>>();
-  await Promise.all([...needed].map(async ([c, refs]) => {
-    const all: Record<string, Rec> = {};
-    await Promise.all([...refs].map(async (r) => {
-      try { all[r] = await call(`${c}.get_record`, r); } catch (e) { if (!(e instanceof Failure)) throw e; }
-    }));
-    got.set(c, all);
-  }));
+  await Promise.all(
+    [...needed].map(async ([c, refs]) => {
+      const all: Record<string, Rec> = {};
+      await Promise.all(
+        [...refs].map(async (r) => {
+          try {
+            all[r] = await call(`${c}.get_record`, r);
+          } catch (e) {
+            if (!(e instanceof Failure)) throw e;
+          }
+        }),
+      );
+      got.set(c, all);
+    }),
+  );
   const everything = whole.length ? await fetchLookup(call, whole) : undefined;
   return { rec: (c, ref) => got.get(c)?.[ref] ?? everything?.rec(c, ref), all: (c) => everything?.all(c) ?? Object.values(got.get(c) ?? {}) };
 }
@@ -117,9 +158,15 @@ function filterKind(xc: XeClass, k: string, rec: Rec): { f: XeField; kind: 'norm
     throw new OpFailure(`Field '${f.name}' is not a set or map`);
   }
   const byLen = (a: XeField, b: XeField) => b.name.length - a.name.length;
-  const m = visible.filter(isMap).sort(byLen).find((f) => k.startsWith(`${f.name}-`));
+  const m = visible
+    .filter(isMap)
+    .sort(byLen)
+    .find((f) => k.startsWith(`${f.name}-`));
   if (m) return { f: m, kind: 'map', key: k.slice(m.name.length + 1) };
-  const s = visible.filter(isSet).sort(byLen).find((f) => k.startsWith(`${f.name}-`));
+  const s = visible
+    .filter(isSet)
+    .sort(byLen)
+    .find((f) => k.startsWith(`${f.name}-`));
   if (s) return { f: s, kind: 'set', key: k.slice(s.name.length + 1) };
   throw new OpFailure(`Unknown field '${k}'`);
 }
@@ -164,7 +211,10 @@ async function objectRef(call: Call, xc: XeClass, uuid: string): Promise<string>
 function classCommands(xc: XeClass): Command[] {
   const n = (s: string) => `${xc.xe}-${s}`;
   const all = xc.fields.map((f) => f.name);
-  const settable = [...xc.fields.filter((f) => f.tag === 'RW').map((f) => f.name), ...xc.fields.filter((f) => f.tag === 'MRW' || f.setInMap).map((f) => `${f.name}:`)];
+  const settable = [
+    ...xc.fields.filter((f) => f.tag === 'RW').map((f) => f.name),
+    ...xc.fields.filter((f) => f.tag === 'MRW' || f.setInMap).map((f) => `${f.name}:`),
+  ];
   const cmds: Command[] = [];
   const one = async (c: Ctx) => {
     const ref = await objectRef(c.call, xc, c.params.get('uuid')!);
@@ -172,7 +222,9 @@ function classCommands(xc: XeClass): Command[] {
     return { ref, rec };
   };
   cmds.push({
-    name: n('list'), reqd: [], std: ['vm', 'network'].includes(xc.xe),
+    name: n('list'),
+    reqd: [],
+    std: ['vm', 'network'].includes(xc.xe),
     optn: ['params', ...all, ...xc.fields.filter((f) => f.tag.startsWith('S')).map((f) => `${f.name}:contains`)],
     help: `Lists the ${xc.xe}s, filtered on any of their fields (field=value; a map entry as map-field:key=value; a set member as set-field:contains=value). params=f1,f2 or params=all chooses the fields printed.`,
     async run(c) {
@@ -182,20 +234,34 @@ function classCommands(xc: XeClass): Command[] {
       // The objects and what their fields point at are fetched at once: one round trip.
       const [recs, look] = await Promise.all([
         c.call<Record<string, Rec>>(`${xc.cls}.get_all_records`),
-        fetchLookup(c.call, lookupClasses(xc, [...shown, ...filterFields(xc, filters.map(([k]) => k))])),
+        fetchLookup(
+          c.call,
+          lookupClasses(xc, [
+            ...shown,
+            ...filterFields(
+              xc,
+              filters.map(([k]) => k),
+            ),
+          ]),
+        ),
       ]);
       const rows = Object.values(recs);
       const sample = rows[0];
       if (names && sample) for (const nm of names) field(xc, nm, sample);
       if (sample) for (const [k] of filters) filterKind(xc, k, sample);
-      else for (const [k] of filters) if (!xc.fields.some((f) => f.name === k || k.startsWith(`${f.name}:`) || k.startsWith(`${f.name}-`))) throw new OpFailure(`Unknown field '${k}'`);
+      else
+        for (const [k] of filters)
+          if (!xc.fields.some((f) => f.name === k || k.startsWith(`${f.name}:`) || k.startsWith(`${f.name}-`))) throw new OpFailure(`Unknown field '${k}'`);
       const printAll = c.params.get('all') === 'true';
       const kept = rows.filter((r) => filters.every(([k, v]) => matches(xc, r, k, v, look)));
       c.emit({ kind: 'table', records: (printAll ? rows : kept).map((r) => printable(xc, r, look, names, true)) });
     },
   });
   cmds.push({
-    name: n('param-list'), reqd: ['uuid'], optn: [], help: 'Lists every field of the object with this uuid.',
+    name: n('param-list'),
+    reqd: ['uuid'],
+    optn: [],
+    help: 'Lists every field of the object with this uuid.',
     async run(c) {
       const { rec } = await one(c);
       const look = await lookupFor(c.call, xc, xc.fields, [rec]);
@@ -203,7 +269,9 @@ function classCommands(xc: XeClass): Command[] {
     },
   });
   cmds.push({
-    name: n('param-get'), reqd: ['uuid', 'param-name'], optn: ['param-key'],
+    name: n('param-get'),
+    reqd: ['uuid', 'param-name'],
+    optn: ['param-key'],
     help: "Prints one field of the object. For a map field, param-key=<key> prints that key's value.",
     async run(c) {
       const { rec } = await one(c);
@@ -219,7 +287,9 @@ function classCommands(xc: XeClass): Command[] {
   });
   if (settable.length) {
     cmds.push({
-      name: n('param-set'), reqd: ['uuid'], optn: settable,
+      name: n('param-set'),
+      reqd: ['uuid'],
+      optn: settable,
       help: 'Sets fields of the object: field=value, and map entries as map-field:key=value.',
       async run(c) {
         const { ref, rec } = await one(c);
@@ -253,7 +323,9 @@ function classCommands(xc: XeClass): Command[] {
   const addable = xc.fields.filter((f) => f.tag === 'SRW' || f.tag === 'MRW');
   if (addable.length) {
     cmds.push({
-      name: n('param-add'), reqd: ['uuid', 'param-name'], optn: ['param-key'],
+      name: n('param-add'),
+      reqd: ['uuid', 'param-name'],
+      optn: ['param-key'],
       help: 'Adds to a set field (param-key=<member>) or a map field (key=value pairs).',
       async run(c) {
         const { ref, rec } = await one(c);
@@ -264,13 +336,16 @@ function classCommands(xc: XeClass): Command[] {
           if (key === undefined) throw new OpFailure('When adding a key to a set, use the syntax: *-param-add param-name=<name> param-key=<key>');
           await c.call(`${xc.cls}.add_${src}`, ref, memberValue(f, key));
         } else if (f.tag === 'MRW') {
-          for (const [k, v] of c.params) if (!['uuid', 'param-name', 'param-key'].includes(k) && !STD_PARAMS.has(k)) await c.call(`${xc.cls}.add_to_${src}`, ref, k, v);
+          for (const [k, v] of c.params)
+            if (!['uuid', 'param-name', 'param-key'].includes(k) && !STD_PARAMS.has(k)) await c.call(`${xc.cls}.add_to_${src}`, ref, k, v);
         } else if (f.tag === 'SRO' || f.tag === 'MRO') throw new OpFailure('Parameter is read-only');
         else throw new OpFailure('Can only add to parameters of type Set or Map');
       },
     });
     cmds.push({
-      name: n('param-remove'), reqd: ['uuid', 'param-name', 'param-key'], optn: [],
+      name: n('param-remove'),
+      reqd: ['uuid', 'param-name', 'param-key'],
+      optn: [],
       help: 'Removes a member of a set field or a key of a map field.',
       async run(c) {
         const { ref, rec } = await one(c);
@@ -291,7 +366,9 @@ function classCommands(xc: XeClass): Command[] {
   const clearable = xc.fields.filter((f) => f.tag === 'RW' || f.tag.startsWith('S') || f.tag.startsWith('M'));
   if (clearable.length) {
     cmds.push({
-      name: n('param-clear'), reqd: ['uuid', 'param-name'], optn: [],
+      name: n('param-clear'),
+      reqd: ['uuid', 'param-name'],
+      optn: [],
       help: `Clears a field (param-name can be ${clearable.map((f) => f.name).join(',')}).`,
       async run(c) {
         const { ref, rec } = await one(c);
@@ -375,11 +452,17 @@ function enumArg(v: string, values: string[], what: string): string {
 
 const FIXED: Command[] = [
   {
-    name: 'bond-create', reqd: ['network-uuid', 'pif-uuids'], optn: ['mac', 'mode', 'properties:'],
-    help: 'Creates a bond of the given PIFs on the given network; prints the bond\'s uuid.',
+    name: 'bond-create',
+    reqd: ['network-uuid', 'pif-uuids'],
+    optn: ['mac', 'mode', 'properties:'],
+    help: "Creates a bond of the given PIFs on the given network; prints the bond's uuid.",
     async run(c) {
       const network = await byUuid(c, 'network', 'network-uuid');
-      const pifs = await Promise.all(req(c, 'pif-uuids').split(',').map((u) => c.call<string>('PIF.get_by_uuid', u)));
+      const pifs = await Promise.all(
+        req(c, 'pif-uuids')
+          .split(',')
+          .map((u) => c.call<string>('PIF.get_by_uuid', u)),
+      );
       const modeArg = opt(c, 'mode');
       const mode = modeArg === '' ? 'balance-slb' : enumArg(modeArg, ['balance-slb', 'active-backup', 'lacp'], 'bond mode');
       const properties: Record<string, string> = {};
@@ -387,42 +470,64 @@ const FIXED: Command[] = [
       await uuidOut(c, 'Bond', await act(c, 'Bond.create', network, pifs, opt(c, 'mac'), mode, properties));
     },
   },
-  { name: 'bond-destroy', reqd: ['uuid'], optn: [], help: 'Destroys a bond.', async run(c) { await act(c, 'Bond.destroy', await byUuid(c, 'Bond', 'uuid')); } },
   {
-    name: 'bond-set-mode', reqd: ['uuid', 'mode'], optn: [], help: 'Changes the bond mode.',
+    name: 'bond-destroy',
+    reqd: ['uuid'],
+    optn: [],
+    help: 'Destroys a bond.',
+    async run(c) {
+      await act(c, 'Bond.destroy', await byUuid(c, 'Bond', 'uuid'));
+    },
+  },
+  {
+    name: 'bond-set-mode',
+    reqd: ['uuid', 'mode'],
+    optn: [],
+    help: 'Changes the bond mode.',
     async run(c) {
       const mode = opt(c, 'mode') === '' ? 'balance-slb' : enumArg(opt(c, 'mode'), ['balance-slb', 'active-backup', 'lacp'], 'bond mode');
       await act(c, 'Bond.set_mode', await byUuid(c, 'Bond', 'uuid'), mode);
     },
   },
   {
-    name: 'vlan-create', reqd: ['pif-uuid', 'vlan', 'network-uuid'], optn: [],
+    name: 'vlan-create',
+    reqd: ['pif-uuid', 'vlan', 'network-uuid'],
+    optn: [],
     help: 'Creates a VLAN on a host; prints the uuid of the new VLAN PIF.',
     async run(c) {
       const network = await byUuid(c, 'network', 'network-uuid');
       const pif = await byUuid(c, 'PIF', 'pif-uuid');
       const tag = req(c, 'vlan');
-      if (!/^-?\d+$/.test(tag)) throw new CliError('Failed to parse parameter \'vlan\': expecting an integer');
+      if (!/^-?\d+$/.test(tag)) throw new CliError("Failed to parse parameter 'vlan': expecting an integer");
       const vlan = await act(c, 'VLAN.create', pif, Number(tag), network);
       await uuidOut(c, 'PIF', await c.call('VLAN.get_untagged_PIF', vlan));
     },
   },
   {
-    name: 'vlan-destroy', reqd: ['uuid'], optn: [], help: 'Destroys a VLAN (uuid of the VLAN, or of its PIF).',
+    name: 'vlan-destroy',
+    reqd: ['uuid'],
+    optn: [],
+    help: 'Destroys a VLAN (uuid of the VLAN, or of its PIF).',
     async run(c) {
       try {
         await act(c, 'VLAN.destroy', await byUuid(c, 'VLAN', 'uuid'));
       } catch (e) {
         if (e instanceof Failure && (e.desc[0] === 'HANDLE_INVALID' || e.desc[0] === 'HOST_OFFLINE')) throw e;
         let pif: string | undefined;
-        try { pif = await byUuid(c, 'PIF', 'uuid'); } catch { /* not a PIF either */ }
+        try {
+          pif = await byUuid(c, 'PIF', 'uuid');
+        } catch {
+          /* not a PIF either */
+        }
         if (!pif) throw e;
         await act(c, 'PIF.destroy', pif);
       }
     },
   },
   {
-    name: 'tunnel-create', reqd: ['pif-uuid', 'network-uuid'], optn: ['protocol'],
+    name: 'tunnel-create',
+    reqd: ['pif-uuid', 'network-uuid'],
+    optn: ['protocol'],
     help: 'Creates a tunnel on a host (protocol gre or vxlan); prints the uuid of the access PIF.',
     async run(c) {
       const network = await byUuid(c, 'network', 'network-uuid');
@@ -432,11 +537,37 @@ const FIXED: Command[] = [
       await uuidOut(c, 'PIF', await c.call('tunnel.get_access_PIF', t));
     },
   },
-  { name: 'tunnel-destroy', reqd: ['uuid'], optn: [], help: 'Destroys a tunnel.', async run(c) { await act(c, 'tunnel.destroy', await byUuid(c, 'tunnel', 'uuid')); } },
-  { name: 'pif-unplug', reqd: ['uuid'], optn: [], help: 'Brings a network interface down.', async run(c) { await act(c, 'PIF.unplug', await byUuid(c, 'PIF', 'uuid')); } },
-  { name: 'pif-plug', reqd: ['uuid'], optn: [], help: 'Brings a network interface up.', async run(c) { await act(c, 'PIF.plug', await byUuid(c, 'PIF', 'uuid')); } },
   {
-    name: 'pif-reconfigure-ip', reqd: ['uuid', 'mode'], optn: ['IP', 'netmask', 'gateway', 'DNS'],
+    name: 'tunnel-destroy',
+    reqd: ['uuid'],
+    optn: [],
+    help: 'Destroys a tunnel.',
+    async run(c) {
+      await act(c, 'tunnel.destroy', await byUuid(c, 'tunnel', 'uuid'));
+    },
+  },
+  {
+    name: 'pif-unplug',
+    reqd: ['uuid'],
+    optn: [],
+    help: 'Brings a network interface down.',
+    async run(c) {
+      await act(c, 'PIF.unplug', await byUuid(c, 'PIF', 'uuid'));
+    },
+  },
+  {
+    name: 'pif-plug',
+    reqd: ['uuid'],
+    optn: [],
+    help: 'Brings a network interface up.',
+    async run(c) {
+      await act(c, 'PIF.plug', await byUuid(c, 'PIF', 'uuid'));
+    },
+  },
+  {
+    name: 'pif-reconfigure-ip',
+    reqd: ['uuid', 'mode'],
+    optn: ['IP', 'netmask', 'gateway', 'DNS'],
     help: 'Reconfigures the IPv4 settings of a PIF (mode dhcp, static or none).',
     async run(c) {
       const pif = await byUuid(c, 'PIF', 'uuid');
@@ -445,7 +576,9 @@ const FIXED: Command[] = [
     },
   },
   {
-    name: 'pif-reconfigure-ipv6', reqd: ['uuid', 'mode'], optn: ['IPv6', 'gateway', 'DNS'],
+    name: 'pif-reconfigure-ipv6',
+    reqd: ['uuid', 'mode'],
+    optn: ['IPv6', 'gateway', 'DNS'],
     help: 'Reconfigures the IPv6 settings of a PIF (mode dhcp, static, autoconf or none).',
     async run(c) {
       const pif = await byUuid(c, 'PIF', 'uuid');
@@ -454,40 +587,86 @@ const FIXED: Command[] = [
     },
   },
   {
-    name: 'pif-set-primary-address-type', reqd: ['uuid', 'primary_address_type'], optn: [],
+    name: 'pif-set-primary-address-type',
+    reqd: ['uuid', 'primary_address_type'],
+    optn: [],
     help: 'Changes the primary address type of a PIF (ipv4 or ipv6).',
     async run(c) {
       const pif = await byUuid(c, 'PIF', 'uuid');
       await act(c, 'PIF.set_primary_address_type', pif, enumArg(req(c, 'primary_address_type'), ['IPv4', 'IPv6'], 'primary address type'));
     },
   },
-  { name: 'pif-scan', reqd: ['host-uuid'], optn: [], help: 'Scans a host for new physical interfaces.', async run(c) { await act(c, 'PIF.scan', await byUuid(c, 'host', 'host-uuid')); } },
   {
-    name: 'pif-introduce', reqd: ['host-uuid', 'device'], optn: ['mac', 'managed'],
+    name: 'pif-scan',
+    reqd: ['host-uuid'],
+    optn: [],
+    help: 'Scans a host for new physical interfaces.',
+    async run(c) {
+      await act(c, 'PIF.scan', await byUuid(c, 'host', 'host-uuid'));
+    },
+  },
+  {
+    name: 'pif-introduce',
+    reqd: ['host-uuid', 'device'],
+    optn: ['mac', 'managed'],
     help: 'Creates a PIF for a physical interface of a host; prints its uuid.',
     async run(c) {
       const host = await byUuid(c, 'host', 'host-uuid');
       await uuidOut(c, 'PIF', await act(c, 'PIF.introduce', host, opt(c, 'mac'), req(c, 'device'), boolParam(c, 'managed', true)));
     },
   },
-  { name: 'pif-forget', reqd: ['uuid'], optn: [], help: 'Destroys the PIF object of a host.', async run(c) { await act(c, 'PIF.forget', await byUuid(c, 'PIF', 'uuid')); } },
   {
-    name: 'network-create', reqd: ['name-label'], optn: ['name-description', 'MTU', 'bridge', 'managed'],
+    name: 'pif-forget',
+    reqd: ['uuid'],
+    optn: [],
+    help: 'Destroys the PIF object of a host.',
+    async run(c) {
+      await act(c, 'PIF.forget', await byUuid(c, 'PIF', 'uuid'));
+    },
+  },
+  {
+    name: 'network-create',
+    reqd: ['name-label'],
+    optn: ['name-description', 'MTU', 'bridge', 'managed'],
     help: 'Creates a network; prints its uuid.',
     async run(c) {
       const mtu = opt(c, 'MTU', '1500');
       if (!/^-?\d+$/.test(mtu)) throw new OpFailure('int_of_string');
-      const rec = { name_label: req(c, 'name-label'), name_description: opt(c, 'name-description'), MTU: Number(mtu), other_config: {}, bridge: opt(c, 'bridge'), managed: boolParam(c, 'managed', true), tags: [] };
+      const rec = {
+        name_label: req(c, 'name-label'),
+        name_description: opt(c, 'name-description'),
+        MTU: Number(mtu),
+        other_config: {},
+        bridge: opt(c, 'bridge'),
+        managed: boolParam(c, 'managed', true),
+        tags: [],
+      };
       await uuidOut(c, 'network', await act(c, 'network.create', rec));
     },
   },
-  { name: 'network-destroy', reqd: ['uuid'], optn: [], help: 'Destroys a network.', async run(c) { await act(c, 'network.destroy', await byUuid(c, 'network', 'uuid')); } },
   {
-    name: 'network-attach', reqd: ['uuid', 'host-uuid'], optn: [], hidden: true, help: 'Makes a network appear on a host.',
-    async run(c) { await act(c, 'network.attach', await byUuid(c, 'network', 'uuid'), await byUuid(c, 'host', 'host-uuid')); },
+    name: 'network-destroy',
+    reqd: ['uuid'],
+    optn: [],
+    help: 'Destroys a network.',
+    async run(c) {
+      await act(c, 'network.destroy', await byUuid(c, 'network', 'uuid'));
+    },
   },
   {
-    name: 'vif-create', reqd: ['device', 'network-uuid', 'vm-uuid'], optn: ['mac'],
+    name: 'network-attach',
+    reqd: ['uuid', 'host-uuid'],
+    optn: [],
+    hidden: true,
+    help: 'Makes a network appear on a host.',
+    async run(c) {
+      await act(c, 'network.attach', await byUuid(c, 'network', 'uuid'), await byUuid(c, 'host', 'host-uuid'));
+    },
+  },
+  {
+    name: 'vif-create',
+    reqd: ['device', 'network-uuid', 'vm-uuid'],
+    optn: ['mac'],
     help: 'Creates a VIF of a VM on a network (mac=aa:bb:cc:dd:ee:ff, or the server chooses); prints its uuid.',
     async run(c) {
       const vm = await byUuid(c, 'VM', 'vm-uuid');
@@ -495,45 +674,116 @@ const FIXED: Command[] = [
       let mac = opt(c, 'mac');
       if (mac === 'random') mac = randomMac();
       const mtu = await c.call('network.get_MTU', network);
-      const rec = { device: req(c, 'device'), network, VM: vm, MAC: mac, MTU: mtu, other_config: {}, currently_attached: false, qos_algorithm_type: '', qos_algorithm_params: {}, locking_mode: 'network_default', ipv4_allowed: [], ipv6_allowed: [], trunks: [] };
+      const rec = {
+        device: req(c, 'device'),
+        network,
+        VM: vm,
+        MAC: mac,
+        MTU: mtu,
+        other_config: {},
+        currently_attached: false,
+        qos_algorithm_type: '',
+        qos_algorithm_params: {},
+        locking_mode: 'network_default',
+        ipv4_allowed: [],
+        ipv6_allowed: [],
+        trunks: [],
+      };
       await uuidOut(c, 'VIF', await act(c, 'VIF.create', rec));
     },
   },
-  { name: 'vif-destroy', reqd: ['uuid'], optn: [], help: 'Destroys a VIF.', async run(c) { await act(c, 'VIF.destroy', await byUuid(c, 'VIF', 'uuid')); } },
-  { name: 'vif-plug', reqd: ['uuid'], optn: [], help: 'Attaches a VIF of a running VM.', async run(c) { await act(c, 'VIF.plug', await byUuid(c, 'VIF', 'uuid')); } },
   {
-    name: 'vif-unplug', reqd: ['uuid'], optn: ['force'], help: 'Detaches a VIF of a running VM (--force: at once).',
-    async run(c) { await act(c, boolParam(c, 'force', false) ? 'VIF.unplug_force' : 'VIF.unplug', await byUuid(c, 'VIF', 'uuid')); },
+    name: 'vif-destroy',
+    reqd: ['uuid'],
+    optn: [],
+    help: 'Destroys a VIF.',
+    async run(c) {
+      await act(c, 'VIF.destroy', await byUuid(c, 'VIF', 'uuid'));
+    },
   },
   {
-    name: 'vif-move', reqd: ['uuid', 'network-uuid'], optn: [], help: 'Moves a VIF to another network.',
-    async run(c) { await act(c, 'VIF.move', await byUuid(c, 'VIF', 'uuid'), await byUuid(c, 'network', 'network-uuid')); },
+    name: 'vif-plug',
+    reqd: ['uuid'],
+    optn: [],
+    help: 'Attaches a VIF of a running VM.',
+    async run(c) {
+      await act(c, 'VIF.plug', await byUuid(c, 'VIF', 'uuid'));
+    },
   },
   {
-    name: 'host-management-reconfigure', reqd: ['pif-uuid'], optn: [], help: 'Moves the management interface of a host to this PIF.',
-    async run(c) { await act(c, 'host.management_reconfigure', await byUuid(c, 'PIF', 'pif-uuid')); },
+    name: 'vif-unplug',
+    reqd: ['uuid'],
+    optn: ['force'],
+    help: 'Detaches a VIF of a running VM (--force: at once).',
+    async run(c) {
+      await act(c, boolParam(c, 'force', false) ? 'VIF.unplug_force' : 'VIF.unplug', await byUuid(c, 'VIF', 'uuid'));
+    },
   },
-  { name: 'host-management-disable', reqd: [], optn: [], help: 'Disables the management interface of the host addressed.', async run(c) { await act(c, 'host.management_disable'); } },
   {
-    name: 'pool-management-reconfigure', reqd: ['network-uuid'], optn: [], help: 'Moves the management interface of every host of the pool to this network.',
-    async run(c) { await act(c, 'pool.management_reconfigure', await byUuid(c, 'network', 'network-uuid')); },
+    name: 'vif-move',
+    reqd: ['uuid', 'network-uuid'],
+    optn: [],
+    help: 'Moves a VIF to another network.',
+    async run(c) {
+      await act(c, 'VIF.move', await byUuid(c, 'VIF', 'uuid'), await byUuid(c, 'network', 'network-uuid'));
+    },
   },
   {
-    name: 'pool-join', reqd: ['master-address', 'master-username', 'master-password'], optn: ['force'],
+    name: 'host-management-reconfigure',
+    reqd: ['pif-uuid'],
+    optn: [],
+    help: 'Moves the management interface of a host to this PIF.',
+    async run(c) {
+      await act(c, 'host.management_reconfigure', await byUuid(c, 'PIF', 'pif-uuid'));
+    },
+  },
+  {
+    name: 'host-management-disable',
+    reqd: [],
+    optn: [],
+    help: 'Disables the management interface of the host addressed.',
+    async run(c) {
+      await act(c, 'host.management_disable');
+    },
+  },
+  {
+    name: 'pool-management-reconfigure',
+    reqd: ['network-uuid'],
+    optn: [],
+    help: 'Moves the management interface of every host of the pool to this network.',
+    async run(c) {
+      await act(c, 'pool.management_reconfigure', await byUuid(c, 'network', 'network-uuid'));
+    },
+  },
+  {
+    name: 'pool-join',
+    reqd: ['master-address', 'master-username', 'master-password'],
+    optn: ['force'],
     help: 'Makes the host addressed join the pool of the given master.',
     async run(c) {
       try {
-        await c.call(boolParam(c, 'force', false) ? 'pool.join_force' : 'pool.join', req(c, 'master-address'), req(c, 'master-username'), req(c, 'master-password'));
+        await c.call(
+          boolParam(c, 'force', false) ? 'pool.join_force' : 'pool.join',
+          req(c, 'master-address'),
+          req(c, 'master-username'),
+          req(c, 'master-password'),
+        );
         c.forgetSessions();
         c.emit({ kind: 'list', lines: ['Host agent will restart and attempt to join pool in 10.000 seconds...'] });
       } catch (e) {
         if (!(e instanceof Failure) || e.desc[0] !== 'POOL_JOINING_HOST_CONNECTION_FAILED') throw e;
-        c.emit({ kind: 'list', lines: ['Host cannot contact destination host: connection refused.', 'Check destination host has services running and accessible from this host.'] });
+        c.emit({
+          kind: 'list',
+          lines: ['Host cannot contact destination host: connection refused.', 'Check destination host has services running and accessible from this host.'],
+        });
       }
     },
   },
   {
-    name: 'pool-eject', reqd: ['host-uuid'], optn: ['force'], help: 'Makes a host leave the pool.',
+    name: 'pool-eject',
+    reqd: ['host-uuid'],
+    optn: ['force'],
+    help: 'Makes a host leave the pool.',
     async run(c) {
       await c.call('pool.eject', await byUuid(c, 'host', 'host-uuid'));
       c.forgetSessions();
@@ -541,20 +791,33 @@ const FIXED: Command[] = [
     },
   },
   {
-    name: 'pool-designate-new-master', reqd: ['host-uuid'], optn: [], help: 'Hands the master role over to another host of the pool.',
+    name: 'pool-designate-new-master',
+    reqd: ['host-uuid'],
+    optn: [],
+    help: 'Hands the master role over to another host of the pool.',
     async run(c) {
       await act(c, 'pool.designate_new_master', await byUuid(c, 'host', 'host-uuid'));
       c.forgetSessions();
     },
   },
   {
-    name: 'vm-create', reqd: ['name-label'], optn: ['name-description'], hidden: true, help: 'Creates a VM record (no disks, no devices).',
-    async run(c) { await uuidOut(c, 'VM', await act(c, 'VM.create', { name_label: req(c, 'name-label'), name_description: opt(c, 'name-description') })); },
+    name: 'vm-create',
+    reqd: ['name-label'],
+    optn: ['name-description'],
+    hidden: true,
+    help: 'Creates a VM record (no disks, no devices).',
+    async run(c) {
+      await uuidOut(c, 'VM', await act(c, 'VM.create', { name_label: req(c, 'name-label'), name_description: opt(c, 'name-description') }));
+    },
   },
   {
-    name: 'event-wait', reqd: ['class'], optn: [],
+    name: 'event-wait',
+    reqd: ['class'],
+    optn: [],
     help: 'Waits until an object of the class satisfies the conditions given as field=value (or field=/=value for "not equal").',
-    async run(c) { await eventWait(c); },
+    async run(c) {
+      await eventWait(c);
+    },
   },
 ];
 
@@ -568,19 +831,29 @@ function randomMac(): string {
 async function eventWait(c: Ctx): Promise<void> {
   const xc = xeClass(c.params.get('class') ?? '');
   if (!xc) throw new OpFailure(`Cli listening for class '${c.params.get('class')}' not currently implemented`);
-  const conds = [...c.params].filter(([k]) => k !== 'class' && !STD_PARAMS.has(k)).map(([k, v]) => (v.startsWith('/=') ? { k, v: v.slice(2), ne: true } : { k, v, ne: false }));
+  const conds = [...c.params]
+    .filter(([k]) => k !== 'class' && !STD_PARAMS.has(k))
+    .map(([k, v]) => (v.startsWith('/=') ? { k, v: v.slice(2), ne: true } : { k, v, ne: false }));
   const fields = conds.map(({ k }) => xc.fields.find((f) => f.name === k));
   const satisfied = async (): Promise<boolean> => {
     const [recs, look] = await Promise.all([
       c.call<Record<string, Rec>>(`${xc.cls}.get_all_records`),
-      fetchLookup(c.call, lookupClasses(xc, fields.filter((f): f is XeField => !!f))),
+      fetchLookup(
+        c.call,
+        lookupClasses(
+          xc,
+          fields.filter((f): f is XeField => !!f),
+        ),
+      ),
     ]);
     const rows = Object.values(recs);
-    return rows.some((r) => conds.every(({ k, v, ne }, i) => {
-      const f = fields[i];
-      if (!f || !present(f, r)) throw new OpFailure(`key missing: ${k}`);
-      return (show(f, r, look) === v) !== ne;
-    }));
+    return rows.some((r) =>
+      conds.every(({ k, v, ne }, i) => {
+        const f = fields[i];
+        if (!f || !present(f, r)) throw new OpFailure(`key missing: ${k}`);
+        return (show(f, r, look) === v) !== ne;
+      }),
+    );
   };
   let token = '';
   const cls = xc.cls.toLowerCase();
@@ -627,7 +900,14 @@ async function asyncWithProgress(c: Ctx, method: string, params: unknown[]): Pro
 /** A task's result is an XML-RPC <value> fragment; a networking command's is a ref or nothing. */
 function taskResult(xml: string): string {
   const m = /<value>(?:<string>)?([^<]*)(?:<\/string>)?<\/value>/.exec(xml);
-  return m ? m[1].replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&') : xml;
+  return m
+    ? m[1]
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&quot;/g, '"')
+        .replace(/&apos;/g, "'")
+        .replace(/&amp;/g, '&')
+    : xml;
 }
 
 // ---- the table ----------------------------------------------------------------------------------

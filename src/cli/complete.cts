@@ -18,7 +18,9 @@ const ENUMS: Record<string, string[]> = {
 /** The class whose uuids a parameter takes: `uuid` → the command's class, `pif-uuid(s)` → PIF. */
 function uuidClass(cmd: string, param: string): string | undefined {
   if (param === 'uuid') {
-    const xc = allXeClasses().filter((c) => cmd.startsWith(`${c.xe}-`)).sort((a, b) => b.xe.length - a.xe.length)[0];
+    const xc = allXeClasses()
+      .filter((c) => cmd.startsWith(`${c.xe}-`))
+      .sort((a, b) => b.xe.length - a.xe.length)[0];
     return xc?.cls;
   }
   const m = /^(.*)-uuids?$/.exec(param);
@@ -31,7 +33,10 @@ export async function complete(words: string[], connect: () => Promise<Call>): P
   const before = words.slice(0, -1);
   const table = commands();
   const out: string[] = [];
-  const names = [...table.values()].filter((c) => !c.hidden).map((c) => c.name).sort();
+  const names = [...table.values()]
+    .filter((c) => !c.hidden)
+    .map((c) => c.name)
+    .sort();
   if (before.length === 0 || (before.length === 1 && before[0] === 'help')) {
     out.push(...names.filter((n) => n.startsWith(cur)));
   } else {
@@ -47,12 +52,24 @@ export async function complete(words: string[], connect: () => Promise<Call>): P
       const v = cur.slice(eq + 1);
       const pre = `${p}=`;
       const enumVals = ENUMS[`${cmd.name} ${p}`];
-      const xc = allXeClasses().filter((c) => cmd.name.startsWith(`${c.xe}-`)).sort((a, b) => b.xe.length - a.xe.length)[0];
+      const xc = allXeClasses()
+        .filter((c) => cmd.name.startsWith(`${c.xe}-`))
+        .sort((a, b) => b.xe.length - a.xe.length)[0];
       if (enumVals) out.push(...enumVals.filter((e) => e.startsWith(v)).map((e) => pre + e));
-      else if (p === 'class') out.push(...allXeClasses().map((c) => c.xe).filter((c) => c.startsWith(v)).map((c) => pre + c));
+      else if (p === 'class')
+        out.push(
+          ...allXeClasses()
+            .map((c) => c.xe)
+            .filter((c) => c.startsWith(v))
+            .map((c) => pre + c),
+        );
       else if ((p === 'params' || p === 'param-name') && xc) {
         const comma = p === 'params' ? v.lastIndexOf(',') + 1 : 0;
-        out.push(...[...(p === 'params' ? ['all'] : []), ...xc.fields.map((f) => f.name)].filter((n) => n.startsWith(v.slice(comma))).map((n) => pre + v.slice(0, comma) + n));
+        out.push(
+          ...[...(p === 'params' ? ['all'] : []), ...xc.fields.map((f) => f.name)]
+            .filter((n) => n.startsWith(v.slice(comma)))
+            .map((n) => pre + v.slice(0, comma) + n),
+        );
       } else {
         const cls = uuidClass(cmd.name, p);
         if (cls) {
@@ -60,8 +77,16 @@ export async function complete(words: string[], connect: () => Promise<Call>): P
           try {
             const call = await connect();
             const recs = await call<Record<string, { uuid: string }>>(`${cls}.get_all_records`);
-            out.push(...Object.values(recs).map((r) => r.uuid).filter((u) => u.startsWith(v.slice(comma))).sort().map((u) => pre + v.slice(0, comma) + u));
-          } catch { /* no server: no uuids */ }
+            out.push(
+              ...Object.values(recs)
+                .map((r) => r.uuid)
+                .filter((u) => u.startsWith(v.slice(comma)))
+                .sort()
+                .map((u) => pre + v.slice(0, comma) + u),
+            );
+          } catch {
+            /* no server: no uuids */
+          }
         }
       }
     }

@@ -19,7 +19,8 @@ function split(cmd: string): { cls: ClassDef; verb: string } | undefined {
 
 /** The CLI name of a parameter: `uuid` for the object itself, `<p>-uuid(s)` for refs. */
 function argName(p: ParamDef, i: number): string {
-  if (p.ty.k === 'ref' && i === 0 && (p.name === 'self' || p.name === 'host' || p.name === 'network' || p.name === 'pif' || p.name === 'task')) return p.name === 'self' ? 'uuid' : `${dash(p.name)}-uuid`;
+  if (p.ty.k === 'ref' && i === 0 && (p.name === 'self' || p.name === 'host' || p.name === 'network' || p.name === 'pif' || p.name === 'task'))
+    return p.name === 'self' ? 'uuid' : `${dash(p.name)}-uuid`;
   if (p.ty.k === 'ref') return `${dash(p.name)}-uuid`;
   if (p.ty.k === 'set' && p.ty.of.k === 'ref') return `${dash(p.name)}-uuids`;
   if (p.ty.k === 'map') return `${dash(p.name)}:`;
@@ -43,7 +44,12 @@ async function wire(c: Ctx, p: ParamDef, name: string): Promise<unknown> {
   if (ty.k === 'ref') return v === '' ? 'OpaqueRef:NULL' : c.call(`${ty.cls}.get_by_uuid`, v);
   if (ty.k === 'set' && ty.of.k === 'ref') {
     const cls = ty.of.cls;
-    return Promise.all(v.split(',').filter(Boolean).map((u) => c.call(`${cls}.get_by_uuid`, u)));
+    return Promise.all(
+      v
+        .split(',')
+        .filter(Boolean)
+        .map((u) => c.call(`${cls}.get_by_uuid`, u)),
+    );
   }
   if (ty.k === 'set') return v.split(',').filter(Boolean);
   if (ty.k === 'bool') {
@@ -80,7 +86,15 @@ export async function genericCommand(cmd: string): Promise<Command | undefined> 
         const cls = msg.result.of.cls;
         c.emit({ kind: 'list', lines: [(await Promise.all(r.map((x: string) => c.call<string>(`${cls}.get_uuid`, x)))).join('; ')] });
       } else if (Array.isArray(r)) c.emit({ kind: 'list', lines: [r.join('; ')] });
-      else if (r && typeof r === 'object') c.emit({ kind: 'list', lines: [Object.entries(r).map(([k, v]) => `${k}: ${String(v)}`).join('; ')] });
+      else if (r && typeof r === 'object')
+        c.emit({
+          kind: 'list',
+          lines: [
+            Object.entries(r)
+              .map(([k, v]) => `${k}: ${String(v)}`)
+              .join('; '),
+          ],
+        });
       else c.emit({ kind: 'list', lines: [String(r)] });
     },
   };

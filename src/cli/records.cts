@@ -54,15 +54,25 @@ const NID = '<not in database>';
 const NULL = 'OpaqueRef:NULL';
 
 function parse(spec: string): XeField[] {
-  return spec.trim().split(/\s+/).map((tok) => {
-    const m = /^([^=@:!~$,]+)(?:=([^@:!~$,]+))?(?:@([A-Za-z_]+)(?:>([A-Za-z_]+))?)?(?::(RO|RW|MRO|MRW|SRO|SRW))?([!~$,]*)$/.exec(tok);
-    if (!m) throw new Error(`records: bad field spec ${tok}`);
-    const [, name, src, refCls, refField, tag, flags] = m;
-    return {
-      name, src: src ?? name, tag: (tag as Tag) ?? 'RO', refCls, refField,
-      expensive: flags.includes('!'), ci: flags.includes('~'), deprecated: flags.includes('$'), comma: flags.includes(','),
-    };
-  });
+  return spec
+    .trim()
+    .split(/\s+/)
+    .map((tok) => {
+      const m = /^([^=@:!~$,]+)(?:=([^@:!~$,]+))?(?:@([A-Za-z_]+)(?:>([A-Za-z_]+))?)?(?::(RO|RW|MRO|MRW|SRO|SRW))?([!~$,]*)$/.exec(tok);
+      if (!m) throw new Error(`records: bad field spec ${tok}`);
+      const [, name, src, refCls, refField, tag, flags] = m;
+      return {
+        name,
+        src: src ?? name,
+        tag: (tag as Tag) ?? 'RO',
+        refCls,
+        refField,
+        expensive: flags.includes('!'),
+        ci: flags.includes('~'),
+        deprecated: flags.includes('$'),
+        comma: flags.includes(','),
+      };
+    });
 }
 
 type Extra = Partial<XeClass> & { special?: Record<string, XeField['special']>; setInMap?: Record<string, string> };
@@ -92,7 +102,10 @@ function consistent(field: string, show: (v: unknown) => string = String) {
 
 // Parsed on first use, one class at a time: a command reads one class (start-up time).
 const SPECS: Spec[] = [
-  ['pif', 'PIF', `uuid device MAC~ physical managed currently-attached MTU VLAN vlan-master-of@VLAN vlan-slave-of@VLAN
+  [
+    'pif',
+    'PIF',
+    `uuid device MAC~ physical managed currently-attached MTU VLAN vlan-master-of@VLAN vlan-slave-of@VLAN
     bond-master-of@Bond bond-slave-of@Bond sriov-physical-PIF-of@network_sriov sriov-logical-PIF-of@network_sriov
     tunnel-access-PIF-of@tunnel tunnel-transport-PIF-of@tunnel management network-uuid=network@network
     network-name-label=network@network>name_label host-uuid=host@host host-name-label=host@host>name_label
@@ -100,36 +113,58 @@ const SPECS: Spec[] = [
     properties:MRO capabilities:SRO io_read_kbs=metrics! io_write_kbs=metrics! carrier=metrics vendor-id=metrics vendor-name=metrics
     device-id=metrics device-name=metrics speed=metrics duplex=metrics disallow-unplug:RW pci-bus-path=metrics other-config:MRW
     igmp-snooping-status`,
-  ['uuid', 'device', 'VLAN', 'MAC', 'network-uuid', 'currently-attached', 'host-uuid'], {
-    setInMap: { properties: 'set_property' },
-    special: {
-      carrier: metric((m) => String(m.carrier)),
-      'vendor-id': metric((m) => m.vendor_id),
-      'vendor-name': metric((m) => m.vendor_name),
-      'device-id': metric((m) => m.device_id),
-      'device-name': metric((m) => m.device_name),
-      speed: metric((m) => `${m.speed} Mbit/s`),
-      duplex: metric((m) => (m.duplex ? 'full' : m.carrier ? 'half' : 'unknown')),
-      'pci-bus-path': metric((m) => m.pci_bus_path),
-      io_read_kbs: () => '<unknown>',
-      io_write_kbs: () => '<unknown>',
+    ['uuid', 'device', 'VLAN', 'MAC', 'network-uuid', 'currently-attached', 'host-uuid'],
+    {
+      setInMap: { properties: 'set_property' },
+      special: {
+        carrier: metric((m) => String(m.carrier)),
+        'vendor-id': metric((m) => m.vendor_id),
+        'vendor-name': metric((m) => m.vendor_name),
+        'device-id': metric((m) => m.device_id),
+        'device-name': metric((m) => m.device_name),
+        speed: metric((m) => `${m.speed} Mbit/s`),
+        duplex: metric((m) => (m.duplex ? 'full' : m.carrier ? 'half' : 'unknown')),
+        'pci-bus-path': metric((m) => m.pci_bus_path),
+        io_read_kbs: () => '<unknown>',
+        io_write_kbs: () => '<unknown>',
+      },
     },
-  }],
-  ['bond', 'Bond', 'uuid master@PIF slaves@PIF mode properties:MRO primary-slave@PIF links-up auto-update-mac', ['uuid', 'master', 'slaves'], {
-    setInMap: { properties: 'set_property' },
-  }],
+  ],
+  [
+    'bond',
+    'Bond',
+    'uuid master@PIF slaves@PIF mode properties:MRO primary-slave@PIF links-up auto-update-mac',
+    ['uuid', 'master', 'slaves'],
+    {
+      setInMap: { properties: 'set_property' },
+    },
+  ],
   ['vlan', 'VLAN', 'uuid tagged-PIF@PIF untagged-PIF@PIF tag', ['uuid', 'tagged-PIF', 'untagged-PIF', 'tag']],
   ['tunnel', 'tunnel', 'uuid access-PIF@PIF transport-PIF@PIF status other-config:MRW protocol', ['uuid', 'transport-PIF', 'access-PIF', 'status']],
-  ['network', 'network', `uuid name-label:RW name-description:RW VIF-uuids=VIFs@VIF:SRO PIF-uuids=PIFs@PIF:SRO MTU:RW bridge managed
-    other-config:MRW blobs tags:SRW, default-locking-mode:RW purpose:SRW,`, ['uuid', 'name-label', 'name-description', 'bridge']],
-  ['vif', 'VIF', `uuid vm-uuid=VM@VM vm-name-label=VM@VM>name_label allowed-operations:SRO current-operations:SRO device MAC~
+  [
+    'network',
+    'network',
+    `uuid name-label:RW name-description:RW VIF-uuids=VIFs@VIF:SRO PIF-uuids=PIFs@PIF:SRO MTU:RW bridge managed
+    other-config:MRW blobs tags:SRW, default-locking-mode:RW purpose:SRW,`,
+    ['uuid', 'name-label', 'name-description', 'bridge'],
+  ],
+  [
+    'vif',
+    'VIF',
+    `uuid vm-uuid=VM@VM vm-name-label=VM@VM>name_label allowed-operations:SRO current-operations:SRO device MAC~
     MAC-autogenerated MTU currently-attached qos_algorithm_type:RW qos_algorithm_params:MRW qos_supported_algorithms:SRO
     other-config:MRW network-uuid=network@network network-name-label=network@network>name_label io_read_kbs=metrics!
     io_write_kbs=metrics! locking-mode:RW ipv4-allowed:SRW ipv6-allowed:SRW ipv4-configuration-mode ipv4-addresses ipv4-gateway
-    ipv6-configuration-mode ipv6-addresses ipv6-gateway trunks:SRW`, ['uuid', 'device', 'vm-uuid', 'network-uuid'], {
-    special: { io_read_kbs: () => '<unknown>', io_write_kbs: () => '<unknown>' },
-  }],
-  ['host', 'host', `uuid name-label:RW name-description:RW allowed-operations:SRO current-operations:SRO enabled display
+    ipv6-configuration-mode ipv6-addresses ipv6-gateway trunks:SRW`,
+    ['uuid', 'device', 'vm-uuid', 'network-uuid'],
+    {
+      special: { io_read_kbs: () => '<unknown>', io_write_kbs: () => '<unknown>' },
+    },
+  ],
+  [
+    'host',
+    'host',
+    `uuid name-label:RW name-description:RW allowed-operations:SRO current-operations:SRO enabled display
     API-version-major API-version-minor API-version-vendor API-version-vendor-implementation:MRO logging:MRW
     suspend-image-sr-uuid=suspend_image_sr@SR:RW crash-dump-sr-uuid=crash_dump_sr@SR:RW software-version:MRO capabilities:SRO
     other-config:MRW cpu_info:MRO chipset-info:MRO hostname address https-only:RW supported-bootloaders:SRO blobs memory-overhead
@@ -140,14 +175,29 @@ const SPECS: Spec[] = [
     multipathing:RW numa-affinity-policy:RW pending-guidances tls-verification-enabled last-software-update
     latest-synced-updates-applied pending-guidances-recommended pending-guidances-full last-update-hash ssh-enabled
     ssh-enabled-timeout:RW ssh-expiry console-idle-timeout:RW ssh-auto-mode:RW max-cstate:RW secure-boot ntp-mode:RW
-    ntp-custom-servers:SRO timezone:RW`, ['uuid', 'name-label', 'name-description'], {
-    special: {
-      'memory-total': (o, c) => { const m = c.rec('host_metrics', o.metrics); return m ? String(m.memory_total) : NID; },
-      'memory-free': (o, c) => { const m = c.rec('host_metrics', o.metrics); return m ? String(m.memory_free) : NID; },
-      'host-metrics-live': (o, c) => { const m = c.rec('host_metrics', o.metrics); return m ? String(m.live) : NID; },
+    ntp-custom-servers:SRO timezone:RW`,
+    ['uuid', 'name-label', 'name-description'],
+    {
+      special: {
+        'memory-total': (o, c) => {
+          const m = c.rec('host_metrics', o.metrics);
+          return m ? String(m.memory_total) : NID;
+        },
+        'memory-free': (o, c) => {
+          const m = c.rec('host_metrics', o.metrics);
+          return m ? String(m.memory_free) : NID;
+        },
+        'host-metrics-live': (o, c) => {
+          const m = c.rec('host_metrics', o.metrics);
+          return m ? String(m.live) : NID;
+        },
+      },
     },
-  }],
-  ['pool', 'pool', `uuid name-label:RW name-description:RW master@host default-SR@SR:RW crash-dump-SR@SR:RW suspend-image-SR@SR:RW
+  ],
+  [
+    'pool',
+    'pool',
+    `uuid name-label:RW name-description:RW master@host default-SR@SR:RW crash-dump-SR@SR:RW suspend-image-SR@SR:RW
     other-config:MRW allowed-operations:SRO current-operations:SRO ha-enabled ha-configuration ha-statefiles
     ha-host-failures-to-tolerate:RW ha-plan-exists-for ha-allow-overcommit:RW ha-overcommitted ha-reboot-vm-on-internal-shutdown:RW
     blobs wlb-url wlb-username wlb-enabled:RW wlb-verify-cert:RW igmp-snooping-enabled:RW gui-config:MRW health-check-config:MRW
@@ -158,17 +208,22 @@ const SPECS: Spec[] = [
     recommendations:MRO ext-auth-cache-enabled:RW ext-auth-cache-size:RW ext-auth-cache-expiry:RW license-server:MRW ssh-enabled=hosts
     ssh-enabled-timeout=hosts:RW ssh-expiry=hosts console-idle-timeout=hosts:RW ssh-auto-mode=hosts:RW limit-console-sessions:RW
     vm-console-idle-timeout:RW`,
-  ['uuid', 'name-label', 'name-description', 'master', 'default-SR'], {
-    special: {
-      'https-only': (_o, c) => String(c.all('host').every((h) => h.https_only === true)),
-      'ssh-enabled': consistent('ssh_enabled'),
-      'ssh-enabled-timeout': consistent('ssh_enabled_timeout'),
-      'ssh-expiry': consistent('ssh_expiry', (v) => String(v).replace(/^(\d{4})(\d{2})(\d{2})T/, '$1-$2-$3T')),
-      'console-idle-timeout': consistent('console_idle_timeout'),
-      'ssh-auto-mode': consistent('ssh_auto_mode'),
+    ['uuid', 'name-label', 'name-description', 'master', 'default-SR'],
+    {
+      special: {
+        'https-only': (_o, c) => String(c.all('host').every((h) => h.https_only === true)),
+        'ssh-enabled': consistent('ssh_enabled'),
+        'ssh-enabled-timeout': consistent('ssh_enabled_timeout'),
+        'ssh-expiry': consistent('ssh_expiry', (v) => String(v).replace(/^(\d{4})(\d{2})(\d{2})T/, '$1-$2-$3T')),
+        'console-idle-timeout': consistent('console_idle_timeout'),
+        'ssh-auto-mode': consistent('ssh_auto_mode'),
+      },
     },
-  }],
-  ['vm', 'VM', `uuid name-label:RW name-description:RW user-version:RW is-a-template:RW is-default-template:RW is-a-snapshot
+  ],
+  [
+    'vm',
+    'VM',
+    `uuid name-label:RW name-description:RW user-version:RW is-a-template:RW is-default-template:RW is-a-snapshot
     snapshot-of@VM snapshots@VM snapshot-time parent@VM children@VM is-control-domain power-state memory-overhead
     memory-static-max:RW memory-dynamic-max:RW memory-dynamic-min:RW memory-static-min:RW VCPUs-params:MRW VCPUs-max:RW
     VCPUs-at-startup:RW actions-after-shutdown:RW actions-after-softreboot:RW actions-after-reboot:RW actions-after-crash:RW
@@ -177,9 +232,16 @@ const SPECS: Spec[] = [
     PV-bootloader-args:RW last-boot-CPU-flags resident-on@host affinity@host:RW other-config:MRW dom-id=domid recommendations
     xenstore-data:MRW ha-always-run:RW$ ha-restart-priority:RW blobs tags:SRW start-delay:RW shutdown-delay:RW order:RW version
     generation-id hardware-platform-version has-vendor-device:RW requires-reboot reference-label bios-strings:MRO`,
-  ['name-label', 'uuid', 'power-state'], { defFilters: [['is-a-template', 'false']] }],
-  ['pif-metrics', 'PIF_metrics', `uuid io-read-kbs=io_read_kbs io-write-kbs=io_write_kbs carrier vendor-id vendor-name device-id
-    device-name speed duplex pci-bus-path last-updated other-config:MRW`, ['uuid', 'carrier', 'speed', 'duplex']],
+    ['name-label', 'uuid', 'power-state'],
+    { defFilters: [['is-a-template', 'false']] },
+  ],
+  [
+    'pif-metrics',
+    'PIF_metrics',
+    `uuid io-read-kbs=io_read_kbs io-write-kbs=io_write_kbs carrier vendor-id vendor-name device-id
+    device-name speed duplex pci-bus-path last-updated other-config:MRW`,
+    ['uuid', 'carrier', 'speed', 'duplex'],
+  ],
 ];
 
 const built = new Map<string, XeClass>();
@@ -257,13 +319,18 @@ export function show(f: XeField, o: Rec, c: Lookup, inList = false): string {
   const v = o[k];
   if (f.refCls) {
     if (Array.isArray(v)) return v.map((r) => showRef(f, r, c)).join(f.comma ? ', ' : '; ');
-    if (v && typeof v === 'object') return Object.entries(v).map(([a, r]) => `${a}: ${showRef(f, r, c)}`).join('; ');
+    if (v && typeof v === 'object')
+      return Object.entries(v)
+        .map(([a, r]) => `${a}: ${showRef(f, r, c)}`)
+        .join('; ');
     return showRef(f, v, c);
   }
   if (Array.isArray(v)) return v.map(scalar).join(f.comma ? ', ' : '; ');
   if (v && typeof v === 'object') {
     if (f.tag === 'SRO' || f.tag === 'SRW') return Object.values(v).map(scalar).join('; ');
-    return Object.entries(v).map(([a, b]) => `${a}: ${scalar(b)}`).join('; ');
+    return Object.entries(v)
+      .map(([a, b]) => `${a}: ${scalar(b)}`)
+      .join('; ');
   }
   return scalar(v);
 }

@@ -29,9 +29,19 @@ class Conn {
       this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
       this.wake();
     });
-    sock.on('end', () => { this.closed = true; this.wake(); });
-    sock.on('close', () => { this.closed = true; this.wake(); });
-    sock.on('error', (e) => { this.error = e; this.closed = true; this.wake(); });
+    sock.on('end', () => {
+      this.closed = true;
+      this.wake();
+    });
+    sock.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    sock.on('error', (e) => {
+      this.error = e;
+      this.closed = true;
+      this.wake();
+    });
   }
   private wake(): void {
     const w = this.waiting;
@@ -66,7 +76,9 @@ class Conn {
 
   async request(host: string, body: string): Promise<{ status: number; body: Buffer }> {
     const payload = Buffer.from(body, 'utf8');
-    this.sock.write(`POST /jsonrpc HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: xe-netd\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`);
+    this.sock.write(
+      `POST /jsonrpc HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: xe-netd\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`,
+    );
     this.sock.write(payload);
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(await this.line())?.[1] ?? NaN);
     if (!Number.isFinite(status)) throw new HttpError('not an HTTP reply');
@@ -108,7 +120,10 @@ class Conn {
 export class Rpc {
   private conns: Conn[] = [];
   private id = 0;
-  private constructor(readonly url: URL, private connect: Connect) {}
+  private constructor(
+    readonly url: URL,
+    private connect: Connect,
+  ) {}
 
   /** A client for `url` (http or https; https certificates are not checked unless `verify`). */
   static async open(url: URL, verify = false): Promise<Rpc> {

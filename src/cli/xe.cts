@@ -11,7 +11,10 @@ import { Failure, Rpc } from './rpc.cjs';
 
 /** Usage errors xe reports with "For usage run: 'xe help'". */
 class ParamError extends Error {
-  constructor(readonly prefix: string, readonly what: string) {
+  constructor(
+    readonly prefix: string,
+    readonly what: string,
+  ) {
     super(prefix ? `${prefix}: ${what}` : what);
   }
 }
@@ -48,19 +51,32 @@ function parseArgs(argv: string[]): { conn: Conn; rest: string[]; help: boolean 
   const conn: Conn = { user: process.env.XE_NETD_USER ?? 'root', password: process.env.XE_NETD_PASSWORD ?? 'secret', nossl: false, debug: false };
   const set = (k: string, v: string): boolean => {
     switch (k) {
-      case 'server': conn.server = v; return true;
+      case 'server':
+        conn.server = v;
+        return true;
       case 'port': {
         const p = Number(v);
         if (!/^\d+$/.test(v) || p > 65535) throw new ParamError('', 'Port number must be an integer (0-65535)');
         conn.port = p;
         return true;
       }
-      case 'username': conn.user = v; return true;
-      case 'password': conn.password = v; return true;
-      case 'passwordfile': conn.passwordFile = v; return true;
-      case 'nossl': conn.nossl = v === 'true'; return true;
-      case 'debug': conn.debug = v === 'true'; return true;
-      default: return false;
+      case 'username':
+        conn.user = v;
+        return true;
+      case 'password':
+        conn.password = v;
+        return true;
+      case 'passwordfile':
+        conn.passwordFile = v;
+        return true;
+      case 'nossl':
+        conn.nossl = v === 'true';
+        return true;
+      case 'debug':
+        conn.debug = v === 'true';
+        return true;
+      default:
+        return false;
     }
   };
   const SW: Record<string, string> = { '-s': 'server', '-p': 'port', '-u': 'username', '-pw': 'password', '-pwf': 'passwordfile', '-h': 'server' };
@@ -68,12 +84,27 @@ function parseArgs(argv: string[]): { conn: Conn; rest: string[]; help: boolean 
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '-help' || a === '--help') { help = true; continue; }
-    if (SW[a] && i + 1 < argv.length) { set(SW[a], argv[++i]); continue; }
-    if (a === '--nossl') { set('nossl', 'true'); continue; }
-    if (a === '--debug') { set('debug', 'true'); continue; }
+    if (a === '-help' || a === '--help') {
+      help = true;
+      continue;
+    }
+    if (SW[a] && i + 1 < argv.length) {
+      set(SW[a], argv[++i]);
+      continue;
+    }
+    if (a === '--nossl') {
+      set('nossl', 'true');
+      continue;
+    }
+    if (a === '--debug') {
+      set('debug', 'true');
+      continue;
+    }
     const eq = a.indexOf('=');
-    if (eq > 0 && ['server', 'port', 'username', 'password', 'passwordfile', 'nossl', 'debug'].includes(a.slice(0, eq))) { set(a.slice(0, eq), a.slice(eq + 1)); continue; }
+    if (eq > 0 && ['server', 'port', 'username', 'password', 'passwordfile', 'nossl', 'debug'].includes(a.slice(0, eq))) {
+      set(a.slice(0, eq), a.slice(eq + 1));
+      continue;
+    }
     rest.push(a);
   }
   // ~/.xe holds defaults (key=value lines) for what the command line did not give.
@@ -85,7 +116,9 @@ function parseArgs(argv: string[]): { conn: Conn; rest: string[]; help: boolean 
       if (k === 'server' && conn.server === undefined) set(k, line.slice(eq + 1));
       else if (k === 'port' && conn.port === undefined) set(k, line.slice(eq + 1));
     }
-  } catch { /* no rc file */ }
+  } catch {
+    /* no rc file */
+  }
   if (conn.passwordFile) {
     let lines: string[];
     try {
@@ -151,7 +184,9 @@ function cacheDir(): string | undefined {
   const dir = process.env.XDG_RUNTIME_DIR ? `${process.env.XDG_RUNTIME_DIR}/xe-netd` : `${process.env.TMPDIR || '/tmp'}/xe-netd-${uid}`;
   try {
     mkdirSync(dir, { mode: 0o700 });
-  } catch { /* exists */ }
+  } catch {
+    /* exists */
+  }
   try {
     const st = lstatSync(dir);
     if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) return undefined;
@@ -161,14 +196,20 @@ function cacheDir(): string | undefined {
   return dir;
 }
 
-interface Cached { url: string; session: string }
+interface Cached {
+  url: string;
+  session: string;
+}
 
 class Session {
   private file?: string;
   rpc!: Rpc;
   id = '';
   private fresh = false;
-  constructor(private url: URL, private conn: Conn) {
+  constructor(
+    private url: URL,
+    private conn: Conn,
+  ) {
     const dir = cacheDir();
     if (dir) this.file = `${dir}/session-${fnv64(`${url.href}\n${conn.user}\n${conn.password}`)}`;
   }
@@ -180,7 +221,9 @@ class Session {
         this.rpc = await Rpc.open(new URL(c.url));
         this.id = c.session;
         return;
-      } catch { /* none kept */ }
+      } catch {
+        /* none kept */
+      }
     }
     await this.login();
   }
@@ -230,7 +273,13 @@ class Session {
   forgetAll(): void {
     const dir = cacheDir();
     if (!dir) return;
-    for (const f of readdirSync(dir)) if (f.startsWith('session-')) try { unlinkSync(`${dir}/${f}`); } catch { /* gone */ }
+    for (const f of readdirSync(dir))
+      if (f.startsWith('session-'))
+        try {
+          unlinkSync(`${dir}/${f}`);
+        } catch {
+          /* gone */
+        }
     this.file = undefined; // and log this one out at the end
   }
 
@@ -275,11 +324,25 @@ async function help(argv0: string, params: Map<string, string>, table: Map<strin
     for (const n of named) {
       const c = table.get(n) ?? (await (await import('./generic.js')).genericCommand(n));
       if (!c) p.emit({ kind: 'list', lines: [`Unknown command '${n}'`] });
-      else p.emit({ kind: 'table', records: [[['command name        ', c.name], ['reqd params     ', c.reqd.join(', ')], ['optional params ', c.optn.join(', ')], ['description     ', c.help]]] });
+      else
+        p.emit({
+          kind: 'table',
+          records: [
+            [
+              ['command name        ', c.name],
+              ['reqd params     ', c.reqd.join(', ')],
+              ['optional params ', c.optn.join(', ')],
+              ['description     ', c.help],
+            ],
+          ],
+        });
     }
     return;
   }
-  const names = [...table.values()].filter((c) => !c.hidden).map((c) => c.name).sort();
+  const names = [...table.values()]
+    .filter((c) => !c.hidden)
+    .map((c) => c.name)
+    .sort();
   const minimal = params.get('minimal') === 'true';
   const head = `Usage:
   ${argv0} <command>
@@ -300,7 +363,10 @@ To get help on a specific command:
     const out: string[] = [];
     let cur = `    ${l[0] ?? ''}`;
     for (const c of l.slice(1)) {
-      if (cur.length + c.length > 74) { out.push(cur); cur = `    ${c}`; } else cur = `${cur}, ${c}`;
+      if (cur.length + c.length > 74) {
+        out.push(cur);
+        cur = `    ${c}`;
+      } else cur = `${cur}, ${c}`;
     }
     out.push(cur);
     return out;
@@ -329,7 +395,9 @@ async function refConvert(s: Session | undefined, v: string): Promise<string> {
     try {
       const r = await s.call<Record<string, any>>(`${cls}.get_record`, v);
       return typeof r.name_label === 'string' ? `${r.uuid} (${r.name_label})` : String(r.uuid);
-    } catch { /* not this class */ }
+    } catch {
+      /* not this class */
+    }
   }
   return v;
 }
@@ -344,7 +412,8 @@ async function report(e: unknown, s: Session | undefined): Promise<void> {
     if (e instanceof Failure) [code, ...params] = e.desc;
     else if (e instanceof MissingParam) [code, params] = ['Missing parameter', [e.message]];
     else [code, params] = ['INTERNAL_ERROR', [`Failure: ${e.message}`]];
-    if (code === 'SESSION_AUTHENTICATION_FAILED') return err(`${params[0] === '' ? 'Username/password must be specified' : 'Authentication failed'}\nFor usage run: 'xe help'\n`);
+    if (code === 'SESSION_AUTHENTICATION_FAILED')
+      return err(`${params[0] === '' ? 'Username/password must be specified' : 'Authentication failed'}\nFor usage run: 'xe help'\n`);
     params = await Promise.all(params.map((p) => refConvert(s, p)));
     const { errorDef } = await import('./errordocs.js');
     const def = errorDef(code);
@@ -355,7 +424,8 @@ async function report(e: unknown, s: Session | undefined): Promise<void> {
     return err(`${lines.join('\n')}\n`);
   }
   const code = (e as NodeJS.ErrnoException)?.code;
-  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT' || code === 'ENOTFOUND' || code === 'ECONNRESET') return err('Unable to contact server. Please check server and port settings.\n');
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT' || code === 'ENOTFOUND' || code === 'ECONNRESET')
+    return err('Unable to contact server. Please check server and port settings.\n');
   err(`Unhandled exception\n${(e as Error)?.message ?? String(e)}\n`);
 }
 
@@ -372,11 +442,14 @@ async function main(argv: string[]): Promise<number> {
     }
     const [cmd, ...args] = rest;
     if (cmd.includes('=')) throw new ParamError('Syntax error', 'command name is missing');
-    if (cmd === '--complete') return await (await import('./complete.cjs')).complete(args, async () => {
-      session = new Session(serverUrl(conn), conn);
-      await session.open();
-      return session.call;
-    });
+    if (cmd === '--complete')
+      return await (
+        await import('./complete.cjs')
+      ).complete(args, async () => {
+        session = new Session(serverUrl(conn), conn);
+        await session.open();
+        return session.call;
+      });
     const params = parseParams(args);
     const printer = new Printer(params.get('minimal') === 'true');
     if (cmd === 'help') {

@@ -18,9 +18,7 @@ import type { Ticket } from './role.js';
 import type { PoolService } from './service.js';
 import { bringUpAtStartOfDay, fixBonds } from '../xapi/start_of_day.js';
 import { fetchPoolSecret } from './slave.js';
-import {
-  forgetAbsent, poolMaster, registerHost, reportNics, syncBonds, syncTunnels, syncVlans, type SlaveReport,
-} from './sync.js';
+import { forgetAbsent, poolMaster, registerHost, reportNics, syncBonds, syncTunnels, syncVlans, type SlaveReport } from './sync.js';
 
 /** The daemon's pool service. */
 export function poolOf(ctx: CallCtx): PoolService {
@@ -199,7 +197,8 @@ async function becomeStandalone(ctx: CallCtx, { token }: ParamsOf<'host.become_s
 /** Checks the token the master presents on a pool-internal call to this slave. */
 function assertToken(ctx: CallCtx, token: string): PoolService {
   const p = poolOf(ctx);
-  if (!p.isSlave || !p.role.token || !safeEqual(token, p.role.token)) throw new ApiError('SESSION_AUTHENTICATION_FAILED', ['pool', 'not a slave of this master, or a wrong token']);
+  if (!p.isSlave || !p.role.token || !safeEqual(token, p.role.token))
+    throw new ApiError('SESSION_AUTHENTICATION_FAILED', ['pool', 'not a slave of this master, or a wrong token']);
   return p;
 }
 
@@ -240,30 +239,39 @@ function assertPoolSession(ctx: CallCtx, hostUuid: string): void {
 
 /** Implementations of the pool messages. */
 export const poolJoinImpls: Impls = {
-  'session.login_with_password': withFlags((ctx, args) => {
-    const p = ctx.d.services.pool;
-    if (p?.isSlave) throw new ApiError('HOST_IS_SLAVE', [p.masterHost]);
-    return login(ctx, args);
-  }, { ownLock: true }),
+  'session.login_with_password': withFlags(
+    (ctx, args) => {
+      const p = ctx.d.services.pool;
+      if (p?.isSlave) throw new ApiError('HOST_IS_SLAVE', [p.masterHost]);
+      return login(ctx, args);
+    },
+    { ownLock: true },
+  ),
   // The secret is checked (and a wrong one waited out) outside the write lock, under the LoginGate.
-  'session.slave_login': withFlags(async (ctx, { host, psecret: secret }) => {
-    const pool = assertMaster(ctx);
-    const known = () => host === NULL_REF || ctx.d.store.find('host', host) !== undefined;
-    await gatedCheck(ctx, 'pool', async () => !!pool.role.secret && safeEqual(secret, pool.role.secret) && known());
-    // A registered slave's session is bound to its host; NULL is a host registering for the first time.
-    const who = host === NULL_REF ? POOL_NEW_HOST : `${POOL_SLAVE_PREFIX}${ctx.d.store.get('host', host).uuid}`;
-    return ctx.d.store.write((tx) => createSession(ctx, tx, { pool: true, auth_user_name: who, originator: 'xenapi-netd-pool' }));
-  }, { ownLock: true }),
+  'session.slave_login': withFlags(
+    async (ctx, { host, psecret: secret }) => {
+      const pool = assertMaster(ctx);
+      const known = () => host === NULL_REF || ctx.d.store.find('host', host) !== undefined;
+      await gatedCheck(ctx, 'pool', async () => !!pool.role.secret && safeEqual(secret, pool.role.secret) && known());
+      // A registered slave's session is bound to its host; NULL is a host registering for the first time.
+      const who = host === NULL_REF ? POOL_NEW_HOST : `${POOL_SLAVE_PREFIX}${ctx.d.store.get('host', host).uuid}`;
+      return ctx.d.store.write((tx) => createSession(ctx, tx, { pool: true, auth_user_name: who, originator: 'xenapi-netd-pool' }));
+    },
+    { ownLock: true },
+  ),
   // xapi's Pool.initial_auth: a joining host, logged in as a user, gets the pool secret to log in as a slave.
   'pool.initial_auth': (ctx) => {
     const pool = assertMaster(ctx);
     if (!pool.role.secret) throw new ApiError('INTERNAL_ERROR', ['no pool secret']);
     return pool.role.secret;
   },
-  'host.pool_slave_startup': withFlags((ctx, { host_uuid: uuid, url, report }) => {
-    assertPoolSession(ctx, uuid);
-    return slaveStartup(ctx, uuid, url, report);
-  }, { noDryRun: 'it registers a slave and sends it its state' }),
+  'host.pool_slave_startup': withFlags(
+    (ctx, { host_uuid: uuid, url, report }) => {
+      assertPoolSession(ctx, uuid);
+      return slaveStartup(ctx, uuid, url, report);
+    },
+    { noDryRun: 'it registers a slave and sends it its state' },
+  ),
   'host.sync_vlans': (ctx, { host }) => {
     assertMaster(ctx);
     ctx.tx.get('host', host);
@@ -279,22 +287,27 @@ export const poolJoinImpls: Impls = {
     ctx.tx.get('host', host);
     syncBonds(ctx, host, new Set(), ctx.d.log);
   },
-  'host.apply_network_state': withFlags(async (ctx, { token, state, ticket }) => {
-    const p = assertToken(ctx, token);
-    const s = parseState(state);
-    let t: Ticket;
-    try {
-      t = JSON.parse(ticket) as Ticket;
-    } catch {
-      throw new ApiError('INVALID_VALUE', ['ticket', 'not JSON']);
-    }
-    if (!t || !Number.isFinite(t.seq) || !Number.isFinite(t.deadline)) throw new ApiError('INVALID_VALUE', ['ticket', 'seq and deadline are required']);
-    await p.agent!.applyState(s, t);
-  }, {
-    // The master's dry run of a call that changes this host: the plan, not applied (the ticket is not used).
-    dryRun: async (ctx, { token, state }) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
+  'host.apply_network_state': withFlags(
+    async (ctx, { token, state, ticket }) => {
+      const p = assertToken(ctx, token);
+      const s = parseState(state);
+      let t: Ticket;
+      try {
+        t = JSON.parse(ticket) as Ticket;
+      } catch {
+        throw new ApiError('INVALID_VALUE', ['ticket', 'not JSON']);
+      }
+      if (!t || !Number.isFinite(t.seq) || !Number.isFinite(t.deadline)) throw new ApiError('INVALID_VALUE', ['ticket', 'seq and deadline are required']);
+      await p.agent!.applyState(s, t);
+    },
+    {
+      // The master's dry run of a call that changes this host: the plan, not applied (the ticket is not used).
+      dryRun: async (ctx, { token, state }) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
+    },
+  ),
+  'pool.join': withFlags((ctx, { master_address: address, master_username: user, master_password: password }) => join(ctx, address, user, password), {
+    noDryRun: 'joining contacts the master and hands this host to it',
   }),
-  'pool.join': withFlags((ctx, { master_address: address, master_username: user, master_password: password }) => join(ctx, address, user, password), { noDryRun: 'joining contacts the master and hands this host to it' }),
   'pool.eject': withFlags((ctx, { host }) => eject(ctx, host), { noDryRun: 'ejecting resets the slave host' }),
   'host.become_standalone': withFlags(becomeStandalone, { noDryRun: 'it resets this host' }),
 };

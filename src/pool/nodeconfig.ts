@@ -48,7 +48,8 @@ export function nodeConfigRoute(d: Daemon, masterUrl: () => string | undefined):
   return async (req, body) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const master = masterUrl();
-    if (master) return text(307, `this host is a pool slave: ask the master ${master}\n`, { Location: `${master.replace(/\/$/, '')}${url.pathname}${url.search}` });
+    if (master)
+      return text(307, `this host is a pool slave: ask the master ${master}\n`, { Location: `${master.replace(/\/$/, '')}${url.pathname}${url.search}` });
 
     const auth = String(req.headers.authorization ?? '');
     const sid = url.searchParams.get('session_id') ?? String(req.headers['x-session-id'] ?? '');
@@ -61,7 +62,9 @@ export function nodeConfigRoute(d: Daemon, masterUrl: () => string | undefined):
     }
     const bearer = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
     if (!authed && !bearer) {
-      return text(401, 'authentication required: ?session_id=<session>, HTTP Basic, or Authorization: Bearer <the node\'s node-config-token>\n', { 'WWW-Authenticate': 'Basic realm="xenapi-netd"' });
+      return text(401, "authentication required: ?session_id=<session>, HTTP Basic, or Authorization: Bearer <the node's node-config-token>\n", {
+        'WWW-Authenticate': 'Basic realm="xenapi-netd"',
+      });
     }
 
     let map: unknown;
@@ -82,7 +85,10 @@ export function nodeConfigRoute(d: Daemon, masterUrl: () => string | undefined):
     const host = identifyHost(store, [...report.keys()]);
     if (!host) {
       if (!authed) return text(401, 'the token does not belong to a host this manager knows\n');
-      return text(404, `no host of this pool has the NICs ${[...report.keys()].join(', ') || '(none reported)'}: this manager does not know the node (add it to the pool first)\n`);
+      return text(
+        404,
+        `no host of this pool has the NICs ${[...report.keys()].join(', ') || '(none reported)'}: this manager does not know the node (add it to the pool first)\n`,
+      );
     }
     if (!authed) {
       const tok = (store.get('host', host).other_config as Record<string, string>)[NODE_TOKEN_KEY];
@@ -102,7 +108,9 @@ export function nodeConfigRoute(d: Daemon, masterUrl: () => string | undefined):
       d.log.info(`node config: ${store.get('host', host).name_label} reported new NICs ${fresh.map(([m, dv]) => `${dv} (${m})`).join(', ')}: introduced`);
     }
     // The host's NICs as its physical, non-VLAN PIFs say (device, MAC), whatever host this daemon is.
-    const nics = store.children('host', host, 'PIFs').map((r) => store.get('PIF', r))
+    const nics = store
+      .children('host', host, 'PIFs')
+      .map((r) => store.get('PIF', r))
       .filter((p) => p.physical && Number(p.VLAN) === -1)
       .map((p) => ({ device: p.device, MAC: p.MAC, MTU: Number(p.MTU), carrier: true }));
     try {

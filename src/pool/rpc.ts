@@ -24,7 +24,10 @@ export class RemoteFailure extends Error {
 }
 /** The remote daemon could not be reached (refused, reset, timed out). */
 export class Unreachable extends Error {
-  constructor(readonly url: string, cause: string) {
+  constructor(
+    readonly url: string,
+    cause: string,
+  ) {
     super(`cannot contact ${url}: ${cause}`);
     this.name = 'Unreachable';
   }
@@ -42,7 +45,11 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 let tlsAgent: https.Agent | undefined;
 let poolCa: string | undefined;
 const httpsAgent = (): https.Agent =>
-  (tlsAgent ??= new (requireCjs('node:https') as typeof https).Agent({ keepAlive: true, maxSockets: 64, ...(poolCa ? { ca: [...(requireCjs('node:tls') as typeof tls).rootCertificates, poolCa] } : {}) }));
+  (tlsAgent ??= new (requireCjs('node:https') as typeof https).Agent({
+    keepAlive: true,
+    maxSockets: 64,
+    ...(poolCa ? { ca: [...(requireCjs('node:tls') as typeof tls).rootCertificates, poolCa] } : {}),
+  }));
 
 /**
  * Daemons that serve HTTPS (--tls-cert) are reached over https:// and their certificate is
@@ -62,7 +69,9 @@ export function xapiCall<T = unknown>(url: string, method: string, params: unkno
   const opts = { host: u.hostname, port: Number(u.port || (secure ? 443 : 80)), path: u.pathname || '/', agent: secure ? httpsAgent() : agent };
   // The package honours `agent` (passed through to http.request) though its typings omit it.
   const lib = xmlrpc();
-  const client = secure ? lib.createSecureClient(opts as Parameters<typeof XmlRpc.createClient>[0]) : lib.createClient(opts as Parameters<typeof XmlRpc.createClient>[0]);
+  const client = secure
+    ? lib.createSecureClient(opts as Parameters<typeof XmlRpc.createClient>[0])
+    : lib.createClient(opts as Parameters<typeof XmlRpc.createClient>[0]);
   return new Promise<T>((resolve, reject) => {
     let done = false;
     const timer = setTimeout(() => {

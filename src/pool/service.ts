@@ -107,9 +107,16 @@ export class PoolService implements ForwardPool {
 
   private makeAgent(): SlaveAgent {
     return new SlaveAgent({
-      store: this.store, reconciler: this.d.services.reconciler, roles: this.roles, role: this.role, localHost: () => this.d.hostRef, log: this.log,
-      user: this.cfg.poolUser, password: this.cfg.poolPassword,
-      heartbeatMs: this.cfg.poolHeartbeatMs ?? 2000, maxBackoffMs: this.cfg.poolMaxBackoffMs ?? 10_000,
+      store: this.store,
+      reconciler: this.d.services.reconciler,
+      roles: this.roles,
+      role: this.role,
+      localHost: () => this.d.hostRef,
+      log: this.log,
+      user: this.cfg.poolUser,
+      password: this.cfg.poolPassword,
+      heartbeatMs: this.cfg.poolHeartbeatMs ?? 2000,
+      maxBackoffMs: this.cfg.poolMaxBackoffMs ?? 10_000,
     });
   }
 
@@ -171,10 +178,12 @@ export class PoolService implements ForwardPool {
     if (this.silent.has(host)) return;
     this.silent.add(host);
     this.log.warn(`pool: host ${host} did not answer (${why}); marked not live until it syncs again`);
-    this.store.write((tx) => {
-      const m = String(tx.find('host', host)?.metrics ?? '');
-      if (m && tx.find('host_metrics', m)?.live) tx.set('host_metrics', m, { live: false });
-    }).catch((e) => this.log.error(`pool: could not mark host ${host} not live: ${(e as Error).message}`));
+    this.store
+      .write((tx) => {
+        const m = String(tx.find('host', host)?.metrics ?? '');
+        if (m && tx.find('host_metrics', m)?.live) tx.set('host_metrics', m, { live: false });
+      })
+      .catch((e) => this.log.error(`pool: could not mark host ${host} not live: ${(e as Error).message}`));
   }
 
   /** Master: sends a desired state to a slave host's daemon; failures as the ApiError the caller sees. */
@@ -197,7 +206,12 @@ export class PoolService implements ForwardPool {
     const m = this.roles.member(uuid);
     if (!m) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
     try {
-      return await xapiCall<PlanSummary>(m.url, 'DryRun.host.apply_network_state', [m.token, json, JSON.stringify({ seq: 0, deadline: 0 })], this.callTimeoutMs);
+      return await xapiCall<PlanSummary>(
+        m.url,
+        'DryRun.host.apply_network_state',
+        [m.token, json, JSON.stringify({ seq: 0, deadline: 0 })],
+        this.callTimeoutMs,
+      );
     } catch (e) {
       throw slaveError(host, e, culprit);
     }
@@ -247,4 +261,3 @@ export class PoolService implements ForwardPool {
     this.log.info('pool: ejected from the pool; this daemon is now the master of its own host (first-start configuration)');
   }
 }
-

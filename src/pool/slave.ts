@@ -125,7 +125,10 @@ export class SlaveAgent extends EventEmitter {
       }
       return plan.length;
     });
-    this.applyTail = run.then(() => undefined, () => undefined);
+    this.applyTail = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 

@@ -79,8 +79,13 @@ export function registerHost(tx: Txn, uuid: string, r: SlaveReport, master: stri
   const dom0 = tx.create('VM', {
     name_label: `Control domain on host: ${r.hostname}`,
     name_description: 'The domain which manages physical devices and manages other domains',
-    power_state: 'Running', is_control_domain: true, resident_on: host, affinity: host, domid: 0,
-    metrics: vmMetrics, guest_metrics: NULL_REF,
+    power_state: 'Running',
+    is_control_domain: true,
+    resident_on: host,
+    affinity: host,
+    domid: 0,
+    metrics: vmMetrics,
+    guest_metrics: NULL_REF,
   });
   tx.set('host', host, { control_domain: dom0 });
   return host;
@@ -156,7 +161,10 @@ export function syncBonds(ctx: CallCtx, host: Ref<'host'>, absent: Set<string>, 
   const master = poolMaster(tx);
   if (master === host) return;
   const bctx: CallCtx = { d: ctx.d, session: ctx.session, db: tx, tx, method: ctx.method, facts: ctx.facts };
-  const mine = tx.children('host', host, 'PIFs').map((p) => [p, tx.get('PIF', p)] as const).filter(([, r]) => isPhysical(r));
+  const mine = tx
+    .children('host', host, 'PIFs')
+    .map((p) => [p, tx.get('PIF', p)] as const)
+    .filter(([, r]) => isPhysical(r));
   const masterBonds = tx.children('host', master, 'PIFs').flatMap((p) => tx.children('PIF', p, 'bond_master_of'));
   for (const b of masterBonds) {
     const B = tx.get('Bond', b);

@@ -22,7 +22,10 @@ function uplinkOf(db: View, ref: string, pif: Row): Uplink | undefined {
   const masterOf = db.children('PIF', ref, 'bond_master_of');
   if (masterOf.length) {
     const bond = db.get('Bond', masterOf[0]);
-    const members = db.children('Bond', masterOf[0], 'slaves').map((s) => String(db.get('PIF', s).device)).sort();
+    const members = db
+      .children('Bond', masterOf[0], 'slaves')
+      .map((s) => String(db.get('PIF', s).device))
+      .sort();
     return {
       kind: 'bond',
       name: String(pif.device),
@@ -65,9 +68,9 @@ function uplinkOf(db: View, ref: string, pif: Row): Uplink | undefined {
 export function gatewayAndDnsPifs(pifs: [string, Row][]): { gateway?: string; dns?: string } {
   const candidates = pifs.filter(([, p]) => (p.primary_address_type === 'IPv6' ? p.ipv6_configuration_mode : p.ip_configuration_mode) !== 'None');
   const pick = (key: string): string | undefined =>
-    (candidates.find(([, p]) => (p.other_config as Record<string, string>)?.[key] === 'true')
-      ?? candidates.find(([, p]) => p.management)
-      ?? candidates[0])?.[0];
+    (candidates.find(([, p]) => (p.other_config as Record<string, string>)?.[key] === 'true') ??
+      candidates.find(([, p]) => p.management) ??
+      candidates[0])?.[0];
   return { gateway: pick('defaultroute'), dns: pick('peerdns') };
 }
 
@@ -96,7 +99,9 @@ export function desiredState(db: View, host: string): NetState {
     return b;
   };
   // The host's PIFs and resident VMs come from the relation indexes, not a scan of the pool.
-  const pifs = db.children('host', host, 'PIFs').map((ref): [string, Row] => [ref, db.get('PIF', ref)])
+  const pifs = db
+    .children('host', host, 'PIFs')
+    .map((ref): [string, Row] => [ref, db.get('PIF', ref)])
     .sort(([, a], [, b]) => String(a.device).localeCompare(String(b.device)));
   const { gateway, dns } = gatewayAndDnsPifs(pifs);
   for (const [ref, pif] of pifs) {
@@ -161,13 +166,29 @@ export function affectedHosts(tx: Txn, store: View, only?: string): Set<string> 
       const rows = [row, store.find(cls, ref)].filter((r) => r) as Record<string, unknown>[];
       for (const r of rows) {
         switch (cls) {
-          case 'PIF': hosts.add(String(r.host)); break;
-          case 'Bond': pifHost(r.master); break;
-          case 'VLAN': pifHost(r.tagged_PIF); pifHost(r.untagged_PIF); break;
-          case 'tunnel': pifHost(r.access_PIF); pifHost(r.transport_PIF); break;
-          case 'VIF': vmHost(r.VM); break;
-          case 'VM': hosts.add(String(r.resident_on)); break;
-          case 'host': hosts.add(ref); break;
+          case 'PIF':
+            hosts.add(String(r.host));
+            break;
+          case 'Bond':
+            pifHost(r.master);
+            break;
+          case 'VLAN':
+            pifHost(r.tagged_PIF);
+            pifHost(r.untagged_PIF);
+            break;
+          case 'tunnel':
+            pifHost(r.access_PIF);
+            pifHost(r.transport_PIF);
+            break;
+          case 'VIF':
+            vmHost(r.VM);
+            break;
+          case 'VM':
+            hosts.add(String(r.resident_on));
+            break;
+          case 'host':
+            hosts.add(ref);
+            break;
           case 'network':
             for (const v of views) {
               for (const p of v.children('network', ref, 'PIFs')) pifHost(p);

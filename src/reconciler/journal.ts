@@ -98,7 +98,14 @@ export class Journal {
 
 function parse(r: RawEntry): JournalEntry {
   return {
-    id: Number(r.id), gen: Number(r.gen), method: r.method, steps: JSON.parse(r.steps) as Step[], before: JSON.parse(r.before) as NetState,
-    status: r.status, created: r.created, closed: r.closed ?? '', note: r.note ?? '',
+    id: Number(r.id),
+    gen: Number(r.gen),
+    method: r.method,
+    steps: JSON.parse(r.steps) as Step[],
+    before: JSON.parse(r.before) as NetState,
+    status: r.status,
+    created: r.created,
+    closed: r.closed ?? '',
+    note: r.note ?? '',
   };
 }

@@ -98,7 +98,11 @@ export class Reconciler {
   journal?: Journal;
   /** The host-facts port over this reconciler's backend. */
   readonly facts: HostFacts;
-  constructor(readonly backend: Backend, readonly host: () => string, private log?: Log) {
+  constructor(
+    readonly backend: Backend,
+    readonly host: () => string,
+    private log?: Log,
+  ) {
     const lease = backend.dhcpLease?.bind(backend);
     this.facts = {
       bridges: async () => Object.keys((await backend.read()).bridges),
@@ -146,8 +150,10 @@ export class Reconciler {
       const fresh = [...new Set(fit.dropped.filter((d) => !already.has(d)).map((d) => d.split(' ')[0]))];
       if (fresh.length) {
         const pif = db.children('host', this.host(), 'PIFs').find((p) => db.get('PIF', p).physical && db.get('PIF', p).device === fresh[0]);
-        throw new ApiError('PIF_CONFIGURATION_ERROR', [pif ?? 'OpaqueRef:NULL',
-          `NIC ${fresh.join(', ')} ${fresh.length > 1 ? 'are' : 'is'} not present on this host (host NICs: ${nics.join(', ') || 'none'})`]);
+        throw new ApiError('PIF_CONFIGURATION_ERROR', [
+          pif ?? 'OpaqueRef:NULL',
+          `NIC ${fresh.join(', ')} ${fresh.length > 1 ? 'are' : 'is'} not present on this host (host NICs: ${nics.join(', ') || 'none'})`,
+        ]);
       }
     }
     if (fit.dropped.length && fit.dropped.join() !== this.lastDropped) {
@@ -192,7 +198,14 @@ export class Reconciler {
     // the master's own 650-bridge state was derived and diffed for nothing, ~25 ms a sync).
     if (!tx.ctx.dryRun && !affectedHosts(tx, tx.store, this.host()).has(this.host())) return;
     const desired = desiredState(tx, this.host());
-    const r = await this.reconcile({ method: tx.ctx.method, desired, strict: { db: tx, committed: tx.store }, culprit: tx.ctx.culprit, dryRun: !!tx.ctx.dryRun, tx });
+    const r = await this.reconcile({
+      method: tx.ctx.method,
+      desired,
+      strict: { db: tx, committed: tx.store },
+      culprit: tx.ctx.culprit,
+      dryRun: !!tx.ctx.dryRun,
+      tx,
+    });
     // A dry run reports the plan and changes nothing: the transaction is abandoned.
     if (tx.ctx.dryRun) throw new DryRun(r);
   }
@@ -222,7 +235,8 @@ export class Reconciler {
       // Failpoints stand in front of a call's plan only (a crash test's start-up is not the crash it arms).
       await (g.tx ? this.applyPlan(r.plan) : this.backend.apply(r.plan));
     } catch (e) {
-      const msg = e instanceof BackendError ? `step ${e.step + 1} of ${r.plan.length} (${r.lines[e.step] ?? '?'}): ${e.message}` : String((e as Error)?.message ?? e);
+      const msg =
+        e instanceof BackendError ? `step ${e.step + 1} of ${r.plan.length} (${r.lines[e.step] ?? '?'}): ${e.message}` : String((e as Error)?.message ?? e);
       if (id !== undefined) await this.closeAfterFailure(id, r.actual!, msg);
       this.forgetNics(); // a NIC may have gone: read them again for the next plan
       throw new ApiError('PIF_CONFIGURATION_ERROR', [culprit, msg]);
@@ -298,8 +312,10 @@ export class Reconciler {
     const want = desired ?? desiredState(this.store!, this.host());
     const open = this.journal?.openEntries() ?? [];
     for (const e of open) {
-      this.log?.warn?.(`crash recovery: journal entry ${e.id} (${e.method || 'transaction'}, ${e.steps.length} steps: ${e.steps.map(describe).join('; ')}) ` +
-        'was left open: its transaction did not commit, so the host goes back to the state before it (the database, or what a pool slave last applied for its master)');
+      this.log?.warn?.(
+        `crash recovery: journal entry ${e.id} (${e.method || 'transaction'}, ${e.steps.length} steps: ${e.steps.map(describe).join('; ')}) ` +
+          'was left open: its transaction did not commit, so the host goes back to the state before it (the database, or what a pool slave last applied for its master)',
+      );
     }
     this.forgetNics(); // read the NICs afresh at start-up
     const r = await this.reconcile({ method: 'start-up', desired: want });
@@ -307,7 +323,8 @@ export class Reconciler {
       const now = stateKey(await this.backend.read());
       const matches = now === stateKey(want);
       for (const e of open) {
-        const note = `start-up applied ${r.plan.length} steps${r.lines.length ? ` (${r.lines.join('; ')})` : ''}; ` +
+        const note =
+          `start-up applied ${r.plan.length} steps${r.lines.length ? ` (${r.lines.join('; ')})` : ''}; ` +
           `host ${matches ? 'matches' : 'does NOT match'} the database; host ${now === stateKey(e.before) ? 'is' : 'is not'} back to the journaled state before`;
         this.journal!.close(e.id, 'recovered', note);
         this.log?.info(`crash recovery: journal entry ${e.id}: ${note}`);
@@ -372,8 +389,12 @@ export function summarize(plan: Step[]): PlanSummary {
       }
       case 'ip.set':
       case 'ip.clear':
-        note(s.op === 'ip.set' ? added : removed, `ip:${s.ip.mode === 'DHCP' ? `DHCP@${s.bridge}` : s.ip.address}`,
-          s.ip.mode === 'DHCP' ? 'IP (DHCP)' : `IP ${s.ip.address}`, s.bridge);
+        note(
+          s.op === 'ip.set' ? added : removed,
+          `ip:${s.ip.mode === 'DHCP' ? `DHCP@${s.bridge}` : s.ip.address}`,
+          s.ip.mode === 'DHCP' ? 'IP (DHCP)' : `IP ${s.ip.address}`,
+          s.bridge,
+        );
         break;
       case 'vif.add':
       case 'vif.del':

@@ -5,8 +5,19 @@
 import Database from 'better-sqlite3';
 import { v4 as uuidv4 } from 'uuid';
 import {
-  classDef, manySide, oneSides, relations, storedClasses, storedFields, SCHEMA_VERSION,
-  type ClassDef, type ClassName, type FieldDef, type RelationDef, type RowOf, type Ty,
+  classDef,
+  manySide,
+  oneSides,
+  relations,
+  storedClasses,
+  storedFields,
+  SCHEMA_VERSION,
+  type ClassDef,
+  type ClassName,
+  type FieldDef,
+  type RelationDef,
+  type RowOf,
+  type Ty,
 } from '../../schema/index.js';
 import { ApiError } from '../errors.js';
 import { errorFor, isValid, otherConfigProblem } from '../../schema/values.js';
@@ -92,18 +103,29 @@ function rowMaker(fields: readonly FieldDef[]): (vals: readonly unknown[]) => Re
 const MAX_PARTIAL = 256;
 
 /** One entry of the change log event.from reads. */
-export interface Change { gen: number; cls: string; ref: string }
+export interface Change {
+  gen: number;
+  cls: string;
+  ref: string;
+}
 /** A deleted object as event.from needs it. */
-export interface Tombstone { gen: number; created: number; uuid: string }
-
+export interface Tombstone {
+  gen: number;
+  created: number;
+  uuid: string;
+}
 
 /** Encodes a value of type `ty` for an SQLite column. */
 function toSql(ty: Ty, v: unknown): unknown {
   switch (ty.k) {
-    case 'bool': return v ? 1 : 0;
-    case 'set': return v === EMPTY_SET ? '[]' : JSON.stringify(v);
-    case 'map': return v === EMPTY_MAP ? '{}' : JSON.stringify(v);
-    default: return v;
+    case 'bool':
+      return v ? 1 : 0;
+    case 'set':
+      return v === EMPTY_SET ? '[]' : JSON.stringify(v);
+    case 'map':
+      return v === EMPTY_MAP ? '{}' : JSON.stringify(v);
+    default:
+      return v;
   }
 }
 /** Shared, frozen empty map and set: most maps and sets of most rows are empty, and rows are never mutated. */
@@ -122,20 +144,34 @@ function intern(s: string): string {
 /** Decodes an SQLite column into a value of type `ty`. */
 function fromSql(ty: Ty, v: unknown): unknown {
   switch (ty.k) {
-    case 'bool': return v === 1 || v === 1n;
-    case 'set': return v === '[]' ? EMPTY_SET : JSON.parse(String(v));
-    case 'map': return v === '{}' ? EMPTY_MAP : Object.assign(Object.create(null), JSON.parse(String(v)));
-    case 'int': return typeof v === 'bigint' && Number.isSafeInteger(Number(v)) ? Number(v) : v; // BigInt beyond 2^53
-    case 'float': return typeof v === 'bigint' ? Number(v) : v;
-    case 'string': case 'enum': case 'ref': case 'datetime': return typeof v === 'string' ? intern(v) : v;
-    default: return v;
+    case 'bool':
+      return v === 1 || v === 1n;
+    case 'set':
+      return v === '[]' ? EMPTY_SET : JSON.parse(String(v));
+    case 'map':
+      return v === '{}' ? EMPTY_MAP : Object.assign(Object.create(null), JSON.parse(String(v)));
+    case 'int':
+      return typeof v === 'bigint' && Number.isSafeInteger(Number(v)) ? Number(v) : v; // BigInt beyond 2^53
+    case 'float':
+      return typeof v === 'bigint' ? Number(v) : v;
+    case 'string':
+    case 'enum':
+    case 'ref':
+    case 'datetime':
+      return typeof v === 'string' ? intern(v) : v;
+    default:
+      return v;
   }
 }
 function sqlType(ty: Ty): string {
   switch (ty.k) {
-    case 'bool': case 'int': return 'INTEGER';
-    case 'float': return 'REAL';
-    default: return 'TEXT';
+    case 'bool':
+    case 'int':
+      return 'INTEGER';
+    case 'float':
+      return 'REAL';
+    default:
+      return 'TEXT';
   }
 }
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -256,12 +292,14 @@ class RemotePhase {
       this.held = new Set(keys);
     }
     const todo = calls.filter((c) => this.sent.get(c.key) !== c.payload);
-    const results = await Promise.allSettled(todo.map(async (c) => {
-      if (c.undo) this.undos.set(c.key, c.undo);
-      this.sent.delete(c.key);
-      await c.run();
-      this.sent.set(c.key, c.payload);
-    }));
+    const results = await Promise.allSettled(
+      todo.map(async (c) => {
+        if (c.undo) this.undos.set(c.key, c.undo);
+        this.sent.delete(c.key);
+        await c.run();
+        this.sent.set(c.key, c.payload);
+      }),
+    );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
@@ -317,7 +355,9 @@ export class Store implements View {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec('CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
-    this.db.exec('CREATE TABLE IF NOT EXISTS _deleted (cls TEXT NOT NULL, ref TEXT NOT NULL, uuid TEXT NOT NULL, created INTEGER NOT NULL, deleted INTEGER NOT NULL, PRIMARY KEY (cls, ref))');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS _deleted (cls TEXT NOT NULL, ref TEXT NOT NULL, uuid TEXT NOT NULL, created INTEGER NOT NULL, deleted INTEGER NOT NULL, PRIMARY KEY (cls, ref))',
+    );
     this.meta = {
       get: this.db.prepare('SELECT value FROM _meta WHERE key = ?'),
       set: this.db.prepare('INSERT OR REPLACE INTO _meta (key, value) VALUES (?, ?)'),
@@ -333,7 +373,13 @@ export class Store implements View {
     this.metaSet('schema_version', String(SCHEMA_VERSION));
     this.generation = Number(this.metaGet('generation') ?? 0);
     this.minValidGen = Number(this.metaGet('min_valid_generation') ?? 0);
-    for (const t of this.db.prepare('SELECT cls, ref, uuid, created, deleted FROM _deleted').all() as { cls: string; ref: string; uuid: string; created: number; deleted: number }[]) {
+    for (const t of this.db.prepare('SELECT cls, ref, uuid, created, deleted FROM _deleted').all() as {
+      cls: string;
+      ref: string;
+      uuid: string;
+      created: number;
+      deleted: number;
+    }[]) {
       this.tombstones.set(`${t.cls}/${t.ref}`, { gen: Number(t.deleted), created: Number(t.created), uuid: t.uuid });
     }
     this.rebuildLog();
@@ -350,7 +396,9 @@ export class Store implements View {
   private openClass(def: ClassDef): void {
     const fields = storedFields(def);
     const cols = fields.map((fd) => `${q(fd.name)} ${sqlType(fd.ty)}`);
-    this.db.exec(`CREATE TABLE IF NOT EXISTS ${q(def.name)} (_ref TEXT PRIMARY KEY, _created INTEGER NOT NULL, _modified INTEGER NOT NULL${cols.length ? ', ' + cols.join(', ') : ''})`);
+    this.db.exec(
+      `CREATE TABLE IF NOT EXISTS ${q(def.name)} (_ref TEXT PRIMARY KEY, _created INTEGER NOT NULL, _modified INTEGER NOT NULL${cols.length ? ', ' + cols.join(', ') : ''})`,
+    );
     const have = new Set((this.db.prepare(`PRAGMA table_info(${q(def.name)})`).all() as { name: string }[]).map((c) => c.name));
     for (const fd of fields) {
       if (have.has(fd.name)) continue;
@@ -361,7 +409,11 @@ export class Store implements View {
     }
     const names = ['_ref', '_created', '_modified', ...fields.map((fd) => fd.name)];
     const st: ClassState = {
-      def, fields, rows: new Map(), uuids: new Map(), gens: new Map(),
+      def,
+      fields,
+      rows: new Map(),
+      uuids: new Map(),
+      gens: new Map(),
       insert: this.db.prepare(`INSERT INTO ${q(def.name)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`),
       // An UPDATE in place is cheaper than REPLACE's delete + insert for the common modify.
       update: this.db.prepare(`UPDATE ${q(def.name)} SET _modified = ?${fields.map((fd) => `, ${q(fd.name)} = ?`).join('')} WHERE _ref = ?`),
@@ -372,7 +424,10 @@ export class Store implements View {
     this.classes.set(def.name, st);
     // Raw rows (arrays) make less garbage than objects while loading a large database.
     // safeIntegers: 64-bit ints come back exact (fromSql keeps a BigInt only beyond 2^53).
-    const load = this.db.prepare(`SELECT ${names.map(q).join(', ')} FROM ${q(def.name)}`).raw(true).safeIntegers(true);
+    const load = this.db
+      .prepare(`SELECT ${names.map(q).join(', ')} FROM ${q(def.name)}`)
+      .raw(true)
+      .safeIntegers(true);
     for (const raw of load.iterate() as Iterable<unknown[]>) {
       const vals = new Array<unknown>(fields.length);
       for (let i = 0; i < fields.length; i++) vals[i] = fromSql(fields[i].ty, raw[i + 3]);
@@ -542,13 +597,21 @@ export class Store implements View {
         if (tx.dirty()) for (const h of this.precommit) await h(tx);
         this.commit(tx);
         for (const f of tx.after) {
-          try { f(); } catch { /* after-commit hooks must not undo a commit */ }
+          try {
+            f();
+          } catch {
+            /* after-commit hooks must not undo a commit */
+          }
         }
         return result;
       }
     } catch (e) {
       for (const f of tx?.undo.reverse() ?? []) {
-        try { await f(); } catch { /* best effort: the backend reports its own failures */ }
+        try {
+          await f();
+        } catch {
+          /* best effort: the backend reports its own failures */
+        }
       }
       // Other hosts are put back without the write lock, under their own keys.
       unlock?.();
@@ -717,7 +780,12 @@ export class Store implements View {
         st.update.run(gen, ...fields.map((fd) => toSql(fd.ty, row[fd.name])), ref);
         return;
       }
-      const cols = key ? key.split(',').map((i) => `, ${q(fields[Number(i)].name)} = ?`).join('') : '';
+      const cols = key
+        ? key
+            .split(',')
+            .map((i) => `, ${q(fields[Number(i)].name)} = ?`)
+            .join('')
+        : '';
       stmt = this.db.prepare(`UPDATE ${q(st.def.name)} SET _modified = ?${cols} WHERE _ref = ?`);
       st.partial.set(key, stmt);
     }
@@ -757,14 +825,24 @@ export function defaultOf(fd: FieldDef): unknown {
     return clone(d);
   }
   switch (fd.ty.k) {
-    case 'string': case 'enum': return '';
-    case 'int': case 'float': return 0;
-    case 'bool': return false;
-    case 'datetime': return '19700101T00:00:00Z';
-    case 'ref': return NULL_REF;
-    case 'set': return EMPTY_SET;
-    case 'map': return EMPTY_MAP;
-    default: return '';
+    case 'string':
+    case 'enum':
+      return '';
+    case 'int':
+    case 'float':
+      return 0;
+    case 'bool':
+      return false;
+    case 'datetime':
+      return '19700101T00:00:00Z';
+    case 'ref':
+      return NULL_REF;
+    case 'set':
+      return EMPTY_SET;
+    case 'map':
+      return EMPTY_MAP;
+    default:
+      return '';
   }
 }
 
@@ -808,7 +886,11 @@ export class Txn implements View {
   readonly reads: ReadSet = { objs: new Map(), classes: new Set(), uuids: new Map(), rels: new Map() };
 
   /** `sent`: what earlier runs of the same write already sent, by key; `ids`: the names earlier runs handed out. */
-  constructor(readonly store: Store, readonly sent: ReadonlyMap<string, string> = new Map(), private ids = new IdPool()) {}
+  constructor(
+    readonly store: Store,
+    readonly sent: ReadonlyMap<string, string> = new Map(),
+    private ids = new IdPool(),
+  ) {}
 
   /** A fresh object reference (the same one again when the write runs again). */
   newRef(): string {
@@ -865,7 +947,10 @@ export class Txn implements View {
       if (from === to) continue;
       let d = this.relDelta.get(r);
       if (!d) this.relDelta.set(r, (d = new Map()));
-      for (const [target, present] of [[from, false], [to, true]] as const) {
+      for (const [target, present] of [
+        [from, false],
+        [to, true],
+      ] as const) {
         if (typeof target !== 'string' || target === NULL_REF) continue;
         let t = d.get(target);
         if (!t) d.set(target, (t = new Map()));

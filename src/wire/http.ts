@@ -15,9 +15,7 @@ import { peerCred } from './peercred.js';
 import { Encoded, ProtocolError, type RpcCall } from './values.js';
 
 /** What the dispatcher answers. `bare` replies skip the Status/Value wrapper (system.listMethods). */
-export type RpcOutcome =
-  | { ok: true; value: unknown; ty: Ty; bare?: boolean }
-  | { ok: false; error: string[] };
+export type RpcOutcome = { ok: true; value: unknown; ty: Ty; bare?: boolean } | { ok: false; error: string[] };
 
 /**
  * What the transport vouches for about the caller: `root` for a process running as root on the
@@ -69,7 +67,10 @@ export interface Exchange {
 }
 
 /** A non-RPC POST route: gets the request and its whole body, answers with a whole body. */
-export type RouteHandler = (req: http.IncomingMessage, body: Buffer) => Promise<{ status: number; contentType: string; body: string; headers?: Record<string, string> }>;
+export type RouteHandler = (
+  req: http.IncomingMessage,
+  body: Buffer,
+) => Promise<{ status: number; contentType: string; body: string; headers?: Record<string, string> }>;
 
 /** The route for a path: the longest route path equal to it or a parent of it. */
 function routeFor(routes: Record<string, RouteHandler> | undefined, path: string): RouteHandler | undefined {
@@ -157,10 +158,13 @@ function refuseTooLarge(req: http.IncomingMessage, res: http.ServerResponse): vo
  * [expected, received], in the protocol the client spoke (JSON-RPC: an error with id null).
  */
 function sendProtocolError(res: http.ServerResponse, msg: string, transport: 'xmlrpc' | 'jsonrpc'): void {
-  const desc = ['XMLRPC_UNMARSHAL_FAILURE', transport === 'xmlrpc' ? 'a methodCall with a methodName and params' : 'a JSON-RPC request object with method, params and id', msg];
-  const body = transport === 'xmlrpc'
-    ? xmlrpc.failure(desc)
-    : JSON.stringify({ jsonrpc: '2.0', error: { code: 1, message: desc[0], data: desc.slice(1) }, id: null });
+  const desc = [
+    'XMLRPC_UNMARSHAL_FAILURE',
+    transport === 'xmlrpc' ? 'a methodCall with a methodName and params' : 'a JSON-RPC request object with method, params and id',
+    msg,
+  ];
+  const body =
+    transport === 'xmlrpc' ? xmlrpc.failure(desc) : JSON.stringify({ jsonrpc: '2.0', error: { code: 1, message: desc[0], data: desc.slice(1) }, id: null });
   res.writeHead(500, { 'Content-Type': transport === 'xmlrpc' ? 'text/xml' : 'application/json', 'Content-Length': Buffer.byteLength(body), ...cors(res) });
   res.end(body);
 }

@@ -77,7 +77,13 @@ export function* successParts(call: { version: 1 | 2; id: number | string }, v: 
   if (ty.k === 'map' && (v instanceof LazyMap || (v && typeof v === 'object' && Object.keys(v).length > 256))) {
     const entries = v instanceof LazyMap ? v.entries : Object.entries(v as Record<string, unknown>);
     yield head + '{';
-    yield* memberSlices(entries, (k, first) => (first ? '' : ',') + JSON.stringify(k) + ':', (x) => x.json(), (x) => bigints(JSON.stringify(x, replacer)), '');
+    yield* memberSlices(
+      entries,
+      (k, first) => (first ? '' : ',') + JSON.stringify(k) + ':',
+      (x) => x.json(),
+      (x) => bigints(JSON.stringify(x, replacer)),
+      '',
+    );
     yield '}' + tail;
     return;
   }

@@ -35,7 +35,9 @@ function scalar(tag: string, text: string): unknown {
   switch (tag) {
     case 'string':
       return text;
-    case 'int': case 'i4': case 'i8': {
+    case 'int':
+    case 'i4':
+    case 'i8': {
       const s = text.trim();
       if (!INT_RE.test(s)) throw new ProtocolError(`bad <${tag}> ${s}`);
       return wireInt(s);
@@ -46,7 +48,9 @@ function scalar(tag: string, text: string): unknown {
       const s = text.trim();
       if (!FLOAT_RE.test(s)) throw new ProtocolError(`bad <double> ${s}`);
       const l = s.toLowerCase().replace(/^\+/, '');
-      return new WireDouble(l === 'inf' || l === 'infinity' ? Infinity : l === '-inf' || l === '-infinity' ? -Infinity : l === 'nan' || l === '-nan' ? NaN : Number(s));
+      return new WireDouble(
+        l === 'inf' || l === 'infinity' ? Infinity : l === '-inf' || l === '-infinity' ? -Infinity : l === 'nan' || l === '-nan' ? NaN : Number(s),
+      );
     }
     case 'dateTime.iso8601':
       return new WireDateTime(text.trim());
@@ -144,7 +148,14 @@ export function saxParseCall(body: string): RpcCall {
       }
       case 'param':
         break;
-      case 'string': case 'int': case 'i4': case 'i8': case 'boolean': case 'double': case 'dateTime.iso8601': case 'base64':
+      case 'string':
+      case 'int':
+      case 'i4':
+      case 'i8':
+      case 'boolean':
+      case 'double':
+      case 'dateTime.iso8601':
+      case 'base64':
         giveToValue(scalar(fr.tag, fr.text));
         break;
       case 'nil':
@@ -203,7 +214,8 @@ function text(s: string): string {
   const out = s.replace(ENTITY, (_m, e: string) => {
     if (e[0] !== '#') return NAMED[e];
     const cp = e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-    if (!(cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff))) bail();
+    if (!(cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff)))
+      bail();
     return String.fromCodePoint(cp);
   });
   return out;
@@ -266,7 +278,14 @@ function fastValue(sc: Scan): unknown {
   const t = sc.tag();
   let v: unknown;
   switch (t) {
-    case 'string': case 'int': case 'i4': case 'i8': case 'boolean': case 'double': case 'dateTime.iso8601': case 'base64': {
+    case 'string':
+    case 'int':
+    case 'i4':
+    case 'i8':
+    case 'boolean':
+    case 'double':
+    case 'dateTime.iso8601':
+    case 'base64': {
       if (sc.eat(`<${t}/>`)) v = scalar(t, '');
       else {
         sc.need(`<${t}>`);
@@ -336,7 +355,9 @@ function fastValue(sc: Scan): unknown {
 export function fastParseCall(body: string): RpcCall | undefined {
   try {
     const sc = new Scan(body);
-    if (sc.eat('\uFEFF')) { /* byte order mark */ }
+    if (sc.eat('\uFEFF')) {
+      /* byte order mark */
+    }
     if (body.startsWith('<?xml', sc.i)) {
       const m = XML_DECL.exec(body.slice(sc.i, sc.i + 200));
       if (!m) bail();
@@ -416,12 +437,18 @@ const encBool: Enc = (v) => (v ? '<value><boolean>1</boolean></value>' : '<value
 
 function tyKey(t: Ty): string {
   switch (t.k) {
-    case 'enum': return `enum:${t.name}`;
-    case 'ref': return 'ref';
-    case 'record': return `record:${t.cls}`;
-    case 'set': return `set(${tyKey(t.of)})`;
-    case 'map': return `map(${tyKey(t.key)},${tyKey(t.val)})`;
-    default: return t.k;
+    case 'enum':
+      return `enum:${t.name}`;
+    case 'ref':
+      return 'ref';
+    case 'record':
+      return `record:${t.cls}`;
+    case 'set':
+      return `set(${tyKey(t.of)})`;
+    case 'map':
+      return `map(${tyKey(t.key)},${tyKey(t.val)})`;
+    default:
+      return t.k;
   }
 }
 
@@ -438,14 +465,24 @@ export function encoderFor(ty: Ty): Enc {
 
 function compile(ty: Ty): Enc {
   switch (ty.k) {
-    case 'string': case 'enum': case 'ref': return encString;
-    case 'int': return encInt;
-    case 'int32': return (v) => `<value><i4>${Number(v) | 0}</i4></value>`;
-    case 'float': return (v) => `<value><double>${g16(Number(v))}</double></value>`;
-    case 'bool': return encBool;
-    case 'datetime': return (v) => `<value><dateTime.iso8601>${esc(String(v))}</dateTime.iso8601></value>`;
-    case 'void': return () => '<value></value>';
-    case 'any': return encodeAny;
+    case 'string':
+    case 'enum':
+    case 'ref':
+      return encString;
+    case 'int':
+      return encInt;
+    case 'int32':
+      return (v) => `<value><i4>${Number(v) | 0}</i4></value>`;
+    case 'float':
+      return (v) => `<value><double>${g16(Number(v))}</double></value>`;
+    case 'bool':
+      return encBool;
+    case 'datetime':
+      return (v) => `<value><dateTime.iso8601>${esc(String(v))}</dateTime.iso8601></value>`;
+    case 'void':
+      return () => '<value></value>';
+    case 'any':
+      return encodeAny;
     case 'set': {
       const el = encoderFor(ty.of);
       return (v) => {
@@ -494,10 +531,14 @@ function encodeAny(v: unknown): string {
   if (v instanceof Typed) return encode(v.v, v.ty);
   if (v === null || v === undefined) return '<value></value>';
   switch (typeof v) {
-    case 'string': return encString(v);
-    case 'number': return Number.isInteger(v) ? `<value>${v}</value>` : `<value><double>${g16(v)}</double></value>`;
-    case 'bigint': return `<value>${v}</value>`;
-    case 'boolean': return encBool(v);
+    case 'string':
+      return encString(v);
+    case 'number':
+      return Number.isInteger(v) ? `<value>${v}</value>` : `<value><double>${g16(v)}</double></value>`;
+    case 'bigint':
+      return `<value>${v}</value>`;
+    case 'boolean':
+      return encBool(v);
   }
   if (Array.isArray(v)) {
     let s = '<value><array><data>';
@@ -597,7 +638,14 @@ export function joinPieces(pieces: (string | Buffer)[], bytes: number, slab = fa
  * Encoded go in as their bytes (one copy into the slice), others through `enc` as strings.
  * Shared by both codecs (`sep` is JSON's comma between members).
  */
-export function* memberSlices(entries: Iterable<[string, unknown]>, head: (k: string, first: boolean) => string, bytesOf: (x: Encoded) => Buffer, enc: (x: unknown) => string, tail: string, headBytes?: (x: Encoded, k: string) => Buffer): Generator<string | Buffer, void, void> {
+export function* memberSlices(
+  entries: Iterable<[string, unknown]>,
+  head: (k: string, first: boolean) => string,
+  bytesOf: (x: Encoded) => Buffer,
+  enc: (x: unknown) => string,
+  tail: string,
+  headBytes?: (x: Encoded, k: string) => Buffer,
+): Generator<string | Buffer, void, void> {
   let pieces: (string | Buffer)[] = [];
   let bytes = 0;
   let n = 0;
@@ -635,7 +683,14 @@ function* bodyParts(v: unknown, ty: Ty): Generator<string | Buffer, void, void> 
     const entries = v instanceof LazyMap ? v.entries : Object.entries(v as Record<string, unknown>);
     const val = encoderFor(ty.val);
     yield '<value><struct>';
-    yield* memberSlices(entries, memberHead, (x) => x.xml(), val, '</member>', (x, k) => x.xmlMemberHead(k));
+    yield* memberSlices(
+      entries,
+      memberHead,
+      (x) => x.xml(),
+      val,
+      '</member>',
+      (x, k) => x.xmlMemberHead(k),
+    );
     yield '</struct></value>';
     return;
   }

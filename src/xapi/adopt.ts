@@ -37,7 +37,8 @@ export function adoptLayout(a: Adoption, nics: InventoryNic[], mgmt?: HostManage
   const isNic = (d: string) => inventory.some((n) => n.device === d);
   const withIp = bridges.filter((b) => b.ip);
   const manager = withIp.find((b) => b.name === mgmt?.device) ?? withIp.find((b) => b.ip?.gateway) ?? withIp[0];
-  const ipText = (b: Bridge) => (b.ip ? `, ${b.ip.mode}${b.ip.address ? ` ${b.ip.address}/${b.ip.netmask}` : ''}${b.ip.gateway ? ` via ${b.ip.gateway}` : ''}` : '');
+  const ipText = (b: Bridge) =>
+    b.ip ? `, ${b.ip.mode}${b.ip.address ? ` ${b.ip.address}/${b.ip.netmask}` : ''}${b.ip.gateway ? ` via ${b.ip.gateway}` : ''}` : '';
   const extra = (b: Bridge) => ({ ...(b.ip ? { ip: ipOf(b.ip) } : {}), ...(b === manager ? { management: true } : {}) });
   /** The NIC or bond a VLAN's parent bridge is carried by. */
   const carrier = new Map<string, string>();
@@ -50,7 +51,11 @@ export function adoptLayout(a: Adoption, nics: InventoryNic[], mgmt?: HostManage
         problems.push(`bridge ${b.name}: its port ${u.device} is not a NIC of this host`);
         continue;
       }
-      Object.assign(inventory.find((n) => n.device === u.device)!, { bridge: b.name, plugged: true }, extra(b));
+      Object.assign(
+        inventory.find((n) => n.device === u.device)!,
+        { bridge: b.name, plugged: true },
+        extra(b),
+      );
       carrier.set(b.name, u.device);
       adopted.push(`${u.device} on bridge ${b.name}${ipText(b)}`);
     } else if (u.kind === 'bond') {

@@ -49,7 +49,11 @@ const LACP: Record<string, (v: string) => boolean> = {
   'lacp-aggregation-key': isOcamlInt,
   'lacp-fallback-ab': (v) => v === 'true' || v === 'false',
 };
-const LACP_DEFAULTS: [string, string][] = [['hashing_algorithm', 'tcpudp_ports'], ['lacp-time', 'slow'], ['lacp-fallback-ab', 'true']];
+const LACP_DEFAULTS: [string, string][] = [
+  ['hashing_algorithm', 'tcpudp_ports'],
+  ['lacp-time', 'slow'],
+  ['lacp-fallback-ab', 'true'],
+];
 
 /**
  * The Linux bonding driver's modes each XenAPI mode may be realised as, on a host whose bonds are
@@ -106,9 +110,12 @@ function withDefaults(mode: string, props: Record<string, string>): Record<strin
 
 /** bond<N> with the smallest N ≥ 0 not used by a bond master PIF on the host (Xapi_bond.choose_bond_device_name). */
 export function chooseBondDevice(db: View, host: Ref<'host'>): string {
-  const used = new Set(db.children('host', host, 'PIFs')
-    .filter((p) => db.children('PIF', p, 'bond_master_of').length > 0)
-    .map((p) => db.get('PIF', p).device));
+  const used = new Set(
+    db
+      .children('host', host, 'PIFs')
+      .filter((p) => db.children('PIF', p, 'bond_master_of').length > 0)
+      .map((p) => db.get('PIF', p).device),
+  );
   let n = 0;
   while (used.has(`bond${n}`)) n++;
   return `bond${n}`;
@@ -268,7 +275,14 @@ function progress(ctx: CallCtx, p: number): void {
 // Bond.create
 
 /** Bond.create: the seed's steps 1-12 with xapi's validations in xapi's order; returns the Bond. */
-export function bondCreate(ctx: CallCtx, network: Ref<'network'>, membersIn: readonly string[], MAC: string, mode: EnumValue<'bond_mode'>, propsIn: Record<string, string>): string {
+export function bondCreate(
+  ctx: CallCtx,
+  network: Ref<'network'>,
+  membersIn: readonly string[],
+  MAC: string,
+  mode: EnumValue<'bond_mode'>,
+  propsIn: Record<string, string>,
+): string {
   const tx = ctx.tx;
   // Validation (Xapi_bond.create's checks and the dispatcher's), nothing changed yet.
   if (membersIn.length === 0) throw new ApiError('PIF_BOND_NEEDS_MORE_MEMBERS', []);
@@ -322,20 +336,47 @@ export function bondCreate(ctx: CallCtx, network: Ref<'network'>, membersIn: rea
   const bondNet = tx.get('network', network);
   const device = chooseBondDevice(tx, host);
   const master = tx.create('PIF', {
-    device, device_name: device, network, host,
-    MAC: MAC !== '' ? MAC : primaryRow.MAC, MTU: Number(bondNet.MTU), VLAN: -1, metrics: newPifMetrics(tx),
-    physical: false, currently_attached: false, ip_configuration_mode: 'None', IP: '', netmask: '', gateway: '', DNS: '',
-    bond_slave_of: NULL_REF, VLAN_master_of: NULL_REF, management: false, other_config: Object.create(null),
-    disallow_unplug: rows.some((r) => r.disallow_unplug), ipv6_configuration_mode: 'None', IPv6: [''], ipv6_gateway: '',
-    primary_address_type: primaryRow.primary_address_type, managed: true,
-    properties: Object.assign(Object.create(null), pifProps), capabilities: [], igmp_snooping_status: 'unknown', PCI: NULL_REF,
+    device,
+    device_name: device,
+    network,
+    host,
+    MAC: MAC !== '' ? MAC : primaryRow.MAC,
+    MTU: Number(bondNet.MTU),
+    VLAN: -1,
+    metrics: newPifMetrics(tx),
+    physical: false,
+    currently_attached: false,
+    ip_configuration_mode: 'None',
+    IP: '',
+    netmask: '',
+    gateway: '',
+    DNS: '',
+    bond_slave_of: NULL_REF,
+    VLAN_master_of: NULL_REF,
+    management: false,
+    other_config: Object.create(null),
+    disallow_unplug: rows.some((r) => r.disallow_unplug),
+    ipv6_configuration_mode: 'None',
+    IPv6: [''],
+    ipv6_gateway: '',
+    primary_address_type: primaryRow.primary_address_type,
+    managed: true,
+    properties: Object.assign(Object.create(null), pifProps),
+    capabilities: [],
+    igmp_snooping_status: 'unknown',
+    PCI: NULL_REF,
   });
   setCulprit(tx, master);
   moveIpConfig(tx, primary, master);
   // Seed step 6: the Bond, with its primary slave.
   const bond = tx.create('Bond', {
-    master, other_config: Object.create(null), primary_slave: primary, mode, properties,
-    links_up: 0, auto_update_mac: MAC === '',
+    master,
+    other_config: Object.create(null),
+    primary_slave: primary,
+    mode,
+    properties,
+    links_up: 0,
+    auto_update_mac: MAC === '',
   });
   // Seed step 7: the slaves.
   for (const m of members) tx.set('PIF', m, { bond_slave_of: bond });
@@ -424,7 +465,9 @@ function reapply(tx: Txn, bond: Ref<'Bond'>): void {
 /** Implementations of the Bond class's messages. */
 export const bondImpls: Impls = {
   'Bond.create': (ctx, { network, members, MAC, mode, properties }) => bondCreate(ctx, network, members, MAC, mode, properties),
-  'Bond.destroy': (ctx, { self }) => { bondDestroy(ctx, self); },
+  'Bond.destroy': (ctx, { self }) => {
+    bondDestroy(ctx, self);
+  },
   'Bond.set_mode': (ctx, { self, value }) => {
     const tx = ctx.tx;
     const b = tx.get('Bond', self);
@@ -437,7 +480,8 @@ export const bondImpls: Impls = {
   'Bond.set_property': (ctx, { self, name, value }) => {
     const tx = ctx.tx;
     const b = tx.get('Bond', self);
-    if (!propertyValid(b.mode, name, value, linuxBonding(tx, tx.get('PIF', b.master).host))) throw new ApiError('INVALID_VALUE', ['properties', `${name} = ${value}`]);
+    if (!propertyValid(b.mode, name, value, linuxBonding(tx, tx.get('PIF', b.master).host)))
+      throw new ApiError('INVALID_VALUE', ['properties', `${name} = ${value}`]);
     tx.set('Bond', self, { properties: Object.assign(Object.create(null), b.properties, { [name]: value }) });
     reapply(tx, self);
   },

@@ -21,8 +21,18 @@ export function bridgeForDevice(device: string): string {
 /** A fresh PIF_metrics as xapi_pif.ml creates them. */
 export function newPifMetrics(tx: Txn, carrier = false): string {
   return tx.create('PIF_metrics', {
-    io_read_kbs: 0, io_write_kbs: 0, carrier, vendor_id: '', vendor_name: '', device_id: '', device_name: '',
-    speed: 0, duplex: false, pci_bus_path: '', last_updated: '19700101T00:00:00Z', other_config: Object.create(null),
+    io_read_kbs: 0,
+    io_write_kbs: 0,
+    carrier,
+    vendor_id: '',
+    vendor_name: '',
+    device_id: '',
+    device_name: '',
+    speed: 0,
+    duplex: false,
+    pci_bus_path: '',
+    last_updated: '19700101T00:00:00Z',
+    other_config: Object.create(null),
   });
 }
 
@@ -41,19 +51,20 @@ export function introduceInternal(
   opts: { managed?: boolean; disallowUnplug?: boolean; managementBridge?: string; bridge?: string } = {},
 ): string {
   const managed = opts.managed ?? true;
-  const bridge = managed ? opts.bridge ?? bridgeForDevice(nic.device) : '';
+  const bridge = managed ? (opts.bridge ?? bridgeForDevice(nic.device)) : '';
   const same = bridge ? tx.where('network', (n) => n.bridge === bridge) : [];
   // Exactly one network with that bridge is reused; none or several: a new one (as xapi).
-  const network = same.length === 1
-    ? same[0]
-    : tx.create('network', {
-        name_label: `Pool-wide network associated with ${nic.device}`,
-        name_description: '',
-        MTU: 1500,
-        other_config: Object.create(null),
-        bridge,
-        managed,
-      });
+  const network =
+    same.length === 1
+      ? same[0]
+      : tx.create('network', {
+          name_label: `Pool-wide network associated with ${nic.device}`,
+          name_description: '',
+          MTU: 1500,
+          other_config: Object.create(null),
+          bridge,
+          managed,
+        });
   const metrics = newPifMetrics(tx, nic.carrier ?? false);
   const management = bridge !== '' && bridge === opts.managementBridge;
   return tx.create('PIF', {

@@ -161,7 +161,10 @@ export function startHostMonitor(d: Daemon, facts: HostFacts, intervalMs: number
       const row = store.get('PIF', p);
       const masterOf = store.children('PIF', p, 'bond_master_of');
       if (masterOf.length && row.currently_attached) {
-        bonds.set(row.device, store.children('Bond', masterOf[0], 'slaves').map((s) => store.get('PIF', s).device));
+        bonds.set(
+          row.device,
+          store.children('Bond', masterOf[0], 'slaves').map((s) => store.get('PIF', s).device),
+        );
         pifs.push(row);
       } else if (row.physical) pifs.push(row);
     }

@@ -205,7 +205,8 @@ export function networkVisibleOn(db: View, network: Ref<'network'>, host: Ref<'h
   if (pifs.length) return pifs.some((p) => db.get('PIF', p).host === host);
   if (net.other_config.assume_network_is_shared === 'true') return true;
   if (!net.managed) return true;
-  const hosts = db.children('network', network, 'VIFs')
+  const hosts = db
+    .children('network', network, 'VIFs')
     .map((v) => db.find('VM', db.get('VIF', v).VM))
     .filter((vm) => vm && vm.power_state === 'Running')
     .map((vm) => vm!.resident_on);
@@ -243,7 +244,8 @@ function create(tx: Txn, rec: CtorOf<'network'>): string {
   let bridge = rec.bridge;
   if (bridge === '') {
     let n = bridgeCounter.get(tx.store) ?? 0;
-    do bridge = `xapi${n++}`; while (bridges.has(bridge));
+    do bridge = `xapi${n++}`;
+    while (bridges.has(bridge));
     bridgeCounter.set(tx.store, n);
   } else {
     // xapi: at most 15 bytes and no reserved prefix; we also require an interface name every host
@@ -252,9 +254,17 @@ function create(tx: Txn, rec: CtorOf<'network'>): string {
     if (bridges.has(bridge)) throw new ApiError('BRIDGE_NAME_EXISTS', [bridge]);
   }
   return tx.create('network', {
-    name_label: rec.name_label, name_description: rec.name_description, MTU: mtu,
-    other_config: rec.other_config, bridge, managed: rec.managed, tags: rec.tags,
-    purpose: [], default_locking_mode: 'unlocked', assigned_ips: Object.create(null), blobs: Object.create(null),
+    name_label: rec.name_label,
+    name_description: rec.name_description,
+    MTU: mtu,
+    other_config: rec.other_config,
+    bridge,
+    managed: rec.managed,
+    tags: rec.tags,
+    purpose: [],
+    default_locking_mode: 'unlocked',
+    assigned_ips: Object.create(null),
+    blobs: Object.create(null),
   });
 }
 
@@ -291,14 +301,18 @@ function addPurpose(tx: Txn, self: string, value: EnumValue<'network_purpose'>):
 /** Implementations of the network class's messages. */
 export const networkImpls: Impls = {
   'network.create': (ctx, { args: rec }) => create(ctx.tx, rec),
-  'network.destroy': (ctx, { self }) => { destroy(ctx.tx, self); },
+  'network.destroy': (ctx, { self }) => {
+    destroy(ctx.tx, self);
+  },
   'network.attach': async (ctx, { network, host }) => {
     ctx.tx.get('host', host);
     // An unmanaged network's bridge must already exist on the host (read, never changed, here).
     const bridges = ctx.tx.get('network', network).managed ? undefined : await ctx.facts.bridges();
     attachInternal(ctx.tx, network, host, { force: true, bridges });
   },
-  'network.add_purpose': (ctx, { self, value }) => { addPurpose(ctx.tx, self, value); },
+  'network.add_purpose': (ctx, { self, value }) => {
+    addPurpose(ctx.tx, self, value);
+  },
   'network.remove_purpose': (ctx, { self, value }) => {
     const cur = ctx.tx.get('network', self).purpose;
     if (cur.includes(value)) ctx.tx.set('network', self, { purpose: cur.filter((p) => p !== value) });

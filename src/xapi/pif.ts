@@ -12,9 +12,7 @@ import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
 import { destroyPif, introduceInternal, newPifMetrics, type NicInfo } from './introduce.js';
-import {
-  assertNetworkCompatibleWithTrunksOnVif, assertNoProtectionEnabled, bringPifDown, bringPifUp, plugPif, unplugPif,
-} from './network.js';
+import { assertNetworkCompatibleWithTrunksOnVif, assertNoProtectionEnabled, bringPifDown, bringPifUp, plugPif, unplugPif } from './network.js';
 import { isBondSlave, isValidIPv4, isValidIPv6, isValidCidr6, pifKind } from './pif_helpers.js';
 import { isValidMac } from './vif.js';
 
@@ -78,7 +76,11 @@ function reconfigureIp(tx: Txn, self: string, mode: EnumValue<'ip_configuration_
     if (!isValidIPv4(IP)) throw new ApiError('INVALID_IP_ADDRESS_SPECIFIED', ['IP']);
     if (!isValidIPv4(netmask)) throw new ApiError('INVALID_IP_ADDRESS_SPECIFIED', ['netmask']);
   }
-  for (const [v, name] of [[IP, 'IP'], [netmask, 'netmask'], [gateway, 'gateway']] as const) {
+  for (const [v, name] of [
+    [IP, 'IP'],
+    [netmask, 'netmask'],
+    [gateway, 'gateway'],
+  ] as const) {
     if (v !== '' && !isValidIPv4(v)) throw new ApiError('INVALID_IP_ADDRESS_SPECIFIED', [name]);
   }
   const v4dns = DNS.split(',').filter(isValidIPv4);
@@ -186,30 +188,81 @@ function forget(tx: Txn, self: string): void {
 
 /** PIF.db_introduce (Xapi_pif.db_introduce): a record from the given values; bond_slave_of is ignored (as xapi). */
 function dbIntroduce(tx: Txn, a: ParamsOf<'PIF.db_introduce'>): string {
-  const { device, network, host, MAC, MTU, VLAN, physical, ip_configuration_mode: ipMode, IP, netmask, gateway, DNS, VLAN_master_of: vlanMasterOf, management,
-    other_config: otherConfig, disallow_unplug: disallowUnplug, ipv6_configuration_mode: ipv6Mode, IPv6, ipv6_gateway: ipv6Gateway,
-    primary_address_type: primaryAddressType, managed, properties } = a;
+  const {
+    device,
+    network,
+    host,
+    MAC,
+    MTU,
+    VLAN,
+    physical,
+    ip_configuration_mode: ipMode,
+    IP,
+    netmask,
+    gateway,
+    DNS,
+    VLAN_master_of: vlanMasterOf,
+    management,
+    other_config: otherConfig,
+    disallow_unplug: disallowUnplug,
+    ipv6_configuration_mode: ipv6Mode,
+    IPv6,
+    ipv6_gateway: ipv6Gateway,
+    primary_address_type: primaryAddressType,
+    managed,
+    properties,
+  } = a;
   tx.get('network', network);
   tx.get('host', host);
   if (Number(VLAN) !== -1) assertNetworkCompatibleWithTrunksOnVif(tx, network);
   return tx.create('PIF', {
-    device, device_name: device, network, host, MAC, MTU, VLAN, metrics: newPifMetrics(tx), physical, currently_attached: false,
-    ip_configuration_mode: ipMode, IP, netmask, gateway, DNS, bond_slave_of: NULL_REF, VLAN_master_of: vlanMasterOf,
-    management, other_config: otherConfig, disallow_unplug: disallowUnplug, ipv6_configuration_mode: ipv6Mode, IPv6,
-    ipv6_gateway: ipv6Gateway, primary_address_type: primaryAddressType, managed, properties, capabilities: [],
-    igmp_snooping_status: 'unknown', PCI: NULL_REF,
+    device,
+    device_name: device,
+    network,
+    host,
+    MAC,
+    MTU,
+    VLAN,
+    metrics: newPifMetrics(tx),
+    physical,
+    currently_attached: false,
+    ip_configuration_mode: ipMode,
+    IP,
+    netmask,
+    gateway,
+    DNS,
+    bond_slave_of: NULL_REF,
+    VLAN_master_of: vlanMasterOf,
+    management,
+    other_config: otherConfig,
+    disallow_unplug: disallowUnplug,
+    ipv6_configuration_mode: ipv6Mode,
+    IPv6,
+    ipv6_gateway: ipv6Gateway,
+    primary_address_type: primaryAddressType,
+    managed,
+    properties,
+    capabilities: [],
+    igmp_snooping_status: 'unknown',
+    PCI: NULL_REF,
   });
 }
 
 /** Implementations of the PIF class's messages (create_VLAN/destroy live in vlan.ts). */
 export const pifImpls: Impls = {
-  'PIF.plug': (ctx, { self }) => { plug(ctx.tx, self); },
+  'PIF.plug': (ctx, { self }) => {
+    plug(ctx.tx, self);
+  },
   'PIF.unplug': (ctx, { self }) => {
     setCulprit(ctx.tx, self);
     unplugPif(ctx.tx, self, ctx.tx.get('PIF', self).host);
   },
-  'PIF.reconfigure_ip': (ctx, { self, mode, IP, netmask, gateway, DNS }) => { reconfigureIp(ctx.tx, self, mode, IP, netmask, gateway, DNS); },
-  'PIF.reconfigure_ipv6': (ctx, { self, mode, IPv6, gateway, DNS }) => { reconfigureIpv6(ctx.tx, self, mode, IPv6, gateway, DNS); },
+  'PIF.reconfigure_ip': (ctx, { self, mode, IP, netmask, gateway, DNS }) => {
+    reconfigureIp(ctx.tx, self, mode, IP, netmask, gateway, DNS);
+  },
+  'PIF.reconfigure_ipv6': (ctx, { self, mode, IPv6, gateway, DNS }) => {
+    reconfigureIpv6(ctx.tx, self, mode, IPv6, gateway, DNS);
+  },
   'PIF.set_primary_address_type': (ctx, { self, primary_address_type: value }) => {
     const row = ctx.tx.get('PIF', self);
     assertNoProtectionEnabled(ctx.tx, self);
@@ -220,10 +273,16 @@ export const pifImpls: Impls = {
     // (No clustering here: CLUSTERING_ENABLED / OTHER_OPERATION_IN_PROGRESS on a Cluster cannot arise.)
     if (ctx.tx.get('PIF', self).disallow_unplug !== value) ctx.tx.set('PIF', self, { disallow_unplug: value });
   },
-  'PIF.set_property': (ctx, { self, name, value }) => { setProperty(ctx.tx, self, name, value); },
+  'PIF.set_property': (ctx, { self, name, value }) => {
+    setProperty(ctx.tx, self, name, value);
+  },
   'PIF.scan': (ctx, { host }) => scan(ctx, host),
   'PIF.introduce': (ctx, { host, MAC, device, managed }) => introduce(ctx, host, MAC, device, managed),
-  'PIF.forget': (ctx, { self }) => { forget(ctx.tx, self); },
+  'PIF.forget': (ctx, { self }) => {
+    forget(ctx.tx, self);
+  },
   'PIF.db_introduce': (ctx, args) => dbIntroduce(ctx.tx, args),
-  'PIF.db_forget': (ctx, { self }) => { ctx.tx.destroy('PIF', self); },
+  'PIF.db_forget': (ctx, { self }) => {
+    ctx.tx.destroy('PIF', self);
+  },
 };

@@ -21,7 +21,6 @@ export function isValidCidr6(s: string): boolean {
   return isValidIPv6(s.slice(0, i)) && /^\d+$/.test(len) && Number(len) <= 128;
 }
 
-
 /** The kinds a PIF can be. */
 export type PifKind = 'Tunnel_access' | 'VLAN_untagged' | 'Network_sriov_logical' | 'Bond_master' | 'Physical';
 

@@ -29,7 +29,12 @@ export function fixBonds(tx: Txn, host: Ref<'host'>): void {
     const tunnels = slaves.flatMap((s) => tx.children('PIF', s, 'tunnel_transport_PIF_of'));
     if (tunnels.length) moveTunnels(tx, host, master, tunnels);
     const net = tx.get('PIF', master).network;
-    for (const v of vifsToMove(tx, host, slaves.map((s) => tx.get('PIF', s).network))) moveVifInternal(tx, v, net);
+    for (const v of vifsToMove(
+      tx,
+      host,
+      slaves.map((s) => tx.get('PIF', s).network),
+    ))
+      moveVifInternal(tx, v, net);
     const mgmt = slaves.find((s) => tx.get('PIF', s).management);
     if (mgmt) {
       setCulprit(tx, master);
@@ -73,7 +78,9 @@ export function bringUpAtStartOfDay(tx: Txn, host: Ref<'host'>, log: Log, absent
       if (!was) plugged.push(p);
     } catch (e) {
       restore();
-      log.warn(`start of day: could not bring up PIF ${p} (${tx.get('PIF', p).device}): ${e instanceof ApiError ? `${e.code} ${e.params.join(' ')}` : String(e)}`);
+      log.warn(
+        `start of day: could not bring up PIF ${p} (${tx.get('PIF', p).device}): ${e instanceof ApiError ? `${e.code} ${e.params.join(' ')}` : String(e)}`,
+      );
     }
   }
   return plugged;
@@ -91,7 +98,9 @@ export async function startOfDayLocal(store: Store, host: string, log: Log): Pro
     if (up.length) log.info(`start of day: brought up ${up.length} PIFs: ${up.map((p) => store.get('PIF', p).device).join(', ')}`);
     return up.length;
   } catch (e) {
-    log.warn(`start of day: bringing the PIFs up together failed (${e instanceof ApiError ? `${e.code} ${e.params.join(' ')}` : String(e)}); trying one by one`);
+    log.warn(
+      `start of day: bringing the PIFs up together failed (${e instanceof ApiError ? `${e.code} ${e.params.join(' ')}` : String(e)}); trying one by one`,
+    );
   }
   let n = 0;
   for (const p of pifsRequiredAtStartOfDay(store, host)) {
@@ -103,7 +112,9 @@ export async function startOfDayLocal(store: Store, host: string, log: Log): Pro
       });
       n++;
     } catch (e) {
-      log.warn(`start of day: could not bring up PIF ${p} (${store.find('PIF', p)?.device}): ${e instanceof ApiError ? `${e.code} ${e.params.join(' ')}` : String(e)}`);
+      log.warn(
+        `start of day: could not bring up PIF ${p} (${store.find('PIF', p)?.device}): ${e instanceof ApiError ? `${e.code} ${e.params.join(' ')}` : String(e)}`,
+      );
     }
   }
   return n;

@@ -11,7 +11,13 @@ import { vlanCreateInternal } from './vlan.js';
 import { isVlanTagged } from '../../schema/values.js';
 
 /** IPv4 configuration of the management interface in an inventory. */
-export interface InventoryIp { mode: 'Static' | 'DHCP'; address?: string; netmask?: string; gateway?: string; dns?: string }
+export interface InventoryIp {
+  mode: 'Static' | 'DHCP';
+  address?: string;
+  netmask?: string;
+  gateway?: string;
+  dns?: string;
+}
 
 /**
  * A NIC in the daemon's inventory file; the management NIC carries its IPv4 configuration.
@@ -65,7 +71,8 @@ export function splitInventory(entries: InventoryEntry[]): { nics: InventoryNic[
   for (const b of bonds) {
     if (!/^[A-Za-z0-9_-]{1,15}$/.test(b.bond) || devs.has(b.bond)) throw bad(b, 'bond needs a device name of its own');
     if (!['balance-slb', 'active-backup', 'lacp'].includes(b.mode)) throw bad(b, 'mode is balance-slb, active-backup or lacp');
-    if (!Array.isArray(b.members) || b.members.length < 1 || b.members.some((m) => !devs.has(m) || used.has(m))) throw bad(b, 'members must be NICs of the inventory, each in one bond');
+    if (!Array.isArray(b.members) || b.members.length < 1 || b.members.some((m) => !devs.has(m) || used.has(m)))
+      throw bad(b, 'members must be NICs of the inventory, each in one bond');
     b.members.forEach((m) => used.add(m));
   }
   for (const v of vlans) {
@@ -163,14 +170,15 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
     metrics,
   });
   tx.create('pool', { name_label: '', name_description: '', master: host });
-  const setIp = (pif: string, ip: InventoryIp) => tx.set('PIF', pif, {
-    ip_configuration_mode: ip.mode,
-    IP: ip.address ?? '',
-    netmask: ip.netmask ?? '',
-    gateway: ip.gateway ?? '',
-    DNS: ip.dns ?? '',
-  });
-  const mgmtBridge = mgmt ? mgmt.bridge ?? bridgeForDevice(mgmt.device) : undefined;
+  const setIp = (pif: string, ip: InventoryIp) =>
+    tx.set('PIF', pif, {
+      ip_configuration_mode: ip.mode,
+      IP: ip.address ?? '',
+      netmask: ip.netmask ?? '',
+      gateway: ip.gateway ?? '',
+      DNS: ip.dns ?? '',
+    });
+  const mgmtBridge = mgmt ? (mgmt.bridge ?? bridgeForDevice(mgmt.device)) : undefined;
   const byDevice = new Map<string, string>();
   for (const nic of o.inventory) {
     const pif = introduceInternal(tx, host, nic, { managementBridge: mgmtBridge, bridge: nic.bridge });
@@ -196,14 +204,38 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
     const first = tx.get('PIF', members[0]);
     const net = network(b.bridge, `Pool-wide network associated with ${b.bond}`);
     const master = tx.create('PIF', {
-      device: b.bond, device_name: b.bond, network: net, host, MAC: first.MAC, MTU: 1500, VLAN: -1, metrics: newPifMetrics(tx),
-      physical: false, currently_attached: true, ip_configuration_mode: 'None', IP: '', netmask: '', gateway: '', DNS: '',
-      bond_slave_of: NULL_REF, VLAN_master_of: NULL_REF, management: false, other_config: Object.create(null),
-      disallow_unplug: false, managed: true, properties: Object.assign(Object.create(null), { gro: 'on' }), igmp_snooping_status: 'unknown',
+      device: b.bond,
+      device_name: b.bond,
+      network: net,
+      host,
+      MAC: first.MAC,
+      MTU: 1500,
+      VLAN: -1,
+      metrics: newPifMetrics(tx),
+      physical: false,
+      currently_attached: true,
+      ip_configuration_mode: 'None',
+      IP: '',
+      netmask: '',
+      gateway: '',
+      DNS: '',
+      bond_slave_of: NULL_REF,
+      VLAN_master_of: NULL_REF,
+      management: false,
+      other_config: Object.create(null),
+      disallow_unplug: false,
+      managed: true,
+      properties: Object.assign(Object.create(null), { gro: 'on' }),
+      igmp_snooping_status: 'unknown',
     });
     const bond = tx.create('Bond', {
-      master, other_config: Object.create(null), primary_slave: members[0], mode: b.mode,
-      properties: checkProperties(b.mode, b.properties ?? {}, o.bondDriver === 'linux'), links_up: 0, auto_update_mac: true,
+      master,
+      other_config: Object.create(null),
+      primary_slave: members[0],
+      mode: b.mode,
+      properties: checkProperties(b.mode, b.properties ?? {}, o.bondDriver === 'linux'),
+      links_up: 0,
+      auto_update_mac: true,
     });
     for (const m of members) tx.set('PIF', m, { bond_slave_of: bond, currently_attached: false });
     byDevice.set(b.bond, master);

@@ -11,8 +11,12 @@ import { genMac } from './vif.js';
 
 /** tunnel<N>: the smallest N not used by a tunnel access PIF on the host. */
 export function chooseTunnelDevice(tx: Txn, host: Ref<'host'>): string {
-  const used = new Set(tx.children('host', host, 'PIFs').filter((ref) => tx.children('PIF', ref, 'tunnel_access_PIF_of').length > 0)
-    .map((p) => tx.get('PIF', p).device));
+  const used = new Set(
+    tx
+      .children('host', host, 'PIFs')
+      .filter((ref) => tx.children('PIF', ref, 'tunnel_access_PIF_of').length > 0)
+      .map((p) => tx.get('PIF', p).device),
+  );
   let n = 0;
   while (used.has(`tunnel${n}`)) n++;
   return `tunnel${n}`;
@@ -23,21 +27,52 @@ export function chooseTunnelDevice(tx: Txn, host: Ref<'host'>): string {
  * unicast MAC, MTU -1, the transport's metrics and address type, not attached) and the
  * tunnel record (status {active: false}). No validation, nothing plugged.
  */
-export function tunnelCreateInternal(tx: Txn, host: Ref<'host'>, transportPif: Ref<'PIF'>, network: Ref<'network'>, protocol: EnumValue<'tunnel_protocol'>): { tunnel: string; access: string } {
+export function tunnelCreateInternal(
+  tx: Txn,
+  host: Ref<'host'>,
+  transportPif: Ref<'PIF'>,
+  network: Ref<'network'>,
+  protocol: EnumValue<'tunnel_protocol'>,
+): { tunnel: string; access: string } {
   const transport = tx.get('PIF', transportPif);
   const device = chooseTunnelDevice(tx, host);
   const access = tx.create('PIF', {
-    device, device_name: device, network, host, MAC: genMac(0, tx.newUuid()), MTU: -1, VLAN: -1,
-    metrics: transport.metrics, physical: false, currently_attached: false, igmp_snooping_status: 'unknown',
-    ip_configuration_mode: 'None', IP: '', netmask: '', gateway: '', DNS: '',
-    bond_slave_of: NULL_REF, VLAN_master_of: NULL_REF, management: false, other_config: Object.create(null),
-    disallow_unplug: false, ipv6_configuration_mode: 'None', IPv6: [''], ipv6_gateway: '',
-    primary_address_type: transport.primary_address_type, managed: true, properties: Object.create(null),
-    capabilities: [], PCI: NULL_REF,
+    device,
+    device_name: device,
+    network,
+    host,
+    MAC: genMac(0, tx.newUuid()),
+    MTU: -1,
+    VLAN: -1,
+    metrics: transport.metrics,
+    physical: false,
+    currently_attached: false,
+    igmp_snooping_status: 'unknown',
+    ip_configuration_mode: 'None',
+    IP: '',
+    netmask: '',
+    gateway: '',
+    DNS: '',
+    bond_slave_of: NULL_REF,
+    VLAN_master_of: NULL_REF,
+    management: false,
+    other_config: Object.create(null),
+    disallow_unplug: false,
+    ipv6_configuration_mode: 'None',
+    IPv6: [''],
+    ipv6_gateway: '',
+    primary_address_type: transport.primary_address_type,
+    managed: true,
+    properties: Object.create(null),
+    capabilities: [],
+    PCI: NULL_REF,
   });
   const tunnel = tx.create('tunnel', {
-    access_PIF: access, transport_PIF: transportPif,
-    status: Object.assign(Object.create(null), { active: 'false' }), other_config: Object.create(null), protocol,
+    access_PIF: access,
+    transport_PIF: transportPif,
+    status: Object.assign(Object.create(null), { active: 'false' }),
+    other_config: Object.create(null),
+    protocol,
   });
   return { tunnel, access };
 }

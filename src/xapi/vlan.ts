@@ -6,8 +6,12 @@ import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
 import {
-  assertNetworkCompatibleWithTrunksOnVif, assertNetworkManaged, assertNoOtherLocalPifs, assertNoProtectionEnabled,
-  plugPif, unplugPif,
+  assertNetworkCompatibleWithTrunksOnVif,
+  assertNetworkManaged,
+  assertNoOtherLocalPifs,
+  assertNoProtectionEnabled,
+  plugPif,
+  unplugPif,
 } from './network.js';
 import { setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
@@ -21,17 +25,46 @@ export const VLAN_MAC = 'fe:ff:ff:ff:ff:ff';
  * tagged PIF, MAC fe:ff:ff:ff:ff:ff, tagged PIF's MTU, metrics and address type, not attached)
  * and the VLAN record. No validation, nothing plugged.
  */
-export function vlanCreateInternal(tx: Txn, host: Ref<'host'>, taggedPif: Ref<'PIF'>, tag: Int, network: Ref<'network'>, device: string): { vlan: string; untagged: string } {
+export function vlanCreateInternal(
+  tx: Txn,
+  host: Ref<'host'>,
+  taggedPif: Ref<'PIF'>,
+  tag: Int,
+  network: Ref<'network'>,
+  device: string,
+): { vlan: string; untagged: string } {
   const tagged = tx.get('PIF', taggedPif);
   const vlan = tx.create('VLAN', { tagged_PIF: taggedPif, untagged_PIF: NULL_REF, tag, other_config: Object.create(null) });
   const untagged = tx.create('PIF', {
-    device, device_name: device, network, host, MAC: VLAN_MAC, MTU: tagged.MTU, VLAN: tag,
-    metrics: tagged.metrics, physical: false, currently_attached: false, igmp_snooping_status: 'unknown',
-    ip_configuration_mode: 'None', IP: '', netmask: '', gateway: '', DNS: '',
-    bond_slave_of: NULL_REF, VLAN_master_of: vlan, management: false, other_config: Object.create(null),
-    disallow_unplug: false, ipv6_configuration_mode: 'None', IPv6: [''], ipv6_gateway: '',
-    primary_address_type: tagged.primary_address_type, managed: true, properties: Object.create(null),
-    capabilities: [], PCI: NULL_REF,
+    device,
+    device_name: device,
+    network,
+    host,
+    MAC: VLAN_MAC,
+    MTU: tagged.MTU,
+    VLAN: tag,
+    metrics: tagged.metrics,
+    physical: false,
+    currently_attached: false,
+    igmp_snooping_status: 'unknown',
+    ip_configuration_mode: 'None',
+    IP: '',
+    netmask: '',
+    gateway: '',
+    DNS: '',
+    bond_slave_of: NULL_REF,
+    VLAN_master_of: vlan,
+    management: false,
+    other_config: Object.create(null),
+    disallow_unplug: false,
+    ipv6_configuration_mode: 'None',
+    IPv6: [''],
+    ipv6_gateway: '',
+    primary_address_type: tagged.primary_address_type,
+    managed: true,
+    properties: Object.create(null),
+    capabilities: [],
+    PCI: NULL_REF,
   });
   tx.set('VLAN', vlan, { untagged_PIF: untagged });
   return { vlan, untagged };
@@ -95,7 +128,10 @@ export function vlanDestroy(tx: Txn, vlan: Ref<'VLAN'>): void {
 /** PIF.create_VLAN (deprecated): the host's PIF named `device` with VLAN -1 becomes the tagged PIF. */
 function pifCreateVlan(tx: Txn, device: string, network: Ref<'network'>, host: Ref<'host'>, tag: Int): string {
   tx.get('host', host);
-  const base = tx.children('host', host, 'PIFs').filter((ref) => { const p = tx.get('PIF', ref); return p.device === device && Number(p.VLAN) === -1; });
+  const base = tx.children('host', host, 'PIFs').filter((ref) => {
+    const p = tx.get('PIF', ref);
+    return p.device === device && Number(p.VLAN) === -1;
+  });
   if (base.length === 0) throw new ApiError('INVALID_VALUE', ['device', device]);
   return vlanCreate(tx, base[0], tag, network).untagged;
 }
@@ -116,9 +152,13 @@ function liveHost(tx: Txn, host: Ref<'host'>): boolean {
 /** Implementations of VLAN.*, pool.create_VLAN(_from_PIF), PIF.create_VLAN and PIF.destroy. */
 export const vlanImpls: Impls = {
   'VLAN.create': (ctx, { tagged_PIF: taggedPif, tag, network }) => vlanCreate(ctx.tx, taggedPif, tag, network).vlan,
-  'VLAN.destroy': (ctx, { self }) => { vlanDestroy(ctx.tx, self); },
+  'VLAN.destroy': (ctx, { self }) => {
+    vlanDestroy(ctx.tx, self);
+  },
   'PIF.create_VLAN': (ctx, { device, network, host, VLAN: tag }) => pifCreateVlan(ctx.tx, device, network, host, tag),
-  'PIF.destroy': (ctx, { self }) => { pifDestroy(ctx.tx, self); },
+  'PIF.destroy': (ctx, { self }) => {
+    pifDestroy(ctx.tx, self);
+  },
   // xapi_pool.create_VLAN_from_PIF: VLAN.create on every live host's PIF of the same network; all or nothing.
   'pool.create_VLAN_from_PIF': (ctx, { pif, network, VLAN: tag }) => {
     const tx = ctx.tx;

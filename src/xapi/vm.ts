@@ -14,10 +14,15 @@ type PowerState = 'Halted' | 'Paused' | 'Running' | 'Suspended';
 
 /** The power states each lifecycle operation starts from (xapi_vm_lifecycle.allowed_power_states). */
 const ALLOWED: Record<string, PowerState[]> = {
-  start: ['Halted'], start_on: ['Halted'],
-  unpause: ['Paused'], resume: ['Suspended'],
-  clean_shutdown: ['Running'], pause: ['Running'], suspend: ['Running'],
-  shutdown: ['Paused', 'Suspended', 'Running'], hard_shutdown: ['Paused', 'Suspended', 'Running'],
+  start: ['Halted'],
+  start_on: ['Halted'],
+  unpause: ['Paused'],
+  resume: ['Suspended'],
+  clean_shutdown: ['Running'],
+  pause: ['Running'],
+  suspend: ['Running'],
+  shutdown: ['Paused', 'Suspended', 'Running'],
+  hard_shutdown: ['Paused', 'Suspended', 'Running'],
 };
 /** Operations a control domain allows (the rest: OPERATION_NOT_ALLOWED). */
 const DOM0_OPS = new Set(['start', 'start_on']);
@@ -85,7 +90,9 @@ function bootOn(tx: Txn, vm: Ref<'VM'>, host: Ref<'host'>, paused: boolean, plug
   attachNetworksForVm(tx, vm, host);
   const row = tx.get('VM', vm);
   tx.set('VM', vm, {
-    power_state: paused ? 'Paused' : 'Running', resident_on: host, scheduled_to_be_resident_on: NULL_REF,
+    power_state: paused ? 'Paused' : 'Running',
+    resident_on: host,
+    scheduled_to_be_resident_on: NULL_REF,
     domid: nextDomid(tx, host),
   });
   const m = row.metrics;
@@ -136,9 +143,16 @@ function create(tx: Txn, rec: CtorOf<'VM'>): string {
     last_boot_CPU_flags: suspended ? rec.last_boot_CPU_flags : Object.create(null),
     suspend_VDI: suspended ? rec.suspend_VDI : NULL_REF,
     domain_type: domainType,
-    resident_on: NULL_REF, scheduled_to_be_resident_on: NULL_REF, domid: -1, domarch: '',
-    is_control_domain: false, metrics, guest_metrics: NULL_REF,
-    allowed_operations: [], current_operations: Object.create(null), is_default_template: false,
+    resident_on: NULL_REF,
+    scheduled_to_be_resident_on: NULL_REF,
+    domid: -1,
+    domarch: '',
+    is_control_domain: false,
+    metrics,
+    guest_metrics: NULL_REF,
+    allowed_operations: [],
+    current_operations: Object.create(null),
+    is_default_template: false,
   } satisfies Patch<'VM'>;
   const ref = tx.create('VM', fields);
   if (suspended && (Object.keys(fields.last_boot_CPU_flags).length === 0 || fields.last_booted_record === '' || fields.suspend_VDI === NULL_REF)) {
@@ -180,7 +194,9 @@ export const vmImpls: Impls = {
   'VM.create': (ctx, { args: rec }) => create(ctx.tx, rec),
   'VM.get_allowed_VIF_devices': (ctx, { vm }) => allowedVifDevices(ctx.db, vm),
   'VM.get_allowed_VBD_devices': (ctx, { vm }) => allowedVbdDevices(ctx.db, vm),
-  'VM.start': (ctx, { vm, start_paused: paused }) => { start(ctx.tx, vm, paused, ctx.d.hostRef); },
+  'VM.start': (ctx, { vm, start_paused: paused }) => {
+    start(ctx.tx, vm, paused, ctx.d.hostRef);
+  },
   'VM.start_on': (ctx, { vm, host, start_paused: paused }) => {
     assertOperationValid(ctx.tx, vm, 'start_on');
     ctx.tx.get('host', host);
@@ -207,8 +223,20 @@ export const vmImpls: Impls = {
     ctx.tx.set('VM', vm, { power_state: 'Running' });
     updateVmVifsAllowedOperations(ctx.tx, vm);
   },
-  'VM.clean_shutdown': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'clean_shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
-  'VM.hard_shutdown': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'hard_shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
-  'VM.shutdown': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'shutdown'); forceStateReset(ctx.tx, vm, 'Halted'); },
-  'VM.suspend': (ctx, { vm }) => { assertOperationValid(ctx.tx, vm, 'suspend'); forceStateReset(ctx.tx, vm, 'Suspended'); },
+  'VM.clean_shutdown': (ctx, { vm }) => {
+    assertOperationValid(ctx.tx, vm, 'clean_shutdown');
+    forceStateReset(ctx.tx, vm, 'Halted');
+  },
+  'VM.hard_shutdown': (ctx, { vm }) => {
+    assertOperationValid(ctx.tx, vm, 'hard_shutdown');
+    forceStateReset(ctx.tx, vm, 'Halted');
+  },
+  'VM.shutdown': (ctx, { vm }) => {
+    assertOperationValid(ctx.tx, vm, 'shutdown');
+    forceStateReset(ctx.tx, vm, 'Halted');
+  },
+  'VM.suspend': (ctx, { vm }) => {
+    assertOperationValid(ctx.tx, vm, 'suspend');
+    forceStateReset(ctx.tx, vm, 'Suspended');
+  },
 };

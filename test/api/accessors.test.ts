@@ -15,7 +15,9 @@ describe('api/accessors: generated messages', () => {
     pifs = await h.call('PIF.get_all_records');
     net1 = h.find('network', (r) => r.bridge === 'xenbr1')[0];
   });
-  after(async () => { await h.close(); });
+  after(async () => {
+    await h.close();
+  });
 
   it('get_record returns every visible field in datamodel order, internal ones hidden', async () => {
     const rec = await h.call('PIF.get_record', h.pif('eth0'));
@@ -48,7 +50,10 @@ describe('api/accessors: generated messages', () => {
   });
 
   it('get_all_records_where: field = value, reversed operands, and/or/not, parentheses, true/false', async () => {
-    const where = async (e: string) => Object.keys(await h.call('PIF.get_all_records_where', e)).map((r) => pifs[r].device).sort();
+    const where = async (e: string) =>
+      Object.keys(await h.call('PIF.get_all_records_where', e))
+        .map((r) => pifs[r].device)
+        .sort();
     expect(await where('field "management" = "true"')).to.deep.equal(['eth0']);
     expect(await where('"eth3" = field "device"')).to.deep.equal(['eth3']);
     expect(await where('field "device" = "eth1" or field "device" = "eth2"')).to.deep.equal(['eth1', 'eth2']);
@@ -173,16 +178,28 @@ describe('api/accessors: generated messages', () => {
   it('no message answers INTERNAL_ERROR for type-correct arguments naming objects that do not exist', async () => {
     const argFor = (ty: Ty, garbage: boolean): unknown => {
       switch (ty.k) {
-        case 'ref': return garbage ? 'garbage' : 'OpaqueRef:NULL';
-        case 'string': return garbage ? 'z"<>&' : '';
-        case 'int': case 'int32': return garbage ? -1 : 0;
-        case 'float': return 0.5;
-        case 'bool': return false;
-        case 'datetime': return '20250101T00:00:00Z';
-        case 'enum': return enumDef(ty.name).values[0];
-        case 'set': return [];
-        case 'map': case 'record': return {};
-        default: return '';
+        case 'ref':
+          return garbage ? 'garbage' : 'OpaqueRef:NULL';
+        case 'string':
+          return garbage ? 'z"<>&' : '';
+        case 'int':
+        case 'int32':
+          return garbage ? -1 : 0;
+        case 'float':
+          return 0.5;
+        case 'bool':
+          return false;
+        case 'datetime':
+          return '20250101T00:00:00Z';
+        case 'enum':
+          return enumDef(ty.name).values[0];
+        case 'set':
+          return [];
+        case 'map':
+        case 'record':
+          return {};
+        default:
+          return '';
       }
     };
     const internal: string[] = [];

@@ -12,8 +12,12 @@ describe('api/events: event.from', () => {
   const from = (classes: string[], token: string, timeout: number) => h.call<From>('event.from', classes, token, timeout);
   const brief = (r: From) => r.events.map((e) => [e.class, e.operation, e.ref]);
   const newNet = (label: string) => h.call<string>('network.create', { name_label: label, other_config: {} });
-  before(async () => { h = await startHarness(); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('with token "" returns every object of the subscribed classes as an add with its snapshot', async () => {
     const r = await from(['PIF'], '', 0);
@@ -39,7 +43,11 @@ describe('api/events: event.from', () => {
   });
 
   it('sends valid_ref_counts as <i4> and nothing else as a typed int over XML-RPC', async () => {
-    const r = await post(h.r.port, '/', xmlCall('event.from', h.session, '<value><array><data><value>pool</value></data></array></value>', '', '<value><double>0</double></value>'));
+    const r = await post(
+      h.r.port,
+      '/',
+      xmlCall('event.from', h.session, '<value><array><data><value>pool</value></data></array></value>', '', '<value><double>0</double></value>'),
+    );
     expect(r.body).to.contain('<member><name>pool</name><value><i4>1</i4></value></member>');
     expect(r.body).to.contain('<member><name>task</name><value><i4>');
     expect(r.body).not.to.contain('<i8>');
@@ -110,7 +118,10 @@ describe('api/events: event.from', () => {
     const t0 = (await from(['network'], '', 0)).token;
     await h.call('network.set_name_description', b, '1');
     await h.call('network.set_name_description', a, '2');
-    expect(brief(await from(['network'], t0, 0))).to.deep.equal([['network', 'mod', b], ['network', 'mod', a]]);
+    expect(brief(await from(['network'], t0, 0))).to.deep.equal([
+      ['network', 'mod', b],
+      ['network', 'mod', a],
+    ]);
     await h.call('network.destroy', a);
     await h.call('network.destroy', b);
   });
@@ -165,7 +176,11 @@ describe('api/events: event.from', () => {
   it('a timeout given as an XML-RPC <double> (as Xen Orchestra sends 60.1) is honoured', async () => {
     const t0 = (await from(['VLAN'], '', 0)).token;
     const t = Date.now();
-    const r = await post(h.r.port, '/', xmlCall('event.from', h.session, '<value><array><data><value>VLAN</value></data></array></value>', t0, '<value><double>0.3</double></value>'));
+    const r = await post(
+      h.r.port,
+      '/',
+      xmlCall('event.from', h.session, '<value><array><data><value>VLAN</value></data></array></value>', t0, '<value><double>0.3</double></value>'),
+    );
     expect(r.body).to.contain('<member><name>events</name><value><array><data></data></array></value></member>');
     expect(Date.now() - t).to.be.within(290, 900);
   });
@@ -174,12 +189,24 @@ describe('api/events: event.from', () => {
     const store = h.r.store as unknown as { log: unknown };
     let real = store.log;
     let reads = 0;
-    Object.defineProperty(store, 'log', { configurable: true, get: () => { reads++; return real; }, set: (v) => { real = v; } });
+    Object.defineProperty(store, 'log', {
+      configurable: true,
+      get: () => {
+        reads++;
+        return real;
+      },
+      set: (v) => {
+        real = v;
+      },
+    });
     try {
       const t0 = (await from(['network'], '', 0)).token;
       const sub = '<value><array><data><value>network</value></data></array></value>';
       let done = false;
-      const p = post(h.r.port, '/', xmlCall('event.from', h.session, sub, t0, '<value><double>1e10</double></value>')).then((r) => { done = true; return r; });
+      const p = post(h.r.port, '/', xmlCall('event.from', h.session, sub, t0, '<value><double>1e10</double></value>')).then((r) => {
+        done = true;
+        return r;
+      });
       await new Promise((res) => setTimeout(res, 300));
       expect(done).to.equal(false);
       expect(reads).to.be.at.most(3);
@@ -224,8 +251,12 @@ describe('api/events: event.from', () => {
 
 describe('api/events: legacy register/next/unregister', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('event.next before register is SESSION_NOT_REGISTERED [session]', async () => {
     expect(await h.fails('event.next')).to.deep.equal(['SESSION_NOT_REGISTERED', h.session]);

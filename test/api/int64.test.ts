@@ -24,7 +24,11 @@ describe('api: 64-bit ints', () => {
       const x = await post(h.r.port, '/', xmlCall('network.get_MTU', h.session, net));
       expect(x.body).to.contain(`<name>Value</name><value>${MAX}</value>`);
       // A typed <i8> in a request is exact too.
-      const set = await post(h.r.port, '/', `<?xml version="1.0"?><methodCall><methodName>network.set_MTU</methodName><params><param><value>${h.session}</value></param><param><value>${net}</value></param><param><value><i8>${MIN}</i8></value></param></params></methodCall>`);
+      const set = await post(
+        h.r.port,
+        '/',
+        `<?xml version="1.0"?><methodCall><methodName>network.set_MTU</methodName><params><param><value>${h.session}</value></param><param><value>${net}</value></param><param><value><i8>${MIN}</i8></value></param></params></methodCall>`,
+      );
       expect(set.status).to.equal(200);
       expect(await h.call('network.get_MTU', net)).to.equal(MIN);
       const rec = JSON.parse((await post(h.r.port, '/jsonrpc', jsonCall('network.get_record', [h.session, net]))).body.replace(/"MTU":(-?\d+)/, '"MTU":"$1"'));

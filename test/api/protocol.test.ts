@@ -14,7 +14,9 @@ describe('api/protocol: errors in xapi dispatch order', () => {
     h = await startHarness();
     net0 = h.find('network', (r) => r.bridge === 'xenbr0')[0];
   });
-  after(async () => { await h.close(); });
+  after(async () => {
+    await h.close();
+  });
 
   it('MESSAGE_METHOD_UNKNOWN [name] for an unknown method without params', async () => {
     expect(await h.rawFails('no.such_method')).to.deep.equal(['MESSAGE_METHOD_UNKNOWN', 'no.such_method']);
@@ -44,7 +46,12 @@ describe('api/protocol: errors in xapi dispatch order', () => {
     expect(await h.rawFails('pool.get_all')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'pool.get_all', '0', '-1']);
   });
   it('MESSAGE_PARAMETER_COUNT_MISMATCH for login_with_password with 1 arg (2 required)', async () => {
-    expect(await h.rawFails('session.login_with_password', 'root')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'session.login_with_password', '2', '1']);
+    expect(await h.rawFails('session.login_with_password', 'root')).to.deep.equal([
+      'MESSAGE_PARAMETER_COUNT_MISMATCH',
+      'session.login_with_password',
+      '2',
+      '1',
+    ]);
     expect(await h.rawFails('session.login_with_password')).to.deep.equal(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'session.login_with_password', '2', '0']);
   });
   it('arity is checked before the session', async () => {
@@ -110,8 +117,16 @@ describe('api/protocol: errors in xapi dispatch order', () => {
   });
 
   it('SESSION_AUTHENTICATION_FAILED [user, msg] for a wrong password and an unknown user', async () => {
-    expect(await h.rawFails('session.login_with_password', 'root', 'wrong', '1.0', 't')).to.deep.equal(['SESSION_AUTHENTICATION_FAILED', 'root', 'Authentication failure']);
-    expect(await h.rawFails('session.login_with_password', 'nobody', 'secret')).to.deep.equal(['SESSION_AUTHENTICATION_FAILED', 'nobody', 'Authentication failure']);
+    expect(await h.rawFails('session.login_with_password', 'root', 'wrong', '1.0', 't')).to.deep.equal([
+      'SESSION_AUTHENTICATION_FAILED',
+      'root',
+      'Authentication failure',
+    ]);
+    expect(await h.rawFails('session.login_with_password', 'nobody', 'secret')).to.deep.equal([
+      'SESSION_AUTHENTICATION_FAILED',
+      'nobody',
+      'Authentication failure',
+    ]);
   });
 
   it('["Fault", "No async mode for this operation (rpc: X)"] for Async of a getter, after the session check', async () => {
@@ -122,14 +137,23 @@ describe('api/protocol: errors in xapi dispatch order', () => {
 
   it('INTERNAL_ERROR [message] carries no stack trace', async () => {
     h.r.dispatcher.methods.set('pool.test_boom', {
-      wire: 'pool.test_boom', cls: 'pool', generated: false, write: false,
+      wire: 'pool.test_boom',
+      cls: 'pool',
+      generated: false,
+      write: false,
       msg: { name: 'test_boom', params: [], result: T.void, doc: '' },
       impl: () => (undefined as unknown as { x: { y: number } }).x.y,
     });
     h.r.dispatcher.methods.set('pool.test_boom_write', {
-      wire: 'pool.test_boom_write', cls: 'pool', generated: false, write: true,
+      wire: 'pool.test_boom_write',
+      cls: 'pool',
+      generated: false,
+      write: true,
       msg: { name: 'test_boom_write', params: [], result: T.void, doc: '' },
-      impl: (ctx) => { ctx.tx.set('pool', h.r.d.poolRef, { name_label: 'never' }); throw new Error('disk on fire'); },
+      impl: (ctx) => {
+        ctx.tx.set('pool', h.r.d.poolRef, { name_label: 'never' });
+        throw new Error('disk on fire');
+      },
     });
     try {
       const d = await h.fails('pool.test_boom');
@@ -149,8 +173,12 @@ describe('api/protocol: errors in xapi dispatch order', () => {
 
 describe('api/protocol: HTTP', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ config: { maxBody: 64 * 1024 } }); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness({ config: { maxBody: 64 * 1024 } });
+  });
+  after(async () => {
+    await h.close();
+  });
 
   for (const path of ['/', '/RPC2', '/xmlrpc', '/json', '/anything/deeper?x=1']) {
     it(`answers XML-RPC on POST ${path} with Content-Type exactly text/xml and a Content-Length`, async () => {
@@ -211,13 +239,22 @@ describe('api/protocol: HTTP', () => {
       const r = await post(h.r.port, '/', b);
       expect(r.status, b).to.equal(500);
       expect(r.headers['content-type']).to.equal('text/xml');
-      const m = /^<\?xml version="1.0"\?><methodResponse><params><param><value><struct><member><name>Status<\/name><value>Failure<\/value><\/member><member><name>ErrorDescription<\/name><value><array><data><value>XMLRPC_UNMARSHAL_FAILURE<\/value><value>a methodCall with a methodName and params<\/value><value>([^<]+)<\/value><\/data><\/array><\/value><\/member><\/struct><\/value><\/param><\/params><\/methodResponse>$/.exec(r.body);
+      const m =
+        /^<\?xml version="1.0"\?><methodResponse><params><param><value><struct><member><name>Status<\/name><value>Failure<\/value><\/member><member><name>ErrorDescription<\/name><value><array><data><value>XMLRPC_UNMARSHAL_FAILURE<\/value><value>a methodCall with a methodName and params<\/value><value>([^<]+)<\/value><\/data><\/array><\/value><\/member><\/struct><\/value><\/param><\/params><\/methodResponse>$/.exec(
+          r.body,
+        );
       expect(m, r.body).to.not.equal(null);
     }
   });
 
   it('answers malformed JSON-RPC with HTTP 500 carrying XMLRPC_UNMARSHAL_FAILURE as a JSON-RPC error with id null', async () => {
-    for (const b of ['{', '[]', '{"jsonrpc":"2.0","method":"pool.get_all","params":[]}', '{"jsonrpc":"3.0","method":"a","params":[],"id":1}', '{"method":"a","params":{},"id":1}']) {
+    for (const b of [
+      '{',
+      '[]',
+      '{"jsonrpc":"2.0","method":"pool.get_all","params":[]}',
+      '{"jsonrpc":"3.0","method":"a","params":[],"id":1}',
+      '{"method":"a","params":{},"id":1}',
+    ]) {
       const r = await post(h.r.port, '/jsonrpc', b);
       expect(r.status, b).to.equal(500);
       expect(r.headers['content-type']).to.equal('application/json');
@@ -236,15 +273,21 @@ describe('api/protocol: HTTP', () => {
       });
       let reply = '';
       const done = () => resolve({ reply, elapsed: Date.now() - t0 });
-      sock.on('data', (d) => { reply += d.toString(); });
+      sock.on('data', (d) => {
+        reply += d.toString();
+      });
       sock.on('close', done);
       sock.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? done() : reject(e)));
-      setTimeout(() => { sock.destroy(); }, 5000);
+      setTimeout(() => {
+        sock.destroy();
+      }, 5000);
     });
   }
 
   it('refuses a declared Content-Length over the limit with 413 before the body is sent', async () => {
-    const { reply, elapsed } = await rawExchange(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`, (s) => s.write('<methodCall>'));
+    const { reply, elapsed } = await rawExchange(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`, (s) =>
+      s.write('<methodCall>'),
+    );
     expect(reply.startsWith('HTTP/1.1 413 ')).to.equal(true);
     expect(elapsed).to.be.lessThan(2000);
     expect(await h.call<string[]>('pool.get_all')).to.deep.equal([h.r.d.poolRef]);
@@ -274,13 +317,25 @@ describe('api/protocol: HTTP', () => {
   });
 
   it('answers INVALID_VALUE for a body that is not valid UTF-8 (XML-RPC and JSON-RPC)', async () => {
-    const x = Buffer.concat([Buffer.from(`<methodCall><methodName>network.get_by_name_label</methodName><params><param><value>${h.session}</value></param><param><value>`), Buffer.from([0xff, 0xfe, 0x41]), Buffer.from('</value></param></params></methodCall>')]);
+    const x = Buffer.concat([
+      Buffer.from(`<methodCall><methodName>network.get_by_name_label</methodName><params><param><value>${h.session}</value></param><param><value>`),
+      Buffer.from([0xff, 0xfe, 0x41]),
+      Buffer.from('</value></param></params></methodCall>'),
+    ]);
     const r = await post(h.r.port, '/', x);
     expect(r.status).to.equal(200);
     expect(r.body).to.equal(xmlFailure(['INVALID_VALUE', 'Invalid UTF-8 string in parameter', '']));
-    const j = Buffer.concat([Buffer.from(`{"jsonrpc":"2.0","method":"network.get_by_name_label","params":["${h.session}","`), Buffer.from([0xc3, 0x28]), Buffer.from('"],"id":1}')]);
+    const j = Buffer.concat([
+      Buffer.from(`{"jsonrpc":"2.0","method":"network.get_by_name_label","params":["${h.session}","`),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"],"id":1}'),
+    ]);
     const rj = await post(h.r.port, '/jsonrpc', j);
-    expect(JSON.parse(rj.body)).to.deep.equal({ jsonrpc: '2.0', error: { code: 1, message: 'INVALID_VALUE', data: ['Invalid UTF-8 string in parameter', ''] }, id: 1 });
+    expect(JSON.parse(rj.body)).to.deep.equal({
+      jsonrpc: '2.0',
+      error: { code: 1, message: 'INVALID_VALUE', data: ['Invalid UTF-8 string in parameter', ''] },
+      id: 1,
+    });
   });
 
   it('rejects a U+0001 sent over JSON-RPC in a string, a constructor field and a map key, storing nothing', async () => {
@@ -299,16 +354,24 @@ describe('api/protocol: HTTP', () => {
 
   it('survives 20,000-deep nested arrays in JSON and 1,400-deep in XML (the body limit here is 64 KiB) (500 or a Failure, never a crash)', async () => {
     const d = 20000;
-    const j = await post(h.r.port, '/jsonrpc', `{"jsonrpc":"2.0","method":"network.set_tags","params":["${h.session}","x",${'['.repeat(d)}${']'.repeat(d)}],"id":1}`);
+    const j = await post(
+      h.r.port,
+      '/jsonrpc',
+      `{"jsonrpc":"2.0","method":"network.set_tags","params":["${h.session}","x",${'['.repeat(d)}${']'.repeat(d)}],"id":1}`,
+    );
     expect(j.status).to.equal(500);
-    const x = await post(h.r.port, '/', xmlCall('network.set_tags', h.session, 'x', `<value>${'<array><data><value>'.repeat(1400)}${'</value></data></array>'.repeat(1400)}</value>`));
+    const x = await post(
+      h.r.port,
+      '/',
+      xmlCall('network.set_tags', h.session, 'x', `<value>${'<array><data><value>'.repeat(1400)}${'</value></data></array>'.repeat(1400)}</value>`),
+    );
     expect(x.body).to.equal(xmlFailure(['FIELD_TYPE_ERROR', 'value']));
     expect(await h.call<string[]>('pool.get_all')).to.deep.equal([h.r.d.poolRef]);
   });
 
   it('survives 200 random and mutated bodies on both endpoints, answering each one', async () => {
     let seed = 4242;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
     const valid = xmlCall('PIF.get_record', h.session, h.pif('eth0'));
     const validJ = jsonCall('network.create', [h.session, { name_label: 'fz', other_config: { a: 'b' } }]);
     const statuses = new Map<number, number>();
@@ -324,7 +387,14 @@ describe('api/protocol: HTTP', () => {
           const op = rnd(3);
           if (op === 0) chars.splice(at, 1 + rnd(10));
           else if (op === 1) chars.splice(at, 0, String.fromCharCode(rnd(128)));
-          else chars.splice(at, 0, ['<value>', '</value>', '<struct>', '<array><data>', '"', '{', '[', ']', '}', '<nil/>', '<i4>9999999999999999999999</i4>', '&amp;', '\u0000'][rnd(13)]);
+          else
+            chars.splice(
+              at,
+              0,
+              ['<value>', '</value>', '<struct>', '<array><data>', '"', '{', '[', ']', '}', '<nil/>', '<i4>9999999999999999999999</i4>', '&amp;', '\u0000'][
+                rnd(13)
+              ],
+            );
         }
         body = Buffer.from(chars.join(''));
       }
@@ -346,7 +416,9 @@ describe('api/protocol: system.listMethods', () => {
     h = await startHarness();
     methods = await h.raw<string[]>('system.listMethods');
   });
-  after(async () => { await h.close(); });
+  after(async () => {
+    await h.close();
+  });
 
   it('works without a session and replies with a bare array', async () => {
     const r = await post(h.r.port, '/', '<?xml version="1.0"?><methodCall><methodName>system.listMethods</methodName><params/></methodCall>');
@@ -359,12 +431,27 @@ describe('api/protocol: system.listMethods', () => {
     expect(new Set(methods).size).to.equal(methods.length);
   });
   it('lists get_all_records of every exposed class and not of session or event', () => {
-    for (const c of ['pool', 'host', 'network', 'PIF', 'PIF_metrics', 'Bond', 'VLAN', 'tunnel', 'VIF', 'task']) expect(methods, c).to.include(`${c}.get_all_records`);
+    for (const c of ['pool', 'host', 'network', 'PIF', 'PIF_metrics', 'Bond', 'VLAN', 'tunnel', 'VIF', 'task'])
+      expect(methods, c).to.include(`${c}.get_all_records`);
     expect(methods).not.to.include('session.get_all_records');
     expect(methods).not.to.include('event.get_all_records');
   });
   it('lists the login, event and generated messages clients use', () => {
-    for (const m of ['session.login_with_password', 'session.logout', 'session.get_this_host', 'event.from', 'event.inject', 'event.register', 'event.next', 'task.cancel', 'network.create', 'network.add_tags', 'network.add_to_other_config', 'PIF.get_all_records_where', 'host.get_API_version_major']) {
+    for (const m of [
+      'session.login_with_password',
+      'session.logout',
+      'session.get_this_host',
+      'event.from',
+      'event.inject',
+      'event.register',
+      'event.next',
+      'task.cancel',
+      'network.create',
+      'network.add_tags',
+      'network.add_to_other_config',
+      'PIF.get_all_records_where',
+      'host.get_API_version_major',
+    ]) {
       expect(methods, m).to.include(m);
     }
   });

@@ -39,12 +39,21 @@ describe('api/record-cache: cached records equal the general codec', () => {
         const refs = (cls: string) => store.refs(cls);
         // Free fields (no value type, not other_config's checked keys) take random values.
         const free = (cls: string): FieldDef[] =>
-          storedFields(classDef(cls)!).filter((fd) => !fd.vt && !fd.internal && fd.name !== 'uuid' && (fd.ty.k === 'string' || fd.ty.k === 'int' || fd.ty.k === 'bool' || (fd.ty.k === 'map' && fd.name !== 'other_config')));
+          storedFields(classDef(cls)!).filter(
+            (fd) =>
+              !fd.vt &&
+              !fd.internal &&
+              fd.name !== 'uuid' &&
+              (fd.ty.k === 'string' || fd.ty.k === 'int' || fd.ty.k === 'bool' || (fd.ty.k === 'map' && fd.name !== 'other_config')),
+          );
         const randomOf = (fd: FieldDef): unknown => {
           switch (fd.ty.k) {
-            case 'string': return str();
-            case 'int': return pick([0, -1, 1500, 2 ** 40, 2n ** 62n]);
-            case 'bool': return r() < 0.5;
+            case 'string':
+              return str();
+            case 'int':
+              return pick([0, -1, 1500, 2 ** 40, 2n ** 62n]);
+            case 'bool':
+              return r() < 0.5;
             default: {
               const m: Record<string, string> = Object.create(null);
               for (let i = Math.floor(r() * 3); i > 0; i--) m[str() || 'k'] = str();
@@ -93,11 +102,19 @@ describe('api/record-cache: cached records equal the general codec', () => {
         const checkAll = (cls: string) => {
           const ty = T.map(T.ref(cls), T.record(cls));
           const rows = [...store.rows(cls)];
-          const lazy = (cached: boolean) => new LazyMap(rows.length, rows.map(([ref, row]) => [ref, cached ? cachedRecord(store, cls, ref, row) : recordOf(store, cls, ref, row)] as [string, unknown]));
-          expect(bytes(xmlrpc.successParts(lazy(true), ty)).toString('utf8'), `${cls} get_all_records XML-RPC`).to.equal(bytes(xmlrpc.successParts(lazy(false), ty)).toString('utf8'));
+          const lazy = (cached: boolean) =>
+            new LazyMap(
+              rows.length,
+              rows.map(([ref, row]) => [ref, cached ? cachedRecord(store, cls, ref, row) : recordOf(store, cls, ref, row)] as [string, unknown]),
+            );
+          expect(bytes(xmlrpc.successParts(lazy(true), ty)).toString('utf8'), `${cls} get_all_records XML-RPC`).to.equal(
+            bytes(xmlrpc.successParts(lazy(false), ty)).toString('utf8'),
+          );
           for (const version of [1, 2] as const) {
             const call = { version, id: 7 };
-            expect(bytes(jsonrpc.successParts(call, lazy(true), ty)).toString('utf8'), `${cls} get_all_records JSON v${version}`).to.equal(bytes(jsonrpc.successParts(call, lazy(false), ty)).toString('utf8'));
+            expect(bytes(jsonrpc.successParts(call, lazy(true), ty)).toString('utf8'), `${cls} get_all_records JSON v${version}`).to.equal(
+              bytes(jsonrpc.successParts(call, lazy(false), ty)).toString('utf8'),
+            );
           }
         };
         for (let i = 0; i < 400; i++) {

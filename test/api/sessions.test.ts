@@ -9,8 +9,12 @@ import { expireSessions, SESSION_IDLE_MS } from '../../src/api/session.js';
 
 describe('api/sessions', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('login_with_password takes 2, 3 and 4 arguments (and ignores a 5th) and returns distinct session refs', async () => {
     const refs = [
@@ -70,7 +74,9 @@ describe('api/sessions', () => {
 
 describe('api/sessions: restart on a database file', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'xenapi-netd-sess-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'xenapi-netd-sess-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('keeps sessions, refs, uuids and event tokens across a restart', async () => {

@@ -3,8 +3,12 @@ import { startHarness, type Harness } from '../helpers/harness.js';
 
 describe('harness smoke', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
   it('demo host has six PIFs and eth0 is management', async () => {
     const pifs = await h.call<Record<string, any>>('PIF.get_all_records');
     expect(Object.keys(pifs)).to.have.length(6);

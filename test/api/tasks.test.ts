@@ -14,8 +14,12 @@ describe('api/tasks', () => {
     }
     throw new Error(`task ${task} never finished`);
   };
-  before(async () => { h = await startHarness(); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('Async.network.create returns a task that ends success with result <value>OpaqueRef:…</value>', async () => {
     const t0 = Date.now();

@@ -16,12 +16,15 @@ import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
 
 function post(port: number, body: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path: '/', method: 'POST', rejectUnauthorized: false, headers: { 'Content-Type': 'text/xml' } }, (res) => {
-      let b = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (b += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: b }));
-    });
+    const req = https.request(
+      { host: '127.0.0.1', port, path: '/', method: 'POST', rejectUnauthorized: false, headers: { 'Content-Type': 'text/xml' } },
+      (res) => {
+        let b = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (b += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: b }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -32,11 +35,32 @@ describe('wire over HTTPS (--tls-cert, --tls-key)', () => {
   let r: Running;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'xnd-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-days',
+        '1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     const backend = new SimulatedBackend({ nics: DEMO_INVENTORY.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: true })) });
-    r = await startDaemon({ ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, logLevel: 'error', tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') },
-      { backend, log: makeLogger({ logLevel: 'error', logFile: '' }) });
+    r = await startDaemon(
+      { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, logLevel: 'error', tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') },
+      { backend, log: makeLogger({ logLevel: 'error', logFile: '' }) },
+    );
   });
   after(async () => {
     await r?.close();
@@ -45,9 +69,14 @@ describe('wire over HTTPS (--tls-cert, --tls-key)', () => {
 
   it('TLS-01 serves XML-RPC over HTTPS with the same replies; the daemon URL says https', async () => {
     expect(r.url).to.match(/^https:\/\/127\.0\.0\.1:\d+$/);
-    const out = await post(r.port, '<?xml version="1.0"?><methodCall><methodName>session.login_with_password</methodName><params><param><value>root</value></param><param><value>secret</value></param></params></methodCall>');
+    const out = await post(
+      r.port,
+      '<?xml version="1.0"?><methodCall><methodName>session.login_with_password</methodName><params><param><value>root</value></param><param><value>secret</value></param></params></methodCall>',
+    );
     expect([out.status, out.type]).to.deep.equal([200, 'text/xml']);
-    expect(out.body).to.match(/^<\?xml version="1.0"\?><methodResponse><params><param><value><struct><member><name>Status<\/name><value>Success<\/value><\/member><member><name>Value<\/name><value>OpaqueRef:[0-9a-f-]{36}<\/value>/);
+    expect(out.body).to.match(
+      /^<\?xml version="1.0"\?><methodResponse><params><param><value><struct><member><name>Status<\/name><value>Success<\/value><\/member><member><name>Value<\/name><value>OpaqueRef:[0-9a-f-]{36}<\/value>/,
+    );
   });
 
   it('TLS-02 xen-api connects over https (JSON-RPC) and fills its cache', async () => {
@@ -66,7 +95,10 @@ describe('wire over HTTPS (--tls-cert, --tls-key)', () => {
   it('TLS-03 the certificate and key go together', async () => {
     let msg = '';
     try {
-      await startDaemon({ ...DEFAULTS, db: ':memory:', port: 0, logLevel: 'error', tlsCert: join(dir, 'cert.pem') }, { log: makeLogger({ logLevel: 'error', logFile: '' }) });
+      await startDaemon(
+        { ...DEFAULTS, db: ':memory:', port: 0, logLevel: 'error', tlsCert: join(dir, 'cert.pem') },
+        { log: makeLogger({ logLevel: 'error', logFile: '' }) },
+      );
     } catch (e) {
       msg = (e as Error).message;
     }
@@ -75,8 +107,10 @@ describe('wire over HTTPS (--tls-cert, --tls-key)', () => {
 
   it('TLS-04 stopping the daemon does not wait for a client stuck before its TLS handshake (a pool peer connecting as the master stops)', async () => {
     const backend = new SimulatedBackend({ nics: DEMO_INVENTORY.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: true })) });
-    const d = await startDaemon({ ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, logLevel: 'error', tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') },
-      { backend, log: makeLogger({ logLevel: 'error', logFile: '' }) });
+    const d = await startDaemon(
+      { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, logLevel: 'error', tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') },
+      { backend, log: makeLogger({ logLevel: 'error', logFile: '' }) },
+    );
     // A TCP connection that never sends its ClientHello: the TLS layer holds it, HTTP never sees it.
     const sock = net.connect(d.port, '127.0.0.1');
     await once(sock, 'connect');

@@ -17,11 +17,14 @@ const PY = '/usr/bin/python3';
 /** One POST over the Unix socket with a plain HTTP client. */
 function post(socketPath: string, path: string, contentType: string, body: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path, method: 'POST', headers: { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(parts).toString('utf8') }));
-    });
+    const req = http.request(
+      { socketPath, path, method: 'POST', headers: { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) } },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(parts).toString('utf8') }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -35,23 +38,24 @@ const xmlCall = (method: string, params: string[]) =>
 // host part of the URL is the socket path with '/' written as '_'. Debian's os-xenapi 0.3.4
 // kept Python 2's send_request(connection, handler, body), which Python 3's xmlrpc.client
 // calls with (host, handler, body, debug): the one-method fix xapi's own XenAPI.py has.
-const PY_LOGIN = (user: string, pw: string) => [
-  'import sys, xmlrpc.client',
-  'from os_xenapi.client import XenAPI',
-  'class UDSTransport(XenAPI.UDSTransport):',
-  '    def send_request(self, host, handler, request_body, debug):',
-  '        return xmlrpc.client.Transport.send_request(self, host, handler, request_body, debug)',
-  's = XenAPI.Session("http://" + sys.argv[1].replace("/", "_") + "/", transport=UDSTransport())',
-  'try:',
-  `    s.xenapi.login_with_password(${JSON.stringify(user)}, ${JSON.stringify(pw)}, "1.0", "unixsocket-test")`,
-  'except XenAPI.Failure as f:',
-  '    print("Failure", f.details)',
-  '    sys.exit(0)',
-  'me = s.xenapi.session.get_record(s._session)',
-  'print(me["is_local_superuser"], repr(me["auth_user_name"]), me["originator"], me["this_host"] == s.xenapi.session.get_this_host(s._session))',
-  'print(len(s.xenapi.PIF.get_all()), s.xenapi.host.get_software_version(s.xenapi.session.get_this_host(s._session))["platform_name"])',
-  's.xenapi.session.logout()',
-].join('\n');
+const PY_LOGIN = (user: string, pw: string) =>
+  [
+    'import sys, xmlrpc.client',
+    'from os_xenapi.client import XenAPI',
+    'class UDSTransport(XenAPI.UDSTransport):',
+    '    def send_request(self, host, handler, request_body, debug):',
+    '        return xmlrpc.client.Transport.send_request(self, host, handler, request_body, debug)',
+    's = XenAPI.Session("http://" + sys.argv[1].replace("/", "_") + "/", transport=UDSTransport())',
+    'try:',
+    `    s.xenapi.login_with_password(${JSON.stringify(user)}, ${JSON.stringify(pw)}, "1.0", "unixsocket-test")`,
+    'except XenAPI.Failure as f:',
+    '    print("Failure", f.details)',
+    '    sys.exit(0)',
+    'me = s.xenapi.session.get_record(s._session)',
+    'print(me["is_local_superuser"], repr(me["auth_user_name"]), me["originator"], me["this_host"] == s.xenapi.session.get_this_host(s._session))',
+    'print(len(s.xenapi.PIF.get_all()), s.xenapi.host.get_software_version(s.xenapi.session.get_this_host(s._session))["platform_name"])',
+    's.xenapi.session.logout()',
+  ].join('\n');
 
 describe('api/--unix-socket (local superuser login, SO_PEERCRED)', () => {
   let h: Harness;
@@ -120,7 +124,11 @@ describe('api/--unix-socket (local superuser login, SO_PEERCRED)', () => {
   });
 
   it('over TCP, an empty password is refused even from root on this host', async () => {
-    expect(await h.rawFails('session.login_with_password', 'root', '', '1.0', 'tcp')).to.deep.equal(['SESSION_AUTHENTICATION_FAILED', 'root', 'Authentication failure']);
+    expect(await h.rawFails('session.login_with_password', 'root', '', '1.0', 'tcp')).to.deep.equal([
+      'SESSION_AUTHENTICATION_FAILED',
+      'root',
+      'Authentication failure',
+    ]);
   });
 
   it('the socket file is replaced if stale, refused if it is not a socket, and removed at close', async () => {

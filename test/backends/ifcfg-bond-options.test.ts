@@ -48,10 +48,23 @@ describe('ifcfg: Linux bonding options and the oVirt bond types through Bond.cre
 
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'xnd-ifcfg-bondopts-'));
-    const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'linuxbonds', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: root, inventory: DEMO_INVENTORY, users: TEST_USERS };
+    const cfg: Config = {
+      ...DEFAULTS,
+      db: ':memory:',
+      port: 0,
+      authFailDelayMs: 10,
+      hostname: 'linuxbonds',
+      logLevel: 'error',
+      backend: 'ifcfg',
+      ifcfgRoot: root,
+      inventory: DEMO_INVENTORY,
+      users: TEST_USERS,
+    };
     r = await startDaemon(cfg, { log: makeLogger({ logLevel: 'error', logFile: '' }) });
     client = xmlrpc.createClient({ host: '127.0.0.1', port: r.port, path: '/' });
-    session = await new Promise<string>((res, rej) => client.methodCall('session.login_with_password', ['root', 'secret', '1.0', 't'], (e: unknown, v: any) => (e ? rej(e) : res(v.Value))));
+    session = await new Promise<string>((res, rej) =>
+      client.methodCall('session.login_with_password', ['root', 'secret', '1.0', 't'], (e: unknown, v: any) => (e ? rej(e) : res(v.Value))),
+    );
     net = await call('network.create', { name_label: 'bonds', name_description: '', MTU: 1500, other_config: {}, tags: [] });
     // a plugged member: Bond.create plugs the master (seed step 11), so the bond reaches the files
     await call('PIF.plug', await pif('eth1'));
@@ -67,9 +80,24 @@ describe('ifcfg: Linux bonding options and the oVirt bond types through Bond.cre
   });
 
   const cases: [string, string, Record<string, string>, RegExp][] = [
-    ['Load Balancing (balance-xor, mode 2)', 'balance-slb', { 'linux-mode': 'balance-xor', xmit_hash_policy: 'layer2+3' }, /^mode=balance-xor miimon=100 downdelay=200 updelay=31000 use_carrier=1 xmit_hash_policy=layer2\+3$/],
-    ['Link Aggregation (802.3ad)', 'lacp', { miimon: '100', updelay: '0' }, /^mode=802\.3ad miimon=100 downdelay=200 updelay=0 use_carrier=1 lacp_rate=slow xmit_hash_policy=layer3\+4$/],
-    ['Failover (active-backup)', 'active-backup', { updelay: '5000', downdelay: '100', use_carrier: '0' }, /^mode=active-backup miimon=100 downdelay=100 updelay=5000 use_carrier=0$/],
+    [
+      'Load Balancing (balance-xor, mode 2)',
+      'balance-slb',
+      { 'linux-mode': 'balance-xor', xmit_hash_policy: 'layer2+3' },
+      /^mode=balance-xor miimon=100 downdelay=200 updelay=31000 use_carrier=1 xmit_hash_policy=layer2\+3$/,
+    ],
+    [
+      'Link Aggregation (802.3ad)',
+      'lacp',
+      { miimon: '100', updelay: '0' },
+      /^mode=802\.3ad miimon=100 downdelay=200 updelay=0 use_carrier=1 lacp_rate=slow xmit_hash_policy=layer3\+4$/,
+    ],
+    [
+      'Failover (active-backup)',
+      'active-backup',
+      { updelay: '5000', downdelay: '100', use_carrier: '0' },
+      /^mode=active-backup miimon=100 downdelay=100 updelay=5000 use_carrier=0$/,
+    ],
     ['Broadcast (mode 3)', 'balance-slb', { 'linux-mode': 'broadcast', miimon: '50' }, /^mode=broadcast miimon=50 downdelay=200 updelay=31000 use_carrier=1$/],
   ];
   for (const [name, mode, props, opts] of cases) {
@@ -103,10 +131,22 @@ describe('ifcfg: Linux bonding options and the oVirt bond types through Bond.cre
 
   it('refused: a Linux mode that contradicts the XenAPI mode, a bad value, an unknown key (INVALID_VALUE, nothing written)', async () => {
     const m = [await pif('eth1'), await pif('eth2')];
-    expect(await fails('Bond.create', net, m, '', 'active-backup', { 'linux-mode': 'broadcast' })).to.deep.equal(['INVALID_VALUE', 'properties', 'linux-mode = broadcast']);
-    expect(await fails('Bond.create', net, m, '', 'lacp', { 'linux-mode': 'balance-xor' })).to.deep.equal(['INVALID_VALUE', 'properties', 'linux-mode = balance-xor']);
+    expect(await fails('Bond.create', net, m, '', 'active-backup', { 'linux-mode': 'broadcast' })).to.deep.equal([
+      'INVALID_VALUE',
+      'properties',
+      'linux-mode = broadcast',
+    ]);
+    expect(await fails('Bond.create', net, m, '', 'lacp', { 'linux-mode': 'balance-xor' })).to.deep.equal([
+      'INVALID_VALUE',
+      'properties',
+      'linux-mode = balance-xor',
+    ]);
     expect(await fails('Bond.create', net, m, '', 'balance-slb', { updelay: 'soon' })).to.deep.equal(['INVALID_VALUE', 'properties', 'updelay = soon']);
-    expect(await fails('Bond.create', net, m, '', 'balance-slb', { xmit_hash_policy: 'layer9' })).to.deep.equal(['INVALID_VALUE', 'properties', 'xmit_hash_policy = layer9']);
+    expect(await fails('Bond.create', net, m, '', 'balance-slb', { xmit_hash_policy: 'layer9' })).to.deep.equal([
+      'INVALID_VALUE',
+      'properties',
+      'xmit_hash_policy = layer9',
+    ]);
     expect(await fails('Bond.create', net, m, '', 'balance-slb', { arp_interval: '100' })).to.deep.equal(['INVALID_VALUE', 'properties', 'arp_interval = 100']);
     expect(await call('Bond.get_all')).to.deep.equal([]);
   });

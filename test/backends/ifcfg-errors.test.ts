@@ -26,7 +26,10 @@ describe('ifcfg: augeas errors name the file; augtool missing', () => {
   it('a tree the lens cannot write: BackendError names ifcfg-xenbr0 and put_failed, nothing left behind', async () => {
     const r = root();
     const b = new IfcfgBackend({ root: r, nics: NICS, editCommands: (l) => [...l.slice(0, -1), `set /files/${SCRIPTS_DIR}/ifcfg-xenbr0/A/B c`, 'save'] });
-    const e = await b.apply(PLAN).then(() => undefined, (x: unknown) => x);
+    const e = await b.apply(PLAN).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(e).to.be.instanceOf(BackendError);
     expect((e as Error).message).to.match(/\/etc\/sysconfig\/network-scripts\/ifcfg-xenbr0: put_failed: Failed to match tree/);
     expect((e as Error).message).to.not.match(/run 'errors' for details/);
@@ -36,7 +39,10 @@ describe('ifcfg: augeas errors name the file; augtool missing', () => {
   it('a directory where a file must go: the file is named', async () => {
     const r = root();
     mkdirSync(join(r, SCRIPTS_DIR, 'ifcfg-eth0'), { recursive: true });
-    const e = await new IfcfgBackend({ root: r, nics: NICS }).apply(PLAN).then(() => undefined, (x: unknown) => x);
+    const e = await new IfcfgBackend({ root: r, nics: NICS }).apply(PLAN).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect((e as Error).message).to.match(/ifcfg-eth0/);
   });
 
@@ -46,11 +52,17 @@ describe('ifcfg: augeas errors name the file; augtool missing', () => {
   });
 
   it('no augtool: "augeas-tools is not installed" (at start, through createBackend, and from apply)', async () => {
-    let e = await checkAugtool('/nonexistent/augtool').then(() => undefined, (x: unknown) => x);
+    let e = await checkAugtool('/nonexistent/augtool').then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect((e as Error).message).to.equal(AUGTOOL_MISSING);
     expect(AUGTOOL_MISSING).to.match(/^augeas-tools is not installed/);
     await checkAugtool(); // the real one is installed here
-    e = await new IfcfgBackend({ root: root(), nics: NICS, augtool: '/nonexistent/augtool' }).apply(PLAN).then(() => undefined, (x: unknown) => x);
+    e = await new IfcfgBackend({ root: root(), nics: NICS, augtool: '/nonexistent/augtool' }).apply(PLAN).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect((e as Error).message).to.contain('augeas-tools is not installed');
     expect((e as Error).message).to.not.contain('augtool exited undefined');
   });

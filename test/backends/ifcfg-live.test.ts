@@ -42,15 +42,29 @@ describe('ifcfg backend: live apply in a network namespace', function () {
   const ipn = async (...args: string[]) => (await execa('ip', ['-n', NS, ...args])).stdout;
   const calls = () => readFileSync(log, 'utf8').split('\n').filter(Boolean);
   const clearCalls = () => writeFileSync(log, '');
-  const files = () => Object.fromEntries(readdirSync(join(root, SCRIPTS_DIR)).sort().map((n) => [n, readFileSync(join(root, SCRIPTS_DIR, n), 'utf8')]));
+  const files = () =>
+    Object.fromEntries(
+      readdirSync(join(root, SCRIPTS_DIR))
+        .sort()
+        .map((n) => [n, readFileSync(join(root, SCRIPTS_DIR, n), 'utf8')]),
+    );
   /** Each link's master and up/down, and each device's IPv4 addresses: what the host runs. */
   const host = async () => {
     const links = JSON.parse(await ipn('-j', 'link', 'show')) as { ifname: string; master?: string; flags: string[] }[];
     const addrs = JSON.parse(await ipn('-j', '-4', 'addr', 'show')) as { ifname: string; addr_info: { local: string; prefixlen: number }[] }[];
-    return Object.fromEntries(links.filter((l) => l.ifname !== 'lo').sort((x, y) => x.ifname.localeCompare(y.ifname)).map((l) => [l.ifname, {
-      master: l.master ?? '', up: l.flags.includes('UP'),
-      addrs: (addrs.find((a) => a.ifname === l.ifname)?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`),
-    }]));
+    return Object.fromEntries(
+      links
+        .filter((l) => l.ifname !== 'lo')
+        .sort((x, y) => x.ifname.localeCompare(y.ifname))
+        .map((l) => [
+          l.ifname,
+          {
+            master: l.master ?? '',
+            up: l.flags.includes('UP'),
+            addrs: (addrs.find((a) => a.ifname === l.ifname)?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`),
+          },
+        ]),
+    );
   };
 
   before(async () => {
@@ -67,7 +81,10 @@ describe('ifcfg backend: live apply in a network namespace', function () {
     chmodSync(nm, 0o755);
     for (const op of ['up', 'down']) {
       const w = join(dir, `if${op}`);
-      writeFileSync(w, `#!/bin/bash\nFAIL=""\nif [ "${op}" = up ] && [ -f '${failFile}' ] && [ "$(cat '${failFile}')" = "$1" ]; then FAIL="$1"; rm -f '${failFile}'; fi\nexec env NS='${NS}' ROOT='${root}' LOG='${log}' FAIL="$FAIL" bash '${FIXTURE}' ${op} "$@"\n`);
+      writeFileSync(
+        w,
+        `#!/bin/bash\nFAIL=""\nif [ "${op}" = up ] && [ -f '${failFile}' ] && [ "$(cat '${failFile}')" = "$1" ]; then FAIL="$1"; rm -f '${failFile}'; fi\nexec env NS='${NS}' ROOT='${root}' LOG='${log}' FAIL="$FAIL" bash '${FIXTURE}' ${op} "$@"\n`,
+      );
       chmodSync(w, 0o755);
     }
     await execa('ip', ['netns', 'add', NS]);
@@ -104,7 +121,10 @@ describe('ifcfg backend: live apply in a network namespace', function () {
 
   it('an IP move takes exactly the two bridges and their ports down (bridges first, the reverse of up) and up (ports first); xenbr2 is not touched', async () => {
     clearCalls();
-    await b.apply([{ op: 'ip.clear', bridge: 'xenbr0', ip: MGMT }, { op: 'ip.set', bridge: 'xenbr1', ip: MGMT }]);
+    await b.apply([
+      { op: 'ip.clear', bridge: 'xenbr0', ip: MGMT },
+      { op: 'ip.set', bridge: 'xenbr1', ip: MGMT },
+    ]);
     expect(calls()).to.deep.equal(['down xenbr1', 'down xenbr0', 'down eth1', 'down eth0', 'up eth0', 'up eth1', 'up xenbr0', 'up xenbr1']);
     const h = await host();
     expect([h.xenbr0.addrs, h.xenbr1.addrs]).to.deep.equal([[], ['198.51.100.7/24']]);
@@ -117,17 +137,35 @@ describe('ifcfg backend: live apply in a network namespace', function () {
     const hostBefore = await host();
     clearCalls();
     writeFileSync(failFile, 'xenbr0');
-    const e = await b.apply([{ op: 'ip.clear', bridge: 'xenbr1', ip: MGMT }, { op: 'ip.set', bridge: 'xenbr0', ip: MGMT }]).then(() => undefined, (x: unknown) => x);
+    const e = await b
+      .apply([
+        { op: 'ip.clear', bridge: 'xenbr1', ip: MGMT },
+        { op: 'ip.set', bridge: 'xenbr0', ip: MGMT },
+      ])
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
     expect(e).to.be.instanceOf(BackendError);
     expect((e as Error).message).to.match(/^ifup xenbr0 failed, previous files restored, devices .* brought back up: .*does not come up/);
     expect((e as BackendError).step).to.equal(1);
     expect(files()).to.deep.equal(filesBefore);
     expect(await host()).to.deep.equal(hostBefore);
     expect(calls()).to.deep.equal([
-      'down xenbr1', 'down xenbr0', 'down eth1', 'down eth0', // old files
-      'up eth0', 'up eth1', 'up xenbr0', // new files: xenbr0 fails
-      'down xenbr0', 'down eth1', 'down eth0', // what came up with the new files goes down
-      'up eth0', 'up eth1', 'up xenbr0', 'up xenbr1', // the old files are back: the old devices come up
+      'down xenbr1',
+      'down xenbr0',
+      'down eth1',
+      'down eth0', // old files
+      'up eth0',
+      'up eth1',
+      'up xenbr0', // new files: xenbr0 fails
+      'down xenbr0',
+      'down eth1',
+      'down eth0', // what came up with the new files goes down
+      'up eth0',
+      'up eth1',
+      'up xenbr0',
+      'up xenbr1', // the old files are back: the old devices come up
     ]);
   });
 
@@ -149,11 +187,20 @@ describe('ifcfg backend: live apply in a network namespace', function () {
     const viaNm = new IfcfgBackend({ root, nics, ip: localRunner('ip', ['-n', NS]), control });
     const xenbr2 = files()['ifcfg-xenbr2'];
     clearCalls();
-    await viaNm.apply([{ op: 'ip.clear', bridge: 'xenbr1', ip: MGMT }, { op: 'ip.set', bridge: 'xenbr0', ip: MGMT }]);
+    await viaNm.apply([
+      { op: 'ip.clear', bridge: 'xenbr1', ip: MGMT },
+      { op: 'ip.set', bridge: 'xenbr0', ip: MGMT },
+    ]);
     expect(calls().filter((l) => l.startsWith('nmcli'))).to.deep.equal([
-      'nmcli device disconnect xenbr1', 'nmcli device disconnect xenbr0', 'nmcli device disconnect eth1', 'nmcli device disconnect eth0',
+      'nmcli device disconnect xenbr1',
+      'nmcli device disconnect xenbr0',
+      'nmcli device disconnect eth1',
+      'nmcli device disconnect eth0',
       'nmcli connection reload',
-      'nmcli connection up ifname eth0', 'nmcli connection up ifname eth1', 'nmcli connection up ifname xenbr0', 'nmcli connection up ifname xenbr1',
+      'nmcli connection up ifname eth0',
+      'nmcli connection up ifname eth1',
+      'nmcli connection up ifname xenbr0',
+      'nmcli connection up ifname xenbr1',
     ]);
     const f = files();
     for (const n of ['ifcfg-eth0', 'ifcfg-eth1', 'ifcfg-xenbr0', 'ifcfg-xenbr1']) expect(f[n]).to.match(/^NM_CONTROLLED=yes$/m);
@@ -163,7 +210,17 @@ describe('ifcfg backend: live apply in a network namespace', function () {
 
   it('a daemon on this host: first start adopts the bridges and applies nothing; PIF_metrics.carrier follows a veth', async () => {
     clearCalls();
-    const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'live', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: root, users: TEST_USERS };
+    const cfg: Config = {
+      ...DEFAULTS,
+      db: ':memory:',
+      port: 0,
+      authFailDelayMs: 10,
+      hostname: 'live',
+      logLevel: 'error',
+      backend: 'ifcfg',
+      ifcfgRoot: root,
+      users: TEST_USERS,
+    };
     r = await startDaemon(cfg, { backend: b, log: makeLogger({ logLevel: 'error', logFile: '' }), monitorIntervalMs: 0 });
     expect(calls()).to.deep.equal([]);
     const pif = (d: string) => [...r!.store.rows('PIF')].find(([, p]) => p.device === d)![1];

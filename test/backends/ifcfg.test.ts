@@ -65,8 +65,14 @@ const bondMovePlan: Step[] = [
 /** The exact inverse of a plan (Bond.destroy of the seed 004 bond). */
 function inverse(plan: Step[]): Step[] {
   const flip: Record<string, Step['op']> = {
-    'bridge.add': 'bridge.del', 'bridge.del': 'bridge.add', 'uplink.add': 'uplink.del', 'uplink.del': 'uplink.add',
-    'ip.set': 'ip.clear', 'ip.clear': 'ip.set', 'vif.add': 'vif.del', 'vif.del': 'vif.add',
+    'bridge.add': 'bridge.del',
+    'bridge.del': 'bridge.add',
+    'uplink.add': 'uplink.del',
+    'uplink.del': 'uplink.add',
+    'ip.set': 'ip.clear',
+    'ip.clear': 'ip.set',
+    'vif.add': 'vif.del',
+    'vif.del': 'vif.add',
   };
   return plan.map((s) => ({ ...s, op: flip[s.op] }) as Step).reverse();
 }
@@ -164,7 +170,9 @@ describe('ifcfg backend: bond mode mapping', () => {
     expect(bondingOpts('active-backup', {})).to.equal(`mode=active-backup ${base}`);
     expect(bondingOpts('balance-slb', {})).to.equal(`mode=balance-alb ${base}`);
     expect(bondingOpts('lacp', {})).to.equal(`mode=802.3ad ${base} lacp_rate=slow xmit_hash_policy=layer3+4`);
-    expect(bondingOpts('lacp', { hashing_algorithm: 'tcpudp_ports', 'lacp-time': 'slow' })).to.equal(`mode=802.3ad ${base} lacp_rate=slow xmit_hash_policy=layer3+4`);
+    expect(bondingOpts('lacp', { hashing_algorithm: 'tcpudp_ports', 'lacp-time': 'slow' })).to.equal(
+      `mode=802.3ad ${base} lacp_rate=slow xmit_hash_policy=layer3+4`,
+    );
     expect(bondingOpts('lacp', { hashing_algorithm: 'src_mac', 'lacp-time': 'fast' })).to.equal(`mode=802.3ad ${base} lacp_rate=fast xmit_hash_policy=layer2`);
     expect(bondingOpts('active-backup', { updelay: '0', downdelay: '100' })).to.equal('mode=active-backup miimon=100 downdelay=100 updelay=0 use_carrier=1');
   });
@@ -183,7 +191,9 @@ describe('ifcfg backend: seed scenarios through augtool -r on a sandbox root', (
     const untouched = statSync(join(scriptsDir(root), 'ifcfg-xenbr1')).mtimeMs;
     const script = augtoolScript(await b.render(BONDED), ['ifcfg-xenbr0', 'ifcfg-xenbr3'], { transform: true });
     expect(script).to.match(/^rm \/files\/etc\/sysconfig\/network-scripts\/ifcfg-xenbr0$/m);
-    expect(script).to.match(/^set \/files\/etc\/sysconfig\/network-scripts\/ifcfg-bond0\/BONDING_OPTS '"mode=active-backup miimon=100 downdelay=200 updelay=31000 use_carrier=1"'$/m);
+    expect(script).to.match(
+      /^set \/files\/etc\/sysconfig\/network-scripts\/ifcfg-bond0\/BONDING_OPTS '"mode=active-backup miimon=100 downdelay=200 updelay=31000 use_carrier=1"'$/m,
+    );
     expect(script.trimEnd().split('\n').at(-1)).to.equal('save');
     await b.apply(bondMovePlan);
     expect(filesOf(root)).to.deep.equal(BONDED_FILES);
@@ -213,14 +223,25 @@ describe('ifcfg backend: seed scenarios through augtool -r on a sandbox root', (
       { op: 'bridge.add', bridge: 'xapi3', MTU: 1500, vlan: { parent: 'xenbr1', tag: 7 } },
       { op: 'ip.set', bridge: 'xapi3', ip: { mode: 'DHCP', address: '', netmask: '', gateway: '', dns: '' } },
     ]);
-    expect(filesOf(root)['ifcfg-eth1.7']).to.equal('DEVICE=eth1.7\nONBOOT=yes\nBOOTPROTO=none\nVLAN=yes\nTYPE=Ethernet\nMTU=1500\nBRIDGE=xapi3\nNM_CONTROLLED=no\n');
+    expect(filesOf(root)['ifcfg-eth1.7']).to.equal(
+      'DEVICE=eth1.7\nONBOOT=yes\nBOOTPROTO=none\nVLAN=yes\nTYPE=Ethernet\nMTU=1500\nBRIDGE=xapi3\nNM_CONTROLLED=no\n',
+    );
     expect(filesOf(root)['ifcfg-xapi3']).to.equal(bridgeFile('xapi3', '', 'dhcp'));
-    expect((await b.read()).bridges.xapi3).to.deep.equal(br('xapi3', { vlan: { parent: 'xenbr1', tag: 7 }, ip: { mode: 'DHCP', address: '', netmask: '', gateway: '', dns: '' } }));
+    expect((await b.read()).bridges.xapi3).to.deep.equal(
+      br('xapi3', { vlan: { parent: 'xenbr1', tag: 7 }, ip: { mode: 'DHCP', address: '', netmask: '', gateway: '', dns: '' } }),
+    );
   });
 
   it('lacp with properties: 802.3ad, lacp_rate and xmit_hash_policy; the XenAPI properties survive in the file', async () => {
     const { root, b } = await startOfDay();
-    const lacp: Uplink = { kind: 'bond', name: 'bond1', members: ['eth2', 'eth1'], mode: 'lacp', properties: { hashing_algorithm: 'src_mac', 'lacp-time': 'fast', 'lacp-fallback-ab': 'true', 'lacp-aggregation-key': '42' }, mac: MACS[2] };
+    const lacp: Uplink = {
+      kind: 'bond',
+      name: 'bond1',
+      members: ['eth2', 'eth1'],
+      mode: 'lacp',
+      properties: { hashing_algorithm: 'src_mac', 'lacp-time': 'fast', 'lacp-fallback-ab': 'true', 'lacp-aggregation-key': '42' },
+      mac: MACS[2],
+    };
     await b.apply([
       { op: 'uplink.del', bridge: 'xenbr1', uplink: nic('eth1') },
       { op: 'bridge.del', bridge: 'xenbr1', MTU: 1500 },
@@ -231,21 +252,23 @@ describe('ifcfg backend: seed scenarios through augtool -r on a sandbox root', (
       { op: 'vif.add', bridge: 'xapi5', vif: 'vif3.0' },
     ]);
     const f = filesOf(root);
-    expect(f['ifcfg-bond1']).to.equal([
-      'DEVICE=bond1',
-      'BOOTPROTO=none',
-      'ONBOOT=yes',
-      'TYPE=Bond',
-      'BONDING_MASTER=yes',
-      'BONDING_OPTS="mode=802.3ad miimon=100 downdelay=200 updelay=31000 use_carrier=1 lacp_rate=fast xmit_hash_policy=layer2"',
-      `MACADDR=${MACS[2]}`,
-      'MTU=9000',
-      'BRIDGE=xapi5',
-      'NM_CONTROLLED=no',
-      'XENAPI_BOND_MEMBERS="eth2 eth1"',
-      'XENAPI_BOND_PROPERTIES="hashing_algorithm=src_mac lacp-aggregation-key=42 lacp-fallback-ab=true lacp-time=fast"',
-      '',
-    ].join('\n'));
+    expect(f['ifcfg-bond1']).to.equal(
+      [
+        'DEVICE=bond1',
+        'BOOTPROTO=none',
+        'ONBOOT=yes',
+        'TYPE=Bond',
+        'BONDING_MASTER=yes',
+        'BONDING_OPTS="mode=802.3ad miimon=100 downdelay=200 updelay=31000 use_carrier=1 lacp_rate=fast xmit_hash_policy=layer2"',
+        `MACADDR=${MACS[2]}`,
+        'MTU=9000',
+        'BRIDGE=xapi5',
+        'NM_CONTROLLED=no',
+        'XENAPI_BOND_MEMBERS="eth2 eth1"',
+        'XENAPI_BOND_PROPERTIES="hashing_algorithm=src_mac lacp-aggregation-key=42 lacp-fallback-ab=true lacp-time=fast"',
+        '',
+      ].join('\n'),
+    );
     expect(f['ifcfg-eth1']).to.equal(memberEth(1, 'bond1'));
     expect(f['ifcfg-xapi5']).to.equal(bridgeFile('xapi5', '', 'none', 9000));
     const read = await b.read();
@@ -253,16 +276,18 @@ describe('ifcfg backend: seed scenarios through augtool -r on a sandbox root', (
     // a second backend on the same root reads the same files (VIFs are runtime state, not files)
     expect(await new IfcfgBackend({ root, nics: NICS }).read()).to.deep.equal(noVifs(read));
     // the pre-config script loads the bonding module for every bond
-    expect(preConfigScript(read)).to.equal([
-      '#!/bin/bash',
-      "# xenapi-netd pre-config script: load the bonding module for this host's bonds (modes are in BONDING_OPTS)",
-      "cat > /etc/modprobe.d/bonding.conf <<'EOF'",
-      'alias bond1 bonding',
-      'options bonding max_bonds=1',
-      'EOF',
-      'modprobe bonding max_bonds=1',
-      '',
-    ].join('\n'));
+    expect(preConfigScript(read)).to.equal(
+      [
+        '#!/bin/bash',
+        "# xenapi-netd pre-config script: load the bonding module for this host's bonds (modes are in BONDING_OPTS)",
+        "cat > /etc/modprobe.d/bonding.conf <<'EOF'",
+        'alias bond1 bonding',
+        'options bonding max_bonds=1',
+        'EOF',
+        'modprobe bonding max_bonds=1',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('balance-slb is flagged in the file as approximated by balance-alb; tunnels are recorded', async () => {
@@ -270,27 +295,37 @@ describe('ifcfg backend: seed scenarios through augtool -r on a sandbox root', (
     const slb: Uplink = { kind: 'bond', name: 'bond0', members: ['eth0', 'eth3'], mode: 'balance-slb', properties: {}, mac: MACS[0] };
     await b.apply([...bondMovePlan.slice(0, 6), { op: 'uplink.add', bridge: 'xapi1', uplink: slb }, { op: 'ip.set', bridge: 'xapi1', ip: MGMT }]);
     const text = filesOf(root)['ifcfg-bond0'];
-    expect(text.split('\n').slice(0, 7).join('\n')).to.equal([
-      ' # balance-slb approximated as balance-alb (mode 6): Linux bonding has no SLB mode',
-      'DEVICE=bond0',
-      'BOOTPROTO=none',
-      'ONBOOT=yes',
-      'TYPE=Bond',
-      'BONDING_MASTER=yes',
-      'BONDING_OPTS="mode=balance-alb miimon=100 downdelay=200 updelay=31000 use_carrier=1"',
-    ].join('\n'));
+    expect(text.split('\n').slice(0, 7).join('\n')).to.equal(
+      [
+        ' # balance-slb approximated as balance-alb (mode 6): Linux bonding has no SLB mode',
+        'DEVICE=bond0',
+        'BOOTPROTO=none',
+        'ONBOOT=yes',
+        'TYPE=Bond',
+        'BONDING_MASTER=yes',
+        'BONDING_OPTS="mode=balance-alb miimon=100 downdelay=200 updelay=31000 use_carrier=1"',
+      ].join('\n'),
+    );
     expect((await b.read()).bridges.xapi1.uplink).to.deep.equal(slb);
     const tun: Uplink = { kind: 'tunnel', name: 't0', protocol: 'gre', remote: '198.51.100.7', key: '5', transport: 'xapi1' };
-    await b.apply([{ op: 'bridge.add', bridge: 'xapi9', MTU: 1500 }, { op: 'uplink.add', bridge: 'xapi9', uplink: tun }]);
-    expect(filesOf(root)['ifcfg-t0']).to.equal(' # gre tunnel recorded for the toolstack: initscripts cannot put a tunnel on a bridge\n'
-      + 'DEVICE=t0\nBOOTPROTO=none\nONBOOT=no\nTYPE=GRE\nPEER_OUTER_IPADDR=198.51.100.7\nKEY=5\nBRIDGE=xapi9\nNM_CONTROLLED=no\nXENAPI_TUNNEL_TRANSPORT=xapi1\n');
+    await b.apply([
+      { op: 'bridge.add', bridge: 'xapi9', MTU: 1500 },
+      { op: 'uplink.add', bridge: 'xapi9', uplink: tun },
+    ]);
+    expect(filesOf(root)['ifcfg-t0']).to.equal(
+      ' # gre tunnel recorded for the toolstack: initscripts cannot put a tunnel on a bridge\n' +
+        'DEVICE=t0\nBOOTPROTO=none\nONBOOT=no\nTYPE=GRE\nPEER_OUTER_IPADDR=198.51.100.7\nKEY=5\nBRIDGE=xapi9\nNM_CONTROLLED=no\nXENAPI_TUNNEL_TRANSPORT=xapi1\n',
+    );
     expect((await b.read()).bridges.xapi9.uplink).to.deep.equal(tun);
   });
 
   it('VIF steps change no file and run no augtool; read() reports them', async () => {
     const { root, b } = await startOfDay();
     const before = filesOf(root);
-    await b.apply([{ op: 'vif.add', bridge: 'xenbr2', vif: 'vif1.0' }, { op: 'vif.add', bridge: 'xenbr2', vif: 'vif1.1' }]);
+    await b.apply([
+      { op: 'vif.add', bridge: 'xenbr2', vif: 'vif1.0' },
+      { op: 'vif.add', bridge: 'xenbr2', vif: 'vif1.1' },
+    ]);
     expect(b.augtoolRuns).to.equal(1);
     expect(filesOf(root)).to.deep.equal(before);
     expect((await b.read()).bridges.xenbr2.vifs).to.deep.equal(['vif1.0', 'vif1.1']);
@@ -309,17 +344,28 @@ describe('ifcfg backend: seed scenarios through augtool -r on a sandbox root', (
     expect(await b.read()).to.deep.equal(BONDED);
     // Oracle VM's hand-made layout: numeric mode 4, no XENAPI_* keys, bridge files without DEVICE
     const seed = new Map([
-      ['ifcfg-bond0', '# 802.3ad bonded link\n# switch po1: Gi1/1, Gi1/2\nDEVICE=bond0\nBOOTPROTO=none\nONBOOT=yes\nBONDING_OPTS="mode=4 miimon=100"\nBRIDGE=vlan1\n'],
-      ['ifcfg-eth0', '# First interface in bond0\nDEVICE=eth0\nBOOTPROTO=static\nHWADDR=00:14:5E:C0:FF:EE\nTYPE=Ethernet\nONBOOT=yes\nMASTER=bond0\nSLAVE=yes\n'],
-      ['ifcfg-eth1', '# Second interface in bond0\nDEVICE=eth1\nBOOTPROTO=static\nHWADDR=00:14:5E:C0:FF:EF\nTYPE=Ethernet\nONBOOT=yes\nMASTER=bond0\nSLAVE=yes\n'],
+      [
+        'ifcfg-bond0',
+        '# 802.3ad bonded link\n# switch po1: Gi1/1, Gi1/2\nDEVICE=bond0\nBOOTPROTO=none\nONBOOT=yes\nBONDING_OPTS="mode=4 miimon=100"\nBRIDGE=vlan1\n',
+      ],
+      [
+        'ifcfg-eth0',
+        '# First interface in bond0\nDEVICE=eth0\nBOOTPROTO=static\nHWADDR=00:14:5E:C0:FF:EE\nTYPE=Ethernet\nONBOOT=yes\nMASTER=bond0\nSLAVE=yes\n',
+      ],
+      [
+        'ifcfg-eth1',
+        '# Second interface in bond0\nDEVICE=eth1\nBOOTPROTO=static\nHWADDR=00:14:5E:C0:FF:EF\nTYPE=Ethernet\nONBOOT=yes\nMASTER=bond0\nSLAVE=yes\n',
+      ],
       ['ifcfg-vlan1', 'BOOTPROTO=none\nONBOOT=yes\nTYPE=Bridge\n'],
       ['ifcfg-vlan100', 'BOOTPROTO=none\nONBOOT=yes\nTYPE=Bridge\n'],
       ['ifcfg-bond0.100', 'ONBOOT=yes\nBOOTPROTO=none\nVLAN=yes\nTYPE=Ethernet\nBRIDGE=vlan100\n'],
     ]);
-    expect(parseFiles(seed).state).to.deep.equal(state(
-      br('vlan1', { uplink: { kind: 'bond', name: 'bond0', members: ['eth0', 'eth1'], mode: 'lacp', properties: {}, mac: '' } }),
-      br('vlan100', { vlan: { parent: 'vlan1', tag: 100 } }),
-    ));
+    expect(parseFiles(seed).state).to.deep.equal(
+      state(
+        br('vlan1', { uplink: { kind: 'bond', name: 'bond0', members: ['eth0', 'eth1'], mode: 'lacp', properties: {}, mac: '' } }),
+        br('vlan100', { vlan: { parent: 'vlan1', tag: 100 } }),
+      ),
+    );
   });
 });
 
@@ -328,7 +374,10 @@ describe('ifcfg backend: all or nothing', () => {
     const { root } = await startOfDay();
     const before = filesOf(root);
     const bad = new IfcfgBackend({ root, nics: NICS, editCommands: (l) => [...l.slice(0, -1), 'bogus command', 'save'] });
-    const e = await bad.apply(bondMovePlan).then(() => undefined, (x: unknown) => x);
+    const e = await bad.apply(bondMovePlan).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(e).to.be.instanceOf(BackendError);
     expect((e as Error).message).to.match(/augtool exited 1/);
     expect(filesOf(root)).to.deep.equal(before);
@@ -339,7 +388,10 @@ describe('ifcfg backend: all or nothing', () => {
     const { root, b } = await startOfDay();
     const before = filesOf(root);
     const sly = new IfcfgBackend({ root, nics: NICS, editCommands: (l) => [...l.slice(0, -1), `set /files/${SCRIPTS_DIR}/ifcfg-xapi1/MTU 9000`, 'save'] });
-    const e = await sly.apply(bondMovePlan).then(() => undefined, (x: unknown) => x);
+    const e = await sly.apply(bondMovePlan).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(e).to.be.instanceOf(BackendError);
     expect((e as BackendError).step).to.equal(5); // bridge.add xapi1
     expect((e as Error).message).to.match(/ifcfg-xapi1/);
@@ -351,7 +403,10 @@ describe('ifcfg backend: all or nothing', () => {
     const { root, b } = await startOfDay();
     const before = filesOf(root);
     mkdirSync(join(scriptsDir(root), 'ifcfg-bond0'));
-    const e = await b.apply(bondMovePlan).then(() => undefined, (x: unknown) => x);
+    const e = await b.apply(bondMovePlan).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(e).to.be.instanceOf(BackendError);
     expect((e as Error).message).to.match(/previous files restored.*augtool exited/);
     expect(filesOf(root)).to.deep.equal(before);
@@ -362,14 +417,22 @@ describe('ifcfg backend: all or nothing', () => {
   it('a step that does not fit, or a NIC the host does not have, fails before any file is written', async () => {
     const { root, b } = await startOfDay();
     const before = filesOf(root);
-    const e1 = await b.apply([bondMovePlan[0], { op: 'ip.clear', bridge: 'xenbr0', ip: MGMT }]).then(() => undefined, (x: unknown) => x);
+    const e1 = await b.apply([bondMovePlan[0], { op: 'ip.clear', bridge: 'xenbr0', ip: MGMT }]).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(e1).to.be.instanceOf(BackendError);
     expect((e1 as BackendError).step).to.equal(1);
-    const e2 = await b.apply([
-      { op: 'bridge.add', bridge: 'xapi7', MTU: 1500 },
-      { op: 'bridge.add', bridge: 'xapi8', MTU: 1500 },
-      { op: 'uplink.add', bridge: 'xapi8', uplink: nic('eth9') },
-    ]).then(() => undefined, (x: unknown) => x);
+    const e2 = await b
+      .apply([
+        { op: 'bridge.add', bridge: 'xapi7', MTU: 1500 },
+        { op: 'bridge.add', bridge: 'xapi8', MTU: 1500 },
+        { op: 'uplink.add', bridge: 'xapi8', uplink: nic('eth9') },
+      ])
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
     expect(e2).to.be.instanceOf(BackendError);
     expect((e2 as BackendError).step).to.equal(1);
     expect((e2 as Error).message).to.match(/host has no NIC eth9/);
@@ -382,7 +445,11 @@ describe('ifcfg backend: NICs and bond links', () => {
   it('nics() from the injected inventory, else from <root>/sys/class/net', async () => {
     expect(await new IfcfgBackend({ root: sandboxRoot(), nics: NICS }).nics()).to.deep.equal(NICS);
     const root = sandboxRoot();
-    for (const [dev, phys, carrier] of [['eth0', true, '1'], ['eth1', true, '0'], ['lo', false, '1']] as const) {
+    for (const [dev, phys, carrier] of [
+      ['eth0', true, '1'],
+      ['eth1', true, '0'],
+      ['lo', false, '1'],
+    ] as const) {
       const d = join(root, 'sys/class/net', dev);
       mkdirSync(d, { recursive: true });
       writeFileSync(join(d, 'address'), `02:00:00:00:00:0${dev.length}\n`);
@@ -401,12 +468,28 @@ describe('ifcfg backend: NICs and bond links', () => {
     const b = new IfcfgBackend({ root, nics: NICS });
     expect(await b.bondLinksUp('bond0')).to.equal(0);
     mkdirSync(join(root, 'proc/net/bonding'), { recursive: true });
-    const seed = (second: string) => [
-      'Ethernet Channel Bonding Driver: v3.0.3 (March 23, 2006)', '', 'Bonding Mode: IEEE 802.3ad Dynamic link aggregation',
-      'Transmit Hash Policy: layer2 (0)', 'MII Status: up', 'MII Polling Interval (ms): 100', '',
-      'Slave Interface: eth0', 'MII Status: up', 'Link Failure Count: 0', 'Permanent HW addr: 00:14:5e:C0:FF:EE', 'Aggregator ID: 1', '',
-      'Slave Interface: eth1', `MII Status: ${second}`, 'Link Failure Count: 0', 'Permanent HW addr: 00:14:5e:C0:FF:EF', 'Aggregator ID: 1', '',
-    ].join('\n');
+    const seed = (second: string) =>
+      [
+        'Ethernet Channel Bonding Driver: v3.0.3 (March 23, 2006)',
+        '',
+        'Bonding Mode: IEEE 802.3ad Dynamic link aggregation',
+        'Transmit Hash Policy: layer2 (0)',
+        'MII Status: up',
+        'MII Polling Interval (ms): 100',
+        '',
+        'Slave Interface: eth0',
+        'MII Status: up',
+        'Link Failure Count: 0',
+        'Permanent HW addr: 00:14:5e:C0:FF:EE',
+        'Aggregator ID: 1',
+        '',
+        'Slave Interface: eth1',
+        `MII Status: ${second}`,
+        'Link Failure Count: 0',
+        'Permanent HW addr: 00:14:5e:C0:FF:EF',
+        'Aggregator ID: 1',
+        '',
+      ].join('\n');
     writeFileSync(join(root, 'proc/net/bonding/bond0'), seed('up'));
     expect(await b.bondLinksUp('bond0')).to.equal(2);
     writeFileSync(join(root, 'proc/net/bonding/bond0'), seed('down'));
@@ -435,7 +518,16 @@ describe('ifcfg backend: the managed node controller', () => {
     expect(readFileSync(join(node, 'pre-config-script'), 'utf8')).to.equal(preConfigScript(BONDED));
     await execa('augtool', ['-r', node, '-f', join(node, 'node-augtool')]);
     const files = filesOf(node);
-    expect(Object.keys(files)).to.deep.equal(['ifcfg-bond0', 'ifcfg-em1', 'ifcfg-em2', 'ifcfg-em4', 'ifcfg-eth2', 'ifcfg-xapi1', 'ifcfg-xenbr1', 'ifcfg-xenbr2']);
+    expect(Object.keys(files)).to.deep.equal([
+      'ifcfg-bond0',
+      'ifcfg-em1',
+      'ifcfg-em2',
+      'ifcfg-em4',
+      'ifcfg-eth2',
+      'ifcfg-xapi1',
+      'ifcfg-xenbr1',
+      'ifcfg-xenbr2',
+    ]);
     expect(files['ifcfg-em1']).to.equal(memberEth(0, 'bond0').replace('eth0', 'em1'));
     expect(files['ifcfg-em2']).to.equal(plainEth(1, 'xenbr1').replace('eth1', 'em2'));
     expect(files['ifcfg-bond0']).to.equal(BOND0_FILE.replace('"eth0 eth3"', '"em1 em4"'));
@@ -463,7 +555,9 @@ describe('ifcfg backend: the managed node controller', () => {
         const req = http.request({ host: '127.0.0.1', port: r.port, path, method: 'POST', headers: { 'Content-Type': 'application/json' } }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), text: Buffer.concat(chunks).toString('utf8') }),
+          );
         });
         req.on('error', reject);
         req.end(body);
@@ -472,7 +566,18 @@ describe('ifcfg backend: the managed node controller', () => {
 
     before(async () => {
       root = sandboxRoot();
-      const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'ifcfghost', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: root, inventory: DEMO_INVENTORY, users: TEST_USERS };
+      const cfg: Config = {
+        ...DEFAULTS,
+        db: ':memory:',
+        port: 0,
+        authFailDelayMs: 10,
+        hostname: 'ifcfghost',
+        logLevel: 'error',
+        backend: 'ifcfg',
+        ifcfgRoot: root,
+        inventory: DEMO_INVENTORY,
+        users: TEST_USERS,
+      };
       r = await startDaemon(cfg, { log: makeLogger({ logLevel: 'error', logFile: '' }) });
       client = xmlrpc.createClient({ host: '127.0.0.1', port: r.port, path: '/' });
       session = await call<string>('session.login_with_password', 'root', 'secret', '1.0', 'test');
@@ -523,7 +628,10 @@ describe('ifcfg backend: the managed node controller', () => {
     it('answers 400 to a body that is not a MAC → device object; XML-RPC still answers on other paths', async () => {
       expect((await post(`/ifcfg/config?session_id=${session}`, 'not json')).status).to.equal(400);
       expect((await post(`/ifcfg/config?session_id=${session}`, '["eth0"]')).status).to.equal(400);
-      const other = await post('/ifcfg/configuration', '<?xml version="1.0"?><methodCall><methodName>session.get_this_host</methodName><params><param><value>x</value></param></params></methodCall>');
+      const other = await post(
+        '/ifcfg/configuration',
+        '<?xml version="1.0"?><methodCall><methodName>session.get_this_host</methodName><params><param><value>x</value></param></params></methodCall>',
+      );
       expect(other.type).to.match(/^text\/xml/);
       expect(await call('session.get_this_host', session, session)).to.match(/^OpaqueRef:/);
     });

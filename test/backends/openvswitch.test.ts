@@ -33,11 +33,7 @@ const START_OF_DAY = state(
   br('xenbr2', { uplink: nic('eth2') }),
   br('xenbr3', { uplink: nic('eth3') }),
 );
-const BONDED = state(
-  br('xapi1', { uplink: bond0, ip: MGMT }),
-  br('xenbr1', { uplink: nic('eth1') }),
-  br('xenbr2', { uplink: nic('eth2') }),
-);
+const BONDED = state(br('xapi1', { uplink: bond0, ip: MGMT }), br('xenbr1', { uplink: nic('eth1') }), br('xenbr2', { uplink: nic('eth2') }));
 
 const startOfDayPlan: Step[] = [
   ...[0, 1, 2, 3].flatMap((i): Step[] => [
@@ -131,27 +127,36 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     const firstLost = probes.findIndex((p) => p.end >= t0 && !p.ok);
     let outage = 0;
     if (firstLost >= 0) {
-      const lastOk = probes.slice(0, firstLost).reverse().find((p) => p.ok);
+      const lastOk = probes
+        .slice(0, firstLost)
+        .reverse()
+        .find((p) => p.ok);
       const nextOk = probes.slice(firstLost).find((p) => p.ok)!;
       outage = nextOk.start - (lastOk ? lastOk.end : t0);
     }
     const lost = probes.filter((p) => p.end >= t0 && !p.ok).length;
-    console.log(`      bond move: ${writes() - w} ovs-vsctl write, ${vsctlCalls} ovs-vsctl calls in all, ${be.stats.ipCalls - ipCalls} ip calls, apply ${applyMs} ms; ` +
-      `management outage seen from the peer <= ${outage} ms (${lost} of ${probes.length} probes lost)`);
+    console.log(
+      `      bond move: ${writes() - w} ovs-vsctl write, ${vsctlCalls} ovs-vsctl calls in all, ${be.stats.ipCalls - ipCalls} ip calls, apply ${applyMs} ms; ` +
+        `management outage seen from the peer <= ${outage} ms (${lost} of ${probes.length} probes lost)`,
+    );
 
     expect(writes() - w).to.equal(1);
     expect(await be.read()).to.deep.equal(BONDED);
     expect((await sb.vsctl(['list-br'])).split('\n')).to.deep.equal(['xapi1', 'xenbr1', 'xenbr2']);
     const list = await sb.appctl(['bond/list']);
     expect(list).to.match(/^bond0\tactive-backup\t\S+\t(eth0, eth3|eth3, eth0)$/m);
-    const port = ovsRows(await sb.vsctl(['--format=json', '--columns=bond_mode,lacp,bond_updelay,bond_downdelay,mac,other_config', 'list', 'port', 'bond0']))[0];
+    const port = ovsRows(
+      await sb.vsctl(['--format=json', '--columns=bond_mode,lacp,bond_updelay,bond_downdelay,mac,other_config', 'list', 'port', 'bond0']),
+    )[0];
     expect(port.bond_mode).to.equal('active-backup');
     expect(port.lacp).to.equal('off');
     expect(port.bond_updelay).to.equal(31000);
     expect(port.bond_downdelay).to.equal(200);
     expect(port.mac).to.equal(MACS[0]);
     expect(ovsMap(port.other_config)).to.deep.equal({
-      'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'bond-rebalance-interval': '1800000',
+      'bond-detect-mode': 'carrier',
+      'bond-miimon-interval': '100',
+      'bond-rebalance-interval': '1800000',
     });
     // Members were never set down, so neither waits for the 31 s updelay.
     expect(await until('both members enabled', async () => ((await be.bondLinksUp('bond0')) === 2 ? 2 : undefined), 3000)).to.equal(2);
@@ -165,10 +170,14 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     const peer = sb.nics.find((n) => n.device === first)!.peer;
     await sb.peerExec('ip', ['link', 'set', peer, 'down']);
     try {
-      const second = await until('failover', async () => {
-        const a = await active();
-        return a && a !== first ? a : undefined;
-      }, 5000);
+      const second = await until(
+        'failover',
+        async () => {
+          const a = await active();
+          return a && a !== first ? a : undefined;
+        },
+        5000,
+      );
       expect(second).to.equal(first === 'eth0' ? 'eth3' : 'eth0');
       expect(await sb.appctl(['bond/show', 'bond0'])).to.match(new RegExp(`^member ${first}: disabled$`, 'm'));
       expect(await be.bondLinksUp('bond0')).to.equal(1);
@@ -215,8 +224,14 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     expect(await until('ping on xenbr0', async () => ((await sb.ping('192.0.2.10', 300)) ? true : undefined))).to.equal(true);
   });
 
-  const bondOn12 = (mode: 'balance-slb' | 'lacp', properties: Record<string, string>): Uplink =>
-    ({ kind: 'bond', name: 'bond1', members: ['eth1', 'eth2'], mode, properties, mac: MACS[1] });
+  const bondOn12 = (mode: 'balance-slb' | 'lacp', properties: Record<string, string>): Uplink => ({
+    kind: 'bond',
+    name: 'bond1',
+    members: ['eth1', 'eth2'],
+    mode,
+    properties,
+    mac: MACS[1],
+  });
 
   it('OVS-07 balance-slb maps to lacp=off bond_mode=balance-slb with the rebalance interval', async function () {
     const slb = bondOn12('balance-slb', {});
@@ -228,9 +243,15 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
       { op: 'bridge.add', bridge: 'xapi3', MTU: 1500 },
       { op: 'uplink.add', bridge: 'xapi3', uplink: slb },
     ]);
-    const port = ovsRows(await sb.vsctl(['--format=json', '--columns=bond_mode,lacp,bond_updelay,bond_downdelay,mac,other_config', 'list', 'port', 'bond1']))[0];
+    const port = ovsRows(
+      await sb.vsctl(['--format=json', '--columns=bond_mode,lacp,bond_updelay,bond_downdelay,mac,other_config', 'list', 'port', 'bond1']),
+    )[0];
     expect({ ...port, other_config: ovsMap(port.other_config) }).to.deep.equal({
-      bond_mode: 'balance-slb', lacp: 'off', bond_updelay: 31000, bond_downdelay: 200, mac: MACS[1],
+      bond_mode: 'balance-slb',
+      lacp: 'off',
+      bond_updelay: 31000,
+      bond_downdelay: 200,
+      mac: MACS[1],
       other_config: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'bond-rebalance-interval': '1800000' },
     });
     expect(await sb.appctl(['bond/show', 'bond1'])).to.match(/^next rebalance: \d+ ms$/m);
@@ -249,7 +270,10 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     const cols = '--columns=bond_mode,lacp,bond_updelay,bond_downdelay,other_config';
     let port = ovsRows(await sb.vsctl(['--format=json', cols, 'list', 'port', 'bond1']))[0];
     expect({ ...port, other_config: ovsMap(port.other_config) }).to.deep.equal({
-      bond_mode: 'balance-tcp', lacp: 'active', bond_updelay: 31000, bond_downdelay: 200,
+      bond_mode: 'balance-tcp',
+      lacp: 'active',
+      bond_updelay: 31000,
+      bond_downdelay: 200,
       other_config: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'lacp-time': 'fast', 'lacp-fallback-ab': 'true' },
     });
     for (const m of ['eth1', 'eth2']) expect(await sb.vsctl(['get', 'interface', m, 'other_config:lacp-aggregation-key'])).to.equal('"42"');
@@ -264,7 +288,10 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     ]);
     port = ovsRows(await sb.vsctl(['--format=json', cols, 'list', 'port', 'bond1']))[0];
     expect({ ...port, other_config: ovsMap(port.other_config) }).to.deep.equal({
-      bond_mode: 'balance-slb', lacp: 'active', bond_updelay: 31000, bond_downdelay: 200,
+      bond_mode: 'balance-slb',
+      lacp: 'active',
+      bond_updelay: 31000,
+      bond_downdelay: 200,
       other_config: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100' },
     });
     expect((await be.read()).bridges.xapi3).to.deep.equal(br('xapi3', { uplink: srcMac }));
@@ -291,9 +318,16 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
       { op: 'uplink.del', bridge: 'xenbr1', uplink: nic('eth1') },
       { op: 'bridge.del', bridge: 'xenbr1', MTU: 1500 },
       { op: 'bridge.add', bridge: 'xapi4', MTU: 1500 },
-      { op: 'uplink.add', bridge: 'xapi4', uplink: { kind: 'bond', name: 'bond2', members: ['eth1', 'eth9'], mode: 'active-backup', properties: {}, mac: MACS[1] } },
+      {
+        op: 'uplink.add',
+        bridge: 'xapi4',
+        uplink: { kind: 'bond', name: 'bond2', members: ['eth1', 'eth9'], mode: 'active-backup', properties: {}, mac: MACS[1] },
+      },
     ];
-    const err = await be.apply(plan).then(() => undefined, (e: unknown) => e);
+    const err = await be.apply(plan).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(BackendError);
     expect((err as BackendError).step).to.equal(3);
     expect((err as BackendError).message).to.contain('eth9');
@@ -306,11 +340,16 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     const w = writes();
     await sb.ip(['link', 'add', 'xapi7', 'type', 'veth', 'peer', 'name', 'xapi7p']);
     try {
-      const err = await be.apply([
-        { op: 'uplink.del', bridge: 'xenbr1', uplink: nic('eth1') },
-        { op: 'bridge.add', bridge: 'xapi7', MTU: 1500 },
-        { op: 'uplink.add', bridge: 'xapi7', uplink: nic('eth1') },
-      ]).then(() => undefined, (e: unknown) => e);
+      const err = await be
+        .apply([
+          { op: 'uplink.del', bridge: 'xenbr1', uplink: nic('eth1') },
+          { op: 'bridge.add', bridge: 'xapi7', MTU: 1500 },
+          { op: 'uplink.add', bridge: 'xapi7', uplink: nic('eth1') },
+        ])
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(err).to.be.instanceOf(BackendError);
       expect((err as BackendError).step).to.equal(1);
       expect((err as BackendError).message).to.contain('xapi7 already exists on the host');
@@ -319,7 +358,15 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     } finally {
       await sb.ip(['link', 'del', 'xapi7']);
     }
-    const err = await be.apply([{ op: 'bridge.add', bridge: 'xapi7', MTU: 1500 }, { op: 'uplink.add', bridge: 'xapi7', uplink: nic('eth9') }]).then(() => undefined, (e: unknown) => e);
+    const err = await be
+      .apply([
+        { op: 'bridge.add', bridge: 'xapi7', MTU: 1500 },
+        { op: 'uplink.add', bridge: 'xapi7', uplink: nic('eth9') },
+      ])
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect((err as BackendError).step).to.equal(1);
     expect((err as BackendError).message).to.contain('NIC eth9 does not exist');
     expect(writes() - w).to.equal(0);
@@ -329,7 +376,10 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
   it('OVS-10 a failure after the OVS transaction (unreachable gateway) is undone by one inverse transaction', async function () {
     const before = await be.read();
     const w = writes();
-    const err = await be.apply(bondMovePlan({ ...MGMT, gateway: '198.51.100.1' })).then(() => undefined, (e: unknown) => e);
+    const err = await be.apply(bondMovePlan({ ...MGMT, gateway: '198.51.100.1' })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(BackendError);
     expect((err as BackendError).step).to.equal(7);
     expect(writes() - w).to.equal(2);
@@ -341,10 +391,15 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
   it('OVS-11 an Interface vswitchd cannot open (rc 0, error set) fails its step and the transaction is undone', async function () {
     // The pre-check refuses this before any write (issue 9 §4)...
     const checked = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip, vifType: 'system' });
-    const refused = await checked.apply([
-      { op: 'bridge.add', bridge: 'xapi5', MTU: 1500 },
-      { op: 'vif.add', bridge: 'xapi5', vif: 'vif9.0' },
-    ]).then(() => undefined, (e: unknown) => e);
+    const refused = await checked
+      .apply([
+        { op: 'bridge.add', bridge: 'xapi5', MTU: 1500 },
+        { op: 'vif.add', bridge: 'xapi5', vif: 'vif9.0' },
+      ])
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect((refused as BackendError).step).to.equal(1);
     expect((refused as BackendError).message).to.contain('VIF device vif9.0 does not exist');
     expect(checked.stats.vsctlWrites).to.equal(0);
@@ -352,10 +407,15 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     const strict = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip, vifType: 'system', precheck: false });
     const before = await be.read();
     const w = strict.stats.vsctlWrites;
-    const err = await strict.apply([
-      { op: 'bridge.add', bridge: 'xapi5', MTU: 1500 },
-      { op: 'vif.add', bridge: 'xapi5', vif: 'vif9.0' },
-    ]).then(() => undefined, (e: unknown) => e);
+    const err = await strict
+      .apply([
+        { op: 'bridge.add', bridge: 'xapi5', MTU: 1500 },
+        { op: 'vif.add', bridge: 'xapi5', vif: 'vif9.0' },
+      ])
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).to.be.instanceOf(BackendError);
     expect((err as BackendError).step).to.equal(1);
     expect((err as BackendError).message).to.match(/vif9\.0: could not open network device vif9\.0/);

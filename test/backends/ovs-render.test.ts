@@ -11,7 +11,11 @@ const MGMT: IpConfig = { mode: 'Static', address: '192.0.2.10', netmask: '255.25
 const nic = (device: string): Uplink => ({ kind: 'nic', device });
 const bond0: Uplink = { kind: 'bond', name: 'bond0', members: ['eth0', 'eth3'], mode: 'active-backup', properties: {}, mac: '02:00:5e:10:00:00' };
 const OPTS = { datapathType: 'netdev', vifType: 'internal' as const };
-const MACS = new Map([['eth0', '02:00:5e:10:00:00'], ['eth1', '02:00:5e:10:00:01'], ['eth3', '02:00:5e:10:00:03']]);
+const MACS = new Map([
+  ['eth0', '02:00:5e:10:00:00'],
+  ['eth1', '02:00:5e:10:00:01'],
+  ['eth3', '02:00:5e:10:00:03'],
+]);
 
 const START: NetState = {
   bridges: {
@@ -53,11 +57,7 @@ describe('backends/ovs/render (pure)', () => {
       'set interface eth3 mtu_request=1500',
       `set interface xapi1 external_ids:xnd-ip=${JSON.stringify(JSON.stringify(MGMT))}`,
     ]);
-    expect(r.ip.map(ipLine)).to.deep.equal([
-      'link set dev xapi1 up',
-      'addr replace 192.0.2.10/24 dev xapi1',
-      'route replace default via 192.0.2.1 dev xapi1',
-    ]);
+    expect(r.ip.map(ipLine)).to.deep.equal(['link set dev xapi1 up', 'addr replace 192.0.2.10/24 dev xapi1', 'route replace default via 192.0.2.1 dev xapi1']);
     expect(r.nicsUp).to.deep.equal(['eth0', 'eth3']);
     expect(Object.keys(r.target.bridges)).to.deep.equal(['xapi1']);
   });
@@ -65,15 +65,22 @@ describe('backends/ovs/render (pure)', () => {
   it('RENDER-02 an LACP bond whose members go back to NICs is committed in two transactions', () => {
     const lacp: Uplink = { ...bond0, mode: 'lacp' } as Uplink;
     const before: NetState = { bridges: { xapi1: { name: 'xapi1', MTU: 1500, uplink: lacp, vifs: [] } } };
-    const r = render(before, [
-      { op: 'uplink.del', bridge: 'xapi1', uplink: lacp },
-      { op: 'uplink.add', bridge: 'xapi1', uplink: nic('eth0') },
-    ], OPTS, MACS);
+    const r = render(
+      before,
+      [
+        { op: 'uplink.del', bridge: 'xapi1', uplink: lacp },
+        { op: 'uplink.add', bridge: 'xapi1', uplink: nic('eth0') },
+      ],
+      OPTS,
+      MACS,
+    );
     expect(r.txn.argvs(5)).to.have.length(2);
   });
 
   it('RENDER-03 a step that does not fit the state is a PlanStepError naming it; nothing is rendered', () => {
-    expect(() => render(START, [{ op: 'bridge.add', bridge: 'xenbr0', MTU: 1500 }], OPTS, MACS)).to.throw(PlanStepError).with.property('index', 0);
+    expect(() => render(START, [{ op: 'bridge.add', bridge: 'xenbr0', MTU: 1500 }], OPTS, MACS))
+      .to.throw(PlanStepError)
+      .with.property('index', 0);
   });
 
   it('RENDER-04 names, addresses and MTUs a tool must not receive are refused before any command exists', () => {

@@ -147,10 +147,7 @@ describe('backends/plan', () => {
     it('PLAN-07 bond member order is significant (primary member first)', () => {
       const swapped: Uplink = { ...BOND0, members: ['eth3', 'eth0'] };
       const plan = checkPair(seedAfter(), host(br('xapi1', { uplink: swapped, ip: MGMT, vifs: ['vif1.0', 'vif2.0'] })));
-      expect(lines(plan)).to.deep.equal([
-        'remove bond bond0 (eth0,eth3 active-backup) from xapi1',
-        'bond bond0 (eth3,eth0 active-backup) → xapi1',
-      ]);
+      expect(lines(plan)).to.deep.equal(['remove bond bond0 (eth0,eth3 active-backup) from xapi1', 'bond bond0 (eth3,eth0 active-backup) → xapi1']);
     });
 
     it('PLAN-08 MTU change deletes and re-adds the bridge with its uplink, VIFs, IP and VLAN children', () => {
@@ -355,7 +352,10 @@ describe('backends/plan', () => {
         { op: 'bridge.add', bridge: 'xapi1', MTU: 1500 },
         { op: 'uplink.add', bridge: 'xapi1', uplink: BOND0 },
       ];
-      expect(() => applyPlan(seedBefore(), plan)).to.throw(Error, /^plan step 1: cannot apply uplink\.add "bond bond0 \(eth0,eth3 active-backup\) → xapi1": eth0 is already in use/);
+      expect(() => applyPlan(seedBefore(), plan)).to.throw(
+        Error,
+        /^plan step 1: cannot apply uplink\.add "bond bond0 \(eth0,eth3 active-backup\) → xapi1": eth0 is already in use/,
+      );
     });
   });
 
@@ -449,7 +449,14 @@ describe('backends/plan', () => {
           const props: Record<string, string> = rnd() < 0.5 ? {} : { updelay: pick(['0', '31000']) };
           b.uplink = { kind: 'bond', name: bondNames.shift()!, members, mode: pick(MODES), properties: props, mac: pick(['aa:00', 'bb:00']) };
         } else if (r < 0.65 && tunnels.length) {
-          b.uplink = { kind: 'tunnel', name: tunnels.shift()!, protocol: pick(['gre', 'vxlan'] as const), remote: '192.0.2.1', key: pick(['1', '2']), transport: pick(BRIDGES) };
+          b.uplink = {
+            kind: 'tunnel',
+            name: tunnels.shift()!,
+            protocol: pick(['gre', 'vxlan'] as const),
+            remote: '192.0.2.1',
+            key: pick(['1', '2']),
+            transport: pick(BRIDGES),
+          };
         }
         if (rnd() < 0.4) b.ip = { ...pick(IPS) };
       }
@@ -501,9 +508,27 @@ describe('backends/plan', () => {
   it('sameValue agrees with comparing the JSON of the canonical copies (key order and undefined fields ignored)', () => {
     const slow = (a: unknown, b: unknown) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
     const fixed: [unknown, unknown][] = [
-      [BOND0, { ...BOND0 }], [BOND0, { ...BOND0, members: ['eth3', 'eth0'] }], [{ b: 1, a: 2 }, { a: 2, b: 1 }], [{ a: 1, b: undefined }, { a: 1 }],
-      [{ a: 1 }, { a: 1, b: null }], [[1, undefined], [1, null]], [[], {}], [null, undefined], [MGMT, DHCP], [MGMT, { ...MGMT }],
-      [{ vlan: { parent: 'x', tag: 1 } }, { vlan: { tag: 1, parent: 'x' } }], ['1', 1], [0, -0], [{ a: [] }, { a: [] }], [{ a: {} }, { a: [] }],
+      [BOND0, { ...BOND0 }],
+      [BOND0, { ...BOND0, members: ['eth3', 'eth0'] }],
+      [
+        { b: 1, a: 2 },
+        { a: 2, b: 1 },
+      ],
+      [{ a: 1, b: undefined }, { a: 1 }],
+      [{ a: 1 }, { a: 1, b: null }],
+      [
+        [1, undefined],
+        [1, null],
+      ],
+      [[], {}],
+      [null, undefined],
+      [MGMT, DHCP],
+      [MGMT, { ...MGMT }],
+      [{ vlan: { parent: 'x', tag: 1 } }, { vlan: { tag: 1, parent: 'x' } }],
+      ['1', 1],
+      [0, -0],
+      [{ a: [] }, { a: [] }],
+      [{ a: {} }, { a: [] }],
     ];
     for (const [a, b] of fixed) expect(sameValue(a, b), JSON.stringify([a, b])).to.equal(slow(a, b));
     // Random small values built from the same few keys and leaves, so that equal pairs happen.

@@ -169,7 +169,12 @@ describe('backends/simulated', () => {
       bridges: {
         xenbr1: { name: 'xenbr1', MTU: 9000, uplink: { kind: 'nic', device: 'eth1' }, vifs: [] },
         xapi2: { name: 'xapi2', MTU: 9000, vlan: { parent: 'xenbr1', tag: 100 }, vifs: ['vif3.0'] },
-        xapi3: { name: 'xapi3', MTU: 1500, uplink: { kind: 'tunnel', name: 'tun0', protocol: 'vxlan', remote: '192.0.2.2', key: '9', transport: 'xenbr1' }, vifs: [] },
+        xapi3: {
+          name: 'xapi3',
+          MTU: 1500,
+          uplink: { kind: 'tunnel', name: 'tun0', protocol: 'vxlan', remote: '192.0.2.2', key: '9', transport: 'xenbr1' },
+          vifs: [],
+        },
       },
     };
     await be.apply(diff(await be.read(), target));

@@ -29,9 +29,16 @@ describe('xe-netd installed on PATH (make install-cli)', function () {
     rmSync(prefix, { recursive: true, force: true });
   });
 
-  it('CLI-INSTALL-01 `xe-netd` and `xenapi-netd` are on PATH and the docs\' command lines run as typed', async () => {
+  it("CLI-INSTALL-01 `xe-netd` and `xenapi-netd` are on PATH and the docs' command lines run as typed", async () => {
     const env = { ...process.env, PATH: `${join(prefix, 'bin')}:${process.env.PATH}`, XE_NETD_URL: `${h.url}/`, XDG_RUNTIME_DIR: prefix };
-    const r = await run('bash', ['-c', 'set -e -o pipefail; command -v xe-netd; xe-netd pif-list management=true params=uuid,device,IP | awk \'NR == 2 { print $4 }\'; xenapi-netd --help >/dev/null 2>&1 || true'], { env });
+    const r = await run(
+      'bash',
+      [
+        '-c',
+        "set -e -o pipefail; command -v xe-netd; xe-netd pif-list management=true params=uuid,device,IP | awk 'NR == 2 { print $4 }'; xenapi-netd --help >/dev/null 2>&1 || true",
+      ],
+      { env },
+    );
     const [path, dev] = r.stdout.trim().split('\n');
     expect(path).to.equal(join(prefix, 'bin', 'xe-netd'));
     expect(dev).to.equal('eth0');
@@ -45,7 +52,7 @@ describe('xe-netd installed on PATH (make install-cli)', function () {
     expect(r.stdout).to.equal('complete -F _xe_netd xe-netd\nvlan-create\n');
   });
 
-  it('CLI-INSTALL-03 the README\'s xe-netd block runs as typed after its set-up', async () => {
+  it("CLI-INSTALL-03 the README's xe-netd block runs as typed after its set-up", async () => {
     const env = { ...process.env, PATH: `${join(prefix, 'bin')}:${process.env.PATH}`, XE_NETD_URL: `${h.url}/`, XDG_RUNTIME_DIR: prefix };
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('xe-netd bond-create'))!;

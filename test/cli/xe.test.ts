@@ -19,7 +19,11 @@ const COMPLETION = fileURLToPath(new URL('../../../share/xe-netd.bash', import.m
 const run = promisify(execFile);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-interface Res { out: string; err: string; code: number }
+interface Res {
+  out: string;
+  err: string;
+  code: number;
+}
 
 describe('xe-netd CLI', function () {
   this.timeout(60_000);
@@ -66,9 +70,9 @@ describe('xe-netd CLI', function () {
       const eth0 = await uuidOf('PIF', h.pif('eth0'));
       expect(out).to.equal(
         `uuid ( RO)                  : ${eth0}\n` +
-        '                device ( RO): eth0\n' +
-        '    network-name-label ( RO): Pool-wide network associated with eth0\n' +
-        '                    IP ( RO): 192.0.2.10\n\n\n',
+          '                device ( RO): eth0\n' +
+          '    network-name-label ( RO): Pool-wide network associated with eth0\n' +
+          '                    IP ( RO): 192.0.2.10\n\n\n',
       );
     });
 
@@ -77,11 +81,22 @@ describe('xe-netd CLI', function () {
       expect(r.out.trim()).to.equal(await uuidOf('PIF', h.pif('eth3')));
     });
 
-    it('CLI-03 the default pif-list fields are records.ml\'s (uuid device MAC currently-attached VLAN network-uuid host-uuid), refs as uuids', async () => {
+    it("CLI-03 the default pif-list fields are records.ml's (uuid device MAC currently-attached VLAN network-uuid host-uuid), refs as uuids", async () => {
       const out = await ok('pif-list', 'device=eth1');
       const rec = await h.call('PIF.get_record', h.pif('eth1'));
-      const labels = out.split('\n').filter(Boolean).map((l) => l.split(':')[0].trim());
-      expect(labels).to.deep.equal(['uuid ( RO)', 'device ( RO)', 'MAC ( RO)', 'currently-attached ( RO)', 'VLAN ( RO)', 'network-uuid ( RO)', 'host-uuid ( RO)']);
+      const labels = out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(':')[0].trim());
+      expect(labels).to.deep.equal([
+        'uuid ( RO)',
+        'device ( RO)',
+        'MAC ( RO)',
+        'currently-attached ( RO)',
+        'VLAN ( RO)',
+        'network-uuid ( RO)',
+        'host-uuid ( RO)',
+      ]);
       expect(out).to.contain(`network-uuid ( RO): ${await uuidOf('network', rec.network)}`);
       expect(out).to.contain(`host-uuid ( RO): ${await uuidOf('host', rec.host)}`);
       expect(out).to.not.contain('OpaqueRef');
@@ -90,7 +105,17 @@ describe('xe-netd CLI', function () {
     it('CLI-04 param-list shows every field with its tag: RW scalars, MRW/MRO maps, SRO sets, null refs as <not in database>', async () => {
       const out = await ok('pif-param-list', `uuid=${await uuidOf('PIF', h.pif('eth0'))}`);
       expect(out).to.match(/^uuid \( RO\) +: /);
-      for (const l of ['disallow-unplug ( RW): false', 'other-config (MRW): ', 'properties (MRO): ', 'capabilities (SRO): ', 'bond-slave-of ( RO): <not in database>', 'IP-configuration-mode ( RO): Static', 'management ( RO): true', 'io_read_kbs ( RO): <unknown>', 'speed ( RO): ']) {
+      for (const l of [
+        'disallow-unplug ( RW): false',
+        'other-config (MRW): ',
+        'properties (MRO): ',
+        'capabilities (SRO): ',
+        'bond-slave-of ( RO): <not in database>',
+        'IP-configuration-mode ( RO): Static',
+        'management ( RO): true',
+        'io_read_kbs ( RO): <unknown>',
+        'speed ( RO): ',
+      ]) {
         expect(out).to.contain(l);
       }
       expect(out).to.not.contain('OpaqueRef');
@@ -106,7 +131,9 @@ describe('xe-netd CLI', function () {
   describe('filters', () => {
     it('CLI-06 filter on derived fields (network-name-label, host-uuid), on IP-configuration-mode, and MAC case-insensitively', async () => {
       const host = await uuidOf('host', (await h.call('host.get_all'))[0]);
-      expect(await ok('pif-list', `host-uuid=${host}`, 'network-name-label=Pool-wide network associated with eth2', 'params=device', '--minimal')).to.equal('eth2\n');
+      expect(await ok('pif-list', `host-uuid=${host}`, 'network-name-label=Pool-wide network associated with eth2', 'params=device', '--minimal')).to.equal(
+        'eth2\n',
+      );
       expect(await ok('pif-list', 'IP-configuration-mode=Static', 'params=device', '--minimal')).to.equal('eth0\n');
       expect(await ok('pif-list', 'MAC=02:00:5E:00:53:14', 'params=device', '--minimal')).to.equal('eth4\n');
     });
@@ -193,7 +220,9 @@ describe('xe-netd CLI', function () {
       const pif = (await ok('vlan-create', `pif-uuid=${eth3}`, 'vlan=10', `network-uuid=${net}`)).trim();
       expect(await ok('pif-param-get', `uuid=${pif}`, 'param-name=VLAN')).to.equal('10\n');
       const vlan = (await ok('pif-param-get', `uuid=${pif}`, 'param-name=vlan-master-of')).trim();
-      expect(await ok('vlan-list', `uuid=${vlan}`, 'params=tagged-PIF,untagged-PIF,tag')).to.equal(`tagged-PIF ( RO)      : ${eth3}\n    untagged-PIF ( RO): ${pif}\n             tag ( RO): 10\n\n\n`);
+      expect(await ok('vlan-list', `uuid=${vlan}`, 'params=tagged-PIF,untagged-PIF,tag')).to.equal(
+        `tagged-PIF ( RO)      : ${eth3}\n    untagged-PIF ( RO): ${pif}\n             tag ( RO): 10\n\n\n`,
+      );
       await ok('vlan-destroy', `uuid=${vlan}`);
       const pif2 = (await ok('vlan-create', `pif-uuid=${eth3}`, 'vlan=11', `network-uuid=${net}`)).trim();
       await ok('vlan-destroy', `uuid=${pif2}`); // Rio's form: the PIF's uuid
@@ -217,7 +246,9 @@ describe('xe-netd CLI', function () {
     it('CLI-14 pif-reconfigure-ip (mode case-insensitive), pif-unplug/plug, pif-reconfigure-ipv6, pif-set-primary-address-type', async () => {
       const eth4 = await uuidOf('PIF', h.pif('eth4'));
       await ok('pif-reconfigure-ip', `uuid=${eth4}`, 'mode=static', 'IP=198.51.100.4', 'netmask=255.255.255.0', 'gateway=198.51.100.1', 'DNS=198.51.100.53');
-      expect(await ok('pif-list', `uuid=${eth4}`, 'params=netmask,IP-configuration-mode,IP')).to.equal(`IP-configuration-mode ( RO)    : Static\n${' '.repeat(23)}IP ( RO): 198.51.100.4\n${' '.repeat(18)}netmask ( RO): 255.255.255.0\n\n\n`);
+      expect(await ok('pif-list', `uuid=${eth4}`, 'params=netmask,IP-configuration-mode,IP')).to.equal(
+        `IP-configuration-mode ( RO)    : Static\n${' '.repeat(23)}IP ( RO): 198.51.100.4\n${' '.repeat(18)}netmask ( RO): 255.255.255.0\n\n\n`,
+      );
       await ok('pif-plug', `uuid=${eth4}`);
       expect(await ok('pif-param-get', `uuid=${eth4}`, 'param-name=currently-attached')).to.equal('true\n');
       await ok('pif-unplug', `uuid=${eth4}`);
@@ -253,7 +284,9 @@ describe('xe-netd CLI', function () {
 
     it('CLI-16 network-create (MTU=, bridge=), network-attach, network-destroy', async () => {
       const net = (await ok('network-create', 'name-label=N', 'name-description=d', 'MTU=1400')).trim();
-      expect(await ok('network-list', `uuid=${net}`, 'params=name-label,name-description,MTU,managed')).to.equal('name-label ( RW)          : N\n    name-description ( RW): d\n                 MTU ( RW): 1400\n             managed ( RO): true\n\n\n');
+      expect(await ok('network-list', `uuid=${net}`, 'params=name-label,name-description,MTU,managed')).to.equal(
+        'name-label ( RW)          : N\n    name-description ( RW): d\n                 MTU ( RW): 1400\n             managed ( RO): true\n\n\n',
+      );
       const host = await uuidOf('host', (await h.call('host.get_all'))[0]);
       await ok('network-attach', `uuid=${net}`, `host-uuid=${host}`);
       await ok('network-destroy', `uuid=${net}`);
@@ -264,7 +297,9 @@ describe('xe-netd CLI', function () {
       const vm = (await ok('vm-create', 'name-label=guest')).trim();
       const [n1, n2] = [(await ok('network-create', 'name-label=G1')).trim(), (await ok('network-create', 'name-label=G2')).trim()];
       const vif = (await ok('vif-create', `vm-uuid=${vm}`, `network-uuid=${n1}`, 'device=0', 'mac=02:11:22:33:44:55')).trim();
-      expect(await ok('vif-list', `uuid=${vif}`)).to.equal(`uuid ( RO)            : ${vif}\n         vm-uuid ( RO): ${vm}\n          device ( RO): 0\n    network-uuid ( RO): ${n1}\n\n\n`);
+      expect(await ok('vif-list', `uuid=${vif}`)).to.equal(
+        `uuid ( RO)            : ${vif}\n         vm-uuid ( RO): ${vm}\n          device ( RO): 0\n    network-uuid ( RO): ${n1}\n\n\n`,
+      );
       expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=vm-name-label')).to.equal('guest\n');
       await ok('vif-move', `uuid=${vif}`, `network-uuid=${n2}`);
       expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=network-name-label')).to.equal('G2\n');
@@ -298,9 +333,13 @@ describe('xe-netd CLI', function () {
       expect(u.err).to.match(/\ntype: PIF\nuuid: 00000000-0000-0000-0000-000000000000\n$/);
     });
 
-    it('CLI-20 unknown command, missing parameter, bad credentials, no server: xe\'s messages, exit 1', async () => {
+    it("CLI-20 unknown command, missing parameter, bad credentials, no server: xe's messages, exit 1", async () => {
       expect(await xe('pif-frobnicate')).to.deep.equal({ out: '', err: "Unknown command: pif-frobnicate\nFor usage run: 'xe help'\n", code: 1 });
-      expect(await xe('bond-create', 'network-uuid=x')).to.deep.equal({ out: '', err: "Required parameter not found: pif-uuids\nFor usage run: 'xe help'\n", code: 1 });
+      expect(await xe('bond-create', 'network-uuid=x')).to.deep.equal({
+        out: '',
+        err: "Required parameter not found: pif-uuids\nFor usage run: 'xe help'\n",
+        code: 1,
+      });
       expect(await xe('-pw', 'wrong', 'pif-list')).to.deep.equal({ out: '', err: "Authentication failed\nFor usage run: 'xe help'\n", code: 1 });
       const r = await xe('-s', '127.0.0.1', '-p', '1', 'pif-list');
       expect([r.code, r.err]).to.deep.equal([1, 'Unable to contact server. Please check server and port settings.\n']);
@@ -308,7 +347,9 @@ describe('xe-netd CLI', function () {
 
     it('CLI-21 -u/-pw, -pwf and username=/password= forms log in; --nossl and -s/-p address the server', async () => {
       const port = new URL(h.url).port;
-      expect(await ok('-s', '127.0.0.1', '-p', port, '-u', 'root', '-pw', 'secret', 'host-list', '--minimal')).to.match(UUID.source.length ? /^[0-9a-f-]{36}\n$/ : /./);
+      expect(await ok('-s', '127.0.0.1', '-p', port, '-u', 'root', '-pw', 'secret', 'host-list', '--minimal')).to.match(
+        UUID.source.length ? /^[0-9a-f-]{36}\n$/ : /./,
+      );
       const pwf = join(dir, 'pw');
       writeFileSync(pwf, 'root\nsecret\n', { mode: 0o600 });
       expect(await ok('-s', 'localhost', '-p', port, '--nossl', '-pwf', pwf, 'host-list', '--minimal')).to.match(/^[0-9a-f-]{36}\n$/);
@@ -318,9 +359,28 @@ describe('xe-netd CLI', function () {
 
   describe('help', () => {
     it('CLI-22 help <command> prints its parameters as xe does; help --all --minimal lists every command', async () => {
-      expect(await ok('help', 'vlan-create')).to.equal('command name            : vlan-create\n        reqd params     : pif-uuid, vlan, network-uuid\n        optional params : \n        description     : Creates a VLAN on a host; prints the uuid of the new VLAN PIF.\n\n\n');
+      expect(await ok('help', 'vlan-create')).to.equal(
+        'command name            : vlan-create\n        reqd params     : pif-uuid, vlan, network-uuid\n        optional params : \n        description     : Creates a VLAN on a host; prints the uuid of the new VLAN PIF.\n\n\n',
+      );
       const all = (await ok('help', '--all', '--minimal')).trim().split(',');
-      for (const c of ['bond-create', 'bond-set-mode', 'vlan-create', 'tunnel-create', 'vif-move', 'pif-reconfigure-ipv6', 'pif-set-primary-address-type', 'host-management-disable', 'pool-join', 'pool-eject', 'pool-designate-new-master', 'event-wait', 'pif-param-list', 'network-param-add', 'pif-metrics-list']) expect(all).to.include(c);
+      for (const c of [
+        'bond-create',
+        'bond-set-mode',
+        'vlan-create',
+        'tunnel-create',
+        'vif-move',
+        'pif-reconfigure-ipv6',
+        'pif-set-primary-address-type',
+        'host-management-disable',
+        'pool-join',
+        'pool-eject',
+        'pool-designate-new-master',
+        'event-wait',
+        'pif-param-list',
+        'network-param-add',
+        'pif-metrics-list',
+      ])
+        expect(all).to.include(c);
       expect(await ok('help')).to.contain('Common command list');
       const usage = await xe();
       expect([usage.code, usage.err]).to.deep.equal([0, usage.err]);
@@ -391,8 +451,29 @@ describe('xe-netd CLI', function () {
 
   describe('TLS', () => {
     it('CLI-28 with -s a remote server is reached over HTTPS on -p, as xe (no --nossl); 127.0.0.1 stays plain HTTP', async () => {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-subj',
+          '/CN=localhost',
+          '-days',
+          '1',
+          '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
       const t = await startNode({ h: 0, db: ':memory:', config: { tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') } });
       try {
         expect(t.url).to.match(/^https:/);
@@ -427,7 +508,8 @@ describe('xe-netd CLI', function () {
       expect(await ok('pif-param-get', `uuid=${out}`, 'param-name=network-name-label')).to.equal('V30\n');
       const bad = await xe('pool-create-VLAN', 'device=eth2', `network-uuid=${net}`, 'VLAN=x');
       expect([bad.code, bad.err]).to.deep.equal([1, 'Error: Parameter VLAN must be an integer\n']);
-      await ok('vlan-destroy', `uuid=${out}`);      expect(await ok('help', 'pool-create-VLAN')).to.match(/reqd params {5}: network-uuid, VLAN\n {8}optional params : device\n/);
+      await ok('vlan-destroy', `uuid=${out}`);
+      expect(await ok('help', 'pool-create-VLAN')).to.match(/reqd params {5}: network-uuid, VLAN\n {8}optional params : device\n/);
     });
   });
 });

@@ -60,15 +60,29 @@ describe('clients/ansible (Debian ansible, community.general xenserver modules)'
   async function play(tasks: object[]): Promise<TaskResult[]> {
     const file = join(dir, `play${Date.now()}.json`);
     // JSON is YAML: the playbook is written as JSON.
-    writeFileSync(file, JSON.stringify([{
-      hosts: 'localhost', connection: 'local', gather_facts: false,
-      vars: { ansible_python_interpreter: '/usr/bin/python3' },
-      environment: { PYTHONPATH: SHIM, XENAPI_LOCAL_SOCKET: sock },
-      tasks,
-    }]));
+    writeFileSync(
+      file,
+      JSON.stringify([
+        {
+          hosts: 'localhost',
+          connection: 'local',
+          gather_facts: false,
+          vars: { ansible_python_interpreter: '/usr/bin/python3' },
+          environment: { PYTHONPATH: SHIM, XENAPI_LOCAL_SOCKET: sock },
+          tasks,
+        },
+      ]),
+    );
     const { stdout } = await run(PLAYBOOK_BIN, ['-i', 'localhost,', file], {
       timeout: 100_000,
-      env: { ...process.env, ANSIBLE_STDOUT_CALLBACK: 'json', ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'false', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'false', ANSIBLE_HOME: join(dir, '.ansible') },
+      env: {
+        ...process.env,
+        ANSIBLE_STDOUT_CALLBACK: 'json',
+        ANSIBLE_NOCOLOR: '1',
+        ANSIBLE_LOCALHOST_WARNING: 'false',
+        ANSIBLE_INVENTORY_UNPARSED_WARNING: 'false',
+        ANSIBLE_HOME: join(dir, '.ansible'),
+      },
     }).catch((e: { stdout?: string; stderr?: string; message: string }) => {
       if (e.stdout?.trim().startsWith('{')) return { stdout: e.stdout };
       throw new Error(`ansible-playbook failed: ${e.message}\n${e.stderr ?? ''}`);
@@ -83,12 +97,29 @@ describe('clients/ansible (Debian ansible, community.general xenserver modules)'
     const [info] = await play([{ 'community.general.xenserver_guest_info': { ...tcp(), name: 'ansible-vm' } }]);
     expect(info.failed ?? false, info.msg).to.equal(false);
     expect(info.instance).to.deep.include({ name: 'ansible-vm', state: 'poweredoff', customization_agent: 'native' });
-    expect(info.instance!.networks).to.deep.equal([{ name: 'net-a', mac: '02:00:00:aa:00:01', vif_device: '0', mtu: '1500', ip: '', prefix: '', netmask: '', gateway: '', ip6: [], prefix6: '', gateway6: '' }]);
+    expect(info.instance!.networks).to.deep.equal([
+      {
+        name: 'net-a',
+        mac: '02:00:00:aa:00:01',
+        vif_device: '0',
+        mtu: '1500',
+        ip: '',
+        prefix: '',
+        netmask: '',
+        gateway: '',
+        ip6: [],
+        prefix6: '',
+        gateway6: '',
+      },
+    ]);
   });
 
   it('xenserver_guest adds a NIC with a static IPv4 address (VIF.create + VIF.configure_ipv4); a second run changes nothing', async () => {
     const eth1Net = 'Pool-wide network associated with eth1';
-    const networks = [{ name: 'net-a' }, { name: eth1Net, mac: '02:00:00:aa:00:02', type: 'static', ip: '192.0.2.50', netmask: '255.255.255.0', gateway: '192.0.2.1' }];
+    const networks = [
+      { name: 'net-a' },
+      { name: eth1Net, mac: '02:00:00:aa:00:02', type: 'static', ip: '192.0.2.50', netmask: '255.255.255.0', gateway: '192.0.2.1' },
+    ];
     const [first, second, info] = await play([
       { 'community.general.xenserver_guest': { ...tcp(), name: 'ansible-vm', state: 'present', networks } },
       { 'community.general.xenserver_guest': { ...tcp(), name: 'ansible-vm', state: 'present', networks } },
@@ -104,10 +135,24 @@ describe('clients/ansible (Debian ansible, community.general xenserver modules)'
     const recs = await Promise.all(vifs.map((v) => h.call('VIF.get_record', v)));
     const added = recs.find((r) => r.device === '1')!;
     expect(await h.call('network.get_name_label', added.network)).to.equal(eth1Net);
-    expect(added).to.deep.include({ MAC: '02:00:00:aa:00:02', MTU: '1500', ipv4_configuration_mode: 'Static', ipv4_addresses: ['192.0.2.50/24'], ipv4_gateway: '192.0.2.1' });
+    expect(added).to.deep.include({
+      MAC: '02:00:00:aa:00:02',
+      MTU: '1500',
+      ipv4_configuration_mode: 'Static',
+      ipv4_addresses: ['192.0.2.50/24'],
+      ipv4_gateway: '192.0.2.1',
+    });
     // And what the module reads back: prefix and gateway from the VIF; the address itself from
     // the guest's report (VM_guest_metrics.networks), which only a running guest agent makes.
-    expect(info.instance!.networks[1]).to.deep.include({ name: eth1Net, mac: '02:00:00:aa:00:02', vif_device: '1', ip: '', prefix: '24', netmask: '255.255.255.0', gateway: '192.0.2.1' });
+    expect(info.instance!.networks[1]).to.deep.include({
+      name: eth1Net,
+      mac: '02:00:00:aa:00:02',
+      vif_device: '1',
+      ip: '',
+      prefix: '24',
+      netmask: '255.255.255.0',
+      gateway: '192.0.2.1',
+    });
   });
 
   it('xenserver_facts over the local socket: logs in as root without a password; stops at SR.get_all_records (storage is out of scope)', async () => {
@@ -126,7 +171,14 @@ describe('clients/ansible (Debian ansible, community.general xenserver modules)'
     const { stdout } = await run('/usr/bin/python3', ['-c', py], { env: { ...process.env, XENAPI_LOCAL_SOCKET: sock }, timeout: 30_000 });
     const got = JSON.parse(stdout);
     expect(got.networks).to.include.members(['net-a', ...[0, 1, 2, 3, 4, 5].map((i) => `Pool-wide network associated with eth${i}`)]);
-    expect(got.pifs).to.deep.equal({ eth0: [true, true], eth1: [true, false], eth2: [true, false], eth3: [true, false], eth4: [true, false], eth5: [true, false] });
+    expect(got.pifs).to.deep.equal({
+      eth0: [true, true],
+      eth1: [true, false],
+      eth2: [true, false],
+      eth3: [true, false],
+      eth4: [true, false],
+      eth5: [true, false],
+    });
     expect(got.vlans).to.deep.equal({});
     expect(got.superuser).to.equal(true);
   });

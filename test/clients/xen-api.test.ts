@@ -27,7 +27,9 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const) {
 
     before(async () => {
       h = await startHarness();
-      console.warn = (...a: unknown[]) => { warnings.push(a); };
+      console.warn = (...a: unknown[]) => {
+        warnings.push(a);
+      };
       xapi = createClient({ url: h.url, auth: { user: 'root', password: 'secret' }, transport });
     });
     after(async () => {
@@ -42,8 +44,16 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const) {
       await xapi.objectsFetched;
       expect(byType('pool').map((o) => o.$ref)).to.deep.equal([h.r.d.poolRef]);
       expect(byType('host').map((o) => o.$ref)).to.deep.equal([h.r.d.hostRef]);
-      expect(byType('PIF').map((o) => o.device).sort()).to.deep.equal(['eth0', 'eth1', 'eth2', 'eth3', 'eth4', 'eth5']);
-      expect(byType('network').map((o) => o.bridge).sort()).to.deep.equal(['xenbr0', 'xenbr1', 'xenbr2', 'xenbr3', 'xenbr4', 'xenbr5']);
+      expect(
+        byType('PIF')
+          .map((o) => o.device)
+          .sort(),
+      ).to.deep.equal(['eth0', 'eth1', 'eth2', 'eth3', 'eth4', 'eth5']);
+      expect(
+        byType('network')
+          .map((o) => o.bridge)
+          .sort(),
+      ).to.deep.equal(['xenbr0', 'xenbr1', 'xenbr2', 'xenbr3', 'xenbr4', 'xenbr5']);
       const master = xapi.getObjectByRef(xapi.pool.master);
       expect(master.$type).to.equal('host');
       expect(String(master.API_version_major)).to.equal('2');

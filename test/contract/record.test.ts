@@ -74,7 +74,11 @@ describe('contract: --record FILE', () => {
     expect(Object.keys(rec.dump!)).to.deep.equal(['pool', 'host', 'network', 'PIF', 'PIF_metrics', 'Bond', 'VLAN', 'tunnel', 'VIF']);
     expect(rec.dump!.network[net]).to.deep.include({ uuid: want.uuid, name_label: 'left-behind', PIFs: [], VIFs: [] });
     expect(Object.keys(rec.dump!.network)).to.have.length(3007);
-    expect(Object.values(rec.dump!.PIF).map((p) => p.device).sort()).to.deep.equal(['eth0', 'eth1', 'eth2', 'eth3', 'eth4', 'eth5']);
+    expect(
+      Object.values(rec.dump!.PIF)
+        .map((p) => p.device)
+        .sort(),
+    ).to.deep.equal(['eth0', 'eth1', 'eth2', 'eth3', 'eth4', 'eth5']);
     expect(rec.exchanges).to.have.length(4);
   });
 });

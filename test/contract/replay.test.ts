@@ -22,7 +22,9 @@ const CORPUS = join(ROOT, 'test/contract');
 // BSD-2 (Citrix), shipped with its licence: test/contract/fixtures/README.md.
 const STATE2 = join(CORPUS, 'fixtures/xenadmin-state2-networking-subset.xml');
 
-const recordings = readdirSync(CORPUS).filter((f) => f.endsWith('.jsonl')).sort();
+const recordings = readdirSync(CORPUS)
+  .filter((f) => f.endsWith('.jsonl'))
+  .sort();
 const load = (name: string): Recording => parseRecording(readFileSync(join(CORPUS, name), 'utf8'));
 
 describe('contract: recorded sessions of real clients replay byte for byte', () => {
@@ -58,7 +60,11 @@ describe('contract: the normaliser', () => {
     const rec = `<value>${ref('a')}</value><value>${uuid('b')}</value><t>${'7'.padStart(20, '0')},${'0'.repeat(20)}</t><d>20240101T00:00:00Z</d>`;
     const got = `<value>${ref('c')}</value><value>${uuid('d')}</value><t>${'9'.padStart(20, '0')},${'0'.repeat(20)}</t><d>20990505T12:34:56Z</d>`;
     expect(m.compare(rec, got)).to.equal(null);
-    expect([...m.fwd]).to.deep.equal([[ref('a'), ref('c')], [uuid('b'), uuid('d')], [`${'7'.padStart(20, '0')},${'0'.repeat(20)}`, `${'9'.padStart(20, '0')},${'0'.repeat(20)}`]]);
+    expect([...m.fwd]).to.deep.equal([
+      [ref('a'), ref('c')],
+      [uuid('b'), uuid('d')],
+      [`${'7'.padStart(20, '0')},${'0'.repeat(20)}`, `${'9'.padStart(20, '0')},${'0'.repeat(20)}`],
+    ]);
     // Later requests carry the replay's ids.
     expect(m.translate(`["${ref('a')}", "${uuid('b')}", "${ref('e')}"]`)).to.equal(`["${ref('c')}", "${uuid('d')}", "${ref('e')}"]`);
     // The same recorded id must come back as the same replay id...
@@ -82,11 +88,15 @@ describe('contract: the normaliser', () => {
     this.timeout(20_000);
     const rec = load('os-xenapi-seed004.jsonl');
     const fresh = new Map<string, string>();
-    const rename = (s: string) => s.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (u) => {
-      if (!fresh.has(u)) fresh.set(u, `${(fresh.size + 0x10000000).toString(16)}-1111-4222-8333-${'4'.repeat(12)}`);
-      return fresh.get(u)!;
-    });
-    const renamed: Recording = { header: rec.header, exchanges: rec.exchanges.map((e) => ({ ...e, request: rename(e.request), response: rename(e.response) })) };
+    const rename = (s: string) =>
+      s.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (u) => {
+        if (!fresh.has(u)) fresh.set(u, `${(fresh.size + 0x10000000).toString(16)}-1111-4222-8333-${'4'.repeat(12)}`);
+        return fresh.get(u)!;
+      });
+    const renamed: Recording = {
+      header: rec.header,
+      exchanges: rec.exchanges.map((e) => ({ ...e, request: rename(e.request), response: rename(e.response) })),
+    };
     expect(fresh.size).to.be.greaterThan(20);
     const res = await replay(renamed);
     expect(res.difference ?? '').to.equal('');
@@ -99,7 +109,10 @@ describe('contract: the normaliser', () => {
     expect(i).to.be.greaterThan(0);
     const ex = rec.exchanges[i];
     expect(ex.response).to.include('<name>mode</name><value>active-backup</value>');
-    const changed: Recording = { ...rec, exchanges: rec.exchanges.map((e, j) => (j === i ? { ...e, response: e.response.replace('active-backup', 'balance-slb') } : e)) };
+    const changed: Recording = {
+      ...rec,
+      exchanges: rec.exchanges.map((e, j) => (j === i ? { ...e, response: e.response.replace('active-backup', 'balance-slb') } : e)),
+    };
     const res = await replay(changed);
     expect(res.ok).to.equal(false);
     expect(res.difference).to.include(`exchange ${i + 1} of ${rec.exchanges.length}`);
@@ -146,14 +159,21 @@ describe('contract: the final state, every difference, --url', () => {
     const rec = seed004();
     const at = (m: string) => rec.exchanges.findIndex((e) => e.request.includes(`<methodName>${m}</methodName>`));
     const i = at('Bond.get_record');
-    const j = rec.exchanges.findIndex((e, k) => k > i && e.request.includes('<methodName>PIF.get_record</methodName>') && e.response.includes('<value>Success</value>'));
+    const j = rec.exchanges.findIndex(
+      (e, k) => k > i && e.request.includes('<methodName>PIF.get_record</methodName>') && e.response.includes('<value>Success</value>'),
+    );
     expect(i).to.be.greaterThan(0);
     expect(j).to.be.greaterThan(i);
     const pif = Object.entries(rec.dump!.PIF).find(([, r]) => r.device === 'eth1')!;
     const changed: Recording = {
       ...rec,
-      exchanges: rec.exchanges.map((e, k) => (k === i ? { ...e, response: e.response.replace('active-backup', 'balance-slb') }
-        : k === j ? { ...e, response: e.response.replace('<name>MTU</name><value>1500</value>', '<name>MTU</name><value>9000</value>') } : e)),
+      exchanges: rec.exchanges.map((e, k) =>
+        k === i
+          ? { ...e, response: e.response.replace('active-backup', 'balance-slb') }
+          : k === j
+            ? { ...e, response: e.response.replace('<name>MTU</name><value>1500</value>', '<name>MTU</name><value>9000</value>') }
+            : e,
+      ),
       dump: { ...rec.dump!, PIF: { ...rec.dump!.PIF, [pif[0]]: { ...pif[1], MTU: 1234 } } },
     };
     const res = await replay(changed);
@@ -175,11 +195,32 @@ describe('contract: the final state, every difference, --url', () => {
     const dump = (pifs: [number, string, boolean][], other: string) => ({
       pool: { [ref(90 + (other === 'r' ? 0 : 5))]: { uuid: uuid(90 + (other === 'r' ? 0 : 5)), master: ref(other === 'r' ? 91 : 96) } },
       host: { [ref(other === 'r' ? 91 : 96)]: { uuid: uuid(other === 'r' ? 91 : 96), hostname: 'h', PIFs: pifs.map(([n]) => ref(n)) } },
-      network: {}, PIF: Object.fromEntries(pifs.map(([n, dev, up]) => [ref(n), { uuid: uuid(n), device: dev, VLAN: -1, currently_attached: up, host: ref(other === 'r' ? 91 : 96) }])),
-      PIF_metrics: {}, Bond: {}, VLAN: {}, tunnel: {}, VIF: {},
+      network: {},
+      PIF: Object.fromEntries(
+        pifs.map(([n, dev, up]) => [ref(n), { uuid: uuid(n), device: dev, VLAN: -1, currently_attached: up, host: ref(other === 'r' ? 91 : 96) }]),
+      ),
+      PIF_metrics: {},
+      Bond: {},
+      VLAN: {},
+      tunnel: {},
+      VIF: {},
     });
-    const recorded = dump([[1, 'eth0', true], [2, 'eth1', true], [3, 'eth2', false]], 'r');
-    const replayed = dump([[11, 'eth0', true], [12, 'eth1', false], [14, 'eth9', false]], 'a');
+    const recorded = dump(
+      [
+        [1, 'eth0', true],
+        [2, 'eth1', true],
+        [3, 'eth2', false],
+      ],
+      'r',
+    );
+    const replayed = dump(
+      [
+        [11, 'eth0', true],
+        [12, 'eth1', false],
+        [14, 'eth9', false],
+      ],
+      'a',
+    );
     const out = compareDumps(recorded, replayed, new IdMap());
     expect(out).to.deep.equal([
       `final state: host h ${ref(91)}: PIFs is ["${ref(1)}","${ref(2)}","${ref(14)}"] in the replay, recorded ["${ref(1)}","${ref(2)}","${ref(3)}"]`,
@@ -199,12 +240,16 @@ describe('contract: the final state, every difference, --url', () => {
       expect(ok.stdout).to.match(/21 exchanges replayed against http:\/\/127\.0\.0\.1:\d+, every reply and the final state match/);
       // The same session again: the daemon is no longer fresh (a second MGT network, the VLAN 42 left on eth0...).
       const again = await promisify(execFile)(process.execPath, [script, file, '--url', d.url], { timeout: 30_000 }).then(
-        () => { throw new Error('the second replay should fail'); },
+        () => {
+          throw new Error('the second replay should fail');
+        },
         (e: { code: number; stderr: string }) => e,
       );
       expect(again.code).to.equal(1);
       const lines = again.stderr.split('\n').filter((l) => l.startsWith('- '));
-      expect(again.stderr).to.match(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ${lines.length} difference\\(s\\) replaying against http://127`));
+      expect(again.stderr).to.match(
+        new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ${lines.length} difference\\(s\\) replaying against http://127`),
+      );
       expect(lines.length).to.be.greaterThan(2);
       expect(lines.some((l) => l.startsWith('- exchange '))).to.equal(true);
       expect(lines.some((l) => l.startsWith('- final state: '))).to.equal(true);
@@ -221,7 +266,13 @@ type DbRow = Record<string, string>;
 
 function readState2(): Map<string, DbRow[]> {
   const xml = readFileSync(STATE2, 'utf8');
-  const unescape = (s: string) => s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  const unescape = (s: string) =>
+    s
+      .replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'")
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
   const tables = new Map<string, DbRow[]>();
   for (const t of xml.matchAll(/<table name="([^"]+)"(?:\/>|>([\s\S]*?)<\/table>)/g)) {
     const rows: DbRow[] = [];
@@ -247,7 +298,8 @@ function kind(v: string): string {
   if (v.startsWith("('")) return 'set';
   return 'string';
 }
-const sameKind = (a: string, b: string) => a === b || (a === 'empty set or map' && (b === 'set' || b === 'map')) || (b === 'empty set or map' && (a === 'set' || a === 'map'));
+const sameKind = (a: string, b: string) =>
+  a === b || (a === 'empty set or map' && (b === 'set' || b === 'map')) || (b === 'empty set or map' && (a === 'set' || a === 'map'));
 
 /**
  * Fields of the dump that no XenAPI record carries: none was removed from xapi since 6.0; these
@@ -270,7 +322,10 @@ describe('contract: xapi 6.0 database dump (xenadmin state2.xml, test/contract/f
   before(async () => {
     tables = readState2();
     grimsby = tables.get('host')!.find((r) => r.name__label === 'grimsby')!;
-    pifs = tables.get('PIF')!.filter((p) => p.host === grimsby._ref).sort((a, b) => a.device.localeCompare(b.device));
+    pifs = tables
+      .get('PIF')!
+      .filter((p) => p.host === grimsby._ref)
+      .sort((a, b) => a.device.localeCompare(b.device));
     // An equivalent inventory: grimsby's NICs, management on its management PIF with its static IP.
     const inventory: InventoryNic[] = pifs.map((p) => ({
       device: p.device,
@@ -283,10 +338,20 @@ describe('contract: xapi 6.0 database dump (xenadmin state2.xml, test/contract/f
     }));
     h = await startHarness({ inventory, config: { hostname: grimsby.hostname } });
   });
-  after(async () => { await h?.close(); });
+  after(async () => {
+    await h?.close();
+  });
 
   it('has the tables and rows its README describes', () => {
-    expect(TABLES.map((t) => [t, tables.get(t)?.length])).to.deep.equal([['pool', 1], ['host', 2], ['network', 6], ['PIF', 10], ['PIF_metrics', 0], ['Bond', 0], ['VLAN', 0]]);
+    expect(TABLES.map((t) => [t, tables.get(t)?.length])).to.deep.equal([
+      ['pool', 1],
+      ['host', 2],
+      ['network', 6],
+      ['PIF', 10],
+      ['PIF_metrics', 0],
+      ['Bond', 0],
+      ['VLAN', 0],
+    ]);
   });
 
   it('every field of every recorded row exists in our record of its class, with a value of the same kind', () => {
@@ -311,7 +376,8 @@ describe('contract: xapi 6.0 database dump (xenadmin state2.xml, test/contract/f
           }
           // Our value, as xapi's DB would store it; compared with any of our objects of the class.
           const kinds = new Set(ours.map((ref) => kind(dbString(recordOf(h.r.store, cls, ref)[name]))));
-          if (![...kinds].some((k) => sameKind(k, kind(value)))) problems.push(`${cls}.${name}: recorded ${kind(value)} ${JSON.stringify(value.slice(0, 60))}, ours ${[...kinds].join('/')}`);
+          if (![...kinds].some((k) => sameKind(k, kind(value))))
+            problems.push(`${cls}.${name}: recorded ${kind(value)} ${JSON.stringify(value.slice(0, 60))}, ours ${[...kinds].join('/')}`);
         }
       }
     }
@@ -332,15 +398,33 @@ describe('contract: xapi 6.0 database dump (xenadmin state2.xml, test/contract/f
       const rec = recordOf(h.r.store, 'PIF', ref);
       const n = recordOf(h.r.store, 'network', String(rec.network));
       const s = (k: string) => dbString(rec[k]);
-      return fmt({ name_label: String(n.name_label), bridge: String(n.bridge) }, { device: s('device'), management: s('management'), ip_configuration_mode: s('ip_configuration_mode'), IP: s('IP'), netmask: s('netmask'), gateway: s('gateway'), DNS: s('DNS'), physical: s('physical'), VLAN: s('VLAN') });
+      return fmt(
+        { name_label: String(n.name_label), bridge: String(n.bridge) },
+        {
+          device: s('device'),
+          management: s('management'),
+          ip_configuration_mode: s('ip_configuration_mode'),
+          IP: s('IP'),
+          netmask: s('netmask'),
+          gateway: s('gateway'),
+          DNS: s('DNS'),
+          physical: s('physical'),
+          VLAN: s('VLAN'),
+        },
+      );
     });
     expect(ours).to.deep.equal(recorded);
-    expect(recorded[0]).to.equal('eth0: "Pool-wide network associated with eth0" xenbr0 management=true Static 10.80.226.1/255.255.240.0 gw 10.80.224.1 dns 10.80.237.76 physical=true VLAN=-1');
+    expect(recorded[0]).to.equal(
+      'eth0: "Pool-wide network associated with eth0" xenbr0 management=true Static 10.80.226.1/255.255.240.0 gw 10.80.224.1 dns 10.80.237.76 physical=true VLAN=-1',
+    );
     // The host itself: named after its host name, its address the management IP.
     const host = recordOf(h.r.store, 'host', h.r.d.hostRef);
     expect([host.name_label, host.hostname, host.address]).to.deep.equal([grimsby.name__label, grimsby.hostname, grimsby.address]);
     // What xapi's installer adds and we do not: the guest installer network (xapi0, no PIF).
-    const extra = tables.get('network')!.filter((n) => !pifs.some((p) => p.network === n._ref)).map((n) => `${n.name__label} ${n.bridge}`);
+    const extra = tables
+      .get('network')!
+      .filter((n) => !pifs.some((p) => p.network === n._ref))
+      .map((n) => `${n.name__label} ${n.bridge}`);
     expect(extra).to.deep.equal(['Guest installer network xapi0']);
   });
 });

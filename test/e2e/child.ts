@@ -34,11 +34,33 @@ export interface Child {
 export async function spawnDaemon(opts: { db: string; sandboxDir: string; env?: Record<string, string>; args?: string[] }): Promise<Child> {
   const inv = join(opts.sandboxDir, 'demo-inventory.json');
   writeFileSync(inv, JSON.stringify(DEMO_INVENTORY));
-  const proc = spawn(process.execPath, [MAIN, '--db', opts.db, '--backend', 'openvswitch', '--ovs-sandbox', opts.sandboxDir, '--inventory', inv,
-    '--users', writeUsersFile(dirname(opts.db)), '--listen', '127.0.0.1:0', '--auth-fail-delay', '10', '--log-level', 'info', ...(opts.args ?? [])], {
-    env: { ...process.env, ...(opts.env ?? {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      MAIN,
+      '--db',
+      opts.db,
+      '--backend',
+      'openvswitch',
+      '--ovs-sandbox',
+      opts.sandboxDir,
+      '--inventory',
+      inv,
+      '--users',
+      writeUsersFile(dirname(opts.db)),
+      '--listen',
+      '127.0.0.1:0',
+      '--auth-fail-delay',
+      '10',
+      '--log-level',
+      'info',
+      ...(opts.args ?? []),
+    ],
+    {
+      env: { ...process.env, ...(opts.env ?? {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
@@ -63,7 +85,11 @@ export async function spawnDaemon(opts: { db: string; sandboxDir: string; env?: 
   let done = false;
   void exited.then(() => (done = true));
   return {
-    proc, url, exited, raw, call,
+    proc,
+    url,
+    exited,
+    raw,
+    call,
     log: () => out,
     async stop() {
       if (done) return;
@@ -76,7 +102,10 @@ export async function spawnDaemon(opts: { db: string; sandboxDir: string; env?: 
 }
 
 /** An XML-RPC client for a daemon on 127.0.0.1:port: raw calls, and calls with a root session logged in on first use. */
-export function rpc(port: number): { raw<T = any>(method: string, ...params: unknown[]): Promise<T>; call<T = any>(method: string, ...params: unknown[]): Promise<T> } {
+export function rpc(port: number): {
+  raw<T = any>(method: string, ...params: unknown[]): Promise<T>;
+  call<T = any>(method: string, ...params: unknown[]): Promise<T>;
+} {
   const client = xmlrpc.createClient({ host: '127.0.0.1', port, path: '/' });
   const raw = <T>(method: string, ...params: unknown[]): Promise<T> =>
     new Promise((resolve, reject) => {
@@ -96,4 +125,3 @@ export function rpc(port: number): { raw<T = any>(method: string, ...params: unk
     },
   };
 }
-

@@ -106,11 +106,20 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
       const db = join(dir, `k${k}.db`);
       copyDb(base, db);
       const a = await start(db, { XND_FAILPOINTS: k === 'commit' ? 'reconciler.commit=crash' : `reconciler.step=crash(${k})` });
-      const outcome = await a.call('Bond.create', ...args).then(() => 'returned', (e: Error) => e.message);
-      const exit = await Promise.race([a.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`kill point ${k}: the daemon did not die (call: ${outcome})\n${a.log()}`)), 20000))]);
+      const outcome = await a.call('Bond.create', ...args).then(
+        () => 'returned',
+        (e: Error) => e.message,
+      );
+      const exit = await Promise.race([
+        a.exited,
+        new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`kill point ${k}: the daemon did not die (call: ${outcome})\n${a.log()}`)), 20000)),
+      ]);
       expect(exit.signal, `kill point ${k}: the daemon must die by SIGKILL (call: ${outcome})\n${a.log()}`).to.equal('SIGKILL');
       const committed = k === 'commit';
-      const bondEntries = () => journal(db).filter((e) => e.method === 'Bond.create').map((e) => e.status);
+      const bondEntries = () =>
+        journal(db)
+          .filter((e) => e.method === 'Bond.create')
+          .map((e) => e.status);
       // Not committed: the plan's entry is open. Committed: it was marked inside the database commit.
       expect(bondEntries(), `kill point ${k}: journal at the crash`).to.deep.equal([committed ? 'committed' : 'open']);
 
@@ -118,8 +127,12 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
       const log = b.log();
       if (committed) expect(log).to.not.contain('crash recovery');
       else {
-        expect(log, `kill point ${k}: recovery logged\n${log}`).to.match(new RegExp(`crash recovery: journal entry \\d+ \\(Bond.create, ${steps.length} steps: .*\\) was left open: its transaction did not commit`));
-        expect(log).to.match(/crash recovery: journal entry \d+: start-up applied \d+ steps.*; host matches the database; host is back to the journaled state before/);
+        expect(log, `kill point ${k}: recovery logged\n${log}`).to.match(
+          new RegExp(`crash recovery: journal entry \\d+ \\(Bond.create, ${steps.length} steps: .*\\) was left open: its transaction did not commit`),
+        );
+        expect(log).to.match(
+          /crash recovery: journal entry \d+: start-up applied \d+ steps.*; host matches the database; host is back to the journaled state before/,
+        );
       }
       // The database, over the wire.
       const bonds = await b.call<Record<string, Record<string, any>>>('Bond.get_all_records');
@@ -134,7 +147,12 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
         expect(host, `kill point ${k}: OVS has the bond`).to.deep.equal(stateAfter);
       } else {
         expect(bonds, `kill point ${k}: no bond in the database`).to.deep.equal({});
-        expect([byDev('eth0').currently_attached, byDev('eth0').management, byDev('eth0').IP, byDev('eth3').currently_attached]).to.deep.equal([true, true, '192.0.2.10', true]);
+        expect([byDev('eth0').currently_attached, byDev('eth0').management, byDev('eth0').IP, byDev('eth3').currently_attached]).to.deep.equal([
+          true,
+          true,
+          '192.0.2.10',
+          true,
+        ]);
         expect(host, `kill point ${k}: OVS is back to the layout before`).to.deep.equal(stateBefore);
       }
       expect(await sb.vsctl(['list-br'])).to.equal(committed ? [mgtBridge, 'xenbr1', 'xenbr2'].sort().join('\n') : 'xenbr0\nxenbr1\nxenbr2\nxenbr3');
@@ -152,7 +170,10 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
     // Start-up brings OVS back to this database whatever the previous test left.
     const a = await start(db, { XND_FAILPOINTS: 'reconciler.db-commit=1*error(Bond.create)' });
     expect(await be.read()).to.deep.equal(stateBefore);
-    const err = await a.call('Bond.create', ...args).then(() => undefined, (e: unknown) => e);
+    const err = await a.call('Bond.create', ...args).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err, 'Bond.create must fail').to.be.instanceOf(XenAPIFailure);
     expect((err as XenAPIFailure).details[0]).to.equal('INTERNAL_ERROR');
     expect(await be.read(), 'OVS back to the layout before').to.deep.equal(stateBefore);
@@ -161,7 +182,11 @@ describe('e2e: SIGKILL at every step of Bond.create, restart, host and database 
     const pifs = await a.call<Record<string, Record<string, any>>>('PIF.get_all_records');
     const eth0 = Object.values(pifs).find((p) => p.device === 'eth0' && p.physical)!;
     expect([eth0.currently_attached, eth0.management, eth0.IP]).to.deep.equal([true, true, '192.0.2.10']);
-    expect(journal(db).filter((e) => e.method === 'Bond.create').map((e) => e.status)).to.deep.equal(['undone']);
+    expect(
+      journal(db)
+        .filter((e) => e.method === 'Bond.create')
+        .map((e) => e.status),
+    ).to.deep.equal(['undone']);
     // The failpoint fired once: the same call now commits and OVS has the bond.
     await a.call('Bond.create', ...args);
     expect(await be.read()).to.deep.equal(stateAfter);

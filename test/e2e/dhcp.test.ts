@@ -19,7 +19,10 @@ import { TEST_USERS } from '../helpers/users.js';
 import { rpc } from './child.js';
 import { until } from '../helpers/wait.js';
 
-const NICS = [{ device: 'eth0', mac: '02:11:22:33:55:00' }, { device: 'eth1', mac: '02:11:22:33:55:01' }];
+const NICS = [
+  { device: 'eth0', mac: '02:11:22:33:55:00' },
+  { device: 'eth1', mac: '02:11:22:33:55:01' },
+];
 
 describe('e2e: DHCP mode runs a real client against a DHCP server in the peer namespace', function () {
   this.timeout(90000);
@@ -30,8 +33,10 @@ describe('e2e: DHCP mode runs a real client against a DHCP server in the peer na
   let etcNetns: string;
   let be: OpenvswitchBackend;
   let call: <T = any>(method: string, ...params: unknown[]) => Promise<T>;
-  const addrs = async (dev: string) => (JSON.parse(await sb.ip(['-j', '-4', 'addr', 'show', 'dev', dev])) as { addr_info: { local: string; prefixlen: number }[] }[])
-    .flatMap((a) => a.addr_info.map((i) => `${i.local}/${i.prefixlen}`));
+  const addrs = async (dev: string) =>
+    (JSON.parse(await sb.ip(['-j', '-4', 'addr', 'show', 'dev', dev])) as { addr_info: { local: string; prefixlen: number }[] }[]).flatMap((a) =>
+      a.addr_info.map((i) => `${i.local}/${i.prefixlen}`),
+    );
   const pifOf = async (device: string): Promise<string> => {
     const all = await call<Record<string, Record<string, any>>>('PIF.get_all_records');
     return Object.keys(all).find((ref) => all[ref].device === device && all[ref].VLAN === '-1')!;
@@ -48,16 +53,58 @@ describe('e2e: DHCP mode runs a real client against a DHCP server in the peer na
     mkdirSync(etcNetns, { recursive: true });
     writeFileSync(join(etcNetns, 'resolv.conf'), '# sandbox resolv.conf\n');
     // dnsmasq as a DHCP server only (--port=0: no DNS), in the foreground so this test owns its pid.
-    dnsmasq = spawn('ip', ['netns', 'exec', sb.peerNetns, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--no-hosts', '--no-resolv',
-      '--interface=sw', '--bind-interfaces', '--dhcp-range=198.51.100.50,198.51.100.60,255.255.255.0,1h', '--dhcp-option=3,198.51.100.1',
-      `--dhcp-leasefile=${join(tmp, 'leases')}`, `--pid-file=${join(tmp, 'dnsmasq.pid')}`, '--log-dhcp', `--log-facility=${join(tmp, 'dnsmasq.log')}`], { stdio: 'ignore' });
+    dnsmasq = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        sb.peerNetns,
+        'dnsmasq',
+        '--keep-in-foreground',
+        '--conf-file=/dev/null',
+        '--port=0',
+        '--no-hosts',
+        '--no-resolv',
+        '--interface=sw',
+        '--bind-interfaces',
+        '--dhcp-range=198.51.100.50,198.51.100.60,255.255.255.0,1h',
+        '--dhcp-option=3,198.51.100.1',
+        `--dhcp-leasefile=${join(tmp, 'leases')}`,
+        `--pid-file=${join(tmp, 'dnsmasq.pid')}`,
+        '--log-dhcp',
+        `--log-facility=${join(tmp, 'dnsmasq.log')}`,
+      ],
+      { stdio: 'ignore' },
+    );
     await until('dnsmasq pid file', async () => existsSync(join(tmp, 'dnsmasq.pid')));
-    be = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip, dhclient: localRunner('ip', ['netns', 'exec', sb.netns, 'dhclient']), dhcpDir: join(tmp, 'dhcp') });
+    be = new OpenvswitchBackend({
+      vsctl: sb.vsctl,
+      appctl: sb.appctl,
+      ip: sb.ip,
+      dhclient: localRunner('ip', ['netns', 'exec', sb.netns, 'dhclient']),
+      dhcpDir: join(tmp, 'dhcp'),
+    });
     const inventory = [
-      { device: 'eth0', MAC: NICS[0].mac, MTU: 1500, management: true, ip: { mode: 'Static' as const, address: '198.51.100.7', netmask: '255.255.255.0', gateway: '', dns: '' } },
+      {
+        device: 'eth0',
+        MAC: NICS[0].mac,
+        MTU: 1500,
+        management: true,
+        ip: { mode: 'Static' as const, address: '198.51.100.7', netmask: '255.255.255.0', gateway: '', dns: '' },
+      },
       { device: 'eth1', MAC: NICS[1].mac, MTU: 1500 },
     ];
-    const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, backend: 'openvswitch', inventory, hostname: 'dhcp', logLevel: 'error', users: TEST_USERS };
+    const cfg: Config = {
+      ...DEFAULTS,
+      db: ':memory:',
+      port: 0,
+      authFailDelayMs: 10,
+      backend: 'openvswitch',
+      inventory,
+      hostname: 'dhcp',
+      logLevel: 'error',
+      users: TEST_USERS,
+    };
     r = await startDaemon(cfg, { backend: be, log: makeLogger({ logLevel: 'error', logFile: '' }), monitorIntervalMs: 200 });
     call = rpc(r.port).call;
   });
@@ -67,7 +114,12 @@ describe('e2e: DHCP mode runs a real client against a DHCP server in the peer na
     // whatever the test left: the client by its pid file, then the server this test spawned
     const pidFile = join(tmp, 'dhcp', 'dhclient-xenbr1.pid');
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
-    if (pid > 0) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+    if (pid > 0)
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
     dnsmasq?.kill('SIGTERM');
     await sb?.stop();
     rmSync(etcNetns, { recursive: true, force: true });
@@ -79,7 +131,9 @@ describe('e2e: DHCP mode runs a real client against a DHCP server in the peer na
     await call('PIF.reconfigure_ip', eth1, 'DHCP', '10.9.9.9', '255.0.0.0', '10.9.9.1', '');
     await call('PIF.plug', eth1);
     expect(await be.dhcp!.running('xenbr1'), 'a dhclient runs for xenbr1').to.equal(true);
-    await until('a lease on xenbr1', async () => (await addrs('xenbr1')).length > 0, 30000).catch((e) => { throw new Error(`${(e as Error).message}\n${existsSync(join(tmp, 'dnsmasq.log')) ? readFileSync(join(tmp, 'dnsmasq.log'), 'utf8') : 'no dnsmasq log'}`); });
+    await until('a lease on xenbr1', async () => (await addrs('xenbr1')).length > 0, 30000).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${existsSync(join(tmp, 'dnsmasq.log')) ? readFileSync(join(tmp, 'dnsmasq.log'), 'utf8') : 'no dnsmasq log'}`);
+    });
     const [addr] = await addrs('xenbr1');
     expect(addr).to.match(/^198\.51\.100\.(5\d|60)\/24$/);
     await until('PIF.IP follows the lease', async () => (await call<string>('PIF.get_IP', eth1)) === addr.split('/')[0], 10000);

@@ -19,15 +19,25 @@ const NICS = [
   { device: 'eth2', mac: '02:11:22:33:44:02' },
 ];
 
-
 describe('e2e: first start on a real host takes the NICs and management from the host', function () {
   this.timeout(60000);
   let sb: Sandbox;
   let r: Running | undefined;
-  const cfg = (): Config => ({ ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, backend: 'openvswitch', hostname: 'real', logLevel: 'error', users: TEST_USERS });
+  const cfg = (): Config => ({
+    ...DEFAULTS,
+    db: ':memory:',
+    port: 0,
+    authFailDelayMs: 10,
+    backend: 'openvswitch',
+    hostname: 'real',
+    logLevel: 'error',
+    users: TEST_USERS,
+  });
   const links = async () => (JSON.parse(await sb.ip(['-j', '-d', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname).sort();
-  const addrs = async (dev: string) => (JSON.parse(await sb.ip(['-j', '-4', 'addr', 'show', 'dev', dev])) as { addr_info: { local: string; prefixlen: number }[] }[])
-    .flatMap((a) => a.addr_info.map((i) => `${i.local}/${i.prefixlen}`));
+  const addrs = async (dev: string) =>
+    (JSON.parse(await sb.ip(['-j', '-4', 'addr', 'show', 'dev', dev])) as { addr_info: { local: string; prefixlen: number }[] }[]).flatMap((a) =>
+      a.addr_info.map((i) => `${i.local}/${i.prefixlen}`),
+    );
   const pifs = () => [...r!.store.rows('PIF')].map(([, p]) => p);
 
   before(async function () {
@@ -66,7 +76,10 @@ describe('e2e: first start on a real host takes the NICs and management from the
     const ps = pifs();
     expect(ps.map((p) => [p.device, p.MAC]).sort()).to.deep.equal(NICS.map((n) => [n.device, n.mac]));
     const demoMacs = DEMO_INVENTORY.map((n) => n.MAC);
-    expect(ps.some((p) => demoMacs.includes(String(p.MAC))), 'no demo MAC').to.equal(false);
+    expect(
+      ps.some((p) => demoMacs.includes(String(p.MAC))),
+      'no demo MAC',
+    ).to.equal(false);
     const m = ps.find((p) => p.management)!;
     expect([m.device, m.ip_configuration_mode, m.IP, m.netmask, m.gateway]).to.deep.equal(['eth0', 'Static', '198.51.100.7', '255.255.255.0', '198.51.100.1']);
     expect(m.currently_attached, 'the address sits on the NIC itself: left there').to.equal(false);
@@ -74,7 +87,10 @@ describe('e2e: first start on a real host takes the NICs and management from the
     expect(host.address).to.equal('198.51.100.7');
     expect(JSON.stringify([...r.store.rows('PIF')])).to.not.contain('192.0.2.10');
     expect({ links: await links(), eth0: await addrs('eth0'), brs: await sb.vsctl(['list-br']) }).to.deep.equal(before);
-    expect(lines.some((l) => l.includes('bridge br-other (eth2), not made by xenapi-netd: listed, left alone')), lines.join('\n')).to.equal(true);
+    expect(
+      lines.some((l) => l.includes('bridge br-other (eth2), not made by xenapi-netd: listed, left alone')),
+      lines.join('\n'),
+    ).to.equal(true);
     expect(await sb.ping('198.51.100.7', 1000)).to.equal(true);
   });
 
@@ -92,7 +108,10 @@ describe('e2e: first start on a real host takes the NICs and management from the
       const m = pifs().find((p) => p.management)!;
       expect([m.device, m.currently_attached, m.IP]).to.deep.equal(['eth0', true, '198.51.100.7']);
       expect(r.store.get('network', String(m.network)).bridge).to.equal('mgmtbr');
-      expect(lines.filter((l) => l.includes('start-up: brought the host')), lines.join('\n')).to.deep.equal([]);
+      expect(
+        lines.filter((l) => l.includes('start-up: brought the host')),
+        lines.join('\n'),
+      ).to.deep.equal([]);
       expect(await be.read()).to.deep.equal(before);
       expect(await addrs('mgmtbr')).to.deep.equal(['198.51.100.7/24']);
     } finally {

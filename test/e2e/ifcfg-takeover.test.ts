@@ -60,7 +60,11 @@ function scratchRoot(): string {
 }
 function filesOf(root: string): Record<string, string> {
   const dir = join(root, SCRIPTS_DIR);
-  return Object.fromEntries(readdirSync(dir).sort().map((n) => [n, readFileSync(join(dir, n), 'utf8')]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((n) => [n, readFileSync(join(dir, n), 'utf8')]),
+  );
 }
 
 describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () {
@@ -69,7 +73,17 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
   let dbDir: string;
   let r: Running | undefined;
   let lines: string[];
-  const cfg = (): Config => ({ ...DEFAULTS, db: join(dbDir, 'db.sqlite'), port: 0, authFailDelayMs: 10, hostname: 'virtual4', logLevel: 'info', backend: 'ifcfg', ifcfgRoot: root, users: TEST_USERS });
+  const cfg = (): Config => ({
+    ...DEFAULTS,
+    db: join(dbDir, 'db.sqlite'),
+    port: 0,
+    authFailDelayMs: 10,
+    hostname: 'virtual4',
+    logLevel: 'info',
+    backend: 'ifcfg',
+    ifcfgRoot: root,
+    users: TEST_USERS,
+  });
   const start = async () => {
     const m = memLog();
     lines = m.lines;
@@ -104,8 +118,19 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
     const bond = r!.store.get('Bond', bondRef);
     expect(bond.mode).to.equal('lacp');
     // What "mode=4 miimon=100" means to the bonding driver, in Bond.properties (docs/backends.md).
-    expect({ ...(bond.properties as object) }).to.deep.equal({ 'downdelay': '0', 'hashing_algorithm': 'src_mac', 'lacp-fallback-ab': 'true', 'lacp-time': 'slow', 'updelay': '0' });
-    expect(r!.store.children('Bond', bondRef, 'slaves').map((s) => r!.store.get('PIF', s).device).sort()).to.deep.equal(['eth0', 'eth1']);
+    expect({ ...(bond.properties as object) }).to.deep.equal({
+      downdelay: '0',
+      hashing_algorithm: 'src_mac',
+      'lacp-fallback-ab': 'true',
+      'lacp-time': 'slow',
+      updelay: '0',
+    });
+    expect(
+      r!.store
+        .children('Bond', bondRef, 'slaves')
+        .map((s) => r!.store.get('PIF', s).device)
+        .sort(),
+    ).to.deep.equal(['eth0', 'eth1']);
     expect([pif('eth0')[1].currently_attached, pif('eth1')[1].currently_attached]).to.deep.equal([false, false]);
 
     for (const tag of [50, 51, 100]) {
@@ -116,7 +141,14 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
       expect([vlan.tagged_PIF, Number(vlan.tag)]).to.deep.equal([mref, tag]);
     }
     const [, v100] = pif('bond0', 100);
-    expect([v100.management, v100.ip_configuration_mode, v100.IP, v100.netmask, v100.gateway, v100.DNS]).to.deep.equal([true, 'Static', '10.1.1.101', '255.255.255.0', '10.1.1.1', '10.1.1.53']);
+    expect([v100.management, v100.ip_configuration_mode, v100.IP, v100.netmask, v100.gateway, v100.DNS]).to.deep.equal([
+      true,
+      'Static',
+      '10.1.1.101',
+      '255.255.255.0',
+      '10.1.1.1',
+      '10.1.1.53',
+    ]);
     expect(pifs().filter(([, p]) => p.management).length).to.equal(1);
     expect(r!.store.get('host', r!.d.hostRef).address).to.equal('10.1.1.101');
     // NICs that nothing adoptable uses are recorded, unplugged.
@@ -135,10 +167,16 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
     expect([...texts].filter(([, t]) => /^IPADDR=/m.test(t)).map(([n]) => n)).to.deep.equal(['ifcfg-vlan100']);
     expect(texts.get('ifcfg-eth0')).to.match(/^MASTER=bond0$/m);
     expect(texts.get('ifcfg-bond0')).to.not.match(/^BRIDGE=/m);
-    expect(texts.get('ifcfg-bond0')).to.match(/^BONDING_OPTS="mode=802.3ad miimon=100 downdelay=0 updelay=0 use_carrier=1 lacp_rate=slow xmit_hash_policy=layer2"$/m);
+    expect(texts.get('ifcfg-bond0')).to.match(
+      /^BONDING_OPTS="mode=802.3ad miimon=100 downdelay=0 updelay=0 use_carrier=1 lacp_rate=slow xmit_hash_policy=layer2"$/m,
+    );
 
     // Each file left alone is reported with its reason.
-    const warned = (file: string, re: RegExp) => expect(lines.some((l) => l.startsWith('warn') && l.includes(`${file} not adopted`) && re.test(l)), `${file}: ${lines.join('\n')}`).to.equal(true);
+    const warned = (file: string, re: RegExp) =>
+      expect(
+        lines.some((l) => l.startsWith('warn') && l.includes(`${file} not adopted`) && re.test(l)),
+        `${file}: ${lines.join('\n')}`,
+      ).to.equal(true);
     warned('ifcfg-vlan51:1', /alias/);
     warned('ifcfg-br9', /2 ports/);
     warned('ifcfg-eth2', /port of bridge br9/);
@@ -156,7 +194,10 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
     const now = filesOf(root);
     expect(Object.fromEntries(Object.keys(before).map((n) => [n, now[n]]))).to.deep.equal(before);
     expect(Object.keys(now).filter((n) => !(n in before))).to.deep.equal(['ifcfg-eth4', 'ifcfg-xenbr4']);
-    expect(lines.some((l) => /could not bring up PIF .*\(eth2\).*ifcfg-eth2 is not this backend's: it is a port of bridge br9/.test(l)), lines.join('\n')).to.equal(true);
+    expect(
+      lines.some((l) => /could not bring up PIF .*\(eth2\).*ifcfg-eth2 is not this backend's: it is a port of bridge br9/.test(l)),
+      lines.join('\n'),
+    ).to.equal(true);
     expect([pif('eth2')[1].currently_attached, pif('eth4')[1].currently_attached]).to.deep.equal([false, true]);
     const client = xmlrpc.createClient({ host: '127.0.0.1', port: r!.port, path: '/' });
     const call = <T = any>(method: string, ...params: unknown[]): Promise<T> =>

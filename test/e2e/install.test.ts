@@ -58,11 +58,31 @@ describe('install: systemd unit, npm package, --help', function () {
     const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
     const paths = info.files.map((f) => f.path);
     expect(paths).to.include.members(['dist/src/main.js', 'dist/src/cli/xe.cjs', 'systemd/xenapi-netd.service', 'docs/install.md', 'package.json']);
-    expect(paths.some((p) => p.startsWith('dist/test/') || p.startsWith('src/') || p.startsWith('test/')), 'no tests or sources in the package').to.equal(false);
+    expect(
+      paths.some((p) => p.startsWith('dist/test/') || p.startsWith('src/') || p.startsWith('test/')),
+      'no tests or sources in the package',
+    ).to.equal(false);
     const prefix = join(tmp, 'prefix');
     const reg = await startLocalRegistry(REPO, join(tmp, 'registry'));
     try {
-      await execa('npm', ['install', '-g', '--prefix', prefix, '--registry', reg.url, '--cache', join(tmp, 'npm-cache'), '--ignore-scripts', '--no-audit', '--no-fund', join(tmp, info.filename)], { cwd: tmp });
+      await execa(
+        'npm',
+        [
+          'install',
+          '-g',
+          '--prefix',
+          prefix,
+          '--registry',
+          reg.url,
+          '--cache',
+          join(tmp, 'npm-cache'),
+          '--ignore-scripts',
+          '--no-audit',
+          '--no-fund',
+          join(tmp, info.filename),
+        ],
+        { cwd: tmp },
+      );
     } finally {
       await reg.close();
     }
@@ -86,7 +106,11 @@ describe('install: systemd unit, npm package, --help', function () {
     try {
       const ready = await execa(bin, ['wait-ready', ...opts, '--timeout', '60'], { reject: false });
       expect(ready.exitCode, `${ready.stderr}\n${out}`).to.equal(0);
-      const r = await fetch(`http://127.0.0.1:${port}/jsonrpc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'session.login_with_password', params: ['root', 'pw', '1.0', 'install-test'] }) });
+      const r = await fetch(`http://127.0.0.1:${port}/jsonrpc`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'session.login_with_password', params: ['root', 'pw', '1.0', 'install-test'] }),
+      });
       const j = (await r.json()) as { result?: string };
       expect(j.result, JSON.stringify(j)).to.match(/^OpaqueRef:/);
       expect(existsSync(join(tmp, 'state', 'x.db'))).to.equal(true);

@@ -41,10 +41,20 @@ describe('e2e: a node boots from the managed node controller (seed 000)', functi
   };
   const post = async (report: Record<string, string>, auth: { session?: string; bearer?: string } = { session }) => {
     const q = auth.session ? `?session_id=${encodeURIComponent(auth.session)}` : '';
-    const res = await fetch(`${r.url}/ifcfg/config${q}`, { method: 'POST', body: JSON.stringify(report), headers: auth.bearer ? { authorization: `Bearer ${auth.bearer}` } : {}, redirect: 'manual' });
+    const res = await fetch(`${r.url}/ifcfg/config${q}`, {
+      method: 'POST',
+      body: JSON.stringify(report),
+      headers: auth.bearer ? { authorization: `Bearer ${auth.bearer}` } : {},
+      redirect: 'manual',
+    });
     return { status: res.status, text: await res.text() };
   };
-  const files = () => Object.fromEntries(readdirSync(join(node, SCRIPTS_DIR)).sort().map((f) => [f, readFileSync(join(node, SCRIPTS_DIR, f), 'utf8')]));
+  const files = () =>
+    Object.fromEntries(
+      readdirSync(join(node, SCRIPTS_DIR))
+        .sort()
+        .map((f) => [f, readFileSync(join(node, SCRIPTS_DIR, f), 'utf8')]),
+    );
   /** The node's boot steps 3-7 (seed 000) in the scratch root. */
   const boot = async (): Promise<Record<string, string>> => {
     const res = await post(REPORT);
@@ -68,10 +78,23 @@ describe('e2e: a node boots from the managed node controller (seed 000)', functi
     // what an older boot left: the management IP on a bridge the manager no longer has
     writeFileSync(join(node, SCRIPTS_DIR, 'ifcfg-xapi0'), 'DEVICE=xapi0\nTYPE=Bridge\nIPADDR=192.0.2.10\nNETMASK=255.255.255.0\n');
     writeFileSync(preConfig(), '#!/bin/bash\nmodprobe bonding\n');
-    const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, hostname: 'manager', logLevel: 'error', backend: 'ifcfg', ifcfgRoot: manager, inventory: DEMO_INVENTORY, users: TEST_USERS };
+    const cfg: Config = {
+      ...DEFAULTS,
+      db: ':memory:',
+      port: 0,
+      authFailDelayMs: 10,
+      hostname: 'manager',
+      logLevel: 'error',
+      backend: 'ifcfg',
+      ifcfgRoot: manager,
+      inventory: DEMO_INVENTORY,
+      users: TEST_USERS,
+    };
     r = await startDaemon(cfg, { log: makeLogger({ logLevel: 'error', logFile: '' }) });
     client = xmlrpc.createClient({ host: '127.0.0.1', port: r.port, path: '/' });
-    session = await new Promise<string>((res, rej) => client.methodCall('session.login_with_password', ['root', 'secret', '1.0', 't'], (e: unknown, v: any) => (e ? rej(e) : res(v.Value))));
+    session = await new Promise<string>((res, rej) =>
+      client.methodCall('session.login_with_password', ['root', 'secret', '1.0', 't'], (e: unknown, v: any) => (e ? rej(e) : res(v.Value))),
+    );
   });
   after(async () => {
     await r?.close();
@@ -79,10 +102,12 @@ describe('e2e: a node boots from the managed node controller (seed 000)', functi
     rmSync(node, { recursive: true, force: true });
   });
 
-  it('first boot: the node gets the manager\'s view under its own names; stale files and the old pre-config script go', async () => {
+  it("first boot: the node gets the manager's view under its own names; stale files and the old pre-config script go", async () => {
     const f = await boot();
     expect(Object.keys(f)).to.deep.equal(['ifcfg-em1', 'ifcfg-lo', 'ifcfg-xenbr0']);
-    expect(f['ifcfg-em1']).to.match(/^HWADDR=02:00:5e:00:53:10$/m).and.match(/^BRIDGE=xenbr0$/m);
+    expect(f['ifcfg-em1'])
+      .to.match(/^HWADDR=02:00:5e:00:53:10$/m)
+      .and.match(/^BRIDGE=xenbr0$/m);
     expect(f['ifcfg-xenbr0']).to.match(/^IPADDR=192\.0\.2\.10$/m);
     expect(f['ifcfg-lo']).to.contain('127.0.0.1');
     expect(existsSync(preConfig()), 'no bond: no pre-config script').to.equal(false);
@@ -100,7 +125,9 @@ describe('e2e: a node boots from the managed node controller (seed 000)', functi
     expect(Object.keys(f)).to.include.members(['ifcfg-bond0', 'ifcfg-bond0.50', 'ifcfg-em1', 'ifcfg-em4', `ifcfg-${bridge}`, 'ifcfg-lo']);
     expect(f).to.not.have.property('ifcfg-xenbr0');
     expect(f['ifcfg-em1']).to.match(/^MASTER=bond0$/m);
-    expect(f['ifcfg-em4']).to.match(/^MASTER=bond0$/m).and.match(/^HWADDR=02:00:5e:00:53:13$/m);
+    expect(f['ifcfg-em4'])
+      .to.match(/^MASTER=bond0$/m)
+      .and.match(/^HWADDR=02:00:5e:00:53:13$/m);
     expect(f['ifcfg-bond0']).to.match(/^BONDING_OPTS="mode=802\.3ad /m);
     expect(f[`ifcfg-${bridge}`]).to.match(/^IPADDR=192\.0\.2\.10$/m);
     expect(readFileSync(preConfig(), 'utf8')).to.contain('alias bond0 bonding');
@@ -128,7 +155,7 @@ describe('e2e: a node boots from the managed node controller (seed 000)', functi
     expect(Object.values(all).find((p) => p.MAC === '52:54:00:12:34:56')).to.deep.include({ device: 'p2p1', physical: true, currently_attached: false });
   });
 
-  it('authentication: none → 401; a bad session → 401; the host\'s node-config-token as a Bearer token → 200, another token → 401', async () => {
+  it("authentication: none → 401; a bad session → 401; the host's node-config-token as a Bearer token → 200, another token → 401", async () => {
     expect((await post(REPORT, {})).status).to.equal(401);
     expect((await post(REPORT, { session: 'OpaqueRef:nonsense' })).status).to.equal(401);
     const host = (await call<string[]>('host.get_all'))[0];

@@ -43,7 +43,7 @@ describe('e2e: host fidelity on a sandboxed Open vSwitch', function () {
     await sb?.stop();
   });
 
-  it('FID-OVS-01 a VLAN bridge has its tagged PIF\'s MAC, on the bond and after Bond.destroy moves the VLAN onto eth1', async () => {
+  it("FID-OVS-01 a VLAN bridge has its tagged PIF's MAC, on the bond and after Bond.destroy moves the VLAN onto eth1", async () => {
     await call('PIF.plug', await pifOf('eth1'));
     const bond = await call('Bond.create', await newNet('bond'), [await pifOf('eth1'), await pifOf('eth2')], '', 'active-backup', {});
     const master = await call('Bond.get_master', bond);
@@ -60,7 +60,7 @@ describe('e2e: host fidelity on a sandboxed Open vSwitch', function () {
     expect(await call('PIF.get_network', moved)).to.equal(nv);
     expect(await call('VLAN.get_tagged_PIF', await call('PIF.get_VLAN_master_of', moved))).to.equal(await pifOf('eth1'));
     expect(await sb.vsctl(['br-to-parent', br])).to.equal('xenbr1');
-    expect(await macOf(br), 'the VLAN bridge answers with the PIF\'s MAC, not a random one').to.equal(DEMO_INVENTORY[1].MAC);
+    expect(await macOf(br), "the VLAN bridge answers with the PIF's MAC, not a random one").to.equal(DEMO_INVENTORY[1].MAC);
     expect(await addrs(br)).to.deep.equal(['198.51.100.10/24']);
   });
 
@@ -82,8 +82,10 @@ describe('e2e: host fidelity on a sandboxed Open vSwitch', function () {
     await call('PIF.scan', r.d.hostRef);
     const net = await newNet('gone');
     const before = await sb.vsctl(['show']);
-    const err = await call('Bond.create', net, [await pifOf('eth3'), await pifOf('eth9')], '', 'active-backup', {})
-      .then(() => undefined, (e: unknown) => (e as XenAPIFailure).details);
+    const err = await call('Bond.create', net, [await pifOf('eth3'), await pifOf('eth9')], '', 'active-backup', {}).then(
+      () => undefined,
+      (e: unknown) => (e as XenAPIFailure).details,
+    );
     expect(err?.[0]).to.equal('PIF_CONFIGURATION_ERROR');
     expect(err?.[2]).to.match(/^NIC eth9 is not present on this host/);
     expect(await sb.vsctl(['show'])).to.equal(before);

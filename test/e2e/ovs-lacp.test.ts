@@ -76,7 +76,9 @@ describe('e2e: bonds against a second sandboxed Open vSwitch as the partner (LAC
     await grab('peer ip neigh', () => sb.peerExec('ip', ['neigh']));
     await grab('host bond/show', () => sb.appctl(['bond/show']));
     await grab('peer bond/show', () => sb.peerAppctl(['bond/show']));
-    await grab('host fdb', async () => (await Promise.all((await sb.vsctl(['list-br'])).split('\n').map(async (b) => `${b}:\n${await sb.appctl(['fdb/show', b])}`))).join('\n'));
+    await grab('host fdb', async () =>
+      (await Promise.all((await sb.vsctl(['list-br'])).split('\n').map(async (b) => `${b}:\n${await sb.appctl(['fdb/show', b])}`))).join('\n'),
+    );
     await grab('peer fdb lag', () => sb.peerAppctl(['fdb/show', 'lag']));
     await grab('host dpctl', () => sb.appctl(['dpctl/dump-flows']));
     await grab('peer dpctl', () => sb.peerAppctl(['dpctl/dump-flows']));
@@ -105,8 +107,26 @@ describe('e2e: bonds against a second sandboxed Open vSwitch as the partner (LAC
   before(async function () {
     sb = await startSandbox({ name: 'lacp', nics: NICS.map((device, i) => ({ device, mac: DEMO_INVENTORY[i].MAC })), peer: 'ovs' });
     // The partner: p1, p2 leave the plain switch `sw` for a bridge `lag` of their own with 198.51.100.1/24.
-    await sb.peerVsctl(['--timeout=20', '--', 'del-port', 'sw', 'p1', '--', 'del-port', 'sw', 'p2',
-      '--', 'add-br', 'lag', '--', 'set', 'bridge', 'lag', 'datapath_type=netdev', 'fail_mode=standalone']);
+    await sb.peerVsctl([
+      '--timeout=20',
+      '--',
+      'del-port',
+      'sw',
+      'p1',
+      '--',
+      'del-port',
+      'sw',
+      'p2',
+      '--',
+      'add-br',
+      'lag',
+      '--',
+      'set',
+      'bridge',
+      'lag',
+      'datapath_type=netdev',
+      'fail_mode=standalone',
+    ]);
     await sb.peerExec('ip', ['addr', 'add', PEER_LAG_IP, 'dev', 'lag']);
     await sb.peerExec('ip', ['link', 'set', 'lag', 'up']);
     be = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip });
@@ -138,7 +158,8 @@ describe('e2e: bonds against a second sandboxed Open vSwitch as the partner (LAC
         const p = await peerLacp();
         const current = (s: LacpShow, ms: string[]) => ms.every((m) => /^current\b/.test(s.members[m]?.state ?? ''));
         return h.status === 'active negotiated' && p.status === 'active negotiated' && current(h, ['eth1', 'eth2']) && current(p, ['p1', 'p2'])
-          ? [h, p] as const : undefined;
+          ? ([h, p] as const)
+          : undefined;
       });
       expect(host.lacpTime).to.equal('fast');
       expect(peer.lacpTime).to.equal('fast');
@@ -202,7 +223,7 @@ describe('e2e: bonds against a second sandboxed Open vSwitch as the partner (LAC
   });
 
   describe('balance-slb', () => {
-    it('LACP-03 balance-slb with two members against the partner\'s balance-slb bond: both enabled, pings cross, Bond.links_up = 2', async () => {
+    it("LACP-03 balance-slb with two members against the partner's balance-slb bond: both enabled, pings cross, Bond.links_up = 2", async () => {
       expect(await sb.vsctl(['--if-exists', 'port-to-br', 'bond0']).catch(() => '')).to.equal('');
       await peerBond(['lacp=off', 'bond_mode=balance-slb']);
       await call('PIF.plug', await pifOf('eth1'));

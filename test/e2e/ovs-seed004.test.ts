@@ -65,8 +65,19 @@ describe('e2e: seed 004 over XML-RPC against a sandboxed Open vSwitch', function
     it('E2E-02 seed 004 Bond.create: bond/list shows bond0 with eth0 and eth3, the IP is on the bond bridge and answers, xenbr0/xenbr3 are gone', async () => {
       const mgt = await newNet('MGT');
       bridge = await call<string>('network.get_bridge', mgt);
-      const dry = await call<{ steps: string[]; moves: string[]; down: string[] }>('DryRun.Bond.create', mgt, [await pifOf('eth0'), await pifOf('eth3')], '', 'active-backup', {});
-      expect(dry.moves).to.include.members([`IP ${MGMT_IP}: xenbr0 → ${bridge}`, `NIC eth0: xenbr0 → ${bridge} (bond bond0)`, `NIC eth3: xenbr3 → ${bridge} (bond bond0)`]);
+      const dry = await call<{ steps: string[]; moves: string[]; down: string[] }>(
+        'DryRun.Bond.create',
+        mgt,
+        [await pifOf('eth0'), await pifOf('eth3')],
+        '',
+        'active-backup',
+        {},
+      );
+      expect(dry.moves).to.include.members([
+        `IP ${MGMT_IP}: xenbr0 → ${bridge}`,
+        `NIC eth0: xenbr0 → ${bridge} (bond bond0)`,
+        `NIC eth3: xenbr3 → ${bridge} (bond bond0)`,
+      ]);
       expect(dry.down).to.include.members(['bridge xenbr0', 'bridge xenbr3']);
       expect(await be.read(), 'a dry run leaves OVS alone').to.deep.equal(before);
 
@@ -79,7 +90,14 @@ describe('e2e: seed 004 over XML-RPC against a sandboxed Open vSwitch', function
       const row = list.split('\n').find((l) => l.startsWith('bond0'));
       expect(row, list).to.not.equal(undefined);
       expect(row).to.contain('active-backup');
-      expect(row!.split('\t').pop()!.split(',').map((s) => s.trim()).sort()).to.deep.equal(['eth0', 'eth3']);
+      expect(
+        row!
+          .split('\t')
+          .pop()!
+          .split(',')
+          .map((s) => s.trim())
+          .sort(),
+      ).to.deep.equal(['eth0', 'eth3']);
       expect((await sb.vsctl(['list-br'])).split('\n')).to.deep.equal([bridge]);
       expect(await sb.vsctl(['port-to-br', 'bond0'])).to.equal(bridge);
       expect(await addrs(bridge)).to.deep.equal([`${MGMT_IP}/24`]);
@@ -101,7 +119,7 @@ describe('e2e: seed 004 over XML-RPC against a sandboxed Open vSwitch', function
       expect(await sb.vsctl(['get', 'port', vbr, 'fake_bridge'])).to.equal('true');
     });
 
-    it('E2E-04 the active member\'s peer down: the other member becomes active (bond/show) and Bond.links_up follows', async () => {
+    it("E2E-04 the active member's peer down: the other member becomes active (bond/show) and Bond.links_up follows", async () => {
       const show0 = await sb.appctl(['bond/show', 'bond0']);
       expect(show0).to.match(/member eth0: enabled/);
       expect(show0).to.match(/member eth3: enabled/);
@@ -138,14 +156,44 @@ describe('e2e: seed 004 over XML-RPC against a sandboxed Open vSwitch', function
 
   describe('bond modes reach OVS as the mapping table says (ovs-backend.md (b))', () => {
     const port = async (col: string) => (await sb.vsctl(['get', 'port', 'bond0', col])).replace(/^"|"$/g, '');
-    const portOther = async () => JSON.parse(await sb.vsctl(['--format=json', '--columns=other_config', 'list', 'port', 'bond0'])).data[0][0][1] as [string, string][];
-    const cases: { mode: string; props: Record<string, string>; bondMode: string; lacp: string; other: Record<string, string>; memberOther?: Record<string, string> }[] = [
-      { mode: 'balance-slb', props: {}, bondMode: 'balance-slb', lacp: 'off', other: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'bond-rebalance-interval': '1800000' } },
-      { mode: 'active-backup', props: {}, bondMode: 'active-backup', lacp: 'off', other: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'bond-rebalance-interval': '1800000' } },
-      { mode: 'lacp', props: {}, bondMode: 'balance-tcp', lacp: 'active', other: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'lacp-fallback-ab': 'true', 'lacp-time': 'slow' } },
+    const portOther = async () =>
+      JSON.parse(await sb.vsctl(['--format=json', '--columns=other_config', 'list', 'port', 'bond0'])).data[0][0][1] as [string, string][];
+    const cases: {
+      mode: string;
+      props: Record<string, string>;
+      bondMode: string;
+      lacp: string;
+      other: Record<string, string>;
+      memberOther?: Record<string, string>;
+    }[] = [
       {
-        mode: 'lacp', props: { hashing_algorithm: 'src_mac', 'lacp-time': 'fast', 'lacp-fallback-ab': 'false', 'lacp-aggregation-key': '42' }, bondMode: 'balance-slb', lacp: 'active',
-        other: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'lacp-fallback-ab': 'false', 'lacp-time': 'fast' }, memberOther: { 'lacp-aggregation-key': '42' },
+        mode: 'balance-slb',
+        props: {},
+        bondMode: 'balance-slb',
+        lacp: 'off',
+        other: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'bond-rebalance-interval': '1800000' },
+      },
+      {
+        mode: 'active-backup',
+        props: {},
+        bondMode: 'active-backup',
+        lacp: 'off',
+        other: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'bond-rebalance-interval': '1800000' },
+      },
+      {
+        mode: 'lacp',
+        props: {},
+        bondMode: 'balance-tcp',
+        lacp: 'active',
+        other: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'lacp-fallback-ab': 'true', 'lacp-time': 'slow' },
+      },
+      {
+        mode: 'lacp',
+        props: { hashing_algorithm: 'src_mac', 'lacp-time': 'fast', 'lacp-fallback-ab': 'false', 'lacp-aggregation-key': '42' },
+        bondMode: 'balance-slb',
+        lacp: 'active',
+        other: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'lacp-fallback-ab': 'false', 'lacp-time': 'fast' },
+        memberOther: { 'lacp-aggregation-key': '42' },
       },
     ];
     for (const c of cases) {
@@ -168,7 +216,7 @@ describe('e2e: seed 004 over XML-RPC against a sandboxed Open vSwitch', function
             const oc = JSON.parse(await sb.vsctl(['--format=json', '--columns=other_config', 'list', 'interface', m])).data[0][0][1] as [string, string][];
             expect(Object.fromEntries(oc), `${m} other_config`).to.deep.equal(c.memberOther ?? {});
           }
-          expect((await sb.appctl(['bond/show', 'bond0']))).to.match(new RegExp(`bond_mode: ${c.bondMode}`));
+          expect(await sb.appctl(['bond/show', 'bond0'])).to.match(new RegExp(`bond_mode: ${c.bondMode}`));
           // What OVS holds reads back as exactly what the database asks for.
           expect((await r.reconciler.plan(r.store)).lines).to.deep.equal([]);
         } finally {

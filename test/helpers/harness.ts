@@ -57,7 +57,10 @@ export async function startHarness(opts: { inventory?: InventoryNic[]; config?: 
     });
   const session = await raw<string>('session.login_with_password', 'root', 'secret', '1.0', 'test');
   const h: Harness = {
-    r, backend, url: r.url, session,
+    r,
+    backend,
+    url: r.url,
+    session,
     call: (m, ...p) => raw(m, session, ...p),
     raw,
     fails: (m, ...p) => h.rawFails(m, session, ...p),
@@ -72,7 +75,22 @@ export async function startHarness(opts: { inventory?: InventoryNic[]; config?: 
     },
     dump() {
       const out: Record<string, Record<string, unknown>> = {};
-      for (const cls of ['pool', 'host', 'network', 'PIF', 'PIF_metrics', 'Bond', 'VLAN', 'tunnel', 'VIF', 'VIF_metrics', 'VM', 'VM_metrics', 'VM_guest_metrics', 'host_metrics']) {
+      for (const cls of [
+        'pool',
+        'host',
+        'network',
+        'PIF',
+        'PIF_metrics',
+        'Bond',
+        'VLAN',
+        'tunnel',
+        'VIF',
+        'VIF_metrics',
+        'VM',
+        'VM_metrics',
+        'VM_guest_metrics',
+        'host_metrics',
+      ]) {
         out[cls] = {};
         for (const [ref, row] of r.store.rows(cls)) out[cls][ref] = JSON.parse(JSON.stringify(row));
       }

@@ -22,8 +22,15 @@ export function makeVM(h: Harness, extra: Record<string, unknown> = {}): Promise
 export function makeVIF(h: Harness, vm: string, network: string, device = '0', extra: Record<string, unknown> = {}): Promise<string> {
   macN++;
   return h.call('VIF.create', {
-    device, network, VM: vm, MAC: `02:00:00:00:${(macN >> 8).toString(16).padStart(2, '0')}:${(macN & 255).toString(16).padStart(2, '0')}`,
-    MTU: 1500, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {}, ...extra,
+    device,
+    network,
+    VM: vm,
+    MAC: `02:00:00:00:${(macN >> 8).toString(16).padStart(2, '0')}:${(macN & 255).toString(16).padStart(2, '0')}`,
+    MTU: 1500,
+    other_config: {},
+    qos_algorithm_type: '',
+    qos_algorithm_params: {},
+    ...extra,
   });
 }
 
@@ -38,7 +45,9 @@ export async function setGuestMetrics(h: Harness, vm: string, fields: Patch<'VM_
 
 /** Writes fields of any stored object directly (test hook, like xapi's Db.* in unit tests). */
 export function setFields(h: Harness, cls: string, ref: string, patch: Record<string, unknown>): Promise<void> {
-  return h.r.store.write((tx) => { tx.set(cls, ref, patch); });
+  return h.r.store.write((tx) => {
+    tx.set(cls, ref, patch);
+  });
 }
 
 /** A static IPv4 configuration on a PIF (what PIF.reconfigure_ip would store). */
@@ -52,8 +61,16 @@ export async function rawBond(h: Harness, members: string[]): Promise<{ bond: st
   return h.r.store.write((tx) => {
     const m0 = tx.get('PIF', members[0]);
     const master = tx.create('PIF', {
-      device: 'bond0', device_name: 'bond0', network, host: m0.host, MAC: m0.MAC, MTU: 1500, VLAN: -1,
-      metrics: NULL_REF, physical: false, currently_attached: false,
+      device: 'bond0',
+      device_name: 'bond0',
+      network,
+      host: m0.host,
+      MAC: m0.MAC,
+      MTU: 1500,
+      VLAN: -1,
+      metrics: NULL_REF,
+      physical: false,
+      currently_attached: false,
     });
     const bond = tx.create('Bond', { master, mode: 'active-backup', primary_slave: members[0], auto_update_mac: false });
     for (const m of members) tx.set('PIF', m, { bond_slave_of: bond, currently_attached: false });
@@ -71,7 +88,11 @@ export async function failsAtomically(h: Harness, expected: string[], fn: () => 
 }
 
 /** A fresh VM with one VIF per network (devices 0, 1, ...), started unless `start` is false. */
-export async function vmWithVifs(h: Harness, networks: string[], opts: { start?: boolean; vm?: Record<string, unknown> } = {}): Promise<{ vm: string; vifs: string[] }> {
+export async function vmWithVifs(
+  h: Harness,
+  networks: string[],
+  opts: { start?: boolean; vm?: Record<string, unknown> } = {},
+): Promise<{ vm: string; vifs: string[] }> {
   const vm = await makeVM(h, opts.vm);
   const vifs: string[] = [];
   for (let i = 0; i < networks.length; i++) vifs.push(await makeVIF(h, vm, networks[i], String(i)));

@@ -32,7 +32,11 @@ describe('pool: clients follow HOST_IS_SLAVE', function () {
     try {
       await xapi.connect();
       const hosts = (await xapi.call('host.get_all_records')) as Record<string, { name_label: string }>;
-      expect(Object.values(hosts).map((h) => h.name_label).sort()).to.deep.equal(['host0', 'host1']);
+      expect(
+        Object.values(hosts)
+          .map((h) => h.name_label)
+          .sort(),
+      ).to.deep.equal(['host0', 'host1']);
     } finally {
       await xapi.disconnect();
     }

@@ -32,12 +32,35 @@ interface Member {
   out: string;
 }
 
-
 /** Starts (or restarts) a member's daemon; `port` pins the listening port (0: any). */
 async function launch(m: Member, port = 0): Promise<void> {
   m.out = '';
-  const proc = spawn(process.execPath, [MAIN, '--db', m.db, '--backend', 'openvswitch', '--ovs-sandbox', m.sb.dir, '--inventory', m.inventory,
-    '--users', writeUsersFile(dirname(m.db)), '--hostname', `host${m.h}`, '--listen', `127.0.0.1:${port}`, '--auth-fail-delay', '10', '--log-level', 'info', ...m.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      MAIN,
+      '--db',
+      m.db,
+      '--backend',
+      'openvswitch',
+      '--ovs-sandbox',
+      m.sb.dir,
+      '--inventory',
+      m.inventory,
+      '--users',
+      writeUsersFile(dirname(m.db)),
+      '--hostname',
+      `host${m.h}`,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--auth-fail-delay',
+      '10',
+      '--log-level',
+      'info',
+      ...m.args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   m.proc = proc;
   proc.stdout!.on('data', (b: Buffer) => (m.out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (m.out += b.toString()));
@@ -66,7 +89,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     if (!session) session = await xapiCall<string>(M.url, 'session.login_with_password', ['root', 'secret']);
     return xapiCall<T>(M.url, method, [session, ...params]);
   };
-  const hostOf = async (m: Member) => (await call<Record<string, any>>('host.get_all_records_where', `field "name_label" = "host${m.h}"`));
+  const hostOf = async (m: Member) => await call<Record<string, any>>('host.get_all_records_where', `field "name_label" = "host${m.h}"`);
   const hostRef = async (m: Member) => Object.keys(await hostOf(m))[0];
   const pif = async (host: string, device: string) => {
     const recs = await call<Record<string, any>>('PIF.get_all_records');
@@ -92,7 +115,10 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
   const bondOn = async (m: Member, bridge: string) => {
     const ports = (await m.sb.vsctl(['list-ports', bridge])).split('\n').filter((p) => /^bond\d+$/.test(p));
     if (ports.length !== 1) return undefined;
-    const uuids = (await m.sb.vsctl(['get', 'port', ports[0], 'interfaces'])).replace(/[[\]\s]/g, '').split(',').filter(Boolean);
+    const uuids = (await m.sb.vsctl(['get', 'port', ports[0], 'interfaces']))
+      .replace(/[[\]\s]/g, '')
+      .split(',')
+      .filter(Boolean);
     const names = await Promise.all(uuids.map((u) => m.sb.vsctl(['get', 'interface', u, 'name'])));
     return { port: ports[0], members: names.map((n) => n.replace(/"/g, '')).sort() };
   };
@@ -102,10 +128,17 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     for (const h of [0, 1, 2]) {
       const sb = await startSandbox({ name: `pool${h}`, nics: NICS.map((device, i) => ({ device, mac: mac(h, i) })), peerAddress: '192.0.2.1/24' });
       const inventory = join(dir, `inv${h}.json`);
-      writeFileSync(inventory, JSON.stringify(NICS.map((device, i) => ({
-        device, MAC: mac(h, i), MTU: 1500,
-        ...(i === 0 ? { management: true, ip: { mode: 'Static', address: ip(h), netmask: '255.255.255.0', gateway: '', dns: '' } } : {}),
-      }))));
+      writeFileSync(
+        inventory,
+        JSON.stringify(
+          NICS.map((device, i) => ({
+            device,
+            MAC: mac(h, i),
+            MTU: 1500,
+            ...(i === 0 ? { management: true, ip: { mode: 'Static', address: ip(h), netmask: '255.255.255.0', gateway: '', dns: '' } } : {}),
+          })),
+        ),
+      );
       members.push({ h, sb, db: join(dir, `h${h}.db`), inventory, args: [], url: '', out: '' });
     }
     [M, S1, S2] = members;
@@ -146,7 +179,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
   let v100 = '';
   let bondPif = '';
 
-  it('POOL-MP-02 seed 004: Bond.create of the master\'s management PIF with eth3; a restarted slave gets the bond on MGT with its own IP, and the VLAN on it', async () => {
+  it("POOL-MP-02 seed 004: Bond.create of the master's management PIF with eth3; a restarted slave gets the bond on MGT with its own IP, and the VLAN on it", async () => {
     mgt = await call('network.create', { name_label: 'MGT', name_description: '', MTU: 1500, other_config: {}, bridge: '' });
     mgtBridge = await call('network.get_bridge', mgt);
     const mh = await hostRef(M);
@@ -186,7 +219,11 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     await halt(S2);
     await S2.sb.ip(['link', 'del', 'eth3']);
     await launch(S2);
-    await until('the partial bond on slave 2', async () => (await bondOn(S2, mgtBridge)) && !(await call<Record<string, any>>('Bond.get_all_records'))[old], 30_000);
+    await until(
+      'the partial bond on slave 2',
+      async () => (await bondOn(S2, mgtBridge)) && !(await call<Record<string, any>>('Bond.get_all_records'))[old],
+      30_000,
+    );
     expect((await bondOn(S2, mgtBridge))!.members).to.deep.equal(['eth0']);
     expect(await addrOn(S2, mgtBridge)).to.include(`${ip(2)}/24`);
     expect(await S2.sb.vsctl(['list-br'])).to.not.include(otherBridge);
@@ -198,7 +235,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     await until('slave 2 to answer pings', async () => S2.sb.ping(ip(2), 1000), 8_000);
   });
 
-  it('POOL-MP-05 a SIGSTOPped slave: PIF.plug on it fails fast naming the host, the master\'s other writes do not wait, and after SIGCONT the slave never applies the abandoned change and resyncs', async () => {
+  it("POOL-MP-05 a SIGSTOPped slave: PIF.plug on it fails fast naming the host, the master's other writes do not wait, and after SIGCONT the slave never applies the abandoned change and resyncs", async () => {
     const s1 = await hostRef(S1);
     const eth2 = await pif(s1, 'eth2');
     if (await call<boolean>('PIF.get_currently_attached', eth2)) await call('PIF.unplug', eth2);
@@ -207,7 +244,10 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     S1.proc!.kill('SIGSTOP');
     try {
       const t0 = Date.now();
-      const plug = call('PIF.plug', eth2).then(() => undefined, (e) => e as RemoteFailure);
+      const plug = call('PIF.plug', eth2).then(
+        () => undefined,
+        (e) => e as RemoteFailure,
+      );
       await new Promise((r) => setTimeout(r, 300));
       // While the master waits for the stopped slave, its other writes go through.
       const t1 = Date.now();
@@ -223,7 +263,10 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
       // The host is marked not live, and the next call to it fails at once.
       await until('slave 1 marked not live', async () => !(await live(S1)), 5000);
       const t2 = Date.now();
-      const again = await call('PIF.plug', eth2).then(() => undefined, (e) => e as RemoteFailure);
+      const again = await call('PIF.plug', eth2).then(
+        () => undefined,
+        (e) => e as RemoteFailure,
+      );
       expect(again?.details).to.deep.equal(['CANNOT_CONTACT_HOST', s1]);
       expect(Date.now() - t2).to.be.below(500);
     } finally {

@@ -13,7 +13,7 @@ describe('pool: POST /ifcfg/config on a slave', function () {
   this.timeout(30_000);
   const fx = poolFixture();
 
-  it('POOL-NODECFG-01 a slave redirects (307) to the master, which answers with the slave host\'s configuration', async () => {
+  it("POOL-NODECFG-01 a slave redirects (307) to the master, which answers with the slave host's configuration", async () => {
     const m = await fx.start({ h: 0, db: join(fx.dir, 'm.db') });
     const s = await fx.start({ h: 1, db: join(fx.dir, 's.db'), master: m.url });
     await synced(s);

@@ -16,8 +16,13 @@ export function inventory(h: number, devices = ['eth0', 'eth1', 'eth2', 'eth3'])
   return devices.map((device) => {
     const i = Number(device.slice(3));
     return {
-      device, MAC: `02:00:5e:0${h}:00:${(0x10 + i).toString(16)}`, MTU: 1500, carrier: true,
-      ...(i === 0 ? { management: true, ip: { mode: 'Static' as const, address: `192.0.2.${10 + h}`, netmask: '255.255.255.0', gateway: '192.0.2.1', dns: '' } } : {}),
+      device,
+      MAC: `02:00:5e:0${h}:00:${(0x10 + i).toString(16)}`,
+      MTU: 1500,
+      carrier: true,
+      ...(i === 0
+        ? { management: true, ip: { mode: 'Static' as const, address: `192.0.2.${10 + h}`, netmask: '255.255.255.0', gateway: '192.0.2.1', dns: '' } }
+        : {}),
     };
   });
 }
@@ -46,18 +51,37 @@ export function cleanupDirs(): void {
 }
 
 /** Starts a daemon: master unless `master` is given. */
-export async function startNode(o: { h: number; db: string; master?: string; nics?: InventoryNic[]; state?: NetState; heartbeatMs?: number; logLevel?: string; config?: Partial<Config> }): Promise<Node> {
+export async function startNode(o: {
+  h: number;
+  db: string;
+  master?: string;
+  nics?: InventoryNic[];
+  state?: NetState;
+  heartbeatMs?: number;
+  logLevel?: string;
+  config?: Partial<Config>;
+}): Promise<Node> {
   const inv = o.nics ?? inventory(o.h);
   const backend = new SimulatedBackend({ nics: inv.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: true })), state: o.state });
   const cfg: Config = {
-    ...DEFAULTS, db: o.db, port: 0, authFailDelayMs: 10, inventory: inv, hostname: `host${o.h}`, logLevel: o.logLevel ?? 'error',
+    ...DEFAULTS,
+    db: o.db,
+    port: 0,
+    authFailDelayMs: 10,
+    inventory: inv,
+    hostname: `host${o.h}`,
+    logLevel: o.logLevel ?? 'error',
     ...(o.master ? { poolMaster: o.master, poolUser: 'root', poolPassword: 'secret', poolHeartbeatMs: o.heartbeatMs ?? 100, poolMaxBackoffMs: 300 } : {}),
     ...o.config,
   };
   const r = await startDaemon(cfg, { backend, log: makeLogger({ logLevel: cfg.logLevel, logFile: '' }) });
   let session: string | undefined;
   const node: Node = {
-    r, backend, db: o.db, url: r.url, pool: r.d.services.pool!,
+    r,
+    backend,
+    db: o.db,
+    url: r.url,
+    pool: r.d.services.pool!,
     async call(method, ...params) {
       session ??= await xapiCall<string>(r.url, 'session.login_with_password', ['root', 'secret']);
       return xapiCall(r.url, method, [session, ...params]);

@@ -32,11 +32,34 @@ interface Member {
   out: string;
 }
 
-
 async function launch(m: Member, args: string[]): Promise<void> {
   m.out = '';
-  const proc = spawn(process.execPath, [MAIN, '--db', m.db, '--backend', 'openvswitch', '--ovs-sandbox', m.sb.dir, '--inventory', m.inventory,
-    '--users', writeUsersFile(dirname(m.db)), '--hostname', `host${m.h}`, '--listen', '127.0.0.1:0', '--auth-fail-delay', '10', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      MAIN,
+      '--db',
+      m.db,
+      '--backend',
+      'openvswitch',
+      '--ovs-sandbox',
+      m.sb.dir,
+      '--inventory',
+      m.inventory,
+      '--users',
+      writeUsersFile(dirname(m.db)),
+      '--hostname',
+      `host${m.h}`,
+      '--listen',
+      '127.0.0.1:0',
+      '--auth-fail-delay',
+      '10',
+      '--log-level',
+      'info',
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   m.proc = proc;
   proc.stdout!.on('data', (b: Buffer) => (m.out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (m.out += b.toString()));
@@ -70,21 +93,33 @@ describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a sla
   const tunnelOn = async (host: string, network: string) => {
     for (const [ref, t] of Object.entries(await call<Record<string, any>>('tunnel.get_all_records'))) {
       const a = await call<Record<string, any>>('PIF.get_record', t.access_PIF);
-      if (a.host === host && a.network === network) return { ref, access: t.access_PIF as string, device: a.device as string, attached: a.currently_attached as boolean };
+      if (a.host === host && a.network === network)
+        return { ref, access: t.access_PIF as string, device: a.device as string, attached: a.currently_attached as boolean };
     }
     return undefined;
   };
-  const ping = (m: Member, addr: string) => m.sb.exec('ping', ['-c', '1', '-W', '1', addr]).then(() => true, () => false);
+  const ping = (m: Member, addr: string) =>
+    m.sb.exec('ping', ['-c', '1', '-W', '1', addr]).then(
+      () => true,
+      () => false,
+    );
 
   before(async function () {
     dir = mkdtempSync(join(tmpdir(), 'xnd-tun-'));
     for (const h of [0, 1]) {
       const sb = await startSandbox({ name: `tun${h}`, nics: NICS.map((device, i) => ({ device, mac: mac(h, i) })), peerAddress: `192.0.2.${1 + h}/24` });
       const inventory = join(dir, `inv${h}.json`);
-      writeFileSync(inventory, JSON.stringify(NICS.map((device, i) => ({
-        device, MAC: mac(h, i), MTU: 1500,
-        ...(i === 0 ? { management: true, ip: { mode: 'Static', address: ip(h), netmask: '255.255.255.0', gateway: '', dns: '' } } : {}),
-      }))));
+      writeFileSync(
+        inventory,
+        JSON.stringify(
+          NICS.map((device, i) => ({
+            device,
+            MAC: mac(h, i),
+            MTU: 1500,
+            ...(i === 0 ? { management: true, ip: { mode: 'Static', address: ip(h), netmask: '255.255.255.0', gateway: '', dns: '' } } : {}),
+          })),
+        ),
+      );
       members.push({ h, sb, db: join(dir, `h${h}.db`), inventory, url: '', out: '' });
     }
     // One wire for both hosts: a veth between the two peer namespaces, on each one's `sw`.
@@ -104,7 +139,7 @@ describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a sla
     if (this.currentTest?.state === 'failed') for (const m of members) console.log(`--- daemon ${m.h} log (tail)\n${m.out.split('\n').slice(-40).join('\n')}`);
   });
 
-  it('TUN-OVS-01 tunnel.create on OVS makes the tunnel bridge only; the slave\'s start-up replicates and plugs the tunnels; static remotes carry GRE and VXLAN traffic both ways', async () => {
+  it("TUN-OVS-01 tunnel.create on OVS makes the tunnel bridge only; the slave's start-up replicates and plugs the tunnels; static remotes carry GRE and VXLAN traffic both ways", async () => {
     const [M, S] = members;
     const h0 = await hostRef(0);
     const transport0 = (await pif(h0, 'eth0'))!;
@@ -117,18 +152,28 @@ describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a sla
       const br = await call<string>('network.get_bridge', nets[proto]);
       const t = (await tunnelOn(h0, nets[proto]))!;
       expect(t.attached).to.equal(true);
-      expect(await M.sb.vsctl(['br-exists', br]).then(() => true, () => false), `${br} exists`).to.equal(true);
+      expect(
+        await M.sb.vsctl(['br-exists', br]).then(
+          () => true,
+          () => false,
+        ),
+        `${br} exists`,
+      ).to.equal(true);
       expect(await M.sb.vsctl(['list-ports', br]), 'no remote end yet: no port (as nm.ml)').to.equal('');
     }
 
     // The slave joins: its start-up sync copies both tunnels onto its own management PIF and plugs them.
     await launch(S, ['--pool-master', M.url, '--pool-user', 'root', '--pool-password', 'secret', '--pool-heartbeat', '300', '--pool-max-backoff', '1000']);
     const h1 = await until('the slave to register', async () => hostRef(1), 30_000);
-    const copies = await until('the slave\'s tunnel copies, plugged', async () => {
-      const g = await tunnelOn(h1, nets.gre);
-      const v = await tunnelOn(h1, nets.vxlan);
-      return g?.attached && v?.attached ? { gre: g, vxlan: v } : undefined;
-    }, 30_000);
+    const copies = await until(
+      "the slave's tunnel copies, plugged",
+      async () => {
+        const g = await tunnelOn(h1, nets.gre);
+        const v = await tunnelOn(h1, nets.vxlan);
+        return g?.attached && v?.attached ? { gre: g, vxlan: v } : undefined;
+      },
+      30_000,
+    );
     for (const proto of ['gre', 'vxlan'] as const) {
       expect(await call('tunnel.get_protocol', copies[proto].ref)).to.equal(proto);
       expect(await call('tunnel.get_transport_PIF', copies[proto].ref)).to.equal(await pif(h1, 'eth0'));
@@ -136,7 +181,10 @@ describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a sla
 
     // Static remote ends and an address on each access PIF.
     const subnet = { gre: '10.77.1', vxlan: '10.77.2' };
-    for (const [h, host, other] of [[0, h0, 1], [1, h1, 0]] as const) {
+    for (const [h, host, other] of [
+      [0, h0, 1],
+      [1, h1, 0],
+    ] as const) {
       for (const proto of ['gre', 'vxlan'] as const) {
         const t = (await tunnelOn(host, nets[proto]))!;
         await call('tunnel.add_to_other_config', t.ref, 'remote_ip', ip(other));
@@ -144,7 +192,10 @@ describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a sla
         await call('PIF.reconfigure_ip', t.access, 'Static', `${subnet[proto]}.${1 + h}`, '255.255.255.0', '', '');
       }
     }
-    for (const [h, host, other] of [[0, h0, 1], [1, h1, 0]] as const) {
+    for (const [h, host, other] of [
+      [0, h0, 1],
+      [1, h1, 0],
+    ] as const) {
       const sb = members[h].sb;
       for (const proto of ['gre', 'vxlan'] as const) {
         const t = (await tunnelOn(host, nets[proto]))!;
@@ -163,7 +214,11 @@ describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a sla
     for (const m of members) {
       for (const proto of ['gre', 'vxlan'] as const) {
         const t = (await tunnelOn(await hostRef(m.h), nets[proto]))!;
-        await until(`host${m.h} ${t.device} tx_packets`, async () => Number(await m.sb.vsctl(['get', 'interface', t.device, 'statistics:tx_packets'])) > 0, 15_000);
+        await until(
+          `host${m.h} ${t.device} tx_packets`,
+          async () => Number(await m.sb.vsctl(['get', 'interface', t.device, 'statistics:tx_packets'])) > 0,
+          15_000,
+        );
       }
     }
     const g0 = (await tunnelOn(h0, nets.gre))!;

@@ -94,7 +94,10 @@ describe('start of day (as xapi) on every start', function () {
     await until('slave sync', () => (s.pool.agent?.syncs ?? 0) >= 1, 10_000);
     const sh = m.r.store.byUuid('host', String(s.r.store.get('host', s.r.d.hostRef).uuid));
     const st = (await s.backend.read()).bridges;
-    for (const [network, members, mode] of [[nas, ['eth4', 'eth2'], 'active-backup'], [pub, ['eth1', 'eth5'], 'balance-slb']] as const) {
+    for (const [network, members, mode] of [
+      [nas, ['eth4', 'eth2'], 'active-backup'],
+      [pub, ['eth1', 'eth5'], 'balance-slb'],
+    ] as const) {
       const bridge = String(m.r.store.get('network', network).bridge);
       expect(st[bridge]?.uplink, `bond on ${bridge}`).to.include({ kind: 'bond', mode });
       expect([...(st[bridge].uplink as { members: string[] }).members].sort()).to.deep.equal([...members].sort());

@@ -148,7 +148,10 @@ describe('pool (simulated backends, in-process daemons)', function () {
     // Pool-internal: a pool session only (the secret from pool.initial_auth, as a joining host gets it).
     const secret = await m.call<string>('pool.initial_auth');
     const ps = await xapiCall<string>(m.url, 'session.slave_login', ['OpaqueRef:NULL', secret]);
-    expect(await failure(m.call('host.sync_vlans', host))).to.deep.equal(['INTERNAL_ERROR', 'Internal API "host.sync_vlans" call attempted with non-pool (external) session']);
+    expect(await failure(m.call('host.sync_vlans', host))).to.deep.equal([
+      'INTERNAL_ERROR',
+      'Internal API "host.sync_vlans" call attempted with non-pool (external) session',
+    ]);
     await xapiCall(m.url, 'host.sync_vlans', [ps, host]);
     expect([...m.r.store.rows('PIF')].filter(([, p]) => p.host === host && p.VLAN === 7)).to.have.length(1);
   });
@@ -219,7 +222,7 @@ describe('pool (simulated backends, in-process daemons)', function () {
     expect((await s.backend.read()).bridges.xenbr0.ip?.address).to.equal('192.0.2.11');
   });
 
-  it('POOL-09 a slave that answers after --pool-call-timeout: the call fails CANNOT_CONTACT_HOST [host] at the timeout, other writes go on meanwhile, and the slave, which applied the change late, is resynced at once to the master\'s state', async () => {
+  it("POOL-09 a slave that answers after --pool-call-timeout: the call fails CANNOT_CONTACT_HOST [host] at the timeout, other writes go on meanwhile, and the slave, which applied the change late, is resynced at once to the master's state", async () => {
     const m = await start({ h: 0, db: join(fx.dir, 'm.db'), config: { poolCallTimeoutMs: 300 } });
     const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, heartbeatMs: 60_000 });
     await synced(s);
@@ -287,7 +290,10 @@ describe('pool (simulated backends, in-process daemons)', function () {
     expect(await slow).to.be.at.least(400);
     expect(m.r.store.remoteReruns, 'the slow call ran again after a commit touched what it read').to.equal(reruns + 1);
     expect(m.r.store.get('network', xenbr1).name_label).to.equal('renamed meanwhile');
-    for (const [h, s] of [[h1, s1], [h2, s2]] as const) {
+    for (const [h, s] of [
+      [h1, s1],
+      [h2, s2],
+    ] as const) {
       expect(m.r.store.get('PIF', pifOf(m, h, 'eth1')).currently_attached).to.equal(true);
       expect((await s.backend.read()).bridges.xenbr1.uplink).to.deep.equal({ kind: 'nic', device: 'eth1' });
     }
@@ -311,6 +317,10 @@ describe('pool (simulated backends, in-process daemons)', function () {
     const back = (ticket: object) => xapiCall(s.url, 'host.apply_network_state', [token, JSON.stringify(before), JSON.stringify(ticket)]);
     expect((await failure(back({ seq: seq - 1, deadline: Date.now() + 5000 })))[0]).to.equal('CANNOT_CONTACT_HOST');
     expect((await s.backend.read()).bridges.xenbr1.uplink).to.deep.equal({ kind: 'nic', device: 'eth1' });
-    expect(await failure(xapiCall(s.url, 'host.apply_network_state', [token, JSON.stringify(before), '{}']))).to.deep.equal(['INVALID_VALUE', 'ticket', 'seq and deadline are required']);
+    expect(await failure(xapiCall(s.url, 'host.apply_network_state', [token, JSON.stringify(before), '{}']))).to.deep.equal([
+      'INVALID_VALUE',
+      'ticket',
+      'seq and deadline are required',
+    ]);
   });
 });

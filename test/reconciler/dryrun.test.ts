@@ -16,7 +16,14 @@ import { summarize } from '../../src/reconciler/reconciler.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { assertHostMatchesDb, makeNetwork, vmWithVifs } from '../helpers/vmfix.js';
 
-interface Plan { method: string; steps: string[]; moves: string[]; down: string[]; interrupted: string[]; up: string[] }
+interface Plan {
+  method: string;
+  steps: string[];
+  moves: string[];
+  down: string[];
+  interrupted: string[];
+  up: string[];
+}
 
 describe('reconciler: dry run (DryRun.<call>)', () => {
   let h: Harness;
@@ -130,7 +137,10 @@ describe('reconciler: journal', () => {
     const before = await host.read();
     expect(Object.keys(before.bridges)).to.have.length.above(1);
     // What a crash in the middle of PIF.unplug eth1 leaves: the plan journaled and applied, no commit.
-    const plan = [{ op: 'uplink.del', bridge: 'xenbr1', uplink: { kind: 'nic', device: 'eth1' } }, { op: 'bridge.del', bridge: 'xenbr1', MTU: 1500 }] as const;
+    const plan = [
+      { op: 'uplink.del', bridge: 'xenbr1', uplink: { kind: 'nic', device: 'eth1' } },
+      { op: 'bridge.del', bridge: 'xenbr1', MTU: 1500 },
+    ] as const;
     const id = r.reconciler.journal!.open(r.store.generation, 'PIF.unplug', [...plan], before);
     await host.apply([...plan]);
     expect(await host.read()).to.deep.equal(applyPlan(before, [...plan]));
@@ -146,7 +156,10 @@ describe('reconciler: journal', () => {
       expect(e.status).to.equal('recovered');
       expect(e.note).to.match(/start-up applied 2 steps .*host matches the database; host is back to the journaled state before/);
       expect(r.reconciler.journal!.openEntries()).to.deep.equal([]);
-      expect(lines.some((l) => /crash recovery: journal entry \d+ \(PIF.unplug, 2 steps: .*\) was left open/.test(l)), lines.join('\n')).to.equal(true);
+      expect(
+        lines.some((l) => /crash recovery: journal entry \d+ \(PIF.unplug, 2 steps: .*\) was left open/.test(l)),
+        lines.join('\n'),
+      ).to.equal(true);
     } finally {
       await r.close();
     }
@@ -199,7 +212,6 @@ describe('link monitor (Bond.links_up, PIF_metrics carrier/speed/duplex)', () =>
     }
   });
 
-
   it('MON-01 refresh() writes links_up from the backend: both members up, one cable pulled, master unplugged', async () => {
     const h = await startHarness();
     try {
@@ -208,7 +220,7 @@ describe('link monitor (Bond.links_up, PIF_metrics carrier/speed/duplex)', () =>
       await h.call('PIF.plug', h.pif('eth1'));
       const b = await h.call('Bond.create', net, [h.pif('eth1'), h.pif('eth2')], '', 'active-backup', {});
       expect(await h.call('Bond.get_links_up', b)).to.equal('0');
-      expect(await monitor.refresh(), 'links_up and the master\'s PIF_metrics.carrier').to.equal(2);
+      expect(await monitor.refresh(), "links_up and the master's PIF_metrics.carrier").to.equal(2);
       expect(await h.call('Bond.get_links_up', b)).to.equal('2');
       expect(await monitor.refresh(), 'nothing changed, nothing written').to.equal(0);
       h.backend.setCarrier('eth2', false);

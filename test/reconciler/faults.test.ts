@@ -122,7 +122,7 @@ describe('reconciler: a backend fault at every plan step leaves database and hos
 
       h.backend.faults.failAt = undefined;
       await h.call(row.method, ...args);
-      expect(h.r.reconciler.last.lines, 'the applied plan is the dry run\'s').to.deep.equal(dry.steps);
+      expect(h.r.reconciler.last.lines, "the applied plan is the dry run's").to.deep.equal(dry.steps);
       expect(h.r.reconciler.journal!.recent(1)[0].status).to.equal('committed');
       await assertHostMatchesDb(h);
     });

@@ -48,7 +48,7 @@ describe('reconciler: host facts of the main scenarios (simulated backend)', fun
     expect(host.bridges).to.deep.equal(['xenbr0', 'xenbr2', bridge].sort());
   });
 
-  it('FACTS-05 Bond.create eth1+eth2 balance-slb: one bridge with bond0 of both, the members\' bridges gone', async () => {
+  it("FACTS-05 Bond.create eth1+eth2 balance-slb: one bridge with bond0 of both, the members' bridges gone", async () => {
     await h.call('PIF.plug', h.pif('eth1'));
     const net = await makeNetwork(h, { name_label: 'bond' });
     const bridge = await h.call<string>('network.get_bridge', net);

@@ -12,9 +12,19 @@ describe('reconciler: start-up with NICs missing', () => {
   it('START-01 fitToNics drops NIC uplinks and bond members the host lacks, and says which', () => {
     const state = {
       bridges: {
-        xapi1: { name: 'xapi1', MTU: 1500, uplink: { kind: 'bond' as const, name: 'bond0', members: ['eth0', 'eth3'], mode: 'active-backup' as const, properties: {}, mac: '02:00:5e:00:53:10' }, vifs: [] },
+        xapi1: {
+          name: 'xapi1',
+          MTU: 1500,
+          uplink: { kind: 'bond' as const, name: 'bond0', members: ['eth0', 'eth3'], mode: 'active-backup' as const, properties: {}, mac: '02:00:5e:00:53:10' },
+          vifs: [],
+        },
         xenbr2: { name: 'xenbr2', MTU: 1500, uplink: { kind: 'nic' as const, device: 'eth2' }, vifs: ['vif1.0'] },
-        xapi9: { name: 'xapi9', MTU: 1500, uplink: { kind: 'bond' as const, name: 'bond1', members: ['eth4', 'eth5'], mode: 'lacp' as const, properties: {}, mac: '02:00:5e:00:53:14' }, vifs: [] },
+        xapi9: {
+          name: 'xapi9',
+          MTU: 1500,
+          uplink: { kind: 'bond' as const, name: 'bond1', members: ['eth4', 'eth5'], mode: 'lacp' as const, properties: {}, mac: '02:00:5e:00:53:14' },
+          vifs: [],
+        },
       },
     };
     const f = fitToNics(state, ['eth0', 'eth1']);
@@ -62,7 +72,7 @@ describe('reconciler: start-up with NICs missing', () => {
       const h = await startHarness();
       await h.close();
       expect(existsSync(old), 'leftover removed').to.equal(false);
-      expect(existsSync(fresh), 'a fresh one may be another daemon\'s batch in progress').to.equal(true);
+      expect(existsSync(fresh), "a fresh one may be another daemon's batch in progress").to.equal(true);
     } finally {
       rmSync(old, { recursive: true, force: true });
       rmSync(fresh, { recursive: true, force: true });

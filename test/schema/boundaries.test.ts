@@ -13,7 +13,12 @@ import { makeNetwork, makeVIF, makeVM } from '../helpers/vmfix.js';
 
 type Range = { min: number; max: number };
 /** [value, inside the range?] at the four edges. */
-const edges = (r: Range): [number, boolean][] => [[r.min - 1, false], [r.min, true], [r.max, true], [r.max + 1, false]];
+const edges = (r: Range): [number, boolean][] => [
+  [r.min - 1, false],
+  [r.min, true],
+  [r.max, true],
+  [r.max + 1, false],
+];
 
 describe('boundary values of every range (schema/values.ts RANGES)', function () {
   this.timeout(30_000);
@@ -30,8 +35,14 @@ describe('boundary values of every range (schema/values.ts RANGES)', function ()
     expect(JSON.stringify(h.dump())).to.equal(before);
   }
 
-  it('the ranges are xapi\'s and Linux\'s (pinned: the probes below follow RANGES, so a change there must show here)', () => {
-    expect(RANGES).to.deep.equal({ vlanTag: { min: 0, max: 4094 }, mtu: { min: 68, max: 65535 }, prefix4: { min: 0, max: 32 }, prefix6: { min: 0, max: 128 }, ifname: { min: 1, max: 15 } });
+  it("the ranges are xapi's and Linux's (pinned: the probes below follow RANGES, so a change there must show here)", () => {
+    expect(RANGES).to.deep.equal({
+      vlanTag: { min: 0, max: 4094 },
+      mtu: { min: 68, max: 65535 },
+      prefix4: { min: 0, max: 32 },
+      prefix6: { min: 0, max: 128 },
+      ifname: { min: 1, max: 15 },
+    });
   });
 
   it('VLAN tags: VLAN.create and pool.create_VLAN_from_PIF take 0 and 4094, refuse -1 and 4095 with VLAN_TAG_INVALID', async () => {
@@ -39,9 +50,15 @@ describe('boundary values of every range (schema/values.ts RANGES)', function ()
     for (const [tag, ok] of edges(RANGES.vlanTag)) {
       for (const how of ['VLAN.create', 'pool.create_VLAN_from_PIF'] as const) {
         const net = await makeNetwork(h);
-        const call = () => (how === 'VLAN.create' ? h.call('VLAN.create', eth1, String(tag), net) : h.call('pool.create_VLAN_from_PIF', eth1, net, String(tag)));
+        const call = () =>
+          how === 'VLAN.create' ? h.call('VLAN.create', eth1, String(tag), net) : h.call('pool.create_VLAN_from_PIF', eth1, net, String(tag));
         if (!ok) {
-          await refused(['VLAN_TAG_INVALID', String(tag)], () => call().then(() => [], (e) => e.details));
+          await refused(['VLAN_TAG_INVALID', String(tag)], () =>
+            call().then(
+              () => [],
+              (e) => e.details,
+            ),
+          );
           continue;
         }
         await call();
@@ -69,7 +86,7 @@ describe('boundary values of every range (schema/values.ts RANGES)', function ()
     }
   });
 
-  it('MTU: a plugged PIF\'s network MTU of 68 and 65535 reaches the bridge; 67 and 65536 fail PIF_CONFIGURATION_ERROR with nothing changed', async () => {
+  it("MTU: a plugged PIF's network MTU of 68 and 65535 reaches the bridge; 67 and 65536 fail PIF_CONFIGURATION_ERROR with nothing changed", async () => {
     const eth2 = h.pif('eth2');
     const net = await h.call<string>('PIF.get_network', eth2);
     const bridge = await h.call<string>('network.get_bridge', net);
@@ -91,7 +108,7 @@ describe('boundary values of every range (schema/values.ts RANGES)', function ()
     await h.call('network.set_MTU', net, '1500');
   });
 
-  it('MTU: PIF other_config:mtu of 68 and 65535 overrides the network\'s (nm.ml determine_mtu); 67 and 65536 are ignored, as xapi ignores them', async () => {
+  it("MTU: PIF other_config:mtu of 68 and 65535 overrides the network's (nm.ml determine_mtu); 67 and 65536 are ignored, as xapi ignores them", async () => {
     const eth3 = h.pif('eth3');
     const bridge = await h.call<string>('network.get_bridge', await h.call<string>('PIF.get_network', eth3));
     await h.call('PIF.plug', eth3);
@@ -107,13 +124,24 @@ describe('boundary values of every range (schema/values.ts RANGES)', function ()
     const name = (n: number) => 'b'.repeat(n);
     const r = await makeNetwork(h, { bridge: name(RANGES.ifname.max) });
     expect(await h.call('network.get_bridge', r)).to.equal(name(RANGES.ifname.max));
-    await refused(['INVALID_VALUE', 'bridge', name(RANGES.ifname.max + 1)], () => makeNetwork(h, { bridge: name(RANGES.ifname.max + 1) }).then(() => [], (e) => e.details));
+    await refused(['INVALID_VALUE', 'bridge', name(RANGES.ifname.max + 1)], () =>
+      makeNetwork(h, { bridge: name(RANGES.ifname.max + 1) }).then(
+        () => [],
+        (e) => e.details,
+      ),
+    );
     expect(await h.call('network.get_bridge', await makeNetwork(h, { bridge: '' }))).to.match(/^xapi\d+$/);
   });
 
   it('prefix lengths: a netmask given as a prefix (--inventory) takes 0 and 32, refuses 33; reconfigure_ipv6 takes /0 and /128, refuses /129', async () => {
     // reconfigure_ip takes a dotted quad only, as xapi; the prefix form enters through --inventory.
-    const nic = (netmask: string) => ({ device: 'eth0', MAC: '02:00:00:00:00:01', MTU: 1500, management: true, ip: { mode: 'Static', address: '198.51.100.7', netmask, gateway: '', dns: '' } });
+    const nic = (netmask: string) => ({
+      device: 'eth0',
+      MAC: '02:00:00:00:00:01',
+      MTU: 1500,
+      management: true,
+      ip: { mode: 'Static', address: '198.51.100.7', netmask, gateway: '', dns: '' },
+    });
     for (const [len, ok] of edges(RANGES.prefix4)) {
       if (len < 0) continue; // "-1" is not a netmask's shape at all
       if (ok) expect(checkInventory([nic(String(len))])).to.have.length(1);

@@ -2,36 +2,71 @@
 // field's type, relations join a stored Ref to a computed Set(Ref), and the classes clients
 // depend on have the shape xapi gives them.
 import { expect } from 'chai';
-import {
-  API_VERSION, classes, enumDef, enums, errors, manySide, relations, storedClasses, storedFields, visibleFields,
-  type Ty,
-} from '../../schema/index.js';
+import { API_VERSION, classes, enumDef, enums, errors, manySide, relations, storedClasses, storedFields, visibleFields, type Ty } from '../../schema/index.js';
 
 const modelled = new Set(classes.map((c) => c.name));
 /** xapi classes our fields point at without modelling them (always NULL / empty here). */
 const NOT_MODELLED = new Set([
-  'subject', 'SR', 'blob', 'secret', 'VDI', 'Repository', 'host_crashdump', 'host_patch', 'pool_update', 'PBD', 'host_cpu',
-  'PCI', 'PGPU', 'PUSB', 'Feature', 'Certificate', 'network_sriov', 'console', 'VBD', 'VUSB', 'crashdump', 'VTPM', 'VMPP',
-  'VMSS', 'VM_appliance', 'VGPU', 'VM_group',
+  'subject',
+  'SR',
+  'blob',
+  'secret',
+  'VDI',
+  'Repository',
+  'host_crashdump',
+  'host_patch',
+  'pool_update',
+  'PBD',
+  'host_cpu',
+  'PCI',
+  'PGPU',
+  'PUSB',
+  'Feature',
+  'Certificate',
+  'network_sriov',
+  'console',
+  'VBD',
+  'VUSB',
+  'crashdump',
+  'VTPM',
+  'VMPP',
+  'VMSS',
+  'VM_appliance',
+  'VGPU',
+  'VM_group',
 ]);
 
 function walk(t: Ty, f: (t: Ty) => void): void {
   f(t);
   if (t.k === 'set') walk(t.of, f);
-  if (t.k === 'map') { walk(t.key, f); walk(t.val, f); }
+  if (t.k === 'map') {
+    walk(t.key, f);
+    walk(t.val, f);
+  }
 }
 function fits(t: Ty, v: unknown): boolean {
   switch (t.k) {
-    case 'string': return typeof v === 'string';
-    case 'datetime': return typeof v === 'string' && /^\d{8}T\d\d:\d\d:\d\dZ$/.test(v);
-    case 'int': case 'int32': return Number.isInteger(v);
-    case 'float': return typeof v === 'number';
-    case 'bool': return typeof v === 'boolean';
-    case 'enum': return enumDef(t.name).values.includes(v as string);
-    case 'ref': return typeof v === 'string' && v.startsWith('OpaqueRef:');
-    case 'set': return Array.isArray(v) && v.every((x) => fits(t.of, x));
-    case 'map': return !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => fits(t.val, x));
-    default: return true;
+    case 'string':
+      return typeof v === 'string';
+    case 'datetime':
+      return typeof v === 'string' && /^\d{8}T\d\d:\d\d:\d\dZ$/.test(v);
+    case 'int':
+    case 'int32':
+      return Number.isInteger(v);
+    case 'float':
+      return typeof v === 'number';
+    case 'bool':
+      return typeof v === 'boolean';
+    case 'enum':
+      return enumDef(t.name).values.includes(v as string);
+    case 'ref':
+      return typeof v === 'string' && v.startsWith('OpaqueRef:');
+    case 'set':
+      return Array.isArray(v) && v.every((x) => fits(t.of, x));
+    case 'map':
+      return !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => fits(t.val, x));
+    default:
+      return true;
   }
 }
 const allTypes = function* () {
@@ -69,13 +104,19 @@ describe('schema/datamodel', () => {
   });
 
   it('every enum named by a field or parameter exists, and enum values are unique', () => {
-    for (const { where, ty } of allTypes()) walk(ty, (t) => { if (t.k === 'enum') expect(() => enumDef(t.name), where).not.to.throw(); });
+    for (const { where, ty } of allTypes())
+      walk(ty, (t) => {
+        if (t.k === 'enum') expect(() => enumDef(t.name), where).not.to.throw();
+      });
     for (const e of enums) expect(new Set(e.values).size, e.name).to.equal(e.values.length);
   });
 
   it('every class named by a ref is modelled or on the known list of unmodelled xapi classes', () => {
     const unknown = new Set<string>();
-    for (const { ty } of allTypes()) walk(ty, (t) => { if ((t.k === 'ref' || t.k === 'record') && !modelled.has(t.cls)) unknown.add(t.cls); });
+    for (const { ty } of allTypes())
+      walk(ty, (t) => {
+        if ((t.k === 'ref' || t.k === 'record') && !modelled.has(t.cls)) unknown.add(t.cls);
+      });
     expect([...unknown].filter((c) => !NOT_MODELLED.has(c))).to.deep.equal([]);
   });
 
@@ -109,23 +150,42 @@ describe('schema/datamodel', () => {
     const bad: string[] = [];
     for (const c of classes) {
       for (const fd of c.fields) if (fd.default !== undefined && !fits(fd.ty, fd.default)) bad.push(`${c.name}.${fd.name} = ${JSON.stringify(fd.default)}`);
-      for (const m of c.messages) for (const p of m.params) if (p.default !== undefined && !fits(p.ty, p.default)) bad.push(`${c.name}.${m.name}(${p.name}) = ${JSON.stringify(p.default)}`);
+      for (const m of c.messages)
+        for (const p of m.params)
+          if (p.default !== undefined && !fits(p.ty, p.default)) bad.push(`${c.name}.${m.name}(${p.name}) = ${JSON.stringify(p.default)}`);
     }
     expect(bad).to.deep.equal([]);
   });
 
   it('parameters with defaults come last', () => {
-    for (const c of classes) for (const m of c.messages) {
-      const i = m.params.findIndex((p) => p.default !== undefined);
-      if (i >= 0) expect(m.params.slice(i).every((p) => p.default !== undefined), `${c.name}.${m.name}`).to.equal(true);
-    }
+    for (const c of classes)
+      for (const m of c.messages) {
+        const i = m.params.findIndex((p) => p.default !== undefined);
+        if (i >= 0)
+          expect(
+            m.params.slice(i).every((p) => p.default !== undefined),
+            `${c.name}.${m.name}`,
+          ).to.equal(true);
+      }
   });
 
   it('every error code a message declares is in the error table, with unique codes', () => {
     const codes = new Set(errors.map((e) => e.code));
     expect(codes.size).to.equal(errors.length);
     for (const c of classes) for (const m of c.messages) for (const e of m.errors ?? []) expect(codes, `${c.name}.${m.name}`).to.include(e);
-    for (const e of ['SESSION_INVALID', 'SESSION_AUTHENTICATION_FAILED', 'MESSAGE_METHOD_UNKNOWN', 'MESSAGE_PARAMETER_COUNT_MISMATCH', 'HANDLE_INVALID', 'UUID_INVALID', 'MAP_DUPLICATE_KEY', 'EVENTS_LOST', 'EVENT_FROM_TOKEN_PARSE_FAILURE', 'SESSION_NOT_REGISTERED', 'TASK_CANCELLED']) {
+    for (const e of [
+      'SESSION_INVALID',
+      'SESSION_AUTHENTICATION_FAILED',
+      'MESSAGE_METHOD_UNKNOWN',
+      'MESSAGE_PARAMETER_COUNT_MISMATCH',
+      'HANDLE_INVALID',
+      'UUID_INVALID',
+      'MAP_DUPLICATE_KEY',
+      'EVENTS_LOST',
+      'EVENT_FROM_TOKEN_PARSE_FAILURE',
+      'SESSION_NOT_REGISTERED',
+      'TASK_CANCELLED',
+    ]) {
       expect(codes, e).to.include(e);
     }
   });
@@ -138,9 +198,13 @@ describe('schema/datamodel', () => {
   });
 
   it('internal fields are stored but never visible', () => {
-    for (const c of classes) for (const fd of c.fields.filter((f) => f.internal)) {
-      expect(visibleFields(c).map((f) => f.name), `${c.name}.${fd.name}`).not.to.include(fd.name);
-    }
+    for (const c of classes)
+      for (const fd of c.fields.filter((f) => f.internal)) {
+        expect(
+          visibleFields(c).map((f) => f.name),
+          `${c.name}.${fd.name}`,
+        ).not.to.include(fd.name);
+      }
   });
 
   it('bond_mode matches case-sensitively, with xapi spellings', () => {

@@ -53,7 +53,11 @@ export function importGraph(files: string[], read: (f: string) => string): Map<s
     const deps = info.importedFiles
       .map((i) => i.fileName)
       .filter((s) => s.startsWith('.'))
-      .map((s) => relative(ROOT, resolve(ROOT, dirname(f), s)).replace(/\.js$/, '.ts').replace(/\.cjs$/, '.cts'));
+      .map((s) =>
+        relative(ROOT, resolve(ROOT, dirname(f), s))
+          .replace(/\.js$/, '.ts')
+          .replace(/\.cjs$/, '.cts'),
+      );
     g.set(f, [...new Set(deps)]);
   }
   return g;

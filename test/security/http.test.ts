@@ -37,8 +37,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('security: HTTP limits (§4)', function () {
   this.timeout(30_000);
   let h: Harness;
-  before(async () => { h = await startHarness({ config: { requestTimeoutMs: 1000, keepAliveTimeoutMs: 500, maxConnections: 40 } }); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness({ config: { requestTimeoutMs: 1000, keepAliveTimeoutMs: 500, maxConnections: 40 } });
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('sockets trickling headers or a body are closed once --request-timeout passes; a socket that sends nothing too', async () => {
     const socks = await Promise.all(Array.from({ length: 20 }, () => connect(h.r.port)));
@@ -104,7 +108,18 @@ describe('security: HTTP limits (§4)', function () {
   });
 
   it('the flags parse', () => {
-    const c = parseArgs(['--request-timeout', '30000', '--keep-alive-timeout', '5000', '--max-connections', '200', '--cors-origin', 'https://XO.example.com:8443', '--cors-origin', 'http://localhost:3000']);
+    const c = parseArgs([
+      '--request-timeout',
+      '30000',
+      '--keep-alive-timeout',
+      '5000',
+      '--max-connections',
+      '200',
+      '--cors-origin',
+      'https://XO.example.com:8443',
+      '--cors-origin',
+      'http://localhost:3000',
+    ]);
     expect([c.requestTimeoutMs, c.keepAliveTimeoutMs, c.maxConnections]).to.deep.equal([30000, 5000, 200]);
     expect(c.corsOrigins).to.deep.equal(['https://xo.example.com:8443', 'http://localhost:3000']);
     expect(() => parseArgs(['--cors-origin', 'https://x.example/path'])).to.throw(/scheme:\/\/host/);
@@ -114,8 +129,12 @@ describe('security: HTTP limits (§4)', function () {
 
 describe('security: CORS (§4)', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ config: { corsOrigins: ['https://xo.example.com'] } }); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness({ config: { corsOrigins: ['https://xo.example.com'] } });
+  });
+  after(async () => {
+    await h.close();
+  });
   const login = xmlCall('session.login_with_password', '<value>root</value>', '<value>secret</value>');
 
   it('no Origin (a client that is not a browser): served, no CORS headers', async () => {
@@ -127,7 +146,12 @@ describe('security: CORS (§4)', () => {
 
   it('a page of another origin posting blind (text/plain, form, JSON-RPC; or Origin: null) is refused with 403 before any login; no session is made', async () => {
     const before = h.r.store.count('session');
-    for (const [origin, ct, path] of [['https://evil.example', 'text/plain', '/'], ['https://evil.example', 'application/x-www-form-urlencoded', '/'], ['null', 'text/plain', '/jsonrpc'], ['https://xo.example.com.evil.example', 'text/xml', '/']]) {
+    for (const [origin, ct, path] of [
+      ['https://evil.example', 'text/plain', '/'],
+      ['https://evil.example', 'application/x-www-form-urlencoded', '/'],
+      ['null', 'text/plain', '/jsonrpc'],
+      ['https://xo.example.com.evil.example', 'text/xml', '/'],
+    ]) {
       const r = await post(h.r.port, path, login, { Origin: origin, 'Content-Type': ct });
       expect(r.status, origin).to.equal(403);
       expect(r.headers).to.not.have.property('access-control-allow-origin');
@@ -151,9 +175,19 @@ describe('security: CORS (§4)', () => {
 describe('security: files and --record (§4)', function () {
   this.timeout(30_000);
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'xnd-sec-files-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'xnd-sec-files-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const cfgFor = (o: Partial<Config>): Config => ({ ...DEFAULTS, port: 0, authFailDelayMs: 10, hostname: 'filehost', logLevel: 'error', inventory: DEMO_INVENTORY, ...o });
+  const cfgFor = (o: Partial<Config>): Config => ({
+    ...DEFAULTS,
+    port: 0,
+    authFailDelayMs: 10,
+    hostname: 'filehost',
+    logLevel: 'error',
+    inventory: DEMO_INVENTORY,
+    ...o,
+  });
   const sim = () => new SimulatedBackend({ nics: DEMO_INVENTORY.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: true })) });
 
   it('the database, its WAL and the --record file are created 0600 (whatever the umask); an existing 0644 database is tightened', async () => {
@@ -209,7 +243,10 @@ describe('security: the embedded login is for the simulated backend only (§4)',
     expect(refuseToStart({ ...DEFAULTS })).to.equal(undefined);
     for (const backend of ['openvswitch', 'ifcfg']) expect(refuseToStart({ ...DEFAULTS, backend })).to.match(/hash-password/);
     expect(refuseToStart({ ...DEFAULTS, backend: 'openvswitch', users: [{ name: 'root', hash: DEFAULTS.users[0].hash }] })).to.equal(undefined);
-    const p = spawnSync(process.execPath, [MAIN, '--backend', 'openvswitch', '--db', ':memory:', '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 20_000 });
+    const p = spawnSync(process.execPath, [MAIN, '--backend', 'openvswitch', '--db', ':memory:', '--listen', '127.0.0.1:0'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(p.status).to.equal(1);
     expect(p.stderr).to.match(/simulated backend/);
     expect(p.stderr).to.match(/xenapi-netd hash-password/);

@@ -15,13 +15,7 @@ const NULL = 'OpaqueRef:NULL';
 const CANARY = `/tmp/xnd-injection-canary-${process.pid}`;
 
 /** The shapes an attacker tries in an address field: a second ip -batch line, an exec, an option. */
-const BAD_IPS = [
-  `192.0.2.50\nnetns exec xnd touch ${CANARY}`,
-  '192.0.2.50\nlink set dev eth2 down',
-  '192.0.2.50 dev eth2',
-  '-h',
-  '',
-];
+const BAD_IPS = [`192.0.2.50\nnetns exec xnd touch ${CANARY}`, '192.0.2.50\nlink set dev eth2 down', '192.0.2.50 dev eth2', '-h', ''];
 const BAD_BRIDGES = ['--', '-h', 'br;id', '../../x', 'abcdefghijklmnop', 'br id', 'br\nx', 'a/b', '.', 'xapi"x'];
 const BAD_MACS = ['02:00:5e:00:53:1', '02:00:5e:00:53:1g', '02-00-5e-00-53-10', '02:00:5e:00:53:10\nx', 'ff:ff:ff:ff:ff:ff:ff'];
 
@@ -50,7 +44,8 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
   const hostFacts = async () => ({
     ovs: await be.read(),
     links: (JSON.parse(await sb.ip(['-j', 'link', 'show'])) as { ifname: string; flags: string[]; mtu: number }[])
-      .map((l) => `${l.ifname} ${l.flags.includes('UP') ? 'up' : 'down'} ${l.mtu}`).sort(),
+      .map((l) => `${l.ifname} ${l.flags.includes('UP') ? 'up' : 'down'} ${l.mtu}`)
+      .sort(),
     addrs: await sb.ip(['-4', '-o', 'addr', 'show']),
     routes: await sb.ip(['-4', 'route', 'show']),
   });
@@ -74,7 +69,15 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
   before(async function () {
     sb = await startSandbox({ name: 'secinj', nics: NICS.map((device, i) => ({ device, mac: DEMO_INVENTORY[i].MAC })) });
     be = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip });
-    const cfg: Config = { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, inventory: DEMO_INVENTORY.slice(0, 4), hostname: 'sec-inj', logLevel: 'error' };
+    const cfg: Config = {
+      ...DEFAULTS,
+      db: ':memory:',
+      port: 0,
+      authFailDelayMs: 10,
+      inventory: DEMO_INVENTORY.slice(0, 4),
+      hostname: 'sec-inj',
+      logLevel: 'error',
+    };
     r = await startDaemon(cfg, { backend: be, log: makeLogger({ logLevel: 'error', logFile: '' }), monitorIntervalMs: 0 });
     call = rpc(r.port).call;
     host = (await call<string[]>('host.get_all'))[0];
@@ -89,12 +92,22 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
     const eth2 = await pifOf('eth2');
     await call('PIF.add_to_other_config', eth2, 'defaultroute', 'true');
     for (const bad of BAD_IPS.filter((b) => b !== '')) {
-      await refused(`IP ${JSON.stringify(bad)}`, ['INVALID_IP_ADDRESS_SPECIFIED', 'IP'], () => fails('PIF.reconfigure_ip', eth2, 'Static', bad, '255.255.255.0', '', ''));
-      await refused(`netmask ${JSON.stringify(bad)}`, ['INVALID_IP_ADDRESS_SPECIFIED', 'netmask'], () => fails('PIF.reconfigure_ip', eth2, 'Static', '198.51.100.2', bad, '', ''));
-      await refused(`gateway ${JSON.stringify(bad)}`, ['INVALID_IP_ADDRESS_SPECIFIED', 'gateway'], () => fails('PIF.reconfigure_ip', eth2, 'Static', '198.51.100.2', '255.255.255.0', bad, ''));
+      await refused(`IP ${JSON.stringify(bad)}`, ['INVALID_IP_ADDRESS_SPECIFIED', 'IP'], () =>
+        fails('PIF.reconfigure_ip', eth2, 'Static', bad, '255.255.255.0', '', ''),
+      );
+      await refused(`netmask ${JSON.stringify(bad)}`, ['INVALID_IP_ADDRESS_SPECIFIED', 'netmask'], () =>
+        fails('PIF.reconfigure_ip', eth2, 'Static', '198.51.100.2', bad, '', ''),
+      );
+      await refused(`gateway ${JSON.stringify(bad)}`, ['INVALID_IP_ADDRESS_SPECIFIED', 'gateway'], () =>
+        fails('PIF.reconfigure_ip', eth2, 'Static', '198.51.100.2', '255.255.255.0', bad, ''),
+      );
     }
-    await refused('IPv6 with a newline', ['INVALID_CIDR_ADDRESS_SPECIFIED', 'IPv6'], () => fails('PIF.reconfigure_ipv6', eth2, 'Static', '2001:db8::2/64\nlink set dev eth2 down', '', ''));
-    await refused('IPv6 gateway with a newline', ['INVALID_IP_ADDRESS_SPECIFIED', 'gateway'], () => fails('PIF.reconfigure_ipv6', eth2, 'Static', '2001:db8::2/64', 'fe80::1\nx', ''));
+    await refused('IPv6 with a newline', ['INVALID_CIDR_ADDRESS_SPECIFIED', 'IPv6'], () =>
+      fails('PIF.reconfigure_ipv6', eth2, 'Static', '2001:db8::2/64\nlink set dev eth2 down', '', ''),
+    );
+    await refused('IPv6 gateway with a newline', ['INVALID_IP_ADDRESS_SPECIFIED', 'gateway'], () =>
+      fails('PIF.reconfigure_ipv6', eth2, 'Static', '2001:db8::2/64', 'fe80::1\nx', ''),
+    );
     // The intended change still works, and only it happens.
     await call('PIF.reconfigure_ip', eth2, 'Static', '198.51.100.2', '255.255.255.0', '198.51.100.1', '');
     expect(await sb.ip(['-4', '-o', 'addr', 'show', 'dev', 'xenbr2'])).to.match(/inet 198\.51\.100\.2\/24/);
@@ -103,8 +116,30 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
 
   it('SEC-02 PIF.db_introduce: bad IP, netmask, gateway, DNS, MAC, device, VLAN and IPv6 are refused and nothing is stored', async () => {
     const net = await call<string>('network.create', { name_label: 'dbi', name_description: '', MTU: 1500, other_config: {}, tags: [] });
-    const intro = (o: Partial<Record<string, unknown>>) => fails('PIF.db_introduce', o.device ?? 'eth9', net, host, o.MAC ?? '02:00:00:00:09:09', 1500, o.VLAN ?? -1, true,
-      'Static', o.IP ?? '192.0.2.99', o.netmask ?? '255.255.255.0', o.gateway ?? '', o.DNS ?? '', NULL, NULL, false, {}, false, 'None', o.IPv6 ?? [], o.ipv6_gateway ?? '');
+    const intro = (o: Partial<Record<string, unknown>>) =>
+      fails(
+        'PIF.db_introduce',
+        o.device ?? 'eth9',
+        net,
+        host,
+        o.MAC ?? '02:00:00:00:09:09',
+        1500,
+        o.VLAN ?? -1,
+        true,
+        'Static',
+        o.IP ?? '192.0.2.99',
+        o.netmask ?? '255.255.255.0',
+        o.gateway ?? '',
+        o.DNS ?? '',
+        NULL,
+        NULL,
+        false,
+        {},
+        false,
+        'None',
+        o.IPv6 ?? [],
+        o.ipv6_gateway ?? '',
+      );
     for (const bad of BAD_IPS.filter((b) => b !== '')) {
       await refused(`db_introduce IP ${JSON.stringify(bad)}`, ['INVALID_IP_ADDRESS_SPECIFIED', 'IP'], () => intro({ IP: bad }));
       await refused(`db_introduce netmask ${JSON.stringify(bad)}`, ['INVALID_IP_ADDRESS_SPECIFIED', 'netmask'], () => intro({ netmask: bad }));
@@ -120,8 +155,9 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
 
   it('SEC-03 network.create: bridge names no interface may have are INVALID_VALUE [bridge, name]; a later plug is unaffected', async () => {
     for (const b of BAD_BRIDGES) {
-      await refused(`bridge ${JSON.stringify(b)}`, ['INVALID_VALUE', 'bridge', b],
-        () => fails('network.create', { name_label: 'x', name_description: '', MTU: 1500, other_config: {}, tags: [], bridge: b }));
+      await refused(`bridge ${JSON.stringify(b)}`, ['INVALID_VALUE', 'bridge', b], () =>
+        fails('network.create', { name_label: 'x', name_description: '', MTU: 1500, other_config: {}, tags: [], bridge: b }),
+      );
     }
     const n = await call<string>('network.create', { name_label: 'ok', name_description: '', MTU: 1500, other_config: {}, tags: [], bridge: 'br-ok_1.2' });
     expect(await call('network.get_bridge', n)).to.equal('br-ok_1.2');
@@ -136,7 +172,9 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
     for (const bad of BAD_MACS) {
       await refused(`Bond MAC ${JSON.stringify(bad)}`, ['MAC_INVALID', bad], () => fails('Bond.create', bnet, [eth1, eth3], bad, 'active-backup', {}));
     }
-    await refused('Bond property with a newline', ['INVALID_VALUE', 'properties'], () => fails('Bond.create', bnet, [eth1, eth3], '', 'lacp', { 'lacp-time': 'fast\nx' }));
+    await refused('Bond property with a newline', ['INVALID_VALUE', 'properties'], () =>
+      fails('Bond.create', bnet, [eth1, eth3], '', 'lacp', { 'lacp-time': 'fast\nx' }),
+    );
     for (const tag of [4095, -1, 65536]) await refused(`VLAN tag ${tag}`, ['VLAN_TAG_INVALID', String(tag)], () => fails('VLAN.create', eth1, tag, bnet));
   });
 
@@ -144,7 +182,8 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
     const eth1 = await pifOf('eth1');
     await call('PIF.plug', eth1);
     const net = await call<string>('PIF.get_network', eth1);
-    for (const bad of [70000, 1, -5]) await refused(`MTU ${bad}`, ['PIF_CONFIGURATION_ERROR', /./, /invalid value: .*MTU/], () => fails('network.set_MTU', net, bad));
+    for (const bad of [70000, 1, -5])
+      await refused(`MTU ${bad}`, ['PIF_CONFIGURATION_ERROR', /./, /invalid value: .*MTU/], () => fails('network.set_MTU', net, bad));
     const h0 = await hostFacts();
     await call('PIF.add_to_other_config', eth1, 'mtu', '9000\nlink set dev eth2 down');
     expect(await hostFacts()).to.deep.equal(h0);

@@ -29,8 +29,12 @@ describe('security: pool calls (§3)', function () {
     const user = await login(m);
     const report = JSON.stringify({ hostname: 'evil', nics: [], token: 'attacker-token' });
     const nonPool = (msg: string) => ['INTERNAL_ERROR', `Internal API "${msg}" call attempted with non-pool (external) session`];
-    expect(await failure(xapiCall(m.url, 'host.pool_slave_startup', [user, uuid, 'http://127.0.0.1:1', report]))).to.deep.equal(nonPool('host.pool_slave_startup'));
-    expect(await failure(xapiCall(m.url, 'host.pool_slave_startup', [user, 'a-new-uuid', 'http://127.0.0.1:1', report]))).to.deep.equal(nonPool('host.pool_slave_startup'));
+    expect(await failure(xapiCall(m.url, 'host.pool_slave_startup', [user, uuid, 'http://127.0.0.1:1', report]))).to.deep.equal(
+      nonPool('host.pool_slave_startup'),
+    );
+    expect(await failure(xapiCall(m.url, 'host.pool_slave_startup', [user, 'a-new-uuid', 'http://127.0.0.1:1', report]))).to.deep.equal(
+      nonPool('host.pool_slave_startup'),
+    );
     for (const msg of ['host.sync_vlans', 'host.sync_tunnels', 'host.sync_bonds']) {
       expect(await failure(xapiCall(m.url, msg, [user, host]))).to.deep.equal(nonPool(msg));
     }
@@ -44,7 +48,11 @@ describe('security: pool calls (§3)', function () {
     expect(m.pool.roles.member(uuid)!.url).to.equal(s.url);
     expect(m.pool.roles.member(uuid)!.token).to.not.equal('attacker-token');
     // A wrong secret is refused.
-    expect(await failure(xapiCall(m.url, 'session.slave_login', ['OpaqueRef:NULL', 'wrong']))).to.deep.equal(['SESSION_AUTHENTICATION_FAILED', 'pool', 'Authentication failure']);
+    expect(await failure(xapiCall(m.url, 'session.slave_login', ['OpaqueRef:NULL', 'wrong']))).to.deep.equal([
+      'SESSION_AUTHENTICATION_FAILED',
+      'pool',
+      'Authentication failure',
+    ]);
   });
 
   it('after pool.join every session opened on the joining daemon before is gone', async () => {

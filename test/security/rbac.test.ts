@@ -11,27 +11,48 @@ import { makeNetwork } from '../helpers/vmfix.js';
 import { jsonCall, post } from '../api/rawhttp.js';
 
 /** xapi's error text for a denied permission held by these roles (rbac.ml disallowed_permission_exn). */
-const deny = (permission: string, roles: string) => ['RBAC_PERMISSION_DENIED', permission, `No permission in user session. (Roles with this permission: ${roles})`];
+const deny = (permission: string, roles: string) => [
+  'RBAC_PERMISSION_DENIED',
+  permission,
+  `No permission in user session. (Roles with this permission: ${roles})`,
+];
 const POOL_OP = 'pool-admin, pool-operator';
 
 /** A value of each type that passes parameter checking, so a call reaches the RBAC check. */
 function sample(ty: Ty): unknown {
   switch (ty.k) {
-    case 'int': case 'int32': case 'float': return 0;
-    case 'bool': return false;
-    case 'datetime': return '19700101T00:00:00Z';
-    case 'enum': return enumDef(ty.name).values[0];
-    case 'ref': return 'OpaqueRef:NULL';
-    case 'set': return [];
-    case 'map': return {};
-    case 'record': return Object.fromEntries(constructorFields(classDef(ty.cls)!).map((fd) => [fd.name, sample(fd.ty)]));
-    default: return '';
+    case 'int':
+    case 'int32':
+    case 'float':
+      return 0;
+    case 'bool':
+      return false;
+    case 'datetime':
+      return '19700101T00:00:00Z';
+    case 'enum':
+      return enumDef(ty.name).values[0];
+    case 'ref':
+      return 'OpaqueRef:NULL';
+    case 'set':
+      return [];
+    case 'map':
+      return {};
+    case 'record':
+      return Object.fromEntries(constructorFields(classDef(ty.cls)!).map((fd) => [fd.name, sample(fd.ty)]));
+    default:
+      return '';
   }
 }
 
 /** The messages xapi lets read-only call although they write (its datamodel, by hand: the test's independent reference). */
 const WRITES_OPEN_TO_READ_ONLY = [
-  'session.logout', 'task.create', 'task.destroy', 'task.add_to_other_config', 'task.remove_from_other_config', 'task.set_other_config', 'event.inject',
+  'session.logout',
+  'task.create',
+  'task.destroy',
+  'task.add_to_other_config',
+  'task.remove_from_other_config',
+  'task.set_other_config',
+  'event.inject',
 ].sort();
 
 describe('RBAC (xapi roles)', function () {
@@ -39,7 +60,13 @@ describe('RBAC (xapi roles)', function () {
   let h: Harness;
   const login: Record<string, string> = {};
   const users: Record<string, RoleName | undefined> = {
-    pa: 'pool-admin', po: 'pool-operator', vpa: 'vm-power-admin', va: 'vm-admin', vo: 'vm-operator', ro: 'read-only', norole: undefined,
+    pa: 'pool-admin',
+    po: 'pool-operator',
+    vpa: 'vm-power-admin',
+    va: 'vm-admin',
+    vo: 'vm-operator',
+    ro: 'read-only',
+    norole: undefined,
   };
   const as = (u: string) => ({
     call: <T = any>(m: string, ...p: unknown[]) => h.raw<T>(m, login[u], ...p),
@@ -55,7 +82,7 @@ describe('RBAC (xapi roles)', function () {
   after(async () => h?.close());
 
   describe('roles and permissions (role class)', () => {
-    it('has xapi\'s six roles with their refs, uuids and descriptions', async () => {
+    it("has xapi's six roles with their refs, uuids and descriptions", async () => {
       const all = await h.call<string[]>('role.get_all_where', 'subroles<>[]');
       const recs = await Promise.all(all.map((r) => h.call('role.get_record', r)));
       expect(recs.map((r) => r.name_label)).to.deep.equal([...ROLES]);
@@ -83,12 +110,22 @@ describe('RBAC (xapi roles)', function () {
       for (const role of ROLES) labels[role] = await h.call('role.get_permissions_name_label', (await h.call<string[]>('role.get_by_name_label', role))[0]);
       for (let i = 1; i < ROLES.length; i++) {
         const upper = new Set(labels[ROLES[i - 1]]);
-        expect(labels[ROLES[i]].every((l) => upper.has(l)), ROLES[i]).to.equal(true);
+        expect(
+          labels[ROLES[i]].every((l) => upper.has(l)),
+          ROLES[i],
+        ).to.equal(true);
         expect(labels[ROLES[i]].length, ROLES[i]).to.be.below(labels[ROLES[i - 1]].length);
       }
       expect(labels['read-only']).to.include.members(['bond.get_record', 'pif.get_all_records', 'event.from', 'session.logout', 'role.get_all']);
       expect(labels['read-only']).to.not.include.members(['bond.create', 'pif.reconfigure_ip', 'network.create']);
-      expect(labels['pool-operator']).to.include.members(['bond.create', 'bond.destroy', 'vlan.create', 'tunnel.create', 'pif.reconfigure_ip', 'network.add_to_other_config/key:folder']);
+      expect(labels['pool-operator']).to.include.members([
+        'bond.create',
+        'bond.destroy',
+        'vlan.create',
+        'tunnel.create',
+        'pif.reconfigure_ip',
+        'network.add_to_other_config/key:folder',
+      ]);
       expect(labels['pool-operator']).to.not.include.members(['user.set_fullname', 'session.set_other_config', 'vm.add_to_other_config/key:pci']);
       const byPerm = await h.call<string[]>('role.get_by_permission_name_label', 'bond.create');
       expect(await Promise.all(byPerm.map((r) => h.call('role.get_name_label', r)))).to.deep.equal(['pool-admin', 'pool-operator']);
@@ -102,7 +139,10 @@ describe('RBAC (xapi roles)', function () {
     const args = (m: Method) => m.msg.params.map((p) => sample(p.ty));
 
     it('the writes xapi opens to read-only are exactly those of its datamodel', () => {
-      const open = writers().filter((m) => m.msg.roles === 'read-only').map((m) => m.wire).sort();
+      const open = writers()
+        .filter((m) => m.msg.roles === 'read-only')
+        .map((m) => m.wire)
+        .sort();
       expect(open).to.deep.equal(WRITES_OPEN_TO_READ_ONLY);
     });
 
@@ -131,11 +171,12 @@ describe('RBAC (xapi roles)', function () {
     });
   });
 
-  describe('each role\'s boundary (xapi\'s table)', () => {
+  describe("each role's boundary (xapi's table)", () => {
     it('PIF.reconfigure_ip, Bond.create: pool-operator and up', async () => {
       const pif = h.pif('eth2');
       await as('po').call('PIF.reconfigure_ip', pif, 'DHCP', '', '', '', '');
-      for (const u of ['vpa', 'va', 'vo', 'ro']) expect(await as(u).fails('PIF.reconfigure_ip', pif, 'None', '', '', '', ''), u).to.deep.equal(deny('pif.reconfigure_ip', POOL_OP));
+      for (const u of ['vpa', 'va', 'vo', 'ro'])
+        expect(await as(u).fails('PIF.reconfigure_ip', pif, 'None', '', '', '', ''), u).to.deep.equal(deny('pif.reconfigure_ip', POOL_OP));
       expect(await h.call('PIF.get_ip_configuration_mode', pif)).to.equal('DHCP');
       expect(await as('vpa').fails('Bond.create', 'OpaqueRef:NULL', [], '', 'active-backup', {})).to.deep.equal(deny('bond.create', POOL_OP));
     });
@@ -147,7 +188,9 @@ describe('RBAC (xapi roles)', function () {
       expect(await as('va').fails('network.set_name_label', n, 'x')).to.deep.equal(deny('network.set_name_label', POOL_OP));
       await as('po').call('network.set_name_label', n, 'x');
       await as('vo').call('network.add_tags', n, 'blue');
-      expect(await as('ro').fails('network.add_tags', n, 'red')).to.deep.equal(deny('network.add_tags', 'pool-admin, pool-operator, vm-power-admin, vm-admin, vm-operator'));
+      expect(await as('ro').fails('network.add_tags', n, 'red')).to.deep.equal(
+        deny('network.add_tags', 'pool-admin, pool-operator, vm-power-admin, vm-admin, vm-operator'),
+      );
       expect(await h.call('network.get_tags', n)).to.deep.equal(['blue']);
       await as('va').call('network.destroy', n);
     });
@@ -158,7 +201,8 @@ describe('RBAC (xapi roles)', function () {
       await as('vo').call('network.add_to_other_config', n, 'XenCenter.CustomFields.owner', 'me');
       expect(await as('vo').fails('network.add_to_other_config', n, 'mtu', '9000')).to.deep.equal(deny('network.add_to_other_config', POOL_OP));
       expect(await as('ro').fails('network.remove_from_other_config', n, 'folder')).to.deep.equal(
-        deny('network.remove_from_other_config/key:folder', 'pool-admin, pool-operator, vm-power-admin, vm-admin, vm-operator'));
+        deny('network.remove_from_other_config/key:folder', 'pool-admin, pool-operator, vm-power-admin, vm-admin, vm-operator'),
+      );
       expect(await h.call('network.get_other_config', n)).to.deep.equal({ folder: '/a', 'XenCenter.CustomFields.owner': 'me' });
       const vm = await h.call('VM.create', { name_label: 'vm' });
       expect(await as('va').fails('VM.add_to_other_config', vm, 'pci', '0/0000:00:01.0')).to.deep.equal(deny('vm.add_to_other_config/key:pci', 'pool-admin'));
@@ -176,9 +220,11 @@ describe('RBAC (xapi roles)', function () {
       const t = await as('ro').call<string>('task.create', 'mine', '');
       await as('ro').call('task.add_to_other_config', t, 'note', 'x');
       expect(await as('ro').fails('task.add_to_other_config', t, 'applies_to', 'y')).to.deep.equal(
-        deny('task.add_to_other_config/key:applies_to', 'pool-admin, pool-operator, vm-power-admin, vm-admin, vm-operator'));
+        deny('task.add_to_other_config/key:applies_to', 'pool-admin, pool-operator, vm-power-admin, vm-admin, vm-operator'),
+      );
       expect(await as('ro').fails('task.set_other_config', t, { applies_to: 'y' })).to.deep.equal(
-        deny('task.add_to_other_config/key:applies_to', 'pool-admin, pool-operator, vm-power-admin, vm-admin, vm-operator'));
+        deny('task.add_to_other_config/key:applies_to', 'pool-admin, pool-operator, vm-power-admin, vm-admin, vm-operator'),
+      );
       await as('vo').call('task.add_to_other_config', t, 'applies_to', 'y');
       await as('ro').call('task.destroy', t);
       // someone else's task needs task.destroy/any (taskHelper.ml assert_op_valid)
@@ -222,7 +268,7 @@ describe('RBAC (xapi roles)', function () {
       const perms = await as('ro').call<string[]>('session.get_rbac_permissions', login.ro);
       const roPerms = await h.call<string[]>('role.get_permissions_name_label', roRole);
       expect([...perms].sort()).to.deep.equal(['read-only', ...roPerms].sort());
-      expect([...await h.call<string[]>('subject.get_permissions_name_label', s.subject)].sort()).to.deep.equal([...roPerms].sort());
+      expect([...(await h.call<string[]>('subject.get_permissions_name_label', s.subject))].sort()).to.deep.equal([...roPerms].sort());
     });
 
     it('subjects exist for the configured users but root; a user without a role is pool-admin', async () => {
@@ -246,8 +292,14 @@ describe('RBAC (xapi roles)', function () {
 
   describe('JSON-RPC, Async. and DryRun.', () => {
     it('JSON-RPC gets the same denial, and read-only can read', async () => {
-      const r = await post(h.r.port, '/jsonrpc', jsonCall('Bond.create', [login.ro, 'OpaqueRef:NULL', [], '', 'active-backup', {}], 7), { 'Content-Type': 'application/json' });
-      expect(JSON.parse(r.body)).to.deep.equal({ jsonrpc: '2.0', error: { code: 1, message: 'RBAC_PERMISSION_DENIED', data: deny('bond.create', POOL_OP).slice(1) }, id: 7 });
+      const r = await post(h.r.port, '/jsonrpc', jsonCall('Bond.create', [login.ro, 'OpaqueRef:NULL', [], '', 'active-backup', {}], 7), {
+        'Content-Type': 'application/json',
+      });
+      expect(JSON.parse(r.body)).to.deep.equal({
+        jsonrpc: '2.0',
+        error: { code: 1, message: 'RBAC_PERMISSION_DENIED', data: deny('bond.create', POOL_OP).slice(1) },
+        id: 7,
+      });
       const g = await post(h.r.port, '/jsonrpc', jsonCall('PIF.get_device', [login.ro, h.pif('eth0')], 8), { 'Content-Type': 'application/json' });
       expect(JSON.parse(g.body).result).to.equal('eth0');
     });

@@ -21,14 +21,17 @@ function callFrom(port: number, from: string, method: string, params: string[]):
   const body = xmlCall(method, ...params.map((p) => `<value><string>${p}</string></value>`));
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', localAddress: from, agent: false, headers: { 'Content-Type': 'text/xml' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ ok: text.includes('<value>Success</value>'), text, ms: Date.now() - t0 });
-      });
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/', localAddress: from, agent: false, headers: { 'Content-Type': 'text/xml' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ ok: text.includes('<value>Success</value>'), text, ms: Date.now() - t0 });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -39,7 +42,9 @@ describe('security: logins wait outside the lock, bounded (§2)', () => {
   before(async () => {
     h = await startHarness({ config: { authFailDelayMs: 1500, loginsPerAddress: 2, loginsInProgress: 3 } });
   });
-  after(async () => { await h.close(); });
+  after(async () => {
+    await h.close();
+  });
 
   it('a failing login delays only its caller: network.create and a good login finish while it waits', async () => {
     const bad = callFrom(h.r.port, '127.0.0.1', 'session.login_with_password', ['root', 'wrong']);
@@ -132,8 +137,12 @@ describe('security: logins wait outside the lock, bounded (§2)', () => {
 
 describe('security: session count bounded, least recently used evicted (§2)', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ config: { maxSessions: 5 } }); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness({ config: { maxSessions: 5 } });
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('past --max-sessions the least recently used session goes, not a busy one', async () => {
     const s: string[] = [];
@@ -152,8 +161,12 @@ describe('security: session count bounded, least recently used evicted (§2)', (
 describe('security: xapi session groups (§2)', () => {
   let h: Harness;
   // A cheap hash (scrypt N=1024): 500 logins in a few seconds.
-  before(async () => { h = await startHarness({ config: { users: [{ name: 'root', hash: await hashPassword('secret', 1024) }] } }); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness({ config: { users: [{ name: 'root', hash: await hashPassword('secret', 1024) }] } });
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('a group (root + originator) keeps at most 500 sessions, dropping its least recently used; other groups are untouched', async () => {
     const first = await h.raw<string>('session.login_with_password', 'root', 'secret', '1.0', 'flood');
@@ -169,8 +182,12 @@ describe('security: xapi session groups (§2)', () => {
 
 describe('security: no session events, no secrets (§3)', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('event.from never reports sessions: not for "session", not for "*", not by ref', async () => {
     for (const sub of [['session'], ['*'], [`session/${h.session}`]]) {
@@ -220,10 +237,19 @@ describe('security: a session argument of the wrong type (§3)', () => {
     const log = h.r.d.log;
     (log as any).error = (m: string) => errors.push(String(m));
   });
-  after(async () => { await h.close(); });
+  after(async () => {
+    await h.close();
+  });
 
   it('a struct, an array, a number, a boolean as the session: SESSION_INVALID, nothing logged at error level (XML-RPC and JSON-RPC)', async () => {
-    for (const v of ['<struct><member><name>a</name><value>1</value></member></struct>', '<struct></struct>', '<array><data></data></array>', '<int>5</int>', '<boolean>1</boolean>', '<double>1.5</double>']) {
+    for (const v of [
+      '<struct><member><name>a</name><value>1</value></member></struct>',
+      '<struct></struct>',
+      '<array><data></data></array>',
+      '<int>5</int>',
+      '<boolean>1</boolean>',
+      '<double>1.5</double>',
+    ]) {
       for (const method of ['pool.get_all', 'network.get_all_records', 'no.such_method']) {
         const r = await post(h.r.port, '/', xmlCall(method, `<value>${v}</value>`));
         expect(r.status, `${method} ${v}`).to.equal(200);
@@ -240,7 +266,9 @@ describe('security: a session argument of the wrong type (§3)', () => {
 
 describe('security: sessions die with their user or password (§3)', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'xnd-sec-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'xnd-sec-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   async function start(users: { name: string; hash: string }[]) {
@@ -248,7 +276,8 @@ describe('security: sessions die with their user or password (§3)', () => {
     const cfg: Config = { ...DEFAULTS, db: join(dir, 'x.db'), port: 0, authFailDelayMs: 10, hostname: 'sechost', logLevel: 'error', users };
     return startDaemon(cfg, { backend, log: makeLogger({ logLevel: 'error', logFile: '' }) });
   }
-  const login = async (url: string, u: string, pw: string) => (await import('../../src/pool/rpc.js')).xapiCall<string>(url, 'session.login_with_password', [u, pw]);
+  const login = async (url: string, u: string, pw: string) =>
+    (await import('../../src/pool/rpc.js')).xapiCall<string>(url, 'session.login_with_password', [u, pw]);
   const fails = async (p: Promise<unknown>) => {
     try {
       await p;

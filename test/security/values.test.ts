@@ -66,18 +66,88 @@ describe('security: value types below the API', function () {
         };
         const b0 = Object.keys(before.bridges)[0];
         const shapes: [string, NetState][] = [
-          ['IP with a newline', bad((st) => { st.bridges[b0].ip = { mode: 'Static', address: '192.0.2.9\nnetns exec x id', netmask: '255.255.255.0', gateway: '', dns: '' }; })],
-          ['gateway with a command', bad((st) => { st.bridges[b0].ip = { mode: 'Static', address: '192.0.2.9', netmask: '24', gateway: '192.0.2.1\nlink set dev eth2 down', dns: '' }; })],
-          ['bridge named --', bad((st) => { st.bridges['--'] = { name: '--', MTU: 1500, vifs: [] }; })],
-          ['bridge named ../../x', bad((st) => { st.bridges['../../x'] = { name: '../../x', MTU: 1500, vifs: [] }; })],
-          ['16-byte bridge', bad((st) => { st.bridges.abcdefghijklmnop = { name: 'abcdefghijklmnop', MTU: 1500, vifs: [] }; })],
-          ['NIC -h', bad((st) => { st.bridges.xnew = { name: 'xnew', MTU: 1500, uplink: { kind: 'nic', device: '-h' }, vifs: [] }; })],
-          ['bond MAC', bad((st) => { st.bridges.xnew = { name: 'xnew', MTU: 1500, uplink: { kind: 'bond', name: 'bond9', members: ['eth2', 'eth3'], mode: 'active-backup', properties: {}, mac: 'zz' }, vifs: [] }; })],
-          ['bond property', bad((st) => { st.bridges.xnew = { name: 'xnew', MTU: 1500, uplink: { kind: 'bond', name: 'bond9', members: ['eth2', 'eth3'], mode: 'lacp', properties: { 'lacp-time': 'fast"; reboot' }, mac: '' }, vifs: [] }; })],
-          ['VLAN tag 4095', bad((st) => { st.bridges.xv = { name: 'xv', MTU: 1500, vlan: { parent: b0, tag: 4095 }, vifs: [] }; })],
-          ['MTU 1', bad((st) => { st.bridges[b0].MTU = 1; })],
-          ['VIF name', bad((st) => { st.bridges[b0].vifs = ['vif1.0 x']; })],
-          ['key and name differ', bad((st) => { st.bridges.xa = { name: 'xb', MTU: 1500, vifs: [] }; })],
+          [
+            'IP with a newline',
+            bad((st) => {
+              st.bridges[b0].ip = { mode: 'Static', address: '192.0.2.9\nnetns exec x id', netmask: '255.255.255.0', gateway: '', dns: '' };
+            }),
+          ],
+          [
+            'gateway with a command',
+            bad((st) => {
+              st.bridges[b0].ip = { mode: 'Static', address: '192.0.2.9', netmask: '24', gateway: '192.0.2.1\nlink set dev eth2 down', dns: '' };
+            }),
+          ],
+          [
+            'bridge named --',
+            bad((st) => {
+              st.bridges['--'] = { name: '--', MTU: 1500, vifs: [] };
+            }),
+          ],
+          [
+            'bridge named ../../x',
+            bad((st) => {
+              st.bridges['../../x'] = { name: '../../x', MTU: 1500, vifs: [] };
+            }),
+          ],
+          [
+            '16-byte bridge',
+            bad((st) => {
+              st.bridges.abcdefghijklmnop = { name: 'abcdefghijklmnop', MTU: 1500, vifs: [] };
+            }),
+          ],
+          [
+            'NIC -h',
+            bad((st) => {
+              st.bridges.xnew = { name: 'xnew', MTU: 1500, uplink: { kind: 'nic', device: '-h' }, vifs: [] };
+            }),
+          ],
+          [
+            'bond MAC',
+            bad((st) => {
+              st.bridges.xnew = {
+                name: 'xnew',
+                MTU: 1500,
+                uplink: { kind: 'bond', name: 'bond9', members: ['eth2', 'eth3'], mode: 'active-backup', properties: {}, mac: 'zz' },
+                vifs: [],
+              };
+            }),
+          ],
+          [
+            'bond property',
+            bad((st) => {
+              st.bridges.xnew = {
+                name: 'xnew',
+                MTU: 1500,
+                uplink: { kind: 'bond', name: 'bond9', members: ['eth2', 'eth3'], mode: 'lacp', properties: { 'lacp-time': 'fast"; reboot' }, mac: '' },
+                vifs: [],
+              };
+            }),
+          ],
+          [
+            'VLAN tag 4095',
+            bad((st) => {
+              st.bridges.xv = { name: 'xv', MTU: 1500, vlan: { parent: b0, tag: 4095 }, vifs: [] };
+            }),
+          ],
+          [
+            'MTU 1',
+            bad((st) => {
+              st.bridges[b0].MTU = 1;
+            }),
+          ],
+          [
+            'VIF name',
+            bad((st) => {
+              st.bridges[b0].vifs = ['vif1.0 x'];
+            }),
+          ],
+          [
+            'key and name differ',
+            bad((st) => {
+              st.bridges.xa = { name: 'xb', MTU: 1500, vifs: [] };
+            }),
+          ],
         ];
         for (const [what, st] of shapes) {
           const got = await failure(xapiCall(s.url, 'host.apply_network_state', [token, JSON.stringify(st), ticket()]));
@@ -94,8 +164,14 @@ describe('security: value types below the API', function () {
     const nic = { device: 'eth0', MAC: '02:00:5e:00:53:10', MTU: 1500 };
     expect(checkInventory([nic])).to.deep.equal([nic]);
     const bads: unknown[] = [
-      {}, [{ ...nic, device: 'eth0\nx' }], [{ ...nic, device: '-h' }], [{ ...nic, MAC: 'x' }], [{ ...nic, MTU: 0 }], [{ ...nic, bridge: 'br;id' }],
-      [nic, { vlan: 4095, on: 'eth0' }], [nic, { bond: 'bond0', members: ['eth0', '../x'], mode: 'active-backup' }],
+      {},
+      [{ ...nic, device: 'eth0\nx' }],
+      [{ ...nic, device: '-h' }],
+      [{ ...nic, MAC: 'x' }],
+      [{ ...nic, MTU: 0 }],
+      [{ ...nic, bridge: 'br;id' }],
+      [nic, { vlan: 4095, on: 'eth0' }],
+      [nic, { bond: 'bond0', members: ['eth0', '../x'], mode: 'active-backup' }],
       [nic, { bond: 'bond0', members: ['eth0'], mode: 'lacp', properties: { 'lacp-time': '$(id)' } }],
       [{ ...nic, management: true, ip: { mode: 'Static', address: '192.0.2.1\nx', netmask: '24' } }],
       [{ ...nic, management: true, ip: { mode: 'Static', address: '192.0.2.1', netmask: '24', dns: '1.1.1.1;id' } }],
@@ -107,15 +183,31 @@ describe('security: value types below the API', function () {
   it('SEC-13 the tool wrappers refuse what their types forbid before anything runs, and log every command', async () => {
     const ran: string[][] = [];
     const logged: string[] = [];
-    const tool = new Tool('ip', async (a) => { ran.push(a); return '[]'; }, { debug: (m) => logged.push(m), info: () => undefined, warn: () => undefined });
+    const tool = new Tool(
+      'ip',
+      async (a) => {
+        ran.push(a);
+        return '[]';
+      },
+      { debug: (m) => logged.push(m), info: () => undefined, warn: () => undefined },
+    );
     const ip = new IpTool(tool);
-    for (const c of [{ op: 'link.up' as const, dev: 'eth0 down' }, { op: 'addr.replace' as const, dev: 'xenbr0', address: '10.0.0.1\nlink set dev eth0 down', prefix: 24 }]) {
-      await ip.batch([c]).then(() => expect.fail('ran'), (e) => expect(e).to.be.instanceOf(RefusedValue));
+    for (const c of [
+      { op: 'link.up' as const, dev: 'eth0 down' },
+      { op: 'addr.replace' as const, dev: 'xenbr0', address: '10.0.0.1\nlink set dev eth0 down', prefix: 24 },
+    ]) {
+      await ip.batch([c]).then(
+        () => expect.fail('ran'),
+        (e) => expect(e).to.be.instanceOf(RefusedValue),
+      );
     }
     await tool.run(['-j', 'link', 'show']).catch(() => undefined);
     expect(ran).to.deep.equal([['-j', 'link', 'show']]);
     expect(logged).to.deep.equal(['ip -j link show']);
-    await tool.run(['a\0b']).then(() => expect.fail('ran'), (e) => expect(e).to.be.instanceOf(RefusedValue));
+    await tool.run(['a\0b']).then(
+      () => expect.fail('ran'),
+      (e) => expect(e).to.be.instanceOf(RefusedValue),
+    );
     const tx = new VsctlTxn();
     expect(() => tx.addBr('--', 'netdev')).to.throw(RefusedValue);
     expect(() => tx.addBr('br0', 'netdev -- del-br x')).to.throw(RefusedValue);
@@ -127,18 +219,28 @@ describe('security: value types below the API', function () {
     const aug = new AugScript();
     expect(() => aug.set('/files/etc/x/ifcfg-eth0/IPADDR', '1.2.3.4\nrm /files/etc')).to.throw(RefusedValue);
     expect(() => aug.set('/files/etc/x/ifcfg-eth0 /IPADDR', '1')).to.throw(RefusedValue);
-    expect(() => aug.set("/files/etc/x/ifcfg-eth0/X", "a' b")).to.throw(RefusedValue);
+    expect(() => aug.set('/files/etc/x/ifcfg-eth0/X', "a' b")).to.throw(RefusedValue);
     expect(() => aug.setComment('/files/x/#comment[1]', "it's")).to.throw(RefusedValue);
-    expect(aug.set('/files/etc/x/ifcfg-eth0/BONDING_OPTS', '"mode=1 miimon=100"').save().text()).to.equal(`set /files/etc/x/ifcfg-eth0/BONDING_OPTS '"mode=1 miimon=100"'\nsave\n`);
+    expect(aug.set('/files/etc/x/ifcfg-eth0/BONDING_OPTS', '"mode=1 miimon=100"').save().text()).to.equal(
+      `set /files/etc/x/ifcfg-eth0/BONDING_OPTS '"mode=1 miimon=100"'\nsave\n`,
+    );
   });
 
   it('SEC-14 ifcfg + augtool: a plan carrying an injection is refused, and the files stay byte for byte', async () => {
     const root = mkdtempSync(join(tmpdir(), 'xnd-sec-ifcfg-'));
     try {
       const be = new IfcfgBackend({ root, nics: [{ device: 'eth0', MAC: '02:00:5e:00:53:10', MTU: 1500, carrier: true }] });
-      await be.apply([{ op: 'bridge.add', bridge: 'xenbr0', MTU: 1500 }, { op: 'uplink.add', bridge: 'xenbr0', uplink: { kind: 'nic', device: 'eth0' } }]);
+      await be.apply([
+        { op: 'bridge.add', bridge: 'xenbr0', MTU: 1500 },
+        { op: 'uplink.add', bridge: 'xenbr0', uplink: { kind: 'nic', device: 'eth0' } },
+      ]);
       const dir = join(root, SCRIPTS_DIR);
-      const snap = () => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+      const snap = () =>
+        Object.fromEntries(
+          readdirSync(dir)
+            .sort()
+            .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
+        );
       const s0 = snap();
       const plans: Step[][] = [
         [{ op: 'ip.set', bridge: 'xenbr0', ip: { mode: 'Static', address: '192.0.2.9\nrm /files/etc', netmask: '255.255.255.0', gateway: '', dns: '' } }],
@@ -148,7 +250,10 @@ describe('security: value types below the API', function () {
       ];
       for (const p of plans) {
         expect(valueProblems([], p), JSON.stringify(p)).to.not.deep.equal([]);
-        await be.apply(p).then(() => expect.fail(`applied ${JSON.stringify(p)}`), () => undefined);
+        await be.apply(p).then(
+          () => expect.fail(`applied ${JSON.stringify(p)}`),
+          () => undefined,
+        );
         expect(snap(), JSON.stringify(p)).to.deep.equal(s0);
       }
     } finally {

@@ -15,16 +15,27 @@ describe('store', () => {
   let dir: string;
   let n = 0;
   const file = () => join(dir, `s${n++}.db`);
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'xenapi-netd-store-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'xenapi-netd-store-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('creates one table per stored class with one column per stored field, computed relation sides left out', () => {
     const s = new Store(':memory:');
-    const tables = (s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'").all() as { name: string }[]).map((t) => t.name).sort();
-    expect(tables).to.deep.equal(storedClasses().map((c) => c.name).sort());
+    const tables = (s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'").all() as { name: string }[])
+      .map((t) => t.name)
+      .sort();
+    expect(tables).to.deep.equal(
+      storedClasses()
+        .map((c) => c.name)
+        .sort(),
+    );
     for (const c of storedClasses()) {
-      const cols = (s.db.prepare(`PRAGMA table_info("${c.name}")`).all() as { name: string; type: string }[]);
-      expect(cols.map((x) => x.name), c.name).to.deep.equal(['_ref', '_created', '_modified', ...storedFields(c).map((f) => f.name)]);
+      const cols = s.db.prepare(`PRAGMA table_info("${c.name}")`).all() as { name: string; type: string }[];
+      expect(
+        cols.map((x) => x.name),
+        c.name,
+      ).to.deep.equal(['_ref', '_created', '_modified', ...storedFields(c).map((f) => f.name)]);
       for (const fd of storedFields(c)) {
         const want = fd.ty.k === 'bool' || fd.ty.k === 'int' ? 'INTEGER' : fd.ty.k === 'float' ? 'REAL' : 'TEXT';
         expect(cols.find((x) => x.name === fd.name)!.type, `${c.name}.${fd.name}`).to.equal(want);
@@ -41,7 +52,9 @@ describe('store', () => {
     const f = file();
     const s = new Store(f);
     expect(s.db.pragma('journal_mode', { simple: true })).to.equal('wal');
-    await s.write((tx) => { tx.create('pool', { name_label: 'p' }); });
+    await s.write((tx) => {
+      tx.create('pool', { name_label: 'p' });
+    });
     s.close();
     const db = new Database(f, { readonly: true });
     const meta = Object.fromEntries((db.prepare('SELECT key, value FROM _meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
@@ -67,10 +80,25 @@ describe('store', () => {
     oc['ü € 𝄞'] = 'quote " and \\ backslash';
     oc[''] = '';
     const fields = {
-      name_label: 'ünïcødé 𝄞 <&>', name_description: '', MTU: 9000, tags: ['a', '', 'b'], other_config: oc, managed: false, bridge: 'xenbr9',
+      name_label: 'ünïcødé 𝄞 <&>',
+      name_description: '',
+      MTU: 9000,
+      tags: ['a', '', 'b'],
+      other_config: oc,
+      managed: false,
+      bridge: 'xenbr9',
     };
     const net = await s.write((tx) => tx.create('network', fields));
-    const task = await s.write((tx) => tx.create('task', { progress: 0.123456789012345, created: '20250319T04:16:24Z', status: 'failure', error_info: ['X', 'y'], externalpid: -42, subtask_of: NULL_REF }));
+    const task = await s.write((tx) =>
+      tx.create('task', {
+        progress: 0.123456789012345,
+        created: '20250319T04:16:24Z',
+        status: 'failure',
+        error_info: ['X', 'y'],
+        externalpid: -42,
+        subtask_of: NULL_REF,
+      }),
+    );
     const vm = await s.write((tx) => tx.create('VM', { memory_static_max: 2 ** 40, name_label: 'vm' }));
     const before = { net: s.get('network', net), task: s.get('task', task), vm: s.get('VM', vm) };
     s.close();
@@ -109,12 +137,17 @@ describe('store', () => {
     const gen = s.generation;
     let fired = 0;
     s.onCommit(() => fired++);
-    const failed = await s.write((tx) => {
-      tx.set('network', net, { name_label: 'changed' });
-      tx.create('network', { name_label: 'new', other_config: {} });
-      tx.destroy('network', net);
-      throw new Error('abort');
-    }).then(() => undefined, (e: Error) => e);
+    const failed = await s
+      .write((tx) => {
+        tx.set('network', net, { name_label: 'changed' });
+        tx.create('network', { name_label: 'new', other_config: {} });
+        tx.destroy('network', net);
+        throw new Error('abort');
+      })
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
     // The write must reject with the transaction's own error (not resolve, not swallow it).
     expect(failed?.message).to.equal('abort');
     expect(s.get('network', net).name_label).to.equal('keep');
@@ -162,15 +195,19 @@ describe('store', () => {
     const net = await s.write((tx) => tx.create('network', { MTU: 0, other_config: {} }));
     let inside = 0;
     let maxInside = 0;
-    await Promise.all(Array.from({ length: 50 }, (_, i) => s.write(async (tx) => {
-      inside++;
-      maxInside = Math.max(maxInside, inside);
-      const v = tx.get('network', net).MTU as number;
-      if (i % 3 === 0) await new Promise((r) => setTimeout(r, 1));
-      else await Promise.resolve();
-      tx.set('network', net, { MTU: v + 1 });
-      inside--;
-    })));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        s.write(async (tx) => {
+          inside++;
+          maxInside = Math.max(maxInside, inside);
+          const v = tx.get('network', net).MTU as number;
+          if (i % 3 === 0) await new Promise((r) => setTimeout(r, 1));
+          else await Promise.resolve();
+          tx.set('network', net, { MTU: v + 1 });
+          inside--;
+        }),
+      ),
+    );
     expect(s.get('network', net).MTU).to.equal(50);
     expect(maxInside).to.equal(1);
     s.close();
@@ -179,7 +216,9 @@ describe('store', () => {
   it('a failed writer does not block the ones queued behind it', async () => {
     const s = new Store(':memory:');
     const results = await Promise.allSettled([
-      s.write(() => { throw new Error('x'); }),
+      s.write(() => {
+        throw new Error('x');
+      }),
       s.write((tx) => tx.create('pool', {})),
     ]);
     expect(results.map((r) => r.status)).to.deep.equal(['rejected', 'fulfilled']);
@@ -233,8 +272,12 @@ describe('store', () => {
 
   it('HANDLE_INVALID and UUID_INVALID from reads of missing objects', async () => {
     const s = new Store(':memory:');
-    expect(() => s.get('PIF', NULL_REF)).to.throw(ApiError).with.property('code', 'HANDLE_INVALID');
-    expect(() => s.byUuid('PIF', 'x')).to.throw(ApiError).with.property('code', 'UUID_INVALID');
+    expect(() => s.get('PIF', NULL_REF))
+      .to.throw(ApiError)
+      .with.property('code', 'HANDLE_INVALID');
+    expect(() => s.byUuid('PIF', 'x'))
+      .to.throw(ApiError)
+      .with.property('code', 'UUID_INVALID');
     await s.write((tx) => {
       expect(() => tx.set('PIF', 'OpaqueRef:x', {})).to.throw(ApiError);
       expect(() => tx.destroy('PIF', 'OpaqueRef:x')).to.throw(ApiError);
@@ -246,7 +289,10 @@ describe('store', () => {
     const s = new Store(':memory:');
     const seen: [number, string[]][] = [];
     s.onCommit((gen, ch) => seen.push([gen, ch.map((c) => c.cls)]));
-    await s.write((tx) => { tx.create('pool', {}); tx.create('network', { other_config: {} }); });
+    await s.write((tx) => {
+      tx.create('pool', {});
+      tx.create('network', { other_config: {} });
+    });
     await s.write(() => {});
     expect(seen).to.deep.equal([[1, ['pool', 'network']]]);
     s.close();
@@ -311,7 +357,11 @@ describe('store', () => {
 
   it('a write that called another host runs again only if a commit made meanwhile touched what it read, and creates the same refs when it does', async () => {
     const s = new Store(':memory:');
-    const [h1, h2, net] = await s.write((tx) => [tx.create('host', { name_label: 'h1' }), tx.create('host', { name_label: 'h2' }), tx.create('network', { name_label: 'shared' })]);
+    const [h1, h2, net] = await s.write((tx) => [
+      tx.create('host', { name_label: 'h1' }),
+      tx.create('host', { name_label: 'h2' }),
+      tx.create('network', { name_label: 'shared' }),
+    ]);
     // A prepare hook asks for one remote call per write, keyed by the host the write names; its call waits for the test.
     let release!: () => void;
     let called!: () => void;
@@ -319,7 +369,15 @@ describe('store', () => {
     s.onPrepare((tx) => {
       const host = named.get(tx);
       if (!host) return;
-      tx.remote.set(host, { key: host, payload: 'state', run: () => new Promise<void>((r) => { release = r; called(); }) });
+      tx.remote.set(host, {
+        key: host,
+        payload: 'state',
+        run: () =>
+          new Promise<void>((r) => {
+            release = r;
+            called();
+          }),
+      });
     });
     const slow = async (host: string, meanwhile: (tx: import('../../src/store/store.js').Txn) => void) => {
       const before = [s.remoteReruns, s.remoteClean];
@@ -352,9 +410,13 @@ describe('store', () => {
     expect(b.runs[1]).to.equal(b.runs[0]);
     expect(b.pif).to.equal(b.runs[0]);
     // A PIF of its host joined the network it read (scoped to its host): it runs again.
-    const c = await slow(h1, (tx) => { tx.create('PIF', { host: h1, network: net, device: 'eth8' }); });
+    const c = await slow(h1, (tx) => {
+      tx.create('PIF', { host: h1, network: net, device: 'eth8' });
+    });
     expect(c.reruns).to.equal(1);
-    expect(s.children('network', net, 'PIFs', { field: 'host', value: h1 }).sort()).to.deep.equal([a.pif, b.pif, c.pif, ...s.children('host', h1, 'PIFs').filter((p) => s.get('PIF', p).device === 'eth8')].sort());
+    expect(s.children('network', net, 'PIFs', { field: 'host', value: h1 }).sort()).to.deep.equal(
+      [a.pif, b.pif, c.pif, ...s.children('host', h1, 'PIFs').filter((p) => s.get('PIF', p).device === 'eth8')].sort(),
+    );
     s.close();
   });
 });

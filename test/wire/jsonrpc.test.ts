@@ -9,7 +9,12 @@ const ok = (call: { version: 1 | 2; id: number | string }, v: unknown, ty: Ty = 
 
 describe('wire/jsonrpc parse', () => {
   it('a request without "jsonrpc" is v1 and needs an array of params', () => {
-    expect(parseJsonCall('{"method":"pool.get_all","params":["OpaqueRef:s"],"id":1}')).to.deep.equal({ method: 'pool.get_all', params: ['OpaqueRef:s'], version: 1, id: 1 });
+    expect(parseJsonCall('{"method":"pool.get_all","params":["OpaqueRef:s"],"id":1}')).to.deep.equal({
+      method: 'pool.get_all',
+      params: ['OpaqueRef:s'],
+      version: 1,
+      id: 1,
+    });
     expect(() => parseJsonCall('{"method":"a.b","id":1}')).to.throw(ProtocolError);
     expect(() => parseJsonCall('{"method":"a.b","params":{},"id":1}')).to.throw(ProtocolError);
   });
@@ -37,7 +42,16 @@ describe('wire/jsonrpc parse', () => {
   });
 
   it('requires method to be a string and the body to be one object', () => {
-    for (const b of ['{"params":[],"id":1}', '{"method":5,"params":[],"id":1}', '[{"method":"a.b","params":[],"id":1}]', 'null', '"x"', '42', '{bad json', '']) {
+    for (const b of [
+      '{"params":[],"id":1}',
+      '{"method":5,"params":[],"id":1}',
+      '[{"method":"a.b","params":[],"id":1}]',
+      'null',
+      '"x"',
+      '42',
+      '{bad json',
+      '',
+    ]) {
       expect(() => parseJsonCall(b), b).to.throw(ProtocolError);
     }
   });
@@ -61,10 +75,14 @@ describe('wire/jsonrpc replies', () => {
   });
   it('void is "" and ints, floats, bools stay JSON numbers and booleans', () => {
     expect(ok({ version: 2, id: 0 }, undefined, T.void)).to.equal('{"jsonrpc":"2.0","result":"","id":0}');
-    expect(ok({ version: 2, id: 0 }, { MTU: 1500, progress: 0.5, physical: true, tags: [] }, T.any)).to.equal('{"jsonrpc":"2.0","result":{"MTU":1500,"progress":0.5,"physical":true,"tags":[]},"id":0}');
+    expect(ok({ version: 2, id: 0 }, { MTU: 1500, progress: 0.5, physical: true, tags: [] }, T.any)).to.equal(
+      '{"jsonrpc":"2.0","result":{"MTU":1500,"progress":0.5,"physical":true,"tags":[]},"id":0}',
+    );
   });
   it('unwraps Typed values (event snapshots, int32 counts)', () => {
-    expect(ok({ version: 2, id: 0 }, { n: new Typed(T.int32, 3), s: new Typed(T.smap, { a: 'b' }) })).to.equal('{"jsonrpc":"2.0","result":{"n":3,"s":{"a":"b"}},"id":0}');
+    expect(ok({ version: 2, id: 0 }, { n: new Typed(T.int32, 3), s: new Typed(T.smap, { a: 'b' }) })).to.equal(
+      '{"jsonrpc":"2.0","result":{"n":3,"s":{"a":"b"}},"id":0}',
+    );
   });
   it('a big map in slices is the same JSON as one piece', () => {
     const m: Record<string, unknown> = {};
@@ -74,10 +92,18 @@ describe('wire/jsonrpc replies', () => {
     expect(parts.join('')).to.equal(`{"jsonrpc":"2.0","result":${JSON.stringify(m)},"id":0}`);
   });
   it('v1 failure: {"result":null,"error":[CODE,...],"id":ID}', () => {
-    expect(failure({ version: 1, id: 3 }, ['HANDLE_INVALID', 'PIF', 'OpaqueRef:NULL'])).to.equal('{"result":null,"error":["HANDLE_INVALID","PIF","OpaqueRef:NULL"],"id":3}');
+    expect(failure({ version: 1, id: 3 }, ['HANDLE_INVALID', 'PIF', 'OpaqueRef:NULL'])).to.equal(
+      '{"result":null,"error":["HANDLE_INVALID","PIF","OpaqueRef:NULL"],"id":3}',
+    );
   });
   it('v2 failure: error {code:1, message: CODE, data: params}', () => {
-    expect(failure({ version: 2, id: 0 }, ['SESSION_INVALID', 'OpaqueRef:x'])).to.equal('{"jsonrpc":"2.0","error":{"code":1,"message":"SESSION_INVALID","data":["OpaqueRef:x"]},"id":0}');
-    expect(JSON.parse(failure({ version: 2, id: 'q' }, ['EVENTS_LOST']))).to.deep.equal({ jsonrpc: '2.0', error: { code: 1, message: 'EVENTS_LOST', data: [] }, id: 'q' });
+    expect(failure({ version: 2, id: 0 }, ['SESSION_INVALID', 'OpaqueRef:x'])).to.equal(
+      '{"jsonrpc":"2.0","error":{"code":1,"message":"SESSION_INVALID","data":["OpaqueRef:x"]},"id":0}',
+    );
+    expect(JSON.parse(failure({ version: 2, id: 'q' }, ['EVENTS_LOST']))).to.deep.equal({
+      jsonrpc: '2.0',
+      error: { code: 1, message: 'EVENTS_LOST', data: [] },
+      id: 'q',
+    });
   });
 });

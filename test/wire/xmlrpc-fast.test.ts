@@ -31,13 +31,20 @@ type V = string | number | boolean | null | WireDouble | WireDateTime | V[] | { 
 function randomValue(r: () => number, depth = 0): V {
   const k = Math.floor(r() * (depth > 2 ? 6 : 8));
   switch (k) {
-    case 0: return randomString(r);
-    case 1: return Math.floor(r() * 2 ** 40) - 2 ** 39;
-    case 2: return r() < 0.5;
-    case 3: return new WireDouble(Math.round(r() * 1e6) / 1e3);
-    case 4: return null;
-    case 5: return new WireDateTime('20250319T04:16:24Z');
-    case 6: return Array.from({ length: Math.floor(r() * 4) }, () => randomValue(r, depth + 1));
+    case 0:
+      return randomString(r);
+    case 1:
+      return Math.floor(r() * 2 ** 40) - 2 ** 39;
+    case 2:
+      return r() < 0.5;
+    case 3:
+      return new WireDouble(Math.round(r() * 1e6) / 1e3);
+    case 4:
+      return null;
+    case 5:
+      return new WireDateTime('20250319T04:16:24Z');
+    case 6:
+      return Array.from({ length: Math.floor(r() * 4) }, () => randomValue(r, depth + 1));
     default: {
       const o: { [k: string]: V } = Object.create(null);
       for (let i = Math.floor(r() * 4); i > 0; i--) o[randomString(r) || 'k'] = randomValue(r, depth + 1);
@@ -47,7 +54,11 @@ function randomValue(r: () => number, depth = 0): V {
 }
 
 /** Escapes character data the way each client does (both escape & and <; Python also >, XO only the > of ]]>). */
-const escText = (s: string, gt: boolean) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(gt ? />/g : /]]>/g, gt ? '&gt;' : ']]&gt;');
+const escText = (s: string, gt: boolean) =>
+  s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(gt ? />/g : /]]>/g, gt ? '&gt;' : ']]&gt;');
 
 /** Python's xmlrpc.client: pretty, every value typed, "" as <string></string>. */
 function python(v: V): string {
@@ -58,7 +69,9 @@ function python(v: V): string {
   if (v instanceof WireDouble) return `<value><double>${v.value}</double></value>`;
   if (v instanceof WireDateTime) return `<value><dateTime.iso8601>${v.value}</dateTime.iso8601></value>`;
   if (Array.isArray(v)) return `<value><array><data>\n${v.map(python).join('\n')}\n</data></array></value>`;
-  return `<value><struct>\n${Object.keys(v).map((k) => `<member>\n<name>${escText(k, true)}</name>\n${python(v[k])}\n</member>`).join('\n')}\n</struct></value>`;
+  return `<value><struct>\n${Object.keys(v)
+    .map((k) => `<member>\n<name>${escText(k, true)}</name>\n${python(v[k])}\n</member>`)
+    .join('\n')}\n</struct></value>`;
 }
 
 /** Xen Orchestra's @vates/xml-rpc: compact, strings untyped, ints as strings, <nil />. */
@@ -70,11 +83,15 @@ function xo(v: V): string {
   if (v instanceof WireDouble) return `<value><double>${v.value}</double></value>`;
   if (v instanceof WireDateTime) return `<value><dateTime.iso8601>${v.value}</dateTime.iso8601></value>`;
   if (Array.isArray(v)) return `<value><array><data>${v.map(xo).join('')}</data></array></value>`;
-  return `<value><struct>${Object.keys(v).map((k) => `<member><name>${escText(k, false)}</name>${xo(v[k])}</member>`).join('')}</struct></value>`;
+  return `<value><struct>${Object.keys(v)
+    .map((k) => `<member><name>${escText(k, false)}</name>${xo(v[k])}</member>`)
+    .join('')}</struct></value>`;
 }
 
-const pyCall = (m: string, ps: V[]) => `<?xml version='1.0'?>\n<methodCall>\n<methodName>${m}</methodName>\n<params>\n${ps.map((p) => `<param>\n${python(p)}\n</param>\n`).join('')}</params>\n</methodCall>\n`;
-const xoCall = (m: string, ps: V[]) => `<?xml version="1.0" encoding="UTF-8"?><methodCall><methodName>${m}</methodName>${ps.length ? `<params>${ps.map((p) => `<param>${xo(p)}</param>`).join('')}</params>` : '<params />'}</methodCall>`;
+const pyCall = (m: string, ps: V[]) =>
+  `<?xml version='1.0'?>\n<methodCall>\n<methodName>${m}</methodName>\n<params>\n${ps.map((p) => `<param>\n${python(p)}\n</param>\n`).join('')}</params>\n</methodCall>\n`;
+const xoCall = (m: string, ps: V[]) =>
+  `<?xml version="1.0" encoding="UTF-8"?><methodCall><methodName>${m}</methodName>${ps.length ? `<params>${ps.map((p) => `<param>${xo(p)}</param>`).join('')}</params>` : '<params />'}</methodCall>`;
 
 /** Compares results field by field (class and prototype included). */
 function same(a: unknown, b: unknown): void {
@@ -103,7 +120,28 @@ describe('wire/xmlrpc fast path', () => {
 
   it('FAST-02 byte mutations: whenever the fast path accepts a body, saxes accepts it with the same values', () => {
     const r = rng(2);
-    const pieces = ['<', '>', '/', '&', ';', '#x41', '&amp;', '&#0;', '&#x1F600;', ' ', '\r\n', ']]>', '<!-- c -->', '<![CDATA[x]]>', '"', 'a', '<value>', '</value>', '<string>', '<?xml version="1.0"?>'];
+    const pieces = [
+      '<',
+      '>',
+      '/',
+      '&',
+      ';',
+      '#x41',
+      '&amp;',
+      '&#0;',
+      '&#x1F600;',
+      ' ',
+      '\r\n',
+      ']]>',
+      '<!-- c -->',
+      '<![CDATA[x]]>',
+      '"',
+      'a',
+      '<value>',
+      '</value>',
+      '<string>',
+      '<?xml version="1.0"?>',
+    ];
     let accepted = 0;
     for (let i = 0; i < 3000; i++) {
       const params = Array.from({ length: 1 + Math.floor(r() * 3) }, () => randomValue(r));
@@ -138,6 +176,8 @@ describe('wire/xmlrpc fast path', () => {
     ]) {
       expect(fastParseCall(body), body).to.equal(undefined);
     }
-    expect(parseCall('<methodCall><methodName>a</methodName><params><param><value>a\r\nb</value></param></params></methodCall>').params).to.deep.equal(['a\nb']);
+    expect(parseCall('<methodCall><methodName>a</methodName><params><param><value>a\r\nb</value></param></params></methodCall>').params).to.deep.equal([
+      'a\nb',
+    ]);
   });
 });

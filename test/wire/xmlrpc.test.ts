@@ -12,7 +12,8 @@ const one = (value: string) => parseCall(call(`<param>${value}</param>`)).params
 const reply = (v: unknown, ty: Parameters<typeof encode>[1], bare = false) => [...successParts(v, ty, bare)].join('');
 const HEAD = '<?xml version="1.0"?><methodResponse><params><param>';
 const TAIL = '</param></params></methodResponse>';
-const OK = (inner: string) => `${HEAD}<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>${inner}</member></struct></value>${TAIL}`;
+const OK = (inner: string) =>
+  `${HEAD}<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>${inner}</member></struct></value>${TAIL}`;
 
 describe('wire/xmlrpc parse', () => {
   it('parses a Python xmlrpc.client request (declaration, newlines, typed strings, empty <string></string>, empty struct)', () => {
@@ -45,7 +46,10 @@ describe('wire/xmlrpc parse', () => {
   });
 
   it('accepts <params/>, <params></params> and <params />: no parameters', () => {
-    expect(parseCall('<methodCall><methodName>system.listMethods</methodName><params/></methodCall>')).to.deep.equal({ method: 'system.listMethods', params: [] });
+    expect(parseCall('<methodCall><methodName>system.listMethods</methodName><params/></methodCall>')).to.deep.equal({
+      method: 'system.listMethods',
+      params: [],
+    });
     expect(parseCall('<methodCall><methodName>a.b</methodName><params></params></methodCall>').params).to.deep.equal([]);
     expect(parseCall('<methodCall><methodName>a.b</methodName><params /></methodCall>').params).to.deep.equal([]);
   });
@@ -102,7 +106,9 @@ describe('wire/xmlrpc parse', () => {
   });
 
   it('keeps a __proto__ struct member as an ordinary key, without touching prototypes', () => {
-    const v = one('<value><struct><member><name>__proto__</name><value>x</value></member><member><name>constructor</name><value>y</value></member></struct></value>') as Record<string, unknown>;
+    const v = one(
+      '<value><struct><member><name>__proto__</name><value>x</value></member><member><name>constructor</name><value>y</value></member></struct></value>',
+    ) as Record<string, unknown>;
     expect(Object.keys(v)).to.deep.equal(['__proto__', 'constructor']);
     expect(v['__proto__']).to.equal('x');
     expect(({} as Record<string, unknown>).x).to.equal(undefined);
@@ -164,16 +170,34 @@ describe('wire/xmlrpc encode', () => {
 
   it('formats 2000 doubles exactly as C printf %.16g does (Python as the oracle)', () => {
     // Some literals are not exactly representable on purpose: they are what %.16g must round.
-    // eslint-disable-next-line no-loss-of-precision
-    const xs: number[] = [1234567890123456, 2 ** 52 + 0.5, 0.5866165161132812, 2530913352966308.5, 1e16, 9.999999999999999e15, 1e-4, 9.99999999999999e-5, 123456789.123456789, 2 ** 53, -2.5e-300, 1.7976931348623157e308, 5e-324, 0.30000000000000004];
+    /* eslint-disable no-loss-of-precision */
+    const xs: number[] = [
+      1234567890123456,
+      2 ** 52 + 0.5,
+      0.5866165161132812,
+      2530913352966308.5,
+      1e16,
+      9.999999999999999e15,
+      1e-4,
+      9.99999999999999e-5,
+      123456789.123456789,
+      2 ** 53,
+      -2.5e-300,
+      1.7976931348623157e308,
+      5e-324,
+      0.30000000000000004,
+    ];
+    /* eslint-enable no-loss-of-precision */
     let seed = 12345;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     while (xs.length < 2000) {
       const mant = rnd() * 10;
       const exp = Math.floor(rnd() * 40) - 20;
       xs.push((rnd() < 0.5 ? -1 : 1) * mant * 10 ** exp);
     }
-    const out = execFileSync('/usr/bin/python3', ['-c', "import sys\nfor l in sys.stdin: print('%.16g' % float(l))"], { input: xs.map((x) => x.toString()).join('\n') + '\n' })
+    const out = execFileSync('/usr/bin/python3', ['-c', "import sys\nfor l in sys.stdin: print('%.16g' % float(l))"], {
+      input: xs.map((x) => x.toString()).join('\n') + '\n',
+    })
       .toString()
       .trim()
       .split('\n');
@@ -194,8 +218,12 @@ describe('wire/xmlrpc encode', () => {
     const m = Object.create(null);
     m.__proto__ = 'p';
     m.k = 'v';
-    expect(encode(m, T.smap)).to.equal('<value><struct><member><name>__proto__</name><value>p</value></member><member><name>k</name><value>v</value></member></struct></value>');
-    expect(encode({ 'OpaqueRef:a': 3 }, T.map(T.ref('VIF'), T.int))).to.equal('<value><struct><member><name>OpaqueRef:a</name><value>3</value></member></struct></value>');
+    expect(encode(m, T.smap)).to.equal(
+      '<value><struct><member><name>__proto__</name><value>p</value></member><member><name>k</name><value>v</value></member></struct></value>',
+    );
+    expect(encode({ 'OpaqueRef:a': 3 }, T.map(T.ref('VIF'), T.int))).to.equal(
+      '<value><struct><member><name>OpaqueRef:a</name><value>3</value></member></struct></value>',
+    );
   });
 
   it('writes records with every visible field in datamodel order, whatever the object key order', () => {
@@ -232,11 +260,13 @@ describe('wire/xmlrpc encode', () => {
   });
 
   it('writes system.listMethods bare, without Status/Value', () => {
-    expect(reply(['a.b', 'c.d'], T.set(T.string), true)).to.equal(`${HEAD}<value><array><data><value>a.b</value><value>c.d</value></data></array></value>${TAIL}`);
+    expect(reply(['a.b', 'c.d'], T.set(T.string), true)).to.equal(
+      `${HEAD}<value><array><data><value>a.b</value><value>c.d</value></data></array></value>${TAIL}`,
+    );
   });
 
   it('escapes < > & " and drops control characters other than tab, LF, CR', () => {
-    expect(esc('a<b>&"c\'')).to.equal('a&lt;b&gt;&amp;&quot;c\'');
+    expect(esc('a<b>&"c\'')).to.equal("a&lt;b&gt;&amp;&quot;c'");
     expect(encode('x\u0001y\u0008z\u000Bw\u001F', T.string)).to.equal('<value>xyzw</value>');
     expect(encode('t\tn\nr\r', T.string)).to.equal('<value>t\tn\nr\r</value>');
     expect(encode('\u0000', T.string)).to.equal('<value></value>');

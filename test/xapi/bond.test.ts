@@ -47,8 +47,17 @@ async function secondHost(h: Harness): Promise<{ host: string; pif: string; netw
     const host = tx.create('host', { name_label: 'other', hostname: 'other', address: '198.51.100.2', enabled: true, metrics });
     const m = tx.create('PIF_metrics', {});
     const p = tx.create('PIF', {
-      device: 'eth0', device_name: 'eth0', network, host, MAC: '02:00:00:00:99:01', MTU: 1500, VLAN: -1, metrics: m,
-      physical: true, currently_attached: false, properties: { gro: 'on' },
+      device: 'eth0',
+      device_name: 'eth0',
+      network,
+      host,
+      MAC: '02:00:00:00:99:01',
+      MTU: 1500,
+      VLAN: -1,
+      metrics: m,
+      physical: true,
+      currently_attached: false,
+      properties: { gro: 'on' },
     });
     return { host, pif: p, network };
   });
@@ -75,26 +84,55 @@ describe('Bond', () => {
   describe('Bond.create preconditions (peer-scenarios A.1, xapi checks in order)', () => {
     it('BOND-01 unmanaged member is rejected', async () => {
       const nets = [await makeNetwork(h), await makeNetwork(h)];
-      const [p1, p2] = await Promise.all(nets.map((n, i) => h.call('PIF.db_introduce', `eth${7 + i}`, n, host, `02:00:00:00:01:0${i}`, 1500, -1, true,
-        'None', '', '', '', '', NULL_REF, NULL_REF, false, {}, false, 'None', [], '', 'IPv4', false, { gro: 'on' })));
+      const [p1, p2] = await Promise.all(
+        nets.map((n, i) =>
+          h.call(
+            'PIF.db_introduce',
+            `eth${7 + i}`,
+            n,
+            host,
+            `02:00:00:00:01:0${i}`,
+            1500,
+            -1,
+            true,
+            'None',
+            '',
+            '',
+            '',
+            '',
+            NULL_REF,
+            NULL_REF,
+            false,
+            {},
+            false,
+            'None',
+            [],
+            '',
+            'IPv4',
+            false,
+            { gro: 'on' },
+          ),
+        ),
+      );
       const nb = await makeNetwork(h);
       await failsAtomically(h, ['PIF_UNMANAGED', p1], () => h.fails('Bond.create', nb, [p1, p2], 'ff:ff:ff:ff:ff:ff', 'active-backup', {}));
     });
 
     it('BOND-02 bond network already has a PIF on this host', async () => {
       const nb = await makeNetwork(h);
-      const p0 = await h.call('PIF.db_introduce', 'eth9', nb, host, '02:00:00:00:01:09', 1500, -1, true,
-        'None', '', '', '', '', NULL_REF, NULL_REF, false, {});
-      await failsAtomically(h, ['NETWORK_ALREADY_CONNECTED', host, p0],
-        () => h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth2')], 'ff:ff:ff:ff:ff:ff', 'active-backup', {}));
+      const p0 = await h.call('PIF.db_introduce', 'eth9', nb, host, '02:00:00:00:01:09', 1500, -1, true, 'None', '', '', '', '', NULL_REF, NULL_REF, false, {});
+      await failsAtomically(h, ['NETWORK_ALREADY_CONNECTED', host, p0], () =>
+        h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth2')], 'ff:ff:ff:ff:ff:ff', 'active-backup', {}),
+      );
     });
 
     it('BOND-03 member already a bond slave', async () => {
       await h.call('Bond.create', await makeNetwork(h), [h.pif('eth1'), h.pif('eth2')], '', 'active-backup', {});
       await h.call('Bond.create', await makeNetwork(h), [h.pif('eth3'), h.pif('eth4')], '', 'active-backup', {});
       const nb = await makeNetwork(h);
-      await failsAtomically(h, ['PIF_ALREADY_BONDED', h.pif('eth1')],
-        () => h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth3')], 'ff:ff:ff:ff:ff:ff', 'active-backup', {}));
+      await failsAtomically(h, ['PIF_ALREADY_BONDED', h.pif('eth1')], () =>
+        h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth3')], 'ff:ff:ff:ff:ff:ff', 'active-backup', {}),
+      );
     });
 
     it('BOND-04 member is a VLAN PIF on a physical PIF: PIF_VLAN_EXISTS [device name]', async () => {
@@ -133,21 +171,30 @@ describe('Bond', () => {
     });
 
     it('dangling network ref: HANDLE_INVALID [network, ref]', async () => {
-      await failsAtomically(h, ['HANDLE_INVALID', 'network', 'OpaqueRef:nope'],
-        () => h.fails('Bond.create', 'OpaqueRef:nope', [h.pif('eth1')], '', 'balance-slb', {}));
+      await failsAtomically(h, ['HANDLE_INVALID', 'network', 'OpaqueRef:nope'], () =>
+        h.fails('Bond.create', 'OpaqueRef:nope', [h.pif('eth1')], '', 'balance-slb', {}),
+      );
     });
 
     it('invalid MAC: MAC_INVALID [mac], checked before the members', async () => {
       const nb = await makeNetwork(h);
-      await failsAtomically(h, ['MAC_INVALID', '02:00:00:00:00'], () => h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth2')], '02:00:00:00:00', 'balance-slb', {}));
+      await failsAtomically(h, ['MAC_INVALID', '02:00:00:00:00'], () =>
+        h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth2')], '02:00:00:00:00', 'balance-slb', {}),
+      );
     });
 
     it('properties: any key is INVALID_VALUE outside lacp; bad lacp values too', async () => {
       const nb = await makeNetwork(h);
       const m = [h.pif('eth1'), h.pif('eth2')];
-      await failsAtomically(h, ['INVALID_VALUE', 'properties', 'hashing_algorithm = src_mac'], () => h.fails('Bond.create', nb, m, '', 'balance-slb', { hashing_algorithm: 'src_mac' }));
-      await failsAtomically(h, ['INVALID_VALUE', 'properties', 'lacp-time = sometimes'], () => h.fails('Bond.create', nb, m, '', 'lacp', { 'lacp-time': 'sometimes' }));
-      await failsAtomically(h, ['INVALID_VALUE', 'properties', 'lacp-aggregation-key = 12a'], () => h.fails('Bond.create', nb, m, '', 'lacp', { 'lacp-aggregation-key': '12a' }));
+      await failsAtomically(h, ['INVALID_VALUE', 'properties', 'hashing_algorithm = src_mac'], () =>
+        h.fails('Bond.create', nb, m, '', 'balance-slb', { hashing_algorithm: 'src_mac' }),
+      );
+      await failsAtomically(h, ['INVALID_VALUE', 'properties', 'lacp-time = sometimes'], () =>
+        h.fails('Bond.create', nb, m, '', 'lacp', { 'lacp-time': 'sometimes' }),
+      );
+      await failsAtomically(h, ['INVALID_VALUE', 'properties', 'lacp-aggregation-key = 12a'], () =>
+        h.fails('Bond.create', nb, m, '', 'lacp', { 'lacp-aggregation-key': '12a' }),
+      );
       await failsAtomically(h, ['INVALID_VALUE', 'properties', 'miimon = 100'], () => h.fails('Bond.create', nb, m, '', 'lacp', { miimon: '100' }));
     });
 
@@ -173,8 +220,9 @@ describe('Bond', () => {
     it('a member with another primary address type: PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE [member]', async () => {
       await h.call('PIF.set_primary_address_type', h.pif('eth2'), 'IPv6');
       const nb = await makeNetwork(h);
-      await failsAtomically(h, ['PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE', h.pif('eth2')],
-        () => h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {}));
+      await failsAtomically(h, ['PIF_INCOMPATIBLE_PRIMARY_ADDRESS_TYPE', h.pif('eth2')], () =>
+        h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {}),
+      );
     });
 
     it('COMPAT-BOND-MASTER-MEMBER a bond master as a member is PIF_ALREADY_BONDED (xapi accepts it)', async () => {
@@ -185,7 +233,7 @@ describe('Bond', () => {
     });
   });
 
-  describe('Bond.create: the seed\'s steps', () => {
+  describe("Bond.create: the seed's steps", () => {
     it('SEED-C1 duplicate members are removed (the last occurrence is kept); one member is accepted', async () => {
       const nb = await makeNetwork(h);
       const b = await h.call('Bond.create', nb, [h.pif('eth2'), h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {});
@@ -216,8 +264,9 @@ describe('Bond', () => {
       void ok;
       await h.call('VM.start', vm, false, false);
       const nb = await makeNetwork(h);
-      await failsAtomically(h, ['OPERATION_NOT_ALLOWED', 'VM states it does not support VIF hotplug.'],
-        () => h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {}));
+      await failsAtomically(h, ['OPERATION_NOT_ALLOWED', 'VM states it does not support VIF hotplug.'], () =>
+        h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {}),
+      );
     });
 
     it('SEED-C3 an attached VIF of a paused VM cannot be unplugged: VM_BAD_POWER_STATE', async () => {
@@ -225,8 +274,9 @@ describe('Bond', () => {
       const { vm } = await vmWithVifs(h, [n1]);
       await h.call('VM.pause', vm);
       const nb = await makeNetwork(h);
-      await failsAtomically(h, ['VM_BAD_POWER_STATE', vm, 'running', 'paused'],
-        () => h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {}));
+      await failsAtomically(h, ['VM_BAD_POWER_STATE', vm, 'running', 'paused'], () =>
+        h.fails('Bond.create', nb, [h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {}),
+      );
     });
 
     it('SEED-C4 primary slave: the management PIF wherever it is listed', async () => {
@@ -250,18 +300,49 @@ describe('Bond', () => {
       const master = rec.master;
       const metrics = (await pif(h, master)).metrics;
       expect(rec).to.deep.equal({
-        uuid: rec.uuid, master, slaves: rec.slaves, other_config: {}, primary_slave: h.pif('eth1'), mode: 'lacp',
+        uuid: rec.uuid,
+        master,
+        slaves: rec.slaves,
+        other_config: {},
+        primary_slave: h.pif('eth1'),
+        mode: 'lacp',
         properties: { hashing_algorithm: 'tcpudp_ports', 'lacp-time': 'slow', 'lacp-fallback-ab': 'true', 'lacp-aggregation-key': '0x1_0' },
-        links_up: '0', auto_update_mac: false,
+        links_up: '0',
+        auto_update_mac: false,
       });
       expect(sorted(rec.slaves)).to.deep.equal(sorted([h.pif('eth1'), h.pif('eth2')]));
       expect(await pif(h, master)).to.deep.equal({
-        uuid: (await pif(h, master)).uuid, device: 'bond0', network: nb, host, MAC: '02:AA:bb:cc:dd:ee', MTU: '1500', VLAN: '-1', metrics,
-        physical: false, currently_attached: false, ...NO_IP, bond_slave_of: NULL_REF, bond_master_of: [b],
-        VLAN_master_of: NULL_REF, VLAN_slave_of: [], management: false, other_config: {}, disallow_unplug: true,
-        tunnel_access_PIF_of: [], tunnel_transport_PIF_of: [], ipv6_configuration_mode: 'None', IPv6: [''], ipv6_gateway: '',
-        primary_address_type: 'IPv4', managed: true, properties: { gro: 'on' }, capabilities: [], igmp_snooping_status: 'unknown',
-        sriov_physical_PIF_of: [], sriov_logical_PIF_of: [], PCI: NULL_REF,
+        uuid: (await pif(h, master)).uuid,
+        device: 'bond0',
+        network: nb,
+        host,
+        MAC: '02:AA:bb:cc:dd:ee',
+        MTU: '1500',
+        VLAN: '-1',
+        metrics,
+        physical: false,
+        currently_attached: false,
+        ...NO_IP,
+        bond_slave_of: NULL_REF,
+        bond_master_of: [b],
+        VLAN_master_of: NULL_REF,
+        VLAN_slave_of: [],
+        management: false,
+        other_config: {},
+        disallow_unplug: true,
+        tunnel_access_PIF_of: [],
+        tunnel_transport_PIF_of: [],
+        ipv6_configuration_mode: 'None',
+        IPv6: [''],
+        ipv6_gateway: '',
+        primary_address_type: 'IPv4',
+        managed: true,
+        properties: { gro: 'on' },
+        capabilities: [],
+        igmp_snooping_status: 'unknown',
+        sriov_physical_PIF_of: [],
+        sriov_logical_PIF_of: [],
+        PCI: NULL_REF,
       });
       expect(await h.call('PIF_metrics.get_carrier', metrics)).to.equal(false);
       for (const s of ['eth1', 'eth2']) {
@@ -272,8 +353,25 @@ describe('Bond', () => {
     });
 
     it('SEED-C5 bondN: the smallest N ≥ 0 unused by a bond master; a NIC named bond0 does not count', async () => {
-      await h.call('PIF.db_introduce', 'bond0', await makeNetwork(h), host, '02:00:00:00:01:01', 1500, -1, true,
-        'None', '', '', '', '', NULL_REF, NULL_REF, false, {});
+      await h.call(
+        'PIF.db_introduce',
+        'bond0',
+        await makeNetwork(h),
+        host,
+        '02:00:00:00:01:01',
+        1500,
+        -1,
+        true,
+        'None',
+        '',
+        '',
+        '',
+        '',
+        NULL_REF,
+        NULL_REF,
+        false,
+        {},
+      );
       const b0 = await h.call('Bond.create', await makeNetwork(h), [h.pif('eth1')], '', 'balance-slb', {});
       const b1 = await h.call('Bond.create', await makeNetwork(h), [h.pif('eth2')], '', 'balance-slb', {});
       expect(await h.call('PIF.get_device', await h.call('Bond.get_master', b0))).to.equal('bond0');
@@ -283,16 +381,30 @@ describe('Bond', () => {
       expect(await h.call('PIF.get_device', await h.call('Bond.get_master', b2))).to.equal('bond0');
     });
 
-    it('SEED-C5 the master takes the primary slave\'s IP configuration (IPv4 and IPv6) and the slave loses it', async () => {
+    it("SEED-C5 the master takes the primary slave's IP configuration (IPv4 and IPv6) and the slave loses it", async () => {
       await h.call('PIF.reconfigure_ip', h.pif('eth2'), 'Static', '198.51.100.7', '255.255.255.0', '198.51.100.1', '198.51.100.53');
       await h.call('PIF.reconfigure_ipv6', h.pif('eth2'), 'Static', '2001:db8::7/64', '2001:db8::1', '');
       const b = await h.call('Bond.create', await makeNetwork(h), [h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {});
       const m = await pif(h, await h.call('Bond.get_master', b));
-      expect([m.ip_configuration_mode, m.IP, m.netmask, m.gateway, m.DNS]).to.deep.equal(['Static', '198.51.100.7', '255.255.255.0', '198.51.100.1', '198.51.100.53']);
+      expect([m.ip_configuration_mode, m.IP, m.netmask, m.gateway, m.DNS]).to.deep.equal([
+        'Static',
+        '198.51.100.7',
+        '255.255.255.0',
+        '198.51.100.1',
+        '198.51.100.53',
+      ]);
       expect([m.ipv6_configuration_mode, m.IPv6, m.ipv6_gateway]).to.deep.equal(['Static', ['2001:db8::7/64'], '2001:db8::1']);
       const s = await pif(h, h.pif('eth2'));
-      expect([s.ip_configuration_mode, s.IP, s.netmask, s.gateway, s.DNS, s.ipv6_configuration_mode, s.IPv6, s.ipv6_gateway])
-        .to.deep.equal(['None', '', '', '', '', 'None', [], '']);
+      expect([s.ip_configuration_mode, s.IP, s.netmask, s.gateway, s.DNS, s.ipv6_configuration_mode, s.IPv6, s.ipv6_gateway]).to.deep.equal([
+        'None',
+        '',
+        '',
+        '',
+        '',
+        'None',
+        [],
+        '',
+      ]);
       expect(m.MAC).to.equal('02:00:5e:00:53:12');
     });
 
@@ -314,8 +426,19 @@ describe('Bond', () => {
       expect(vlans).to.have.length(2);
       const byTag: Record<string, Record<string, any>> = {};
       for (const v of vlans) byTag[await h.call('VLAN.get_tag', v)] = await pif(h, await h.call('VLAN.get_untagged_PIF', v));
-      expect([byTag['10'].network, byTag['10'].device, byTag['10'].VLAN, byTag['10'].currently_attached, byTag['10'].IP]).to.deep.equal([nv10, 'bond0', '10', true, '203.0.113.10']);
-      expect([byTag['20'].network, byTag['20'].device, byTag['20'].currently_attached, byTag['20'].ip_configuration_mode]).to.deep.equal([nv20, 'bond0', false, 'None']);
+      expect([byTag['10'].network, byTag['10'].device, byTag['10'].VLAN, byTag['10'].currently_attached, byTag['10'].IP]).to.deep.equal([
+        nv10,
+        'bond0',
+        '10',
+        true,
+        '203.0.113.10',
+      ]);
+      expect([byTag['20'].network, byTag['20'].device, byTag['20'].currently_attached, byTag['20'].ip_configuration_mode]).to.deep.equal([
+        nv20,
+        'bond0',
+        false,
+        'None',
+      ]);
       expect(h.find('PIF', (p) => p.network === nv10 || p.network === nv20)).to.have.length(2);
       const hv = h.backend.host();
       const bb = await bridgeOf(h, nb);
@@ -327,7 +450,7 @@ describe('Bond', () => {
       await assertHostMatchesDb(h);
     });
 
-    it('SEED-C8 same tag on two slaves: one VLAN on the network with the most VIFs, the other network\'s VIFs-to-move join it', async () => {
+    it("SEED-C8 same tag on two slaves: one VLAN on the network with the most VIFs, the other network's VIFs-to-move join it", async () => {
       const na = await makeNetwork(h, { name_label: 'few' });
       const nm = await makeNetwork(h, { name_label: 'many' });
       const va = await h.call('VLAN.create', h.pif('eth1'), 5, na);
@@ -404,7 +527,9 @@ describe('Bond', () => {
       const halted = await vmWithVifs(h, [n1], { start: false });
       const other = await secondHost(h);
       // the other host also has a PIF on n1, so the VM could start there too
-      await h.r.store.write((tx) => { tx.set('PIF', other.pif, { network: n1 }); });
+      await h.r.store.write((tx) => {
+        tx.set('PIF', other.pif, { network: n1 });
+      });
       await h.call('Bond.create', await makeNetwork(h), [h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {});
       expect(await h.call('VIF.get_network', halted.vifs[0])).to.equal(n1);
     });
@@ -413,7 +538,9 @@ describe('Bond', () => {
       const n1 = await h.call('PIF.get_network', h.pif('eth1'));
       const other = await secondHost(h);
       // its second VIF's network exists only on a host that is not live: the VM can start nowhere
-      await h.r.store.write((tx) => { tx.set('host_metrics', String(tx.get('host', other.host).metrics), { live: false }); });
+      await h.r.store.write((tx) => {
+        tx.set('host_metrics', String(tx.get('host', other.host).metrics), { live: false });
+      });
       const nowhere = await vmWithVifs(h, [n1, other.network], { start: false });
       expect(possibleHosts(h.r.store, nowhere.vm)).to.deep.equal([]);
       await h.call('Bond.create', await makeNetwork(h), [h.pif('eth1'), h.pif('eth2')], '', 'balance-slb', {});
@@ -425,7 +552,14 @@ describe('Bond', () => {
       const b = await h.call('Bond.create', nb, [h.pif('eth0'), h.pif('eth1')], '', 'active-backup', {});
       const master = await h.call('Bond.get_master', b);
       const m = await pif(h, master);
-      expect([m.management, m.currently_attached, m.MAC, m.IP, m.gateway, m.DNS]).to.deep.equal([true, true, '02:00:5e:00:53:10', '192.0.2.10', '192.0.2.1', '192.0.2.53']);
+      expect([m.management, m.currently_attached, m.MAC, m.IP, m.gateway, m.DNS]).to.deep.equal([
+        true,
+        true,
+        '02:00:5e:00:53:10',
+        '192.0.2.10',
+        '192.0.2.1',
+        '192.0.2.53',
+      ]);
       expect(await h.call('host.get_management_interface', host)).to.equal(master);
       expect(await h.call('host.get_address', host)).to.equal('192.0.2.10');
       for (const s of ['eth0', 'eth1']) {
@@ -470,8 +604,16 @@ describe('Bond', () => {
       const b = await h.call('Bond.create', await makeNetwork(h), [h.pif('eth0'), h.pif('eth1')], '', 'balance-slb', {});
       for (const s of ['eth0', 'eth1']) {
         const r = await pif(h, h.pif(s));
-        expect([r.disallow_unplug, r.ip_configuration_mode, r.IP, r.netmask, r.gateway, r.DNS, r.ipv6_configuration_mode, r.IPv6])
-          .to.deep.equal([false, 'None', '', '', '', '', 'None', []]);
+        expect([r.disallow_unplug, r.ip_configuration_mode, r.IP, r.netmask, r.gateway, r.DNS, r.ipv6_configuration_mode, r.IPv6]).to.deep.equal([
+          false,
+          'None',
+          '',
+          '',
+          '',
+          '',
+          'None',
+          [],
+        ]);
       }
       expect(await h.call('PIF.get_disallow_unplug', await h.call('Bond.get_master', b))).to.equal(true);
     });
@@ -498,7 +640,7 @@ describe('Bond', () => {
     });
   });
 
-  describe('Bond.destroy: the seed\'s steps', () => {
+  describe("Bond.destroy: the seed's steps", () => {
     /** A bond of eth0 (management) and eth1 with a running VM on it, a VLAN and a tunnel. */
     async function bondedWorld(): Promise<Record<string, any>> {
       await openvswitch(h);
@@ -531,7 +673,13 @@ describe('Bond', () => {
       // D2 IP configuration, D6 management, D7 all slaves plugged, D8 disallow_unplug
       expect([e0.ip_configuration_mode, e0.IP, e0.netmask, e0.gateway, e0.DNS]).to.deep.equal(Object.values(MGMT_IP));
       expect([e0.management, e0.currently_attached, e0.disallow_unplug, e0.bond_slave_of]).to.deep.equal([true, true, true, NULL_REF]);
-      expect([e1.management, e1.currently_attached, e1.disallow_unplug, e1.bond_slave_of, e1.ip_configuration_mode]).to.deep.equal([false, true, false, NULL_REF, 'None']);
+      expect([e1.management, e1.currently_attached, e1.disallow_unplug, e1.bond_slave_of, e1.ip_configuration_mode]).to.deep.equal([
+        false,
+        true,
+        false,
+        NULL_REF,
+        'None',
+      ]);
       expect(await h.call('host.get_management_interface', host)).to.equal(h.pif('eth0'));
       // D3 VLAN with its network
       const vl = await h.call<string[]>('PIF.get_VLAN_slave_of', h.pif('eth0'));
@@ -609,7 +757,9 @@ describe('Bond', () => {
 
     it('set_property outside lacp, or a bad value: INVALID_VALUE ["properties", "k = v"]', async () => {
       const b = await h.call('Bond.create', await makeNetwork(h), [h.pif('eth1'), h.pif('eth2')], '', 'active-backup', {});
-      await failsAtomically(h, ['INVALID_VALUE', 'properties', 'hashing_algorithm = src_mac'], () => h.fails('Bond.set_property', b, 'hashing_algorithm', 'src_mac'));
+      await failsAtomically(h, ['INVALID_VALUE', 'properties', 'hashing_algorithm = src_mac'], () =>
+        h.fails('Bond.set_property', b, 'hashing_algorithm', 'src_mac'),
+      );
       await h.call('Bond.set_mode', b, 'lacp');
       await failsAtomically(h, ['INVALID_VALUE', 'properties', 'lacp-fallback-ab = maybe'], () => h.fails('Bond.set_property', b, 'lacp-fallback-ab', 'maybe'));
       await h.call('Bond.set_property', b, 'lacp-aggregation-key', '-42');
@@ -631,7 +781,7 @@ describe('Bond', () => {
     it('NM-01 auto_update_mac false, primary MAC unchanged: the given MAC stays', async () => {
       expect(await nm(false, false)).to.equal('cc:11:11:11:11:11');
     });
-    it('NM-02 auto_update_mac true: the master has the primary slave\'s MAC', async () => {
+    it("NM-02 auto_update_mac true: the master has the primary slave's MAC", async () => {
       expect(await nm(true, false)).to.equal('02:00:5e:00:53:11');
     });
     it('NM-03 auto_update_mac false, primary MAC changed: the given MAC stays', async () => {

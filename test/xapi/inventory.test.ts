@@ -31,7 +31,12 @@ describe('--inventory: management on a bond and on a VLAN on a bond', () => {
     const bond = r.store.get('Bond', r.store.children('PIF', mref, 'bond_master_of')[0]);
     expect(bond.mode).to.equal('lacp');
     expect(bond.properties).to.deep.include({ hashing_algorithm: 'tcpudp_ports', 'lacp-time': 'slow' });
-    expect(r.store.children('Bond', r.store.children('PIF', mref, 'bond_master_of')[0], 'slaves').map((s) => r!.store.get('PIF', s).device).sort()).to.deep.equal(['eth0', 'eth1']);
+    expect(
+      r.store
+        .children('Bond', r.store.children('PIF', mref, 'bond_master_of')[0], 'slaves')
+        .map((s) => r!.store.get('PIF', s).device)
+        .sort(),
+    ).to.deep.equal(['eth0', 'eth1']);
     expect(pif('eth0')[1].currently_attached).to.equal(false);
     const host = await r.backend.read();
     expect(host.bridges.xapi1.uplink).to.deep.include({ kind: 'bond', name: 'bond0', members: ['eth0', 'eth1'], mode: 'lacp' });
@@ -63,6 +68,8 @@ describe('--inventory: management on a bond and on a VLAN on a bond', () => {
     expect(() => splitInventory([...NICS, { bond: 'bond0', members: ['eth0', 'eth9'], mode: 'lacp' }])).to.throw(/members must be NICs/);
     expect(() => splitInventory([...NICS, { vlan: 100, on: 'bond7' }])).to.throw(/"on" must be a NIC or bond/);
     expect(() => splitInventory([...NICS, { bond: 'bond0', members: ['eth0'], mode: 'round-robin' as never }])).to.throw(/mode is/);
-    expect(() => splitInventory([{ ...NICS[0], management: true }, NICS[1], { bond: 'bond0', members: ['eth1'], mode: 'lacp', management: true }])).to.throw(/only one management/);
+    expect(() => splitInventory([{ ...NICS[0], management: true }, NICS[1], { bond: 'bond0', members: ['eth1'], mode: 'lacp', management: true }])).to.throw(
+      /only one management/,
+    );
   });
 });

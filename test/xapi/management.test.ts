@@ -14,9 +14,21 @@ async function hostWithPif(h: Harness, network: string, fields: Record<string, u
     const metrics = tx.create('host_metrics', { live: true });
     const host = tx.create('host', { name_label: 'other', enabled: true, metrics });
     const pif = tx.create('PIF', {
-      device: 'eth0', device_name: 'eth0', network, host, MAC: '02:00:00:00:99:01', MTU: 1500, VLAN: -1,
-      metrics: tx.create('PIF_metrics', {}), physical: true, currently_attached: false, properties: { gro: 'on' },
-      ip_configuration_mode: 'Static', IP: '198.51.100.99', netmask: '255.255.255.0', ...fields,
+      device: 'eth0',
+      device_name: 'eth0',
+      network,
+      host,
+      MAC: '02:00:00:00:99:01',
+      MTU: 1500,
+      VLAN: -1,
+      metrics: tx.create('PIF_metrics', {}),
+      physical: true,
+      currently_attached: false,
+      properties: { gro: 'on' },
+      ip_configuration_mode: 'Static',
+      IP: '198.51.100.99',
+      netmask: '255.255.255.0',
+      ...fields,
     });
     return { host, pif };
   });
@@ -70,8 +82,32 @@ describe('management interface', () => {
 
     it('MGMT-05 an unmanaged PIF on an unmanaged network whose bridge the host lacks: BRIDGE_NOT_AVAILABLE [bridge]', async () => {
       const n = await h.call('network.create', { name_label: 'ext', name_description: '', MTU: 1500, other_config: {}, bridge: 'brext', managed: false });
-      const p = await h.call('PIF.db_introduce', 'eth7', n, host, '02:00:00:00:07:07', 1500, -1, true,
-        'None', '', '', '', '', NULL_REF, NULL_REF, false, {}, false, 'None', [], '', 'IPv4', false, {});
+      const p = await h.call(
+        'PIF.db_introduce',
+        'eth7',
+        n,
+        host,
+        '02:00:00:00:07:07',
+        1500,
+        -1,
+        true,
+        'None',
+        '',
+        '',
+        '',
+        '',
+        NULL_REF,
+        NULL_REF,
+        false,
+        {},
+        false,
+        'None',
+        [],
+        '',
+        'IPv4',
+        false,
+        {},
+      );
       await failsAtomically(h, ['BRIDGE_NOT_AVAILABLE', 'brext'], () => h.fails('host.management_reconfigure', p));
     });
 
@@ -146,7 +182,9 @@ describe('management interface', () => {
       await failsAtomically(h, ['HA_IS_ENABLED'], () => h.fails('host.management_disable'));
       await failsAtomically(h, ['HA_IS_ENABLED'], () => h.fails('pool.management_reconfigure', h.r.store.get('PIF', h.pif('eth1')).network));
       const nb = await makeNetwork(h);
-      await failsAtomically(h, ['HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE'], () => h.fails('Bond.create', nb, [h.pif('eth2'), h.pif('eth0')], '', 'balance-slb', {}));
+      await failsAtomically(h, ['HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE'], () =>
+        h.fails('Bond.create', nb, [h.pif('eth2'), h.pif('eth0')], '', 'balance-slb', {}),
+      );
     });
   });
 
@@ -196,8 +234,12 @@ describe('management interface', () => {
     /** [bridge with the gateway, bridge with the DNS servers] as the backend was told. */
     async function gwDns(): Promise<[string[], string[]]> {
       const st = await h.backend.read();
-      const gw = Object.values(st.bridges).filter((b) => b.ip?.gateway).map((b) => b.name);
-      const dns = Object.values(st.bridges).filter((b) => b.ip?.dns).map((b) => b.name);
+      const gw = Object.values(st.bridges)
+        .filter((b) => b.ip?.gateway)
+        .map((b) => b.name);
+      const dns = Object.values(st.bridges)
+        .filter((b) => b.ip?.dns)
+        .map((b) => b.name);
       return [gw, dns];
     }
     beforeEach(async () => {

@@ -63,9 +63,21 @@ describe('network (create/destroy/attach/purposes/locking)', () => {
       const n = await makeNetwork(h, { MTU: '0', name_label: 'a', tags: ['t'] });
       const r = await h.call('network.get_record', n);
       expect(r).to.deep.include({
-        name_label: 'a', name_description: '', MTU: '1500', other_config: {}, bridge: 'xapi0', managed: true,
-        tags: ['t'], purpose: [], default_locking_mode: 'unlocked', assigned_ips: {}, blobs: {}, VIFs: [], PIFs: [],
-        allowed_operations: [], current_operations: {},
+        name_label: 'a',
+        name_description: '',
+        MTU: '1500',
+        other_config: {},
+        bridge: 'xapi0',
+        managed: true,
+        tags: ['t'],
+        purpose: [],
+        default_locking_mode: 'unlocked',
+        assigned_ips: {},
+        blobs: {},
+        VIFs: [],
+        PIFs: [],
+        allowed_operations: [],
+        current_operations: {},
       });
       const n2 = await makeNetwork(h, { MTU: '-5' });
       expect(await h.call('network.get_bridge', n2)).to.equal('xapi1');
@@ -76,13 +88,17 @@ describe('network (create/destroy/attach/purposes/locking)', () => {
 
     it('X-NW-06 the generated name skips bridges in use', async () => {
       await makeNetwork(h, { bridge: 'mybr0' });
-      await h.r.store.write((tx) => { tx.create('network', { bridge: 'xapi0', other_config: {} }); });
+      await h.r.store.write((tx) => {
+        tx.create('network', { bridge: 'xapi0', other_config: {} });
+      });
       expect(await h.call('network.get_bridge', await makeNetwork(h))).to.equal('xapi1');
     });
 
     it('X-NW-02 reserved or long bridge names → INVALID_VALUE ["bridge", name]', async () => {
       for (const b of ['xenbr9', 'xapi77', 'vif1.0', 'tap3', 'eth7', 'abcdefghijklmnop']) {
-        await failsAtomically(h, ['INVALID_VALUE', 'bridge', b], () => h.fails('network.create', { name_label: '', name_description: '', MTU: 1500, other_config: {}, bridge: b }));
+        await failsAtomically(h, ['INVALID_VALUE', 'bridge', b], () =>
+          h.fails('network.create', { name_label: '', name_description: '', MTU: 1500, other_config: {}, bridge: b }),
+        );
       }
       const ok = await makeNetwork(h, { bridge: 'abcdefghijklmno' });
       expect(await h.call('network.get_bridge', ok)).to.equal('abcdefghijklmno');
@@ -90,7 +106,9 @@ describe('network (create/destroy/attach/purposes/locking)', () => {
 
     it('X-NW-07 an existing bridge name → BRIDGE_NAME_EXISTS [bridge]', async () => {
       await makeNetwork(h, { bridge: 'br-guest' });
-      await failsAtomically(h, ['BRIDGE_NAME_EXISTS', 'br-guest'], () => h.fails('network.create', { name_label: '', name_description: '', MTU: 1500, other_config: {}, bridge: 'br-guest' }));
+      await failsAtomically(h, ['BRIDGE_NAME_EXISTS', 'br-guest'], () =>
+        h.fails('network.create', { name_label: '', name_description: '', MTU: 1500, other_config: {}, bridge: 'br-guest' }),
+      );
     });
 
     it('X-NW-08 creating a network changes nothing on the host', async () => {
@@ -135,7 +153,7 @@ describe('network (create/destroy/attach/purposes/locking)', () => {
   });
 
   describe('network.attach', () => {
-    it('X-NW-12 attach brings up the host\'s PIF on the network and its bridge', async () => {
+    it("X-NW-12 attach brings up the host's PIF on the network and its bridge", async () => {
       const p = h.pif('eth2');
       const n = await h.call('PIF.get_network', p);
       expect(h.backend.host().bridges).to.not.include('xenbr2');
@@ -146,7 +164,7 @@ describe('network (create/destroy/attach/purposes/locking)', () => {
       expect(host.up).to.include('eth2');
     });
 
-    it('X-SL-06 attach of a bond slave\'s network → CANNOT_PLUG_BOND_SLAVE [pif]', async () => {
+    it("X-SL-06 attach of a bond slave's network → CANNOT_PLUG_BOND_SLAVE [pif]", async () => {
       const p = h.pif('eth2');
       await rawBond(h, [p, h.pif('eth3')]);
       const n = await h.call('PIF.get_network', p);

@@ -15,10 +15,12 @@ describe('PIF', () => {
     h = await startHarness();
     host = h.r.d.hostRef;
   });
-  afterEach(async () => { await h.close(); });
+  afterEach(async () => {
+    await h.close();
+  });
 
   describe('plug / unplug', () => {
-    it('PIF.plug brings up the NIC\'s bridge; PIF.unplug takes it down; re-plugging is allowed', async () => {
+    it("PIF.plug brings up the NIC's bridge; PIF.unplug takes it down; re-plugging is allowed", async () => {
       await h.call('PIF.plug', h.pif('eth1'));
       await h.call('PIF.plug', h.pif('eth1'));
       expect(await h.call('PIF.get_currently_attached', h.pif('eth1'))).to.equal(true);
@@ -35,8 +37,32 @@ describe('PIF', () => {
     });
 
     it('PIF.plug / unplug of an unmanaged PIF: PIF_UNMANAGED [pif]', async () => {
-      const p = await h.call('PIF.db_introduce', 'eth7', await makeNetwork(h), host, '02:00:00:00:07:07', 1500, -1, true,
-        'None', '', '', '', '', NULL_REF, NULL_REF, false, {}, false, 'None', [], '', 'IPv4', false, {});
+      const p = await h.call(
+        'PIF.db_introduce',
+        'eth7',
+        await makeNetwork(h),
+        host,
+        '02:00:00:00:07:07',
+        1500,
+        -1,
+        true,
+        'None',
+        '',
+        '',
+        '',
+        '',
+        NULL_REF,
+        NULL_REF,
+        false,
+        {},
+        false,
+        'None',
+        [],
+        '',
+        'IPv4',
+        false,
+        {},
+      );
       await failsAtomically(h, ['PIF_UNMANAGED', p], () => h.fails('PIF.plug', p));
       await failsAtomically(h, ['PIF_UNMANAGED', p], () => h.fails('PIF.unplug', p));
     });
@@ -56,7 +82,7 @@ describe('PIF', () => {
       await failsAtomically(h, ['PIF_IS_MANAGEMENT_INTERFACE', h.pif('eth0')], () => h.fails('PIF.unplug', h.pif('eth0')));
     });
 
-    it('PIF.unplug with a running VM\'s attached VIF on the network: VIF_IN_USE [network, vif] (before disallow_unplug)', async () => {
+    it("PIF.unplug with a running VM's attached VIF on the network: VIF_IN_USE [network, vif] (before disallow_unplug)", async () => {
       const n1 = await h.call('PIF.get_network', h.pif('eth1'));
       const { vifs } = await vmWithVifs(h, [n1]);
       await h.call('PIF.set_disallow_unplug', h.pif('eth1'), true);
@@ -85,7 +111,14 @@ describe('PIF', () => {
       await h.call('PIF.plug', h.pif('eth1'));
       await h.call('PIF.reconfigure_ip', h.pif('eth1'), 'Static', '198.51.100.5', '255.255.255.0', '198.51.100.1', '198.51.100.53,2001:db8::53,bogus');
       const r = await rec(h, h.pif('eth1'));
-      expect([r.ip_configuration_mode, r.IP, r.netmask, r.gateway, r.DNS, r.currently_attached]).to.deep.equal(['Static', '198.51.100.5', '255.255.255.0', '198.51.100.1', '198.51.100.53', true]);
+      expect([r.ip_configuration_mode, r.IP, r.netmask, r.gateway, r.DNS, r.currently_attached]).to.deep.equal([
+        'Static',
+        '198.51.100.5',
+        '255.255.255.0',
+        '198.51.100.1',
+        '198.51.100.53',
+        true,
+      ]);
       expect(h.backend.host().ips).to.deep.equal({ xenbr0: '192.0.2.10', xenbr1: '198.51.100.5' });
       await assertHostMatchesDb(h);
     });
@@ -99,11 +132,37 @@ describe('PIF', () => {
     it('reconfigure_ip validation: INVALID_IP_ADDRESS_SPECIFIED [IP|netmask|gateway], PIF_UNMANAGED, PIF_IS_MANAGEMENT_INTERFACE', async () => {
       const e1 = h.pif('eth1');
       await failsAtomically(h, ['INVALID_IP_ADDRESS_SPECIFIED', 'IP'], () => h.fails('PIF.reconfigure_ip', e1, 'Static', '', '255.255.255.0', '', ''));
-      await failsAtomically(h, ['INVALID_IP_ADDRESS_SPECIFIED', 'netmask'], () => h.fails('PIF.reconfigure_ip', e1, 'Static', '10.0.0.1', '255.255.255', '', ''));
+      await failsAtomically(h, ['INVALID_IP_ADDRESS_SPECIFIED', 'netmask'], () =>
+        h.fails('PIF.reconfigure_ip', e1, 'Static', '10.0.0.1', '255.255.255', '', ''),
+      );
       await failsAtomically(h, ['INVALID_IP_ADDRESS_SPECIFIED', 'gateway'], () => h.fails('PIF.reconfigure_ip', e1, 'DHCP', '', '', '10.0.0.300', ''));
       await failsAtomically(h, ['PIF_IS_MANAGEMENT_INTERFACE', h.pif('eth0')], () => h.fails('PIF.reconfigure_ip', h.pif('eth0'), 'None', '', '', '', ''));
-      const p = await h.call('PIF.db_introduce', 'eth7', await makeNetwork(h), host, '02:00:00:00:07:07', 1500, -1, true,
-        'None', '', '', '', '', NULL_REF, NULL_REF, false, {}, false, 'None', [], '', 'IPv4', false, {});
+      const p = await h.call(
+        'PIF.db_introduce',
+        'eth7',
+        await makeNetwork(h),
+        host,
+        '02:00:00:00:07:07',
+        1500,
+        -1,
+        true,
+        'None',
+        '',
+        '',
+        '',
+        '',
+        NULL_REF,
+        NULL_REF,
+        false,
+        {},
+        false,
+        'None',
+        [],
+        '',
+        'IPv4',
+        false,
+        {},
+      );
       await failsAtomically(h, ['PIF_UNMANAGED', p], () => h.fails('PIF.reconfigure_ip', p, 'DHCP', '', '', '', ''));
     });
 
@@ -117,8 +176,15 @@ describe('PIF', () => {
       const e0 = h.pif('eth0');
       await h.call('PIF.reconfigure_ipv6', e0, 'Static', '2001:db8::10/64', '2001:db8::1', '2001:db8::53,192.0.2.99');
       const r = await rec(h, e0);
-      expect([r.ipv6_configuration_mode, r.IPv6, r.ipv6_gateway, r.DNS]).to.deep.equal(['Static', ['2001:db8::10/64'], '2001:db8::1', '2001:db8::53,192.0.2.53']);
-      await failsAtomically(h, ['INVALID_IP_ADDRESS_SPECIFIED', 'gateway'], () => h.fails('PIF.reconfigure_ipv6', e0, 'Static', '2001:db8::10/64', '192.0.2.1', ''));
+      expect([r.ipv6_configuration_mode, r.IPv6, r.ipv6_gateway, r.DNS]).to.deep.equal([
+        'Static',
+        ['2001:db8::10/64'],
+        '2001:db8::1',
+        '2001:db8::53,192.0.2.53',
+      ]);
+      await failsAtomically(h, ['INVALID_IP_ADDRESS_SPECIFIED', 'gateway'], () =>
+        h.fails('PIF.reconfigure_ipv6', e0, 'Static', '2001:db8::10/64', '192.0.2.1', ''),
+      );
       await failsAtomically(h, ['INVALID_CIDR_ADDRESS_SPECIFIED', 'IPv6'], () => h.fails('PIF.reconfigure_ipv6', e0, 'Static', '2001:db8::10/129', '', ''));
       await h.call('PIF.reconfigure_ipv6', h.pif('eth1'), 'Static', '', '', '');
       expect(await h.call('PIF.get_IPv6', h.pif('eth1'))).to.deep.equal(['']);
@@ -138,8 +204,26 @@ describe('PIF', () => {
       await h.call('PIF.set_disallow_unplug', p, true);
       expect(await h.call('PIF.get_disallow_unplug', p)).to.equal(true);
       const n = await h.call('PIF.get_network', p);
-      const p2 = await h.call('PIF.db_introduce', 'eth8', n, (await secondHostRef(h)), '02:00:00:00:08:08', 1500, -1, true,
-        'None', '', '', '', '', NULL_REF, NULL_REF, false, {}, true);
+      const p2 = await h.call(
+        'PIF.db_introduce',
+        'eth8',
+        n,
+        await secondHostRef(h),
+        '02:00:00:00:08:08',
+        1500,
+        -1,
+        true,
+        'None',
+        '',
+        '',
+        '',
+        '',
+        NULL_REF,
+        NULL_REF,
+        false,
+        {},
+        true,
+      );
       expect(await h.call('PIF.get_disallow_unplug', p2)).to.equal(true);
       await h.call('PIF.set_disallow_unplug', p2, false);
       expect(await h.call('PIF.get_disallow_unplug', p2)).to.equal(false);
@@ -171,7 +255,16 @@ describe('PIF', () => {
       await h.call('PIF.scan', host);
       const p = h.pif('eth6');
       const r = await rec(h, p);
-      expect([r.MAC, r.MTU, r.physical, r.currently_attached, r.management, r.VLAN, r.properties, r.managed]).to.deep.equal(['02:00:5e:00:53:66', '9000', true, false, false, '-1', { gro: 'on' }, true]);
+      expect([r.MAC, r.MTU, r.physical, r.currently_attached, r.management, r.VLAN, r.properties, r.managed]).to.deep.equal([
+        '02:00:5e:00:53:66',
+        '9000',
+        true,
+        false,
+        false,
+        '-1',
+        { gro: 'on' },
+        true,
+      ]);
       expect(await h.call('network.get_bridge', r.network)).to.equal('xenbr6');
       expect(await h.call('PIF.get_MAC', h.pif('eth5'))).to.equal('02:00:5e:00:53:55');
       const before = h.dump();
@@ -188,8 +281,9 @@ describe('PIF', () => {
       expect(h.find('PIF_metrics', () => true)).to.not.include(metrics);
       await failsAtomically(h, ['MAC_INVALID', 'zz'], () => h.fails('PIF.introduce', host, 'ZZ', 'eth5', true));
       await failsAtomically(h, ['DUPLICATE_PIF_DEVICE_NAME', 'eth4'], () => h.fails('PIF.introduce', host, '', 'eth4', true));
-      await failsAtomically(h, ['COULD_NOT_FIND_NETWORK_INTERFACE_WITH_SPECIFIED_DEVICE_NAME_AND_MAC_ADDRESS', 'eth5', '02:00:00:00:00:01'],
-        () => h.fails('PIF.introduce', host, '02:00:00:00:00:01', 'eth5', true));
+      await failsAtomically(h, ['COULD_NOT_FIND_NETWORK_INTERFACE_WITH_SPECIFIED_DEVICE_NAME_AND_MAC_ADDRESS', 'eth5', '02:00:00:00:00:01'], () =>
+        h.fails('PIF.introduce', host, '02:00:00:00:00:01', 'eth5', true),
+      );
       const p = await h.call('PIF.introduce', host, '02:00:5E:00:53:15', 'eth5', true);
       const r = await rec(h, p);
       expect([r.device, r.MAC, r.network, r.currently_attached]).to.deep.equal(['eth5', '02:00:5e:00:53:15', net, false]);
@@ -217,11 +311,47 @@ describe('PIF', () => {
     it('PIF.db_introduce stores the values (bond_slave_of ignored, not attached); db_forget deletes the record only', async () => {
       const n = await makeNetwork(h);
       const fakeBond = 'OpaqueRef:some-bond';
-      const p = await h.call('PIF.db_introduce', 'eth9', n, host, '02:00:00:00:09:09', 9000, -1, true,
-        'Static', '10.9.9.9', '255.0.0.0', '10.0.0.1', '10.0.0.53', fakeBond, NULL_REF, false, { a: 'b' }, true, 'Autoconf', ['fe80::1/64'], '', 'IPv4', true, { gro: 'off' });
+      const p = await h.call(
+        'PIF.db_introduce',
+        'eth9',
+        n,
+        host,
+        '02:00:00:00:09:09',
+        9000,
+        -1,
+        true,
+        'Static',
+        '10.9.9.9',
+        '255.0.0.0',
+        '10.0.0.1',
+        '10.0.0.53',
+        fakeBond,
+        NULL_REF,
+        false,
+        { a: 'b' },
+        true,
+        'Autoconf',
+        ['fe80::1/64'],
+        '',
+        'IPv4',
+        true,
+        { gro: 'off' },
+      );
       const r = await rec(h, p);
-      expect([r.device, r.network, r.MTU, r.IP, r.bond_slave_of, r.currently_attached, r.disallow_unplug, r.other_config, r.IPv6, r.properties, r.capabilities, r.igmp_snooping_status])
-        .to.deep.equal(['eth9', n, '9000', '10.9.9.9', NULL_REF, false, true, { a: 'b' }, ['fe80::1/64'], { gro: 'off' }, [], 'unknown']);
+      expect([
+        r.device,
+        r.network,
+        r.MTU,
+        r.IP,
+        r.bond_slave_of,
+        r.currently_attached,
+        r.disallow_unplug,
+        r.other_config,
+        r.IPv6,
+        r.properties,
+        r.capabilities,
+        r.igmp_snooping_status,
+      ]).to.deep.equal(['eth9', n, '9000', '10.9.9.9', NULL_REF, false, true, { a: 'b' }, ['fe80::1/64'], { gro: 'off' }, [], 'unknown']);
       await h.call('PIF.db_forget', p);
       expect(h.find('PIF', (x) => x.device === 'eth9')).to.deep.equal([]);
     });
@@ -231,8 +361,9 @@ describe('PIF', () => {
       await vmWithVifs(h, [n], { start: false });
       const vif = (await h.call<string[]>('network.get_VIFs', n))[0];
       await setFields(h, 'VIF', vif, { trunks: [5] });
-      await failsAtomically(h, ['NETWORK_INCOMPATIBLE_WITH_TRUNKS', n], () => h.fails('PIF.db_introduce', 'eth1', n, host, '02:00:00:00:09:09', 1500, 7, false,
-        'None', '', '', '', '', NULL_REF, NULL_REF, false, {}));
+      await failsAtomically(h, ['NETWORK_INCOMPATIBLE_WITH_TRUNKS', n], () =>
+        h.fails('PIF.db_introduce', 'eth1', n, host, '02:00:00:00:09:09', 1500, 7, false, 'None', '', '', '', '', NULL_REF, NULL_REF, false, {}),
+      );
     });
   });
 });

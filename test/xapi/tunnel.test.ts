@@ -21,11 +21,27 @@ describe('tunnel (tunnel.create/destroy)', () => {
     expect(transport.currently_attached).to.equal(true); // plugging the access PIF plugs the transport
     const ap = await h.call('PIF.get_record', a);
     expect(ap).to.deep.include({
-      device: 'tunnel0', network: nt, host: h.r.d.hostRef, MTU: '1500', VLAN: '-1', metrics: transport.metrics,
-      physical: false, currently_attached: true, ip_configuration_mode: 'None', bond_slave_of: 'OpaqueRef:NULL',
-      VLAN_master_of: 'OpaqueRef:NULL', management: false, other_config: {}, disallow_unplug: false,
-      IPv6: [''], primary_address_type: 'IPv4', managed: true, properties: {}, capabilities: [],
-      tunnel_access_PIF_of: [t], tunnel_transport_PIF_of: [],
+      device: 'tunnel0',
+      network: nt,
+      host: h.r.d.hostRef,
+      MTU: '1500',
+      VLAN: '-1',
+      metrics: transport.metrics,
+      physical: false,
+      currently_attached: true,
+      ip_configuration_mode: 'None',
+      bond_slave_of: 'OpaqueRef:NULL',
+      VLAN_master_of: 'OpaqueRef:NULL',
+      management: false,
+      other_config: {},
+      disallow_unplug: false,
+      IPv6: [''],
+      primary_address_type: 'IPv4',
+      managed: true,
+      properties: {},
+      capabilities: [],
+      tunnel_access_PIF_of: [t],
+      tunnel_transport_PIF_of: [],
     });
     // MTU is -1 at creation; bringing the PIF up sets it from the bridge (nm.ml step 8).
     expect(ap.MAC).to.match(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
@@ -48,8 +64,20 @@ describe('tunnel (tunnel.create/destroy)', () => {
     await h.call('tunnel.add_to_other_config', t, 'remote_ip', '198.51.100.20');
     await h.call('tunnel.add_to_other_config', t, 'key', '42');
     const st = await h.r.reconciler.actual();
-    expect(st.bridges[bridge].uplink).to.deep.equal({ kind: 'tunnel', name: 'tunnel0', protocol: 'vxlan', remote: '198.51.100.20', key: '42', transport: 'xenbr4' });
-    for (const [k, v] of [['remote_ip', '198.51.100.256'], ['remote_ip', '1.2.3.4 -- del-br xenbr0'], ['key', 'x;y'], ['key', '4294967296']]) {
+    expect(st.bridges[bridge].uplink).to.deep.equal({
+      kind: 'tunnel',
+      name: 'tunnel0',
+      protocol: 'vxlan',
+      remote: '198.51.100.20',
+      key: '42',
+      transport: 'xenbr4',
+    });
+    for (const [k, v] of [
+      ['remote_ip', '198.51.100.256'],
+      ['remote_ip', '1.2.3.4 -- del-br xenbr0'],
+      ['key', 'x;y'],
+      ['key', '4294967296'],
+    ]) {
       await h.call('tunnel.remove_from_other_config', t, k);
       await h.call('tunnel.add_to_other_config', t, k, v);
       expect(h.backend.host().uplinks[bridge], `${k}=${v}`).to.equal(undefined);

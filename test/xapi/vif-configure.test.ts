@@ -22,10 +22,16 @@ describe('VIF.configure_ipv4 / VIF.configure_ipv6', () => {
     vm = await makeVM(h);
     vif = await makeVIF(h, vm, await makeNetwork(h));
   });
-  after(async () => { await h?.close(); });
+  after(async () => {
+    await h?.close();
+  });
 
   it('VIFCFG-01 without a guest agent that sets addresses: VM_LACKS_FEATURE [vm], in every mode, nothing changed', async () => {
-    for (const [m, args] of [['VIF.configure_ipv4', ['Static', '192.0.2.5/24', '192.0.2.1']], ['VIF.configure_ipv4', ['None']], ['VIF.configure_ipv6', ['Autoconf']]] as const) {
+    for (const [m, args] of [
+      ['VIF.configure_ipv4', ['Static', '192.0.2.5/24', '192.0.2.1']],
+      ['VIF.configure_ipv4', ['None']],
+      ['VIF.configure_ipv6', ['Autoconf']],
+    ] as const) {
       await failsAtomically(h, ['VM_LACKS_FEATURE', vm], () => h.fails(m, vif, ...args));
     }
     // The feature must be exactly "1".
@@ -79,7 +85,9 @@ describe('VIF.configure_ipv4 / VIF.configure_ipv6', () => {
     await setFields(h, 'VIF', vif, { locking_mode: 'locked', ipv4_allowed: ['192.0.2.9'], ipv6_allowed: ['2001:db8::9'] });
     await failsAtomically(h, ['ADDRESS_VIOLATES_LOCKING_CONSTRAINT', '192.0.2.5/24'], () => h.fails('VIF.configure_ipv4', vif, 'Static', '192.0.2.5/24', ''));
     await h.call('VIF.configure_ipv4', vif, 'Static', '192.0.2.9/24', '');
-    await failsAtomically(h, ['ADDRESS_VIOLATES_LOCKING_CONSTRAINT', '2001:db8::5/64'], () => h.fails('VIF.configure_ipv6', vif, 'Static', '2001:db8::5/64', ''));
+    await failsAtomically(h, ['ADDRESS_VIOLATES_LOCKING_CONSTRAINT', '2001:db8::5/64'], () =>
+      h.fails('VIF.configure_ipv6', vif, 'Static', '2001:db8::5/64', ''),
+    );
     await h.call('VIF.configure_ipv6', vif, 'Static', '2001:db8::9/64', '');
     // Unlocked (explicitly, or by the network's default): any address.
     await setFields(h, 'VIF', vif, { locking_mode: 'network_default' });
@@ -101,10 +109,31 @@ describe('VIF.configure_ipv4 / VIF.configure_ipv6', () => {
 
   it('VIFCFG-07 host.software_version: the keys xapi publishes; product_version numeric (Ansible), 8.x', async () => {
     const sv = await h.call('host.get_software_version', h.r.d.hostRef);
-    expect(Object.keys(sv)).to.deep.equal(['product_version', 'product_version_text', 'product_version_text_short', 'platform_name', 'platform_version', 'product_brand', 'xapi', 'build_number', 'xapi_build', 'xen', 'xencenter_min', 'xencenter_max', 'network_backend', 'db_schema']);
+    expect(Object.keys(sv)).to.deep.equal([
+      'product_version',
+      'product_version_text',
+      'product_version_text_short',
+      'platform_name',
+      'platform_version',
+      'product_brand',
+      'xapi',
+      'build_number',
+      'xapi_build',
+      'xen',
+      'xencenter_min',
+      'xencenter_max',
+      'network_backend',
+      'db_schema',
+    ]);
     expect(sv.product_version).to.match(/^\d+\.\d+\.\d+$/);
     expect(Number(sv.product_version.split('.')[0])).to.be.at.least(8);
-    expect(sv).to.deep.include({ platform_name: 'XCP', product_brand: 'xenapi-netd', xencenter_min: `${API_VERSION.major}.${API_VERSION.minor}`, xencenter_max: `${API_VERSION.major}.${API_VERSION.minor}`, network_backend: 'openvswitch' });
+    expect(sv).to.deep.include({
+      platform_name: 'XCP',
+      product_brand: 'xenapi-netd',
+      xencenter_min: `${API_VERSION.major}.${API_VERSION.minor}`,
+      xencenter_max: `${API_VERSION.major}.${API_VERSION.minor}`,
+      network_backend: 'openvswitch',
+    });
     expect(sv.platform_version).to.match(/^\d+\.\d+\.\d+$/);
     expect(sv.xapi).to.match(/^\d+\.\d+$/);
   });

@@ -16,12 +16,36 @@ describe('VLAN (VLAN.create/destroy, pool.create_VLAN*, PIF.create_VLAN/destroy)
     const tagged = await h.call('PIF.get_record', t);
     const pif = await h.call('PIF.get_record', u);
     expect(pif).to.deep.include({
-      device: 'eth1', network: nv, host: h.r.d.hostRef, MAC: 'fe:ff:ff:ff:ff:ff', MTU: tagged.MTU, VLAN: '100',
-      metrics: tagged.metrics, physical: false, currently_attached: true, ip_configuration_mode: 'None', IP: '',
-      netmask: '', gateway: '', DNS: '', bond_slave_of: 'OpaqueRef:NULL', VLAN_master_of: vlan, VLAN_slave_of: [],
-      management: false, other_config: {}, disallow_unplug: false, ipv6_configuration_mode: 'None', IPv6: [''],
-      ipv6_gateway: '', primary_address_type: tagged.primary_address_type, managed: true, properties: {},
-      capabilities: [], bond_master_of: [], tunnel_access_PIF_of: [], tunnel_transport_PIF_of: [],
+      device: 'eth1',
+      network: nv,
+      host: h.r.d.hostRef,
+      MAC: 'fe:ff:ff:ff:ff:ff',
+      MTU: tagged.MTU,
+      VLAN: '100',
+      metrics: tagged.metrics,
+      physical: false,
+      currently_attached: true,
+      ip_configuration_mode: 'None',
+      IP: '',
+      netmask: '',
+      gateway: '',
+      DNS: '',
+      bond_slave_of: 'OpaqueRef:NULL',
+      VLAN_master_of: vlan,
+      VLAN_slave_of: [],
+      management: false,
+      other_config: {},
+      disallow_unplug: false,
+      ipv6_configuration_mode: 'None',
+      IPv6: [''],
+      ipv6_gateway: '',
+      primary_address_type: tagged.primary_address_type,
+      managed: true,
+      properties: {},
+      capabilities: [],
+      bond_master_of: [],
+      tunnel_access_PIF_of: [],
+      tunnel_transport_PIF_of: [],
     });
     expect(tagged.VLAN_slave_of).to.deep.equal([vlan]);
     expect(tagged.currently_attached).to.equal(false); // bring_pif_up never marks the tagged PIF
@@ -171,7 +195,9 @@ describe('VLAN (VLAN.create/destroy, pool.create_VLAN*, PIF.create_VLAN/destroy)
   it('X-VL-06 VLAN.destroy of an orphan VLAN record just deletes it', async () => {
     const vlan = await h.call('VLAN.create', h.pif('eth1'), '100', await makeNetwork(h));
     const u = await h.call('VLAN.get_untagged_PIF', vlan);
-    await h.r.store.write((tx) => { tx.destroy('PIF', u); });
+    await h.r.store.write((tx) => {
+      tx.destroy('PIF', u);
+    });
     await h.call('VLAN.destroy', vlan);
     expect(h.r.store.find('VLAN', vlan)).to.equal(undefined);
   });
@@ -189,7 +215,7 @@ describe('VLAN (VLAN.create/destroy, pool.create_VLAN*, PIF.create_VLAN/destroy)
     expect(h.find('VLAN', () => true)).to.deep.equal([]);
   });
 
-  it('X-VL-08 pool.create_VLAN_from_PIF creates and plugs a VLAN on every live host\'s PIF of the network', async () => {
+  it("X-VL-08 pool.create_VLAN_from_PIF creates and plugs a VLAN on every live host's PIF of the network", async () => {
     const nv = await makeNetwork(h);
     const pifs = await h.call('pool.create_VLAN_from_PIF', h.pif('eth3'), nv, '300');
     expect(pifs).to.have.length(1);

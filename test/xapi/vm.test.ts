@@ -18,9 +18,19 @@ describe('VM (create and power operations)', () => {
     const vm = await makeVM(h, { name_label: 'a' });
     const r = await h.call('VM.get_record', vm);
     expect(r).to.deep.include({
-      name_label: 'a', name_description: '', power_state: 'Halted', resident_on: NULL, scheduled_to_be_resident_on: NULL,
-      affinity: NULL, domid: '-1', is_control_domain: false, is_a_template: false, guest_metrics: NULL,
-      VIFs: [], domain_type: 'pv', current_operations: {},
+      name_label: 'a',
+      name_description: '',
+      power_state: 'Halted',
+      resident_on: NULL,
+      scheduled_to_be_resident_on: NULL,
+      affinity: NULL,
+      domid: '-1',
+      is_control_domain: false,
+      is_a_template: false,
+      guest_metrics: NULL,
+      VIFs: [],
+      domain_type: 'pv',
+      current_operations: {},
     });
     // xapi_vm.create adds a random mac_seed (a UUID) when the caller gave none, and keeps a given one
     expect(Object.keys(r.other_config)).to.deep.equal(['mac_seed']);
@@ -94,7 +104,17 @@ describe('VM (create and power operations)', () => {
     const n = await makeNetwork(h);
     await h.r.store.write((tx) => {
       const other = tx.create('host', { name_label: 'other', enabled: true });
-      tx.create('PIF', { device: 'eth0', network: n, host: other, MAC: '02:00:00:00:99:99', MTU: 1500, VLAN: -1, metrics: NULL, physical: true, currently_attached: false });
+      tx.create('PIF', {
+        device: 'eth0',
+        network: n,
+        host: other,
+        MAC: '02:00:00:00:99:99',
+        MTU: 1500,
+        VLAN: -1,
+        metrics: NULL,
+        physical: true,
+        currently_attached: false,
+      });
     });
     const { vm } = await vmWithVifs(h, [n], { start: false });
     await failsAtomically(h, ['NO_HOSTS_AVAILABLE'], () => h.fails('VM.start', vm, false, false));
@@ -176,7 +196,7 @@ describe('VM (create and power operations)', () => {
     expect(Object.keys(h.backend.host().vifs).sort()).to.deep.equal(['vif1.0', 'vif1.1']);
   });
 
-  describe('possibleHosts (the VIF-to-move rule\'s P)', () => {
+  describe("possibleHosts (the VIF-to-move rule's P)", () => {
     it('X-VM-12 a plain halted VM can start on this host only', async () => {
       const { vm } = await vmWithVifs(h, [await makeNetwork(h)], { start: false });
       expect(possibleHosts(h.r.store, vm)).to.deep.equal([h.r.d.hostRef]);
@@ -191,12 +211,24 @@ describe('VM (create and power operations)', () => {
       let other = '';
       await h.r.store.write((tx) => {
         other = tx.create('host', { name_label: 'other', enabled: true });
-        tx.create('PIF', { device: 'eth0', network: n, host: other, MAC: '02:00:00:00:99:99', MTU: 1500, VLAN: -1, metrics: NULL, physical: true, currently_attached: false });
+        tx.create('PIF', {
+          device: 'eth0',
+          network: n,
+          host: other,
+          MAC: '02:00:00:00:99:99',
+          MTU: 1500,
+          VLAN: -1,
+          metrics: NULL,
+          physical: true,
+          currently_attached: false,
+        });
       });
       const b = await vmWithVifs(h, [n], { start: false });
       // the other host has no live metrics: not a candidate either
       expect(possibleHosts(h.r.store, b.vm)).to.deep.equal([]);
-      await h.r.store.write((tx) => { tx.set('host', other, { metrics: tx.create('host_metrics', { live: true }) }); });
+      await h.r.store.write((tx) => {
+        tx.set('host', other, { metrics: tx.create('host_metrics', { live: true }) });
+      });
       expect(possibleHosts(h.r.store, b.vm)).to.deep.equal([other]);
     });
 
@@ -212,7 +244,9 @@ describe('VM (create and power operations)', () => {
       const n = await makeNetwork(h);
       await vmWithVifs(h, [n]);
       let other = '';
-      await h.r.store.write((tx) => { other = tx.create('host', { name_label: 'other', enabled: true, metrics: tx.create('host_metrics', { live: true }) }); });
+      await h.r.store.write((tx) => {
+        other = tx.create('host', { name_label: 'other', enabled: true, metrics: tx.create('host_metrics', { live: true }) });
+      });
       const vm = await makeVM(h);
       await makeVIF(h, vm, n, '0');
       expect(possibleHosts(h.r.store, vm)).to.deep.equal([h.r.d.hostRef]);

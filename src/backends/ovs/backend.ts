@@ -91,7 +91,8 @@ export function precheck(before: NetState, plan: Step[], kernel: Set<string>, vi
     throw Object.assign(new BackendError(i, `step ${i} refused before touching the host: ${why}`), { nothingApplied: true });
   };
   plan.forEach((st, i) => {
-    if (st.op === 'bridge.add' && kernel.has(st.bridge) && !owned.has(st.bridge)) refuse(i, `device ${st.bridge} already exists on the host and is not an Open vSwitch bridge`);
+    if (st.op === 'bridge.add' && kernel.has(st.bridge) && !owned.has(st.bridge))
+      refuse(i, `device ${st.bridge} already exists on the host and is not an Open vSwitch bridge`);
     if (st.op === 'uplink.add' && st.uplink.kind !== 'tunnel') {
       const need = st.uplink.kind === 'nic' ? [st.uplink.device] : st.uplink.members;
       const missing = need.filter((d) => !kernel.has(d));
@@ -99,7 +100,8 @@ export function precheck(before: NetState, plan: Step[], kernel: Set<string>, vi
     }
     if (st.op === 'vif.add') {
       if (vifType === 'system' && !kernel.has(st.vif)) refuse(i, `VIF device ${st.vif} does not exist on the host`);
-      if (vifType === 'internal' && kernel.has(st.vif) && !owned.has(st.vif)) refuse(i, `device ${st.vif} already exists on the host and is not an Open vSwitch port`);
+      if (vifType === 'internal' && kernel.has(st.vif) && !owned.has(st.vif))
+        refuse(i, `device ${st.vif} already exists on the host and is not an Open vSwitch port`);
     }
   });
 }
@@ -107,7 +109,8 @@ export function precheck(before: NetState, plan: Step[], kernel: Set<string>, vi
 /** The openvswitch backend; see the header comment for how it applies a plan. */
 export class OpenvswitchBackend implements Backend {
   readonly name = 'openvswitch';
-  private readonly o: Required<Omit<OpenvswitchOptions, 'nics' | 'log' | 'sysfs' | 'resolvConf' | 'precheck' | 'dhclient' | 'dhcpDir'>> & Pick<OpenvswitchOptions, 'nics' | 'sysfs' | 'resolvConf' | 'precheck'>;
+  private readonly o: Required<Omit<OpenvswitchOptions, 'nics' | 'log' | 'sysfs' | 'resolvConf' | 'precheck' | 'dhclient' | 'dhcpDir'>> &
+    Pick<OpenvswitchOptions, 'nics' | 'sysfs' | 'resolvConf' | 'precheck'>;
   /** The DHCP clients of DHCP bridges (tools/dhclient.ts). */
   readonly dhcp?: DhcpClients;
   private readonly vsctl: Vsctl;
@@ -170,7 +173,7 @@ export class OpenvswitchBackend implements Backend {
     const allow = this.o.nics ? new Set(this.o.nics) : undefined;
     return links
       .filter((l) => l.link_type === 'ether' && l.ifname !== 'lo')
-      .filter((l) => (allow ? allow.has(l.ifname) : (l.linkinfo?.info_kind === undefined || l.linkinfo.info_kind === 'veth')))
+      .filter((l) => (allow ? allow.has(l.ifname) : l.linkinfo?.info_kind === undefined || l.linkinfo.info_kind === 'veth'))
       .filter((l) => allow || !(VIF_RE.test(l.ifname) || l.ifname.startsWith('ovs-')))
       .map((l) => ({ device: l.ifname, MAC: l.address ?? '', MTU: l.mtu, carrier: l.flags.includes('LOWER_UP') }))
       .sort((a, b) => natural(a.device, b.device));
@@ -308,7 +311,10 @@ export class OpenvswitchBackend implements Backend {
       await this.followDhcp(before, r.target, plan);
     } catch (e) {
       const missing = (e as { code?: string }).code === 'ENOENT' || /ENOENT/.test(errText(e));
-      const step = Math.max(0, plan.findIndex((s) => s.op === 'ip.set' || s.op === 'ip.clear'));
+      const step = Math.max(
+        0,
+        plan.findIndex((s) => s.op === 'ip.set' || s.op === 'ip.clear'),
+      );
       throw new BackendError(step, missing ? 'dhclient is not installed (isc-dhcp-client): a DHCP PIF needs it' : `dhclient: ${errText(e)}`);
     }
   }

@@ -21,8 +21,17 @@ export interface BondRender {
 }
 
 const KNOWN_BOND_KEYS = new Set([
-  'hashing_algorithm', 'hashing-algorithm', 'updelay', 'downdelay', 'miimon', 'use_carrier',
-  'rebalance-interval', 'lacp-time', 'lacp-fallback-ab', 'lacp-aggregation-key', 'lacp-actor-key',
+  'hashing_algorithm',
+  'hashing-algorithm',
+  'updelay',
+  'downdelay',
+  'miimon',
+  'use_carrier',
+  'rebalance-interval',
+  'lacp-time',
+  'lacp-fallback-ab',
+  'lacp-aggregation-key',
+  'lacp-actor-key',
 ]);
 
 /** The columns of a bond Port and its members for a bond Uplink. */
@@ -63,8 +72,25 @@ export function renderBond(u: Extract<Uplink, { kind: 'bond' }>): BondRender {
 }
 
 /** One text for a bond's columns, whatever order they were read or built in. */
-export function canonicalBond(lacp: string, bondMode: string, up: number, down: number, mac: string, other: Record<string, string>,
-  members: string[], memberOther: Record<string, string>): string {
+export function canonicalBond(
+  lacp: string,
+  bondMode: string,
+  up: number,
+  down: number,
+  mac: string,
+  other: Record<string, string>,
+  members: string[],
+  memberOther: Record<string, string>,
+): string {
   const sortObj = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
-  return JSON.stringify({ lacp, bondMode, up, down, mac: mac.toLowerCase(), other: sortObj(other), members: [...members].sort(natural), memberOther: sortObj(memberOther) });
+  return JSON.stringify({
+    lacp,
+    bondMode,
+    up,
+    down,
+    mac: mac.toLowerCase(),
+    other: sortObj(other),
+    members: [...members].sort(natural),
+    memberOther: sortObj(memberOther),
+  });
 }

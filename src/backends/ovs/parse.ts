@@ -79,23 +79,43 @@ function rows(table: { headings: string[]; data: Json[][] }): Record<string, Jso
 
 /** Parses the output of listTablesArgv (three JSON tables, one a line). */
 export function parseTables(out: string): RawDb {
-  const [bt, pt, it] = out.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { headings: string[]; data: Json[][] });
+  const [bt, pt, it] = out
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { headings: string[]; data: Json[][] });
   const bridges = rows(bt).map((r) => ({ name: String(r.name), ports: toSet(r.ports).map(String) }));
   const ports = new Map<string, RawPort>();
   for (const r of rows(pt)) {
     const uuid = String(atom(r._uuid));
     ports.set(uuid, {
-      uuid, name: String(r.name), interfaces: toSet(r.interfaces).map(String), tag: optNum(r.tag), fakeBridge: r.fake_bridge === true,
-      bondMode: optStr(r.bond_mode), lacp: optStr(r.lacp), updelay: Number(r.bond_updelay ?? 0), downdelay: Number(r.bond_downdelay ?? 0),
-      mac: optStr(r.mac), otherConfig: toMap(r.other_config), externalIds: toMap(r.external_ids),
+      uuid,
+      name: String(r.name),
+      interfaces: toSet(r.interfaces).map(String),
+      tag: optNum(r.tag),
+      fakeBridge: r.fake_bridge === true,
+      bondMode: optStr(r.bond_mode),
+      lacp: optStr(r.lacp),
+      updelay: Number(r.bond_updelay ?? 0),
+      downdelay: Number(r.bond_downdelay ?? 0),
+      mac: optStr(r.mac),
+      otherConfig: toMap(r.other_config),
+      externalIds: toMap(r.external_ids),
     });
   }
   const ifaces = new Map<string, RawIface>();
   for (const r of rows(it)) {
     const uuid = String(atom(r._uuid));
     ifaces.set(uuid, {
-      uuid, name: String(r.name), type: String(r.type ?? ''), options: toMap(r.options), otherConfig: toMap(r.other_config),
-      externalIds: toMap(r.external_ids), mtu: optNum(r.mtu), mtuRequest: optNum(r.mtu_request), error: optStr(r.error), ofport: optNum(r.ofport),
+      uuid,
+      name: String(r.name),
+      type: String(r.type ?? ''),
+      options: toMap(r.options),
+      otherConfig: toMap(r.other_config),
+      externalIds: toMap(r.external_ids),
+      mtu: optNum(r.mtu),
+      mtuRequest: optNum(r.mtu_request),
+      error: optStr(r.error),
+      ofport: optNum(r.ofport),
     });
   }
   return { bridges, ports, ifaces };
@@ -146,7 +166,14 @@ export function stateOf(db: RawDb): { state: NetState; storedIp: Map<string, IpC
 export function uplinkOf(p: RawPort, ifs: RawIface[]): Uplink | undefined {
   if (ifs.length === 1 && (ifs[0].type === 'gre' || ifs[0].type === 'vxlan')) {
     const i = ifs[0];
-    return { kind: 'tunnel', name: p.name, protocol: i.type as 'gre' | 'vxlan', remote: i.options.remote_ip ?? '', key: i.options.key ?? '', transport: i.externalIds[TRANSPORT_KEY] ?? '' };
+    return {
+      kind: 'tunnel',
+      name: p.name,
+      protocol: i.type as 'gre' | 'vxlan',
+      remote: i.options.remote_ip ?? '',
+      key: i.options.key ?? '',
+      transport: i.externalIds[TRANSPORT_KEY] ?? '',
+    };
   }
   if (ifs.some((i) => i.type !== '' && i.type !== 'system')) return undefined;
   if (ifs.length === 1 && ifs[0].name === p.name && !p.bondMode && !p.lacp) return { kind: 'nic', device: p.name };

@@ -132,8 +132,18 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
         // A member LACP disabled stays may_enable=false when re-added in the same transaction:
         // commit the removal of an LACP bond before its NICs are used again.
         const old = st.uplink;
-        if (again === undefined && old.kind === 'bond' && old.mode === 'lacp' &&
-          plan.slice(i + 1).some((n) => n.op === 'uplink.add' && (n.uplink.kind === 'nic' ? [n.uplink.device] : n.uplink.kind === 'bond' ? n.uplink.members : []).some((m) => old.members.includes(m)))) {
+        if (
+          again === undefined &&
+          old.kind === 'bond' &&
+          old.mode === 'lacp' &&
+          plan
+            .slice(i + 1)
+            .some(
+              (n) =>
+                n.op === 'uplink.add' &&
+                (n.uplink.kind === 'nic' ? [n.uplink.device] : n.uplink.kind === 'bond' ? n.uplink.members : []).some((m) => old.members.includes(m)),
+            )
+        ) {
           tx.cut();
         }
         break;
@@ -196,7 +206,8 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
     if (!b) continue;
     const fresh = recreated.has(op.bridge);
     if (op.kind === 'clear') {
-      if (!fresh && op.ip.mode === 'Static' && op.ip.address) push(op.step, { op: 'addr.del', dev: op.bridge, address: op.ip.address, prefix: prefixOf(op.ip.netmask) });
+      if (!fresh && op.ip.mode === 'Static' && op.ip.address)
+        push(op.step, { op: 'addr.del', dev: op.bridge, address: op.ip.address, prefix: prefixOf(op.ip.netmask) });
     } else {
       ipDone.add(op.bridge);
       if (op.ip.mode === 'Static' && op.ip.address) setIp(op.step, op.bridge, op.ip);

@@ -70,7 +70,8 @@ export function augtoolRunner(bin = 'augtool'): Runner {
       const out = all.trim().split('\n');
       const errs = out.filter((l) => /error|fail/i.test(l));
       throw Object.assign(new Error(`augtool exited ${r.exitCode ?? r.signal}: ${(errs.length ? errs : out.slice(-3)).join(' / ')}`), {
-        exitCode: r.exitCode, signal: r.signal ?? undefined,
+        exitCode: r.exitCode,
+        signal: r.signal ?? undefined,
       });
     }
     return all;

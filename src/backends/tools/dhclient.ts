@@ -11,7 +11,10 @@ import { RefusedValue, Tool } from './exec.js';
 
 /** The DHCP clients this daemon runs, by device. */
 export class DhcpClients {
-  constructor(private readonly tool: Tool, private readonly dir: string) {}
+  constructor(
+    private readonly tool: Tool,
+    private readonly dir: string,
+  ) {}
 
   private paths(dev: string): string[] {
     if (!isIfName(dev)) throw new RefusedValue('dhclient', 'device name', dev);

@@ -69,7 +69,11 @@ export class Tool {
   /** Commands run (tests, benchmarks). */
   calls = 0;
 
-  constructor(readonly name: string, private readonly runner: Runner, private readonly log?: ToolLog) {}
+  constructor(
+    readonly name: string,
+    private readonly runner: Runner,
+    private readonly log?: ToolLog,
+  ) {}
 
   /** True if the runner can start a command now and feed its stdin later (runWithInput). */
   get feeds(): boolean {
@@ -96,9 +100,14 @@ export class Tool {
       return await (input ? this.runner.withInput!([...argv], input) : this.runner([...argv]));
     } catch (e) {
       const o = e as { exitCode?: unknown; signal?: unknown; stderr?: unknown };
-      const err = new ToolError(this.name, argv, `${this.name}: ${errText(e)}`,
-        typeof o?.exitCode === 'number' ? o.exitCode : undefined, typeof o?.signal === 'string' ? o.signal : undefined,
-        typeof o?.stderr === 'string' ? o.stderr : '');
+      const err = new ToolError(
+        this.name,
+        argv,
+        `${this.name}: ${errText(e)}`,
+        typeof o?.exitCode === 'number' ? o.exitCode : undefined,
+        typeof o?.signal === 'string' ? o.signal : undefined,
+        typeof o?.stderr === 'string' ? o.stderr : '',
+      );
       this.log?.warn(`${line}: failed: ${errText(e)}`);
       throw err;
     }
@@ -137,12 +146,22 @@ export function runCommand(cmd: string, args: readonly string[], env?: Record<st
       if (done) return;
       done = true;
       const failed = !!spawnErr || exitCode !== 0;
-      const shortMessage = spawnErr ? `Command failed with ${spawnErr.code ?? spawnErr.message}: ${line}`
-        : signal ? `Command was killed with ${signal}: ${line}`
-        : exitCode !== 0 ? `Command failed with exit code ${exitCode}: ${line}` : '';
+      const shortMessage = spawnErr
+        ? `Command failed with ${spawnErr.code ?? spawnErr.message}: ${line}`
+        : signal
+          ? `Command was killed with ${signal}: ${line}`
+          : exitCode !== 0
+            ? `Command failed with exit code ${exitCode}: ${line}`
+            : '';
       resolve({
-        stdout: chomp(Buffer.concat(out).toString('utf8')), stderr: chomp(Buffer.concat(err).toString('utf8')), all: chomp(Buffer.concat(all).toString('utf8')),
-        exitCode: exitCode ?? undefined, signal: signal ?? undefined, code: spawnErr?.code, failed, shortMessage,
+        stdout: chomp(Buffer.concat(out).toString('utf8')),
+        stderr: chomp(Buffer.concat(err).toString('utf8')),
+        all: chomp(Buffer.concat(all).toString('utf8')),
+        exitCode: exitCode ?? undefined,
+        signal: signal ?? undefined,
+        code: spawnErr?.code,
+        failed,
+        shortMessage,
       });
     };
     let child;
@@ -152,13 +171,22 @@ export function runCommand(cmd: string, args: readonly string[], env?: Record<st
       finish(null, null, e as NodeJS.ErrnoException);
       return;
     }
-    child.stdout!.on('data', (c: Buffer) => { out.push(c); all.push(c); });
-    child.stderr!.on('data', (c: Buffer) => { err.push(c); all.push(c); });
+    child.stdout!.on('data', (c: Buffer) => {
+      out.push(c);
+      all.push(c);
+    });
+    child.stderr!.on('data', (c: Buffer) => {
+      err.push(c);
+      all.push(c);
+    });
     child.on('error', (e) => finish(null, null, e));
     if (input && child.stdin) {
       const stdin = child.stdin;
       stdin.on('error', () => undefined); // the command may exit before reading it: its exit status tells
-      input.then((text) => stdin.end(text), () => stdin.end());
+      input.then(
+        (text) => stdin.end(text),
+        () => stdin.end(),
+      );
     }
     child.on('close', (code, signal) => finish(code, signal));
   });

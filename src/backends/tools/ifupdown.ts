@@ -22,7 +22,10 @@ export interface IfControl {
 /** `ifup DEV` / `ifdown DEV` (initscripts). */
 export class Initscripts implements IfControl {
   readonly kind = 'initscripts';
-  constructor(private readonly ifup: Tool, private readonly ifdown: Tool) {}
+  constructor(
+    private readonly ifup: Tool,
+    private readonly ifdown: Tool,
+  ) {}
   async reload(): Promise<void> {}
   async up(device: string): Promise<void> {
     await this.ifup.run([dev('ifup', device)]);

@@ -56,11 +56,15 @@ function prefix4(p: number): string {
 /** The tokens of one command (each already validated by its type). */
 export function ipTokens(c: IpCmd): string[] {
   switch (c.op) {
-    case 'link.up': return ['link', 'set', 'dev', dev(c.dev), 'up'];
+    case 'link.up':
+      return ['link', 'set', 'dev', dev(c.dev), 'up'];
     // ip -batch lines take no options (-4): the address family follows from the address.
-    case 'addr.replace': return ['addr', 'replace', `${addr4(c.address)}/${prefix4(c.prefix)}`, 'dev', dev(c.dev)];
-    case 'addr.del': return ['addr', 'del', `${addr4(c.address)}/${prefix4(c.prefix)}`, 'dev', dev(c.dev)];
-    case 'route.replaceDefault': return ['route', 'replace', 'default', 'via', addr4(c.gateway), 'dev', dev(c.dev)];
+    case 'addr.replace':
+      return ['addr', 'replace', `${addr4(c.address)}/${prefix4(c.prefix)}`, 'dev', dev(c.dev)];
+    case 'addr.del':
+      return ['addr', 'del', `${addr4(c.address)}/${prefix4(c.prefix)}`, 'dev', dev(c.dev)];
+    case 'route.replaceDefault':
+      return ['route', 'replace', 'default', 'via', addr4(c.gateway), 'dev', dev(c.dev)];
   }
 }
 

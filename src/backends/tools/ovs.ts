@@ -119,15 +119,21 @@ export class VsctlTxn {
   }
   setBondPort(bond: string, c: BondPortCols): void {
     const cols = [
-      `lacp=${c.lacp}`, `bond_mode=${c.bondMode}`, `bond_updelay=${word(String(c.updelay), /^\d{1,9}$/, 'delay')}`,
-      `bond_downdelay=${word(String(c.downdelay), /^\d{1,9}$/, 'delay')}`, `other_config=${ovsMap(c.otherConfig)}`, `external_ids=${ovsMap(c.externalIds)}`,
+      `lacp=${c.lacp}`,
+      `bond_mode=${c.bondMode}`,
+      `bond_updelay=${word(String(c.updelay), /^\d{1,9}$/, 'delay')}`,
+      `bond_downdelay=${word(String(c.downdelay), /^\d{1,9}$/, 'delay')}`,
+      `other_config=${ovsMap(c.otherConfig)}`,
+      `external_ids=${ovsMap(c.externalIds)}`,
     ];
     if (c.mac) cols.unshift(`mac=${ovsString(mac(c.mac))}`);
     this.add('set', 'port', ifName(bond), ...cols);
   }
   /** Sets other_config keys (and the MTU, when given) of a member Interface. */
   setMember(iface: string, otherConfig: Record<string, string>, mtuReq?: number): void {
-    const cols = Object.keys(otherConfig).sort().map((k) => `other_config:${ovsString(k)}=${ovsString(otherConfig[k])}`);
+    const cols = Object.keys(otherConfig)
+      .sort()
+      .map((k) => `other_config:${ovsString(k)}=${ovsString(otherConfig[k])}`);
     if (mtuReq) cols.push(`mtu_request=${mtu(mtuReq)}`);
     if (cols.length) this.add('set', 'interface', ifName(iface), ...cols);
   }
@@ -139,8 +145,14 @@ export class VsctlTxn {
     if (protocol !== 'gre' && protocol !== 'vxlan') throw new RefusedValue(VSCTL, 'tunnel protocol', protocol);
     if (remote !== '' && !isIPv4(remote)) throw new RefusedValue(VSCTL, 'tunnel remote IP', remote);
     if (key && !isTunnelKey(key)) throw new RefusedValue(VSCTL, 'tunnel key', key);
-    this.add('set', 'interface', ifName(iface), `type=${protocol}`, `options=${ovsMap({ remote_ip: remote, ...(key ? { key } : {}) })}`,
-      `external_ids=${ovsMap(externalIds)}`);
+    this.add(
+      'set',
+      'interface',
+      ifName(iface),
+      `type=${protocol}`,
+      `options=${ovsMap({ remote_ip: remote, ...(key ? { key } : {}) })}`,
+      `external_ids=${ovsMap(externalIds)}`,
+    );
   }
   setInternal(iface: string): void {
     this.add('set', 'interface', ifName(iface), 'type=internal');
@@ -167,10 +179,20 @@ export class VsctlTxn {
 /** The Bridge, Port and Interface columns read() needs, as one read-only call. */
 export function listTablesArgv(timeoutSeconds: number): string[] {
   return [
-    `--timeout=${Math.max(1, Math.floor(timeoutSeconds))}`, '--format=json',
-    '--', '--columns=name,ports', 'list', 'Bridge',
-    '--', '--columns=_uuid,name,interfaces,tag,fake_bridge,bond_mode,lacp,bond_updelay,bond_downdelay,mac,other_config,external_ids', 'list', 'Port',
-    '--', '--columns=_uuid,name,type,options,other_config,external_ids,mtu,mtu_request,error,ofport', 'list', 'Interface',
+    `--timeout=${Math.max(1, Math.floor(timeoutSeconds))}`,
+    '--format=json',
+    '--',
+    '--columns=name,ports',
+    'list',
+    'Bridge',
+    '--',
+    '--columns=_uuid,name,interfaces,tag,fake_bridge,bond_mode,lacp,bond_updelay,bond_downdelay,mac,other_config,external_ids',
+    'list',
+    'Port',
+    '--',
+    '--columns=_uuid,name,type,options,other_config,external_ids,mtu,mtu_request,error,ofport',
+    'list',
+    'Interface',
   ];
 }
 
