@@ -40,6 +40,7 @@ import {
   type SkippedFile,
   type Adoption,
 } from './backend.js';
+import { isPrefix4, netmaskOf } from '../../schema/values.js';
 import { discoverHost } from './hostnet.js';
 import { localRunner, runCommand, Tool, type Runner } from './tools/exec.js';
 import { IpTool } from './tools/ip.js';
@@ -560,9 +561,13 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
   const skip = (file: string, reason: string) => {
     if (!skipped.some((s) => s.file === file)) skipped.push({ file, reason });
   };
+  // Aliases (ifcfg-X:N): a bridge's only alias holding its only address is that bridge's IP
+  // (seed 003 puts the management address on vlan100:1); any other is left alone.
+  const aliases = new Map<string, Record<string, string>>();
+  const aliasReason = (name: string) => `an alias of ${name.slice(6, name.indexOf(':'))}: a PIF has one IPv4 address, aliases are not modelled`;
   for (const [name, text] of texts) {
     if (!name.startsWith('ifcfg-') || name === 'ifcfg-lo') continue;
-    if (name.includes(':')) skip(name, `an alias of ${name.slice(6, name.indexOf(':'))}: a PIF has one IPv4 address, aliases are not modelled`);
+    if (name.includes(':')) aliases.set(name, parseVars(text));
     else vars.set(name, parseVars(text));
   }
   const dev = (name: string) => vars.get(name)?.DEVICE || name.slice('ifcfg-'.length);
@@ -588,7 +593,15 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
       .join(',');
     const fields = { address: v.IPADDR ?? '', netmask: v.NETMASK ?? '', gateway: v.GATEWAY ?? '', dns };
     if (boot === 'dhcp') b.ip = { mode: 'DHCP', ...fields };
-    else if (v.IPADDR || boot === 'static') b.ip = { mode: 'Static', ...fields };
+    else if (v.IPADDR) b.ip = { mode: 'Static', ...fields };
+    const mine = [...aliases].filter(([n]) => n.slice(6, n.indexOf(':')) === b.name);
+    const [aname, av] = mine[0] ?? [];
+    const aboot = (av?.BOOTPROTO ?? 'none').toLowerCase();
+    const amask = av?.NETMASK ?? (av && isPrefix4(av.PREFIX ?? '') ? netmaskOf(Number(av.PREFIX)) : '');
+    if (!b.ip && mine.length === 1 && av!.IPADDR && amask && (aboot === 'static' || aboot === 'none')) {
+      b.ip = { mode: 'Static', address: av!.IPADDR, netmask: amask, gateway: av!.GATEWAY ?? fields.gateway, dns };
+      owned.set(aname!, b.name); // rewritten into the bridge's own file, and removed, at the bridge's next change
+    } else if (!b.ip && boot === 'static') b.ip = { mode: 'Static', ...fields };
     bridges[b.name] = b;
     owned.set(name, b.name);
   }
@@ -719,6 +732,7 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
       }
       if (ours) continue;
       delete bridges[b.name];
+      for (const [f, br] of [...owned]) if (br === b.name && aliases.has(f)) owned.delete(f);
       if (file) {
         owned.delete(file);
         skip(file, `bridge ${b.name} has no port, bond or VLAN: not a XenAPI network's bridge`);
@@ -737,6 +751,7 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
   }
 
   // Why the rest is left alone.
+  for (const name of aliases.keys()) if (!owned.has(name)) skip(name, aliasReason(name));
   for (const [name, v] of vars) {
     if (owned.has(name)) continue;
     const d = dev(name);

@@ -34,18 +34,25 @@ const SEED003: Record<string, string> = {
 /** What XenAPI cannot record: left alone, each reported. */
 const FOREIGN: Record<string, string> = {
   'ifcfg-lo': 'DEVICE=lo\nIPADDR=127.0.0.1\nNETMASK=255.0.0.0\nONBOOT=yes\n',
-  'ifcfg-vlan51:1': 'BOOTPROTO=static\nONBOOT=yes\nIPADDR=10.1.51.7\nNETMASK=255.255.255.0\n',
+  'ifcfg-vlan100:2': 'BOOTPROTO=static\nONBOOT=yes\nIPADDR=10.1.51.7\nNETMASK=255.255.255.0\n',
   'ifcfg-br9': 'DEVICE=br9\nTYPE=Bridge\nBOOTPROTO=none\nONBOOT=yes\n',
   'ifcfg-eth2': `DEVICE=eth2\nHWADDR=${MACS[2]}\nBRIDGE=br9\nONBOOT=yes\n`,
   'ifcfg-eth3': `DEVICE=eth3\nHWADDR=${MACS[3]}\nBRIDGE=br9\nONBOOT=yes\n`,
   'ifcfg-ib0': 'DEVICE=ib0\nTYPE=InfiniBand\nBOOTPROTO=none\nONBOOT=yes\n',
 };
 
-function scratchRoot(): string {
+/** Seed 003 exactly as printed: vlan100 without an address, the management address on its alias vlan100:1. */
+const SEED003_ALIAS: Record<string, string> = {
+  ...SEED003,
+  'ifcfg-vlan100': 'BOOTPROTO=none\nONBOOT=yes\nTYPE=Bridge\n',
+  'ifcfg-vlan100:1': 'BOOTPROTO=static\nONBOOT=yes\nIPADDR=10.1.1.101\nNETMASK=255.255.255.0\n',
+};
+
+function scratchRoot(files: Record<string, string> = { ...SEED003, ...FOREIGN }): string {
   const root = mkdtempSync(join(tmpdir(), 'xnd-takeover-'));
   const dir = join(root, SCRIPTS_DIR);
   mkdirSync(dir, { recursive: true });
-  for (const [n, t] of Object.entries({ ...SEED003, ...FOREIGN })) writeFileSync(join(dir, n), t);
+  for (const [n, t] of Object.entries(files)) writeFileSync(join(dir, n), t);
   // The host's NICs as sysfs shows them (a `device` link marks a physical NIC).
   MACS.forEach((mac, i) => {
     const d = join(root, 'sys/class/net', `eth${i}`);
@@ -177,13 +184,65 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
         lines.some((l) => l.startsWith('warn') && l.includes(`${file} not adopted`) && re.test(l)),
         `${file}: ${lines.join('\n')}`,
       ).to.equal(true);
-    warned('ifcfg-vlan51:1', /alias/);
+    warned('ifcfg-vlan100:2', /alias/);
     warned('ifcfg-br9', /2 ports/);
     warned('ifcfg-eth2', /port of bridge br9/);
     warned('ifcfg-eth3', /port of bridge br9/);
     warned('ifcfg-ib0', /TYPE=InfiniBand/);
     expect(lines.some((l) => /ifcfg-lo/.test(l))).to.equal(false);
     expect(lines.some((l) => /adopted VLAN 100 on bond0, bridge vlan100, Static 10\.1\.1\.101/.test(l))).to.equal(true);
+  });
+
+  it("seed 003 as printed (address on the alias vlan100:1): adopted as VLAN 100's IP, nothing written; the first change of that IP moves it into ifcfg-vlan100 and removes the alias", async () => {
+    const saved = root;
+    root = scratchRoot(SEED003_ALIAS);
+    const savedDb = dbDir;
+    dbDir = mkdtempSync(join(tmpdir(), 'xnd-takeover-db-'));
+    try {
+      const before = filesOf(root);
+      await start();
+      expect(filesOf(root), lines.join('\n')).to.deep.equal(before);
+      expect((r!.backend as IfcfgBackend).augtoolRuns).to.equal(0);
+      expect(
+        lines.some((l) => /not adopted/.test(l)),
+        lines.join('\n'),
+      ).to.equal(false);
+      const [v100ref, v100] = pif('bond0', 100);
+      expect([v100.management, v100.ip_configuration_mode, v100.IP, v100.netmask, v100.gateway]).to.deep.equal([
+        true,
+        'Static',
+        '10.1.1.101',
+        '255.255.255.0',
+        '',
+      ]);
+      const client = xmlrpc.createClient({ host: '127.0.0.1', port: r!.port, path: '/' });
+      const call = <T = any>(method: string, ...params: unknown[]): Promise<T> =>
+        new Promise((resolve, reject) => {
+          client.methodCall(method, params, (err: unknown, v: any) => {
+            if (err) return reject(err);
+            if (v?.Status === 'Success') return resolve(v.Value);
+            reject(new Error(`${method}: ${JSON.stringify(v?.ErrorDescription ?? v)}`));
+          });
+        });
+      const session = await call<string>('session.login_with_password', 'root', 'secret', '1.0', 'test');
+      await call('PIF.reconfigure_ip', session, v100ref, 'Static', '10.1.1.102', '255.255.255.0', '10.1.1.1', '');
+      const after = filesOf(root);
+      expect(Object.keys(after)).to.not.include('ifcfg-vlan100:1');
+      expect(after['ifcfg-vlan100']).to.match(/^IPADDR=10\.1\.1\.102$/m);
+      expect(
+        Object.entries(after)
+          .filter(([, t]) => /^IPADDR=/m.test(t))
+          .map(([n]) => n),
+      ).to.deep.equal(['ifcfg-vlan100']);
+      for (const n of ['ifcfg-eth0', 'ifcfg-eth1', 'ifcfg-bond0', 'ifcfg-bond0.50', 'ifcfg-vlan50']) expect(after[n], n).to.equal(before[n]);
+    } finally {
+      await r?.close();
+      r = undefined;
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dbDir, { recursive: true, force: true });
+      root = saved;
+      dbDir = savedDb;
+    }
   });
 
   it('a restart changes no adopted or foreign file; an API change rewrites only the files it concerns', async () => {
