@@ -20,7 +20,7 @@ import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
-import { rpc } from '../e2e/child.js';
+import { rpc } from '../helpers/child.js';
 import { figure } from './report.js';
 
 const MGMT_IP = '192.0.2.10';

@@ -23,7 +23,8 @@ import net from 'node:net';
 import type { CallCtx } from '../../src/api/context.js';
 import { bondCreate } from '../../src/xapi/bond.js';
 import { vlanCreate } from '../../src/xapi/vlan.js';
-import { inventory, startNode, until, type Node } from '../pool/nodes.js';
+import { inventory, startNode, type Node } from '../helpers/nodes.js';
+import { until } from '../helpers/wait.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const NICS = Array.from({ length: 100 }, (_, i) => `eth${i}`);
@@ -76,7 +77,7 @@ async function childMaster(db: string, nics: string[], args: string[] = [], o: {
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
-  await until(() => !!(url = /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(out)?.[1] ?? ''), 60_000, 'the master to serve').catch((e) => {
+  await until('the master to serve', () => !!(url = /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(out)?.[1] ?? ''), 60_000).catch((e) => {
     throw new Error(`${(e as Error).message}\n${out.slice(-2000)}`);
   });
   return {
@@ -273,11 +274,11 @@ async function benchHungSlave(dir: string, out: string[]): Promise<void> {
     const session = await xapiCall<string>(m.url, 'session.login_with_password', ['root', 'secret']);
     const call = <T>(method: string, ...p: unknown[]) => xapiCall<T>(m.url, method, [session, ...p]);
     let slaveHost = '';
-    await until(async () => {
+    await until('the slave to sync', async () => {
       const hosts = await call<Record<string, Record<string, string>>>('host.get_all_records');
       slaveHost = Object.keys(hosts).find((h) => hosts[h].name_label === 'host1') ?? '';
       return !!slaveHost && (await call<boolean>('host_metrics.get_live', hosts[slaveHost].metrics));
-    }, 30_000, 'the slave to sync');
+    }, 30_000);
     const pifs = await call<Record<string, Record<string, string>>>('PIF.get_all_records');
     const eth2 = Object.keys(pifs).find((r) => pifs[r].host === slaveHost && pifs[r].device === 'eth2')!;
     if (await call<boolean>('PIF.get_currently_attached', eth2)) await call('PIF.unplug', eth2);

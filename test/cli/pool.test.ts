@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { cleanupDirs, startNode, tempDir, type Node } from '../pool/nodes.js';
+import { cleanupDirs, startNode, tempDir, type Node } from '../helpers/nodes.js';
 import { until } from '../helpers/wait.js';
 import { portFreeOnBoth } from '../helpers/ports.js';
 

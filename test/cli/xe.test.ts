@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { setFields } from '../helpers/vmfix.js';
-import { startNode } from '../pool/nodes.js';
+import { startNode } from '../helpers/nodes.js';
 
 const XE = fileURLToPath(new URL('../../src/cli/xe.cjs', import.meta.url));
 const COMPLETION = fileURLToPath(new URL('../../../share/xe-netd.bash', import.meta.url));

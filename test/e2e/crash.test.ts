@@ -20,7 +20,7 @@ import type { NetState } from '../../src/backends/backend.js';
 import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { DEMO_INVENTORY } from '../../src/config.js';
 import { XenAPIFailure } from '../helpers/harness.js';
-import { spawnDaemon, type Child } from './child.js';
+import { spawnDaemon, type Child } from '../helpers/child.js';
 
 const NICS = ['eth0', 'eth1', 'eth2', 'eth3'];
 

@@ -16,7 +16,7 @@ import { localRunner } from '../../src/backends/tools/exec.js';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
 import { TEST_USERS } from '../helpers/users.js';
-import { rpc } from './child.js';
+import { rpc } from '../helpers/child.js';
 import { until } from '../helpers/wait.js';
 
 const NICS = [

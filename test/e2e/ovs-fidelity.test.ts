@@ -8,7 +8,7 @@ import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
-import { rpc } from './child.js';
+import { rpc } from '../helpers/child.js';
 import { until } from '../helpers/wait.js';
 import { XenAPIFailure } from '../helpers/harness.js';
 

@@ -1,5 +1,5 @@
 // The in-process pool fixture shared by the pool tests: nodes started in a test are stopped after it.
-import { cleanupDirs, startNode, tempDir, type Node } from '../pool/nodes.js';
+import { cleanupDirs, startNode, tempDir, type Node } from './nodes.js';
 import { until } from './wait.js';
 
 /** Mocha hooks giving each test a fresh directory and stopping every node it started, in reverse order. */

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from 'xen-api';
-import { cleanupDirs, startNode, tempDir, type Node } from './nodes.js';
+import { cleanupDirs, startNode, tempDir, type Node } from '../helpers/nodes.js';
 import { until } from '../helpers/wait.js';
 import { portFreeOnBoth } from '../helpers/ports.js';
 

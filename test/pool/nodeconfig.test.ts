@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { SCRIPTS_DIR } from '../../src/backends/ifcfg.js';
 import { poolFixture, synced } from '../helpers/running.js';
-import { inventory } from './nodes.js';
+import { inventory } from '../helpers/nodes.js';
 import { xapiCall } from '../../src/pool/rpc.js';
 
 describe('pool: POST /ifcfg/config on a slave', function () {

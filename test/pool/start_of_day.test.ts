@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { xapiCall } from '../../src/pool/rpc.js';
 import { NULL_REF } from '../../src/store/store.js';
 import { vlanCreateInternal } from '../../src/xapi/vlan.js';
-import { inventory, type Node } from './nodes.js';
+import { inventory, type Node } from '../helpers/nodes.js';
 import { until } from '../helpers/wait.js';
 import { poolFixture } from '../helpers/running.js';
 

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { xapiCall } from '../../src/pool/rpc.js';
-import { failure, inventory, type Node } from './nodes.js';
+import { failure, inventory, type Node } from '../helpers/nodes.js';
 import { until } from '../helpers/wait.js';
 import { poolFixture, synced } from '../helpers/running.js';
 

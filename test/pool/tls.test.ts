@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { trustPoolCa } from '../../src/pool/rpc.js';
-import { cleanupDirs, startNode, tempDir, type Node } from './nodes.js';
+import { cleanupDirs, startNode, tempDir, type Node } from '../helpers/nodes.js';
 import { until } from '../helpers/wait.js';
 
 describe('pool over HTTPS (--tls-cert, --pool-ca)', function () {

@@ -8,7 +8,7 @@ import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
-import { rpc } from '../e2e/child.js';
+import { rpc } from '../helpers/child.js';
 
 const NICS = ['eth0', 'eth1', 'eth2', 'eth3'];
 const NULL = 'OpaqueRef:NULL';

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { xapiCall } from '../../src/pool/rpc.js';
-import { failure, type Node } from '../pool/nodes.js';
+import { failure, type Node } from '../helpers/nodes.js';
 import { poolFixture, synced } from '../helpers/running.js';
 
 function pifOf(m: Node, host: string, device: string): string {

@@ -15,7 +15,7 @@ import { VsctlTxn } from '../../src/backends/tools/ovs.js';
 import { checkInventory } from '../../src/config.js';
 import { xapiCall } from '../../src/pool/rpc.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { cleanupDirs, failure, startNode, tempDir, type Node } from '../pool/nodes.js';
+import { cleanupDirs, failure, startNode, tempDir, type Node } from '../helpers/nodes.js';
 import { until } from '../helpers/wait.js';
 
 describe('security: value types below the API', function () {

@@ -7,8 +7,8 @@ import { dirname, join } from 'node:path';
 import { DEMO_INVENTORY } from '../../src/config.js';
 import { fileURLToPath } from 'node:url';
 import xmlrpc from 'xmlrpc';
-import { XenAPIFailure } from '../helpers/harness.js';
-import { writeUsersFile } from '../helpers/users.js';
+import { XenAPIFailure } from './harness.js';
+import { writeUsersFile } from './users.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 

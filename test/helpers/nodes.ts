@@ -91,16 +91,6 @@ export async function startNode(o: {
   return node;
 }
 
-/** Waits until `cond` holds (polling), or fails after `ms`. */
-export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** The failure of a call that must fail. */
 export async function failure(p: Promise<unknown>): Promise<string[]> {
   try {
