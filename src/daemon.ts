@@ -13,7 +13,7 @@ import { rbacImpls, syncSubjects } from './api/rbac.js';
 import { Tasks, taskImpls } from './api/tasks.js';
 import type { Backend } from './backends/backend.js';
 import { createBackend } from './backends/index.js';
-import { DEMO_INVENTORY, refuseToStart, type Config } from './config.js';
+import { checkInventory, DEMO_INVENTORY, refuseToStart, type Config } from './config.js';
 import { PoolService, poolJoinImpls } from './pool/index.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
@@ -123,6 +123,8 @@ export async function firstStartLayout(cfg: Config, backend: Backend, log: Log):
     for (const s of a.skipped) log.warn(`first start: ${s.file} not adopted, left as it is: ${s.reason}`);
     const adopted = adoptLayout(a, inventory, m);
     if (adopted) {
+      // Values read from the host's files pass the same datamodel value checks as --inventory.
+      checkInventory([...adopted.inventory, ...adopted.bonds, ...adopted.vlans]);
       for (const line of adopted.adopted) log.info(`first start: adopted ${line}`);
       for (const p of adopted.problems) log.warn(`first start: cannot record ${p}: the first reconcile removes it`);
       return { inventory: adopted.inventory, bonds: adopted.bonds, vlans: adopted.vlans };
