@@ -41,6 +41,12 @@ export interface SlaveReport {
   clock?: number;
   /** True on the first sync since the slave daemon started: the master runs start of day (the bring-up) for it; false on a resync. */
   boot?: boolean;
+  /**
+   * False: the reply need not carry the state (the forwarder's host.apply_network_state, which the
+   * master waits for before it commits and answers, has brought it to the slave). A slave that does
+   * not say so (an older one) gets the state in the reply.
+   */
+  stateInReply?: boolean;
 }
 
 /** A snapshot of the transaction: the returned function puts it back (Txn.savepoint). */
