@@ -358,6 +358,7 @@ export function checkInventory(v: unknown): InventoryEntry[] {
       if (!isMtu(e.MTU)) throw new Error(`${at}: MTU ${JSON.stringify(e.MTU)} is out of range 68-65535`);
     }
     if (e.bridge !== undefined) name('bridge', e.bridge);
+    if (e.networkMTU !== undefined && !isMtu(e.networkMTU)) throw new Error(`${at}: networkMTU ${JSON.stringify(e.networkMTU)} is out of range 68-65535`);
     if (e.ip !== undefined) {
       if (!e.ip || (e.ip.mode !== 'Static' && e.ip.mode !== 'DHCP')) throw new Error(`${at}: ip.mode must be Static or DHCP`);
       for (const [k, vt] of [

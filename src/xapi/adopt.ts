@@ -39,7 +39,12 @@ export function adoptLayout(a: Adoption, nics: InventoryNic[], mgmt?: HostManage
   const manager = withIp.find((b) => b.name === mgmt?.device) ?? withIp.find((b) => b.ip?.gateway) ?? withIp[0];
   const ipText = (b: Bridge) =>
     b.ip ? `, ${b.ip.mode}${b.ip.address ? ` ${b.ip.address}/${b.ip.netmask}` : ''}${b.ip.gateway ? ` via ${b.ip.gateway}` : ''}` : '';
-  const extra = (b: Bridge) => ({ ...(b.ip ? { ip: ipOf(b.ip) } : {}), ...(b === manager ? { management: true } : {}) });
+  const extra = (b: Bridge) => ({
+    ...(b.ip ? { ip: ipOf(b.ip) } : {}),
+    ...(b === manager ? { management: true } : {}),
+    // The bridge keeps the MTU its files give it (the network's MTU is what the bridge gets).
+    ...(b.MTU !== 1500 ? { networkMTU: b.MTU } : {}),
+  });
   /** The NIC or bond a VLAN's parent bridge is carried by. */
   const carrier = new Map<string, string>();
 
