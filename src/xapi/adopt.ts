@@ -69,7 +69,8 @@ export function adoptLayout(a: Adoption, nics: InventoryNic[], mgmt?: HostManage
         problems.push(`bond ${u.name} on bridge ${b.name}: ${missing.join(', ')} not NICs of this host`);
         continue;
       }
-      bonds.push({ bond: u.name, members: [...u.members], mode: u.mode, properties: { ...u.properties }, bridge: b.name, ...extra(b) });
+      const mac = u.mac ? { MAC: u.mac } : {};
+      bonds.push({ bond: u.name, members: [...u.members], mode: u.mode, properties: { ...u.properties }, bridge: b.name, ...mac, ...extra(b) });
       carrier.set(b.name, u.name);
       adopted.push(`bond ${u.name} (${u.members.join('+')}, ${u.mode}) on ${b.name}${ipText(b)}`);
     } else {

@@ -41,6 +41,8 @@ export interface InventoryBond {
   properties?: Record<string, string>;
   /** The bridge of the bond's network (default: the next xapi<N>). */
   bridge?: string;
+  /** The bond's MAC (default its first member's, with auto_update_mac as Bond.create without a MAC). */
+  MAC?: string;
   /** The MTU of the bond's network (default 1500); the bond master PIF gets it, as Bond.create. */
   networkMTU?: number;
   management?: boolean;
@@ -214,7 +216,7 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
       device_name: b.bond,
       network: net,
       host,
-      MAC: first.MAC,
+      MAC: b.MAC?.toLowerCase() ?? first.MAC,
       MTU: b.networkMTU ?? 1500,
       VLAN: -1,
       metrics: newPifMetrics(tx),
@@ -241,7 +243,8 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
       mode: b.mode,
       properties: checkProperties(b.mode, b.properties ?? {}, o.bondDriver === 'linux'),
       links_up: 0,
-      auto_update_mac: true,
+      // As Bond.create: a MAC chosen for the bond is kept when members change.
+      auto_update_mac: b.MAC === undefined || b.MAC.toLowerCase() === first.MAC,
     });
     for (const m of members) tx.set('PIF', m, { bond_slave_of: bond, currently_attached: false });
     byDevice.set(b.bond, master);

@@ -286,6 +286,18 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
     });
   });
 
+  it("a hand-made bond's MACADDR is the bond master PIF's MAC (auto_update_mac false, as Bond.create given a MAC), and nothing is written", async () => {
+    await onOwnRoot({ ...SEED003, 'ifcfg-bond0': `${SEED003['ifcfg-bond0']}MACADDR=02:00:00:AA:BB:CC\n` }, async () => {
+      const before = filesOf(root);
+      await start();
+      expect(filesOf(root), lines.join('\n')).to.deep.equal(before);
+      expect((r!.backend as IfcfgBackend).augtoolRuns).to.equal(0);
+      const [mref, master] = pif('bond0');
+      const bond = r!.store.get('Bond', r!.store.children('PIF', mref, 'bond_master_of')[0]);
+      expect([master.MAC, bond.auto_update_mac]).to.deep.equal(['02:00:00:aa:bb:cc', false]);
+    });
+  });
+
   it('a restart changes no adopted or foreign file; an API change rewrites only the files it concerns', async () => {
     const before = filesOf(root);
     await start();
