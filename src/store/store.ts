@@ -237,12 +237,110 @@ interface ReadSet {
   rels: Map<RelationDef, Map<string, ChildScope[] | null>>;
 }
 
-/** What one commit changed, kept while a write waits on other hosts: its objects (with their uuids) and the relation targets whose children changed. */
-interface CommitRecord {
+/** A child that joined or left a relation target's children at `gen`, with its rows before and after. */
+interface RelChange {
   gen: number;
-  objs: { cls: string; ref: string; uuids: unknown[] }[];
-  /** A child that joined or left `target`'s children, with its rows before and after. */
-  rels: { r: RelationDef; target: string; before?: Row; after?: Row }[];
+  before?: Row;
+  after?: Row;
+}
+
+/**
+ * What the commits made while writes wait on other hosts changed (Store.touchedSince), indexed by
+ * what a transaction can have read: the last generation that changed each object, class and uuid,
+ * and the children changes of each relation target. A waiting write looks up what it read (a
+ * slave sync: a few thousand entries) instead of going through every commit made meanwhile (64
+ * syncs at once: each went through up to 63 commits of ~8,000 changes). An entry older than the
+ * oldest waiting write can no longer answer true (each asks about later generations): such
+ * entries go when no write waits, or in a sweep once there are many.
+ */
+class RecentChanges {
+  private objs = new Map<string, Map<string, number>>();
+  private classes = new Map<string, number>();
+  private uuids = new Map<string, Map<string, number>>();
+  private rels = new Map<RelationDef, Map<string, RelChange[]>>();
+  private entries = 0;
+  private swept = 0;
+
+  private static at<K>(m: Map<string, Map<K, number>>, cls: string, key: K, gen: number): number {
+    let s = m.get(cls);
+    if (!s) m.set(cls, (s = new Map()));
+    const had = s.has(key);
+    s.set(key, gen);
+    return had ? 0 : 1;
+  }
+
+  /** Object cls/ref changed at `gen` from `before` to `after` (null: deleted). */
+  add(gen: number, cls: string, ref: string, before: Row | undefined, after: Row | null): void {
+    this.classes.set(cls, gen);
+    this.entries += RecentChanges.at(this.objs, cls, ref, gen);
+    for (const u of [before?.uuid, after?.uuid]) if (typeof u === 'string') this.entries += RecentChanges.at(this.uuids, cls, u, gen);
+    for (const r of oneSides(cls)) {
+      const from = before?.[r.one.field];
+      const to = after?.[r.one.field];
+      if (from === to) continue;
+      let byTarget = this.rels.get(r);
+      if (!byTarget) this.rels.set(r, (byTarget = new Map()));
+      for (const target of [from, to]) {
+        if (typeof target !== 'string') continue;
+        const l = byTarget.get(target);
+        const c: RelChange = { gen, before, after: after ?? undefined };
+        if (l) l.push(c);
+        else byTarget.set(target, [c]);
+        this.entries++;
+      }
+    }
+  }
+
+  /** True if a change after generation `gen` meets `reads`. */
+  touchedSince(gen: number, reads: ReadSet): boolean {
+    for (const cls of reads.classes) if ((this.classes.get(cls) ?? -1) > gen) return true;
+    for (const [cls, refs] of reads.objs) {
+      const m = this.objs.get(cls);
+      if (m) for (const ref of refs) if ((m.get(ref) ?? -1) > gen) return true;
+    }
+    for (const [cls, us] of reads.uuids) {
+      const m = this.uuids.get(cls);
+      if (m) for (const u of us) if ((m.get(u) ?? -1) > gen) return true;
+    }
+    for (const [r, targets] of reads.rels) {
+      const byTarget = this.rels.get(r);
+      if (!byTarget) continue;
+      for (const [target, scopes] of targets) {
+        for (const x of byTarget.get(target) ?? []) {
+          if (x.gen <= gen) continue;
+          if (!scopes) return true;
+          if (scopes.some((sc) => x.before?.[sc.field] === sc.value || x.after?.[sc.field] === sc.value)) return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** No write waits any more (`oldest` Infinity), or one still waits from `oldest`: what no waiting write can ask about goes. */
+  prune(oldest: number): void {
+    if (oldest === Infinity) {
+      if (this.entries) for (const m of [this.objs, this.classes, this.uuids, this.rels]) m.clear();
+      this.entries = this.swept = 0;
+      return;
+    }
+    // A sweep once the entries have doubled since the last one: linear in them, so amortised.
+    if (this.entries < Math.max(100_000, 2 * this.swept)) return;
+    let n = 0;
+    for (const idx of [this.objs, this.uuids]) {
+      for (const m of idx.values()) for (const [k, g] of m) if (g <= oldest) m.delete(k);
+      for (const m of idx.values()) n += m.size;
+    }
+    for (const [c, g] of this.classes) if (g <= oldest) this.classes.delete(c);
+    for (const byTarget of this.rels.values()) {
+      for (const [t, l] of byTarget) {
+        const keep = l.filter((x) => x.gen > oldest);
+        if (keep.length) byTarget.set(t, keep);
+        else byTarget.delete(t);
+        n += keep.length;
+      }
+    }
+    this.entries = this.swept = n;
+  }
 }
 
 /** Named locks, taken in sorted order in one sweep (no two holders can wait for each other). */
@@ -340,7 +438,7 @@ export class Store implements View {
   remoteClean = 0;
   /** Start generations of the writes now calling other hosts (ascending), and the commits made since the oldest of them. */
   private waiting: number[] = [];
-  private recent: CommitRecord[] = [];
+  private recent = new RecentChanges();
   /**
    * Told (class, ref) whenever one of that object's computed relation sides is touched (a
    * network's PIFs when a PIF's `network` changes, or their order when a PIF is rewritten): the
@@ -635,31 +733,13 @@ export class Store implements View {
   }
   private stopWaiting(gen: number): void {
     this.waiting.splice(this.waiting.indexOf(gen), 1);
-    // Commits no waiting write can ask about any more go.
-    const oldest = this.waiting.length ? this.waiting[0] : Infinity;
-    let k = 0;
-    while (k < this.recent.length && this.recent[k].gen <= oldest) k++;
-    if (k) this.recent.splice(0, k);
+    // Changes no waiting write can ask about any more go.
+    this.recent.prune(this.waiting.length ? this.waiting[0] : Infinity);
   }
 
   /** True if a commit after generation `gen` changed an object, class, uuid or relation target in `reads`. */
   private touchedSince(gen: number, reads: ReadSet): boolean {
-    for (const c of this.recent) {
-      if (c.gen <= gen) continue;
-      for (const o of c.objs) {
-        if (reads.classes.has(o.cls) || reads.objs.get(o.cls)?.has(o.ref)) return true;
-        const u = reads.uuids.get(o.cls);
-        if (u && o.uuids.some((x) => typeof x === 'string' && u.has(x))) return true;
-      }
-      for (const x of c.rels) {
-        const read = reads.rels.get(x.r);
-        if (!read?.has(x.target)) continue;
-        const scopes = read.get(x.target);
-        if (!scopes) return true;
-        if (scopes.some((sc) => x.before?.[sc.field] === sc.value || x.after?.[sc.field] === sc.value)) return true;
-      }
-    }
-    return false;
+    return this.recent.touchedSince(gen, reads);
   }
 
   /**
@@ -722,22 +802,13 @@ export class Store implements View {
     // The mirror follows only once SQLite has committed.
     this.generation = gen;
     // While writes wait on other hosts, what this commit touches is kept for them to judge (touchedSince).
-    const rec: CommitRecord | undefined = this.waiting.length ? { gen, objs: [], rels: [] } : undefined;
+    const rec = this.waiting.length > 0;
     for (const [cls, m] of tx.overlay) {
       const st = this.cls(cls);
       for (const [ref, row] of m) {
         const oldRow = st.rows.get(ref);
         const old = st.gens.get(ref);
-        if (rec && (old || row)) {
-          rec.objs.push({ cls, ref, uuids: [oldRow?.uuid, row?.uuid] });
-          for (const r of oneSides(cls)) {
-            const from = oldRow?.[r.one.field];
-            const to = row?.[r.one.field];
-            if (from === to) continue;
-            if (typeof from === 'string') rec.rels.push({ r, target: from, before: oldRow, after: row ?? undefined });
-            if (typeof to === 'string') rec.rels.push({ r, target: to, before: oldRow, after: row ?? undefined });
-          }
-        }
+        if (rec && (old || row)) this.recent.add(gen, cls, ref, oldRow, row);
         if (oldRow) {
           this.indexRow(cls, ref, oldRow, false);
           if (typeof oldRow.uuid === 'string') st.uuids.delete(oldRow.uuid);
@@ -757,7 +828,6 @@ export class Store implements View {
       }
     }
     this.log.push(...changes);
-    if (rec) this.recent.push(rec);
     this.compact();
     for (const l of this.listeners) l(gen, changes);
   }
