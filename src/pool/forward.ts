@@ -9,7 +9,6 @@
 import type { Ref } from '../../schema/index.js';
 import type { Store } from '../store/store.js';
 import { ApiError } from '../errors.js';
-import type { NetState } from '../backends/backend.js';
 import { affectedHosts, desiredState } from '../reconciler/desired.js';
 import type { PlanSummary } from '../reconciler/reconciler.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
@@ -26,22 +25,33 @@ declare module '../store/store.js' {
 
 export { affectedHosts };
 
-/** Committed desired states by host, valid for one store generation. */
+/**
+ * The committed desired state of each host, as JSON, kept across commits that do not change it:
+ * every write that commits passes the forwarder first, which knows the hosts it affects and their
+ * new states (a pool-wide VLAN on 64 hosts compared each new state with a committed one computed
+ * afresh after every commit). A commit the forwarder did not see (Store.createNow's tasks) drops them all.
+ */
 class CommittedCache {
-  private gen = -1;
-  private states = new Map<string, { state: NetState; json: string }>();
-  get(store: Store, host: string): { state: NetState; json: string } {
-    if (store.generation !== this.gen) {
-      this.gen = store.generation;
-      this.states.clear();
+  private states = new Map<string, string>();
+  /** The generation of the last commit seen. */
+  private seen = -1;
+  get(store: Store, host: string): string {
+    let json = this.states.get(host);
+    if (json === undefined) {
+      json = JSON.stringify(desiredState(store, host));
+      this.states.set(host, json);
     }
-    let s = this.states.get(host);
-    if (!s) {
-      const state = desiredState(store, host);
-      s = { state, json: JSON.stringify(state) };
-      this.states.set(host, s);
+    return json;
+  }
+  /** A write committed (`gen`): `now` holds the new states of the hosts it affected that are known, every other affected host is forgotten. */
+  committed(gen: number, affected: Iterable<string>, now: ReadonlyMap<string, string>): void {
+    if (gen !== this.seen + 1) this.states.clear();
+    this.seen = gen;
+    for (const h of affected) {
+      const json = now.get(h);
+      if (json === undefined) this.states.delete(h);
+      else this.states.set(h, json);
     }
-    return s;
   }
 }
 
@@ -82,6 +92,9 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
     for (const h of tx.sent.keys()) hosts.add(h);
     // A start-up sync's host gets its state even when the sync changed none of its records (a resync: only host_metrics).
     for (const h of tx.ctx.forceSync ?? []) hosts.add(h);
+    // What the hosts' committed states will be once this commits (the cache keeps them).
+    const after = new Map<string, string>();
+    tx.after.push(() => cache.committed(store.generation, hosts, after));
     for (const host of hosts) {
       if (host === me || !tx.find('host', host)) continue;
       const uuid = tx.get('host', host).uuid;
@@ -89,7 +102,8 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
       if (!pool.roles.member(uuid)) continue;
       const sync = tx.ctx.forceSync?.has(host) ?? false;
       const json = JSON.stringify(desiredState(tx, host));
-      if (!sync && !tx.sent.has(host) && json === cache.get(store, host).json) continue;
+      after.set(host, json);
+      if (!sync && !tx.sent.has(host) && json === cache.get(store, host)) continue;
       // A host that left a call unanswered is not waited for again until it syncs: the caller hears at once.
       if (!sync && pool.unanswered(host)) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
       const culprit = tx.ctx.culprit ?? 'OpaqueRef:NULL';
