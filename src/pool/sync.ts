@@ -16,7 +16,7 @@ import type { CallCtx } from '../api/context.js';
 import { now } from '../api/context.js';
 import type { Nic } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
-import { NULL_REF, type Txn } from '../store/store.js';
+import { NULL_REF, type Savepoint, type Txn } from '../store/store.js';
 import type { EnumValue, Ref } from '../../schema/index.js';
 import { bondCreate, bondDestroy } from '../xapi/bond.js';
 import { bridgeForDevice, destroyPif, introduceInternal, networksByBridge } from '../xapi/introduce.js';
@@ -49,8 +49,8 @@ export interface SlaveReport {
   stateInReply?: boolean;
 }
 
-/** A snapshot of the transaction: the returned function puts it back (Txn.savepoint). */
-export function savepoint(tx: Txn): () => void {
+/** A snapshot of the transaction: the returned function puts it back, its release() drops it (Txn.savepoint). */
+export function savepoint(tx: Txn): Savepoint {
   return tx.savepoint();
 }
 
@@ -226,6 +226,8 @@ export function syncBonds(ctx: CallCtx, host: Ref<'host'>, absent: Set<string>, 
     } catch (e) {
       restore();
       log.warn(`pool: host ${host}: copying bond ${b} failed: ${e instanceof ApiError ? `${e.code} ${e.params.join(' ')}` : String(e)}`);
+    } finally {
+      restore.release();
     }
   }
   if (pluggedAny) refreshHostAddress(tx, host);

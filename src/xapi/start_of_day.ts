@@ -84,6 +84,8 @@ export function bringUpAtStartOfDay(tx: Txn, host: Ref<'host'>, log: Log, absent
       log.warn(
         `start of day: could not bring up PIF ${p} (${tx.get('PIF', p).device}): ${e instanceof ApiError ? `${e.code} ${e.params.join(' ')}` : String(e)}`,
       );
+    } finally {
+      restore.release();
     }
   }
   if (anyUp) refreshHostAddress(tx, host);

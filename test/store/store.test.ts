@@ -130,6 +130,34 @@ describe('store', () => {
     s.close();
   });
 
+  it('a savepoint puts the transaction back while it is held; an outer one still does after an inner one is released; none is put back after its release', async () => {
+    const s = new Store(':memory:');
+    await s.write((tx) => {
+      const a = tx.create('network', { name_label: 'a' });
+      const outer = tx.savepoint();
+      tx.set('network', a, { name_label: 'b' });
+      const inner = tx.savepoint();
+      const c = tx.create('network', { name_label: 'c' });
+      inner();
+      expect(tx.find('network', c)).to.equal(undefined);
+      inner.release();
+      tx.set('network', a, { name_label: 'd' });
+      const e = tx.create('network', { name_label: 'e' });
+      outer();
+      expect(tx.get('network', a).name_label).to.equal('a');
+      expect(tx.find('network', e)).to.equal(undefined);
+      outer.release();
+      expect(() => outer()).to.throw(/after its release/);
+      // Released: later changes stay whatever happens to the savepoints taken before.
+      const again = tx.savepoint();
+      tx.set('network', a, { name_label: 'f' });
+      again.release();
+      expect(tx.get('network', a).name_label).to.equal('f');
+    });
+    expect(s.refs('network').map((r) => s.get('network', r).name_label)).to.deep.equal(['f']);
+    s.close();
+  });
+
   it('a transaction that throws leaves SQLite and the mirror unchanged', async () => {
     const f = file();
     const s = new Store(f);
