@@ -188,6 +188,9 @@ export function hashFingerprint(hash: string): string {
   return createHash('sha256').update(`xenapi-netd session\0${hash}`).digest('base64').slice(0, 22);
 }
 
+/** Why a login is refused while the LoginGate's line is full: a refusal for now, not of the credentials (a pool slave keeps its secret). */
+export const LOGINS_BUSY = 'Too many logins in progress; try again later';
+
 /**
  * Runs a password check under the daemon's LoginGate (waiting in line for a slot, refused at once
  * when the line is full); a failure waits --auth-fail-delay holding its slot, outside any lock,
@@ -196,7 +199,7 @@ export function hashFingerprint(hash: string): string {
 export async function gatedCheck(ctx: CallCtx, uname: string, check: () => Promise<boolean>, who = uname): Promise<void> {
   const peer = ctx.peer ?? '';
   if (!(await ctx.d.loginGate.acquire(peer))) {
-    throw new ApiError('SESSION_AUTHENTICATION_FAILED', [who, 'Too many logins in progress; try again later']);
+    throw new ApiError('SESSION_AUTHENTICATION_FAILED', [who, LOGINS_BUSY]);
   }
   try {
     if (await check()) return;
