@@ -4,7 +4,7 @@ import { createHash, scrypt as scryptCb, randomBytes, timingSafeEqual } from 'no
 import { promisify } from 'node:util';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Store, type Txn } from '../store/store.js';
-import { now, parseDatetime, withFlags, type CallCtx, type Impls } from './context.js';
+import { now, parseDatetime, withFlags, type CallCtx, type Daemon, type Impls } from './context.js';
 import { loginIdentity } from './rbac.js';
 import type { ParamsOf, RoleName } from '../../schema/index.js';
 
@@ -194,17 +194,21 @@ export function hashFingerprint(hash: string): string {
  * then fails.
  */
 export async function gatedCheck(ctx: CallCtx, uname: string, check: () => Promise<boolean>, who = uname): Promise<void> {
-  const peer = ctx.peer ?? '';
-  if (!(await ctx.d.loginGate.acquire(peer))) {
+  return gatedAuth(ctx.d, ctx.peer ?? '', check, who);
+}
+
+/** gatedCheck for a credential that does not arrive in an API call (HTTP Basic, a node's Bearer token): the same gate and delay. */
+export async function gatedAuth(d: Pick<Daemon, 'loginGate' | 'authFailDelayMs'>, peer: string, check: () => Promise<boolean>, who: string): Promise<void> {
+  if (!(await d.loginGate.acquire(peer))) {
     throw new ApiError('SESSION_AUTHENTICATION_FAILED', [who, 'Too many logins in progress; try again later']);
   }
   try {
     if (await check()) return;
     // xapi delays a failed login to slow password guessing; only this caller waits.
-    await new Promise((r) => setTimeout(r, ctx.d.authFailDelayMs));
+    await new Promise((r) => setTimeout(r, d.authFailDelayMs));
     throw new ApiError('SESSION_AUTHENTICATION_FAILED', [who, 'Authentication failure']);
   } finally {
-    ctx.d.loginGate.release(peer);
+    d.loginGate.release(peer);
   }
 }
 
