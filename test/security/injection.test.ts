@@ -2,8 +2,11 @@
 // fed through every entry point of a daemon whose backend is the real Open vSwitch + ip in a
 // sandbox netns; each call must fail with xapi's error, store nothing, and leave the host exactly
 // as it was (OVS state, links up, addresses, routes), and no canary command may have run.
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
@@ -187,5 +190,79 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
     const h0 = await hostFacts();
     await call('PIF.add_to_other_config', eth1, 'mtu', '9000\nlink set dev eth2 down');
     expect(await hostFacts()).to.deep.equal(h0);
+  });
+});
+
+describe('security: a bad value already in the database (an older daemon stored it unchecked) never reaches the host (OVS sandbox)', function () {
+  this.timeout(120000);
+  let sb: Sandbox;
+  let be: OpenvswitchBackend;
+  let dir: string;
+  let r: Running | undefined;
+  const errors: string[] = [];
+  before(async function () {
+    sb = await startSandbox({ name: 'secdb', nics: NICS.map((device, i) => ({ device, mac: DEMO_INVENTORY[i].MAC })) });
+    be = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip });
+    dir = mkdtempSync(join(tmpdir(), 'xnd-secdb-'));
+  });
+  after(async function () {
+    await r?.close();
+    await sb?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const start = async () => {
+    const log = makeLogger({ logLevel: 'error', logFile: '' });
+    log.error = (m: string) => void errors.push(m);
+    const cfg: Config = { ...DEFAULTS, db: join(dir, 'x.db'), port: 0, authFailDelayMs: 10, inventory: DEMO_INVENTORY.slice(0, 4), hostname: 'sec-db', logLevel: 'error' };
+    r = await startDaemon(cfg, { backend: be, log, monitorIntervalMs: 0 });
+    const { call } = rpc(r.port);
+    const all = await call<Record<string, Record<string, any>>>('PIF.get_all_records');
+    const pif = (device: string) => Object.keys(all).find((ref) => all[ref].device === device && all[ref].physical && all[ref].VLAN === '-1')!;
+    return { call, pif };
+  };
+  const hostFacts = async () => ({
+    ovs: await be.read(),
+    addrs: await sb.ip(['-4', '-o', 'addr', 'show']),
+    routes: await sb.ip(['-4', 'route', 'show']),
+  });
+
+  it('SEC-06 start-up applies nothing and says why; every later plan carrying it fails PIF_CONFIGURATION_ERROR; correcting it through the API converges', async () => {
+    let { call, pif } = await start();
+    await call('PIF.plug', pif('eth2'));
+    await call('PIF.add_to_other_config', pif('eth2'), 'defaultroute', 'true');
+    await call('PIF.reconfigure_ip', pif('eth2'), 'Static', '198.51.100.2', '255.255.255.0', '198.51.100.1', '');
+    await r!.close();
+    r = undefined;
+    // What a daemon without the value types would have stored (the issue's finding), written past the store's checks.
+    const db = new Database(join(dir, 'x.db'));
+    const changed = db
+      .prepare('UPDATE "PIF" SET "IP" = ?, "gateway" = ? WHERE "IP" = ?')
+      .run(`198.51.100.50\nnetns exec xnd touch ${CANARY}`, '198.51.100.1\nlink set dev eth3 down', '198.51.100.2').changes;
+    db.close();
+    expect(changed).to.equal(1);
+    // The host as the old daemon left it, minus the old address: start-up would have to put the bad one there.
+    await sb.ip(['addr', 'flush', 'dev', 'xenbr2']);
+    const h0 = await hostFacts();
+    ({ call, pif } = await start());
+    expect(await hostFacts(), 'start-up changed nothing').to.deep.equal(h0);
+    expect(existsSync(CANARY)).to.equal(false);
+    expect(errors.join('\n')).to.match(/start-up: the host was left as it is: .*IP "198\.51\.100\.50\\nnetns exec/);
+    // A later write whose plan would carry it fails, naming the value; nothing changes.
+    const err = await call('PIF.plug', pif('eth3')).then(
+      () => [] as string[],
+      (e: { details?: string[] }) => e.details ?? [],
+    );
+    expect(err[0]).to.equal('PIF_CONFIGURATION_ERROR');
+    expect(err[2]).to.match(/^invalid value: .*is not an IPv4 address/);
+    expect(await hostFacts()).to.deep.equal(h0);
+    expect(existsSync(CANARY)).to.equal(false);
+    // Corrected through the API: the host converges, only the intended change happens.
+    await call('PIF.reconfigure_ip', pif('eth2'), 'Static', '198.51.100.3', '255.255.255.0', '198.51.100.1', '');
+    expect(await sb.ip(['-4', '-o', 'addr', 'show', 'dev', 'xenbr2'])).to.match(/inet 198\.51\.100\.3\/24/);
+    expect(await sb.ip(['-4', 'route', 'show', 'default'])).to.match(/^default via 198\.51\.100\.1 dev xenbr2/m);
+    await call('PIF.plug', pif('eth3'));
+    expect((await sb.vsctl(['list-br'])).split('\n')).to.include('xenbr3');
+    expect(JSON.parse(await sb.ip(['-j', 'link', 'show', 'dev', 'eth3']))[0].flags).to.include('UP');
+    expect(existsSync(CANARY)).to.equal(false);
   });
 });
