@@ -191,6 +191,36 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
     await call('PIF.add_to_other_config', eth1, 'mtu', '9000\nlink set dev eth2 down');
     expect(await hostFacts()).to.deep.equal(h0);
   });
+  it('SEC-07 the other entry points: PIF.introduce, PIF/Bond.set_property, VIF.create MAC, pool.create_VLAN / PIF.create_VLAN device refuse the shapes', async () => {
+    for (const bad of [`eth9\nnetns exec xnd touch ${CANARY}`, '-h', 'eth9 down']) {
+      // xapi's answer: no NIC of that name and MAC on the host (the name is looked up, never passed to a tool).
+      await refused(`PIF.introduce device ${JSON.stringify(bad)}`, ['COULD_NOT_FIND_NETWORK_INTERFACE_WITH_SPECIFIED_DEVICE_NAME_AND_MAC_ADDRESS', bad], () =>
+        fails('PIF.introduce', host, '02:00:5e:00:53:99', bad, true),
+      );
+    }
+    for (const bad of BAD_MACS) await refused(`PIF.introduce MAC ${JSON.stringify(bad)}`, ['MAC_INVALID', bad], () => fails('PIF.introduce', host, bad, 'eth9', true));
+    const net = await call<string>('network.create', { name_label: 'v', name_description: '', MTU: 1500, other_config: {}, tags: [] });
+    for (const bad of ['eth1\nlink set dev eth2 down', '--', 'eth1 x']) {
+      await refused(`pool.create_VLAN device ${JSON.stringify(bad)}`, ['INVALID_VALUE', 'device', bad], () => fails('pool.create_VLAN', bad, net, 5));
+      await refused(`PIF.create_VLAN device ${JSON.stringify(bad)}`, ['INVALID_VALUE', 'device', bad], () => fails('PIF.create_VLAN', bad, net, host, 5));
+    }
+    const eth1 = await pifOf('eth1');
+    await refused('PIF.set_property value with a newline', ['INVALID_VALUE', 'properties', 'gro = on\nlink set dev eth2 down'], () =>
+      fails('PIF.set_property', eth1, 'gro', 'on\nlink set dev eth2 down'),
+    );
+    await refused('PIF.set_property key with a space', ['INVALID_VALUE', 'properties', 'gro x = on'], () => fails('PIF.set_property', eth1, 'gro x', 'on'));
+    const vm = await call<string>('VM.create', { name_label: 'vm' });
+    const vif = (MAC: string) => ({ device: '0', network: net, VM: vm, MAC, MTU: 1500, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {} });
+    for (const bad of BAD_MACS) await refused(`VIF.create MAC ${JSON.stringify(bad)}`, ['MAC_INVALID', bad], () => fails('VIF.create', vif(bad)));
+    // Bond.set_property on a live bond of the sandbox's OVS.
+    const bnet = await call<string>('network.create', { name_label: 'bp', name_description: '', MTU: 1500, other_config: {}, tags: [] });
+    const bond = await call<string>('Bond.create', bnet, [eth1, await pifOf('eth3')], '', 'lacp', {});
+    for (const bad of ['fast\nlink set dev eth2 down', "fast'; id", 'fast x']) {
+      await refused(`Bond.set_property ${JSON.stringify(bad)}`, ['INVALID_VALUE', 'properties', `lacp-time = ${bad}`], () => fails('Bond.set_property', bond, 'lacp-time', bad));
+    }
+    await call('Bond.set_property', bond, 'lacp-time', 'fast');
+    await call('Bond.destroy', bond);
+  });
 });
 
 describe('security: a bad value already in the database (an older daemon stored it unchecked) never reaches the host (OVS sandbox)', function () {
