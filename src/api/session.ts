@@ -183,6 +183,13 @@ export function sessionUserValid(r: Record<string, unknown>, fingerprint: (user:
   return fp !== undefined && fp === r.auth_fingerprint;
 }
 
+/** Compares two secrets (pool secret, tokens) in constant time. */
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /** A short fingerprint of a password hash, stored with each session (never the hash itself). */
 export function hashFingerprint(hash: string): string {
   return createHash('sha256').update(`xenapi-netd session\0${hash}`).digest('base64').slice(0, 22);

@@ -12,10 +12,9 @@
 // Bearer <t>` where <t> is the identified host's other_config:node-config-token, which the
 // manager's operator sets (xe host-param-set other-config:node-config-token=...) and puts on
 // the node. Anything else is 401 before the report is even read.
-import { timingSafeEqual } from 'node:crypto';
 import type { Daemon } from '../api/context.js';
 import { assertHolds, loginIdentity } from '../api/rbac.js';
-import { gatedAuth } from '../api/session.js';
+import { gatedAuth, sameSecret } from '../api/session.js';
 import type { ApiError } from '../errors.js';
 import { nodeConfig } from '../backends/ifcfg.js';
 import { desiredState } from '../reconciler/desired.js';
@@ -31,13 +30,6 @@ export const NODE_TOKEN_KEY = 'node-config-token';
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const DEV_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
-
-/** Compares two secrets in constant time (for equal lengths). */
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 /** The member a report identifies: most physical-PIF MACs in common (ties: none, ambiguous). */
 export function identifyHost(store: Store, macs: string[]): string | undefined {
