@@ -284,4 +284,15 @@ export const sessionImpls: Impls = {
   'session.login_with_password': withFlags(login, { ownLock: true }),
   'session.logout': logout,
   'session.local_logout': logout,
+  // xapi_session.ml get_all_subject_identifiers: the sids of every session that is not the local superuser's, and of their subjects.
+  'session.get_all_subject_identifiers': (ctx) => {
+    const sids = new Set<string>();
+    for (const [, s] of ctx.db.rows('session')) {
+      if (s.is_local_superuser) continue;
+      sids.add(String(s.auth_user_sid));
+      const subject = s.subject !== NULL_REF ? ctx.db.find('subject', String(s.subject)) : undefined;
+      if (subject && subject.subject_identifier !== '') sids.add(String(subject.subject_identifier));
+    }
+    return [...sids];
+  },
 };

@@ -207,7 +207,6 @@ const login = sessionImpls['session.login_with_password']!;
 const POOL_SLAVE_PREFIX = 'pool-slave ';
 const POOL_NEW_HOST = 'pool-slave (registering)';
 
-
 /**
  * host.pool_slave_startup: (the dispatcher lets only pool sessions through, schema poolInternal)
  * a registered slave's session acts for its own host only, and a registering session

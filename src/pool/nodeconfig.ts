@@ -101,7 +101,9 @@ export function nodeConfigRoute(d: Daemon, masterUrl: () => string | undefined):
         await gatedAuth(d, peer, async () => !!tok && sameSecret(tok, bearer!), 'node-config-token');
       } catch (e) {
         const why = (e as ApiError).params?.[1];
-        return unauthorized(why === 'Authentication failure' ? `the token does not belong to ${host ? 'this node' : 'a host this manager knows'}\n` : `${why}\n`);
+        return unauthorized(
+          why === 'Authentication failure' ? `the token does not belong to ${host ? 'this node' : 'a host this manager knows'}\n` : `${why}\n`,
+        );
       }
     }
     if (!host) {

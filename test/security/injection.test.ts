@@ -198,7 +198,8 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
         fails('PIF.introduce', host, '02:00:5e:00:53:99', bad, true),
       );
     }
-    for (const bad of BAD_MACS) await refused(`PIF.introduce MAC ${JSON.stringify(bad)}`, ['MAC_INVALID', bad], () => fails('PIF.introduce', host, bad, 'eth9', true));
+    for (const bad of BAD_MACS)
+      await refused(`PIF.introduce MAC ${JSON.stringify(bad)}`, ['MAC_INVALID', bad], () => fails('PIF.introduce', host, bad, 'eth9', true));
     const net = await call<string>('network.create', { name_label: 'v', name_description: '', MTU: 1500, other_config: {}, tags: [] });
     for (const bad of ['eth1\nlink set dev eth2 down', '--', 'eth1 x']) {
       await refused(`pool.create_VLAN device ${JSON.stringify(bad)}`, ['INVALID_VALUE', 'device', bad], () => fails('pool.create_VLAN', bad, net, 5));
@@ -216,7 +217,9 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
     const bnet = await call<string>('network.create', { name_label: 'bp', name_description: '', MTU: 1500, other_config: {}, tags: [] });
     const bond = await call<string>('Bond.create', bnet, [eth1, await pifOf('eth3')], '', 'lacp', {});
     for (const bad of ['fast\nlink set dev eth2 down', "fast'; id", 'fast x']) {
-      await refused(`Bond.set_property ${JSON.stringify(bad)}`, ['INVALID_VALUE', 'properties', `lacp-time = ${bad}`], () => fails('Bond.set_property', bond, 'lacp-time', bad));
+      await refused(`Bond.set_property ${JSON.stringify(bad)}`, ['INVALID_VALUE', 'properties', `lacp-time = ${bad}`], () =>
+        fails('Bond.set_property', bond, 'lacp-time', bad),
+      );
     }
     await call('Bond.set_property', bond, 'lacp-time', 'fast');
     await call('Bond.destroy', bond);
@@ -243,7 +246,15 @@ describe('security: a bad value already in the database (an older daemon stored 
   const start = async () => {
     const log = makeLogger({ logLevel: 'error', logFile: '' });
     log.error = (m: string) => void errors.push(m);
-    const cfg: Config = { ...DEFAULTS, db: join(dir, 'x.db'), port: 0, authFailDelayMs: 10, inventory: DEMO_INVENTORY.slice(0, 4), hostname: 'sec-db', logLevel: 'error' };
+    const cfg: Config = {
+      ...DEFAULTS,
+      db: join(dir, 'x.db'),
+      port: 0,
+      authFailDelayMs: 10,
+      inventory: DEMO_INVENTORY.slice(0, 4),
+      hostname: 'sec-db',
+      logLevel: 'error',
+    };
     r = await startDaemon(cfg, { backend: be, log, monitorIntervalMs: 0 });
     const { call } = rpc(r.port);
     const all = await call<Record<string, Record<string, any>>>('PIF.get_all_records');

@@ -68,9 +68,18 @@ describe('security: pool calls (§3)', function () {
     const stats = { ...s.backend.stats };
     const records = () => JSON.stringify(['PIF', 'VLAN', 'Bond', 'network'].map((c) => [...m.r.store.rows(c)]));
     const shapes: [unknown[], string[]][] = [
-      [['Static', '192.0.2.50\nnetns exec x id', '255.255.255.0', '', ''], ['INVALID_IP_ADDRESS_SPECIFIED', 'IP']],
-      [['Static', '192.0.2.50', '255.255.255.0\nlink set dev eth2 down', '', ''], ['INVALID_IP_ADDRESS_SPECIFIED', 'netmask']],
-      [['Static', '192.0.2.50', '255.255.255.0', '192.0.2.1\nlink set dev eth2 down', ''], ['INVALID_IP_ADDRESS_SPECIFIED', 'gateway']],
+      [
+        ['Static', '192.0.2.50\nnetns exec x id', '255.255.255.0', '', ''],
+        ['INVALID_IP_ADDRESS_SPECIFIED', 'IP'],
+      ],
+      [
+        ['Static', '192.0.2.50', '255.255.255.0\nlink set dev eth2 down', '', ''],
+        ['INVALID_IP_ADDRESS_SPECIFIED', 'netmask'],
+      ],
+      [
+        ['Static', '192.0.2.50', '255.255.255.0', '192.0.2.1\nlink set dev eth2 down', ''],
+        ['INVALID_IP_ADDRESS_SPECIFIED', 'gateway'],
+      ],
     ];
     const r0 = records();
     for (const [args, code] of shapes) expect((await failure(m.call('PIF.reconfigure_ip', eth1, ...args))).slice(0, 2), String(args)).to.deep.equal(code);

@@ -136,7 +136,13 @@ describe('security: logins wait outside the lock, bounded (§2)', () => {
 });
 
 /** A POST from a chosen loopback source address: status, body text and the time taken. */
-function postFrom(port: number, from: string, path: string, body: string, headers: Record<string, string>): Promise<{ status: number; text: string; ms: number }> {
+function postFrom(
+  port: number,
+  from: string,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, localAddress: from, agent: false, headers }, (res) => {
