@@ -48,6 +48,7 @@ import { sameValue } from './state.js';
 import { Augtool, AugScript } from './tools/augtool.js';
 import { errText } from './tools/exec.js';
 import type { IfControl } from './tools/ifupdown.js';
+import { naturalCompare } from '../collate.js';
 
 /** A device to bring down or up: its file's bridge (for the step a failure names) and its place in the stack. */
 interface LiveDevice {
@@ -70,7 +71,7 @@ function liveDevices(files: [string, string, string][], order: 'up' | 'down'): L
     const rank = v.MASTER && v.SLAVE === 'yes' ? 0 : v.TYPE === 'Bridge' ? 3 : v.VLAN === 'yes' ? 2 : 1;
     out.push({ device, bridge, rank, onboot: (v.ONBOOT ?? 'yes').toLowerCase() !== 'no' });
   }
-  const cmp = (a: LiveDevice, b: LiveDevice) => a.rank - b.rank || a.device.localeCompare(b.device, 'en', { numeric: true });
+  const cmp = (a: LiveDevice, b: LiveDevice) => a.rank - b.rank || naturalCompare(a.device, b.device);
   return out.sort(order === 'up' ? cmp : (a, b) => cmp(b, a));
 }
 
@@ -383,7 +384,7 @@ export function augtoolScript(write: IfcfgFile[], gone: string[], opts: { transf
 function bondsOf(state: NetState): string[] {
   const out: string[] = [];
   for (const b of Object.values(state.bridges)) if (b.uplink?.kind === 'bond') out.push(b.uplink.name);
-  return out.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  return out.sort(naturalCompare);
 }
 
 /**
@@ -544,7 +545,7 @@ function handMadeProperties(mode: BondMode, opts: string): Record<string, string
   return p;
 }
 
-const naturalCmp = (a: string, c: string) => a.localeCompare(c, 'en', { numeric: true });
+const naturalCmp = naturalCompare;
 
 /**
  * The NetState the files describe (VIFs empty), the files it was read from (the ones this
