@@ -512,4 +512,37 @@ describe('xe-netd CLI', function () {
       expect(await ok('help', 'pool-create-VLAN')).to.match(/reqd params {5}: network-uuid, VLAN\n {8}optional params : device\n/);
     });
   });
+
+  describe('xe commands reaching the other networking messages', () => {
+    it('CLI-31 vif-configure-ipv4/-ipv6 uuid= mode= address= gateway= (Static needs address=, as xe checks), pif-db-forget uuid=', async () => {
+      const vm = (await ok('vm-create', 'name-label=cfg')).trim();
+      const net = (await ok('network-create', 'name-label=C31')).trim();
+      const vif = (await ok('vif-create', `vm-uuid=${vm}`, `network-uuid=${net}`, 'device=0')).trim();
+      expect(await ok('help', 'vif-configure-ipv4')).to.match(/reqd params {5}: uuid, mode\n {8}optional params : address, gateway\n/);
+      // No guest agent that sets addresses: xapi's VM_LACKS_FEATURE, the VM as uuid (name).
+      const lacks = await xe('vif-configure-ipv4', `uuid=${vif}`, 'mode=static', 'address=192.0.2.9/24');
+      expect([lacks.code, lacks.err]).to.deep.equal([1, `You attempted an operation on a VM which lacks the feature.\nvm: ${vm} (cfg)\n`]);
+      const vmRef = await h.call<string>('VM.get_by_uuid', vm);
+      const gm = await h.r.store.write((tx) => tx.create('VM_guest_metrics', { other: { 'feature-static-ip-setting': '1' } }));
+      await setFields(h, 'VM', vmRef, { guest_metrics: gm });
+      await ok('vif-configure-ipv4', `uuid=${vif}`, 'mode=static', 'address=192.0.2.9/24', 'gateway=192.0.2.1');
+      expect(await ok('vif-list', `uuid=${vif}`, 'params=ipv4-configuration-mode,ipv4-addresses,ipv4-gateway')).to.equal(
+        'ipv4-configuration-mode ( RO)    : Static\n             ipv4-addresses ( RO): 192.0.2.9/24\n               ipv4-gateway ( RO): 192.0.2.1\n\n\n',
+      );
+      const noAddr = await xe('vif-configure-ipv4', `uuid=${vif}`, 'mode=Static');
+      expect(noAddr.code).to.equal(1);
+      expect(noAddr.err).to.match(/\nmessage: Failure: Required parameter not found: address\n$/);
+      await ok('vif-configure-ipv6', `uuid=${vif}`, 'mode=autoconf');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=ipv6-configuration-mode')).to.equal('Autoconf\n');
+      const bad = await xe('vif-configure-ipv6', `uuid=${vif}`, 'mode=dhcp');
+      expect(bad.code).to.equal(1);
+      // pif-db-forget (hidden in xe's help) drops the record only; pif-scan finds the NIC again.
+      const eth5 = await uuidOf('PIF', h.pif('eth5'));
+      await ok('pif-db-forget', `uuid=${eth5}`);
+      expect(await ok('pif-list', 'device=eth5', '--minimal')).to.equal('\n');
+      expect((await ok('help', '--all', '--minimal')).trim().split(',')).to.not.include('pif-db-forget');
+      await ok('pif-scan', `host-uuid=${await uuidOf('host', h.r.d.hostRef)}`);
+      expect(await ok('pif-list', 'device=eth5', 'params=device', '--minimal')).to.equal('eth5\n');
+    });
+  });
 });
