@@ -760,21 +760,19 @@ const FIXED: Command[] = [
       await act(c, 'VIF.move', await byUuid(c, 'VIF', 'uuid'), await byUuid(c, 'network', 'network-uuid'));
     },
   },
-  ...(['ipv4', 'ipv6'] as const).map(
-    (v): Command => ({
-      name: `vif-configure-${v}`,
-      reqd: ['uuid', 'mode'],
-      optn: ['address', 'gateway'],
-      help: `Sets the ${v === 'ipv4' ? 'IPv4' : 'IPv6'} settings of a VIF, for the guest agent to apply.`,
-      async run(c) {
-        const vif = await byUuid(c, 'VIF', 'uuid');
-        const mode = enumArg(req(c, 'mode'), v === 'ipv4' ? ['None', 'Static', 'DHCP'] : ['None', 'Static', 'Autoconf'], `${v} configuration mode`);
-        // cli_operations.ml checks this before the call (a failwith, so an INTERNAL_ERROR as in xe).
-        if (mode === 'Static' && opt(c, 'address') === '') throw new OpFailure('Required parameter not found: address');
-        await act(c, `VIF.configure_${v}`, vif, mode, opt(c, 'address'), opt(c, 'gateway'));
-      },
-    }),
-  ),
+  ...(['ipv4', 'ipv6'] as const).map((v): Command => ({
+    name: `vif-configure-${v}`,
+    reqd: ['uuid', 'mode'],
+    optn: ['address', 'gateway'],
+    help: `Sets the ${v === 'ipv4' ? 'IPv4' : 'IPv6'} settings of a VIF, for the guest agent to apply.`,
+    async run(c) {
+      const vif = await byUuid(c, 'VIF', 'uuid');
+      const mode = enumArg(req(c, 'mode'), v === 'ipv4' ? ['None', 'Static', 'DHCP'] : ['None', 'Static', 'Autoconf'], `${v} configuration mode`);
+      // cli_operations.ml checks this before the call (a failwith, so an INTERNAL_ERROR as in xe).
+      if (mode === 'Static' && opt(c, 'address') === '') throw new OpFailure('Required parameter not found: address');
+      await act(c, `VIF.configure_${v}`, vif, mode, opt(c, 'address'), opt(c, 'gateway'));
+    },
+  })),
   {
     name: 'host-management-reconfigure',
     reqd: ['pif-uuid'],
