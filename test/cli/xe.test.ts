@@ -636,4 +636,66 @@ describe('xe-netd CLI', function () {
       await ok('bond-destroy', `uuid=${bond}`);
     });
   });
+
+  describe('param commands on every class', () => {
+    it('CLI-33 -param-set/-add/-remove/-clear on bond, tunnel, vif, host, pool and pif-metrics (maps, sets, enums, booleans); host-management-disable', async () => {
+      const sv = await h.call<Record<string, string>>('host.get_software_version', h.r.d.hostRef);
+      await setFields(h, 'host', h.r.d.hostRef, { software_version: { ...sv, network_backend: 'openvswitch' } });
+      const [n1, n2] = [(await ok('network-create', 'name-label=P1')).trim(), (await ok('network-create', 'name-label=P2')).trim()];
+      const [e2, e3] = [await uuidOf('PIF', h.pif('eth2')), await uuidOf('PIF', h.pif('eth3'))];
+      // bond properties: set key by key (Bond.set_property), MRO, so no -param-add.
+      const bond = (await ok('bond-create', `network-uuid=${n1}`, `pif-uuids=${e2},${e3}`, 'mode=lacp')).trim();
+      await ok('bond-param-set', `uuid=${bond}`, 'properties:hashing_algorithm=src_mac');
+      expect(await ok('bond-param-get', `uuid=${bond}`, 'param-name=properties', 'param-key=hashing_algorithm')).to.equal('src_mac\n');
+      expect((await xe('bond-param-add', `uuid=${bond}`, 'param-name=properties', 'x=1')).err).to.equal(
+        "Unknown command: bond-param-add\nFor usage run: 'xe help'\n",
+      );
+      // tunnel other-config (MRW): add, remove, clear.
+      const access = (await ok('tunnel-create', `pif-uuid=${await uuidOf('PIF', h.pif('eth0'))}`, `network-uuid=${n2}`)).trim();
+      const tunnel = (await ok('pif-param-get', `uuid=${access}`, 'param-name=tunnel-access-PIF-of')).trim();
+      await ok('tunnel-param-add', `uuid=${tunnel}`, 'param-name=other-config', 'a=1', 'b=2');
+      await ok('tunnel-param-remove', `uuid=${tunnel}`, 'param-name=other-config', 'param-key=a');
+      expect(await ok('tunnel-param-get', `uuid=${tunnel}`, 'param-name=other-config')).to.equal('b: 2\n');
+      await ok('tunnel-param-clear', `uuid=${tunnel}`, 'param-name=other-config');
+      expect(await ok('tunnel-param-get', `uuid=${tunnel}`, 'param-name=other-config')).to.equal('\n');
+      // vif: a scalar (qos_algorithm_type), a set (trunks), a map (qos_algorithm_params); an enum
+      // on network (default-locking-mode) refuses what is not one of its values.
+      const vm = (await ok('vm-create', 'name-label=P')).trim();
+      const vif = (await ok('vif-create', `vm-uuid=${vm}`, `network-uuid=${n1}`, 'device=0')).trim();
+      await ok('vif-param-set', `uuid=${vif}`, 'qos_algorithm_type=ratelimit');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=qos_algorithm_type')).to.equal('ratelimit\n');
+      expect((await xe('network-param-set', `uuid=${n1}`, 'default-locking-mode=sometimes')).code).to.equal(1);
+      await ok('vif-param-add', `uuid=${vif}`, 'param-name=trunks', 'param-key=10');
+      await ok('vif-param-add', `uuid=${vif}`, 'param-name=trunks', 'param-key=20');
+      await ok('vif-param-remove', `uuid=${vif}`, 'param-name=trunks', 'param-key=10');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=trunks')).to.equal('20\n');
+      await ok('vif-param-set', `uuid=${vif}`, 'qos_algorithm_params:kbps=100');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=qos_algorithm_params', 'param-key=kbps')).to.equal('100\n');
+      await ok('vif-param-clear', `uuid=${vif}`, 'param-name=trunks');
+      expect(await h.call('VIF.get_trunks', await h.call('VIF.get_by_uuid', vif))).to.deep.equal([]);
+      // host and pool: a map key, a set member, a boolean; pif-metrics other-config.
+      const host = (await ok('host-list', '--minimal')).trim();
+      await ok('host-param-set', `uuid=${host}`, 'other-config:rack=r1', 'name-description=top');
+      await ok('host-param-add', `uuid=${host}`, 'param-name=tags', 'param-key=edge');
+      expect(await ok('host-list', `uuid=${host}`, 'params=name-description,other-config,tags')).to.match(
+        /^name-description \( RW\) {4}: top\n {8}other-config \(MRW\): (.*; )?rack: r1(; .*)?\n {16}tags \(SRW\): edge\n\n\n$/,
+      );
+      const pool = (await ok('pool-list', '--minimal')).trim();
+      await ok('pool-param-set', `uuid=${pool}`, 'policy-no-vendor-device=true', 'other-config:site=a');
+      expect(await ok('pool-param-get', `uuid=${pool}`, 'param-name=policy-no-vendor-device')).to.equal('true\n');
+      expect((await xe('pool-param-set', `uuid=${pool}`, 'policy-no-vendor-device=yes')).code).to.equal(1);
+      await ok('pool-param-remove', `uuid=${pool}`, 'param-name=other-config', 'param-key=site');
+      expect(await ok('pool-param-get', `uuid=${pool}`, 'param-name=other-config')).to.not.contain('site');
+      const metrics = (await ok('pif-metrics-list', '--minimal')).split(',')[0].trim();
+      await ok('pif-metrics-param-set', `uuid=${metrics}`, 'other-config:k=v');
+      expect(await ok('pif-metrics-param-get', `uuid=${metrics}`, 'param-name=other-config', 'param-key=k')).to.equal('v\n');
+      // host-management-disable: no PIF is the management interface any more; reconfigure brings it back.
+      await ok('host-management-disable');
+      expect(await ok('pif-list', 'management=true', '--minimal')).to.equal('\n');
+      await ok('host-management-reconfigure', `pif-uuid=${await uuidOf('PIF', h.pif('eth0'))}`);
+      expect(await ok('pif-list', 'management=true', 'params=device', '--minimal')).to.equal('eth0\n');
+      await ok('tunnel-destroy', `uuid=${tunnel}`);
+      await ok('bond-destroy', `uuid=${bond}`);
+    });
+  });
 });
