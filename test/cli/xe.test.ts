@@ -638,7 +638,7 @@ describe('xe-netd CLI', function () {
   });
 
   describe('param commands on every class', () => {
-    it('CLI-33 -param-set/-add/-remove/-clear on bond, tunnel, vif, host, pool and pif-metrics (maps, sets, enums, booleans); host-management-disable', async () => {
+    it('CLI-33 -param-set/-add/-remove/-clear on bond, tunnel, vif (locking-mode, ipv4-allowed too), host, pool and pif-metrics (maps, sets, enums, booleans); host-management-disable', async () => {
       const sv = await h.call<Record<string, string>>('host.get_software_version', h.r.d.hostRef);
       await setFields(h, 'host', h.r.d.hostRef, { software_version: { ...sv, network_backend: 'openvswitch' } });
       const [n1, n2] = [(await ok('network-create', 'name-label=P1')).trim(), (await ok('network-create', 'name-label=P2')).trim()];
@@ -671,6 +671,19 @@ describe('xe-netd CLI', function () {
       expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=trunks')).to.equal('20\n');
       await ok('vif-param-set', `uuid=${vif}`, 'qos_algorithm_params:kbps=100');
       expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=qos_algorithm_params', 'param-key=kbps')).to.equal('100\n');
+      // locking-mode (VIF.set_locking_mode), ipv4-allowed (VIF.add_/remove_/set_ipv4_allowed).
+      await ok('vif-param-set', `uuid=${vif}`, 'locking-mode=locked');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=locking-mode')).to.equal('locked\n');
+      expect((await xe('vif-param-set', `uuid=${vif}`, 'locking-mode=sometimes')).code).to.equal(1);
+      await ok('vif-param-add', `uuid=${vif}`, 'param-name=ipv4-allowed', 'param-key=192.0.2.7');
+      await ok('vif-param-add', `uuid=${vif}`, 'param-name=ipv4-allowed', 'param-key=192.0.2.8');
+      await ok('vif-param-remove', `uuid=${vif}`, 'param-name=ipv4-allowed', 'param-key=192.0.2.7');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=ipv4-allowed')).to.equal('192.0.2.8\n');
+      const badIp = await xe('vif-param-add', `uuid=${vif}`, 'param-name=ipv4-allowed', 'param-key=192.0.2.999');
+      expect([badIp.code, badIp.err]).to.deep.equal([1, 'A required parameter contained an invalid IP address\nparameter: ipv4_allowed\n']);
+      await ok('vif-param-clear', `uuid=${vif}`, 'param-name=ipv4-allowed');
+      expect(await h.call('VIF.get_ipv4_allowed', await h.call('VIF.get_by_uuid', vif))).to.deep.equal([]);
+      await ok('vif-param-set', `uuid=${vif}`, 'locking-mode=network_default');
       await ok('vif-param-clear', `uuid=${vif}`, 'param-name=trunks');
       expect(await h.call('VIF.get_trunks', await h.call('VIF.get_by_uuid', vif))).to.deep.equal([]);
       // host and pool: a map key, a set member, a boolean; pif-metrics other-config.
