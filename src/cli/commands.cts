@@ -934,20 +934,20 @@ async function asyncWithProgress(c: Ctx, method: string, params: unknown[]): Pro
   const task = await c.call<string>(`Async.${method}`, ...params);
   let token = '';
   let shown = -1;
+  // xe's line (cli_operations.ml progress_bar: `\r %3d%% %c <70 * progress hashes>`, each a
+  // PStderr, so newline-terminated), drawn when the percentage changes.
   const draw = (p: number) => {
-    const pct = Math.round(p * 100);
+    const pct = Math.trunc(p * 100);
     if (pct === shown) return;
     shown = pct;
-    const w = 40;
-    const n = Math.round((pct / 100) * w);
-    process.stderr.write(`\r[${'#'.repeat(n)}${' '.repeat(w - n)}] ${String(pct).padStart(3)}%`);
+    process.stderr.write(`\r ${String(pct).padStart(3)}% ${'|/-\\'[pct % 4]} ${'#'.repeat(Math.trunc(p * 70))}\n`);
   };
   draw(0);
   for (;;) {
     const rec = await c.call<Rec>('task.get_record', task);
     draw(Number(rec.progress) || 0);
     if (rec.status !== 'pending') {
-      process.stderr.write('\n');
+      process.stderr.write('\n\n'); // xe's PStderr "\n" after the bar
       await c.call('task.destroy', task).catch(() => undefined);
       if (rec.status === 'success') return taskResult(String(rec.result ?? ''));
       throw new Failure(rec.error_info as string[]);
