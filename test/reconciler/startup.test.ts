@@ -93,19 +93,29 @@ describe('reconciler: start-up with NICs missing', () => {
   });
 
   it('START-03 $TMPDIR/xnd-ip-* directories a killed daemon left are removed at start; a batch in progress (fresh) is not', async () => {
-    const old = mkdtempSync(join(tmpdir(), 'xnd-ip-'));
-    writeFileSync(join(old, 'batch'), 'link set eth1 up\n');
-    const t = (Date.now() - 10 * 60_000) / 1000;
-    utimesSync(old, t, t);
-    const fresh = mkdtempSync(join(tmpdir(), 'xnd-ip-'));
+    // A $TMPDIR of this test's own: every daemon started on the machine sweeps the shared one, so there
+    // a leftover could go for reasons other than this start-up.
+    const tmp = mkdtempSync(join(tmpdir(), 'xnd-start-tmp-'));
+    const saved = process.env.TMPDIR;
     try {
+      const old = mkdtempSync(join(tmp, 'xnd-ip-'));
+      writeFileSync(join(old, 'batch'), 'link set eth1 up\n');
+      const t = (Date.now() - 10 * 60_000) / 1000;
+      utimesSync(old, t, t);
+      const fresh = mkdtempSync(join(tmp, 'xnd-ip-'));
+      const other = join(tmp, 'not-ours');
+      writeFileSync(other, '');
+      utimesSync(other, t, t);
+      process.env.TMPDIR = tmp;
       const h = await startHarness();
       await h.close();
       expect(existsSync(old), 'leftover removed').to.equal(false);
       expect(existsSync(fresh), "a fresh one may be another daemon's batch in progress").to.equal(true);
+      expect(existsSync(other), 'other files stay').to.equal(true);
     } finally {
-      rmSync(old, { recursive: true, force: true });
-      rmSync(fresh, { recursive: true, force: true });
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });
