@@ -82,9 +82,10 @@ interface ClassState {
   uuids: Map<string, string>;
   /** [created, modified] generation of each live row. */
   gens: Map<string, [number, number]>;
-  insert: Database.Statement;
-  update: Database.Statement;
-  remove: Database.Statement;
+  /** INSERT, whole-row UPDATE and DELETE, each prepared on first use: most classes are never written by most daemons. */
+  insert: () => Database.Statement;
+  update: () => Database.Statement;
+  remove: () => Database.Statement;
   /** UPDATEs of only some columns, by the changed fields' indexes ('0,4'): a VIF move writes one column, not thirty. */
   partial: Map<string, Database.Statement>;
   /** A new row from its values in field order (see rowMaker). */
@@ -357,6 +358,9 @@ export class Store implements View {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
+    // SQLite's own default page cache (2 MiB; better-sqlite3 builds with 16 MiB): rows are read
+    // once at start-up, from then on the mirror answers and SQLite only writes.
+    this.db.pragma('cache_size = -2000');
     this.db.exec('CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS _deleted (cls TEXT NOT NULL, ref TEXT NOT NULL, uuid TEXT NOT NULL, created INTEGER NOT NULL, deleted INTEGER NOT NULL, PRIMARY KEY (cls, ref))',
@@ -411,6 +415,11 @@ export class Store implements View {
       this.db.prepare(`UPDATE ${q(def.name)} SET ${q(fd.name)} = ?`).run(dv);
     }
     const names = ['_ref', '_created', '_modified', ...fields.map((fd) => fd.name)];
+    const db = this.db;
+    const lazy = (sql: string) => {
+      let stmt: Database.Statement | undefined;
+      return () => (stmt ??= db.prepare(sql));
+    };
     const st: ClassState = {
       def,
       fields,
@@ -418,10 +427,10 @@ export class Store implements View {
       rows: new Map(),
       uuids: new Map(),
       gens: new Map(),
-      insert: this.db.prepare(`INSERT INTO ${q(def.name)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`),
+      insert: lazy(`INSERT INTO ${q(def.name)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`),
       // An UPDATE in place is cheaper than REPLACE's delete + insert for the common modify.
-      update: this.db.prepare(`UPDATE ${q(def.name)} SET _modified = ?${fields.map((fd) => `, ${q(fd.name)} = ?`).join('')} WHERE _ref = ?`),
-      remove: this.db.prepare(`DELETE FROM ${q(def.name)} WHERE _ref = ?`),
+      update: lazy(`UPDATE ${q(def.name)} SET _modified = ?${fields.map((fd) => `, ${q(fd.name)} = ?`).join('')} WHERE _ref = ?`),
+      remove: lazy(`DELETE FROM ${q(def.name)} WHERE _ref = ?`),
       partial: new Map(),
       make: rowMaker(fields),
     };
@@ -703,14 +712,14 @@ export class Store implements View {
           const old = st.gens.get(ref);
           if (row === null) {
             if (!old) continue; // created and deleted inside the transaction
-            st.remove.run(ref);
+            st.remove().run(ref);
             const uuid = String(st.rows.get(ref)?.uuid ?? '');
             this.tombIns.run(cls, ref, uuid, old[0], gen);
           } else if (old) {
             this.update(st, ref, st.rows.get(ref)!, row, gen);
           } else {
             const vals = st.fields.map((fd) => toSql(fd.ty, row[fd.name]));
-            st.insert.run(ref, gen, gen, ...vals);
+            st.insert().run(ref, gen, gen, ...vals);
           }
           changes.push({ gen, cls, ref });
         }
@@ -781,7 +790,7 @@ export class Store implements View {
     let stmt = st.partial.get(key);
     if (!stmt) {
       if (st.partial.size >= MAX_PARTIAL) {
-        st.update.run(gen, ...fields.map((fd) => toSql(fd.ty, row[fd.name])), ref);
+        st.update().run(gen, ...fields.map((fd) => toSql(fd.ty, row[fd.name])), ref);
         return;
       }
       const cols = key
