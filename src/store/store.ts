@@ -75,6 +75,8 @@ export interface View {
 interface ClassState {
   def: ClassDef;
   fields: FieldDef[];
+  /** Each stored field's position in `fields`, by name. */
+  position: Map<string, number>;
   rows: Map<string, Row>;
   uuids: Map<string, string>;
   /** [created, modified] generation of each live row. */
@@ -325,6 +327,8 @@ export class Store implements View {
   /** Changes in generation order (compacted from time to time). */
   log: Change[] = [];
   tombstones = new Map<string, Tombstone>();
+  /** Refs that have (or had) a tombstone in `tombstones`, of any class: a superset, rebuilt when tombstones are pruned. */
+  private tombRefs = new Set<string>();
   /** Tokens older than this lost their deletes to pruning: EVENTS_LOST. */
   minValidGen = 0;
   private lockTail: Promise<void> = Promise.resolve();
@@ -381,6 +385,7 @@ export class Store implements View {
       deleted: number;
     }[]) {
       this.tombstones.set(`${t.cls}/${t.ref}`, { gen: Number(t.deleted), created: Number(t.created), uuid: t.uuid });
+      this.tombRefs.add(t.ref);
     }
     this.rebuildLog();
   }
@@ -411,6 +416,7 @@ export class Store implements View {
     const st: ClassState = {
       def,
       fields,
+      position: new Map(fields.map((fd, i) => [fd.name, i])),
       rows: new Map(),
       uuids: new Map(),
       gens: new Map(),
@@ -705,8 +711,14 @@ export class Store implements View {
           } else if (old) {
             this.update(st, ref, st.rows.get(ref)!, row, gen);
           } else {
-            const vals = st.fields.map((fd) => toSql(fd.ty, row[fd.name]));
-            st.insert.run(ref, gen, gen, ...vals);
+            // One array of the bound values: a spread call of ~40 arguments cost more than the insert's own binding.
+            const fields = st.fields;
+            const vals = new Array<unknown>(fields.length + 3);
+            vals[0] = ref;
+            vals[1] = gen;
+            vals[2] = gen;
+            for (let i = 0; i < fields.length; i++) vals[i + 3] = toSql(fields[i].ty, row[fields[i].name]);
+            st.insert.run(vals);
           }
           changes.push({ gen, cls, ref });
         }
@@ -734,21 +746,25 @@ export class Store implements View {
             if (typeof to === 'string') rec.rels.push({ r, target: to, before: oldRow, after: row ?? undefined });
           }
         }
+        // A rewritten row keeps its uuid almost always: its entry stays (the map is only looked up, never listed).
+        const sameUuid = oldRow !== undefined && row !== null && oldRow.uuid === row.uuid && st.uuids.get(oldRow.uuid as string) === ref;
         if (oldRow) {
           this.indexRow(cls, ref, oldRow, false);
-          if (typeof oldRow.uuid === 'string') st.uuids.delete(oldRow.uuid);
+          if (typeof oldRow.uuid === 'string' && !sameUuid) st.uuids.delete(oldRow.uuid);
         }
         if (row === null) {
           if (!old) continue;
           st.rows.delete(ref);
           st.gens.delete(ref);
           this.tombstones.set(`${cls}/${ref}`, { gen, created: old[0], uuid: String(oldRow?.uuid ?? '') });
+          this.tombRefs.add(ref);
         } else {
           st.rows.set(ref, row);
           st.gens.set(ref, [old ? old[0] : gen, gen]);
-          if (typeof row.uuid === 'string') st.uuids.set(row.uuid, ref);
+          if (typeof row.uuid === 'string' && !sameUuid) st.uuids.set(row.uuid, ref);
           this.indexRow(cls, ref, row, true);
-          this.tombstones.delete(`${cls}/${ref}`);
+          // A live object has no tombstone unless its ref was deleted once (tombRefs): no key string built per row.
+          if (this.tombRefs.has(ref)) this.tombstones.delete(`${cls}/${ref}`);
         }
       }
     }
@@ -790,7 +806,7 @@ export class Store implements View {
       st.partial.set(key, stmt);
     }
     vals.push(ref);
-    stmt.run(...vals);
+    stmt.run(vals);
   }
 
   /** Keeps the change log and the tombstones bounded. */
@@ -801,6 +817,7 @@ export class Store implements View {
       const gens = [...this.tombstones.values()].map((t) => t.gen).sort((a, b) => a - b);
       const cut = gens[gens.length - 10000];
       for (const [k, t] of this.tombstones) if (t.gen < cut) this.tombstones.delete(k);
+      this.tombRefs = new Set([...this.tombstones.keys()].map((k) => k.slice(k.indexOf('/') + 1)));
       this.tombDel.run(cut - 1);
       this.minValidGen = cut - 1;
       this.metaSet('min_valid_generation', String(this.minValidGen));
@@ -1078,10 +1095,7 @@ export class Txn implements View {
   /** Creates an object: fields not given take their defaults; returns its ref. */
   create<C extends string>(cls: ClassArg<C>, fields: Patch<C>, ref = this.newRef()): string {
     const st = this.store.cls(cls);
-    for (const k of Object.keys(fields)) {
-      if (!st.fields.some((fd) => fd.name === k)) throw new Error(`store: ${cls}.${k} is not a stored field`);
-    }
-    checkValues(cls, st.fields, fields);
+    checkValues(cls, st, fields);
     const row = st.make(st.fields.map((fd) => (fd.name in fields ? (fields as Row)[fd.name] : fd.name === 'uuid' ? this.newUuid() : defaultOf(fd))));
     this.put(cls, ref, row);
     return ref;
@@ -1090,10 +1104,7 @@ export class Txn implements View {
   set<C extends string>(cls: ClassArg<C>, ref: string, patch: Patch<C>): void {
     const old = this.get(cls, ref);
     const st = this.store.cls(cls);
-    for (const k of Object.keys(patch)) {
-      if (!st.fields.some((fd) => fd.name === k)) throw new Error(`store: ${cls}.${k} is not a stored field`);
-    }
-    checkValues(cls, st.fields, patch);
+    checkValues(cls, st, patch);
     this.put(cls, ref, { ...old, ...patch });
   }
   /** Marks an object changed without changing it (event.inject). */
@@ -1117,9 +1128,18 @@ export class Txn implements View {
  * other_config keys that reach the host hold only valid values, or the write fails with the
  * XenAPI error xapi gives for that kind of value and nothing is stored.
  */
-function checkValues(cls: string, fields: readonly FieldDef[], patch: Record<string, unknown>): void {
-  for (const fd of fields) {
-    if (!(fd.name in patch)) continue;
+function checkValues(cls: string, st: ClassState, patch: Record<string, unknown>): void {
+  const keys = Object.keys(patch);
+  // The patch's fields in the class's field order (the first bad one is reported, as a scan of the fields found it).
+  const at: number[] = [];
+  for (const k of keys) {
+    const i = st.position.get(k);
+    if (i === undefined) throw new Error(`store: ${cls}.${k} is not a stored field`);
+    at.push(i);
+  }
+  if (at.length > 1) at.sort((a, b) => a - b);
+  for (const i of at) {
+    const fd = st.fields[i];
     const v = patch[fd.name];
     if (fd.vt) {
       for (const x of fd.ty.k === 'set' && Array.isArray(v) ? v : [v]) {
