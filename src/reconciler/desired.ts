@@ -163,6 +163,7 @@ export function affectedHosts(tx: Txn, store: View, only?: string): Set<string> 
   for (const [cls, m] of tx.overlay) {
     if (only !== undefined && hosts.has(only)) break;
     for (const [ref, row] of m) {
+      if (only !== undefined && hosts.has(only)) break;
       const rows = [row, store.find(cls, ref)].filter((r) => r) as Record<string, unknown>[];
       for (const r of rows) {
         switch (cls) {
