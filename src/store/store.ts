@@ -88,6 +88,10 @@ interface ClassState {
   partial: Map<string, Database.Statement>;
   /** A new row from its values in field order (see rowMaker). */
   make: (vals: readonly unknown[]) => Record<string, unknown>;
+  /** The INSERT's values of a row: ref, created, modified, then each column (see sqlCodec). */
+  insertValues: (row: Row, ref: string, gen: number) => unknown[];
+  /** Pushes the columns of `row` that differ from `prev` onto `vals`; returns their indexes ('0,4'). */
+  changedColumns: (prev: Row, row: Row, vals: unknown[]) => string;
 }
 
 /**
@@ -99,6 +103,33 @@ function rowMaker(fields: readonly FieldDef[]): (vals: readonly unknown[]) => Re
   if (fields.some((fd) => fd.name === '__proto__')) throw new Error('store: a field named __proto__'); // a literal would set the prototype
   const props = fields.map((fd, i) => `${JSON.stringify(fd.name)}: v[${i}]`).join(', ');
   return new Function('v', `return { ${props} };`) as (vals: readonly unknown[]) => Record<string, unknown>;
+}
+
+/**
+ * The SQL side of a row, per class, as code written for its fields (as rowMaker): each field read
+ * by its name, not through a loop over field names, which made every read a megamorphic keyed load
+ * (the whole-row compare of 500 VIF rows per Bond.create). Values are encoded as toSql does.
+ */
+function sqlCodec(fields: readonly FieldDef[]): Pick<ClassState, 'insertValues' | 'changedColumns'> {
+  const enc = (fd: FieldDef, v: string): string => {
+    switch (fd.ty.k) {
+      case 'bool':
+        return `(${v} ? 1 : 0)`;
+      case 'set':
+        return `(${v} === EMPTY_SET ? '[]' : JSON.stringify(${v}))`;
+      case 'map':
+        return `(${v} === EMPTY_MAP ? '{}' : JSON.stringify(${v}))`;
+      default:
+        return v;
+    }
+  };
+  const get = (o: string, fd: FieldDef) => `${o}[${JSON.stringify(fd.name)}]`;
+  const insert = `(row, ref, gen) => [ref, gen, gen${fields.map((fd) => `, ${enc(fd, get('row', fd))}`).join('')}]`;
+  const changed =
+    `(prev, row, vals) => { let key = '', v;` +
+    fields.map((fd, i) => `v = ${get('row', fd)}; if (v !== ${get('prev', fd)}) { key += ${JSON.stringify(`,${i}`)}; vals.push(${enc(fd, 'v')}); }`).join(' ') +
+    ` return key.slice(1); }`;
+  return new Function('EMPTY_SET', 'EMPTY_MAP', `return { insertValues: ${insert}, changedColumns: ${changed} };`)(EMPTY_SET, EMPTY_MAP);
 }
 
 /** Distinct column sets a class keeps UPDATE statements for; past it, rows are written whole. */
@@ -426,6 +457,7 @@ export class Store implements View {
       remove: this.db.prepare(`DELETE FROM ${q(def.name)} WHERE _ref = ?`),
       partial: new Map(),
       make: rowMaker(fields),
+      ...sqlCodec(fields),
     };
     this.classes.set(def.name, st);
     // Raw rows (arrays) make less garbage than objects while loading a large database.
@@ -712,13 +744,7 @@ export class Store implements View {
             this.update(st, ref, st.rows.get(ref)!, row, gen);
           } else {
             // One array of the bound values: a spread call of ~40 arguments cost more than the insert's own binding.
-            const fields = st.fields;
-            const vals = new Array<unknown>(fields.length + 3);
-            vals[0] = ref;
-            vals[1] = gen;
-            vals[2] = gen;
-            for (let i = 0; i < fields.length; i++) vals[i + 3] = toSql(fields[i].ty, row[fields[i].name]);
-            st.insert.run(vals);
+            st.insert.run(st.insertValues(row, ref, gen));
           }
           changes.push({ gen, cls, ref });
         }
@@ -781,15 +807,8 @@ export class Store implements View {
    */
   private update(st: ClassState, ref: string, prev: Row, row: Row, gen: number): void {
     const fields = st.fields;
-    let key = '';
     const vals: unknown[] = [gen];
-    for (let i = 0; i < fields.length; i++) {
-      const fd = fields[i];
-      const v = row[fd.name];
-      if (v === prev[fd.name]) continue;
-      key += key ? `,${i}` : `${i}`;
-      vals.push(toSql(fd.ty, v));
-    }
+    const key = st.changedColumns(prev, row, vals);
     let stmt = st.partial.get(key);
     if (!stmt) {
       if (st.partial.size >= MAX_PARTIAL) {
@@ -1004,8 +1023,9 @@ export class Txn implements View {
   }
 
   find<C extends string>(cls: ClassArg<C>, ref: string): RowFor<C> | undefined {
-    const m = this.overlay.get(cls);
-    if (m && m.has(ref)) return (m.get(ref) ?? undefined) as RowFor<C> | undefined;
+    // One lookup for a row in the overlay (null there: deleted by this transaction).
+    const o = this.overlay.get(cls)?.get(ref);
+    if (o !== undefined) return (o ?? undefined) as RowFor<C> | undefined;
     this.readObj(cls, ref);
     return this.store.find(cls, ref);
   }
@@ -1130,16 +1150,11 @@ export class Txn implements View {
  */
 function checkValues(cls: string, st: ClassState, patch: Record<string, unknown>): void {
   const keys = Object.keys(patch);
-  // The patch's fields in the class's field order (the first bad one is reported, as a scan of the fields found it).
-  const at: number[] = [];
-  for (const k of keys) {
-    const i = st.position.get(k);
-    if (i === undefined) throw new Error(`store: ${cls}.${k} is not a stored field`);
-    at.push(i);
-  }
-  if (at.length > 1) at.sort((a, b) => a - b);
-  for (const i of at) {
-    const fd = st.fields[i];
+  for (const k of keys) if (!st.position.has(k)) throw new Error(`store: ${cls}.${k} is not a stored field`);
+  // In the class's field order (the first bad value is the one reported); a one-field patch (most sets) goes straight to its field.
+  const only = keys.length === 1 ? st.fields[st.position.get(keys[0])!] : undefined;
+  for (const fd of only ? [only] : st.fields) {
+    if (!only && !(fd.name in patch)) continue;
     const v = patch[fd.name];
     if (fd.vt) {
       for (const x of fd.ty.k === 'set' && Array.isArray(v) ? v : [v]) {
