@@ -342,6 +342,7 @@ export function checkInventory(v: unknown): InventoryEntry[] {
       name('bond', e.bond);
       if (!Array.isArray(e.members)) throw new Error(`${at}: members must be a list`);
       e.members.forEach((m: unknown) => name('member', m));
+      if (e.MAC !== undefined && !isMac(e.MAC)) throw new Error(`${at}: MAC ${JSON.stringify(e.MAC)} is not valid`);
       if (!['balance-slb', 'active-backup', 'lacp'].includes(e.mode)) throw new Error(`${at}: mode ${JSON.stringify(e.mode)} is not a bond mode`);
       for (const [k, x] of Object.entries(e.properties ?? {})) {
         if (!/^[A-Za-z0-9_-]{1,64}$/.test(k) || !/^[A-Za-z0-9_.:+-]{0,64}$/.test(String(x)))
@@ -358,6 +359,7 @@ export function checkInventory(v: unknown): InventoryEntry[] {
       if (!isMtu(e.MTU)) throw new Error(`${at}: MTU ${JSON.stringify(e.MTU)} is out of range 68-65535`);
     }
     if (e.bridge !== undefined) name('bridge', e.bridge);
+    if (e.networkMTU !== undefined && !isMtu(e.networkMTU)) throw new Error(`${at}: networkMTU ${JSON.stringify(e.networkMTU)} is out of range 68-65535`);
     if (e.ip !== undefined) {
       if (!e.ip || (e.ip.mode !== 'Static' && e.ip.mode !== 'DHCP')) throw new Error(`${at}: ip.mode must be Static or DHCP`);
       for (const [k, vt] of [

@@ -39,7 +39,12 @@ export function adoptLayout(a: Adoption, nics: InventoryNic[], mgmt?: HostManage
   const manager = withIp.find((b) => b.name === mgmt?.device) ?? withIp.find((b) => b.ip?.gateway) ?? withIp[0];
   const ipText = (b: Bridge) =>
     b.ip ? `, ${b.ip.mode}${b.ip.address ? ` ${b.ip.address}/${b.ip.netmask}` : ''}${b.ip.gateway ? ` via ${b.ip.gateway}` : ''}` : '';
-  const extra = (b: Bridge) => ({ ...(b.ip ? { ip: ipOf(b.ip) } : {}), ...(b === manager ? { management: true } : {}) });
+  const extra = (b: Bridge) => ({
+    ...(b.ip ? { ip: ipOf(b.ip) } : {}),
+    ...(b === manager ? { management: true } : {}),
+    // The bridge keeps the MTU its files give it (the network's MTU is what the bridge gets).
+    ...(b.MTU !== 1500 ? { networkMTU: b.MTU } : {}),
+  });
   /** The NIC or bond a VLAN's parent bridge is carried by. */
   const carrier = new Map<string, string>();
 
@@ -64,7 +69,8 @@ export function adoptLayout(a: Adoption, nics: InventoryNic[], mgmt?: HostManage
         problems.push(`bond ${u.name} on bridge ${b.name}: ${missing.join(', ')} not NICs of this host`);
         continue;
       }
-      bonds.push({ bond: u.name, members: [...u.members], mode: u.mode, properties: { ...u.properties }, bridge: b.name, ...extra(b) });
+      const mac = u.mac ? { MAC: u.mac } : {};
+      bonds.push({ bond: u.name, members: [...u.members], mode: u.mode, properties: { ...u.properties }, bridge: b.name, ...mac, ...extra(b) });
       carrier.set(b.name, u.name);
       adopted.push(`bond ${u.name} (${u.members.join('+')}, ${u.mode}) on ${b.name}${ipText(b)}`);
     } else {

@@ -48,7 +48,7 @@ export function introduceInternal(
   tx: Txn,
   host: string,
   nic: NicInfo,
-  opts: { managed?: boolean; disallowUnplug?: boolean; managementBridge?: string; bridge?: string } = {},
+  opts: { managed?: boolean; disallowUnplug?: boolean; managementBridge?: string; bridge?: string; networkMTU?: number } = {},
 ): string {
   const managed = opts.managed ?? true;
   const bridge = managed ? (opts.bridge ?? bridgeForDevice(nic.device)) : '';
@@ -60,7 +60,7 @@ export function introduceInternal(
       : tx.create('network', {
           name_label: `Pool-wide network associated with ${nic.device}`,
           name_description: '',
-          MTU: 1500,
+          MTU: opts.networkMTU ?? 1500,
           other_config: Object.create(null),
           bridge,
           managed,

@@ -27,6 +27,8 @@ export interface InventoryNic extends NicInfo {
   management?: boolean;
   ip?: InventoryIp;
   bridge?: string;
+  /** The MTU of its network, so of its bridge (default 1500; first start adopting a bridge whose files say otherwise). */
+  networkMTU?: number;
   /** false: the management NIC is recorded but not plugged (its address sits on the NIC itself and stays there); true: plugged though not management (a bridge first start adopts). */
   plugged?: boolean;
 }
@@ -39,6 +41,10 @@ export interface InventoryBond {
   properties?: Record<string, string>;
   /** The bridge of the bond's network (default: the next xapi<N>). */
   bridge?: string;
+  /** The bond's MAC (default its first member's, with auto_update_mac as Bond.create without a MAC). */
+  MAC?: string;
+  /** The MTU of the bond's network (default 1500); the bond master PIF gets it, as Bond.create. */
+  networkMTU?: number;
   management?: boolean;
   ip?: InventoryIp;
 }
@@ -48,6 +54,8 @@ export interface InventoryVlan {
   vlan: number;
   on: string;
   bridge?: string;
+  /** The MTU of the VLAN's network (default 1500). */
+  networkMTU?: number;
   management?: boolean;
   ip?: InventoryIp;
 }
@@ -181,18 +189,18 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
   const mgmtBridge = mgmt ? (mgmt.bridge ?? bridgeForDevice(mgmt.device)) : undefined;
   const byDevice = new Map<string, string>();
   for (const nic of o.inventory) {
-    const pif = introduceInternal(tx, host, nic, { managementBridge: mgmtBridge, bridge: nic.bridge });
+    const pif = introduceInternal(tx, host, nic, { managementBridge: mgmtBridge, bridge: nic.bridge, networkMTU: nic.networkMTU });
     byDevice.set(nic.device, pif);
     // An IP on a NIC that is not management is recorded too (first start adopting a host's files).
     if (nic.ip && (nic === mgmt || nic.plugged === true)) setIp(pif, nic.ip);
     if (nic === mgmt && nic.plugged === false) tx.set('PIF', pif, { currently_attached: false });
     if (nic.plugged === true) tx.set('PIF', pif, { currently_attached: true });
   }
-  const network = (bridge: string | undefined, label: string) => {
+  const network = (bridge: string | undefined, label: string, MTU = 1500) => {
     const taken = new Set([...tx.rows('network')].map(([, r]) => r.bridge));
     let name = bridge ?? '';
     for (let n = 0; name === '' || (bridge === undefined && taken.has(name)); n++) name = `xapi${n}`;
-    return tx.create('network', { name_label: label, name_description: '', MTU: 1500, other_config: Object.create(null), bridge: name, managed: true });
+    return tx.create('network', { name_label: label, name_description: '', MTU, other_config: Object.create(null), bridge: name, managed: true });
   };
   const manage = (pif: string, e: { management?: boolean; ip?: InventoryIp }) => {
     // A bond master or VLAN PIF is plugged at first start; its IP configuration is recorded, management or not.
@@ -202,14 +210,14 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
   for (const b of o.bonds ?? []) {
     const members = b.members.map((m) => byDevice.get(m)!);
     const first = tx.get('PIF', members[0]);
-    const net = network(b.bridge, `Pool-wide network associated with ${b.bond}`);
+    const net = network(b.bridge, `Pool-wide network associated with ${b.bond}`, b.networkMTU);
     const master = tx.create('PIF', {
       device: b.bond,
       device_name: b.bond,
       network: net,
       host,
-      MAC: first.MAC,
-      MTU: 1500,
+      MAC: b.MAC?.toLowerCase() ?? first.MAC,
+      MTU: b.networkMTU ?? 1500,
       VLAN: -1,
       metrics: newPifMetrics(tx),
       physical: false,
@@ -235,7 +243,8 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
       mode: b.mode,
       properties: checkProperties(b.mode, b.properties ?? {}, o.bondDriver === 'linux'),
       links_up: 0,
-      auto_update_mac: true,
+      // As Bond.create: a MAC chosen for the bond is kept when members change.
+      auto_update_mac: b.MAC === undefined || b.MAC.toLowerCase() === first.MAC,
     });
     for (const m of members) tx.set('PIF', m, { bond_slave_of: bond, currently_attached: false });
     byDevice.set(b.bond, master);
@@ -243,7 +252,7 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
   }
   for (const v of o.vlans ?? []) {
     const tagged = byDevice.get(v.on)!;
-    const net = network(v.bridge, `VLAN ${v.vlan} on ${v.on}`);
+    const net = network(v.bridge, `VLAN ${v.vlan} on ${v.on}`, v.networkMTU);
     const { untagged } = vlanCreateInternal(tx, host, tagged, v.vlan, net, v.on);
     tx.set('PIF', untagged, { currently_attached: true });
     manage(untagged, v);

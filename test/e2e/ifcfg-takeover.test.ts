@@ -48,6 +48,16 @@ const SEED003_ALIAS: Record<string, string> = {
   'ifcfg-vlan100:1': 'BOOTPROTO=static\nONBOOT=yes\nIPADDR=10.1.1.101\nNETMASK=255.255.255.0\n',
 };
 
+/** Seed 003 with jumbo frames on the bond (bridgeless: its MTU is in ifcfg-bond0) and on VLAN 50's bridge. */
+const SEED003_JUMBO: Record<string, string> = {
+  ...SEED003,
+  'ifcfg-bond0': `${SEED003['ifcfg-bond0']}MTU=9000\n`,
+  'ifcfg-eth0': `${SEED003['ifcfg-eth0']}MTU=9000\n`,
+  'ifcfg-eth1': `${SEED003['ifcfg-eth1']}MTU=9000\n`,
+  'ifcfg-bond0.50': `${SEED003['ifcfg-bond0.50']}MTU=9000\n`,
+  'ifcfg-vlan50': `${SEED003['ifcfg-vlan50']}MTU=9000\n`,
+};
+
 function scratchRoot(files: Record<string, string> = { ...SEED003, ...FOREIGN }): string {
   const root = mkdtempSync(join(tmpdir(), 'xnd-takeover-'));
   const dir = join(root, SCRIPTS_DIR);
@@ -99,6 +109,34 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
   const pifs = () => [...r!.store.rows('PIF')];
   const pif = (device: string, vlan = -1) => pifs().find(([, p]) => p.device === device && Number(p.VLAN) === vlan)!;
   const bridgeOf = (p: Record<string, unknown>) => String(r!.store.get('network', String(p.network)).bridge);
+  /** An XML-RPC caller on the running daemon and a root session. */
+  const api = async () => {
+    const client = xmlrpc.createClient({ host: '127.0.0.1', port: r!.port, path: '/' });
+    const call = <T = any>(method: string, ...params: unknown[]): Promise<T> =>
+      new Promise((resolve, reject) => {
+        client.methodCall(method, params, (err: unknown, v: any) => {
+          if (err) return reject(err);
+          if (v?.Status === 'Success') return resolve(v.Value);
+          reject(new Error(`${method}: ${JSON.stringify(v?.ErrorDescription ?? v)}`));
+        });
+      });
+    return { call, session: await call<string>('session.login_with_password', 'root', 'secret', '1.0', 'test') };
+  };
+  /** Runs `fn` on a scratch root of its own holding `files` and a fresh database; the shared ones are restored after. */
+  const onOwnRoot = async (files: Record<string, string>, fn: () => Promise<void>) => {
+    const [savedRoot, savedDb] = [root, dbDir];
+    root = scratchRoot(files);
+    dbDir = mkdtempSync(join(tmpdir(), 'xnd-takeover-db-'));
+    try {
+      await fn();
+    } finally {
+      await r?.close();
+      r = undefined;
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dbDir, { recursive: true, force: true });
+      [root, dbDir] = [savedRoot, savedDb];
+    }
+  };
 
   before(() => {
     root = scratchRoot();
@@ -194,11 +232,7 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
   });
 
   it("seed 003 as printed (address on the alias vlan100:1): adopted as VLAN 100's IP, nothing written; the first change of that IP moves it into ifcfg-vlan100 and removes the alias", async () => {
-    const saved = root;
-    root = scratchRoot(SEED003_ALIAS);
-    const savedDb = dbDir;
-    dbDir = mkdtempSync(join(tmpdir(), 'xnd-takeover-db-'));
-    try {
+    await onOwnRoot(SEED003_ALIAS, async () => {
       const before = filesOf(root);
       await start();
       expect(filesOf(root), lines.join('\n')).to.deep.equal(before);
@@ -215,16 +249,7 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
         '255.255.255.0',
         '',
       ]);
-      const client = xmlrpc.createClient({ host: '127.0.0.1', port: r!.port, path: '/' });
-      const call = <T = any>(method: string, ...params: unknown[]): Promise<T> =>
-        new Promise((resolve, reject) => {
-          client.methodCall(method, params, (err: unknown, v: any) => {
-            if (err) return reject(err);
-            if (v?.Status === 'Success') return resolve(v.Value);
-            reject(new Error(`${method}: ${JSON.stringify(v?.ErrorDescription ?? v)}`));
-          });
-        });
-      const session = await call<string>('session.login_with_password', 'root', 'secret', '1.0', 'test');
+      const { call, session } = await api();
       await call('PIF.reconfigure_ip', session, v100ref, 'Static', '10.1.1.102', '255.255.255.0', '10.1.1.1', '');
       const after = filesOf(root);
       expect(Object.keys(after)).to.not.include('ifcfg-vlan100:1');
@@ -235,14 +260,42 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
           .map(([n]) => n),
       ).to.deep.equal(['ifcfg-vlan100']);
       for (const n of ['ifcfg-eth0', 'ifcfg-eth1', 'ifcfg-bond0', 'ifcfg-bond0.50', 'ifcfg-vlan50']) expect(after[n], n).to.equal(before[n]);
-    } finally {
-      await r?.close();
+    });
+  });
+
+  it('jumbo frames: a bond and a VLAN bridge with MTU=9000 in their files get networks with MTU 9000, and nothing is written at first start or restart', async () => {
+    await onOwnRoot(SEED003_JUMBO, async () => {
+      const before = filesOf(root);
+      await start();
+      expect(filesOf(root), lines.join('\n')).to.deep.equal(before);
+      expect((r!.backend as IfcfgBackend).augtoolRuns).to.equal(0);
+      const [, master] = pif('bond0');
+      const mtuOf = (p: Record<string, unknown>) => Number(r!.store.get('network', String(p.network)).MTU);
+      expect([mtuOf(master), Number(master.MTU)]).to.deep.equal([9000, 9000]);
+      expect([50, 51, 100].map((tag) => mtuOf(pif('bond0', tag)[1]))).to.deep.equal([9000, 1500, 1500]);
+      expect((await r!.backend.read()).bridges.vlan50.MTU).to.equal(9000);
+      await r!.close();
       r = undefined;
-      rmSync(root, { recursive: true, force: true });
-      rmSync(dbDir, { recursive: true, force: true });
-      root = saved;
-      dbDir = savedDb;
-    }
+      await start();
+      const now = filesOf(root);
+      for (const n of ['ifcfg-bond0', 'ifcfg-bond0.50', 'ifcfg-vlan50', 'ifcfg-eth0', 'ifcfg-eth1']) expect(now[n], n).to.equal(before[n]);
+      // An API change of that network's bridge renders the MTU the network has.
+      const { call, session } = await api();
+      await call('PIF.reconfigure_ip', session, pif('bond0', 50)[0], 'Static', '10.1.50.2', '255.255.255.0', '', '');
+      expect(filesOf(root)['ifcfg-vlan50']).to.match(/^MTU=9000$/m);
+    });
+  });
+
+  it("a hand-made bond's MACADDR is the bond master PIF's MAC (auto_update_mac false, as Bond.create given a MAC), and nothing is written", async () => {
+    await onOwnRoot({ ...SEED003, 'ifcfg-bond0': `${SEED003['ifcfg-bond0']}MACADDR=02:00:00:AA:BB:CC\n` }, async () => {
+      const before = filesOf(root);
+      await start();
+      expect(filesOf(root), lines.join('\n')).to.deep.equal(before);
+      expect((r!.backend as IfcfgBackend).augtoolRuns).to.equal(0);
+      const [mref, master] = pif('bond0');
+      const bond = r!.store.get('Bond', r!.store.children('PIF', mref, 'bond_master_of')[0]);
+      expect([master.MAC, bond.auto_update_mac]).to.deep.equal(['02:00:00:aa:bb:cc', false]);
+    });
   });
 
   it('a restart changes no adopted or foreign file; an API change rewrites only the files it concerns', async () => {
@@ -258,16 +311,7 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
       lines.join('\n'),
     ).to.equal(true);
     expect([pif('eth2')[1].currently_attached, pif('eth4')[1].currently_attached]).to.deep.equal([false, true]);
-    const client = xmlrpc.createClient({ host: '127.0.0.1', port: r!.port, path: '/' });
-    const call = <T = any>(method: string, ...params: unknown[]): Promise<T> =>
-      new Promise((resolve, reject) => {
-        client.methodCall(method, params, (err: unknown, v: any) => {
-          if (err) return reject(err);
-          if (v?.Status === 'Success') return resolve(v.Value);
-          reject(new Error(`${method}: ${JSON.stringify(v?.ErrorDescription ?? v)}`));
-        });
-      });
-    const session = await call<string>('session.login_with_password', 'root', 'secret', '1.0', 'test');
+    const { call, session } = await api();
     const [v51] = pif('bond0', 51);
     await call('VLAN.destroy', session, String(r!.store.get('PIF', v51).VLAN_master_of));
     const after = filesOf(root);

@@ -169,7 +169,7 @@ describe('boundary values of every range (schema/values.ts RANGES)', function ()
     }
   });
 
-  it('--inventory: VLAN tags 0 and 4094 and MTUs 68 and 65535 start; -1, 4095, 67 and 65536 stop the daemon naming the entry', () => {
+  it('--inventory: VLAN tags 0 and 4094 and MTUs 68 and 65535 (a NIC, a network) start; -1, 4095, 67 and 65536 stop the daemon naming the entry', () => {
     const nic = (MTU: number) => ({ device: 'eth0', MAC: '02:00:00:00:00:01', MTU, management: true });
     for (const [mtu, ok] of edges(RANGES.mtu)) {
       if (ok) expect(checkInventory([nic(mtu)])).to.have.length(1);
@@ -179,6 +179,12 @@ describe('boundary values of every range (schema/values.ts RANGES)', function ()
       const inv = [nic(1500), { vlan: tag, on: 'eth0' }];
       if (ok) expect(checkInventory(inv)).to.have.length(2);
       else expect(() => checkInventory(inv)).to.throw(/entry 1: VLAN tag/);
+    }
+    // The MTU of an adopted bridge's network (first start on ifcfg files with MTU=…).
+    for (const [mtu, ok] of edges(RANGES.mtu)) {
+      const inv = [nic(1500), { vlan: 5, on: 'eth0', networkMTU: mtu }];
+      if (ok) expect(checkInventory(inv)).to.have.length(2);
+      else expect(() => checkInventory(inv)).to.throw(/entry 1: networkMTU/);
     }
   });
 });
