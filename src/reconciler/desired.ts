@@ -164,8 +164,9 @@ export function affectedHosts(tx: Txn, store: View, only?: string): Set<string> 
     if (only !== undefined && hosts.has(only)) break;
     for (const [ref, row] of m) {
       if (only !== undefined && hosts.has(only)) break;
-      const rows = [row, store.find(cls, ref)].filter((r) => r) as Record<string, unknown>[];
-      for (const r of rows) {
+      const committed = store.find(cls, ref);
+      for (const r of [row, committed]) {
+        if (!r) continue;
         switch (cls) {
           case 'PIF':
             hosts.add(String(r.host));
