@@ -92,6 +92,8 @@ interface ClassState {
   insertValues: (row: Row, ref: string, gen: number) => unknown[];
   /** Pushes the columns of `row` that differ from `prev` onto `vals`; returns their indexes ('0,4'). */
   changedColumns: (prev: Row, row: Row, vals: unknown[]) => string;
+  /** The relations whose one side is a field of this class: its index, and a reader of the field written for it. */
+  links: { r: RelationDef; idx: Map<string, Set<string>>; target: (row: Row) => unknown }[];
 }
 
 /**
@@ -130,6 +132,35 @@ function sqlCodec(fields: readonly FieldDef[]): Pick<ClassState, 'insertValues' 
     fields.map((fd, i) => `v = ${get('row', fd)}; if (v !== ${get('prev', fd)}) { key += ${JSON.stringify(`,${i}`)}; vals.push(${enc(fd, 'v')}); }`).join(' ') +
     ` return key.slice(1); }`;
   return new Function('EMPTY_SET', 'EMPTY_MAP', `return { insertValues: ${insert}, changedColumns: ${changed} };`)(EMPTY_SET, EMPTY_MAP);
+}
+
+/** A class's generated row code and field readers. */
+interface Generated extends Pick<ClassState, 'make' | 'insertValues' | 'changedColumns'> {
+  /** `row => row[name]`, written for the field. */
+  fieldReader(name: string): (row: Row) => unknown;
+}
+const generatedCode = new Map<string, Generated>();
+/**
+ * The generated code of a class, shared by every Store in the process (a daemon has one; tests and
+ * benchmarks open many, and fresh copies would each start cold in the interpreter).
+ */
+function generated(cls: string, fields: readonly FieldDef[]): Generated {
+  const key = `${cls}:${fields.map((fd) => `${fd.name}/${fd.ty.k}`).join(',')}`;
+  let g = generatedCode.get(key);
+  if (!g) {
+    const readers = new Map<string, (row: Row) => unknown>();
+    const gen: Generated = {
+      make: rowMaker(fields),
+      ...sqlCodec(fields),
+      fieldReader(name) {
+        let f = readers.get(name);
+        if (!f) readers.set(name, (f = new Function('row', `return row[${JSON.stringify(name)}];`) as (row: Row) => unknown));
+        return f;
+      },
+    };
+    generatedCode.set(key, (g = gen));
+  }
+  return g;
 }
 
 /** Distinct column sets a class keeps UPDATE statements for; past it, rows are written whole. */
@@ -358,8 +389,11 @@ export class Store implements View {
   /** Changes in generation order (compacted from time to time). */
   log: Change[] = [];
   tombstones = new Map<string, Tombstone>();
-  /** Refs that have (or had) a tombstone in `tombstones`, of any class: a superset, rebuilt when tombstones are pruned. */
-  private tombRefs = new Set<string>();
+  /**
+   * Tombstones (`cls/ref`) of objects that are alive: a ref deleted and created again before the
+   * last start (its _deleted row stays). Only such a rewritten row has a tombstone to drop; normally empty.
+   */
+  private liveTombs = new Set<string>();
   /** Tokens older than this lost their deletes to pruning: EVENTS_LOST. */
   minValidGen = 0;
   private lockTail: Promise<void> = Promise.resolve();
@@ -416,7 +450,7 @@ export class Store implements View {
       deleted: number;
     }[]) {
       this.tombstones.set(`${t.cls}/${t.ref}`, { gen: Number(t.deleted), created: Number(t.created), uuid: t.uuid });
-      this.tombRefs.add(t.ref);
+      if (this.classes.get(t.cls)?.rows.has(t.ref)) this.liveTombs.add(`${t.cls}/${t.ref}`);
     }
     this.rebuildLog();
   }
@@ -444,6 +478,7 @@ export class Store implements View {
       this.db.prepare(`UPDATE ${q(def.name)} SET ${q(fd.name)} = ?`).run(dv);
     }
     const names = ['_ref', '_created', '_modified', ...fields.map((fd) => fd.name)];
+    const code = generated(def.name, fields);
     const st: ClassState = {
       def,
       fields,
@@ -456,8 +491,10 @@ export class Store implements View {
       update: this.db.prepare(`UPDATE ${q(def.name)} SET _modified = ?${fields.map((fd) => `, ${q(fd.name)} = ?`).join('')} WHERE _ref = ?`),
       remove: this.db.prepare(`DELETE FROM ${q(def.name)} WHERE _ref = ?`),
       partial: new Map(),
-      make: rowMaker(fields),
-      ...sqlCodec(fields),
+      make: code.make,
+      insertValues: code.insertValues,
+      changedColumns: code.changedColumns,
+      links: oneSides(def.name).map((r) => ({ r, idx: this.rel.get(r)!, target: code.fieldReader(r.one.field) })),
     };
     this.classes.set(def.name, st);
     // Raw rows (arrays) make less garbage than objects while loading a large database.
@@ -483,7 +520,7 @@ export class Store implements View {
     const log: Change[] = [];
     for (const [cls, st] of this.classes) {
       for (const [ref, row] of st.rows) {
-        this.indexRow(cls, ref, row, true);
+        this.indexRow(st, ref, row, true);
         log.push({ gen: st.gens.get(ref)![1], cls, ref });
       }
     }
@@ -495,11 +532,10 @@ export class Store implements View {
     this.log = log;
   }
 
-  private indexRow(cls: string, ref: string, row: Row, add: boolean): void {
-    for (const r of oneSides(cls)) {
-      const target = row[r.one.field];
+  private indexRow(st: ClassState, ref: string, row: Row, add: boolean): void {
+    for (const { r, idx, target: field } of st.links) {
+      const target = field(row);
       if (typeof target !== 'string' || target === NULL_REF) continue;
-      const idx = this.rel.get(r)!;
       // Any change to a set (its order too: a re-add moves a ref last) changes the target's record.
       for (const l of this.relListeners) l(r.many.cls, target);
       let s = idx.get(target);
@@ -775,7 +811,7 @@ export class Store implements View {
         // A rewritten row keeps its uuid almost always: its entry stays (the map is only looked up, never listed).
         const sameUuid = oldRow !== undefined && row !== null && oldRow.uuid === row.uuid && st.uuids.get(oldRow.uuid as string) === ref;
         if (oldRow) {
-          this.indexRow(cls, ref, oldRow, false);
+          this.indexRow(st, ref, oldRow, false);
           if (typeof oldRow.uuid === 'string' && !sameUuid) st.uuids.delete(oldRow.uuid);
         }
         if (row === null) {
@@ -783,14 +819,15 @@ export class Store implements View {
           st.rows.delete(ref);
           st.gens.delete(ref);
           this.tombstones.set(`${cls}/${ref}`, { gen, created: old[0], uuid: String(oldRow?.uuid ?? '') });
-          this.tombRefs.add(ref);
         } else {
           st.rows.set(ref, row);
           st.gens.set(ref, [old ? old[0] : gen, gen]);
           if (typeof row.uuid === 'string' && !sameUuid) st.uuids.set(row.uuid, ref);
-          this.indexRow(cls, ref, row, true);
-          // A live object has no tombstone unless its ref was deleted once (tombRefs): no key string built per row.
-          if (this.tombRefs.has(ref)) this.tombstones.delete(`${cls}/${ref}`);
+          this.indexRow(st, ref, row, true);
+          // A created object drops a tombstone of its ref; a rewritten one has none, unless it is in liveTombs
+          // (no key string per rewritten row: 500 per Bond.create).
+          if (!old) this.tombstones.delete(`${cls}/${ref}`);
+          else if (this.liveTombs.size && this.liveTombs.delete(`${cls}/${ref}`)) this.tombstones.delete(`${cls}/${ref}`);
         }
       }
     }
@@ -836,7 +873,6 @@ export class Store implements View {
       const gens = [...this.tombstones.values()].map((t) => t.gen).sort((a, b) => a - b);
       const cut = gens[gens.length - 10000];
       for (const [k, t] of this.tombstones) if (t.gen < cut) this.tombstones.delete(k);
-      this.tombRefs = new Set([...this.tombstones.keys()].map((k) => k.slice(k.indexOf('/') + 1)));
       this.tombDel.run(cut - 1);
       this.minValidGen = cut - 1;
       this.metaSet('min_valid_generation', String(this.minValidGen));
