@@ -82,6 +82,8 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
     // Hosts an earlier run of this write already sent a state to get one again, even if this run leaves them as committed.
     const hosts = affectedHosts(tx, store);
     for (const h of tx.sent.keys()) hosts.add(h);
+    // A start-up sync's host gets its state even when the sync changed none of its records (a resync: only host_metrics).
+    for (const h of tx.ctx.forceSync ?? []) hosts.add(h);
     for (const host of hosts) {
       if (host === me || !tx.find('host', host)) continue;
       const uuid = tx.get('host', host).uuid;

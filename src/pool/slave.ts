@@ -51,7 +51,8 @@ interface StartupReply {
   master: string;
   metrics: string;
   secret: string;
-  state: NetState;
+  /** Only when the report asked for it (stateInReply). */
+  state?: NetState;
 }
 
 export class SlaveAgent extends EventEmitter {
@@ -242,6 +243,8 @@ export class SlaveAgent extends EventEmitter {
       software_version: { ...host.software_version },
       clock: Date.now(),
       boot: this.syncs === 0,
+      // The master's forwarder sends the state (host.apply_network_state) and waits for it before it answers.
+      stateInReply: false,
     };
   }
 
@@ -264,11 +267,11 @@ export class SlaveAgent extends EventEmitter {
     r.masterHost = reply.master;
     this.metrics = reply.metrics;
     this.o.roles.save(r);
-    // The master sent this very state (host.apply_network_state) and waited for it to be applied
-    // before it committed and answered: checked, diffed and applied again it is a no-op (650 bridges
-    // to validate and diff at a pool slave's first sync). A different state is applied.
+    // The master sent the host's state (host.apply_network_state) and waited for it to be applied
+    // before it committed and answered, so the reply does not carry it (stateInReply: false). A
+    // master that sends it anyway: it is applied only if it differs from the last state applied.
     await this.applyTail;
-    if (JSON.stringify(reply.state) !== JSON.stringify(r.lastState)) await this.applyState(reply.state);
+    if (reply.state !== undefined && JSON.stringify(reply.state) !== JSON.stringify(r.lastState)) await this.applyState(reply.state);
     this.syncs++;
     this.connected = true;
     this.o.log.info(`pool: start-up sync with the master done in ${Date.now() - t0} ms (host ${reply.host})`);

@@ -19,7 +19,7 @@ import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
 import type { EnumValue, Ref } from '../../schema/index.js';
 import { bondCreate, bondDestroy } from '../xapi/bond.js';
-import { bridgeForDevice, destroyPif, introduceInternal } from '../xapi/introduce.js';
+import { bridgeForDevice, destroyPif, introduceInternal, networksByBridge } from '../xapi/introduce.js';
 import { bringPifUp, plugPif, refreshHostAddress } from '../xapi/network.js';
 import { setCulprit } from '../xapi/pif.js';
 import { pifsOn } from '../xapi/pif_helpers.js';
@@ -41,6 +41,12 @@ export interface SlaveReport {
   clock?: number;
   /** True on the first sync since the slave daemon started: the master runs start of day (the bring-up) for it; false on a resync. */
   boot?: boolean;
+  /**
+   * False: the reply need not carry the state (the forwarder's host.apply_network_state, which the
+   * master waits for before it commits and answers, has brought it to the slave). A slave that does
+   * not say so (an older one) gets the state in the reply.
+   */
+  stateInReply?: boolean;
 }
 
 /** A snapshot of the transaction: the returned function puts it back (Txn.savepoint). */
@@ -69,8 +75,10 @@ export function registerHost(tx: Txn, uuid: string, r: SlaveReport, master: stri
     metrics,
   });
   const mgmtBridge = mg ? bridgeForDevice(mg.device) : undefined;
+  // 100 NICs against ~600 networks: the networks are looked through once, not per NIC.
+  const networks = networksByBridge(tx);
   for (const nic of r.nics) {
-    const pif = introduceInternal(tx, host, nic, { managementBridge: mgmtBridge });
+    const pif = introduceInternal(tx, host, nic, { managementBridge: mgmtBridge, networks });
     if (mg && nic.device === mg.device) {
       tx.set('PIF', pif, { ip_configuration_mode: mg.mode, IP: mg.IP, netmask: mg.netmask, gateway: mg.gateway, DNS: mg.DNS });
     }
@@ -166,6 +174,9 @@ export function syncBonds(ctx: CallCtx, host: Ref<'host'>, absent: Set<string>, 
     .map((p) => [p, tx.get('PIF', p)] as const)
     .filter(([, r]) => isPhysical(r));
   const masterBonds = tx.children('host', master, 'PIFs').flatMap((p) => tx.children('PIF', p, 'bond_master_of'));
+  // One log line for the copies (one per bond was 50 writes a sync on the master), host.address refreshed once.
+  const copied: string[] = [];
+  let pluggedAny = false;
   for (const b of masterBonds) {
     const B = tx.get('Bond', b);
     const M = tx.get('PIF', B.master);
@@ -207,15 +218,18 @@ export function syncBonds(ctx: CallCtx, host: Ref<'host'>, absent: Set<string>, 
       const copy = tx.get('Bond', created).master;
       if (M.currently_attached && !tx.get('PIF', copy).currently_attached) {
         setCulprit(tx, copy);
-        plugPif(tx, copy);
+        plugPif(tx, copy, false);
+        pluggedAny = true;
       }
       const partial = cands.length < devices.length ? ` (partial: ${cands.length} of ${devices.length} members)` : '';
-      log.info(`pool: host ${host}: copied bond ${b} as ${created} over ${cands.map((c) => tx.get('PIF', c).device).join(',')}${partial}`);
+      copied.push(`${b} as ${created} over ${cands.map((c) => tx.get('PIF', c).device).join(',')}${partial}`);
     } catch (e) {
       restore();
       log.warn(`pool: host ${host}: copying bond ${b} failed: ${e instanceof ApiError ? `${e.code} ${e.params.join(' ')}` : String(e)}`);
     }
   }
+  if (pluggedAny) refreshHostAddress(tx, host);
+  if (copied.length) log.info(`pool: host ${host}: copied ${copied.length} bond${copied.length > 1 ? 's' : ''} from the master: ${copied.join('; ')}`);
 }
 
 /**

@@ -43,16 +43,31 @@ export function destroyPif(tx: Txn, pif: Ref<'PIF'>): void {
   if (tx.find('PIF_metrics', metrics) && !tx.where('PIF', (p) => p.metrics === metrics).length) tx.destroy('PIF_metrics', metrics);
 }
 
-/** Creates the PIF_metrics, network (if needed) and PIF of a physical NIC; returns the PIF ref. */
+/** The networks of the transaction by bridge (introduceInternal's `networks`: many NICs introduced at once scan the networks once). */
+export function networksByBridge(tx: Txn): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const [ref, n] of tx.rows('network')) {
+    const l = m.get(n.bridge);
+    if (l) l.push(ref);
+    else m.set(n.bridge, [ref]);
+  }
+  return m;
+}
+
+/**
+ * Creates the PIF_metrics, network (if needed) and PIF of a physical NIC; returns the PIF ref.
+ * `networks`: networksByBridge of this transaction, kept up to date here (no network may be
+ * created or changed meanwhile by anything else).
+ */
 export function introduceInternal(
   tx: Txn,
   host: string,
   nic: NicInfo,
-  opts: { managed?: boolean; disallowUnplug?: boolean; managementBridge?: string; bridge?: string; networkMTU?: number } = {},
+  opts: { managed?: boolean; disallowUnplug?: boolean; managementBridge?: string; bridge?: string; networkMTU?: number; networks?: Map<string, string[]> } = {},
 ): string {
   const managed = opts.managed ?? true;
   const bridge = managed ? (opts.bridge ?? bridgeForDevice(nic.device)) : '';
-  const same = bridge ? tx.where('network', (n) => n.bridge === bridge) : [];
+  const same = !bridge ? [] : opts.networks ? (opts.networks.get(bridge) ?? []) : tx.where('network', (n) => n.bridge === bridge);
   // Exactly one network with that bridge is reused; none or several: a new one (as xapi).
   const network =
     same.length === 1
@@ -65,6 +80,7 @@ export function introduceInternal(
           bridge,
           managed,
         });
+  if (opts.networks && bridge && same.length !== 1) opts.networks.set(bridge, [...same, network]);
   const metrics = newPifMetrics(tx, nic.carrier ?? false);
   const management = bridge !== '' && bridge === opts.managementBridge;
   return tx.create('PIF', {

@@ -111,9 +111,9 @@ export function bringPifDown(tx: Txn, pif: Ref<'PIF'>): void {
 /**
  * xapi_pif.plug: PIF_UNMANAGED; a tunnel access PIF needs an IPv4-configured transport
  * (TRANSPORT_PIF_NOT_CONFIGURED) which is plugged first; a bond slave → CANNOT_PLUG_BOND_SLAVE;
- * then the PIF is brought up.
+ * then the PIF is brought up (`refresh` false: the caller refreshes host.address once after many, as bringPifUp).
  */
-export function plugPif(tx: Txn, pif: Ref<'PIF'>): void {
+export function plugPif(tx: Txn, pif: Ref<'PIF'>, refresh = true): void {
   const row = tx.get('PIF', pif);
   if (!row.managed) throw new ApiError('PIF_UNMANAGED', [pif]);
   const kind = pifKind(tx, pif);
@@ -121,11 +121,11 @@ export function plugPif(tx: Txn, pif: Ref<'PIF'>): void {
     const t = tx.children('PIF', pif, 'tunnel_access_PIF_of')[0];
     const transport = tx.get('tunnel', t).transport_PIF;
     if (tx.get('PIF', transport).ip_configuration_mode === 'None') throw new ApiError('TRANSPORT_PIF_NOT_CONFIGURED', [transport]);
-    plugPif(tx, transport);
+    plugPif(tx, transport, refresh);
   } else if (kind === 'Physical' && row.bond_slave_of !== NULL_REF) {
     throw new ApiError('CANNOT_PLUG_BOND_SLAVE', [pif]);
   }
-  if (row.bond_slave_of === NULL_REF) bringPifUp(tx, pif);
+  if (row.bond_slave_of === NULL_REF) bringPifUp(tx, pif, refresh);
 }
 
 /**

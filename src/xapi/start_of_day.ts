@@ -8,7 +8,7 @@ import { NULL_REF, type Store, type Txn, type View } from '../store/store.js';
 import { ApiError } from '../errors.js';
 import { moveTunnels, moveVlans, vifsToMove } from './bond.js';
 import { moveManagement } from './host.js';
-import { plugPif } from './network.js';
+import { plugPif, refreshHostAddress } from './network.js';
 import { setCulprit } from './pif.js';
 import { moveVifInternal } from './vif.js';
 
@@ -62,10 +62,12 @@ export function pifsRequiredAtStartOfDay(db: View, host: Ref<'host'>): string[] 
 /**
  * xapi_pif.start_of_day_best_effort_bring_up: each required PIF is plugged in turn (PIF.plug's
  * rules: a tunnel access PIF brings its transport up); one that cannot be plugged is logged and
- * left as it was, the others go on. Returns the PIFs it plugged.
+ * left as it was, the others go on. Returns the PIFs it plugged. host.address is refreshed once at
+ * the end, not per PIF (each refresh looks through all of the host's PIFs: 150 of a slave's sync).
  */
 export function bringUpAtStartOfDay(tx: Txn, host: Ref<'host'>, log: Log, absent: ReadonlySet<string> = new Set()): string[] {
   const plugged: string[] = [];
+  let anyUp = false;
   for (const p of pifsRequiredAtStartOfDay(tx, host)) {
     if (!tx.find('PIF', p)) continue;
     // A NIC the host no longer has stays down (its PIF is kept only because something uses it).
@@ -74,7 +76,8 @@ export function bringUpAtStartOfDay(tx: Txn, host: Ref<'host'>, log: Log, absent
     const restore = tx.savepoint();
     try {
       setCulprit(tx, p);
-      plugPif(tx, p);
+      plugPif(tx, p, false);
+      anyUp = true;
       if (!was) plugged.push(p);
     } catch (e) {
       restore();
@@ -83,6 +86,7 @@ export function bringUpAtStartOfDay(tx: Txn, host: Ref<'host'>, log: Log, absent
       );
     }
   }
+  if (anyUp) refreshHostAddress(tx, host);
   return plugged;
 }
 
