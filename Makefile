@@ -24,7 +24,12 @@ dist/native/peercred.node: native/peercred.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -shared -fPIC -I$(NODE_INCLUDE) -o $@ $<
 
-build: install dist/native/peercred.node
+# lowMemory() for src/heap.ts: a V8 call, so C++ against the running node's own headers.
+dist/native/heap.node: native/heap.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 -Wall -Wextra -std=c++17 -shared -fPIC -isystem $(NODE_INCLUDE) -o $@ $<
+
+build: install dist/native/peercred.node dist/native/heap.node
 	npx tsc -p tsconfig.json
 
 # Puts xe-netd (and xenapi-netd) on PATH with `npm link` (into npm's global prefix: /usr/local/bin

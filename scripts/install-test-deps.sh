@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive for real: Open vSwitch (userspace datapath in a
-# network namespace), augtool, the Debian XenAPI.py client, iproute2 and ping; gcc for the
-# SO_PEERCRED addon (native/peercred.c); ansible (community.general xenserver modules, test/clients/
+# network namespace), augtool, the Debian XenAPI.py client, iproute2 and ping; gcc and g++ for the
+# SO_PEERCRED and heap addons (native/peercred.c, native/heap.cc); ansible (community.general xenserver modules, test/clients/
 # ansible.test.ts; about 90 s to install). Needs root.
 set -euo pipefail
-pkgs=(openvswitch-switch augeas-tools python3-os-xenapi iproute2 iputils-ping perl gcc libc6-dev ansible)
+pkgs=(openvswitch-switch augeas-tools python3-os-xenapi iproute2 iputils-ping perl gcc g++ libc6-dev ansible)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,7 +15,7 @@ import type { Backend } from './backends/backend.js';
 import { createBackend } from './backends/index.js';
 import { checkInventory, DEMO_INVENTORY, refuseToStart, type Config } from './config.js';
 import { PoolService, poolJoinImpls } from './pool/index.js';
-import { Reconciler } from './reconciler/reconciler.js';
+import { InvalidPlanValue, Reconciler } from './reconciler/reconciler.js';
 import { Store } from './store/store.js';
 import { normalizeUrl, trustPoolCa } from './pool/rpc.js';
 import { NODE_CONFIG_PATH, nodeConfigRoute } from './pool/nodeconfig.js';
@@ -229,8 +229,19 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
   reconciler.attach(store);
   // Before the wire opens, through the reconciler's one entry point (journaled): the host goes to the committed database
   // (a slave's follows its master: what it last applied), which also resolves any journal entry a crash left open.
-  const boot = await reconciler.reconcileNow(pool.startupState());
-  if (boot.plan.length)
+  let boot: Awaited<ReturnType<Reconciler['reconcileNow']>> | undefined;
+  try {
+    boot = await reconciler.reconcileNow(pool.startupState());
+  } catch (e) {
+    // A database holding a value no host command may take (an older daemon stored it unchecked): nothing is applied, and
+    // the daemon serves so that the operator can correct it through the API (every plan carrying it fails until then).
+    if (!(e instanceof InvalidPlanValue)) throw e;
+    log.error(
+      `start-up: the host was left as it is: the ${pool.isSlave ? 'state last applied for the master' : 'database'} holds a value no host command may take (${e.problem}); ` +
+        'every call that would apply it fails until it is corrected (e.g. PIF.reconfigure_ip)',
+    );
+  }
+  if (boot?.plan.length)
     log.info(
       `start-up: brought the host to ${pool.isSlave ? 'the state last applied for the master' : 'the database'} in ${boot.plan.length} steps: ${boot.lines.join('; ')}`,
     );

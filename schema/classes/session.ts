@@ -51,6 +51,14 @@ export const session = defineClass({
       async: false,
     },
     {
+      name: 'get_all_subject_identifiers',
+      roles: 'read-only',
+      readonly: true,
+      params: [],
+      result: T.set(T.string),
+      doc: 'Return a list of all the user subject-identifiers of all existing sessions',
+    },
+    {
       name: 'slave_login',
       roles: 'pool-admin',
       params: [p('host', T.ref('host')), p('psecret', T.string)],

@@ -210,6 +210,15 @@ export function assertPermitted(db: View, session: string, m: Method, values: un
 }
 
 /**
+ * Refuses `permission` to a caller that is not a session call (an HTTP handler): `who` is a
+ * session row, or a user's login identity (loginIdentity). The local superuser holds everything.
+ */
+export function assertHolds(db: View, who: Pick<Row, 'is_local_superuser' | 'subject'>, permission: string): void {
+  if (who.is_local_superuser) return;
+  if (!subjectPermissions(subjectOf(db, who as Row)).has(permission)) throw denied(permission);
+}
+
+/**
  * task.destroy / task.cancel of a task (taskHelper.ml assert_op_valid): a user's own tasks (made
  * by a session of the same user) are its to end; anyone else's need task.destroy/any.
  */

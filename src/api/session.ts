@@ -4,7 +4,7 @@ import { createHash, scrypt as scryptCb, randomBytes, timingSafeEqual } from 'no
 import { promisify } from 'node:util';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Store, type Txn } from '../store/store.js';
-import { now, parseDatetime, withFlags, type CallCtx, type Impls } from './context.js';
+import { now, parseDatetime, withFlags, type CallCtx, type Daemon, type Impls } from './context.js';
 import { loginIdentity } from './rbac.js';
 import type { ParamsOf, RoleName } from '../../schema/index.js';
 
@@ -183,6 +183,13 @@ export function sessionUserValid(r: Record<string, unknown>, fingerprint: (user:
   return fp !== undefined && fp === r.auth_fingerprint;
 }
 
+/** Compares two secrets (pool secret, tokens) in constant time. */
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /** A short fingerprint of a password hash, stored with each session (never the hash itself). */
 export function hashFingerprint(hash: string): string {
   return createHash('sha256').update(`xenapi-netd session\0${hash}`).digest('base64').slice(0, 22);
@@ -194,17 +201,21 @@ export function hashFingerprint(hash: string): string {
  * then fails.
  */
 export async function gatedCheck(ctx: CallCtx, uname: string, check: () => Promise<boolean>, who = uname): Promise<void> {
-  const peer = ctx.peer ?? '';
-  if (!(await ctx.d.loginGate.acquire(peer))) {
+  return gatedAuth(ctx.d, ctx.peer ?? '', check, who);
+}
+
+/** gatedCheck for a credential that does not arrive in an API call (HTTP Basic, a node's Bearer token): the same gate and delay. */
+export async function gatedAuth(d: Pick<Daemon, 'loginGate' | 'authFailDelayMs'>, peer: string, check: () => Promise<boolean>, who: string): Promise<void> {
+  if (!(await d.loginGate.acquire(peer))) {
     throw new ApiError('SESSION_AUTHENTICATION_FAILED', [who, 'Too many logins in progress; try again later']);
   }
   try {
     if (await check()) return;
     // xapi delays a failed login to slow password guessing; only this caller waits.
-    await new Promise((r) => setTimeout(r, ctx.d.authFailDelayMs));
+    await new Promise((r) => setTimeout(r, d.authFailDelayMs));
     throw new ApiError('SESSION_AUTHENTICATION_FAILED', [who, 'Authentication failure']);
   } finally {
-    ctx.d.loginGate.release(peer);
+    d.loginGate.release(peer);
   }
 }
 
@@ -273,4 +284,15 @@ export const sessionImpls: Impls = {
   'session.login_with_password': withFlags(login, { ownLock: true }),
   'session.logout': logout,
   'session.local_logout': logout,
+  // xapi_session.ml get_all_subject_identifiers: the sids of every session that is not the local superuser's, and of their subjects.
+  'session.get_all_subject_identifiers': (ctx) => {
+    const sids = new Set<string>();
+    for (const [, s] of ctx.db.rows('session')) {
+      if (s.is_local_superuser) continue;
+      sids.add(String(s.auth_user_sid));
+      const subject = s.subject !== NULL_REF ? ctx.db.find('subject', String(s.subject)) : undefined;
+      if (subject && subject.subject_identifier !== '') sids.add(String(subject.subject_identifier));
+    }
+    return [...sids];
+  },
 };

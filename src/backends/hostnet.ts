@@ -9,13 +9,14 @@ import { basename, join } from 'node:path';
 import { netmaskOf } from '../../schema/values.js';
 import type { IpLink, IpTool } from './tools/ip.js';
 import type { ForeignDevice, HostManagement, HostNetwork, HostNic, IpConfig, NetState, Nic } from './backend.js';
+import { naturalCompare } from '../collate.js';
 
 export type { ForeignDevice, HostManagement, HostNetwork, HostNic };
 
 /** What discovery reads through `ip` (tools/ip.ts IpTool). */
 export type IpReader = Pick<IpTool, 'links' | 'addrs4Of' | 'defaultRoutes4'>;
 
-const natural = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+const natural = naturalCompare;
 /** Interfaces the toolstack makes for guests or that OVS makes for itself: never NICs, never foreign. */
 const OWN_RE = /^(vif\d+\.\d+|tap\d+\.\d+|ovs-system|ovs-netdev)$/;
 

@@ -23,8 +23,7 @@
 // no SLB, and balance-alb is the mode that, like SLB, balances by source MAC and needs no switch
 // configuration (balance-xor would need a static EtherChannel on the switch).
 
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, mkdir, readdir, readFile, readlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BackendError,
@@ -42,13 +41,14 @@ import {
 } from './backend.js';
 import { isPrefix4, netmaskOf } from '../../schema/values.js';
 import { discoverHost } from './hostnet.js';
-import { localRunner, runCommand, Tool, type Runner } from './tools/exec.js';
+import { localRunner, Tool, ToolError, type Runner } from './tools/exec.js';
 import { IpTool } from './tools/ip.js';
 import { applyPlan, PlanStepError } from './plan.js';
 import { sameValue } from './state.js';
-import { AugScript } from './tools/augtool.js';
+import { Augtool, AugScript } from './tools/augtool.js';
 import { errText } from './tools/exec.js';
 import type { IfControl } from './tools/ifupdown.js';
+import { naturalCompare } from '../collate.js';
 
 /** A device to bring down or up: its file's bridge (for the step a failure names) and its place in the stack. */
 interface LiveDevice {
@@ -71,7 +71,7 @@ function liveDevices(files: [string, string, string][], order: 'up' | 'down'): L
     const rank = v.MASTER && v.SLAVE === 'yes' ? 0 : v.TYPE === 'Bridge' ? 3 : v.VLAN === 'yes' ? 2 : 1;
     out.push({ device, bridge, rank, onboot: (v.ONBOOT ?? 'yes').toLowerCase() !== 'no' });
   }
-  const cmp = (a: LiveDevice, b: LiveDevice) => a.rank - b.rank || a.device.localeCompare(b.device, 'en', { numeric: true });
+  const cmp = (a: LiveDevice, b: LiveDevice) => a.rank - b.rank || naturalCompare(a.device, b.device);
   return out.sort(order === 'up' ? cmp : (a, b) => cmp(b, a));
 }
 
@@ -384,7 +384,7 @@ export function augtoolScript(write: IfcfgFile[], gone: string[], opts: { transf
 function bondsOf(state: NetState): string[] {
   const out: string[] = [];
   for (const b of Object.values(state.bridges)) if (b.uplink?.kind === 'bond') out.push(b.uplink.name);
-  return out.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  return out.sort(naturalCompare);
 }
 
 /**
@@ -545,7 +545,7 @@ function handMadeProperties(mode: BondMode, opts: string): Record<string, string
   return p;
 }
 
-const naturalCmp = (a: string, c: string) => a.localeCompare(c, 'en', { numeric: true });
+const naturalCmp = naturalCompare;
 
 /**
  * The NetState the files describe (VIFs empty), the files it was read from (the ones this
@@ -802,8 +802,11 @@ export function augeasErrors(out: string): string[] {
 
 /** Refuses to start the ifcfg backend without augtool (the message an operator can act on). */
 export async function checkAugtool(augtool = 'augtool'): Promise<void> {
-  const r = await runCommand(augtool, ['--version']);
-  if (r.code === 'ENOENT' || r.exitCode === 127) throw new Error(AUGTOOL_MISSING);
+  try {
+    await new Augtool(augtool).tool.run(['--version']);
+  } catch (e) {
+    if (e instanceof ToolError && (e.code === 'ENOENT' || e.exitCode === 127)) throw new Error(AUGTOOL_MISSING);
+  }
 }
 
 /** The ifcfg backend (see the head of this file). */
@@ -1051,25 +1054,26 @@ export class IfcfgBackend implements Backend {
     const lines = script.replace(/\n$/, '').split('\n');
     // `errors` last: when save fails, augtool goes on and lists each file's error (file, kind, message).
     const text = [...(this.opts.editCommands ? this.opts.editCommands(lines) : lines), 'errors'].join('\n') + '\n';
-    const tmp = await mkdtemp(join(tmpdir(), 'xenapi-netd-augtool-'));
+    this.augtoolRuns++;
     try {
-      const file = join(tmp, 'node-augtool');
-      await writeFile(file, text);
-      this.augtoolRuns++;
-      const r = await runCommand(this.opts.augtool ?? 'augtool', ['-A', '-r', this.root, '-f', file]);
-      if (r.code === 'ENOENT') throw new Error(AUGTOOL_MISSING);
-      if (r.exitCode !== 0 || /^error|saving failed/im.test(r.all ?? '')) {
-        const all = String(r.all ?? '');
-        const files = augeasErrors(all);
-        const out = all.trim().split('\n');
-        const errs = out.filter((l) => /^error|fail/i.test(l) && !/^\s/.test(l) && !/^Error in /.test(l));
-        const what = files.length ? files.join('; ') : (errs.length ? errs : out.slice(-3)).join(' / ');
-        throw new Error(`augtool exited ${r.exitCode ?? r.signal}: ${what}`);
-      }
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
+      await this.augtool.run(this.root, text);
+    } catch (e) {
+      if (!(e instanceof ToolError)) throw e;
+      if (e.code === 'ENOENT') throw new Error(AUGTOOL_MISSING);
+      const all = e.stderr;
+      const files = augeasErrors(all);
+      const out = all.trim().split('\n');
+      const errs = out.filter((l) => /^error|fail/i.test(l) && !/^\s/.test(l) && !/^Error in /.test(l));
+      const what = files.length ? files.join('; ') : (errs.length ? errs : out.slice(-3)).join(' / ');
+      throw new Error(`augtool exited ${e.exitCode ?? e.signal}: ${what}`);
     }
   }
+
+  /** augtool, through its wrapper (tools/augtool.ts: the Tool choke point, every command logged). */
+  private get augtool(): Augtool {
+    return (this.augtoolCache ??= new Augtool(this.opts.augtool ?? 'augtool', this.opts.log));
+  }
+  private augtoolCache?: Augtool;
 
   /** Files that are not what was rendered (or still there though they should be gone), and a state check. */
   private async verify(files: IfcfgFile[], gone: string[], target: NetState): Promise<string[]> {

@@ -5,13 +5,12 @@ import { isIfName, isMac, isMtu } from '../../schema/values.js';
 import type { ParamsOf, Ref } from '../../schema/index.js';
 import type { CallCtx, Impls } from '../api/context.js';
 import { now, withFlags } from '../api/context.js';
-import { createSession, gatedCheck, sessionImpls } from '../api/session.js';
+import { createSession, gatedCheck, sameSecret, sessionImpls } from '../api/session.js';
 import type { NetState } from '../backends/backend.js';
 import { valueProblems } from '../backends/state.js';
 import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
 import { summarize } from '../reconciler/reconciler.js';
-import { timingSafeEqual } from 'node:crypto';
 import { NULL_REF, type Txn } from '../store/store.js';
 import { RemoteFailure, Unreachable, normalizeUrl, xapiCall } from './rpc.js';
 import type { Ticket } from './role.js';
@@ -200,7 +199,7 @@ async function becomeStandalone(ctx: CallCtx, { token }: ParamsOf<'host.become_s
 /** Checks the token the master presents on a pool-internal call to this slave. */
 function assertToken(ctx: CallCtx, token: string): PoolService {
   const p = poolOf(ctx);
-  if (!p.isSlave || !p.role.token || !safeEqual(token, p.role.token))
+  if (!p.isSlave || !p.role.token || !sameSecret(token, p.role.token))
     throw new ApiError('SESSION_AUTHENTICATION_FAILED', ['pool', 'not a slave of this master, or a wrong token']);
   return p;
 }
@@ -210,13 +209,6 @@ const login = sessionImpls['session.login_with_password']!;
 /** auth_user_name of pool sessions: a registered slave's (followed by its uuid), and a host not yet registered. */
 const POOL_SLAVE_PREFIX = 'pool-slave ';
 const POOL_NEW_HOST = 'pool-slave (registering)';
-
-/** Compares two secrets in constant time. */
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 /**
  * host.pool_slave_startup: (the dispatcher lets only pool sessions through, schema poolInternal)
@@ -255,7 +247,7 @@ export const poolJoinImpls: Impls = {
     async (ctx, { host, psecret: secret }) => {
       const pool = assertMaster(ctx);
       const known = () => host === NULL_REF || ctx.d.store.find('host', host) !== undefined;
-      await gatedCheck(ctx, 'pool', async () => !!pool.role.secret && safeEqual(secret, pool.role.secret) && known());
+      await gatedCheck(ctx, 'pool', async () => !!pool.role.secret && sameSecret(secret, pool.role.secret) && known());
       // A registered slave's session is bound to its host; NULL is a host registering for the first time.
       const who = host === NULL_REF ? POOL_NEW_HOST : `${POOL_SLAVE_PREFIX}${ctx.d.store.get('host', host).uuid}`;
       return ctx.d.store.write((tx) => createSession(ctx, tx, { pool: true, auth_user_name: who, originator: 'xenapi-netd-pool' }));

@@ -13,9 +13,12 @@
 // manager's operator sets (xe host-param-set other-config:node-config-token=...) and puts on
 // the node. Anything else is 401 before the report is even read.
 import type { Daemon } from '../api/context.js';
+import { assertHolds, loginIdentity } from '../api/rbac.js';
+import { gatedAuth, sameSecret } from '../api/session.js';
+import type { ApiError } from '../errors.js';
 import { nodeConfig } from '../backends/ifcfg.js';
 import { desiredState } from '../reconciler/desired.js';
-import type { Store } from '../store/store.js';
+import type { Row, Store } from '../store/store.js';
 import type { RouteHandler } from '../wire/http.js';
 import { introduceInternal } from '../xapi/introduce.js';
 
@@ -52,19 +55,27 @@ export function nodeConfigRoute(d: Daemon, masterUrl: () => string | undefined):
       return text(307, `this host is a pool slave: ask the master ${master}\n`, { Location: `${master.replace(/\/$/, '')}${url.pathname}${url.search}` });
 
     const auth = String(req.headers.authorization ?? '');
+    const peer = req.socket.remoteAddress ?? '';
+    const unauthorized = (why: string) => text(401, why, { 'WWW-Authenticate': 'Basic realm="xenapi-netd"' });
     const sid = url.searchParams.get('session_id') ?? String(req.headers['x-session-id'] ?? '');
-    let authed = sid !== '' && store.find('session', sid) !== undefined;
+    // The caller as RBAC sees it when it is a user (a session, or HTTP Basic); a node's token is not one.
+    let user: Pick<Row, 'is_local_superuser' | 'subject'> | undefined = sid !== '' ? store.find('session', sid) : undefined;
     const basic = /^Basic\s+(\S+)$/i.exec(auth);
-    if (!authed && basic) {
+    if (!user && basic) {
       const dec = Buffer.from(basic[1], 'base64').toString('utf8');
       const i = dec.indexOf(':');
-      authed = i > 0 && (await d.authenticate(dec.slice(0, i), dec.slice(i + 1)));
+      const name = i > 0 ? dec.slice(0, i) : '';
+      // A password check like a login's: bounded per address and in total, a failure delayed (no fast guessing here either).
+      try {
+        await gatedAuth(d, peer, async () => i > 0 && (await d.authenticate(name, dec.slice(i + 1))), name);
+      } catch (e) {
+        return unauthorized(`authentication failed: ${(e as ApiError).params?.[1] ?? 'Authentication failure'}\n`);
+      }
+      user = loginIdentity(store, name, d.roleOf(name));
     }
     const bearer = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
-    if (!authed && !bearer) {
-      return text(401, "authentication required: ?session_id=<session>, HTTP Basic, or Authorization: Bearer <the node's node-config-token>\n", {
-        'WWW-Authenticate': 'Basic realm="xenapi-netd"',
-      });
+    if (!user && !bearer) {
+      return unauthorized("authentication required: ?session_id=<session>, HTTP Basic, or Authorization: Bearer <the node's node-config-token>\n");
     }
 
     let map: unknown;
@@ -83,22 +94,37 @@ export function nodeConfigRoute(d: Daemon, masterUrl: () => string | undefined):
       report.set(mac, dev);
     }
     const host = identifyHost(store, [...report.keys()]);
+    if (!user) {
+      // A node's token is a password too: a wrong one (or one for no known node) waits as a failed login does.
+      const tok = host ? (store.get('host', host).other_config as Record<string, string>)[NODE_TOKEN_KEY] : undefined;
+      try {
+        await gatedAuth(d, peer, async () => !!tok && sameSecret(tok, bearer!), 'node-config-token');
+      } catch (e) {
+        const why = (e as ApiError).params?.[1];
+        return unauthorized(
+          why === 'Authentication failure' ? `the token does not belong to ${host ? 'this node' : 'a host this manager knows'}\n` : `${why}\n`,
+        );
+      }
+    }
     if (!host) {
-      if (!authed) return text(401, 'the token does not belong to a host this manager knows\n');
       return text(
         404,
         `no host of this pool has the NICs ${[...report.keys()].join(', ') || '(none reported)'}: this manager does not know the node (add it to the pool first)\n`,
       );
-    }
-    if (!authed) {
-      const tok = (store.get('host', host).other_config as Record<string, string>)[NODE_TOKEN_KEY];
-      if (!tok || tok !== bearer) return text(401, 'the token does not belong to this node\n');
     }
 
     // Seed 000 step 2: NICs the host does not have yet are recorded (unplugged PIFs on xenbr<N>).
     const known = new Set(store.children('host', host, 'PIFs').map((r) => store.get('PIF', r).MAC.toLowerCase()));
     const fresh = [...report].filter(([mac]) => !known.has(mac));
     if (fresh.length) {
+      // Recording NICs is PIF.introduce's work: a user needs its permission (the node's own token may).
+      if (user) {
+        try {
+          assertHolds(store, user, 'pif.introduce');
+        } catch (e) {
+          return text(403, `${(e as ApiError).code}: ${(e as ApiError).params.join(': ')}\n`);
+        }
+      }
       await store.write((tx) => {
         for (const [mac, device] of fresh) {
           if (tx.children('host', host, 'PIFs').some((r) => tx.get('PIF', r).device === device && Number(tx.get('PIF', r).VLAN) === -1)) continue;

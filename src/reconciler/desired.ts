@@ -4,6 +4,7 @@
 import type { Bridge, BondMode, NetState, Uplink } from '../backends/backend.js';
 import { isIPv4, isMtu, isTunnelKey } from '../../schema/values.js';
 import { NULL_REF, type Row, type Txn, type View } from '../store/store.js';
+import { plainCompare } from '../collate.js';
 
 const RUNNING = new Set(['Running', 'Paused']);
 
@@ -102,7 +103,7 @@ export function desiredState(db: View, host: string): NetState {
   const pifs = db
     .children('host', host, 'PIFs')
     .map((ref): [string, Row] => [ref, db.get('PIF', ref)])
-    .sort(([, a], [, b]) => String(a.device).localeCompare(String(b.device)));
+    .sort(([, a], [, b]) => plainCompare(String(a.device), String(b.device)));
   const { gateway, dns } = gatewayAndDnsPifs(pifs);
   for (const [ref, pif] of pifs) {
     if (!pif.currently_attached || pif.bond_slave_of !== NULL_REF) continue;

@@ -223,7 +223,7 @@ export class Reconciler {
     // The backstop of the value types: a value that got into the database (or a state) some other
     // way never reaches a backend (the entry points refuse it first, with xapi's errors).
     const bad = valueProblems([], r.plan);
-    if (bad.length) throw new ApiError('PIF_CONFIGURATION_ERROR', [culprit, `invalid value: ${bad[0]}`]);
+    if (bad.length) throw new InvalidPlanValue(culprit, bad[0]);
     if (g.dryRun) return r;
     if (r.plan.length === 0) {
       if (g.commit) this.inDb(g.commit);
@@ -336,6 +336,16 @@ export class Reconciler {
   /** The backend's actual state. */
   actual(): Promise<NetState> {
     return this.backend.read();
+  }
+}
+
+/** A plan carrying a value of the wrong type (one that got into the database some other way): PIF_CONFIGURATION_ERROR, nothing applied. */
+export class InvalidPlanValue extends ApiError {
+  constructor(
+    culprit: string,
+    readonly problem: string,
+  ) {
+    super('PIF_CONFIGURATION_ERROR', [culprit, `invalid value: ${problem}`]);
   }
 }
 

@@ -82,9 +82,10 @@ interface ClassState {
   uuids: Map<string, string>;
   /** [created, modified] generation of each live row. */
   gens: Map<string, [number, number]>;
-  insert: Database.Statement;
-  update: Database.Statement;
-  remove: Database.Statement;
+  /** INSERT, whole-row UPDATE and DELETE, each prepared on first use: most classes are never written by most daemons. */
+  insert: () => Database.Statement;
+  update: () => Database.Statement;
+  remove: () => Database.Statement;
   /** UPDATEs of only some columns, by the changed fields' indexes ('0,4'): a VIF move writes one column, not thirty. */
   partial: Map<string, Database.Statement>;
   /** A new row from its values in field order (see rowMaker). */
@@ -428,6 +429,9 @@ export class Store implements View {
     // to a power failure or kernel crash; a daemon crash lost nothing either way. Cost measured
     // on the development VM's disk: ~2 ms per commit (docs/performance.md).
     this.db.pragma('synchronous = FULL');
+    // SQLite's own default page cache (2 MiB; better-sqlite3 builds with 16 MiB): rows are read
+    // once at start-up, from then on the mirror answers and SQLite only writes.
+    this.db.pragma('cache_size = -2000');
     this.db.exec('CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS _deleted (cls TEXT NOT NULL, ref TEXT NOT NULL, uuid TEXT NOT NULL, created INTEGER NOT NULL, deleted INTEGER NOT NULL, PRIMARY KEY (cls, ref))',
@@ -484,6 +488,11 @@ export class Store implements View {
     }
     const names = ['_ref', '_created', '_modified', ...fields.map((fd) => fd.name)];
     const code = generated(def.name, fields);
+    const db = this.db;
+    const lazy = (sql: string) => {
+      let stmt: Database.Statement | undefined;
+      return () => (stmt ??= db.prepare(sql));
+    };
     const st: ClassState = {
       def,
       fields,
@@ -491,10 +500,10 @@ export class Store implements View {
       rows: new Map(),
       uuids: new Map(),
       gens: new Map(),
-      insert: this.db.prepare(`INSERT INTO ${q(def.name)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`),
+      insert: lazy(`INSERT INTO ${q(def.name)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`),
       // An UPDATE in place is cheaper than REPLACE's delete + insert for the common modify.
-      update: this.db.prepare(`UPDATE ${q(def.name)} SET _modified = ?${fields.map((fd) => `, ${q(fd.name)} = ?`).join('')} WHERE _ref = ?`),
-      remove: this.db.prepare(`DELETE FROM ${q(def.name)} WHERE _ref = ?`),
+      update: lazy(`UPDATE ${q(def.name)} SET _modified = ?${fields.map((fd) => `, ${q(fd.name)} = ?`).join('')} WHERE _ref = ?`),
+      remove: lazy(`DELETE FROM ${q(def.name)} WHERE _ref = ?`),
       partial: new Map(),
       make: code.make,
       insertValues: code.insertValues,
@@ -778,14 +787,14 @@ export class Store implements View {
           const old = st.gens.get(ref);
           if (row === null) {
             if (!old) continue; // created and deleted inside the transaction
-            st.remove.run(ref);
+            st.remove().run(ref);
             const uuid = String(st.rows.get(ref)?.uuid ?? '');
             this.tombIns.run(cls, ref, uuid, old[0], gen);
           } else if (old) {
             this.update(st, ref, st.rows.get(ref)!, row, gen);
           } else {
             // One array of the bound values: a spread call of ~40 arguments cost more than the insert's own binding.
-            st.insert.run(st.insertValues(row, ref, gen));
+            st.insert().run(st.insertValues(row, ref, gen));
           }
           changes.push({ gen, cls, ref });
         }
@@ -854,7 +863,7 @@ export class Store implements View {
     let stmt = st.partial.get(key);
     if (!stmt) {
       if (st.partial.size >= MAX_PARTIAL) {
-        st.update.run(gen, ...fields.map((fd) => toSql(fd.ty, row[fd.name])), ref);
+        st.update().run(gen, ...fields.map((fd) => toSql(fd.ty, row[fd.name])), ref);
         return;
       }
       const cols = key

@@ -285,17 +285,17 @@ async function benchModule(file: string, fn: string, what: string): Promise<void
 
 async function main(): Promise<void> {
   line(`xenapi-netd benchmarks, ${new Date().toISOString()}, node ${process.version}`);
-  // BENCH_ONLY=wire|memory|bond|pool|xe|login|ovs runs one group (default: all); BENCH_SECONDS sets wrk's duration.
+  // BENCH_ONLY=wire|bulk|memory|bond|pool|xe|login|ovs runs one group (default: all; wire includes bulk); BENCH_SECONDS sets wrk's duration.
   const only = process.env.BENCH_ONLY;
   const want = (g: string) => !only || only.split(',').includes(g);
-  if (want('wire')) {
+  if (want('wire') || want('bulk')) {
     try {
       execFileSync('wrk', ['--version'], { stdio: 'ignore' });
     } catch (e) {
       // wrk prints its version with exit status 1; only a missing binary is fatal
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error("wrk is not installed: 'apt-get install wrk' (make bench does it as root)");
     }
-    await benchGetRecord();
+    if (want('wire')) await benchGetRecord();
     await benchGetAll(1000);
     await benchGetAll(10000);
   }

@@ -16,6 +16,8 @@ const RANKS: [string, number][] = [
   ['src/errors.ts', 0],
   ['src/failpoints.ts', 0],
   ['src/log.ts', 0],
+  ['src/collate.ts', 0],
+  ['src/heap.ts', 0],
   ['src/wire/', 1],
   ['src/store/', 1],
   ['src/backends/', 1],

@@ -197,14 +197,16 @@ describe('security: files and --record (§4)', function () {
       const rec = join(dir, 'a.jsonl');
       const r = await startDaemon(cfgFor({ db, record: rec }), { backend: sim(), log: makeLogger({ logLevel: 'error', logFile: '' }) });
       await xapiCall(r.url, 'session.login_with_password', ['root', 'secret']);
-      for (const f of [db, `${db}-wal`, rec]) {
+      for (const f of [db, `${db}-wal`, `${db}-shm`, rec]) {
         expect(existsSync(f), f).to.equal(true);
         expect(statSync(f).mode & 0o777, f).to.equal(0o600);
       }
       await r.close();
       chmodSync(db, 0o644);
+      if (existsSync(`${db}-wal`)) chmodSync(`${db}-wal`, 0o644);
       const r2 = await startDaemon(cfgFor({ db }), { backend: sim(), log: makeLogger({ logLevel: 'error', logFile: '' }) });
       expect(statSync(db).mode & 0o777).to.equal(0o600);
+      for (const f of [`${db}-wal`, `${db}-shm`]) if (existsSync(f)) expect(statSync(f).mode & 0o777, f).to.equal(0o600);
       await r2.close();
     } finally {
       process.umask(old);

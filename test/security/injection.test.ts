@@ -2,8 +2,11 @@
 // fed through every entry point of a daemon whose backend is the real Open vSwitch + ip in a
 // sandbox netns; each call must fail with xapi's error, store nothing, and leave the host exactly
 // as it was (OVS state, links up, addresses, routes), and no canary command may have run.
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
 import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
@@ -187,5 +190,120 @@ describe('security: injection shapes through every entry point (OVS sandbox, rea
     const h0 = await hostFacts();
     await call('PIF.add_to_other_config', eth1, 'mtu', '9000\nlink set dev eth2 down');
     expect(await hostFacts()).to.deep.equal(h0);
+  });
+  it('SEC-07 the other entry points: PIF.introduce, PIF/Bond.set_property, VIF.create MAC, pool.create_VLAN / PIF.create_VLAN device refuse the shapes', async () => {
+    for (const bad of [`eth9\nnetns exec xnd touch ${CANARY}`, '-h', 'eth9 down']) {
+      // xapi's answer: no NIC of that name and MAC on the host (the name is looked up, never passed to a tool).
+      await refused(`PIF.introduce device ${JSON.stringify(bad)}`, ['COULD_NOT_FIND_NETWORK_INTERFACE_WITH_SPECIFIED_DEVICE_NAME_AND_MAC_ADDRESS', bad], () =>
+        fails('PIF.introduce', host, '02:00:5e:00:53:99', bad, true),
+      );
+    }
+    for (const bad of BAD_MACS)
+      await refused(`PIF.introduce MAC ${JSON.stringify(bad)}`, ['MAC_INVALID', bad], () => fails('PIF.introduce', host, bad, 'eth9', true));
+    const net = await call<string>('network.create', { name_label: 'v', name_description: '', MTU: 1500, other_config: {}, tags: [] });
+    for (const bad of ['eth1\nlink set dev eth2 down', '--', 'eth1 x']) {
+      await refused(`pool.create_VLAN device ${JSON.stringify(bad)}`, ['INVALID_VALUE', 'device', bad], () => fails('pool.create_VLAN', bad, net, 5));
+      await refused(`PIF.create_VLAN device ${JSON.stringify(bad)}`, ['INVALID_VALUE', 'device', bad], () => fails('PIF.create_VLAN', bad, net, host, 5));
+    }
+    const eth1 = await pifOf('eth1');
+    await refused('PIF.set_property value with a newline', ['INVALID_VALUE', 'properties', 'gro = on\nlink set dev eth2 down'], () =>
+      fails('PIF.set_property', eth1, 'gro', 'on\nlink set dev eth2 down'),
+    );
+    await refused('PIF.set_property key with a space', ['INVALID_VALUE', 'properties', 'gro x = on'], () => fails('PIF.set_property', eth1, 'gro x', 'on'));
+    const vm = await call<string>('VM.create', { name_label: 'vm' });
+    const vif = (MAC: string) => ({ device: '0', network: net, VM: vm, MAC, MTU: 1500, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {} });
+    for (const bad of BAD_MACS) await refused(`VIF.create MAC ${JSON.stringify(bad)}`, ['MAC_INVALID', bad], () => fails('VIF.create', vif(bad)));
+    // Bond.set_property on a live bond of the sandbox's OVS.
+    const bnet = await call<string>('network.create', { name_label: 'bp', name_description: '', MTU: 1500, other_config: {}, tags: [] });
+    const bond = await call<string>('Bond.create', bnet, [eth1, await pifOf('eth3')], '', 'lacp', {});
+    for (const bad of ['fast\nlink set dev eth2 down', "fast'; id", 'fast x']) {
+      await refused(`Bond.set_property ${JSON.stringify(bad)}`, ['INVALID_VALUE', 'properties', `lacp-time = ${bad}`], () =>
+        fails('Bond.set_property', bond, 'lacp-time', bad),
+      );
+    }
+    await call('Bond.set_property', bond, 'lacp-time', 'fast');
+    await call('Bond.destroy', bond);
+  });
+});
+
+describe('security: a bad value already in the database (an older daemon stored it unchecked) never reaches the host (OVS sandbox)', function () {
+  this.timeout(120000);
+  let sb: Sandbox;
+  let be: OpenvswitchBackend;
+  let dir: string;
+  let r: Running | undefined;
+  const errors: string[] = [];
+  before(async function () {
+    sb = await startSandbox({ name: 'secdb', nics: NICS.map((device, i) => ({ device, mac: DEMO_INVENTORY[i].MAC })) });
+    be = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip });
+    dir = mkdtempSync(join(tmpdir(), 'xnd-secdb-'));
+  });
+  after(async function () {
+    await r?.close();
+    await sb?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const start = async () => {
+    const log = makeLogger({ logLevel: 'error', logFile: '' });
+    log.error = (m: string) => void errors.push(m);
+    const cfg: Config = {
+      ...DEFAULTS,
+      db: join(dir, 'x.db'),
+      port: 0,
+      authFailDelayMs: 10,
+      inventory: DEMO_INVENTORY.slice(0, 4),
+      hostname: 'sec-db',
+      logLevel: 'error',
+    };
+    r = await startDaemon(cfg, { backend: be, log, monitorIntervalMs: 0 });
+    const { call } = rpc(r.port);
+    const all = await call<Record<string, Record<string, any>>>('PIF.get_all_records');
+    const pif = (device: string) => Object.keys(all).find((ref) => all[ref].device === device && all[ref].physical && all[ref].VLAN === '-1')!;
+    return { call, pif };
+  };
+  const hostFacts = async () => ({
+    ovs: await be.read(),
+    addrs: await sb.ip(['-4', '-o', 'addr', 'show']),
+    routes: await sb.ip(['-4', 'route', 'show']),
+  });
+
+  it('SEC-06 start-up applies nothing and says why; every later plan carrying it fails PIF_CONFIGURATION_ERROR; correcting it through the API converges', async () => {
+    let { call, pif } = await start();
+    await call('PIF.plug', pif('eth2'));
+    await call('PIF.add_to_other_config', pif('eth2'), 'defaultroute', 'true');
+    await call('PIF.reconfigure_ip', pif('eth2'), 'Static', '198.51.100.2', '255.255.255.0', '198.51.100.1', '');
+    await r!.close();
+    r = undefined;
+    // What a daemon without the value types would have stored (the issue's finding), written past the store's checks.
+    const db = new Database(join(dir, 'x.db'));
+    const changed = db
+      .prepare('UPDATE "PIF" SET "IP" = ?, "gateway" = ? WHERE "IP" = ?')
+      .run(`198.51.100.50\nnetns exec xnd touch ${CANARY}`, '198.51.100.1\nlink set dev eth3 down', '198.51.100.2').changes;
+    db.close();
+    expect(changed).to.equal(1);
+    // The host as the old daemon left it, minus the old address: start-up would have to put the bad one there.
+    await sb.ip(['addr', 'flush', 'dev', 'xenbr2']);
+    const h0 = await hostFacts();
+    ({ call, pif } = await start());
+    expect(await hostFacts(), 'start-up changed nothing').to.deep.equal(h0);
+    expect(existsSync(CANARY)).to.equal(false);
+    expect(errors.join('\n')).to.match(/start-up: the host was left as it is: .*IP "198\.51\.100\.50\\nnetns exec/);
+    // A later write whose plan would carry it fails, naming the value; nothing changes.
+    const err = await call('PIF.plug', pif('eth3')).then(
+      () => [] as string[],
+      (e: { details?: string[] }) => e.details ?? [],
+    );
+    expect(err[0]).to.equal('PIF_CONFIGURATION_ERROR');
+    expect(err[2]).to.match(/^invalid value: .*is not an IPv4 address/);
+    expect(await hostFacts()).to.deep.equal(h0);
+    expect(existsSync(CANARY)).to.equal(false);
+    // Corrected through the API: the host converges, only the intended change happens.
+    await call('PIF.reconfigure_ip', pif('eth2'), 'Static', '198.51.100.3', '255.255.255.0', '198.51.100.1', '');
+    expect(await sb.ip(['-4', '-o', 'addr', 'show', 'dev', 'xenbr2'])).to.match(/inet 198\.51\.100\.3\/24/);
+    expect(await sb.ip(['-4', 'route', 'show', 'default'])).to.match(/^default via 198\.51\.100\.1 dev xenbr2/m);
+    await call('PIF.plug', pif('eth3'));
+    expect((await sb.vsctl(['list-br'])).split('\n')).to.include('xenbr3');
+    expect(JSON.parse(await sb.ip(['-j', 'link', 'show', 'dev', 'eth3']))[0].flags).to.include('UP');
+    expect(existsSync(CANARY)).to.equal(false);
   });
 });

@@ -55,6 +55,59 @@ describe('security: pool calls (§3)', function () {
     ]);
   });
 
+  it("values for a slave are checked on the master: a user's injection shapes and a slave report's bad NICs store nothing and reach no slave", async () => {
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url });
+    await synced(s);
+    const host = hostOf(m, s);
+    const uuid = String(m.r.store.get('host', host).uuid);
+    const eth1 = pifOf(m, host, 'eth1');
+    await m.call('PIF.add_to_other_config', eth1, 'defaultroute', 'true');
+    await synced(s);
+    const before = JSON.stringify(await s.backend.read());
+    const stats = { ...s.backend.stats };
+    const records = () => JSON.stringify(['PIF', 'VLAN', 'Bond', 'network'].map((c) => [...m.r.store.rows(c)]));
+    const shapes: [unknown[], string[]][] = [
+      [
+        ['Static', '192.0.2.50\nnetns exec x id', '255.255.255.0', '', ''],
+        ['INVALID_IP_ADDRESS_SPECIFIED', 'IP'],
+      ],
+      [
+        ['Static', '192.0.2.50', '255.255.255.0\nlink set dev eth2 down', '', ''],
+        ['INVALID_IP_ADDRESS_SPECIFIED', 'netmask'],
+      ],
+      [
+        ['Static', '192.0.2.50', '255.255.255.0', '192.0.2.1\nlink set dev eth2 down', ''],
+        ['INVALID_IP_ADDRESS_SPECIFIED', 'gateway'],
+      ],
+    ];
+    const r0 = records();
+    for (const [args, code] of shapes) expect((await failure(m.call('PIF.reconfigure_ip', eth1, ...args))).slice(0, 2), String(args)).to.deep.equal(code);
+    expect(records()).to.equal(r0);
+    const net = await m.call<string>('network.create', { name_label: 'x', name_description: '', MTU: 1500, other_config: {}, bridge: '' });
+    const stored = records();
+    expect((await failure(m.call('VLAN.create', eth1, 4095, net))).slice(0, 1)).to.deep.equal(['VLAN_TAG_INVALID']);
+    expect((await failure(m.call('Bond.create', net, [eth1, pifOf(m, host, 'eth3')], '02:00:00:00:00:01\nx', 'active-backup', {})))[0]).to.equal('MAC_INVALID');
+    // The slave's own pool session reporting NICs no interface may have: refused before anything is recorded or re-pointed.
+    const ps = await xapiCall<string>(m.url, 'session.slave_login', [host, m.pool.role.secret!]);
+    for (const nic of [
+      { device: 'eth9\nx', MAC: '02:00:5e:00:53:99', MTU: 1500 },
+      { device: '-h', MAC: '02:00:5e:00:53:99', MTU: 1500 },
+      { device: 'eth9', MAC: '02:00:5e:00:53:99 x', MTU: 1500 },
+      { device: 'eth9', MAC: '02:00:5e:00:53:99', MTU: 70000 },
+    ]) {
+      const report = JSON.stringify({ hostname: 'h', nics: [nic], token: 'attacker-token' });
+      expect((await failure(xapiCall(m.url, 'host.pool_slave_startup', [ps, uuid, 'http://127.0.0.1:1', report])))[0], JSON.stringify(nic)).to.match(
+        /^(INVALID_VALUE|MAC_INVALID)$/,
+      );
+    }
+    expect(m.pool.roles.member(uuid)!.url).to.equal(s.url);
+    expect(records()).to.equal(stored);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(JSON.stringify(await s.backend.read())).to.equal(before);
+    expect(s.backend.stats).to.deep.equal(stats);
+  });
+
   it('after pool.join every session opened on the joining daemon before is gone', async () => {
     const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
     const s = await start({ h: 1, db: join(fx.dir, 's.db') });

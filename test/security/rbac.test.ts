@@ -279,6 +279,17 @@ describe('RBAC (xapi roles)', function () {
       expect(() => checkUsers([{ name: 'x', hash: 'h', role: 'admin' }])).to.throw(/role "admin"/);
     });
 
+    it("session.get_all_subject_identifiers (everyone): each live session's subject identifier once, the local superuser's sessions left out (xapi)", async () => {
+      const second = await h.raw<string>('session.login_with_password', 'vo', 'pw', '1.0', 'rbac-test');
+      const sids = await as('ro').call<string[]>('session.get_all_subject_identifiers');
+      expect([...sids].sort()).to.deep.equal(
+        Object.keys(users)
+          .map((u) => `local:${u}`)
+          .sort(),
+      );
+      await h.raw('session.logout', second);
+    });
+
     it('pool-internal sessions (slave_login) keep full rights', async () => {
       const pool = h.r.d.services.pool!;
       const secret = pool.role.secret;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { hashPassword } from '../../src/api/session.js';
 import { LoginGate } from '../../src/api/context.js';
-import { DEFAULTS, parseArgs, type Config } from '../../src/config.js';
+import { checkUsers, DEFAULT_USERS, DEFAULTS, parseArgs, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon } from '../../src/daemon.js';
 import { SimulatedBackend } from '../../src/backends/simulated.js';
 import { DEMO_INVENTORY } from '../../src/config.js';
@@ -132,6 +132,96 @@ describe('security: logins wait outside the lock, bounded (§2)', () => {
     const c = parseArgs(['--logins-per-address', '3', '--logins-in-progress', '30', '--max-sessions', '1000']);
     expect([c.loginsPerAddress, c.loginsInProgress, c.maxSessions]).to.deep.equal([3, 30, 1000]);
     expect(() => parseArgs(['--max-sessions', '0'])).to.throw(/positive integer/);
+  });
+});
+
+/** A POST from a chosen loopback source address: status, body text and the time taken. */
+function postFrom(
+  port: number,
+  from: string,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string; ms: number }> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, localAddress: from, agent: false, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - t0 }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('security: POST /ifcfg/config is no faster password or token oracle than a login, and recording NICs needs PIF.introduce (§2, §5)', () => {
+  let h: Harness;
+  let report: Record<string, string>;
+  const basic = (user: string, pw: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}` });
+  before(async () => {
+    const hash = await hashPassword('pw', 1024);
+    const users = checkUsers([...DEFAULT_USERS, { name: 'ro', hash, role: 'read-only' }, { name: 'po', hash, role: 'pool-operator' }]);
+    h = await startHarness({ config: { users, authFailDelayMs: 1000, loginsPerAddress: 2, loginsInProgress: 8 } });
+    await h.call('host.add_to_other_config', h.r.d.hostRef, 'node-config-token', 'the-node-token');
+    report = { [String(await h.call('PIF.get_MAC', h.pif('eth0')))]: 'em1' };
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it('a wrong Basic password or Bearer token waits --auth-fail-delay; a good one answers at once', async () => {
+    const body = JSON.stringify(report);
+    const good = await postFrom(h.r.port, '127.0.0.30', '/ifcfg/config', body, basic('po', 'pw'));
+    expect(good.status, good.text).to.equal(200);
+    expect(good.ms).to.be.below(800);
+    const bad = await postFrom(h.r.port, '127.0.0.30', '/ifcfg/config', body, basic('po', 'guess'));
+    expect(bad.status).to.equal(401);
+    expect(bad.ms).to.be.at.least(950);
+    const tok = await postFrom(h.r.port, '127.0.0.30', '/ifcfg/config', body, { Authorization: 'Bearer the-node-token' });
+    expect(tok.status, tok.text).to.equal(200);
+    const badTok = await postFrom(h.r.port, '127.0.0.30', '/ifcfg/config', body, { Authorization: 'Bearer guessed-token' });
+    expect(badTok.status).to.equal(401);
+    expect(badTok.ms).to.be.at.least(950);
+  });
+
+  it('guesses sent at once from one address go through the login gate: 2 at a time, a full line refused without a check', async () => {
+    const body = JSON.stringify(report);
+    const guesses = Array.from({ length: 6 }, (_, i) =>
+      postFrom(h.r.port, '127.0.0.31', '/ifcfg/config', body, i % 2 ? basic('root', `guess${i}`) : { Authorization: `Bearer guess${i}` }),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.r.d.loginGate.inUse).to.equal(2);
+    const all = await Promise.all(guesses);
+    expect(all.every((g) => g.status === 401)).to.equal(true);
+    // Served two at a time: the last two waited for two delays before their own.
+    expect(Math.max(...all.map((g) => g.ms))).to.be.at.least(3 * 1000 - 100);
+    expect(h.r.d.loginGate.inUse).to.equal(0);
+    // 2 in their delay + 8 waiting fill the line: the next is refused at once, its password not looked at.
+    const flood = Array.from({ length: 10 }, (_, i) => postFrom(h.r.port, '127.0.0.32', '/ifcfg/config', body, basic('root', `g${i}`)));
+    await new Promise((r) => setTimeout(r, 200));
+    const refused = await postFrom(h.r.port, '127.0.0.32', '/ifcfg/config', body, basic('root', 'secret'));
+    expect(refused.status).to.equal(401);
+    expect(refused.text).to.contain('Too many logins in progress');
+    expect(refused.ms).to.be.below(500);
+    await Promise.all(flood);
+  });
+
+  it('a report with NICs the host lacks needs pif.introduce: read-only gets 403 and nothing is recorded; pool-operator records them', async () => {
+    const fresh = JSON.stringify({ ...report, '02:00:5e:00:53:99': 'em9' });
+    const pifs = (await h.call<string[]>('PIF.get_all')).length;
+    const ro = await postFrom(h.r.port, '127.0.0.33', '/ifcfg/config', fresh, basic('ro', 'pw'));
+    expect(ro.status, ro.text).to.equal(403);
+    expect(ro.text).to.contain('RBAC_PERMISSION_DENIED: pif.introduce');
+    const roSession = await h.raw<string>('session.login_with_password', 'ro', 'pw');
+    const viaSession = await postFrom(h.r.port, '127.0.0.33', `/ifcfg/config?session_id=${roSession}`, fresh, {});
+    expect(viaSession.status).to.equal(403);
+    expect((await h.call<string[]>('PIF.get_all')).length).to.equal(pifs);
+    // read-only may still read the rendering of what the host has
+    expect((await postFrom(h.r.port, '127.0.0.33', '/ifcfg/config', JSON.stringify(report), basic('ro', 'pw'))).status).to.equal(200);
+    const po = await postFrom(h.r.port, '127.0.0.33', '/ifcfg/config', fresh, basic('po', 'pw'));
+    expect(po.status, po.text).to.equal(200);
+    expect((await h.call<string[]>('PIF.get_all')).length).to.equal(pifs + 1);
   });
 });
 

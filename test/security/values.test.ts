@@ -226,14 +226,18 @@ describe('security: value types below the API', function () {
     );
   });
 
-  it('SEC-14 ifcfg + augtool: a plan carrying an injection is refused, and the files stay byte for byte', async () => {
+  it('SEC-14 ifcfg + augtool: augtool runs through its wrapper; a plan carrying an injection is refused, and the files stay byte for byte', async () => {
     const root = mkdtempSync(join(tmpdir(), 'xnd-sec-ifcfg-'));
     try {
-      const be = new IfcfgBackend({ root, nics: [{ device: 'eth0', MAC: '02:00:5e:00:53:10', MTU: 1500, carrier: true }] });
+      const logged: string[] = [];
+      const log = { debug: (m: string) => logged.push(m), info: () => undefined, warn: () => undefined };
+      const be = new IfcfgBackend({ root, nics: [{ device: 'eth0', MAC: '02:00:5e:00:53:10', MTU: 1500, carrier: true }], log });
       await be.apply([
         { op: 'bridge.add', bridge: 'xenbr0', MTU: 1500 },
         { op: 'uplink.add', bridge: 'xenbr0', uplink: { kind: 'nic', device: 'eth0' } },
       ]);
+      // augtool ran through its wrapper (tools/augtool.ts: the Tool choke point logs every command, argv only).
+      expect(logged.filter((l) => l.startsWith(`augtool -A -r ${root} -f `))).to.have.length(1);
       const dir = join(root, SCRIPTS_DIR);
       const snap = () =>
         Object.fromEntries(

@@ -4,12 +4,13 @@
 
 import type { Uplink } from '../backend.js';
 import type { BondPortCols } from '../tools/ovs.js';
+import { naturalCompare, plainCompare } from '../../collate.js';
 
 /** external_ids key of a bond Port holding the Uplink exactly as applied. */
 export const UPLINK_KEY = 'xnd-uplink';
 
 /** Natural order (eth2 before eth10). */
-export const natural = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
+export const natural = naturalCompare;
 
 /** What a bond uplink renders to. */
 export interface BondRender {
@@ -82,7 +83,7 @@ export function canonicalBond(
   members: string[],
   memberOther: Record<string, string>,
 ): string {
-  const sortObj = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+  const sortObj = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => plainCompare(a, b)));
   return JSON.stringify({
     lacp,
     bondMode,

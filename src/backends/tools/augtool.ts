@@ -61,17 +61,23 @@ export class AugScript {
   }
 }
 
-/** A Runner for augtool that fails on an error it reports with a zero exit too. */
+/**
+ * A Runner for augtool that fails on an error it reports with a zero exit too; the failure carries
+ * augtool's whole output as `stderr` (the per-file errors of an `errors` command are in it) and
+ * the spawn error's `code` when augtool could not start.
+ */
 export function augtoolRunner(bin = 'augtool'): Runner {
   return async (args) => {
     const r = await runCommand(bin, args);
     const all = String(r.all ?? '');
+    if (r.code) throw Object.assign(new Error(r.shortMessage), { code: r.code, stderr: all });
     if (r.exitCode !== 0 || /^error|saving failed/im.test(all)) {
       const out = all.trim().split('\n');
       const errs = out.filter((l) => /error|fail/i.test(l));
       throw Object.assign(new Error(`augtool exited ${r.exitCode ?? r.signal}: ${(errs.length ? errs : out.slice(-3)).join(' / ')}`), {
         exitCode: r.exitCode,
         signal: r.signal ?? undefined,
+        stderr: all,
       });
     }
     return all;
@@ -84,13 +90,17 @@ export class Augtool {
   constructor(bin = 'augtool', log?: ToolLog, runner: Runner = augtoolRunner(bin)) {
     this.tool = new Tool(AUG, runner, log);
   }
-  /** Runs a command file (text as rendered by AugScript, possibly edited by a test hook) under `root`. */
-  async run(root: string, text: string): Promise<void> {
+  /** Commands run. */
+  get calls(): number {
+    return this.tool.calls;
+  }
+  /** Runs a command file (text as rendered by AugScript, possibly edited by a test hook) under `root`; resolves to augtool's output. */
+  async run(root: string, text: string): Promise<string> {
     const tmp = await mkdtemp(join(tmpdir(), 'xenapi-netd-augtool-'));
     try {
       const file = join(tmp, 'node-augtool');
       await writeFile(file, text, { mode: 0o600 });
-      await this.tool.run(['-A', '-r', root, '-f', file]);
+      return await this.tool.run(['-A', '-r', root, '-f', file]);
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }

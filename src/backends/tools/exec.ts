@@ -34,6 +34,8 @@ export class ToolError extends Error {
     readonly exitCode?: number,
     readonly signal?: string,
     readonly stderr = '',
+    /** The spawn error's code when the command could not start (ENOENT: no such binary). */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'ToolError';
@@ -99,7 +101,7 @@ export class Tool {
     try {
       return await (input ? this.runner.withInput!([...argv], input) : this.runner([...argv]));
     } catch (e) {
-      const o = e as { exitCode?: unknown; signal?: unknown; stderr?: unknown };
+      const o = e as { exitCode?: unknown; signal?: unknown; stderr?: unknown; code?: unknown };
       const err = new ToolError(
         this.name,
         argv,
@@ -107,6 +109,7 @@ export class Tool {
         typeof o?.exitCode === 'number' ? o.exitCode : undefined,
         typeof o?.signal === 'string' ? o.signal : undefined,
         typeof o?.stderr === 'string' ? o.stderr : '',
+        typeof o?.code === 'string' ? o.code : undefined,
       );
       this.log?.warn(`${line}: failed: ${errText(e)}`);
       throw err;

@@ -1,0 +1,31 @@
+// The memory the daemon gives back (native/heap.cc, built by `make build`). Start-up grows V8's
+// young generation to its cap and fills old-space pages with garbage (the first start with many
+// NICs most of all); V8 returns them by itself only after ~8 s without allocation, and a daemon
+// under traffic at once never. Loading the addon also stops glibc from keeping each login's
+// 16 MiB scrypt block per thread-pool thread.
+import { createRequire } from 'node:module';
+
+type Addon = { lowMemory(): void };
+let addon: Addon | string | undefined;
+
+/** Loads the addon (fixing glibc's mmap threshold); returns why it could not, or undefined. */
+export function loadHeapAddon(): string | undefined {
+  if (addon === undefined) {
+    try {
+      // dist/src/heap.js → dist/native/heap.node
+      addon = createRequire(import.meta.url)('../native/heap.node') as Addon;
+    } catch (e) {
+      addon = `the heap addon is not built (make build compiles native/heap.cc): ${(e as Error).message.split('\n')[0]}`;
+    }
+  }
+  return typeof addon === 'string' ? addon : undefined;
+}
+
+/** Runs V8's memory-reducing full collection; returns the milliseconds it took, or why it could not. */
+export function releaseMemory(): number | string {
+  const missing = loadHeapAddon();
+  if (missing !== undefined) return missing;
+  const t0 = process.hrtime.bigint();
+  (addon as Addon).lowMemory();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
