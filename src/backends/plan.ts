@@ -19,10 +19,11 @@ type Vlan = { parent: string; tag: number };
 // step on one of these only has to insert into or remove from its sorted VIF list.
 const canonicalBridges = new WeakSet<Bridge>();
 
-/** A copy of one bridge in canonical form and field order (name, MTU, vlan, uplink, ip, vifs). */
+/** A copy of one bridge in canonical form and field order (name, MTU, vlan, mac, uplink, ip, vifs). */
 function normBridge(key: string, b: Bridge): Bridge {
   const out = { name: b.name ?? key, MTU: b.MTU } as Bridge;
   if (b.vlan) out.vlan = { parent: b.vlan.parent, tag: b.vlan.tag };
+  if (b.mac) out.mac = b.mac;
   if (b.uplink) out.uplink = canon(b.uplink);
   if (b.ip) out.ip = canon(b.ip);
   out.vifs = [...(b.vifs ?? [])].sort();
@@ -75,17 +76,18 @@ function ipText(ip: IpConfig): string {
   return `IP ${ip.address}/${ip.netmask}${gw}`;
 }
 
-function bridgeText(bridge: string, MTU: number, vlan?: Vlan): string {
-  return vlan ? `VLAN bridge ${bridge} (on ${vlan.parent} tag ${vlan.tag}, MTU ${MTU})` : `bridge ${bridge} (MTU ${MTU})`;
+function bridgeText(bridge: string, MTU: number, vlan?: Vlan, mac?: string): string {
+  if (vlan) return `VLAN bridge ${bridge} (on ${vlan.parent} tag ${vlan.tag}, MTU ${MTU})`;
+  return `bridge ${bridge} (MTU ${MTU}${mac ? `, MAC ${mac}` : ''})`;
 }
 
 /** One human line for a step, e.g. `bond bond0 (eth0,eth3 active-backup) → xapi1`; for dry runs and logs. */
 export function describe(step: Step): string {
   switch (step.op) {
     case 'bridge.add':
-      return `add ${bridgeText(step.bridge, step.MTU, step.vlan)}`;
+      return `add ${bridgeText(step.bridge, step.MTU, step.vlan, step.mac)}`;
     case 'bridge.del':
-      return `delete ${bridgeText(step.bridge, step.MTU, step.vlan)}`;
+      return `delete ${bridgeText(step.bridge, step.MTU, step.vlan, step.mac)}`;
     case 'uplink.add':
       return `${uplinkText(step.uplink)} → ${step.bridge}`;
     case 'uplink.del':
@@ -278,7 +280,7 @@ export function applyStepInPlace(state: NetState, step: Step, owned?: Set<Bridge
     }
     const owner = deviceOwners(bridges, [step.bridge]).get(step.bridge);
     if (owner) fail(step, `${step.bridge} is already a device of bridge ${owner}`);
-    return put({ name: step.bridge, MTU: step.MTU, vlan: step.vlan, vifs: [] });
+    return put({ name: step.bridge, MTU: step.MTU, vlan: step.vlan, mac: step.mac, vifs: [] });
   }
 
   if (!cur) fail(step, `bridge ${step.bridge} does not exist`);
@@ -287,6 +289,7 @@ export function applyStepInPlace(state: NetState, step: Step, owned?: Set<Bridge
     case 'bridge.del': {
       if (cur.MTU !== step.MTU) fail(step, `bridge ${step.bridge} has MTU ${cur.MTU}, not ${step.MTU}`);
       if (!same(cur.vlan ?? null, step.vlan ?? null)) fail(step, `bridge ${step.bridge} has a different VLAN setting`);
+      if ((cur.mac ?? '') !== (step.mac ?? '')) fail(step, `bridge ${step.bridge} has a different MAC`);
       if (cur.uplink) fail(step, `bridge ${step.bridge} still has uplink ${uplinkText(cur.uplink)}`);
       if (cur.vifs.length) fail(step, `bridge ${step.bridge} still has VIFs ${cur.vifs.join(',')}`);
       if (cur.ip) fail(step, `bridge ${step.bridge} still has an IP`);
@@ -482,12 +485,14 @@ function childrenFirst(names: string[], bridges: Record<string, Bridge>): string
 function addStep(b: Bridge): Step {
   const s: Step = { op: 'bridge.add', bridge: b.name, MTU: b.MTU };
   if (b.vlan) s.vlan = { ...b.vlan };
+  if (b.mac) s.mac = b.mac;
   return s;
 }
 
 function delStep(b: Bridge): Step {
   const s: Step = { op: 'bridge.del', bridge: b.name, MTU: b.MTU };
   if (b.vlan) s.vlan = { ...b.vlan };
+  if (b.mac) s.mac = b.mac;
   return s;
 }
 
@@ -499,10 +504,10 @@ export function diff(actual: NetState, desired: NetState): Step[] {
   const inA = (n: string) => Object.prototype.hasOwnProperty.call(A, n);
   const inD = (n: string) => Object.prototype.hasOwnProperty.call(D, n);
 
-  // Bridges whose MTU or VLAN changes are deleted and re-created, and so are the VLAN children of those.
+  // Bridges whose MTU, VLAN or own MAC changes are deleted and re-created, and so are the VLAN children of those.
   const recreated = new Set<string>();
   for (const n of Object.keys(A)) {
-    if (inD(n) && (A[n].MTU !== D[n].MTU || !same(A[n].vlan ?? null, D[n].vlan ?? null))) recreated.add(n);
+    if (inD(n) && (A[n].MTU !== D[n].MTU || !same(A[n].vlan ?? null, D[n].vlan ?? null) || (A[n].mac ?? '') !== (D[n].mac ?? ''))) recreated.add(n);
   }
   for (let grew = true; grew;) {
     grew = false;

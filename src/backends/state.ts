@@ -61,6 +61,9 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
     name(`${where}: VLAN parent`, v.parent);
     if (!Number.isInteger(v.tag) || v.tag < 0 || v.tag > 4094) out.push(`${where}: VLAN tag ${JSON.stringify(v.tag)} is out of range 0-4094`);
   };
+  const mac = (where: string, m: unknown) => {
+    if (typeof m !== 'string' || !isMac(m)) out.push(`${where}: MAC ${JSON.stringify(m)} is not valid`);
+  };
   const uplink = (where: string, u: Uplink) => {
     switch (u?.kind) {
       case 'nic':
@@ -113,6 +116,7 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
     const w = `bridge ${JSON.stringify(key)}`;
     mtu(w, b.MTU);
     if (b.vlan) vlan(w, b.vlan);
+    if (b.mac !== undefined) mac(w, b.mac);
     if (b.uplink) uplink(w, b.uplink);
     if (b.ip) ip(w, b.ip);
     if (b.vifs !== undefined && !Array.isArray(b.vifs)) out.push(`${w}: vifs are not a list`);
@@ -129,6 +133,7 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
       case 'bridge.del':
         mtu(w, s.MTU);
         if (s.vlan) vlan(w, s.vlan);
+        if (s.mac !== undefined) mac(w, s.mac);
         break;
       case 'uplink.add':
       case 'uplink.del':
