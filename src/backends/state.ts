@@ -122,8 +122,11 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
     if (b.vifs !== undefined && !Array.isArray(b.vifs)) out.push(`${w}: vifs are not a list`);
     else for (const v of b.vifs ?? []) vif(w, v);
   }
-  for (const [i, s] of extra.entries()) {
-    const w = `step ${i + 1} (${s.op} ${JSON.stringify(s.bridge)})`;
+  for (let i = 0; i < extra.length; i++) {
+    const s = extra[i];
+    // The step's name goes into its problems only once it has one (a 2,208-step plan built 2,208 names for nothing).
+    const at = out.length;
+    const w = STEP;
     name(w, s.bridge);
     switch (s.op) {
       case 'bridge.add':
@@ -147,6 +150,11 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
       default:
         out.push(`${w}: unknown step`);
     }
+    // Every problem of a step starts with its `where`.
+    for (let k = at; k < out.length; k++) out[k] = `step ${i + 1} (${s.op} ${JSON.stringify(s.bridge)})${out[k].slice(STEP.length)}`;
   }
   return out;
 }
+
+/** Stands for a step's name in its problems until they are reported (valueProblems). */
+const STEP = '\u0000step';

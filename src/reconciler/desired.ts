@@ -166,8 +166,10 @@ export function affectedHosts(tx: Txn, store: View, only?: string): Set<string> 
   for (const [cls, m] of tx.overlay) {
     if (only !== undefined && hosts.has(only)) break;
     for (const [ref, row] of m) {
-      const rows = [row, store.find(cls, ref)].filter((r) => r) as Record<string, unknown>[];
-      for (const r of rows) {
+      if (only !== undefined && hosts.has(only)) break;
+      const committed = store.find(cls, ref);
+      for (const r of [row, committed]) {
+        if (!r) continue;
         switch (cls) {
           case 'PIF':
             hosts.add(String(r.host));

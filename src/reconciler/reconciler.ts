@@ -261,10 +261,10 @@ export class Reconciler {
       });
       tx.after.push(() => failpoint('reconciler.commit'));
     }
-    // If the commit fails after this point, put the host back as it was.
-    const inverse = r.plan.map(invert).reverse();
+    // If the commit fails after this point, put the host back as it was (the inverse is made only
+    // then: 2,208 canonical copies of steps were 2.5 MB of garbage for every Bond.create that committed).
     tx.undo.push(async () => {
-      await this.backend.apply(inverse);
+      await this.backend.apply(r.plan.map(invert).reverse());
       if (id !== undefined) this.journal!.close(id, 'undone', 'database commit failed; plan undone');
     });
     return r;
