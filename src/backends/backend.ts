@@ -39,6 +39,8 @@ export interface Bridge {
   MTU: number;
   /** A VLAN bridge (OVS fake bridge; ifcfg VLAN device + bridge) on `parent` with `tag`. */
   vlan?: { parent: string; tag: number };
+  /** The bridge device's own MAC where no uplink gives it one: a tunnel access PIF's (nm.ml create_bridges' bridge_mac). */
+  mac?: string;
   uplink?: Uplink;
   ip?: IpConfig;
   /** VIF ports (vif<domid>.<device>) attached to the bridge, sorted. */
@@ -52,8 +54,8 @@ export interface NetState {
 
 /** One step of a plan; every step has an exact inverse (see invert in plan.ts). */
 export type Step =
-  | { op: 'bridge.add'; bridge: string; MTU: number; vlan?: { parent: string; tag: number } }
-  | { op: 'bridge.del'; bridge: string; MTU: number; vlan?: { parent: string; tag: number } }
+  | { op: 'bridge.add'; bridge: string; MTU: number; vlan?: { parent: string; tag: number }; mac?: string }
+  | { op: 'bridge.del'; bridge: string; MTU: number; vlan?: { parent: string; tag: number }; mac?: string }
   | { op: 'uplink.add'; bridge: string; uplink: Uplink }
   | { op: 'uplink.del'; bridge: string; uplink: Uplink }
   | { op: 'ip.set'; bridge: string; ip: IpConfig }
@@ -101,6 +103,8 @@ export interface Backend {
   adopt?(): Promise<Adoption>;
   /** Bond members with link up, by bond name (Bond.links_up). */
   bondLinksUp(bond: string): Promise<number>;
+  /** True when the backend gives a bridge device the MAC its state names (Bridge.mac); for others the reconciler leaves Bridge.mac out. */
+  readonly bridgeMacs?: boolean;
   /** Releases processes and handles the backend holds. */
   close(): Promise<void>;
 }

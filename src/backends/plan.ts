@@ -19,15 +19,29 @@ type Vlan = { parent: string; tag: number };
 // step on one of these only has to insert into or remove from its sorted VIF list.
 const canonicalBridges = new WeakSet<Bridge>();
 
-/** A copy of one bridge in canonical form and field order (name, MTU, vlan, uplink, ip, vifs). */
+/** A copy of one bridge in canonical form and field order (name, MTU, vlan, mac, uplink, ip, vifs). */
 function normBridge(key: string, b: Bridge): Bridge {
   const out = { name: b.name ?? key, MTU: b.MTU } as Bridge;
   if (b.vlan) out.vlan = { parent: b.vlan.parent, tag: b.vlan.tag };
+  if (b.mac) out.mac = b.mac;
   if (b.uplink) out.uplink = canon(b.uplink);
   if (b.ip) out.ip = canon(b.ip);
   out.vifs = [...(b.vifs ?? [])].sort();
   canonicalBridges.add(out);
   return out;
+}
+
+/**
+ * The bridges of `state` in canonical form with keys sorted, for reading only: a bridge already in
+ * canonical form (a backend's read() made it with normBridge) is used as it is, not copied again.
+ */
+function canonicalView(state: NetState): Record<string, Bridge> {
+  const bridges: Record<string, Bridge> = {};
+  for (const key of Object.keys(state.bridges).sort()) {
+    const b = state.bridges[key];
+    bridges[key] = canonicalBridges.has(b) && b.name === key ? b : normBridge(key, b);
+  }
+  return bridges;
 }
 
 /** A deep copy in canonical form: bridge keys sorted, vifs sorted, bond members kept in given order. */
@@ -62,17 +76,18 @@ function ipText(ip: IpConfig): string {
   return `IP ${ip.address}/${ip.netmask}${gw}`;
 }
 
-function bridgeText(bridge: string, MTU: number, vlan?: Vlan): string {
-  return vlan ? `VLAN bridge ${bridge} (on ${vlan.parent} tag ${vlan.tag}, MTU ${MTU})` : `bridge ${bridge} (MTU ${MTU})`;
+function bridgeText(bridge: string, MTU: number, vlan?: Vlan, mac?: string): string {
+  if (vlan) return `VLAN bridge ${bridge} (on ${vlan.parent} tag ${vlan.tag}, MTU ${MTU})`;
+  return `bridge ${bridge} (MTU ${MTU}${mac ? `, MAC ${mac}` : ''})`;
 }
 
 /** One human line for a step, e.g. `bond bond0 (eth0,eth3 active-backup) → xapi1`; for dry runs and logs. */
 export function describe(step: Step): string {
   switch (step.op) {
     case 'bridge.add':
-      return `add ${bridgeText(step.bridge, step.MTU, step.vlan)}`;
+      return `add ${bridgeText(step.bridge, step.MTU, step.vlan, step.mac)}`;
     case 'bridge.del':
-      return `delete ${bridgeText(step.bridge, step.MTU, step.vlan)}`;
+      return `delete ${bridgeText(step.bridge, step.MTU, step.vlan, step.mac)}`;
     case 'uplink.add':
       return `${uplinkText(step.uplink)} → ${step.bridge}`;
     case 'uplink.del':
@@ -145,6 +160,33 @@ function ownerIndex(bridges: Record<string, Bridge>): Map<string, string> {
     ownerIndexes.set(bridges, ix);
   }
   return ix;
+}
+
+// VLAN parent -> how many bridges are its VLAN children, for one bridges object, built on the first
+// bridge.del that meets it and kept current by applyStepInPlace: a delete checked every bridge for
+// children, 100 VLAN bridges re-created in a 110-bridge state made that a scan per delete.
+const kidIndexes = new WeakMap<Record<string, Bridge>, Map<string, number>>();
+
+function kidIndex(bridges: Record<string, Bridge>): Map<string, number> {
+  let ix = kidIndexes.get(bridges);
+  if (!ix) {
+    ix = new Map();
+    for (const name in bridges) {
+      const p = bridges[name].vlan?.parent;
+      if (p !== undefined) ix.set(p, (ix.get(p) ?? 0) + 1);
+    }
+    kidIndexes.set(bridges, ix);
+  }
+  return ix;
+}
+
+/** Keeps a built kid index current when a VLAN bridge on `parent` comes (+1) or goes (-1). */
+function countKid(bridges: Record<string, Bridge>, parent: string | undefined, by: 1 | -1): void {
+  const ix = kidIndexes.get(bridges);
+  if (!ix || parent === undefined) return;
+  const n = (ix.get(parent) ?? 0) + by;
+  if (n > 0) ix.set(parent, n);
+  else ix.delete(parent);
 }
 
 /** The bridge whose uplink holds each of the given devices. */
@@ -224,6 +266,8 @@ export function applyStepInPlace(state: NetState, step: Step, owned?: Set<Bridge
       if (old) for (const dev of uplinkDevices(old)) if (ix.get(dev) === b.name) ix.delete(dev);
       if (b.uplink) for (const dev of uplinkDevices(b.uplink)) ix.set(dev, b.name);
     }
+    countKid(bridges, bridges[b.name]?.vlan?.parent, -1);
+    countKid(bridges, b.vlan?.parent, 1);
     bridges[b.name] = normBridge(b.name, b);
   };
 
@@ -236,7 +280,7 @@ export function applyStepInPlace(state: NetState, step: Step, owned?: Set<Bridge
     }
     const owner = deviceOwners(bridges, [step.bridge]).get(step.bridge);
     if (owner) fail(step, `${step.bridge} is already a device of bridge ${owner}`);
-    return put({ name: step.bridge, MTU: step.MTU, vlan: step.vlan, vifs: [] });
+    return put({ name: step.bridge, MTU: step.MTU, vlan: step.vlan, mac: step.mac, vifs: [] });
   }
 
   if (!cur) fail(step, `bridge ${step.bridge} does not exist`);
@@ -245,12 +289,16 @@ export function applyStepInPlace(state: NetState, step: Step, owned?: Set<Bridge
     case 'bridge.del': {
       if (cur.MTU !== step.MTU) fail(step, `bridge ${step.bridge} has MTU ${cur.MTU}, not ${step.MTU}`);
       if (!same(cur.vlan ?? null, step.vlan ?? null)) fail(step, `bridge ${step.bridge} has a different VLAN setting`);
+      if ((cur.mac ?? '') !== (step.mac ?? '')) fail(step, `bridge ${step.bridge} has a different MAC`);
       if (cur.uplink) fail(step, `bridge ${step.bridge} still has uplink ${uplinkText(cur.uplink)}`);
       if (cur.vifs.length) fail(step, `bridge ${step.bridge} still has VIFs ${cur.vifs.join(',')}`);
       if (cur.ip) fail(step, `bridge ${step.bridge} still has an IP`);
-      const kids: string[] = [];
-      for (const name in bridges) if (bridges[name].vlan?.parent === step.bridge) kids.push(name);
-      if (kids.length) fail(step, `bridge ${step.bridge} still has VLAN bridges ${kids.join(',')}`);
+      if (kidIndex(bridges).has(step.bridge)) {
+        const kids: string[] = [];
+        for (const name in bridges) if (bridges[name].vlan?.parent === step.bridge) kids.push(name);
+        fail(step, `bridge ${step.bridge} still has VLAN bridges ${kids.join(',')}`);
+      }
+      countKid(bridges, cur.vlan?.parent, -1);
       delete bridges[step.bridge];
       return;
     }
@@ -437,26 +485,29 @@ function childrenFirst(names: string[], bridges: Record<string, Bridge>): string
 function addStep(b: Bridge): Step {
   const s: Step = { op: 'bridge.add', bridge: b.name, MTU: b.MTU };
   if (b.vlan) s.vlan = { ...b.vlan };
+  if (b.mac) s.mac = b.mac;
   return s;
 }
 
 function delStep(b: Bridge): Step {
   const s: Step = { op: 'bridge.del', bridge: b.name, MTU: b.MTU };
   if (b.vlan) s.vlan = { ...b.vlan };
+  if (b.mac) s.mac = b.mac;
   return s;
 }
 
 /** An ordered plan turning actual into desired: add bridges, del/add uplinks, move VIFs, set/clear IPs, delete bridges, re-create changed ones. */
 export function diff(actual: NetState, desired: NetState): Step[] {
-  const A = normalize(actual).bridges;
-  const D = normalize(desired).bridges;
+  // Read only here: the actual state a backend read is usually canonical already (a copy per diff was 1,000 VIF names).
+  const A = canonicalView(actual);
+  const D = canonicalView(desired);
   const inA = (n: string) => Object.prototype.hasOwnProperty.call(A, n);
   const inD = (n: string) => Object.prototype.hasOwnProperty.call(D, n);
 
-  // Bridges whose MTU or VLAN changes are deleted and re-created, and so are the VLAN children of those.
+  // Bridges whose MTU, VLAN or own MAC changes are deleted and re-created, and so are the VLAN children of those.
   const recreated = new Set<string>();
   for (const n of Object.keys(A)) {
-    if (inD(n) && (A[n].MTU !== D[n].MTU || !same(A[n].vlan ?? null, D[n].vlan ?? null))) recreated.add(n);
+    if (inD(n) && (A[n].MTU !== D[n].MTU || !same(A[n].vlan ?? null, D[n].vlan ?? null) || (A[n].mac ?? '') !== (D[n].mac ?? ''))) recreated.add(n);
   }
   for (let grew = true; grew;) {
     grew = false;
@@ -506,7 +557,9 @@ export function diff(actual: NetState, desired: NetState): Step[] {
   const vifD = new Map<string, string>();
   for (const n of Object.keys(A)) for (const v of A[n].vifs) vifA.set(v, n);
   for (const n of Object.keys(D)) for (const v of D[n].vifs) vifD.set(v, n);
-  for (const v of [...new Set([...vifA.keys(), ...vifD.keys()])].sort()) {
+  const vifNames = [...vifA.keys()];
+  for (const v of vifD.keys()) if (!vifA.has(v)) vifNames.push(v);
+  for (const v of vifNames.sort()) {
     const from = vifA.get(v);
     const to = vifD.get(v);
     if (from !== undefined && from === to && kept.has(from)) continue;
@@ -538,9 +591,9 @@ export function diff(actual: NetState, desired: NetState): Step[] {
     const u = D[n].uplink;
     if (u) plan.push({ op: 'uplink.add', bridge: n, uplink: canon(u) });
   }
-  for (const [v, n] of [...vifD.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))) {
-    if (late.has(n)) plan.push({ op: 'vif.add', bridge: n, vif: v });
-  }
+  // Only the late bridges' VIFs are sorted (all 1,000 were, with a comparator, for none most of the time).
+  const lateVifs = late.size ? [...vifD.entries()].filter(([, n]) => late.has(n)) : [];
+  for (const [v, n] of lateVifs.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))) plan.push({ op: 'vif.add', bridge: n, vif: v });
   for (const n of [...late].sort()) {
     const ip = D[n].ip;
     if (ip) plan.push({ op: 'ip.set', bridge: n, ip: canon(ip) });

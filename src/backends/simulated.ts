@@ -52,6 +52,7 @@ export interface HostView {
 /** An in-memory host implementing Backend; apply() is all or nothing, with optional injected faults. */
 export class SimulatedBackend implements Backend {
   readonly name = 'simulated';
+  readonly bridgeMacs = true;
   /** Settable fault hooks, e.g. `backend.faults.failAt = (s, i) => i === 2`. */
   readonly faults: SimulatedFaults = {};
   readonly stats: SimulatedStats = { plans: 0, applied: 0, undone: 0, failed: 0 };

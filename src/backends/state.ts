@@ -61,6 +61,9 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
     name(`${where}: VLAN parent`, v.parent);
     if (!Number.isInteger(v.tag) || v.tag < 0 || v.tag > 4094) out.push(`${where}: VLAN tag ${JSON.stringify(v.tag)} is out of range 0-4094`);
   };
+  const mac = (where: string, m: unknown) => {
+    if (typeof m !== 'string' || !isMac(m)) out.push(`${where}: MAC ${JSON.stringify(m)} is not valid`);
+  };
   const uplink = (where: string, u: Uplink) => {
     switch (u?.kind) {
       case 'nic':
@@ -113,19 +116,24 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
     const w = `bridge ${JSON.stringify(key)}`;
     mtu(w, b.MTU);
     if (b.vlan) vlan(w, b.vlan);
+    if (b.mac !== undefined) mac(w, b.mac);
     if (b.uplink) uplink(w, b.uplink);
     if (b.ip) ip(w, b.ip);
     if (b.vifs !== undefined && !Array.isArray(b.vifs)) out.push(`${w}: vifs are not a list`);
     else for (const v of b.vifs ?? []) vif(w, v);
   }
-  for (const [i, s] of extra.entries()) {
-    const w = `step ${i + 1} (${s.op} ${JSON.stringify(s.bridge)})`;
+  for (let i = 0; i < extra.length; i++) {
+    const s = extra[i];
+    // The step's name goes into its problems only once it has one (a 2,208-step plan built 2,208 names for nothing).
+    const at = out.length;
+    const w = STEP;
     name(w, s.bridge);
     switch (s.op) {
       case 'bridge.add':
       case 'bridge.del':
         mtu(w, s.MTU);
         if (s.vlan) vlan(w, s.vlan);
+        if (s.mac !== undefined) mac(w, s.mac);
         break;
       case 'uplink.add':
       case 'uplink.del':
@@ -142,6 +150,11 @@ export function valueProblems(bridges: readonly Bridge[] | NetState, extra: read
       default:
         out.push(`${w}: unknown step`);
     }
+    // Every problem of a step starts with its `where`.
+    for (let k = at; k < out.length; k++) out[k] = `step ${i + 1} (${s.op} ${JSON.stringify(s.bridge)})${out[k].slice(STEP.length)}`;
   }
   return out;
 }
+
+/** Stands for a step's name in its problems until they are reported (valueProblems). */
+const STEP = '\u0000step';

@@ -2,7 +2,7 @@
 // uplink (NIC, bond, tunnel; VLANs as bridges on their parent), the IP configuration of
 // attached PIFs, and the VIF ports of running guests resident on the host.
 import type { Bridge, BondMode, NetState, Uplink } from '../backends/backend.js';
-import { isIPv4, isMtu, isTunnelKey } from '../../schema/values.js';
+import { isIPv4, isMac, isMtu, isTunnelKey } from '../../schema/values.js';
 import { NULL_REF, type Row, type Txn, type View } from '../store/store.js';
 import { plainCompare } from '../collate.js';
 
@@ -94,6 +94,8 @@ export function desiredState(db: View, host: string): NetState {
       } else {
         const up = uplinkOf(db, ref, pif);
         if (up) b.uplink = up;
+        // A tunnel's bridge has its access PIF's MAC (nm.ml create_bridges: bridge_mac), whether or not a static remote gives it a port.
+        if (db.children('PIF', ref, 'tunnel_access_PIF_of').length && isMac(String(pif.MAC))) b.mac = String(pif.MAC);
       }
       bridges[name] = b;
     }
@@ -168,6 +170,7 @@ export function affectedHosts(tx: Txn, store: View, only?: string): Set<string> 
   for (const [cls, m] of tx.overlay) {
     if (only !== undefined && hosts.has(only)) break;
     for (const [ref, row] of m) {
+      if (only !== undefined && hosts.has(only)) break;
       const committed = store.find(cls, ref);
       for (const r of [row, committed]) {
         if (!r) continue;

@@ -90,6 +90,12 @@ interface ClassState {
   partial: Map<string, Database.Statement>;
   /** A new row from its values in field order (see rowMaker). */
   make: (vals: readonly unknown[]) => Record<string, unknown>;
+  /** The INSERT's values of a row: ref, created, modified, then each column (see sqlCodec). */
+  insertValues: (row: Row, ref: string, gen: number) => unknown[];
+  /** Pushes the columns of `row` that differ from `prev` onto `vals`; returns their indexes ('0,4'). */
+  changedColumns: (prev: Row, row: Row, vals: unknown[]) => string;
+  /** The relations whose one side is a field of this class: its index, and a reader of the field written for it. */
+  links: { r: RelationDef; idx: Map<string, Set<string>>; target: (row: Row) => unknown }[];
 }
 
 /**
@@ -101,6 +107,62 @@ function rowMaker(fields: readonly FieldDef[]): (vals: readonly unknown[]) => Re
   if (fields.some((fd) => fd.name === '__proto__')) throw new Error('store: a field named __proto__'); // a literal would set the prototype
   const props = fields.map((fd, i) => `${JSON.stringify(fd.name)}: v[${i}]`).join(', ');
   return new Function('v', `return { ${props} };`) as (vals: readonly unknown[]) => Record<string, unknown>;
+}
+
+/**
+ * The SQL side of a row, per class, as code written for its fields (as rowMaker): each field read
+ * by its name, not through a loop over field names, which made every read a megamorphic keyed load
+ * (the whole-row compare of 500 VIF rows per Bond.create). Values are encoded as toSql does.
+ */
+function sqlCodec(fields: readonly FieldDef[]): Pick<ClassState, 'insertValues' | 'changedColumns'> {
+  const enc = (fd: FieldDef, v: string): string => {
+    switch (fd.ty.k) {
+      case 'bool':
+        return `(${v} ? 1 : 0)`;
+      case 'set':
+        return `(${v} === EMPTY_SET ? '[]' : JSON.stringify(${v}))`;
+      case 'map':
+        return `(${v} === EMPTY_MAP ? '{}' : JSON.stringify(${v}))`;
+      default:
+        return v;
+    }
+  };
+  const get = (o: string, fd: FieldDef) => `${o}[${JSON.stringify(fd.name)}]`;
+  const insert = `(row, ref, gen) => [ref, gen, gen${fields.map((fd) => `, ${enc(fd, get('row', fd))}`).join('')}]`;
+  const changed =
+    `(prev, row, vals) => { let key = '', v;` +
+    fields.map((fd, i) => `v = ${get('row', fd)}; if (v !== ${get('prev', fd)}) { key += ${JSON.stringify(`,${i}`)}; vals.push(${enc(fd, 'v')}); }`).join(' ') +
+    ` return key.slice(1); }`;
+  return new Function('EMPTY_SET', 'EMPTY_MAP', `return { insertValues: ${insert}, changedColumns: ${changed} };`)(EMPTY_SET, EMPTY_MAP);
+}
+
+/** A class's generated row code and field readers. */
+interface Generated extends Pick<ClassState, 'make' | 'insertValues' | 'changedColumns'> {
+  /** `row => row[name]`, written for the field. */
+  fieldReader(name: string): (row: Row) => unknown;
+}
+const generatedCode = new Map<string, Generated>();
+/**
+ * The generated code of a class, shared by every Store in the process (a daemon has one; tests and
+ * benchmarks open many, and fresh copies would each start cold in the interpreter).
+ */
+function generated(cls: string, fields: readonly FieldDef[]): Generated {
+  const key = `${cls}:${fields.map((fd) => `${fd.name}/${fd.ty.k}`).join(',')}`;
+  let g = generatedCode.get(key);
+  if (!g) {
+    const readers = new Map<string, (row: Row) => unknown>();
+    const gen: Generated = {
+      make: rowMaker(fields),
+      ...sqlCodec(fields),
+      fieldReader(name) {
+        let f = readers.get(name);
+        if (!f) readers.set(name, (f = new Function('row', `return row[${JSON.stringify(name)}];`) as (row: Row) => unknown));
+        return f;
+      },
+    };
+    generatedCode.set(key, (g = gen));
+  }
+  return g;
 }
 
 /** Distinct column sets a class keeps UPDATE statements for; past it, rows are written whole. */
@@ -143,6 +205,18 @@ function intern(s: string): string {
   if (hit !== undefined) return hit;
   if (interned.size < 100_000) interned.set(s, s);
   return s;
+}
+
+/**
+ * The value a row keeps for `v` of field fd: an empty map or set becomes the shared one (callers
+ * write `Object.create(null)` and `[]`; each was a 180-byte dictionary object or an array per row:
+ * 3.7 MB of 10,000 networks' and PIF_metrics' other_config after a first start).
+ */
+function kept(fd: FieldDef, v: unknown): unknown {
+  if (fd.ty.k === 'set') return Array.isArray(v) && v.length === 0 ? EMPTY_SET : v;
+  if (fd.ty.k !== 'map' || v === EMPTY_MAP || !v || typeof v !== 'object') return v;
+  for (const k in v) if (Object.hasOwn(v, k)) return v;
+  return EMPTY_MAP;
 }
 
 /** Decodes an SQLite column into a value of type `ty`. */
@@ -427,6 +501,11 @@ export class Store implements View {
   /** Changes in generation order (compacted from time to time). */
   log: Change[] = [];
   tombstones = new Map<string, Tombstone>();
+  /**
+   * Tombstones (`cls/ref`) of objects that are alive: a ref deleted and created again before the
+   * last start (its _deleted row stays). Only such a rewritten row has a tombstone to drop; normally empty.
+   */
+  private liveTombs = new Set<string>();
   /** Tokens older than this lost their deletes to pruning: EVENTS_LOST. */
   minValidGen = 0;
   private lockTail: Promise<void> = Promise.resolve();
@@ -455,7 +534,11 @@ export class Store implements View {
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    // FULL: every commit's WAL is synced before the call returns. With NORMAL a commit the caller
+    // was told about (and the journal entry written before the host is touched) could be lost
+    // to a power failure or kernel crash; a daemon crash lost nothing either way. Cost measured
+    // on the development VM's disk: ~2 ms per commit (docs/performance.md).
+    this.db.pragma('synchronous = FULL');
     // SQLite's own default page cache (2 MiB; better-sqlite3 builds with 16 MiB): rows are read
     // once at start-up, from then on the mirror answers and SQLite only writes.
     this.db.pragma('cache_size = -2000');
@@ -486,6 +569,7 @@ export class Store implements View {
       deleted: number;
     }[]) {
       this.tombstones.set(`${t.cls}/${t.ref}`, { gen: Number(t.deleted), created: Number(t.created), uuid: t.uuid });
+      if (this.classes.get(t.cls)?.rows.has(t.ref)) this.liveTombs.add(`${t.cls}/${t.ref}`);
     }
     this.rebuildLog();
   }
@@ -513,6 +597,7 @@ export class Store implements View {
       this.db.prepare(`UPDATE ${q(def.name)} SET ${q(fd.name)} = ?`).run(dv);
     }
     const names = ['_ref', '_created', '_modified', ...fields.map((fd) => fd.name)];
+    const code = generated(def.name, fields);
     const db = this.db;
     const lazy = (sql: string) => {
       let stmt: Database.Statement | undefined;
@@ -530,7 +615,10 @@ export class Store implements View {
       update: lazy(`UPDATE ${q(def.name)} SET _modified = ?${fields.map((fd) => `, ${q(fd.name)} = ?`).join('')} WHERE _ref = ?`),
       remove: lazy(`DELETE FROM ${q(def.name)} WHERE _ref = ?`),
       partial: new Map(),
-      make: rowMaker(fields),
+      make: code.make,
+      insertValues: code.insertValues,
+      changedColumns: code.changedColumns,
+      links: oneSides(def.name).map((r) => ({ r, idx: this.rel.get(r)!, target: code.fieldReader(r.one.field) })),
     };
     this.classes.set(def.name, st);
     // Raw rows (arrays) make less garbage than objects while loading a large database.
@@ -556,7 +644,7 @@ export class Store implements View {
     const log: Change[] = [];
     for (const [cls, st] of this.classes) {
       for (const [ref, row] of st.rows) {
-        this.indexRow(cls, ref, row, true);
+        this.indexRow(st, ref, row, true);
         log.push({ gen: st.gens.get(ref)![1], cls, ref });
       }
     }
@@ -568,11 +656,10 @@ export class Store implements View {
     this.log = log;
   }
 
-  private indexRow(cls: string, ref: string, row: Row, add: boolean): void {
-    for (const r of oneSides(cls)) {
-      const target = row[r.one.field];
+  private indexRow(st: ClassState, ref: string, row: Row, add: boolean): void {
+    for (const { r, idx, target: field } of st.links) {
+      const target = field(row);
       if (typeof target !== 'string' || target === NULL_REF) continue;
-      const idx = this.rel.get(r)!;
       // Any change to a set (its order too: a re-add moves a ref last) changes the target's record.
       for (const l of this.relListeners) l(r.many.cls, target);
       let s = idx.get(target);
@@ -798,8 +885,8 @@ export class Store implements View {
           } else if (old) {
             this.update(st, ref, st.rows.get(ref)!, row, gen);
           } else {
-            const vals = st.fields.map((fd) => toSql(fd.ty, row[fd.name]));
-            st.insert().run(ref, gen, gen, ...vals);
+            // One array of the bound values: a spread call of ~40 arguments cost more than the insert's own binding.
+            st.insert().run(st.insertValues(row, ref, gen));
           }
           changes.push({ gen, cls, ref });
         }
@@ -818,9 +905,11 @@ export class Store implements View {
         const oldRow = st.rows.get(ref);
         const old = st.gens.get(ref);
         if (rec && (old || row)) this.recent.add(gen, cls, ref, oldRow, row);
+        // A rewritten row keeps its uuid almost always: its entry stays (the map is only looked up, never listed).
+        const sameUuid = oldRow !== undefined && row !== null && oldRow.uuid === row.uuid && st.uuids.get(oldRow.uuid as string) === ref;
         if (oldRow) {
-          this.indexRow(cls, ref, oldRow, false);
-          if (typeof oldRow.uuid === 'string') st.uuids.delete(oldRow.uuid);
+          this.indexRow(st, ref, oldRow, false);
+          if (typeof oldRow.uuid === 'string' && !sameUuid) st.uuids.delete(oldRow.uuid);
         }
         if (row === null) {
           if (!old) continue;
@@ -830,9 +919,12 @@ export class Store implements View {
         } else {
           st.rows.set(ref, row);
           st.gens.set(ref, [old ? old[0] : gen, gen]);
-          if (typeof row.uuid === 'string') st.uuids.set(row.uuid, ref);
-          this.indexRow(cls, ref, row, true);
-          this.tombstones.delete(`${cls}/${ref}`);
+          if (typeof row.uuid === 'string' && !sameUuid) st.uuids.set(row.uuid, ref);
+          this.indexRow(st, ref, row, true);
+          // A created object drops a tombstone of its ref; a rewritten one has none, unless it is in liveTombs
+          // (no key string per rewritten row: 500 per Bond.create).
+          if (!old) this.tombstones.delete(`${cls}/${ref}`);
+          else if (this.liveTombs.size && this.liveTombs.delete(`${cls}/${ref}`)) this.tombstones.delete(`${cls}/${ref}`);
         }
       }
     }
@@ -848,15 +940,8 @@ export class Store implements View {
    */
   private update(st: ClassState, ref: string, prev: Row, row: Row, gen: number): void {
     const fields = st.fields;
-    let key = '';
     const vals: unknown[] = [gen];
-    for (let i = 0; i < fields.length; i++) {
-      const fd = fields[i];
-      const v = row[fd.name];
-      if (v === prev[fd.name]) continue;
-      key += key ? `,${i}` : `${i}`;
-      vals.push(toSql(fd.ty, v));
-    }
+    const key = st.changedColumns(prev, row, vals);
     let stmt = st.partial.get(key);
     if (!stmt) {
       if (st.partial.size >= MAX_PARTIAL) {
@@ -873,7 +958,7 @@ export class Store implements View {
       st.partial.set(key, stmt);
     }
     vals.push(ref);
-    stmt.run(...vals);
+    stmt.run(vals);
   }
 
   /** Keeps the change log and the tombstones bounded. */
@@ -1087,8 +1172,9 @@ export class Txn implements View {
   private savepoints = 0;
 
   find<C extends string>(cls: ClassArg<C>, ref: string): RowFor<C> | undefined {
-    const m = this.overlay.get(cls);
-    if (m && m.has(ref)) return (m.get(ref) ?? undefined) as RowFor<C> | undefined;
+    // One lookup for a row in the overlay (null there: deleted by this transaction).
+    const o = this.overlay.get(cls)?.get(ref);
+    if (o !== undefined) return (o ?? undefined) as RowFor<C> | undefined;
     this.readObj(cls, ref);
     return this.store.find(cls, ref);
   }
@@ -1182,7 +1268,7 @@ export class Txn implements View {
       if (!st.byName.has(k)) throw new Error(`store: ${cls}.${k} is not a stored field`);
     }
     checkValues(cls, st, fields);
-    const row = st.make(st.fields.map((fd) => (fd.name in fields ? (fields as Row)[fd.name] : fd.name === 'uuid' ? this.newUuid() : defaultOf(fd))));
+    const row = st.make(st.fields.map((fd) => (fd.name in fields ? kept(fd, (fields as Row)[fd.name]) : fd.name === 'uuid' ? this.newUuid() : defaultOf(fd))));
     this.put(cls, ref, row);
     return ref;
   }
@@ -1194,7 +1280,14 @@ export class Txn implements View {
       if (!st.byName.has(k)) throw new Error(`store: ${cls}.${k} is not a stored field`);
     }
     checkValues(cls, st, patch);
-    this.put(cls, ref, { ...old, ...patch });
+    let p = patch as Record<string, unknown>;
+    for (const k in patch) {
+      const v = kept(st.byName.get(k)!, p[k]);
+      if (v === p[k]) continue;
+      if (p === patch) p = { ...patch };
+      p[k] = v;
+    }
+    this.put(cls, ref, { ...old, ...p });
   }
   /** Marks an object changed without changing it (event.inject). */
   touch(cls: string, ref: string): void {

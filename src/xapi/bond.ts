@@ -17,7 +17,7 @@ import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View } from '../store/store.js';
 import type { EnumValue, Ref } from '../../schema/index.js';
-import { assertNoOtherLocalPifs, assertNetworkManaged, bringPifUp } from './network.js';
+import { assertNoOtherLocalPifs, assertNetworkManaged, bringPifUp, refreshHostAddress } from './network.js';
 import { moveManagement } from './host.js';
 import { destroyPif, newPifMetrics } from './introduce.js';
 import { moveIpConfig, resetIpConfig, setCulprit } from './pif.js';
@@ -208,6 +208,7 @@ function moveVlanGroups(tx: Txn, host: Ref<'host'>, newBase: Ref<'PIF'>, groups:
     const tag = Number(tx.get('VLAN', v).tag);
     if (!onBase.has(tag)) onBase.set(tag, v);
   }
+  let broughtUp = false;
   for (const g of groups) {
     const oldU = tx.get('VLAN', g.keep).untagged_PIF;
     const network = tx.get('PIF', oldU).network;
@@ -238,11 +239,15 @@ function moveVlanGroups(tx: Txn, host: Ref<'host'>, newBase: Ref<'PIF'>, groups:
       vlanDestroyInternal(tx, o);
     }
     for (const v of g.vifs) moveVifInternal(tx, v, target);
-    if (management) {
-      tx.set('PIF', untagged, { management: true });
-      bringPifUp(tx, untagged);
-    } else if (plugged) bringPifUp(tx, untagged);
+    if (management) tx.set('PIF', untagged, { management: true });
+    if (management || plugged) {
+      bringPifUp(tx, untagged, false);
+      broughtUp = true;
+    }
   }
+  // host.address once, after the last VLAN: the same value a refresh per VLAN PIF left (nothing here
+  // reads it meanwhile), without looking through the host's PIFs for the management one 100 times.
+  if (broughtUp) refreshHostAddress(tx, host);
 }
 
 /** Moves VLANs onto `newBase` with their networks (same tags merged by the seed's rule). */
@@ -256,14 +261,20 @@ export function moveVlans(tx: Txn, host: Ref<'host'>, newBase: Ref<'PIF'>, vlans
  * PIF is plugged if the old one was (and keeps the management flag if it had it).
  */
 export function moveTunnels(tx: Txn, host: Ref<'host'>, newTransport: Ref<'PIF'>, tunnels: string[]): void {
+  let broughtUp = false;
   for (const t of tunnels) {
     const row = tx.get('tunnel', t);
     const oldAccess = tx.get('PIF', row.access_PIF);
     const { access } = tunnelCreateInternal(tx, host, newTransport, oldAccess.network, row.protocol);
     tunnelDestroyInternal(tx, t);
     if (oldAccess.management) tx.set('PIF', access, { management: true });
-    if (oldAccess.currently_attached) bringPifUp(tx, access);
+    if (oldAccess.currently_attached) {
+      bringPifUp(tx, access, false);
+      broughtUp = true;
+    }
   }
+  // As for VLANs: host.address once, after the last tunnel.
+  if (broughtUp) refreshHostAddress(tx, host);
 }
 
 /** Task progress at the seed's/xapi's fixed points (Async calls only). */

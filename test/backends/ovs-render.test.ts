@@ -62,6 +62,18 @@ describe('backends/ovs/render (pure)', () => {
     expect(Object.keys(r.target.bridges)).to.deep.equal(['xapi1']);
   });
 
+  it('RENDER-06 a bridge with a MAC of its own (a tunnel bridge) gets it as other_config:hwaddr, kept in external_ids for read()', () => {
+    const r = render(START, [{ op: 'bridge.add', bridge: 'xapi5', MTU: 1500, mac: '02:00:5e:00:53:05' }], OPTS, MACS);
+    expect(r.txn.cmds.map((c) => c.join(' '))).to.deep.equal([
+      '--may-exist add-br xapi5',
+      'set bridge xapi5 datapath_type=netdev fail_mode=standalone',
+      'set interface xapi5 mtu_request=1500',
+      'set bridge xapi5 other_config:hwaddr="02:00:5e:00:53:05"',
+      'set interface xapi5 external_ids:xnd-mac="02:00:5e:00:53:05"',
+    ]);
+    expect(r.target.bridges.xapi5.mac).to.equal('02:00:5e:00:53:05');
+  });
+
   it('RENDER-02 an LACP bond whose members go back to NICs is committed in two transactions', () => {
     const lacp: Uplink = { ...bond0, mode: 'lacp' } as Uplink;
     const before: NetState = { bridges: { xapi1: { name: 'xapi1', MTU: 1500, uplink: lacp, vifs: [] } } };

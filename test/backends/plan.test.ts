@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Bridge, IpConfig, NetState, Step, Uplink } from '../../src/backends/backend.js';
 import { applyPlan, applyStep, describe as describeStep, diff, invert, normalize, validate } from '../../src/backends/plan.js';
-import { canonical, sameValue } from '../../src/backends/state.js';
+import { canonical, sameValue, valueProblems } from '../../src/backends/state.js';
 
 const MGMT: IpConfig = { mode: 'Static', address: '10.0.0.5', netmask: '255.255.255.0', gateway: '10.0.0.1', dns: '10.0.0.2' };
 const DHCP: IpConfig = { mode: 'DHCP', address: '', netmask: '', gateway: '', dns: '' };
@@ -389,6 +389,23 @@ describe('backends/plan', () => {
         'VIF vif1.0 is on bridges xenbr0 and xapi1',
         'bridge xapi2: VLAN parent gone does not exist',
       ]);
+    });
+
+    it("NORM-04 a bridge's own MAC (a tunnel bridge's): a new one re-creates the bridge with it; describe shows it; a bad one is refused as a value", () => {
+      const a = host(br('xapi5', { mac: '02:00:5e:00:53:01', vifs: ['vif1.0'] }));
+      const b = host(br('xapi5', { mac: '02:00:5e:00:53:02', vifs: ['vif1.0'] }));
+      const plan = diff(a, b);
+      expect(lines(plan)).to.deep.equal([
+        'remove VIF vif1.0 from xapi5',
+        'delete bridge xapi5 (MTU 1500, MAC 02:00:5e:00:53:01)',
+        'add bridge xapi5 (MTU 1500, MAC 02:00:5e:00:53:02)',
+        'VIF vif1.0 → xapi5',
+      ]);
+      expect(applyPlan(a, plan)).to.deep.equal(normalize(b));
+      expect(applyPlan(b, plan.map(invert).reverse())).to.deep.equal(normalize(a));
+      expect(diff(b, b)).to.deep.equal([]);
+      expect(() => applyStep(a, { op: 'bridge.del', bridge: 'xapi5', MTU: 1500 })).to.throw(/different MAC/);
+      expect(valueProblems(host(br('xapi5', { mac: '02:00:5e:00:53:0g' })))).to.deep.equal(['bridge "xapi5": MAC "02:00:5e:00:53:0g" is not valid']);
     });
 
     it('NORM-03 describe gives one human line per op', () => {

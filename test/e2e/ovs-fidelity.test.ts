@@ -92,4 +92,24 @@ describe('e2e: host fidelity on a sandboxed Open vSwitch', function () {
     expect(await call('Bond.get_all')).to.deep.equal([]);
     await until('eth3 still on xenbr3', async () => (await sb.vsctl(['list-ports', 'xenbr3'])) === 'eth3');
   });
+  it('FID-OVS-04 PIF_metrics.carrier follows the link of a NIC on OVS: the cable pulled at the far end and put back', async () => {
+    const monitor = r.d.services.monitor!;
+    const eth3 = await pifOf('eth3');
+    const carrier = async () => call<boolean>('PIF_metrics.get_carrier', await call('PIF.get_metrics', eth3));
+    await monitor.refresh();
+    expect(await carrier()).to.equal(true);
+    await sb.peerExec('ip', ['link', 'set', 'p3', 'down']);
+    try {
+      await until('eth3 to lose its carrier', async () => {
+        await monitor.refresh();
+        return (await carrier()) === false;
+      });
+    } finally {
+      await sb.peerExec('ip', ['link', 'set', 'p3', 'up']);
+    }
+    await until('eth3 to get its carrier back', async () => {
+      await monitor.refresh();
+      return await carrier();
+    });
+  });
 });

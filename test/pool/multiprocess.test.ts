@@ -179,7 +179,7 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
   let v100 = '';
   let bondPif = '';
 
-  it("POOL-MP-02 seed 004: Bond.create of the master's management PIF with eth3; a restarted slave gets the bond on MGT with its own IP, and the VLAN on it", async () => {
+  it("POOL-MP-02 seed 004: Bond.create of the master's management PIF with eth3; a restarted slave gets the bond on MGT with its own IP, and the VLAN on it; its start of day brings eth1 up again", async () => {
     mgt = await call('network.create', { name_label: 'MGT', name_description: '', MTU: 1500, other_config: {}, bridge: '' });
     mgtBridge = await call('network.get_bridge', mgt);
     const mh = await hostRef(M);
@@ -191,9 +191,16 @@ describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', functio
     expect(await M.sb.appctl(['bond/list'])).to.match(/active-backup\t.*eth0, eth3|active-backup\t.*eth3, eth0/);
     // Only the master has a bond until a slave's toolstack restarts.
     expect(Object.keys(await bondsByHost())).to.deep.equal([mh]);
+    // eth1 unplugged before the restart: the slave's start of day (as xapi's) brings it up again.
+    const s1eth1 = await pif(await hostRef(S1), 'eth1');
+    if (await call<boolean>('PIF.get_currently_attached', s1eth1)) await call('PIF.unplug', s1eth1);
+    expect(await S1.sb.vsctl(['list-br'])).to.not.match(/^xenbr1$/m);
     await halt(S1);
     await launch(S1);
     const s1 = await hostRef(S1);
+    // The master commits the sync after the slave has applied it: the database is waited for first.
+    await until('start of day to plug eth1 on slave 1', async () => call<boolean>('PIF.get_currently_attached', s1eth1), 30_000);
+    expect(await S1.sb.vsctl(['list-ports', 'xenbr1'])).to.equal('eth1');
     await until('the bond on slave 1', async () => (await bondsByHost())[s1]?.length === 1 && (await bondOn(S1, mgtBridge)), 30_000);
     const list = await S1.sb.appctl(['bond/list']);
     expect(list).to.match(/bond\d+\tactive-backup\t\d+\t(eth0, eth3|eth3, eth0)/);

@@ -203,6 +203,9 @@ describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a sla
         await until(`host${h}: ${t.device} on ${br}`, async () => (await sb.vsctl(['list-ports', br])) === t.device, 10_000);
         expect(await sb.vsctl(['get', 'interface', t.device, 'type'])).to.equal(proto);
         expect(await sb.vsctl(['get', 'interface', t.device, 'options:remote_ip'])).to.equal(`"${ip(other)}"`);
+        // The bridge carrying the access PIF's IP answers with that PIF's MAC (nm.ml bridge_mac), not one OVS picks.
+        const dev = (JSON.parse(await sb.ip(['-j', 'link', 'show', 'dev', br])) as { address: string }[])[0];
+        expect(dev.address, `host${h}: ${br} has its access PIF's MAC`).to.equal(await call('PIF.get_MAC', t.access));
       }
     }
     for (const proto of ['gre', 'vxlan'] as const) {

@@ -300,6 +300,43 @@ describe('pool (simulated backends, in-process daemons)', function () {
     expect(m.r.store.get('network', label).name_label).to.equal('MEANWHILE');
   });
 
+  it("POOL-12 while a forwarded call waits on a slave that does not answer, another slave's start-up sync goes through (it needs only its own host's lock)", async () => {
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db'), config: { poolCallTimeoutMs: 8000 } });
+    const s1 = await start({ h: 1, db: join(fx.dir, 's1.db'), master: m.url, heartbeatMs: 60_000 });
+    let s2 = await start({ h: 2, db: join(fx.dir, 's2.db'), master: m.url, heartbeatMs: 60_000 });
+    await synced(s1);
+    await synced(s2);
+    const state2 = await s2.backend.read();
+    await stop(s2);
+    const eth1 = pifOf(m, hostOf(m, s1), 'eth1');
+    await m.call('pool.get_all'); // logs in before anything is timed
+    if (m.r.store.get('PIF', eth1).currently_attached) await m.call('PIF.unplug', eth1);
+    // Slave 1 applies nothing until slave 2 has synced: were that sync queued behind the call to
+    // slave 1 (one pool-wide write lock), it would wait the whole --pool-call-timeout.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const apply = s1.backend.apply.bind(s1.backend);
+    s1.backend.apply = async (plan) => {
+      await gate;
+      return apply(plan);
+    };
+    const plug = m.call('PIF.plug', eth1);
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    try {
+      s2 = await start({ h: 2, db: join(fx.dir, 's2.db'), master: m.url, heartbeatMs: 60_000, state: state2 });
+      await synced(s2);
+    } finally {
+      release();
+    }
+    const took = Date.now() - t0;
+    await plug;
+    expect(took, "slave 2's restart and start-up sync while slave 1 hangs").to.be.below(4000);
+    expect(m.r.store.get('host_metrics', String(m.r.store.get('host', hostOf(m, s2)).metrics)).live).to.equal(true);
+    expect(m.r.store.get('PIF', eth1).currently_attached).to.equal(true);
+    expect((await s1.backend.read()).bridges.xenbr1.uplink).to.deep.equal({ kind: 'nic', device: 'eth1' });
+  });
+
   it('POOL-11 a forwarded state carries a ticket: one past its deadline, or older than the last applied, is refused and never applied', async () => {
     const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
     const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, heartbeatMs: 60_000 });

@@ -62,20 +62,60 @@ describe('reconciler: start-up with NICs missing', () => {
     }
   });
 
-  it('START-03 $TMPDIR/xnd-ip-* directories a killed daemon left are removed at start; a batch in progress (fresh) is not', async () => {
-    const old = mkdtempSync(join(tmpdir(), 'xnd-ip-'));
-    writeFileSync(join(old, 'batch'), 'link set eth1 up\n');
-    const t = (Date.now() - 10 * 60_000) / 1000;
-    utimesSync(old, t, t);
-    const fresh = mkdtempSync(join(tmpdir(), 'xnd-ip-'));
+  it('START-04 a NIC gone before the daemon started (no PIF.scan since): Bond.create over it fails PIF_CONFIGURATION_ERROR, nothing changed, host untouched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xnd-start-'));
     try {
+      let h = await startHarness({ config: { db: join(dir, 'x.db') } });
+      await h.call('PIF.plug', h.pif('eth1'));
+      await h.call('PIF.plug', h.pif('eth2'));
+      await h.close();
+      h = await startHarness({ config: { db: join(dir, 'x.db') }, inventory: DEMO_INVENTORY.filter((n) => n.device !== 'eth2') });
+      try {
+        // Start-up fits the plan to the NICs present: xenbr2 without its NIC.
+        expect(h.backend.host().uplinks.xenbr1).to.equal('eth1');
+        expect(h.backend.host().uplinks.xenbr2).to.equal(undefined);
+        const net = await h.call<string>('network.create', { name_label: 'B', name_description: '', other_config: {} });
+        const before = h.dump();
+        const host = h.backend.host();
+        const plans = h.backend.stats.plans;
+        const err = await h.fails('Bond.create', net, [h.pif('eth1'), h.pif('eth2')], '', 'active-backup', {});
+        expect(err.slice(0, 2)).to.deep.equal(['PIF_CONFIGURATION_ERROR', h.pif('eth2')]);
+        expect(err[2]).to.match(/^NIC eth2 is not present on this host/);
+        expect(h.dump(), 'no Bond recorded with two slaves').to.deep.equal(before);
+        expect(h.backend.host(), 'no one-member bond on the host').to.deep.equal(host);
+        expect(h.backend.stats.plans, 'the backend was not asked').to.equal(plans);
+      } finally {
+        await h.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('START-03 $TMPDIR/xnd-ip-* directories a killed daemon left are removed at start; a batch in progress (fresh) is not', async () => {
+    // A $TMPDIR of this test's own: every daemon started on the machine sweeps the shared one, so there
+    // a leftover could go for reasons other than this start-up.
+    const tmp = mkdtempSync(join(tmpdir(), 'xnd-start-tmp-'));
+    const saved = process.env.TMPDIR;
+    try {
+      const old = mkdtempSync(join(tmp, 'xnd-ip-'));
+      writeFileSync(join(old, 'batch'), 'link set eth1 up\n');
+      const t = (Date.now() - 10 * 60_000) / 1000;
+      utimesSync(old, t, t);
+      const fresh = mkdtempSync(join(tmp, 'xnd-ip-'));
+      const other = join(tmp, 'not-ours');
+      writeFileSync(other, '');
+      utimesSync(other, t, t);
+      process.env.TMPDIR = tmp;
       const h = await startHarness();
       await h.close();
       expect(existsSync(old), 'leftover removed').to.equal(false);
       expect(existsSync(fresh), "a fresh one may be another daemon's batch in progress").to.equal(true);
+      expect(existsSync(other), 'other files stay').to.equal(true);
     } finally {
-      rmSync(old, { recursive: true, force: true });
-      rmSync(fresh, { recursive: true, force: true });
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });

@@ -48,10 +48,12 @@ describe('store', () => {
     s.close();
   });
 
-  it('opens in WAL mode and records schema_version and the generation', async () => {
+  it('opens in WAL mode with every commit synced (synchronous FULL), and records schema_version and the generation', async () => {
     const f = file();
     const s = new Store(f);
     expect(s.db.pragma('journal_mode', { simple: true })).to.equal('wal');
+    // 2 = FULL: a commit is on disk when write() returns, not only in the OS's cache (NORMAL, 1).
+    expect(s.db.pragma('synchronous', { simple: true })).to.equal(2);
     await s.write((tx) => {
       tx.create('pool', { name_label: 'p' });
     });

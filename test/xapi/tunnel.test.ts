@@ -53,6 +53,7 @@ describe('tunnel (tunnel.create/destroy)', () => {
     expect(host.uplinks[bridge]).to.equal(undefined);
     expect(host.tunnels).to.deep.equal([]);
     expect(host.ips.xenbr4).to.equal('198.51.100.10');
+    expect((await h.backend.read()).bridges[bridge].mac, "the tunnel's bridge has its access PIF's MAC (nm.ml bridge_mac)").to.equal(ap.MAC);
   });
 
   it('TUN-01c a static tunnel: other_config:remote_ip (and key) adds the GRE/VXLAN port, removing it takes the port away; bad values never reach the host', async () => {

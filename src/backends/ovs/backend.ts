@@ -109,6 +109,7 @@ export function precheck(before: NetState, plan: Step[], kernel: Set<string>, vi
 /** The openvswitch backend; see the header comment for how it applies a plan. */
 export class OpenvswitchBackend implements Backend {
   readonly name = 'openvswitch';
+  readonly bridgeMacs = true;
   private readonly o: Required<Omit<OpenvswitchOptions, 'nics' | 'log' | 'sysfs' | 'resolvConf' | 'precheck' | 'dhclient' | 'dhcpDir'>> &
     Pick<OpenvswitchOptions, 'nics' | 'sysfs' | 'resolvConf' | 'precheck'>;
   /** The DHCP clients of DHCP bridges (tools/dhclient.ts). */

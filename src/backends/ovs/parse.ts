@@ -11,6 +11,8 @@ import { UPLINK_KEY, canonicalBond, natural, renderBond } from './bond.js';
 export const IP_KEY = 'xnd-ip';
 /** external_ids key of a tunnel Interface naming its transport bridge. */
 export const TRANSPORT_KEY = 'xnd-transport';
+/** external_ids key of a bridge's Interface holding the MAC its state names (Bridge.mac, a tunnel bridge's), so read() gives back exactly that. */
+export const MAC_KEY = 'xnd-mac';
 /** VIF port names (vif<domid>.<device>). */
 export const VIF_RE = /^vif\d+\.\d+$/;
 
@@ -133,6 +135,8 @@ export function stateOf(db: RawDb): { state: NetState; storedIp: Map<string, IpC
       const self = byName.get(name);
       const b: Bridge = { name, MTU: self?.mtuRequest ?? self?.mtu ?? 1500, vifs: [] };
       if (vlan) b.vlan = vlan;
+      const mac = self?.externalIds[MAC_KEY];
+      if (mac && !vlan) b.mac = mac;
       const ip = self?.externalIds[IP_KEY];
       if (ip) {
         try {

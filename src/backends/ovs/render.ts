@@ -15,7 +15,7 @@ import { ipLine, type IpCmd } from '../tools/ip.js';
 import { VsctlTxn } from '../tools/ovs.js';
 import { prefixOf } from '../../../schema/values.js';
 import { natural, renderBond } from './bond.js';
-import { IP_KEY, TRANSPORT_KEY } from './parse.js';
+import { IP_KEY, MAC_KEY, TRANSPORT_KEY } from './parse.js';
 
 /** Settings that shape the commands. */
 export interface RenderOptions {
@@ -85,6 +85,11 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
         if (st.vlan) tx.addFakeBr(st.bridge, st.vlan.parent, st.vlan.tag);
         else tx.addBr(st.bridge, o.datapathType);
         tx.setMtu(st.bridge, st.MTU);
+        if (st.mac && !st.vlan) {
+          // A bridge no uplink gives a MAC (a tunnel's) takes its PIF's, as networkd's bridge_mac; kept in external_ids for read().
+          tx.setBridgeHwaddr(st.bridge, st.mac);
+          tx.setExternalId(st.bridge, MAC_KEY, st.mac);
+        }
         touched.set(st.bridge, i);
         recreated.set(st.bridge, i);
         break;
