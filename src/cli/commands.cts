@@ -33,6 +33,8 @@ export class CliError extends Error {}
 export class OpFailure extends Error {}
 /** xe's `Missing parameter` (a named field that is not in the record). */
 export class MissingParam extends Error {}
+/** Standard input ended at a prompt (xe: End_of_file, reported as a lost connection). */
+export class InputClosed extends Error {}
 
 export interface Ctx {
   call: Call;
@@ -443,6 +445,26 @@ async function act<T = any>(c: Ctx, method: string, ...params: unknown[]): Promi
   return asyncWithProgress(c, method, params) as Promise<T>;
 }
 
+/** One line of standard input, without its newline (xe's Prompt: input_line stdin). */
+function readLine(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const done = (f: () => void) => {
+      process.stdin.off('data', onData).off('end', onEnd).off('error', onError);
+      process.stdin.pause();
+      f();
+    };
+    const onData = (d: Buffer) => {
+      buf += d.toString('utf8');
+      const i = buf.indexOf('\n');
+      if (i >= 0) done(() => resolve(buf.slice(0, i)));
+    };
+    const onEnd = () => done(() => (buf === '' ? reject(new InputClosed('end of input')) : resolve(buf)));
+    const onError = (e: Error) => done(() => reject(e));
+    process.stdin.on('data', onData).on('end', onEnd).on('error', onError);
+  });
+}
+
 /** Readable mode names as xe takes them (Record_util.*_of_string: case-insensitive). */
 function enumArg(v: string, values: string[], what: string): string {
   const hit = values.find((x) => x.toLowerCase() === v.toLowerCase());
@@ -625,6 +647,16 @@ const FIXED: Command[] = [
     },
   },
   {
+    name: 'pif-db-forget',
+    reqd: ['uuid'],
+    optn: [],
+    hidden: true,
+    help: 'Destroys the database object of a PIF, leaving the host as it is.',
+    async run(c) {
+      await act(c, 'PIF.db_forget', await byUuid(c, 'PIF', 'uuid'));
+    },
+  },
+  {
     name: 'network-create',
     reqd: ['name-label'],
     optn: ['name-description', 'MTU', 'bridge', 'managed'],
@@ -728,6 +760,19 @@ const FIXED: Command[] = [
       await act(c, 'VIF.move', await byUuid(c, 'VIF', 'uuid'), await byUuid(c, 'network', 'network-uuid'));
     },
   },
+  ...(['ipv4', 'ipv6'] as const).map((v): Command => ({
+    name: `vif-configure-${v}`,
+    reqd: ['uuid', 'mode'],
+    optn: ['address', 'gateway'],
+    help: `Sets the ${v === 'ipv4' ? 'IPv4' : 'IPv6'} settings of a VIF, for the guest agent to apply.`,
+    async run(c) {
+      const vif = await byUuid(c, 'VIF', 'uuid');
+      const mode = enumArg(req(c, 'mode'), v === 'ipv4' ? ['None', 'Static', 'DHCP'] : ['None', 'Static', 'Autoconf'], `${v} configuration mode`);
+      // cli_operations.ml checks this before the call (a failwith, so an INTERNAL_ERROR as in xe).
+      if (mode === 'Static' && opt(c, 'address') === '') throw new OpFailure('Required parameter not found: address');
+      await act(c, `VIF.configure_${v}`, vif, mode, opt(c, 'address'), opt(c, 'gateway'));
+    },
+  })),
   {
     name: 'host-management-reconfigure',
     reqd: ['pif-uuid'],
@@ -782,10 +827,25 @@ const FIXED: Command[] = [
   {
     name: 'pool-eject',
     reqd: ['host-uuid'],
-    optn: ['force'],
+    optn: [],
     help: 'Makes a host leave the pool.',
     async run(c) {
-      await c.call('pool.eject', await byUuid(c, 'host', 'host-uuid'));
+      const host = await byUuid(c, 'host', 'host-uuid');
+      // Without --force xe warns and asks first (cli_operations.ml pool_eject, Cli_util.user_says_yes);
+      // the daemon has no SRs, so there are no VDIs to list.
+      if (!boolParam(c, 'force', false)) {
+        process.stdout.write(
+          "WARNING: Ejecting a host from the pool will reinitialise that host's local SRs.\n" +
+            'WARNING: Any data contained with the local SRs will be lost.\n' +
+            "Type 'yes' to continue\n",
+        );
+        const answer = await readLine();
+        if (answer.trim().toLowerCase() !== 'yes') {
+          process.stdout.write(`Aborted (you typed: '${answer}')\n`);
+          return;
+        }
+      }
+      await c.call('pool.eject', host);
       c.forgetSessions();
       c.emit({ kind: 'list', lines: ['Specified host will attempt to restart as a master of a new pool in 10.000 seconds...'] });
     },
@@ -874,20 +934,20 @@ async function asyncWithProgress(c: Ctx, method: string, params: unknown[]): Pro
   const task = await c.call<string>(`Async.${method}`, ...params);
   let token = '';
   let shown = -1;
+  // xe's line (cli_operations.ml progress_bar: `\r %3d%% %c <70 * progress hashes>`, each a
+  // PStderr, so newline-terminated), drawn when the percentage changes.
   const draw = (p: number) => {
-    const pct = Math.round(p * 100);
+    const pct = Math.trunc(p * 100);
     if (pct === shown) return;
     shown = pct;
-    const w = 40;
-    const n = Math.round((pct / 100) * w);
-    process.stderr.write(`\r[${'#'.repeat(n)}${' '.repeat(w - n)}] ${String(pct).padStart(3)}%`);
+    process.stderr.write(`\r ${String(pct).padStart(3)}% ${'|/-\\'[pct % 4]} ${'#'.repeat(Math.trunc(p * 70))}\n`);
   };
   draw(0);
   for (;;) {
     const rec = await c.call<Rec>('task.get_record', task);
     draw(Number(rec.progress) || 0);
     if (rec.status !== 'pending') {
-      process.stderr.write('\n');
+      process.stderr.write('\n\n'); // xe's PStderr "\n" after the bar
       await c.call('task.destroy', task).catch(() => undefined);
       if (rec.status === 'success') return taskResult(String(rec.result ?? ''));
       throw new Failure(rec.error_info as string[]);

@@ -6,7 +6,7 @@
 // Commands: src/cli/commands.ts (xe's table) and, for any other message of the datamodel,
 // `<class>-<message> arg=value` derived from schema/ (loaded only then, to keep start-up short).
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { command, commands, CliError, MissingParam, OpFailure, STD_PARAMS, type Command, type Ctx, type Out } from './commands.cjs';
+import { command, commands, CliError, InputClosed, MissingParam, OpFailure, STD_PARAMS, type Command, type Ctx, type Out } from './commands.cjs';
 import { Failure, Rpc } from './rpc.cjs';
 
 /** Usage errors xe reports with "For usage run: 'xe help'". */
@@ -406,6 +406,7 @@ async function report(e: unknown, s: Session | undefined): Promise<void> {
   const err = (t: string): void => void process.stderr.write(t);
   if (e instanceof ParamError) return err(`${e.message}\nFor usage run: 'xe help'\n`);
   if (e instanceof CliError) return err(`Error: ${e.message}\n`);
+  if (e instanceof InputClosed) return err('Lost connection to the server.\n');
   if (e instanceof Failure || e instanceof OpFailure || e instanceof MissingParam) {
     let code: string;
     let params: string[];

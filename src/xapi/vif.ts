@@ -272,7 +272,37 @@ function configureIp(tx: Txn, self: string, v: 4 | 6, mode: string, address: str
   tx.set('VIF', self, { [`ipv${v}_configuration_mode`]: mode, [`ipv${v}_addresses`]: [address], [`ipv${v}_gateway`]: gateway });
 }
 
+/**
+ * VIF.set_/add_/remove_ipv4_allowed and the IPv6 ones (xapi_vif.ml): an address must be an IP
+ * address or a CIDR of its family (Helpers.assert_is_valid_ip_addr: INVALID_IP_ADDRESS_SPECIFIED
+ * [ipvN_allowed]); `set` drops duplicates; removing an absent address is no error. Like the
+ * locking mode, stored and used by configure_ipv4/6's check; the daemon installs no filtering
+ * rules on the host (docs/compat.md).
+ */
+function allowed(tx: Txn, self: string, v: 4 | 6, op: 'set' | 'add' | 'remove', value: string | readonly string[]): void {
+  const field = `ipv${v}_allowed` as const;
+  const cur = tx.get('VIF', self)[field] as string[];
+  const valid = (a: string) => (v === 4 ? isValidIPv4(a) || isValidCidr4(a) : isValidIPv6(a) || isValidCidr6(a));
+  let next: string[];
+  if (op === 'remove') next = cur.filter((a) => a !== value);
+  else {
+    const given = op === 'set' ? [...new Set(value as readonly string[])] : [value as string];
+    for (const a of given) if (!valid(a)) throw new ApiError('INVALID_IP_ADDRESS_SPECIFIED', [field]);
+    next = op === 'set' ? given : cur.includes(value as string) ? cur : [...cur, value as string];
+  }
+  if (next.length !== cur.length || next.some((a, i) => a !== cur[i])) tx.set('VIF', self, { [field]: next });
+}
+
 export const vifImpls: Impls = {
+  'VIF.set_locking_mode': (ctx, { self, value }) => {
+    if (ctx.tx.get('VIF', self).locking_mode !== value) ctx.tx.set('VIF', self, { locking_mode: value });
+  },
+  'VIF.set_ipv4_allowed': (ctx, { self, value }) => allowed(ctx.tx, self, 4, 'set', value),
+  'VIF.add_ipv4_allowed': (ctx, { self, value }) => allowed(ctx.tx, self, 4, 'add', value),
+  'VIF.remove_ipv4_allowed': (ctx, { self, value }) => allowed(ctx.tx, self, 4, 'remove', value),
+  'VIF.set_ipv6_allowed': (ctx, { self, value }) => allowed(ctx.tx, self, 6, 'set', value),
+  'VIF.add_ipv6_allowed': (ctx, { self, value }) => allowed(ctx.tx, self, 6, 'add', value),
+  'VIF.remove_ipv6_allowed': (ctx, { self, value }) => allowed(ctx.tx, self, 6, 'remove', value),
   'VIF.configure_ipv4': (ctx, { self, mode, address, gateway }) => {
     configureIp(ctx.tx, self, 4, mode, address, gateway);
   },

@@ -30,6 +30,15 @@ describe('xe-netd pool commands', function () {
       return { out: e.stdout as string, err: e.stderr as string, code: e.code as number };
     }
   };
+  /** xe with `input` on its standard input (then closed), as an operator answering a prompt. */
+  const xeIn = (host: 1 | 2, input: string, ...args: string[]) =>
+    new Promise<{ out: string; err: string; code: number }>((resolve) => {
+      const env = { ...process.env, XE_NETD_URL: `http://127.0.0.${host}:${port}/`, XDG_RUNTIME_DIR: runtime };
+      const child = execFile(process.execPath, [XE, ...args], { env }, (e, out, err) => resolve({ out, err, code: e ? Number(e.code) : 0 }));
+      child.stdin!.end(input);
+    });
+  const WARN =
+    "WARNING: Ejecting a host from the pool will reinitialise that host's local SRs.\nWARNING: Any data contained with the local SRs will be lost.\nType 'yes' to continue\n";
   before(async () => {
     const dir = tempDir();
     runtime = mkdtempSync(join(tmpdir(), 'xnd-xepool-'));
@@ -66,9 +75,27 @@ describe('xe-netd pool commands', function () {
       expect((await xe(2, 'pool-designate-new-master', `host-uuid=${back}`)).code).to.equal(0);
       await until('master back', () => !m.pool.isSlave && s.pool.isSlave, 20_000);
     } else expect(d.err).to.match(/MESSAGE_METHOD_UNKNOWN|pool\.designate_new_master/);
-    const r = await xe(1, 'pool-eject', `host-uuid=${uuid}`);
+    // Without --force xe warns and asks (cli_operations.ml pool_eject): anything but "yes" aborts,
+    // and a closed input is xe's End_of_file (exit 1); the host stays in the pool either way.
+    expect(await xeIn(1, 'no\n', 'pool-eject', `host-uuid=${uuid}`)).to.deep.equal({ out: `${WARN}Aborted (you typed: 'no')\n`, err: '', code: 0 });
+    expect(await xeIn(1, '', 'pool-eject', `host-uuid=${uuid}`)).to.deep.equal({ out: WARN, err: 'Lost connection to the server.\n', code: 1 });
+    expect(s.pool.isSlave).to.equal(true);
+    const r = await xe(1, 'pool-eject', `host-uuid=${uuid}`, '--force');
     expect([r.code, r.out], r.err).to.deep.equal([0, 'Specified host will attempt to restart as a master of a new pool in 10.000 seconds...\n']);
     await until('standalone', () => !s.pool.isSlave, 10_000);
     expect((await xe(1, 'host-list', 'params=name-label', '--minimal')).out).to.equal('host0\n');
+  });
+
+  it('CLI-POOL-03 pool-eject answered "yes" at its prompt ejects the host, as with --force', async () => {
+    const j = await xe(2, 'pool-join', `master-address=${m.url}`, 'master-username=root', 'master-password=secret');
+    expect(j.code, j.err).to.equal(0);
+    await until('joined again', () => s.pool.isSlave && m.r.store.count('host') === 2, 10_000);
+    const uuid = (await xe(1, 'host-list', 'name-label=host1', 'params=uuid', '--minimal')).out.trim();
+    expect(await xeIn(1, ' Yes\n', 'pool-eject', `host-uuid=${uuid}`)).to.deep.equal({
+      out: `${WARN}Specified host will attempt to restart as a master of a new pool in 10.000 seconds...\n`,
+      err: '',
+      code: 0,
+    });
+    await until('standalone', () => !s.pool.isSlave, 10_000);
   });
 });

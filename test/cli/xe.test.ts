@@ -406,7 +406,9 @@ describe('xe-netd CLI', function () {
       const r = await xe('network-create', 'name-label=P', '--progress');
       expect(r.code, r.err).to.equal(0);
       expect(r.out.trim()).to.match(UUID);
-      expect(r.err).to.match(/\[#+\] 100%\n$/);
+      // xe's bar (cli_operations.ml progress_bar): `\r %3d%% <spinner> <70 * progress hashes>` lines, then a blank line.
+      expect(r.err.endsWith(`\r 100% | ${'#'.repeat(70)}\n\n\n`), JSON.stringify(r.err)).to.equal(true);
+      expect(r.err.startsWith('\r   0% | \n')).to.equal(true);
     });
   });
 
@@ -510,6 +512,205 @@ describe('xe-netd CLI', function () {
       expect([bad.code, bad.err]).to.deep.equal([1, 'Error: Parameter VLAN must be an integer\n']);
       await ok('vlan-destroy', `uuid=${out}`);
       expect(await ok('help', 'pool-create-VLAN')).to.match(/reqd params {5}: network-uuid, VLAN\n {8}optional params : device\n/);
+    });
+  });
+
+  describe('xe commands reaching the other networking messages', () => {
+    it('CLI-31 vif-configure-ipv4/-ipv6 uuid= mode= address= gateway= (Static needs address=, as xe checks), pif-db-forget uuid=', async () => {
+      const vm = (await ok('vm-create', 'name-label=cfg')).trim();
+      const net = (await ok('network-create', 'name-label=C31')).trim();
+      const vif = (await ok('vif-create', `vm-uuid=${vm}`, `network-uuid=${net}`, 'device=0')).trim();
+      expect(await ok('help', 'vif-configure-ipv4')).to.match(/reqd params {5}: uuid, mode\n {8}optional params : address, gateway\n/);
+      // No guest agent that sets addresses: xapi's VM_LACKS_FEATURE, the VM as uuid (name).
+      const lacks = await xe('vif-configure-ipv4', `uuid=${vif}`, 'mode=static', 'address=192.0.2.9/24');
+      expect([lacks.code, lacks.err]).to.deep.equal([1, `You attempted an operation on a VM which lacks the feature.\nvm: ${vm} (cfg)\n`]);
+      const vmRef = await h.call<string>('VM.get_by_uuid', vm);
+      const gm = await h.r.store.write((tx) => tx.create('VM_guest_metrics', { other: { 'feature-static-ip-setting': '1' } }));
+      await setFields(h, 'VM', vmRef, { guest_metrics: gm });
+      await ok('vif-configure-ipv4', `uuid=${vif}`, 'mode=static', 'address=192.0.2.9/24', 'gateway=192.0.2.1');
+      expect(await ok('vif-list', `uuid=${vif}`, 'params=ipv4-configuration-mode,ipv4-addresses,ipv4-gateway')).to.equal(
+        'ipv4-configuration-mode ( RO)    : Static\n             ipv4-addresses ( RO): 192.0.2.9/24\n               ipv4-gateway ( RO): 192.0.2.1\n\n\n',
+      );
+      const noAddr = await xe('vif-configure-ipv4', `uuid=${vif}`, 'mode=Static');
+      expect(noAddr.code).to.equal(1);
+      expect(noAddr.err).to.match(/\nmessage: Failure: Required parameter not found: address\n$/);
+      await ok('vif-configure-ipv6', `uuid=${vif}`, 'mode=autoconf');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=ipv6-configuration-mode')).to.equal('Autoconf\n');
+      const bad = await xe('vif-configure-ipv6', `uuid=${vif}`, 'mode=dhcp');
+      expect(bad.code).to.equal(1);
+      // pif-db-forget (hidden in xe's help) drops the record only; pif-scan finds the NIC again.
+      const eth5 = await uuidOf('PIF', h.pif('eth5'));
+      await ok('pif-db-forget', `uuid=${eth5}`);
+      expect(await ok('pif-list', 'device=eth5', '--minimal')).to.equal('\n');
+      expect((await ok('help', '--all', '--minimal')).trim().split(',')).to.not.include('pif-db-forget');
+      await ok('pif-scan', `host-uuid=${await uuidOf('host', h.r.d.hostRef)}`);
+      expect(await ok('pif-list', 'device=eth5', 'params=device', '--minimal')).to.equal('eth5\n');
+    });
+  });
+
+  describe("records.ml's fields", () => {
+    // Each class's fields as xapi's records.ml (xen-api ocaml/xapi-cli-server, read 2026-12) lists
+    // them, in its order, with the tag print_field gives (set/map, with or without a setter or
+    // add/remove), hidden fields left out; `$` is a deprecated field. Left out here as in
+    // docs/cli.md: pool supported-sr-types and license-state, host memory-free-computed.
+    const RECORDS_ML: Record<string, string> = {
+      pif: `uuid:RO device:RO MAC:RO physical:RO managed:RO currently-attached:RO MTU:RO VLAN:RO vlan-master-of:RO vlan-slave-of:RO
+    bond-master-of:RO bond-slave-of:RO sriov-physical-PIF-of:RO sriov-logical-PIF-of:RO tunnel-access-PIF-of:RO
+    tunnel-transport-PIF-of:RO management:RO network-uuid:RO network-name-label:RO host-uuid:RO host-name-label:RO
+    IP-configuration-mode:RO IP:RO netmask:RO gateway:RO IPv6-configuration-mode:RO IPv6:RO IPv6-gateway:RO primary-address-type:RO
+    DNS:RO properties:MRO capabilities:SRO io_read_kbs:RO io_write_kbs:RO carrier:RO vendor-id:RO vendor-name:RO device-id:RO
+    device-name:RO speed:RO duplex:RO disallow-unplug:RW pci-bus-path:RO other-config:MRW igmp-snooping-status:RO`,
+      bond: `uuid:RO master:RO slaves:RO mode:RO properties:MRO primary-slave:RO links-up:RO auto-update-mac:RO`,
+      vlan: `uuid:RO tagged-PIF:RO untagged-PIF:RO tag:RO`,
+      tunnel: `uuid:RO access-PIF:RO transport-PIF:RO status:RO other-config:MRW protocol:RO`,
+      network: `uuid:RO name-label:RW name-description:RW VIF-uuids:SRO PIF-uuids:SRO MTU:RW bridge:RO managed:RO other-config:MRW blobs:RO
+    tags:SRW default-locking-mode:RW purpose:SRW`,
+      vif: `uuid:RO vm-uuid:RO vm-name-label:RO allowed-operations:SRO current-operations:SRO device:RO MAC:RO MAC-autogenerated:RO MTU:RO
+    currently-attached:RO qos_algorithm_type:RW qos_algorithm_params:MRW qos_supported_algorithms:SRO other-config:MRW network-uuid:RO
+    network-name-label:RO io_read_kbs:RO io_write_kbs:RO locking-mode:RW ipv4-allowed:SRW ipv6-allowed:SRW ipv4-configuration-mode:RO
+    ipv4-addresses:RO ipv4-gateway:RO ipv6-configuration-mode:RO ipv6-addresses:RO ipv6-gateway:RO trunks:SRW`,
+      host: `uuid:RO name-label:RW name-description:RW allowed-operations:SRO current-operations:SRO enabled:RO display:RO API-version-major:RO
+    API-version-minor:RO API-version-vendor:RO API-version-vendor-implementation:MRO logging:MRW suspend-image-sr-uuid:RW
+    crash-dump-sr-uuid:RW software-version:MRO capabilities:SRO other-config:MRW cpu_info:MRO chipset-info:MRO hostname:RO address:RO
+    https-only:RW supported-bootloaders:SRO blobs:RO memory-overhead:RO memory-total:RO memory-free:RO host-metrics-live:RO
+    patches:SRO$ updates:SRO ha-statefiles:RO ha-network-peers:RO external-auth-type:RO external-auth-service-name:RO
+    external-auth-configuration:MRO edition:RO license-server:MRO power-on-mode:RO power-on-config:MRO local-cache-sr:RO tags:SRW
+    ssl-legacy:RW guest_VCPUs_params:MRW virtual-hardware-platform-versions:SRO control-domain-uuid:RO resident-vms:SRO
+    updates-requiring-reboot:SRO features:SRO iscsi_iqn:RW multipathing:RW numa-affinity-policy:RW pending-guidances:RO
+    tls-verification-enabled:RO last-software-update:RO latest-synced-updates-applied:RO pending-guidances-recommended:RO
+    pending-guidances-full:RO last-update-hash:RO ssh-enabled:RO ssh-enabled-timeout:RW ssh-expiry:RO console-idle-timeout:RW
+    ssh-auto-mode:RW max-cstate:RW secure-boot:RO ntp-mode:RW ntp-custom-servers:SRO timezone:RW`,
+      pool: `uuid:RO name-label:RW name-description:RW master:RO default-SR:RW crash-dump-SR:RW suspend-image-SR:RW other-config:MRW
+    allowed-operations:SRO current-operations:SRO ha-enabled:RO ha-configuration:RO ha-statefiles:RO ha-host-failures-to-tolerate:RW
+    ha-plan-exists-for:RO ha-allow-overcommit:RW ha-overcommitted:RO ha-reboot-vm-on-internal-shutdown:RW blobs:RO wlb-url:RO
+    wlb-username:RO wlb-enabled:RW wlb-verify-cert:RW igmp-snooping-enabled:RW gui-config:MRW health-check-config:MRW restrictions:RO
+    tags:SRW ha-cluster-stack:RO guest-agent-config:MRW cpu_info:MRO policy-no-vendor-device:RW live-patching-disabled:RW
+    tls-verification-enabled:RO client-certificate-auth-enabled:RO client-certificate-auth-name:RO repositories:SRW
+    repository-proxy-url:RO repository-proxy-username:RO https-only:RW migration-compression:RW coordinator-bias:RW
+    telemetry-frequency:RO telemetry-next-collection:RO last-update-sync:RO update-sync-frequency:RO update-sync-day:RO
+    update-sync-enabled:RO auto-update-vm-secureboot-certificates:RW recommendations:MRO ext-auth-cache-enabled:RW
+    ext-auth-cache-size:RW ext-auth-cache-expiry:RW license-server:MRW ssh-enabled:RO ssh-enabled-timeout:RW ssh-expiry:RO
+    console-idle-timeout:RW ssh-auto-mode:RW limit-console-sessions:RW vm-console-idle-timeout:RW`,
+    };
+    const labels = (out: string) =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => {
+          const m = /^\s*(\S+) \(( RO| RW|MRO|MRW|SRO|SRW)\)( \[DEPRECATED\])?\s*: /.exec(l);
+          if (!m) throw new Error(`not a record line: ${l}`);
+          return `${m[1]}:${m[2].trim()}${m[3] ? '$' : ''}`;
+        });
+
+    it('CLI-32 -param-list of pif, bond, vlan, tunnel, network, vif, host and pool prints records.ml fields, order and tags', async () => {
+      const sv = await h.call<Record<string, string>>('host.get_software_version', h.r.d.hostRef);
+      await setFields(h, 'host', h.r.d.hostRef, { software_version: { ...sv, network_backend: 'openvswitch' } });
+      const [n1, n2, n3] = [
+        (await ok('network-create', 'name-label=R1')).trim(),
+        (await ok('network-create', 'name-label=R2')).trim(),
+        (await ok('network-create', 'name-label=R3')).trim(),
+      ];
+      const [e2, e3] = [await uuidOf('PIF', h.pif('eth2')), await uuidOf('PIF', h.pif('eth3'))];
+      const bond = (await ok('bond-create', `network-uuid=${n1}`, `pif-uuids=${e2},${e3}`)).trim();
+      const master = (await ok('bond-param-get', `uuid=${bond}`, 'param-name=master')).trim();
+      const vlanPif = (await ok('vlan-create', `pif-uuid=${master}`, 'vlan=32', `network-uuid=${n2}`)).trim();
+      const access = (await ok('tunnel-create', `pif-uuid=${await uuidOf('PIF', h.pif('eth0'))}`, `network-uuid=${n3}`)).trim();
+      const vm = (await ok('vm-create', 'name-label=R')).trim();
+      const uuids: Record<string, string> = {
+        pif: await uuidOf('PIF', h.pif('eth0')),
+        bond,
+        vlan: (await ok('pif-param-get', `uuid=${vlanPif}`, 'param-name=vlan-master-of')).trim(),
+        tunnel: (await ok('pif-param-get', `uuid=${access}`, 'param-name=tunnel-access-PIF-of')).trim(),
+        network: n1,
+        vif: (await ok('vif-create', `vm-uuid=${vm}`, `network-uuid=${n1}`, 'device=0')).trim(),
+        host: (await ok('host-list', '--minimal')).trim(),
+        pool: (await ok('pool-list', '--minimal')).trim(),
+      };
+      for (const [cls, want] of Object.entries(RECORDS_ML)) {
+        const out = await ok(`${cls}-param-list`, `uuid=${uuids[cls]}`);
+        expect(labels(out), cls).to.deep.equal(want.split(/\s+/));
+        expect(out, cls).to.not.contain('OpaqueRef');
+        // -list params=all prints the same fields; -list alone xe's default ones (cli_operations.ml gen_cmds).
+        expect(labels(await ok(`${cls}-list`, `uuid=${uuids[cls]}`, 'params=all')), cls).to.deep.equal(want.split(/\s+/));
+      }
+      await ok('tunnel-destroy', `uuid=${uuids.tunnel}`);
+      await ok('vlan-destroy', `uuid=${uuids.vlan}`);
+      await ok('bond-destroy', `uuid=${bond}`);
+    });
+  });
+
+  describe('param commands on every class', () => {
+    it('CLI-33 -param-set/-add/-remove/-clear on bond, tunnel, vif (locking-mode, ipv4-allowed too), host, pool and pif-metrics (maps, sets, enums, booleans); host-management-disable', async () => {
+      const sv = await h.call<Record<string, string>>('host.get_software_version', h.r.d.hostRef);
+      await setFields(h, 'host', h.r.d.hostRef, { software_version: { ...sv, network_backend: 'openvswitch' } });
+      const [n1, n2] = [(await ok('network-create', 'name-label=P1')).trim(), (await ok('network-create', 'name-label=P2')).trim()];
+      const [e2, e3] = [await uuidOf('PIF', h.pif('eth2')), await uuidOf('PIF', h.pif('eth3'))];
+      // bond properties: set key by key (Bond.set_property), MRO, so no -param-add.
+      const bond = (await ok('bond-create', `network-uuid=${n1}`, `pif-uuids=${e2},${e3}`, 'mode=lacp')).trim();
+      await ok('bond-param-set', `uuid=${bond}`, 'properties:hashing_algorithm=src_mac');
+      expect(await ok('bond-param-get', `uuid=${bond}`, 'param-name=properties', 'param-key=hashing_algorithm')).to.equal('src_mac\n');
+      expect((await xe('bond-param-add', `uuid=${bond}`, 'param-name=properties', 'x=1')).err).to.equal(
+        "Unknown command: bond-param-add\nFor usage run: 'xe help'\n",
+      );
+      // tunnel other-config (MRW): add, remove, clear.
+      const access = (await ok('tunnel-create', `pif-uuid=${await uuidOf('PIF', h.pif('eth0'))}`, `network-uuid=${n2}`)).trim();
+      const tunnel = (await ok('pif-param-get', `uuid=${access}`, 'param-name=tunnel-access-PIF-of')).trim();
+      await ok('tunnel-param-add', `uuid=${tunnel}`, 'param-name=other-config', 'a=1', 'b=2');
+      await ok('tunnel-param-remove', `uuid=${tunnel}`, 'param-name=other-config', 'param-key=a');
+      expect(await ok('tunnel-param-get', `uuid=${tunnel}`, 'param-name=other-config')).to.equal('b: 2\n');
+      await ok('tunnel-param-clear', `uuid=${tunnel}`, 'param-name=other-config');
+      expect(await ok('tunnel-param-get', `uuid=${tunnel}`, 'param-name=other-config')).to.equal('\n');
+      // vif: a scalar (qos_algorithm_type), a set (trunks), a map (qos_algorithm_params); an enum
+      // on network (default-locking-mode) refuses what is not one of its values.
+      const vm = (await ok('vm-create', 'name-label=P')).trim();
+      const vif = (await ok('vif-create', `vm-uuid=${vm}`, `network-uuid=${n1}`, 'device=0')).trim();
+      await ok('vif-param-set', `uuid=${vif}`, 'qos_algorithm_type=ratelimit');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=qos_algorithm_type')).to.equal('ratelimit\n');
+      expect((await xe('network-param-set', `uuid=${n1}`, 'default-locking-mode=sometimes')).code).to.equal(1);
+      await ok('vif-param-add', `uuid=${vif}`, 'param-name=trunks', 'param-key=10');
+      await ok('vif-param-add', `uuid=${vif}`, 'param-name=trunks', 'param-key=20');
+      await ok('vif-param-remove', `uuid=${vif}`, 'param-name=trunks', 'param-key=10');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=trunks')).to.equal('20\n');
+      await ok('vif-param-set', `uuid=${vif}`, 'qos_algorithm_params:kbps=100');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=qos_algorithm_params', 'param-key=kbps')).to.equal('100\n');
+      // locking-mode (VIF.set_locking_mode), ipv4-allowed (VIF.add_/remove_/set_ipv4_allowed).
+      await ok('vif-param-set', `uuid=${vif}`, 'locking-mode=locked');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=locking-mode')).to.equal('locked\n');
+      expect((await xe('vif-param-set', `uuid=${vif}`, 'locking-mode=sometimes')).code).to.equal(1);
+      await ok('vif-param-add', `uuid=${vif}`, 'param-name=ipv4-allowed', 'param-key=192.0.2.7');
+      await ok('vif-param-add', `uuid=${vif}`, 'param-name=ipv4-allowed', 'param-key=192.0.2.8');
+      await ok('vif-param-remove', `uuid=${vif}`, 'param-name=ipv4-allowed', 'param-key=192.0.2.7');
+      expect(await ok('vif-param-get', `uuid=${vif}`, 'param-name=ipv4-allowed')).to.equal('192.0.2.8\n');
+      const badIp = await xe('vif-param-add', `uuid=${vif}`, 'param-name=ipv4-allowed', 'param-key=192.0.2.999');
+      expect([badIp.code, badIp.err]).to.deep.equal([1, 'A required parameter contained an invalid IP address\nparameter: ipv4_allowed\n']);
+      await ok('vif-param-clear', `uuid=${vif}`, 'param-name=ipv4-allowed');
+      expect(await h.call('VIF.get_ipv4_allowed', await h.call('VIF.get_by_uuid', vif))).to.deep.equal([]);
+      await ok('vif-param-set', `uuid=${vif}`, 'locking-mode=network_default');
+      await ok('vif-param-clear', `uuid=${vif}`, 'param-name=trunks');
+      expect(await h.call('VIF.get_trunks', await h.call('VIF.get_by_uuid', vif))).to.deep.equal([]);
+      // host and pool: a map key, a set member, a boolean; pif-metrics other-config.
+      const host = (await ok('host-list', '--minimal')).trim();
+      await ok('host-param-set', `uuid=${host}`, 'other-config:rack=r1', 'name-description=top');
+      await ok('host-param-add', `uuid=${host}`, 'param-name=tags', 'param-key=edge');
+      expect(await ok('host-list', `uuid=${host}`, 'params=name-description,other-config,tags')).to.match(
+        /^name-description \( RW\) {4}: top\n {8}other-config \(MRW\): (.*; )?rack: r1(; .*)?\n {16}tags \(SRW\): edge\n\n\n$/,
+      );
+      const pool = (await ok('pool-list', '--minimal')).trim();
+      await ok('pool-param-set', `uuid=${pool}`, 'policy-no-vendor-device=true', 'other-config:site=a');
+      expect(await ok('pool-param-get', `uuid=${pool}`, 'param-name=policy-no-vendor-device')).to.equal('true\n');
+      expect((await xe('pool-param-set', `uuid=${pool}`, 'policy-no-vendor-device=yes')).code).to.equal(1);
+      await ok('pool-param-remove', `uuid=${pool}`, 'param-name=other-config', 'param-key=site');
+      expect(await ok('pool-param-get', `uuid=${pool}`, 'param-name=other-config')).to.not.contain('site');
+      const metrics = (await ok('pif-metrics-list', '--minimal')).split(',')[0].trim();
+      await ok('pif-metrics-param-set', `uuid=${metrics}`, 'other-config:k=v');
+      expect(await ok('pif-metrics-param-get', `uuid=${metrics}`, 'param-name=other-config', 'param-key=k')).to.equal('v\n');
+      // host-management-disable: no PIF is the management interface any more; reconfigure brings it back.
+      await ok('host-management-disable');
+      expect(await ok('pif-list', 'management=true', '--minimal')).to.equal('\n');
+      await ok('host-management-reconfigure', `pif-uuid=${await uuidOf('PIF', h.pif('eth0'))}`);
+      expect(await ok('pif-list', 'management=true', 'params=device', '--minimal')).to.equal('eth0\n');
+      await ok('tunnel-destroy', `uuid=${tunnel}`);
+      await ok('bond-destroy', `uuid=${bond}`);
     });
   });
 });

@@ -3,8 +3,8 @@
 // a VM, the "native" path through VIF.configure_ipv4 that host.software_version selects), and
 // xenserver_facts over the local socket (xapi_local(), login as root without a password) as far
 // as networking goes: storage (SR) is out of scope. `import XenAPI` is Debian's os-xenapi
-// through test/clients/ansible/XenAPI.py. Skips only if Ansible is not installed (make
-// test-deps installs the Debian package `ansible`).
+// through test/clients/ansible/XenAPI.py. Never skipped: without Ansible (make test-deps
+// installs the Debian package `ansible`) the tests fail, naming the missing package.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

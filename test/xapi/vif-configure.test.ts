@@ -137,4 +137,33 @@ describe('VIF.configure_ipv4 / VIF.configure_ipv6', () => {
     expect(sv.platform_version).to.match(/^\d+\.\d+\.\d+$/);
     expect(sv.xapi).to.match(/^\d+\.\d+$/);
   });
+
+  it('VIFCFG-08 set_locking_mode and set_/add_/remove_ipv4_allowed, ipv6_allowed (xapi_vif.ml): an IP or a CIDR of the family, a set; the host untouched', async () => {
+    const host = h.backend.host();
+    await h.call('VIF.set_locking_mode', vif, 'locked');
+    expect(await h.call('VIF.get_locking_mode', vif)).to.equal('locked');
+    await h.call('VIF.set_ipv4_allowed', vif, ['192.0.2.9', '192.0.2.9', '198.51.100.0/24']);
+    expect(await h.call('VIF.get_ipv4_allowed', vif)).to.deep.equal(['192.0.2.9', '198.51.100.0/24']);
+    await h.call('VIF.add_ipv4_allowed', vif, '192.0.2.10');
+    await h.call('VIF.add_ipv4_allowed', vif, '192.0.2.10');
+    await h.call('VIF.remove_ipv4_allowed', vif, '192.0.2.9');
+    await h.call('VIF.remove_ipv4_allowed', vif, '203.0.113.1'); // not there: no error
+    expect(await h.call('VIF.get_ipv4_allowed', vif)).to.deep.equal(['198.51.100.0/24', '192.0.2.10']);
+    for (const bad of ['192.0.2.300', 'x', '2001:db8::1', '192.0.2.1/33']) {
+      await failsAtomically(h, ['INVALID_IP_ADDRESS_SPECIFIED', 'ipv4_allowed'], () => h.fails('VIF.add_ipv4_allowed', vif, bad));
+      await failsAtomically(h, ['INVALID_IP_ADDRESS_SPECIFIED', 'ipv4_allowed'], () => h.fails('VIF.set_ipv4_allowed', vif, ['192.0.2.1', bad]));
+    }
+    await h.call('VIF.set_ipv6_allowed', vif, ['2001:db8::9', '2001:db8:1::/48']);
+    await h.call('VIF.add_ipv6_allowed', vif, '2001:db8::a');
+    await h.call('VIF.remove_ipv6_allowed', vif, '2001:db8::9');
+    expect(await h.call('VIF.get_ipv6_allowed', vif)).to.deep.equal(['2001:db8:1::/48', '2001:db8::a']);
+    await failsAtomically(h, ['INVALID_IP_ADDRESS_SPECIFIED', 'ipv6_allowed'], () => h.fails('VIF.add_ipv6_allowed', vif, '192.0.2.1'));
+    // configure_ipv4's locking check reads what these set.
+    await failsAtomically(h, ['ADDRESS_VIOLATES_LOCKING_CONSTRAINT', '192.0.2.9/24'], () => h.fails('VIF.configure_ipv4', vif, 'Static', '192.0.2.9/24', ''));
+    await h.call('VIF.configure_ipv4', vif, 'Static', '192.0.2.10/24', '');
+    expect(h.backend.host()).to.deep.equal(host);
+    await h.call('VIF.set_ipv4_allowed', vif, []);
+    await h.call('VIF.set_ipv6_allowed', vif, []);
+    await h.call('VIF.set_locking_mode', vif, 'network_default');
+  });
 });
