@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive for real: Open vSwitch (userspace datapath in a
-# network namespace), augtool, the Debian XenAPI.py client, iproute2 and ping; gcc and g++ for the
+# network namespace), augtool, the Debian XenAPI.py client, iproute2 and ping, dhclient and dnsmasq
+# (test/e2e/dhcp.test.ts) and ethtool (link speed/duplex); gcc and g++ for the
 # SO_PEERCRED and heap addons (native/peercred.c, native/heap.cc); ansible (community.general xenserver modules, test/clients/
 # ansible.test.ts; about 90 s to install). Needs root.
 set -euo pipefail
-pkgs=(openvswitch-switch augeas-tools python3-os-xenapi iproute2 iputils-ping perl gcc g++ libc6-dev ansible)
+pkgs=(openvswitch-switch augeas-tools python3-os-xenapi iproute2 iputils-ping isc-dhcp-client dnsmasq-base ethtool perl gcc g++ libc6-dev ansible)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

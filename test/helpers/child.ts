@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import xmlrpc from 'xmlrpc';
 import { XenAPIFailure } from './harness.js';
 import { writeUsersFile } from './users.js';
+import { until } from './wait.js';
+import type { Sandbox } from '../../scripts/ovs-sandbox.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
@@ -26,6 +28,31 @@ export interface Child {
   stop(): Promise<void>;
 }
 
+/** The daemon's argv on the OVS sandbox in `sandboxDir`: loopback listener (`port`, 0 = any), test users, info log. */
+export function daemonArgv(o: { db: string; sandboxDir: string; inventory: string; hostname?: string; port?: number; args?: string[] }): string[] {
+  return [
+    MAIN,
+    '--db',
+    o.db,
+    '--backend',
+    'openvswitch',
+    '--ovs-sandbox',
+    o.sandboxDir,
+    '--inventory',
+    o.inventory,
+    '--users',
+    writeUsersFile(dirname(o.db)),
+    ...(o.hostname ? ['--hostname', o.hostname] : []),
+    '--listen',
+    `127.0.0.1:${o.port ?? 0}`,
+    '--auth-fail-delay',
+    '10',
+    '--log-level',
+    'info',
+    ...(o.args ?? []),
+  ];
+}
+
 /**
  * Starts the daemon on `db` against the OVS sandbox in `sandboxDir`; resolves once it serves.
  * The sandbox's NICs carry the demo MACs, so the demo inventory (eth0 management, 192.0.2.10) is
@@ -34,33 +61,10 @@ export interface Child {
 export async function spawnDaemon(opts: { db: string; sandboxDir: string; env?: Record<string, string>; args?: string[] }): Promise<Child> {
   const inv = join(opts.sandboxDir, 'demo-inventory.json');
   writeFileSync(inv, JSON.stringify(DEMO_INVENTORY));
-  const proc = spawn(
-    process.execPath,
-    [
-      MAIN,
-      '--db',
-      opts.db,
-      '--backend',
-      'openvswitch',
-      '--ovs-sandbox',
-      opts.sandboxDir,
-      '--inventory',
-      inv,
-      '--users',
-      writeUsersFile(dirname(opts.db)),
-      '--listen',
-      '127.0.0.1:0',
-      '--auth-fail-delay',
-      '10',
-      '--log-level',
-      'info',
-      ...(opts.args ?? []),
-    ],
-    {
-      env: { ...process.env, ...(opts.env ?? {}) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const proc = spawn(process.execPath, daemonArgv({ db: opts.db, sandboxDir: opts.sandboxDir, inventory: inv, args: opts.args }), {
+    env: { ...process.env, ...(opts.env ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
@@ -124,4 +128,43 @@ export function rpc(port: number): {
       return raw<T>(method, await session, ...params);
     },
   };
+}
+
+/** One member of a multi-process pool test: its sandbox, database, inventory file and (when running) its daemon. */
+export interface PoolMember {
+  h: number;
+  sb: Sandbox;
+  db: string;
+  inventory: string;
+  /** Extra daemon flags (pool role, timeouts). */
+  args: string[];
+  proc?: ChildProcess;
+  exited?: Promise<void>;
+  url: string;
+  /** Everything the running daemon wrote. */
+  out: string;
+}
+
+/** Starts (or restarts) a member's daemon as host<h>; `port` pins the listening port (0: any). Resolves once it serves. */
+export async function launchMember(m: PoolMember, port = 0): Promise<void> {
+  m.out = '';
+  const proc = spawn(process.execPath, daemonArgv({ db: m.db, sandboxDir: m.sb.dir, inventory: m.inventory, hostname: `host${m.h}`, port, args: m.args }), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  m.proc = proc;
+  proc.stdout!.on('data', (b: Buffer) => (m.out += b.toString()));
+  proc.stderr!.on('data', (b: Buffer) => (m.out += b.toString()));
+  m.exited = new Promise((res) => proc.on('exit', () => res()));
+  m.url = await until(`daemon ${m.h} to serve`, async () => /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(m.out)?.[1], 20_000).catch((e) => {
+    throw new Error(`${(e as Error).message}\n${m.out}`);
+  });
+}
+
+/** Ends a member's daemon by its pid (SIGTERM, SIGKILL after 5 s; or `signal`) and waits for the exit. */
+export async function haltMember(m: PoolMember, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!m.proc || m.proc.exitCode !== null || m.proc.signalCode !== null) return;
+  m.proc.kill(signal);
+  const t = setTimeout(() => m.proc?.kill('SIGKILL'), 5000);
+  await m.exited;
+  clearTimeout(t);
 }

@@ -4,80 +4,17 @@
 // root and openvswitch-switch (installed by `make test`). Every process and namespace started
 // here is stopped here, by pid and by name.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { writeUsersFile } from '../helpers/users.js';
-import { fileURLToPath } from 'node:url';
-import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
+import { join } from 'node:path';
+import { haltMember as halt, launchMember as launch, type PoolMember as Member } from '../helpers/child.js';
+import { startSandbox } from '../../scripts/ovs-sandbox.js';
 import { RemoteFailure, xapiCall } from '../../src/pool/rpc.js';
 import { until } from '../helpers/wait.js';
 
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const NICS = ['eth0', 'eth1', 'eth2', 'eth3'];
 const mac = (h: number, i: number) => `02:00:5e:0${h}:00:${(0x10 + i).toString(16)}`;
 const ip = (h: number) => `192.0.2.${10 + h}`;
-
-/** One pool member: its sandbox, database, inventory file and (when running) its daemon process. */
-interface Member {
-  h: number;
-  sb: Sandbox;
-  db: string;
-  inventory: string;
-  args: string[];
-  proc?: ChildProcess;
-  exited?: Promise<void>;
-  url: string;
-  out: string;
-}
-
-/** Starts (or restarts) a member's daemon; `port` pins the listening port (0: any). */
-async function launch(m: Member, port = 0): Promise<void> {
-  m.out = '';
-  const proc = spawn(
-    process.execPath,
-    [
-      MAIN,
-      '--db',
-      m.db,
-      '--backend',
-      'openvswitch',
-      '--ovs-sandbox',
-      m.sb.dir,
-      '--inventory',
-      m.inventory,
-      '--users',
-      writeUsersFile(dirname(m.db)),
-      '--hostname',
-      `host${m.h}`,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--auth-fail-delay',
-      '10',
-      '--log-level',
-      'info',
-      ...m.args,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  m.proc = proc;
-  proc.stdout!.on('data', (b: Buffer) => (m.out += b.toString()));
-  proc.stderr!.on('data', (b: Buffer) => (m.out += b.toString()));
-  m.exited = new Promise((res) => proc.on('exit', () => res()));
-  m.url = await until(`daemon ${m.h} to serve`, async () => /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(m.out)?.[1], 20_000).catch((e) => {
-    throw new Error(`${(e as Error).message}\n${m.out}`);
-  });
-}
-
-/** Ends a member's daemon by its pid: SIGTERM (or SIGKILL), then waits for the exit. */
-async function halt(m: Member, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!m.proc || m.proc.exitCode !== null || m.proc.signalCode !== null) return;
-  m.proc.kill(signal);
-  const t = setTimeout(() => m.proc?.kill('SIGKILL'), 5000);
-  await m.exited;
-  clearTimeout(t);
-}
 
 describe('pool of three daemons over sandboxed Open vSwitch (seed 004)', function () {
   this.timeout(180_000);

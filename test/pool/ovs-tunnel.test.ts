@@ -6,74 +6,17 @@
 // (tunnel other_config:remote_ip), each access PIF gets an address, and traffic crosses both tunnels.
 // Every process and namespace started here is stopped here, by pid and by name.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { writeUsersFile } from '../helpers/users.js';
-import { fileURLToPath } from 'node:url';
-import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
+import { join } from 'node:path';
+import { haltMember, launchMember, type PoolMember as Member } from '../helpers/child.js';
+import { startSandbox } from '../../scripts/ovs-sandbox.js';
 import { xapiCall } from '../../src/pool/rpc.js';
 import { until } from '../helpers/wait.js';
 
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const NICS = ['eth0', 'eth1'];
 const mac = (h: number, i: number) => `02:00:5e:1${h}:00:${(0x10 + i).toString(16)}`;
 const ip = (h: number) => `192.0.2.${10 + h}`;
-
-interface Member {
-  h: number;
-  sb: Sandbox;
-  db: string;
-  inventory: string;
-  proc?: ChildProcess;
-  exited?: Promise<void>;
-  url: string;
-  out: string;
-}
-
-async function launch(m: Member, args: string[]): Promise<void> {
-  m.out = '';
-  const proc = spawn(
-    process.execPath,
-    [
-      MAIN,
-      '--db',
-      m.db,
-      '--backend',
-      'openvswitch',
-      '--ovs-sandbox',
-      m.sb.dir,
-      '--inventory',
-      m.inventory,
-      '--users',
-      writeUsersFile(dirname(m.db)),
-      '--hostname',
-      `host${m.h}`,
-      '--listen',
-      '127.0.0.1:0',
-      '--auth-fail-delay',
-      '10',
-      '--log-level',
-      'info',
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  m.proc = proc;
-  proc.stdout!.on('data', (b: Buffer) => (m.out += b.toString()));
-  proc.stderr!.on('data', (b: Buffer) => (m.out += b.toString()));
-  m.exited = new Promise((res) => proc.on('exit', () => res()));
-  m.url = await until(`daemon ${m.h} to serve`, async () => /xenapi-netd (http:\/\/[\d.]+:\d+):/.exec(m.out)?.[1], 20_000).catch((e) => {
-    throw new Error(`${(e as Error).message}\n${m.out}`);
-  });
-}
-
-async function halt(m: Member): Promise<void> {
-  if (!m.proc || m.proc.exitCode !== null || m.proc.signalCode !== null) return;
-  m.proc.kill('SIGKILL');
-  await m.exited;
-}
 
 describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a slave (live)', function () {
   this.timeout(120_000);
@@ -120,17 +63,17 @@ describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a sla
           })),
         ),
       );
-      members.push({ h, sb, db: join(dir, `h${h}.db`), inventory, url: '', out: '' });
+      members.push({ h, sb, db: join(dir, `h${h}.db`), inventory, args: [], url: '', out: '' });
     }
     // One wire for both hosts: a veth between the two peer namespaces, on each one's `sw`.
     const [a, b] = members.map((m) => m.sb);
     await a.peerExec('ip', ['link', 'add', 'lnk', 'type', 'veth', 'peer', 'name', 'lnk', 'netns', b.peerNetns]);
     for (const s of [a, b]) await s.peerExec('ip', ['link', 'set', 'lnk', 'master', 'sw', 'up']);
-    await launch(members[0], []);
+    await launchMember(members[0]);
   });
 
   after(async () => {
-    for (const m of members) await halt(m);
+    for (const m of members) await haltMember(m, 'SIGKILL');
     for (const m of members) await m.sb.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -163,7 +106,8 @@ describe('tunnels on Open vSwitch: GRE and VXLAN between a pool master and a sla
     }
 
     // The slave joins: its start-up sync copies both tunnels onto its own management PIF and plugs them.
-    await launch(S, ['--pool-master', M.url, '--pool-user', 'root', '--pool-password', 'secret', '--pool-heartbeat', '300', '--pool-max-backoff', '1000']);
+    S.args = ['--pool-master', M.url, '--pool-user', 'root', '--pool-password', 'secret', '--pool-heartbeat', '300', '--pool-max-backoff', '1000'];
+    await launchMember(S);
     const h1 = await until('the slave to register', async () => hostRef(1), 30_000);
     const copies = await until(
       "the slave's tunnel copies, plugged",
