@@ -8,6 +8,7 @@ import type { NetState } from '../../src/backends/backend.js';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
 import type { PoolService } from '../../src/pool/index.js';
+import type { Log } from '../../src/log.js';
 import { RemoteFailure, xapiCall } from '../../src/pool/rpc.js';
 import type { InventoryNic } from '../../src/xapi/startup.js';
 
@@ -60,6 +61,8 @@ export async function startNode(o: {
   heartbeatMs?: number;
   logLevel?: string;
   config?: Partial<Config>;
+  /** Where the daemon logs (default: stderr at logLevel). */
+  log?: Log;
 }): Promise<Node> {
   const inv = o.nics ?? inventory(o.h);
   const backend = new SimulatedBackend({ nics: inv.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: true })), state: o.state });
@@ -74,7 +77,7 @@ export async function startNode(o: {
     ...(o.master ? { poolMaster: o.master, poolUser: 'root', poolPassword: 'secret', poolHeartbeatMs: o.heartbeatMs ?? 100, poolMaxBackoffMs: 300 } : {}),
     ...o.config,
   };
-  const r = await startDaemon(cfg, { backend, log: makeLogger({ logLevel: cfg.logLevel, logFile: '' }) });
+  const r = await startDaemon(cfg, { backend, log: o.log ?? makeLogger({ logLevel: cfg.logLevel, logFile: '' }) });
   let session: string | undefined;
   const node: Node = {
     r,

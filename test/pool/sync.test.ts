@@ -6,6 +6,7 @@ import { xapiCall } from '../../src/pool/rpc.js';
 import { failure, inventory, type Node } from '../helpers/nodes.js';
 import { until } from '../helpers/wait.js';
 import { poolFixture, synced } from '../helpers/running.js';
+import { memLog } from '../helpers/log.js';
 
 const net = (m: Node, name: string) => m.call<string>('network.create', { name_label: name, name_description: '', MTU: 1500, other_config: {}, bridge: '' });
 
@@ -335,6 +336,28 @@ describe('pool (simulated backends, in-process daemons)', function () {
     expect(m.r.store.get('host_metrics', String(m.r.store.get('host', hostOf(m, s2)).metrics)).live).to.equal(true);
     expect(m.r.store.get('PIF', eth1).currently_attached).to.equal(true);
     expect((await s1.backend.read()).bridges.xenbr1.uplink).to.deep.equal({ kind: 'nic', device: 'eth1' });
+  });
+
+  it('POOL-13 a master too busy to check logins (LOGINS_BUSY) has not refused the secret: the restarting slave retries slave_login with it and never registers again with the password', async () => {
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    let s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url });
+    await synced(s);
+    const state = await s.backend.read();
+    await stop(s);
+    // The master's login line is full for the next three password or secret checks.
+    const gate = m.r.d.loginGate;
+    const acquire = gate.acquire.bind(gate);
+    let refused = 0;
+    gate.acquire = async (peer: string) => (refused < 3 ? (refused++, false) : acquire(peer));
+    const { log, lines } = memLog();
+    s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, state, log });
+    await synced(s);
+    expect(refused).to.equal(3);
+    expect(
+      lines.filter((l) => /registering again/.test(l)),
+      lines.join('\n'),
+    ).to.deep.equal([]);
+    expect(lines.some((l) => /start-up sync with the master failed: .*Too many logins in progress/.test(l))).to.equal(true);
   });
 
   it('POOL-11 a forwarded state carries a ticket: one past its deadline, or older than the last applied, is refused and never applied', async () => {
