@@ -10,12 +10,12 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import xmlrpc from 'xmlrpc';
 import { bridgeless, fileText, IfcfgBackend, parseFiles, renderFiles, SCRIPTS_DIR } from '../../src/backends/ifcfg.js';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { startDaemon, type Running } from '../../src/daemon.js';
 import { TEST_USERS } from '../helpers/users.js';
 import { memLog } from '../helpers/log.js';
+import { rpc } from '../helpers/child.js';
 
 const MACS = ['00:14:5e:c0:ff:ee', '00:14:5e:c0:ff:ef', '00:14:5e:c0:ff:f0', '00:14:5e:c0:ff:f1', '00:14:5e:c0:ff:f2'];
 
@@ -109,19 +109,6 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
   const pifs = () => [...r!.store.rows('PIF')];
   const pif = (device: string, vlan = -1) => pifs().find(([, p]) => p.device === device && Number(p.VLAN) === vlan)!;
   const bridgeOf = (p: Record<string, unknown>) => String(r!.store.get('network', String(p.network)).bridge);
-  /** An XML-RPC caller on the running daemon and a root session. */
-  const api = async () => {
-    const client = xmlrpc.createClient({ host: '127.0.0.1', port: r!.port, path: '/' });
-    const call = <T = any>(method: string, ...params: unknown[]): Promise<T> =>
-      new Promise((resolve, reject) => {
-        client.methodCall(method, params, (err: unknown, v: any) => {
-          if (err) return reject(err);
-          if (v?.Status === 'Success') return resolve(v.Value);
-          reject(new Error(`${method}: ${JSON.stringify(v?.ErrorDescription ?? v)}`));
-        });
-      });
-    return { call, session: await call<string>('session.login_with_password', 'root', 'secret', '1.0', 'test') };
-  };
   /** Runs `fn` on a scratch root of its own holding `files` and a fresh database; the shared ones are restored after. */
   const onOwnRoot = async (files: Record<string, string>, fn: () => Promise<void>) => {
     const [savedRoot, savedDb] = [root, dbDir];
@@ -249,8 +236,8 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
         '255.255.255.0',
         '',
       ]);
-      const { call, session } = await api();
-      await call('PIF.reconfigure_ip', session, v100ref, 'Static', '10.1.1.102', '255.255.255.0', '10.1.1.1', '');
+      const { call } = rpc(r!.port);
+      await call('PIF.reconfigure_ip', v100ref, 'Static', '10.1.1.102', '255.255.255.0', '10.1.1.1', '');
       const after = filesOf(root);
       expect(Object.keys(after)).to.not.include('ifcfg-vlan100:1');
       expect(after['ifcfg-vlan100']).to.match(/^IPADDR=10\.1\.1\.102$/m);
@@ -280,8 +267,8 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
       const now = filesOf(root);
       for (const n of ['ifcfg-bond0', 'ifcfg-bond0.50', 'ifcfg-vlan50', 'ifcfg-eth0', 'ifcfg-eth1']) expect(now[n], n).to.equal(before[n]);
       // An API change of that network's bridge renders the MTU the network has.
-      const { call, session } = await api();
-      await call('PIF.reconfigure_ip', session, pif('bond0', 50)[0], 'Static', '10.1.50.2', '255.255.255.0', '', '');
+      const { call } = rpc(r!.port);
+      await call('PIF.reconfigure_ip', pif('bond0', 50)[0], 'Static', '10.1.50.2', '255.255.255.0', '', '');
       expect(filesOf(root)['ifcfg-vlan50']).to.match(/^MTU=9000$/m);
     });
   });
@@ -311,9 +298,9 @@ describe('e2e: ifcfg first start adopts a hand-made seed 003 host', function () 
       lines.join('\n'),
     ).to.equal(true);
     expect([pif('eth2')[1].currently_attached, pif('eth4')[1].currently_attached]).to.deep.equal([false, true]);
-    const { call, session } = await api();
+    const { call } = rpc(r!.port);
     const [v51] = pif('bond0', 51);
-    await call('VLAN.destroy', session, String(r!.store.get('PIF', v51).VLAN_master_of));
+    await call('VLAN.destroy', String(r!.store.get('PIF', v51).VLAN_master_of));
     const after = filesOf(root);
     const expected = { ...now };
     delete expected['ifcfg-bond0.51'];
