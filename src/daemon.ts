@@ -44,6 +44,8 @@ export interface Running {
   tasks: Tasks;
   port: number;
   url: string;
+  /** The TCP server (its 'request' events count traffic). */
+  server: import('node:http').Server;
   close(): Promise<void>;
 }
 
@@ -286,6 +288,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
     tasks,
     port: wire.port,
     url,
+    server: wire.server,
     async close() {
       await pool.stop();
       await wire.close();

@@ -29,3 +29,39 @@ export function releaseMemory(): number | string {
   (addon as Addon).lowMemory();
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
+
+/**
+ * The decision of releaseWhenIdle, one check at a time: `check(now)` reads `count()` (requests
+ * served so far) and calls `release` on the first check without new requests after some, at most
+ * once per `minGapMs`.
+ */
+export function idleReleaser(count: () => number, release: () => unknown, minGapMs: number): { check(now: number): void } {
+  let last = count();
+  let busy = false;
+  let lastRelease = -Infinity;
+  return {
+    check(now: number) {
+      const n = count();
+      if (n !== last) {
+        last = n;
+        busy = true;
+      } else if (busy && now - lastRelease >= minGapMs) {
+        busy = false;
+        lastRelease = now;
+        release();
+      }
+    },
+  };
+}
+
+/**
+ * Gives memory back once the daemon goes idle: every `periodMs` (2 s) an idleReleaser check, at
+ * most one release per `minGapMs` (30 s), so a client polling every few seconds does not get a
+ * full collection each time. The timer does not keep the process alive. Returns a stop function.
+ */
+export function releaseWhenIdle(count: () => number, opts: { periodMs?: number; minGapMs?: number; release?: () => unknown } = {}): () => void {
+  const r = idleReleaser(count, opts.release ?? releaseMemory, opts.minGapMs ?? 30_000);
+  const timer = setInterval(() => r.check(Date.now()), opts.periodMs ?? 2000);
+  timer.unref();
+  return () => clearInterval(timer);
+}

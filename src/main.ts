@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { hashPassword } from './api/session.js';
 import { DEFAULT_PASSWORD, DEFAULTS, USAGE, parseArgs } from './config.js';
 import { makeLogger, startDaemon } from './daemon.js';
-import { loadHeapAddon, releaseMemory } from './heap.js';
+import { loadHeapAddon, releaseMemory, releaseWhenIdle } from './heap.js';
 
 /**
  * `wait-ready [daemon options] [--timeout S]`: the unit's readiness check. Resolves once the
@@ -69,6 +69,10 @@ async function main(argv: string[]): Promise<void> {
   // Start-up's garbage and grown young generation given back at once (src/heap.ts).
   const freed = releaseMemory();
   if (typeof freed === 'number') log.debug(`start-up memory returned to the system in ${freed.toFixed(0)} ms`);
+  // ... and again each time traffic stops (at most every 30 s): a burst grows V8's young generation to its cap.
+  let requests = 0;
+  r.server.on('request', () => requests++);
+  if (noAddon === undefined) releaseWhenIdle(() => requests);
   let stopping = false;
   const stop = async (sig: string) => {
     if (stopping) return;

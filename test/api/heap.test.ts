@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { scrypt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
-import { loadHeapAddon, releaseMemory } from '../../src/heap.js';
+import { idleReleaser, loadHeapAddon, releaseMemory, releaseWhenIdle } from '../../src/heap.js';
 
 const newSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!;
 const rssAnonMiB = () => Number(/RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
@@ -41,5 +41,48 @@ describe('heap addon (src/heap.ts)', function () {
     await Promise.all([hash(), hash(), hash(), hash()]);
     await Promise.all([hash(), hash(), hash(), hash()]);
     expect(rssAnonMiB() - before).to.be.lessThan(24);
+  });
+
+  it('idleReleaser: one release after traffic stops, none while it goes on or without new traffic, at most one per minGap', () => {
+    let requests = 0;
+    const releases: number[] = [];
+    const r = idleReleaser(
+      () => requests,
+      () => releases.push(requests),
+      30_000,
+    );
+    let t = 0;
+    const tick = () => r.check((t += 2000));
+    tick();
+    expect(releases, 'no traffic yet').to.deep.equal([]);
+    for (let i = 0; i < 5; i++) {
+      requests += 3;
+      tick();
+    }
+    expect(releases, 'while traffic goes on').to.deep.equal([]);
+    tick();
+    expect(releases, 'the first check after traffic stopped').to.deep.equal([15]);
+    tick();
+    tick();
+    expect(releases, 'idle without new traffic').to.deep.equal([15]);
+    requests++;
+    tick();
+    tick();
+    expect(releases, 'new traffic within minGap of the last release').to.deep.equal([15]);
+    t += 30_000;
+    tick();
+    expect(releases, 'after minGap').to.deep.equal([15, 16]);
+  });
+
+  it('releaseWhenIdle runs the checks on a timer and stops', async () => {
+    let requests = 0;
+    let releases = 0;
+    const stop = releaseWhenIdle(() => requests, { periodMs: 10, minGapMs: 0, release: () => releases++ });
+    requests++;
+    await new Promise((r) => setTimeout(r, 500));
+    stop();
+    const after = releases;
+    await new Promise((r) => setTimeout(r, 50));
+    expect([after, releases]).to.deep.equal([1, 1]);
   });
 });
