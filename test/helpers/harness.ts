@@ -7,6 +7,7 @@ import { SimulatedBackend } from '../../src/backends/simulated.js';
 import { DEFAULTS, DEMO_INVENTORY, type Config } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
 import type { InventoryNic } from '../../src/xapi/startup.js';
+import { NULL_REF } from '../../src/store/store.js';
 
 /** A XenAPI Failure as a test sees it. */
 export class XenAPIFailure extends Error {
@@ -107,4 +108,9 @@ export async function startHarness(opts: { inventory?: InventoryNic[]; config?: 
     close: () => r.close(),
   };
   return h;
+}
+
+/** PIF.db_introduce's parameters, in xapi's order, for a managed physical PIF with no IP configuration and `properties`. */
+export function dbIntroduceParams(device: string, network: string, host: string, MAC: string, properties: Record<string, string> = {}): unknown[] {
+  return [device, network, host, MAC, 1500, -1, true, 'None', '', '', '', '', NULL_REF, NULL_REF, false, {}, false, 'None', [], '', 'IPv4', false, properties];
 }

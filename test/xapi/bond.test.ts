@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { NULL_REF } from '../../src/store/store.js';
 import { possibleHosts } from '../../src/xapi/vm.js';
-import { startHarness, XenAPIFailure, type Harness } from '../helpers/harness.js';
+import { dbIntroduceParams, startHarness, XenAPIFailure, type Harness } from '../helpers/harness.js';
 import { assertHostMatchesDb, failsAtomically, makeNetwork, makeVIF, makeVM, setFields, setGuestMetrics, vmWithVifs } from '../helpers/vmfix.js';
 
 const MGMT_IP = { ip_configuration_mode: 'Static', IP: '192.0.2.10', netmask: '255.255.255.0', gateway: '192.0.2.1', DNS: '192.0.2.53' };
@@ -85,34 +85,7 @@ describe('Bond', () => {
     it('BOND-01 unmanaged member is rejected', async () => {
       const nets = [await makeNetwork(h), await makeNetwork(h)];
       const [p1, p2] = await Promise.all(
-        nets.map((n, i) =>
-          h.call(
-            'PIF.db_introduce',
-            `eth${7 + i}`,
-            n,
-            host,
-            `02:00:00:00:01:0${i}`,
-            1500,
-            -1,
-            true,
-            'None',
-            '',
-            '',
-            '',
-            '',
-            NULL_REF,
-            NULL_REF,
-            false,
-            {},
-            false,
-            'None',
-            [],
-            '',
-            'IPv4',
-            false,
-            { gro: 'on' },
-          ),
-        ),
+        nets.map((n, i) => h.call('PIF.db_introduce', ...dbIntroduceParams(`eth${7 + i}`, n, host, `02:00:00:00:01:0${i}`, { gro: 'on' }))),
       );
       const nb = await makeNetwork(h);
       await failsAtomically(h, ['PIF_UNMANAGED', p1], () => h.fails('Bond.create', nb, [p1, p2], 'ff:ff:ff:ff:ff:ff', 'active-backup', {}));

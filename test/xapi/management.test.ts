@@ -4,8 +4,7 @@
 // the default-gateway/DNS interface choice (peer-scenarios A.8, GW-01..06), atomic failures and
 // a backend fault at every plan step.
 import { expect } from 'chai';
-import { NULL_REF } from '../../src/store/store.js';
-import { startHarness, XenAPIFailure, type Harness } from '../helpers/harness.js';
+import { dbIntroduceParams, startHarness, XenAPIFailure, type Harness } from '../helpers/harness.js';
 import { assertHostMatchesDb, failsAtomically, makeNetwork, setFields } from '../helpers/vmfix.js';
 
 /** A second host with a physical PIF on `network` (records only). */
@@ -82,32 +81,7 @@ describe('management interface', () => {
 
     it('MGMT-05 an unmanaged PIF on an unmanaged network whose bridge the host lacks: BRIDGE_NOT_AVAILABLE [bridge]', async () => {
       const n = await h.call('network.create', { name_label: 'ext', name_description: '', MTU: 1500, other_config: {}, bridge: 'brext', managed: false });
-      const p = await h.call(
-        'PIF.db_introduce',
-        'eth7',
-        n,
-        host,
-        '02:00:00:00:07:07',
-        1500,
-        -1,
-        true,
-        'None',
-        '',
-        '',
-        '',
-        '',
-        NULL_REF,
-        NULL_REF,
-        false,
-        {},
-        false,
-        'None',
-        [],
-        '',
-        'IPv4',
-        false,
-        {},
-      );
+      const p = await h.call('PIF.db_introduce', ...dbIntroduceParams('eth7', n, host, '02:00:00:00:07:07'));
       await failsAtomically(h, ['BRIDGE_NOT_AVAILABLE', 'brext'], () => h.fails('host.management_reconfigure', p));
     });
 

@@ -3,7 +3,7 @@
 // scan, introduce, forget, db_introduce, db_forget; exact errors, atomic failures, host = DB.
 import { expect } from 'chai';
 import { NULL_REF } from '../../src/store/store.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { dbIntroduceParams, startHarness, type Harness } from '../helpers/harness.js';
 import { assertHostMatchesDb, failsAtomically, makeNetwork, setFields, vmWithVifs } from '../helpers/vmfix.js';
 
 const rec = (h: Harness, ref: string) => h.call<Record<string, any>>('PIF.get_record', ref);
@@ -37,32 +37,7 @@ describe('PIF', () => {
     });
 
     it('PIF.plug / unplug of an unmanaged PIF: PIF_UNMANAGED [pif]', async () => {
-      const p = await h.call(
-        'PIF.db_introduce',
-        'eth7',
-        await makeNetwork(h),
-        host,
-        '02:00:00:00:07:07',
-        1500,
-        -1,
-        true,
-        'None',
-        '',
-        '',
-        '',
-        '',
-        NULL_REF,
-        NULL_REF,
-        false,
-        {},
-        false,
-        'None',
-        [],
-        '',
-        'IPv4',
-        false,
-        {},
-      );
+      const p = await h.call('PIF.db_introduce', ...dbIntroduceParams('eth7', await makeNetwork(h), host, '02:00:00:00:07:07'));
       await failsAtomically(h, ['PIF_UNMANAGED', p], () => h.fails('PIF.plug', p));
       await failsAtomically(h, ['PIF_UNMANAGED', p], () => h.fails('PIF.unplug', p));
     });
@@ -137,32 +112,7 @@ describe('PIF', () => {
       );
       await failsAtomically(h, ['INVALID_IP_ADDRESS_SPECIFIED', 'gateway'], () => h.fails('PIF.reconfigure_ip', e1, 'DHCP', '', '', '10.0.0.300', ''));
       await failsAtomically(h, ['PIF_IS_MANAGEMENT_INTERFACE', h.pif('eth0')], () => h.fails('PIF.reconfigure_ip', h.pif('eth0'), 'None', '', '', '', ''));
-      const p = await h.call(
-        'PIF.db_introduce',
-        'eth7',
-        await makeNetwork(h),
-        host,
-        '02:00:00:00:07:07',
-        1500,
-        -1,
-        true,
-        'None',
-        '',
-        '',
-        '',
-        '',
-        NULL_REF,
-        NULL_REF,
-        false,
-        {},
-        false,
-        'None',
-        [],
-        '',
-        'IPv4',
-        false,
-        {},
-      );
+      const p = await h.call('PIF.db_introduce', ...dbIntroduceParams('eth7', await makeNetwork(h), host, '02:00:00:00:07:07'));
       await failsAtomically(h, ['PIF_UNMANAGED', p], () => h.fails('PIF.reconfigure_ip', p, 'DHCP', '', '', '', ''));
     });
 
