@@ -2,7 +2,6 @@
 // made for the test with openssl), reached by Xen Orchestra's xen-api client over an https URL
 // (allowUnauthorized, as XO does for self-signed hosts) and by plain HTTPS XML-RPC.
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
@@ -13,6 +12,7 @@ import { createClient } from 'xen-api';
 import { SimulatedBackend } from '../../src/backends/simulated.js';
 import { DEFAULTS, DEMO_INVENTORY } from '../../src/config.js';
 import { makeLogger, startDaemon, type Running } from '../../src/daemon.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 function post(port: number, body: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
@@ -35,27 +35,7 @@ describe('wire over HTTPS (--tls-cert, --tls-key)', () => {
   let r: Running;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'xnd-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSignedCert(dir, 'localhost');
     const backend = new SimulatedBackend({ nics: DEMO_INVENTORY.map((n) => ({ device: n.device, MAC: n.MAC, MTU: n.MTU, carrier: true })) });
     r = await startDaemon(
       { ...DEFAULTS, db: ':memory:', port: 0, authFailDelayMs: 10, logLevel: 'error', tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') },

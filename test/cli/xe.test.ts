@@ -3,7 +3,7 @@
 // commands with xe's arguments (cli_frontend.ml), errors and exit codes as xe reports them, help,
 // event-wait, --progress, the kept session, and bash completion.
 import { expect } from 'chai';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { setFields } from '../helpers/vmfix.js';
 import { startNode } from '../helpers/nodes.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const XE = fileURLToPath(new URL('../../src/cli/xe.cjs', import.meta.url));
 const COMPLETION = fileURLToPath(new URL('../../../share/xe-netd.bash', import.meta.url));
@@ -453,29 +454,7 @@ describe('xe-netd CLI', function () {
 
   describe('TLS', () => {
     it('CLI-28 with -s a remote server is reached over HTTPS on -p, as xe (no --nossl); 127.0.0.1 stays plain HTTP', async () => {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-subj',
-          '/CN=localhost',
-          '-days',
-          '1',
-          '-addext',
-          'subjectAltName=DNS:localhost,IP:127.0.0.1',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-        ],
-        { stdio: 'ignore' },
-      );
+      selfSignedCert(dir, 'localhost', 'DNS:localhost,IP:127.0.0.1');
       const t = await startNode({ h: 0, db: ':memory:', config: { tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') } });
       try {
         expect(t.url).to.match(/^https:/);

@@ -3,11 +3,11 @@
 // so the registration, the start-up sync and the master's forwarding all travel encrypted and
 // verified. Without the CA the slave cannot reach the master at all.
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { trustPoolCa } from '../../src/pool/rpc.js';
 import { cleanupDirs, startNode, tempDir, type Node } from '../helpers/nodes.js';
 import { until } from '../helpers/wait.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 describe('pool over HTTPS (--tls-cert, --pool-ca)', function () {
   this.timeout(30_000);
@@ -15,29 +15,7 @@ describe('pool over HTTPS (--tls-cert, --pool-ca)', function () {
   const running: Node[] = [];
   before(() => {
     dir = tempDir();
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-subj',
-        '/CN=xenapi-netd-test',
-        '-days',
-        '1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSignedCert(dir, 'xenapi-netd-test', 'IP:127.0.0.1');
   });
   afterEach(async () => {
     for (const n of running.splice(0)) await n.stop();
