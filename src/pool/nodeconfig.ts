@@ -21,15 +21,13 @@ import { desiredState } from '../reconciler/desired.js';
 import type { Row, Store } from '../store/store.js';
 import type { RouteHandler } from '../wire/http.js';
 import { introduceInternal } from '../xapi/introduce.js';
+import { isIfName, isMac } from '../../schema/values.js';
 
 /** The path of the managed node controller. */
 export const NODE_CONFIG_PATH = '/ifcfg/config';
 
 /** The host.other_config key holding a node's token. */
 export const NODE_TOKEN_KEY = 'node-config-token';
-
-const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-const DEV_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 
 /** The member a report identifies: most physical-PIF MACs in common (ties: none, ambiguous). */
 export function identifyHost(store: Store, macs: string[]): string | undefined {
@@ -90,7 +88,7 @@ export function nodeConfigRoute(d: Daemon, masterUrl: () => string | undefined):
     const report = new Map<string, string>();
     for (const [m, dev] of Object.entries(map as Record<string, string>)) {
       const mac = m.trim().toLowerCase();
-      if (!MAC_RE.test(mac) || !DEV_RE.test(dev)) return text(400, `bad NIC in the report: ${JSON.stringify(m)} → ${JSON.stringify(dev)}\n`);
+      if (!isMac(mac) || !isIfName(dev)) return text(400, `bad NIC in the report: ${JSON.stringify(m)} → ${JSON.stringify(dev)}\n`);
       report.set(mac, dev);
     }
     const host = identifyHost(store, [...report.keys()]);

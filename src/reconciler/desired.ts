@@ -9,7 +9,7 @@ import { plainCompare } from '../collate.js';
 const RUNNING = new Set(['Running', 'Paused']);
 
 /** The MTU a PIF's bridge gets: PIF other_config:mtu overrides the network's MTU. */
-function mtuOf(db: View, pif: Row): number {
+export function mtuOf(db: View, pif: Row): number {
   const oc = pif.other_config as Record<string, string>;
   // Read through its type: a value that is not a valid MTU is ignored (xapi's nm.ml determine_mtu).
   const n = Number(oc?.mtu);

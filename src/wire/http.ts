@@ -190,10 +190,12 @@ async function sendParts(res: http.ServerResponse, contentType: string, parts: I
   }
   if (next.done) {
     res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': len, ...cors(res) });
-    if (held.length === 1) res.end(held[0]);
+    // Slab slices go back once written, as in the streamed branch (a small bulk reply took slabs too).
+    const release = () => held.forEach(xmlrpc.releaseSlice);
+    if (held.length === 1) res.end(held[0], release);
     else {
       for (const b of held) res.write(b);
-      res.end();
+      res.end(release);
     }
     return;
   }

@@ -1,12 +1,13 @@
 // network: create/destroy/attach/purposes/locking, as xapi_network.ml, plus the attach
 // helpers (xapi_network_attach_helpers.ml) that VIF plug, VM start and placement share.
 // Semantics only change records; the reconciler builds the bridges the records ask for.
-import { isIfName, isMtu } from '../../schema/values.js';
-import type { CtorOf, EnumValue, Ref, RowOf } from '../../schema/index.js';
+import { isIfName } from '../../schema/values.js';
+import type { CtorOf, EnumValue, Ref } from '../../schema/index.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View, type Store } from '../store/store.js';
 import { managementPif, pifKind } from './pif_helpers.js';
+import { mtuOf } from '../reconciler/desired.js';
 
 const BRIDGE_BLACKLIST = ['xen', 'xapi', 'vif', 'tap', 'eth'];
 
@@ -76,17 +77,9 @@ export function bringPifUp(tx: Txn, pif: Ref<'PIF'>, refresh = true): void {
     const master = tx.get('Bond', bond).master;
     if (tx.find('PIF', master)) tx.set('PIF', master, { currently_attached: false });
   }
-  const mtu = bridgeMtu(tx, row);
+  const mtu = mtuOf(tx, row);
   if (Number(row.MTU) !== mtu) tx.set('PIF', pif, { MTU: mtu });
   if (refresh) refreshHostAddress(tx, row.host);
-}
-
-/** The MTU the PIF's bridge gets (PIF other_config:mtu, else the network's), as the reconciler computes it. */
-function bridgeMtu(db: View, pif: RowOf<'PIF'>): number {
-  const n = Number(pif.other_config?.mtu);
-  if (isMtu(n)) return n;
-  const nw = db.find('network', pif.network);
-  return nw ? Number(nw.MTU) : 1500;
 }
 
 /** host.address: the management PIF's primary address, or "" without one (on_dom0_networking_change). */
