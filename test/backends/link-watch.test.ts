@@ -5,7 +5,8 @@ import { LinkWatch, parseLinkEvent } from '../../src/backends/tools/ip.js';
 import type { Streaming } from '../../src/backends/tools/exec.js';
 
 const NEW = '10: xapi0: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default qlen 1000\\    link/ether a2:0f:55:c4:2b:e5 brd ff:ff:ff:ff:ff:ff';
-const MAC_SET = '10: xapi0: <BROADCAST,MULTICAST,PROMISC> mtu 1500 qdisc noop state DOWN group default qlen 1000\\    link/ether 02:00:5E:00:53:10 brd ff:ff:ff:ff:ff:ff';
+const MAC_SET =
+  '10: xapi0: <BROADCAST,MULTICAST,PROMISC> mtu 1500 qdisc noop state DOWN group default qlen 1000\\    link/ether 02:00:5E:00:53:10 brd ff:ff:ff:ff:ff:ff';
 const GONE = 'Deleted 10: xapi0: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether 02:00:5e:00:53:10 brd ff:ff:ff:ff:ff:ff';
 const VETH = '3: v0@v1: <BROADCAST,MULTICAST,M-DOWN> mtu 1500 qdisc noop state DOWN group default \\    link/ether 1e:02:d3:42:81:c0 brd ff:ff:ff:ff:ff:ff';
 

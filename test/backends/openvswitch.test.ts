@@ -88,7 +88,10 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
         return out;
       },
       appctl: sb.appctl,
-      ip: Object.assign((args: string[]) => ip(args), { withInput: (args: string[], input: Promise<string>) => ip.withInput!(args, input.then(fed)), stream: ip.stream }),
+      ip: Object.assign((args: string[]) => ip(args), {
+        withInput: (args: string[], input: Promise<string>) => ip.withInput!(args, input.then(fed)),
+        stream: ip.stream,
+      }),
     });
   });
 

@@ -174,8 +174,7 @@ export class IpTool {
    */
   watchLinks(): LinkWatch | undefined {
     if (!this.tool.streams) return undefined;
-    let w!: LinkWatch; // lines come in later events, once it is set
-    w = new LinkWatch(this.tool.watch(['-o', 'monitor', 'link'], (l) => w.line(l)));
+    const w: LinkWatch = new LinkWatch(this.tool.watch(['-o', 'monitor', 'link'], (l) => w.line(l))); // lines come in later events
     return w;
   }
 
