@@ -70,7 +70,10 @@ export async function ifControl(
     return undefined;
   }
   const limit = o.ifTimeoutMs ?? IF_TIMEOUT_MS;
-  return new Initscripts(new Tool('ifup', localRunner(ifup, [], undefined, limit), o.log), new Tool('ifdown', localRunner(ifdown, [], undefined, limit), o.log));
+  return new Initscripts(
+    new Tool('ifup', localRunner(ifup, [], undefined, limit), o.log),
+    new Tool('ifdown', localRunner(ifdown, [], undefined, limit), o.log),
+  );
 }
 
 /** Creates the backend called `name`. */
@@ -81,7 +84,11 @@ export async function createBackend(name: string, o: BackendOptions): Promise<Ba
     case 'openvswitch':
       return o.ovsSandbox
         ? new OpenvswitchBackend({ ...sandboxRunners(o.ovsSandbox), log: o.log })
-        : OpenvswitchBackend.local({ log: o.log, dhclient: localRunner('dhclient', [], undefined, DHCLIENT_TIMEOUT_MS), dhcpDir: o.dhcpDir ?? join(tmpdir(), 'xenapi-netd-dhcp') });
+        : OpenvswitchBackend.local({
+            log: o.log,
+            dhclient: localRunner('dhclient', [], undefined, DHCLIENT_TIMEOUT_MS),
+            dhcpDir: o.dhcpDir ?? join(tmpdir(), 'xenapi-netd-dhcp'),
+          });
     case 'ifcfg': {
       await checkAugtool();
       const control = await ifControl(o);

@@ -259,7 +259,9 @@ describe('ifcfg backend: live apply in a network namespace', function () {
   it('an ifup that hangs (DHCP, no lease) is killed with its process group at the time limit: PIF_CONFIGURATION_ERROR, host, files and database as before, and the next call runs', async () => {
     const client = xmlrpc.createClient({ host: '127.0.0.1', port: r!.port, path: '/' });
     const call = (m: string, ...p: unknown[]) =>
-      new Promise<{ Status: string; Value?: any; ErrorDescription?: string[] }>((res, rej) => client.methodCall(m, p, (e: unknown, v: any) => (e ? rej(e) : res(v))));
+      new Promise<{ Status: string; Value?: any; ErrorDescription?: string[] }>((res, rej) =>
+        client.methodCall(m, p, (e: unknown, v: any) => (e ? rej(e) : res(v))),
+      );
     const session = (await call('session.login_with_password', 'root', 'secret', '1.0', 'test')).Value as string;
     const pifRef = [...r!.store.rows('PIF')].find(([, p]) => p.device === 'eth1')![0];
     const dbBefore = JSON.stringify(r!.store.get('PIF', pifRef));

@@ -176,10 +176,10 @@ export function runCommand(
         : timedOut
           ? `Command timed out after ${timeoutMs} ms: ${line}`
           : signal
-          ? `Command was killed with ${signal}: ${line}`
-          : exitCode !== 0
-            ? `Command failed with exit code ${exitCode}: ${line}`
-            : '';
+            ? `Command was killed with ${signal}: ${line}`
+            : exitCode !== 0
+              ? `Command failed with exit code ${exitCode}: ${line}`
+              : '';
       resolve({
         stdout: chomp(Buffer.concat(out).toString('utf8')),
         stderr: chomp(Buffer.concat(err).toString('utf8')),
