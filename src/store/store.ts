@@ -215,8 +215,32 @@ function intern(s: string): string {
 function kept(fd: FieldDef, v: unknown): unknown {
   if (fd.ty.k === 'set') return Array.isArray(v) && v.length === 0 ? EMPTY_SET : v;
   if (fd.ty.k !== 'map' || v === EMPTY_MAP || !v || typeof v !== 'object') return v;
-  for (const k in v) if (Object.hasOwn(v, k)) return v;
-  return EMPTY_MAP;
+  return internMap(v as Record<string, unknown>);
+}
+
+/**
+ * Small string maps repeat across rows too (every NIC's PIF.properties is `gro: on`); each was a
+ * dictionary-mode object of ~200 bytes (null-prototype objects always are). One frozen copy of
+ * each (at most MAX_MAPS kept; key order is part of the identity, as it is of the encoding).
+ */
+const internedMaps = new Map<string, Readonly<Record<string, string>>>();
+const MAX_MAPS = 4096;
+function internMap(m: Record<string, unknown>): Readonly<Record<string, unknown>> {
+  let n = 0;
+  for (const k in m) {
+    if (!Object.hasOwn(m, k)) continue;
+    if (typeof m[k] !== 'string' || ++n > 8) return m;
+  }
+  if (n === 0) return EMPTY_MAP;
+  const key = JSON.stringify(m);
+  if (key.length > 200) return m;
+  let hit = internedMaps.get(key);
+  if (hit === undefined) {
+    if (internedMaps.size >= MAX_MAPS) return m;
+    hit = Object.freeze(Object.assign(Object.create(null), m) as Record<string, string>);
+    internedMaps.set(key, hit);
+  }
+  return hit;
 }
 
 /** Decodes an SQLite column into a value of type `ty`. */
@@ -227,7 +251,7 @@ function fromSql(ty: Ty, v: unknown): unknown {
     case 'set':
       return v === '[]' ? EMPTY_SET : JSON.parse(String(v));
     case 'map':
-      return v === '{}' ? EMPTY_MAP : Object.assign(Object.create(null), JSON.parse(String(v)));
+      return v === '{}' ? EMPTY_MAP : internMap(Object.assign(Object.create(null), JSON.parse(String(v))));
     case 'int':
       return typeof v === 'bigint' && Number.isSafeInteger(Number(v)) ? Number(v) : v; // BigInt beyond 2^53
     case 'float':

@@ -121,6 +121,32 @@ describe('store', () => {
     t.close();
   });
 
+  it('keeps one frozen copy of a small string map that repeats across rows, in its key order, also after reopen', async () => {
+    const f = file();
+    const s = new Store(f);
+    const props = () => Object.assign(Object.create(null), { gro: 'on', b: '1' });
+    const [a, b, c, d] = await s.write((tx) => [
+      tx.create('network', { other_config: props() }),
+      tx.create('network', { other_config: props() }),
+      tx.create('network', { other_config: Object.assign(Object.create(null), { b: '1', gro: 'on' }) }),
+      tx.create('network', { other_config: props() }),
+    ]);
+    const oc = (st: Store, ref: string) => st.get('network', ref).other_config as Record<string, string>;
+    expect(oc(s, a)).to.equal(oc(s, b));
+    expect(Object.isFrozen(oc(s, a))).to.equal(true);
+    expect(oc(s, c)).not.to.equal(oc(s, a));
+    expect(Object.keys(oc(s, c))).to.deep.equal(['b', 'gro']);
+    await s.write((tx) => tx.set('network', b, { other_config: Object.assign(Object.create(null), { gro: 'off', b: '1' }) }));
+    expect(plain(oc(s, a))).to.deep.equal({ gro: 'on', b: '1' });
+    expect(plain(oc(s, b))).to.deep.equal({ gro: 'off', b: '1' });
+    s.close();
+    const t = new Store(f);
+    expect(oc(t, a)).to.equal(oc(t, d));
+    expect(Object.keys(oc(t, a))).to.deep.equal(['gro', 'b']);
+    expect(Object.keys(oc(t, c))).to.deep.equal(['b', 'gro']);
+    t.close();
+  });
+
   it('fills unspecified fields with datamodel defaults and a fresh uuid', async () => {
     const s = new Store(':memory:');
     const a = await s.write((tx) => tx.create('network', { other_config: {} }));
