@@ -44,6 +44,19 @@ function canonicalView(state: NetState): Record<string, Bridge> {
   return bridges;
 }
 
+/**
+ * `base` with the bridges of `set` put in and those named in `del` taken out, in canonical form
+ * with keys sorted (a pool slave's state after a change its master sent as the bridges that
+ * differ). Bridges already canonical (a normalized state's) are shared, not copied: the slave's
+ * 650-bridge state changed by one VLAN copies one bridge.
+ */
+export function patchState(base: NetState, set: Record<string, Bridge>, del: readonly string[]): NetState {
+  const merged: Record<string, Bridge> = { ...base.bridges };
+  for (const name of del) delete merged[name];
+  for (const name of Object.keys(set)) merged[name] = set[name];
+  return { bridges: canonicalView({ bridges: merged }) };
+}
+
 /** A deep copy in canonical form: bridge keys sorted, vifs sorted, bond members kept in given order. */
 export function normalize(state: NetState): NetState {
   const bridges: Record<string, Bridge> = {};
