@@ -394,7 +394,7 @@ describe('pool (simulated backends, in-process daemons)', function () {
     // What reaches the slave's agent, one line per message.
     const agent = s.pool.agent!;
     const [applyDelta, applyState] = [agent.applyDelta.bind(agent), agent.applyState.bind(agent)];
-    let got: string[] = [];
+    const got: string[] = [];
     agent.applyDelta = (d, t) => {
       got.push(`delta on ${d.base === s.pool.role.stateSeq ? 'the last state' : 'another state'}: set ${Object.keys(d.set).join(',')}; del ${d.del.join(',')}`);
       return applyDelta(d, t);
