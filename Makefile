@@ -29,7 +29,12 @@ dist/native/heap.node: native/heap.cc
 	@mkdir -p $(dir $@)
 	$(CXX) -O2 -Wall -Wextra -std=c++17 -shared -fPIC -isystem $(NODE_INCLUDE) -o $@ $<
 
-build: install dist/native/peercred.node dist/native/heap.node
+# Compact cached records assembled into bulk replies (src/wire/xmlrpc.ts): N-API only.
+dist/native/assemble.node: native/assemble.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -shared -fPIC -I$(NODE_INCLUDE) -o $@ $<
+
+build: install dist/native/peercred.node dist/native/heap.node dist/native/assemble.node
 	npx tsc -p tsconfig.json
 
 # Puts xe-netd (and xenapi-netd) on PATH with `npm link` (into npm's global prefix: /usr/local/bin

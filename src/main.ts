@@ -3,12 +3,11 @@
 // 10,000 PIFs it keeps ~15 MB of RSS off the idle daemon and ~20 MB off a bulk reply's peak
 // for ~10 % on get_all_records time (make bench).
 import http from 'node:http';
-import type https from 'node:https';
-import { createRequire } from 'node:module';
 import { hashPassword } from './api/session.js';
 import { DEFAULT_PASSWORD, DEFAULTS, USAGE, parseArgs } from './config.js';
 import { makeLogger, startDaemon } from './daemon.js';
 import { loadHeapAddon, releaseMemory, releaseWhenIdle } from './heap.js';
+import { lazyHttps } from './lazy.js';
 
 /**
  * `wait-ready [daemon options] [--timeout S]`: the unit's readiness check. Resolves once the
@@ -27,7 +26,7 @@ async function waitReady(argv: string[]): Promise<void> {
   const end = Date.now() + timeoutS * 1000;
   const probe = () =>
     new Promise<boolean>((resolve) => {
-      const req = (cfg.tlsCert ? (createRequire(import.meta.url)('node:https') as typeof https) : http).request(
+      const req = (cfg.tlsCert ? lazyHttps() : http).request(
         { host, port: cfg.port, method: 'GET', path: '/', timeout: 2000, rejectUnauthorized: false },
         (res) => {
           res.resume();

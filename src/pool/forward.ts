@@ -10,7 +10,7 @@ import type { Ref } from '../../schema/index.js';
 import type { NetState } from '../backends/backend.js';
 import type { Store, Txn } from '../store/store.js';
 import { ApiError } from '../errors.js';
-import { affectedHosts, desiredState } from '../reconciler/desired.js';
+import { affectedHosts, DESIRED_CLASSES, desiredState } from '../reconciler/desired.js';
 import type { PlanSummary } from '../reconciler/reconciler.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
 
@@ -52,29 +52,66 @@ export function stateJson(state: NetState): StateJson {
  * The committed desired state of each host, as JSON, kept across commits that do not change it:
  * every write that commits passes the forwarder first, which knows the hosts it affects and their
  * new states (a pool-wide VLAN on 64 hosts compared each new state with a committed one computed
- * afresh after every commit). A commit the forwarder did not see (Store.createNow's tasks) drops them all.
+ * afresh after every commit). A commit the forwarder did not see (Store.createNow's tasks,
+ * setNow) drops them all only if it changed a class desired states are read from
+ * (DESIRED_CLASSES): an Async call's task commits on every call and changes none.
  */
-class CommittedCache {
+export class CommittedCache {
   private states = new Map<string, string>();
-  /** The generation of the last commit seen. */
+  /** The generation of the last commit seen (committed()), and of the last foreign change that emptied the cache. */
   private seen = -1;
+  private cleared = -1;
+  /** The latest commit that changed a class of DESIRED_CLASSES, and the one before it. */
+  private touched = -1;
+  private touchedBefore = -1;
+
+  constructor(store: Pick<Store, 'onCommit'>) {
+    store.onCommit((gen, changes) => {
+      for (const c of changes) {
+        if (!DESIRED_CLASSES.has(c.cls)) continue;
+        this.touchedBefore = this.touched;
+        this.touched = gen;
+        return;
+      }
+    });
+  }
+
+  /** States computed afresh from the store (tests). */
+  computed = 0;
+
+  /** Host states held (tests). */
+  get size(): number {
+    return this.states.size;
+  }
+
   get(store: Store, host: string): string {
+    // Called before the transaction's own commit: a change since the last commit seen is foreign.
+    if (this.touched > Math.max(this.seen, this.cleared)) this.forget(this.touched);
     let json = this.states.get(host);
     if (json === undefined) {
       json = stateJson(desiredState(store, host)).json;
+      this.computed++;
       this.states.set(host, json);
     }
     return json;
   }
+
   /** A write committed (`gen`): `now` holds the new states of the hosts it affected that are known, every other affected host is forgotten. */
   committed(gen: number, affected: Iterable<string>, now: ReadonlyMap<string, string>): void {
-    if (gen !== this.seen + 1) this.states.clear();
+    // The listener has already seen this commit: the latest foreign change is the one before it.
+    const foreign = this.touched === gen ? this.touchedBefore : this.touched;
+    if (foreign > Math.max(this.seen, this.cleared)) this.forget(foreign);
     this.seen = gen;
     for (const h of affected) {
       const json = now.get(h);
       if (json === undefined) this.states.delete(h);
       else this.states.set(h, json);
     }
+  }
+
+  private forget(gen: number): void {
+    this.states.clear();
+    this.cleared = gen;
   }
 }
 
@@ -103,7 +140,7 @@ export interface ForwardPool {
  * of its host (docs/pool.md "Locking").
  */
 export function attachForwarder(store: Store, pool: ForwardPool): void {
-  const cache = new CommittedCache();
+  const cache = new CommittedCache(store);
   store.onPrepare((tx) => {
     if (pool.isSlave) {
       if (tx.ctx.localWrite) return;

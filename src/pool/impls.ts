@@ -256,7 +256,13 @@ export const poolJoinImpls: Impls = {
     async (ctx, { host, psecret: secret }) => {
       const pool = assertMaster(ctx);
       const known = () => host === NULL_REF || ctx.d.store.find('host', host) !== undefined;
-      await gatedCheck(ctx, 'pool', async () => !!pool.role.secret && sameSecret(secret, pool.role.secret) && known());
+      // A full login line answers xapi's TOO_BUSY, a code the slave tells from a refused secret (it keeps the secret and retries).
+      await gatedCheck(
+        ctx,
+        'pool',
+        async () => !!pool.role.secret && sameSecret(secret, pool.role.secret) && known(),
+        () => new ApiError('TOO_BUSY', []),
+      );
       // A registered slave's session is bound to its host; NULL is a host registering for the first time.
       const who = host === NULL_REF ? POOL_NEW_HOST : `${POOL_SLAVE_PREFIX}${ctx.d.store.get('host', host).uuid}`;
       return ctx.d.store.write((tx) => createSession(ctx, tx, { pool: true, auth_user_name: who, originator: 'xenapi-netd-pool' }));

@@ -8,7 +8,6 @@
 // applied is remembered in the same SQLite transaction that closes its journal entry.
 import { EventEmitter } from 'node:events';
 import type { Bridge, NetState, Step } from '../backends/backend.js';
-import { LOGINS_BUSY } from '../api/session.js';
 import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
 import type { Reconciler } from '../reconciler/reconciler.js';
@@ -266,8 +265,8 @@ export class SlaveAgent extends EventEmitter {
       try {
         return await xapiCall<string>(url, 'session.slave_login', [r.hostRef ?? 'OpaqueRef:NULL', r.secret], 10_000);
       } catch (e) {
-        // A master too busy to check it now has not refused the secret: the sync is retried later with it.
-        if (!(e instanceof RemoteFailure) || this.o.user === undefined || e.details[2] === LOGINS_BUSY) throw e;
+        // A master too busy to check it now (TOO_BUSY) has not refused the secret: the sync is retried later with it.
+        if (!(e instanceof RemoteFailure) || this.o.user === undefined || e.details[0] !== 'SESSION_AUTHENTICATION_FAILED') throw e;
         this.o.log.warn(`pool: slave_login refused (${e.details.join(' ')}); registering again with the configured user`);
       }
     }

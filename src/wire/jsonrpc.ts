@@ -77,12 +77,18 @@ export function* successParts(call: { version: 1 | 2; id: number | string }, v: 
   if (ty.k === 'map' && (v instanceof LazyMap || (v && typeof v === 'object' && Object.keys(v).length > 256))) {
     const entries = v instanceof LazyMap ? v.entries : Object.entries(v as Record<string, unknown>);
     yield head + '{';
+    const key = (k: string, first: boolean) => (first ? '' : ',') + JSON.stringify(k) + ':';
     yield* memberSlices(
       entries,
-      (k, first) => (first ? '' : ',') + JSON.stringify(k) + ':',
-      (x) => x.json(),
+      key,
       (x) => bigints(JSON.stringify(x, replacer)),
       '',
+      (x, k, first, pieces) => {
+        const h = key(k, first);
+        const b = x.json();
+        pieces.push(h, b);
+        return Buffer.byteLength(h) + b.length;
+      },
     );
     yield '}' + tail;
     return;

@@ -27,6 +27,14 @@ export class ProtocolError extends Error {
 /** Characters XML 1.0 cannot carry; stored strings never hold them (rejected at input). */
 export const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 
+/** A piece of a bulk reply's slice that writes itself (a compact cached record, assembled into the slice). */
+export interface SlicePiece {
+  /** How many bytes writePiece writes. */
+  readonly pieceBytes: number;
+  /** Writes the piece into `out` at `at`; returns the offset after it. */
+  writePiece(out: Buffer, at: number): number;
+}
+
 /**
  * A value whose wire forms are already encoded (a cached record, src/api/records.ts): the
  * codecs write these bytes as they are instead of encoding the value again.
@@ -36,8 +44,8 @@ export abstract class Encoded {
   abstract xmlReply(): Buffer;
   /** The XML-RPC `<value>…</value>` alone (a view into xmlReply's bytes). */
   abstract xml(): Buffer;
-  /** The opening of an XML-RPC struct member with this key (`<member><name>key</name>`), as bytes. */
-  abstract xmlMemberHead(key: string): Buffer;
+  /** The XML-RPC struct member `<member><name>key</name>` + xml() + `</member>` (bulk replies). */
+  abstract xmlMember(key: string): Buffer | SlicePiece;
   /** The JSON text of the value. */
   abstract json(): Buffer;
   /** The value itself, for encoders that need it as data (JSON.stringify inside a larger value). */

@@ -4,7 +4,7 @@
 import type { SaxesParser } from 'saxes';
 import { createRequire } from 'node:module';
 import { LazyMap, Typed, visibleFields, classDef, type Ty, type FieldDef } from '../../schema/index.js';
-import { Encoded, ProtocolError, WireDateTime, WireDouble, type RpcCall } from './values.js';
+import { Encoded, ProtocolError, WireDateTime, WireDouble, type RpcCall, type SlicePiece } from './values.js';
 
 interface Frame {
   tag: string;
@@ -431,9 +431,99 @@ export function g16(x: number): string {
 type Enc = (v: unknown) => string;
 const encoders = new Map<string, Enc>();
 
-const encString: Enc = (v) => (v === '' || v === undefined || v === null ? '<value></value>' : `<value>${esc(String(v))}</value>`);
-const encInt: Enc = (v) => `<value>${typeof v === 'number' ? Math.trunc(v) : String(v ?? 0)}</value>`;
+// A value of each type is `open + inner + close` (wrapOf: `<value><boolean>` … `</boolean></value>`);
+// innerFor encodes what is between. The record cache keeps only the inner parts of a record's
+// fields, the class's layout the rest (compact records, below).
+
+/** What an encoded value of `ty` opens and closes with. */
+function wrapOf(ty: Ty): readonly [string, string] {
+  switch (ty.k) {
+    case 'int32':
+      return ['<value><i4>', '</i4></value>'];
+    case 'float':
+      return ['<value><double>', '</double></value>'];
+    case 'bool':
+      return ['<value><boolean>', '</boolean></value>'];
+    case 'datetime':
+      return ['<value><dateTime.iso8601>', '</dateTime.iso8601></value>'];
+    case 'set':
+      return ['<value><array><data>', '</data></array></value>'];
+    case 'map':
+    case 'record':
+      return ['<value><struct>', '</struct></value>'];
+    default:
+      return ['<value>', '</value>'];
+  }
+}
+
+const innerString: Enc = (v) => (v === '' || v === undefined || v === null ? '' : esc(String(v)));
+const encString: Enc = (v) => `<value>${innerString(v)}</value>`;
 const encBool: Enc = (v) => (v ? '<value><boolean>1</boolean></value>' : '<value><boolean>0</boolean></value>');
+
+/** The compiled encoder of what is between a value's wrapOf. */
+function innerFor(ty: Ty): Enc {
+  const key = `inner:${tyKey(ty)}`;
+  let e = encoders.get(key);
+  if (!e) {
+    e = compileInner(ty);
+    encoders.set(key, e);
+  }
+  return e;
+}
+
+function compileInner(ty: Ty): Enc {
+  switch (ty.k) {
+    case 'string':
+    case 'enum':
+    case 'ref':
+      return innerString;
+    case 'int':
+      return (v) => (typeof v === 'number' ? String(Math.trunc(v)) : String(v ?? 0));
+    case 'int32':
+      return (v) => String(Number(v) | 0);
+    case 'float':
+      return (v) => g16(Number(v));
+    case 'bool':
+      return (v) => (v ? '1' : '0');
+    case 'datetime':
+      return (v) => esc(String(v));
+    case 'void':
+      return () => '';
+    case 'set': {
+      const el = encoderFor(ty.of);
+      return (v) => {
+        const a = v as unknown[];
+        let s = '';
+        for (let i = 0; i < a.length; i++) s += el(a[i]);
+        return s;
+      };
+    }
+    case 'map': {
+      const val = encoderFor(ty.val);
+      return (v) => {
+        let s = '';
+        if (v instanceof LazyMap) {
+          for (const [k, x] of v.entries) s += `<member><name>${esc(k)}</name>${val(x)}</member>`;
+        } else {
+          const m = v as Record<string, unknown>;
+          for (const k in m) s += `<member><name>${esc(k)}</name>${val(m[k])}</member>`;
+        }
+        return s;
+      };
+    }
+    case 'any':
+    case 'record': {
+      // Their encoders write the whole value (encodeAny's wrap depends on the value).
+      const full = encoderFor(ty);
+      const [o, c] = wrapOf(ty);
+      return (v) => {
+        const s = full(v);
+        if (!s.startsWith(o) || !s.endsWith(c)) throw new Error(`xmlrpc: ${s.slice(0, 40)} is not wrapped as a ${ty.k}`);
+        return s.slice(o.length, s.length - c.length);
+      };
+    }
+  }
+}
 
 function tyKey(t: Ty): string {
   switch (t.k) {
@@ -469,42 +559,23 @@ function compile(ty: Ty): Enc {
     case 'enum':
     case 'ref':
       return encString;
-    case 'int':
-      return encInt;
-    case 'int32':
-      return (v) => `<value><i4>${Number(v) | 0}</i4></value>`;
-    case 'float':
-      return (v) => `<value><double>${g16(Number(v))}</double></value>`;
-    case 'bool':
-      return encBool;
-    case 'datetime':
-      return (v) => `<value><dateTime.iso8601>${esc(String(v))}</dateTime.iso8601></value>`;
-    case 'void':
-      return () => '<value></value>';
     case 'any':
       return encodeAny;
-    case 'set': {
-      const el = encoderFor(ty.of);
-      return (v) => {
-        const a = v as unknown[];
-        if (a.length === 0) return '<value><array><data></data></array></value>';
-        let s = '<value><array><data>';
-        for (let i = 0; i < a.length; i++) s += el(a[i]);
-        return s + '</data></array></value>';
-      };
-    }
+    case 'set':
+      // The empty set is the common case in records: one constant string.
+      return ((inner) => (v: unknown) =>
+        (v as unknown[]).length === 0 ? '<value><array><data></data></array></value>' : `<value><array><data>${inner(v)}</data></array></value>`)(innerFor(ty));
+    case 'bool':
+      return encBool;
+    case 'int':
+    case 'int32':
+    case 'float':
+    case 'datetime':
+    case 'void':
     case 'map': {
-      const val = encoderFor(ty.val);
-      return (v) => {
-        let s = '<value><struct>';
-        if (v instanceof LazyMap) {
-          for (const [k, x] of v.entries) s += `<member><name>${esc(k)}</name>${val(x)}</member>`;
-        } else {
-          const m = v as Record<string, unknown>;
-          for (const k in m) s += `<member><name>${esc(k)}</name>${val(m[k])}</member>`;
-        }
-        return s + '</struct></value>';
-      };
+      const [o, c] = wrapOf(ty);
+      const inner = innerFor(ty);
+      return (v) => o + inner(v) + c;
     }
     case 'record': {
       const def = classDef(ty.cls);
@@ -515,7 +586,8 @@ function compile(ty: Ty): Enc {
       const body = fields
         .map((fd, i) => `${JSON.stringify(`<member><name>${esc(fd.name)}</name>`)} + e[${i}](r[${JSON.stringify(fd.name)}]) + '</member>'`)
         .join(' + ');
-      const tmpl = new Function('e', `return function (r) { return '<value><struct>' + ${body} + '</struct></value>'; };`)(encs) as Enc;
+      // (a class without visible fields, event, has an empty body)
+      const tmpl = new Function('e', `return function (r) { return '<value><struct>' + ${body || "''"} + '</struct></value>'; };`)(encs) as Enc;
       // A cached record (Encoded) inside a larger value (a task result, an event) keeps its bytes.
       return (v) => (v instanceof Encoded ? v.xml().toString('utf8') : tmpl(v));
     }
@@ -621,53 +693,49 @@ export function releaseSlice(b: Buffer): void {
   if (slabs.has(b.buffer) && freeSlabs.length < 8 && !freeSlabs.includes(b.buffer as ArrayBuffer)) freeSlabs.push(b.buffer as ArrayBuffer);
 }
 
+/** A piece of a slice: text, bytes, or a piece that writes itself. */
+export type Piece = string | Buffer | SlicePiece;
+
 /**
- * Concatenates string and Buffer pieces into one Buffer of `bytes` bytes (their UTF-8 length);
- * `slab`: cut from a reused slab (the caller gives it back with releaseSlice).
+ * Concatenates pieces into one Buffer of `bytes` bytes (their UTF-8 length); `slab`: cut from
+ * a reused slab (the caller gives it back with releaseSlice).
  */
-export function joinPieces(pieces: (string | Buffer)[], bytes: number, slab = false): Buffer {
+export function joinPieces(pieces: Piece[], bytes: number, slab = false): Buffer {
   const out = slab ? slabSlice(bytes) : Buffer.allocUnsafe(bytes);
   let o = 0;
-  for (const p of pieces) o += typeof p === 'string' ? out.write(p, o, 'utf8') : p.copy(out, o);
+  for (const p of pieces) {
+    if (typeof p === 'string') o += out.write(p, o, 'utf8');
+    else if (p instanceof Uint8Array) o += p.copy(out, o);
+    else o = p.writePiece(out, o);
+  }
   if (o !== bytes) throw new Error(`joinPieces: ${o} bytes written, ${bytes} expected`);
   return out;
 }
 
 /**
- * The members of a map, `head(key) + value + '</member>'` each, in slices: values that are
- * Encoded go in as their bytes (one copy into the slice), others through `enc` as strings.
- * Shared by both codecs (`sep` is JSON's comma between members).
+ * The members of a map in slices: values that are Encoded as `encoded` puts them (their bytes,
+ * copied into the slice once; it pushes the member's pieces and returns their length), others
+ * as `head(key) + enc(value) + tail` strings. Shared by both codecs (`first`: JSON's comma).
  */
 export function* memberSlices(
   entries: Iterable<[string, unknown]>,
   head: (k: string, first: boolean) => string,
-  bytesOf: (x: Encoded) => Buffer,
   enc: (x: unknown) => string,
   tail: string,
-  headBytes?: (x: Encoded, k: string) => Buffer,
+  encoded: (x: Encoded, k: string, first: boolean, pieces: Piece[]) => number,
 ): Generator<string | Buffer, void, void> {
-  let pieces: (string | Buffer)[] = [];
+  let pieces: Piece[] = [];
   let bytes = 0;
   let n = 0;
   let first = true;
   for (const [k, x] of entries) {
-    if (x instanceof Encoded) {
-      const h = headBytes ? headBytes(x, k) : head(k, first);
-      const b = bytesOf(x);
-      pieces.push(h, b);
-      bytes += (typeof h === 'string' ? Buffer.byteLength(h) : h.length) + b.length;
-      first = false;
-    } else {
-      const h = head(k, first);
-      first = false;
-      const s = h + enc(x);
+    if (x instanceof Encoded) bytes += encoded(x, k, first, pieces);
+    else {
+      const s = head(k, first) + enc(x) + tail;
       pieces.push(s);
       bytes += Buffer.byteLength(s);
     }
-    if (tail) {
-      pieces.push(tail);
-      bytes += tail.length;
-    }
+    first = false;
     if (++n === SLICE || bytes >= SLICE_BYTES) {
       yield joinPieces(pieces, bytes, true);
       pieces = [];
@@ -678,19 +746,119 @@ export function* memberSlices(
   if (bytes) yield joinPieces(pieces, bytes, true);
 }
 
+/** Pushes an Encoded value's XML-RPC member (memberSlices' `encoded` for this codec). */
+function encodedMember(x: Encoded, k: string, _first: boolean, pieces: Piece[]): number {
+  const m = x.xmlMember(k);
+  pieces.push(m);
+  return m instanceof Uint8Array ? m.length : m.pieceBytes;
+}
+
+// ---------------------------------------------------------------- compact records
+//
+// A record as a member of a bulk reply, `<member><name>REF</name><value><struct>…</struct></value>
+// </member>`, is constant text per class (member names, tags, each field's wrapOf) between
+// variable parts: the ref and each field's inner encoding. The record cache keeps only the
+// variable parts (compactMember: their lengths as LEB128 varints, then their UTF-8 bytes; ~1/3
+// of the whole for a PIF); a bulk reply writes them between the class's constant pieces
+// (writeCompact: native/assemble.c, one call per record instead of a copy per piece).
+
+type Assembler = { layout(tmpl: Buffer, ends: Uint32Array): number; assemble(out: Buffer, at: number, id: number, rec: Buffer): number };
+let assembler: Assembler | Error | undefined;
+
+function loadAssembler(): Assembler {
+  if (assembler === undefined) {
+    try {
+      // dist/src/wire/xmlrpc.js → dist/native/assemble.node
+      assembler = createRequire(import.meta.url)('../../native/assemble.node') as Assembler;
+    } catch (e) {
+      assembler = new Error(`the record assembler addon is not built (make build compiles native/assemble.c): ${(e as Error).message}`);
+    }
+  }
+  if (assembler instanceof Error) throw assembler;
+  return assembler;
+}
+
+/** A class's bulk member: the addon's id for its constant pieces, their length, and its variable parts. */
+interface MemberLayout {
+  id: number;
+  constBytes: number;
+  parts: (ref: string, r: Record<string, unknown>) => string[];
+}
+const layouts = new Map<string, MemberLayout>();
+
+function memberLayout(cls: string): MemberLayout {
+  let l = layouts.get(cls);
+  if (l === undefined) {
+    const def = classDef(cls);
+    if (!def) throw new Error(`xmlrpc: unknown record class ${cls}`);
+    const fields: FieldDef[] = visibleFields(def);
+    const pieces = ['<member><name>'];
+    let cur = '</name><value><struct>';
+    for (const fd of fields) {
+      const [o, c] = wrapOf(fd.ty);
+      pieces.push(`${cur}<member><name>${esc(fd.name)}</name>${o}`);
+      cur = `${c}</member>`;
+    }
+    pieces.push(`${cur}</struct></value></member>`);
+    const tmpl = Buffer.from(pieces.join(''), 'utf8');
+    const ends = new Uint32Array(pieces.length);
+    let e = 0;
+    pieces.forEach((p, i) => (ends[i] = e += Buffer.byteLength(p)));
+    const inner = fields.map((fd) => innerFor(fd.ty));
+    const parts = new Function(
+      'e',
+      'esc',
+      `return function (ref, r) { return [esc(ref), ${fields.map((fd, i) => `e[${i}](r[${JSON.stringify(fd.name)}])`).join(', ')}]; };`,
+    )(inner, esc) as MemberLayout['parts'];
+    l = { id: loadAssembler().layout(tmpl, ends), constBytes: e, parts };
+    layouts.set(cls, l);
+  }
+  return l;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * The variable parts of record `r` (of class cls, under `ref`) as a bulk reply's member, in a
+ * Buffer of their own, and the member's length once assembled (writeCompact).
+ */
+export function compactMember(cls: string, ref: string, r: Record<string, unknown>): { rec: Buffer; bytes: number } {
+  const l = memberLayout(cls);
+  const parts = l.parts(ref, r);
+  const all = parts.join('');
+  const ascii = !NON_ASCII.test(all);
+  let head = 0;
+  const lens = parts.map((p) => {
+    const n = ascii ? p.length : Buffer.byteLength(p, 'utf8');
+    head += n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+    return n;
+  });
+  const data = ascii ? all.length : Buffer.byteLength(all, 'utf8');
+  // Its own memory (not a slice of Node's shared pool, which a kept record would keep whole).
+  const rec = Buffer.allocUnsafeSlow(head + data);
+  let o = 0;
+  for (let n of lens) {
+    while (n >= 0x80) {
+      rec[o++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    rec[o++] = n;
+  }
+  rec.write(all, o, ascii ? 'latin1' : 'utf8');
+  return { rec, bytes: l.constBytes + data };
+}
+
+/** Writes the member compactMember made for cls into `out` at `at`; returns the offset after it. */
+export function writeCompact(cls: string, rec: Buffer, out: Buffer, at: number): number {
+  return loadAssembler().assemble(out, at, memberLayout(cls).id, rec);
+}
+
 function* bodyParts(v: unknown, ty: Ty): Generator<string | Buffer, void, void> {
   if (ty.k === 'map' && (v instanceof LazyMap || (v && typeof v === 'object' && Object.keys(v).length > SLICE))) {
     const entries = v instanceof LazyMap ? v.entries : Object.entries(v as Record<string, unknown>);
     const val = encoderFor(ty.val);
     yield '<value><struct>';
-    yield* memberSlices(
-      entries,
-      memberHead,
-      (x) => x.xml(),
-      val,
-      '</member>',
-      (x, k) => x.xmlMemberHead(k),
-    );
+    yield* memberSlices(entries, memberHead, val, '</member>', encodedMember);
     yield '</struct></value>';
     return;
   }

@@ -121,6 +121,32 @@ describe('store', () => {
     t.close();
   });
 
+  it('keeps one frozen copy of a small string map that repeats across rows, in its key order, also after reopen', async () => {
+    const f = file();
+    const s = new Store(f);
+    const props = () => Object.assign(Object.create(null), { gro: 'on', b: '1' });
+    const [a, b, c, d] = await s.write((tx) => [
+      tx.create('network', { other_config: props() }),
+      tx.create('network', { other_config: props() }),
+      tx.create('network', { other_config: Object.assign(Object.create(null), { b: '1', gro: 'on' }) }),
+      tx.create('network', { other_config: props() }),
+    ]);
+    const oc = (st: Store, ref: string) => st.get('network', ref).other_config as Record<string, string>;
+    expect(oc(s, a)).to.equal(oc(s, b));
+    expect(Object.isFrozen(oc(s, a))).to.equal(true);
+    expect(oc(s, c)).not.to.equal(oc(s, a));
+    expect(Object.keys(oc(s, c))).to.deep.equal(['b', 'gro']);
+    await s.write((tx) => tx.set('network', b, { other_config: Object.assign(Object.create(null), { gro: 'off', b: '1' }) }));
+    expect(plain(oc(s, a))).to.deep.equal({ gro: 'on', b: '1' });
+    expect(plain(oc(s, b))).to.deep.equal({ gro: 'off', b: '1' });
+    s.close();
+    const t = new Store(f);
+    expect(oc(t, a)).to.equal(oc(t, d));
+    expect(Object.keys(oc(t, a))).to.deep.equal(['gro', 'b']);
+    expect(Object.keys(oc(t, c))).to.deep.equal(['b', 'gro']);
+    t.close();
+  });
+
   it('fills unspecified fields with datamodel defaults and a fresh uuid', async () => {
     const s = new Store(':memory:');
     const a = await s.write((tx) => tx.create('network', { other_config: {} }));
@@ -351,6 +377,32 @@ describe('store', () => {
     const again = new Store(f);
     expect(again.get('network', net).MTU).to.equal(1500);
     again.close();
+  });
+
+  it('tells the relation listeners once per target a commit touches: a rewritten row, a moved link, a create and a delete', async () => {
+    const s = new Store(':memory:');
+    const told: string[] = [];
+    s.onRelationChange((cls, ref) => told.push(`${cls} ${ref}`));
+    const [n1, n2, h] = await s.write((tx) => [tx.create('network', { other_config: {} }), tx.create('network', { other_config: {} }), tx.create('host', {})]);
+    const [p, q] = await s.write((tx) => [
+      tx.create('PIF', { network: n1, host: h, device: 'eth8' }),
+      tx.create('PIF', { network: n1, host: h, device: 'eth9' }),
+    ]);
+    expect(told.sort()).to.deep.equal([`host ${h}`, `host ${h}`, `network ${n1}`, `network ${n1}`]);
+    // A rewrite that keeps its links: each target once (its ref moves last in the target's set).
+    told.length = 0;
+    await s.write((tx) => tx.set('PIF', p, { MTU: 9000 }));
+    expect(told.sort()).to.deep.equal([`host ${h}`, `network ${n1}`]);
+    expect(s.children('network', n1, 'PIFs')).to.deep.equal([q, p]);
+    // A link moved: the old target and the new one, once each.
+    told.length = 0;
+    await s.write((tx) => tx.set('PIF', p, { network: n2 }));
+    expect(told.sort()).to.deep.equal([`host ${h}`, `network ${n1}`, `network ${n2}`].sort());
+    told.length = 0;
+    await s.write((tx) => tx.destroy('PIF', p));
+    expect(told.sort()).to.deep.equal([`host ${h}`, `network ${n2}`]);
+    expect([s.children('network', n1, 'PIFs'), s.children('network', n2, 'PIFs'), s.children('host', h, 'PIFs')]).to.deep.equal([[q], [], [q]]);
+    s.close();
   });
 
   it('migrates a table created by an older version with fewer columns, keeping its rows', async () => {

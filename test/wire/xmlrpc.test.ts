@@ -3,8 +3,8 @@
 // is not a methodCall is a ProtocolError, and replies are byte-for-byte what xapi emits.
 import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
-import { T, classDef, visibleFields, zeroOf } from '../../schema/index.js';
-import { encode, esc, failure, g16, parseCall, successParts, valueString } from '../../src/wire/xmlrpc.js';
+import { T, classDef, classes, visibleFields, zeroOf } from '../../schema/index.js';
+import { compactMember, encode, esc, failure, g16, memberHead, parseCall, successParts, valueString, writeCompact } from '../../src/wire/xmlrpc.js';
 import { ProtocolError, WireDateTime, WireDouble } from '../../src/wire/values.js';
 
 const call = (params: string, name = 'X.y') => `<?xml version="1.0"?><methodCall><methodName>${name}</methodName><params>${params}</params></methodCall>`;
@@ -242,6 +242,59 @@ describe('wire/xmlrpc encode', () => {
     expect(order).to.deep.equal(names);
     expect(xml).to.contain('<member><name>MTU</name><value>1500</value></member>');
     expect(xml).to.contain('<member><name>managed</name><value><boolean>1</boolean></value></member>');
+  });
+
+  it("assembles every class's compact record member as the general encoder writes it", () => {
+    // Each field kind's wrap (int32, float, datetime, sets, maps, any) around non-ASCII content.
+    const sample = (ty: import('../../schema/index.js').Ty): unknown => {
+      switch (ty.k) {
+        case 'string':
+          return 'é<&>€😀';
+        case 'int':
+          return -(2 ** 40);
+        case 'int32':
+          return 7;
+        case 'float':
+          return 0.1;
+        case 'bool':
+          return true;
+        case 'datetime':
+          return '20261203T12:00:00Z';
+        case 'set':
+          return [sample(ty.of), sample(ty.of)];
+        case 'map':
+          return { 'k&': sample(ty.val), ü: sample(ty.val) };
+        case 'any':
+          return { a: ['x', 1] };
+        default:
+          return zeroOf(ty);
+      }
+    };
+    for (const def of classes) {
+      for (const fill of [zeroOf, sample]) {
+        const rec: Record<string, unknown> = {};
+        for (const fd of visibleFields(def)) rec[fd.name] = fill(fd.ty);
+        const ref = 'OpaqueRef:é&1';
+        const want = memberHead(ref) + encode(rec, T.record(def.name)) + '</member>';
+        const { rec: compact, bytes } = compactMember(def.name, ref, rec);
+        const out = Buffer.alloc(bytes + 4);
+        expect(writeCompact(def.name, compact, out, 2), def.name).to.equal(bytes + 2);
+        expect(out.subarray(2, bytes + 2).toString('utf8'), def.name).to.equal(want);
+        expect(compact.length, def.name).to.be.below(Buffer.byteLength(want));
+      }
+    }
+  });
+
+  it('refuses a compact record that does not match its layout or does not fit, writing nothing', () => {
+    const rec: Record<string, unknown> = {};
+    for (const fd of visibleFields(classDef('network')!)) rec[fd.name] = zeroOf(fd.ty);
+    const { rec: compact, bytes } = compactMember('network', 'OpaqueRef:a', rec);
+    const out = Buffer.alloc(bytes + 8, 0x2a);
+    expect(() => writeCompact('network', compact, out, 9)).to.throw(/does not fit/);
+    expect(() => writeCompact('network', compact.subarray(0, compact.length - 1), out, 0)).to.throw(/do not match/);
+    expect(() => writeCompact('network', Buffer.concat([compact, Buffer.from('x')]), out, 0)).to.throw(/do not match/);
+    expect(() => writeCompact('network', Buffer.from([0x80, 0x80]), out, 0)).to.throw(/malformed/);
+    expect(out.every((b) => b === 0x2a)).to.equal(true);
   });
 
   it('never writes an internal field of a record (task.session)', () => {
