@@ -7,6 +7,7 @@
 // failure fails the transaction (the master's database is unchanged) and the hosts already
 // called get the committed state back.
 import type { Ref } from '../../schema/index.js';
+import type { NetState } from '../backends/backend.js';
 import type { Store, Txn } from '../store/store.js';
 import { ApiError } from '../errors.js';
 import { affectedHosts, DESIRED_CLASSES, desiredState } from '../reconciler/desired.js';
@@ -24,6 +25,28 @@ declare module '../store/store.js' {
 }
 
 export { affectedHosts };
+
+/**
+ * A host's desired state as JSON, whole and bridge by bridge (`json` is JSON.stringify of the
+ * state): what a change sends is the bridges whose JSON differs from the state the slave has.
+ */
+export interface StateJson {
+  json: string;
+  bridges: ReadonlyMap<string, string>;
+}
+
+/** The StateJson of a state (each bridge stringified once; the whole is made of those). */
+export function stateJson(state: NetState): StateJson {
+  const bridges = new Map<string, string>();
+  const parts: string[] = [];
+  for (const name of Object.keys(state.bridges)) {
+    const j = JSON.stringify(state.bridges[name]);
+    if (j === undefined) continue;
+    bridges.set(name, j);
+    parts.push(`${JSON.stringify(name)}:${j}`);
+  }
+  return { json: `{"bridges":{${parts.join(',')}}}`, bridges };
+}
 
 /**
  * The committed desired state of each host, as JSON, kept across commits that do not change it:
@@ -66,7 +89,7 @@ export class CommittedCache {
     if (this.touched > Math.max(this.seen, this.cleared)) this.forget(this.touched);
     let json = this.states.get(host);
     if (json === undefined) {
-      json = JSON.stringify(desiredState(store, host));
+      json = stateJson(desiredState(store, host)).json;
       this.computed++;
       this.states.set(host, json);
     }
@@ -105,8 +128,8 @@ export interface ForwardPool {
   readonly log: { error(m: string): void };
   /** True when a call to this host went unanswered and the host has not synced since (calls to it fail at once). */
   unanswered(host: string): boolean;
-  /** Sends a desired state to a slave host's daemon; failures as the ApiError the caller sees. `sync`: a start-up sync (the slave waits for it). */
-  sendState(host: string, uuid: string, json: string, culprit: string, sync: boolean): Promise<void>;
+  /** Sends a desired state to a slave host's daemon (whole, or the bridges that changed); failures as the ApiError the caller sees. `sync`: a start-up sync (the slave waits for it). */
+  sendState(host: string, uuid: string, state: StateJson, culprit: string, sync: boolean): Promise<void>;
   /** Asks a slave host's daemon for the plan of a desired state, applying nothing (dry runs). */
   planState(host: string, uuid: string, json: string, culprit: string): Promise<PlanSummary>;
 }
@@ -140,7 +163,8 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
       // A host no slave daemon ever registered for is records only (tests build such hosts): nothing to send.
       if (!pool.roles.member(uuid)) continue;
       const sync = tx.ctx.forceSync?.has(host) ?? false;
-      const json = JSON.stringify(desiredState(tx, host));
+      const state = stateJson(desiredState(tx, host));
+      const json = state.json;
       after.set(host, json);
       if (!sync && !tx.sent.has(host) && json === cache.get(store, host)) continue;
       // A host that left a call unanswered is not waited for again until it syncs: the caller hears at once.
@@ -154,11 +178,11 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
       tx.remote.set(host, {
         key: host,
         payload: json,
-        run: () => pool.sendState(host, uuid, json, culprit, sync),
+        run: () => pool.sendState(host, uuid, state, culprit, sync),
         // Put back to what is committed when the undo runs (others may have committed since); a host that does not answer is resynced instead.
         undo: async () => {
           if (pool.unanswered(host)) return;
-          await pool.sendState(host, uuid, JSON.stringify(desiredState(store, host)), 'OpaqueRef:NULL', false).catch((e) => {
+          await pool.sendState(host, uuid, stateJson(desiredState(store, host)), 'OpaqueRef:NULL', false).catch((e) => {
             pool.log.error(`pool: could not put host ${host} back after a failed transaction: ${(e as Error).message}`);
           });
         },
