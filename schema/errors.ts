@@ -112,6 +112,7 @@ export const E = {
   POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS: 'POOL_JOINING_HOST_HAS_NON_MANAGEMENT_VLANS',
   JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS: 'JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS',
   HOST_IS_MASTER: 'HOST_IS_MASTER',
+  TOO_BUSY: 'TOO_BUSY',
 } as const;
 
 export type ErrorCode = keyof typeof E;
@@ -127,6 +128,11 @@ const def = (code: ErrorCode, params: string[], doc: string): ErrorDef => ({ cod
 
 export const errors: ErrorDef[] = [
   def(E.SESSION_AUTHENTICATION_FAILED, [], 'Wrong user name or password; no session is issued. Documented without parameters; xapi sends [user name, reason].'),
+  def(
+    E.TOO_BUSY,
+    [],
+    'The request was rejected because the server is too busy (session.slave_login: the master has no free password-check slot now; the pool secret was not looked at, try again later).',
+  ),
   def(E.SESSION_INVALID, ['handle'], 'The session reference is unknown, expired or was logged out; log in again.'),
   def(E.SESSION_NOT_REGISTERED, ['handle'], 'event.next was called by a session with no event.register subscription.'),
   def(E.MESSAGE_METHOD_UNKNOWN, ['method'], 'No API method has this name.'),

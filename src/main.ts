@@ -5,12 +5,11 @@
 // threads, so what V8's worker threads free is reused by the others (-6 MB on that peak, -0.5 MB
 // idle); it must be in the environment, as threads have their arenas before any module runs.
 import http from 'node:http';
-import type https from 'node:https';
-import { createRequire } from 'node:module';
 import { hashPassword } from './api/session.js';
 import { DEFAULT_PASSWORD, DEFAULTS, USAGE, parseArgs } from './config.js';
 import { makeLogger, startDaemon } from './daemon.js';
 import { loadHeapAddon, releaseMemory, releaseWhenIdle } from './heap.js';
+import { lazyHttps } from './lazy.js';
 
 /**
  * `wait-ready [daemon options] [--timeout S]`: the unit's readiness check. Resolves once the
@@ -29,7 +28,7 @@ async function waitReady(argv: string[]): Promise<void> {
   const end = Date.now() + timeoutS * 1000;
   const probe = () =>
     new Promise<boolean>((resolve) => {
-      const req = (cfg.tlsCert ? (createRequire(import.meta.url)('node:https') as typeof https) : http).request(
+      const req = (cfg.tlsCert ? lazyHttps() : http).request(
         { host, port: cfg.port, method: 'GET', path: '/', timeout: 2000, rejectUnauthorized: false },
         (res) => {
           res.resume();

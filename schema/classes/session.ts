@@ -67,7 +67,7 @@ export const session = defineClass({
       session: false,
       async: false,
       hidden: true,
-      errors: ['SESSION_AUTHENTICATION_FAILED'],
+      errors: ['SESSION_AUTHENTICATION_FAILED', 'TOO_BUSY'],
     },
     {
       name: 'slave_local_login_with_password',

@@ -195,23 +195,32 @@ export function hashFingerprint(hash: string): string {
   return createHash('sha256').update(`xenapi-netd session\0${hash}`).digest('base64').slice(0, 22);
 }
 
-/** Why a login is refused while the LoginGate's line is full: a refusal for now, not of the credentials (a pool slave keeps its secret). */
+/** Why a login is refused while the LoginGate's line is full: a refusal for now, not of the credentials. */
 export const LOGINS_BUSY = 'Too many logins in progress; try again later';
+
+/** A login's refusal while the LoginGate's line is full (what a caller gets; see gatedAuth's `busy`). */
+export function loginsBusy(who: string): ApiError {
+  return new ApiError('SESSION_AUTHENTICATION_FAILED', [who, LOGINS_BUSY]);
+}
 
 /**
  * Runs a password check under the daemon's LoginGate (waiting in line for a slot, refused at once
- * when the line is full); a failure waits --auth-fail-delay holding its slot, outside any lock,
- * then fails.
+ * with `busy(who)` when the line is full); a failure waits --auth-fail-delay holding its slot,
+ * outside any lock, then fails.
  */
-export async function gatedCheck(ctx: CallCtx, uname: string, check: () => Promise<boolean>, who = uname): Promise<void> {
-  return gatedAuth(ctx.d, ctx.peer ?? '', check, who);
+export async function gatedCheck(ctx: CallCtx, uname: string, check: () => Promise<boolean>, busy: (who: string) => ApiError = loginsBusy): Promise<void> {
+  return gatedAuth(ctx.d, ctx.peer ?? '', check, uname, busy);
 }
 
 /** gatedCheck for a credential that does not arrive in an API call (HTTP Basic, a node's Bearer token): the same gate and delay. */
-export async function gatedAuth(d: Pick<Daemon, 'loginGate' | 'authFailDelayMs'>, peer: string, check: () => Promise<boolean>, who: string): Promise<void> {
-  if (!(await d.loginGate.acquire(peer))) {
-    throw new ApiError('SESSION_AUTHENTICATION_FAILED', [who, LOGINS_BUSY]);
-  }
+export async function gatedAuth(
+  d: Pick<Daemon, 'loginGate' | 'authFailDelayMs'>,
+  peer: string,
+  check: () => Promise<boolean>,
+  who: string,
+  busy: (who: string) => ApiError = loginsBusy,
+): Promise<void> {
+  if (!(await d.loginGate.acquire(peer))) throw busy(who);
   try {
     if (await check()) return;
     // xapi delays a failed login to slow password guessing; only this caller waits.

@@ -6,7 +6,8 @@ import type { Backend } from './backend.js';
 import { checkAugtool, IfcfgBackend } from './ifcfg.js';
 import { OpenvswitchBackend } from './ovs/backend.js';
 import { localRunner, Tool, type Runner } from './tools/exec.js';
-import { Initscripts, NetworkManager, type IfControl } from './tools/ifupdown.js';
+import { DHCLIENT_TIMEOUT_MS } from './tools/dhclient.js';
+import { IF_TIMEOUT_MS, Initscripts, NetworkManager, NMCLI_WAIT_S, nmcliTimeoutMs, type IfControl } from './tools/ifupdown.js';
 import { SimulatedBackend } from './simulated.js';
 
 /** Options every backend may use. */
@@ -22,6 +23,9 @@ export interface BackendOptions {
   ifup?: string;
   ifdown?: string;
   nmcli?: string;
+  /** ifcfg live apply: the time limit of one ifup/ifdown (ms; default IF_TIMEOUT_MS) and nmcli's --wait (s; default NMCLI_WAIT_S). */
+  ifTimeoutMs?: number;
+  nmcliWaitS?: number;
   /** Where DHCP clients keep pid and lease files (default: a directory under the system's temporary one). */
   dhcpDir?: string;
 }
@@ -34,7 +38,7 @@ function sandboxRunners(dir: string): { vsctl: Runner; appctl: Runner; ip: Runne
     vsctl: localRunner('ovs-vsctl', [], env),
     appctl: localRunner('ovs-appctl', ['-t', 'ovs-vswitchd'], env),
     ip: localRunner('ip', ['-n', rec.netns]),
-    dhclient: localRunner('ip', ['netns', 'exec', rec.netns, 'dhclient']),
+    dhclient: localRunner('ip', ['netns', 'exec', rec.netns, 'dhclient'], undefined, DHCLIENT_TIMEOUT_MS),
     dhcpDir: join(dir, 'dhcp'),
   };
 }
@@ -44,12 +48,15 @@ function sandboxRunners(dir: string): { vsctl: Runner; appctl: Runner; ip: Runne
  * answers `running`), else ifup/ifdown. With the real root the programs come from PATH; with
  * --ifcfg-root only when given (a file sandbox is not the host).
  */
-export async function ifControl(o: Pick<BackendOptions, 'ifcfgRoot' | 'ifup' | 'ifdown' | 'nmcli' | 'log'>): Promise<IfControl | undefined> {
+export async function ifControl(
+  o: Pick<BackendOptions, 'ifcfgRoot' | 'ifup' | 'ifdown' | 'nmcli' | 'log' | 'ifTimeoutMs' | 'nmcliWaitS'>,
+): Promise<IfControl | undefined> {
   const real = !o.ifcfgRoot || o.ifcfgRoot === '/';
   const nmcli = o.nmcli ?? (real ? 'nmcli' : undefined);
   if (nmcli) {
-    const tool = new Tool('nmcli', localRunner(nmcli), o.log);
-    if (await NetworkManager.running(tool)) return new NetworkManager(tool);
+    const wait = o.nmcliWaitS ?? NMCLI_WAIT_S;
+    const tool = new Tool('nmcli', localRunner(nmcli, [], undefined, nmcliTimeoutMs(wait)), o.log);
+    if (await NetworkManager.running(tool)) return new NetworkManager(tool, wait);
   }
   // initscripts' own ifup/ifdown (Debian's ifupdown has the same names and reads /etc/network/interfaces instead).
   const own = (p: string) => (real && existsSync(p) ? p : undefined);
@@ -62,7 +69,11 @@ export async function ifControl(o: Pick<BackendOptions, 'ifcfgRoot' | 'ifup' | '
       );
     return undefined;
   }
-  return new Initscripts(new Tool('ifup', localRunner(ifup), o.log), new Tool('ifdown', localRunner(ifdown), o.log));
+  const limit = o.ifTimeoutMs ?? IF_TIMEOUT_MS;
+  return new Initscripts(
+    new Tool('ifup', localRunner(ifup, [], undefined, limit), o.log),
+    new Tool('ifdown', localRunner(ifdown, [], undefined, limit), o.log),
+  );
 }
 
 /** Creates the backend called `name`. */
@@ -73,7 +84,11 @@ export async function createBackend(name: string, o: BackendOptions): Promise<Ba
     case 'openvswitch':
       return o.ovsSandbox
         ? new OpenvswitchBackend({ ...sandboxRunners(o.ovsSandbox), log: o.log })
-        : OpenvswitchBackend.local({ log: o.log, dhclient: localRunner('dhclient'), dhcpDir: o.dhcpDir ?? join(tmpdir(), 'xenapi-netd-dhcp') });
+        : OpenvswitchBackend.local({
+            log: o.log,
+            dhclient: localRunner('dhclient', [], undefined, DHCLIENT_TIMEOUT_MS),
+            dhcpDir: o.dhcpDir ?? join(tmpdir(), 'xenapi-netd-dhcp'),
+          });
     case 'ifcfg': {
       await checkAugtool();
       const control = await ifControl(o);

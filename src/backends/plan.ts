@@ -44,6 +44,19 @@ function canonicalView(state: NetState): Record<string, Bridge> {
   return bridges;
 }
 
+/**
+ * `base` with the bridges of `set` put in and those named in `del` taken out, in canonical form
+ * with keys sorted (a pool slave's state after a change its master sent as the bridges that
+ * differ). Bridges already canonical (a normalized state's) are shared, not copied: the slave's
+ * 650-bridge state changed by one VLAN copies one bridge.
+ */
+export function patchState(base: NetState, set: Record<string, Bridge>, del: readonly string[]): NetState {
+  const merged: Record<string, Bridge> = { ...base.bridges };
+  for (const name of del) delete merged[name];
+  for (const name of Object.keys(set)) merged[name] = set[name];
+  return { bridges: canonicalView({ bridges: merged }) };
+}
+
 /** A deep copy in canonical form: bridge keys sorted, vifs sorted, bond members kept in given order. */
 export function normalize(state: NetState): NetState {
   const bridges: Record<string, Bridge> = {};
@@ -503,15 +516,18 @@ export function diff(actual: NetState, desired: NetState): Step[] {
   const D = canonicalView(desired);
   const inA = (n: string) => Object.prototype.hasOwnProperty.call(A, n);
   const inD = (n: string) => Object.prototype.hasOwnProperty.call(D, n);
+  // Each side's names once (sorted by canonicalView): a 650-bridge state listed them a dozen times per diff.
+  const namesA = Object.keys(A);
+  const namesD = Object.keys(D);
 
   // Bridges whose MTU, VLAN or own MAC changes are deleted and re-created, and so are the VLAN children of those.
   const recreated = new Set<string>();
-  for (const n of Object.keys(A)) {
+  for (const n of namesA) {
     if (inD(n) && (A[n].MTU !== D[n].MTU || !same(A[n].vlan ?? null, D[n].vlan ?? null) || (A[n].mac ?? '') !== (D[n].mac ?? ''))) recreated.add(n);
   }
   for (let grew = true; grew;) {
     grew = false;
-    for (const n of Object.keys(A)) {
+    for (const n of namesA) {
       const p = A[n].vlan?.parent;
       if (inD(n) && !recreated.has(n) && p && recreated.has(p)) {
         recreated.add(n);
@@ -519,12 +535,12 @@ export function diff(actual: NetState, desired: NetState): Step[] {
       }
     }
   }
-  const kept = new Set(Object.keys(A).filter((n) => inD(n) && !recreated.has(n)));
+  const kept = new Set(namesA.filter((n) => inD(n) && !recreated.has(n)));
   // Bridges built at the end: the re-created ones, and new VLAN bridges whose parent is one of those.
   const late = new Set(recreated);
   for (let grew = true; grew;) {
     grew = false;
-    for (const n of Object.keys(D)) {
+    for (const n of namesD) {
       const p = D[n].vlan?.parent;
       if (!inA(n) && !late.has(n) && p && late.has(p)) {
         late.add(n);
@@ -532,8 +548,8 @@ export function diff(actual: NetState, desired: NetState): Step[] {
       }
     }
   }
-  const fresh = Object.keys(D).filter((n) => !inA(n) && !late.has(n));
-  const doomed = Object.keys(A).filter((n) => !inD(n) || recreated.has(n));
+  const fresh = namesD.filter((n) => !inA(n) && !late.has(n));
+  const doomed = namesA.filter((n) => !inD(n) || recreated.has(n));
 
   const plan: Step[] = [];
 
@@ -541,13 +557,13 @@ export function diff(actual: NetState, desired: NetState): Step[] {
   for (const n of parentsFirst(fresh, D)) plan.push(addStep(D[n]));
 
   // (2) uplinks that disappear or change
-  for (const n of Object.keys(A)) {
+  for (const n of namesA) {
     const u = A[n].uplink;
     if (u && !(kept.has(n) && same(u, D[n].uplink ?? null))) plan.push({ op: 'uplink.del', bridge: n, uplink: canon(u) });
   }
 
   // (3) uplinks that appear or change
-  for (const n of Object.keys(D)) {
+  for (const n of namesD) {
     const u = D[n].uplink;
     if (u && !late.has(n) && !(kept.has(n) && same(u, A[n].uplink ?? null))) plan.push({ op: 'uplink.add', bridge: n, uplink: canon(u) });
   }
@@ -555,8 +571,8 @@ export function diff(actual: NetState, desired: NetState): Step[] {
   // (4) VIFs that move or go: each VIF leaves its old bridge just before it joins its new one
   const vifA = new Map<string, string>();
   const vifD = new Map<string, string>();
-  for (const n of Object.keys(A)) for (const v of A[n].vifs) vifA.set(v, n);
-  for (const n of Object.keys(D)) for (const v of D[n].vifs) vifD.set(v, n);
+  for (const n of namesA) for (const v of A[n].vifs) vifA.set(v, n);
+  for (const n of namesD) for (const v of D[n].vifs) vifD.set(v, n);
   const vifNames = [...vifA.keys()];
   for (const v of vifD.keys()) if (!vifA.has(v)) vifNames.push(v);
   for (const v of vifNames.sort()) {
@@ -568,7 +584,7 @@ export function diff(actual: NetState, desired: NetState): Step[] {
   }
 
   // (5) IPs: set new and changed ones first (clearing a changed bridge's old IP just before), then clear those that go
-  for (const n of Object.keys(D)) {
+  for (const n of namesD) {
     const ip = D[n].ip;
     if (!ip || late.has(n)) continue;
     const old = kept.has(n) ? A[n].ip : undefined;
@@ -576,7 +592,7 @@ export function diff(actual: NetState, desired: NetState): Step[] {
     if (old) plan.push({ op: 'ip.clear', bridge: n, ip: canon(old) });
     plan.push({ op: 'ip.set', bridge: n, ip: canon(ip) });
   }
-  for (const n of Object.keys(A)) {
+  for (const n of namesA) {
     const ip = A[n].ip;
     if (ip && !(kept.has(n) && D[n].ip)) plan.push({ op: 'ip.clear', bridge: n, ip: canon(ip) });
   }
@@ -610,6 +626,8 @@ export function fitToNics(state: NetState, nics: readonly string[]): { state: Ne
   const have = new Set(nics);
   const dropped: string[] = [];
   const missing = nicsNeeded(state).filter((d) => !have.has(d));
+  // Every NIC there (the usual case): the state as it is, not a copy of its 650 bridges.
+  if (!missing.length) return { state, dropped, missing };
   const bridges: Record<string, Bridge> = {};
   for (const [name, b] of Object.entries(state.bridges)) {
     const u = b.uplink;

@@ -7,9 +7,10 @@
 // failure fails the transaction (the master's database is unchanged) and the hosts already
 // called get the committed state back.
 import type { Ref } from '../../schema/index.js';
+import type { NetState } from '../backends/backend.js';
 import type { Store, Txn } from '../store/store.js';
 import { ApiError } from '../errors.js';
-import { affectedHosts, desiredState } from '../reconciler/desired.js';
+import { affectedHosts, DESIRED_CLASSES, desiredState } from '../reconciler/desired.js';
 import type { PlanSummary } from '../reconciler/reconciler.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
 
@@ -26,32 +27,91 @@ declare module '../store/store.js' {
 export { affectedHosts };
 
 /**
+ * A host's desired state as JSON, whole and bridge by bridge (`json` is JSON.stringify of the
+ * state): what a change sends is the bridges whose JSON differs from the state the slave has.
+ */
+export interface StateJson {
+  json: string;
+  bridges: ReadonlyMap<string, string>;
+}
+
+/** The StateJson of a state (each bridge stringified once; the whole is made of those). */
+export function stateJson(state: NetState): StateJson {
+  const bridges = new Map<string, string>();
+  const parts: string[] = [];
+  for (const name of Object.keys(state.bridges)) {
+    const j = JSON.stringify(state.bridges[name]);
+    if (j === undefined) continue;
+    bridges.set(name, j);
+    parts.push(`${JSON.stringify(name)}:${j}`);
+  }
+  return { json: `{"bridges":{${parts.join(',')}}}`, bridges };
+}
+
+/**
  * The committed desired state of each host, as JSON, kept across commits that do not change it:
  * every write that commits passes the forwarder first, which knows the hosts it affects and their
  * new states (a pool-wide VLAN on 64 hosts compared each new state with a committed one computed
- * afresh after every commit). A commit the forwarder did not see (Store.createNow's tasks) drops them all.
+ * afresh after every commit). A commit the forwarder did not see (Store.createNow's tasks,
+ * setNow) drops them all only if it changed a class desired states are read from
+ * (DESIRED_CLASSES): an Async call's task commits on every call and changes none.
  */
-class CommittedCache {
+export class CommittedCache {
   private states = new Map<string, string>();
-  /** The generation of the last commit seen. */
+  /** The generation of the last commit seen (committed()), and of the last foreign change that emptied the cache. */
   private seen = -1;
+  private cleared = -1;
+  /** The latest commit that changed a class of DESIRED_CLASSES, and the one before it. */
+  private touched = -1;
+  private touchedBefore = -1;
+
+  constructor(store: Pick<Store, 'onCommit'>) {
+    store.onCommit((gen, changes) => {
+      for (const c of changes) {
+        if (!DESIRED_CLASSES.has(c.cls)) continue;
+        this.touchedBefore = this.touched;
+        this.touched = gen;
+        return;
+      }
+    });
+  }
+
+  /** States computed afresh from the store (tests). */
+  computed = 0;
+
+  /** Host states held (tests). */
+  get size(): number {
+    return this.states.size;
+  }
+
   get(store: Store, host: string): string {
+    // Called before the transaction's own commit: a change since the last commit seen is foreign.
+    if (this.touched > Math.max(this.seen, this.cleared)) this.forget(this.touched);
     let json = this.states.get(host);
     if (json === undefined) {
-      json = JSON.stringify(desiredState(store, host));
+      json = stateJson(desiredState(store, host)).json;
+      this.computed++;
       this.states.set(host, json);
     }
     return json;
   }
+
   /** A write committed (`gen`): `now` holds the new states of the hosts it affected that are known, every other affected host is forgotten. */
   committed(gen: number, affected: Iterable<string>, now: ReadonlyMap<string, string>): void {
-    if (gen !== this.seen + 1) this.states.clear();
+    // The listener has already seen this commit: the latest foreign change is the one before it.
+    const foreign = this.touched === gen ? this.touchedBefore : this.touched;
+    if (foreign > Math.max(this.seen, this.cleared)) this.forget(foreign);
     this.seen = gen;
     for (const h of affected) {
       const json = now.get(h);
       if (json === undefined) this.states.delete(h);
       else this.states.set(h, json);
     }
+  }
+
+  private forget(gen: number): void {
+    this.states.clear();
+    this.cleared = gen;
   }
 }
 
@@ -68,8 +128,8 @@ export interface ForwardPool {
   readonly log: { error(m: string): void };
   /** True when a call to this host went unanswered and the host has not synced since (calls to it fail at once). */
   unanswered(host: string): boolean;
-  /** Sends a desired state to a slave host's daemon; failures as the ApiError the caller sees. `sync`: a start-up sync (the slave waits for it). */
-  sendState(host: string, uuid: string, json: string, culprit: string, sync: boolean): Promise<void>;
+  /** Sends a desired state to a slave host's daemon (whole, or the bridges that changed); failures as the ApiError the caller sees. `sync`: a start-up sync (the slave waits for it). */
+  sendState(host: string, uuid: string, state: StateJson, culprit: string, sync: boolean): Promise<void>;
   /** Asks a slave host's daemon for the plan of a desired state, applying nothing (dry runs). */
   planState(host: string, uuid: string, json: string, culprit: string): Promise<PlanSummary>;
 }
@@ -80,7 +140,7 @@ export interface ForwardPool {
  * of its host (docs/pool.md "Locking").
  */
 export function attachForwarder(store: Store, pool: ForwardPool): void {
-  const cache = new CommittedCache();
+  const cache = new CommittedCache(store);
   store.onPrepare((tx) => {
     if (pool.isSlave) {
       if (tx.ctx.localWrite) return;
@@ -103,7 +163,8 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
       // A host no slave daemon ever registered for is records only (tests build such hosts): nothing to send.
       if (!pool.roles.member(uuid)) continue;
       const sync = tx.ctx.forceSync?.has(host) ?? false;
-      const json = JSON.stringify(desiredState(tx, host));
+      const state = stateJson(desiredState(tx, host));
+      const json = state.json;
       after.set(host, json);
       if (!sync && !tx.sent.has(host) && json === cache.get(store, host)) continue;
       // A host that left a call unanswered is not waited for again until it syncs: the caller hears at once.
@@ -117,11 +178,11 @@ export function attachForwarder(store: Store, pool: ForwardPool): void {
       tx.remote.set(host, {
         key: host,
         payload: json,
-        run: () => pool.sendState(host, uuid, json, culprit, sync),
+        run: () => pool.sendState(host, uuid, state, culprit, sync),
         // Put back to what is committed when the undo runs (others may have committed since); a host that does not answer is resynced instead.
         undo: async () => {
           if (pool.unanswered(host)) return;
-          await pool.sendState(host, uuid, JSON.stringify(desiredState(store, host)), 'OpaqueRef:NULL', false).catch((e) => {
+          await pool.sendState(host, uuid, stateJson(desiredState(store, host)), 'OpaqueRef:NULL', false).catch((e) => {
             pool.log.error(`pool: could not put host ${host} back after a failed transaction: ${(e as Error).message}`);
           });
         },

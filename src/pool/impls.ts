@@ -7,7 +7,6 @@ import type { CallCtx, Impls } from '../api/context.js';
 import { now, withFlags } from '../api/context.js';
 import { createSession, gatedCheck, sameSecret, sessionImpls } from '../api/session.js';
 import type { NetState } from '../backends/backend.js';
-import { valueProblems } from '../backends/state.js';
 import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
 import { summarize } from '../reconciler/reconciler.js';
@@ -16,7 +15,7 @@ import { RemoteFailure, Unreachable, normalizeUrl, xapiCall } from './rpc.js';
 import type { Ticket } from './role.js';
 import type { PoolService } from './service.js';
 import { bringUpAtStartOfDay, fixBonds } from '../xapi/start_of_day.js';
-import { fetchPoolSecret } from './slave.js';
+import { fetchPoolSecret, type StateDelta } from './slave.js';
 import { forgetAbsent, poolMaster, registerHost, reportNics, syncBonds, syncTunnels, syncVlans, type SlaveReport } from './sync.js';
 
 /** The daemon's pool service. */
@@ -86,6 +85,7 @@ async function slaveStartup(ctx: CallCtx, uuid: string, url: string, reportJson:
   }
   if (host === master) throw new ApiError('INVALID_VALUE', ['host_uuid', 'the pool master cannot be its own slave']);
   pool.roles.setMember({ hostUuid: uuid, url, token: report.token });
+  pool.takesDeltas(uuid, report.deltas === true);
   if (!host) {
     host = registerHost(tx, uuid, report, master);
     log.info(`pool: host ${report.hostname} (${uuid}) joined the pool as ${host}`);
@@ -172,20 +172,29 @@ async function eject(ctx: CallCtx, host: string): Promise<void> {
   tx.after.push(() => pool.roles.dropMember(uuid));
 }
 
-/** A NetState sent by the master, as JSON. */
-function parseState(state: string): NetState {
-  let s: NetState;
+/**
+ * What the master sent, as JSON: a whole NetState, or a StateDelta ({base, set, del}: only to a
+ * slave that reported `deltas`). The shape only: the slave agent checks the values (it is the one
+ * place that does, for both and for dry runs).
+ */
+function parseState(state: string): NetState | StateDelta {
+  let s: (NetState & Partial<StateDelta>) | null;
   try {
-    s = JSON.parse(state) as NetState;
+    s = JSON.parse(state) as NetState & Partial<StateDelta>;
   } catch {
     throw new ApiError('INVALID_VALUE', ['state', 'not JSON']);
   }
+  if (s && typeof s === 'object' && !('bridges' in s) && 'base' in s) {
+    const { base, set, del } = s;
+    if (!Number.isFinite(base) || typeof set !== 'object' || set === null || Array.isArray(set) || !Array.isArray(del)) {
+      throw new ApiError('INVALID_VALUE', ['state', 'a delta needs a numeric base, set (bridges by name) and del (bridge names)']);
+    }
+    return { base: base!, set, del };
+  }
   if (!s || typeof s.bridges !== 'object' || s.bridges === null) throw new ApiError('INVALID_VALUE', ['state', 'no bridges']);
-  // Typed values only, whether the state is applied or only planned (the slave agent checks again).
-  const bad = valueProblems(s);
-  if (bad.length) throw new ApiError('INVALID_VALUE', ['state', bad[0]]);
   return s;
 }
+const isDelta = (s: NetState | StateDelta): s is StateDelta => !('bridges' in s);
 
 /** host.become_standalone on a slave, from its master. */
 async function becomeStandalone(ctx: CallCtx, { token }: ParamsOf<'host.become_standalone'>): Promise<void> {
@@ -247,7 +256,13 @@ export const poolJoinImpls: Impls = {
     async (ctx, { host, psecret: secret }) => {
       const pool = assertMaster(ctx);
       const known = () => host === NULL_REF || ctx.d.store.find('host', host) !== undefined;
-      await gatedCheck(ctx, 'pool', async () => !!pool.role.secret && sameSecret(secret, pool.role.secret) && known());
+      // A full login line answers xapi's TOO_BUSY, a code the slave tells from a refused secret (it keeps the secret and retries).
+      await gatedCheck(
+        ctx,
+        'pool',
+        async () => !!pool.role.secret && sameSecret(secret, pool.role.secret) && known(),
+        () => new ApiError('TOO_BUSY', []),
+      );
       // A registered slave's session is bound to its host; NULL is a host registering for the first time.
       const who = host === NULL_REF ? POOL_NEW_HOST : `${POOL_SLAVE_PREFIX}${ctx.d.store.get('host', host).uuid}`;
       return ctx.d.store.write((tx) => createSession(ctx, tx, { pool: true, auth_user_name: who, originator: 'xenapi-netd-pool' }));
@@ -293,11 +308,15 @@ export const poolJoinImpls: Impls = {
         throw new ApiError('INVALID_VALUE', ['ticket', 'not JSON']);
       }
       if (!t || !Number.isFinite(t.seq) || !Number.isFinite(t.deadline)) throw new ApiError('INVALID_VALUE', ['ticket', 'seq and deadline are required']);
-      await p.agent!.applyState(s, t);
+      await (isDelta(s) ? p.agent!.applyDelta(s, t) : p.agent!.applyState(s, t));
     },
     {
       // The master's dry run of a call that changes this host: the plan, not applied (the ticket is not used).
-      dryRun: async (ctx, { token, state }) => summarize(await assertToken(ctx, token).agent!.planState(parseState(state))),
+      dryRun: async (ctx, { token, state }) => {
+        const s = parseState(state);
+        if (isDelta(s)) throw new ApiError('INVALID_VALUE', ['state', 'a dry run takes a whole state']);
+        return summarize(await assertToken(ctx, token).agent!.planState(s));
+      },
     },
   ),
   'pool.join': withFlags((ctx, { master_address: address, master_username: user, master_password: password }) => join(ctx, address, user, password), {

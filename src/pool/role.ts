@@ -24,6 +24,8 @@ export interface RoleRecord {
   token?: string;
   /** Slave: the last NetState applied on the master's behalf. */
   lastState?: NetState;
+  /** Slave: the ticket seq the master sent lastState with (the base its deltas name); absent when not known. */
+  stateSeq?: number;
 }
 
 /** A slave daemon as the master knows it. */

@@ -6,7 +6,7 @@ import type XmlRpc from 'xmlrpc';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import type https from 'node:https';
-import type tls from 'node:tls';
+import { lazyHttps, lazyTls } from '../lazy.js';
 
 // The xmlrpc package (and its xmlbuilder/sax), and TLS, are loaded by the first call to another
 // daemon that needs them: a standalone daemon never makes one and keeps the ~3 MB they would hold
@@ -45,10 +45,10 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 let tlsAgent: https.Agent | undefined;
 let poolCa: string | undefined;
 const httpsAgent = (): https.Agent =>
-  (tlsAgent ??= new (requireCjs('node:https') as typeof https).Agent({
+  (tlsAgent ??= new (lazyHttps().Agent)({
     keepAlive: true,
     maxSockets: 64,
-    ...(poolCa ? { ca: [...(requireCjs('node:tls') as typeof tls).rootCertificates, poolCa] } : {}),
+    ...(poolCa ? { ca: [...lazyTls().rootCertificates, poolCa] } : {}),
   }));
 
 /**

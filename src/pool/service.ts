@@ -10,9 +10,9 @@ import { ApiError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { PlanSummary } from '../reconciler/reconciler.js';
 import { firstStart, type FirstStartOptions } from '../xapi/startup.js';
-import { attachForwarder, slaveError, type ForwardPool } from './forward.js';
+import { attachForwarder, slaveError, type ForwardPool, type StateJson } from './forward.js';
 import { RoleStore, newSecret, type RoleRecord, type Ticket } from './role.js';
-import { Unreachable, normalizeUrl, xapiCall } from './rpc.js';
+import { RemoteFailure, Unreachable, normalizeUrl, xapiCall } from './rpc.js';
 import { SlaveAgent } from './slave.js';
 
 /** Pool options from the command line. */
@@ -175,6 +175,7 @@ export class PoolService implements ForwardPool {
    * it to the master's state.
    */
   private markSilent(host: string, why: string): void {
+    this.acked.delete(host);
     if (this.silent.has(host)) return;
     this.silent.add(host);
     this.log.warn(`pool: host ${host} did not answer (${why}); marked not live until it syncs again`);
@@ -186,15 +187,50 @@ export class PoolService implements ForwardPool {
       .catch((e) => this.log.error(`pool: could not mark host ${host} not live: ${(e as Error).message}`));
   }
 
-  /** Master: sends a desired state to a slave host's daemon; failures as the ApiError the caller sees. */
-  async sendState(host: string, uuid: string, json: string, culprit: string, sync = false): Promise<void> {
+  /** Master: the slave hosts (uuids) whose daemon takes changes as deltas (SlaveReport.deltas), as each last reported. */
+  takesDeltas(uuid: string, yes: boolean): void {
+    if (yes) this.deltaHosts.add(uuid);
+    else this.deltaHosts.delete(uuid);
+  }
+  private deltaHosts = new Set<string>();
+  /**
+   * Master: per slave host, the state it last applied for us as far as we know (its ticket seq and
+   * bridges' JSON): the base of the next delta. Dropped while a call to the host is in flight and
+   * whenever one fails, so what is kept is only what the slave answered for.
+   */
+  private acked = new Map<string, { seq: number; bridges: ReadonlyMap<string, string> }>();
+
+  /**
+   * Master: sends a desired state to a slave host's daemon; failures as the ApiError the caller
+   * sees. A slave that takes deltas and last applied a state we know gets only the bridges that
+   * differ from it (a pool-wide VLAN sent each of 64 slaves its whole 650-bridge state, ~55 KB of
+   * JSON to escape into XML-RPC, parse, check and normalize); one that refuses the delta's base
+   * (INVALID_VALUE [base, ...]: it restarted, or applied something else since) gets the whole
+   * state, under the same ticket and deadline. A start-up sync always sends the whole state.
+   */
+  async sendState(host: string, uuid: string, state: StateJson, culprit: string, sync = false): Promise<void> {
     const m = this.roles.member(uuid);
     if (!m) throw new ApiError('CANNOT_CONTACT_HOST', [host]);
     const timeout = sync ? Math.max(this.callTimeoutMs, SYNC_APPLY_TIMEOUT_MS) : this.callTimeoutMs;
     this.seq = Math.max(this.seq + 1, Date.now() * 1000);
     const ticket: Ticket = { seq: this.seq, deadline: Date.now() + timeout + (this.clockOffset.get(uuid) ?? 0), ...(sync ? { sync: true } : {}) };
+    const ticketJson = JSON.stringify(ticket);
+    const base = sync || !this.deltaHosts.has(uuid) ? undefined : this.acked.get(host);
+    this.acked.delete(host);
+    const started = Date.now();
     try {
-      await xapiCall(m.url, 'host.apply_network_state', [m.token, json, JSON.stringify(ticket)], timeout);
+      let whole = !base;
+      if (base) {
+        try {
+          await xapiCall(m.url, 'host.apply_network_state', [m.token, deltaJson(base.seq, base.bridges, state.bridges), ticketJson], timeout);
+        } catch (e) {
+          if (!(e instanceof RemoteFailure && e.details[0] === 'INVALID_VALUE' && e.details[1] === 'base')) throw e;
+          this.log.info(`pool: host ${host} does not have the state the change was made against (${e.details[2] ?? ''}); sending the whole state`);
+          whole = true;
+        }
+      }
+      if (whole) await xapiCall(m.url, 'host.apply_network_state', [m.token, state.json, ticketJson], Math.max(1, timeout - (Date.now() - started)));
+      this.acked.set(host, { seq: ticket.seq, bridges: state.bridges });
     } catch (e) {
       if (e instanceof Unreachable) this.markSilent(host, e.message);
       throw slaveError(host, e, culprit);
@@ -260,4 +296,13 @@ export class PoolService implements ForwardPool {
     }
     this.log.info('pool: ejected from the pool; this daemon is now the master of its own host (first-start configuration)');
   }
+}
+
+/** The StateDelta (slave.ts) that turns the bridges `from` (JSON by name, the state of ticket `base`) into `to`, as JSON made of their JSON. */
+export function deltaJson(base: number, from: ReadonlyMap<string, string>, to: ReadonlyMap<string, string>): string {
+  const set: string[] = [];
+  const del: string[] = [];
+  for (const [name, json] of to) if (from.get(name) !== json) set.push(`${JSON.stringify(name)}:${json}`);
+  for (const name of from.keys()) if (!to.has(name)) del.push(JSON.stringify(name));
+  return `{"base":${base},"set":{${set.join(',')}},"del":[${del.join(',')}]}`;
 }

@@ -7,13 +7,13 @@
 // (Reconciler.reconcile: fitted to the NICs, journaled, applied all or nothing), and the state
 // applied is remembered in the same SQLite transaction that closes its journal entry.
 import { EventEmitter } from 'node:events';
-import type { NetState, Step } from '../backends/backend.js';
-import { LOGINS_BUSY } from '../api/session.js';
+import type { Bridge, NetState, Step } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { desiredState } from '../reconciler/desired.js';
 import type { Reconciler } from '../reconciler/reconciler.js';
-import { normalize, validate } from '../backends/plan.js';
+import { normalize, patchState, validate } from '../backends/plan.js';
 import { valueProblems } from '../backends/state.js';
+import { isIfName } from '../../schema/values.js';
 import type { Store } from '../store/store.js';
 import type { RoleRecord, RoleStore, Ticket } from './role.js';
 import { RemoteFailure, Unreachable, xapiCall } from './rpc.js';
@@ -44,6 +44,18 @@ export async function fetchPoolSecret(url: string, user: string, password: strin
   } finally {
     await xapiCall(url, 'session.logout', [session], 10_000).catch(() => undefined);
   }
+}
+
+/**
+ * A change from the master as the bridges that differ from the state it last saw this slave apply
+ * (`base`: that state's ticket seq): `set` bridges are put in (added or replaced), `del` ones go.
+ * A slave whose last state is not `base` refuses it with INVALID_VALUE [base, ...] and the master
+ * sends the whole state instead.
+ */
+export interface StateDelta {
+  base: number;
+  set: Record<string, Bridge>;
+  del: string[];
 }
 
 /** The start-up sync's answer from the master. */
@@ -80,6 +92,8 @@ export class SlaveAgent extends EventEmitter {
 
   /** The plan that applyState would run for `state` now (a dry run: nothing is applied). */
   async planState(state: NetState): Promise<Step[]> {
+    const bad = valueProblems(state);
+    if (bad.length) throw new ApiError('INVALID_VALUE', ['state', bad[0]]);
     return (await this.o.reconciler.reconcile({ method: 'host.apply_network_state', desired: state, dryRun: true })).plan;
   }
 
@@ -95,13 +109,46 @@ export class SlaveAgent extends EventEmitter {
    */
   applyState(state: NetState, ticket?: Ticket): Promise<number> {
     // State from another daemon is input like any other: typed values and a consistent shape, or
-    // INVALID_VALUE [state, problem] and nothing is applied or remembered.
+    // INVALID_VALUE [state, problem] and nothing is applied or remembered. The normalized copy the
+    // check makes is what is applied and remembered (its bridges are shared by the next delta's state).
     const bad = valueProblems(state);
-    if (!bad.length) bad.push(...validate(normalize(state)));
-    if (bad.length) {
-      this.o.log.warn(`pool: refused a desired state from the master: ${bad.slice(0, 3).join('; ')}`);
-      return Promise.reject(new ApiError('INVALID_VALUE', ['state', bad[0]]));
-    }
+    const norm = bad.length ? undefined : normalize(state);
+    if (norm) bad.push(...validate(norm));
+    if (bad.length) return Promise.reject(this.refuse(bad));
+    return this.apply(() => norm!, ticket);
+  }
+
+  /**
+   * Applies a change the master sent as a delta (see StateDelta) to the state last applied, as
+   * applyState does a whole state. A slave whose last state is not the delta's base (it restarted
+   * from an older one, missed or refused a change, or applied one the master stopped waiting for)
+   * refuses it with INVALID_VALUE [base, why], applying nothing: the master sends the whole state.
+   */
+  applyDelta(delta: StateDelta, ticket: Ticket): Promise<number> {
+    // The bridges it carries are typed values; the whole state they make is checked at its turn (it depends on the states queued before).
+    const bad = valueProblems({ bridges: delta.set });
+    for (const name of delta.del) if (!isIfName(name)) bad.push(`bridge ${JSON.stringify(name)} is not a valid interface name`);
+    if (bad.length) return Promise.reject(this.refuse(bad));
+    return this.apply(() => {
+      const r = this.o.role;
+      if (!r.lastState || r.stateSeq !== delta.base) {
+        throw new ApiError('INVALID_VALUE', ['base', `the last state applied is ${r.stateSeq ?? 'not one the master sent'}, not ${delta.base}`]);
+      }
+      const state = patchState(r.lastState, delta.set, delta.del);
+      const problems = validate(state);
+      if (problems.length) throw this.refuse(problems);
+      return state;
+    }, ticket);
+  }
+
+  /** Logs and makes the INVALID_VALUE [state, problem] of a state refused. */
+  private refuse(bad: string[]): ApiError {
+    this.o.log.warn(`pool: refused a desired state from the master: ${bad.slice(0, 3).join('; ')}`);
+    return new ApiError('INVALID_VALUE', ['state', bad[0]]);
+  }
+
+  /** Applies the state `make` returns (normalized and checked) when its turn comes; see applyState. */
+  private apply(make: () => NetState, ticket?: Ticket): Promise<number> {
     const run = this.applyTail.then(async () => {
       if (ticket) {
         const late = Date.now() - ticket.deadline;
@@ -111,12 +158,15 @@ export class SlaveAgent extends EventEmitter {
           throw new ApiError('CANNOT_CONTACT_HOST', [this.o.role.hostRef ?? this.o.localHost()]);
         }
       }
+      const state = make();
       // Applied, journaled; the state is remembered with the journal entry's close (a crash before it: start-up goes back to the last one).
+      // With it the ticket seq it came with: the base the master's next delta names.
       const { plan } = await this.o.reconciler.reconcile({
         method: ticket ? 'host.apply_network_state' : 'host.pool_slave_startup',
         desired: state,
         commit: () => {
           this.o.role.lastState = state;
+          this.o.role.stateSeq = ticket?.seq;
           this.o.roles.save(this.o.role);
         },
       });
@@ -215,8 +265,8 @@ export class SlaveAgent extends EventEmitter {
       try {
         return await xapiCall<string>(url, 'session.slave_login', [r.hostRef ?? 'OpaqueRef:NULL', r.secret], 10_000);
       } catch (e) {
-        // A master too busy to check it now has not refused the secret: the sync is retried later with it.
-        if (!(e instanceof RemoteFailure) || this.o.user === undefined || e.details[2] === LOGINS_BUSY) throw e;
+        // A master too busy to check it now (TOO_BUSY) has not refused the secret: the sync is retried later with it.
+        if (!(e instanceof RemoteFailure) || this.o.user === undefined || e.details[0] !== 'SESSION_AUTHENTICATION_FAILED') throw e;
         this.o.log.warn(`pool: slave_login refused (${e.details.join(' ')}); registering again with the configured user`);
       }
     }
@@ -247,6 +297,8 @@ export class SlaveAgent extends EventEmitter {
       boot: this.syncs === 0,
       // The master's forwarder sends the state (host.apply_network_state) and waits for it before it answers.
       stateInReply: false,
+      // Changes may come as the bridges that differ from the last state applied (StateDelta).
+      deltas: true,
     };
   }
 

@@ -47,6 +47,12 @@ export interface SlaveReport {
    * not say so (an older one) gets the state in the reply.
    */
   stateInReply?: boolean;
+  /**
+   * True: the slave takes a forwarded change as the bridges that differ from the last state it
+   * applied for the master (a StateDelta naming that state's ticket seq as its base) and refuses
+   * one whose base is not its last state. A slave that does not say so gets whole states.
+   */
+  deltas?: boolean;
 }
 
 /** A snapshot of the transaction: the returned function puts it back, its release() drops it (Txn.savepoint). */

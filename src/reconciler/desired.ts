@@ -75,6 +75,13 @@ export function gatewayAndDnsPifs(pifs: [string, Row][]): { gateway?: string; dn
   return { gateway: pick('defaultroute'), dns: pick('peerdns') };
 }
 
+/**
+ * The classes desiredState reads (rows, and the relation indexes their fields feed): a commit that
+ * changes none of them changes no host's desired state (the forwarder's cache of committed states
+ * outlives it). test/pool/forward-cache.test.ts checks every read against this list.
+ */
+export const DESIRED_CLASSES: ReadonlySet<string> = new Set(['host', 'PIF', 'network', 'Bond', 'VLAN', 'tunnel', 'VM', 'VIF']);
+
 /** The desired NetState of `host` according to `db`. */
 export function desiredState(db: View, host: string): NetState {
   const bridges: Record<string, Bridge> = {};

@@ -668,7 +668,7 @@ export class Store implements View {
     const log: Change[] = [];
     for (const [cls, st] of this.classes) {
       for (const [ref, row] of st.rows) {
-        this.indexRow(st, ref, row, true);
+        this.indexRow(st, ref, undefined, row);
         log.push({ gen: st.gens.get(ref)![1], cls, ref });
       }
     }
@@ -680,19 +680,30 @@ export class Store implements View {
     this.log = log;
   }
 
-  private indexRow(st: ClassState, ref: string, row: Row, add: boolean): void {
+  /**
+   * Moves `ref` in the relation indexes from the targets of `before` to those of `after` (either
+   * may be absent: a create, a delete), telling the relation listeners once per target touched.
+   */
+  private indexRow(st: ClassState, ref: string, before: Row | undefined, after: Row | undefined): void {
     for (const { r, idx, target: field } of st.links) {
-      const target = field(row);
-      if (typeof target !== 'string' || target === NULL_REF) continue;
-      // Any change to a set (its order too: a re-add moves a ref last) changes the target's record.
-      for (const l of this.relListeners) l(r.many.cls, target);
-      let s = idx.get(target);
-      if (add) {
-        if (!s) idx.set(target, (s = new Set()));
+      const t0 = before && field(before);
+      const t1 = after && field(after);
+      const from = typeof t0 === 'string' && t0 !== NULL_REF ? t0 : undefined;
+      const to = typeof t1 === 'string' && t1 !== NULL_REF ? t1 : undefined;
+      if (from !== undefined) {
+        const s = idx.get(from);
+        if (s) {
+          s.delete(ref);
+          if (s.size === 0 && from !== to) idx.delete(from);
+        }
+        // Any change to a set (its order too: a rewritten row's ref moves last) changes the target's record.
+        if (from !== to) for (const l of this.relListeners) l(r.many.cls, from);
+      }
+      if (to !== undefined) {
+        let s = idx.get(to);
+        if (!s) idx.set(to, (s = new Set()));
         s.add(ref);
-      } else if (s) {
-        s.delete(ref);
-        if (s.size === 0) idx.delete(target);
+        for (const l of this.relListeners) l(r.many.cls, to);
       }
     }
   }
@@ -931,10 +942,8 @@ export class Store implements View {
         if (rec && (old || row)) this.recent.add(gen, cls, ref, oldRow, row);
         // A rewritten row keeps its uuid almost always: its entry stays (the map is only looked up, never listed).
         const sameUuid = oldRow !== undefined && row !== null && oldRow.uuid === row.uuid && st.uuids.get(oldRow.uuid as string) === ref;
-        if (oldRow) {
-          this.indexRow(st, ref, oldRow, false);
-          if (typeof oldRow.uuid === 'string' && !sameUuid) st.uuids.delete(oldRow.uuid);
-        }
+        this.indexRow(st, ref, oldRow, row ?? undefined);
+        if (oldRow && typeof oldRow.uuid === 'string' && !sameUuid) st.uuids.delete(oldRow.uuid);
         if (row === null) {
           if (!old) continue;
           st.rows.delete(ref);
@@ -944,7 +953,6 @@ export class Store implements View {
           st.rows.set(ref, row);
           st.gens.set(ref, [old ? old[0] : gen, gen]);
           if (typeof row.uuid === 'string' && !sameUuid) st.uuids.set(row.uuid, ref);
-          this.indexRow(st, ref, row, true);
           // A created object drops a tombstone of its ref; a rewritten one has none, unless it is in liveTombs
           // (no key string per rewritten row: 500 per Bond.create).
           if (!old) this.tombstones.delete(`${cls}/${ref}`);

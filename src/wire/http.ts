@@ -2,13 +2,12 @@
 // prefix), JSON-RPC on /jsonrpc, CORS pre-flight on OPTIONS. Bodies are read with a limit
 // and refused past it without being buffered; replies always carry Content-Length.
 import http from 'node:http';
-import type https from 'node:https';
-import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import type { Ty } from '../../schema/index.js';
+import { lazyHttps } from '../lazy.js';
 import * as jsonrpc from './jsonrpc.js';
 import * as xmlrpc from './xmlrpc.js';
 import { peerCred } from './peercred.js';
@@ -398,7 +397,7 @@ export async function startWire(opts: WireOptions): Promise<{ server: http.Serve
   };
   // node:https (and TLS with it) is loaded only for --tls-cert: an http-only daemon keeps ~1 MB less resident.
   const server: http.Server = opts.tls
-    ? (createRequire(import.meta.url)('node:https') as typeof https).createServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, listener)
+    ? lazyHttps().createServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, listener)
     : http.createServer(serverOpts, listener);
   server.maxConnections = opts.maxConnections ?? 1000;
   server.on('clientError', onClientError);

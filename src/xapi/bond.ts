@@ -19,7 +19,7 @@ import { NULL_REF, type Txn, type View } from '../store/store.js';
 import type { EnumValue, Ref } from '../../schema/index.js';
 import { assertNoOtherLocalPifs, assertNetworkManaged, bringPifUp, refreshHostAddress } from './network.js';
 import { moveManagement } from './host.js';
-import { destroyPif, newPifMetrics } from './introduce.js';
+import { destroyPif, newPifMetrics, newPifRow } from './introduce.js';
 import { moveIpConfig, resetIpConfig, setCulprit } from './pif.js';
 import { isBondSlave, pifKind } from './pif_helpers.js';
 import { tunnelCreateInternal, tunnelDestroyInternal } from './tunnel.js';
@@ -346,37 +346,23 @@ export function bondCreate(
   // Seed step 5: the master PIF.
   const bondNet = tx.get('network', network);
   const device = chooseBondDevice(tx, host);
-  const master = tx.create('PIF', {
-    device,
-    device_name: device,
-    network,
-    host,
-    MAC: MAC !== '' ? MAC : primaryRow.MAC,
-    MTU: Number(bondNet.MTU),
-    VLAN: -1,
-    metrics: newPifMetrics(tx),
-    physical: false,
-    currently_attached: false,
-    ip_configuration_mode: 'None',
-    IP: '',
-    netmask: '',
-    gateway: '',
-    DNS: '',
-    bond_slave_of: NULL_REF,
-    VLAN_master_of: NULL_REF,
-    management: false,
-    other_config: Object.create(null),
-    disallow_unplug: rows.some((r) => r.disallow_unplug),
-    ipv6_configuration_mode: 'None',
-    IPv6: [''],
-    ipv6_gateway: '',
-    primary_address_type: primaryRow.primary_address_type,
-    managed: true,
-    properties: Object.assign(Object.create(null), pifProps),
-    capabilities: [],
-    igmp_snooping_status: 'unknown',
-    PCI: NULL_REF,
-  });
+  const master = tx.create(
+    'PIF',
+    newPifRow({
+      device,
+      network,
+      host,
+      MAC: MAC !== '' ? MAC : primaryRow.MAC,
+      MTU: Number(bondNet.MTU),
+      VLAN: -1,
+      metrics: newPifMetrics(tx),
+      physical: false,
+      disallow_unplug: rows.some((r) => r.disallow_unplug),
+      IPv6: [''], // xapi_bond.ml's, not the datamodel's empty set
+      primary_address_type: primaryRow.primary_address_type,
+      properties: Object.assign(Object.create(null), pifProps),
+    }),
+  );
   setCulprit(tx, master);
   moveIpConfig(tx, primary, master);
   // Seed step 6: the Bond, with its primary slave.

@@ -2,7 +2,7 @@
 // PIF_metrics, the PIF, and the network of its bridge (xenbr<position>), reusing a network
 // that already has that bridge.
 import type { Ref } from '../../schema/index.js';
-import { NULL_REF, type Txn } from '../store/store.js';
+import type { Patch, Txn } from '../store/store.js';
 
 /** A NIC as the host or the inventory reports it. */
 export interface NicInfo {
@@ -16,6 +16,19 @@ export interface NicInfo {
 export function bridgeForDevice(device: string): string {
   const m = /^eth(\d+)$/.exec(device);
   return m ? `xenbr${m[1]}` : `br${device}`;
+}
+
+/**
+ * A new PIF's row for tx.create: the fields its maker gives, `device_name` = `device`, not
+ * attached (making a PIF plugs nothing), and every field left out is the datamodel's default,
+ * filled by the store (schema/classes/pif.ts: no IP configuration, no bond or VLAN, managed,
+ * IGMP snooping unknown...). xapi's Db.PIF.create calls spell every field out; only what differs
+ * from those defaults is spelled out here, by each maker.
+ */
+export function newPifRow(
+  f: Pick<Required<Patch<'PIF'>>, 'device' | 'network' | 'host' | 'MAC' | 'MTU' | 'VLAN' | 'metrics' | 'physical'> & Patch<'PIF'>,
+): Patch<'PIF'> {
+  return { device_name: f.device, currently_attached: false, ...f };
 }
 
 /** A fresh PIF_metrics as xapi_pif.ml creates them. */
@@ -83,24 +96,22 @@ export function introduceInternal(
   if (opts.networks && bridge && same.length !== 1) opts.networks.set(bridge, [...same, network]);
   const metrics = newPifMetrics(tx, nic.carrier ?? false);
   const management = bridge !== '' && bridge === opts.managementBridge;
-  return tx.create('PIF', {
-    device: nic.device,
-    device_name: nic.device,
-    network,
-    host,
-    MAC: nic.MAC.toLowerCase(),
-    MTU: nic.MTU,
-    VLAN: -1,
-    metrics,
-    physical: true,
-    currently_attached: management,
-    management,
-    ip_configuration_mode: 'None',
-    bond_slave_of: NULL_REF,
-    VLAN_master_of: NULL_REF,
-    disallow_unplug: opts.disallowUnplug ?? false,
-    managed,
-    properties: Object.assign(Object.create(null), { gro: 'on' }),
-    igmp_snooping_status: 'unknown',
-  });
+  return tx.create(
+    'PIF',
+    newPifRow({
+      device: nic.device,
+      network,
+      host,
+      MAC: nic.MAC.toLowerCase(),
+      MTU: nic.MTU,
+      VLAN: -1,
+      metrics,
+      physical: true,
+      currently_attached: management,
+      management,
+      disallow_unplug: opts.disallowUnplug ?? false,
+      managed,
+      properties: Object.assign(Object.create(null), { gro: 'on' }),
+    }),
+  );
 }

@@ -10,8 +10,8 @@
 import type { EnumValue, ParamsOf, Ref } from '../../schema/index.js';
 import type { CallCtx, Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
-import { NULL_REF, type Txn, type View } from '../store/store.js';
-import { destroyPif, introduceInternal, newPifMetrics, type NicInfo } from './introduce.js';
+import type { Txn, View } from '../store/store.js';
+import { destroyPif, introduceInternal, newPifMetrics, newPifRow, type NicInfo } from './introduce.js';
 import { assertNetworkCompatibleWithTrunksOnVif, assertNoProtectionEnabled, bringPifDown, bringPifUp, plugPif, unplugPif } from './network.js';
 import { isBondSlave, isValidIPv4, isValidIPv6, isValidCidr6, pifKind } from './pif_helpers.js';
 import { isValidMac } from './vif.js';
@@ -215,37 +215,34 @@ function dbIntroduce(tx: Txn, a: ParamsOf<'PIF.db_introduce'>): string {
   tx.get('network', network);
   tx.get('host', host);
   if (Number(VLAN) !== -1) assertNetworkCompatibleWithTrunksOnVif(tx, network);
-  return tx.create('PIF', {
-    device,
-    device_name: device,
-    network,
-    host,
-    MAC,
-    MTU,
-    VLAN,
-    metrics: newPifMetrics(tx),
-    physical,
-    currently_attached: false,
-    ip_configuration_mode: ipMode,
-    IP,
-    netmask,
-    gateway,
-    DNS,
-    bond_slave_of: NULL_REF,
-    VLAN_master_of: vlanMasterOf,
-    management,
-    other_config: otherConfig,
-    disallow_unplug: disallowUnplug,
-    ipv6_configuration_mode: ipv6Mode,
-    IPv6,
-    ipv6_gateway: ipv6Gateway,
-    primary_address_type: primaryAddressType,
-    managed,
-    properties,
-    capabilities: [],
-    igmp_snooping_status: 'unknown',
-    PCI: NULL_REF,
-  });
+  return tx.create(
+    'PIF',
+    newPifRow({
+      device,
+      network,
+      host,
+      MAC,
+      MTU,
+      VLAN,
+      metrics: newPifMetrics(tx),
+      physical,
+      ip_configuration_mode: ipMode,
+      IP,
+      netmask,
+      gateway,
+      DNS,
+      VLAN_master_of: vlanMasterOf,
+      management,
+      other_config: otherConfig,
+      disallow_unplug: disallowUnplug,
+      ipv6_configuration_mode: ipv6Mode,
+      IPv6,
+      ipv6_gateway: ipv6Gateway,
+      primary_address_type: primaryAddressType,
+      managed,
+      properties,
+    }),
+  );
 }
 
 /** Implementations of the PIF class's messages (create_VLAN/destroy live in vlan.ts). */

@@ -6,7 +6,7 @@ import { API_VERSION, SCHEMA_VERSION } from '../../schema/index.js';
 import { now } from '../api/context.js';
 import { NULL_REF, type Txn } from '../store/store.js';
 import { checkProperties } from './bond.js';
-import { bridgeForDevice, introduceInternal, newPifMetrics, type NicInfo } from './introduce.js';
+import { bridgeForDevice, introduceInternal, newPifMetrics, newPifRow, type NicInfo } from './introduce.js';
 import { vlanCreateInternal } from './vlan.js';
 import { isVlanTagged } from '../../schema/values.js';
 
@@ -211,31 +211,21 @@ export function firstStart(tx: Txn, o: FirstStartOptions): string {
     const members = b.members.map((m) => byDevice.get(m)!);
     const first = tx.get('PIF', members[0]);
     const net = network(b.bridge, `Pool-wide network associated with ${b.bond}`, b.networkMTU);
-    const master = tx.create('PIF', {
-      device: b.bond,
-      device_name: b.bond,
-      network: net,
-      host,
-      MAC: b.MAC?.toLowerCase() ?? first.MAC,
-      MTU: b.networkMTU ?? 1500,
-      VLAN: -1,
-      metrics: newPifMetrics(tx),
-      physical: false,
-      currently_attached: true,
-      ip_configuration_mode: 'None',
-      IP: '',
-      netmask: '',
-      gateway: '',
-      DNS: '',
-      bond_slave_of: NULL_REF,
-      VLAN_master_of: NULL_REF,
-      management: false,
-      other_config: Object.create(null),
-      disallow_unplug: false,
-      managed: true,
-      properties: Object.assign(Object.create(null), { gro: 'on' }),
-      igmp_snooping_status: 'unknown',
-    });
+    const master = tx.create(
+      'PIF',
+      newPifRow({
+        device: b.bond,
+        network: net,
+        host,
+        MAC: b.MAC?.toLowerCase() ?? first.MAC,
+        MTU: b.networkMTU ?? 1500,
+        VLAN: -1,
+        metrics: newPifMetrics(tx),
+        physical: false,
+        currently_attached: true,
+        properties: Object.assign(Object.create(null), { gro: 'on' }),
+      }),
+    );
     const bond = tx.create('Bond', {
       master,
       other_config: Object.create(null),

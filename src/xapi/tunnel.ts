@@ -5,6 +5,7 @@ import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn } from '../store/store.js';
 import type { EnumValue, Ref } from '../../schema/index.js';
 import { assertNetworkManaged, assertNoOtherLocalPifs, plugPif, unplugPif } from './network.js';
+import { newPifRow } from './introduce.js';
 import { setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
 import { genMac } from './vif.js';
@@ -36,37 +37,21 @@ export function tunnelCreateInternal(
 ): { tunnel: string; access: string } {
   const transport = tx.get('PIF', transportPif);
   const device = chooseTunnelDevice(tx, host);
-  const access = tx.create('PIF', {
-    device,
-    device_name: device,
-    network,
-    host,
-    MAC: genMac(0, tx.newUuid()),
-    MTU: -1,
-    VLAN: -1,
-    metrics: transport.metrics,
-    physical: false,
-    currently_attached: false,
-    igmp_snooping_status: 'unknown',
-    ip_configuration_mode: 'None',
-    IP: '',
-    netmask: '',
-    gateway: '',
-    DNS: '',
-    bond_slave_of: NULL_REF,
-    VLAN_master_of: NULL_REF,
-    management: false,
-    other_config: Object.create(null),
-    disallow_unplug: false,
-    ipv6_configuration_mode: 'None',
-    IPv6: [''],
-    ipv6_gateway: '',
-    primary_address_type: transport.primary_address_type,
-    managed: true,
-    properties: Object.create(null),
-    capabilities: [],
-    PCI: NULL_REF,
-  });
+  const access = tx.create(
+    'PIF',
+    newPifRow({
+      device,
+      network,
+      host,
+      MAC: genMac(0, tx.newUuid()),
+      MTU: -1,
+      VLAN: -1,
+      metrics: transport.metrics,
+      physical: false,
+      IPv6: [''], // xapi_tunnel.ml's, not the datamodel's empty set
+      primary_address_type: transport.primary_address_type,
+    }),
+  );
   const tunnel = tx.create('tunnel', {
     access_PIF: access,
     transport_PIF: transportPif,

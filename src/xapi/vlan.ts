@@ -13,6 +13,7 @@ import {
   plugPif,
   unplugPif,
 } from './network.js';
+import { newPifRow } from './introduce.js';
 import { setCulprit } from './pif.js';
 import { topology } from './pif_helpers.js';
 import { isVlanTagged } from '../../schema/values.js';
@@ -35,37 +36,22 @@ export function vlanCreateInternal(
 ): { vlan: string; untagged: string } {
   const tagged = tx.get('PIF', taggedPif);
   const vlan = tx.create('VLAN', { tagged_PIF: taggedPif, untagged_PIF: NULL_REF, tag, other_config: Object.create(null) });
-  const untagged = tx.create('PIF', {
-    device,
-    device_name: device,
-    network,
-    host,
-    MAC: VLAN_MAC,
-    MTU: tagged.MTU,
-    VLAN: tag,
-    metrics: tagged.metrics,
-    physical: false,
-    currently_attached: false,
-    igmp_snooping_status: 'unknown',
-    ip_configuration_mode: 'None',
-    IP: '',
-    netmask: '',
-    gateway: '',
-    DNS: '',
-    bond_slave_of: NULL_REF,
-    VLAN_master_of: vlan,
-    management: false,
-    other_config: Object.create(null),
-    disallow_unplug: false,
-    ipv6_configuration_mode: 'None',
-    IPv6: [''],
-    ipv6_gateway: '',
-    primary_address_type: tagged.primary_address_type,
-    managed: true,
-    properties: Object.create(null),
-    capabilities: [],
-    PCI: NULL_REF,
-  });
+  const untagged = tx.create(
+    'PIF',
+    newPifRow({
+      device,
+      network,
+      host,
+      MAC: VLAN_MAC,
+      MTU: tagged.MTU,
+      VLAN: tag,
+      metrics: tagged.metrics,
+      physical: false,
+      VLAN_master_of: vlan,
+      IPv6: [''], // xapi_vlan.ml's, not the datamodel's empty set
+      primary_address_type: tagged.primary_address_type,
+    }),
+  );
   tx.set('VLAN', vlan, { untagged_PIF: untagged });
   return { vlan, untagged };
 }

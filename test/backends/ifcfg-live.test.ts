@@ -12,7 +12,8 @@
 // no bonding/8021q module: the fixture refuses them), so Bond.links_up of a real bond is not shown.
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import xmlrpc from 'xmlrpc';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,8 @@ describe('ifcfg backend: live apply in a network namespace', function () {
   let root: string;
   let log: string;
   let failFile: string;
+  let slowFile: string;
+  let sleepPid: string;
   let b: IfcfgBackend;
   let nics: Nic[];
   let r: Running | undefined;
@@ -67,15 +70,28 @@ describe('ifcfg backend: live apply in a network namespace', function () {
     );
   };
 
+  /** True while `pid` runs (a zombie waiting for its reaper has ended). */
+  const alive = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'xnd-ifcfg-live-'));
     root = join(dir, 'root');
     mkdirSync(join(root, SCRIPTS_DIR), { recursive: true });
     log = join(dir, 'calls');
     failFile = join(dir, 'fail-once');
+    slowFile = join(dir, 'slow-once');
+    sleepPid = join(dir, 'sleep.pid');
     writeFileSync(log, '');
     // --ifup/--ifdown: wrappers that run the fixture in this test's namespace and root. A device
-    // named in fail-once fails its next ifup (then the file is removed: the rollback's ifup works).
+    // named in fail-once fails its next ifup (then the file is removed: the rollback's ifup works);
+    // one named in slow-once hangs in its next ifup, as a DHCP ifup with no server does, in a child
+    // of its own (a sleep, whose pid goes to sleep.pid) that only a kill of the process group ends.
     const nm = join(dir, 'nmcli');
     writeFileSync(nm, `#!/bin/bash\nexec env NS='${NS}' ROOT='${root}' LOG='${log}' FAIL= bash '${NMCLI}' "$@"\n`);
     chmodSync(nm, 0o755);
@@ -83,7 +99,7 @@ describe('ifcfg backend: live apply in a network namespace', function () {
       const w = join(dir, `if${op}`);
       writeFileSync(
         w,
-        `#!/bin/bash\nFAIL=""\nif [ "${op}" = up ] && [ -f '${failFile}' ] && [ "$(cat '${failFile}')" = "$1" ]; then FAIL="$1"; rm -f '${failFile}'; fi\nexec env NS='${NS}' ROOT='${root}' LOG='${log}' FAIL="$FAIL" bash '${FIXTURE}' ${op} "$@"\n`,
+        `#!/bin/bash\nif [ "${op}" = up ] && [ -f '${slowFile}' ] && [ "$(cat '${slowFile}')" = "$1" ]; then rm -f '${slowFile}'; echo "$0 $1 hangs" >> '${log}'; sleep 120 & echo $! > '${sleepPid}'; wait; exit 0; fi\nFAIL=""\nif [ "${op}" = up ] && [ -f '${failFile}' ] && [ "$(cat '${failFile}')" = "$1" ]; then FAIL="$1"; rm -f '${failFile}'; fi\nexec env NS='${NS}' ROOT='${root}' LOG='${log}' FAIL="$FAIL" bash '${FIXTURE}' ${op} "$@"\n`,
       );
       chmodSync(w, 0o755);
     }
@@ -95,12 +111,15 @@ describe('ifcfg backend: live apply in a network namespace', function () {
     }
     const links = JSON.parse(await ipn('-j', 'link', 'show')) as { ifname: string; address: string }[];
     nics = [0, 1, 2].map((i) => ({ device: `eth${i}`, MAC: links.find((l) => l.ifname === `eth${i}`)!.address, MTU: 1500, carrier: false }));
-    const control = await ifControl({ ifcfgRoot: root, ifup: join(dir, 'ifup'), ifdown: join(dir, 'ifdown') });
+    // A short time limit for the hanging ifup; the fixture's ifups take milliseconds.
+    const control = await ifControl({ ifcfgRoot: root, ifup: join(dir, 'ifup'), ifdown: join(dir, 'ifdown'), ifTimeoutMs: 3000 });
     expect(control?.kind).to.equal('initscripts');
     b = new IfcfgBackend({ root, nics, ip: localRunner('ip', ['-n', NS]), control });
   });
   after(async () => {
     await r?.close();
+    const stray = existsSync(sleepPid) ? Number(readFileSync(sleepPid, 'utf8')) : 0;
+    if (stray > 0 && alive(stray)) process.kill(stray, 'SIGKILL');
     await execa('ip', ['netns', 'del', NS], { reject: false });
     rmSync(dir, { recursive: true, force: true });
   });
@@ -192,15 +211,15 @@ describe('ifcfg backend: live apply in a network namespace', function () {
       { op: 'ip.set', bridge: 'xenbr0', ip: MGMT },
     ]);
     expect(calls().filter((l) => l.startsWith('nmcli'))).to.deep.equal([
-      'nmcli device disconnect xenbr1',
-      'nmcli device disconnect xenbr0',
-      'nmcli device disconnect eth1',
-      'nmcli device disconnect eth0',
+      'nmcli --wait 20 device disconnect xenbr1',
+      'nmcli --wait 20 device disconnect xenbr0',
+      'nmcli --wait 20 device disconnect eth1',
+      'nmcli --wait 20 device disconnect eth0',
       'nmcli connection reload',
-      'nmcli connection up ifname eth0',
-      'nmcli connection up ifname eth1',
-      'nmcli connection up ifname xenbr0',
-      'nmcli connection up ifname xenbr1',
+      'nmcli --wait 20 connection up ifname eth0',
+      'nmcli --wait 20 connection up ifname eth1',
+      'nmcli --wait 20 connection up ifname xenbr0',
+      'nmcli --wait 20 connection up ifname xenbr1',
     ]);
     const f = files();
     for (const n of ['ifcfg-eth0', 'ifcfg-eth1', 'ifcfg-xenbr0', 'ifcfg-xenbr1']) expect(f[n]).to.match(/^NM_CONTROLLED=yes$/m);
@@ -235,5 +254,37 @@ describe('ifcfg backend: live apply in a network namespace', function () {
     await ipn('link', 'set', 'p2', 'up');
     await monitor.refresh();
     expect(carrier()).to.equal(true);
+  });
+
+  it('an ifup that hangs (DHCP, no lease) is killed with its process group at the time limit: PIF_CONFIGURATION_ERROR, host, files and database as before, and the next call runs', async () => {
+    const client = xmlrpc.createClient({ host: '127.0.0.1', port: r!.port, path: '/' });
+    const call = (m: string, ...p: unknown[]) =>
+      new Promise<{ Status: string; Value?: any; ErrorDescription?: string[] }>((res, rej) =>
+        client.methodCall(m, p, (e: unknown, v: any) => (e ? rej(e) : res(v))),
+      );
+    const session = (await call('session.login_with_password', 'root', 'secret', '1.0', 'test')).Value as string;
+    const pifRef = [...r!.store.rows('PIF')].find(([, p]) => p.device === 'eth1')![0];
+    const dbBefore = JSON.stringify(r!.store.get('PIF', pifRef));
+    const filesBefore = files();
+    const hostBefore = await host();
+    clearCalls();
+    writeFileSync(slowFile, 'eth1');
+    const t0 = Date.now();
+    const res = await call('PIF.reconfigure_ip', session, pifRef, 'Static', '198.51.100.20', '255.255.255.0', '', '');
+    const took = Date.now() - t0;
+    expect(res.Status).to.equal('Failure');
+    expect(res.ErrorDescription!.slice(0, 1)).to.deep.equal(['PIF_CONFIGURATION_ERROR']);
+    expect(res.ErrorDescription![2]).to.match(/ifup eth1 failed, previous files restored.*timed out after 3000 ms/);
+    expect(took).to.be.below(20000);
+    expect(calls()).to.deep.equal(['down xenbr1', 'down eth1', `${join(dir, 'ifup')} eth1 hangs`, 'down eth1', 'up eth1', 'up xenbr1']);
+    // The hanging ifup's own child went with it: the whole group was killed, not only ifup.
+    expect(alive(Number(readFileSync(sleepPid, 'utf8')))).to.equal(false);
+    expect(JSON.stringify(r!.store.get('PIF', pifRef))).to.equal(dbBefore);
+    expect(files()).to.deep.equal(filesBefore);
+    expect(await host()).to.deep.equal(hostBefore);
+    // The write lock is free again: the same call now goes through.
+    const ok = await call('PIF.reconfigure_ip', session, pifRef, 'Static', '198.51.100.20', '255.255.255.0', '', '');
+    expect(ok.Status).to.equal('Success');
+    expect((await host()).xenbr1.addrs).to.deep.equal(['198.51.100.20/24']);
   });
 });

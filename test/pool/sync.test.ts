@@ -3,6 +3,8 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { xapiCall } from '../../src/pool/rpc.js';
+import { diff, normalize } from '../../src/backends/plan.js';
+import { desiredState } from '../../src/reconciler/desired.js';
 import { failure, inventory, type Node } from '../helpers/nodes.js';
 import { until } from '../helpers/wait.js';
 import { poolFixture, synced } from '../helpers/running.js';
@@ -344,20 +346,22 @@ describe('pool (simulated backends, in-process daemons)', function () {
     await synced(s);
     const state = await s.backend.read();
     await stop(s);
-    // The master's login line is full for the next three password or secret checks.
+    // The master's login line is full for the next four password or secret checks (one asked here, three by the slave).
     const gate = m.r.d.loginGate;
     const acquire = gate.acquire.bind(gate);
     let refused = 0;
-    gate.acquire = async (peer: string) => (refused < 3 ? (refused++, false) : acquire(peer));
+    gate.acquire = async (peer: string) => (refused < 4 ? (refused++, false) : acquire(peer));
+    // The refusal is xapi's TOO_BUSY, a code of its own (not SESSION_AUTHENTICATION_FAILED, whose reason text a slave would have to read).
+    expect(await failure(xapiCall(m.url, 'session.slave_login', ['OpaqueRef:NULL', 'not-the-secret']))).to.deep.equal(['TOO_BUSY']);
     const { log, lines } = memLog();
     s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, state, log });
     await synced(s);
-    expect(refused).to.equal(3);
+    expect(refused).to.equal(4);
     expect(
       lines.filter((l) => /registering again/.test(l)),
       lines.join('\n'),
     ).to.deep.equal([]);
-    expect(lines.some((l) => /start-up sync with the master failed: .*Too many logins in progress/.test(l))).to.equal(true);
+    expect(lines.some((l) => /start-up sync with the master failed: .*TOO_BUSY/.test(l))).to.equal(true);
   });
 
   it('POOL-11 a forwarded state carries a ticket: one past its deadline, or older than the last applied, is refused and never applied', async () => {
@@ -382,5 +386,66 @@ describe('pool (simulated backends, in-process daemons)', function () {
       'ticket',
       'seq and deadline are required',
     ]);
+  });
+
+  it('POOL-14 a forwarded change goes to a slave as the bridges that differ from the state it last applied, naming that state as its base; a slave whose last state is not the base refuses it and gets the whole state; a failed change is rolled back', async () => {
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, heartbeatMs: 60_000 });
+    await synced(s);
+    const host = hostOf(m, s);
+    // What reaches the slave's agent, one line per message.
+    const agent = s.pool.agent!;
+    const [applyDelta, applyState] = [agent.applyDelta.bind(agent), agent.applyState.bind(agent)];
+    const got: string[] = [];
+    agent.applyDelta = (d, t) => {
+      got.push(`delta on ${d.base === s.pool.role.stateSeq ? 'the last state' : 'another state'}: set ${Object.keys(d.set).join(',')}; del ${d.del.join(',')}`);
+      return applyDelta(d, t);
+    };
+    agent.applyState = (st, t) => {
+      got.push(`whole state of ${Object.keys(st.bridges).length} bridges`);
+      return applyState(st, t);
+    };
+    const messages = () => got.splice(0);
+    // The slave ends with the master's desired state for it, remembered and on the host.
+    const inSync = async () => {
+      const want = normalize(desiredState(m.r.store, host));
+      expect(s.pool.role.lastState).to.deep.equal(want);
+      expect(diff(await s.backend.read(), want)).to.deep.equal([]);
+    };
+    const wholeSize = Object.keys(desiredState(m.r.store, host).bridges).length;
+    const vlan = async (tag: number) => {
+      const n = await net(m, `V${tag}`);
+      const v = await m.call<string>('VLAN.create', pifOf(m, host, 'eth1'), tag, n);
+      return { v, bridge: String(m.r.store.get('network', n).bridge) };
+    };
+
+    const v5 = await vlan(5);
+    expect(messages()).to.deep.equal([`delta on the last state: set ${v5.bridge}; del `]);
+    expect((await s.backend.read()).bridges[v5.bridge].vlan).to.deep.equal({ parent: 'xenbr1', tag: 5 });
+    await inSync();
+
+    // A gap: the slave's last state is not the one the master saw it apply (as after a restart from an older copy).
+    s.pool.role.stateSeq = 1;
+    await m.call('VLAN.destroy', v5.v);
+    expect(messages()).to.deep.equal([`delta on another state: set ; del ${v5.bridge}`, `whole state of ${wholeSize} bridges`]);
+    expect((await s.backend.read()).bridges[v5.bridge]).to.equal(undefined);
+    await inSync();
+    // And the next change is a delta on that whole state again.
+    const v6 = await vlan(6);
+    expect(messages()).to.deep.equal([`delta on the last state: set ${v6.bridge}; del `]);
+    await inSync();
+
+    // A delta the host fails: the call fails, the master's database is unchanged, and the slave is put back (with the whole state:
+    // after a failure the master no longer knows what it has).
+    s.backend.faults.failAt = () => true;
+    const n7 = await net(m, 'V7');
+    expect((await failure(m.call('VLAN.create', pifOf(m, host, 'eth1'), 7, n7)))[0]).to.equal('PIF_CONFIGURATION_ERROR');
+    s.backend.faults.failAt = undefined;
+    expect(messages()).to.deep.equal([`delta on the last state: set ${m.r.store.get('network', n7).bridge}; del `, `whole state of ${wholeSize + 1} bridges`]);
+    expect([...m.r.store.rows('VLAN')].filter(([, r]) => r.tag === 7)).to.deep.equal([]);
+    await inSync();
+    await m.call('VLAN.destroy', v6.v);
+    expect(messages()).to.deep.equal([`delta on the last state: set ; del ${v6.bridge}`]);
+    await inSync();
   });
 });

@@ -47,7 +47,7 @@ describe('security: value types below the API', function () {
 
   describe('a malicious desired state from a "master"', () => {
     afterEach(() => cleanupDirs());
-    it('SEC-11 host.apply_network_state with bad names, addresses, MACs, tags, MTUs or bond properties is INVALID_VALUE [state, …]; the slave applies nothing', async () => {
+    it('SEC-11 host.apply_network_state with bad names, addresses, MACs, tags, MTUs or bond properties, whole or as a delta, is INVALID_VALUE [state, …]; the slave applies nothing', async () => {
       const dir = tempDir();
       const nodes: Node[] = [];
       try {
@@ -153,6 +153,27 @@ describe('security: value types below the API', function () {
           const got = await failure(xapiCall(s.url, 'host.apply_network_state', [token, JSON.stringify(st), ticket()]));
           expect(got.slice(0, 2), what).to.deep.equal(['INVALID_VALUE', 'state']);
           expect(await s.backend.read(), what).to.deep.equal(before);
+        }
+        // The same bridges as deltas on the slave's last state (how the master sends a change), a delete of a bad name, and a
+        // delta whose whole state is inconsistent.
+        const base = s.pool.role.stateSeq!;
+        const changed = (st: NetState) =>
+          Object.fromEntries(Object.entries(st.bridges).filter(([k, b]) => JSON.stringify(b) !== JSON.stringify(before.bridges[k])));
+        const deltas: [string, object][] = shapes.map(([what, st]) => [`delta: ${what}`, { base, set: changed(st), del: [] }]);
+        deltas.push(['delta: delete of a bad name', { base, set: {}, del: ['../../x'] }]);
+        deltas.push([
+          'delta: a VLAN bridge on a parent that does not exist',
+          { base, set: { v9: { name: 'v9', MTU: 1500, vlan: { parent: 'nothere', tag: 9 }, vifs: [] } }, del: [] },
+        ]);
+        deltas.push(['delta: no base', { set: {}, del: [] }]);
+        let seq = Date.now() * 2000;
+        for (const [what, d] of deltas) {
+          const got = await failure(
+            xapiCall(s.url, 'host.apply_network_state', [token, JSON.stringify(d), JSON.stringify({ seq: ++seq, deadline: Date.now() + 10_000 })]),
+          );
+          expect(got.slice(0, 2), what).to.deep.equal(['INVALID_VALUE', 'state']);
+          expect(await s.backend.read(), what).to.deep.equal(before);
+          expect(s.pool.role.stateSeq, what).to.equal(base);
         }
       } finally {
         for (const n of nodes.reverse()) await n.stop();

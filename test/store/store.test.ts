@@ -379,6 +379,32 @@ describe('store', () => {
     again.close();
   });
 
+  it('tells the relation listeners once per target a commit touches: a rewritten row, a moved link, a create and a delete', async () => {
+    const s = new Store(':memory:');
+    const told: string[] = [];
+    s.onRelationChange((cls, ref) => told.push(`${cls} ${ref}`));
+    const [n1, n2, h] = await s.write((tx) => [tx.create('network', { other_config: {} }), tx.create('network', { other_config: {} }), tx.create('host', {})]);
+    const [p, q] = await s.write((tx) => [
+      tx.create('PIF', { network: n1, host: h, device: 'eth8' }),
+      tx.create('PIF', { network: n1, host: h, device: 'eth9' }),
+    ]);
+    expect(told.sort()).to.deep.equal([`host ${h}`, `host ${h}`, `network ${n1}`, `network ${n1}`]);
+    // A rewrite that keeps its links: each target once (its ref moves last in the target's set).
+    told.length = 0;
+    await s.write((tx) => tx.set('PIF', p, { MTU: 9000 }));
+    expect(told.sort()).to.deep.equal([`host ${h}`, `network ${n1}`]);
+    expect(s.children('network', n1, 'PIFs')).to.deep.equal([q, p]);
+    // A link moved: the old target and the new one, once each.
+    told.length = 0;
+    await s.write((tx) => tx.set('PIF', p, { network: n2 }));
+    expect(told.sort()).to.deep.equal([`host ${h}`, `network ${n1}`, `network ${n2}`].sort());
+    told.length = 0;
+    await s.write((tx) => tx.destroy('PIF', p));
+    expect(told.sort()).to.deep.equal([`host ${h}`, `network ${n2}`]);
+    expect([s.children('network', n1, 'PIFs'), s.children('network', n2, 'PIFs'), s.children('host', h, 'PIFs')]).to.deep.equal([[q], [], [q]]);
+    s.close();
+  });
+
   it('migrates a table created by an older version with fewer columns, keeping its rows', async () => {
     const f = file();
     const db = new Database(f);

@@ -70,7 +70,7 @@ export function augtoolRunner(bin = 'augtool'): Runner {
   return async (args) => {
     const r = await runCommand(bin, args);
     const all = String(r.all ?? '');
-    if (r.code) throw Object.assign(new Error(r.shortMessage), { code: r.code, stderr: all });
+    if (r.code || r.timedOut) throw Object.assign(new Error(r.shortMessage), { code: r.code, signal: r.signal, stderr: all });
     if (r.exitCode !== 0 || /^error|saving failed/im.test(all)) {
       const out = all.trim().split('\n');
       const errs = out.filter((l) => /error|fail/i.test(l));

@@ -9,6 +9,12 @@ import { join } from 'node:path';
 import { isIfName } from '../../../schema/values.js';
 import { RefusedValue, Tool } from './exec.js';
 
+/**
+ * dhclient's time limit (ms): the client is started with -nw (it does not wait for a lease) and
+ * released with -r (one DHCPRELEASE), so a run longer than this is a hang under the write lock.
+ */
+export const DHCLIENT_TIMEOUT_MS = 20_000;
+
 /** The DHCP clients this daemon runs, by device. */
 export class DhcpClients {
   constructor(

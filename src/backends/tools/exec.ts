@@ -6,6 +6,10 @@
 // Commands are spawned with node:child_process directly (runCommand): execa cost ~20 ms more per
 // command on a loaded 2-core machine (inside the management outage of a bond move: make bench
 // `ovs`) and several MB of resident modules in an idle daemon.
+// Every command has a time limit (the backends run under the daemon's write lock: a hung ifup
+// must not hold it): each command is the leader of its own process group, and on expiry the
+// whole group is killed by that PID, so a tool's own children (ifup's dhclient, a script's
+// sleep) go with it; the command then fails as any other failure does.
 
 import { spawn } from 'node:child_process';
 
@@ -128,34 +132,54 @@ export interface Finished {
   /** The spawn error's code when it could not start (ENOENT: no such binary). */
   code?: string;
   failed: boolean;
-  /** `Command failed with exit code 1: ip link ...`, `Command was killed with SIGALRM: ...`. */
+  /** `Command failed with exit code 1: ip link ...`, `Command timed out after 30000 ms: ...`. */
   shortMessage: string;
+  /** True when the time limit ran out and the command's process group was killed. */
+  timedOut?: boolean;
 }
+
+/** The time limit of a command whose wrapper sets none (ip, ovs-vsctl, augtool answer in milliseconds; a hang is a fault). */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** How long a timed-out command's group may take to close its output after SIGKILL before it is given up on (a descendant that left the group may hold the pipes). */
+const KILL_GRACE_MS = 1000;
 
 const chomp = (s: string) => (s.endsWith('\r\n') ? s.slice(0, -2) : s.endsWith('\n') ? s.slice(0, -1) : s);
 
 /**
  * Runs `cmd args` (argv, never a shell) with `env` over the daemon's environment; never rejects.
- * stdin is closed, or with `input` gets what it resolves to (the command starts at once).
+ * stdin is closed, or with `input` gets what it resolves to (the command starts at once). After
+ * `timeoutMs` the command's process group is killed (SIGKILL) and it fails with `timedOut`.
  */
-export function runCommand(cmd: string, args: readonly string[], env?: Record<string, string>, input?: Promise<string>): Promise<Finished> {
+export function runCommand(
+  cmd: string,
+  args: readonly string[],
+  env?: Record<string, string>,
+  input?: Promise<string>,
+  timeoutMs: number = DEFAULT_TIMEOUT_MS,
+): Promise<Finished> {
   return new Promise((resolve) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const all: Buffer[] = [];
     const line = [cmd, ...args].join(' ');
     let done = false;
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
     const finish = (exitCode: number | null, signal: NodeJS.Signals | null, spawnErr?: NodeJS.ErrnoException) => {
       if (done) return;
       done = true;
-      const failed = !!spawnErr || exitCode !== 0;
+      clearTimeout(timer);
+      const failed = !!spawnErr || timedOut || exitCode !== 0;
       const shortMessage = spawnErr
         ? `Command failed with ${spawnErr.code ?? spawnErr.message}: ${line}`
-        : signal
-          ? `Command was killed with ${signal}: ${line}`
-          : exitCode !== 0
-            ? `Command failed with exit code ${exitCode}: ${line}`
-            : '';
+        : timedOut
+          ? `Command timed out after ${timeoutMs} ms: ${line}`
+          : signal
+            ? `Command was killed with ${signal}: ${line}`
+            : exitCode !== 0
+              ? `Command failed with exit code ${exitCode}: ${line}`
+              : '';
       resolve({
         stdout: chomp(Buffer.concat(out).toString('utf8')),
         stderr: chomp(Buffer.concat(err).toString('utf8')),
@@ -165,14 +189,29 @@ export function runCommand(cmd: string, args: readonly string[], env?: Record<st
         code: spawnErr?.code,
         failed,
         shortMessage,
+        ...(timedOut ? { timedOut } : {}),
       });
     };
     let child;
     try {
-      child = spawn(cmd, args, { env: env ? { ...process.env, ...env } : process.env, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+      // detached: the command leads a new process group (setsid), which a timeout kills whole.
+      child = spawn(cmd, args, { env: env ? { ...process.env, ...env } : process.env, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
     } catch (e) {
       finish(null, null, e as NodeJS.ErrnoException);
       return;
+    }
+    const pid = child.pid;
+    if (pid !== undefined) {
+      timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // the group is gone already: its close event is on its way
+        }
+        setTimeout(() => finish(null, 'SIGKILL'), KILL_GRACE_MS).unref();
+      }, timeoutMs);
+      timer.unref();
     }
     child.stdout!.on('data', (c: Buffer) => {
       out.push(c);
@@ -196,16 +235,19 @@ export function runCommand(cmd: string, args: readonly string[], env?: Record<st
 }
 
 /** runCommand's result as a Runner expects it: stdout, or a rejection carrying exitCode, signal, stderr and shortMessage. */
-async function stdoutOf(cmd: string, args: readonly string[], env?: Record<string, string>, input?: Promise<string>): Promise<string> {
-  const r = await runCommand(cmd, args, env, input);
+async function stdoutOf(cmd: string, args: readonly string[], env?: Record<string, string>, input?: Promise<string>, timeoutMs?: number): Promise<string> {
+  const r = await runCommand(cmd, args, env, input, timeoutMs);
   if (r.failed) throw Object.assign(new Error(r.shortMessage), r);
   return r.stdout;
 }
 
-/** A Runner for a local binary: `cmd ...pre ...args`, with an optional environment (added to the daemon's). */
-export function localRunner(cmd: string, pre: string[] = [], env?: Record<string, string>): Runner {
-  return Object.assign((args: string[]) => stdoutOf(cmd, [...pre, ...args], env), {
-    withInput: (args: string[], input: Promise<string>) => stdoutOf(cmd, [...pre, ...args], env, input),
+/**
+ * A Runner for a local binary: `cmd ...pre ...args`, with an optional environment (added to the
+ * daemon's) and time limit (DEFAULT_TIMEOUT_MS when not given; each tools/* wrapper has its own).
+ */
+export function localRunner(cmd: string, pre: string[] = [], env?: Record<string, string>, timeoutMs?: number): Runner {
+  return Object.assign((args: string[]) => stdoutOf(cmd, [...pre, ...args], env, undefined, timeoutMs), {
+    withInput: (args: string[], input: Promise<string>) => stdoutOf(cmd, [...pre, ...args], env, input, timeoutMs),
   });
 }
 
