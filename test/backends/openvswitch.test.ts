@@ -5,7 +5,7 @@
 
 import { expect } from 'chai';
 import { startSandbox, type Sandbox } from '../../scripts/ovs-sandbox.js';
-import { OpenvswitchBackend } from '../../src/backends/ovs/backend.js';
+import { OpenvswitchBackend, type Runner } from '../../src/backends/ovs/backend.js';
 import { BackendError, type Bridge, type IpConfig, type NetState, type Step, type Uplink } from '../../src/backends/backend.js';
 import { until } from '../helpers/wait.js';
 
@@ -71,9 +71,28 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
   let be: OpenvswitchBackend;
   const writes = () => be.stats.vsctlWrites;
 
+  /** When each ip batch got its commands (by its first line) and each ovs-vsctl write returned, in order. */
+  const order: string[] = [];
+
   before(async function () {
     sb = await startSandbox({ name: 'ovsbe', nics: NICS.map((device, i) => ({ device, mac: MACS[i] })) });
-    be = new OpenvswitchBackend({ vsctl: sb.vsctl, appctl: sb.appctl, ip: sb.ip });
+    const ip = sb.ip as Runner;
+    const fed = (t: string) => {
+      if (t) order.push(`ip batch: ${t.split('\n')[0]}`);
+      return t;
+    };
+    be = new OpenvswitchBackend({
+      vsctl: async (args) => {
+        const out = await sb.vsctl(args);
+        if (!args.includes('list')) order.push('ovs-vsctl write returned');
+        return out;
+      },
+      appctl: sb.appctl,
+      ip: Object.assign((args: string[]) => ip(args), {
+        withInput: (args: string[], input: Promise<string>) => ip.withInput!(args, input.then(fed)),
+        stream: ip.stream,
+      }),
+    });
   });
 
   after(async function () {
@@ -116,6 +135,7 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     const calls = be.stats.vsctlCalls;
     const ipCalls = be.stats.ipCalls;
     const w = writes();
+    order.length = 0;
     const t0 = Date.now();
     await be.apply(bondMovePlan());
     const applyMs = Date.now() - t0;
@@ -141,6 +161,9 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     );
 
     expect(writes() - w).to.equal(1);
+    // The new bridge got its address as soon as the kernel reported its device with the bond's MAC,
+    // before ovs-vsctl (which waits for vswitchd's whole reconfiguration and cur_cfg) returned.
+    expect(order).to.deep.equal(['ip batch: link set dev eth0 up', 'ip batch: link set dev xapi1 up', 'ovs-vsctl write returned']);
     expect(await be.read()).to.deep.equal(BONDED);
     expect((await sb.vsctl(['list-br'])).split('\n')).to.deep.equal(['xapi1', 'xenbr1', 'xenbr2']);
     const list = await sb.appctl(['bond/list']);

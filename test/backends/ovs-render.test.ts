@@ -60,6 +60,8 @@ describe('backends/ovs/render (pure)', () => {
     expect(r.ip.map(ipLine)).to.deep.equal(['link set dev xapi1 up', 'addr replace 192.0.2.10/24 dev xapi1', 'route replace default via 192.0.2.1 dev xapi1']);
     expect(r.nicsUp).to.deep.equal(['eth0', 'eth3']);
     expect(Object.keys(r.target.bridges)).to.deep.equal(['xapi1']);
+    // The MAC the new bridge device ends with: the batch waits for it before it configures the device.
+    expect([...r.deviceMacs]).to.deep.equal([['xapi1', '02:00:5e:10:00:00']]);
   });
 
   it('RENDER-06 a bridge with a MAC of its own (a tunnel bridge) gets it as other_config:hwaddr, kept in external_ids for read()', () => {
@@ -72,6 +74,7 @@ describe('backends/ovs/render (pure)', () => {
       'set interface xapi5 external_ids:xnd-mac="02:00:5e:00:53:05"',
     ]);
     expect(r.target.bridges.xapi5.mac).to.equal('02:00:5e:00:53:05');
+    expect([...r.deviceMacs]).to.deep.equal([['xapi5', '02:00:5e:00:53:05']]);
   });
 
   it('RENDER-02 an LACP bond whose members go back to NICs is committed in two transactions', () => {

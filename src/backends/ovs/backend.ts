@@ -12,7 +12,7 @@ import { diff, normalize, PlanStepError } from '../plan.js';
 import { sameValue } from '../state.js';
 import { errText, localRunner, Tool, ToolError, type Runner, type ToolLog } from '../tools/exec.js';
 import { DhcpClients } from '../tools/dhclient.js';
-import { IpTool } from '../tools/ip.js';
+import { IpTool, type LinkWatch } from '../tools/ip.js';
 import { Appctl, Vsctl } from '../tools/ovs.js';
 import { netmaskOf, prefixOf } from '../../../schema/values.js';
 import { natural } from './bond.js';
@@ -243,11 +243,24 @@ export class OpenvswitchBackend implements Backend {
 
   /** Runs one rendered plan; throws BackendError (flagged nothingApplied when nothing reached the host). */
   private async execute(before: NetState, plan: Step[]): Promise<void> {
-    // One read of the kernel's links: the NICs' MACs (bridge hwaddr) and the pre-check below.
     const needLinks = plan.some((st) => st.op === 'uplink.add' || st.op === 'bridge.add' || st.op === 'vif.add');
+    const checked = needLinks && this.o.precheck !== false;
+    // A plan that creates bridges watches the kernel's links from before it reads them, so the
+    // monitor has subscribed when the transaction makes the new bridge devices (see below).
+    const watch = checked && plan.some((st) => st.op === 'bridge.add') ? this.ip.watchLinks() : undefined;
+    try {
+      await this.executeWatched(before, plan, needLinks, checked, watch);
+    } finally {
+      await watch?.stop();
+    }
+  }
+
+  private async executeWatched(before: NetState, plan: Step[], needLinks: boolean, checked: boolean, watch: LinkWatch | undefined): Promise<void> {
+    // One read of the kernel's links: the NICs' MACs (bridge hwaddr) and the pre-check below.
     const links = needLinks ? await this.ip.links() : [];
+    const kernel = new Set(links.map((l) => l.ifname));
     const nicMacs = new Map(links.map((l) => [l.ifname, l.address ?? ''] as const));
-    if (needLinks && this.o.precheck !== false) precheck(before, plan, new Set(links.map((l) => l.ifname)), this.o.vifType);
+    if (checked) precheck(before, plan, kernel, this.o.vifType);
     let r: Rendered;
     try {
       r = render(before, plan, this.o, nicMacs);
@@ -264,11 +277,29 @@ export class OpenvswitchBackend implements Backend {
       }
     }
     const argvs = r.txn.argvs(this.o.timeoutSeconds);
-    const checked = needLinks && this.o.precheck !== false;
     let ipFailed: { line: number; text: string } | undefined;
     let ipDone = false;
     // The batch file is written before the transaction: after it, only ip's exec is in the outage.
     const early = argvs.length && checked ? await this.ip.prepare(r.ip) : undefined;
+    // The devices the batch waits for: bridges this one transaction creates that the kernel did not
+    // have (a name deleted and made again, or a plan of two transactions, waits for ovs-vsctl).
+    const created = new Set(plan.flatMap((st) => (st.op === 'bridge.add' ? [st.bridge] : [])));
+    const devs = [...new Set(r.ip.map((c) => c.dev))];
+    const awaited = devs.filter((d) => created.has(d));
+    const byDevice = watch && early && argvs.length === 1 && awaited.length > 0 && awaited.every((d) => !kernel.has(d));
+    let writing = true;
+    let fed: Promise<{ line: number; text: string } | undefined> | undefined;
+    // The management IP is off the host from the transaction until the batch puts it on the new
+    // bridge. That bridge's device is made by ovs-vswitchd inside its reconfiguration; ovs-vsctl
+    // returns only after vswitchd has finished and written cur_cfg, and after ovsdb-server has told
+    // it: the batch goes the moment the kernel reports the device with the MAC the transaction
+    // gives it (not before: the kernel's first ARP from the device's interim random MAC would point
+    // the peers at a MAC about to vanish, a second-long outage), and the call still waits for
+    // ovs-vsctl and the checks below before it succeeds.
+    if (byDevice)
+      void watch.present(awaited, r.deviceMacs).then((ok) => {
+        if (ok && writing) fed = early.run();
+      });
     try {
       if (argvs.length) {
         let timedOut = false;
@@ -277,23 +308,29 @@ export class OpenvswitchBackend implements Backend {
             await this.vsctl.write(argv);
           } catch (e) {
             if (!isTimeout(e)) {
+              writing = false;
               const text = e instanceof ToolError ? errText(e).replace(/^ovs-vsctl: /, '') : errText(e);
               const err = new BackendError(stepOfVsctlError(r.txn, text), `ovs-vsctl: ${text}`);
-              throw k === 0 ? Object.assign(err, { nothingApplied: true }) : err;
+              // A device the transaction made means it was committed: undone by apply().
+              throw k === 0 && !fed ? Object.assign(err, { nothingApplied: true }) : err;
             }
             timedOut = true;
           }
         }
-        // The management IP is off the host from the transaction until the ip batch puts it on the
-        // new bridge. ovs-vsctl returns once ovs-vswitchd has reconfigured, so the new bridge devices
-        // exist, and the pre-check found none of their names held by a foreign device: the addresses
-        // go on at once and OVSDB and the ports are checked after (the check, an ovs-vsctl read, used
-        // to sit inside the outage). Without the pre-check, or after a write that timed out (it may not
-        // have committed), the check comes first. If the check fails, the addresses just added come
-        // off again (a device that appeared since the pre-check keeps nothing of ours) before apply()
-        // restores the state before; if both fail, the check's error names the step.
+        writing = false;
+        // ovs-vsctl returns once ovs-vswitchd has reconfigured, so the new bridge devices exist,
+        // and the pre-check found none of their names held by a foreign device: the addresses go on
+        // at once (if the device watch has not put them on already) and OVSDB and the ports are
+        // checked after (the check, an ovs-vsctl read, used to sit inside the outage). Without the
+        // pre-check, or after a write that timed out (it may not have committed), the check comes
+        // first. If the check fails, the addresses just added come off again (a device that appeared
+        // since the pre-check keeps nothing of ours) before apply() restores the state before; if
+        // both fail, the check's error names the step.
         if (checked && !timedOut) {
-          ipFailed = await early!.run();
+          ipFailed = await (fed ?? early!.run());
+          // A device deleted after the batch configured it (made again within the reconfiguration)
+          // lost what was put on it: once more, on the device that is there now.
+          if (fed && awaited.some((d) => watch!.deletions(d) > 0)) ipFailed = await this.ip.batch(r.ip);
           ipDone = true;
           try {
             await this.verify(before, r, false);
@@ -301,9 +338,10 @@ export class OpenvswitchBackend implements Backend {
             for (const c of r.ip) if (c.op === 'addr.replace') await this.ip.batch([{ ...c, op: 'addr.del' }]).catch(() => undefined);
             throw e;
           }
-        } else await this.verify(before, r, timedOut && argvs.length === 1);
+        } else await this.verify(before, r, timedOut && argvs.length === 1 && !fed);
       }
     } finally {
+      writing = false;
       await early?.dispose();
     }
     const failed = ipDone ? ipFailed : await this.ip.batch(r.ip);

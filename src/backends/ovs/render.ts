@@ -38,6 +38,8 @@ export interface Rendered {
   nicsUp: string[];
   /** The state after the plan. */
   target: NetState;
+  /** The MAC the transaction gives each bridge device it sets one for (the last it sets). */
+  deviceMacs: Map<string, string>;
 }
 
 /**
@@ -70,6 +72,7 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
   const recreated = new Map<string, number>();
   const ipOps: { step: number; bridge: string; kind: 'set' | 'clear'; ip: IpConfig }[] = [];
   const inPlace = new Set<number>();
+  const deviceMacs = new Map<string, string>();
   let s = before;
   plan.forEach((st, i) => {
     const cur = s.bridges[st.bridge];
@@ -88,6 +91,7 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
         if (st.mac && !st.vlan) {
           // A bridge no uplink gives a MAC (a tunnel's) takes its PIF's, as networkd's bridge_mac; kept in external_ids for read().
           tx.setBridgeHwaddr(st.bridge, st.mac);
+          deviceMacs.set(st.bridge, st.mac.toLowerCase());
           tx.setExternalId(st.bridge, MAC_KEY, st.mac);
         }
         touched.set(st.bridge, i);
@@ -103,7 +107,10 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
         // The bridge device takes its uplink's MAC (xapi's bridge_mac), as networkd's other-config:hwaddr:
         // peers' ARP caches stay valid when the management IP moves to a new bridge.
         const hwaddr = u.kind === 'nic' ? nicMacs.get(u.device) : u.kind === 'bond' ? u.mac : undefined;
-        if (hwaddr && cur && !cur.vlan) tx.setBridgeHwaddr(st.bridge, hwaddr);
+        if (hwaddr && cur && !cur.vlan) {
+          tx.setBridgeHwaddr(st.bridge, hwaddr);
+          deviceMacs.set(st.bridge, hwaddr.toLowerCase());
+        }
         if (u.kind === 'nic') {
           tx.addPort(st.bridge, u.device);
           if (mtu) tx.setMtu(u.device, mtu);
@@ -191,6 +198,7 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
     if (!hw) continue;
     tx.at(Math.max(at, newUplink.get(b.vlan.parent) ?? at));
     tx.setInterfaceMac(n, hw);
+    deviceMacs.set(n, hw.toLowerCase());
   }
 
   // The ip batch: against the final devices only. A recreated bridge device is new (no IP, down).
@@ -225,7 +233,7 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
   // Every ip command is checked now, before ovs-vsctl runs, so a refused value changes nothing.
   for (const c of ip) ipLine(c);
   for (const n of nicsUp) ipLine({ op: 'link.up', dev: n });
-  return { txn: tx, touched, ip, ipStep, nicsUp: [...nicsUp], target };
+  return { txn: tx, touched, ip, ipStep, nicsUp: [...nicsUp], target, deviceMacs };
 }
 
 /** The step whose command an ovs-vsctl error names (by the device/bridge words it quotes). */

@@ -9,7 +9,8 @@
 // Every command has a time limit (the backends run under the daemon's write lock: a hung ifup
 // must not hold it): each command is the leader of its own process group, and on expiry the
 // whole group is killed by that PID, so a tool's own children (ifup's dhclient, a script's
-// sleep) go with it; the command then fails as any other failure does.
+// sleep) go with it; the command then fails as any other failure does. A monitor (Runner.stream,
+// `ip -o monitor link`) has no limit: its caller stops it, by its PID, when done watching.
 
 import { spawn } from 'node:child_process';
 
@@ -20,7 +21,19 @@ export type Runner = ((args: string[]) => Promise<string>) & {
    * resolves to on its stdin, then closes it; resolves as the plain call does.
    */
   withInput?: (args: string[], input: Promise<string>) => Promise<string>;
+  /**
+   * Where the runner can (localRunner's): starts a long-running command (a monitor) whose stdout
+   * lines go to `onLine` as they come; `stop` ends that one process (SIGTERM) and resolves once it
+   * has exited; `done` resolves when it exits by itself or is stopped (never rejects).
+   */
+  stream?: (args: string[], onLine: (line: string) => void) => Streaming;
 };
+
+/** A running monitor command (Runner.stream). */
+export interface Streaming {
+  stop(): Promise<void>;
+  done: Promise<void>;
+}
 
 /** Where tool commands are logged (the daemon's Log fits). */
 export interface ToolLog {
@@ -97,11 +110,28 @@ export class Tool {
     return this.exec(argv, input);
   }
 
-  private async exec(argv: readonly string[], input?: Promise<string>): Promise<string> {
+  /** True if the runner can start a monitor whose output lines stream back (watch). */
+  get streams(): boolean {
+    return typeof this.runner.stream === 'function';
+  }
+
+  /** Starts `argv` as a monitor (only where `streams`): each stdout line to `onLine` until stopped. */
+  watch(argv: readonly string[], onLine: (line: string) => void): Streaming {
+    if (!this.streams) throw new Error(`${this.name}: this runner cannot stream a command's output`);
+    this.check(argv);
+    return this.runner.stream!([...argv], onLine);
+  }
+
+  private check(argv: readonly string[]): string {
     for (const a of argv) if (typeof a !== 'string' || a.includes('\0')) throw new RefusedValue(this.name, 'argument', a);
     this.calls++;
     const line = `${this.name} ${argv.map(show).join(' ')}`;
     if (this.log?.debug) this.log.debug(line);
+    return line;
+  }
+
+  private async exec(argv: readonly string[], input?: Promise<string>): Promise<string> {
+    const line = this.check(argv);
     try {
       return await (input ? this.runner.withInput!([...argv], input) : this.runner([...argv]));
     } catch (e) {
@@ -241,6 +271,36 @@ async function stdoutOf(cmd: string, args: readonly string[], env?: Record<strin
   return r.stdout;
 }
 
+/** Starts `cmd args` (argv, stdin closed, stderr dropped) and hands each stdout line to `onLine`; see Runner.stream. */
+export function streamCommand(cmd: string, args: readonly string[], onLine: (line: string) => void, env?: Record<string, string>): Streaming {
+  let child: ReturnType<typeof spawn> | undefined;
+  let exited!: () => void;
+  const done = new Promise<void>((r) => (exited = r));
+  try {
+    child = spawn(cmd, args, { env: env ? { ...process.env, ...env } : process.env, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    exited();
+    return { stop: async () => undefined, done };
+  }
+  let rest = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (c: string) => {
+    const lines = (rest + c).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) onLine(l);
+  });
+  child.on('error', () => exited());
+  child.on('close', () => exited());
+  const proc = child;
+  return {
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await done;
+    },
+    done,
+  };
+}
+
 /**
  * A Runner for a local binary: `cmd ...pre ...args`, with an optional environment (added to the
  * daemon's) and time limit (DEFAULT_TIMEOUT_MS when not given; each tools/* wrapper has its own).
@@ -248,6 +308,8 @@ async function stdoutOf(cmd: string, args: readonly string[], env?: Record<strin
 export function localRunner(cmd: string, pre: string[] = [], env?: Record<string, string>, timeoutMs?: number): Runner {
   return Object.assign((args: string[]) => stdoutOf(cmd, [...pre, ...args], env, undefined, timeoutMs), {
     withInput: (args: string[], input: Promise<string>) => stdoutOf(cmd, [...pre, ...args], env, input, timeoutMs),
+    // No time limit: the caller stops the monitor (Streaming.stop) when it is done watching.
+    stream: (args: string[], onLine: (line: string) => void) => streamCommand(cmd, [...pre, ...args], onLine, env),
   });
 }
 

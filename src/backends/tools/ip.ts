@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isIfName, isIPv4 } from '../../../schema/values.js';
-import { RefusedValue, Tool, ToolError, errText } from './exec.js';
+import { RefusedValue, Tool, ToolError, errText, type Streaming } from './exec.js';
 
 /** One `ip` command of a batch, by meaning (the only commands the backends send). */
 export type IpCmd =
@@ -75,6 +75,89 @@ export function ipLine(c: IpCmd): string {
   return t.join(' ');
 }
 
+/** One line of `ip -o monitor link`: a link reported (new or changed) or deleted, by name (without `@peer`), with its MAC. */
+export function parseLinkEvent(line: string): { name: string; deleted: boolean; mac?: string } | undefined {
+  const m = /^(Deleted )?\d+: ([^\s:@]+)(?:@[^\s:]*)?: /.exec(line);
+  if (!m) return undefined;
+  const mac = /\blink\/ether ([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b/i.exec(line)?.[1]?.toLowerCase();
+  return { name: m[2], deleted: m[1] !== undefined, ...(mac ? { mac } : {}) };
+}
+
+/**
+ * Devices coming and going, as the kernel reports them (`ip -o monitor link`, started by
+ * IpTool.watchLinks before the change that makes them). The OVS backend uses it to configure a
+ * bridge device the moment Open vSwitch creates it, rather than when ovs-vsctl returns.
+ */
+export class LinkWatch {
+  /** Per name: how many times it was reported deleted, whether it is present since the last deletion, its last MAC. */
+  private readonly seen = new Map<string, { deletions: number; present: boolean; mac?: string }>();
+  private readonly waiters = new Set<() => void>();
+  private ended = false;
+
+  constructor(private readonly proc: Streaming | undefined) {
+    void proc?.done.then(() => {
+      this.ended = true;
+      this.wake();
+    });
+  }
+
+  /** Feeds one output line (the monitor's, or a test's). */
+  line(l: string): void {
+    const e = parseLinkEvent(l);
+    if (!e) return;
+    const s = this.seen.get(e.name) ?? { deletions: 0, present: false };
+    if (e.deleted) {
+      s.deletions++;
+      s.present = false;
+    } else {
+      s.present = true;
+      s.mac = e.mac ?? s.mac;
+    }
+    this.seen.set(e.name, s);
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters) w();
+  }
+
+  /** Times `name` was reported deleted since the watch started. */
+  deletions(name: string): number {
+    return this.seen.get(name)?.deletions ?? 0;
+  }
+
+  /**
+   * Resolves to true once every name has been reported present (after its last deletion) and, for
+   * those `macs` names, with that MAC; false if the watch ends first.
+   */
+  present(names: string[], macs: Map<string, string> = new Map()): Promise<boolean> {
+    const ready = (n: string) => {
+      const s = this.seen.get(n);
+      const want = macs.get(n)?.toLowerCase();
+      return !!s?.present && (want === undefined || s.mac === want);
+    };
+    return new Promise((resolve) => {
+      const check = () => {
+        if (names.every(ready)) return done(true);
+        if (this.ended || !this.proc) return done(false);
+      };
+      const done = (v: boolean) => {
+        this.waiters.delete(check);
+        resolve(v);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Ends the monitor (and any present() still waiting, with false). */
+  async stop(): Promise<void> {
+    if (this.proc) await this.proc.stop();
+    this.ended = true;
+    this.wake();
+  }
+}
+
 /** `ip` in the namespace whose devices we manage. */
 export class IpTool {
   constructor(readonly tool: Tool) {}
@@ -82,6 +165,17 @@ export class IpTool {
   /** Commands run. */
   get calls(): number {
     return this.tool.calls;
+  }
+
+  /**
+   * Starts watching links come and go (`ip -o monitor link`); undefined where the runner cannot
+   * stream a command's output. The monitor subscribes as it starts, a few ms after this returns:
+   * start it well before the change it should see.
+   */
+  watchLinks(): LinkWatch | undefined {
+    if (!this.tool.streams) return undefined;
+    const w: LinkWatch = new LinkWatch(this.tool.watch(['-o', 'monitor', 'link'], (l) => w.line(l))); // lines come in later events
+    return w;
   }
 
   /** Every link, with details. */
