@@ -1,8 +1,9 @@
 # xenapi-netd: `make run` starts the daemon on the embedded defaults; `make test` runs everything.
 SHELL := /bin/bash
 NODE  ?= node
-# The daemon's V8 flags (also in src/main.ts's #! line): see the note there.
+# The daemon's V8 flags and malloc setting (also in src/main.ts's #! line): see the note there.
 DAEMON_NODE_FLAGS ?= --max-semi-space-size=8
+DAEMON_ENV ?= MALLOC_ARENA_MAX=1
 BACKEND ?= simulated
 ARGS ?=
 # RESET=1: start over — remove the database (var/xenapi-netd.db and its WAL) before starting.
@@ -55,7 +56,7 @@ ifeq ($(BACKEND),openvswitch)
 	bash scripts/install-test-deps.sh
 	bash scripts/run-ovs.sh --db var/xenapi-netd-ovs.db $(ARGS)
 else
-	$(NODE) $(DAEMON_NODE_FLAGS) dist/src/main.js --backend $(BACKEND) $(ARGS)
+	$(DAEMON_ENV) $(NODE) $(DAEMON_NODE_FLAGS) dist/src/main.js --backend $(BACKEND) $(ARGS)
 endif
 
 test-deps:

@@ -13,4 +13,4 @@ netns=$(node -e 'console.log(JSON.parse(process.argv[1]).netns)' "$desc")
 trap 'node dist/scripts/ovs-sandbox.js down "$name"' EXIT
 echo "OVS sandbox $name: netns $netns, state in $dir"
 echo "  inspect: node dist/scripts/ovs-sandbox.js exec $name -- ovs-vsctl show"
-node --max-semi-space-size=8 dist/src/main.js --backend openvswitch --ovs-sandbox "$dir" "$@"
+MALLOC_ARENA_MAX=1 node --max-semi-space-size=8 dist/src/main.js --backend openvswitch --ovs-sandbox "$dir" "$@"

@@ -100,7 +100,7 @@ function ownBytes(s: string): Buffer {
 class CachedRecord extends Encoded implements SlicePiece {
   private xmlBytes?: Buffer;
   private jsonBytes?: Buffer;
-  private compact?: Buffer;
+  private compact?: ArrayBuffer;
   private compactBytes = 0;
   constructor(
     private readonly db: Store,

@@ -16,7 +16,6 @@ import type { Daemon } from '../api/context.js';
 import { assertHolds, loginIdentity } from '../api/rbac.js';
 import { gatedAuth, sameSecret } from '../api/session.js';
 import type { ApiError } from '../errors.js';
-import { nodeConfig } from '../backends/ifcfg.js';
 import { desiredState } from '../reconciler/desired.js';
 import type { Row, Store } from '../store/store.js';
 import type { RouteHandler } from '../wire/http.js';
@@ -138,6 +137,8 @@ export function nodeConfigRoute(d: Daemon, masterUrl: () => string | undefined):
       .filter((p) => p.physical && Number(p.VLAN) === -1)
       .map((p) => ({ device: p.device, MAC: p.MAC, MTU: Number(p.MTU), carrier: true }));
     try {
+      // The ifcfg renderer, loaded by the first node that asks (most daemons have no nodes).
+      const { nodeConfig } = await import('../backends/ifcfg.js');
       return text(200, nodeConfig(desiredState(store, host), nics, Object.fromEntries(report)));
     } catch (e) {
       return text(500, `cannot render the node configuration: ${(e as Error).message}\n`);

@@ -762,7 +762,7 @@ function encodedMember(x: Encoded, k: string, _first: boolean, pieces: Piece[]):
 // of the whole for a PIF); a bulk reply writes them between the class's constant pieces
 // (writeCompact: native/assemble.c, one call per record instead of a copy per piece).
 
-type Assembler = { layout(tmpl: Buffer, ends: Uint32Array): number; assemble(out: Buffer, at: number, id: number, rec: Buffer): number };
+type Assembler = { layout(tmpl: Buffer, ends: Uint32Array): number; assemble(out: Buffer, at: number, id: number, rec: ArrayBuffer): number };
 let assembler: Assembler | Error | undefined;
 
 function loadAssembler(): Assembler {
@@ -818,11 +818,16 @@ function memberLayout(cls: string): MemberLayout {
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
+/** Where a compact record is put together before it is copied to its own ArrayBuffer (grown as needed). */
+let scratch: Buffer | undefined;
+
 /**
- * The variable parts of record `r` (of class cls, under `ref`) as a bulk reply's member, in a
- * Buffer of their own, and the member's length once assembled (writeCompact).
+ * The variable parts of record `r` (of class cls, under `ref`) as a bulk reply's member, in an
+ * ArrayBuffer of their own (no Buffer over it: a kept Buffer is one more object per record, and
+ * one cut from Node's shared pool would keep the whole pool slab), and the member's length once
+ * assembled (writeCompact).
  */
-export function compactMember(cls: string, ref: string, r: Record<string, unknown>): { rec: Buffer; bytes: number } {
+export function compactMember(cls: string, ref: string, r: Record<string, unknown>): { rec: ArrayBuffer; bytes: number } {
   const l = memberLayout(cls);
   const parts = l.parts(ref, r);
   const all = parts.join('');
@@ -834,22 +839,23 @@ export function compactMember(cls: string, ref: string, r: Record<string, unknow
     return n;
   });
   const data = ascii ? all.length : Buffer.byteLength(all, 'utf8');
-  // Its own memory (not a slice of Node's shared pool, which a kept record would keep whole).
-  const rec = Buffer.allocUnsafeSlow(head + data);
+  if (scratch === undefined || head + data > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.max(16 * 1024, 2 * (head + data)));
   let o = 0;
   for (let n of lens) {
     while (n >= 0x80) {
-      rec[o++] = (n & 0x7f) | 0x80;
+      scratch[o++] = (n & 0x7f) | 0x80;
       n >>>= 7;
     }
-    rec[o++] = n;
+    scratch[o++] = n;
   }
-  rec.write(all, o, ascii ? 'latin1' : 'utf8');
+  o += scratch.write(all, o, ascii ? 'latin1' : 'utf8');
+  const rec = new ArrayBuffer(o);
+  new Uint8Array(rec).set(scratch.subarray(0, o));
   return { rec, bytes: l.constBytes + data };
 }
 
 /** Writes the member compactMember made for cls into `out` at `at`; returns the offset after it. */
-export function writeCompact(cls: string, rec: Buffer, out: Buffer, at: number): number {
+export function writeCompact(cls: string, rec: ArrayBuffer, out: Buffer, at: number): number {
   return loadAssembler().assemble(out, at, memberLayout(cls).id, rec);
 }
 

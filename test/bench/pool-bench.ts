@@ -69,7 +69,7 @@ async function childMaster(
   const inv = join(dirname(db), 'master-inv.json');
   writeFileSync(inv, JSON.stringify(inventory(0, nics)));
   const proc = spawn(process.execPath, ['--max-semi-space-size=8', ...(o.nodeArgs ?? []), MAIN, '--db', db, '--inventory', inv, '--hostname', 'host0', '--listen', o.listen ?? '127.0.0.1:0',
-    '--auth-fail-delay', '10', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--auth-fail-delay', '10', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: '1' } });
   // The listening line is logged at info; after it, only the last few KB are kept (for errors).
   let out = '';
   const keep = (b: Buffer) => {
@@ -113,7 +113,7 @@ function childSlave(dir: string, name: string, h: number, masterUrl: string, nod
   writeFileSync(inv, JSON.stringify(inventory(h, NICS)));
   const proc = spawn(process.execPath, ['--max-semi-space-size=8', ...nodeArgs, MAIN, '--db', join(dir, `${name}.db`), '--inventory', inv, '--hostname', name, '--listen', '127.0.0.1:0',
     '--log-level', 'info', '--pool-master', masterUrl, '--pool-user', 'root', '--pool-password', 'secret', '--pool-heartbeat', '600000', '--pool-max-backoff', '200'],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
+  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MALLOC_ARENA_MAX: '1' } });
   let out = '';
   let onReady!: () => void;
   let onSynced!: (t: number) => void;

@@ -8,7 +8,7 @@
 //   - Bond.create / Bond.destroy with 1,000 VIFs to move and 100 VLANs (bond.ts), when present;
 //   - logins/s at 0 and 50,000 live sessions, a good login's p99 while 10 clients fail logins (login-bench.ts).
 // Fixtures: the daemon's --inventory with N NICs makes N PIFs (+ networks, metrics) at first start.
-// The daemon runs with the V8 flags `make run` uses (src/main.ts's #! line).
+// The daemon runs with the V8 flags and environment `make run` uses (src/main.ts's #! line).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
@@ -80,7 +80,10 @@ async function startDaemon(n: number): Promise<{ port: number; child: ChildProce
   const invFile = join(tmp, `inv-${n}.json`);
   writeFileSync(invFile, JSON.stringify(inv));
   const port = await freePort();
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', MAIN, '--listen', `127.0.0.1:${port}`, '--db', join(tmp, `db-${n}.db`), '--inventory', invFile, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', MAIN, '--listen', `127.0.0.1:${port}`, '--db', join(tmp, `db-${n}.db`), '--inventory', invFile, '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, MALLOC_ARENA_MAX: '1' },
+  });
   children.push(child);
   await waitListening(port);
   const session = valueOf((await post(port, xmlCall('session.login_with_password', 'root', 'secret'))).body);
@@ -262,7 +265,7 @@ async function benchIdle(): Promise<void> {
     runs.push({ rss: kb(s, 'VmRSS'), anon: kb(s, 'RssAnon'), file: kb(s, 'RssFile') });
     await stop(d.child);
   }
-  const bare = spawn(process.execPath, ['--max-semi-space-size=8', '-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  const bare = spawn(process.execPath, ['--max-semi-space-size=8', '-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore', env: { ...process.env, MALLOC_ARENA_MAX: '1' } });
   children.push(bare);
   await new Promise((r) => setTimeout(r, 1500));
   const b = status(bare.pid!);
