@@ -11,12 +11,12 @@
 // The daemon runs with the V8 flags and environment `make run` uses (src/main.ts's #! line).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allFigures, figure, readResults, tables, writeResults } from './report.js';
+import { expectSuccess, post } from './post.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const MAIN = join(ROOT, 'dist/src/main.js');
@@ -45,19 +45,6 @@ async function waitListening(port: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`nothing listens on ${port}`);
-}
-
-function post(port: number, body: string, path = '/'): Promise<{ status: number; body: Buffer; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'Content-Type': 'text/xml', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 const xmlCall = (method: string, ...params: string[]) =>
@@ -100,7 +87,7 @@ async function startRaw(replyFile: string): Promise<{ port: number; child: Child
 
 function stop(c: ChildProcess): Promise<void> {
   return new Promise((r) => {
-    if (c.exitCode !== null) return r();
+    if (c.exitCode !== null || c.signalCode !== null) return r(); // exited, or killed by a signal (no second 'exit')
     c.once('exit', () => r());
     c.kill('SIGTERM');
   });
@@ -202,12 +189,14 @@ async function benchGetAll(n: number): Promise<void> {
   // Warm-up: JIT, the first allocation of the reply buffers, and the record cache filled (its
   // time is reported as the first reply's).
   const cold = await post(d.port, body);
+  expectSuccess(`PIF.get_all_records, ${n} PIFs, first reply`, cold);
   resetPeak(d.child.pid!);
   const runs: number[] = [];
   let size = 0;
   let replyBuf: Buffer = Buffer.alloc(0);
   for (let i = 0; i < 3; i++) {
     const r = await post(d.port, body);
+    expectSuccess(`PIF.get_all_records, ${n} PIFs`, r);
     runs.push(r.ms);
     size = r.body.length;
     replyBuf = r.body;
@@ -232,10 +221,11 @@ async function benchGetAll(n: number): Promise<void> {
     let bulk = 0;
     const loop = (async () => {
       while (looping) {
-        await post(d.port, body);
+        expectSuccess('PIF.get_all_records while get_record runs', await post(d.port, body));
         bulk++;
       }
     })();
+    loop.catch(() => undefined); // a failed reply is thrown by `await loop` below, once wrk is done
     // wrk runs asynchronously: this process must go on reading the bulk replies meanwhile (with
     // execFileSync the loop stood still and the daemon waited for it to drain).
     const r = await wrkAsync(d.port, xmlCall('PIF.get_record', d.session, ref), 16, DUR);
