@@ -188,61 +188,11 @@ function forget(tx: Txn, self: string): void {
 
 /** PIF.db_introduce (Xapi_pif.db_introduce): a record from the given values; bond_slave_of is ignored (as xapi). */
 function dbIntroduce(tx: Txn, a: ParamsOf<'PIF.db_introduce'>): string {
-  const {
-    device,
-    network,
-    host,
-    MAC,
-    MTU,
-    VLAN,
-    physical,
-    ip_configuration_mode: ipMode,
-    IP,
-    netmask,
-    gateway,
-    DNS,
-    VLAN_master_of: vlanMasterOf,
-    management,
-    other_config: otherConfig,
-    disallow_unplug: disallowUnplug,
-    ipv6_configuration_mode: ipv6Mode,
-    IPv6,
-    ipv6_gateway: ipv6Gateway,
-    primary_address_type: primaryAddressType,
-    managed,
-    properties,
-  } = a;
-  tx.get('network', network);
-  tx.get('host', host);
-  if (Number(VLAN) !== -1) assertNetworkCompatibleWithTrunksOnVif(tx, network);
-  return tx.create(
-    'PIF',
-    newPifRow({
-      device,
-      network,
-      host,
-      MAC,
-      MTU,
-      VLAN,
-      metrics: newPifMetrics(tx),
-      physical,
-      ip_configuration_mode: ipMode,
-      IP,
-      netmask,
-      gateway,
-      DNS,
-      VLAN_master_of: vlanMasterOf,
-      management,
-      other_config: otherConfig,
-      disallow_unplug: disallowUnplug,
-      ipv6_configuration_mode: ipv6Mode,
-      IPv6,
-      ipv6_gateway: ipv6Gateway,
-      primary_address_type: primaryAddressType,
-      managed,
-      properties,
-    }),
-  );
+  const { bond_slave_of: _ignored, ...fields } = a;
+  tx.get('network', fields.network);
+  tx.get('host', fields.host);
+  if (Number(fields.VLAN) !== -1) assertNetworkCompatibleWithTrunksOnVif(tx, fields.network);
+  return tx.create('PIF', newPifRow({ ...fields, metrics: newPifMetrics(tx) }));
 }
 
 /** Implementations of the PIF class's messages (create_VLAN/destroy live in vlan.ts). */
