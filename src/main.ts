@@ -71,9 +71,11 @@ async function main(argv: string[]): Promise<void> {
   const freed = releaseMemory();
   if (typeof freed === 'number') log.debug(`start-up memory returned to the system in ${freed.toFixed(0)} ms`);
   // ... and again each time traffic stops (at most every 30 s): a burst grows V8's young generation to its cap.
-  let requests = 0;
-  r.server.on('request', () => requests++);
-  if (noAddon === undefined) releaseWhenIdle(() => requests);
+  if (noAddon === undefined) {
+    let requests = 0;
+    r.server.on('request', () => requests++);
+    releaseWhenIdle(() => requests);
+  }
   let stopping = false;
   const stop = async (sig: string) => {
     if (stopping) return;

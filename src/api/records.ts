@@ -120,7 +120,8 @@ class CachedRecord extends Encoded implements SlicePiece {
   xmlMember(key: string): Buffer | SlicePiece {
     if (key === this.ref) return this;
     const v = this.xml();
-    return joinPieces([memberHead(key), v, '</member>'], Buffer.byteLength(memberHead(key)) + v.length + 9);
+    const head = memberHead(key);
+    return joinPieces([head, v, '</member>'], Buffer.byteLength(head) + v.length + '</member>'.length);
   }
   get pieceBytes(): number {
     if (this.compact === undefined) {

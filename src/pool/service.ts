@@ -225,7 +225,9 @@ export class PoolService implements ForwardPool {
           await xapiCall(m.url, 'host.apply_network_state', [m.token, deltaJson(base.seq, base.bridges, state.bridges), ticketJson], timeout);
         } catch (e) {
           if (!(e instanceof RemoteFailure && e.details[0] === 'INVALID_VALUE' && e.details[1] === 'base')) throw e;
-          this.log.info(`pool: host ${host} does not have the state the change was made against (${e.details[2] ?? ''}); sending the whole state`);
+          this.log.info(
+            `pool: host ${host} does not have the state the change was made against (${JSON.stringify(String(e.details[2] ?? '').slice(0, 200))}); sending the whole state`,
+          );
           whole = true;
         }
       }

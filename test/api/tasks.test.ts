@@ -1,19 +1,12 @@
 // Async.<Class>.<message> and tasks: the task ends success with an XML-RPC fragment result,
 // failure with error_info, cancelled when cancelled before it ran; tasks show in event.from.
 import { expect } from 'chai';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { settleTask, startHarness, type Harness } from '../helpers/harness.js';
 import { jsonCall, post } from './rawhttp.js';
 
 describe('api/tasks', () => {
   let h: Harness;
-  const settle = async (task: string) => {
-    for (let i = 0; i < 200; i++) {
-      const r = await h.call('task.get_record', task);
-      if (r.status !== 'pending' && r.status !== 'cancelling') return r;
-      await new Promise((res) => setTimeout(res, 10));
-    }
-    throw new Error(`task ${task} never finished`);
-  };
+  const settle = (task: string) => settleTask(h, task);
   before(async () => {
     h = await startHarness();
   });

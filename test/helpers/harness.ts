@@ -114,3 +114,13 @@ export async function startHarness(opts: { inventory?: InventoryNic[]; config?: 
 export function dbIntroduceParams(device: string, network: string, host: string, MAC: string, properties: Record<string, string> = {}): unknown[] {
   return [device, network, host, MAC, 1500, -1, true, 'None', '', '', '', '', NULL_REF, NULL_REF, false, {}, false, 'None', [], '', 'IPv4', false, properties];
 }
+
+/** Polls task.get_record until the task leaves pending/cancelling; returns its record. */
+export async function settleTask(h: Harness, task: string): Promise<any> {
+  for (let i = 0; i < 200; i++) {
+    const r = await h.call('task.get_record', task);
+    if (r.status !== 'pending' && r.status !== 'cancelling') return r;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  throw new Error(`task ${task} never finished`);
+}

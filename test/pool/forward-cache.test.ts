@@ -8,7 +8,7 @@ import { manySide } from '../../schema/index.js';
 import { CommittedCache } from '../../src/pool/forward.js';
 import { DESIRED_CLASSES, desiredState } from '../../src/reconciler/desired.js';
 import type { View } from '../../src/store/store.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { settleTask, startHarness, type Harness } from '../helpers/harness.js';
 import { giveIp, makeNetwork, makeVIF, makeVM, setFields } from '../helpers/vmfix.js';
 
 describe('pool forwarder: the cache of committed desired states', () => {
@@ -18,14 +18,7 @@ describe('pool forwarder: the cache of committed desired states', () => {
   });
   afterEach(() => h.close());
 
-  const settle = async (task: string) => {
-    for (let i = 0; i < 200; i++) {
-      const r = await h.call('task.get_record', task);
-      if (r.status !== 'pending' && r.status !== 'cancelling') return r;
-      await new Promise((res) => setTimeout(res, 10));
-    }
-    throw new Error(`task ${task} never finished`);
-  };
+  const settle = (task: string) => settleTask(h, task);
 
   it("an Async call's task commits leave it whole; a change of a PIF empties it and the next state is the new one", async () => {
     const store = h.r.store;

@@ -295,7 +295,10 @@ export function streamCommand(cmd: string, args: readonly string[], onLine: (lin
   return {
     stop: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      // A monitor that ignores SIGTERM must not keep its caller (who may hold the write lock) waiting.
+      const kill = setTimeout(() => proc.kill('SIGKILL'), 1000);
       await done;
+      clearTimeout(kill);
     },
     done,
   };
