@@ -66,12 +66,16 @@ export class Dispatcher {
     let wire = name;
     let isAsync = false;
     // `DryRun.<Class>.<message>`: run the call, return its host plan instead of its result, change nothing.
-    const dryRun = wire.startsWith('DryRun.');
+    // Prefixes looked for only when the first letter can start one (most calls have none).
+    const c0 = wire.charCodeAt(0);
+    const dryRun = c0 === 68 /* D */ && wire.startsWith('DryRun.');
     if (dryRun) wire = wire.slice('DryRun.'.length);
-    for (const prefix of ASYNC_PREFIXES) {
-      if (wire.startsWith(prefix)) {
-        wire = wire.slice(prefix.length);
-        isAsync = true;
+    if (dryRun || c0 === 65 /* A */ || c0 === 73 /* I */) {
+      for (const prefix of ASYNC_PREFIXES) {
+        if (wire.startsWith(prefix)) {
+          wire = wire.slice(prefix.length);
+          isAsync = true;
+        }
       }
     }
     const m = this.lookup(wire);
@@ -80,19 +84,21 @@ export class Dispatcher {
       throw new ApiError('MESSAGE_METHOD_UNKNOWN', [name]);
     }
     const hasSession = m.msg.session !== false;
-    const args = hasSession ? params.slice(1) : params;
+    const first = hasSession ? 1 : 0; // the arguments follow the session
     const decl = m.msg.params;
     const required = requiredCount(m);
-    const received = hasSession ? params.length - 1 : params.length;
+    const received = params.length - first;
     const hasDefaults = required < decl.length;
     if (hasDefaults ? received < required : received !== decl.length) {
       throw new ApiError('MESSAGE_PARAMETER_COUNT_MISMATCH', [m.wire, String(required), String(received)]);
     }
-    const values = decl.map((p, i) => {
-      if (i >= args.length) return clone(p.default);
-      if (p.ty.k === 'record') return checkConstructorRecord(classDef(p.ty.cls)!, args[i]);
-      return coerce(args[i], p.ty, p.name);
-    });
+    const values: unknown[] = new Array(decl.length);
+    for (let i = 0; i < decl.length; i++) {
+      const p = decl[i];
+      if (i >= received) values[i] = clone(p.default);
+      else if (p.ty.k === 'record') values[i] = checkConstructorRecord(classDef(p.ty.cls)!, params[first + i]);
+      else values[i] = coerce(params[first + i], p.ty, p.name);
+    }
     const srow = hasSession ? this.sessionRow(params[0]) : undefined;
     const session = hasSession ? (params[0] as string) : '';
     // xapi's Session_check with intra_pool_only: pool-internal messages take a pool session only.
