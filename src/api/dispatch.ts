@@ -10,7 +10,7 @@ import { coerce } from './check.js';
 import { implFlags, type CallCtx, type Daemon } from './context.js';
 import { checkConstructorRecord, namedArgs, type Method } from './methods.js';
 import { assertPermitted } from './rbac.js';
-import { sessionTable, sessionUserValid } from './session.js';
+import { sessionTable, sessionUserValid, type SessionTable } from './session.js';
 import { DryRun, summarize, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
 
 /** A plan summary with other hosts' plans (a forwarded dry run, asked now that no lock is held) added, each line prefixed by its host. */
@@ -203,9 +203,11 @@ export class Dispatcher {
     if (typeof p !== 'string') throw new ApiError('SESSION_INVALID', [describeValue(p)]);
     const row = this.d.store.find('session', p);
     if (!row || !sessionUserValid(row, this.fingerprint)) throw new ApiError('SESSION_INVALID', [p]);
-    sessionTable(this.d.store).touch(p);
+    (this.sessions ??= sessionTable(this.d.store)).touch(p);
     return row;
   }
+  /** The store's session table, looked up once (a WeakMap read per call before). */
+  private sessions: SessionTable | undefined;
   private readonly fingerprint = (u: string) => this.d.userFingerprint(u);
 }
 
