@@ -483,7 +483,7 @@ const FIXED: Command[] = [
       );
       const modeArg = opt(c, 'mode');
       const mode = modeArg === '' ? 'balance-slb' : enumArg(modeArg, ['balance-slb', 'active-backup', 'lacp'], 'bond mode');
-      const properties: Record<string, string> = {};
+      const properties: Record<string, string> = Object.create(null); // keys as typed
       for (const [k, v] of c.params) if (k.startsWith('properties:')) properties[k.slice(11)] = v;
       await uuidOut(c, 'Bond', await act(c, 'Bond.create', network, pifs, opt(c, 'mac'), mode, properties));
     },
