@@ -9,6 +9,7 @@ import { hashPassword } from './api/session.js';
 import { DEFAULT_PASSWORD, DEFAULTS, USAGE, parseArgs } from './config.js';
 import { makeLogger, startDaemon } from './daemon.js';
 import { loadHeapAddon, releaseMemory, releaseWhenIdle } from './heap.js';
+import { assemblerMissing } from './wire/xmlrpc.js';
 import { lazyHttps } from './lazy.js';
 
 /**
@@ -63,6 +64,8 @@ async function main(argv: string[]): Promise<void> {
   const log = makeLogger(cfg);
   const noAddon = loadHeapAddon();
   if (noAddon !== undefined) log.info(`memory is not given back after start-up nor kept from growing per login: ${noAddon}`);
+  const noAssembler = assemblerMissing();
+  if (noAssembler !== undefined) log.info(`bulk XML-RPC replies are assembled in JavaScript (slower than the addon): ${noAssembler}`);
   const r = await startDaemon(cfg, { log });
   log.info(`xenapi-netd ${r.url}: XML-RPC on every POST path, JSON-RPC on ${r.url}/jsonrpc`);
   log.info(`database ${cfg.db}, backend ${r.backend.name}, host ${String(r.store.get('host', r.d.hostRef).name_label)} with ${r.store.count('PIF')} PIFs`);
