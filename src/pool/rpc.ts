@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type https from 'node:https';
 import { Readable } from 'node:stream';
 import { lazyHttps, lazyTls } from '../lazy.js';
-import { fastParseResponse } from '../wire/xmlrpc.js';
+import { fastParseResponse, requestText as xmlText } from '../wire/xmlrpc.js';
 
 // The xmlrpc package's parser (with sax), and TLS, are loaded by the first reply / call that needs
 // them: a standalone daemon never makes one and keeps what they would hold resident (make bench, area memory).
@@ -63,15 +63,6 @@ export function trustPoolCa(pem: string | undefined): void {
   tlsAgent?.destroy();
   tlsAgent = undefined;
   poolCa = pem;
-}
-
-// Characters XML 1.0 cannot carry (the xmlrpc package refused them too); `&`, `<`, `>` and `\r` are escaped.
-const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
-const XML_ESC = /[&<>\r]/g;
-const XML_ESC_MAP: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#xD;' };
-function xmlText(s: string): string {
-  if (XML_ILLEGAL.test(s)) throw new Error(`a character XML cannot carry in ${JSON.stringify(s.slice(0, 40))}`);
-  return s.replace(XML_ESC, (c) => XML_ESC_MAP[c]);
 }
 
 /** A call parameter as XML-RPC, typed as the xmlrpc package typed it (strings <string>, whole numbers <int>, other numbers <double>). */

@@ -237,7 +237,9 @@ export class Reconciler {
       await (g.tx ? this.applyPlan(r.plan) : this.backend.apply(r.plan));
     } catch (e) {
       const msg =
-        e instanceof BackendError ? `step ${e.step + 1} of ${r.plan.length} (${r.plan[e.step] ? describe(r.plan[e.step]) : '?'}): ${e.message}` : String((e as Error)?.message ?? e);
+        e instanceof BackendError
+          ? `step ${e.step + 1} of ${r.plan.length} (${r.plan[e.step] ? describe(r.plan[e.step]) : '?'}): ${e.message}`
+          : String((e as Error)?.message ?? e);
       if (id !== undefined) await this.closeAfterFailure(id, r.actual!, msg);
       this.forgetNics(); // a NIC may have gone: read them again for the next plan
       throw new ApiError('PIF_CONFIGURATION_ERROR', [culprit, msg]);

@@ -472,6 +472,17 @@ export function fastParseResponse(body: string): { value: unknown } | { fault: u
   }
 }
 
+// Characters XML 1.0 cannot carry: a client refuses to send them (as the xmlrpc package did); `&`, `<`, `>` and `\r` are escaped.
+const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+const REQ_ESC = /[&<>\r]/g;
+const REQ_ESC_MAP: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#xD;' };
+
+/** Character data of a request to another daemon (src/pool/rpc.ts); throws for a character XML cannot carry. */
+export function requestText(s: string): string {
+  if (XML_ILLEGAL.test(s)) throw new Error(`a character XML cannot carry in ${JSON.stringify(s.slice(0, 40))}`);
+  return s.replace(REQ_ESC, (c) => REQ_ESC_MAP[c]);
+}
+
 // ---------------------------------------------------------------- encoding
 
 const ESC_RE = /[&<>"\u0000-\u0008\u000B\u000C\u000E-\u001F]/;

@@ -82,7 +82,12 @@ describe('pool: calls between daemons, written and read by the daemon codec', ()
         // A byte changed, dropped or doubled: the fast path reads it the package's way or leaves it.
         const at = Math.floor(r() * body.length);
         const op = Math.floor(r() * 3);
-        body = op === 0 ? body.slice(0, at) + body.slice(at + 1) : op === 1 ? body.slice(0, at) + body[at] + body.slice(at) : body.slice(0, at) + 'x' + body.slice(at + 1);
+        body =
+          op === 0
+            ? body.slice(0, at) + body.slice(at + 1)
+            : op === 1
+              ? body.slice(0, at) + body[at] + body.slice(at)
+              : body.slice(0, at) + 'x' + body.slice(at + 1);
       }
       const fast = fastParseResponse(body);
       if (!fast) continue;
@@ -95,7 +100,11 @@ describe('pool: calls between daemons, written and read by the daemon codec', ()
   });
 
   it('POOL-RPC-03 a member named __proto__ is an own member, not the prototype', () => {
-    const fast = fastParseResponse(response('<value><struct><member><name>__proto__</name><value><struct><member><name>polluted</name><value>1</value></member></struct></value></member></struct></value>'));
+    const fast = fastParseResponse(
+      response(
+        '<value><struct><member><name>__proto__</name><value><struct><member><name>polluted</name><value>1</value></member></struct></value></member></struct></value>',
+      ),
+    );
     const v = (fast as { value: Record<string, unknown> }).value;
     expect(Object.getPrototypeOf(v)).to.equal(Object.prototype);
     expect(Object.keys(v)).to.deep.equal(['__proto__']);
@@ -105,7 +114,9 @@ describe('pool: calls between daemons, written and read by the daemon codec', ()
   it('POOL-RPC-04 a reply the fast path leaves (dateTime, CDATA, a fault) goes to the package parser', () => {
     expect(fastParseResponse(response('<value><dateTime.iso8601>20261203T10:00:00Z</dateTime.iso8601></value>'))).to.equal(undefined);
     expect(fastParseResponse(response('<value><string><![CDATA[x]]></string></value>'))).to.equal(undefined);
-    const fault = fastParseResponse('<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>4</int></value></member></struct></value></fault></methodResponse>');
+    const fault = fastParseResponse(
+      '<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>4</int></value></member></struct></value></fault></methodResponse>',
+    );
     expect(fault).to.deep.equal({ fault: { faultCode: 4 } });
   });
 
