@@ -11,6 +11,7 @@ import { makeLogger, startDaemon } from './daemon.js';
 import { loadHeapAddon, releaseMemory, releaseWhenIdle } from './heap.js';
 import { assemblerMissing } from './wire/xmlrpc.js';
 import { lazyHttps } from './lazy.js';
+import { keepTickShape } from './wire/http.js';
 
 /**
  * `wait-ready [daemon options] [--timeout S]`: the unit's readiness check. Resolves once the
@@ -47,6 +48,7 @@ async function waitReady(argv: string[]): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  keepTickShape(); // before any full collection (src/wire/http.ts says why)
   if (argv[0] === 'hash-password') {
     if (!argv[1]) throw new Error('usage: xenapi-netd hash-password PASSWORD');
     console.log(await hashPassword(argv[1]));
@@ -74,11 +76,7 @@ async function main(argv: string[]): Promise<void> {
   const freed = releaseMemory();
   if (typeof freed === 'number') log.debug(`start-up memory returned to the system in ${freed.toFixed(0)} ms`);
   // ... and again each time traffic stops (at most every 30 s): a burst grows V8's young generation to its cap.
-  if (noAddon === undefined) {
-    let requests = 0;
-    r.server.on('request', () => requests++);
-    releaseWhenIdle(() => requests);
-  }
+  if (noAddon === undefined) releaseWhenIdle(r.requests);
   let stopping = false;
   const stop = async (sig: string) => {
     if (stopping) return;
