@@ -52,7 +52,7 @@ describe('backends/ovs/render (pure)', () => {
       'set interface xapi1 mtu_request=1500',
       'set bridge xapi1 other_config:hwaddr="02:00:5e:10:00:00"',
       '--may-exist add-bond xapi1 bond0 eth0 eth3',
-      `set port bond0 mac="02:00:5e:10:00:00" lacp=off bond_mode=active-backup bond_updelay=31000 bond_downdelay=200 other_config={"bond-detect-mode"="carrier","bond-miimon-interval"="100","bond-rebalance-interval"="1800000"} external_ids={"xnd-uplink"=${JSON.stringify(JSON.stringify(bond0))}}`,
+      `set port bond0 mac="02:00:5e:10:00:00" lacp=off bond_mode=active-backup bond_updelay=31000 bond_downdelay=200 other_config={"bond-detect-mode"="carrier","bond-miimon-interval"="100","bond-primary"="eth0","bond-rebalance-interval"="1800000"} external_ids={"xnd-uplink"=${JSON.stringify(JSON.stringify(bond0))}}`,
       'set interface eth0 mtu_request=1500',
       'set interface eth3 mtu_request=1500',
       `set interface xapi1 external_ids:xnd-ip=${JSON.stringify(JSON.stringify(MGMT))}`,
@@ -75,6 +75,21 @@ describe('backends/ovs/render (pure)', () => {
     ]);
     expect(r.target.bridges.xapi5.mac).to.equal('02:00:5e:00:53:05');
     expect([...r.deviceMacs]).to.deep.equal([['xapi5', '02:00:5e:00:53:05']]);
+  });
+
+  it('RENDER-07 an active-backup bond prefers the member whose MAC it carries (other_config:bond-primary); none for another MAC or mode', () => {
+    const otherOf = (u: Uplink) => {
+      const r = render(START, [...BOND_MOVE.slice(0, 6), { op: 'uplink.add', bridge: 'xapi1', uplink: u }], OPTS, MACS);
+      const set = r.txn.cmds.map((c) => c.join(' ')).find((c) => c.startsWith('set port bond0 '))!;
+      return /other_config=(\{[^}]*\})/.exec(set)![1];
+    };
+    expect(otherOf(bond0)).to.contain('"bond-primary"="eth0"');
+    // The bond's MAC is eth3's (Bond.create with eth3 first, or a MAC given as eth3's): eth3 is preferred.
+    expect(otherOf({ ...bond0, mac: '02:00:5E:10:00:03' })).to.contain('"bond-primary"="eth3"');
+    // A MAC no member has: vswitchd chooses, as under xcp-networkd.
+    expect(otherOf({ ...bond0, mac: '02:00:5e:10:00:99' })).to.not.contain('bond-primary');
+    // Only active-backup has one active member.
+    expect(otherOf({ ...bond0, mode: 'balance-slb' })).to.not.contain('bond-primary');
   });
 
   it('RENDER-02 an LACP bond whose members go back to NICs is committed in two transactions', () => {

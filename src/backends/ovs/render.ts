@@ -117,7 +117,11 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
           touched.set(u.device, i);
           nicsUp.add(u.device);
         } else if (u.kind === 'bond') {
-          const r = renderBond(u);
+          // An active-backup bond starts on (and prefers) the member whose MAC it carries: the peers'
+          // switches learned that MAC on that member's port, and frames reaching the other member
+          // are dropped until the host sends through it (docs/backends.md, "The active member").
+          const primary = u.members.find((m) => nicMacs.get(m)?.toLowerCase() === u.mac.toLowerCase());
+          const r = renderBond(u, primary);
           if (inPlace.has(i)) {
             // Same bond, same members: rewrite its columns (whole maps, so no stale keys survive) and
             // keep the Interfaces, so no member is re-opened and none waits for bond_updelay.
