@@ -148,6 +148,15 @@ export function isMtu(n: unknown): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= RANGES.mtu.min && v <= RANGES.mtu.max;
 }
 
+/**
+ * The MTU a PIF's bridge gets (xapi's nm.ml determine_mtu): the PIF's other_config:mtu when it
+ * is a valid MTU (anything else is ignored), else its network's MTU.
+ */
+export function determineMtu(otherConfig: Readonly<Record<string, string>> | undefined, networkMtu: number): number {
+  const n = Number(otherConfig?.mtu);
+  return isMtu(n) ? n : networkMtu;
+}
+
 /** Text that may travel as one argv element or one batch token's value: no newline or control character. */
 export function isHostText(s: string): boolean {
   return typeof s === 'string' && !CONTROL.test(s);

@@ -2,20 +2,16 @@
 // uplink (NIC, bond, tunnel; VLANs as bridges on their parent), the IP configuration of
 // attached PIFs, and the VIF ports of running guests resident on the host.
 import type { Bridge, BondMode, NetState, Uplink } from '../backends/backend.js';
-import { isIPv4, isMac, isMtu, isTunnelKey } from '../../schema/values.js';
+import { determineMtu, isIPv4, isMac, isTunnelKey } from '../../schema/values.js';
 import { NULL_REF, type Row, type Txn, type View } from '../store/store.js';
 import { plainCompare } from '../collate.js';
 
 const RUNNING = new Set(['Running', 'Paused']);
 
-/** The MTU a PIF's bridge gets: PIF other_config:mtu overrides the network's MTU. */
-export function mtuOf(db: View, pif: Row): number {
-  const oc = pif.other_config as Record<string, string>;
-  // Read through its type: a value that is not a valid MTU is ignored (xapi's nm.ml determine_mtu).
-  const n = Number(oc?.mtu);
-  if (isMtu(n)) return n;
+/** The MTU a PIF's bridge gets (schema/values.ts determineMtu). */
+function mtuOf(db: View, pif: Row): number {
   const net = db.find('network', String(pif.network));
-  return net ? Number(net.MTU) : 1500;
+  return determineMtu(pif.other_config as Record<string, string>, net ? Number(net.MTU) : 1500);
 }
 
 /** The uplink a (non-VLAN) PIF puts on its bridge, or undefined for none. */

@@ -358,7 +358,6 @@ export function bondCreate(
       metrics: newPifMetrics(tx),
       physical: false,
       disallow_unplug: rows.some((r) => r.disallow_unplug),
-      IPv6: [''], // xapi_bond.ml's, not the datamodel's empty set
       primary_address_type: primaryRow.primary_address_type,
       properties: Object.assign(Object.create(null), pifProps),
     }),

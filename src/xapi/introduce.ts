@@ -20,15 +20,19 @@ export function bridgeForDevice(device: string): string {
 
 /**
  * A new PIF's row for tx.create: the fields its maker gives, `device_name` = `device`, not
- * attached (making a PIF plugs nothing), and every field left out is the datamodel's default,
- * filled by the store (schema/classes/pif.ts: no IP configuration, no bond or VLAN, managed,
- * IGMP snooping unknown...). xapi's Db.PIF.create calls spell every field out; only what differs
- * from those defaults is spelled out here, by each maker.
+ * attached (making a PIF plugs nothing), `IPv6` as xapi's makers give it (below), and every field
+ * left out is the datamodel's default, filled by the store (schema/classes/pif.ts: no IP
+ * configuration, no bond or VLAN, managed, IGMP snooping unknown...). xapi's Db.PIF.create calls
+ * spell every field out; only what differs from those defaults is spelled out here, by each maker.
+ *
+ * IPv6: xapi_pif.ml introduce_internal makes a physical PIF with `[]`; xapi_bond.ml, xapi_vlan.ml
+ * and xapi_tunnel.ml make their (non-physical) PIFs with `[""]`, which clients read back as is.
+ * PIF.db_introduce passes the caller's value.
  */
 export function newPifRow(
   f: Pick<Required<Patch<'PIF'>>, 'device' | 'network' | 'host' | 'MAC' | 'MTU' | 'VLAN' | 'metrics' | 'physical'> & Patch<'PIF'>,
 ): Patch<'PIF'> {
-  return { device_name: f.device, currently_attached: false, ...f };
+  return { device_name: f.device, currently_attached: false, IPv6: f.physical ? [] : [''], ...f };
 }
 
 /** A fresh PIF_metrics as xapi_pif.ml creates them. */

@@ -1,13 +1,12 @@
 // network: create/destroy/attach/purposes/locking, as xapi_network.ml, plus the attach
 // helpers (xapi_network_attach_helpers.ml) that VIF plug, VM start and placement share.
 // Semantics only change records; the reconciler builds the bridges the records ask for.
-import { isIfName } from '../../schema/values.js';
+import { determineMtu, isIfName } from '../../schema/values.js';
 import type { CtorOf, EnumValue, Ref } from '../../schema/index.js';
 import type { Impls } from '../api/context.js';
 import { ApiError } from '../errors.js';
 import { NULL_REF, type Txn, type View, type Store } from '../store/store.js';
 import { managementPif, pifKind } from './pif_helpers.js';
-import { mtuOf } from '../reconciler/desired.js';
 
 const BRIDGE_BLACKLIST = ['xen', 'xapi', 'vif', 'tap', 'eth'];
 
@@ -77,7 +76,9 @@ export function bringPifUp(tx: Txn, pif: Ref<'PIF'>, refresh = true): void {
     const master = tx.get('Bond', bond).master;
     if (tx.find('PIF', master)) tx.set('PIF', master, { currently_attached: false });
   }
-  const mtu = mtuOf(tx, row);
+  // The MTU the host will give its bridge (the reconciler's rule, nm.ml determine_mtu).
+  const net = tx.find('network', row.network);
+  const mtu = determineMtu(row.other_config, net ? Number(net.MTU) : 1500);
   if (Number(row.MTU) !== mtu) tx.set('PIF', pif, { MTU: mtu });
   if (refresh) refreshHostAddress(tx, row.host);
 }

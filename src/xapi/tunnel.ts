@@ -48,7 +48,6 @@ export function tunnelCreateInternal(
       VLAN: -1,
       metrics: transport.metrics,
       physical: false,
-      IPv6: [''], // xapi_tunnel.ml's, not the datamodel's empty set
       primary_address_type: transport.primary_address_type,
     }),
   );

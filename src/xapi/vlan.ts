@@ -48,7 +48,6 @@ export function vlanCreateInternal(
       metrics: tagged.metrics,
       physical: false,
       VLAN_master_of: vlan,
-      IPv6: [''], // xapi_vlan.ml's, not the datamodel's empty set
       primary_address_type: tagged.primary_address_type,
     }),
   );

@@ -64,6 +64,13 @@ describe('--inventory: management on a bond and on a VLAN on a bond', () => {
     expect(r.store.count('VLAN')).to.equal(3);
   });
 
+  it("first start gives IPv6 as xapi's makers do: [] on NICs (introduce_internal), [''] on an adopted bond master and VLAN PIF (xapi_bond.ml, xapi_vlan.ml), as Bond.create and VLAN.create (bond, vlan, tunnel tests)", async () => {
+    r = await start([...NICS, { bond: 'bond0', members: ['eth0', 'eth1'], mode: 'lacp' }, { vlan: 100, on: 'bond0', management: true, ip: IP }]);
+    expect(['eth0', 'eth1', 'eth2'].map((d) => pif(d)[1].IPv6)).to.deep.equal([[], [], []]);
+    expect(pif('bond0')[1].IPv6).to.deep.equal(['']);
+    expect(pif('bond0', 100)[1].IPv6).to.deep.equal(['']);
+  });
+
   it('refuses an inventory whose bond or VLAN names what is not there', () => {
     expect(() => splitInventory([...NICS, { bond: 'bond0', members: ['eth0', 'eth9'], mode: 'lacp' }])).to.throw(/members must be NICs/);
     expect(() => splitInventory([...NICS, { vlan: 100, on: 'bond7' }])).to.throw(/"on" must be a NIC or bond/);
