@@ -44,8 +44,10 @@ export interface Running {
   tasks: Tasks;
   port: number;
   url: string;
-  /** The TCP server (its 'request' events count traffic). */
+  /** The TCP server. */
   server: import('node:http').Server;
+  /** Requests received so far, on every listener (idle detection; counted by the wire, not by a second 'request' listener). */
+  requests(): number;
   close(): Promise<void>;
 }
 
@@ -289,6 +291,7 @@ export async function startDaemon(cfg: Config, opts: { backend?: Backend; log?: 
     port: wire.port,
     url,
     server: wire.server,
+    requests: wire.requests,
     async close() {
       await pool.stop();
       await wire.close();

@@ -3,7 +3,7 @@
 // NICs most of all); V8 returns them by itself only after ~8 s without allocation, and a daemon
 // under traffic at once never. Loading the addon also stops glibc from keeping each login's
 // 16 MiB scrypt block per thread-pool thread.
-import { createRequire } from 'node:module';
+import { loadAddon } from './native.js';
 
 type Addon = { lowMemory(): void };
 let addon: Addon | string | undefined;
@@ -11,12 +11,8 @@ let addon: Addon | string | undefined;
 /** Loads the addon (fixing glibc's mmap threshold); returns why it could not, or undefined. */
 export function loadHeapAddon(): string | undefined {
   if (addon === undefined) {
-    try {
-      // dist/src/heap.js → dist/native/heap.node
-      addon = createRequire(import.meta.url)('../native/heap.node') as Addon;
-    } catch (e) {
-      addon = `the heap addon is not built (make build compiles native/heap.cc): ${(e as Error).message.split('\n')[0]}`;
-    }
+    const l = loadAddon<Addon>('heap');
+    addon = 'addon' in l ? l.addon : l.missing;
   }
   return typeof addon === 'string' ? addon : undefined;
 }

@@ -9,7 +9,9 @@ import { hashPassword } from './api/session.js';
 import { DEFAULT_PASSWORD, DEFAULTS, USAGE, parseArgs } from './config.js';
 import { makeLogger, startDaemon } from './daemon.js';
 import { loadHeapAddon, releaseMemory, releaseWhenIdle } from './heap.js';
+import { assemblerMissing } from './wire/xmlrpc.js';
 import { lazyHttps } from './lazy.js';
+import { keepTickShape } from './wire/http.js';
 
 /**
  * `wait-ready [daemon options] [--timeout S]`: the unit's readiness check. Resolves once the
@@ -46,6 +48,7 @@ async function waitReady(argv: string[]): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  keepTickShape(); // before any full collection (src/wire/http.ts says why)
   if (argv[0] === 'hash-password') {
     if (!argv[1]) throw new Error('usage: xenapi-netd hash-password PASSWORD');
     console.log(await hashPassword(argv[1]));
@@ -63,6 +66,8 @@ async function main(argv: string[]): Promise<void> {
   const log = makeLogger(cfg);
   const noAddon = loadHeapAddon();
   if (noAddon !== undefined) log.info(`memory is not given back after start-up nor kept from growing per login: ${noAddon}`);
+  const noAssembler = assemblerMissing();
+  if (noAssembler !== undefined) log.info(`bulk XML-RPC replies are assembled in JavaScript (slower than the addon): ${noAssembler}`);
   const r = await startDaemon(cfg, { log });
   log.info(`xenapi-netd ${r.url}: XML-RPC on every POST path, JSON-RPC on ${r.url}/jsonrpc`);
   log.info(`database ${cfg.db}, backend ${r.backend.name}, host ${String(r.store.get('host', r.d.hostRef).name_label)} with ${r.store.count('PIF')} PIFs`);
@@ -71,11 +76,7 @@ async function main(argv: string[]): Promise<void> {
   const freed = releaseMemory();
   if (typeof freed === 'number') log.debug(`start-up memory returned to the system in ${freed.toFixed(0)} ms`);
   // ... and again each time traffic stops (at most every 30 s): a burst grows V8's young generation to its cap.
-  if (noAddon === undefined) {
-    let requests = 0;
-    r.server.on('request', () => requests++);
-    releaseWhenIdle(() => requests);
-  }
+  if (noAddon === undefined) releaseWhenIdle(r.requests);
   let stopping = false;
   const stop = async (sig: string) => {
     if (stopping) return;

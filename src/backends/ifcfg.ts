@@ -44,7 +44,7 @@ import { discoverHost } from './hostnet.js';
 import { localRunner, Tool, ToolError, type Runner } from './tools/exec.js';
 import { IpTool } from './tools/ip.js';
 import { applyPlan, PlanStepError } from './plan.js';
-import { sameValue } from './state.js';
+import { bridgeMap, sameValue } from './state.js';
 import { Augtool, AugScript } from './tools/augtool.js';
 import { errText } from './tools/exec.js';
 import type { IfControl } from './tools/ifupdown.js';
@@ -410,7 +410,7 @@ export function preConfigScript(state: NetState): string {
 /** Renames NIC devices in a state (nic uplinks and bond members; VLAN device names follow). */
 export function renameNics(state: NetState, rename: Map<string, string>): NetState {
   const r = (d: string) => rename.get(d) ?? d;
-  const bridges: Record<string, Bridge> = {};
+  const bridges = bridgeMap();
   for (const [k, b] of Object.entries(state.bridges)) {
     const nb: Bridge = JSON.parse(JSON.stringify(b));
     if (nb.uplink?.kind === 'nic') nb.uplink.device = r(nb.uplink.device);
@@ -572,7 +572,7 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
   }
   const dev = (name: string) => vars.get(name)?.DEVICE || name.slice('ifcfg-'.length);
   const owned = new Map<string, string>(); // file → bridge
-  const bridges: Record<string, Bridge> = {};
+  const bridges = bridgeMap();
   const hasIp = (v: Record<string, string>) => !!v.IPADDR || (v.BOOTPROTO ?? '').toLowerCase() === 'dhcp';
 
   for (const [name, v] of vars) {
@@ -769,7 +769,7 @@ export function parseFiles(texts: Map<string, string>, opts: ParseOptions = {}):
   }
   skipped.sort((a, c) => naturalCmp(a.file, c.file));
 
-  const sorted: Record<string, Bridge> = {};
+  const sorted = bridgeMap();
   for (const k of Object.keys(bridges).sort()) {
     const b = bridges[k];
     const o = { name: b.name, MTU: b.MTU } as Bridge;

@@ -7,7 +7,7 @@
 // applyPlan() and normalize() return states that share nothing with their input.
 
 import type { Bridge, IpConfig, NetState, Step, Uplink } from './backend.js';
-import { canonical as canon, sameValue as same } from './state.js';
+import { bridgeMap, canonical as canon, sameValue as same } from './state.js';
 import { isVlanTagged } from '../../schema/values.js';
 
 type Vlan = { parent: string; tag: number };
@@ -36,7 +36,7 @@ function normBridge(key: string, b: Bridge): Bridge {
  * canonical form (a backend's read() made it with normBridge) is used as it is, not copied again.
  */
 function canonicalView(state: NetState): Record<string, Bridge> {
-  const bridges: Record<string, Bridge> = {};
+  const bridges = bridgeMap();
   for (const key of Object.keys(state.bridges).sort()) {
     const b = state.bridges[key];
     bridges[key] = canonicalBridges.has(b) && b.name === key ? b : normBridge(key, b);
@@ -51,7 +51,7 @@ function canonicalView(state: NetState): Record<string, Bridge> {
  * 650-bridge state changed by one VLAN copies one bridge.
  */
 export function patchState(base: NetState, set: Record<string, Bridge>, del: readonly string[]): NetState {
-  const merged: Record<string, Bridge> = { ...base.bridges };
+  const merged: Record<string, Bridge> = bridgeMap(base.bridges);
   for (const name of del) delete merged[name];
   for (const name of Object.keys(set)) merged[name] = set[name];
   return { bridges: canonicalView({ bridges: merged }) };
@@ -59,7 +59,7 @@ export function patchState(base: NetState, set: Record<string, Bridge>, del: rea
 
 /** A deep copy in canonical form: bridge keys sorted, vifs sorted, bond members kept in given order. */
 export function normalize(state: NetState): NetState {
-  const bridges: Record<string, Bridge> = {};
+  const bridges = bridgeMap();
   for (const key of Object.keys(state.bridges).sort()) bridges[key] = normBridge(key, state.bridges[key]);
   return { bridges };
 }
@@ -396,13 +396,13 @@ export function applyStepInPlace(state: NetState, step: Step, owned?: Set<Bridge
 
 /** Applies one step to a state and returns the new state (the input is not changed); throws naming the step if it does not fit. */
 export function applyStep(state: NetState, step: Step): NetState {
-  const next: NetState = { bridges: { ...state.bridges } };
+  const next: NetState = { bridges: bridgeMap(state.bridges) };
   applyStepInPlace(next, step);
   return step.op === 'bridge.add' ? sortKeys(next) : next;
 }
 
 function sortKeys(state: NetState): NetState {
-  const bridges: Record<string, Bridge> = {};
+  const bridges = bridgeMap();
   for (const k of Object.keys(state.bridges).sort()) bridges[k] = state.bridges[k];
   return { bridges };
 }
@@ -628,7 +628,7 @@ export function fitToNics(state: NetState, nics: readonly string[]): { state: Ne
   const missing = nicsNeeded(state).filter((d) => !have.has(d));
   // Every NIC there (the usual case): the state as it is, not a copy of its 650 bridges.
   if (!missing.length) return { state, dropped, missing };
-  const bridges: Record<string, Bridge> = {};
+  const bridges = bridgeMap();
   for (const [name, b] of Object.entries(state.bridges)) {
     const u = b.uplink;
     if (u?.kind === 'nic' && !have.has(u.device)) {

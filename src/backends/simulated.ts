@@ -5,6 +5,7 @@
 
 import { BackendError, type Backend, type Bridge, type NetState, type Nic, type Step } from './backend.js';
 import { applyStepInPlace, describe, invert, normalize } from './plan.js';
+import { bridgeMap } from './state.js';
 
 /** Fault injection: return true from failAt to make apply() fail before running that step. */
 export interface SimulatedFaults {
@@ -78,7 +79,7 @@ export class SimulatedBackend implements Backend {
   /** Applies the plan step by step; on a fault or a step that does not fit, undoes the applied steps and throws BackendError. */
   async apply(plan: Step[]): Promise<void> {
     this.stats.plans++;
-    const before: NetState = { bridges: { ...this.state.bridges } };
+    const before: NetState = { bridges: bridgeMap(this.state.bridges) };
     const done: Step[] = [];
     // Bridges this apply copies are its own (read() hands out copies, `before` holds the originals).
     const owned = new Set<Bridge>();

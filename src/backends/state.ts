@@ -6,11 +6,22 @@
 import { isDnsList, isIfName, isIPv4, isMac, isMtu, isTunnelKey, isValid } from '../../schema/values.js';
 import type { Bridge, IpConfig, NetState, Step, Uplink } from './backend.js';
 
-/** Deep copy with object keys sorted and undefined fields dropped (arrays keep their order). */
+/**
+ * A bridges map (NetState.bridges) without a prototype, empty or a copy of `from`'s own entries.
+ * Bridge names come from the host and from another daemon (a pool master's state): a name such
+ * as `constructor` or `__proto__` must be a key like any other, and a name that is not there must
+ * find nothing, not Object.prototype's member of that name.
+ */
+export function bridgeMap(from?: Readonly<Record<string, Bridge>>): Record<string, Bridge> {
+  const m = Object.create(null) as Record<string, Bridge>;
+  return from ? Object.assign(m, from) : m;
+}
+
+/** Deep copy with object keys sorted and undefined fields dropped (arrays keep their order); objects without a prototype (keys may come from another daemon: bond properties). */
 export function canonical<T>(v: T): T {
   if (Array.isArray(v)) return v.map((x) => canonical(x)) as T;
   if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
+    const out = Object.create(null) as Record<string, unknown>;
     for (const k of Object.keys(v).sort()) if ((v as Record<string, unknown>)[k] !== undefined) out[k] = canonical((v as Record<string, unknown>)[k]);
     return out as T;
   }

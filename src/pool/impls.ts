@@ -169,7 +169,10 @@ async function eject(ctx: CallCtx, host: string): Promise<void> {
       }
     },
   });
-  tx.after.push(() => pool.roles.dropMember(uuid));
+  tx.after.push(() => {
+    pool.roles.dropMember(uuid);
+    pool.forgetSlave(uuid);
+  });
 }
 
 /**

@@ -174,8 +174,8 @@ export class PoolService implements ForwardPool {
    * heartbeat, when it answers again, finds live=false and runs a full start-up sync, which brings
    * it to the master's state.
    */
-  private markSilent(host: string, why: string): void {
-    this.acked.delete(host);
+  private markSilent(host: string, uuid: string, why: string): void {
+    this.acked.delete(uuid);
     if (this.silent.has(host)) return;
     this.silent.add(host);
     this.log.warn(`pool: host ${host} did not answer (${why}); marked not live until it syncs again`);
@@ -187,6 +187,9 @@ export class PoolService implements ForwardPool {
       .catch((e) => this.log.error(`pool: could not mark host ${host} not live: ${(e as Error).message}`));
   }
 
+  // What the master keeps per slave daemon is keyed by its host's uuid, as the members are
+  // (roles.member): the host's ref changes when an ejected host joins again, its uuid does not.
+
   /** Master: the slave hosts (uuids) whose daemon takes changes as deltas (SlaveReport.deltas), as each last reported. */
   takesDeltas(uuid: string, yes: boolean): void {
     if (yes) this.deltaHosts.add(uuid);
@@ -194,11 +197,23 @@ export class PoolService implements ForwardPool {
   }
   private deltaHosts = new Set<string>();
   /**
-   * Master: per slave host, the state it last applied for us as far as we know (its ticket seq and
-   * bridges' JSON): the base of the next delta. Dropped while a call to the host is in flight and
-   * whenever one fails, so what is kept is only what the slave answered for.
+   * Master: per slave host (uuid), the state it last applied for us as far as we know (its ticket
+   * seq and bridges' JSON): the base of the next delta. Dropped while a call to the host is in
+   * flight and whenever one fails, so what is kept is only what the slave answered for.
    */
   private acked = new Map<string, { seq: number; bridges: ReadonlyMap<string, string> }>();
+
+  /** Master: the ticket seq of the state slave `uuid` last applied for us (its next delta's base), if known. */
+  deltaBase(uuid: string): number | undefined {
+    return this.acked.get(uuid)?.seq;
+  }
+
+  /** Master: forgets what it kept for slave `uuid` (pool.eject: the daemon is no longer a member). */
+  forgetSlave(uuid: string): void {
+    this.deltaHosts.delete(uuid);
+    this.acked.delete(uuid);
+    this.clockOffset.delete(uuid);
+  }
 
   /**
    * Master: sends a desired state to a slave host's daemon; failures as the ApiError the caller
@@ -215,8 +230,8 @@ export class PoolService implements ForwardPool {
     this.seq = Math.max(this.seq + 1, Date.now() * 1000);
     const ticket: Ticket = { seq: this.seq, deadline: Date.now() + timeout + (this.clockOffset.get(uuid) ?? 0), ...(sync ? { sync: true } : {}) };
     const ticketJson = JSON.stringify(ticket);
-    const base = sync || !this.deltaHosts.has(uuid) ? undefined : this.acked.get(host);
-    this.acked.delete(host);
+    const base = sync || !this.deltaHosts.has(uuid) ? undefined : this.acked.get(uuid);
+    this.acked.delete(uuid);
     const started = Date.now();
     try {
       let whole = !base;
@@ -232,9 +247,9 @@ export class PoolService implements ForwardPool {
         }
       }
       if (whole) await xapiCall(m.url, 'host.apply_network_state', [m.token, state.json, ticketJson], Math.max(1, timeout - (Date.now() - started)));
-      this.acked.set(host, { seq: ticket.seq, bridges: state.bridges });
+      this.acked.set(uuid, { seq: ticket.seq, bridges: state.bridges });
     } catch (e) {
-      if (e instanceof Unreachable) this.markSilent(host, e.message);
+      if (e instanceof Unreachable) this.markSilent(host, uuid, e.message);
       throw slaveError(host, e, culprit);
     }
   }

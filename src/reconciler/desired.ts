@@ -2,6 +2,7 @@
 // uplink (NIC, bond, tunnel; VLANs as bridges on their parent), the IP configuration of
 // attached PIFs, and the VIF ports of running guests resident on the host.
 import type { Bridge, BondMode, NetState, Uplink } from '../backends/backend.js';
+import { bridgeMap } from '../backends/state.js';
 import { determineMtu, isIPv4, isMac, isTunnelKey } from '../../schema/values.js';
 import { NULL_REF, type Row, type Txn, type View } from '../store/store.js';
 import { plainCompare } from '../collate.js';
@@ -80,7 +81,7 @@ export const DESIRED_CLASSES: ReadonlySet<string> = new Set(['host', 'PIF', 'net
 
 /** The desired NetState of `host` according to `db`. */
 export function desiredState(db: View, host: string): NetState {
-  const bridges: Record<string, Bridge> = {};
+  const bridges = bridgeMap();
   const bridgeFor = (ref: string, pif: Row): Bridge => {
     const net = db.get('network', String(pif.network));
     const name = String(net.bridge);
@@ -141,7 +142,7 @@ export function desiredState(db: View, host: string): NetState {
     }
   }
   for (const b of Object.values(bridges)) b.vifs.sort();
-  const sorted: Record<string, Bridge> = {};
+  const sorted = bridgeMap();
   for (const k of Object.keys(bridges).sort()) sorted[k] = bridges[k];
   return { bridges: sorted };
 }

@@ -9,7 +9,7 @@
 // Every plan is journaled (journal.ts) before the host is touched and closed once the outcome
 // is known; at start-up reconcileNow() closes whatever a crash left open in any of the three. A transaction whose context has `dryRun` set (the dispatcher's
 // `DryRun.` prefix) computes its plan and is abandoned with DryRun: nothing is applied or stored.
-import type { Backend, Bridge, NetState, Nic, Step } from '../backends/backend.js';
+import type { Backend, NetState, Nic, Step } from '../backends/backend.js';
 import { BackendError } from '../backends/backend.js';
 import { ApiError } from '../errors.js';
 import { failpoint, failpointArmed } from '../failpoints.js';
@@ -17,7 +17,7 @@ import type { Store, Txn, View } from '../store/store.js';
 import { affectedHosts, desiredState } from './desired.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { describe, diff, fitToNics, invert, nicsNeeded, normalize, uplinkDevices } from '../backends/plan.js';
-import { valueProblems } from '../backends/state.js';
+import { bridgeMap, valueProblems } from '../backends/state.js';
 
 /** What reconcile() is asked: the state the host is to have, by whom, and how its outcome is made durable. */
 export interface Goal {
@@ -443,7 +443,7 @@ export function summarize(plan: Step[]): PlanSummary {
 /** `state` without Bridge.mac, for a backend that cannot give a bridge a MAC of its own (ifcfg: its read() never reports one). */
 function withoutBridgeMacs(state: NetState): NetState {
   if (!Object.values(state.bridges).some((b) => b.mac)) return state;
-  const bridges: Record<string, Bridge> = {};
+  const bridges = bridgeMap();
   for (const [k, b] of Object.entries(state.bridges)) {
     if (!b.mac) bridges[k] = b;
     else {

@@ -2,6 +2,7 @@
 // prefix), JSON-RPC on /jsonrpc, CORS pre-flight on OPTIONS. Bodies are read with a limit
 // and refused past it without being buffered; replies always carry Content-Length.
 import http from 'node:http';
+import { createHook } from 'node:async_hooks';
 import { lstatSync, unlinkSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
@@ -70,13 +71,18 @@ export type RouteHandler = (
   body: Buffer,
 ) => Promise<{ status: number; contentType: string; body: string; headers?: Record<string, string> }>;
 
+/** A route table, longest path first: built once, so a request pays a loop, not a sort. */
+type RouteTable = readonly { path: string; under: string; handler: RouteHandler }[];
+function routeTable(routes: Record<string, RouteHandler> | undefined): RouteTable {
+  return Object.keys(routes ?? {})
+    .sort((a, b) => b.length - a.length)
+    .map((p) => ({ path: p, under: p.endsWith('/') ? p : `${p}/`, handler: routes![p] }));
+}
+
 /** The route for a path: the longest route path equal to it or a parent of it. */
-function routeFor(routes: Record<string, RouteHandler> | undefined, path: string): RouteHandler | undefined {
-  if (!routes) return undefined;
-  const hit = Object.keys(routes)
-    .filter((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`))
-    .sort((a, b) => b.length - a.length)[0];
-  return hit === undefined ? undefined : routes[hit];
+function routeFor(table: RouteTable, path: string): RouteHandler | undefined {
+  for (const r of table) if (path === r.path || path.startsWith(r.under)) return r.handler;
+  return undefined;
 }
 
 /**
@@ -105,41 +111,34 @@ function checkOrigin(opts: WireOptions, req: http.IncomingMessage, res: http.Ser
   return false;
 }
 
-/** Reads the body up to `max` bytes; resolves null (after answering 413) when it is larger. */
-function readBody(req: http.IncomingMessage, res: http.ServerResponse, max: number): Promise<Buffer | null> {
+const NO_BODY = Buffer.alloc(0);
+
+/**
+ * Reads the body up to `max` bytes and hands it to `done`; past `max` answers 413 and never
+ * calls `done`. Callbacks, not a promise: a small call's body is one chunk, read and answered in
+ * the same turn (the promise and its await cost a small call as much as its session check). A
+ * request whose client goes away mid-body just ends (nothing to answer).
+ */
+function readBody(req: http.IncomingMessage, res: http.ServerResponse, max: number, done: (body: Buffer) => void): void {
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > max) {
-    refuseTooLarge(req, res);
-    return Promise.resolve(null);
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on('data', (c: Buffer) => {
-      if (done) return;
-      size += c.length;
-      if (size > max) {
-        done = true;
-        chunks.length = 0;
-        refuseTooLarge(req, res);
-        resolve(null);
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (!done) {
-        done = true;
-        resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)); // one chunk: no copy
-      }
-    });
-    req.on('error', (e) => {
-      if (!done) {
-        done = true;
-        reject(e);
-      }
-    });
+  if (declared > max) return refuseTooLarge(req, res);
+  let first: Buffer | undefined;
+  let more: Buffer[] | undefined;
+  let size = 0;
+  let refused = false;
+  req.on('data', (c: Buffer) => {
+    if (refused) return;
+    size += c.length;
+    if (size > max) {
+      refused = true;
+      first = more = undefined;
+      return refuseTooLarge(req, res);
+    }
+    if (first === undefined) first = c;
+    else (more ??= [first]).push(c);
+  });
+  req.on('end', () => {
+    if (!refused) done(more ? Buffer.concat(more, size) : (first ?? NO_BODY)); // one chunk: no copy
   });
 }
 
@@ -237,21 +236,40 @@ function drainOrClose(res: http.ServerResponse): Promise<void> {
 /** Bytes of a streamed reply that may be buffered for the socket before the encoder waits. */
 const IN_FLIGHT = 2 * 1024 * 1024;
 
+/**
+ * The head of a whole reply. Without CORS (nearly every reply) the headers go as one flat
+ * array: no object to build, spread and walk per reply.
+ */
+function writeHead(res: http.ServerResponse, contentType: string, length: number): void {
+  const c = corsFor.get(res);
+  if (c === undefined) res.writeHead(200, ['Content-Type', contentType, 'Content-Length', length]);
+  else res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': length, ...c });
+}
+
 /** Writes a whole reply held in one string. */
 function sendString(res: http.ServerResponse, contentType: string, body: string): void {
-  res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), ...cors(res) });
+  writeHead(res, contentType, Buffer.byteLength(body));
   res.end(body);
 }
 
 /** Writes a whole reply held in one Buffer (a cached record's bytes). */
 function sendBuffer(res: http.ServerResponse, contentType: string, body: Buffer): void {
-  res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': body.length, ...cors(res) });
+  writeHead(res, contentType, body.length);
   res.end(body);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.ServerResponse, preauth: Preauth | undefined): Promise<void> {
+/** What a request handler needs besides the request: the options, their route table, the failure path. */
+interface Served {
+  opts: WireOptions;
+  routes: RouteTable;
+  /** Answers what can still be answered after an unexpected error (nothing a client sends may stop the daemon). */
+  failed(req: http.IncomingMessage, res: http.ServerResponse, e: unknown): void;
+}
+
+function handle(sv: Served, req: http.IncomingMessage, res: http.ServerResponse, preauth: Preauth | undefined): void {
+  const opts = sv.opts;
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -267,14 +285,31 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
     res.end(body);
     return;
   }
-  const raw = await readBody(req, res, opts.maxBody);
-  if (raw === null) return;
-  const route = routeFor(opts.routes, path);
+  readBody(req, res, opts.maxBody, (raw) => {
+    try {
+      const pending = answer(sv, req, res, preauth, path, raw);
+      if (pending) pending.catch((e: unknown) => sv.failed(req, res, e));
+    } catch (e) {
+      sv.failed(req, res, e);
+    }
+  });
+}
+
+/** Answers a POST whose body has been read; a promise only when the answer is not ready at once. */
+function answer(
+  sv: Served,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  preauth: Preauth | undefined,
+  path: string,
+  raw: Buffer,
+): Promise<void> | void {
+  const route = routeFor(sv.routes, path);
   if (route) {
-    const r = await route(req, raw);
-    res.writeHead(r.status, { ...(r.headers ?? {}), 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), ...cors(res) });
-    res.end(r.body);
-    return;
+    return route(req, raw).then((r) => {
+      res.writeHead(r.status, { ...(r.headers ?? {}), 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(r.body), ...cors(res) });
+      res.end(r.body);
+    });
   }
   const isJson = path.startsWith('/jsonrpc');
   let text: string;
@@ -286,6 +321,7 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
     text = raw.toString('utf8');
     badUtf8 = true;
   }
+  const handler = sv.opts.handler;
   if (isJson) {
     let call: jsonrpc.JsonCall;
     try {
@@ -293,15 +329,8 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
     } catch (e) {
       return sendProtocolError(res, (e as Error).message, 'jsonrpc');
     }
-    const got = badUtf8
-      ? { ok: false as const, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-      : opts.handler.call(call, 'jsonrpc', preauth, req.socket.remoteAddress ?? '');
-    const out: RpcOutcome = got instanceof Promise ? await got : got;
-    if (!out.ok) sendString(res, 'application/json', jsonrpc.failure(call, out.error));
-    else if (out.value instanceof Encoded) sendBuffer(res, 'application/json', jsonrpc.successEncoded(call, out.value));
-    else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'application/json', jsonrpc.successParts(call, out.value, out.ty));
-    else sendString(res, 'application/json', jsonrpc.successString(call, out.value, out.ty));
-    return;
+    const got = badUtf8 ? BAD_UTF8 : handler.call(call, 'jsonrpc', preauth, req.socket.remoteAddress ?? '');
+    return got instanceof Promise ? got.then((out) => replyJson(res, call, out)) : replyJson(res, call, got);
   }
   let call: RpcCall;
   try {
@@ -309,13 +338,25 @@ async function handle(opts: WireOptions, req: http.IncomingMessage, res: http.Se
   } catch (e) {
     return sendProtocolError(res, (e as Error).message, 'xmlrpc');
   }
-  const got = badUtf8
-    ? { ok: false as const, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] }
-    : opts.handler.call(call, 'xmlrpc', preauth, req.socket.remoteAddress ?? '');
-  const out: RpcOutcome = got instanceof Promise ? await got : got;
+  const got = badUtf8 ? BAD_UTF8 : handler.call(call, 'xmlrpc', preauth, req.socket.remoteAddress ?? '');
+  return got instanceof Promise ? got.then((out) => replyXml(res, out)) : replyXml(res, got);
+}
+
+const BAD_UTF8: RpcOutcome = { ok: false, error: ['INVALID_VALUE', 'Invalid UTF-8 string in parameter', ''] };
+
+/** Writes a JSON-RPC call's outcome; a promise only for a streamed bulk reply. */
+function replyJson(res: http.ServerResponse, call: jsonrpc.JsonCall, out: RpcOutcome): Promise<void> | void {
+  if (!out.ok) sendString(res, 'application/json', jsonrpc.failure(call, out.error));
+  else if (out.value instanceof Encoded) sendBuffer(res, 'application/json', jsonrpc.successEncoded(call, out.value));
+  else if (xmlrpc.isBulk(out.value, out.ty)) return sendParts(res, 'application/json', jsonrpc.successParts(call, out.value, out.ty));
+  else sendString(res, 'application/json', jsonrpc.successString(call, out.value, out.ty));
+}
+
+/** Writes an XML-RPC call's outcome; a promise only for a streamed bulk reply. */
+function replyXml(res: http.ServerResponse, out: RpcOutcome): Promise<void> | void {
   if (!out.ok) sendString(res, 'text/xml', xmlrpc.failure(out.error));
   else if (out.value instanceof Encoded && !out.bare) sendBuffer(res, 'text/xml', xmlrpc.successEncoded(out.value));
-  else if (xmlrpc.isBulk(out.value, out.ty)) await sendParts(res, 'text/xml', xmlrpc.successParts(out.value, out.ty, out.bare));
+  else if (xmlrpc.isBulk(out.value, out.ty)) return sendParts(res, 'text/xml', xmlrpc.successParts(out.value, out.ty, out.bare));
   else sendString(res, 'text/xml', xmlrpc.successString(out.value, out.ty, out.bare));
 }
 
@@ -335,8 +376,10 @@ function tap(record: (ex: Exchange) => void, seq: number, req: http.IncomingMess
   let contentType = '';
   const writeHead = res.writeHead.bind(res) as (...a: unknown[]) => http.ServerResponse;
   res.writeHead = ((status: number, ...rest: unknown[]) => {
-    const h = rest.find((x) => x !== null && typeof x === 'object') as Record<string, unknown> | undefined;
-    contentType = String(h?.['Content-Type'] ?? '');
+    const h = rest.find((x) => x !== null && typeof x === 'object') as Record<string, unknown> | unknown[] | undefined;
+    // Headers as an object, or as a flat [name, value, ...] array (writeHead above).
+    const at = Array.isArray(h) ? h.indexOf('Content-Type') : -1;
+    contentType = String((Array.isArray(h) ? (at >= 0 ? h[at + 1] : undefined) : h?.['Content-Type']) ?? '');
     return writeHead(status, ...rest);
   }) as typeof res.writeHead;
   const write = res.write.bind(res) as (...a: unknown[]) => boolean;
@@ -389,19 +432,54 @@ function removeStaleSocket(path: string): void {
   unlinkSync(path);
 }
 
+let tickEntry: object | undefined;
+
+/**
+ * Keeps one process.nextTick queue entry alive for the life of the process (idempotent; the
+ * daemon calls it first thing). Node makes each entry with an object literal whose first keys
+ * are computed (its async-id symbols), and V8 defines such keys through a one-shot cache per key
+ * that remembers the hidden class the object had there. When a full collection frees those
+ * classes — the daemon's idle memory release (src/heap.ts) does, when no entry happens to be
+ * alive — the next entry gets new ones, the cache turns generic for good, and from then on every
+ * entry (four per HTTP request) was made in V8's runtime: ~1 µs a request (perf, wrk -c16
+ * get_record; docs/performance.md). One entry kept alive keeps its classes, and so the caches.
+ */
+export function keepTickShape(): void {
+  if (tickEntry !== undefined) return;
+  const hook = createHook({
+    init(_id, type, _trigger, resource) {
+      if (type === 'TickObject') tickEntry ??= resource;
+    },
+  });
+  hook.enable();
+  process.nextTick(() => undefined);
+  hook.disable();
+}
+
 /** Starts the server; resolves once it listens. */
-export async function startWire(opts: WireOptions): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
+export async function startWire(opts: WireOptions): Promise<{ server: http.Server; port: number; requests(): number; close(): Promise<void> }> {
+  keepTickShape();
   let seq = 0;
   // Connections on the Unix socket whose peer is root (uid 0 at connect time, SO_PEERCRED).
   const rootPeers = new WeakSet<Socket>();
-  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (opts.record) tap(opts.record, ++seq, req, res);
-    handle(opts, req, res, rootPeers.has(req.socket) ? 'root' : undefined).catch((e) => {
-      // Nothing a client sends may stop the daemon; answer what can still be answered.
-      opts.log?.warn(`wire: ${(e as Error).message}`);
+  let requests = 0;
+  const sv: Served = {
+    opts,
+    routes: routeTable(opts.routes),
+    failed(req, res, e) {
+      opts.log?.warn(`wire: ${(e as Error)?.message ?? String(e)}`);
       if (!res.headersSent) sendProtocolError(res, 'internal error', (req.url ?? '').startsWith('/jsonrpc') ? 'jsonrpc' : 'xmlrpc');
       else res.destroy();
-    });
+    },
+  };
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    requests++;
+    if (opts.record) tap(opts.record, ++seq, req, res);
+    try {
+      handle(sv, req, res, rootPeers.has(req.socket) ? 'root' : undefined);
+    } catch (e) {
+      sv.failed(req, res, e);
+    }
   };
   // Slowloris: headers and body must arrive within requestTimeout (checked every second); the
   // reply phase is not bounded, so event.from long polls wait their full timeout. Idle
@@ -459,6 +537,7 @@ export async function startWire(opts: WireOptions): Promise<{ server: http.Serve
   return {
     server,
     port,
+    requests: () => requests,
     close: async () => {
       await Promise.all([closeOne(server), ...(local ? [closeOne(local)] : [])]);
     },

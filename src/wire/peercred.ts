@@ -1,6 +1,6 @@
 // The credentials of the process at the other end of a Unix socket (SO_PEERCRED), through the
 // small N-API addon in native/peercred.c (built by `make build` into dist/native/).
-import { createRequire } from 'node:module';
+import { loadAddon } from '../native.js';
 import type { Socket } from 'node:net';
 
 /** What the kernel recorded for the peer when it connected. */
@@ -15,12 +15,8 @@ let addon: Addon | Error | undefined;
 
 function load(): Addon {
   if (addon === undefined) {
-    try {
-      // dist/src/wire/peercred.js → dist/native/peercred.node
-      addon = createRequire(import.meta.url)('../../native/peercred.node') as Addon;
-    } catch (e) {
-      addon = new Error(`the peer-credentials addon is not built (make build compiles native/peercred.c): ${(e as Error).message}`);
-    }
+    const l = loadAddon<Addon>('peercred');
+    addon = 'addon' in l ? l.addon : new Error(`--unix-socket needs ${l.missing}`);
   }
   if (addon instanceof Error) throw addon;
   return addon;

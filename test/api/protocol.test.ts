@@ -316,6 +316,39 @@ describe('api/protocol: HTTP', () => {
     expect(r.body).to.equal(xmlSuccess('<value><array><data></data></array></value>'));
   });
 
+  it('reads a body that arrives in pieces (one split inside a multi-byte character) as the same call (XML-RPC and JSON-RPC)', async () => {
+    /** Sends `body` in three writes 20 ms apart on a keep-alive connection; resolves with the reply's body. */
+    const inPieces = (path: string, body: Buffer, cuts: number[]) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = net.connect(h.r.port, '127.0.0.1');
+        let reply = '';
+        sock.on('data', (d) => {
+          reply += d.toString();
+          const at = reply.indexOf('\r\n\r\n');
+          const len = Number(/content-length: (\d+)/i.exec(reply)?.[1] ?? NaN);
+          if (at >= 0 && Buffer.byteLength(reply.slice(at + 4)) >= len) {
+            sock.destroy();
+            resolve(reply.slice(at + 4));
+          }
+        });
+        sock.on('error', reject);
+        sock.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: ${body.length}\r\n\r\n`);
+        const parts = [body.subarray(0, cuts[0]), body.subarray(cuts[0], cuts[1]), body.subarray(cuts[1])];
+        parts.forEach((p, i) => setTimeout(() => sock.write(p), 20 * (i + 1)));
+      });
+    const x = Buffer.from(xmlCall('network.get_by_name_label', h.session, 'réseau'));
+    const jx = Buffer.from(jsonCall('network.get_by_name_label', [h.session, 'réseau'], 3));
+    for (const [path, body] of [
+      ['/', x],
+      ['/jsonrpc', jx],
+    ] as const) {
+      const e = body.indexOf(Buffer.from('é')) + 1; // between the two bytes of 'é'
+      const whole = await post(h.r.port, path, body);
+      expect(whole.status).to.equal(200);
+      expect(await inPieces(path, body, [10, e])).to.equal(whole.body);
+    }
+  });
+
   it('answers INVALID_VALUE for a body that is not valid UTF-8 (XML-RPC and JSON-RPC)', async () => {
     const x = Buffer.concat([
       Buffer.from(`<methodCall><methodName>network.get_by_name_label</methodName><params><param><value>${h.session}</value></param><param><value>`),

@@ -1,6 +1,7 @@
 // The install path (issue 11 §1): `systemd-analyze verify` on the unit file, `npm pack` of the
 // package installed globally into a scratch prefix, and the installed `xenapi-netd` bin started
-// (and its `wait-ready`, the unit's readiness check, answered). `--help` names every flag
+// (and its `wait-ready`, the unit's readiness check, answered; without the addons, which the
+// package does not carry, a bulk reply is still served). `--help` names every flag
 // parseArgs knows and every sub-command.
 //
 // What the package test cannot show here: npm installs from a registry on 127.0.0.1 serving this
@@ -113,6 +114,18 @@ describe('install: systemd unit, npm package, --help', function () {
       });
       const j = (await r.json()) as { result?: string };
       expect(j.result, JSON.stringify(j)).to.match(/^OpaqueRef:/);
+      // The package carries no addons (dist/native/ is not in it): bulk replies are assembled in JavaScript, and the log says so once.
+      const all = await fetch(`http://127.0.0.1:${port}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/xml' },
+        body: `<?xml version="1.0"?><methodCall><methodName>PIF.get_all_records</methodName><params><param><value>${j.result}</value></param></params></methodCall>`,
+      });
+      const body = await all.text();
+      expect(body, body.slice(0, 500)).to.match(
+        /^<\?xml version="1.0"\?><methodResponse><params><param><value><struct><member><name>Status<\/name><value>Success<\/value>/,
+      );
+      expect(body.match(/<member><name>device<\/name>/g)).to.have.length(6);
+      expect(out.match(/bulk XML-RPC replies are assembled in JavaScript/g), out).to.have.length(1);
       expect(existsSync(join(tmp, 'state', 'x.db'))).to.equal(true);
     } finally {
       child.kill('SIGTERM');

@@ -448,4 +448,32 @@ describe('pool (simulated backends, in-process daemons)', function () {
     expect(messages()).to.deep.equal([`delta on the last state: set ; del ${v6.bridge}`]);
     await inSync();
   });
+
+  it("POOL-15 the master keeps a slave's delta base by host uuid: an eject forgets it, and after joining again (a new host ref, the same uuid) the first change is a delta on the state the join sent", async () => {
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, heartbeatMs: 60_000 });
+    await synced(s);
+    const uuid = String(s.r.store.get('host', s.r.d.hostRef).uuid);
+    const before = hostOf(m, s);
+    expect(m.pool.deltaBase(uuid)).to.equal(s.pool.role.stateSeq);
+    await m.call('pool.eject', before);
+    await until('the slave to be standalone', () => !s.pool.isSlave);
+    expect(m.pool.deltaBase(uuid)).to.equal(undefined);
+    await s.call('pool.join', m.url, 'root', 'secret');
+    await synced(s);
+    const host = hostOf(m, s);
+    expect(host).to.not.equal(before);
+    expect(m.pool.deltaBase(uuid)).to.equal(s.pool.role.stateSeq);
+    const agent = s.pool.agent!;
+    const applyDelta = agent.applyDelta.bind(agent);
+    const bases: boolean[] = [];
+    agent.applyDelta = (d, t) => {
+      bases.push(d.base === s.pool.role.stateSeq);
+      return applyDelta(d, t);
+    };
+    const n = await net(m, 'V5');
+    await m.call('VLAN.create', pifOf(m, host, 'eth1'), 5, n);
+    expect(bases).to.deep.equal([true]);
+    expect(m.pool.deltaBase(uuid)).to.equal(s.pool.role.stateSeq);
+  });
 });

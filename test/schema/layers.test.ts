@@ -18,6 +18,7 @@ const RANKS: [string, number][] = [
   ['src/log.ts', 0],
   ['src/collate.ts', 0],
   ['src/heap.ts', 0],
+  ['src/native.ts', 0],
   ['src/lazy.ts', 0],
   ['src/wire/', 1],
   ['src/store/', 1],

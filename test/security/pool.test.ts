@@ -108,6 +108,40 @@ describe('security: pool calls (§3)', function () {
     expect(s.backend.stats).to.deep.equal(stats);
   });
 
+  it('SEC-POOL-PROTO bridge names from the master such as __proto__ and constructor are plain names: a delta creates and deletes them, a VLAN on a missing toString parent is refused, Object.prototype is untouched', async () => {
+    const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
+    const s = await start({ h: 1, db: join(fx.dir, 's.db'), master: m.url, heartbeatMs: 60_000 });
+    await synced(s);
+    const token = s.pool.role.token!;
+    let seq = Date.now() * 1000 * 2;
+    // Written as text: a JS object literal's __proto__ would set its prototype, JSON.parse makes a key.
+    const send = (set: string, del: string[] = []) =>
+      xapiCall(s.url, 'host.apply_network_state', [
+        token,
+        `{"base":${s.pool.role.stateSeq},"set":{${set}},"del":${JSON.stringify(del)}}`,
+        JSON.stringify({ seq: ++seq, deadline: Date.now() + 5000 }),
+      ]);
+    const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+    const names = ['__proto__', 'constructor', 'hasOwnProperty'];
+    await send('"__proto__":{"MTU":1500},"constructor":{"MTU":1400},"hasOwnProperty":{"MTU":1400,"vlan":{"parent":"constructor","tag":7}}');
+    const host = await s.backend.read();
+    expect(names.map((n) => own(host.bridges, n))).to.deep.equal([true, true, true]);
+    expect(names.map((n) => own(s.pool.role.lastState!.bridges, n))).to.deep.equal([true, true, true]);
+    expect(Object.getOwnPropertyDescriptor(host.bridges, '__proto__')!.value.MTU).to.equal(1500);
+    expect(host.bridges['hasOwnProperty' as string].vlan).to.deep.equal({ parent: 'constructor', tag: 7 });
+    // A VLAN whose parent is not a bridge is refused, whatever Object.prototype has under that name.
+    expect(await failure(send('"vlan9":{"MTU":1500,"vlan":{"parent":"toString","tag":9}}'))).to.deep.equal([
+      'INVALID_VALUE',
+      'state',
+      'bridge vlan9: VLAN parent toString does not exist',
+    ]);
+    await send('', names);
+    const after = await s.backend.read();
+    expect(names.map((n) => own(after.bridges, n))).to.deep.equal([false, false, false]);
+    expect(own(after.bridges, 'vlan9')).to.equal(false);
+    expect(({} as Record<string, unknown>).MTU).to.equal(undefined);
+  });
+
   it('after pool.join every session opened on the joining daemon before is gone', async () => {
     const m = await start({ h: 0, db: join(fx.dir, 'm.db') });
     const s = await start({ h: 1, db: join(fx.dir, 's.db') });

@@ -4,7 +4,21 @@
 import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import { T, classDef, classes, visibleFields, zeroOf } from '../../schema/index.js';
-import { compactMember, encode, esc, failure, g16, memberHead, parseCall, successParts, valueString, writeCompact } from '../../src/wire/xmlrpc.js';
+import {
+  assemblerMissing,
+  compactMember,
+  encode,
+  esc,
+  failure,
+  g16,
+  jsAssembler,
+  memberHead,
+  parseCall,
+  successParts,
+  useAssembler,
+  valueString,
+  writeCompact,
+} from '../../src/wire/xmlrpc.js';
 import { ProtocolError, WireDateTime, WireDouble } from '../../src/wire/values.js';
 
 const call = (params: string, name = 'X.y') => `<?xml version="1.0"?><methodCall><methodName>${name}</methodName><params>${params}</params></methodCall>`;
@@ -244,59 +258,70 @@ describe('wire/xmlrpc encode', () => {
     expect(xml).to.contain('<member><name>managed</name><value><boolean>1</boolean></value></member>');
   });
 
-  it("assembles every class's compact record member as the general encoder writes it", () => {
-    // Each field kind's wrap (int32, float, datetime, sets, maps, any) around non-ASCII content.
-    const sample = (ty: import('../../schema/index.js').Ty): unknown => {
-      switch (ty.k) {
-        case 'string':
-          return 'é<&>€😀';
-        case 'int':
-          return -(2 ** 40);
-        case 'int32':
-          return 7;
-        case 'float':
-          return 0.1;
-        case 'bool':
-          return true;
-        case 'datetime':
-          return '20261203T12:00:00Z';
-        case 'set':
-          return [sample(ty.of), sample(ty.of)];
-        case 'map':
-          return { 'k&': sample(ty.val), ü: sample(ty.val) };
-        case 'any':
-          return { a: ['x', 1] };
-        default:
-          return zeroOf(ty);
-      }
-    };
-    for (const def of classes) {
-      for (const fill of [zeroOf, sample]) {
-        const rec: Record<string, unknown> = {};
-        for (const fd of visibleFields(def)) rec[fd.name] = fill(fd.ty);
-        const ref = 'OpaqueRef:é&1';
-        const want = memberHead(ref) + encode(rec, T.record(def.name)) + '</member>';
-        const { rec: compact, bytes } = compactMember(def.name, ref, rec);
-        const out = Buffer.alloc(bytes + 4);
-        expect(writeCompact(def.name, compact, out, 2), def.name).to.equal(bytes + 2);
-        expect(out.subarray(2, bytes + 2).toString('utf8'), def.name).to.equal(want);
-        expect(compact.byteLength, def.name).to.be.below(Buffer.byteLength(want));
-      }
-    }
-  });
+  // The addon (native/assemble.c) and the JavaScript assembler a daemon without it uses, held to the same output and refusals.
+  for (const [name, asm] of [
+    ['addon', undefined],
+    ['JavaScript assembler', jsAssembler()],
+  ] as const) {
+    describe(name, () => {
+      before(() => useAssembler(asm));
+      after(() => useAssembler());
+      if (!asm) it('is the one a daemon uses when make build has compiled it', () => expect(assemblerMissing()).to.equal(undefined));
+      it(`${name}: assembles every class's compact record member as the general encoder writes it`, () => {
+        // Each field kind's wrap (int32, float, datetime, sets, maps, any) around non-ASCII content.
+        const sample = (ty: import('../../schema/index.js').Ty): unknown => {
+          switch (ty.k) {
+            case 'string':
+              return 'é<&>€😀';
+            case 'int':
+              return -(2 ** 40);
+            case 'int32':
+              return 7;
+            case 'float':
+              return 0.1;
+            case 'bool':
+              return true;
+            case 'datetime':
+              return '20261203T12:00:00Z';
+            case 'set':
+              return [sample(ty.of), sample(ty.of)];
+            case 'map':
+              return { 'k&': sample(ty.val), ü: sample(ty.val) };
+            case 'any':
+              return { a: ['x', 1] };
+            default:
+              return zeroOf(ty);
+          }
+        };
+        for (const def of classes) {
+          for (const fill of [zeroOf, sample]) {
+            const rec: Record<string, unknown> = {};
+            for (const fd of visibleFields(def)) rec[fd.name] = fill(fd.ty);
+            const ref = 'OpaqueRef:é&1';
+            const want = memberHead(ref) + encode(rec, T.record(def.name)) + '</member>';
+            const { rec: compact, bytes } = compactMember(def.name, ref, rec);
+            const out = Buffer.alloc(bytes + 4);
+            expect(writeCompact(def.name, compact, out, 2), def.name).to.equal(bytes + 2);
+            expect(out.subarray(2, bytes + 2).toString('utf8'), def.name).to.equal(want);
+            expect(compact.byteLength, def.name).to.be.below(Buffer.byteLength(want));
+          }
+        }
+      });
 
-  it('refuses a compact record that does not match its layout or does not fit, writing nothing', () => {
-    const rec: Record<string, unknown> = {};
-    for (const fd of visibleFields(classDef('network')!)) rec[fd.name] = zeroOf(fd.ty);
-    const { rec: compact, bytes } = compactMember('network', 'OpaqueRef:a', rec);
-    const out = Buffer.alloc(bytes + 8, 0x2a);
-    expect(() => writeCompact('network', compact, out, 9)).to.throw(/does not fit/);
-    const ab = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
-    expect(() => writeCompact('network', compact.slice(0, compact.byteLength - 1), out, 0)).to.throw(/do not match/);
-    expect(() => writeCompact('network', ab(Buffer.concat([Buffer.from(compact), Buffer.from('x')])), out, 0)).to.throw(/do not match/);
-    expect(() => writeCompact('network', ab(Buffer.from([0x80, 0x80])), out, 0)).to.throw(/malformed/);
-    expect(out.every((b) => b === 0x2a)).to.equal(true);
-  });
+      it(`${name}: refuses a compact record that does not match its layout or does not fit, writing nothing`, () => {
+        const rec: Record<string, unknown> = {};
+        for (const fd of visibleFields(classDef('network')!)) rec[fd.name] = zeroOf(fd.ty);
+        const { rec: compact, bytes } = compactMember('network', 'OpaqueRef:a', rec);
+        const out = Buffer.alloc(bytes + 8, 0x2a);
+        expect(() => writeCompact('network', compact, out, 9)).to.throw(/does not fit/);
+        const ab = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
+        expect(() => writeCompact('network', compact.slice(0, compact.byteLength - 1), out, 0)).to.throw(/do not match/);
+        expect(() => writeCompact('network', ab(Buffer.concat([Buffer.from(compact), Buffer.from('x')])), out, 0)).to.throw(/do not match/);
+        expect(() => writeCompact('network', ab(Buffer.from([0x80, 0x80])), out, 0)).to.throw(/malformed/);
+        expect(out.every((b) => b === 0x2a)).to.equal(true);
+      });
+    });
+  }
 
   it('never writes an internal field of a record (task.session)', () => {
     const rec: Record<string, unknown> = {};

@@ -9,7 +9,7 @@
 import { discoverHost } from '../hostnet.js';
 import { BackendError, type Backend, type HostNetwork, type IpConfig, type NetState, type Nic, type Step } from '../backend.js';
 import { diff, normalize, PlanStepError } from '../plan.js';
-import { sameValue } from '../state.js';
+import { bridgeMap, sameValue } from '../state.js';
 import { errText, localRunner, Tool, ToolError, type Runner, type ToolLog } from '../tools/exec.js';
 import { DhcpClients } from '../tools/dhclient.js';
 import { IpTool, type LinkWatch } from '../tools/ip.js';
@@ -66,7 +66,7 @@ function isTimeout(e: unknown): boolean {
 
 /** The OVS part of a state (no IPs): what one ovs-vsctl transaction decides. */
 function ovsPart(s: NetState): NetState {
-  const bridges: NetState['bridges'] = {};
+  const bridges = bridgeMap();
   for (const [n, b] of Object.entries(s.bridges)) bridges[n] = { ...b, ip: undefined };
   return normalize({ bridges });
 }

@@ -5,6 +5,7 @@
 
 import type { BondMode, Bridge, IpConfig, NetState, Uplink } from '../backend.js';
 import { normalize } from '../plan.js';
+import { bridgeMap } from '../state.js';
 import { PRIMARY_KEY, UPLINK_KEY, canonicalBond, natural, renderBond } from './bond.js';
 
 /** external_ids key of a bridge's Interface holding its IpConfig. */
@@ -127,7 +128,7 @@ export function parseTables(out: string): RawDb {
 export function stateOf(db: RawDb): { state: NetState; storedIp: Map<string, IpConfig> } {
   const byName = new Map([...db.ifaces.values()].map((i) => [i.name, i]));
   const storedIp = new Map<string, IpConfig>();
-  const out: Record<string, Bridge> = {};
+  const out = bridgeMap();
   for (const br of db.bridges) {
     const ports = br.ports.map((u) => db.ports.get(u)).filter((p): p is RawPort => !!p);
     const fakes = ports.filter((p) => p.fakeBridge && p.tag !== undefined);
