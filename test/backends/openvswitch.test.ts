@@ -73,12 +73,15 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
 
   /** When each ip batch got its commands (by its first line) and each ovs-vsctl write returned, in order. */
   const order: string[] = [];
+  /** Every command text fed to an ip batch. */
+  const batches: string[] = [];
 
   before(async function () {
     sb = await startSandbox({ name: 'ovsbe', nics: NICS.map((device, i) => ({ device, mac: MACS[i] })) });
     const ip = sb.ip as Runner;
     const fed = (t: string) => {
       if (t) order.push(`ip batch: ${t.split('\n')[0]}`);
+      batches.push(t);
       return t;
     };
     be = new OpenvswitchBackend({
@@ -161,6 +164,10 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     );
 
     expect(writes() - w).to.equal(1);
+    // The host's neighbour for the peer (learned on xenbr0) went onto xapi1 with the address, so its
+    // first replies did not wait for an ARP that vswitchd's reconfiguration could lose (1 s retry).
+    const [sw] = JSON.parse(await sb.peerExec('ip', ['-j', 'link', 'show', 'sw'])) as { address: string }[];
+    expect(batches.join('\n')).to.contain(`neigh replace 192.0.2.1 lladdr ${sw.address} dev xapi1 nud stale`);
     // The new bridge got its address as soon as the kernel reported its device with the bond's MAC,
     // before ovs-vsctl (which waits for vswitchd's whole reconfiguration and cur_cfg) returned.
     expect(order).to.deep.equal(['ip batch: link set dev eth0 up', 'ip batch: link set dev xapi1 up', 'ovs-vsctl write returned']);

@@ -92,6 +92,47 @@ describe('backends/ovs/render (pure)', () => {
     expect(otherOf({ ...bond0, mode: 'balance-slb' })).to.not.contain('bond-primary');
   });
 
+  it('RENDER-08 the neighbours of the device that held the address go onto the new bridge device as stale (same subnet, known MAC)', () => {
+    const neigh = [
+      { dst: '192.0.2.1', dev: 'xenbr0', lladdr: '1e:53:35:1f:60:d4', state: ['REACHABLE'] },
+      { dst: '192.0.2.7', dev: 'xenbr0', lladdr: '1e:53:35:1f:60:d7', state: ['STALE'] },
+      // Not carried: no MAC (an ARP that failed), another subnet, another device.
+      { dst: '192.0.2.5', dev: 'xenbr0', state: ['FAILED'] },
+      { dst: '198.51.100.1', dev: 'xenbr0', lladdr: '1e:53:35:1f:60:01', state: ['REACHABLE'] },
+      { dst: '192.0.2.2', dev: 'xenbr3', lladdr: '1e:53:35:1f:60:02', state: ['REACHABLE'] },
+    ];
+    const r = render(START, BOND_MOVE, OPTS, MACS, neigh);
+    expect(r.ip.map(ipLine)).to.deep.equal([
+      'link set dev xapi1 up',
+      'addr replace 192.0.2.10/24 dev xapi1',
+      'route replace default via 192.0.2.1 dev xapi1',
+      'neigh replace 192.0.2.1 lladdr 1e:53:35:1f:60:d4 dev xapi1 nud stale',
+      'neigh replace 192.0.2.7 lladdr 1e:53:35:1f:60:d7 dev xapi1 nud stale',
+    ]);
+    // A bridge made again under its own name keeps its own neighbours; one that keeps its device gets none.
+    const again = render(
+      START,
+      [
+        { op: 'ip.clear', bridge: 'xenbr0', ip: MGMT },
+        { op: 'uplink.del', bridge: 'xenbr0', uplink: nic('eth0') },
+        { op: 'bridge.del', bridge: 'xenbr0', MTU: 1500 },
+        { op: 'bridge.add', bridge: 'xenbr0', MTU: 1500 },
+        { op: 'uplink.add', bridge: 'xenbr0', uplink: nic('eth0') },
+        { op: 'ip.set', bridge: 'xenbr0', ip: MGMT },
+      ],
+      OPTS,
+      MACS,
+      neigh,
+    );
+    expect(again.ip.map(ipLine).filter((l) => l.startsWith('neigh'))).to.deep.equal([
+      'neigh replace 192.0.2.1 lladdr 1e:53:35:1f:60:d4 dev xenbr0 nud stale',
+      'neigh replace 192.0.2.7 lladdr 1e:53:35:1f:60:d7 dev xenbr0 nud stale',
+    ]);
+    const kept = render(START, [{ op: 'ip.set', bridge: 'xenbr3', ip: { ...MGMT, address: '192.0.2.11', gateway: '' } }], OPTS, MACS, neigh);
+    expect(kept.ip.map(ipLine)).to.deep.equal(['addr replace 192.0.2.11/24 dev xenbr3']);
+    expect(() => ipLine({ op: 'neigh.replace', dev: 'xapi1', address: '192.0.2.1', lladdr: '1e:53:35:1f:60 nud' })).to.throw(RefusedValue);
+  });
+
   it('RENDER-02 an LACP bond whose members go back to NICs is committed in two transactions', () => {
     const lacp: Uplink = { ...bond0, mode: 'lacp' } as Uplink;
     const before: NetState = { bridges: { xapi1: { name: 'xapi1', MTU: 1500, uplink: lacp, vifs: [] } } };
