@@ -468,7 +468,8 @@ export function nodeConfig(state: NetState, nics: Nic[], macToDevice: Record<str
 
 /** KEY → value (quotes removed) of one ifcfg file; comments and blank lines skipped. */
 export function parseVars(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a file's keys are its own (a `constructor=` line is a key, not Object's member).
+  const out: Record<string, string> = Object.create(null);
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
@@ -506,7 +507,7 @@ const XMIT_NAMES = ['layer2', 'layer3+4', 'layer2+3', 'encap2+3', 'encap3+4'];
  * again gives a bond that behaves the same; or why it cannot be represented.
  */
 function handMadeProperties(mode: BondMode, opts: string): Record<string, string> | string {
-  const o: Record<string, string> = {};
+  const o: Record<string, string> = Object.create(null);
   for (const tok of opts.split(/\s+/).filter(Boolean)) {
     const i = tok.indexOf('=');
     if (i < 1) return `BONDING_OPTS item ${JSON.stringify(tok)} is not key=value`;

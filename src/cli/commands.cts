@@ -44,6 +44,10 @@ export interface Ctx {
   progress: boolean;
   /** Drops every kept session: a pool join, eject or hand-over changes which server answers. */
   forgetSessions(): void;
+  /** xe's Print: a line on standard output at once, whatever --minimal says (a warning before a question). */
+  print(line: string): void;
+  /** xe's Prompt: one line of standard input without its newline; InputClosed when input ends first. */
+  prompt(): Promise<string>;
 }
 
 export interface Command {
@@ -445,24 +449,16 @@ async function act<T = any>(c: Ctx, method: string, ...params: unknown[]): Promi
   return asyncWithProgress(c, method, params) as Promise<T>;
 }
 
-/** One line of standard input, without its newline (xe's Prompt: input_line stdin). */
-function readLine(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const done = (f: () => void) => {
-      process.stdin.off('data', onData).off('end', onEnd).off('error', onError);
-      process.stdin.pause();
-      f();
-    };
-    const onData = (d: Buffer) => {
-      buf += d.toString('utf8');
-      const i = buf.indexOf('\n');
-      if (i >= 0) done(() => resolve(buf.slice(0, i)));
-    };
-    const onEnd = () => done(() => (buf === '' ? reject(new InputClosed('end of input')) : resolve(buf)));
-    const onError = (e: Error) => done(() => reject(e));
-    process.stdin.on('data', onData).on('end', onEnd).on('error', onError);
-  });
+/**
+ * Asks `Type 'yes' to continue` and reads the answer (Cli_util.user_says_yes): true for "yes" in
+ * any case with blanks around it; anything else prints `Aborted (you typed: '…')` and is false.
+ */
+async function userSaysYes(c: Ctx): Promise<boolean> {
+  c.print("Type 'yes' to continue");
+  const answer = await c.prompt();
+  const yes = answer.trim().toLowerCase() === 'yes';
+  if (!yes) c.print(`Aborted (you typed: '${answer}')`);
+  return yes;
 }
 
 /** Readable mode names as xe takes them (Record_util.*_of_string: case-insensitive). */
@@ -487,7 +483,7 @@ const FIXED: Command[] = [
       );
       const modeArg = opt(c, 'mode');
       const mode = modeArg === '' ? 'balance-slb' : enumArg(modeArg, ['balance-slb', 'active-backup', 'lacp'], 'bond mode');
-      const properties: Record<string, string> = {};
+      const properties: Record<string, string> = Object.create(null); // keys as typed
       for (const [k, v] of c.params) if (k.startsWith('properties:')) properties[k.slice(11)] = v;
       await uuidOut(c, 'Bond', await act(c, 'Bond.create', network, pifs, opt(c, 'mac'), mode, properties));
     },
@@ -834,16 +830,9 @@ const FIXED: Command[] = [
       // Without --force xe warns and asks first (cli_operations.ml pool_eject, Cli_util.user_says_yes);
       // the daemon has no SRs, so there are no VDIs to list.
       if (!boolParam(c, 'force', false)) {
-        process.stdout.write(
-          "WARNING: Ejecting a host from the pool will reinitialise that host's local SRs.\n" +
-            'WARNING: Any data contained with the local SRs will be lost.\n' +
-            "Type 'yes' to continue\n",
-        );
-        const answer = await readLine();
-        if (answer.trim().toLowerCase() !== 'yes') {
-          process.stdout.write(`Aborted (you typed: '${answer}')\n`);
-          return;
-        }
+        c.print("WARNING: Ejecting a host from the pool will reinitialise that host's local SRs.");
+        c.print('WARNING: Any data contained with the local SRs will be lost.');
+        if (!(await userSaysYes(c))) return;
       }
       await c.call('pool.eject', host);
       c.forgetSessions();

@@ -31,7 +31,7 @@ async function wire(c: Ctx, p: ParamDef, name: string): Promise<unknown> {
   const get = (k: string) => c.params.get(k) ?? [...c.params].find(([x]) => x.toLowerCase() === k.toLowerCase())?.[1];
   const ty = p.ty;
   if (ty.k === 'map') {
-    const m: Record<string, string> = {};
+    const m: Record<string, string> = Object.create(null); // keys as typed, `__proto__` too
     for (const [k, v] of c.params) if (k.startsWith(name)) m[k.slice(name.length)] = v;
     return m;
   }

@@ -305,7 +305,8 @@ export function setOf(f: XeField, o: Rec, c: Lookup): string[] {
 export function mapOf(f: XeField, o: Rec): Record<string, string> {
   const k = sourceKey(f, o);
   const v = k === undefined ? {} : o[k];
-  const m: Record<string, string> = {};
+  // No prototype: keys come from the server (any string a caller stored, `__proto__` too).
+  const m: Record<string, string> = Object.create(null);
   if (v && typeof v === 'object' && !Array.isArray(v)) for (const [a, b] of Object.entries(v)) m[a] = scalar(b);
   return m;
 }

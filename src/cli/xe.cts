@@ -316,6 +316,26 @@ class Printer {
   }
 }
 
+/** One line of standard input, without its newline (xe's Prompt: input_line stdin). */
+function readLine(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const done = (f: () => void) => {
+      process.stdin.off('data', onData).off('end', onEnd).off('error', onError);
+      process.stdin.pause();
+      f();
+    };
+    const onData = (d: Buffer) => {
+      buf += d.toString('utf8');
+      const i = buf.indexOf('\n');
+      if (i >= 0) done(() => resolve(buf.slice(0, i)));
+    };
+    const onEnd = () => done(() => (buf === '' ? reject(new InputClosed('end of input')) : resolve(buf)));
+    const onError = (e: Error) => done(() => reject(e));
+    process.stdin.on('data', onData).on('end', onEnd).on('error', onError);
+  });
+}
+
 // ---- help (cli_frontend.ml rio_help) -----------------------------------------------------------
 
 async function help(argv0: string, params: Map<string, string>, table: Map<string, Command>, p: Printer): Promise<void> {
@@ -465,7 +485,15 @@ async function main(argv: string[]): Promise<number> {
     session = new Session(serverUrl(conn), conn);
     await session.open();
     const s = session;
-    const ctx: Ctx = { call: session.call, params, emit: printer.emit, progress: params.get('progress') === 'true', forgetSessions: () => s.forgetAll() };
+    const ctx: Ctx = {
+      call: session.call,
+      params,
+      emit: printer.emit,
+      progress: params.get('progress') === 'true',
+      forgetSessions: () => s.forgetAll(),
+      print: (line) => process.stdout.write(`${line}\n`),
+      prompt: readLine,
+    };
     await c.run(ctx);
     printer.flush();
     return 0;

@@ -16,7 +16,7 @@ let addon: Addon | Error | undefined;
 function load(): Addon {
   if (addon === undefined) {
     const l = loadAddon<Addon>('peercred');
-    addon = 'addon' in l ? l.addon : new Error(`--unix-socket needs ${l.missing}`);
+    addon = 'addon' in l ? l.addon : new Error(`--unix-socket needs the peercred addon: ${l.missing}`);
   }
   if (addon instanceof Error) throw addon;
   return addon;

@@ -179,6 +179,22 @@ describe('xe-netd CLI', function () {
       await ok('pif-param-set', `uuid=${eth5}`, 'disallow-unplug=false');
     });
 
+    it('CLI-09b map keys named like Object.prototype members (__proto__, constructor, toString) are keys like any other in -param-get, -param-set and filters', async () => {
+      const net = (await ok('network-create', 'name-label=Proto')).trim();
+      const ref = await h.call('network.get_by_uuid', net);
+      await h.call('network.add_to_other_config', ref, '__proto__', 'p');
+      await h.call('network.add_to_other_config', ref, 'constructor', 'c');
+      expect(await ok('network-param-get', `uuid=${net}`, 'param-name=other-config', 'param-key=__proto__')).to.equal('p\n');
+      expect(await ok('network-param-get', `uuid=${net}`, 'param-name=other-config', 'param-key=constructor')).to.equal('c\n');
+      const none = await xe('network-param-get', `uuid=${net}`, 'param-name=other-config', 'param-key=toString');
+      expect(none.code).to.equal(1);
+      expect(none.err).to.contain('Key toString not found in map');
+      await ok('network-param-set', `uuid=${net}`, 'other-config:__proto__=q', 'other-config:toString=t');
+      expect({ ...h.r.store.get('network', ref).other_config }).to.deep.equal(JSON.parse('{"__proto__": "q", "constructor": "c", "toString": "t"}'));
+      expect(await ok('network-list', 'other-config:__proto__=q', 'params=uuid', '--minimal')).to.equal(`${net}\n`);
+      await ok('network-destroy', `uuid=${net}`);
+    });
+
     it('CLI-10 -param-add/-remove/-clear on sets and maps', async () => {
       const net = (await ok('network-create', 'name-label=Z')).trim();
       await ok('network-param-add', `uuid=${net}`, 'param-name=other-config', 'x=1', 'y=2');

@@ -64,7 +64,8 @@ function toSet(v: Json): Json[] {
   return [atom(v)];
 }
 function toMap(v: Json): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: the keys are whatever other tools wrote into the OVS database.
+  const out: Record<string, string> = Object.create(null);
   if (Array.isArray(v) && v[0] === 'map') for (const [k, val] of v[1] as [string, Json][]) out[k] = String(atom(val));
   return out;
 }
