@@ -73,6 +73,8 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
 
   /** When each ip batch got its commands (by its first line) and each ovs-vsctl write returned, in order. */
   const order: string[] = [];
+  /** While set, an ovs-vsctl write returns only once a batch for this device was fed (or after 1 s). */
+  let holdWriteFor: string | undefined;
   /** Every command text fed to an ip batch. */
   const batches: string[] = [];
 
@@ -87,7 +89,16 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     be = new OpenvswitchBackend({
       vsctl: async (args) => {
         const out = await sb.vsctl(args);
-        if (!args.includes('list')) order.push('ovs-vsctl write returned');
+        if (!args.includes('list')) {
+          // Under load the kernel's report of the new device (read by an `ip monitor` child) can
+          // reach the daemon after ovs-vsctl has returned; this write's return is then held back
+          // up to 1 s for it, so the check below sees whether the watch feeds the batch at all
+          // (without it nothing is fed until this returns) instead of which process ran first.
+          const deadline = Date.now() + 1000;
+          while (holdWriteFor && !order.some((o) => o.startsWith('ip batch:') && o.includes(holdWriteFor!)) && Date.now() < deadline)
+            await new Promise((r) => setTimeout(r, 5));
+          order.push('ovs-vsctl write returned');
+        }
         return out;
       },
       appctl: sb.appctl,
@@ -140,7 +151,8 @@ describe('backends/openvswitch against an OVS userspace sandbox', function () {
     const w = writes();
     order.length = 0;
     const t0 = Date.now();
-    await be.apply(bondMovePlan());
+    holdWriteFor = 'xapi1';
+    await be.apply(bondMovePlan()).finally(() => (holdWriteFor = undefined));
     const applyMs = Date.now() - t0;
     const vsctlCalls = be.stats.vsctlCalls - calls;
     await until('ping through the bond', async () => (probes.some((p) => p.start > t0 + applyMs && p.ok) ? true : undefined));
