@@ -21,6 +21,8 @@ export function loadAddon<T>(name: AddonName, env: string | undefined = process.
     // dist/src/native.js → dist/native/NAME.node
     return { addon: createRequire(import.meta.url)(`../native/${name}.node`) as T };
   } catch (e) {
-    return { missing: `the ${name} addon is not built (compiled from native/ at install or by make build, with a C/C++ compiler: docs/install.md, Addons): ${(e as Error).message.split('\n')[0]}` };
+    return {
+      missing: `the ${name} addon is not built (compiled from native/ at install or by make build, with a C/C++ compiler: docs/install.md, Addons): ${(e as Error).message.split('\n')[0]}`,
+    };
   }
 }

@@ -3,7 +3,8 @@
 // node_modules directory. It lets a test run a real `npm install -g <tarball>` without reaching
 // registry.npmjs.org (tests only talk to loopback). Packuments carry no integrity (npm computes
 // and records it on first fetch), nor install scripts: the package under test runs its own, its
-// dependencies none (their native builds come as this checkout made them). close() stops the server; the tarballs live under `dir`.
+// dependencies none (their native builds come as this checkout made them). close() stops the
+// server; the tarballs live under `dir`.
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
