@@ -3,7 +3,10 @@
 // master URL. A slave also keeps what it needs to run its host while the master is away: its
 // host uuid, the master's refs, its token (what the master presents on calls to it), the pool
 // secret (what it presents to the master) and the last NetState it applied. A master keeps the
-// pool secret and, per slave host uuid, the daemon URL and token it registered.
+// pool secret and, per slave host uuid, the daemon URL and token it registered. The last NetState
+// is a row of its own (key `lastState`), written only when it is a new state: a slave saves its
+// role after each start-up sync, and the state (~55 KB of JSON for 650 bridges) had been
+// serialised and written again each time with it.
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { NetState } from '../backends/backend.js';
@@ -44,6 +47,10 @@ export function newSecret(): string {
 export class RoleStore {
   private get: Database.Statement;
   private put: Database.Statement;
+  private del: Database.Statement;
+  private saveTx: (r: RoleRecord) => void;
+  /** The state object the `lastState` row holds (states are never changed in place: a new state is a new object). */
+  private savedState?: NetState;
   private memberGet: Database.Statement;
   private memberPut: Database.Statement;
   private memberDel: Database.Statement;
@@ -54,6 +61,16 @@ export class RoleStore {
     db.exec('CREATE TABLE IF NOT EXISTS _pool_members (host_uuid TEXT PRIMARY KEY, url TEXT NOT NULL, token TEXT NOT NULL)');
     this.get = db.prepare('SELECT value FROM _pool WHERE key = ?');
     this.put = db.prepare('INSERT OR REPLACE INTO _pool (key, value) VALUES (?, ?)');
+    this.del = db.prepare('DELETE FROM _pool WHERE key = ?');
+    // One SQLite transaction (a savepoint inside the caller's, as when a slave's apply closes its journal entry).
+    this.saveTx = db.transaction((r: RoleRecord) => {
+      const { lastState, ...rest } = r;
+      this.put.run('role', JSON.stringify(rest));
+      if (lastState === this.savedState) return;
+      if (lastState === undefined) this.del.run('lastState');
+      else this.put.run('lastState', JSON.stringify(lastState));
+      this.savedState = lastState;
+    });
     this.memberGet = db.prepare('SELECT host_uuid AS hostUuid, url, token FROM _pool_members WHERE host_uuid = ?');
     this.memberPut = db.prepare('INSERT OR REPLACE INTO _pool_members (host_uuid, url, token) VALUES (?, ?, ?)');
     this.memberTokens = db.prepare('SELECT token FROM _pool_members').pluck();
@@ -63,11 +80,22 @@ export class RoleStore {
   /** The stored role (master with no secret yet when nothing is stored). */
   load(): RoleRecord {
     const row = this.get.get('role') as { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as RoleRecord) : { role: 'master' };
+    const r = row ? (JSON.parse(row.value) as RoleRecord) : { role: 'master' as const };
+    // A role saved before the state had a row of its own carries it inline: the next save writes the row.
+    this.savedState = undefined;
+    if (r.lastState === undefined) {
+      const st = this.get.get('lastState') as { value: string } | undefined;
+      if (st) r.lastState = this.savedState = JSON.parse(st.value) as NetState;
+    }
+    return r;
   }
-  /** Stores the role (one SQLite write, durable before the call returns). */
+  /** Stores the role, and its lastState if it is not the one stored (one SQLite transaction, durable before the call returns). */
   save(r: RoleRecord): void {
-    this.put.run('role', JSON.stringify(r));
+    this.saveTx(r);
+  }
+  /** The next save writes the state whatever it is (a transaction that saved it may have been rolled back since). */
+  stateUnsure(): void {
+    this.savedState = undefined;
   }
   /** The registered slave daemon of a host uuid. */
   member(hostUuid: string): Member | undefined {

@@ -161,15 +161,21 @@ export class SlaveAgent extends EventEmitter {
       const state = make();
       // Applied, journaled; the state is remembered with the journal entry's close (a crash before it: start-up goes back to the last one).
       // With it the ticket seq it came with: the base the master's next delta names.
-      const { plan } = await this.o.reconciler.reconcile({
-        method: ticket ? 'host.apply_network_state' : 'host.pool_slave_startup',
-        desired: state,
-        commit: () => {
-          this.o.role.lastState = state;
-          this.o.role.stateSeq = ticket?.seq;
-          this.o.roles.save(this.o.role);
-        },
-      });
+      const { plan } = await this.o.reconciler
+        .reconcile({
+          method: ticket ? 'host.apply_network_state' : 'host.pool_slave_startup',
+          desired: state,
+          commit: () => {
+            this.o.role.lastState = state;
+            this.o.role.stateSeq = ticket?.seq;
+            this.o.roles.save(this.o.role);
+          },
+        })
+        .catch((e: unknown) => {
+          // The SQLite transaction that saved the state may have been rolled back after the save.
+          this.o.roles.stateUnsure();
+          throw e;
+        });
       if (ticket) this.lastSeq = ticket.seq;
       if (ticket && Date.now() > ticket.deadline && !this.stopped) {
         this.o.log.warn(`pool: a change from the master (seq ${ticket.seq}) finished after the master stopped waiting; syncing with the master`);

@@ -46,7 +46,8 @@ export interface Goal {
 /** Result of a reconciliation: the plan applied (or that would be, for a dry run). */
 export interface Reconciled {
   plan: Step[];
-  lines: string[];
+  /** One line per step (describe), made on first use. */
+  readonly lines: string[];
   /** The host state the plan was computed against. */
   actual?: NetState;
 }
@@ -93,7 +94,7 @@ export class Reconciler {
   /** Plans applied since start (tests, benchmarks). */
   applied = 0;
   /** The last plan applied or computed. */
-  last: Reconciled = { plan: [], lines: [] };
+  last: Reconciled = reconciled([]);
   /** The journal, once attached to a store. */
   journal?: Journal;
   /** The host-facts port over this reconciler's backend. */
@@ -161,8 +162,7 @@ export class Reconciler {
       this.lastDropped = fit.dropped.join();
       this.log?.warn?.(`reconciler: NICs missing on this host, left out: ${fit.dropped.join(', ')}`);
     }
-    const plan = diff(actual, fit.state);
-    return { plan, lines: plan.map(describe), actual };
+    return reconciled(diff(actual, fit.state), actual);
   }
 
   /** Forgets the NIC list (PIF.scan, a failed plan, start-up): the next plan reads the host's NICs again. */
@@ -237,13 +237,15 @@ export class Reconciler {
       await (g.tx ? this.applyPlan(r.plan) : this.backend.apply(r.plan));
     } catch (e) {
       const msg =
-        e instanceof BackendError ? `step ${e.step + 1} of ${r.plan.length} (${r.lines[e.step] ?? '?'}): ${e.message}` : String((e as Error)?.message ?? e);
+        e instanceof BackendError
+          ? `step ${e.step + 1} of ${r.plan.length} (${r.plan[e.step] ? describe(r.plan[e.step]) : '?'}): ${e.message}`
+          : String((e as Error)?.message ?? e);
       if (id !== undefined) await this.closeAfterFailure(id, r.actual!, msg);
       this.forgetNics(); // a NIC may have gone: read them again for the next plan
       throw new ApiError('PIF_CONFIGURATION_ERROR', [culprit, msg]);
     }
     this.applied++;
-    this.log?.info(`reconciler: ${method || 'transaction'} applied ${r.plan.length} steps: ${stepsLogged(r.lines, id)}`);
+    this.log?.info(`reconciler: ${method || 'transaction'} applied ${r.plan.length} steps: ${stepsLogged(r.plan, id)}`);
     const tx = g.tx;
     if (!tx) {
       // Nothing else to wait for: what the caller persists with the plan and the entry's close are one SQLite transaction.
@@ -347,10 +349,26 @@ export class Reconciler {
  */
 const LOGGED_STEPS = 20;
 
-/** The steps of a plan for its log line (see LOGGED_STEPS). */
-function stepsLogged(lines: string[], id: number | undefined): string {
-  if (lines.length <= LOGGED_STEPS) return lines.join('; ');
-  return `${lines.slice(0, LOGGED_STEPS).join('; ')}; … and ${lines.length - LOGGED_STEPS} more${id === undefined ? '' : ` (journal entry ${id})`}`;
+/** The steps of a plan for its log line (see LOGGED_STEPS): only those are described. */
+function stepsLogged(plan: Step[], id: number | undefined): string {
+  const lines = plan.slice(0, LOGGED_STEPS).map(describe).join('; ');
+  if (plan.length <= LOGGED_STEPS) return lines;
+  return `${lines}; … and ${plan.length - LOGGED_STEPS} more${id === undefined ? '' : ` (journal entry ${id})`}`;
+}
+
+/**
+ * A Reconciled whose `lines` are made when first read: an applied plan's log line describes at most
+ * LOGGED_STEPS steps, and a pool slave's first state is ~600 (a Bond.create moving 1,000 VIFs, ~2,000).
+ */
+function reconciled(plan: Step[], actual?: NetState): Reconciled {
+  let lines: string[] | undefined;
+  return {
+    plan,
+    actual,
+    get lines() {
+      return (lines ??= plan.map(describe));
+    },
+  };
 }
 
 /** A plan carrying a value of the wrong type (one that got into the database some other way): PIF_CONFIGURATION_ERROR, nothing applied. */

@@ -372,22 +372,32 @@ class RecentChanges {
   add(gen: number, cls: string, ref: string, before: Row | undefined, after: Row | null): void {
     this.classes.set(cls, gen);
     this.entries += RecentChanges.at(this.objs, cls, ref, gen);
-    for (const u of [before?.uuid, after?.uuid]) if (typeof u === 'string') this.entries += RecentChanges.at(this.uuids, cls, u, gen);
+    const u0 = before?.uuid;
+    const u1 = after?.uuid;
+    if (typeof u0 === 'string') this.entries += RecentChanges.at(this.uuids, cls, u0, gen);
+    if (typeof u1 === 'string' && u1 !== u0) this.entries += RecentChanges.at(this.uuids, cls, u1, gen);
+    let c: RelChange | undefined;
     for (const r of oneSides(cls)) {
       const from = before?.[r.one.field];
       const to = after?.[r.one.field];
       if (from === to) continue;
+      // NULL_REF is no relation target (the index leaves it out, so its children are always none):
+      // a sync's ~1,000 new rows pointing nowhere made a change entry each for it.
+      const f = typeof from === 'string' && from !== NULL_REF ? from : undefined;
+      const t = typeof to === 'string' && to !== NULL_REF ? to : undefined;
+      if (f === undefined && t === undefined) continue;
       let byTarget = this.rels.get(r);
       if (!byTarget) this.rels.set(r, (byTarget = new Map()));
-      for (const target of [from, to]) {
-        if (typeof target !== 'string') continue;
-        const l = byTarget.get(target);
-        const c: RelChange = { gen, before, after: after ?? undefined };
-        if (l) l.push(c);
-        else byTarget.set(target, [c]);
-        this.entries++;
-      }
+      c ??= { gen, before, after: after ?? undefined };
+      if (f !== undefined) this.relChange(byTarget, f, c);
+      if (t !== undefined) this.relChange(byTarget, t, c);
     }
+  }
+  private relChange(byTarget: Map<string, RelChange[]>, target: string, c: RelChange): void {
+    const l = byTarget.get(target);
+    if (l) l.push(c);
+    else byTarget.set(target, [c]);
+    this.entries++;
   }
 
   /** True if a change after generation `gen` meets `reads`. */

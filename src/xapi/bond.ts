@@ -110,12 +110,13 @@ function withDefaults(mode: string, props: Record<string, string>): Record<strin
 
 /** bond<N> with the smallest N ≥ 0 not used by a bond master PIF on the host (Xapi_bond.choose_bond_device_name). */
 export function chooseBondDevice(db: View, host: Ref<'host'>): string {
-  const used = new Set(
-    db
-      .children('host', host, 'PIFs')
-      .filter((p) => db.children('PIF', p, 'bond_master_of').length > 0)
-      .map((p) => db.get('PIF', p).device),
-  );
+  // Only a PIF named bond… can take a name bond<N>: the others' bond_master_of is not looked at (a pool
+  // slave's sync copies 50 bonds, and each copy looked up the bonds of every PIF of the host).
+  const used = new Set<string>();
+  for (const p of db.children('host', host, 'PIFs')) {
+    const device = db.get('PIF', p).device;
+    if (device.startsWith('bond') && db.children('PIF', p, 'bond_master_of').length > 0) used.add(device);
+  }
   let n = 0;
   while (used.has(`bond${n}`)) n++;
   return `bond${n}`;

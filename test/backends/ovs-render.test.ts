@@ -52,7 +52,7 @@ describe('backends/ovs/render (pure)', () => {
       'set interface xapi1 mtu_request=1500',
       'set bridge xapi1 other_config:hwaddr="02:00:5e:10:00:00"',
       '--may-exist add-bond xapi1 bond0 eth0 eth3',
-      `set port bond0 mac="02:00:5e:10:00:00" lacp=off bond_mode=active-backup bond_updelay=31000 bond_downdelay=200 other_config={"bond-detect-mode"="carrier","bond-miimon-interval"="100","bond-rebalance-interval"="1800000"} external_ids={"xnd-uplink"=${JSON.stringify(JSON.stringify(bond0))}}`,
+      `set port bond0 mac="02:00:5e:10:00:00" lacp=off bond_mode=active-backup bond_updelay=31000 bond_downdelay=200 other_config={"bond-detect-mode"="carrier","bond-miimon-interval"="100","bond-primary"="eth0","bond-rebalance-interval"="1800000"} external_ids={"xnd-uplink"=${JSON.stringify(JSON.stringify(bond0))}}`,
       'set interface eth0 mtu_request=1500',
       'set interface eth3 mtu_request=1500',
       `set interface xapi1 external_ids:xnd-ip=${JSON.stringify(JSON.stringify(MGMT))}`,
@@ -75,6 +75,62 @@ describe('backends/ovs/render (pure)', () => {
     ]);
     expect(r.target.bridges.xapi5.mac).to.equal('02:00:5e:00:53:05');
     expect([...r.deviceMacs]).to.deep.equal([['xapi5', '02:00:5e:00:53:05']]);
+  });
+
+  it('RENDER-07 an active-backup bond prefers the member whose MAC it carries (other_config:bond-primary); none for another MAC or mode', () => {
+    const otherOf = (u: Uplink) => {
+      const r = render(START, [...BOND_MOVE.slice(0, 6), { op: 'uplink.add', bridge: 'xapi1', uplink: u }], OPTS, MACS);
+      const set = r.txn.cmds.map((c) => c.join(' ')).find((c) => c.startsWith('set port bond0 '))!;
+      return /other_config=(\{[^}]*\})/.exec(set)![1];
+    };
+    expect(otherOf(bond0)).to.contain('"bond-primary"="eth0"');
+    // The bond's MAC is eth3's (Bond.create with eth3 first, or a MAC given as eth3's): eth3 is preferred.
+    expect(otherOf({ ...bond0, mac: '02:00:5E:10:00:03' })).to.contain('"bond-primary"="eth3"');
+    // A MAC no member has: vswitchd chooses, as under xcp-networkd.
+    expect(otherOf({ ...bond0, mac: '02:00:5e:10:00:99' })).to.not.contain('bond-primary');
+    // Only active-backup has one active member.
+    expect(otherOf({ ...bond0, mode: 'balance-slb' })).to.not.contain('bond-primary');
+  });
+
+  it('RENDER-08 the neighbours of the device that held the address go onto the new bridge device as stale (same subnet, known MAC)', () => {
+    const neigh = [
+      { dst: '192.0.2.1', dev: 'xenbr0', lladdr: '1e:53:35:1f:60:d4', state: ['REACHABLE'] },
+      { dst: '192.0.2.7', dev: 'xenbr0', lladdr: '1e:53:35:1f:60:d7', state: ['STALE'] },
+      // Not carried: no MAC (an ARP that failed), another subnet, another device.
+      { dst: '192.0.2.5', dev: 'xenbr0', state: ['FAILED'] },
+      { dst: '198.51.100.1', dev: 'xenbr0', lladdr: '1e:53:35:1f:60:01', state: ['REACHABLE'] },
+      { dst: '192.0.2.2', dev: 'xenbr3', lladdr: '1e:53:35:1f:60:02', state: ['REACHABLE'] },
+    ];
+    const r = render(START, BOND_MOVE, OPTS, MACS, neigh);
+    expect(r.ip.map(ipLine)).to.deep.equal([
+      'link set dev xapi1 up',
+      'addr replace 192.0.2.10/24 dev xapi1',
+      'route replace default via 192.0.2.1 dev xapi1',
+      'neigh replace 192.0.2.1 lladdr 1e:53:35:1f:60:d4 dev xapi1 nud stale',
+      'neigh replace 192.0.2.7 lladdr 1e:53:35:1f:60:d7 dev xapi1 nud stale',
+    ]);
+    // A bridge made again under its own name keeps its own neighbours; one that keeps its device gets none.
+    const again = render(
+      START,
+      [
+        { op: 'ip.clear', bridge: 'xenbr0', ip: MGMT },
+        { op: 'uplink.del', bridge: 'xenbr0', uplink: nic('eth0') },
+        { op: 'bridge.del', bridge: 'xenbr0', MTU: 1500 },
+        { op: 'bridge.add', bridge: 'xenbr0', MTU: 1500 },
+        { op: 'uplink.add', bridge: 'xenbr0', uplink: nic('eth0') },
+        { op: 'ip.set', bridge: 'xenbr0', ip: MGMT },
+      ],
+      OPTS,
+      MACS,
+      neigh,
+    );
+    expect(again.ip.map(ipLine).filter((l) => l.startsWith('neigh'))).to.deep.equal([
+      'neigh replace 192.0.2.1 lladdr 1e:53:35:1f:60:d4 dev xenbr0 nud stale',
+      'neigh replace 192.0.2.7 lladdr 1e:53:35:1f:60:d7 dev xenbr0 nud stale',
+    ]);
+    const kept = render(START, [{ op: 'ip.set', bridge: 'xenbr3', ip: { ...MGMT, address: '192.0.2.11', gateway: '' } }], OPTS, MACS, neigh);
+    expect(kept.ip.map(ipLine)).to.deep.equal(['addr replace 192.0.2.11/24 dev xenbr3']);
+    expect(() => ipLine({ op: 'neigh.replace', dev: 'xapi1', address: '192.0.2.1', lladdr: '1e:53:35:1f:60 nud' })).to.throw(RefusedValue);
   });
 
   it('RENDER-02 an LACP bond whose members go back to NICs is committed in two transactions', () => {

@@ -178,7 +178,8 @@ describe('e2e: seed 004 over XML-RPC against a sandboxed Open vSwitch', function
         props: {},
         bondMode: 'active-backup',
         lacp: 'off',
-        other: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'bond-rebalance-interval': '1800000' },
+        // eth1, the primary slave, whose MAC the bond takes, is the member the bond prefers.
+        other: { 'bond-detect-mode': 'carrier', 'bond-miimon-interval': '100', 'bond-primary': 'eth1', 'bond-rebalance-interval': '1800000' },
       },
       {
         mode: 'lacp',
@@ -196,6 +197,7 @@ describe('e2e: seed 004 over XML-RPC against a sandboxed Open vSwitch', function
         memberOther: { 'lacp-aggregation-key': '42' },
       },
     ];
+    const activeMember = async () => /active member mac: \S+\((\S+)\)/.exec(await sb.appctl(['bond/show', 'bond0']))?.[1];
     for (const c of cases) {
       it(`E2E-MODE ${c.mode} ${JSON.stringify(c.props)} → bond_mode=${c.bondMode} lacp=${c.lacp}`, async () => {
         const net = await newNet(`bond ${c.mode}`);
@@ -217,6 +219,7 @@ describe('e2e: seed 004 over XML-RPC against a sandboxed Open vSwitch', function
             expect(Object.fromEntries(oc), `${m} other_config`).to.deep.equal(c.memberOther ?? {});
           }
           expect(await sb.appctl(['bond/show', 'bond0'])).to.match(new RegExp(`bond_mode: ${c.bondMode}`));
+          if (c.mode === 'active-backup') expect(await until('an active member', activeMember)).to.equal('eth1');
           // What OVS holds reads back as exactly what the database asks for.
           expect((await r.reconciler.plan(r.store)).lines).to.deep.equal([]);
         } finally {

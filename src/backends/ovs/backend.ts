@@ -256,14 +256,16 @@ export class OpenvswitchBackend implements Backend {
   }
 
   private async executeWatched(before: NetState, plan: Step[], needLinks: boolean, checked: boolean, watch: LinkWatch | undefined): Promise<void> {
-    // One read of the kernel's links: the NICs' MACs (bridge hwaddr) and the pre-check below.
-    const links = needLinks ? await this.ip.links() : [];
+    // One read of the kernel's links: the NICs' MACs (bridge hwaddr) and the pre-check below; with
+    // it, when an address goes onto a bridge made anew, the neighbours to carry over (render.ts).
+    const needNeigh = plan.some((st) => st.op === 'bridge.add') && plan.some((st) => st.op === 'ip.set' && st.ip.mode === 'Static');
+    const [links, neigh] = await Promise.all([needLinks ? this.ip.links() : [], needNeigh ? this.ip.neigh4() : []]);
     const kernel = new Set(links.map((l) => l.ifname));
     const nicMacs = new Map(links.map((l) => [l.ifname, l.address ?? ''] as const));
     if (checked) precheck(before, plan, kernel, this.o.vifType);
     let r: Rendered;
     try {
-      r = render(before, plan, this.o, nicMacs);
+      r = render(before, plan, this.o, nicMacs, neigh);
     } catch (e) {
       // A plan that does not fit, or a value a tool wrapper refuses: nothing has run.
       const step = e instanceof PlanStepError ? e.index : 0;

@@ -35,8 +35,17 @@ const KNOWN_BOND_KEYS = new Set([
   'lacp-actor-key',
 ]);
 
-/** The columns of a bond Port and its members for a bond Uplink. */
-export function renderBond(u: Extract<Uplink, { kind: 'bond' }>): BondRender {
+/**
+ * Port other_config key naming the member an active-backup bond prefers (ovs-vswitchd.conf.db(5)):
+ * the backend's own choice, not a Bond.properties key, so never compared nor read back as one.
+ */
+export const PRIMARY_KEY = 'bond-primary';
+
+/**
+ * The columns of a bond Port and its members for a bond Uplink. `primary`: the member an
+ * active-backup bond should make active (the one whose MAC the bond carries).
+ */
+export function renderBond(u: Extract<Uplink, { kind: 'bond' }>, primary?: string): BondRender {
   const p = u.properties;
   const lacp = u.mode === 'lacp';
   const hashing = p['hashing_algorithm'] ?? p['hashing-algorithm'] ?? '';
@@ -53,6 +62,7 @@ export function renderBond(u: Extract<Uplink, { kind: 'bond' }>): BondRender {
   if (lacp && p['lacp-fallback-ab'] !== undefined) other['lacp-fallback-ab'] = p['lacp-fallback-ab'];
   if (p['lacp-actor-key'] !== undefined) other['bond-lacp-actor-key'] = p['lacp-actor-key'];
   for (const [k, v] of Object.entries(p)) if (!KNOWN_BOND_KEYS.has(k)) other[`bond-${k}`] = v;
+  if (primary !== undefined && u.mode === 'active-backup' && u.members.includes(primary)) other[PRIMARY_KEY] = primary;
   const memberOther: Record<string, string> = {};
   if (p['lacp-aggregation-key'] !== undefined) memberOther['lacp-aggregation-key'] = p['lacp-aggregation-key'];
   if (p['lacp-actor-key'] !== undefined) memberOther['lacp-actor-key'] = p['lacp-actor-key'];
@@ -90,7 +100,8 @@ export function canonicalBond(
     up,
     down,
     mac: mac.toLowerCase(),
-    other: sortObj(other),
+    // The preferred member follows the NICs' MACs, which read() does not know: not compared.
+    other: sortObj(Object.fromEntries(Object.entries(other).filter(([k]) => k !== PRIMARY_KEY))),
     members: [...members].sort(natural),
     memberOther: sortObj(memberOther),
   });

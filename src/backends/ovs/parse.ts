@@ -6,7 +6,7 @@
 import type { BondMode, Bridge, IpConfig, NetState, Uplink } from '../backend.js';
 import { normalize } from '../plan.js';
 import { bridgeMap } from '../state.js';
-import { UPLINK_KEY, canonicalBond, natural, renderBond } from './bond.js';
+import { PRIMARY_KEY, UPLINK_KEY, canonicalBond, natural, renderBond } from './bond.js';
 
 /** external_ids key of a bridge's Interface holding its IpConfig. */
 export const IP_KEY = 'xnd-ip';
@@ -208,7 +208,7 @@ export function uplinkOf(p: RawPort, ifs: RawIface[]): Uplink | undefined {
     if (memberOther['lacp-aggregation-key'] !== undefined) properties['lacp-aggregation-key'] = memberOther['lacp-aggregation-key'];
   }
   for (const [k, v] of Object.entries(p.otherConfig)) {
-    if (k.startsWith('bond-') && !['bond-miimon-interval', 'bond-detect-mode', 'bond-rebalance-interval', 'bond-lacp-actor-key'].includes(k)) {
+    if (k.startsWith('bond-') && !['bond-miimon-interval', 'bond-detect-mode', 'bond-rebalance-interval', 'bond-lacp-actor-key', PRIMARY_KEY].includes(k)) {
       properties[k.slice(5)] = v;
     }
   }

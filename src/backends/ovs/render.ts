@@ -11,9 +11,9 @@
 
 import type { IpConfig, NetState, Step } from '../backend.js';
 import { applyStep, PlanStepError } from '../plan.js';
-import { ipLine, type IpCmd } from '../tools/ip.js';
+import { ipLine, type IpCmd, type IpNeigh } from '../tools/ip.js';
 import { VsctlTxn } from '../tools/ovs.js';
-import { prefixOf } from '../../../schema/values.js';
+import { isIPv4, prefixOf } from '../../../schema/values.js';
 import { natural, renderBond } from './bond.js';
 import { IP_KEY, MAC_KEY, TRANSPORT_KEY } from './parse.js';
 
@@ -64,8 +64,17 @@ export function inPlaceBondChange(plan: Step[], i: number): number | undefined {
   return undefined;
 }
 
-/** Turns a plan into one ovs-vsctl transaction (or two) plus one ip batch; throws PlanStepError if a step does not fit. */
-export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs: Map<string, string>): Rendered {
+/** An IPv4 address as a 32-bit number. */
+function ip4(a: string): number {
+  return a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+/**
+ * Turns a plan into one ovs-vsctl transaction (or two) plus one ip batch; throws PlanStepError if a
+ * step does not fit. `neigh`: the kernel's IPv4 neighbours before the plan, carried over to a new
+ * bridge device that takes an address from a device the plan deletes (see setIp below).
+ */
+export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs: Map<string, string>, neigh: IpNeigh[] = []): Rendered {
   const tx = new VsctlTxn();
   const touched = new Map<string, number>();
   const nicsUp = new Set<string>();
@@ -117,7 +126,11 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
           touched.set(u.device, i);
           nicsUp.add(u.device);
         } else if (u.kind === 'bond') {
-          const r = renderBond(u);
+          // An active-backup bond starts on (and prefers) the member whose MAC it carries: the peers'
+          // switches learned that MAC on that member's port, and frames reaching the other member
+          // are dropped until the host sends through it (docs/backends.md, "The active member").
+          const primary = u.members.find((m) => nicMacs.get(m)?.toLowerCase() === u.mac.toLowerCase());
+          const r = renderBond(u, primary);
           if (inPlace.has(i)) {
             // Same bond, same members: rewrite its columns (whole maps, so no stale keys survive) and
             // keep the Interfaces, so no member is re-opened and none waits for bond_updelay.
@@ -209,8 +222,28 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
     ipStep.push(i);
   };
   const setIp = (i: number, dev: string, cfg: IpConfig) => {
-    push(i, { op: 'addr.replace', dev, address: cfg.address, prefix: prefixOf(cfg.netmask) });
+    const prefix = prefixOf(cfg.netmask);
+    push(i, { op: 'addr.replace', dev, address: cfg.address, prefix });
     if (cfg.gateway) push(i, { op: 'route.replaceDefault', gateway: cfg.gateway, dev });
+    // A new device starts with no neighbours: the host's first reply to a peer waits for an ARP,
+    // and one sent while ovs-vswitchd is still reconfiguring is lost and repeated only after the
+    // kernel's 1 s retrans_time (docs/performance.md, ovs). The neighbours of the subnet that the
+    // device which held this address knew (deleted by this plan) go onto the new device as stale:
+    // used at once, confirmed by the kernel as usual.
+    if (!recreated.has(dev)) return;
+    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    const net = (ip4(cfg.address) & mask) >>> 0;
+    // The device that held it: this one before it was made again, or one that loses the address.
+    const from = new Set(
+      Object.values(before.bridges)
+        .filter((b) => b.ip?.mode === 'Static' && b.ip.address === cfg.address && (b.name === dev || !target.bridges[b.name]?.ip))
+        .map((b) => b.name),
+    );
+    for (const n of neigh) {
+      if (!from.has(n.dev) || !n.lladdr || !isIPv4(n.dst) || (ip4(n.dst) & mask) >>> 0 !== net || n.dst === cfg.address) continue;
+      if (!n.state?.some((st) => ['REACHABLE', 'STALE', 'DELAY', 'PROBE'].includes(st))) continue;
+      push(i, { op: 'neigh.replace', dev, address: n.dst, lladdr: n.lladdr });
+    }
   };
   for (const [n, i] of recreated) if (target.bridges[n]) push(i, { op: 'link.up', dev: n });
   const ipDone = new Set<string>();

@@ -5,7 +5,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isIfName, isIPv4 } from '../../../schema/values.js';
+import { isIfName, isIPv4, isMac } from '../../../schema/values.js';
 import { RefusedValue, Tool, ToolError, errText, type Streaming } from './exec.js';
 
 /** One `ip` command of a batch, by meaning (the only commands the backends send). */
@@ -13,7 +13,9 @@ export type IpCmd =
   | { op: 'link.up'; dev: string }
   | { op: 'addr.replace'; dev: string; address: string; prefix: number }
   | { op: 'addr.del'; dev: string; address: string; prefix: number }
-  | { op: 'route.replaceDefault'; gateway: string; dev: string };
+  | { op: 'route.replaceDefault'; gateway: string; dev: string }
+  /** A neighbour the kernel may use at once and confirms later (`nud stale`). */
+  | { op: 'neigh.replace'; dev: string; address: string; lladdr: string };
 
 /** `ip -j -d link show` entries (the fields we read). */
 export interface IpLink {
@@ -33,6 +35,13 @@ export interface IpAddrs {
   ifname: string;
   addr_info?: { family?: string; local: string; prefixlen: number; dynamic?: boolean; secondary?: boolean }[];
 }
+/** `ip -j -4 neigh show` entries (the fields we read). */
+export interface IpNeigh {
+  dst: string;
+  dev: string;
+  lladdr?: string;
+  state?: string[];
+}
 /** `ip -j -4 route show default` entries. */
 export interface IpRoute {
   dst: string;
@@ -47,6 +56,10 @@ function dev(d: string): string {
 function addr4(a: string): string {
   if (!isIPv4(a)) throw new RefusedValue('ip', 'IPv4 address', a);
   return a;
+}
+function lladdr(m: string): string {
+  if (!isMac(m)) throw new RefusedValue('ip', 'MAC address', m);
+  return m.toLowerCase();
 }
 function prefix4(p: number): string {
   if (!Number.isInteger(p) || p < 0 || p > 32) throw new RefusedValue('ip', 'prefix length', p);
@@ -65,6 +78,8 @@ export function ipTokens(c: IpCmd): string[] {
       return ['addr', 'del', `${addr4(c.address)}/${prefix4(c.prefix)}`, 'dev', dev(c.dev)];
     case 'route.replaceDefault':
       return ['route', 'replace', 'default', 'via', addr4(c.gateway), 'dev', dev(c.dev)];
+    case 'neigh.replace':
+      return ['neigh', 'replace', addr4(c.address), 'lladdr', lladdr(c.lladdr), 'dev', dev(c.dev), 'nud', 'stale'];
   }
 }
 
@@ -191,6 +206,11 @@ export class IpTool {
   /** IPv4 addresses of one device. */
   async addrs4Of(device: string): Promise<IpAddrs[]> {
     return JSON.parse((await this.tool.run(['-j', '-4', 'addr', 'show', 'dev', dev(device)])) || '[]') as IpAddrs[];
+  }
+
+  /** IPv4 neighbours of every device. */
+  async neigh4(): Promise<IpNeigh[]> {
+    return JSON.parse((await this.tool.run(['-j', '-4', 'neigh', 'show'])) || '[]') as IpNeigh[];
   }
 
   /** IPv4 default routes. */
