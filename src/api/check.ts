@@ -9,22 +9,24 @@ import { wireInt } from '../wire/xmlrpc.js';
 const INT_RE = /^[+-]?\d+$/;
 const NUM_RE = /^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$/;
 
+/** FIELD_TYPE_ERROR [name] (a function of its own: no closure per coerce call). */
+function bad(name: string): never {
+  throw new ApiError('FIELD_TYPE_ERROR', [name]);
+}
+
 /** Converts `v` to type `ty`; `name` names the parameter (or field) in the error. */
 export function coerce(v: unknown, ty: Ty, name: string): unknown {
-  const bad = (): never => {
-    throw new ApiError('FIELD_TYPE_ERROR', [name]);
-  };
   switch (ty.k) {
     case 'string':
     case 'ref': {
-      if (typeof v !== 'string') return bad();
+      if (typeof v !== 'string') return bad(name);
       if (XML_ILLEGAL.test(v)) throw new ApiError('INVALID_VALUE', [name, 'string holds a character XML cannot carry']);
       return v;
     }
     case 'datetime':
       if (v instanceof WireDateTime) return v.value;
       if (typeof v === 'string') return v;
-      return bad();
+      return bad(name);
     case 'int':
       // 64-bit: a number while exact, a BigInt beyond 2^53 (XML-RPC ints arrive as text).
       if (typeof v === 'number' && Number.isInteger(v)) return v;
@@ -33,33 +35,33 @@ export function coerce(v: unknown, ty: Ty, name: string): unknown {
         try {
           return wireInt(v.trim());
         } catch {
-          return bad();
+          return bad(name);
         }
       }
-      return bad();
+      return bad(name);
     case 'int32':
       return coerce(v, { k: 'int' }, name);
     case 'float':
       if (v instanceof WireDouble) return v.value;
       if (typeof v === 'number') return v;
       if (typeof v === 'string' && NUM_RE.test(v.trim())) return Number(v.trim());
-      return bad();
+      return bad(name);
     case 'bool':
       if (typeof v === 'boolean') return v;
-      return bad();
+      return bad(name);
     case 'enum': {
-      if (typeof v !== 'string') return bad();
+      if (typeof v !== 'string') return bad(name);
       const e = enumDef(ty.name);
       const hit = e.caseSensitive ? e.values.find((x) => x === v) : e.values.find((x) => x.toLowerCase() === v.toLowerCase());
-      if (hit === undefined) return bad();
+      if (hit === undefined) return bad(name);
       return hit;
     }
     case 'set': {
-      if (!Array.isArray(v)) return bad();
+      if (!Array.isArray(v)) return bad(name);
       return v.map((x) => coerce(x, ty.of, name));
     }
     case 'map': {
-      if (!v || typeof v !== 'object' || Array.isArray(v) || v instanceof WireDouble || v instanceof WireDateTime) return bad();
+      if (!v || typeof v !== 'object' || Array.isArray(v) || v instanceof WireDouble || v instanceof WireDateTime) return bad(name);
       const out: Record<string, unknown> = Object.create(null);
       for (const k of Object.keys(v)) {
         // Keys travel as strings whatever their declared type (ref/int keys are stringified).
@@ -72,6 +74,6 @@ export function coerce(v: unknown, ty: Ty, name: string): unknown {
       return v;
     case 'record':
     case 'void':
-      return bad();
+      return bad(name);
   }
 }

@@ -10,7 +10,7 @@ import { coerce } from './check.js';
 import { implFlags, type CallCtx, type Daemon } from './context.js';
 import { checkConstructorRecord, namedArgs, type Method } from './methods.js';
 import { assertPermitted } from './rbac.js';
-import { sessionTable, sessionUserValid } from './session.js';
+import { sessionTable, sessionUserValid, type SessionTable } from './session.js';
 import { DryRun, summarize, type PlanSummary, type RemotePlan } from '../reconciler/reconciler.js';
 
 /** A plan summary with other hosts' plans (a forwarded dry run, asked now that no lock is held) added, each line prefixed by its host. */
@@ -66,12 +66,16 @@ export class Dispatcher {
     let wire = name;
     let isAsync = false;
     // `DryRun.<Class>.<message>`: run the call, return its host plan instead of its result, change nothing.
-    const dryRun = wire.startsWith('DryRun.');
+    // Prefixes looked for only when the first letter can start one (most calls have none).
+    const c0 = wire.charCodeAt(0);
+    const dryRun = c0 === 68 /* D */ && wire.startsWith('DryRun.');
     if (dryRun) wire = wire.slice('DryRun.'.length);
-    for (const prefix of ASYNC_PREFIXES) {
-      if (wire.startsWith(prefix)) {
-        wire = wire.slice(prefix.length);
-        isAsync = true;
+    if (dryRun || c0 === 65 /* A */ || c0 === 73 /* I */) {
+      for (const prefix of ASYNC_PREFIXES) {
+        if (wire.startsWith(prefix)) {
+          wire = wire.slice(prefix.length);
+          isAsync = true;
+        }
       }
     }
     const m = this.lookup(wire);
@@ -80,19 +84,21 @@ export class Dispatcher {
       throw new ApiError('MESSAGE_METHOD_UNKNOWN', [name]);
     }
     const hasSession = m.msg.session !== false;
-    const args = hasSession ? params.slice(1) : params;
+    const first = hasSession ? 1 : 0; // the arguments follow the session
     const decl = m.msg.params;
     const required = requiredCount(m);
-    const received = hasSession ? params.length - 1 : params.length;
+    const received = params.length - first;
     const hasDefaults = required < decl.length;
     if (hasDefaults ? received < required : received !== decl.length) {
       throw new ApiError('MESSAGE_PARAMETER_COUNT_MISMATCH', [m.wire, String(required), String(received)]);
     }
-    const values = decl.map((p, i) => {
-      if (i >= args.length) return clone(p.default);
-      if (p.ty.k === 'record') return checkConstructorRecord(classDef(p.ty.cls)!, args[i]);
-      return coerce(args[i], p.ty, p.name);
-    });
+    const values: unknown[] = new Array(decl.length);
+    for (let i = 0; i < decl.length; i++) {
+      const p = decl[i];
+      if (i >= received) values[i] = clone(p.default);
+      else if (p.ty.k === 'record') values[i] = checkConstructorRecord(classDef(p.ty.cls)!, params[first + i]);
+      else values[i] = coerce(params[first + i], p.ty, p.name);
+    }
     const srow = hasSession ? this.sessionRow(params[0]) : undefined;
     const session = hasSession ? (params[0] as string) : '';
     // xapi's Session_check with intra_pool_only: pool-internal messages take a pool session only.
@@ -197,9 +203,11 @@ export class Dispatcher {
     if (typeof p !== 'string') throw new ApiError('SESSION_INVALID', [describeValue(p)]);
     const row = this.d.store.find('session', p);
     if (!row || !sessionUserValid(row, this.fingerprint)) throw new ApiError('SESSION_INVALID', [p]);
-    sessionTable(this.d.store).touch(p);
+    (this.sessions ??= sessionTable(this.d.store)).touch(p);
     return row;
   }
+  /** The store's session table, looked up once (a WeakMap read per call before). */
+  private sessions: SessionTable | undefined;
   private readonly fingerprint = (u: string) => this.d.userFingerprint(u);
 }
 

@@ -273,9 +273,8 @@ export function declaredMessages(): { wire: string; cls: string; msg: MessageDef
  */
 export function namedArgs(msg: MessageDef, values: readonly unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = Object.create(null);
-  msg.params.forEach((p, i) => {
-    out[p.name] = values[i];
-  });
+  const params = msg.params;
+  for (let i = 0; i < params.length; i++) out[params[i].name] = values[i];
   return out;
 }
 

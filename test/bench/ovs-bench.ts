@@ -138,7 +138,13 @@ export async function benchOvs(): Promise<string[]> {
     let { be, call } = await start();
     const pifs = await call<Record<string, Record<string, any>>>('PIF.get_all_records');
     const pif = (dev: string) => Object.keys(pifs).find((k) => pifs[k].device === dev && pifs[k].physical)!;
-    await call('PIF.plug', pif('eth3'));
+    // The host as seed 004 has it when the management bond is made: a bridge up for every NIC
+    // (an installed XenServer's firstboot network-init plugs every PIF; our first start brings up
+    // only the management PIF, docs/compat.md) and, beside xenbr0 and xenbr3, bridges the move
+    // does not touch (the seed's NAS and PUB bonds' xapi0 and xapi1). Until session 6 eth1 and
+    // eth2 stayed unplugged, so the two bridges the move deletes were the sandbox's last ones and
+    // vswitchd tore its userspace datapath down and made it again inside the outage.
+    for (const dev of ['eth1', 'eth2', 'eth3']) await call('PIF.plug', pif(dev));
     const mgt = await call<string>('network.create', { name_label: 'MGT', name_description: '', MTU: 1500, other_config: {}, tags: [] });
     const bridge = await call<string>('network.get_bridge', mgt);
     const mac = DEMO_INVENTORY[0].MAC;
