@@ -19,25 +19,16 @@ node_modules/.install-stamp: package.json package-lock.json
 
 install: node_modules/.install-stamp
 
-# The addons (src/native.ts loads them; each is optional: docs/install.md, "Addons"). A machine
-# without a C/C++ compiler gets a note instead of the file, and the daemon runs without it.
-ADDON_MISSING = echo "note: $@ not built (no C/C++ compiler?): the daemon runs without it (docs/install.md, Addons)"
-
-# The SO_PEERCRED addon for --unix-socket (src/wire/peercred.ts): N-API, against the running node's headers.
-NODE_INCLUDE ?= $(shell $(NODE) -p "require('path').join(process.execPath, '../../include/node')")
-dist/native/peercred.node: native/peercred.c
-	@mkdir -p $(dir $@)
-	$(CC) -O2 -Wall -Wextra -shared -fPIC -I$(NODE_INCLUDE) -o $@ $< || $(ADDON_MISSING)
-
-# lowMemory() for src/heap.ts: a V8 call, so C++ against the running node's own headers.
-dist/native/heap.node: native/heap.cc
-	@mkdir -p $(dir $@)
-	$(CXX) -O2 -Wall -Wextra -std=c++17 -shared -fPIC -isystem $(NODE_INCLUDE) -o $@ $< || $(ADDON_MISSING)
-
-# Compact cached records assembled into bulk replies (src/wire/xmlrpc.ts): N-API only.
-dist/native/assemble.node: native/assemble.c
-	@mkdir -p $(dir $@)
-	$(CC) -O2 -Wall -Wextra -shared -fPIC -I$(NODE_INCLUDE) -o $@ $< || $(ADDON_MISSING)
+# The addons (src/native.ts loads them; each is optional: docs/install.md, "Addons"): peercred.c
+# (SO_PEERCRED for --unix-socket), heap.cc (lowMemory(), C++ against V8), assemble.c (bulk replies
+# from compact cached records). scripts/build-addons.sh is the one recipe, also the npm package's
+# `install` script: against the running node's headers; a machine without a C/C++ compiler gets a
+# note instead of the file, and the daemon runs without it.
+ADDON_ENV = NODE="$(NODE)" CC="$(CC)" CXX="$(CXX)"
+dist/native/%.node: native/%.c scripts/build-addons.sh
+	@$(ADDON_ENV) sh scripts/build-addons.sh $*
+dist/native/%.node: native/%.cc scripts/build-addons.sh
+	@$(ADDON_ENV) sh scripts/build-addons.sh $*
 
 build: install dist/native/peercred.node dist/native/heap.node dist/native/assemble.node
 	npx tsc -p tsconfig.json

@@ -1,5 +1,6 @@
-// The daemon's N-API addons (native/*.c, *.cc; `make build` compiles them into dist/native/ with
-// the C/C++ compiler against the running node's headers). Each is optional where the daemon has
+// The daemon's addons (native/*.c, *.cc; scripts/build-addons.sh compiles them into dist/native/
+// with the C/C++ compiler against the running node's headers, run by `make build` and by the npm
+// package's `install` script). Each is optional where the daemon has
 // a way without it (heap: memory is not given back; assemble: bulk replies are assembled in
 // JavaScript); peercred is needed only for --unix-socket. XND_NO_ADDONS=assemble,heap (or `all`)
 // makes the named addons count as missing, as on an install without a compiler: for tests, and to
@@ -20,6 +21,8 @@ export function loadAddon<T>(name: AddonName, env: string | undefined = process.
     // dist/src/native.js → dist/native/NAME.node
     return { addon: createRequire(import.meta.url)(`../native/${name}.node`) as T };
   } catch (e) {
-    return { missing: `the ${name} addon is not built (make build compiles it from native/ with a C/C++ compiler): ${(e as Error).message.split('\n')[0]}` };
+    return {
+      missing: `the ${name} addon is not built (compiled from native/ at install or by make build, with a C/C++ compiler: docs/install.md, Addons): ${(e as Error).message.split('\n')[0]}`,
+    };
   }
 }

@@ -1,5 +1,5 @@
 // The credentials of the process at the other end of a Unix socket (SO_PEERCRED), through the
-// small N-API addon in native/peercred.c (built by `make build` into dist/native/).
+// small N-API addon in native/peercred.c (built into dist/native/ at install or by `make build`: scripts/build-addons.sh).
 import { loadAddon } from '../native.js';
 import type { Socket } from 'node:net';
 

@@ -2,7 +2,9 @@
 // checkout has installed (`npm ls --parseable --all --omit=dev`), each package re-tarred from its
 // node_modules directory. It lets a test run a real `npm install -g <tarball>` without reaching
 // registry.npmjs.org (tests only talk to loopback). Packuments carry no integrity (npm computes
-// and records it on first fetch). close() stops the server; the tarballs live under `dir`.
+// and records it on first fetch), nor install scripts: the package under test runs its own, its
+// dependencies none (their native builds come as this checkout made them). close() stops the
+// server; the tarballs live under `dir`.
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -55,8 +57,10 @@ export async function startLocalRegistry(repo: string, dir: string): Promise<Loc
     for (const [v, p] of versions) {
       let k = tarballs.indexOf(p.tgz);
       if (k < 0) k = tarballs.push(p.tgz) - 1;
+      // No install step for a dependency: neither its scripts nor npm's implicit `node-gyp rebuild`
+      // for a binding.gyp (gypfile: false); its native build from this checkout is in its tarball.
       const { scripts: _s, ...m } = p.manifest;
-      out[v] = { ...m, dist: { tarball: `${base}/-/tar/${k}.tgz` } };
+      out[v] = { ...m, gypfile: false, dist: { tarball: `${base}/-/tar/${k}.tgz` } };
       latest = v;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
