@@ -4,8 +4,8 @@
 // headers, and the installed `xenapi-netd` bin started with them (its `wait-ready`, the unit's
 // readiness check, answered; a bulk reply served with no fallback logged). Installed again with
 // the compiler unavailable (CC=false CXX=false), the install still succeeds, each addon gets a
-// note, and the daemon runs without them; `npm rebuild -g xenapi-netd` then builds them. `--help` names every flag parseArgs knows and every
-// sub-command.
+// note, and the daemon runs without them; `npm rebuild -g xenapi-netd` then builds them.
+// `--help` names every flag parseArgs knows and every sub-command.
 //
 // What the package test cannot show here: npm installs from a registry on 127.0.0.1 serving this
 // checkout's own production dependencies (local-registry.ts; tests never reach the internet),
