@@ -101,8 +101,9 @@ export class SessionTable {
   /** Records a use of a session (it becomes the most recently used). */
   touch(ref: string): void {
     if (ref === this.latest) {
-      // Already the most recently used: only the time changes (a set keeps a Map's order).
-      if (this.order.has(ref)) this.order.set(ref, Date.now());
+      // Already the most recently used: only the time changes (a set keeps a Map's order). `latest`
+      // is always in `order` (remove clears it), so no lookup first: this runs on every call.
+      this.order.set(ref, Date.now());
       return;
     }
     if (!this.order.has(ref)) return;

@@ -278,7 +278,10 @@ type ScalarOf = (tag: string, text: string) => unknown;
 /** A struct being filled: the server's have no prototype; a client's are plain objects, as the xmlrpc package gave them. */
 type StructOf = () => Record<string, unknown>;
 
-function fastValue(sc: Scan, scalarOf: ScalarOf = scalar, structOf: StructOf = () => Object.create(null)): unknown {
+/** A struct as a request's values hold it: no prototype (a member named __proto__ is data). */
+const nullProtoStruct: StructOf = () => Object.create(null);
+
+function fastValue(sc: Scan, scalarOf: ScalarOf = scalar, structOf: StructOf = nullProtoStruct): unknown {
   // At "<value": untyped text, <value/>, or one typed element between optional white space.
   if (sc.eat('<value/>')) return '';
   sc.need('<value>');
