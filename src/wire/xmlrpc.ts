@@ -366,20 +366,22 @@ function fastValue(sc: Scan, scalarOf: ScalarOf = scalar, structOf: StructOf = n
   return v;
 }
 
+/** Skips a byte order mark, the XML declaration and white space: the usual declaration as a literal, any other through the full pattern. */
+function skipProlog(sc: Scan, body: string): void {
+  sc.eat('\uFEFF');
+  if (!sc.eat('<?xml version="1.0"?>') && body.startsWith('<?xml', sc.i)) {
+    const m = XML_DECL.exec(body.slice(sc.i, sc.i + 200));
+    if (!m) bail();
+    sc.i += m![0].length;
+  }
+  sc.ws();
+}
+
 /** The fast path: a methodCall in the shapes clients send, or undefined to let saxes decide. */
 export function fastParseCall(body: string): RpcCall | undefined {
   try {
     const sc = new Scan(body);
-    if (sc.eat('\uFEFF')) {
-      /* byte order mark */
-    }
-    // The declaration clients send, as a literal; any other goes through the full pattern.
-    if (!sc.eat('<?xml version="1.0"?>') && body.startsWith('<?xml', sc.i)) {
-      const m = XML_DECL.exec(body.slice(sc.i, sc.i + 200));
-      if (!m) bail();
-      sc.i += m![0].length;
-    }
-    sc.ws();
+    skipProlog(sc, body);
     sc.need('<methodCall>');
     sc.ws();
     sc.need('<methodName>');
@@ -443,13 +445,7 @@ function responseScalar(tag: string, body: string): unknown {
 export function fastParseResponse(body: string): { value: unknown } | { fault: unknown } | undefined {
   try {
     const sc = new Scan(body);
-    sc.eat('\uFEFF');
-    if (body.startsWith('<?xml', sc.i)) {
-      const m = XML_DECL.exec(body.slice(sc.i, sc.i + 200));
-      if (!m) bail();
-      sc.i += m![0].length;
-    }
-    sc.ws();
+    skipProlog(sc, body);
     sc.need('<methodResponse>');
     sc.ws();
     let out: { value: unknown } | { fault: unknown };
