@@ -89,12 +89,21 @@ export function isPrefix4(s: string): boolean {
   return typeof s === 'string' && /^(?:\d|[12]\d|3[0-2])$/.test(s);
 }
 
+/** A dotted-quad IPv4 address (checked by the caller) as a 32-bit number. */
+export function ip4Number(a: string): number {
+  return a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+/** The 32-bit mask of a prefix length 0-32. */
+export function mask4(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
 /** An IPv4 netmask: a dotted quad of contiguous ones, or a prefix length. */
 export function isNetmask(s: string): boolean {
   if (isPrefix4(s)) return true;
   if (!isIPv4(s)) return false;
-  const n = s.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
-  const inv = ~n >>> 0;
+  const inv = ~ip4Number(s) >>> 0;
   return (inv & (inv + 1)) === 0;
 }
 
@@ -114,7 +123,7 @@ export function prefixOf(netmask: string): number {
 
 /** The dotted-quad netmask of a prefix length. */
 export function netmaskOf(prefix: number): string {
-  const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const m = mask4(prefix);
   return [24, 16, 8, 0].map((s) => (m >>> s) & 0xff).join('.');
 }
 

@@ -100,6 +100,8 @@ describe('backends/ovs/render (pure)', () => {
       { dst: '192.0.2.5', dev: 'xenbr0', state: ['FAILED'] },
       { dst: '198.51.100.1', dev: 'xenbr0', lladdr: '1e:53:35:1f:60:01', state: ['REACHABLE'] },
       { dst: '192.0.2.2', dev: 'xenbr3', lladdr: '1e:53:35:1f:60:02', state: ['REACHABLE'] },
+      // Nor a link-layer address ip could not be given back (it would refuse the whole plan).
+      { dst: '192.0.2.9', dev: 'xenbr0', lladdr: '80:00:00:48:fe:80:00:00:00:00:00:00:00:02', state: ['REACHABLE'] },
     ];
     const r = render(START, BOND_MOVE, OPTS, MACS, neigh);
     expect(r.ip.map(ipLine)).to.deep.equal([

@@ -13,7 +13,7 @@ import type { IpConfig, NetState, Step } from '../backend.js';
 import { applyStep, PlanStepError } from '../plan.js';
 import { ipLine, type IpCmd, type IpNeigh } from '../tools/ip.js';
 import { VsctlTxn } from '../tools/ovs.js';
-import { isIPv4, prefixOf } from '../../../schema/values.js';
+import { ip4Number, isIPv4, isMac, mask4, prefixOf } from '../../../schema/values.js';
 import { natural, renderBond } from './bond.js';
 import { IP_KEY, MAC_KEY, TRANSPORT_KEY } from './parse.js';
 
@@ -62,11 +62,6 @@ export function inPlaceBondChange(plan: Step[], i: number): number | undefined {
     return j;
   }
   return undefined;
-}
-
-/** An IPv4 address as a 32-bit number. */
-function ip4(a: string): number {
-  return a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 }
 
 /**
@@ -231,8 +226,8 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
     // device which held this address knew (deleted by this plan) go onto the new device as stale:
     // used at once, confirmed by the kernel as usual.
     if (!recreated.has(dev)) return;
-    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    const net = (ip4(cfg.address) & mask) >>> 0;
+    const mask = mask4(prefix);
+    const net = (ip4Number(cfg.address) & mask) >>> 0;
     // The device that held it: this one before it was made again, or one that loses the address.
     const from = new Set(
       Object.values(before.bridges)
@@ -240,7 +235,8 @@ export function render(before: NetState, plan: Step[], o: RenderOptions, nicMacs
         .map((b) => b.name),
     );
     for (const n of neigh) {
-      if (!from.has(n.dev) || !n.lladdr || !isIPv4(n.dst) || (ip4(n.dst) & mask) >>> 0 !== net || n.dst === cfg.address) continue;
+      // Only what ip can be given back: a non-Ethernet link-layer address is left to ARP, not refused with the plan.
+      if (!from.has(n.dev) || !n.lladdr || !isMac(n.lladdr) || !isIPv4(n.dst) || (ip4Number(n.dst) & mask) >>> 0 !== net || n.dst === cfg.address) continue;
       if (!n.state?.some((st) => ['REACHABLE', 'STALE', 'DELAY', 'PROBE'].includes(st))) continue;
       push(i, { op: 'neigh.replace', dev, address: n.dst, lladdr: n.lladdr });
     }
