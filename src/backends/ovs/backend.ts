@@ -258,7 +258,8 @@ export class OpenvswitchBackend implements Backend {
   private async executeWatched(before: NetState, plan: Step[], needLinks: boolean, checked: boolean, watch: LinkWatch | undefined): Promise<void> {
     // One read of the kernel's links: the NICs' MACs (bridge hwaddr) and the pre-check below; with
     // it, when an address goes onto a bridge made anew, the neighbours to carry over (render.ts).
-    const needNeigh = plan.some((st) => st.op === 'bridge.add') && plan.some((st) => st.op === 'ip.set' && st.ip.mode === 'Static');
+    const added = new Set(plan.flatMap((st) => (st.op === 'bridge.add' ? [st.bridge] : [])));
+    const needNeigh = plan.some((st) => st.op === 'ip.set' && st.ip.mode === 'Static' && added.has(st.bridge));
     const [links, neigh] = await Promise.all([needLinks ? this.ip.links() : [], needNeigh ? this.ip.neigh4() : []]);
     const kernel = new Set(links.map((l) => l.ifname));
     const nicMacs = new Map(links.map((l) => [l.ifname, l.address ?? ''] as const));
@@ -344,6 +345,8 @@ export class OpenvswitchBackend implements Backend {
       }
     } finally {
       writing = false;
+      // A batch the device watch started ends before its input goes and before any undo runs.
+      await fed?.catch(() => undefined);
       await early?.dispose();
     }
     const failed = ipDone ? ipFailed : await this.ip.batch(r.ip);
