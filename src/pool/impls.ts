@@ -171,7 +171,7 @@ async function eject(ctx: CallCtx, host: string): Promise<void> {
   });
   tx.after.push(() => {
     pool.roles.dropMember(uuid);
-    pool.forgetSlave(uuid);
+    pool.forgetSlave(uuid, host);
   });
 }
 

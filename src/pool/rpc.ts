@@ -31,7 +31,9 @@ export class Unreachable extends Error {
     readonly url: string,
     cause: string,
   ) {
-    super(`cannot contact ${url}: ${cause}`);
+    // The cause may carry the peer's own text (a fault string, a parser's quote of its reply): it
+    // reaches the master's log, so quoted and cut.
+    super(`cannot contact ${url}: ${JSON.stringify(cause.slice(0, 200))}`);
     this.name = 'Unreachable';
   }
 }
@@ -106,6 +108,9 @@ function parseResponse(body: string): Promise<{ value: unknown } | { fault: unkn
   });
 }
 
+/** The most a reply from another daemon may hold (a 10,000-PIF get_all_records is ~28 MB). */
+const MAX_REPLY_BYTES = 256 * 1024 * 1024;
+
 /** One XenAPI call to the daemon at `url`; `timeoutMs` bounds the whole exchange. */
 export function xapiCall<T = unknown>(url: string, method: string, params: unknown[], timeoutMs = 30_000): Promise<T> {
   const u = new URL(url);
@@ -119,7 +124,10 @@ export function xapiCall<T = unknown>(url: string, method: string, params: unkno
       clearTimeout(timer);
       f();
     };
-    const timer = setTimeout(() => finish(() => reject(new Unreachable(url, `no answer to ${method} within ${timeoutMs} ms`))), timeoutMs);
+    const timer = setTimeout(() => {
+      finish(() => reject(new Unreachable(url, `no answer to ${method} within ${timeoutMs} ms`)));
+      req.destroy(); // the caller has given up: its socket leaves the agent and its chunks stop
+    }, timeoutMs);
     const req = (secure ? lazyHttps() : http).request(
       {
         host: u.hostname,
@@ -131,7 +139,13 @@ export function xapiCall<T = unknown>(url: string, method: string, params: unkno
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let bytes = 0;
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (bytes <= MAX_REPLY_BYTES) return void chunks.push(c);
+          finish(() => reject(new Unreachable(url, `reply to ${method} over ${MAX_REPLY_BYTES} bytes`)));
+          req.destroy();
+        });
         res.on('error', (e: Error & { code?: string }) => finish(() => reject(new Unreachable(url, String(e.code ?? e.message)))));
         res.on('end', () => {
           if (res.statusCode === 404) return finish(() => reject(new Unreachable(url, 'Not Found')));

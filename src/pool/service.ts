@@ -208,8 +208,9 @@ export class PoolService implements ForwardPool {
     return this.acked.get(uuid)?.seq;
   }
 
-  /** Master: forgets what it kept for slave `uuid` (pool.eject: the daemon is no longer a member). */
-  forgetSlave(uuid: string): void {
+  /** Master: forgets what it kept for slave `uuid`, host `ref` (pool.eject: the daemon is no longer a member). */
+  forgetSlave(uuid: string, ref: string): void {
+    this.silent.delete(ref); // keyed by ref, as the calls that ask (unanswered) know the host
     this.deltaHosts.delete(uuid);
     this.acked.delete(uuid);
     this.clockOffset.delete(uuid);
