@@ -4,7 +4,7 @@
 import type { SaxesParser } from 'saxes';
 import { createRequire } from 'node:module';
 import { LazyMap, Typed, visibleFields, classDef, type Ty, type FieldDef } from '../../schema/index.js';
-import { Encoded, ProtocolError, WireDateTime, WireDouble, type RpcCall, type SlicePiece } from './values.js';
+import { Encoded, ProtocolError, WireDateTime, WireDouble, XML_ILLEGAL, type RpcCall, type SlicePiece } from './values.js';
 import { loadAddon } from '../native.js';
 
 interface Frame {
@@ -476,8 +476,7 @@ export function fastParseResponse(body: string): { value: unknown } | { fault: u
   }
 }
 
-// Characters XML 1.0 cannot carry: a client refuses to send them (as the xmlrpc package did); `&`, `<`, `>` and `\r` are escaped.
-const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+// Characters XML 1.0 cannot carry (values.ts XML_ILLEGAL): a client refuses to send them (as the xmlrpc package did); `&`, `<`, `>` and `\r` are escaped.
 const REQ_ESC = /[&<>\r]/g;
 const REQ_ESC_MAP: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#xD;' };
 
@@ -989,9 +988,6 @@ function memberLayout(cls: string): MemberLayout {
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
-/** Where a compact record is put together before it is copied to its own ArrayBuffer (grown as needed). */
-let scratch: Buffer | undefined;
-
 /**
  * The variable parts of record `r` (of class cls, under `ref`) as a bulk reply's member, in an
  * ArrayBuffer of their own (no Buffer over it: a kept Buffer is one more object per record, and
@@ -1010,18 +1006,20 @@ export function compactMember(cls: string, ref: string, r: Record<string, unknow
     return n;
   });
   const data = ascii ? all.length : Buffer.byteLength(all, 'utf8');
-  if (scratch === undefined || head + data > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.max(16 * 1024, 2 * (head + data)));
+  // Written straight into the record's own ArrayBuffer (sizes are known exactly): the Buffer is a
+  // view for writing only, the cache keeps the bare ArrayBuffer.
+  const rec = new ArrayBuffer(head + data);
+  const out = Buffer.from(rec);
   let o = 0;
   for (let n of lens) {
     while (n >= 0x80) {
-      scratch[o++] = (n & 0x7f) | 0x80;
+      out[o++] = (n & 0x7f) | 0x80;
       n >>>= 7;
     }
-    scratch[o++] = n;
+    out[o++] = n;
   }
-  o += scratch.write(all, o, ascii ? 'latin1' : 'utf8');
-  const rec = new ArrayBuffer(o);
-  new Uint8Array(rec).set(scratch.subarray(0, o));
+  o += out.write(all, o, ascii ? 'latin1' : 'utf8');
+  if (o !== head + data) throw new Error(`compactMember: ${o} bytes written, ${head + data} expected`);
   return { rec, bytes: l.constBytes + data };
 }
 
